@@ -1,0 +1,96 @@
+"""Rules every piece of client data obeys before any schema looks at it.
+
+Keys may not start with ``$`` or contain ``.`` (they would be operators or paths
+in the MongoDB read side), containers nest at most ``MAX_DEPTH`` levels, strings
+are NFC-normalised and may hold no control character but newline and tab, and
+numbers stay finite and exactly representable in every JSON reader.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from typing import Any
+
+from domain.errors import CommandRefused, ErrorCode
+
+MAX_DEPTH = 8
+MAX_SAFE_INTEGER = 2**53 - 1
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def _has_control(text: str) -> bool:
+    for ch in text:
+        if ch in _ALLOWED_CONTROLS:
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cc" or category == "Cs":
+            return True
+    return False
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.setdefault(path or "data", []).append(message)
+
+    def clean(self, value: Any, path: str, depth: int) -> Any:
+        if isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                self.fail(path, f"nested deeper than {MAX_DEPTH} levels")
+                return None
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                name = unicodedata.normalize("NFC", key)
+                where = _join(path, name)
+                if name.startswith("$") or "." in name:
+                    self.fail(where, "keys may not start with '$' or contain '.'")
+                    continue
+                if _has_control(name):
+                    self.fail(where, "keys may not contain control characters")
+                    continue
+                out[name] = self.clean(item, where, depth + 1)
+            return out
+        if isinstance(value, list):
+            if depth > MAX_DEPTH:
+                self.fail(path, f"nested deeper than {MAX_DEPTH} levels")
+                return None
+            return [self.clean(item, _join(path, str(i)), depth + 1) for i, item in enumerate(value)]
+        if isinstance(value, str):
+            if _has_control(value):
+                self.fail(path, "control characters other than newline and tab are not allowed")
+                return value
+            return unicodedata.normalize("NFC", value)
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int):
+            if abs(value) > MAX_SAFE_INTEGER:
+                self.fail(path, "number is out of range")
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value) or abs(value) > 1e300:
+                self.fail(path, "number is out of range")
+            return value
+        self.fail(path, "unsupported value")
+        return None
+
+
+def sanitize(data: dict[str, Any]) -> dict[str, Any]:
+    """Return a cleaned copy of a frame's ``data`` object (level 1) or refuse it."""
+    walker = _Walker()
+    cleaned = walker.clean(data, "", 1)
+    if walker.errors:
+        first = next(iter(walker.errors))
+        raise CommandRefused(
+            ErrorCode.VALIDATION_ERROR,
+            f"{first}: {walker.errors[first][0]}",
+            walker.errors,
+        )
+    assert isinstance(cleaned, dict)
+    return cleaned

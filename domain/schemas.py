@@ -1,0 +1,205 @@
+"""Cerberus rules for every payload of the wire contract.
+
+Validation is a pure function: it returns the normalised document or raises
+``CommandRefused`` with ``details`` mapping dotted field paths to messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from cerberus import TypeDefinition, Validator
+
+from domain.errors import CommandRefused, ErrorCode
+from domain.ids import OBJECT_ID_PATTERN
+
+UPDATE_TYPES = (
+    "day_added",
+    "day_removed",
+    "activity_added",
+    "activity_updated",
+    "activity_removed",
+    "constraint_added",
+    "constraint_removed",
+)
+CHAT_TYPES = ("text", "suggestion", "alert")
+PRESENCE_STATUSES = ("online", "away", "busy", "offline")
+BROADCAST_TYPES = ("announcement", "alert", "maintenance")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Rules(Validator):  # type: ignore[misc]
+    types_mapping = Validator.types_mapping.copy()
+    # bool is an int in Python, never in our payloads
+    types_mapping["integer"] = TypeDefinition("integer", (int,), (bool,))
+    types_mapping["number"] = TypeDefinition("number", (int, float), (bool,))
+
+    def _validate_calendar_date(self, enabled: bool, field: str, value: Any) -> None:
+        """{'type': 'boolean'}"""
+        if not enabled or not isinstance(value, str):
+            return
+        try:
+            if len(value) != 10:
+                raise ValueError
+            dt.date.fromisoformat(value)
+        except ValueError:
+            self._error(field, "must be a date YYYY-MM-DD")
+
+    def _validate_clock_time(self, enabled: bool, field: str, value: Any) -> None:
+        """{'type': 'boolean'}"""
+        if enabled and isinstance(value, str) and not _HHMM.match(value):
+            self._error(field, "must be a time HH:MM")
+
+    def _validate_nonblank(self, enabled: bool, field: str, value: Any) -> None:
+        """{'type': 'boolean'}"""
+        if enabled and isinstance(value, str) and not value.strip():
+            self._error(field, "must not be blank")
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+OBJECT_ID: dict[str, Any] = {"type": "string", "regex": OBJECT_ID_PATTERN}
+REQUIRED_ID: dict[str, Any] = {**OBJECT_ID, "required": True}
+TRIP_ID: dict[str, Any] = {"tripId": REQUIRED_ID}
+
+ACTIVITY_FIELDS: dict[str, Any] = {
+    "title": {"type": "string", "minlength": 1, "maxlength": 200, "nonblank": True},
+    "startTime": {"type": "string", "clock_time": True},
+    "endTime": {"type": "string", "clock_time": True},
+    "location": {"type": "string", "maxlength": 200},
+    "notes": {"type": "string", "maxlength": 2000},
+    "cost": {"type": "number", "min": 0},
+}
+ACTIVITY: dict[str, Any] = {
+    **ACTIVITY_FIELDS,
+    "title": {**ACTIVITY_FIELDS["title"], "required": True},
+    "activityId": OBJECT_ID,
+}
+DAY: dict[str, Any] = {
+    "date": {"type": "string", "required": True, "calendar_date": True},
+    "title": {"type": "string", "maxlength": 200},
+    "dayId": OBJECT_ID,
+}
+CONSTRAINT: dict[str, Any] = {
+    "type": {"type": "string", "required": True, "minlength": 1, "maxlength": 50, "nonblank": True},
+    "value": {"required": True, "nullable": True},
+    "description": {"type": "string", "maxlength": 500},
+    "constraintId": OBJECT_ID,
+}
+
+UPDATE_DATA: dict[str, dict[str, Any]] = {
+    "day_added": {"day": {"type": "dict", "required": True, "schema": DAY}},
+    "day_removed": {"dayId": REQUIRED_ID},
+    "activity_added": {
+        "dayId": REQUIRED_ID,
+        "activity": {"type": "dict", "required": True, "schema": ACTIVITY},
+    },
+    "activity_updated": {
+        "dayId": REQUIRED_ID,
+        "activityId": REQUIRED_ID,
+        "changes": {"type": "dict", "required": True, "empty": False, "schema": ACTIVITY_FIELDS},
+    },
+    "activity_removed": {"dayId": REQUIRED_ID, "activityId": REQUIRED_ID},
+    "constraint_added": {"constraint": {"type": "dict", "required": True, "schema": CONSTRAINT}},
+    "constraint_removed": {"constraintId": REQUIRED_ID},
+}
+
+CLIENT_EVENTS: dict[str, dict[str, Any]] = {
+    "join_trip_room": {**TRIP_ID, "lastSeq": {"type": "integer", "min": 0}},
+    "leave_trip_room": TRIP_ID,
+    "trip_update": {
+        **TRIP_ID,
+        "updateType": {"type": "string", "required": True, "allowed": list(UPDATE_TYPES)},
+        "data": {"type": "dict", "required": True},
+        "baseVersion": {"type": "integer", "min": 0},
+    },
+    "chat_message": {
+        **TRIP_ID,
+        "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
+        "type": {"type": "string", "allowed": list(CHAT_TYPES), "default": "text"},
+    },
+    "typing": {**TRIP_ID, "isTyping": {"type": "boolean", "required": True}},
+    "presence_update": {**TRIP_ID, "status": {"type": "string", "required": True, "allowed": list(PRESENCE_STATUSES)}},
+    "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
+}
+
+REST_BODIES: dict[str, dict[str, Any]] = {
+    "create_trip": {
+        "title": {"type": "string", "required": True, "minlength": 1, "maxlength": 200, "nonblank": True},
+        "ownerId": OBJECT_ID,
+        "collaborators": {"type": "list", "maxlength": 100, "schema": REQUIRED_ID},
+        "days": {
+            "type": "list",
+            "maxlength": 366,
+            "schema": {
+                "type": "dict",
+                "schema": {**DAY, "activities": {"type": "list", "maxlength": 200, "schema": {"type": "dict", "schema": ACTIVITY}}},
+            },
+        },
+    },
+    "add_collaborator": {"userId": REQUIRED_ID},
+    "broadcast": {
+        "message": {"type": "string", "required": True, "minlength": 1, "maxlength": 1000, "nonblank": True},
+        "type": {"type": "string", "allowed": list(BROADCAST_TYPES), "default": "announcement"},
+    },
+    "notify": {
+        "userId": REQUIRED_ID,
+        "kind": {"type": "string", "required": True, "minlength": 1, "maxlength": 50, "nonblank": True},
+        "title": {"type": "string", "required": True, "minlength": 1, "maxlength": 200, "nonblank": True},
+        "body": {"type": "string", "maxlength": 2000},
+        "data": {"type": "dict"},
+    },
+}
+
+_VALIDATORS: dict[str, _Rules] = {}
+
+
+def _validator(key: str, schema: dict[str, Any]) -> _Rules:
+    found = _VALIDATORS.get(key)
+    if found is None:
+        found = _VALIDATORS[key] = _Rules(schema)
+    return found
+
+
+def _flatten(errors: dict[str, Any], prefix: str = "") -> dict[str, list[str]]:
+    flat: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        path = f"{prefix}.{field}" if prefix else str(field)
+        for message in messages:
+            if isinstance(message, dict):
+                for sub, subs in _flatten(message, path).items():
+                    flat.setdefault(sub, []).extend(subs)
+            else:
+                flat.setdefault(path, []).append(str(message))
+    return flat
+
+
+def _check(key: str, schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    validator = _validator(key, schema)
+    if not validator.validate(document):
+        details = _flatten(validator.errors)
+        first = next(iter(details))
+        raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{first}: {details[first][0]}", details)
+    result: dict[str, Any] = validator.document
+    return result
+
+
+def check_trip_id(data: dict[str, Any]) -> str:
+    """The first rule of every room event, checked before room membership."""
+    return str(_check("tripId", TRIP_ID, {"tripId": data.get("tripId")} if "tripId" in data else {})["tripId"])
+
+
+def check_event(event: str, data: dict[str, Any]) -> dict[str, Any]:
+    return _check(f"event:{event}", CLIENT_EVENTS[event], data)
+
+
+def check_update(update_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return _check(f"update:{update_type}", UPDATE_DATA[update_type], data)
+
+
+def check_body(name: str, body: dict[str, Any]) -> dict[str, Any]:
+    return _check(f"rest:{name}", REST_BODIES[name], body)

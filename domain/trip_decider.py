@@ -1,0 +1,410 @@
+"""The trip decider: ``decide(state, command) -> events`` and
+``evolve(state, event) -> state``, pure functions over frozen values.
+
+Every accepted command on a trip produces exactly one stream event, so an
+event's position in the trip's stream (its ``seq``) is also the trip's
+``version`` after it.  Time and fresh ids come in with the command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.trip_model import (
+    JSON,
+    TOUCH_HISTORY,
+    Activity,
+    Constraint,
+    Day,
+    Touch,
+    Trip,
+    can_manage,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: str
+    is_admin: bool = False
+    name: str | None = None
+
+
+# Commands (imperative) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTrip:
+    trip_id: str
+    title: str
+    owner_id: str
+    collaborators: tuple[str, ...]
+    days: tuple[dict[str, JSON], ...]
+    fresh_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddCollaborator:
+    actor: Actor
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveCollaborator:
+    actor: Actor
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTrip:
+    actor: Actor
+    update_type: str
+    data: dict[str, JSON]
+    base_version: int | None
+    fresh_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PostChatMessage:
+    actor: Actor
+    message_id: str
+    message: str
+    type: str
+
+
+TripCommand = CreateTrip | AddCollaborator | RemoveCollaborator | UpdateTrip | PostChatMessage
+
+
+# Events (past tense) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TripCreated:
+    trip_id: str
+    title: str
+    owner_id: str
+    collaborators: tuple[str, ...]
+    days: tuple[dict[str, JSON], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TripUpdated:
+    """A change to the plan, or a collaborator added or removed."""
+
+    update_type: str
+    data: dict[str, JSON]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessagePosted:
+    message_id: str
+    user_id: str
+    name: str | None
+    message: str
+    type: str
+
+
+TripEvent = TripCreated | TripUpdated | ChatMessagePosted
+
+
+def event_to_json(event: TripEvent) -> dict[str, JSON]:
+    match event:
+        case TripCreated():
+            return {
+                "type": "trip_created",
+                "data": {
+                    "tripId": event.trip_id,
+                    "title": event.title,
+                    "ownerId": event.owner_id,
+                    "collaborators": list(event.collaborators),
+                    "days": list(event.days),
+                },
+            }
+        case TripUpdated():
+            return {"type": "trip_updated", "data": {"updateType": event.update_type, "data": event.data}}
+        case ChatMessagePosted():
+            body: dict[str, JSON] = {"messageId": event.message_id, "userId": event.user_id}
+            if event.name is not None:
+                body["name"] = event.name
+            body.update(message=event.message, type=event.type)
+            return {"type": "chat_message", "data": body}
+
+
+def event_from_json(raw: dict[str, JSON]) -> TripEvent:
+    data = raw["data"]
+    match raw["type"]:
+        case "trip_created":
+            return TripCreated(
+                data["tripId"], data["title"], data["ownerId"], tuple(data["collaborators"]), tuple(data["days"])
+            )
+        case "trip_updated":
+            return TripUpdated(data["updateType"], data["data"])
+        case "chat_message":
+            return ChatMessagePosted(data["messageId"], data["userId"], data.get("name"), data["message"], data["type"])
+    raise ValueError(f"not a trip event: {raw['type']!r}")
+
+
+# Fresh ids ----------------------------------------------------------------------
+
+
+def fresh_ids_needed(update_type: str, data: dict[str, JSON]) -> int:
+    """How many server-assigned ids an update needs (ids the client left out)."""
+    match update_type:
+        case "day_added":
+            return 0 if "dayId" in data["day"] else 1
+        case "activity_added":
+            return 0 if "activityId" in data["activity"] else 1
+        case "constraint_added":
+            return 0 if "constraintId" in data["constraint"] else 1
+    return 0
+
+
+def fresh_ids_for_days(days: list[dict[str, JSON]]) -> int:
+    count = 0
+    for day in days:
+        count += "dayId" not in day
+        count += sum("activityId" not in a for a in day.get("activities", ()))
+    return count
+
+
+class _Ids:
+    def __init__(self, ids: tuple[str, ...]) -> None:
+        self._ids = iter(ids)
+
+    def take(self, given: object) -> str:
+        return given if isinstance(given, str) else next(self._ids)
+
+
+# decide ---------------------------------------------------------------------------
+
+
+def decide(state: Trip | None, command: TripCommand) -> tuple[TripEvent, ...]:
+    if isinstance(command, CreateTrip):
+        if state is not None:
+            raise invalid("tripId", "a trip with this id exists")
+        return (_create(command),)
+    if state is None:
+        raise CommandRefused(ErrorCode.TRIP_NOT_FOUND, "trip not found")
+    match command:
+        case AddCollaborator(actor, user_id):
+            _require_manager(state, actor)
+            if state.is_member(user_id):
+                return ()
+            return (TripUpdated("collaborator_added", {"userId": user_id}),)
+        case RemoveCollaborator(actor, user_id):
+            _require_manager(state, actor)
+            if user_id not in state.collaborators:
+                raise CommandRefused(ErrorCode.NOT_FOUND, "that user is not a collaborator of this trip")
+            return (TripUpdated("collaborator_removed", {"userId": user_id}),)
+        case UpdateTrip():
+            return (_update(state, command),)
+        case PostChatMessage(actor, message_id, message, kind):
+            return (ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind),)
+    raise TypeError(f"not a trip command: {command!r}")
+
+
+def _require_manager(state: Trip, actor: Actor) -> None:
+    if not can_manage(state, actor.user_id, actor.is_admin):
+        raise CommandRefused(ErrorCode.FORBIDDEN, "only the trip's owner or an admin may change collaborators")
+
+
+def _create(command: CreateTrip) -> TripCreated:
+    ids = _Ids(command.fresh_ids)
+    days: list[dict[str, JSON]] = []
+    seen: set[str] = set()
+    for day in command.days:
+        built = {"dayId": ids.take(day.get("dayId")), "date": day["date"]}
+        if "title" in day:
+            built["title"] = day["title"]
+        activities = []
+        for activity in day.get("activities", ()):
+            activities.append({**activity, "activityId": ids.take(activity.get("activityId"))})
+        built["activities"] = activities
+        for item_id in [built["dayId"], *(a["activityId"] for a in activities)]:
+            if item_id in seen:
+                raise invalid("days", f"id {item_id} is used twice")
+            seen.add(item_id)
+        days.append(built)
+    collaborators = tuple(dict.fromkeys(c for c in command.collaborators if c != command.owner_id))
+    return TripCreated(command.trip_id, command.title, command.owner_id, collaborators, tuple(days))
+
+
+def _referenced_items(state: Trip, update_type: str, data: dict[str, JSON]) -> list[str]:
+    match update_type:
+        case "day_added":
+            return [data["day"]["dayId"]] if "dayId" in data["day"] else []
+        case "day_removed":
+            day = state.day(data["dayId"])
+            return [data["dayId"], *(a.activity_id for a in (day.activities if day else ()))]
+        case "activity_added":
+            return [data["dayId"], *([data["activity"]["activityId"]] if "activityId" in data["activity"] else [])]
+        case "activity_updated" | "activity_removed":
+            return [data["dayId"], data["activityId"]]
+        case "constraint_added":
+            return [data["constraint"]["constraintId"]] if "constraintId" in data["constraint"] else []
+        case "constraint_removed":
+            return [data["constraintId"]]
+    return []
+
+
+def _check_conflict(state: Trip, command: UpdateTrip) -> None:
+    base = command.base_version
+    if base is None or base == state.version:
+        return
+    if base > state.version:
+        raise invalid("baseVersion", f"is ahead of the trip's version {state.version}")
+    clashes = sorted(
+        {
+            (touch.version, touch.update_type)
+            for item in _referenced_items(state, command.update_type, command.data)
+            for touch in state.touches_of(item)
+            if touch.version > base
+        }
+    )
+    if clashes:
+        raise CommandRefused(
+            ErrorCode.CONFLICT,
+            "the trip changed since baseVersion on the same item",
+            {"currentVersion": state.version, "conflictsWith": [update_type for _, update_type in clashes]},
+        )
+
+
+def _update(state: Trip, command: UpdateTrip) -> TripUpdated:
+    _check_conflict(state, command)
+    data = command.data
+    ids = _Ids(command.fresh_ids)
+    match command.update_type:
+        case "day_added":
+            day = dict(data["day"])
+            day["dayId"] = ids.take(day.get("dayId"))
+            if state.day(day["dayId"]) is not None:
+                raise invalid("day.dayId", "a day with this id exists")
+            return TripUpdated("day_added", {"day": day})
+        case "day_removed":
+            _require_day(state, data["dayId"])
+            return TripUpdated("day_removed", {"dayId": data["dayId"]})
+        case "activity_added":
+            _require_day(state, data["dayId"])
+            activity = dict(data["activity"])
+            activity["activityId"] = ids.take(activity.get("activityId"))
+            if state.has_activity(activity["activityId"]):
+                raise invalid("activity.activityId", "an activity with this id exists")
+            return TripUpdated("activity_added", {"dayId": data["dayId"], "activity": activity})
+        case "activity_updated" | "activity_removed":
+            day = _require_day(state, data["dayId"])
+            if day.find(data["activityId"]) is None:
+                raise invalid("activityId", "no such activity in that day")
+            return TripUpdated(command.update_type, dict(data))
+        case "constraint_added":
+            constraint = dict(data["constraint"])
+            constraint["constraintId"] = ids.take(constraint.get("constraintId"))
+            if state.constraint(constraint["constraintId"]) is not None:
+                raise invalid("constraint.constraintId", "a constraint with this id exists")
+            return TripUpdated("constraint_added", {"constraint": constraint})
+        case "constraint_removed":
+            if state.constraint(data["constraintId"]) is None:
+                raise invalid("constraintId", "no such constraint in this trip")
+            return TripUpdated("constraint_removed", {"constraintId": data["constraintId"]})
+    raise invalid("updateType", "unknown update type")
+
+
+def _require_day(state: Trip, day_id: str) -> Day:
+    day = state.day(day_id)
+    if day is None:
+        raise invalid("dayId", "no such day in this trip")
+    return day
+
+
+# evolve ---------------------------------------------------------------------------
+
+
+def evolve(state: Trip | None, event: TripEvent, version: int, at: str) -> Trip | None:
+    """The trip after ``event``, which sits at position ``version`` of its stream."""
+    if isinstance(event, TripCreated):
+        days = tuple(sorted((_day_from_json(d) for d in event.days), key=lambda d: d.date))
+        return Trip(event.trip_id, event.title, event.owner_id, event.collaborators, days, (), version, at)
+    if state is None:
+        return None
+    if isinstance(event, ChatMessagePosted):
+        return _replace(state, version=version)
+    return _apply_update(state, event, version, at)
+
+
+def _day_from_json(raw: dict[str, JSON]) -> Day:
+    activities = tuple(Activity.build(a["activityId"], a) for a in raw.get("activities", ()))
+    return Day(raw["dayId"], raw["date"], raw.get("title"), activities)
+
+
+def _replace(state: Trip, **changes: Any) -> Trip:
+    return replace(state, **changes)
+
+
+def _touched(state: Trip, version: int, update_type: str, item_ids: list[str]) -> MappingProxyType[str, tuple[Touch, ...]]:
+    touches = dict(state.touches)
+    for item in item_ids:
+        touches[item] = (*touches.get(item, ()), Touch(version, update_type))[-TOUCH_HISTORY:]
+    return MappingProxyType(touches)
+
+
+def _with_day(days: tuple[Day, ...], day_id: str, change: Any) -> tuple[Day, ...]:
+    return tuple(change(d) if d.day_id == day_id else d for d in days)
+
+
+def _apply_update(state: Trip, event: TripUpdated, version: int, at: str) -> Trip:
+    data = event.data
+    kind = event.update_type
+    days, constraints, collaborators = state.days, state.constraints, state.collaborators
+    touched: list[str] = []
+    match kind:
+        case "collaborator_added":
+            collaborators = (*collaborators, data["userId"])
+        case "collaborator_removed":
+            collaborators = tuple(c for c in collaborators if c != data["userId"])
+        case "day_added":
+            day = _day_from_json(data["day"])
+            days = tuple(sorted((*days, day), key=lambda d: d.date))
+            touched = [day.day_id]
+        case "day_removed":
+            gone = state.day(data["dayId"])
+            days = tuple(d for d in days if d.day_id != data["dayId"])
+            touched = [data["dayId"], *(a.activity_id for a in (gone.activities if gone else ()))]
+        case "activity_added":
+            activity = Activity.build(data["activity"]["activityId"], data["activity"])
+            days = _with_day(days, data["dayId"], lambda d: _replace_day(d, (*d.activities, activity)))
+            touched = [activity.activity_id]
+        case "activity_updated":
+            changes, target = data["changes"], data["activityId"]
+            days = _with_day(
+                days,
+                data["dayId"],
+                lambda d: _replace_day(d, tuple(a.changed(changes) if a.activity_id == target else a for a in d.activities)),
+            )
+            touched = [target]
+        case "activity_removed":
+            target = data["activityId"]
+            days = _with_day(
+                days, data["dayId"], lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target))
+            )
+            touched = [target]
+        case "constraint_added":
+            raw = data["constraint"]
+            constraints = (*constraints, Constraint(raw["constraintId"], raw["type"], raw["value"], raw.get("description")))
+            touched = [raw["constraintId"]]
+        case "constraint_removed":
+            constraints = tuple(c for c in constraints if c.constraint_id != data["constraintId"])
+            touched = [data["constraintId"]]
+    return _replace(
+        state,
+        days=days,
+        constraints=constraints,
+        collaborators=collaborators,
+        version=version,
+        updated_at=at,
+        touches=_touched(state, version, kind, touched) if touched else state.touches,
+    )
+
+
+def _replace_day(day: Day, activities: tuple[Activity, ...]) -> Day:
+    return Day(day.day_id, day.date, day.title, activities)

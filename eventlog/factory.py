@@ -1,0 +1,25 @@
+"""Chooses the adapters from configuration: the only place that knows them all."""
+
+from __future__ import annotations
+
+from eventlog.memory_bus import InProcessBus
+from eventlog.ports import EventBus, EventStore
+from eventlog.sqlite_store import SqliteEventStore, sqlite_path
+
+
+def open_store(url: str) -> EventStore:
+    if url.startswith("sqlite:///"):
+        return SqliteEventStore(sqlite_path(url))
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_store import MongoEventStore  # imported only when asked for
+
+        return MongoEventStore(url)
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+
+
+def open_bus(redis_url: str | None, node_id: str | None = None) -> EventBus:
+    if not redis_url:
+        return InProcessBus(node_id)
+    from eventlog.redis_bus import RedisStreamsBus  # imported only when asked for
+
+    return RedisStreamsBus(redis_url, node_id=node_id)

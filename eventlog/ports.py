@@ -1,0 +1,95 @@
+"""The two ports of the log: where records are kept, and how nodes hear of them.
+
+Adapters translate their driver's errors into the errors below, so nothing
+outside ``eventlog/`` ever sees a driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eventlog.records import LogRecord
+
+
+class StoreError(Exception):
+    """Base of everything an event store raises."""
+
+
+class VersionConflict(StoreError):
+    """Another writer appended this version of the stream first."""
+
+    def __init__(self, stream: str, version: int) -> None:
+        super().__init__(f"stream {stream} already has version {version}")
+        self.stream = stream
+        self.version = version
+
+
+class DuplicateCommand(StoreError):
+    """A record with this idempotency key is in the log already."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a command with idempotency key {key!r} was recorded already")
+        self.key = key
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    trip_id: str | None = None
+    user_id: str | None = None
+    commands: tuple[str, ...] | None = None
+    since: str | None = None  # ISO 8601 UTC, inclusive
+    until: str | None = None  # ISO 8601 UTC, exclusive
+
+
+class EventStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def append(self, record: LogRecord) -> LogRecord:
+        """Make the record durable; returns it with its position.
+
+        Raises VersionConflict when ``record.version`` is taken in its stream and
+        DuplicateCommand when its idempotency key is.
+        """
+        ...
+
+    async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
+        """The stream's records (those with a version), in version order."""
+        ...
+
+    async def stream_version(self, stream: str) -> int: ...
+
+    async def read_all(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[LogRecord]:
+        """Every record, in position order, after a position."""
+        ...
+
+    async def find_by_idempotency_key(self, key: str) -> LogRecord | None: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+BusMessage = dict[str, Any]
+Deliver = Callable[[BusMessage], None]
+
+
+class EventBus(Protocol):
+    """Carries delivery messages to every node, this one included."""
+
+    node_id: str
+
+    async def start(self, deliver: Deliver) -> None: ...
+
+    async def publish(self, message: BusMessage) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...

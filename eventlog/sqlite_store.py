@@ -1,0 +1,266 @@
+"""The embedded event log: SQLite in WAL mode, shared safely by several processes.
+
+Appends from concurrent commands are committed together (group commit): each
+caller's future resolves only after the transaction that holds its record has
+committed, so nothing is acknowledged before it is durable.  Versions are unique
+per stream through a unique index; a lost race surfaces as ``VersionConflict``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
+from eventlog.records import LogRecord, from_document, to_document
+
+MAX_BATCH = 512
+
+_SCHEMA = [
+    # version 1
+    """
+    CREATE TABLE IF NOT EXISTS log (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL UNIQUE,
+        at TEXT NOT NULL,
+        command TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        user_id TEXT,
+        trip_id TEXT,
+        stream TEXT,
+        version INTEGER,
+        idempotency_key TEXT UNIQUE,
+        body BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS log_stream_version ON log(stream, version);
+    CREATE INDEX IF NOT EXISTS log_trip ON log(trip_id, position);
+    CREATE INDEX IF NOT EXISTS log_user ON log(user_id, position);
+    CREATE INDEX IF NOT EXISTS log_command ON log(command, position);
+    """,
+]
+
+_COLUMNS = "position, body"
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel/path`` or ``sqlite:////abs/path`` to a file path."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not an sqlite URL: {url}")
+    return url[len("sqlite:///") :] or "data/events.db"
+
+
+class _Pending:
+    __slots__ = ("future", "record")
+
+    def __init__(self, record: LogRecord, future: asyncio.Future[LogRecord]) -> None:
+        self.record = record
+        self.future = future
+
+
+class SqliteEventStore:
+    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000, synchronous: str = "FULL") -> None:
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._local = threading.local()
+        self._pending: list[_Pending] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # connections live in their executor's thread
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, timeout=self._busy_timeout_ms / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._local.conn = conn
+        return conn
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Any:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def open(self) -> None:
+        await self._run(self._writer, self._migrate)
+
+    def _migrate(self) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, ddl in enumerate(_SCHEMA, start=1):
+                if number > current:
+                    for statement in ddl.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # appends ---------------------------------------------------------------
+
+    async def append(self, record: LogRecord) -> LogRecord:
+        future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(record, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                outcomes = await self._run(self._writer, self._insert_batch, [p.record for p in batch])
+            except Exception as exc:  # the whole batch failed: nothing was written
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+
+    def _insert_batch(self, records: list[LogRecord]) -> list[LogRecord | Exception]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes: list[LogRecord | Exception] = []
+        try:
+            for record in records:
+                outcomes.append(self._insert_one(conn, record))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _insert_one(self, conn: sqlite3.Connection, record: LogRecord) -> LogRecord | Exception:
+        body = to_document(record)
+        del body["position"]
+        try:
+            cursor = conn.execute(
+                "INSERT INTO log (record_id, at, command, outcome, user_id, trip_id, stream, version,"
+                " idempotency_key, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.record_id,
+                    record.at,
+                    record.command,
+                    record.outcome,
+                    record.user_id,
+                    record.trip_id,
+                    record.stream,
+                    record.version,
+                    record.idempotency_key,
+                    orjson.dumps(body),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            text = str(exc)
+            if "log.stream" in text or "log.version" in text:
+                return VersionConflict(record.stream or "", record.version or 0)
+            if "idempotency_key" in text:
+                return DuplicateCommand(record.idempotency_key or "")
+            return StoreError(text)
+        position = cursor.lastrowid
+        assert position is not None
+        return record.stored_at(position)
+
+    # reads -----------------------------------------------------------------
+
+    def _select(self, sql: str, params: tuple[Any, ...]) -> list[LogRecord]:
+        rows = self._connection().execute(sql, params).fetchall()
+        records = []
+        for position, body in rows:
+            document = orjson.loads(body)
+            document["position"] = position
+            records.append(from_document(document))
+        return records
+
+    async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
+        sql = f"SELECT {_COLUMNS} FROM log WHERE stream = ? AND version > ? ORDER BY version"
+        params: tuple[Any, ...] = (stream, after_version)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        result: list[LogRecord] = await self._run(self._reader, self._select, sql, params)
+        return result
+
+    async def stream_version(self, stream: str) -> int:
+        def head() -> int:
+            row = self._connection().execute("SELECT MAX(version) FROM log WHERE stream = ?", (stream,)).fetchone()
+            return int(row[0] or 0)
+
+        result: int = await self._run(self._reader, head)
+        return result
+
+    async def read_all(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[LogRecord]:
+        clauses = ["position > ?"]
+        params: list[Any] = [after_position]
+        if where is not None:
+            if where.trip_id is not None:
+                clauses.append("trip_id = ?")
+                params.append(where.trip_id)
+            if where.user_id is not None:
+                clauses.append("user_id = ?")
+                params.append(where.user_id)
+            if where.commands is not None:
+                clauses.append(f"command IN ({','.join('?' * len(where.commands))})")
+                params.extend(where.commands)
+            if where.since is not None:
+                clauses.append("at >= ?")
+                params.append(where.since)
+            if where.until is not None:
+                clauses.append("at < ?")
+                params.append(where.until)
+        sql = f"SELECT {_COLUMNS} FROM log WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
+        params.append(limit)
+        result: list[LogRecord] = await self._run(self._reader, self._select, sql, tuple(params))
+        return result
+
+    async def find_by_idempotency_key(self, key: str) -> LogRecord | None:
+        found = await self._run(
+            self._reader, self._select, f"SELECT {_COLUMNS} FROM log WHERE idempotency_key = ?", (key,)
+        )
+        return found[0] if found else None
+
+    async def ping(self) -> None:
+        await self._run(self._reader, lambda: self._connection().execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
+        self._closed = True
+        for pool in (self._writer, self._reader):
+            pool.submit(self._close_connection).result()
+            pool.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,157 @@
+"""The EventStore contract, written once and run against every adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from eventlog.ports import DuplicateCommand, EventStore, RecordFilter, VersionConflict
+from eventlog.records import ACCEPTED, REFUSED, LogRecord
+
+_ids = itertools.count(1)
+TRIP_A = "a" * 24
+TRIP_B = "b" * 24
+
+
+def record(
+    stream: str | None = None,
+    version: int | None = None,
+    *,
+    command: str = "trip_update",
+    key: str | None = None,
+    user: str = "c" * 24,
+    at: str = "2026-11-25T10:00:00.000Z",
+    outcome: str = ACCEPTED,
+) -> LogRecord:
+    n = next(_ids)
+    return LogRecord(
+        record_id=f"{n:024x}",
+        at=at,
+        source="ws",
+        command=command,
+        outcome=outcome,
+        user_id=user,
+        session_id="s1",
+        trip_id=stream,
+        payload={"n": n, "text": "café ✈"},
+        events=({"type": "trip_updated", "data": {"n": n}},) if version is not None else (),
+        stream=stream,
+        version=version,
+        idempotency_key=key,
+    )
+
+
+async def test_append_returns_the_record_with_an_increasing_position(store: EventStore) -> None:
+    first = await store.append(record(TRIP_A, 1))
+    second = await store.append(record(None, None, command="typing"))
+    assert 0 < first.position < second.position
+    assert second.command == "typing"
+
+
+async def test_a_record_reads_back_exactly_as_written(store: EventStore) -> None:
+    written = record(TRIP_A, 1, key="u:r1")
+    stored = await store.append(written)
+    [read] = await store.read_stream(TRIP_A)
+    assert read.payload == written.payload
+    assert read.events == written.events
+    assert (read.record_id, read.version, read.idempotency_key, read.position) == (
+        written.record_id,
+        1,
+        "u:r1",
+        stored.position,
+    )
+
+
+async def test_read_stream_returns_only_versioned_records_in_version_order(store: EventStore) -> None:
+    for version in (1, 2, 3):
+        await store.append(record(TRIP_A, version))
+        await store.append(record(TRIP_A, None, command="typing"))
+    await store.append(record(TRIP_B, 1))
+    versions = [r.version for r in await store.read_stream(TRIP_A)]
+    assert versions == [1, 2, 3]
+    assert [r.version for r in await store.read_stream(TRIP_A, after_version=1, limit=1)] == [2]
+    assert await store.stream_version(TRIP_A) == 3
+    assert await store.stream_version("f" * 24) == 0
+
+
+async def test_a_taken_version_is_a_version_conflict(store: EventStore) -> None:
+    await store.append(record(TRIP_A, 1))
+    with pytest.raises(VersionConflict):
+        await store.append(record(TRIP_A, 1))
+    assert [r.version for r in await store.read_stream(TRIP_A)] == [1]
+
+
+async def test_a_taken_idempotency_key_is_a_duplicate_command(store: EventStore) -> None:
+    await store.append(record(TRIP_A, 1, key="user:ref-1"))
+    with pytest.raises(DuplicateCommand):
+        await store.append(record(TRIP_A, 2, key="user:ref-1"))
+    found = await store.find_by_idempotency_key("user:ref-1")
+    assert found is not None and found.version == 1
+    assert await store.find_by_idempotency_key("user:other") is None
+
+
+async def test_records_without_version_or_key_never_collide(store: EventStore) -> None:
+    for _ in range(5):
+        await store.append(record(TRIP_A, None, command="typing", outcome=REFUSED))
+    assert len(await store.read_all()) == 5
+
+
+async def test_concurrent_appenders_to_one_stream_leave_no_gap_and_no_duplicate(store: EventStore) -> None:
+    """Many writers race for the next version; losers re-read the head and retry."""
+
+    async def writer() -> int:
+        wins = 0
+        for _ in range(10):
+            while True:
+                head = await store.stream_version(TRIP_A)
+                try:
+                    await store.append(record(TRIP_A, head + 1))
+                    wins += 1
+                    break
+                except VersionConflict:
+                    continue
+        return wins
+
+    wins = await asyncio.gather(*(writer() for _ in range(8)))
+    assert sum(wins) == 80
+    versions = [r.version for r in await store.read_stream(TRIP_A)]
+    assert versions == list(range(1, 81))
+
+
+async def test_a_failed_append_in_a_batch_does_not_fail_the_others(store: EventStore) -> None:
+    await store.append(record(TRIP_A, 1))
+    results = await asyncio.gather(
+        store.append(record(TRIP_A, 1)),
+        store.append(record(TRIP_B, 1)),
+        store.append(record(None, None, command="typing")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], VersionConflict)
+    assert isinstance(results[1], LogRecord) and isinstance(results[2], LogRecord)
+
+
+async def test_read_all_pages_by_position_and_filters(store: EventStore) -> None:
+    await store.append(record(TRIP_A, 1, user="1" * 24, at="2026-11-25T10:00:00.000Z"))
+    await store.append(record(TRIP_B, 1, user="2" * 24, at="2026-11-25T11:00:00.000Z"))
+    await store.append(record(TRIP_A, None, command="typing", user="2" * 24, at="2026-11-25T12:00:00.000Z"))
+    everything = await store.read_all()
+    assert len(everything) == 3
+    page = await store.read_all(after_position=everything[0].position, limit=1)
+    assert [r.record_id for r in page] == [everything[1].record_id]
+    by_trip = await store.read_all(where=RecordFilter(trip_id=TRIP_A))
+    assert [r.record_id for r in by_trip] == [everything[0].record_id, everything[2].record_id]
+    by_user = await store.read_all(where=RecordFilter(user_id="2" * 24, commands=("typing",)))
+    assert [r.record_id for r in by_user] == [everything[2].record_id]
+    in_window = await store.read_all(
+        where=RecordFilter(since="2026-11-25T10:30:00.000Z", until="2026-11-25T12:00:00.000Z")
+    )
+    assert [r.record_id for r in in_window] == [everything[1].record_id]
+
+
+async def test_records_survive_closing_and_reopening(store_factory) -> None:  # type: ignore[no-untyped-def]
+    async with store_factory() as store:
+        await store.append(record(TRIP_A, 1))
+    async with store_factory() as store:
+        assert [r.version for r in await store.read_stream(TRIP_A)] == [1]
