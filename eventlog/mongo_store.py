@@ -1,0 +1,354 @@
+"""The event log in MongoDB, on PyMongo's native async client.
+
+Semantics match the SQLite adapter; only the mechanisms differ:
+
+* **Versions.** A unique index on ``(stream, version)`` decides races: the
+  insert of a taken version fails with a duplicate-key error, which becomes
+  ``VersionConflict``.  A unique index on ``idempotencyKey`` gives
+  ``DuplicateCommand``.  Nothing relies on multi-document transactions (a
+  standalone mongod has none), on ObjectId order or on timestamps.
+* **Nulls.** ``stream``, ``version`` and ``idempotencyKey`` are left out of a
+  document when they are null, and both unique indexes are partial on
+  ``$exists: true`` (see ``migrations/m0001_log_collection.py``).  So a real
+  MongoDB never indexes, and never rejects, the many records without them.
+  nx-27017, the wire-protocol server the tests run on, ignores
+  ``partialFilterExpression``. It is still correct there, because its unique
+  indexes are SQLite indexes, where a NULL or missing key never collides.
+* **Positions.** Positions come from a counter document in ``counters``. One
+  ``$inc`` of N reserves a block of N for a batch. Failed inserts leave gaps,
+  but no position is ever given twice (``position`` also has a unique index).
+  Within one store, positions increase in append order, because batches are
+  written one after another.  Across several processes a batch that reserved
+  lower positions may become visible after a later one: a reader that follows
+  the log by position must not assume that what lies below the highest
+  position it saw is complete.
+* **Group commit.** Concurrent ``append`` calls are coalesced into one
+  ``insert_many(ordered=False)``. Each write error is mapped back to its own
+  record, so a conflict fails only that append.  A future resolves only after
+  the server acknowledged the insert under the client's write concern. Set it
+  in the URL (``?w=majority&journal=true``) when acknowledgement must mean
+  durable on a replica set.
+* **Errors.** Connection failures become ``StoreUnavailable``. Any other driver
+  error becomes ``StoreError``.  If the connection drops during an insert, the
+  outcome is unknown: the records may be stored. Retrying the same command then
+  gives ``DuplicateCommand`` or ``VersionConflict``, and the caller looks it up.
+
+The schema (collections, validator, indexes) is made by ``migrations/``. ``open()``
+applies it only when the store was built with ``migrate=True``. Otherwise it
+refuses a database whose migration ledger is behind the code.
+
+Only collection methods that Motor also has are used, so a Motor client could
+take the place of ``AsyncMongoClient``.  Nothing outside this module and
+``migrations/`` imports the driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import bson
+from bson.errors import InvalidDocument
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
+
+from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
+from eventlog.records import LogRecord, from_document, to_document
+from migrations import runner
+
+Document = dict[str, Any]
+
+DEFAULT_DATABASE = "travelsense"
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 3000
+MAX_BATCH = 512
+COUNTER_ID = "log"  # the counters document that hands out positions
+
+_DUPLICATE_KEY_CODES = {11000, 11001, 12582}
+_OMITTED_WHEN_NULL = ("stream", "version", "idempotencyKey")
+_INDEX_IN_MESSAGE = re.compile(r"index:?\s*'?([^'\s]+)")
+
+
+class SchemaNotMigrated(StoreError):
+    """The database lacks migrations this code needs; run ``python app.py migrate``."""
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Driver errors to port errors."""
+    try:
+        yield
+    except ConnectionFailure as exc:  # also AutoReconnect, ServerSelectionTimeoutError, NetworkTimeout
+        raise StoreUnavailable(str(exc)) from exc
+    except PyMongoError as exc:
+        raise StoreError(str(exc)) from exc
+
+
+def duplicated_key(write_error: Document) -> str | None:
+    """Which unique key a write error violated: "version", "idempotency", "other", or None.
+
+    A real MongoDB gives ``keyPattern``.  nx-27017 gives only a message such as
+    ``UNIQUE constraint failed: index 'idx_log_stream_version'``, so the index
+    name is read from the message when ``keyPattern`` is missing.
+    """
+    if write_error.get("code") not in _DUPLICATE_KEY_CODES:
+        return None
+    pattern = write_error.get("keyPattern")
+    if isinstance(pattern, dict) and pattern:
+        fields = set(pattern)
+    else:
+        found = _INDEX_IN_MESSAGE.search(str(write_error.get("errmsg", "")))
+        index = found.group(1).lower() if found else ""
+        fields = {field for field in ("stream", "version", "idempotency") if field in index}
+    if fields & {"idempotencyKey", "idempotency"}:
+        return "idempotency"
+    if fields & {"stream", "version"}:
+        return "version"
+    return "other"
+
+
+def _to_stored_document(record: LogRecord) -> Document:
+    """The record as stored; its ``position`` is set once the batch has reserved its block."""
+    document = {"_id": record.record_id, **to_document(record)}
+    for key in _OMITTED_WHEN_NULL:
+        if document.get(key) is None:
+            del document[key]
+    return document
+
+
+def _url_sets(url: str, option: str) -> bool:
+    return option.lower() in {key.lower() for key in parse_qs(urlsplit(url).query)}
+
+
+class _Pending:
+    __slots__ = ("future", "record")
+
+    def __init__(self, record: LogRecord, future: asyncio.Future[LogRecord]) -> None:
+        self.record = record
+        self.future = future
+
+
+class MongoEventStore:
+    """``EventStore`` on MongoDB: collections ``log`` and ``counters`` in one database.
+
+    ``url`` is a ``mongodb://`` or ``mongodb+srv://`` URL. The database is the
+    URL's path (``travelsense`` when it has none) unless ``database`` is given.
+    ``serverSelectionTimeoutMS`` defaults to 3000 unless the URL sets it.
+    ``client_options`` go to ``AsyncMongoClient`` as they are (for example
+    ``event_listeners``).
+    """
+
+    def __init__(self, url: str, *, database: str | None = None, migrate: bool = False, **client_options: Any) -> None:
+        self._url = url
+        self._database_name = database
+        self._migrate_on_open = migrate
+        self._client_options = dict(client_options)
+        if not _url_sets(url, "serverSelectionTimeoutMS"):
+            self._client_options.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
+        self._client: AsyncMongoClient[Document] | None = None
+        self._db: AsyncDatabase[Document] | None = None
+        self._pending: list[_Pending] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # lifecycle -------------------------------------------------------------
+
+    def _database(self) -> AsyncDatabase[Document]:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        if self._db is None:
+            # built on first use, inside the event loop that will use it
+            with _translated():
+                if self._client is None:
+                    self._client = AsyncMongoClient(self._url, **self._client_options)
+                if self._database_name is not None:
+                    db = self._client[self._database_name]
+                else:
+                    db = self._client.get_default_database(DEFAULT_DATABASE)
+            if not db.write_concern.acknowledged:
+                raise StoreError("an unacknowledged write concern (w=0) cannot report version conflicts")
+            self._db = db
+        return self._db
+
+    @property
+    def _log(self) -> AsyncCollection[Document]:
+        return self._database()["log"]
+
+    async def open(self) -> None:
+        """Check the server answers; migrate when asked to, else check the schema is there."""
+        await self.ping()
+        if self._migrate_on_open:
+            await self.migrate()
+            return
+        with _translated():
+            missing = await runner.pending(self._database())
+        if missing:
+            raise SchemaNotMigrated(
+                f"database {self._database().name!r} lacks migrations {', '.join(missing)}:"
+                " run `python app.py migrate` or start with --migrate"
+            )
+
+    async def migrate(self) -> list[str]:
+        """Apply the pending migrations; returns the names applied now (none when up to date)."""
+        with _translated():
+            return await runner.migrate(self._database())
+
+    async def ping(self) -> None:
+        with _translated():
+            await self._database().client.admin.command("ping")
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
+        self._closed = True
+        client, self._client, self._db = self._client, None, None
+        if client is not None:
+            closing = client.close()
+            if inspect.isawaitable(closing):  # PyMongo's async client; Motor's close() is plain
+                await closing
+
+    # appends ---------------------------------------------------------------
+
+    async def append(self, record: LogRecord) -> LogRecord:
+        self._database()  # fail fast when closed
+        future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(record, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        """Write what is pending, one batch at a time, while appends keep arriving."""
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                outcomes = await self._insert_batch([pending.record for pending in batch])
+            except Exception as exc:  # the whole batch failed
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+
+    async def _reserve_positions(self, count: int) -> int:
+        """Reserve ``count`` positions; returns the first."""
+        counter = await self._database()["counters"].find_one_and_update(
+            {"_id": COUNTER_ID},
+            {"$inc": {"next": count}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if counter is None:
+            raise StoreError("the position counter could not be read")
+        return int(counter["next"]) - count + 1
+
+    async def _insert_batch(self, records: list[LogRecord]) -> list[LogRecord | StoreError]:
+        outcomes: list[LogRecord | StoreError] = list(records)
+        writable: list[int] = []  # indexes into records of those that encode to BSON
+        documents: list[Document] = []
+        for index, record in enumerate(records):
+            document = _to_stored_document(record)
+            try:
+                bson.encode(document)  # one unencodable record must not fail the whole insert_many
+            except (InvalidDocument, OverflowError) as exc:
+                outcomes[index] = StoreError(f"record {record.record_id} cannot be stored: {exc}")
+                continue
+            writable.append(index)
+            documents.append(document)
+        if not documents:
+            return outcomes
+
+        with _translated():
+            first = await self._reserve_positions(len(documents))
+            for n, document in enumerate(documents):
+                document["position"] = first + n
+            failed: dict[int, Document] = {}
+            concern_failed = False
+            try:
+                await self._log.insert_many(documents, ordered=False)
+            except BulkWriteError as exc:
+                failed = {int(error["index"]): error for error in exc.details.get("writeErrors", [])}
+                concern_failed = bool(exc.details.get("writeConcernErrors"))
+
+        for n, index in enumerate(writable):
+            record = records[index]
+            error = failed.get(n)
+            if error is not None:
+                outcomes[index] = self._write_error(record, error)
+            elif concern_failed:
+                outcomes[index] = StoreError("inserted, but the write concern was not satisfied")
+            else:
+                outcomes[index] = record.stored_at(first + n)
+        return outcomes
+
+    @staticmethod
+    def _write_error(record: LogRecord, error: Document) -> StoreError:
+        match duplicated_key(error):
+            case "version":
+                return VersionConflict(record.stream or "", record.version or 0)
+            case "idempotency":
+                return DuplicateCommand(record.idempotency_key or "")
+            case _:
+                return StoreError(str(error.get("errmsg", "the insert failed")))
+
+    # reads -----------------------------------------------------------------
+
+    async def _find(self, query: Document, sort: str, limit: int | None) -> list[LogRecord]:
+        if limit is not None and limit <= 0:
+            return []
+        with _translated():
+            cursor = self._log.find(query).sort(sort, 1)
+            if limit is not None:
+                cursor = cursor.limit(limit)
+            documents = await cursor.to_list(None)
+        return [from_document(document) for document in documents]
+
+    async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
+        query = {"stream": stream, "version": {"$exists": True, "$gt": after_version}}
+        return await self._find(query, "version", limit)
+
+    async def stream_version(self, stream: str) -> int:
+        with _translated():
+            head = await self._log.find_one(
+                {"stream": stream, "version": {"$exists": True}},
+                {"version": 1, "_id": 0},
+                sort=[("version", -1)],
+            )
+        return int(head["version"]) if head else 0
+
+    async def read_all(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[LogRecord]:
+        query: Document = {"position": {"$gt": after_position}}
+        if where is not None:
+            if where.trip_id is not None:
+                query["tripId"] = where.trip_id
+            if where.user_id is not None:
+                query["userId"] = where.user_id
+            if where.commands is not None:
+                query["command"] = {"$in": list(where.commands)}
+            window: Document = {}
+            if where.since is not None:
+                window["$gte"] = where.since
+            if where.until is not None:
+                window["$lt"] = where.until
+            if window:
+                query["at"] = window
+        return await self._find(query, "position", limit)
+
+    async def find_by_idempotency_key(self, key: str) -> LogRecord | None:
+        with _translated():
+            document = await self._log.find_one({"idempotencyKey": key})
+        return from_document(document) if document else None
