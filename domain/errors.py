@@ -32,6 +32,7 @@ class CommandRefused(Exception):
         self.code = code
         self.message = message
         self.details = details
+        self.recorded = False  # set once the shell has logged the refusal
 
     def __repr__(self) -> str:
         return f"CommandRefused({self.code}, {self.message!r}, {self.details!r})"

@@ -1,0 +1,223 @@
+"""TravelSense Realtime: the composition root and the command line.
+
+``python app.py [flags]`` serves; ``python app.py COMMAND`` runs an analyst or
+operator command (``migrate``, ``replay``, ...).  Settings are read here, once,
+and passed down; nothing does I/O at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import tornado.httpserver
+import tornado.web
+
+from config import Settings, load_settings
+from eventlog.factory import open_bus, open_store
+from handlers.health import HealthHandler
+from handlers.notifications import NotificationReadHandler, NotificationsHandler
+from handlers.trips import (
+    CollaboratorHandler,
+    CollaboratorsHandler,
+    MessagesHandler,
+    TripEventsHandler,
+    TripHandler,
+    TripsHandler,
+)
+from handlers.websocket import IndexHandler, RealtimeSocket
+from projections.read_side import ReadSide
+from service.auth import Identity, TokenRules, TokenVerifier, issue_token
+from service.broadcaster import Broadcaster
+from service.clock import SystemClock
+from service.container import Services
+from service.hub import Hub
+from service.ids import ObjectIdFactory
+from service.notifications import NotificationService
+from service.presence import LocalRosters
+from service.recorder import Origin, Recorder
+from service.rooms import RoomService
+from service.runner import TripRunner
+from service.session import CLOSE_GOING_AWAY, SessionServices
+from service.trips import TripService
+
+ROOT = Path(__file__).resolve().parent
+OBJECT_ID = r"([^/]+)"
+log = logging.getLogger("travelsense")
+
+DEMO_OWNER = "650000000000000000000001"
+DEMO_FRIEND = "650000000000000000000002"
+DEMO_ADMIN = "650000000000000000000099"
+DEMO_TRIP = "650000000000000000000100"
+
+
+def token_rules(settings: Settings) -> TokenRules:
+    return TokenRules(
+        algorithms=settings.jwt_algorithms,
+        secret=settings.jwt_secret,
+        public_key=settings.jwt_public_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+async def build(settings: Settings) -> Services:
+    """Open the adapters and wire every service from one settings object."""
+    store = open_store(settings.store_url)
+    await store.open()
+    bus = open_bus(settings.redis_url, settings.node_id)
+    clock = SystemClock()
+    new_id = ObjectIdFactory()
+    read_side = ReadSide(store)
+    recorder = Recorder(store, clock, new_id)
+    hub = Hub(store)
+    rosters = LocalRosters()
+    broadcaster = Broadcaster(bus)
+    verifier = TokenVerifier(token_rules(settings))
+    trips = TripService(TripRunner(recorder, read_side), read_side, store, broadcaster, rosters, new_id)
+    rooms = RoomService(
+        trips=trips, hub=hub, rosters=rosters, broadcaster=broadcaster, recorder=recorder, store=store,
+        clock=clock, limits=settings.limits,
+    )
+    notifications = NotificationService(read_side, recorder, broadcaster, new_id)
+    session = SessionServices(trips, rooms, hub, recorder, verifier, clock, settings.limits)
+    await bus.start(hub.deliver)
+    return Services(
+        settings=settings, store=store, bus=bus, read_side=read_side, recorder=recorder, verifier=verifier,
+        clock=clock, new_id=new_id, hub=hub, rosters=rosters, broadcaster=broadcaster, trips=trips, rooms=rooms,
+        notifications=notifications, session=session,
+    )
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Access log without query strings: a WebSocket URL carries a token."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    request = handler.request
+    logging.getLogger("travelsense.access").log(
+        level, "%d %s %s %.1fms", status, request.method, request.path, 1000.0 * request.request_time()
+    )
+
+
+def make_app(services: Services) -> tornado.web.Application:
+    deps = {"services": services}
+    limits = services.settings.limits
+    routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
+        (r"/ws", RealtimeSocket, deps),
+        (r"/healthz", HealthHandler, deps),
+        (r"/api/trips", TripsHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, deps),
+        (r"/api/notifications", NotificationsHandler, deps),
+        (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),
+        (r"/", IndexHandler, {"path": str(ROOT / "static" / "index.html")}),
+    ]
+    return tornado.web.Application(
+        routes,
+        static_path=str(ROOT / "static"),
+        static_url_prefix="/static/",
+        websocket_ping_interval=limits.ping_interval_seconds,
+        websocket_ping_timeout=limits.ping_timeout_seconds,
+        # Frames between max_frame_bytes and this hard cap get PAYLOAD_TOO_LARGE and
+        # the connection lives on; beyond it Tornado closes with 1009 unread.
+        websocket_max_message_size=limits.max_frame_bytes * 4,
+        compress_response=True,
+        log_function=log_request,
+    )
+
+
+async def seed_demo(services: Services) -> list[str]:
+    """``--dev``: a demo trip shared by two users, and links that sign them in."""
+    owner = Identity(DEMO_OWNER, "user", "Ada (owner)", 0)
+    if await services.read_side.trip(DEMO_TRIP) is None:
+        await services.trips.create(
+            Origin("system", DEMO_OWNER, "user"), owner,
+            {"title": "Lisbon long weekend", "collaborators": [DEMO_FRIEND],
+             "days": [{"date": "2026-12-04", "title": "Arrival",
+                       "activities": [{"title": "Tram 28", "startTime": "15:00"}]},
+                      {"date": "2026-12-05", "title": "Belém"}]},
+            trip_id=DEMO_TRIP,
+        )
+    secret = services.settings.jwt_secret
+    assert secret is not None
+    expires = int(time.time()) + 24 * 3600
+    base = f"http://{services.settings.host}:{services.settings.port}"
+    lines = []
+    for user, name, role in ((DEMO_OWNER, "Ada", "user"), (DEMO_FRIEND, "Grace", "user"), (DEMO_ADMIN, "Admin", "admin")):
+        token = issue_token(secret, user, role=role, name=name, expires_at=expires)
+        lines.append(f"  {name:6} {base}/?token={token}&trip={DEMO_TRIP}")
+    return lines
+
+
+async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> None:
+    """Stop accepting, tell clients (1001), flush pending writes."""
+    services.lifecycle.draining = True
+    server.stop()
+    for conn in services.hub.connections():
+        conn.outlet.close(CLOSE_GOING_AWAY, "server shutting down")
+    deadline = time.monotonic() + services.settings.limits.shutdown_grace_seconds
+    while (services.hub.count() or services.background) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await services.bus.close()
+    await services.store.close()
+
+
+async def serve(settings: Settings) -> int:
+    services = await build(settings)
+    app = make_app(services)
+    ssl_options = None
+    if settings.certfile and settings.keyfile:
+        import ssl
+
+        ssl_options = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_options.load_cert_chain(settings.certfile, settings.keyfile)
+    server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=False)
+    server.listen(settings.port, settings.host)
+    if settings.dev:
+        print("TravelSense Realtime (dev mode): open one of these links", flush=True)
+        for line in await seed_demo(services):
+            print(line, flush=True)
+    scheme = "https" if ssl_options else "http"
+    print(f"listening on {scheme}://{settings.host}:{settings.port} (store {settings.store_url.split('@')[-1]})",
+          flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await drain(services, server)
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    args = list(argv)
+    settings = load_settings(args, os.environ)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not settings.jwt_secret and not settings.jwt_public_key:
+        if not settings.dev:
+            print("error: no token key configured: set JWT_SECRET (or JWT_PUBLIC_KEY), or start with --dev",
+                  file=sys.stderr)
+            return 2
+        from dataclasses import replace
+
+        settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
+    try:
+        return asyncio.run(serve(settings))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,142 @@
+"""Settings: one typed object, read once from flags and environment in ``app.py``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_STORE = "sqlite:///data/events.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    rate_burst: int = 30
+    rate_per_second: float = 10.0
+    typing_burst: int = 10
+    typing_per_second: float = 5.0
+    abuse_refusals: int = 200  # rate-limited frames within abuse_window_seconds before a 4008 close
+    abuse_window_seconds: float = 10.0
+    max_connections: int = 10_000
+    max_connections_per_user: int = 20
+    max_connections_per_ip: int = 1_000
+    connect_burst: int = 30  # connection attempts per user
+    connect_per_second: float = 5.0
+    max_rooms: int = 50
+    max_frame_bytes: int = 64 * 1024
+    idle_timeout_seconds: float = 30 * 60
+    outbound_max_frames: int = 1_000
+    outbound_max_bytes: int = 1024 * 1024
+    ping_interval_seconds: float = 20.0
+    ping_timeout_seconds: float = 20.0
+    typing_clear_seconds: float = 5.0
+    token_warning_seconds: float = 30.0
+    shutdown_grace_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    store_url: str = DEFAULT_STORE
+    redis_url: str | None = None
+    dev: bool = False
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    allowed_origins: tuple[str, ...] | None = None  # None: same host only
+    metrics_public: bool = False
+    migrate: bool = False
+    certfile: str | None = None
+    keyfile: str | None = None
+    node_id: str | None = None
+    log_level: str = "INFO"
+    limits: Limits = field(default_factory=Limits)
+
+
+# flag name -> (Limits field, env var, type)
+_LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
+    "--rate-burst": ("rate_burst", "RATE_BURST", int),
+    "--rate-per-second": ("rate_per_second", "RATE_PER_SECOND", float),
+    "--typing-burst": ("typing_burst", "TYPING_BURST", int),
+    "--typing-per-second": ("typing_per_second", "TYPING_PER_SECOND", float),
+    "--abuse-refusals": ("abuse_refusals", "ABUSE_REFUSALS", int),
+    "--max-connections": ("max_connections", "MAX_CONNECTIONS", int),
+    "--max-connections-per-user": ("max_connections_per_user", "MAX_CONNECTIONS_PER_USER", int),
+    "--max-connections-per-ip": ("max_connections_per_ip", "MAX_CONNECTIONS_PER_IP", int),
+    "--connect-burst": ("connect_burst", "CONNECT_BURST", int),
+    "--connect-per-second": ("connect_per_second", "CONNECT_PER_SECOND", float),
+    "--max-rooms": ("max_rooms", "MAX_ROOMS", int),
+    "--max-frame-bytes": ("max_frame_bytes", "MAX_FRAME_BYTES", int),
+    "--idle-timeout": ("idle_timeout_seconds", "IDLE_TIMEOUT", float),
+    "--outbound-max-frames": ("outbound_max_frames", "OUTBOUND_MAX_FRAMES", int),
+    "--outbound-max-bytes": ("outbound_max_bytes", "OUTBOUND_MAX_BYTES", int),
+    "--ping-interval": ("ping_interval_seconds", "PING_INTERVAL", float),
+    "--ping-timeout": ("ping_timeout_seconds", "PING_TIMEOUT", float),
+    "--typing-clear": ("typing_clear_seconds", "TYPING_CLEAR", float),
+    "--token-warning": ("token_warning_seconds", "TOKEN_WARNING", float),
+    "--shutdown-grace": ("shutdown_grace_seconds", "SHUTDOWN_GRACE", float),
+}
+
+
+def _csv(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _key_text(value: str | None) -> str | None:
+    """``JWT_PUBLIC_KEY`` is PEM text or the path of a PEM file."""
+    if value is None or value.lstrip().startswith("-----BEGIN"):
+        return value
+    path = Path(value)
+    return path.read_text() if path.is_file() else value
+
+
+def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="TravelSense Realtime server")
+    parser.add_argument("--host", default=env.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env.get("PORT", "8080")))
+    parser.add_argument("--store", dest="store_url", default=env.get("STORE_URL", DEFAULT_STORE))
+    parser.add_argument("--redis", dest="redis_url", default=env.get("REDIS_URL") or None)
+    parser.add_argument("--dev", action="store_true", default=env.get("DEV", "") == "1")
+    parser.add_argument("--metrics-public", action="store_true", default=env.get("METRICS_PUBLIC", "") == "1")
+    parser.add_argument("--migrate", action="store_true", default=env.get("MIGRATE", "") == "1")
+    parser.add_argument("--certfile", default=env.get("TLS_CERTFILE"))
+    parser.add_argument("--keyfile", default=env.get("TLS_KEYFILE"))
+    parser.add_argument("--node-id", default=env.get("NODE_ID"))
+    parser.add_argument("--log-level", default=env.get("LOG_LEVEL", "INFO"))
+    defaults = Limits()
+    for flag, (name, var, kind) in _LIMIT_FLAGS.items():
+        parser.add_argument(flag, dest=name, type=kind, default=kind(env.get(var, getattr(defaults, name))))
+    return parser
+
+
+def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Settings:
+    args = server_parser(env).parse_args(list(argv))
+    limits = Limits(**{name: getattr(args, name) for name, _, _ in _LIMIT_FLAGS.values()})
+    origins = env.get("ALLOWED_ORIGINS")
+    return Settings(
+        host=args.host,
+        port=args.port,
+        store_url=args.store_url,
+        redis_url=args.redis_url,
+        dev=args.dev,
+        jwt_secret=env.get("JWT_SECRET") or None,
+        jwt_public_key=_key_text(env.get("JWT_PUBLIC_KEY") or None),
+        jwt_algorithms=_csv(env.get("JWT_ALGORITHMS")) or ("HS256",),
+        jwt_issuer=env.get("JWT_ISSUER") or None,
+        jwt_audience=env.get("JWT_AUDIENCE") or None,
+        allowed_origins=_csv(origins) if origins else None,
+        metrics_public=args.metrics_public,
+        migrate=args.migrate,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        node_id=args.node_id,
+        log_level=args.log_level,
+        limits=limits,
+    )

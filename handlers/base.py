@@ -1,0 +1,159 @@
+"""What every REST handler shares: bearer auth, JSON in and out, one error shape."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+import tornado.web
+
+from domain.errors import CommandRefused, ErrorCode
+from domain.ids import is_object_id
+from domain.sanitize import sanitize
+from eventlog.ports import StoreError, StoreUnavailable
+from service.auth import Identity, InvalidToken
+from service.container import Services
+from service.recorder import Origin
+
+log = logging.getLogger("travelsense.rest")
+T = TypeVar("T")
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.UNKNOWN_EVENT: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.INVALID_TOKEN: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_IN_ROOM: 403,
+    ErrorCode.TRIP_NOT_FOUND: 404,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL: 500,
+    ErrorCode.UNAVAILABLE: 503,
+}
+_CODE_FOR_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                    413: "PAYLOAD_TOO_LARGE", 429: "RATE_LIMITED", 503: "UNAVAILABLE"}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    services: Services
+    identity: Identity
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+
+    def check_xsrf_cookie(self) -> None:  # bearer tokens, no cookies
+        return None
+
+    # responses ------------------------------------------------------------------
+
+    def send_json(self, body: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(orjson.dumps(body))
+
+    def send_refusal(self, refusal: CommandRefused) -> None:
+        self.send_json(error_body(refusal.code.value, refusal.message, refusal.details), HTTP_STATUS[refusal.code])
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        code = _CODE_FOR_STATUS.get(status_code, "INTERNAL")
+        message = "internal error" if status_code >= 500 else (self._reason or "request refused")
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps(error_body(code, message)))
+
+    # inputs ----------------------------------------------------------------------
+
+    def authenticate(self) -> Identity:
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise CommandRefused(ErrorCode.UNAUTHORIZED, "a bearer token is required")
+        try:
+            self.identity = self.services.verifier.verify(token.strip())
+        except InvalidToken as exc:
+            raise CommandRefused(ErrorCode.UNAUTHORIZED, f"token refused: {exc}") from None
+        return self.identity
+
+    def require_admin(self) -> Identity:
+        identity = self.authenticate()
+        if not identity.is_admin:
+            raise CommandRefused(ErrorCode.FORBIDDEN, "admins only")
+        return identity
+
+    @property
+    def origin(self) -> Origin:
+        identity = getattr(self, "identity", None)
+        return Origin("rest", identity.user_id if identity else None, identity.role if identity else None)
+
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise CommandRefused(ErrorCode.BAD_REQUEST, "body is not JSON") from None
+        if not isinstance(body, dict):
+            raise CommandRefused(ErrorCode.BAD_REQUEST, "body must be a JSON object")
+        return sanitize(body)
+
+    def path_id(self, value: str, name: str) -> str:
+        if not is_object_id(value):
+            raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: must be an ObjectId", {name: ["must be an ObjectId"]})
+        return value.lower()
+
+    def int_arg(self, name: str, default: int, low: int, high: int | None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: must be an integer", {name: ["must be an integer"]}) from None
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: must be {bound}", {name: [f"must be {bound}"]})
+        return value
+
+    # running -----------------------------------------------------------------------
+
+    async def answer(self, work: Callable[[], Awaitable[T]], *, command: str | None = None) -> T | None:
+        """Run a query or command; any refusal becomes the contract's error shape.
+
+        With ``command`` set, a refusal the core has not logged yet is logged here,
+        so every REST command leaves exactly one record.
+        """
+        try:
+            return await work()
+        except CommandRefused as refusal:
+            if command is not None and not refusal.recorded and refusal.code != ErrorCode.UNAUTHORIZED:
+                await self._record_refusal(command, refusal)
+            self.send_refusal(refusal)
+        except StoreUnavailable:
+            self.send_refusal(CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable, retry"))
+        except StoreError:
+            log.exception("store error on %s %s", self.request.method, self.request.path)
+            self.send_refusal(CommandRefused(ErrorCode.INTERNAL, "internal error"))
+        return None
+
+    async def _record_refusal(self, command: str, refusal: CommandRefused) -> None:
+        try:
+            trip_id = self.path_kwargs.get("trip_id")
+            await self.services.recorder.refused(
+                self.origin, command, refusal, trip_id=trip_id if is_object_id(trip_id) else None,
+            )
+        except Exception:
+            log.warning("could not record a refused %s", command)

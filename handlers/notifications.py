@@ -1,0 +1,30 @@
+"""A user's own notifications (contract §4)."""
+
+from __future__ import annotations
+
+from domain.errors import CommandRefused, ErrorCode
+from handlers.base import ApiHandler
+
+
+class NotificationsHandler(ApiHandler):
+    async def get(self) -> None:
+        async def read() -> None:
+            identity = self.authenticate()
+            unread = self.get_query_argument("unread", "false").lower()
+            if unread not in ("true", "false", "1", "0"):
+                raise CommandRefused(ErrorCode.VALIDATION_ERROR, "unread: must be true or false",
+                                     {"unread": ["must be true or false"]})
+            items = await self.services.notifications.of(identity, unread in ("true", "1"))
+            self.send_json({"notifications": items})
+
+        await self.answer(read)
+
+
+class NotificationReadHandler(ApiHandler):
+    async def post(self, notification_id: str) -> None:
+        async def mark() -> None:
+            identity = self.authenticate()
+            key = self.path_id(notification_id, "notificationId")
+            self.send_json(await self.services.notifications.mark_read(self.origin, identity, key))
+
+        await self.answer(mark, command="mark_notification_read")

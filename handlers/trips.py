@@ -1,0 +1,90 @@
+"""Trips, chat history and the trip stream over REST (contract §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import schemas
+from domain.errors import CommandRefused, ErrorCode
+from handlers.base import ApiHandler
+
+
+class TripsHandler(ApiHandler):
+    async def post(self) -> None:
+        async def create() -> None:
+            identity = self.authenticate()
+            body = schemas.check_body("create_trip", self.json_body())
+            if "ownerId" in body and not identity.is_admin:
+                raise CommandRefused(ErrorCode.FORBIDDEN, "only admins may choose a trip's owner")
+            trip = await self.services.trips.create(self.origin, identity, body)
+            self.send_json(trip.to_json(), 201)
+
+        await self.answer(create, command="create_trip")
+
+
+class TripHandler(ApiHandler):
+    async def get(self, trip_id: str) -> None:
+        async def read() -> None:
+            identity = self.authenticate()
+            trip = await self.services.trips.visible_trip(identity, self.path_id(trip_id, "tripId"))
+            self.send_json(trip.to_json())
+
+        await self.answer(read)
+
+
+class CollaboratorsHandler(ApiHandler):
+    async def post(self, trip_id: str) -> None:
+        async def add() -> None:
+            identity = self.authenticate()
+            trip_key = self.path_id(trip_id, "tripId")
+            body = schemas.check_body("add_collaborator", self.json_body())
+            trip = await self.services.trips.add_collaborator(self.origin, identity, trip_key, body["userId"].lower())
+            self.send_json(trip.to_json())
+
+        await self.answer(add, command="add_collaborator")
+
+
+class CollaboratorHandler(ApiHandler):
+    async def delete(self, trip_id: str, user_id: str) -> None:
+        async def remove() -> None:
+            identity = self.authenticate()
+            trip_key = self.path_id(trip_id, "tripId")
+            user_key = self.path_id(user_id, "userId")
+            trip = await self.services.trips.remove_collaborator(self.origin, identity, trip_key, user_key)
+            self.send_json(trip.to_json())
+
+        await self.answer(remove, command="remove_collaborator")
+
+
+class MessagesHandler(ApiHandler):
+    async def get(self, trip_id: str) -> None:
+        async def read() -> None:
+            identity = self.authenticate()
+            trip_key = self.path_id(trip_id, "tripId")
+            limit = self.int_arg("limit", 50, 1, 200)
+            before = self.get_query_argument("before", None) or None
+            if before is not None:
+                before = self.path_id(before, "before")
+            messages = await self.services.trips.messages(identity, trip_key, limit, before)
+            self.send_json({"messages": messages})
+
+        await self.answer(read)
+
+
+class TripEventsHandler(ApiHandler):
+    async def get(self, trip_id: str) -> None:
+        async def read() -> None:
+            identity = self.authenticate()
+            trip_key = self.path_id(trip_id, "tripId")
+            after = self.int_arg("after", 0, 0, None)
+            limit = self.int_arg("limit", 100, 1, 1000)
+            records = await self.services.trips.stream(identity, trip_key, after, limit)
+            events: list[dict[str, Any]] = []
+            for record in records:
+                event = record.stream_event
+                events.append({"seq": record.version, "type": event["type"], "data": event["data"],
+                               "userId": record.user_id, "timestamp": record.at})
+            next_cursor = records[-1].version if len(records) == limit else None
+            self.send_json({"events": events, "next": next_cursor})
+
+        await self.answer(read)

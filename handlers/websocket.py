@@ -1,0 +1,169 @@
+"""``GET /ws``: the handshake checks (contract §3) and the byte pipe.
+
+Everything a frame means lives in ``service.session``; this handler refuses bad
+handshakes before the upgrade, then moves bytes with a bounded outbound queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlparse
+
+import orjson
+import tornado.web
+import tornado.websocket
+
+from handlers.base import error_body
+from service.auth import Identity, InvalidToken
+from service.clock import iso
+from service.container import Services
+from service.hub import Connection
+from service.session import CLOSE_TOO_SLOW, ClientSession
+
+log = logging.getLogger("travelsense.ws")
+
+
+class SocketOutlet:
+    """Writes frames to one socket; a reader too slow to keep up is closed (4009)
+    instead of growing this process's memory."""
+
+    __slots__ = ("_bytes", "_frames", "_handler", "_max_bytes", "_max_frames")
+
+    def __init__(self, handler: RealtimeSocket, max_frames: int, max_bytes: int) -> None:
+        self._handler = handler
+        self._max_frames = max_frames
+        self._max_bytes = max_bytes
+        self._frames = 0
+        self._bytes = 0
+
+    def send(self, payload: bytes) -> None:
+        handler = self._handler
+        if handler.ws_connection is None or handler.ws_connection.is_closing():
+            return
+        if self._frames >= self._max_frames or self._bytes + len(payload) > self._max_bytes:
+            self.close(CLOSE_TOO_SLOW, "too slow to keep up")
+            return
+        size = len(payload)
+        self._frames += 1
+        self._bytes += size
+        try:
+            written = handler.write_message(payload)
+        except tornado.websocket.WebSocketClosedError:
+            return
+
+        def done(future: asyncio.Future[None]) -> None:
+            self._frames -= 1
+            self._bytes -= size
+            if not future.cancelled():
+                future.exception()  # a write to a socket that closed meanwhile: nothing to do
+
+        written.add_done_callback(done)
+
+    def close(self, code: int, reason: str) -> None:
+        handler = self._handler
+        if handler.ws_connection is not None and not handler.ws_connection.is_closing():
+            handler.close(code, reason)
+
+
+class RealtimeSocket(tornado.websocket.WebSocketHandler):
+    services: Services
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+        self.identity: Identity | None = None
+        self.session: ClientSession | None = None
+
+    # handshake -------------------------------------------------------------------
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps(error_body(code, message)))
+
+    def _origin_allowed(self) -> bool:
+        origin = self.request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser: nothing to hijack
+        allowed = self.services.settings.allowed_origins
+        if allowed is None:
+            return urlparse(origin).netloc.lower() == self.request.host.lower()
+        return "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        services = self.services
+        limits = services.settings.limits
+        if services.lifecycle.draining:
+            return self._refuse(503, "UNAVAILABLE", "the server is shutting down")
+        if not self._origin_allowed():
+            return self._refuse(403, "FORBIDDEN", "origin not allowed")
+        try:
+            self.identity = services.verifier.verify(self.get_query_argument("token", None))
+        except InvalidToken as exc:
+            return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
+        hub = services.hub
+        if hub.count() >= limits.max_connections:
+            return self._refuse(503, "UNAVAILABLE", "this node is at its connection limit")
+        if hub.count_for_user(self.identity.user_id) >= limits.max_connections_per_user:
+            return self._refuse(429, "RATE_LIMITED", "too many connections for this user")
+        if hub.count_for_ip(self.request.remote_ip or "") >= limits.max_connections_per_ip:
+            return self._refuse(429, "RATE_LIMITED", "too many connections from this address")
+        await super().get(*args, **kwargs)
+
+    def check_origin(self, origin: str) -> bool:
+        return True  # checked in get(), where the refusal can carry a JSON body
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return {}  # offer permessage-deflate
+
+    # connection ---------------------------------------------------------------------
+
+    async def open(self, *args: str, **kwargs: str) -> None:
+        services = self.services
+        identity = self.identity
+        assert identity is not None
+        limits = services.settings.limits
+        conn = Connection(
+            session_id=secrets.token_hex(12),
+            user_id=identity.user_id,
+            name=identity.name,
+            role=identity.role,
+            hidden=self.get_query_argument("presence", "") == "hidden",
+            ip=self.request.remote_ip or "",
+            user_agent=self.request.headers.get("User-Agent", "")[:256],
+            connected_at=iso(services.clock.now()),
+            outlet=SocketOutlet(self, limits.outbound_max_frames, limits.outbound_max_bytes),
+        )
+        conn.last_activity = conn.connected_at
+        self.set_nodelay(True)
+        self.session = ClientSession(services.session, conn, identity)
+        try:
+            await self.session.start()
+        except Exception:
+            log.exception("could not open a session")
+            self.close(1011, "could not open the session")
+
+    async def on_message(self, message: str | bytes) -> None:
+        if self.session is not None:
+            await self.session.receive(message)
+
+    def on_close(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            task = asyncio.ensure_future(session.stop(self.close_code, self.close_reason))
+            self.services.background.add(task)
+            task.add_done_callback(self.services.background.discard)
+
+
+class IndexHandler(tornado.web.RequestHandler):
+    """The web client's page."""
+
+    def initialize(self, path: str) -> None:
+        self._path = path
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        with open(self._path, "rb") as page:
+            self.finish(page.read())

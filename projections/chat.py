@@ -1,0 +1,68 @@
+"""Chat history per trip, in stream order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventlog.records import LogRecord
+from projections.trips import StreamGap
+
+
+def chat_message_view(record: LogRecord) -> dict[str, Any] | None:
+    """The message as clients see it (REST history and the live broadcast)."""
+    event = record.stream_event
+    if event is None or event["type"] != "chat_message":
+        return None
+    data = event["data"]
+    view: dict[str, Any] = {"messageId": data["messageId"], "tripId": record.stream, "userId": data["userId"]}
+    if data.get("name") is not None:
+        view["name"] = data["name"]
+    view.update(message=data["message"], type=data["type"], timestamp=record.at, seq=record.version)
+    return view
+
+
+@dataclass
+class _TripChat:
+    version: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)  # messageId -> position in messages
+
+
+class ChatHistories:
+    def __init__(self) -> None:
+        self._trips: dict[str, _TripChat] = {}
+
+    def version(self, trip_id: str) -> int:
+        chat = self._trips.get(trip_id)
+        return chat.version if chat else 0
+
+    def apply(self, record: LogRecord) -> bool:
+        if record.stream is None or record.version is None:
+            return False
+        chat = self._trips.setdefault(record.stream, _TripChat())
+        if record.version <= chat.version:
+            return False
+        if record.version != chat.version + 1:
+            raise StreamGap(f"{record.stream}: have {chat.version}, got {record.version}")
+        chat.version = record.version
+        message = chat_message_view(record)
+        if message is not None:
+            chat.index[message["messageId"]] = len(chat.messages)
+            chat.messages.append(message)
+        return True
+
+    def page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | None:
+        """Up to ``limit`` messages, newest last, older than ``before``; None if ``before`` is unknown."""
+        chat = self._trips.get(trip_id, _TripChat())
+        end = len(chat.messages)
+        if before is not None:
+            found = chat.index.get(before)
+            if found is None:
+                return None
+            end = found
+        return chat.messages[max(0, end - limit) : end]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {trip_id: chat.messages for trip_id, chat in sorted(self._trips.items()) if chat.messages}
+

@@ -1,0 +1,47 @@
+"""Everything a handler may call, wired once by ``app.build``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from config import Settings
+from eventlog.ports import EventBus, EventStore
+from projections.read_side import ReadSide
+from service.auth import TokenVerifier
+from service.broadcaster import Broadcaster
+from service.clock import Clock
+from service.hub import Hub
+from service.ids import ObjectIdFactory
+from service.notifications import NotificationService
+from service.presence import RoomRosters
+from service.recorder import Recorder
+from service.rooms import RoomService
+from service.session import SessionServices
+from service.trips import TripService
+
+
+@dataclass
+class Lifecycle:
+    draining: bool = False
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: EventStore
+    bus: EventBus
+    read_side: ReadSide
+    recorder: Recorder
+    verifier: TokenVerifier
+    clock: Clock
+    new_id: ObjectIdFactory
+    hub: Hub
+    rosters: RoomRosters
+    broadcaster: Broadcaster
+    trips: TripService
+    rooms: RoomService
+    notifications: NotificationService
+    session: SessionServices
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -1,0 +1,224 @@
+"""This node's live connections, and delivery of bus messages to them.
+
+A frame is encoded once per bus message (and once more for the sender's copy
+that echoes its ``ref``), then the same bytes go to every socket.  Trip-stream
+frames carry ``seq``: each connection's seat in a room remembers the last
+``seq`` it got, so nothing is sent twice or out of order; a gap is filled from
+the log before anything newer is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from eventlog.ports import BusMessage, EventStore
+from service import broadcaster as kinds
+from service.frames import encode, stream_broadcast
+
+log = logging.getLogger("travelsense.hub")
+
+
+class Outlet(Protocol):
+    """The transport side of a connection (the WebSocket handler)."""
+
+    def send(self, payload: bytes) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Seat:
+    """A connection's place in one room."""
+
+    last_seq: int = 0
+    holding: bool = True  # while joining or filling a gap, frames wait here
+    held: list[tuple[int | None, bytes]] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class Connection:
+    session_id: str
+    user_id: str
+    name: str | None
+    role: str
+    hidden: bool
+    ip: str
+    user_agent: str
+    connected_at: str
+    outlet: Outlet
+    last_activity: str = ""
+    seats: dict[str, Seat] = field(default_factory=dict)
+
+    def send(self, payload: bytes) -> None:
+        self.outlet.send(payload)
+
+
+RevokeHandler = Callable[[Connection, str], Awaitable[None]]
+
+
+class Hub:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._connections: dict[str, Connection] = {}
+        self._by_user: dict[str, set[str]] = {}
+        self._rooms: dict[str, set[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.on_revoke: RevokeHandler | None = None
+
+    # registry ----------------------------------------------------------------
+
+    def add(self, conn: Connection) -> None:
+        self._connections[conn.session_id] = conn
+        self._by_user.setdefault(conn.user_id, set()).add(conn.session_id)
+
+    def remove(self, conn: Connection) -> None:
+        self._connections.pop(conn.session_id, None)
+        sessions = self._by_user.get(conn.user_id)
+        if sessions is not None:
+            sessions.discard(conn.session_id)
+            if not sessions:
+                del self._by_user[conn.user_id]
+        for trip_id in list(conn.seats):
+            self.exit(conn, trip_id)
+
+    def connections(self) -> Iterator[Connection]:
+        return iter(list(self._connections.values()))
+
+    def of_user(self, user_id: str) -> list[Connection]:
+        return [self._connections[s] for s in self._by_user.get(user_id, ()) if s in self._connections]
+
+    def count(self) -> int:
+        return len(self._connections)
+
+    def count_for_user(self, user_id: str) -> int:
+        return len(self._by_user.get(user_id, ()))
+
+    def count_for_ip(self, ip: str) -> int:
+        return sum(1 for c in self._connections.values() if c.ip == ip)
+
+    # rooms -------------------------------------------------------------------
+
+    def enter(self, conn: Connection, trip_id: str) -> Seat:
+        """Take a seat that holds frames until ``open_seat``."""
+        seat = conn.seats.get(trip_id)
+        if seat is None:
+            seat = conn.seats[trip_id] = Seat()
+            self._rooms.setdefault(trip_id, set()).add(conn.session_id)
+        seat.holding = True
+        return seat
+
+    def open_seat(self, conn: Connection, trip_id: str, sent_up_to: int) -> None:
+        """The joiner has everything up to ``sent_up_to``: release what was held."""
+        seat = conn.seats.get(trip_id)
+        if seat is None:
+            return
+        seat.last_seq = max(seat.last_seq, sent_up_to)
+        self._release(conn, trip_id, seat)
+
+    def exit(self, conn: Connection, trip_id: str) -> bool:
+        if conn.seats.pop(trip_id, None) is None:
+            return False
+        members = self._rooms.get(trip_id)
+        if members is not None:
+            members.discard(conn.session_id)
+            if not members:
+                del self._rooms[trip_id]
+        return True
+
+    # delivery ----------------------------------------------------------------
+
+    def deliver(self, message: BusMessage) -> None:
+        kind = message.get("kind")
+        try:
+            if kind == kinds.ROOM:
+                self._deliver_room(message)
+            elif kind == kinds.USER:
+                payload = encode(message["event"], message["data"])
+                for conn in self.of_user(message["userId"]):
+                    conn.send(payload)
+            elif kind == kinds.ALL:
+                payload = encode(message["event"], message["data"])
+                for conn in list(self._connections.values()):
+                    conn.send(payload)
+            elif kind == kinds.REVOKE:
+                for conn in self.of_user(message["userId"]):
+                    if message["tripId"] in conn.seats and self.on_revoke is not None:
+                        self._spawn(self.on_revoke(conn, message["tripId"]))
+            elif kind == kinds.DISCONNECT:
+                for conn in self.of_user(message["userId"]):
+                    conn.outlet.close(int(message["code"]), str(message.get("reason", "")))
+        except Exception:  # a malformed message must not stop delivery of the next one
+            log.exception("could not deliver a bus message of kind %r", kind)
+
+    def _deliver_room(self, message: BusMessage) -> None:
+        trip_id = message["tripId"]
+        members = self._rooms.get(trip_id)
+        if not members:
+            return
+        seq: int | None = message.get("seq")
+        sender, ref, exclude = message.get("sender"), message.get("ref"), message.get("excludeUser")
+        plain = encode(message["event"], message["data"])
+        own = encode(message["event"], message["data"], ref) if ref is not None and sender is not None else plain
+        for session_id in list(members):
+            conn = self._connections.get(session_id)
+            if conn is None or (exclude is not None and conn.user_id == exclude):
+                continue
+            payload = own if session_id == sender else plain
+            self._offer(conn, trip_id, conn.seats[trip_id], seq, payload)
+
+    def _offer(self, conn: Connection, trip_id: str, seat: Seat, seq: int | None, payload: bytes) -> None:
+        if seat.holding:
+            seat.held.append((seq, payload))
+            return
+        if seq is None:
+            conn.send(payload)
+        elif seq == seat.last_seq + 1:
+            seat.last_seq = seq
+            conn.send(payload)
+        elif seq > seat.last_seq + 1:
+            seat.holding = True
+            seat.held.append((seq, payload))
+            self._spawn(self._fill_gap(conn, trip_id, seat))
+
+    def _release(self, conn: Connection, trip_id: str, seat: Seat) -> None:
+        held, seat.held = seat.held, []
+        seat.holding = False
+        for seq, payload in held:
+            if conn.seats.get(trip_id) is not seat:
+                return
+            self._offer(conn, trip_id, seat, seq, payload)
+
+    async def _fill_gap(self, conn: Connection, trip_id: str, seat: Seat) -> None:
+        try:
+            records = await self._store.read_stream(trip_id, after_version=seat.last_seq)
+        except Exception:
+            log.exception("could not fill a gap in trip %s from the log", trip_id)
+            records = []
+        for record in records:
+            frame = stream_broadcast(record)
+            if conn.seats.get(trip_id) is not seat:
+                return
+            if record.version is None or record.version <= seat.last_seq:
+                continue
+            if frame is not None:
+                conn.send(encode(*frame))
+            seat.last_seq = record.version
+        self._release(conn, trip_id, seat)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def room_frames_since(self, records: list[Any]) -> list[bytes]:
+        """Frames for recovered stream records (join with ``lastSeq``)."""
+        frames = []
+        for record in records:
+            frame = stream_broadcast(record)
+            if frame is not None:
+                frames.append(encode(*frame))
+        return frames

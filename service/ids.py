@@ -1,0 +1,23 @@
+"""New ObjectIds: 4 bytes of time, 5 random bytes per process, a 3-byte counter."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+
+
+class ObjectIdFactory:
+    def __init__(self) -> None:
+        self._process = os.urandom(5).hex()
+        self._counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            count = next(self._counter) & 0xFFFFFF
+        return f"{int(time.time()) & 0xFFFFFFFF:08x}{self._process}{count:06x}"
+
+    def many(self, n: int) -> tuple[str, ...]:
+        return tuple(self() for _ in range(n))

@@ -1,0 +1,193 @@
+"""Trip rooms: joining (with recovery from ``lastSeq``), leaving, typing and
+presence.  Room signals are logged as commands but are not part of the trip's
+stream, so they carry no ``seq``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from config import Limits
+from domain.errors import CommandRefused, ErrorCode
+from domain.room import RoomMember, visible_members
+from eventlog.ports import EventStore
+from service.auth import Identity
+from service.broadcaster import Broadcaster
+from service.clock import Clock
+from service.frames import encode
+from service.hub import Connection, Hub
+from service.presence import RoomRosters
+from service.recorder import Origin, Recorder
+from service.trips import TripService
+
+MAX_RECOVERY = 1000
+
+
+def not_in_room() -> CommandRefused:
+    return CommandRefused(ErrorCode.NOT_IN_ROOM, "join the trip's room first")
+
+
+class RoomService:
+    def __init__(
+        self,
+        *,
+        trips: TripService,
+        hub: Hub,
+        rosters: RoomRosters,
+        broadcaster: Broadcaster,
+        recorder: Recorder,
+        store: EventStore,
+        clock: Clock,
+        limits: Limits,
+    ) -> None:
+        self._trips = trips
+        self._hub = hub
+        self._rosters = rosters
+        self._broadcaster = broadcaster
+        self._recorder = recorder
+        self._store = store
+        self._clock = clock
+        self._limits = limits
+        self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        hub.on_revoke = self.revoke
+
+    def require_seat(self, conn: Connection, trip_id: str) -> None:
+        if trip_id not in conn.seats:
+            raise not_in_room()
+
+    async def join(
+        self, conn: Connection, origin: Origin, identity: Identity, payload: dict[str, Any], ref: str | None
+    ) -> None:
+        trip_id: str = payload["tripId"]
+        last_seq: int | None = payload.get("lastSeq")
+        rejoining = trip_id in conn.seats
+        await self._trips.visible_trip(identity, trip_id)
+        if not rejoining and len(conn.seats) >= self._limits.max_rooms:
+            raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
+        self._hub.enter(conn, trip_id)
+        try:
+            member = RoomMember(conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic())
+            newly_visible = await self._rosters.join(trip_id, member)
+            await self._recorder.accepted(
+                origin, "join_trip_room", trip_id=trip_id, payload=payload, ref=ref,
+                events=({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
+            )
+            trip = await self._trips.visible_trip(identity, trip_id)
+            head = trip.version
+            members = visible_members(await self._rosters.members(trip_id))
+            recovered = last_seq is not None and last_seq <= head and head - last_seq <= MAX_RECOVERY
+            conn.send(encode(
+                "trip_room_joined",
+                {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered},
+                ref,
+            ))
+            sent_up_to = head
+            if recovered:
+                assert last_seq is not None
+                records = await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
+                for frame in self._hub.room_frames_since(records):
+                    conn.send(frame)
+                sent_up_to = max([head, *(r.version or 0 for r in records)])
+            else:
+                conn.send(encode(
+                    "trip_updated",
+                    {"tripId": trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head},
+                ))
+            self._hub.open_seat(conn, trip_id, sent_up_to)
+        except BaseException:
+            if not rejoining:
+                self._hub.exit(conn, trip_id)
+                await self._rosters.leave(trip_id, conn.session_id)
+            raise
+        if newly_visible:
+            data: dict[str, Any] = {"tripId": trip_id, "userId": conn.user_id}
+            if conn.name is not None:
+                data["name"] = conn.name
+            data["timestamp"] = self._recorder.now()
+            await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=conn.user_id)
+
+    async def leave(self, conn: Connection, origin: Origin, trip_id: str, ref: str | None, *, reason: str | None = None) -> None:
+        self.require_seat(conn, trip_id)
+        command = "leave_trip_room" if reason is None else "room_access_revoked"
+        await self._recorder.accepted(
+            origin, command, trip_id=trip_id, payload={"tripId": trip_id}, ref=ref,
+            events=({"type": "user_left", "data": {"tripId": trip_id, **({"reason": reason} if reason else {})}},),
+        )
+        await self._vacate(conn, trip_id)
+        data = {"tripId": trip_id} if reason is None else {"tripId": trip_id, "reason": reason}
+        conn.send(encode("trip_room_left", data, ref))
+
+    async def _vacate(self, conn: Connection, trip_id: str) -> None:
+        await self._stop_typing(conn, trip_id, announce=True)
+        self._hub.exit(conn, trip_id)
+        _, gone = await self._rosters.leave(trip_id, conn.session_id)
+        if gone:
+            await self._broadcaster.room_signal(
+                trip_id, "user_left",
+                {"tripId": trip_id, "userId": conn.user_id, "timestamp": self._recorder.now()},
+                exclude_user=conn.user_id,
+            )
+
+    async def leave_all(self, conn: Connection) -> None:
+        """The connection is gone: vacate every room it sat in."""
+        for trip_id in list(conn.seats):
+            await self._vacate(conn, trip_id)
+
+    async def revoke(self, conn: Connection, trip_id: str) -> None:
+        if trip_id not in conn.seats:
+            return
+        origin = Origin("system", conn.user_id, conn.role, conn.session_id)
+        await self.leave(conn, origin, trip_id, None, reason="access_revoked")
+
+    async def typing(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
+        trip_id, is_typing = payload["tripId"], payload["isTyping"]
+        await self._recorder.accepted(
+            origin, "typing", trip_id=trip_id, payload=payload, ref=ref,
+            events=({"type": "user_typing", "data": {"tripId": trip_id, "isTyping": is_typing}},),
+        )
+        key = (conn.session_id, trip_id)
+        timer = self._typing.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if is_typing:
+            loop = asyncio.get_running_loop()
+            self._typing[key] = loop.call_later(
+                self._limits.typing_clear_seconds,
+                lambda: asyncio.ensure_future(self._stop_typing(conn, trip_id, announce=True, expired=True)),
+            )
+        if not conn.hidden:
+            await self._broadcaster.room_signal(
+                trip_id, "user_typing", {"tripId": trip_id, "userId": conn.user_id, "isTyping": is_typing},
+                exclude_user=conn.user_id,
+            )
+
+    async def _stop_typing(self, conn: Connection, trip_id: str, *, announce: bool, expired: bool = False) -> None:
+        timer = self._typing.pop((conn.session_id, trip_id), None)
+        if timer is None:
+            return
+        if not expired:
+            timer.cancel()
+        if announce and not conn.hidden and trip_id in conn.seats:
+            await self._broadcaster.room_signal(
+                trip_id, "user_typing", {"tripId": trip_id, "userId": conn.user_id, "isTyping": False},
+                exclude_user=conn.user_id,
+            )
+
+    async def chat_sent(self, conn: Connection, trip_id: str) -> None:
+        """A chat message clears its sender's typing indicator at once."""
+        await self._stop_typing(conn, trip_id, announce=True)
+
+    async def presence(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
+        trip_id, status = payload["tripId"], payload["status"]
+        await self._recorder.accepted(
+            origin, "presence_update", trip_id=trip_id, payload=payload, ref=ref,
+            events=({"type": "user_presence_updated", "data": {"tripId": trip_id, "status": status}},),
+        )
+        await self._rosters.set_status(trip_id, conn.session_id, status, self._clock.monotonic())
+        data = {"tripId": trip_id, "userId": conn.user_id, "status": status}
+        if conn.hidden:
+            conn.send(encode("user_presence_updated", data, ref))
+            return
+        await self._broadcaster.room_signal(
+            trip_id, "user_presence_updated", data, ref=ref, sender=conn.session_id
+        )

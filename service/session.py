@@ -1,0 +1,318 @@
+"""One client connection's protocol: parse a frame, check it, run it, answer.
+
+The WebSocket handler only moves bytes; everything a frame means is here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from config import Limits
+from domain import schemas
+from domain.errors import CommandRefused, ErrorCode
+from domain.rate_limit import Bucket, BucketRule, take
+from domain.sanitize import sanitize
+from eventlog.ports import StoreUnavailable
+from eventlog.records import LogRecord
+from service.auth import Identity, InvalidToken, TokenVerifier
+from service.clock import Clock, iso_from_epoch
+from service.frames import encode, error_frame, stream_broadcast
+from service.hub import Connection, Hub
+from service.recorder import Origin, Recorder
+from service.rooms import RoomService
+from service.trips import TripService
+
+log = logging.getLogger("travelsense.session")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_IDLE = 4000
+CLOSE_TOKEN_EXPIRED = 4001
+CLOSE_ADMIN = 4003
+CLOSE_POLICY = 4008
+CLOSE_TOO_SLOW = 4009
+
+
+@dataclass(frozen=True, slots=True)
+class SessionServices:
+    trips: TripService
+    rooms: RoomService
+    hub: Hub
+    recorder: Recorder
+    verifier: TokenVerifier
+    clock: Clock
+    limits: Limits
+
+
+class _Refused(Exception):
+    """A refusal before the frame is understood well enough to name its event."""
+
+    def __init__(self, refusal: CommandRefused, event: str | None, ref: str | None) -> None:
+        self.refusal, self.event, self.ref = refusal, event, ref
+
+
+def _loads(raw: str | bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson stops at 64-bit integers; the standard parser takes any size and
+        # the sanitiser refuses what no JSON reader could hold.
+        def no_constants(name: str) -> Any:
+            raise ValueError(name)
+
+        return json.loads(raw, parse_constant=no_constants)
+
+
+class ClientSession:
+    def __init__(self, services: SessionServices, conn: Connection, identity: Identity) -> None:
+        self._s = services
+        self.conn = conn
+        self.identity = identity
+        limits = services.limits
+        now = services.clock.monotonic()
+        self._rule = BucketRule(limits.rate_burst, limits.rate_per_second)
+        self._typing_rule = BucketRule(limits.typing_burst, limits.typing_per_second)
+        self._bucket = Bucket.full(self._rule, now)
+        self._typing_bucket = Bucket.full(self._typing_rule, now)
+        self._limited_at: deque[float] = deque()
+        self._limited_logged = False
+        self._last_frame = now
+        self._timers: list[asyncio.TimerHandle] = []
+        self._token_timers: list[asyncio.TimerHandle] = []
+        self._handlers: dict[str, Callable[[dict[str, Any], str | None], Awaitable[None]]] = {
+            "join_trip_room": self._join,
+            "leave_trip_room": self._leave,
+            "trip_update": self._trip_update,
+            "chat_message": self._chat,
+            "typing": self._typing,
+            "presence_update": self._presence,
+            "refresh_token": self._refresh,
+        }
+
+    @property
+    def origin(self) -> Origin:
+        return Origin("ws", self.conn.user_id, self.conn.role, self.conn.session_id)
+
+    # lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self._s
+        s.hub.add(self.conn)
+        await s.recorder.accepted(
+            self.origin, "connect",
+            meta={"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden},
+            events=({"type": "connected", "data": {"hidden": self.conn.hidden}},),
+        )
+        self.conn.send(encode("connected", {
+            "userId": self.conn.user_id, "sessionId": self.conn.session_id, "timestamp": self.conn.connected_at,
+        }))
+        self._arm_token_timers()
+        self._arm_idle_timer(s.limits.idle_timeout_seconds)
+
+    async def stop(self, code: int | None, reason: str | None) -> None:
+        for timer in (*self._timers, *self._token_timers):
+            timer.cancel()
+        s = self._s
+        try:
+            await s.rooms.leave_all(self.conn)
+        finally:
+            s.hub.remove(self.conn)
+            try:
+                await s.recorder.accepted(
+                    self.origin, "disconnect",
+                    events=({"type": "disconnected", "data": {"code": code, "reason": reason}},),
+                )
+            except Exception:
+                log.warning("could not record the disconnect of session %s", self.conn.session_id)
+
+    def _arm_idle_timer(self, delay: float) -> None:
+        self._timers = [asyncio.get_running_loop().call_later(delay, self._check_idle)]
+
+    def _check_idle(self) -> None:
+        idle_for = self._s.clock.monotonic() - self._last_frame
+        timeout = self._s.limits.idle_timeout_seconds
+        if idle_for >= timeout:
+            self.conn.outlet.close(CLOSE_IDLE, "idle timeout")
+        else:
+            self._arm_idle_timer(timeout - idle_for)
+
+    def _arm_token_timers(self) -> None:
+        for timer in self._token_timers:
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        left = self.identity.expires_at - self._s.clock.now().timestamp()
+        warn_in = max(0.0, left - self._s.limits.token_warning_seconds)
+        expires = {"expiresAt": iso_from_epoch(self.identity.expires_at)}
+        self._token_timers = [
+            loop.call_later(warn_in, lambda: self.conn.send(encode("token_expiring", expires))),
+            loop.call_later(max(0.0, left), lambda: self.conn.outlet.close(CLOSE_TOKEN_EXPIRED, "token expired")),
+        ]
+
+    # frames -------------------------------------------------------------------
+
+    async def receive(self, raw: str | bytes) -> None:
+        s = self._s
+        self._last_frame = s.clock.monotonic()
+        self.conn.last_activity = s.recorder.now()
+        event: str | None = None
+        ref: str | None = None
+        payload: Any = None
+        try:
+            try:
+                event, data, ref = self._parse(raw)
+                payload = data
+                self._rate_limit(event)
+                handler = self._handlers.get(event)
+                if handler is None:
+                    raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
+                payload = sanitize(data)
+                await handler(payload, ref)
+            except _Refused as early:
+                event, ref = early.event, early.ref
+                raise early.refusal from None
+        except CommandRefused as refusal:
+            await self._refuse(refusal, event, ref, payload)
+        except StoreUnavailable:
+            self.conn.send(error_frame(
+                CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"),
+                event, ref,
+            ))
+        except Exception:
+            log.exception("event %r failed in session %s", event, self.conn.session_id)
+            self.conn.send(error_frame(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref))
+
+    def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+        limit = self._s.limits.max_frame_bytes
+        if size > limit:
+            raise _Refused(CommandRefused(
+                ErrorCode.PAYLOAD_TOO_LARGE, f"frame of {size} bytes is over the {limit}-byte limit",
+                {"limit": limit, "size": size},
+            ), None, None)
+        try:
+            frame = _loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "frame is not JSON"), None, None) from None
+        if not isinstance(frame, dict):
+            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "frame is not a JSON object"), None, None)
+        event = frame.get("event")
+        event = event if isinstance(event, str) else None
+        ref = frame.get("ref")
+        if "ref" in frame and not (isinstance(ref, str) and 1 <= len(ref) <= 64):
+            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "ref must be a string of 1 to 64 characters"),
+                           event, None)
+        if event is None:
+            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "event must be a string"), None, ref)
+        data = frame.get("data")
+        if not isinstance(data, dict):
+            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "data must be an object"), event, ref)
+        return event, data, ref
+
+    def _rate_limit(self, event: str) -> None:
+        now = self._s.clock.monotonic()
+        if event == "typing":
+            self._typing_bucket, wait_ms = take(self._typing_bucket, self._typing_rule, now)
+        else:
+            self._bucket, wait_ms = take(self._bucket, self._rule, now)
+        if wait_ms is None:
+            self._limited_logged = False
+            return
+        limits = self._s.limits
+        self._limited_at.append(now)
+        while self._limited_at and self._limited_at[0] < now - limits.abuse_window_seconds:
+            self._limited_at.popleft()
+        if len(self._limited_at) > limits.abuse_refusals:
+            self.conn.outlet.close(CLOSE_POLICY, "rate limits exceeded")
+        raise CommandRefused(ErrorCode.RATE_LIMITED, "too many events, slow down", {"retryAfterMs": wait_ms})
+
+    async def _refuse(self, refusal: CommandRefused, event: str | None, ref: str | None, payload: Any) -> None:
+        self.conn.send(error_frame(refusal, event, ref))
+        if refusal.recorded:
+            return
+        if refusal.code == ErrorCode.RATE_LIMITED:
+            # one record per burst of refusals: a flood must not flood the log
+            if self._limited_logged:
+                return
+            self._limited_logged = True
+        if refusal.code in (ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.BAD_REQUEST) or event == "refresh_token":
+            payload = None  # oversized, unreadable, or a credential: never logged
+        trip_id = payload.get("tripId") if isinstance(payload, dict) else None
+        try:
+            await self._s.recorder.refused(
+                self.origin, event or "(none)", refusal, payload=payload, ref=ref,
+                trip_id=trip_id if isinstance(trip_id, str) and len(trip_id) == 24 else None,
+            )
+        except Exception:
+            log.warning("could not record a refused %r in session %s", event, self.conn.session_id)
+
+    # events -----------------------------------------------------------------------
+
+    def _in_room(self, data: dict[str, Any]) -> str:
+        trip_id = schemas.check_trip_id(data)
+        self._s.rooms.require_seat(self.conn, trip_id)
+        return trip_id
+
+    async def _join(self, data: dict[str, Any], ref: str | None) -> None:
+        schemas.check_trip_id(data)
+        payload = schemas.check_event("join_trip_room", data)
+        await self._s.rooms.join(self.conn, self.origin, self.identity, payload, ref)
+
+    async def _leave(self, data: dict[str, Any], ref: str | None) -> None:
+        trip_id = self._in_room(data)
+        schemas.check_event("leave_trip_room", data)
+        await self._s.rooms.leave(self.conn, self.origin, trip_id, ref)
+
+    async def _trip_update(self, data: dict[str, Any], ref: str | None) -> None:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("trip_update", data)
+        update = schemas.check_update(payload["updateType"], payload["data"])
+        outcome = await self._s.trips.update(self.origin, self.identity, trip_id, payload, update, ref)
+        if outcome.duplicate:
+            self._replay_to_sender(outcome.record, ref)
+
+    async def _chat(self, data: dict[str, Any], ref: str | None) -> None:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("chat_message", data)
+        outcome = await self._s.trips.chat(self.origin, self.identity, trip_id, payload, ref)
+        if outcome.duplicate:
+            self._replay_to_sender(outcome.record, ref)
+        else:
+            await self._s.rooms.chat_sent(self.conn, trip_id)
+
+    def _replay_to_sender(self, record: LogRecord, ref: str | None) -> None:
+        frame = stream_broadcast(record)
+        if frame is not None:
+            self.conn.send(encode(*frame, ref))
+
+    async def _typing(self, data: dict[str, Any], ref: str | None) -> None:
+        self._in_room(data)
+        payload = schemas.check_event("typing", data)
+        await self._s.rooms.typing(self.conn, self.origin, payload, ref)
+
+    async def _presence(self, data: dict[str, Any], ref: str | None) -> None:
+        self._in_room(data)
+        payload = schemas.check_event("presence_update", data)
+        await self._s.rooms.presence(self.conn, self.origin, payload, ref)
+
+    async def _refresh(self, data: dict[str, Any], ref: str | None) -> None:
+        payload = schemas.check_event("refresh_token", data)
+        try:
+            fresh = self._s.verifier.verify(payload["token"])
+        except InvalidToken as exc:
+            raise CommandRefused(ErrorCode.INVALID_TOKEN, f"token refused: {exc}") from None
+        if fresh.user_id != self.identity.user_id:
+            raise CommandRefused(ErrorCode.INVALID_TOKEN, "the new token names another user")
+        await self._s.recorder.accepted(
+            self.origin, "refresh_token", payload={"expiresAt": fresh.expires_at}, ref=ref,
+            events=({"type": "token_refreshed", "data": {"expiresAt": fresh.expires_at}},),
+        )
+        self.identity = fresh
+        self._arm_token_timers()
+        self.conn.send(encode("token_refreshed", {"expiresAt": iso_from_epoch(fresh.expires_at)}, ref))

@@ -1,0 +1,1457 @@
+/*
+ * TravelSense Realtime web client: entry module, served as /static/app.js by
+ * /static/index.html (itself served at GET /). Plain ES modules, no build step,
+ * no external URLs.
+ *
+ * Modules
+ *   js/protocol.js  close codes, error codes, event names (contract constants)
+ *   js/util.js      JWT decoding, refs, ids, avatars, formatting (pure)
+ *   js/state.js     pure reducers: server events -> room/trip state; intent -> trip_update payloads
+ *   js/socket.js    ReconnectingSocket (back-off + jitter) and Outbox (ref-keyed, idempotent resend)
+ *   js/api.js       REST client
+ *   js/ui.js        DOM helpers and renderers
+ *   js/admin.js     admin panel
+ *
+ * data-testid reference (stable hooks for browser tests)
+ *   Sign-in:        signin-panel, signin-form, token-input, sign-in, signin-error, sign-out
+ *   Header:         connection-status (text "connected" | "reconnecting…" | "offline";
+ *                   finer state in its data-state: connecting, connected, reconnecting,
+ *                   offline, expired, kicked), user-chip, user-name, user-sub, user-role
+ *                   ("admin" | "user"), presence-status (select online/away/busy),
+ *                   hide-presence (checkbox), notifications-button, notifications-badge
+ *   Banners:        reconnect-banner, reconnect-text, reconnect-now,
+ *                   session-banner, session-text, session-action
+ *   Trips:          workspace, open-trip-form, trip-id-input, open-trip, create-trip-form,
+ *                   create-trip-title, create-trip, recent-trips, trip-link-<tripId>,
+ *                   trip-forget-<tripId>
+ *   Trip header:    trip-header, trip-title, trip-version (current version number),
+ *                   trip-seq (highest seq seen), trip-id, member-list, member-<userId>
+ *                   (data-status="online|away|busy|offline"), collaborator-list,
+ *                   collaborator-<userId>, remove-collaborator-<userId>,
+ *                   add-collaborator-form, add-collaborator-input, add-collaborator
+ *   Board:          board, board-empty, board-body, constraint-list, constraint-<constraintId>,
+ *                   remove-constraint-<constraintId>, add-constraint-form, add-constraint-type,
+ *                   add-constraint-value, add-constraint-description, add-constraint,
+ *                   outbox-list, outbox-<localId>, outbox-cancel-<localId>,
+ *                   day-list, day-list-empty, add-day-form, add-day-date, add-day-title, add-day,
+ *                   day-<dayId>, day-date-<dayId>, day-title-<dayId>, remove-day-<dayId>,
+ *                   activity-list-<dayId>, add-activity-form-<dayId>, add-activity-title-<dayId>,
+ *                   add-activity-start-<dayId>, add-activity-end-<dayId>,
+ *                   add-activity-location-<dayId>, add-activity-cost-<dayId>, add-activity-<dayId>,
+ *                   activity-<activityId>, activity-title-<activityId>,
+ *                   rename-activity-<activityId> (opens activity-title-input-<activityId>),
+ *                   edit-activity-<activityId> (opens activity-start-input-, activity-end-input-,
+ *                   activity-cost-input-, activity-location-input-, activity-notes-input-<activityId>),
+ *                   activity-editor-<activityId>, activity-save-<activityId>,
+ *                   activity-cancel-<activityId>, move-activity-<activityId> (select of dayIds),
+ *                   remove-activity-<activityId>
+ *   Chat:           chat-panel, chat-log, chat-empty, chat-message-<messageId> (data-type),
+ *                   chat-pending-<localId>, chat-failed-<localId>, chat-load-earlier,
+ *                   typing-indicator, chat-form, chat-type (select text/suggestion/alert),
+ *                   chat-input, chat-send, chat-count
+ *   Conflict:       conflict-panel, conflict-body, conflict-count, conflict-reapply, conflict-discard
+ *   Notifications:  toast-area, toast (data-kind), toast-close, notifications-drawer,
+ *                   notifications-list, notifications-unread-only, notifications-close,
+ *                   notification-<id>, notification-read-<id>, notification-open-<id>,
+ *                   toast-open-trip, toast-refresh-token
+ *   Token dialog:   token-dialog, token-dialog-form, token-dialog-title, token-dialog-text,
+ *                   token-dialog-input, token-dialog-error, token-dialog-submit, token-dialog-cancel
+ *   Admin:          admin-panel, admin-total, admin-status, admin-refresh, admin-connections,
+ *                   admin-user-<userId>, admin-connection-<sessionId>, admin-disconnect-<userId>,
+ *                   broadcast-form, broadcast-message, broadcast-type, broadcast-send,
+ *                   broadcast-result, notify-form, notify-user, notify-kind, notify-title,
+ *                   notify-body, notify-send, notify-result
+ */
+
+import { ClientEvent, ServerEvent, ErrorCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE, TIME_RE } from './js/protocol.js';
+import {
+  describeToken,
+  newRef,
+  isObjectId,
+  parseConstraintValue,
+  findBadKey,
+  depthOf,
+  backoffDelay,
+  formatClock,
+  nextDate,
+  shortId,
+} from './js/util.js';
+import {
+  createRoom,
+  reduceRoom,
+  applyHistory,
+  normalizeTrip,
+  planUpdates,
+  describeIntent,
+  describeConflictTypes,
+  canRebase,
+  findActivity,
+  findDay,
+  sortDays,
+} from './js/state.js';
+import { Outbox, ReconnectingSocket } from './js/socket.js';
+import { Api, ApiError, detailsText } from './js/api.js';
+import {
+  h,
+  $,
+  replaceChildren,
+  avatar,
+  toast,
+  displayName,
+  renderMembers,
+  renderCollaborators,
+  renderDays,
+  renderConstraints,
+  renderOutbox,
+  renderChat,
+  renderTyping,
+  renderNotifications,
+  notificationText,
+} from './js/ui.js';
+import { AdminPanel } from './js/admin.js';
+
+const KEY = {
+  token: 'ts.token',
+  hidden: 'ts.hiddenPresence',
+  presence: 'ts.presence',
+  openTrip: 'ts.openTrip',
+  trips: (sub) => `ts.trips.${sub}`,
+};
+const STATUS_TEXT = { connected: 'connected', reconnecting: 'reconnecting…', offline: 'offline' };
+const ACK_TIMEOUT_MS = 15_000;
+const MAX_ATTEMPTS = 6;
+const TYPING_IDLE_MS = 2000;
+const TYPING_REPEAT_MS = 3000;
+const HISTORY_LIMIT = 50;
+
+// ------------------------------------------------------------------- state
+
+const S = {
+  token: null,
+  me: null, // {sub, name, role, isAdmin, expiresAt}
+  room: null, // state.js room of the open trip
+  roomError: null,
+  joinRef: null,
+  joinedConn: null, // connId on which the open room was joined
+  readyConn: null, // connId on which `connected` arrived
+  outbox: new Outbox(),
+  presence: 'online',
+  hidden: false,
+  conflicts: [],
+  failedChats: [],
+  editing: null, // {activityId, mode: 'rename' | 'edit'}
+  unread: 0,
+  drawerOpen: false,
+  notifications: [],
+  refreshRef: null,
+  pendingToken: null,
+  expiringToast: null,
+  lastRepair: 0,
+};
+
+const api = new Api(() => S.token);
+let socket = null;
+let admin = null;
+let el = {};
+
+// ------------------------------------------------------------------ helpers
+
+const store = {
+  get: (area, k) => {
+    try {
+      return area.getItem(k);
+    } catch {
+      return null;
+    }
+  },
+  set: (area, k, v) => {
+    try {
+      if (v === null || v === undefined) area.removeItem(k);
+      else area.setItem(k, v);
+    } catch {
+      /* storage disabled: keep going in memory */
+    }
+  },
+};
+
+function notify(opts) {
+  return toast(el.toastArea, opts);
+}
+
+function errorToast(title, err) {
+  const body = [err?.message, err?.details ? detailsText(err.details) : ''].filter(Boolean).join(' — ');
+  notify({ kind: 'error', title, body, timeout: 8000 });
+}
+
+function names() {
+  const map = { ...(S.room?.names || {}) };
+  if (S.me) map[S.me.sub] = S.me.name || map[S.me.sub];
+  return map;
+}
+
+function socketReady() {
+  return Boolean(socket && socket.isOpen && S.readyConn === socket.connId);
+}
+
+function roomReady() {
+  return Boolean(socketReady() && S.room?.joined && S.joinedConn === socket.connId);
+}
+
+// ----------------------------------------------------------------- sign in
+
+function showSignIn(message = '') {
+  el.signin.hidden = false;
+  el.workspace.hidden = true;
+  for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = true;
+  el.userChip.hidden = true;
+  el.signinError.hidden = !message;
+  el.signinError.textContent = message;
+  setStatus('offline', 'offline');
+}
+
+function signIn(token, { tripId = null } = {}) {
+  let info;
+  try {
+    info = describeToken(token);
+  } catch (err) {
+    showSignIn(err.message);
+    return false;
+  }
+  if (!info.sub) {
+    showSignIn('This token has no "sub" claim (the user id).');
+    return false;
+  }
+  if (info.expired) {
+    showSignIn(`This token expired at ${new Date(info.expiresAt).toLocaleString()}. Ask for a fresh one.`);
+    return false;
+  }
+  const sameUser = S.me && S.me.sub === info.sub;
+  if (!sameUser) {
+    // A different person: nothing of the previous one's may leak or be sent.
+    S.outbox.clear();
+    S.conflicts = [];
+    S.failedChats = [];
+    S.room = null;
+    S.unread = 0;
+  }
+  S.token = token.trim();
+  S.me = info;
+  store.set(sessionStorage, KEY.token, S.token);
+
+  el.signin.hidden = true;
+  el.workspace.hidden = false;
+  for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = false;
+  el.sessionBanner.hidden = true;
+  renderUserChip();
+  renderRecent();
+
+  if (info.isAdmin) admin.start();
+  else admin.hide();
+
+  if (socket.stopped) socket.start();
+  else socket.restart();
+
+  refreshUnread();
+  const target = tripId || (sameUser ? S.room?.tripId : null);
+  if (target) openTrip(target);
+  renderAll();
+  return true;
+}
+
+function signOut() {
+  stopTyping();
+  socket.stop();
+  admin.hide();
+  S.token = null;
+  S.me = null;
+  S.room = null;
+  S.outbox.clear();
+  S.conflicts = [];
+  S.failedChats = [];
+  store.set(sessionStorage, KEY.token, null);
+  store.set(sessionStorage, KEY.openTrip, null);
+  setTripInUrl(null);
+  el.tokenInput.value = '';
+  showSignIn();
+  renderAll();
+}
+
+function renderUserChip() {
+  const me = S.me;
+  if (!me) return;
+  el.userChip.hidden = false;
+  replaceChildren(
+    el.userChip,
+    avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : S.presence }),
+    h('span', { class: 'user-text' },
+      h('span', { class: 'user-name', testid: 'user-name' }, me.name || shortId(me.sub)),
+      h('code', { class: 'user-sub', testid: 'user-sub', title: 'sub' }, me.sub),
+    ),
+    h('span', { class: `tag ${me.isAdmin ? 'tag-admin' : ''}`, testid: 'user-role' }, me.role),
+    S.hidden ? h('span', { class: 'tag', title: 'Your presence is hidden' }, 'hidden') : null,
+  );
+}
+
+// -------------------------------------------------------------- token dialog
+
+function openTokenDialog(mode) {
+  el.tokenDialog.hidden = false;
+  el.tokenDialog.dataset.mode = mode;
+  $('token-dialog-title').textContent = mode === 'expired' ? 'Your session expired' : 'Your session is ending';
+  $('token-dialog-text').textContent =
+    mode === 'expired'
+      ? 'Paste a new token to reconnect. Your open trip and any queued changes are kept.'
+      : 'Paste a new token for the same user to stay connected without interruption.';
+  $('token-dialog-error').hidden = true;
+  $('token-dialog-input').value = '';
+  $('token-dialog-input').focus();
+}
+
+function closeTokenDialog() {
+  el.tokenDialog.hidden = true;
+}
+
+function submitTokenDialog() {
+  const errEl = $('token-dialog-error');
+  const token = $('token-dialog-input').value.trim();
+  let info;
+  try {
+    info = describeToken(token);
+  } catch (err) {
+    errEl.textContent = err.message;
+    errEl.hidden = false;
+    return;
+  }
+  if (info.expired) {
+    errEl.textContent = 'That token has already expired.';
+    errEl.hidden = false;
+    return;
+  }
+  const mode = el.tokenDialog.dataset.mode;
+  if (mode === 'refresh' && socketReady()) {
+    if (info.sub !== S.me?.sub) {
+      errEl.textContent = 'That token is for a different user.';
+      errEl.hidden = false;
+      return;
+    }
+    S.refreshRef = newRef('t');
+    S.pendingToken = token;
+    socket.send({ event: ClientEvent.REFRESH_TOKEN, data: { token }, ref: S.refreshRef });
+    $('token-dialog-submit').disabled = true;
+    return;
+  }
+  closeTokenDialog();
+  signIn(token, { tripId: S.room?.tripId ?? null });
+}
+
+// ------------------------------------------------------------------- socket
+
+function wsUrl() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const qs = new URLSearchParams({ token: S.token || '' });
+  if (S.hidden) qs.set('presence', 'hidden');
+  return `${proto}://${location.host}/ws?${qs}`;
+}
+
+async function beforeReconnect({ attempt }) {
+  if (!S.token || !S.me) return false;
+  if (S.me.expiresAt && S.me.expiresAt <= Date.now()) return false;
+  if (attempt >= 2) {
+    // A refused upgrade looks like a plain drop; ask REST whether the token is the problem.
+    try {
+      await api.notifications({ unread: true });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return false;
+    }
+  }
+  return true;
+}
+
+function setStatus(kind, state) {
+  el.status.textContent = STATUS_TEXT[kind];
+  el.status.dataset.state = state;
+}
+
+function onSocketState(state, detail = {}) {
+  if (state !== 'open') {
+    if (S.room) S.room = { ...S.room, joined: false, members: S.room.members, typing: {} };
+    S.joinedConn = null;
+    S.readyConn = null;
+    typing.active = false;
+  }
+  switch (state) {
+    case 'connecting':
+      setStatus('offline', 'connecting');
+      break;
+    case 'open':
+      break; // ready once the `connected` frame arrives
+    case 'reconnecting':
+      setStatus('reconnecting', 'reconnecting');
+      el.reconnectBanner.hidden = false;
+      updateReconnectText(detail);
+      break;
+    case 'expired':
+      setStatus('offline', 'expired');
+      el.reconnectBanner.hidden = true;
+      showSessionBanner('Your session expired. Paste a new token to reconnect; queued changes are kept.', 'Paste new token', () => openTokenDialog('expired'));
+      break;
+    case 'kicked':
+      setStatus('offline', 'kicked');
+      el.reconnectBanner.hidden = true;
+      showSessionBanner('An administrator disconnected you.', 'Reconnect', () => {
+        el.sessionBanner.hidden = true;
+        socket.start();
+      });
+      break;
+    case 'stopped':
+      setStatus('offline', 'offline');
+      el.reconnectBanner.hidden = true;
+      break;
+    default:
+      break;
+  }
+  renderHeader();
+  renderChatPanel();
+}
+
+function updateReconnectText(detail = {}) {
+  const left = Math.max(0, Math.ceil((socket.nextAttemptAt - Date.now()) / 1000));
+  const why = detail.code === 1001 ? 'The server is restarting. ' : detail.code === 4008 ? 'Too many messages. ' : 'Connection lost. ';
+  const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} queued.` : '';
+  $('reconnect-text').textContent = left > 0 ? `${why}Reconnecting in ${left}s…${queued}` : `${why}Reconnecting…${queued}`;
+}
+
+function showSessionBanner(text, actionLabel, onAction) {
+  el.sessionBanner.hidden = false;
+  $('session-text').textContent = text;
+  const btn = $('session-action');
+  btn.textContent = actionLabel;
+  btn.onclick = onAction;
+}
+
+function sendJoin() {
+  if (!S.room || !socketReady()) return;
+  S.joinRef = newRef('j');
+  const data = { tripId: S.room.tripId };
+  if (S.room.lastSeq > 0) data.lastSeq = S.room.lastSeq;
+  socket.send({ event: ClientEvent.JOIN, data, ref: S.joinRef });
+}
+
+function flush() {
+  if (!socketReady()) return;
+  const connId = socket.connId;
+  const ready = (tripId) => S.room?.tripId === tripId && S.room.joined && S.joinedConn === connId;
+  for (const entry of S.outbox.takeSendable(connId, ready, Date.now())) socket.send(Outbox.frameOf(entry));
+  renderOutboxList();
+}
+
+// ------------------------------------------------------------ frame routing
+
+function reduce(frame) {
+  if (!S.room) return { ignored: true };
+  const { room, info } = reduceRoom(S.room, frame, { now: Date.now() });
+  S.room = room;
+  return info;
+}
+
+function onFrame(frame, connId) {
+  if (!socket || connId !== socket.connId) return; // a stale connection
+  const { event, ref } = frame;
+  const data = frame.data && typeof frame.data === 'object' ? frame.data : {};
+  switch (event) {
+    case ServerEvent.CONNECTED:
+      S.readyConn = connId;
+      setStatus('connected', 'connected');
+      el.reconnectBanner.hidden = true;
+      el.sessionBanner.hidden = true;
+      if (S.room) sendJoin();
+      refreshUnread();
+      renderHeader();
+      renderChatPanel();
+      break;
+
+    case ServerEvent.ROOM_JOINED: {
+      if (!S.room || data.tripId !== S.room.tripId) break;
+      reduce(frame);
+      S.joinedConn = connId;
+      S.roomError = null;
+      if (S.presence !== 'online') sendPresence();
+      renderHeader();
+      renderBoard();
+      flush();
+      break;
+    }
+
+    case ServerEvent.TRIP_UPDATED: {
+      const info = reduce(frame);
+      if (ref) onAck(ref, data);
+      if (info.snapshot) {
+        rememberTrip(S.room.tripId, S.room.trip.title);
+        loadHistory();
+      }
+      if (info.gap) repairFromRest();
+      if (!info.ignored && !info.duplicate) {
+        renderBoard();
+        renderHeader();
+        renderConflict();
+      }
+      break;
+    }
+
+    case ServerEvent.CHAT: {
+      const info = reduce(frame);
+      if (ref) onAck(ref, data);
+      if (info.gap) repairFromRest();
+      renderChatPanel({ forceScroll: data.userId === S.me?.sub });
+      renderTypingNow();
+      renderHeader();
+      break;
+    }
+
+    case ServerEvent.USER_JOINED:
+    case ServerEvent.USER_LEFT:
+    case ServerEvent.PRESENCE_UPDATED:
+      reduce(frame);
+      renderHeader();
+      renderTypingNow();
+      break;
+
+    case ServerEvent.USER_TYPING:
+      reduce(frame);
+      renderTypingNow();
+      break;
+
+    case ServerEvent.ROOM_LEFT: {
+      const info = reduce(frame);
+      if (info.revoked) {
+        failTrip(S.room.tripId, 'You no longer have access to this trip.');
+        S.roomError = { code: ErrorCode.FORBIDDEN, message: 'You were removed from this trip.' };
+        notify({ kind: 'warning', title: 'Removed from trip', body: `You no longer have access to “${S.room.trip?.title ?? S.room.tripId}”.`, timeout: 10000 });
+        renderAll();
+      }
+      break;
+    }
+
+    case ServerEvent.NOTIFICATION:
+      onNotification(data);
+      break;
+
+    case ServerEvent.BROADCAST: {
+      const icons = { announcement: '📣 Announcement', alert: '🚨 Alert', maintenance: '🛠 Maintenance' };
+      const type = data.type || 'announcement';
+      notify({ kind: `broadcast-${type}`, title: icons[type] || 'Announcement', body: data.message, timeout: type === 'announcement' ? 10000 : 20000 });
+      break;
+    }
+
+    case ServerEvent.TOKEN_EXPIRING: {
+      S.expiringToast?.close();
+      const at = data.expiresAt ? formatClock(data.expiresAt) : 'soon';
+      S.expiringToast = notify({
+        kind: 'token_expiring',
+        title: 'Session ending',
+        body: `Your token expires at ${at}. Paste a new one to stay connected.`,
+        timeout: 0,
+        actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => openTokenDialog('refresh') }],
+      });
+      break;
+    }
+
+    case ServerEvent.TOKEN_REFRESHED:
+      if (ref && ref === S.refreshRef) {
+        S.token = S.pendingToken;
+        S.me = describeToken(S.token);
+        store.set(sessionStorage, KEY.token, S.token);
+        S.refreshRef = null;
+        S.pendingToken = null;
+        $('token-dialog-submit').disabled = false;
+        closeTokenDialog();
+        S.expiringToast?.close();
+        S.expiringToast = null;
+        renderUserChip();
+        notify({ kind: 'success', title: 'Session extended', body: data.expiresAt ? `Valid until ${formatClock(data.expiresAt)}.` : '' });
+      }
+      break;
+
+    case ServerEvent.ERROR:
+      onError(data, ref);
+      break;
+
+    default:
+      break;
+  }
+}
+
+/** The server answered one of our outbox frames with success. */
+function onAck(ref, data) {
+  const entry = S.outbox.ack(ref);
+  if (!entry) return;
+  if (entry.kind === 'trip') {
+    const version = typeof data.version === 'number' ? data.version : typeof data.seq === 'number' ? data.seq : null;
+    if (version !== null) {
+      S.outbox.rebaseAfter(entry, version, (from, to) => canRebase(S.room, S.me?.sub, from, to));
+    }
+  }
+  flush();
+  renderOutboxList();
+  renderChatPanel();
+}
+
+function onError(data, ref) {
+  const code = data.code;
+  const entry = ref ? S.outbox.byRef(ref) : null;
+  if (entry) return onEntryError(entry, data);
+
+  if (ref && ref === S.joinRef) {
+    const messages = {
+      [ErrorCode.TRIP_NOT_FOUND]: 'There is no trip with this id.',
+      [ErrorCode.FORBIDDEN]: 'You do not have access to this trip.',
+      [ErrorCode.VALIDATION_ERROR]: 'That is not a valid trip id.',
+    };
+    S.roomError = { code, message: messages[code] || data.message || code };
+    if (code === ErrorCode.RATE_LIMITED || code === ErrorCode.UNAVAILABLE) {
+      setTimeout(sendJoin, data.details?.retryAfterMs ?? 1500);
+      return;
+    }
+    if (S.room) failTrip(S.room.tripId, S.roomError.message);
+    renderAll();
+    return;
+  }
+  if (ref && ref === S.refreshRef) {
+    S.refreshRef = null;
+    $('token-dialog-submit').disabled = false;
+    const errEl = $('token-dialog-error');
+    errEl.textContent = code === ErrorCode.INVALID_TOKEN ? `The server refused that token: ${data.message || 'invalid'}.` : data.message || code;
+    errEl.hidden = false;
+    return;
+  }
+  if (data.event === ClientEvent.TYPING || data.event === ClientEvent.PRESENCE || data.event === ClientEvent.LEAVE) {
+    if (code === ErrorCode.NOT_IN_ROOM && S.room && data.event !== ClientEvent.LEAVE) sendJoin();
+    return; // ephemeral signals: nothing to tell the user
+  }
+  if (code === ErrorCode.RATE_LIMITED) {
+    notify({ kind: 'warning', title: 'Slow down a little', body: 'You are sending messages faster than the server allows.' });
+    return;
+  }
+  errorToast('Server error', { message: `${code}: ${data.message || ''}`, details: code === ErrorCode.CONFLICT ? null : data.details });
+}
+
+function onEntryError(entry, data) {
+  const code = data.code;
+  if (RETRY_WITH_NEW_REF.has(code) && entry.attempts < MAX_ATTEMPTS) {
+    // Refused before anything was accepted: safe to try again, under a fresh ref
+    // (the old ref's cached answer would be this same refusal).
+    const wait = data.details?.retryAfterMs ?? backoffDelay(entry.attempts, { cap: 8000 });
+    S.outbox.retryWithNewRef(entry.ref, newRef('c'), Date.now() + wait);
+    if (code === ErrorCode.NOT_IN_ROOM && S.room?.tripId === entry.tripId) {
+      S.room = { ...S.room, joined: false };
+      sendJoin();
+    }
+    renderOutboxList();
+    return;
+  }
+  const res = S.outbox.fail(entry.ref);
+  if (!res) return;
+  if (entry.kind === 'chat') {
+    S.failedChats.push({ id: entry.id, tripId: entry.tripId, message: entry.payload.message, type: entry.payload.type, error: data.message || code });
+    renderChatPanel();
+    return;
+  }
+  if (code === ErrorCode.CONFLICT) {
+    S.conflicts.push({ id: newRef('x'), tripId: entry.tripId, entry, dropped: res.dropped, details: data.details || {}, message: data.message });
+    renderConflict();
+  } else {
+    errorToast(`Could not ${entry.summary}`, { message: data.message || code, details: data.details });
+  }
+  renderOutboxList();
+}
+
+/** Give up on everything queued for a trip (no access any more). */
+function failTrip(tripId, reason) {
+  for (const e of S.outbox.forTrip(tripId)) {
+    S.outbox.fail(e.ref);
+    if (e.kind === 'chat') S.failedChats.push({ id: e.id, tripId, message: e.payload.message, type: e.payload.type, error: reason });
+  }
+  renderOutboxList();
+}
+
+function onNotification(n) {
+  S.unread += 1;
+  renderBadge();
+  const { title, body } = notificationText(n);
+  const trip = n.tripId ? recentTrips().find((t) => t.tripId === n.tripId) : null;
+  const actions = n.tripId && n.tripId !== S.room?.tripId ? [{ label: 'Open trip', testid: 'toast-open-trip', onClick: () => openTrip(n.tripId) }] : [];
+  notify({
+    kind: n.kind === 'booking_update' ? 'notification-booking' : 'notification',
+    title: trip && n.kind === 'chat_message' ? `💬 New message in “${trip.title}”` : n.kind === 'booking_update' ? `🧳 ${title}` : title,
+    body,
+    actions,
+    timeout: 8000,
+  });
+  if (S.drawerOpen) loadNotifications();
+}
+
+// -------------------------------------------------------------------- trips
+
+function recentTrips() {
+  if (!S.me) return [];
+  try {
+    const list = JSON.parse(store.get(localStorage, KEY.trips(S.me.sub)) || '[]');
+    return Array.isArray(list) ? list.filter((t) => t && isObjectId(t.tripId)) : [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberTrip(tripId, title) {
+  if (!S.me) return;
+  const list = recentTrips();
+  const existing = list.find((t) => t.tripId === tripId);
+  const item = { tripId, title: title || existing?.title || null, openedAt: Date.now() };
+  const next = [item, ...list.filter((t) => t.tripId !== tripId)].slice(0, 12);
+  store.set(localStorage, KEY.trips(S.me.sub), JSON.stringify(next));
+  renderRecent();
+}
+
+function forgetTrip(tripId) {
+  store.set(localStorage, KEY.trips(S.me.sub), JSON.stringify(recentTrips().filter((t) => t.tripId !== tripId)));
+  renderRecent();
+}
+
+function setTripInUrl(tripId) {
+  const url = new URL(location.href);
+  if (tripId) url.searchParams.set('trip', tripId);
+  else url.searchParams.delete('trip');
+  url.searchParams.delete('token');
+  history.replaceState(null, '', url.pathname + (url.search ? url.search : '') + url.hash);
+}
+
+function openTrip(rawId) {
+  const tripId = String(rawId ?? '').trim();
+  if (!isObjectId(tripId)) {
+    notify({ kind: 'error', title: 'Not a trip id', body: 'Trip ids are 24 hexadecimal characters.' });
+    return;
+  }
+  if (S.room?.tripId === tripId && !S.roomError) {
+    if (!S.room.joined) sendJoin();
+    return;
+  }
+  if (S.room && S.room.tripId !== tripId && roomReady()) {
+    stopTyping();
+    socket.send({ event: ClientEvent.LEAVE, data: { tripId: S.room.tripId }, ref: newRef('l') });
+  }
+  S.room = createRoom(tripId);
+  S.joinedConn = null;
+  S.roomError = null;
+  S.editing = null;
+  S.failedChats = S.failedChats.filter((f) => f.tripId === tripId);
+  store.set(sessionStorage, KEY.openTrip, tripId);
+  setTripInUrl(tripId);
+  rememberTrip(tripId, null);
+  el.tripIdInput.value = '';
+  if (socketReady()) sendJoin();
+  else loadTripOffline(tripId);
+  loadHistory();
+  renderAll();
+}
+
+/** Show the board from REST while the socket is still connecting. */
+async function loadTripOffline(tripId) {
+  try {
+    const trip = await api.getTrip(tripId);
+    if (S.room?.tripId === tripId && !S.room.trip && trip) {
+      S.room = { ...S.room, trip: normalizeTrip(trip) }; // lastSeq stays 0: the join brings a snapshot
+      rememberTrip(tripId, trip.title);
+      renderAll();
+    }
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 403 || err.status === 404) && S.room?.tripId === tripId) {
+      S.roomError = { code: err.code, message: err.status === 404 ? 'There is no trip with this id.' : 'You do not have access to this trip.' };
+      renderAll();
+    }
+  }
+}
+
+/** A seq gap means something was missed: re-read trip and chat over REST. */
+async function repairFromRest() {
+  if (!S.room || Date.now() - S.lastRepair < 10_000) return;
+  S.lastRepair = Date.now();
+  const tripId = S.room.tripId;
+  try {
+    const trip = await api.getTrip(tripId);
+    if (S.room?.tripId === tripId && S.room.trip && trip && (trip.version ?? 0) >= S.room.trip.version) {
+      const fresh = normalizeTrip(trip);
+      S.room = { ...S.room, trip: fresh, history: [], historyFrom: fresh.version };
+      renderBoard();
+      renderHeader();
+    }
+  } catch {
+    /* best effort */
+  }
+  loadHistory();
+}
+
+async function loadHistory({ older = false } = {}) {
+  const room = S.room;
+  if (!room || !S.token) return;
+  const tripId = room.tripId;
+  const before = older ? room.messages.find((m) => m.messageId)?.messageId : undefined;
+  try {
+    const res = await api.messages(tripId, { limit: HISTORY_LIMIT, before });
+    if (S.room?.tripId !== tripId) return;
+    S.room = applyHistory(S.room, res?.messages || [], { limit: HISTORY_LIMIT, older });
+    renderChatPanel({ forceScroll: !older });
+  } catch (err) {
+    if (older) errorToast('Could not load earlier messages', err);
+  }
+}
+
+async function createTrip(title) {
+  const clean = title.trim();
+  if (!clean) return notify({ kind: 'error', title: 'Give the trip a title' });
+  if (clean.length > LIMITS.tripTitle) return notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
+  try {
+    const trip = await api.createTrip(clean);
+    el.createTitle.value = '';
+    rememberTrip(trip.tripId, trip.title);
+    notify({ kind: 'success', title: 'Trip created', body: `“${trip.title}” is ready. Invite collaborators by user id.` });
+    openTrip(trip.tripId);
+  } catch (err) {
+    errorToast('Could not create the trip', err);
+  }
+}
+
+async function addCollaborator(userId) {
+  const id = userId.trim();
+  if (!S.room) return;
+  if (!isObjectId(id)) return notify({ kind: 'error', title: 'Not a user id', body: 'User ids are 24 hexadecimal characters.' });
+  try {
+    await api.addCollaborator(S.room.tripId, id);
+    el.collabInput.value = '';
+    notify({ kind: 'success', title: 'Collaborator added', body: `${shortId(id)} can now open this trip.` });
+  } catch (err) {
+    errorToast('Could not add the collaborator', err);
+  }
+}
+
+async function removeCollaborator(userId) {
+  if (!S.room) return;
+  try {
+    await api.removeCollaborator(S.room.tripId, userId);
+    notify({ kind: 'success', title: 'Collaborator removed' });
+  } catch (err) {
+    errorToast('Could not remove the collaborator', err);
+  }
+}
+
+// -------------------------------------------------------------- trip edits
+
+/** Plan an intent against the latest trip and queue its updates. */
+function submitIntent(intent, { baseVersion } = {}) {
+  const room = S.room;
+  if (!room?.trip) {
+    notify({ kind: 'error', title: 'The trip is not loaded yet' });
+    return false;
+  }
+  const plan = planUpdates(room.trip, intent);
+  if (!plan.ok) {
+    notify({ kind: 'error', title: 'Cannot do that', body: plan.error });
+    return false;
+  }
+  const base = baseVersion ?? room.trip.version;
+  const group = plan.updates.length > 1 ? newRef('g') : null;
+  const summary = describeIntent(room.trip, intent);
+  plan.updates.forEach((u, step) => {
+    S.outbox.add({
+      id: newRef('u'),
+      ref: newRef('c'),
+      event: ClientEvent.TRIP_UPDATE,
+      tripId: room.tripId,
+      kind: 'trip',
+      payload: { tripId: room.tripId, updateType: u.updateType, data: u.data },
+      baseVersion: step === 0 ? base : null,
+      chainBase: step > 0, // takes the version its previous step was applied at
+      group,
+      step,
+      intent: step === 0 ? intent : { type: 'raw', updateType: u.updateType, data: u.data },
+      summary,
+      summaryStep: describeIntent(room.trip, { type: 'raw', updateType: u.updateType, data: u.data }),
+    });
+  });
+  flush();
+  renderOutboxList();
+  return true;
+}
+
+const handlers = {
+  editActivity(activityId, mode) {
+    S.editing = { activityId, mode };
+    renderBoard();
+    const input = $(`activity-title-input-${activityId}`);
+    if (input) {
+      input.focus();
+      input.select();
+    }
+  },
+  cancelEdit() {
+    S.editing = null;
+    renderBoard();
+  },
+  saveActivity(activityId, values) {
+    const found = findActivity(S.room?.trip, activityId);
+    if (!found) {
+      S.editing = null;
+      renderBoard();
+      return notify({ kind: 'error', title: 'That activity is gone', body: 'Someone removed it meanwhile.' });
+    }
+    const a = found.activity;
+    const changes = {};
+    const title = String(values.title ?? '').trim();
+    if (!title) return notify({ kind: 'error', title: 'An activity needs a title' });
+    if (title.length > LIMITS.activityTitle) return notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
+    if (title !== a.title) changes.title = title;
+    if ('startTime' in values) {
+      for (const f of ['startTime', 'endTime']) {
+        const v = values[f];
+        if (v && !TIME_RE.test(v)) return notify({ kind: 'error', title: 'Times are HH:MM' });
+        if (v && v !== a[f]) changes[f] = v;
+      }
+      for (const f of ['location', 'notes']) {
+        const v = String(values[f] ?? '').trim();
+        if (v !== (a[f] ?? '')) changes[f] = v;
+      }
+      if (values.cost !== '' && values.cost !== undefined) {
+        const cost = Number(values.cost);
+        if (!Number.isFinite(cost) || cost < 0) return notify({ kind: 'error', title: 'Cost must be a number ≥ 0' });
+        if (cost !== a.cost) changes.cost = cost;
+      }
+    }
+    S.editing = null;
+    if (Object.keys(changes).length) submitIntent({ type: 'update_activity', activityId, changes, original: { title: a.title } });
+    renderBoard();
+  },
+  moveActivity(activityId, toDayId) {
+    const found = findActivity(S.room?.trip, activityId);
+    submitIntent({ type: 'move_activity', activityId, toDayId, title: found?.activity.title });
+  },
+  removeActivity(activityId) {
+    const found = findActivity(S.room?.trip, activityId);
+    if (S.editing?.activityId === activityId) S.editing = null;
+    submitIntent({ type: 'remove_activity', activityId, title: found?.activity.title });
+  },
+  removeDay(dayId) {
+    submitIntent({ type: 'remove_day', dayId });
+  },
+  addActivity(dayId, v) {
+    const title = String(v.title ?? '').trim();
+    if (!title) {
+      notify({ kind: 'error', title: 'An activity needs a title' });
+      return false;
+    }
+    if (title.length > LIMITS.activityTitle) {
+      notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
+      return false;
+    }
+    const activity = { title };
+    for (const f of ['startTime', 'endTime']) {
+      if (v[f]) {
+        if (!TIME_RE.test(v[f])) {
+          notify({ kind: 'error', title: 'Times are HH:MM' });
+          return false;
+        }
+        activity[f] = v[f];
+      }
+    }
+    if (v.location?.trim()) activity.location = v.location.trim();
+    if (v.cost !== '' && v.cost !== undefined) {
+      const cost = Number(v.cost);
+      if (!Number.isFinite(cost) || cost < 0) {
+        notify({ kind: 'error', title: 'Cost must be a number ≥ 0' });
+        return false;
+      }
+      activity.cost = cost;
+    }
+    return submitIntent({ type: 'add_activity', dayId, activity });
+  },
+  removeConstraint(constraintId) {
+    const c = (S.room?.trip?.constraints || []).find((x) => x.constraintId === constraintId);
+    submitIntent({ type: 'remove_constraint', constraintId, title: c ? c.type : undefined });
+  },
+  cancelQueued(id) {
+    if (S.outbox.cancel(id)) renderOutboxList();
+  },
+  dismissFailed(id) {
+    S.failedChats = S.failedChats.filter((f) => f.id !== id);
+    renderChatPanel();
+  },
+  openTrip: (id) => openTrip(id),
+  async markRead(id) {
+    try {
+      await api.markNotificationRead(id);
+      const n = S.notifications.find((x) => (x.notificationId ?? x.id) === id);
+      if (n && !n.read) {
+        n.read = true;
+        S.unread = Math.max(0, S.unread - 1);
+      }
+      renderBadge();
+      renderNotificationList();
+    } catch (err) {
+      errorToast('Could not mark it read', err);
+    }
+  },
+};
+
+function addDay() {
+  const date = el.addDayDate.value;
+  const title = el.addDayTitle.value.trim();
+  if (!DATE_RE.test(date)) return notify({ kind: 'error', title: 'Pick a date for the day' });
+  if (title.length > LIMITS.dayTitle) return notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
+  const day = { date };
+  if (title) day.title = title;
+  if (submitIntent({ type: 'add_day', day })) {
+    el.addDayTitle.value = '';
+    el.addDayDate.value = nextDate(date);
+  }
+}
+
+function addConstraint() {
+  const type = el.cType.value.trim();
+  const raw = el.cValue.value;
+  const description = el.cDesc.value.trim();
+  if (!type) return notify({ kind: 'error', title: 'A constraint needs a type' });
+  if (type.length > LIMITS.constraintType) return notify({ kind: 'error', title: 'Type too long', body: 'At most 50 characters.' });
+  if (raw.trim() === '') return notify({ kind: 'error', title: 'A constraint needs a value' });
+  if (description.length > LIMITS.constraintDescription) return notify({ kind: 'error', title: 'Description too long', body: 'At most 500 characters.' });
+  const value = parseConstraintValue(raw);
+  const bad = findBadKey(value);
+  if (bad) return notify({ kind: 'error', title: 'Invalid key in value', body: `Keys may not start with $ or contain a dot (${bad}).` });
+  if (depthOf(value) > 5) return notify({ kind: 'error', title: 'Value nested too deeply' });
+  const constraint = { type, value };
+  if (description) constraint.description = description;
+  if (submitIntent({ type: 'add_constraint', constraint })) {
+    el.cType.value = '';
+    el.cValue.value = '';
+    el.cDesc.value = '';
+  }
+}
+
+// ---------------------------------------------------------------- conflicts
+
+function renderConflict() {
+  const panel = el.conflict;
+  const c = S.conflicts.find((x) => x.tripId === S.room?.tripId);
+  if (!c) {
+    panel.hidden = true;
+    return;
+  }
+  panel.hidden = false;
+  const count = S.conflicts.filter((x) => x.tripId === S.room?.tripId).length;
+  $('conflict-count').textContent = count > 1 ? `1 of ${count}` : '';
+  const trip = S.room?.trip;
+  const base = c.entry.baseVersion;
+  const current = Math.max(c.details.currentVersion ?? 0, trip?.version ?? 0);
+  const types = Array.isArray(c.details.conflictsWith) ? c.details.conflictsWith : [];
+  const since = (S.room?.history || []).filter((x) => base == null || x.version > base);
+  const relevant = since.filter((x) => types.includes(x.updateType));
+  const shown = (relevant.length ? relevant : since).slice(-5);
+  const reapplyIntent = c.entry.step > 0 ? c.entry.intent : c.entry.intent;
+  const plan = trip ? planUpdates(trip, reapplyIntent) : { ok: false, error: 'The trip is not loaded.' };
+  const nm = names();
+  replaceChildren(
+    $('conflict-body'),
+    h('p', null, 'You tried to ', h('strong', null, c.entry.summary), base != null ? ` (based on v${base})` : '', ', but the trip is now at ', h('strong', null, `v${current}`), '.'),
+    shown.length
+      ? h('div', null,
+          h('p', { class: 'muted small' }, 'Changed meanwhile:'),
+          h('ul', { class: 'conflict-changes', testid: 'conflict-changes' },
+            shown.map((x) => h('li', null,
+              avatar(x.userId, nm[x.userId], { size: 'xs' }),
+              h('span', null, h('strong', null, displayName(x.userId, nm, S.me?.sub)), ' ', x.summary),
+              h('span', { class: 'muted small' }, ` v${x.version}${x.timestamp ? ` · ${formatClock(x.timestamp)}` : ''}`),
+            )),
+          ),
+        )
+      : h('p', null, 'Meanwhile ', describeConflictTypes(types).join(', ') || 'the same item changed', '.'),
+    plan.ok
+      ? h('p', { class: 'muted small' }, '“Re-apply on latest” sends your change again on top of the current version; “Discard” keeps theirs.')
+      : h('p', { class: 'error-text', testid: 'conflict-cannot' }, `Your change can no longer be applied: ${plan.error}`),
+  );
+  $('conflict-reapply').disabled = !plan.ok;
+  $('conflict-reapply').textContent = `Re-apply on latest (v${current})`;
+}
+
+function resolveConflict(reapply) {
+  const c = S.conflicts.find((x) => x.tripId === S.room?.tripId);
+  if (!c) return;
+  S.conflicts = S.conflicts.filter((x) => x !== c);
+  if (reapply) {
+    // A fresh ref: the old one's cached answer is the CONFLICT itself.
+    const baseVersion = Math.max(c.details.currentVersion ?? 0, S.room?.trip?.version ?? 0);
+    submitIntent(c.entry.intent, { baseVersion });
+  }
+  renderConflict();
+}
+
+// -------------------------------------------------------------------- chat
+
+const typing = { active: false, lastSent: 0, idle: null };
+
+function sendTyping(isTyping) {
+  if (!roomReady()) return;
+  socket.send({ event: ClientEvent.TYPING, data: { tripId: S.room.tripId, isTyping } });
+  typing.active = isTyping;
+  typing.lastSent = Date.now();
+}
+
+function stopTyping() {
+  clearTimeout(typing.idle);
+  typing.idle = null;
+  if (typing.active) sendTyping(false);
+  typing.active = false;
+}
+
+function onChatInput() {
+  const len = el.chatInput.value.length;
+  el.chatCount.textContent = `${len}/${LIMITS.chatMessage}`;
+  el.chatCount.classList.toggle('error-text', len > LIMITS.chatMessage);
+  if (!el.chatInput.value.trim()) return stopTyping();
+  if (!roomReady()) return;
+  if (!typing.active || Date.now() - typing.lastSent > TYPING_REPEAT_MS) sendTyping(true);
+  clearTimeout(typing.idle);
+  typing.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+function sendChat() {
+  if (!S.room) return notify({ kind: 'error', title: 'Open a trip to chat' });
+  const message = el.chatInput.value.trim();
+  if (!message) return;
+  if (message.length > LIMITS.chatMessage) return notify({ kind: 'error', title: 'Message too long', body: 'At most 1000 characters.' });
+  const type = el.chatType.value || 'text';
+  stopTyping();
+  S.outbox.add({
+    id: newRef('m'),
+    ref: newRef('c'),
+    event: ClientEvent.CHAT,
+    tripId: S.room.tripId,
+    kind: 'chat',
+    payload: { tripId: S.room.tripId, message, type },
+    summary: 'send a message',
+  });
+  el.chatInput.value = '';
+  el.chatType.value = 'text';
+  onChatInput();
+  flush();
+  renderChatPanel({ forceScroll: true });
+}
+
+function sendPresence() {
+  if (!roomReady()) return;
+  socket.send({ event: ClientEvent.PRESENCE, data: { tripId: S.room.tripId, status: S.presence }, ref: newRef('p') });
+}
+
+// ------------------------------------------------------------ notifications
+
+async function refreshUnread() {
+  if (!S.token) return;
+  try {
+    const res = await api.notifications({ unread: true });
+    S.unread = (res?.notifications || []).filter((n) => !n.read && !n.readAt).length;
+    renderBadge();
+  } catch {
+    /* badge stays as it was */
+  }
+}
+
+async function loadNotifications() {
+  try {
+    const res = await api.notifications({ unread: $('notifications-unread-only').checked });
+    S.notifications = res?.notifications || [];
+    if (!$('notifications-unread-only').checked) S.unread = S.notifications.filter((n) => !n.read && !n.readAt).length;
+    renderBadge();
+    renderNotificationList();
+  } catch (err) {
+    errorToast('Could not load notifications', err);
+  }
+}
+
+function toggleDrawer(open = !S.drawerOpen) {
+  S.drawerOpen = open;
+  el.drawer.hidden = !open;
+  el.notifButton.setAttribute('aria-expanded', String(open));
+  if (open) loadNotifications();
+}
+
+function renderBadge() {
+  el.badge.hidden = S.unread <= 0;
+  el.badge.textContent = S.unread > 99 ? '99+' : String(S.unread);
+}
+
+function renderNotificationList() {
+  renderNotifications($('notifications-list'), [...S.notifications].reverse(), handlers);
+}
+
+// ------------------------------------------------------------------ render
+
+function renderAll() {
+  renderHeader();
+  renderBoard();
+  renderChatPanel();
+  renderOutboxList();
+  renderConflict();
+  renderRecent();
+}
+
+function renderRecent() {
+  const list = recentTrips();
+  replaceChildren(
+    el.recent,
+    list.length === 0 ? h('li', { class: 'muted small' }, 'Trips you open or create appear here.') : null,
+    list.map((t) =>
+      h(
+        'li',
+        { class: `chip${S.room?.tripId === t.tripId ? ' active' : ''}` },
+        h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, title: t.tripId, onclick: () => openTrip(t.tripId) }, t.title || `Trip …${t.tripId.slice(-6)}`),
+        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': 'Forget this trip', title: 'Forget', onclick: () => forgetTrip(t.tripId) }, '×'),
+      ),
+    ),
+  );
+}
+
+function renderHeader() {
+  const room = S.room;
+  const trip = room?.trip;
+  el.tripTitle.textContent = trip?.title || (room ? (S.roomError ? 'Trip unavailable' : 'Loading trip…') : 'No trip open');
+  el.tripVersion.textContent = String(trip?.version ?? 0);
+  el.tripSeq.textContent = String(room?.lastSeq ?? 0);
+  $('trip-id').textContent = room?.tripId ?? '';
+  renderMembers(el.memberList, room, S.me?.sub);
+  const canManage = Boolean(trip && S.me && (S.me.isAdmin || trip.ownerId === S.me.sub));
+  renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator });
+  $('add-collaborator-form').hidden = !canManage;
+  renderUserChip();
+  renderRecentActive();
+}
+
+function renderRecentActive() {
+  for (const chip of el.recent.querySelectorAll('.chip')) {
+    const id = chip.querySelector('[data-testid^="trip-link-"]')?.dataset.testid.slice('trip-link-'.length);
+    chip.classList.toggle('active', id === S.room?.tripId);
+  }
+}
+
+let lastBoard = { trip: undefined, editing: undefined, error: undefined };
+
+function renderBoard({ force = false } = {}) {
+  const room = S.room;
+  const trip = room?.trip ?? null;
+  if (!force && lastBoard.trip === trip && lastBoard.editing === S.editing && lastBoard.error === S.roomError && lastBoard.room === room?.tripId) return;
+  lastBoard = { trip, editing: S.editing, error: S.roomError, room: room?.tripId };
+  const empty = $('board-empty');
+  if (!trip) {
+    el.boardBody.hidden = true;
+    empty.hidden = false;
+    replaceChildren(
+      empty,
+      S.roomError
+        ? [h('p', null, h('strong', null, 'Cannot open this trip.')), h('p', { class: 'error-text', testid: 'board-error' }, S.roomError.message)]
+        : room
+          ? [h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('p', { class: 'muted' }, 'Loading trip…')]
+          : [h('p', null, h('strong', null, 'No trip open.')), h('p', { class: 'muted' }, 'Open a trip by id, pick a recent one, or create a new trip above.')],
+    );
+    renderDays(el.dayList, null, {}, handlers);
+    renderConstraints(el.constraintList, null, handlers);
+    return;
+  }
+  empty.hidden = true;
+  el.boardBody.hidden = false;
+  if (S.editing && !findActivity(trip, S.editing.activityId)) S.editing = null;
+  renderConstraints(el.constraintList, trip, handlers);
+  renderDays(el.dayList, trip, { editing: S.editing }, handlers);
+  if (!el.addDayDate.value) {
+    const days = sortDays(trip.days);
+    el.addDayDate.value = nextDate(days.length ? days[days.length - 1].date : null);
+  }
+}
+
+function renderOutboxList() {
+  const entries = S.room ? S.outbox.forTrip(S.room.tripId) : [];
+  renderOutbox(el.outboxList, entries, handlers);
+  if (!el.reconnectBanner.hidden) updateReconnectText();
+}
+
+function renderChatPanel({ forceScroll = false } = {}) {
+  const room = S.room;
+  const pending = room ? S.outbox.forTrip(room.tripId).filter((e) => e.kind === 'chat') : [];
+  const failed = room ? S.failedChats.filter((f) => f.tripId === room.tripId) : [];
+  renderChat(el.chatLog, room, pending, failed, S.me?.sub, { ...handlers, forceScroll });
+  const disabled = !room || Boolean(S.roomError);
+  el.chatInput.disabled = disabled;
+  el.chatSend.disabled = disabled;
+  el.chatInput.placeholder = disabled
+    ? 'Open a trip to chat'
+    : roomReady()
+      ? 'Message the group…  (Enter to send, Shift+Enter for a new line)'
+      : 'Offline: messages are queued and sent on reconnect';
+  $('chat-load-earlier').hidden = !room || !room.hasOlderMessages || room.messages.length === 0;
+}
+
+function renderTypingNow() {
+  if (S.room) renderTyping(el.typing, S.room, Date.now(), S.me?.sub);
+  else el.typing.textContent = '';
+}
+
+// ------------------------------------------------------------------- ticker
+
+function tick() {
+  renderTypingNow();
+  if (!el.reconnectBanner.hidden) updateReconnectText();
+  if (socketReady()) {
+    const stale = S.outbox.expireUnanswered(socket.connId, Date.now(), ACK_TIMEOUT_MS);
+    for (const e of stale) {
+      if (e.attempts >= MAX_ATTEMPTS) onEntryError(e, { code: 'TIMEOUT', message: 'The server did not answer.' });
+    }
+    flush(); // resends unanswered frames under the same ref, and due retries
+  }
+}
+
+// --------------------------------------------------------------------- boot
+
+function grab() {
+  el = {
+    status: $('connection-status'),
+    userChip: $('user-chip'),
+    signin: $('signin-panel'),
+    signinError: $('signin-error'),
+    tokenInput: $('token-input'),
+    workspace: $('workspace'),
+    reconnectBanner: $('reconnect-banner'),
+    sessionBanner: $('session-banner'),
+    tripIdInput: $('trip-id-input'),
+    createTitle: $('create-trip-title'),
+    recent: $('recent-trips'),
+    tripTitle: $('trip-title'),
+    tripVersion: $('trip-version'),
+    tripSeq: $('trip-seq'),
+    memberList: $('member-list'),
+    collabList: $('collaborator-list'),
+    collabInput: $('add-collaborator-input'),
+    boardBody: $('board-body'),
+    dayList: $('day-list'),
+    constraintList: $('constraint-list'),
+    outboxList: $('outbox-list'),
+    addDayDate: $('add-day-date'),
+    addDayTitle: $('add-day-title'),
+    cType: $('add-constraint-type'),
+    cValue: $('add-constraint-value'),
+    cDesc: $('add-constraint-description'),
+    chatLog: $('chat-log'),
+    chatInput: $('chat-input'),
+    chatType: $('chat-type'),
+    chatSend: $('chat-send'),
+    chatCount: $('chat-count'),
+    typing: $('typing-indicator'),
+    conflict: $('conflict-panel'),
+    drawer: $('notifications-drawer'),
+    notifButton: $('notifications-button'),
+    badge: $('notifications-badge'),
+    tokenDialog: $('token-dialog'),
+    toastArea: $('toast-area'),
+    presence: $('presence-status'),
+    hidePresence: $('hide-presence'),
+  };
+}
+
+function onSubmit(testid, fn) {
+  $(testid).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    fn();
+  });
+}
+
+function wire() {
+  onSubmit('signin-form', () => {
+    const token = el.tokenInput.value.trim();
+    if (!token) return showSignIn('Paste a token first.');
+    const pending = new URL(location.href).searchParams.get('trip');
+    signIn(token, { tripId: pending });
+  });
+  $('sign-out').addEventListener('click', signOut);
+  onSubmit('open-trip-form', () => openTrip(el.tripIdInput.value));
+  onSubmit('create-trip-form', () => createTrip(el.createTitle.value));
+  onSubmit('add-collaborator-form', () => addCollaborator(el.collabInput.value));
+  onSubmit('add-day-form', addDay);
+  onSubmit('add-constraint-form', addConstraint);
+  onSubmit('chat-form', sendChat);
+  onSubmit('token-dialog-form', submitTokenDialog);
+  $('token-dialog-cancel').addEventListener('click', () => {
+    $('token-dialog-submit').disabled = false;
+    closeTokenDialog();
+  });
+
+  el.chatInput.addEventListener('input', onChatInput);
+  el.chatInput.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      $('chat-form').requestSubmit();
+    }
+  });
+  el.chatInput.addEventListener('blur', () => {
+    if (!el.chatInput.value.trim()) stopTyping();
+  });
+  $('chat-load-earlier').addEventListener('click', () => loadHistory({ older: true }));
+
+  el.presence.addEventListener('change', () => {
+    S.presence = el.presence.value;
+    store.set(sessionStorage, KEY.presence, S.presence);
+    sendPresence();
+    renderUserChip();
+  });
+  el.hidePresence.addEventListener('change', () => {
+    S.hidden = el.hidePresence.checked;
+    store.set(sessionStorage, KEY.hidden, S.hidden ? '1' : null);
+    renderUserChip();
+    if (S.token && !socket.stopped) socket.restart(); // presence=hidden is a connection option
+    notify({ kind: 'info', title: S.hidden ? 'Presence hidden' : 'Presence visible', body: S.hidden ? 'Others will not see you join, type or change status.' : 'Others can see you again.' });
+  });
+
+  $('reconnect-now').addEventListener('click', () => socket.reconnectNow());
+  $('conflict-reapply').addEventListener('click', () => resolveConflict(true));
+  $('conflict-discard').addEventListener('click', () => resolveConflict(false));
+
+  el.notifButton.addEventListener('click', () => toggleDrawer());
+  $('notifications-close').addEventListener('click', () => toggleDrawer(false));
+  $('notifications-unread-only').addEventListener('change', loadNotifications);
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && S.drawerOpen) toggleDrawer(false);
+  });
+
+  window.addEventListener('online', () => socket.reconnectNow());
+}
+
+function boot() {
+  grab();
+  wire();
+  admin = new AdminPanel($('admin-panel'), api, notify, names);
+  socket = new ReconnectingSocket({ url: wsUrl, onFrame, onState: onSocketState, beforeReconnect });
+
+  S.hidden = store.get(sessionStorage, KEY.hidden) === '1';
+  S.presence = ['online', 'away', 'busy'].includes(store.get(sessionStorage, KEY.presence)) ? store.get(sessionStorage, KEY.presence) : 'online';
+  el.hidePresence.checked = S.hidden;
+  el.presence.value = S.presence;
+
+  const url = new URL(location.href);
+  const urlToken = url.searchParams.get('token');
+  const urlTrip = url.searchParams.get('trip');
+  if (urlToken) {
+    store.set(sessionStorage, KEY.token, urlToken);
+    setTripInUrl(urlTrip); // keep the token out of history and screenshots
+  }
+  const token = urlToken || store.get(sessionStorage, KEY.token);
+  const tripId = urlTrip || store.get(sessionStorage, KEY.openTrip);
+  if (token) signIn(token, { tripId: isObjectId(tripId) ? tripId : null });
+  else showSignIn();
+  setInterval(tick, 1000);
+  renderAll();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+else boot();

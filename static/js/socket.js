@@ -1,0 +1,335 @@
+// The reconnecting WebSocket and the outbox of changes awaiting the server.
+//
+// Outbox rules (what makes "apply once, never twice" hold):
+//  * every chat message and trip update gets a `ref` when the user makes it;
+//    the entry keeps that ref until the server answers it, so a resend after a
+//    drop (answer unknown) reuses it and the server's idempotency applies it
+//    once;
+//  * a fresh ref is used only when the server *refused* the attempt
+//    (NOT_IN_ROOM, RATE_LIMITED, UNAVAILABLE: nothing was accepted), because
+//    the old ref's cached answer is that refusal;
+//  * trip updates of one trip go one at a time (the next waits for the
+//    previous one's answer), so a later edit can be re-based past the user's
+//    own earlier one and steps of a move stay ordered;
+//  * entries are sent only once their trip's room is joined on the current
+//    connection.
+//
+// No DOM here; the WebSocket constructor is injected, so Node can test it.
+
+import { backoffDelay } from './util.js';
+import { CloseCode } from './protocol.js';
+
+export class Outbox {
+  constructor() {
+    /** @type {Array<object>} in creation order */
+    this.entries = [];
+  }
+
+  /**
+   * Queue a frame. entry: {id, ref, event, tripId, kind: 'chat'|'trip',
+   * payload (frame data without baseVersion), baseVersion?, chainBase?,
+   * group?, intent?, summary?}
+   */
+  add(entry) {
+    const e = {
+      attempts: 0,
+      sentOn: null,
+      sentAt: 0,
+      everSent: false,
+      notBefore: 0,
+      baseVersion: null,
+      chainBase: false,
+      group: null,
+      ...entry,
+    };
+    this.entries.push(e);
+    return e;
+  }
+
+  get size() {
+    return this.entries.length;
+  }
+
+  byRef(ref) {
+    return ref == null ? null : this.entries.find((e) => e.ref === ref) || null;
+  }
+
+  forTrip(tripId) {
+    return this.entries.filter((e) => e.tripId === tripId);
+  }
+
+  /** The frame to put on the wire for an entry. */
+  static frameOf(entry) {
+    const data = { ...entry.payload };
+    if (entry.kind === 'trip' && entry.baseVersion != null) data.baseVersion = entry.baseVersion;
+    return { event: entry.event, data, ref: entry.ref };
+  }
+
+  /**
+   * Entries to send now on connection `connId`, marked as sent.
+   * isReady(tripId) says whether that trip's room is joined on this connection.
+   */
+  takeSendable(connId, isReady, now = 0) {
+    const out = [];
+    const tripHeadSeen = new Set();
+    for (const e of this.entries) {
+      if (!isReady(e.tripId)) continue;
+      if (e.kind === 'trip') {
+        if (tripHeadSeen.has(e.tripId)) continue; // one trip update in flight per trip
+        tripHeadSeen.add(e.tripId);
+      }
+      if (e.sentOn === connId || e.notBefore > now) continue;
+      e.sentOn = connId;
+      e.sentAt = now;
+      e.everSent = true;
+      e.attempts += 1;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** The server answered `ref` with success: drop it. Returns the entry or null. */
+  ack(ref) {
+    const idx = ref == null ? -1 : this.entries.findIndex((e) => e.ref === ref);
+    if (idx === -1) return null;
+    const [entry] = this.entries.splice(idx, 1);
+    return entry;
+  }
+
+  /**
+   * The server refused `ref` for good: drop it and the later steps of its
+   * group. Returns {entry, dropped} or null.
+   */
+  fail(ref) {
+    const entry = this.ack(ref);
+    if (!entry) return null;
+    let dropped = [];
+    if (entry.group) {
+      dropped = this.entries.filter((e) => e.group === entry.group);
+      this.entries = this.entries.filter((e) => e.group !== entry.group);
+    }
+    return { entry, dropped };
+  }
+
+  /** Retry a refused attempt later under a fresh ref. */
+  retryWithNewRef(ref, newRef, notBefore = 0) {
+    const entry = this.byRef(ref);
+    if (!entry) return null;
+    entry.ref = newRef;
+    entry.sentOn = null;
+    entry.notBefore = notBefore;
+    return entry;
+  }
+
+  /** Remove an entry the user cancels; only if it never left the browser. */
+  cancel(id) {
+    const entry = this.entries.find((e) => e.id === id);
+    if (!entry || entry.everSent) return false;
+    this.entries = this.entries.filter((e) => e.id !== id && !(entry.group && e.group === entry.group));
+    return true;
+  }
+
+  /** Entries sent on `connId` with no answer for `timeoutMs`: mark for resend (same ref). */
+  expireUnanswered(connId, now, timeoutMs) {
+    const stale = [];
+    for (const e of this.entries) {
+      if (e.sentOn === connId && now - e.sentAt >= timeoutMs) {
+        e.sentOn = null;
+        stale.push(e);
+      }
+    }
+    return stale;
+  }
+
+  /**
+   * After the trip update `acked` was applied at `version`:
+   *  - the next step of its group that waits on it gets baseVersion = version;
+   *  - other queued updates of the trip are re-based when allowed(from, to).
+   */
+  rebaseAfter(acked, version, allowed) {
+    for (const e of this.entries) {
+      if (e.kind !== 'trip' || e.tripId !== acked.tripId || e.everSent) continue;
+      if (e.chainBase && acked.group && e.group === acked.group) {
+        e.baseVersion = version;
+        e.chainBase = false;
+      } else if (e.baseVersion != null && e.baseVersion < version && allowed(e.baseVersion, version)) {
+        e.baseVersion = version;
+      }
+    }
+  }
+
+  /** Drop everything (sign-out / different user). */
+  clear() {
+    this.entries = [];
+  }
+}
+
+/**
+ * A WebSocket that reconnects with capped exponential back-off and jitter.
+ *
+ * Callbacks:
+ *   onFrame(obj)                     - a parsed server frame
+ *   onState(state, detail)           - 'connecting' | 'open' | 'reconnecting' |
+ *                                      'expired' | 'kicked' | 'stopped'
+ *   beforeReconnect(): Promise<bool> - false stops reconnecting (e.g. token gone)
+ */
+export class ReconnectingSocket {
+  constructor({ url, onFrame, onState, beforeReconnect, WebSocketImpl, random = Math.random, timers = globalThis, capMs = 10_000 } = {}) {
+    this.url = url;
+    this.onFrame = onFrame || (() => {});
+    this.onState = onState || (() => {});
+    this.beforeReconnect = beforeReconnect || (async () => true);
+    this.WebSocketImpl = WebSocketImpl || globalThis.WebSocket;
+    this.random = random;
+    this.timers = timers;
+    this.capMs = capMs;
+    this.ws = null;
+    this.connId = 0;
+    this.attempt = 0;
+    this.state = 'idle';
+    this.stopped = true;
+    this.timer = null;
+    this.nextAttemptAt = 0;
+    this.everOpened = false;
+  }
+
+  get isOpen() {
+    return Boolean(this.ws && this.ws.readyState === 1);
+  }
+
+  start() {
+    this.stopped = false;
+    this._clearTimer();
+    this._open();
+  }
+
+  /** Close for good (sign-out); no reconnect. */
+  stop(code = CloseCode.NORMAL, reason = 'client closing') {
+    this.stopped = true;
+    this._clearTimer();
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      try {
+        ws.close(code, reason);
+      } catch {
+        /* already closed */
+      }
+    }
+    this._setState('stopped', {});
+  }
+
+  /** Drop the current connection (if any) and connect again at once. */
+  restart() {
+    this.stop();
+    this.attempt = 0;
+    this.start();
+  }
+
+  /** Skip the back-off wait. */
+  reconnectNow() {
+    if (this.stopped || this.state !== 'reconnecting') return;
+    this._clearTimer();
+    this._open();
+  }
+
+  send(frame) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  _setState(state, detail) {
+    this.state = state;
+    this.onState(state, detail);
+  }
+
+  _clearTimer() {
+    if (this.timer) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  _open() {
+    let ws;
+    const connId = ++this.connId;
+    this._setState(this.everOpened || this.attempt > 0 ? 'reconnecting' : 'connecting', { attempt: this.attempt, delay: 0 });
+    try {
+      ws = new this.WebSocketImpl(this.url());
+    } catch (err) {
+      this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: String(err?.message || err) });
+      return;
+    }
+    this.ws = ws;
+    let healthy = false;
+    ws.onopen = () => {
+      this.everOpened = true;
+      this._setState('open', { connId });
+    };
+    ws.onmessage = (ev) => {
+      if (!healthy) {
+        healthy = true;
+        this.attempt = 0; // the server spoke: back-off starts over next time
+      }
+      let frame;
+      try {
+        frame = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (frame && typeof frame === 'object') this.onFrame(frame, connId);
+    };
+    ws.onerror = () => {
+      /* onclose follows and decides */
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this._handleClose(ev);
+    };
+  }
+
+  _handleClose(ev) {
+    const code = ev?.code ?? CloseCode.ABNORMAL;
+    const reason = ev?.reason || '';
+    if (this.stopped) return;
+    if (code === CloseCode.TOKEN_EXPIRED) {
+      this.stopped = true;
+      this._setState('expired', { code, reason });
+      return;
+    }
+    if (code === CloseCode.ADMIN_DISCONNECT) {
+      this.stopped = true;
+      this._setState('kicked', { code, reason });
+      return;
+    }
+    this._scheduleReconnect({ code, reason });
+  }
+
+  _scheduleReconnect({ code, reason }) {
+    this.attempt += 1;
+    let delay = backoffDelay(this.attempt, { cap: this.capMs, random: this.random });
+    if (code === CloseCode.POLICY) delay = Math.max(delay, this.capMs / 2); // we were too chatty
+    this.nextAttemptAt = Date.now() + delay;
+    this._setState('reconnecting', { attempt: this.attempt, delay, code, reason });
+    this._clearTimer();
+    this.timer = this.timers.setTimeout(async () => {
+      this.timer = null;
+      if (this.stopped) return;
+      let go = true;
+      try {
+        go = await this.beforeReconnect({ attempt: this.attempt, code });
+      } catch {
+        go = true;
+      }
+      if (this.stopped) return;
+      if (!go) {
+        this.stopped = true;
+        this._setState('expired', { code, reason: 'token no longer valid' });
+        return;
+      }
+      this._open();
+    }, delay);
+  }
+}

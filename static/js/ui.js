@@ -1,0 +1,462 @@
+// DOM helpers and the renderers of the trip board, chat, presence and
+// notifications. Renderers take plain state and a handlers object; they never
+// talk to the network themselves.
+
+import { colorFor, initials, shortId, formatClock, formatDay, formatCost, formatValue } from './util.js';
+import { sortDays, sortActivities, typingUsers, typingText } from './state.js';
+
+// ------------------------------------------------------------------ basics
+
+const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'hidden', 'readOnly', 'open']);
+
+/** h('button', {testid: 'x', onclick}, 'Label') -> element. */
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'testid') el.dataset.testid = v;
+    else if (k === 'dataset') {
+      for (const [dk, dv] of Object.entries(v)) if (dv !== null && dv !== undefined) el.dataset[dk] = String(dv);
+    }
+    else if (k === 'style') for (const [sk, sv] of Object.entries(v)) el.style.setProperty(sk, sv);
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (PROPS.has(k)) el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false || c === '') continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export const $ = (testid, root = document) => root.querySelector(`[data-testid="${CSS.escape(testid)}"]`);
+
+/**
+ * Re-render `container` with fn() while keeping what the user is typing:
+ * values of text inputs and textareas (by data-testid), focus and caret.
+ */
+export function preserving(container, fn) {
+  const saved = new Map();
+  for (const el of container.querySelectorAll('input[data-testid], textarea[data-testid]')) {
+    if (el.type === 'checkbox' || el.type === 'radio' || el.dataset.keep === 'no') continue;
+    saved.set(el.dataset.testid, el.value);
+  }
+  const active = document.activeElement;
+  const focusId = active && container.contains(active) ? active.dataset?.testid : null;
+  let selStart = null;
+  let selEnd = null;
+  try {
+    selStart = active?.selectionStart ?? null;
+    selEnd = active?.selectionEnd ?? null;
+  } catch {
+    /* inputs like type=date have no selection */
+  }
+  fn();
+  for (const [testid, value] of saved) {
+    const el = $(testid, container);
+    if (el && el.value !== value) el.value = value;
+  }
+  if (focusId) {
+    const el = $(focusId, container);
+    if (el) {
+      el.focus({ preventScroll: true });
+      if (selStart !== null) {
+        try {
+          el.setSelectionRange(selStart, selEnd);
+        } catch {
+          /* not a text input */
+        }
+      }
+    }
+  }
+}
+
+export function replaceChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+// ----------------------------------------------------------------- avatars
+
+export function displayName(userId, names, selfId) {
+  const n = names?.[userId];
+  const base = n || shortId(userId);
+  return userId === selfId ? `${base} (you)` : base;
+}
+
+export function avatar(userId, name, { size = 'md', status = null, title = null } = {}) {
+  return h(
+    'span',
+    {
+      class: `avatar avatar-${size}`,
+      style: { '--avatar-bg': colorFor(userId) },
+      title: title ?? name ?? userId,
+      'aria-hidden': 'true',
+    },
+    initials(name, userId),
+    status ? h('span', { class: `status-dot status-${status}` }) : null,
+  );
+}
+
+// ------------------------------------------------------------------ toasts
+
+/**
+ * Show a toast. kind: info | success | error | warning | notification |
+ * broadcast-<type> | token_expiring. Returns {el, close}.
+ */
+export function toast(area, { title, body = '', kind = 'info', actions = [], timeout = 6000, testid = 'toast' } = {}) {
+  let timer = null;
+  const close = () => {
+    if (timer) clearTimeout(timer);
+    el.classList.add('leaving');
+    setTimeout(() => el.remove(), 180);
+  };
+  const el = h(
+    'div',
+    { class: `toast toast-${kind.split('-')[0]} ${kind}`, role: kind === 'error' ? 'alert' : 'status', testid, dataset: { kind } },
+    h('div', { class: 'toast-text' }, title ? h('strong', { class: 'toast-title' }, title) : null, body ? h('div', { class: 'toast-body' }, body) : null),
+    actions.length
+      ? h(
+          'div',
+          { class: 'toast-actions' },
+          actions.map((a) =>
+            h('button', { type: 'button', class: 'btn btn-small', testid: a.testid, onclick: () => { a.onClick?.(); if (a.close !== false) close(); } }, a.label),
+          ),
+        )
+      : null,
+    h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', testid: 'toast-close', onclick: close }, '×'),
+  );
+  area.append(el);
+  while (area.children.length > 6) area.firstElementChild.remove();
+  if (timeout) timer = setTimeout(close, timeout);
+  return { el, close };
+}
+
+// ------------------------------------------------------------------ header
+
+export function renderMembers(listEl, room, selfId) {
+  const members = [...(room?.members || [])].sort((a, b) => (a.userId === selfId ? -1 : b.userId === selfId ? 1 : 0));
+  replaceChildren(
+    listEl,
+    members.length === 0 ? h('li', { class: 'muted small' }, room?.joined ? 'Only hidden viewers' : '—') : null,
+    members.map((m) => {
+      const name = m.name || room.names[m.userId] || null;
+      const label = `${displayName(m.userId, { [m.userId]: name }, selfId)} · ${m.status}`;
+      return h(
+        'li',
+        { class: 'member', testid: `member-${m.userId}`, dataset: { status: m.status, userId: m.userId }, title: label },
+        avatar(m.userId, name, { status: m.status, title: label }),
+        h('span', { class: 'sr-only' }, label),
+      );
+    }),
+  );
+}
+
+export function renderCollaborators(listEl, trip, names, selfId, { canManage, onRemove }) {
+  if (!trip) return replaceChildren(listEl);
+  const owner = trip.ownerId;
+  const ids = [owner, ...trip.collaborators.filter((u) => u !== owner)].filter(Boolean);
+  replaceChildren(
+    listEl,
+    ids.map((userId) =>
+      h(
+        'li',
+        { class: 'collaborator', testid: `collaborator-${userId}`, title: userId },
+        avatar(userId, names[userId], { size: 'sm' }),
+        h('span', { class: 'collab-name' }, displayName(userId, names, selfId)),
+        userId === owner ? h('span', { class: 'tag tag-owner' }, 'owner') : null,
+        canManage && userId !== owner
+          ? h('button', { type: 'button', class: 'icon-btn', title: 'Remove collaborator', 'aria-label': 'Remove collaborator', testid: `remove-collaborator-${userId}`, onclick: () => onRemove(userId) }, '×')
+          : null,
+      ),
+    ),
+  );
+}
+
+// ------------------------------------------------------------------- board
+
+function activityEditor(activity, mode, handlers) {
+  const id = activity.activityId;
+  const save = (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget.closest('form');
+    const get = (name) => form.elements.namedItem(name)?.value ?? '';
+    const values = mode === 'rename'
+      ? { title: get('title') }
+      : { title: get('title'), startTime: get('startTime'), endTime: get('endTime'), location: get('location'), notes: get('notes'), cost: get('cost') };
+    handlers.saveActivity(id, values);
+  };
+  const cancel = () => handlers.cancelEdit();
+  const onKey = (ev) => {
+    if (ev.key === 'Escape') cancel();
+  };
+  const title = h('input', { name: 'title', class: 'input', testid: `activity-title-input-${id}`, value: activity.title ?? '', maxlength: 200, required: true, 'aria-label': 'Activity title', onkeydown: onKey });
+  const fields = mode === 'rename'
+    ? [title]
+    : [
+        h('label', { class: 'field' }, 'Title', title),
+        h('div', { class: 'field-row' },
+          h('label', { class: 'field' }, 'Start', h('input', { name: 'startTime', type: 'time', class: 'input', testid: `activity-start-input-${id}`, value: activity.startTime ?? '', onkeydown: onKey })),
+          h('label', { class: 'field' }, 'End', h('input', { name: 'endTime', type: 'time', class: 'input', testid: `activity-end-input-${id}`, value: activity.endTime ?? '', onkeydown: onKey })),
+          h('label', { class: 'field' }, 'Cost', h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input', testid: `activity-cost-input-${id}`, value: activity.cost ?? '', onkeydown: onKey })),
+        ),
+        h('label', { class: 'field' }, 'Location', h('input', { name: 'location', class: 'input', maxlength: 200, testid: `activity-location-input-${id}`, value: activity.location ?? '', onkeydown: onKey })),
+        h('label', { class: 'field' }, 'Notes', h('textarea', { name: 'notes', class: 'input', rows: 2, maxlength: 2000, testid: `activity-notes-input-${id}`, value: activity.notes ?? '', onkeydown: onKey })),
+      ];
+  return h(
+    'form',
+    { class: `activity-editor mode-${mode}`, onsubmit: save, testid: `activity-editor-${id}` },
+    fields,
+    h('div', { class: 'editor-actions' },
+      h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `activity-save-${id}` }, 'Save'),
+      h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `activity-cancel-${id}`, onclick: cancel }, 'Cancel'),
+    ),
+  );
+}
+
+function activityItem(activity, day, days, ui, handlers) {
+  const id = activity.activityId;
+  const editing = ui.editing && ui.editing.activityId === id ? ui.editing.mode : null;
+  const time = activity.startTime ? `${activity.startTime}${activity.endTime ? `–${activity.endTime}` : ''}` : '';
+  const others = days.filter((d) => d.dayId !== day.dayId);
+  return h(
+    'li',
+    { class: `activity${editing ? ' is-editing' : ''}`, testid: `activity-${id}`, dataset: { activityId: id, dayId: day.dayId } },
+    h('div', { class: 'activity-time' }, time || h('span', { class: 'muted' }, 'any time')),
+    h(
+      'div',
+      { class: 'activity-main' },
+      editing === 'rename'
+        ? activityEditor(activity, 'rename', handlers)
+        : h('div', { class: 'activity-title', testid: `activity-title-${id}` }, activity.title),
+      editing !== 'rename'
+        ? h('div', { class: 'activity-meta' },
+            activity.location ? h('span', { class: 'meta' }, '📍 ', activity.location) : null,
+            typeof activity.cost === 'number' ? h('span', { class: 'meta' }, '💰 ', formatCost(activity.cost)) : null,
+          )
+        : null,
+      activity.notes && editing !== 'edit' ? h('p', { class: 'activity-notes' }, activity.notes) : null,
+      editing === 'edit' ? activityEditor(activity, 'edit', handlers) : null,
+    ),
+    h(
+      'div',
+      { class: 'activity-actions' },
+      h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `rename-activity-${id}`, onclick: () => handlers.editActivity(id, 'rename') }, 'Rename'),
+      h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `edit-activity-${id}`, onclick: () => handlers.editActivity(id, 'edit') }, 'Details'),
+      others.length
+        ? h(
+            'select',
+            {
+              class: 'select select-small',
+              testid: `move-activity-${id}`,
+              'aria-label': 'Move to another day',
+              onchange: (ev) => {
+                const to = ev.currentTarget.value;
+                if (to) handlers.moveActivity(id, to);
+              },
+            },
+            h('option', { value: '', selected: true }, 'Move to…'),
+            others.map((d) => h('option', { value: d.dayId }, `${formatDay(d.date)}${d.title ? ` · ${d.title}` : ''}`)),
+          )
+        : null,
+      h('button', { type: 'button', class: 'btn btn-danger-ghost btn-small', testid: `remove-activity-${id}`, onclick: () => handlers.removeActivity(id) }, 'Remove'),
+    ),
+  );
+}
+
+function addActivityForm(day, handlers) {
+  const id = day.dayId;
+  return h(
+    'form',
+    {
+      class: 'add-activity',
+      testid: `add-activity-form-${id}`,
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        const f = ev.currentTarget;
+        const get = (n) => f.elements.namedItem(n).value;
+        const ok = handlers.addActivity(id, {
+          title: get('title'),
+          startTime: get('startTime'),
+          endTime: get('endTime'),
+          location: get('location'),
+          cost: get('cost'),
+        });
+        if (ok) for (const el of f.querySelectorAll('input')) el.value = '';
+      },
+    },
+    h('input', { name: 'title', class: 'input grow', placeholder: 'Add an activity…', maxlength: 200, testid: `add-activity-title-${id}`, 'aria-label': 'Activity title' }),
+    h('input', { name: 'startTime', type: 'time', class: 'input time', testid: `add-activity-start-${id}`, 'aria-label': 'Start time' }),
+    h('input', { name: 'endTime', type: 'time', class: 'input time', testid: `add-activity-end-${id}`, 'aria-label': 'End time' }),
+    h('input', { name: 'location', class: 'input', placeholder: 'Location', maxlength: 200, testid: `add-activity-location-${id}`, 'aria-label': 'Location' }),
+    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: 'Cost', testid: `add-activity-cost-${id}`, 'aria-label': 'Cost' }),
+    h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `add-activity-${id}` }, 'Add'),
+  );
+}
+
+export function renderDays(listEl, trip, ui, handlers) {
+  preserving(listEl, () => {
+    if (!trip) return replaceChildren(listEl);
+    const days = sortDays(trip.days);
+    replaceChildren(
+      listEl,
+      days.length === 0 ? h('li', { class: 'empty-state', testid: 'day-list-empty' }, 'No days yet. Add the first day below.') : null,
+      days.map((day, i) => {
+        const acts = sortActivities(day.activities);
+        const total = acts.reduce((sum, a) => sum + (typeof a.cost === 'number' ? a.cost : 0), 0);
+        return h(
+          'li',
+          { class: 'day', testid: `day-${day.dayId}`, dataset: { dayId: day.dayId, date: day.date } },
+          h(
+            'header',
+            { class: 'day-head' },
+            h('span', { class: 'day-index' }, `Day ${i + 1}`),
+            h('div', { class: 'day-titles' },
+              h('h4', { class: 'day-date', testid: `day-date-${day.dayId}` }, formatDay(day.date)),
+              day.title ? h('span', { class: 'day-title', testid: `day-title-${day.dayId}` }, day.title) : null,
+            ),
+            total > 0 ? h('span', { class: 'tag' }, `💰 ${formatCost(total)}`) : null,
+            h('button', { type: 'button', class: 'icon-btn', title: 'Remove day', 'aria-label': 'Remove day', testid: `remove-day-${day.dayId}`, onclick: () => handlers.removeDay(day.dayId) }, '×'),
+          ),
+          h(
+            'ul',
+            { class: 'activity-list', testid: `activity-list-${day.dayId}` },
+            acts.length === 0 ? h('li', { class: 'muted small empty-acts' }, 'Nothing planned yet.') : null,
+            acts.map((a) => activityItem(a, day, days, ui, handlers)),
+          ),
+          addActivityForm(day, handlers),
+        );
+      }),
+    );
+  });
+}
+
+export function renderConstraints(listEl, trip, handlers) {
+  if (!trip) return replaceChildren(listEl);
+  const cs = trip.constraints || [];
+  replaceChildren(
+    listEl,
+    cs.length === 0 ? h('li', { class: 'muted small' }, 'No constraints yet: add a budget, a pace, dietary needs…') : null,
+    cs.map((c) =>
+      h(
+        'li',
+        { class: 'constraint', testid: `constraint-${c.constraintId}`, title: c.description || '' },
+        h('span', { class: 'constraint-type' }, c.type),
+        h('span', { class: 'constraint-value' }, formatValue(c.value)),
+        c.description ? h('span', { class: 'constraint-desc' }, c.description) : null,
+        h('button', { type: 'button', class: 'icon-btn', title: 'Remove constraint', 'aria-label': 'Remove constraint', testid: `remove-constraint-${c.constraintId}`, onclick: () => handlers.removeConstraint(c.constraintId) }, '×'),
+      ),
+    ),
+  );
+}
+
+/** Queued / in-flight changes of the open trip. */
+export function renderOutbox(listEl, entries, handlers) {
+  const trips = entries.filter((e) => e.kind === 'trip');
+  listEl.hidden = trips.length === 0;
+  replaceChildren(
+    listEl,
+    trips.map((e) =>
+      h(
+        'li',
+        { class: 'outbox-item', testid: `outbox-${e.id}`, dataset: { ref: e.ref, sent: e.everSent ? 'yes' : 'no' } },
+        h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+        h('span', null, e.step > 0 ? `…then ${e.summaryStep || e.summary}` : e.summary),
+        h('span', { class: 'muted small' }, e.everSent ? 'sending' : 'queued'),
+        !e.everSent && !(e.step > 0)
+          ? h('button', { type: 'button', class: 'icon-btn', title: 'Cancel', 'aria-label': 'Cancel queued change', testid: `outbox-cancel-${e.id}`, onclick: () => handlers.cancelQueued(e.id) }, '×')
+          : null,
+      ),
+    ),
+  );
+}
+
+// -------------------------------------------------------------------- chat
+
+const TYPE_ICON = { text: '', suggestion: '💡', alert: '⚠️' };
+const TYPE_LABEL = { text: '', suggestion: 'Suggestion', alert: 'Alert' };
+
+export function renderChat(logEl, room, pending, failed, selfId, handlers) {
+  const atBottom = logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 40;
+  const msgs = room?.messages || [];
+  const bubble = ({ key, testid, userId, name, message, type, timestamp, state, error, ref }) => {
+    const mine = userId === selfId;
+    return h(
+      'li',
+      { class: `msg msg-${type || 'text'}${mine ? ' mine' : ''}${state ? ` is-${state}` : ''}`, testid, dataset: { type: type || 'text', userId: userId || '', key, ref: ref || null } },
+      mine ? null : avatar(userId, name, { size: 'sm' }),
+      h(
+        'div',
+        { class: 'msg-body' },
+        h('div', { class: 'msg-head' },
+          h('span', { class: 'msg-author' }, mine ? 'You' : name || shortId(userId)),
+          TYPE_LABEL[type] ? h('span', { class: `msg-kind kind-${type}` }, `${TYPE_ICON[type]} ${TYPE_LABEL[type]}`) : null,
+          h('time', { class: 'msg-time', datetime: timestamp || '' }, state === 'pending' ? 'sending…' : state === 'queued' ? 'queued' : formatClock(timestamp)),
+        ),
+        h('div', { class: 'msg-text' }, message),
+        error
+          ? h('div', { class: 'msg-error' }, `Not sent: ${error} `,
+              h('button', { type: 'button', class: 'link-btn', testid: `chat-failed-dismiss-${key}`, onclick: () => handlers.dismissFailed(key) }, 'Dismiss'))
+          : null,
+      ),
+    );
+  };
+  replaceChildren(
+    logEl,
+    msgs.length === 0 && pending.length === 0 && failed.length === 0 ? h('li', { class: 'empty-state small', testid: 'chat-empty' }, 'No messages yet. Say hello 👋') : null,
+    msgs.map((m) => bubble({ key: m.messageId, testid: `chat-message-${m.messageId}`, userId: m.userId, name: m.name || room.names[m.userId], message: m.message, type: m.type, timestamp: m.timestamp })),
+    pending.map((e) =>
+      bubble({ key: e.id, testid: `chat-pending-${e.id}`, userId: selfId, message: e.payload.message, type: e.payload.type, state: e.everSent ? 'pending' : 'queued', ref: e.ref }),
+    ),
+    failed.map((f) => bubble({ key: f.id, testid: `chat-failed-${f.id}`, userId: selfId, message: f.message, type: f.type, state: 'failed', error: f.error })),
+  );
+  if (atBottom || handlers.forceScroll) logEl.scrollTop = logEl.scrollHeight;
+}
+
+export function renderTyping(el, room, now, selfId) {
+  const ids = typingUsers(room, now, selfId);
+  const names = ids.map((id) => room.names[id] || shortId(id));
+  const text = typingText(names);
+  if (el.textContent !== text) el.textContent = text;
+  el.classList.toggle('active', Boolean(text));
+}
+
+// ----------------------------------------------------------- notifications
+
+export function notificationText(n) {
+  const kind = n.kind || 'notification';
+  if (kind === 'chat_message') return { title: 'New chat message', body: n.preview || '' };
+  if (kind === 'booking_update') return { title: n.title || 'Booking update', body: n.body || n.data?.status || '' };
+  return { title: n.title || kind.replace(/_/g, ' '), body: n.body || n.preview || n.message || '' };
+}
+
+export function renderNotifications(listEl, items, handlers) {
+  replaceChildren(
+    listEl,
+    items.length === 0 ? h('li', { class: 'empty-state small' }, 'You are all caught up.') : null,
+    items.map((n) => {
+      const id = n.notificationId ?? n.id;
+      const read = Boolean(n.read || n.readAt);
+      const { title, body } = notificationText(n);
+      return h(
+        'li',
+        { class: `notification${read ? ' is-read' : ''}`, testid: `notification-${id}`, dataset: { kind: n.kind || '', read: read ? 'true' : 'false' } },
+        h('div', { class: 'notification-text' },
+          h('strong', null, title),
+          body ? h('p', null, body) : null,
+          h('span', { class: 'muted small' }, [n.kind, n.timestamp || n.createdAt ? formatClock(n.timestamp || n.createdAt) : null].filter(Boolean).join(' · ')),
+        ),
+        h('div', { class: 'notification-actions' },
+          n.tripId ? h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `notification-open-${id}`, onclick: () => handlers.openTrip(n.tripId) }, 'Open trip') : null,
+          read ? h('span', { class: 'tag' }, 'read') : h('button', { type: 'button', class: 'btn btn-small', testid: `notification-read-${id}`, onclick: () => handlers.markRead(id) }, 'Mark read'),
+        ),
+      );
+    }),
+  );
+}
