@@ -748,9 +748,12 @@ function openTrip(rawId) {
   setTripInUrl(tripId);
   rememberTrip(tripId, null);
   el.tripIdInput.value = '';
-  if (socketReady()) sendJoin();
-  else loadTripOffline(tripId);
-  loadHistory();
+  if (socketReady()) {
+    sendJoin(); // the snapshot that follows triggers the history load
+  } else {
+    loadTripOffline(tripId);
+    loadHistory();
+  }
   renderAll();
 }
 
@@ -1053,8 +1056,9 @@ function renderConflict() {
   const since = (S.room?.history || []).filter((x) => base == null || x.version > base);
   const relevant = since.filter((x) => types.includes(x.updateType));
   const shown = (relevant.length ? relevant : since).slice(-5);
-  const reapplyIntent = c.entry.step > 0 ? c.entry.intent : c.entry.intent;
-  const plan = trip ? planUpdates(trip, reapplyIntent) : { ok: false, error: 'The trip is not loaded.' };
+  // Step 0 carries the whole intent (a move re-plans both steps); a later
+  // step carries just itself.
+  const plan = trip ? planUpdates(trip, c.entry.intent) : { ok: false, error: 'The trip is not loaded.' };
   const nm = names();
   replaceChildren(
     $('conflict-body'),
@@ -1137,7 +1141,6 @@ function sendChat() {
     summary: 'send a message',
   });
   el.chatInput.value = '';
-  el.chatType.value = 'text';
   onChatInput();
   flush();
   renderChatPanel({ forceScroll: true });

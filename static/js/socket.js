@@ -225,7 +225,8 @@ export class ReconnectingSocket {
   restart() {
     this.stop();
     this.attempt = 0;
-    this.start();
+    this.stopped = false;
+    this._open({ fresh: true });
   }
 
   /** Skip the back-off wait. */
@@ -251,10 +252,11 @@ export class ReconnectingSocket {
     this.timer = null;
   }
 
-  _open() {
+  _open({ fresh = false } = {}) {
     let ws;
     const connId = ++this.connId;
-    this._setState(this.everOpened || this.attempt > 0 ? 'reconnecting' : 'connecting', { attempt: this.attempt, delay: 0 });
+    const retrying = !fresh && (this.everOpened || this.attempt > 0);
+    this._setState(retrying ? 'reconnecting' : 'connecting', { attempt: this.attempt, delay: 0 });
     try {
       ws = new this.WebSocketImpl(this.url());
     } catch (err) {

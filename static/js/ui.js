@@ -257,7 +257,9 @@ function activityItem(activity, day, days, ui, handlers) {
               testid: `move-activity-${id}`,
               'aria-label': 'Move to another day',
               onchange: (ev) => {
-                const to = ev.currentTarget.value;
+                const select = ev.currentTarget;
+                const to = select.value;
+                select.value = '';
                 if (to) handlers.moveActivity(id, to);
               },
             },
