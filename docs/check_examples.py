@@ -349,7 +349,9 @@ def check_asyncapi(c: Checker) -> None:
         ("trip_update", tu("constraint_added", {"constraint": {"type": "budget", "value": {"a.b": 1}}}), "dotted key in value"),
         ("trip_update", tu("constraint_removed", {"constraintId": "nope"}), "bad constraintId"),
         ("trip_update", tu("snapshot", {}), "client snapshot"),
-        ("trip_update", tu("day_removed", {"dayId": OID2}, baseVersion=0), "baseVersion 0"),
+        ("trip_update", tu("day_removed", {"dayId": OID2}, baseVersion=-1), "negative baseVersion"),
+        ("trip_update", tu("activity_added", {"dayId": OID2, "activity": {"title": "  "}}), "blank activity title"),
+        ("refresh_token", {"event": "refresh_token", "data": {"token": "t" * 8193}}, "8193-char token"),
     ]
     for event, frame, what in client_bad:
         schema = payload_of(event, "receive")
@@ -481,12 +483,15 @@ def check_openapi(c: Checker) -> None:
         ("post", "/api/trips", {}, "no title"),
         ("post", "/api/trips", {"title": ""}, "empty title"),
         ("post", "/api/trips", {"title": "x" * 201}, "201-char title"),
+        ("post", "/api/trips", {"title": "   "}, "blank title"),
+        ("post", "/api/trips", {"title": "t", "collaborators": [OID] * 101}, "101 collaborators"),
         ("post", "/api/trips", {"title": "t", "colour": "red"}, "unknown field"),
         ("post", "/api/trips", {"title": "t", "collaborators": ["abc"]}, "bad collaborator id"),
         ("post", "/api/trips", {"title": "t", "days": [{"date": "2025-7-14"}]}, "bad day date"),
         ("post", "/api/trips/{tripId}/collaborators", {"userId": "zz"}, "bad userId"),
         ("post", "/api/trips/{tripId}/collaborators", {"userId": OID, "role": "x"}, "unknown field"),
         ("post", "/api/realtime/broadcast", {"message": ""}, "empty message"),
+        ("post", "/api/realtime/broadcast", {"message": " \n "}, "blank message"),
         ("post", "/api/realtime/broadcast", {"message": "x" * 1001}, "1001-char message"),
         ("post", "/api/realtime/broadcast", {"message": "m", "type": "urgent"}, "bad type"),
         ("post", "/api/realtime/notify", {"userId": OID, "kind": "", "title": "t"}, "empty kind"),
