@@ -22,7 +22,11 @@ import tornado.web
 
 from config import Settings, load_settings
 from eventlog.factory import open_bus, open_store
+from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
+from handlers.audit import AuditEventsHandler
+from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.health import HealthHandler
+from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.trips import (
     CollaboratorHandler,
@@ -34,12 +38,16 @@ from handlers.trips import (
 )
 from handlers.websocket import IndexHandler, RealtimeSocket
 from projections.read_side import ReadSide
+from service import logs
+from service.admin import AdminService, SecurityEvents
 from service.auth import Identity, TokenRules, TokenVerifier, issue_token
 from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
+from service.directory import LocalDirectory
 from service.hub import Hub
 from service.ids import ObjectIdFactory
+from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
 from service.presence import LocalRosters
 from service.recorder import Origin, Recorder
@@ -70,7 +78,8 @@ def token_rules(settings: Settings) -> TokenRules:
 
 async def build(settings: Settings) -> Services:
     """Open the adapters and wire every service from one settings object."""
-    store = open_store(settings.store_url)
+    metrics = Metrics()
+    store = MeteredStore(open_store(settings.store_url), metrics)
     await store.open()
     bus = open_bus(settings.redis_url, settings.node_id)
     clock = SystemClock()
@@ -78,6 +87,7 @@ async def build(settings: Settings) -> Services:
     read_side = ReadSide(store)
     recorder = Recorder(store, clock, new_id)
     hub = Hub(store)
+    metrics.track_connections(hub.count)
     rosters = LocalRosters()
     broadcaster = Broadcaster(bus)
     verifier = TokenVerifier(token_rules(settings))
@@ -88,11 +98,16 @@ async def build(settings: Settings) -> Services:
     )
     notifications = NotificationService(read_side, recorder, broadcaster, new_id)
     session = SessionServices(trips, rooms, hub, recorder, verifier, clock, settings.limits)
+    directory = LocalDirectory(hub, bus.node_id)
+    admin = AdminService(directory=directory, broadcaster=broadcaster, recorder=recorder, notifications=notifications,
+                         store=store, new_id=new_id, metrics=metrics)
+    security = SecurityEvents(recorder, clock, metrics)
     await bus.start(hub.deliver)
     return Services(
         settings=settings, store=store, bus=bus, read_side=read_side, recorder=recorder, verifier=verifier,
         clock=clock, new_id=new_id, hub=hub, rosters=rosters, broadcaster=broadcaster, trips=trips, rooms=rooms,
-        notifications=notifications, session=session,
+        notifications=notifications, session=session, metrics=metrics, directory=directory, admin=admin,
+        security=security,
     )
 
 
@@ -107,7 +122,7 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    deps = {"services": services}
+    deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
         (r"/ws", RealtimeSocket, deps),
@@ -120,6 +135,15 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, deps),
         (r"/api/notifications", NotificationsHandler, deps),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),
+        (r"/api/realtime/connections", ConnectionsHandler, deps),
+        (r"/api/realtime/broadcast", BroadcastHandler, deps),
+        (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, deps),
+        (r"/api/realtime/notify", NotifyHandler, deps),
+        (r"/api/audit/events", AuditEventsHandler, deps),
+        (r"/metrics", MetricsHandler, deps),
+        (r"/openapi.json", DocumentHandler, {"document": load_document(ROOT / "docs" / "openapi.yaml")}),
+        (r"/asyncapi.json", DocumentHandler, {"document": load_document(ROOT / "docs" / "asyncapi.yaml")}),
+        (r"/docs", DocsPageHandler, {"page": (ROOT / "docs" / "index.html").read_bytes()}),
         (r"/", IndexHandler, {"path": str(ROOT / "static" / "index.html")}),
     ]
     return tornado.web.Application(
@@ -203,7 +227,7 @@ async def serve(settings: Settings) -> int:
 def main(argv: Sequence[str]) -> int:
     args = list(argv)
     settings = load_settings(args, os.environ)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
     if not settings.jwt_secret and not settings.jwt_public_key:
         if not settings.dev:
             print("error: no token key configured: set JWT_SECRET (or JWT_PUBLIC_KEY), or start with --dev",

@@ -14,6 +14,7 @@ from domain.errors import CommandRefused, ErrorCode
 from domain.ids import is_object_id
 from domain.sanitize import sanitize
 from eventlog.ports import StoreError, StoreUnavailable
+from service import logs
 from service.auth import Identity, InvalidToken
 from service.container import Services
 from service.recorder import Origin
@@ -62,6 +63,11 @@ class ApiHandler(tornado.web.RequestHandler):
     def check_xsrf_cookie(self) -> None:  # bearer tokens, no cookies
         return None
 
+    def prepare(self) -> None:
+        correlation = logs.request_id(self.request.headers.get("X-Request-ID"))
+        logs.bind(correlation_id=correlation)
+        self.set_header("X-Request-ID", correlation)
+
     # responses ------------------------------------------------------------------
 
     def send_json(self, body: Any, status: int = 200) -> None:
@@ -69,10 +75,12 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(orjson.dumps(body))
 
     def send_refusal(self, refusal: CommandRefused) -> None:
+        self.services.metrics.error("rest", refusal.code.value)
         self.send_json(error_body(refusal.code.value, refusal.message, refusal.details), HTTP_STATUS[refusal.code])
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         code = _CODE_FOR_STATUS.get(status_code, "INTERNAL")
+        self.services.metrics.error("rest", code)
         message = "internal error" if status_code >= 500 else (self._reason or "request refused")
         self.set_header("Content-Type", "application/json")
         self.finish(orjson.dumps(error_body(code, message)))
@@ -139,7 +147,9 @@ class ApiHandler(tornado.web.RequestHandler):
         try:
             return await work()
         except CommandRefused as refusal:
-            if command is not None and not refusal.recorded and refusal.code != ErrorCode.UNAUTHORIZED:
+            if refusal.code == ErrorCode.UNAUTHORIZED:  # a security event, for queries too
+                await self._record_security_event(command or "rest_unauthorized", refusal)
+            elif command is not None and not refusal.recorded:
                 await self._record_refusal(command, refusal)
             self.send_refusal(refusal)
         except StoreUnavailable:
@@ -154,6 +164,19 @@ class ApiHandler(tornado.web.RequestHandler):
             trip_id = self.path_kwargs.get("trip_id")
             await self.services.recorder.refused(
                 self.origin, command, refusal, trip_id=trip_id if is_object_id(trip_id) else None,
+                meta=self._client_meta(),
             )
         except Exception:
             log.warning("could not record a refused %s", command)
+
+    async def _record_security_event(self, command: str, refusal: CommandRefused) -> None:
+        try:
+            await self.services.security.record(self.origin, command, refusal, self._client_meta())
+        except Exception:
+            log.warning("could not record a refused %s", command)
+
+    def _client_meta(self) -> dict[str, Any]:
+        """Who asked, for the audit view only (never broadcast)."""
+        request = self.request
+        return {"ip": request.remote_ip or "", "userAgent": request.headers.get("User-Agent", "")[:256],
+                "method": request.method, "path": request.path[:256]}

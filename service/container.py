@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from config import Settings
 from eventlog.ports import EventBus, EventStore
 from projections.read_side import ReadSide
+from service.admin import AdminService, SecurityEvents
 from service.auth import TokenVerifier
 from service.broadcaster import Broadcaster
 from service.clock import Clock
+from service.directory import ConnectionDirectory
 from service.hub import Hub
 from service.ids import ObjectIdFactory
+from service.metrics import Metrics
 from service.notifications import NotificationService
 from service.presence import RoomRosters
 from service.recorder import Recorder
@@ -43,5 +46,9 @@ class Services:
     rooms: RoomService
     notifications: NotificationService
     session: SessionServices
+    metrics: Metrics
+    directory: ConnectionDirectory
+    admin: AdminService
+    security: SecurityEvents
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -1,0 +1,85 @@
+"""Admin REST of the realtime layer (contract §4): connections, broadcast,
+disconnect and notify.  Admins only: 401 without a valid token, 403 for a user."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from domain import schemas
+from domain.errors import CommandRefused, ErrorCode
+from handlers.base import ApiHandler
+
+log = logging.getLogger("travelsense.admin")
+
+
+class AdminApiHandler(ApiHandler):
+    """``answer`` for admin commands: an unexpected failure is logged, recorded as
+    refused with ``INTERNAL`` when the log still takes records, and answered as
+    a bare 500 that says nothing about the cause."""
+
+    command_name = "admin"
+
+    async def admin(self, work: Callable[[], Awaitable[None]], command: str) -> None:
+        try:
+            await self.answer(work, command=command)
+        except Exception:
+            log.exception("admin command %s failed", command)
+            refusal = CommandRefused(ErrorCode.INTERNAL, "internal error")
+            await self._record_refusal(command, refusal)
+            if not self._finished:
+                self.send_refusal(refusal)
+
+    def on_finish(self) -> None:
+        if self.get_status() >= 400:
+            action = self.command_name.removeprefix("admin_")
+            self.services.metrics.admin_action(action, "refused")
+
+
+class ConnectionsHandler(AdminApiHandler):
+    command_name = "admin_list_connections"
+
+    async def get(self) -> None:
+        async def listing() -> None:
+            self.require_admin()
+            self.send_json(await self.services.admin.connections(self.origin))
+
+        await self.admin(listing, self.command_name)
+
+
+class BroadcastHandler(AdminApiHandler):
+    command_name = "admin_broadcast"
+
+    async def post(self) -> None:
+        async def broadcast() -> None:
+            self.require_admin()
+            body = schemas.check_body("broadcast", self.json_body())
+            self.send_json(await self.services.admin.broadcast(self.origin, body))
+
+        await self.admin(broadcast, self.command_name)
+
+
+class DisconnectHandler(AdminApiHandler):
+    command_name = "admin_disconnect"
+
+    async def post(self, user_id: str) -> None:
+        async def disconnect() -> None:
+            self.require_admin()
+            target = self.path_id(user_id, "userId")
+            self.send_json(await self.services.admin.disconnect(self.origin, target))
+
+        await self.admin(disconnect, self.command_name)
+
+
+class NotifyHandler(AdminApiHandler):
+    command_name = "notify"
+
+    async def post(self) -> None:
+        async def notify() -> None:
+            self.require_admin()
+            body: dict[str, Any] = schemas.check_body("notify", self.json_body())
+            body["userId"] = body["userId"].lower()
+            self.send_json(await self.services.admin.notify(self.origin, body))
+
+        await self.admin(notify, self.command_name)

@@ -1,0 +1,60 @@
+"""``GET /api/audit/events``: the log itself, oldest first, for analysts (admins).
+
+The only place besides the connections list where a client's IP and user
+agent (record ``meta``) can be read.
+"""
+
+from __future__ import annotations
+
+from domain.errors import invalid
+from handlers.admin import AdminApiHandler
+from service.admin import AuditQuery
+from service.clock import parse_iso
+
+MAX_TYPE_LENGTH = 100
+
+
+def log_time(text: str) -> str:
+    """An ISO 8601 instant as the log writes ``at`` (UTC, milliseconds, ``Z``), so
+    that comparing the strings compares the instants."""
+    moment = parse_iso(text)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AuditEventsHandler(AdminApiHandler):
+    command_name = "admin_audit_query"
+
+    def _id_arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return None if value in (None, "") else self.path_id(value, name)
+
+    def _time_arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        if value in (None, ""):
+            return None
+        try:
+            return log_time(value)
+        except (ValueError, OverflowError):
+            raise invalid(name, "must be an ISO 8601 date-time") from None
+
+    def _query(self) -> AuditQuery:
+        command = self.get_query_argument("type", None) or None
+        if command is not None and len(command) > MAX_TYPE_LENGTH:
+            raise invalid("type", f"must be at most {MAX_TYPE_LENGTH} characters")
+        return AuditQuery(
+            trip_id=self._id_arg("tripId"),
+            user_id=self._id_arg("userId"),
+            command=command,
+            since=self._time_arg("from"),
+            until=self._time_arg("to"),
+            after=self.int_arg("after", 0, 0, None),
+            limit=self.int_arg("limit", 100, 1, 1000),
+        )
+
+    async def get(self) -> None:
+        async def read() -> None:
+            self.require_admin()
+            self.send_json(await self.services.admin.audit(self.origin, self._query()))
+
+        await self.admin(read, self.command_name)
+
