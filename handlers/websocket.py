@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlparse
 
@@ -16,11 +17,13 @@ import orjson
 import tornado.web
 import tornado.websocket
 
+from domain.errors import CommandRefused, ErrorCode
 from handlers.base import error_body
 from service.auth import Identity, InvalidToken
 from service.clock import iso
 from service.container import Services
 from service.hub import Connection
+from service.recorder import Origin
 from service.session import CLOSE_TOO_SLOW, ClientSession
 
 log = logging.getLogger("travelsense.ws")
@@ -53,6 +56,7 @@ class SocketOutlet:
             written = handler.write_message(payload)
         except tornado.websocket.WebSocketClosedError:
             return
+        handler.services.metrics.frame_written(payload)
 
         def done(future: asyncio.Future[None]) -> None:
             self._frames -= 1
@@ -65,6 +69,7 @@ class SocketOutlet:
     def close(self, code: int, reason: str) -> None:
         handler = self._handler
         if handler.ws_connection is not None and not handler.ws_connection.is_closing():
+            handler.server_close_code = code
             handler.close(code, reason)
 
 
@@ -75,13 +80,34 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         self.services = services
         self.identity: Identity | None = None
         self.session: ClientSession | None = None
+        self.server_close_code: int | None = None
+        self._opened_at = 0.0
 
     # handshake -------------------------------------------------------------------
 
     def _refuse(self, status: int, code: str, message: str) -> None:
+        self._audit_refusal(status, code, message)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(orjson.dumps(error_body(code, message)))
+
+    def _audit_refusal(self, status: int, code: str, message: str) -> None:
+        """A refused handshake is a security event: counted, and recorded in the log."""
+        services = self.services
+        services.metrics.handshake_refused(status)
+        if status == 429:
+            services.metrics.rate_limited("connections")
+        if services.lifecycle.draining:
+            return
+        identity = self.identity
+        origin = Origin("ws", identity.user_id if identity else None, identity.role if identity else None)
+        meta = {"ip": self.request.remote_ip or "", "userAgent": self.request.headers.get("User-Agent", "")[:256],
+                "origin": self.request.headers.get("Origin", "")[:256], "status": status}
+        task = asyncio.ensure_future(
+            services.security.record(origin, "ws_handshake", CommandRefused(ErrorCode(code), message), meta)
+        )
+        services.background.add(task)
+        task.add_done_callback(services.background.discard)
 
     def _origin_allowed(self) -> bool:
         origin = self.request.headers.get("Origin")
@@ -137,6 +163,8 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             outlet=SocketOutlet(self, limits.outbound_max_frames, limits.outbound_max_bytes),
         )
         conn.last_activity = conn.connected_at
+        self._opened_at = time.monotonic()
+        services.metrics.connected()
         self.set_nodelay(True)
         self.session = ClientSession(services.session, conn, identity)
         try:
@@ -152,6 +180,8 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
     def on_close(self) -> None:
         session, self.session = self.session, None
         if session is not None:
+            code = self.server_close_code or self.close_code
+            self.services.metrics.disconnected(code, time.monotonic() - self._opened_at)
             task = asyncio.ensure_future(session.stop(self.close_code, self.close_reason))
             self.services.background.add(task)
             task.add_done_callback(self.services.background.discard)
