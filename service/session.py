@@ -167,7 +167,6 @@ class ClientSession:
         try:
             try:
                 event, data, ref = self._parse(raw)
-                payload = data
                 self._rate_limit(event)
                 handler = self._handlers.get(event)
                 if handler is None:

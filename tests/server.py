@@ -197,7 +197,7 @@ class Client:
                 return got
             try:
                 got.append(await self.next_frame(left))
-            except (TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, asyncio.TimeoutError, websockets.ConnectionClosed):
                 return got
 
     async def close(self) -> None:

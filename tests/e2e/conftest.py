@@ -1,17 +1,64 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.server import ServerProcess
+from tests.server import ServerProcess, object_id, token
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh server process on a fresh embedded store."""
     proc = ServerProcess(f"sqlite:///{tmp_path}/events.db").start(tmp_path)
     try:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for a module whose tests each make their own trips and users."""
+    directory = tmp_path_factory.mktemp("shared")
+    proc = ServerProcess(f"sqlite:///{directory}/events.db", args=["--typing-clear", "0.5"]).start(directory)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+_users = itertools.count(0x100)
+
+
+class People:
+    """Fresh user ids (and their tokens) for one test."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+
+    def id(self, name: str) -> str:
+        if name not in self.ids:
+            self.ids[name] = object_id(next(_users) * 7919)
+        return self.ids[name]
+
+    def token(self, name: str, **claims: Any) -> str:
+        return token(self.id(name), name=name.capitalize(), **claims)
+
+
+@pytest.fixture
+def people() -> People:
+    return People()
+
+
+def make_trip(server: ServerProcess, people: People, owner: str, *collaborators: str, **body: Any) -> dict[str, Any]:
+    status, trip = server.request(
+        "POST", "/api/trips",
+        body={"title": "Lisbon", "collaborators": [people.id(c) for c in collaborators], **body},
+        bearer=people.token(owner),
+    )
+    assert status == 201, trip
+    return trip
