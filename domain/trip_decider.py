@@ -293,8 +293,7 @@ def _update(state: Trip, command: UpdateTrip) -> TripUpdated:
                 raise invalid("activity.activityId", "an activity with this id exists")
             return TripUpdated("activity_added", {"dayId": data["dayId"], "activity": activity})
         case "activity_updated" | "activity_removed":
-            day = _require_day(state, data["dayId"])
-            if day.find(data["activityId"]) is None:
+            if _require_day(state, data["dayId"]).find(data["activityId"]) is None:
                 raise invalid("activityId", "no such activity in that day")
             return TripUpdated(command.update_type, dict(data))
         case "constraint_added":

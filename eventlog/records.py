@@ -80,7 +80,7 @@ def to_document(record: LogRecord) -> dict[str, JSON]:
 
 def from_document(document: dict[str, JSON]) -> LogRecord:
     known = {wire for _, wire in _FIELDS}
-    values = {name: document.get(wire) for name, wire in _FIELDS if wire in document}
+    values: dict[str, Any] = {name: document.get(wire) for name, wire in _FIELDS if wire in document}
     values["events"] = tuple(document.get("events") or ())
     values.setdefault("schema_version", SCHEMA_VERSION)
     values.setdefault("position", 0)
