@@ -21,7 +21,7 @@ import tornado.httpserver
 import tornado.web
 
 from config import Settings, load_settings
-from eventlog.factory import open_bus, open_store
+from eventlog.factory import open_bus, open_presence, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
@@ -44,12 +44,12 @@ from service.auth import Identity, TokenRules, TokenVerifier, issue_token
 from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
-from service.directory import LocalDirectory
+from service.directory import ConnectionDirectory, LocalDirectory, connection_view
 from service.hub import Hub
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
-from service.presence import LocalRosters
+from service.presence import LocalRosters, RoomRosters
 from service.recorder import Origin, Recorder
 from service.rooms import RoomService
 from service.runner import TripRunner
@@ -86,9 +86,10 @@ async def build(settings: Settings) -> Services:
     new_id = ObjectIdFactory()
     read_side = ReadSide(store)
     recorder = Recorder(store, clock, new_id)
-    hub = Hub(store)
+    hub = Hub(store, metrics)
     metrics.track_connections(hub.count)
-    rosters = LocalRosters()
+    presence = open_presence(settings.redis_url, bus.node_id)  # None: one node, rosters and directory in memory
+    rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
     broadcaster = Broadcaster(bus)
     verifier = TokenVerifier(token_rules(settings))
     trips = TripService(TripRunner(recorder, read_side), read_side, store, broadcaster, rosters, new_id)
@@ -97,18 +98,29 @@ async def build(settings: Settings) -> Services:
         clock=clock, limits=settings.limits,
     )
     notifications = NotificationService(read_side, recorder, broadcaster, new_id)
-    session = SessionServices(trips, rooms, hub, recorder, verifier, clock, settings.limits)
-    directory = LocalDirectory(hub, bus.node_id)
+    session = SessionServices(trips, rooms, hub, recorder, verifier, clock, settings.limits, metrics)
+    directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
+    if presence is not None:
+        shared = presence.directory(lambda: [connection_view(conn, bus.node_id) for conn in hub.connections()])
+        hub.on_change = shared.changed
+        presence.rosters.on_gone = rooms.member_gone
+        presence.rosters.on_back = rooms.member_back
+        directory = shared
     admin = AdminService(directory=directory, broadcaster=broadcaster, recorder=recorder, notifications=notifications,
                          store=store, new_id=new_id, metrics=metrics)
     security = SecurityEvents(recorder, clock, metrics)
     await bus.start(hub.deliver)
-    return Services(
+    if presence is not None:
+        await presence.start()
+    services = Services(
         settings=settings, store=store, bus=bus, read_side=read_side, recorder=recorder, verifier=verifier,
         clock=clock, new_id=new_id, hub=hub, rosters=rosters, broadcaster=broadcaster, trips=trips, rooms=rooms,
         notifications=notifications, session=session, metrics=metrics, directory=directory, admin=admin,
         security=security,
     )
+    if presence is not None:
+        services.closing.append(presence)
+    return services
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
@@ -193,6 +205,8 @@ async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> No
     while (services.hub.count() or services.background) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await services.bus.close()
+    for adapter in services.closing:
+        await adapter.close()
     await services.store.close()
 
 

@@ -3,6 +3,7 @@ these messages into frames for its own sockets (see ``hub``)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from eventlog.ports import EventBus
@@ -22,6 +23,7 @@ class Broadcaster:
 
     async def _send(self, message: dict[str, Any]) -> None:
         message["origin"] = self._bus.node_id
+        message.setdefault("acceptedAt", time.time())  # epoch seconds: delivery latency and bus lag
         await self._bus.publish(message)
 
     async def stream_record(self, record: LogRecord, *, ref: str | None = None, sender: str | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from eventlog.ports import BusMessage, EventStore
 from service import broadcaster as kinds
 from service.frames import encode, stream_broadcast
+from service.metrics import Metrics
 
 log = logging.getLogger("travelsense.hub")
 
@@ -61,8 +62,9 @@ RevokeHandler = Callable[[Connection, str], Awaitable[None]]
 
 
 class Hub:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, metrics: Metrics | None = None) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._connections: dict[str, Connection] = {}
         self._by_user: dict[str, set[str]] = {}
         self._rooms: dict[str, set[str]] = {}
@@ -133,6 +135,8 @@ class Hub:
 
     def deliver(self, message: BusMessage) -> None:
         kind = message.get("kind")
+        accepted_at = self._metrics.bus_message(message)
+        reaches = accepted_at is not None and self._reaches(message)
         try:
             if kind == kinds.ROOM:
                 self._deliver_room(message)
@@ -153,6 +157,17 @@ class Hub:
                     conn.outlet.close(int(message["code"]), str(message.get("reason", "")))
         except Exception:  # a malformed message must not stop delivery of the next one
             log.exception("could not deliver a bus message of kind %r", kind)
+        if reaches and accepted_at is not None:
+            self._metrics.delivered(accepted_at)
+
+    def _reaches(self, message: BusMessage) -> bool:
+        """Whether delivering the message writes a frame on this node."""
+        kind = message.get("kind")
+        if kind == kinds.ROOM:
+            return bool(self._rooms.get(message.get("tripId", "")))
+        if kind == kinds.USER:
+            return message.get("userId") in self._by_user
+        return kind == kinds.ALL and bool(self._connections)
 
     def _deliver_room(self, message: BusMessage) -> None:
         trip_id = message["tripId"]

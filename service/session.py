@@ -10,7 +10,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -22,10 +22,12 @@ from domain.rate_limit import Bucket, BucketRule, take
 from domain.sanitize import sanitize
 from eventlog.ports import StoreUnavailable
 from eventlog.records import LogRecord
+from service import logs
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso_from_epoch
 from service.frames import encode, error_frame, stream_broadcast
 from service.hub import Connection, Hub
+from service.metrics import Metrics
 from service.recorder import Origin, Recorder
 from service.rooms import RoomService
 from service.trips import TripService
@@ -49,6 +51,7 @@ class SessionServices:
     verifier: TokenVerifier
     clock: Clock
     limits: Limits
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class _Refused(Exception):
@@ -103,6 +106,7 @@ class ClientSession:
     # lifecycle ----------------------------------------------------------------
 
     async def start(self) -> None:
+        logs.bind(session_id=self.conn.session_id)
         s = self._s
         s.hub.add(self.conn)
         await s.recorder.accepted(
@@ -117,6 +121,7 @@ class ClientSession:
         self._arm_idle_timer(s.limits.idle_timeout_seconds)
 
     async def stop(self, code: int | None, reason: str | None) -> None:
+        logs.bind(session_id=self.conn.session_id)
         for timer in (*self._timers, *self._token_timers):
             timer.cancel()
         s = self._s
@@ -160,6 +165,7 @@ class ClientSession:
     async def receive(self, raw: str | bytes) -> None:
         s = self._s
         self._last_frame = s.clock.monotonic()
+        logs.bind(session_id=self.conn.session_id)
         self.conn.last_activity = s.recorder.now()
         event: str | None = None
         ref: str | None = None
@@ -179,13 +185,16 @@ class ClientSession:
         except CommandRefused as refusal:
             await self._refuse(refusal, event, ref, payload)
         except StoreUnavailable:
+            s.metrics.error("ws", ErrorCode.UNAVAILABLE)
             self.conn.send(error_frame(
                 CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"),
                 event, ref,
             ))
         except Exception:
             log.exception("event %r failed in session %s", event, self.conn.session_id)
+            s.metrics.error("ws", ErrorCode.INTERNAL)
             self.conn.send(error_frame(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref))
+        s.metrics.message_in(event)
 
     def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
         size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -229,9 +238,11 @@ class ClientSession:
             self._limited_at.popleft()
         if len(self._limited_at) > limits.abuse_refusals:
             self.conn.outlet.close(CLOSE_POLICY, "rate limits exceeded")
+        self._s.metrics.rate_limited("typing" if event == "typing" else "message")
         raise CommandRefused(ErrorCode.RATE_LIMITED, "too many events, slow down", {"retryAfterMs": wait_ms})
 
     async def _refuse(self, refusal: CommandRefused, event: str | None, ref: str | None, payload: Any) -> None:
+        self._s.metrics.error("ws", refusal.code)
         self.conn.send(error_frame(refusal, event, ref))
         if refusal.recorded:
             return
