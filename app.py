@@ -81,14 +81,15 @@ async def build(settings: Settings) -> Services:
     metrics = Metrics()
     store = MeteredStore(open_store(settings.store_url), metrics)
     await store.open()
-    bus = open_bus(settings.redis_url, settings.node_id)
+    bus = open_bus(settings.redis_url, settings.node_id, settings.redis_prefix)
     clock = SystemClock()
     new_id = ObjectIdFactory()
     read_side = ReadSide(store)
     recorder = Recorder(store, clock, new_id)
     hub = Hub(store, metrics)
     metrics.track_connections(hub.count)
-    presence = open_presence(settings.redis_url, bus.node_id)  # None: one node, rosters and directory in memory
+    # with Redis, rosters and the connection directory are shared by every node; else kept in memory
+    presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix)
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
     broadcaster = Broadcaster(bus)
     verifier = TokenVerifier(token_rules(settings))

@@ -42,6 +42,7 @@ class Settings:
     port: int = 8080
     store_url: str = DEFAULT_STORE
     redis_url: str | None = None
+    redis_prefix: str = "travelsense"  # every Redis key this service writes starts with it
     dev: bool = False
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
@@ -103,6 +104,7 @@ def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=int(env.get("PORT", "8080")))
     parser.add_argument("--store", dest="store_url", default=env.get("STORE_URL", DEFAULT_STORE))
     parser.add_argument("--redis", dest="redis_url", default=env.get("REDIS_URL") or None)
+    parser.add_argument("--redis-prefix", default=env.get("REDIS_PREFIX") or "travelsense")
     parser.add_argument("--dev", action="store_true", default=env.get("DEV", "") == "1")
     parser.add_argument("--metrics-public", action="store_true", default=env.get("METRICS_PUBLIC", "") == "1")
     parser.add_argument("--migrate", action="store_true", default=env.get("MIGRATE", "") == "1")
@@ -125,6 +127,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         port=args.port,
         store_url=args.store_url,
         redis_url=args.redis_url,
+        redis_prefix=args.redis_prefix,
         dev=args.dev,
         jwt_secret=env.get("JWT_SECRET") or None,
         jwt_public_key=_key_text(env.get("JWT_PUBLIC_KEY") or None),

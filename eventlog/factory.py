@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from eventlog.memory_bus import InProcessBus
 from eventlog.ports import EventBus, EventStore
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
+
+if TYPE_CHECKING:
+    from eventlog.redis_presence import RedisPresence
 
 
 def open_store(url: str) -> EventStore:
@@ -17,9 +22,19 @@ def open_store(url: str) -> EventStore:
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 
-def open_bus(redis_url: str | None, node_id: str | None = None) -> EventBus:
+def open_bus(redis_url: str | None, node_id: str | None = None, prefix: str = "travelsense") -> EventBus:
     if not redis_url:
         return InProcessBus(node_id)
     from eventlog.redis_bus import RedisStreamsBus  # imported only when asked for
 
-    return RedisStreamsBus(redis_url, node_id=node_id)
+    return RedisStreamsBus(redis_url, node_id=node_id, prefix=prefix)
+
+
+def open_presence(redis_url: str | None, node_id: str, prefix: str = "travelsense") -> RedisPresence | None:
+    """Room rosters and the connection directory shared by every node (None: single node,
+    the service keeps them in memory)."""
+    if not redis_url:
+        return None
+    from eventlog.redis_presence import RedisPresence  # imported only when asked for
+
+    return RedisPresence(redis_url, node_id=node_id, prefix=prefix)

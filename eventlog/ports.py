@@ -80,6 +80,11 @@ class EventStore(Protocol):
 BusMessage = dict[str, Any]
 Deliver = Callable[[BusMessage], None]
 
+RESYNC_KIND = "resync"
+"""A bus that may have lost messages (its reader reconnected, or an origin's
+counter skipped) delivers ``{"kind": RESYNC_KIND}`` before anything newer: the
+receiver fills what it holds from the event log."""
+
 
 class EventBus(Protocol):
     """Carries delivery messages to every node, this one included."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from config import Settings
 from eventlog.ports import EventBus, EventStore
@@ -22,6 +23,10 @@ from service.recorder import Recorder
 from service.rooms import RoomService
 from service.session import SessionServices
 from service.trips import TripService
+
+
+class Closeable(Protocol):
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -52,3 +57,4 @@ class Services:
     security: SecurityEvents
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from eventlog.ports import BusMessage, EventStore
+from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
 from service import broadcaster as kinds
 from service.frames import encode, stream_broadcast
 from service.metrics import Metrics
@@ -38,6 +38,7 @@ class Seat:
     last_seq: int = 0
     holding: bool = True  # while joining or filling a gap, frames wait here
     held: list[tuple[int | None, bytes]] = field(default_factory=list)
+    stale: bool = False  # the bus may have lost frames meanwhile: fill from the log before releasing
 
 
 @dataclass(slots=True, eq=False)
@@ -59,6 +60,7 @@ class Connection:
 
 
 RevokeHandler = Callable[[Connection, str], Awaitable[None]]
+ChangeHandler = Callable[[], None]
 
 
 class Hub:
@@ -70,12 +72,18 @@ class Hub:
         self._rooms: dict[str, set[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_revoke: RevokeHandler | None = None
+        self.on_change: ChangeHandler | None = None  # a connection came, went, entered or left a room
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     # registry ----------------------------------------------------------------
 
     def add(self, conn: Connection) -> None:
         self._connections[conn.session_id] = conn
         self._by_user.setdefault(conn.user_id, set()).add(conn.session_id)
+        self._changed()
 
     def remove(self, conn: Connection) -> None:
         self._connections.pop(conn.session_id, None)
@@ -86,6 +94,7 @@ class Hub:
                 del self._by_user[conn.user_id]
         for trip_id in list(conn.seats):
             self.exit(conn, trip_id)
+        self._changed()
 
     def connections(self) -> Iterator[Connection]:
         return iter(list(self._connections.values()))
@@ -110,6 +119,7 @@ class Hub:
         if seat is None:
             seat = conn.seats[trip_id] = Seat()
             self._rooms.setdefault(trip_id, set()).add(conn.session_id)
+            self._changed()
         seat.holding = True
         return seat
 
@@ -129,6 +139,7 @@ class Hub:
             members.discard(conn.session_id)
             if not members:
                 del self._rooms[trip_id]
+        self._changed()
         return True
 
     # delivery ----------------------------------------------------------------
@@ -155,6 +166,8 @@ class Hub:
             elif kind == kinds.DISCONNECT:
                 for conn in self.of_user(message["userId"]):
                     conn.outlet.close(int(message["code"]), str(message.get("reason", "")))
+            elif kind == RESYNC_KIND:
+                self.resync()
         except Exception:  # a malformed message must not stop delivery of the next one
             log.exception("could not deliver a bus message of kind %r", kind)
         if reaches and accepted_at is not None:
@@ -199,7 +212,22 @@ class Hub:
             seat.held.append((seq, payload))
             self._spawn(self._fill_gap(conn, trip_id, seat))
 
+    def resync(self) -> None:
+        """The bus may have lost messages: fill every seat from the log before
+        delivering anything newer (seats busy joining or filling do it after)."""
+        for conn in list(self._connections.values()):
+            for trip_id, seat in conn.seats.items():
+                if seat.holding:
+                    seat.stale = True
+                else:
+                    seat.holding = True
+                    self._spawn(self._fill_gap(conn, trip_id, seat))
+
     def _release(self, conn: Connection, trip_id: str, seat: Seat) -> None:
+        if seat.stale:
+            seat.stale = False
+            self._spawn(self._fill_gap(conn, trip_id, seat))
+            return
         held, seat.held = seat.held, []
         seat.holding = False
         for seq, payload in held:
@@ -220,7 +248,9 @@ class Hub:
             if record.version is None or record.version <= seat.last_seq:
                 continue
             if frame is not None:
-                conn.send(encode(*frame))
+                # the sender's own copy echoes its ref, as it would have from the bus
+                own = record.ref is not None and record.session_id == conn.session_id
+                conn.send(encode(*frame, record.ref if own else None))
             seat.last_seq = record.version
         self._release(conn, trip_id, seat)
 

@@ -133,6 +133,25 @@ class RoomService:
         for trip_id in list(conn.seats):
             await self._vacate(conn, trip_id)
 
+    async def member_gone(self, trip_id: str, user_id: str) -> None:
+        """A shared roster found the user's last visible connection on a node that died."""
+        await self._recorder.accepted(
+            Origin("system", user_id), "room_presence_expired", trip_id=trip_id, payload={"tripId": trip_id},
+            events=({"type": "user_left", "data": {"tripId": trip_id, "reason": "node_gone"}},),
+        )
+        await self._broadcaster.room_signal(
+            trip_id, "user_left", {"tripId": trip_id, "userId": user_id, "timestamp": self._recorder.now()},
+            exclude_user=user_id,
+        )
+
+    async def member_back(self, trip_id: str, member: RoomMember) -> None:
+        """This node's member is shown again after the shared roster lost it (a stall, a Redis restart)."""
+        data: dict[str, Any] = {"tripId": trip_id, "userId": member.user_id}
+        if member.name is not None:
+            data["name"] = member.name
+        data["timestamp"] = self._recorder.now()
+        await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=member.user_id)
+
     async def revoke(self, conn: Connection, trip_id: str) -> None:
         if trip_id not in conn.seats:
             return

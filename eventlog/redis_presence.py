@@ -1,0 +1,574 @@
+"""Presence on Redis: room rosters and the connection directory of every node.
+
+Each process is an *instance* (``<node id>.<random>``) with a key
+``<prefix>:node:<instance>`` that lives ``ttl`` seconds and is refreshed by a
+heartbeat every ``interval`` seconds.  An instance whose key is gone is dead.
+
+**Rosters** (``RedisRosters``, the ``service.presence.RoomRosters`` port): one
+hash per room, ``<prefix>:room:<tripId>``, field = session id, value = the
+member (user, name, hidden, status, since, instance).  Every script that touches
+a room first removes the members of dead instances, atomically, and returns the
+users that left the room that way (no live visible session of theirs remains);
+the node that removed them announces ``user_left`` (``on_gone``), so each death
+is announced once.  Every heartbeat also sweeps the rooms this node has members
+in, so a dead node's users are shown as gone within ``ttl + interval`` seconds
+(8 s with the defaults) even when nobody joins, leaves or talks.
+
+This node's own members are also kept in memory: that copy is the truth for
+this instance.  When Redis fails, joins, leaves and status changes still
+succeed locally (a log line; the member lists fall back to the last ones read),
+and the next heartbeat that reaches Redis rewrites this instance's members.  The
+same repair runs when the heartbeat finds its own key gone (Redis lost its data,
+or this process stalled longer than the TTL and others swept it): users that
+become visible again are announced (``on_back``), so rooms that were told
+``user_left`` see them come back.
+
+**Directory** (``RedisDirectory``, the ``service.directory.ConnectionDirectory``
+port): one hash per instance, ``<prefix>:conns:<instance>``, field = session
+id, value = the contract's connection object.  Written when connections come,
+go, enter or leave rooms (the hub says so), rewritten where changed by every
+heartbeat (``lastActivity``), and expiring with the instance.
+
+The scripts read node keys they are not given in ``KEYS``: fine on a standalone
+Redis or one behind Sentinel, not on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from domain.room import RoomMember
+from eventlog.ports import StoreUnavailable
+
+log = logging.getLogger("travelsense.presence")
+
+DEFAULT_PREFIX = "travelsense"
+HEARTBEAT_SECONDS = 2.0
+TTL_SECONDS = 6.0
+
+_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+GoneHandler = Callable[[str, str], Awaitable[None]]  # (trip id, user id)
+BackHandler = Callable[[str, RoomMember], Awaitable[None]]
+LocalSnapshot = Callable[[], list[dict[str, Any]]]
+
+# Shared by every script: ARGV[1] is the node-key prefix. ``sweep`` removes the
+# members of dead instances and returns the users left with no live visible
+# session; ``visible(user)`` says whether a user has one.
+_LUA_COMMON = """
+local node_prefix = ARGV[1]
+local alive_cache = {}
+local function alive(instance)
+  local known = alive_cache[instance]
+  if known == nil then
+    known = redis.call('EXISTS', node_prefix .. instance) == 1
+    alive_cache[instance] = known
+  end
+  return known
+end
+local function members()
+  local out = {}
+  local flat = redis.call('HGETALL', KEYS[1])
+  for i = 1, #flat, 2 do out[flat[i]] = flat[i + 1] end
+  return out
+end
+local function visible_users(all)
+  local users = {}
+  for _, raw in pairs(all) do
+    local m = cjson.decode(raw)
+    if not m.h then users[m.u] = true end
+  end
+  return users
+end
+local function sweep()
+  local all = members()
+  local removed = {}
+  for session, raw in pairs(all) do
+    local m = cjson.decode(raw)
+    if not alive(m.i) then
+      redis.call('HDEL', KEYS[1], session)
+      all[session] = nil
+      if not m.h then removed[m.u] = true end
+    end
+  end
+  local still = visible_users(all)
+  local gone = {}
+  for user, _ in pairs(removed) do
+    if not still[user] then table.insert(gone, user) end
+  end
+  return all, gone
+end
+"""
+
+# KEYS[1] room; ARGV: prefix, session, member json, user, hidden ("1"/"0"), ttl ms
+_JOIN = _LUA_COMMON + """
+local all, gone = sweep()
+if all[ARGV[2]] then return {0, gone} end
+local was = visible_users(all)[ARGV[4]]
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if ARGV[5] == '1' or was then return {0, gone} end
+return {1, gone}
+"""
+
+# KEYS[1] room; ARGV: prefix, session
+_LEAVE = _LUA_COMMON + """
+local all, gone = sweep()
+local raw = all[ARGV[2]]
+if not raw then return {'', 0, gone} end
+redis.call('HDEL', KEYS[1], ARGV[2])
+all[ARGV[2]] = nil
+local m = cjson.decode(raw)
+local left = 0
+if not m.h and not visible_users(all)[m.u] then left = 1 end
+return {raw, left, gone}
+"""
+
+# KEYS[1] room; ARGV: prefix, session, member json
+_STATUS = _LUA_COMMON + """
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+end
+return 1
+"""
+
+# KEYS[1] room; ARGV: prefix
+_MEMBERS = _LUA_COMMON + """
+local all, gone = sweep()
+local flat = {}
+for session, raw in pairs(all) do
+  table.insert(flat, session)
+  table.insert(flat, raw)
+end
+return {flat, gone}
+"""
+
+# KEYS[1] room; ARGV: prefix, instance, ttl ms, then session, member json pairs.
+# Makes this instance's members exactly the ones given; returns the users that
+# became visible and those that stopped being visible (dead ones swept included).
+_REPLACE = _LUA_COMMON + """
+local all, gone = sweep()
+local before = visible_users(all)
+local wanted = {}
+for i = 4, #ARGV, 2 do wanted[ARGV[i]] = ARGV[i + 1] end
+for session, raw in pairs(all) do
+  if cjson.decode(raw).i == ARGV[2] and not wanted[session] then
+    redis.call('HDEL', KEYS[1], session)
+    all[session] = nil
+  end
+end
+for session, raw in pairs(wanted) do
+  redis.call('HSET', KEYS[1], session, raw)
+  all[session] = raw
+end
+if next(wanted) ~= nil then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+local after = visible_users(all)
+local back, left = {}, {}
+for user, _ in pairs(after) do if not before[user] then table.insert(back, user) end end
+for user, _ in pairs(before) do if not after[user] then table.insert(left, user) end end
+for _, user in ipairs(gone) do if not after[user] then table.insert(left, user) end end
+return {back, left}
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _client(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url, socket_timeout=5.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0), health_check_interval=0
+    )
+
+
+class RedisPresence:
+    """This process in Redis: its heartbeat, its room rosters, its directory entries."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        node_id: str,
+        prefix: str = DEFAULT_PREFIX,
+        interval: float = HEARTBEAT_SECONDS,
+        ttl: float = TTL_SECONDS,
+    ) -> None:
+        if ttl <= interval:
+            raise ValueError("the presence TTL must be longer than the heartbeat interval")
+        self.node_id = node_id
+        self.instance = f"{node_id}.{secrets.token_hex(4)}"
+        self.prefix = prefix
+        self.interval = interval
+        self.ttl = ttl
+        self.client = _client(url)
+        self.node_prefix = f"{prefix}:node:"
+        self.rosters = RedisRosters(self)
+        self._directory: RedisDirectory | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_beat: float | None = None  # monotonic time of the last heartbeat that reached Redis
+        self._failing = False
+        self.beats = 0
+        self.beat_failures = 0
+        self.repairs = 0
+
+    @property
+    def node_key(self) -> str:
+        return self.node_prefix + self.instance
+
+    @property
+    def instances_key(self) -> str:
+        return f"{self.prefix}:instances"
+
+    @property
+    def ttl_ms(self) -> int:
+        return int(self.ttl * 1000)
+
+    def directory(self, local: LocalSnapshot) -> RedisDirectory:
+        """The directory, publishing what ``local()`` lists (this node's connections)."""
+        if self._directory is None:
+            self._directory = RedisDirectory(self, local)
+        return self._directory
+
+    async def start(self) -> None:
+        """First heartbeat (so this instance counts as alive before anyone joins), then one every interval."""
+        try:
+            await asyncio.wait_for(self.beat(), 5.0)
+        except _FAILURES as exc:
+            log.warning("presence: Redis does not answer at start (%s); retrying every %.1fs", exc, self.interval)
+        self._task = asyncio.create_task(self._loop(), name=f"presence-{self.instance}")
+        if self._directory is not None:
+            self._directory.start()
+
+    async def close(self) -> None:
+        """Stop the heartbeat and take this instance out of Redis (best effort)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._directory is not None:
+            await self._directory.stop()
+        try:
+            await self.rosters.withdraw()
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.delete(self.node_key, f"{self.prefix}:conns:{self.instance}")
+                pipe.srem(self.instances_key, self.instance)
+                await pipe.execute()
+        except _FAILURES as exc:
+            log.warning("presence: could not remove this node from Redis (%s); its entries expire in %.0fs",
+                        exc, self.ttl)
+        await self.client.aclose()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await asyncio.wait_for(self.beat(), max(self.interval, 1.0) * 2)
+            except _FAILURES as exc:
+                self.beat_failures += 1
+                if not self._failing:
+                    self._failing = True
+                    log.warning("presence: heartbeat failed (%s); this node's users stay shown until %.0fs"
+                                " without a heartbeat, retrying", exc, self.ttl)
+            except Exception:
+                self.beat_failures += 1
+                log.exception("presence: heartbeat failed")
+
+    async def beat(self) -> None:
+        """Refresh this instance's key; repair when it was gone; sweep the rooms it has members in."""
+        now = time.monotonic()
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self.node_key, self.node_id, px=self.ttl_ms, get=True)
+            pipe.sadd(self.instances_key, self.instance)
+            previous, _ = await pipe.execute()
+        missing = previous is None
+        stalled = self._last_beat is not None and now - self._last_beat > self.ttl
+        first = self._last_beat is None
+        self._last_beat = time.monotonic()
+        if self._failing:
+            self._failing = False
+            log.warning("presence: heartbeat reaches Redis again")
+        self.beats += 1
+        if missing and not first:
+            self.repairs += 1
+            log.warning("presence: this node's key was gone (%s): rewriting its members and connections",
+                        "it missed heartbeats" if stalled else "Redis lost its data")
+        await self.rosters.refresh(repair=missing and not first, announce=stalled)
+        if self._directory is not None:
+            await self._directory.sync(full=missing)
+
+
+class RedisRosters:
+    """``RoomRosters`` on Redis hashes; see the module docstring."""
+
+    def __init__(self, presence: RedisPresence) -> None:
+        self._p = presence
+        client = presence.client
+        self._join: AsyncScript = client.register_script(_JOIN)
+        self._leave: AsyncScript = client.register_script(_LEAVE)
+        self._status: AsyncScript = client.register_script(_STATUS)
+        self._members: AsyncScript = client.register_script(_MEMBERS)
+        self._replace: AsyncScript = client.register_script(_REPLACE)
+        self._local: dict[str, dict[str, RoomMember]] = {}  # this instance's members, by room and session
+        self._last_read: dict[str, list[RoomMember]] = {}  # the last member list read, for when Redis fails
+        self._dirty: set[str] = set()  # rooms whose Redis copy may differ from ours
+        self.on_gone: GoneHandler | None = None
+        self.on_back: BackHandler | None = None
+
+    def _key(self, trip_id: str) -> str:
+        return f"{self._p.prefix}:room:{trip_id}"
+
+    def _encode(self, member: RoomMember) -> bytes:
+        body: dict[str, Any] = {"u": member.user_id, "h": member.hidden, "s": member.status, "t": member.since,
+                                "i": self._p.instance}
+        if member.name is not None:
+            body["n"] = member.name
+        return orjson.dumps(body)
+
+    @staticmethod
+    def _decode(session_id: str, raw: Any) -> RoomMember:
+        body = orjson.loads(raw)
+        return RoomMember(session_id, body["u"], body.get("n"), bool(body["h"]), body["s"], float(body["t"]))
+
+    async def _announce_gone(self, trip_id: str, users: Any) -> None:
+        for user in users or ():
+            if self.on_gone is not None:
+                try:
+                    await self.on_gone(trip_id, _text(user))
+                except Exception:
+                    log.exception("presence: could not announce that a user left room %s", trip_id)
+
+    def _failed(self, trip_id: str, what: str, exc: BaseException) -> None:
+        self._dirty.add(trip_id)
+        log.warning("presence: %s in room %s kept on this node only, Redis failed (%s)", what, trip_id, exc)
+
+    def _locally_visible(self, trip_id: str, user_id: str) -> bool:
+        return any(m.user_id == user_id and not m.hidden for m in self._local.get(trip_id, {}).values())
+
+    # the port ---------------------------------------------------------------------
+
+    async def join(self, trip_id: str, member: RoomMember) -> bool:
+        # the wall clock, not the caller's monotonic one: statuses from several nodes are compared
+        member = RoomMember(member.session_id, member.user_id, member.name, member.hidden, member.status, time.time())
+        room = self._local.setdefault(trip_id, {})
+        if member.session_id in room:
+            return False
+        visible_here = self._locally_visible(trip_id, member.user_id)
+        room[member.session_id] = member
+        try:
+            newly, gone = await self._join(
+                keys=[self._key(trip_id)],
+                args=[self._p.node_prefix, member.session_id, self._encode(member), member.user_id,
+                      "1" if member.hidden else "0", self._p.ttl_ms],
+            )
+        except _FAILURES as exc:
+            self._failed(trip_id, "a join", exc)
+            return not member.hidden and not visible_here
+        await self._announce_gone(trip_id, gone)
+        return bool(newly)
+
+    async def leave(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
+        room = self._local.get(trip_id, {})
+        mine = room.pop(session_id, None)
+        if not room:
+            self._local.pop(trip_id, None)
+            self._last_read.pop(trip_id, None)
+        try:
+            raw, left, gone = await self._leave(keys=[self._key(trip_id)], args=[self._p.node_prefix, session_id])
+        except _FAILURES as exc:
+            self._failed(trip_id, "a leave", exc)
+            if mine is None:
+                return None, False
+            return mine, not mine.hidden and not self._locally_visible(trip_id, mine.user_id)
+        await self._announce_gone(trip_id, gone)
+        member = self._decode(session_id, raw) if raw else mine
+        return member, bool(left) and member is not None
+
+    async def set_status(self, trip_id: str, session_id: str, status: str, at: float) -> None:
+        room = self._local.get(trip_id, {})
+        member = room.get(session_id)
+        if member is None:
+            return
+        member = RoomMember(member.session_id, member.user_id, member.name, member.hidden, status, time.time())
+        room[session_id] = member
+        try:
+            await self._status(keys=[self._key(trip_id)], args=[self._p.node_prefix, session_id, self._encode(member)])
+        except _FAILURES as exc:
+            self._failed(trip_id, "a status change", exc)
+
+    async def members(self, trip_id: str) -> list[RoomMember]:
+        """The room's members on live nodes (on Redis failure: the last list read, with ours as they are)."""
+        try:
+            flat, gone = await self._members(keys=[self._key(trip_id)], args=[self._p.node_prefix])
+        except _FAILURES as exc:
+            log.warning("presence: member list of room %s from memory, Redis failed (%s)", trip_id, exc)
+            own = self._local.get(trip_id, {})
+            others = [m for m in self._last_read.get(trip_id, []) if m.session_id not in own]
+            return [*others, *own.values()]
+        await self._announce_gone(trip_id, gone)
+        members = [self._decode(_text(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
+        if trip_id in self._local:
+            self._last_read[trip_id] = members
+        return members
+
+    # heartbeat work -----------------------------------------------------------------
+
+    async def refresh(self, *, repair: bool, announce: bool) -> None:
+        """Keep this node's rooms alive and swept; rewrite them after a failure or a loss."""
+        rooms = list(self._local)
+        if not rooms:
+            return
+        rewrite = set(rooms) if repair else self._dirty & set(rooms)
+        self._dirty -= rewrite
+        results: list[Any] = []
+        try:
+            async with self._p.client.pipeline(transaction=False) as pipe:
+                for trip_id in rooms:
+                    args: list[Any] = [self._p.node_prefix]
+                    if trip_id in rewrite:
+                        args += [self._p.instance, self._p.ttl_ms]
+                        for session_id, member in self._local.get(trip_id, {}).items():
+                            args += [session_id, self._encode(member)]
+                        await self._replace(keys=[self._key(trip_id)], args=args, client=pipe)
+                    else:
+                        pipe.pexpire(self._key(trip_id), self._p.ttl_ms)
+                        await self._members(keys=[self._key(trip_id)], args=args, client=pipe)
+                results = await pipe.execute()
+        except _FAILURES:
+            self._dirty |= rewrite
+            raise
+        # a pipeline queues pexpire + members for a plain room and one replace for a rewritten one
+        index = 0
+        for trip_id in rooms:
+            if trip_id in rewrite:
+                back, left = results[index]
+                index += 1
+                await self._announce_gone(trip_id, left)
+                if announce:
+                    await self._announce_back(trip_id, back)
+            else:
+                _, gone = results[index + 1]
+                index += 2
+                await self._announce_gone(trip_id, gone)
+
+    async def _announce_back(self, trip_id: str, users: Any) -> None:
+        if self.on_back is None:
+            return
+        for user in users or ():
+            user_id = _text(user)
+            mine = [m for m in self._local.get(trip_id, {}).values() if m.user_id == user_id and not m.hidden]
+            if mine:
+                try:
+                    await self.on_back(trip_id, mine[0])
+                except Exception:
+                    log.exception("presence: could not announce that a user is back in room %s", trip_id)
+
+    async def withdraw(self) -> None:
+        """Take this instance's remaining members out of Redis (shutting down)."""
+        if not self._local:
+            return
+        async with self._p.client.pipeline(transaction=False) as pipe:
+            for trip_id in self._local:
+                await self._replace(keys=[self._key(trip_id)], args=[self._p.node_prefix, self._p.instance,
+                                                                     self._p.ttl_ms], client=pipe)
+            await pipe.execute()
+        self._local.clear()
+
+
+class RedisDirectory:
+    """``ConnectionDirectory`` on Redis; see the module docstring."""
+
+    def __init__(self, presence: RedisPresence, local: LocalSnapshot) -> None:
+        self._p = presence
+        self._local = local
+        self._written: dict[str, bytes] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def _key(self) -> str:
+        return f"{self._p.prefix}:conns:{self._p.instance}"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._write_loop(), name=f"directory-{self._p.instance}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def changed(self) -> None:
+        """A connection came, went, entered or left a room (the hub's ``on_change``)."""
+        self._wake.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.sync()
+            except _FAILURES as exc:
+                log.warning("presence: could not write this node's connections (%s); the heartbeat retries", exc)
+
+    async def sync(self, *, full: bool = False) -> None:
+        """Write the entries that changed since the last write (all of them when ``full``)."""
+        async with self._lock:
+            if full:
+                self._written = {}
+            entries = {e["sessionId"]: orjson.dumps(e) for e in self._local()}
+            changed = {sid: body for sid, body in entries.items() if self._written.get(sid) != body}
+            removed = [sid for sid in self._written if sid not in entries]
+            async with self._p.client.pipeline(transaction=False) as pipe:
+                if changed:
+                    pipe.hset(self._key, mapping=changed)  # type: ignore[arg-type]
+                if removed:
+                    pipe.hdel(self._key, *removed)
+                pipe.pexpire(self._key, self._p.ttl_ms)
+                await pipe.execute()
+            self._written = entries
+
+    # the port ---------------------------------------------------------------------
+
+    async def list(self) -> list[dict[str, Any]]:
+        """Every live instance's connections (this node's straight from its hub), oldest first."""
+        p = self._p
+        try:
+            instances = sorted(_text(i) for i in await p.client.smembers(p.instances_key))  # type: ignore[misc]
+            others = [i for i in instances if i != p.instance]
+            async with p.client.pipeline(transaction=False) as pipe:
+                for instance in others:
+                    pipe.exists(p.node_prefix + instance)
+                    pipe.hvals(f"{p.prefix}:conns:{instance}")
+                replies = await pipe.execute()
+        except _FAILURES as exc:
+            raise StoreUnavailable(f"the connection directory (Redis) is unavailable: {exc}") from exc
+        entries = list(self._local())
+        dead = []
+        for n, instance in enumerate(others):
+            alive, values = replies[2 * n], replies[2 * n + 1]
+            if not alive:
+                if not values:
+                    dead.append(instance)
+                continue
+            entries.extend(orjson.loads(value) for value in values)
+        if dead:
+            with contextlib.suppress(*_FAILURES):
+                await p.client.srem(p.instances_key, *dead)  # type: ignore[misc]
+        return sorted(entries, key=lambda e: (e.get("connectionTime", ""), e.get("sessionId", "")))
+
+    async def count_user(self, user_id: str) -> int:
+        return sum(1 for entry in await self.list() if entry.get("userId") == user_id)
