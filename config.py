@@ -54,6 +54,7 @@ class Settings:
     migrate: bool = False
     certfile: str | None = None
     keyfile: str | None = None
+    trust_proxy: bool = False  # X-Forwarded-For / X-Real-Ip name the client (only behind a proxy you run)
     node_id: str | None = None
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
@@ -110,6 +111,8 @@ def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--migrate", action="store_true", default=env.get("MIGRATE", "") == "1")
     parser.add_argument("--certfile", default=env.get("TLS_CERTFILE"))
     parser.add_argument("--keyfile", default=env.get("TLS_KEYFILE"))
+    parser.add_argument("--trust-proxy", action="store_true", default=env.get("TRUST_PROXY", "") == "1",
+                        help="take the client address from X-Forwarded-For/X-Real-Ip (behind a TLS proxy)")
     parser.add_argument("--node-id", default=env.get("NODE_ID"))
     parser.add_argument("--log-level", default=env.get("LOG_LEVEL", "INFO"))
     defaults = Limits()
@@ -139,6 +142,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         migrate=args.migrate,
         certfile=args.certfile,
         keyfile=args.keyfile,
+        trust_proxy=args.trust_proxy,
         node_id=args.node_id,
         log_level=args.log_level,
         limits=limits,

@@ -137,7 +137,10 @@ REST_BODIES: dict[str, dict[str, Any]] = {
             "maxlength": 366,
             "schema": {
                 "type": "dict",
-                "schema": {**DAY, "activities": {"type": "list", "maxlength": 200, "schema": {"type": "dict", "schema": ACTIVITY}}},
+                "schema": {
+                    **DAY,
+                    "activities": {"type": "list", "maxlength": 200, "schema": {"type": "dict", "schema": ACTIVITY}},
+                },
             },
         },
     },

@@ -340,7 +340,9 @@ def _replace(state: Trip, **changes: Any) -> Trip:
     return replace(state, **changes)
 
 
-def _touched(state: Trip, version: int, update_type: str, item_ids: list[str]) -> MappingProxyType[str, tuple[Touch, ...]]:
+def _touched(
+    state: Trip, version: int, update_type: str, item_ids: list[str]
+) -> MappingProxyType[str, tuple[Touch, ...]]:
     touches = dict(state.touches)
     for item in item_ids:
         touches[item] = (*touches.get(item, ()), Touch(version, update_type))[-TOUCH_HISTORY:]
@@ -378,18 +380,25 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str) -> Tri
             days = _with_day(
                 days,
                 data["dayId"],
-                lambda d: _replace_day(d, tuple(a.changed(changes) if a.activity_id == target else a for a in d.activities)),
+                lambda d: _replace_day(
+                    d, tuple(a.changed(changes) if a.activity_id == target else a for a in d.activities)
+                ),
             )
             touched = [target]
         case "activity_removed":
             target = data["activityId"]
             days = _with_day(
-                days, data["dayId"], lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target))
+                days,
+                data["dayId"],
+                lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target)),
             )
             touched = [target]
         case "constraint_added":
             raw = data["constraint"]
-            constraints = (*constraints, Constraint(raw["constraintId"], raw["type"], raw["value"], raw.get("description")))
+            constraints = (
+                *constraints,
+                Constraint(raw["constraintId"], raw["type"], raw["value"], raw.get("description")),
+            )
             touched = [raw["constraintId"]]
         case "constraint_removed":
             constraints = tuple(c for c in constraints if c.constraint_id != data["constraintId"])

@@ -3,18 +3,35 @@
 An accepted command on a trip carries the single stream event it produced and
 that event's ``version`` (its ``seq``) in the trip's stream.  Every other record
 (refused commands, room signals, connections, admin actions) has no version.
+
+Schema versions.  ``schemaVersion`` says which release's format a record was
+written in:
+
+1. the first release;
+2. every record also carries its hash-chain link in ``extra`` (``prevHash``,
+   ``hash``, and ``chain``/``chainSeq`` outside trip streams; see
+   ``eventlog/chain.py``).
+
+An event has no version field of its own: its schema version is that of the
+record holding it.  ``from_document``, which every adapter reads through, lifts
+the events of older records to the current shapes with the upcasters of
+``migrations/upcasters.py``; the events as stored stay available to the hash
+chain in ``stored_events``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from migrations.upcasters import upcast_events
 
 JSON = Any
 
 ACCEPTED = "accepted"
 REFUSED = "refused"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+FIRST_SCHEMA_VERSION = 1  # what a document without ``schemaVersion`` is taken to be
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +52,11 @@ class LogRecord:
     version: int | None = None
     idempotency_key: str | None = None
     meta: JSON = None  # role, ip, user agent: admin and audit views only
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = SCHEMA_VERSION  # the format it was written in (events read back are current)
     position: int = 0  # assigned by the store, increasing in append order
     extra: dict[str, JSON] = field(default_factory=dict)  # adapter-specific (hash chain)
+    # The events as stored, when reading lifted them to newer shapes (None: ``events`` are as stored).
+    stored_events: tuple[JSON, ...] | None = field(default=None, compare=False, repr=False)
 
     def stored_at(self, position: int, **extra: JSON) -> LogRecord:
         return replace(self, position=position, extra={**self.extra, **extra})
@@ -70,19 +89,69 @@ _FIELDS = (
 )
 
 
+_KNOWN = frozenset({wire for _, wire in _FIELDS} | {"_id"})
+
+
 def to_document(record: LogRecord) -> dict[str, JSON]:
-    values = asdict(record)
-    document = {wire: values[name] for name, wire in _FIELDS}
-    document["events"] = list(record.events)
-    document.update(record.extra)
+    """The record as a JSON document (``extra`` merged in).
+
+    A new top-level dict; nested values (payload, events, ...) are the record's
+    own, not copies: read them, do not change them.
+    """
+    document: dict[str, JSON] = {
+        "recordId": record.record_id,
+        "at": record.at,
+        "source": record.source,
+        "command": record.command,
+        "outcome": record.outcome,
+        "userId": record.user_id,
+        "sessionId": record.session_id,
+        "tripId": record.trip_id,
+        "payload": record.payload,
+        "ref": record.ref,
+        "error": record.error,
+        "events": list(record.events),
+        "stream": record.stream,
+        "version": record.version,
+        "idempotencyKey": record.idempotency_key,
+        "meta": record.meta,
+        "schemaVersion": record.schema_version,
+        "position": record.position,
+    }
+    if record.extra:
+        document.update(record.extra)
     return document
 
 
 def from_document(document: dict[str, JSON]) -> LogRecord:
-    known = {wire for _, wire in _FIELDS}
-    values: dict[str, Any] = {name: document.get(wire) for name, wire in _FIELDS if wire in document}
-    values["events"] = tuple(document.get("events") or ())
-    values.setdefault("schema_version", SCHEMA_VERSION)
-    values.setdefault("position", 0)
-    extra = {k: v for k, v in document.items() if k not in known and k != "_id"}
-    return LogRecord(**values, extra=extra)
+    """A stored document as a record, its events lifted to the current shapes."""
+    get = document.get
+    schema_version = get("schemaVersion") or FIRST_SCHEMA_VERSION
+    events = tuple(get("events") or ())
+    stored_events = None
+    if schema_version < SCHEMA_VERSION and events:
+        lifted = upcast_events(events, schema_version, SCHEMA_VERSION)
+        if lifted is not events:
+            events, stored_events = lifted, events
+    return LogRecord(
+        record_id=document["recordId"],
+        at=document["at"],
+        source=document["source"],
+        command=document["command"],
+        outcome=document["outcome"],
+        user_id=get("userId"),
+        session_id=get("sessionId"),
+        trip_id=get("tripId"),
+        payload=get("payload"),
+        ref=get("ref"),
+        error=get("error"),
+        events=events,
+        stream=get("stream"),
+        version=get("version"),
+        idempotency_key=get("idempotencyKey"),
+        meta=get("meta"),
+        schema_version=schema_version,
+        position=get("position") or 0,
+        extra={key: value for key, value in document.items() if key not in _KNOWN},
+        stored_events=stored_events,
+    )

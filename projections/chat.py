@@ -65,4 +65,3 @@ class ChatHistories:
 
     def snapshot(self) -> dict[str, Any]:
         return {trip_id: chat.messages for trip_id, chat in sorted(self._trips.items()) if chat.messages}
-

@@ -66,7 +66,10 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py"), "--port", str(self.port), "--store", self.store_url, *self.args],
-            cwd=str(log_dir), env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=str(log_dir),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         if wait:
             self.wait_ready()
@@ -197,7 +200,7 @@ class Client:
                 return got
             try:
                 got.append(await self.next_frame(left))
-            except (TimeoutError, asyncio.TimeoutError, websockets.ConnectionClosed):
+            except (TimeoutError, websockets.ConnectionClosed):
                 return got
 
     async def close(self) -> None:

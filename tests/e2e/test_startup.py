@@ -17,7 +17,11 @@ def test_without_a_key_the_server_refuses_to_start_naming_jwt_secret(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
     done = subprocess.run(
         [sys.executable, str(ROOT / "app.py"), "--port", str(free_port()), "--store", f"sqlite:///{tmp_path}/e.db"],
-        env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
     )
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -29,7 +33,11 @@ def test_dev_mode_seeds_a_demo_trip_and_prints_links_that_work(tmp_path: Path) -
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--dev", "--port", str(port), "--store", f"sqlite:///{tmp_path}/e.db"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         assert proc.stdout is not None

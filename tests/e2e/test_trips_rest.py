@@ -10,9 +10,13 @@ from tests.server import Client, ServerProcess, running
 
 def test_creating_a_trip_returns_201_with_the_trip_state(shared_server: ServerProcess, people: People) -> None:
     status, trip = shared_server.request(
-        "POST", "/api/trips",
-        body={"title": "Porto", "collaborators": [people.id("bob")],
-              "days": [{"date": "2026-12-04", "title": "Ribeira", "activities": [{"title": "Port tasting", "cost": 20}]}]},
+        "POST",
+        "/api/trips",
+        body={
+            "title": "Porto",
+            "collaborators": [people.id("bob")],
+            "days": [{"date": "2026-12-04", "title": "Ribeira", "activities": [{"title": "Port tasting", "cost": 20}]}],
+        },
         bearer=people.token("ada"),
     )
     assert status == 201
@@ -32,10 +36,14 @@ def test_only_an_admin_may_choose_the_owner(shared_server: ServerProcess, people
 
 
 def test_invalid_bodies_are_400_with_field_details(shared_server: ServerProcess, people: People) -> None:
-    for body, field in [({}, "title"), ({"title": ""}, "title"), ({"title": "x" * 201}, "title"),
-                        ({"title": "t", "collaborators": ["bob"]}, "collaborators.0"),
-                        ({"title": "t", "days": [{"date": "tomorrow"}]}, "days.0.date"),
-                        ({"title": "t", "extra": 1}, "extra")]:
+    for body, field in [
+        ({}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": "t", "collaborators": ["bob"]}, "collaborators.0"),
+        ({"title": "t", "days": [{"date": "tomorrow"}]}, "days.0.date"),
+        ({"title": "t", "extra": 1}, "extra"),
+    ]:
         status, error = shared_server.request("POST", "/api/trips", body=body, bearer=people.token("ada"))
         assert status == 400, body
         assert field in error["error"]["details"], (body, error)
@@ -72,18 +80,21 @@ async def test_collaborators_are_added_and_removed_by_the_owner_with_broadcasts(
         await who.request("join_trip_room", {"tripId": tid}, ref, "trip_room_joined")
         await who.expect("trip_updated")
 
-    status, error = shared_server.request("POST", f"/api/trips/{tid}/collaborators",
-                                          body={"userId": people.id("cyd")}, bearer=people.token("bob"))
+    status, _ = shared_server.request(
+        "POST", f"/api/trips/{tid}/collaborators", body={"userId": people.id("cyd")}, bearer=people.token("bob")
+    )
     assert status == 403
-    status, state = shared_server.request("POST", f"/api/trips/{tid}/collaborators",
-                                          body={"userId": people.id("cyd")}, bearer=people.token("ada"))
+    status, state = shared_server.request(
+        "POST", f"/api/trips/{tid}/collaborators", body={"userId": people.id("cyd")}, bearer=people.token("ada")
+    )
     assert status == 200 and state["collaborators"] == [people.id("bob"), people.id("cyd")]
     added = await bob.expect("trip_updated")
     assert added["data"]["updateType"] == "collaborator_added" and added["data"]["data"] == {"userId": people.id("cyd")}
     assert added["data"]["seq"] == 2
 
-    status, state = shared_server.request("DELETE", f"/api/trips/{tid}/collaborators/{people.id('bob')}",
-                                          bearer=people.token("ada"))
+    status, state = shared_server.request(
+        "DELETE", f"/api/trips/{tid}/collaborators/{people.id('bob')}", bearer=people.token("ada")
+    )
     assert status == 200 and state["collaborators"] == [people.id("cyd")]
     removed = await bob.expect("trip_updated")
     assert removed["data"]["updateType"] == "collaborator_removed"
@@ -93,8 +104,9 @@ async def test_collaborators_are_added_and_removed_by_the_owner_with_broadcasts(
     assert [f for f in await bob.silent_for(0.5) if f["event"] == "chat_message"] == []
     again = await bob.request("join_trip_room", {"tripId": tid}, "j3", "trip_room_joined")
     assert again["data"]["code"] == "FORBIDDEN"
-    status, _ = shared_server.request("DELETE", f"/api/trips/{tid}/collaborators/{people.id('bob')}",
-                                      bearer=people.token("ada"))
+    status, _ = shared_server.request(
+        "DELETE", f"/api/trips/{tid}/collaborators/{people.id('bob')}", bearer=people.token("ada")
+    )
     assert status == 404
     status, _ = shared_server.request("DELETE", f"/api/trips/{tid}/collaborators/bob", bearer=people.token("ada"))
     assert status == 400
@@ -126,8 +138,9 @@ async def test_chat_history_pages_newest_last_with_before(shared_server: ServerP
 def test_the_trip_stream_pages_by_seq(shared_server: ServerProcess, people: People) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
     tid = trip["tripId"]
-    shared_server.request("POST", f"/api/trips/{tid}/collaborators", body={"userId": people.id("cyd")},
-                          bearer=people.token("ada"))
+    shared_server.request(
+        "POST", f"/api/trips/{tid}/collaborators", body={"userId": people.id("cyd")}, bearer=people.token("ada")
+    )
     path = f"/api/trips/{tid}/events"
     status, first = shared_server.request("GET", f"{path}?limit=1", bearer=people.token("bob"))
     assert status == 200 and first["next"] == 1
@@ -141,7 +154,9 @@ def test_the_trip_stream_pages_by_seq(shared_server: ServerProcess, people: Peop
 
 
 async def test_more_than_1000_missed_events_get_a_snapshot_instead(tmp_path: Path, people: People) -> None:
-    with running(f"sqlite:///{tmp_path}/e.db", tmp_path, args=["--rate-burst", "5000", "--rate-per-second", "5000"]) as srv:
+    with running(
+        f"sqlite:///{tmp_path}/e.db", tmp_path, args=["--rate-burst", "5000", "--rate-per-second", "5000"]
+    ) as srv:
         trip = make_trip(srv, people, "ada", "bob")
         tid = trip["tripId"]
         ada = await Client.connect(srv, people.token("ada"))

@@ -48,32 +48,61 @@ async def mixed_session(services: Services, rng: random.Random, commands: int) -
         roll = rng.random()
         try:
             if roll < 0.35:
-                await services.trips.chat(origin, who, trip_id, {"tripId": trip_id, "message": f"msg {i}",
-                                                                 "type": "text"}, f"r{i}")
+                await services.trips.chat(
+                    origin, who, trip_id, {"tripId": trip_id, "message": f"msg {i}", "type": "text"}, f"r{i}"
+                )
             elif roll < 0.5:
-                await services.trips.update(origin, who, trip_id, {"tripId": trip_id, "updateType": "day_added"},
-                                            {"day": {"date": f"2026-12-{rng.randint(1, 28):02d}"}}, None)
+                await services.trips.update(
+                    origin,
+                    who,
+                    trip_id,
+                    {"tripId": trip_id, "updateType": "day_added"},
+                    {"day": {"date": f"2026-12-{rng.randint(1, 28):02d}"}},
+                    None,
+                )
             elif roll < 0.6 and state.days:
                 day = rng.choice(state.days)
-                await services.trips.update(origin, who, trip_id, {"tripId": trip_id, "updateType": "activity_added"},
-                                            {"dayId": day.day_id, "activity": {"title": f"a{i}"}}, None)
+                await services.trips.update(
+                    origin,
+                    who,
+                    trip_id,
+                    {"tripId": trip_id, "updateType": "activity_added"},
+                    {"dayId": day.day_id, "activity": {"title": f"a{i}"}},
+                    None,
+                )
             elif roll < 0.7 and any(d.activities for d in state.days):
                 day = rng.choice([d for d in state.days if d.activities])
                 act = rng.choice(day.activities)
                 await services.trips.update(
-                    origin, who, trip_id,
+                    origin,
+                    who,
+                    trip_id,
                     {"tripId": trip_id, "updateType": "activity_updated", "baseVersion": max(1, state.version - 3)},
-                    {"dayId": day.day_id, "activityId": act.activity_id, "changes": {"notes": f"n{i}"}}, None,
+                    {"dayId": day.day_id, "activityId": act.activity_id, "changes": {"notes": f"n{i}"}},
+                    None,
                 )
             elif roll < 0.75 and state.days:
-                await services.trips.update(origin, who, trip_id, {"tripId": trip_id, "updateType": "day_removed"},
-                                            {"dayId": rng.choice(state.days).day_id}, None)
+                await services.trips.update(
+                    origin,
+                    who,
+                    trip_id,
+                    {"tripId": trip_id, "updateType": "day_removed"},
+                    {"dayId": rng.choice(state.days).day_id},
+                    None,
+                )
             elif roll < 0.85:
-                await services.trips.update(origin, who, trip_id, {"tripId": trip_id, "updateType": "constraint_added"},
-                                            {"constraint": {"type": "budget", "value": {"max": i}}}, None)
+                await services.trips.update(
+                    origin,
+                    who,
+                    trip_id,
+                    {"tripId": trip_id, "updateType": "constraint_added"},
+                    {"constraint": {"type": "budget", "value": {"max": i}}},
+                    None,
+                )
             elif roll < 0.9:
-                await services.trips.update(origin, who, trip_id, {"tripId": trip_id, "updateType": "day_removed"},
-                                            {"dayId": "9" * 24}, None)  # refused: no such day
+                await services.trips.update(
+                    origin, who, trip_id, {"tripId": trip_id, "updateType": "day_removed"}, {"dayId": "9" * 24}, None
+                )  # refused: no such day
             elif roll < 0.95:
                 target = rng.choice(USERS)
                 await services.trips.add_collaborator(Origin("rest", user), who, trip_id, target)
@@ -127,8 +156,13 @@ async def test_two_nodes_racing_on_one_stream_keep_versions_gap_free(tmp_path: P
 
         async def writer(node: Services, tag: str) -> None:
             for i in range(25):
-                await node.trips.chat(Origin("ws", owner, "user", tag), identity(owner), trip.trip_id,
-                                      {"tripId": trip.trip_id, "message": f"{tag}{i}", "type": "text"}, None)
+                await node.trips.chat(
+                    Origin("ws", owner, "user", tag),
+                    identity(owner),
+                    trip.trip_id,
+                    {"tripId": trip.trip_id, "message": f"{tag}{i}", "type": "text"},
+                    None,
+                )
 
         await asyncio.gather(writer(node_a, "a"), writer(node_b, "b"))
         store: EventStore = node_a.store

@@ -88,7 +88,9 @@ def test_day_added_uses_the_fresh_id_when_the_client_gives_none() -> None:
 
 def test_all_activity_updates_evolve_the_day() -> None:
     day = ids("d1")[0]
-    trip = update(with_day(), "activity_added", {"dayId": day, "activity": {"title": "Tram", "cost": 3}}, fresh=ids("a1"))
+    trip = update(
+        with_day(), "activity_added", {"dayId": day, "activity": {"title": "Tram", "cost": 3}}, fresh=ids("a1")
+    )
     act = ids("a1")[0]
     assert trip.days[0].activities[0].to_json() == {"activityId": act, "title": "Tram", "cost": 3}
     trip = update(trip, "activity_updated", {"dayId": day, "activityId": act, "changes": {"title": "Tram 28"}})
@@ -129,14 +131,21 @@ def test_a_stale_base_version_conflicts_only_when_the_same_item_changed() -> Non
     trip = update(trip, "activity_updated", {"dayId": day, "activityId": ids("a1")[0], "changes": {"title": "A2"}})
     trip = update(trip, "constraint_added", {"constraint": {"type": "pace", "value": "slow"}}, fresh=ids("k1"))
 
-    same_item = UpdateTrip(Actor(FRIEND), "activity_updated",
-                           {"dayId": day, "activityId": ids("a1")[0], "changes": {"notes": "n"}}, base, ())
+    same_item = UpdateTrip(
+        Actor(FRIEND),
+        "activity_updated",
+        {"dayId": day, "activityId": ids("a1")[0], "changes": {"notes": "n"}},
+        base,
+        (),
+    )
     with pytest.raises(CommandRefused) as caught:
         decide(trip, same_item)
     assert caught.value.code == ErrorCode.CONFLICT
     assert caught.value.details == {"currentVersion": 5, "conflictsWith": ["activity_updated"]}
 
-    other_item = UpdateTrip(Actor(FRIEND), "activity_added", {"dayId": day, "activity": {"title": "B"}}, base, ids("b1"))
+    other_item = UpdateTrip(
+        Actor(FRIEND), "activity_added", {"dayId": day, "activity": {"title": "B"}}, base, ids("b1")
+    )
     assert isinstance(decide(trip, other_item)[0], TripUpdated)
 
 
@@ -152,7 +161,10 @@ def test_removing_a_day_after_someone_added_an_activity_to_it_conflicts() -> Non
 
 def test_a_base_version_ahead_of_the_trip_is_refused() -> None:
     with pytest.raises(CommandRefused) as caught:
-        decide(created(), UpdateTrip(Actor(OWNER), "constraint_added", {"constraint": {"type": "a", "value": 1}}, 9, ids("k")))
+        decide(
+            created(),
+            UpdateTrip(Actor(OWNER), "constraint_added", {"constraint": {"type": "a", "value": 1}}, 9, ids("k")),
+        )
     assert "baseVersion" in caught.value.details
 
 

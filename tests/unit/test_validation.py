@@ -40,7 +40,10 @@ def test_chat_types_of_the_contract_are_accepted(kind: str) -> None:
 
 
 def test_an_unknown_chat_type_is_refused() -> None:
-    assert "type" in refused(schemas.check_event, "chat_message", {"tripId": TRIP, "message": "m", "type": "shout"}).details
+    assert (
+        "type"
+        in refused(schemas.check_event, "chat_message", {"tripId": TRIP, "message": "m", "type": "shout"}).details
+    )
 
 
 @pytest.mark.parametrize("trip_id", [None, 5, "", "a" * 23, "a" * 25, "g" * 24, ["a" * 24]])
@@ -87,8 +90,13 @@ def test_update_type_must_be_one_of_the_seven() -> None:
             {
                 "dayId": DAY,
                 "activity": {
-                    "title": "a" * 200, "startTime": "00:00", "endTime": "23:59", "location": "l" * 200,
-                    "notes": "n" * 2000, "cost": 0, "activityId": ACT,
+                    "title": "a" * 200,
+                    "startTime": "00:00",
+                    "endTime": "23:59",
+                    "location": "l" * 200,
+                    "notes": "n" * 2000,
+                    "cost": 0,
+                    "activityId": ACT,
                 },
             },
         ),
@@ -124,7 +132,11 @@ def test_valid_update_data_is_accepted(update_type: str, data: dict[str, Any]) -
         ("constraint_added", {"constraint": {"type": "", "value": 1}}, "constraint.type"),
         ("constraint_added", {"constraint": {"type": "t" * 51, "value": 1}}, "constraint.type"),
         ("constraint_added", {"constraint": {"type": "x"}}, "constraint.value"),
-        ("constraint_added", {"constraint": {"type": "x", "value": 1, "description": "d" * 501}}, "constraint.description"),
+        (
+            "constraint_added",
+            {"constraint": {"type": "x", "value": 1, "description": "d" * 501}},
+            "constraint.description",
+        ),
         ("constraint_removed", {}, "constraintId"),
     ],
 )
@@ -177,4 +189,7 @@ def test_rest_create_trip_title_bounds() -> None:
 
 
 def test_rest_create_trip_collaborators_must_be_object_ids() -> None:
-    assert "collaborators.0" in refused(schemas.check_body, "create_trip", {"title": "t", "collaborators": ["bob"]}).details
+    assert (
+        "collaborators.0"
+        in refused(schemas.check_body, "create_trip", {"title": "t", "collaborators": ["bob"]}).details
+    )
