@@ -4,6 +4,7 @@ public key can never be used as an HMAC secret."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from jose import jwt
@@ -12,12 +13,23 @@ from jose.exceptions import JOSEError
 from domain.ids import is_object_id
 
 MAX_TOKEN_LENGTH = 8192
+MAX_NAME_LENGTH = 100
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
 
 
 class InvalidToken(Exception):
     pass
+
+
+def display_name(value: object) -> str | None:
+    """The ``name`` claim as others will see it: NFC text without control or
+    formatting characters, at most ``MAX_NAME_LENGTH`` long; None when nothing is left."""
+    if not isinstance(value, str):
+        return None
+    text = "".join(ch for ch in unicodedata.normalize("NFC", value) if unicodedata.category(ch)[0] != "C")
+    text = " ".join(text.split())[:MAX_NAME_LENGTH]
+    return text or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +105,10 @@ class TokenVerifier:
         role = claims.get("role", "user")
         if role not in ("admin", "user"):
             raise InvalidToken("role must be admin or user")
-        name = claims.get("name")
         expires = claims.get("exp")
         if not isinstance(expires, int | float) or isinstance(expires, bool):
             raise InvalidToken("exp must be a number")
-        return Identity(str(subject).lower(), role, name if isinstance(name, str) else None, int(expires))
+        return Identity(str(subject).lower(), role, display_name(claims.get("name")), int(expires))
 
 
 def issue_token(secret: str, user_id: str, *, role: str = "user", name: str | None = None, expires_at: int) -> str:

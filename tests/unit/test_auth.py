@@ -1,0 +1,286 @@
+"""The JWT attack battery against ``TokenVerifier`` (contract §2), in process.
+
+The same tokens are thrown at the WebSocket handshake and at REST in
+``tests/e2e/test_security.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jose import jwt
+
+from service.auth import (
+    MAX_NAME_LENGTH,
+    MAX_TOKEN_LENGTH,
+    InvalidToken,
+    TokenRules,
+    TokenVerifier,
+    display_name,
+    issue_token,
+)
+
+SECRET = "unit-test-secret-0123456789abcdef"
+USER = "65a1b2c3d4e5f60718293a4b"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forge(header: dict[str, Any], claims: dict[str, Any], key: bytes | None = None) -> str:
+    """A token built by hand, so that nothing a library refuses to sign is out of reach."""
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    signature = b"" if key is None else hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def claims(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"sub": USER, "exp": int(time.time()) + 600}
+    body.update(extra)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def hs(body: dict[str, Any], secret: str = SECRET, algorithm: str = "HS256") -> str:
+    return str(jwt.encode(body, secret, algorithm=algorithm))
+
+
+@pytest.fixture(scope="module")
+def rsa_keys() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def ec_keys() -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+HS = TokenVerifier(TokenRules(algorithms=("HS256",), secret=SECRET))
+STRICT = TokenVerifier(TokenRules(algorithms=("HS256",), secret=SECRET, issuer="https://id.example", audience="rt"))
+
+
+def refused(verifier: TokenVerifier, token: str | None) -> str:
+    with pytest.raises(InvalidToken) as caught:
+        verifier.verify(token)
+    return str(caught.value)
+
+
+# the good path -------------------------------------------------------------------
+
+
+def test_a_valid_token_names_the_user() -> None:
+    identity = HS.verify(hs(claims(role="admin", name="Ada")))
+    assert (identity.user_id, identity.role, identity.name, identity.is_admin) == (USER, "admin", "Ada", True)
+
+
+def test_role_defaults_to_user_and_sub_is_lowercased() -> None:
+    identity = HS.verify(hs(claims(sub=USER.upper())))
+    assert identity.role == "user" and identity.user_id == USER
+
+
+def test_issue_token_round_trips() -> None:
+    token = issue_token(SECRET, USER, name="Grace", expires_at=int(time.time()) + 60)
+    assert HS.verify(token).name == "Grace"
+
+
+def test_issuer_and_audience_when_configured() -> None:
+    assert STRICT.verify(hs(claims(iss="https://id.example", aud="rt"))).user_id == USER
+    assert STRICT.verify(hs(claims(iss="https://id.example", aud=["other", "rt"]))).user_id == USER
+
+
+# the battery -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_is_refused(alg: str) -> None:
+    assert refused(HS, forge({"alg": alg, "typ": "JWT"}, claims()))
+    assert refused(HS, forge({"alg": alg, "typ": "JWT"}, claims())[:-1])  # no signature part at all
+
+
+def test_none_in_the_configured_list_is_ignored() -> None:
+    verifier = TokenVerifier(TokenRules(algorithms=("none", "HS256"), secret=SECRET))
+    refused(verifier, forge({"alg": "none"}, claims()))
+
+
+def test_wrong_signature_is_refused() -> None:
+    refused(HS, hs(claims(), secret="another-secret-of-the-same-length!"))
+    header, body, signature = hs(claims()).split(".")
+    refused(HS, f"{header}.{_b64(json.dumps(claims(role='admin')).encode())}.{signature}")  # payload swapped
+    refused(HS, f"{header}.{body}.{signature[:-2]}AA")
+
+
+def test_expired_is_refused_without_leeway() -> None:
+    refused(HS, hs(claims(exp=int(time.time()) - 1)))
+    refused(HS, hs(claims(exp=int(time.time()) - 3600)))
+
+
+def test_not_yet_valid_is_refused() -> None:
+    refused(HS, hs(claims(nbf=int(time.time()) + 60)))
+    refused(HS, hs(claims(nbf=int(time.time()) + 5)))
+    assert HS.verify(hs(claims(nbf=int(time.time()) - 5))).user_id == USER
+
+
+@pytest.mark.parametrize("exp", [None, "tomorrow", [1], {"at": 1}])
+def test_missing_or_malformed_exp_is_refused(exp: Any) -> None:
+    body = claims()
+    if exp is None:
+        del body["exp"]
+    else:
+        body["exp"] = exp
+    refused(HS, forge({"alg": "HS256", "typ": "JWT"}, body, SECRET.encode()))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"iss": "https://evil.example", "aud": "rt"},
+        {"iss": "https://id.example", "aud": "other"},
+        {"iss": "https://id.example", "aud": ["a", "b"]},
+        {"iss": "https://id.example"},  # aud required when configured
+        {"aud": "rt"},  # iss required when configured
+        {},
+    ],
+)
+def test_wrong_or_missing_iss_and_aud_are_refused(extra: dict[str, Any]) -> None:
+    refused(STRICT, hs(claims(**extra)))
+
+
+def test_rs256_public_key_as_hs256_secret_is_refused(rsa_keys: tuple[str, str]) -> None:
+    private, public = rsa_keys
+    rs_only = TokenVerifier(TokenRules(algorithms=("RS256",), public_key=public))
+    assert rs_only.verify(str(jwt.encode(claims(), private, algorithm="RS256"))).user_id == USER
+    confused = forge({"alg": "HS256", "typ": "JWT"}, claims(), public.encode())
+    refused(rs_only, confused)  # HS256 is not on the list
+    both = TokenVerifier(TokenRules(algorithms=("HS256", "RS256"), secret=SECRET, public_key=public))
+    refused(both, confused)  # on the list, but HMAC is checked with the secret, never the public key
+    refused(both, forge({"alg": "HS256"}, claims(), public.strip().encode()))
+    assert both.verify(str(jwt.encode(claims(), private, algorithm="RS256"))).user_id == USER
+
+
+def test_es256_with_a_public_key(ec_keys: tuple[str, str]) -> None:
+    private, public = ec_keys
+    verifier = TokenVerifier(TokenRules(algorithms=("ES256",), public_key=public))
+    assert verifier.verify(str(jwt.encode(claims(), private, algorithm="ES256"))).user_id == USER
+    refused(verifier, forge({"alg": "HS256"}, claims(), public.encode()))
+
+
+@pytest.mark.parametrize(
+    "alg", ["HS384", "HS512", "RS256", "ES256", "PS256", "hs256", "HS256 ", "", 256, None, ["HS256"]]
+)
+def test_algorithms_outside_the_allow_list_are_refused(alg: Any, rsa_keys: tuple[str, str]) -> None:
+    if alg == "HS384":
+        token = hs(claims(), algorithm="HS384")
+    elif alg == "HS512":
+        token = hs(claims(), algorithm="HS512")
+    elif alg == "RS256":
+        token = str(jwt.encode(claims(), rsa_keys[0], algorithm="RS256"))
+    else:
+        token = forge({"alg": alg, "typ": "JWT"}, claims(), SECRET.encode())
+    refused(HS, token)
+
+
+@pytest.mark.parametrize(
+    "sub", ["alice", USER[:-1], USER + "0", "zz" + USER[2:], " " + USER[1:], 12345, None, "", [USER], {"id": USER}]
+)
+def test_sub_must_be_an_object_id(sub: Any) -> None:
+    body = claims()
+    if sub is None:
+        del body["sub"]
+    else:
+        body["sub"] = sub
+    refused(HS, forge({"alg": "HS256", "typ": "JWT"}, body, SECRET.encode()))
+
+
+@pytest.mark.parametrize("role", ["superuser", "ADMIN", "", 1, True, None, ["admin"]])
+def test_role_must_be_admin_or_user(role: Any) -> None:
+    body = claims()
+    body["role"] = role
+    refused(HS, forge({"alg": "HS256", "typ": "JWT"}, body, SECRET.encode()))
+
+
+def test_a_huge_token_is_refused_before_parsing() -> None:
+    huge = hs(claims(padding="x" * MAX_TOKEN_LENGTH))
+    assert len(huge) > MAX_TOKEN_LENGTH
+    assert "too large" in refused(HS, huge)
+    refused(HS, "a" * 10_000_000)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "   ", "a", "a.b", "a.b.c", "a.b.c.d", "...", "e30.e30.", "W10.e30.", "bnVsbA.e30.",
+     _b64(b"\xff\xfe") + ".e30.", "eyJhbGciOiJIUzI1NiJ9.%%%.abc", "\x00\x01\x02"],
+)
+def test_garbage_is_refused(token: str | None) -> None:
+    refused(HS, token)
+
+
+def test_the_configuration_is_checked_at_start(rsa_keys: tuple[str, str]) -> None:
+    with pytest.raises(ValueError, match="JWT_SECRET"):
+        TokenVerifier(TokenRules(algorithms=("HS256",)))
+    with pytest.raises(ValueError, match="JWT_PUBLIC_KEY"):
+        TokenVerifier(TokenRules(algorithms=("RS256",), secret=SECRET))
+    with pytest.raises(ValueError, match="unsupported"):
+        TokenVerifier(TokenRules(algorithms=("HS1",), secret=SECRET))
+
+
+def test_display_names_are_cleaned() -> None:
+    assert display_name("Ada") == "Ada"
+    assert display_name("  Ada \n Lovelace\t") == "Ada Lovelace"
+    assert display_name("A\u202edmin\u200b") == "Admin"  # bidi override and zero-width space
+    assert display_name("e\u0301") == "\u00e9"
+    assert display_name("x" * 1000) == "x" * MAX_NAME_LENGTH
+    assert display_name("\x00\x01") is None
+    assert display_name(42) is None
+    assert HS.verify(hs(claims(name="\x1b[31mEve\x1b[0m"))).name == "[31mEve[0m"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1"))))
+def test_any_string_is_either_valid_or_invalid_token(token: str) -> None:
+    with pytest.raises(InvalidToken):
+        HS.verify(token)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["sub", "exp", "nbf", "iat", "iss", "aud", "role", "name", "jti"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
+                  st.lists(st.text(max_size=5), max_size=3)),
+    ),
+    st.dictionaries(st.sampled_from(["alg", "typ", "kid", "crit", "jku", "x5u"]), st.text(max_size=20)),
+)
+def test_forged_claims_never_escape_as_anything_but_invalid_token(body: dict[str, Any], header: dict[str, Any]) -> None:
+    token = forge(header, body, SECRET.encode())
+    try:
+        identity = HS.verify(token)
+    except InvalidToken:
+        return
+    # accepted only with everything in order
+    assert header.get("alg") == "HS256"
+    assert isinstance(body.get("exp"), int | float) and body["exp"] > time.time()
+    assert identity.user_id == str(body["sub"]).lower()
