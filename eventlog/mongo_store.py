@@ -28,6 +28,11 @@ Semantics match the SQLite adapter; only the mechanisms differ:
   the server acknowledged the insert under the client's write concern. Set it
   in the URL (``?w=majority&journal=true``) when acknowledgement must mean
   durable on a replica set.
+* **Hash chain.** Each record is linked into its chain (``eventlog/chain.py``)
+  before the batch is inserted; a stream record whose predecessor another
+  process wrote reads that predecessor's hash first (by ``(stream, version)``).
+  A record that fails starts a new writer chain, and a batch whose outcome is
+  unknown makes the store forget what it knew of its chains.
 * **Errors.** Connection failures become ``StoreUnavailable``. Any other driver
   error becomes ``StoreError``.  If the connection drops during an insert, the
   outcome is unknown: the records may be stored. Retrying the same command then
@@ -59,8 +64,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
+from eventlog.chain import Chains, StreamKey, link_hash
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
-from eventlog.records import LogRecord, from_document, to_document
+from eventlog.records import LogRecord, from_document
 from migrations import runner
 
 Document = dict[str, Any]
@@ -113,13 +119,13 @@ def duplicated_key(write_error: Document) -> str | None:
     return "other"
 
 
-def _to_stored_document(record: LogRecord) -> Document:
-    """The record as stored; its ``position`` is set once the batch has reserved its block."""
-    document = {"_id": record.record_id, **to_document(record)}
+def _to_stored_document(record_id: str, document: Document) -> Document:
+    """The record's document as stored; its ``position`` is set once the batch has reserved its block."""
+    stored = {"_id": record_id, **document}
     for key in _OMITTED_WHEN_NULL:
-        if document.get(key) is None:
-            del document[key]
-    return document
+        if stored.get(key) is None:
+            stored.pop(key, None)
+    return stored
 
 
 def _url_sets(url: str, option: str) -> bool:
@@ -156,6 +162,7 @@ class MongoEventStore:
         self._pending: list[_Pending] = []
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
+        self._chains = Chains()
 
     # lifecycle -------------------------------------------------------------
 
@@ -254,43 +261,67 @@ class MongoEventStore:
             raise StoreError("the position counter could not be read")
         return int(counter["next"]) - count + 1
 
+    async def _stream_hash(self, key: StreamKey) -> str | None:
+        with _translated():
+            document = await self._log.find_one({"stream": key[0], "version": key[1]})
+        return link_hash(from_document(document)) if document else None
+
     async def _insert_batch(self, records: list[LogRecord]) -> list[LogRecord | StoreError]:
         outcomes: list[LogRecord | StoreError] = list(records)
         writable: list[int] = []  # indexes into records of those that encode to BSON
         documents: list[Document] = []
-        for index, record in enumerate(records):
-            document = _to_stored_document(record)
-            try:
-                bson.encode(document)  # one unencodable record must not fail the whole insert_many
-            except (InvalidDocument, OverflowError) as exc:
-                outcomes[index] = StoreError(f"record {record.record_id} cannot be stored: {exc}")
-                continue
-            writable.append(index)
-            documents.append(document)
-        if not documents:
-            return outcomes
+        chain = self._chains.batch()
+        try:
+            for index, record in enumerate(records):
+                needed = chain.predecessor(record)
+                linked, body = chain.link(record, {needed: await self._stream_hash(needed)} if needed else None)
+                document = _to_stored_document(record.record_id, body)
+                try:
+                    bson.encode(document)  # one unencodable record must not fail the whole insert_many
+                except (InvalidDocument, OverflowError) as exc:
+                    outcomes[index] = StoreError(f"record {record.record_id} cannot be stored: {exc}")
+                    continue
+                chain.advance(linked)
+                outcomes[index] = linked
+                writable.append(index)
+                documents.append(document)
+            if not documents:
+                return outcomes
 
-        with _translated():
-            first = await self._reserve_positions(len(documents))
-            for n, document in enumerate(documents):
-                document["position"] = first + n
-            failed: dict[int, Document] = {}
-            concern_failed = False
-            try:
-                await self._log.insert_many(documents, ordered=False)
-            except BulkWriteError as exc:
-                failed = {int(error["index"]): error for error in exc.details.get("writeErrors", [])}
-                concern_failed = bool(exc.details.get("writeConcernErrors"))
+            with _translated():
+                first = await self._reserve_positions(len(documents))
+                for n, document in enumerate(documents):
+                    document["position"] = first + n
+                failed: dict[int, Document] = {}
+                concern_failed = False
+                try:
+                    await self._log.insert_many(documents, ordered=False)
+                except BulkWriteError as exc:
+                    failed = {int(error["index"]): error for error in exc.details.get("writeErrors", [])}
+                    concern_failed = bool(exc.details.get("writeConcernErrors"))
+        except BaseException:
+            chain.abandon()
+            raise
 
+        written: list[LogRecord] = []
+        writer_intact = not concern_failed
         for n, index in enumerate(writable):
-            record = records[index]
+            outcome = outcomes[index]
+            assert isinstance(outcome, LogRecord)
+            linked = outcome
             error = failed.get(n)
             if error is not None:
-                outcomes[index] = self._write_error(record, error)
+                outcomes[index] = self._write_error(linked, error)
+                writer_intact = writer_intact and linked.version is not None
             elif concern_failed:
                 outcomes[index] = StoreError("inserted, but the write concern was not satisfied")
             else:
-                outcomes[index] = record.stored_at(first + n)
+                outcomes[index] = linked.stored_at(first + n)
+                written.append(linked)
+        if concern_failed:
+            chain.abandon()
+        else:
+            chain.commit(written, writer_intact=writer_intact)
         return outcomes
 
     @staticmethod
@@ -347,6 +378,12 @@ class MongoEventStore:
             if window:
                 query["at"] = window
         return await self._find(query, "position", limit)
+
+    async def head_position(self) -> int:
+        """The highest position in the log (0 when empty): how far a full read goes."""
+        with _translated():
+            head = await self._log.find_one({}, {"position": 1, "_id": 0}, sort=[("position", -1)])
+        return int(head["position"]) if head else 0
 
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None:
         with _translated():

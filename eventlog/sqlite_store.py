@@ -4,6 +4,8 @@ Appends from concurrent commands are committed together (group commit): each
 caller's future resolves only after the transaction that holds its record has
 committed, so nothing is acknowledged before it is durable.  Versions are unique
 per stream through a unique index; a lost race surfaces as ``VersionConflict``.
+Each record is linked into its hash chain (``eventlog/chain.py``) inside the
+write transaction; the links reach the chain state only once it committed.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 
 import orjson
 
+from eventlog.chain import ChainBatch, Chains, StreamKey, link_hash
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
-from eventlog.records import LogRecord, from_document, to_document
+from eventlog.records import LogRecord, from_document
 
 MAX_BATCH = 512
 
@@ -74,6 +77,7 @@ class SqliteEventStore:
         self._pending: list[_Pending] = []
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
+        self._chains = Chains()  # used by the writer thread only
 
     # connections live in their executor's thread
     def _connection(self) -> sqlite3.Connection:
@@ -147,19 +151,26 @@ class SqliteEventStore:
     def _insert_batch(self, records: list[LogRecord]) -> list[LogRecord | Exception]:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
+        chain = self._chains.batch()
         outcomes: list[LogRecord | Exception] = []
         try:
             for record in records:
-                outcomes.append(self._insert_one(conn, record))
+                outcomes.append(self._insert_one(conn, chain, record))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        chain.commit(outcome for outcome in outcomes if isinstance(outcome, LogRecord))
         return outcomes
 
-    def _insert_one(self, conn: sqlite3.Connection, record: LogRecord) -> LogRecord | Exception:
-        body = to_document(record)
-        del body["position"]
+    @staticmethod
+    def _stream_hash(conn: sqlite3.Connection, key: StreamKey) -> str | None:
+        row = conn.execute("SELECT body FROM log WHERE stream = ? AND version = ?", key).fetchone()
+        return link_hash(from_document(orjson.loads(row[0]))) if row else None
+
+    def _insert_one(self, conn: sqlite3.Connection, chain: ChainBatch, record: LogRecord) -> LogRecord | Exception:
+        needed = chain.predecessor(record)
+        record, body = chain.link(record, {needed: self._stream_hash(conn, needed)} if needed else None)
         try:
             cursor = conn.execute(
                 "INSERT INTO log (record_id, at, command, outcome, user_id, trip_id, stream, version,"
@@ -186,6 +197,7 @@ class SqliteEventStore:
             return StoreError(text)
         position = cursor.lastrowid
         assert position is not None
+        chain.advance(record)
         return record.stored_at(position)
 
     # reads -----------------------------------------------------------------
@@ -240,6 +252,15 @@ class SqliteEventStore:
         sql = f"SELECT {_COLUMNS} FROM log WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
         params.append(limit)
         result: list[LogRecord] = await self._run(self._reader, self._select, sql, tuple(params))
+        return result
+
+    async def head_position(self) -> int:
+        """The highest position in the log (0 when empty): how far a full read goes."""
+
+        def head() -> int:
+            return int(self._connection().execute("SELECT MAX(position) FROM log").fetchone()[0] or 0)
+
+        result: int = await self._run(self._reader, head)
         return result
 
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None:
