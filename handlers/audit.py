@@ -26,11 +26,11 @@ class AuditEventsHandler(AdminApiHandler):
 
     def _id_arg(self, name: str) -> str | None:
         value = self.get_query_argument(name, None)
-        return None if value in (None, "") else self.path_id(value, name)
+        return None if value is None else self.path_id(value, name)
 
     def _time_arg(self, name: str) -> str | None:
         value = self.get_query_argument(name, None)
-        if value in (None, ""):
+        if value is None:
             return None
         try:
             return log_time(value)
@@ -38,9 +38,9 @@ class AuditEventsHandler(AdminApiHandler):
             raise invalid(name, "must be an ISO 8601 date-time") from None
 
     def _query(self) -> AuditQuery:
-        command = self.get_query_argument("type", None) or None
-        if command is not None and len(command) > MAX_TYPE_LENGTH:
-            raise invalid("type", f"must be at most {MAX_TYPE_LENGTH} characters")
+        command = self.get_query_argument("type", None)
+        if command is not None and not 1 <= len(command) <= MAX_TYPE_LENGTH:
+            raise invalid("type", f"must be 1 to {MAX_TYPE_LENGTH} characters")
         return AuditQuery(
             trip_id=self._id_arg("tripId"),
             user_id=self._id_arg("userId"),

@@ -42,6 +42,15 @@ _CODE_FOR_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 4
                     413: "PAYLOAD_TOO_LARGE", 429: "RATE_LIMITED", 503: "UNAVAILABLE"}
 
 
+MAX_INT64 = 2**63 - 1
+
+
+def allowed_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
+    """The methods a handler class implements (the ``Allow`` header of a 405)."""
+    base = tornado.web.RequestHandler
+    return [m for m in handler.SUPPORTED_METHODS if getattr(handler, m.lower(), None) is not getattr(base, m.lower())]
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
@@ -81,6 +90,8 @@ class ApiHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         code = _CODE_FOR_STATUS.get(status_code, "INTERNAL")
         self.services.metrics.error("rest", code)
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
         message = "internal error" if status_code >= 500 else (self._reason or "request refused")
         self.set_header("Content-Type", "application/json")
         self.finish(orjson.dumps(error_body(code, message)))
@@ -113,9 +124,9 @@ class ApiHandler(tornado.web.RequestHandler):
         try:
             body = json.loads(self.request.body or b"{}")
         except (ValueError, UnicodeDecodeError):
-            raise CommandRefused(ErrorCode.BAD_REQUEST, "body is not JSON") from None
+            raise CommandRefused(ErrorCode.BAD_REQUEST, "body is not JSON", {"body": ["must be JSON"]}) from None
         if not isinstance(body, dict):
-            raise CommandRefused(ErrorCode.BAD_REQUEST, "body must be a JSON object")
+            raise CommandRefused(ErrorCode.BAD_REQUEST, "body must be a JSON object", {"body": ["must be an object"]})
         return sanitize(body)
 
     def path_id(self, value: str, name: str) -> str:
@@ -131,8 +142,9 @@ class ApiHandler(tornado.web.RequestHandler):
             value = int(raw)
         except ValueError:
             raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: must be an integer", {name: ["must be an integer"]}) from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        high = MAX_INT64 if high is None else high  # what the stores can index
+        if value < low or value > high:
+            bound = f"between {low} and {high}"
             raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: must be {bound}", {name: [f"must be {bound}"]})
         return value
 

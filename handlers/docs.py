@@ -55,6 +55,8 @@ class DocumentHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         code = "METHOD_NOT_ALLOWED" if status_code == 405 else "INTERNAL" if status_code >= 500 else "BAD_REQUEST"
+        if status_code == 405:
+            self.set_header("Allow", "GET")
         self.set_header("Content-Type", "application/json")
         self.finish(orjson.dumps(error_body(code, self._reason if status_code < 500 else "internal error")))
 

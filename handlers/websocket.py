@@ -19,6 +19,7 @@ import tornado.websocket
 
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import error_body
+from service import logs
 from service.auth import Identity, InvalidToken
 from service.clock import iso
 from service.container import Services
@@ -172,6 +173,8 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         except Exception:
             log.exception("could not open a session")
             self.close(1011, "could not open the session")
+        else:
+            log.info("session opened", extra={"user_id": conn.user_id, "hidden": conn.hidden})
 
     async def on_message(self, message: str | bytes) -> None:
         if self.session is not None:
@@ -181,7 +184,10 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         session, self.session = self.session, None
         if session is not None:
             code = self.server_close_code or self.close_code
-            self.services.metrics.disconnected(code, time.monotonic() - self._opened_at)
+            duration = time.monotonic() - self._opened_at
+            self.services.metrics.disconnected(code, duration)
+            logs.bind(session_id=session.conn.session_id)
+            log.info("session closed", extra={"close_code": code, "duration_s": round(duration, 3)})
             task = asyncio.ensure_future(session.stop(self.close_code, self.close_reason))
             self.services.background.add(task)
             task.add_done_callback(self.services.background.discard)

@@ -82,6 +82,7 @@ def _dumps(value: Any, **_: Any) -> str:
 def formatter() -> logging.Formatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
+            structlog.stdlib.ExtraAdder(),
             structlog.stdlib.add_logger_name,
             structlog.stdlib.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
