@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventlog.records import LogRecord
+from projections.digests import Running, chat_summary, item_digest
 from projections.trips import StreamGap
 
 
@@ -27,11 +28,16 @@ class _TripChat:
     version: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)  # messageId -> position in messages
+    running: Running | None = None  # compact histories: a count and a digest instead of messages
 
 
 class ChatHistories:
-    def __init__(self) -> None:
+    """``compact=True`` keeps a count and a digest per trip instead of the messages
+    (for rebuilds that are only compared, see ``projections/digests.py``)."""
+
+    def __init__(self, *, compact: bool = False) -> None:
         self._trips: dict[str, _TripChat] = {}
+        self.compact = compact
 
     def version(self, trip_id: str) -> int:
         chat = self._trips.get(trip_id)
@@ -40,7 +46,9 @@ class ChatHistories:
     def apply(self, record: LogRecord) -> bool:
         if record.stream is None or record.version is None:
             return False
-        chat = self._trips.setdefault(record.stream, _TripChat())
+        chat = self._trips.get(record.stream)
+        if chat is None:
+            chat = self._trips[record.stream] = _TripChat(running=Running() if self.compact else None)
         if record.version <= chat.version:
             return False
         if record.version != chat.version + 1:
@@ -48,8 +56,11 @@ class ChatHistories:
         chat.version = record.version
         message = chat_message_view(record)
         if message is not None:
-            chat.index[message["messageId"]] = len(chat.messages)
-            chat.messages.append(message)
+            if chat.running is not None:
+                chat.running.add(item_digest(message))
+            else:
+                chat.index[message["messageId"]] = len(chat.messages)
+                chat.messages.append(message)
         return True
 
     def page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | None:
@@ -63,5 +74,16 @@ class ChatHistories:
             end = found
         return chat.messages[max(0, end - limit) : end]
 
+    def forget(self, trip_id: str) -> None:
+        self._trips.pop(trip_id, None)
+
     def snapshot(self) -> dict[str, Any]:
-        return {trip_id: chat.messages for trip_id, chat in sorted(self._trips.items()) if chat.messages}
+        """trip id -> its messages (compact: ``{"messages": count, "digest"}``), trips with messages only."""
+        out: dict[str, Any] = {}
+        for trip_id, chat in sorted(self._trips.items()):
+            if chat.running is not None:
+                if chat.running.count:
+                    out[trip_id] = chat_summary(chat.running)
+            elif chat.messages:
+                out[trip_id] = chat.messages
+        return out

@@ -4,32 +4,43 @@ Projections are derived from the log only.  A node applies the records it
 appends itself at once, and reads the log for anything it has not seen (records
 other nodes wrote, or a gap); ``rebuild`` folds a whole log into a fresh read
 side, which is what ``replay`` compares with the live one.
+
+A *compact* read side (``compact=True``) keeps chat histories and notifications
+as counts and digests (``projections/digests.py``): what a rebuild needs to be
+compared, in memory that grows with the number of trips and notifications
+rather than with the number of messages.  A serving node is never compact.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from domain.trip_model import Trip
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord
+from projections.audit import AuditViews
 from projections.chat import ChatHistories
 from projections.notifications import NOTIFYING_COMMANDS, Notifications
 from projections.trips import StreamGap, TripStates
 
 PAGE = 5000
+Progress = Callable[[int], None]  # told how many records were just folded
 
 
 class ReadSide:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, compact: bool = False) -> None:
         self._store = store
         self.trips = TripStates()
-        self.chat = ChatHistories()
-        self.notifications = Notifications()
+        self.chat = ChatHistories(compact=compact)
+        self.notifications = Notifications(compact=compact)
+        self.audit = AuditViews()
+        self.gaps: dict[str, str] = {}  # rebuilds: stream -> the gap that stopped it
         self._loaded: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._notifications_lock = asyncio.Lock()
+        self._audit_lock = asyncio.Lock()
 
     def apply(self, record: LogRecord) -> None:
         """Apply a record this node appended; a gap is left for the next catch-up."""
@@ -72,31 +83,89 @@ class ReadSide:
                 if len(records) < PAGE:
                     return
 
+    async def catch_up_audit(self) -> None:
+        async with self._audit_lock:
+            while True:
+                records = await self._store.read_all(self.audit.position, PAGE)
+                for record in records:
+                    self.audit.apply(record)
+                if len(records) < PAGE:
+                    return
+
+    async def catch_up_all(self) -> int:
+        """Catch every projection up with the whole log, every trip in it included.
+
+        Returns the position the audit views cover (trips may be a little ahead
+        when records arrive meanwhile).
+        """
+        await self.catch_up_audit()
+        await self.catch_up_notifications()
+        for trip_id in sorted(self.audit.streams):
+            await self.catch_up_trip(trip_id)
+        return self.audit.position
+
     def apply_any(self, record: LogRecord) -> None:
         """Fold any record in position order (used by rebuilds)."""
         self.trips.apply(record)
         self.chat.apply(record)
         if record.command in NOTIFYING_COMMANDS:
             self.notifications.apply(record)
+        self.audit.apply(record)
 
     @classmethod
-    async def rebuild(cls, store: EventStore, progress: Any = None) -> ReadSide:
-        fresh = cls(store)
-        position = 0
-        while True:
-            records = await store.read_all(position, PAGE)
+    async def rebuild(
+        cls,
+        store: EventStore,
+        progress: Progress | None = None,
+        *,
+        compact: bool = False,
+        until: int | None = None,
+        page: int = PAGE,
+    ) -> ReadSide:
+        """A fresh read side folded from the log in position order (up to position ``until``).
+
+        Does what ``apply_any`` does for each record, unrolled.  A stream with a
+        gap (a version missing) stops being applied; ``gaps`` says where.
+        """
+        fresh = cls(store, compact=compact)
+        trips, chat, notifications, audit = (
+            fresh.trips.apply,
+            fresh.chat.apply,
+            fresh.notifications.apply,
+            fresh.audit.apply,
+        )
+        gaps = fresh.gaps
+        notifying = frozenset(NOTIFYING_COMMANDS)
+        position, done = 0, False
+        while not done:
+            records = await store.read_all(position, page)
+            done = len(records) < page
+            if until is not None and records and records[-1].position > until:
+                records = [record for record in records if record.position <= until]
+                done = True
             for record in records:
-                fresh.apply_any(record)
+                if record.version is not None:
+                    try:
+                        trips(record)
+                        chat(record)
+                    except StreamGap as gap:
+                        gaps.setdefault(record.stream or "", str(gap))
+                if record.command in notifying:
+                    notifications(record)
+                audit(record)
             if progress is not None:
                 progress(len(records))
-            if len(records) < PAGE:
-                break
-            position = records[-1].position
+            if records:
+                position = records[-1].position
         return fresh
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
+    def snapshot(self, *, audit: bool = False) -> dict[str, Any]:
+        """Every projection as JSON; ``audit=True`` adds the audit views."""
+        views = {
             "trips": self.trips.snapshot(),
             "chat": self.chat.snapshot(),
             "notifications": self.notifications.snapshot(),
         }
+        if audit:
+            views["audit"] = self.audit.snapshot()
+        return views
