@@ -10,7 +10,10 @@
  *   js/socket.js    ReconnectingSocket (back-off + jitter) and Outbox (ref-keyed, idempotent resend)
  *   js/api.js       REST client
  *   js/ui.js        DOM helpers and renderers
- *   js/admin.js     admin panel
+ *   js/admin.js     admin panel (connections every 5 s, broadcast, notify, disconnect)
+ *   js/notifications.js  notification toasts, unread badge, drawer
+ *   js/conflict.js  CONFLICT panel content
+ *   js/recent.js    recent trip ids per user in localStorage
  *
  * data-testid reference (stable hooks for browser tests)
  *   Sign-in:        signin-panel, signin-form, token-input, sign-in, signin-error, sign-out
@@ -83,10 +86,8 @@ import {
   normalizeTrip,
   planUpdates,
   describeIntent,
-  describeConflictTypes,
   canRebase,
   findActivity,
-  findDay,
   sortDays,
 } from './js/state.js';
 import { Outbox, ReconnectingSocket } from './js/socket.js';
@@ -97,7 +98,6 @@ import {
   replaceChildren,
   avatar,
   toast,
-  displayName,
   renderMembers,
   renderCollaborators,
   renderDays,
@@ -105,17 +105,17 @@ import {
   renderOutbox,
   renderChat,
   renderTyping,
-  renderNotifications,
-  notificationText,
 } from './js/ui.js';
 import { AdminPanel } from './js/admin.js';
+import { NotificationCenter } from './js/notifications.js';
+import { conflictView } from './js/conflict.js';
+import { RecentTrips } from './js/recent.js';
 
 const KEY = {
   token: 'ts.token',
   hidden: 'ts.hiddenPresence',
   presence: 'ts.presence',
   openTrip: 'ts.openTrip',
-  trips: (sub) => `ts.trips.${sub}`,
 };
 const STATUS_TEXT = { connected: 'connected', reconnecting: 'reconnecting…', offline: 'offline' };
 const ACK_TIMEOUT_MS = 15_000;
@@ -140,9 +140,6 @@ const S = {
   conflicts: [],
   failedChats: [],
   editing: null, // {activityId, mode: 'rename' | 'edit'}
-  unread: 0,
-  drawerOpen: false,
-  notifications: [],
   refreshRef: null,
   pendingToken: null,
   expiringToast: null,
@@ -150,8 +147,10 @@ const S = {
 };
 
 const api = new Api(() => S.token);
+const recent = new RecentTrips();
 let socket = null;
 let admin = null;
+let notes = null;
 let el = {};
 
 // ------------------------------------------------------------------ helpers
@@ -232,10 +231,11 @@ function signIn(token, { tripId = null } = {}) {
     S.conflicts = [];
     S.failedChats = [];
     S.room = null;
-    S.unread = 0;
+    notes.reset();
   }
   S.token = token.trim();
   S.me = info;
+  recent.forUser(info.sub);
   store.set(sessionStorage, KEY.token, S.token);
 
   el.signin.hidden = true;
@@ -251,7 +251,7 @@ function signIn(token, { tripId = null } = {}) {
   if (socket.stopped) socket.start();
   else socket.restart();
 
-  refreshUnread();
+  notes.refreshUnread();
   const target = tripId || (sameUser ? S.room?.tripId : null);
   if (target) openTrip(target);
   renderAll();
@@ -268,6 +268,7 @@ function signOut() {
   S.outbox.clear();
   S.conflicts = [];
   S.failedChats = [];
+  notes.reset();
   store.set(sessionStorage, KEY.token, null);
   store.set(sessionStorage, KEY.openTrip, null);
   setTripInUrl(null);
@@ -465,7 +466,7 @@ function onFrame(frame, connId) {
       el.reconnectBanner.hidden = true;
       el.sessionBanner.hidden = true;
       if (S.room) sendJoin();
-      refreshUnread();
+      notes.refreshUnread();
       renderHeader();
       renderChatPanel();
       break;
@@ -533,7 +534,7 @@ function onFrame(frame, connId) {
     }
 
     case ServerEvent.NOTIFICATION:
-      onNotification(data);
+      notes.receive(data);
       break;
 
     case ServerEvent.BROADCAST: {
@@ -662,6 +663,7 @@ function onEntryError(entry, data) {
   } else {
     errorToast(`Could not ${entry.summary}`, { message: data.message || code, details: data.details });
   }
+  flush();
   renderOutboxList();
 }
 
@@ -674,48 +676,7 @@ function failTrip(tripId, reason) {
   renderOutboxList();
 }
 
-function onNotification(n) {
-  S.unread += 1;
-  renderBadge();
-  const { title, body } = notificationText(n);
-  const trip = n.tripId ? recentTrips().find((t) => t.tripId === n.tripId) : null;
-  const actions = n.tripId && n.tripId !== S.room?.tripId ? [{ label: 'Open trip', testid: 'toast-open-trip', onClick: () => openTrip(n.tripId) }] : [];
-  notify({
-    kind: n.kind === 'booking_update' ? 'notification-booking' : 'notification',
-    title: trip && n.kind === 'chat_message' ? `💬 New message in “${trip.title}”` : n.kind === 'booking_update' ? `🧳 ${title}` : title,
-    body,
-    actions,
-    timeout: 8000,
-  });
-  if (S.drawerOpen) loadNotifications();
-}
-
 // -------------------------------------------------------------------- trips
-
-function recentTrips() {
-  if (!S.me) return [];
-  try {
-    const list = JSON.parse(store.get(localStorage, KEY.trips(S.me.sub)) || '[]');
-    return Array.isArray(list) ? list.filter((t) => t && isObjectId(t.tripId)) : [];
-  } catch {
-    return [];
-  }
-}
-
-function rememberTrip(tripId, title) {
-  if (!S.me) return;
-  const list = recentTrips();
-  const existing = list.find((t) => t.tripId === tripId);
-  const item = { tripId, title: title || existing?.title || null, openedAt: Date.now() };
-  const next = [item, ...list.filter((t) => t.tripId !== tripId)].slice(0, 12);
-  store.set(localStorage, KEY.trips(S.me.sub), JSON.stringify(next));
-  renderRecent();
-}
-
-function forgetTrip(tripId) {
-  store.set(localStorage, KEY.trips(S.me.sub), JSON.stringify(recentTrips().filter((t) => t.tripId !== tripId)));
-  renderRecent();
-}
 
 function setTripInUrl(tripId) {
   const url = new URL(location.href);
@@ -746,7 +707,6 @@ function openTrip(rawId) {
   S.failedChats = S.failedChats.filter((f) => f.tripId === tripId);
   store.set(sessionStorage, KEY.openTrip, tripId);
   setTripInUrl(tripId);
-  rememberTrip(tripId, null);
   el.tripIdInput.value = '';
   if (socketReady()) {
     sendJoin(); // the snapshot that follows triggers the history load
@@ -987,20 +947,6 @@ const handlers = {
     renderChatPanel();
   },
   openTrip: (id) => openTrip(id),
-  async markRead(id) {
-    try {
-      await api.markNotificationRead(id);
-      const n = S.notifications.find((x) => (x.notificationId ?? x.id) === id);
-      if (n && !n.read) {
-        n.read = true;
-        S.unread = Math.max(0, S.unread - 1);
-      }
-      renderBadge();
-      renderNotificationList();
-    } catch (err) {
-      errorToast('Could not mark it read', err);
-    }
-  },
 };
 
 function addDay() {
@@ -1041,46 +987,17 @@ function addConstraint() {
 
 function renderConflict() {
   const panel = el.conflict;
-  const c = S.conflicts.find((x) => x.tripId === S.room?.tripId);
-  if (!c) {
+  const mine = S.conflicts.filter((x) => x.tripId === S.room?.tripId);
+  if (!mine.length) {
     panel.hidden = true;
     return;
   }
   panel.hidden = false;
-  const count = S.conflicts.filter((x) => x.tripId === S.room?.tripId).length;
-  $('conflict-count').textContent = count > 1 ? `1 of ${count}` : '';
-  const trip = S.room?.trip;
-  const base = c.entry.baseVersion;
-  const current = Math.max(c.details.currentVersion ?? 0, trip?.version ?? 0);
-  const types = Array.isArray(c.details.conflictsWith) ? c.details.conflictsWith : [];
-  const since = (S.room?.history || []).filter((x) => base == null || x.version > base);
-  const relevant = since.filter((x) => types.includes(x.updateType));
-  const shown = (relevant.length ? relevant : since).slice(-5);
-  // Step 0 carries the whole intent (a move re-plans both steps); a later
-  // step carries just itself.
-  const plan = trip ? planUpdates(trip, c.entry.intent) : { ok: false, error: 'The trip is not loaded.' };
-  const nm = names();
-  replaceChildren(
-    $('conflict-body'),
-    h('p', null, 'You tried to ', h('strong', null, c.entry.summary), base != null ? ` (based on v${base})` : '', ', but the trip is now at ', h('strong', null, `v${current}`), '.'),
-    shown.length
-      ? h('div', null,
-          h('p', { class: 'muted small' }, 'Changed meanwhile:'),
-          h('ul', { class: 'conflict-changes', testid: 'conflict-changes' },
-            shown.map((x) => h('li', null,
-              avatar(x.userId, nm[x.userId], { size: 'xs' }),
-              h('span', null, h('strong', null, displayName(x.userId, nm, S.me?.sub)), ' ', x.summary),
-              h('span', { class: 'muted small' }, ` v${x.version}${x.timestamp ? ` · ${formatClock(x.timestamp)}` : ''}`),
-            )),
-          ),
-        )
-      : h('p', null, 'Meanwhile ', describeConflictTypes(types).join(', ') || 'the same item changed', '.'),
-    plan.ok
-      ? h('p', { class: 'muted small' }, '“Re-apply on latest” sends your change again on top of the current version; “Discard” keeps theirs.')
-      : h('p', { class: 'error-text', testid: 'conflict-cannot' }, `Your change can no longer be applied: ${plan.error}`),
-  );
-  $('conflict-reapply').disabled = !plan.ok;
-  $('conflict-reapply').textContent = `Re-apply on latest (v${current})`;
+  $('conflict-count').textContent = mine.length > 1 ? `1 of ${mine.length}` : '';
+  const view = conflictView(mine[0], S.room, names(), S.me?.sub);
+  replaceChildren($('conflict-body'), view.nodes);
+  $('conflict-reapply').disabled = !view.canReapply;
+  $('conflict-reapply').textContent = `Re-apply on latest (v${view.current})`;
 }
 
 function resolveConflict(reapply) {
@@ -1151,47 +1068,6 @@ function sendPresence() {
   socket.send({ event: ClientEvent.PRESENCE, data: { tripId: S.room.tripId, status: S.presence }, ref: newRef('p') });
 }
 
-// ------------------------------------------------------------ notifications
-
-async function refreshUnread() {
-  if (!S.token) return;
-  try {
-    const res = await api.notifications({ unread: true });
-    S.unread = (res?.notifications || []).filter((n) => !n.read && !n.readAt).length;
-    renderBadge();
-  } catch {
-    /* badge stays as it was */
-  }
-}
-
-async function loadNotifications() {
-  try {
-    const res = await api.notifications({ unread: $('notifications-unread-only').checked });
-    S.notifications = res?.notifications || [];
-    if (!$('notifications-unread-only').checked) S.unread = S.notifications.filter((n) => !n.read && !n.readAt).length;
-    renderBadge();
-    renderNotificationList();
-  } catch (err) {
-    errorToast('Could not load notifications', err);
-  }
-}
-
-function toggleDrawer(open = !S.drawerOpen) {
-  S.drawerOpen = open;
-  el.drawer.hidden = !open;
-  el.notifButton.setAttribute('aria-expanded', String(open));
-  if (open) loadNotifications();
-}
-
-function renderBadge() {
-  el.badge.hidden = S.unread <= 0;
-  el.badge.textContent = S.unread > 99 ? '99+' : String(S.unread);
-}
-
-function renderNotificationList() {
-  renderNotifications($('notifications-list'), [...S.notifications].reverse(), handlers);
-}
-
 // ------------------------------------------------------------------ render
 
 function renderAll() {
@@ -1203,8 +1079,13 @@ function renderAll() {
   renderRecent();
 }
 
+function rememberTrip(tripId, title) {
+  recent.remember(tripId, title);
+  renderRecent();
+}
+
 function renderRecent() {
-  const list = recentTrips();
+  const list = recent.list();
   replaceChildren(
     el.recent,
     list.length === 0 ? h('li', { class: 'muted small' }, 'Trips you open or create appear here.') : null,
@@ -1213,7 +1094,7 @@ function renderRecent() {
         'li',
         { class: `chip${S.room?.tripId === t.tripId ? ' active' : ''}` },
         h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, title: t.tripId, onclick: () => openTrip(t.tripId) }, t.title || `Trip …${t.tripId.slice(-6)}`),
-        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': 'Forget this trip', title: 'Forget', onclick: () => forgetTrip(t.tripId) }, '×'),
+        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': 'Forget this trip', title: 'Forget', onclick: () => { recent.forget(t.tripId); renderRecent(); } }, '×'),
       ),
     ),
   );
@@ -1227,6 +1108,8 @@ function renderHeader() {
   el.tripSeq.textContent = String(room?.lastSeq ?? 0);
   $('trip-id').textContent = room?.tripId ?? '';
   renderMembers(el.memberList, room, S.me?.sub);
+  el.memberList.classList.toggle('stale', Boolean(room) && !roomReady());
+  el.workspace.classList.toggle('no-trip', !room);
   const canManage = Boolean(trip && S.me && (S.me.isAdmin || trip.ownerId === S.me.sub));
   renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator });
   $('add-collaborator-form').hidden = !canManage;
@@ -1353,9 +1236,6 @@ function grab() {
     chatCount: $('chat-count'),
     typing: $('typing-indicator'),
     conflict: $('conflict-panel'),
-    drawer: $('notifications-drawer'),
-    notifButton: $('notifications-button'),
-    badge: $('notifications-badge'),
     tokenDialog: $('token-dialog'),
     toastArea: $('toast-area'),
     presence: $('presence-status'),
@@ -1420,12 +1300,6 @@ function wire() {
   $('conflict-reapply').addEventListener('click', () => resolveConflict(true));
   $('conflict-discard').addEventListener('click', () => resolveConflict(false));
 
-  el.notifButton.addEventListener('click', () => toggleDrawer());
-  $('notifications-close').addEventListener('click', () => toggleDrawer(false));
-  $('notifications-unread-only').addEventListener('change', loadNotifications);
-  document.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Escape' && S.drawerOpen) toggleDrawer(false);
-  });
 
   window.addEventListener('online', () => socket.reconnectNow());
 }
@@ -1434,6 +1308,14 @@ function boot() {
   grab();
   wire();
   admin = new AdminPanel($('admin-panel'), api, notify, names);
+  notes = new NotificationCenter({
+    api,
+    toast: notify,
+    errorToast,
+    openTrip,
+    tripTitle: (tripId) => recent.title(tripId),
+    currentTripId: () => S.room?.tripId ?? null,
+  });
   socket = new ReconnectingSocket({ url: wsUrl, onFrame, onState: onSocketState, beforeReconnect });
 
   S.hidden = store.get(sessionStorage, KEY.hidden) === '1';

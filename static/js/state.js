@@ -402,9 +402,13 @@ export function reduceRoom(room, frame, ctx = {}) {
         return { room: { ...room, lastSeq: Math.max(room.lastSeq, seq ?? 0) }, info: { duplicate: true, seq } };
       }
       const gap = seq !== null && room.lastSeq > 0 && seq > room.lastSeq + 1;
+      // A chat message is a trip-stream event too: the trip's version is the
+      // stream head, so it moves with the message's seq.
+      const trip = room.trip && seq !== null && seq > room.trip.version ? { ...room.trip, version: seq } : room.trip;
       return {
         room: {
           ...room,
+          trip,
           messages: mergeMessages(room.messages, [data]),
           names: withName(room.names, data.userId, data.name),
           typing: withoutKey(room.typing, data.userId),

@@ -1,0 +1,45 @@
+// The CONFLICT panel's content: what the user tried, what changed meanwhile
+// (from the room's recent history), and whether a re-apply can still work.
+
+import { h, avatar, displayName } from './ui.js';
+import { planUpdates, describeConflictTypes } from './state.js';
+import { formatClock } from './util.js';
+
+/**
+ * @param {object} conflict  {entry, details: {currentVersion, conflictsWith}}
+ * @param {object|null} room state.js room of the trip
+ * @returns {{nodes: Node[], canReapply: boolean, current: number}}
+ */
+export function conflictView(conflict, room, names, selfId) {
+  const trip = room?.trip ?? null;
+  const base = conflict.entry.baseVersion;
+  const current = Math.max(conflict.details.currentVersion ?? 0, trip?.version ?? 0);
+  const types = Array.isArray(conflict.details.conflictsWith) ? conflict.details.conflictsWith : [];
+  const since = (room?.history || []).filter((x) => base == null || x.version > base);
+  const relevant = since.filter((x) => types.includes(x.updateType));
+  const shown = (relevant.length ? relevant : since).slice(-5);
+  // Step 0 of a change carries the whole intent (a move re-plans both of its
+  // steps on the latest trip); a later step carries just itself.
+  const plan = trip ? planUpdates(trip, conflict.entry.intent) : { ok: false, error: 'The trip is not loaded.' };
+  const nodes = [
+    h('p', null, 'You tried to ', h('strong', null, conflict.entry.summary), base != null ? ` (based on v${base})` : '', ', but the trip is now at ', h('strong', null, `v${current}`), '.'),
+    shown.length
+      ? h('div', null,
+          h('p', { class: 'muted small' }, 'Changed meanwhile:'),
+          h('ul', { class: 'conflict-changes', testid: 'conflict-changes' },
+            shown.map((x) =>
+              h('li', null,
+                avatar(x.userId, names[x.userId], { size: 'xs' }),
+                h('span', null, h('strong', null, displayName(x.userId, names, selfId)), ' ', x.summary),
+                h('span', { class: 'muted small' }, ` v${x.version}${x.timestamp ? ` · ${formatClock(x.timestamp)}` : ''}`),
+              ),
+            ),
+          ),
+        )
+      : h('p', null, 'Meanwhile ', describeConflictTypes(types).join(', ') || 'the same item changed', '.'),
+    plan.ok
+      ? h('p', { class: 'muted small' }, '“Re-apply on latest” sends your change again on top of the current version; “Discard” keeps theirs.')
+      : h('p', { class: 'error-text', testid: 'conflict-cannot' }, `Your change can no longer be applied: ${plan.error}`),
+  ];
+  return { nodes, canReapply: plan.ok, current };
+}

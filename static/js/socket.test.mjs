@@ -1,0 +1,236 @@
+// Unit tests of the outbox and the reconnecting socket:
+// node --test static/js/socket.test.mjs
+import test from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Outbox, ReconnectingSocket } from './socket.js';
+
+const T1 = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+const T2 = 'bbbbbbbbbbbbbbbbbbbbbbbb';
+
+function trip(ref, extra = {}) {
+  return { id: `u-${ref}`, ref, event: 'trip_update', tripId: T1, kind: 'trip', payload: { tripId: T1, updateType: 'day_removed', data: { dayId: 'd' } }, baseVersion: 10, ...extra };
+}
+function chat(ref, tripId = T1) {
+  return { id: `m-${ref}`, ref, event: 'chat_message', tripId, kind: 'chat', payload: { tripId, message: ref } };
+}
+const ready = (...ids) => (tripId) => ids.includes(tripId);
+
+test('offline entries are sent once per connection, with the same ref after a drop', () => {
+  const box = new Outbox();
+  box.add(chat('c-1'));
+  box.add(trip('c-2'));
+  assert.deepEqual(box.takeSendable(1, ready()), [], 'room not joined: nothing goes out');
+  const first = box.takeSendable(1, ready(T1));
+  assert.deepEqual(first.map((e) => e.ref), ['c-1', 'c-2']);
+  assert.deepEqual(box.takeSendable(1, ready(T1)), [], 'not twice on the same connection');
+  // The connection drops before any answer; on connection 2 the same refs go again.
+  const again = box.takeSendable(2, ready(T1));
+  assert.deepEqual(again.map((e) => e.ref), ['c-1', 'c-2']);
+  assert.deepEqual(Outbox.frameOf(again[1]), { event: 'trip_update', data: { tripId: T1, updateType: 'day_removed', data: { dayId: 'd' }, baseVersion: 10 }, ref: 'c-2' });
+  assert.equal(box.ack('c-1').id, 'm-c-1');
+  assert.equal(box.ack('c-1'), null, 'a second answer for the same ref is ignored');
+  assert.equal(box.size, 1);
+});
+
+test('trip updates of one trip go one at a time; chat is not held back', () => {
+  const box = new Outbox();
+  box.add(trip('c-1'));
+  box.add(trip('c-2'));
+  box.add(chat('c-3'));
+  box.add({ ...trip('c-4'), tripId: T2, payload: { tripId: T2 } });
+  assert.deepEqual(box.takeSendable(1, ready(T1, T2)).map((e) => e.ref), ['c-1', 'c-3', 'c-4']);
+  box.ack('c-1');
+  assert.deepEqual(box.takeSendable(1, ready(T1, T2)).map((e) => e.ref), ['c-2']);
+});
+
+test('a failed step drops the rest of its group; other entries stay', () => {
+  const box = new Outbox();
+  box.add(trip('c-1', { group: 'g' }));
+  box.add(trip('c-2', { group: 'g', chainBase: true, baseVersion: null }));
+  box.add(trip('c-3'));
+  box.takeSendable(1, ready(T1));
+  const res = box.fail('c-1');
+  assert.equal(res.entry.ref, 'c-1');
+  assert.deepEqual(res.dropped.map((e) => e.ref), ['c-2']);
+  assert.deepEqual(box.entries.map((e) => e.ref), ['c-3']);
+});
+
+test('a chained step takes the version its previous step was applied at', () => {
+  const box = new Outbox();
+  const a = box.add(trip('c-1', { group: 'g' }));
+  box.add(trip('c-2', { group: 'g', chainBase: true, baseVersion: null }));
+  box.add(trip('c-3', { baseVersion: 10 }));
+  box.takeSendable(1, ready(T1));
+  box.ack('c-1');
+  box.rebaseAfter(a, 11, () => false);
+  assert.equal(box.byRef('c-2').baseVersion, 11);
+  assert.equal(box.byRef('c-3').baseVersion, 10, 'not re-based when not allowed');
+  box.rebaseAfter(a, 11, (from, to) => from === 10 && to === 11);
+  assert.equal(box.byRef('c-3').baseVersion, 11);
+});
+
+test('a refused attempt is retried under a fresh ref, not before its time', () => {
+  const box = new Outbox();
+  box.add(chat('c-1'));
+  box.takeSendable(1, ready(T1), 0);
+  box.retryWithNewRef('c-1', 'c-9', 5000);
+  assert.deepEqual(box.takeSendable(1, ready(T1), 1000), []);
+  assert.deepEqual(box.takeSendable(1, ready(T1), 5000).map((e) => e.ref), ['c-9']);
+});
+
+test('unanswered frames are resent under the same ref after a timeout', () => {
+  const box = new Outbox();
+  box.add(chat('c-1'));
+  box.takeSendable(1, ready(T1), 0);
+  assert.deepEqual(box.expireUnanswered(1, 1000, 15000), []);
+  assert.equal(box.expireUnanswered(1, 15000, 15000).length, 1);
+  assert.deepEqual(box.takeSendable(1, ready(T1), 15000).map((e) => e.ref), ['c-1']);
+});
+
+test('only entries that never left the browser can be cancelled', () => {
+  const box = new Outbox();
+  box.add(chat('c-1'));
+  box.add(chat('c-2'));
+  box.takeSendable(1, ready(T1));
+  assert.equal(box.cancel('m-c-1'), false);
+  assert.equal(box.cancel('m-c-2'), false, 'c-2 went out too');
+  box.add(chat('c-3', T2));
+  assert.equal(box.cancel('m-c-3'), true);
+});
+
+// ------------------------------------------------------------------ socket
+
+class FakeWS {
+  static all = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeWS.all.push(this);
+  }
+  send(text) {
+    this.sent.push(JSON.parse(text));
+  }
+  close(code = 1000) {
+    this.readyState = 3;
+    this.onclose?.({ code });
+  }
+  // test helpers
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  receive(frame) {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose?.({ code, reason: '' });
+  }
+}
+
+function fakeTimers() {
+  const timers = [];
+  return {
+    timers,
+    setTimeout: (fn, ms) => {
+      timers.push({ fn, ms });
+      return timers.length;
+    },
+    clearTimeout: (id) => {
+      if (timers[id - 1]) timers[id - 1].fn = null;
+    },
+    async runNext() {
+      const t = timers.find((x) => x.fn);
+      const fn = t.fn;
+      t.fn = null;
+      await fn();
+      return t.ms;
+    },
+  };
+}
+
+function makeSocket(extra = {}) {
+  FakeWS.all = [];
+  const states = [];
+  const frames = [];
+  const timers = fakeTimers();
+  let n = 0;
+  const sock = new ReconnectingSocket({
+    url: () => `ws://x/ws?token=t&n=${++n}`,
+    onFrame: (f, connId) => frames.push([f, connId]),
+    onState: (s, d) => states.push([s, d]),
+    WebSocketImpl: FakeWS,
+    random: () => 1,
+    timers,
+    ...extra,
+  });
+  return { sock, states, frames, timers };
+}
+
+test('reconnects with growing, capped delays and resets after the server speaks', async () => {
+  const { sock, states, timers } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].receive({ event: 'connected', data: {} });
+  FakeWS.all[0].drop(1006);
+  const delays = [];
+  for (let i = 0; i < 6; i++) {
+    delays.push(timers.timers.filter((t) => t.fn).at(-1).ms);
+    await timers.runNext();
+    FakeWS.all.at(-1).drop(1006);
+  }
+  assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, 10000]);
+  assert.ok(states.some(([s]) => s === 'reconnecting'));
+  // A connection that gets a frame resets the back-off.
+  await timers.runNext();
+  FakeWS.all.at(-1).open();
+  FakeWS.all.at(-1).receive({ event: 'connected', data: {} });
+  FakeWS.all.at(-1).drop(1001);
+  assert.equal(timers.timers.filter((t) => t.fn).at(-1).ms, 500, '1001 (server shutting down) reconnects');
+});
+
+test('4001 and 4003 stop reconnecting', () => {
+  for (const [code, state] of [[4001, 'expired'], [4003, 'kicked']]) {
+    const { sock, states, timers } = makeSocket();
+    sock.start();
+    FakeWS.all[0].open();
+    FakeWS.all[0].drop(code);
+    assert.equal(states.at(-1)[0], state);
+    assert.equal(timers.timers.filter((t) => t.fn).length, 0);
+    assert.equal(sock.stopped, true);
+  }
+});
+
+test('beforeReconnect can stop the loop (token no longer valid)', async () => {
+  const { sock, states, timers } = makeSocket({ beforeReconnect: async () => false });
+  sock.start();
+  FakeWS.all[0].drop(1006);
+  await timers.runNext();
+  assert.equal(FakeWS.all.length, 1);
+  assert.equal(states.at(-1)[0], 'expired');
+});
+
+test('frames from the socket are parsed and tagged with their connection', () => {
+  const { sock, frames } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].receive({ event: 'connected', data: { userId: 'u' } });
+  FakeWS.all[0].onmessage({ data: 'not json' });
+  assert.deepEqual(frames, [[{ event: 'connected', data: { userId: 'u' } }, 1]]);
+  assert.equal(sock.send({ event: 'typing' }), true);
+  sock.stop();
+  assert.equal(sock.send({ event: 'typing' }), false);
+});
+
+test('restart (hide presence) opens a new connection with the new URL at once', () => {
+  const { sock, states } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  sock.restart();
+  assert.equal(FakeWS.all.length, 2);
+  assert.equal(FakeWS.all[0].readyState, 3);
+  assert.match(FakeWS.all[1].url, /n=2$/);
+  assert.equal(states.at(-1)[0], 'connecting');
+});
