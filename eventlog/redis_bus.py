@@ -92,6 +92,21 @@ def _client(url: str, *, socket_timeout: float) -> aioredis.Redis:
     )
 
 
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel a task and wait until it is done.
+
+    Cancelling once is not enough on Python 3.11: redis-py sends every command
+    under ``asyncio.wait_for``, which there drops a cancellation that arrives as
+    the send completes, and the task goes on (fixed in 3.12).  So cancel again
+    until the task has stopped; the loops here also check a closing flag.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a Redis task ended with %r", task.exception())
+
+
 class Backoff:
     """Capped exponential back-off with jitter."""
 
@@ -183,10 +198,7 @@ class RedisStreamsBus:
             log.warning("bus closed with %d messages not published", len(self._outbox))
         self._closing = True
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task)
         self._deliver = None
         await self._writer_client.aclose()
         await self._reader_client.aclose()
@@ -203,7 +215,7 @@ class RedisStreamsBus:
         backoff = Backoff(cap=self._backoff_cap)
         down_since: float | None = None
         node, incarnation = self.own_origin
-        while True:
+        while not self._closing:
             if not self._outbox:
                 self._wake.clear()
                 await self._wake.wait()
@@ -242,8 +254,10 @@ class RedisStreamsBus:
     async def _read_loop(self) -> None:
         backoff = Backoff(cap=self._backoff_cap)
         last_id: bytes | None = None
+        # where to read from if Redis does not answer at start: what is added from now on
+        started_at = f"{int(time.time() * 1000)}-0".encode()
         failing_since: float | None = None
-        while True:
+        while not self._closing:
             try:
                 if last_id is None:
                     newest = cast(list[Any], await self._reader_client.xrevrange(self.key, count=1))
@@ -262,6 +276,9 @@ class RedisStreamsBus:
                 ))
             except _FAILURES as exc:
                 self.stats.read_failures += 1
+                if last_id is None:
+                    last_id = started_at
+                    self._started.set()
                 if failing_since is None:
                     failing_since = time.monotonic()
                     log.warning("bus: reading from Redis failed (%s); reconnecting with back-off", exc)

@@ -52,6 +52,7 @@ from redis.retry import Retry
 
 from domain.room import RoomMember
 from eventlog.ports import StoreUnavailable
+from eventlog.redis_bus import stop_task
 
 log = logging.getLogger("travelsense.presence")
 
@@ -220,6 +221,7 @@ class RedisPresence:
         self._task: asyncio.Task[None] | None = None
         self._last_beat: float | None = None  # monotonic time of the last heartbeat that reached Redis
         self._failing = False
+        self._closing = False
         self.beats = 0
         self.beat_failures = 0
         self.repairs = 0
@@ -254,10 +256,9 @@ class RedisPresence:
 
     async def close(self) -> None:
         """Stop the heartbeat and take this instance out of Redis (best effort)."""
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await stop_task(self._task)
         if self._directory is not None:
             await self._directory.stop()
         try:
@@ -272,7 +273,7 @@ class RedisPresence:
         await self.client.aclose()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.interval)
             try:
                 await asyncio.wait_for(self.beat(), max(self.interval, 1.0) * 2)
@@ -497,6 +498,7 @@ class RedisDirectory:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def _key(self) -> str:
@@ -506,17 +508,16 @@ class RedisDirectory:
         self._task = asyncio.create_task(self._write_loop(), name=f"directory-{self._p.instance}")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await stop_task(self._task)
 
     def changed(self) -> None:
         """A connection came, went, entered or left a room (the hub's ``on_change``)."""
         self._wake.set()
 
     async def _write_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             try:
