@@ -57,4 +57,3 @@ class AuditEventsHandler(AdminApiHandler):
             self.send_json(await self.services.admin.audit(self.origin, self._query()))
 
         await self.admin(read, self.command_name)
-

@@ -31,8 +31,7 @@ def load_document(path: Path) -> bytes:
 def page_policy(page: bytes) -> str:
     """A Content-Security-Policy that allows the page's own inline scripts and nothing else."""
     hashes = " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
-        for body in _INLINE_SCRIPT.findall(page)
+        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'" for body in _INLINE_SCRIPT.findall(page)
     )
     return (
         f"default-src 'none'; script-src {hashes or NONE}; style-src 'unsafe-inline'; "

@@ -39,13 +39,23 @@ class AuditQuery:
 
     def filter(self) -> RecordFilter:
         return RecordFilter(
-            trip_id=self.trip_id, user_id=self.user_id, commands=(self.command,) if self.command else None,
-            since=self.since, until=self.until,
+            trip_id=self.trip_id,
+            user_id=self.user_id,
+            commands=(self.command,) if self.command else None,
+            since=self.since,
+            until=self.until,
         )
 
     def as_payload(self) -> dict[str, Any]:
-        names = {"trip_id": "tripId", "user_id": "userId", "command": "type", "since": "from", "until": "to",
-                 "after": "after", "limit": "limit"}
+        names = {
+            "trip_id": "tripId",
+            "user_id": "userId",
+            "command": "type",
+            "since": "from",
+            "until": "to",
+            "after": "after",
+            "limit": "limit",
+        }
         return {wire: getattr(self, name) for name, wire in names.items() if getattr(self, name) is not None}
 
 
@@ -72,7 +82,8 @@ class AdminService:
     async def connections(self, origin: Origin) -> dict[str, Any]:
         connections = await self._directory.list()
         await self._recorder.accepted(
-            origin, "admin_list_connections",
+            origin,
+            "admin_list_connections",
             events=({"type": "connections_listed", "data": {"total": len(connections)}},),
         )
         self._metrics.admin_action("list_connections", "accepted")
@@ -83,13 +94,25 @@ class AdminService:
         broadcast_id = self._new_id()
         delivered = len(await self._directory.list())
         record = await self._recorder.accepted(
-            origin, "admin_broadcast", payload=body,
-            events=({"type": "broadcast_sent", "data": {"broadcastId": broadcast_id, "type": body["type"],
-                                                         "delivered": delivered}},),
+            origin,
+            "admin_broadcast",
+            payload=body,
+            events=(
+                {
+                    "type": "broadcast_sent",
+                    "data": {"broadcastId": broadcast_id, "type": body["type"], "delivered": delivered},
+                },
+            ),
         )
-        await self._broadcaster.to_all("broadcast", {
-            "broadcastId": broadcast_id, "message": body["message"], "type": body["type"], "timestamp": record.at,
-        })
+        await self._broadcaster.to_all(
+            "broadcast",
+            {
+                "broadcastId": broadcast_id,
+                "message": body["message"],
+                "type": body["type"],
+                "timestamp": record.at,
+            },
+        )
         self._metrics.admin_action("broadcast", "accepted")
         return {"broadcastId": broadcast_id, "delivered": delivered}
 
@@ -98,9 +121,15 @@ class AdminService:
         if connections == 0:
             raise CommandRefused(ErrorCode.NOT_FOUND, "the user is not connected on any node")
         await self._recorder.accepted(
-            origin, "admin_disconnect", payload={"userId": user_id},
-            events=({"type": "user_disconnected",
-                     "data": {"userId": user_id, "connections": connections, "code": CLOSE_ADMIN}},),
+            origin,
+            "admin_disconnect",
+            payload={"userId": user_id},
+            events=(
+                {
+                    "type": "user_disconnected",
+                    "data": {"userId": user_id, "connections": connections, "code": CLOSE_ADMIN},
+                },
+            ),
         )
         await self._broadcaster.disconnect(user_id, CLOSE_ADMIN, DISCONNECT_REASON)
         self._metrics.admin_action("disconnect", "accepted")
@@ -116,7 +145,9 @@ class AdminService:
     async def audit(self, origin: Origin, query: AuditQuery) -> dict[str, Any]:
         records = await self._store.read_all(query.after, query.limit, query.filter())
         await self._recorder.accepted(
-            origin, "admin_audit_query", payload=query.as_payload(),
+            origin,
+            "admin_audit_query",
+            payload=query.as_payload(),
             events=({"type": "audit_read", "data": {"count": len(records)}},),
         )
         self._metrics.admin_action("audit_query", "accepted")

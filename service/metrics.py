@@ -24,11 +24,24 @@ from eventlog.records import LogRecord
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Every event the server writes to a socket (contract §3); anything else is "other".
-SERVER_EVENTS = frozenset({
-    "connected", "trip_room_joined", "trip_room_left", "user_joined", "user_left", "trip_updated",
-    "chat_message", "user_typing", "user_presence_updated", "token_refreshed", "token_expiring",
-    "notification", "broadcast", "error",
-})
+SERVER_EVENTS = frozenset(
+    {
+        "connected",
+        "trip_room_joined",
+        "trip_room_left",
+        "user_joined",
+        "user_left",
+        "trip_updated",
+        "chat_message",
+        "user_typing",
+        "user_presence_updated",
+        "token_refreshed",
+        "token_expiring",
+        "notification",
+        "broadcast",
+        "error",
+    }
+)
 _CLIENT_EVENTS = frozenset(CLIENT_EVENTS)
 _ERROR_CODES = frozenset(code.value for code in ErrorCode) | {"METHOD_NOT_ALLOWED"}
 CLOSE_REASONS: dict[int | None, str] = {
@@ -84,38 +97,51 @@ class Metrics:
             "ws_session_duration_seconds", "How long WebSocket sessions lasted.", buckets=SESSION_BUCKETS, registry=r
         )
         self.messages_in = Counter(
-            "ws_messages_in", "Client frames received, by event (unknown names: other; unreadable: invalid).",
-            ["event"], registry=r,
+            "ws_messages_in",
+            "Client frames received, by event (unknown names: other; unreadable: invalid).",
+            ["event"],
+            registry=r,
         )
         self.messages_out = Counter("ws_messages_out", "Frames written to sockets, by event.", ["event"], registry=r)
         self.errors = Counter(
-            "realtime_errors", "Errors answered, by transport (ws, rest) and error code.", ["transport", "code"],
+            "realtime_errors",
+            "Errors answered, by transport (ws, rest) and error code.",
+            ["transport", "code"],
             registry=r,
         )
         self.rate_limit_hits = Counter(
             "rate_limit_hits", "Refusals for going over a rate or connection limit.", ["scope"], registry=r
         )
         self.delivery_latency = Histogram(
-            "delivery_latency_seconds", "From a command's acceptance to its frames written on this node.",
-            buckets=LATENCY_BUCKETS, registry=r,
+            "delivery_latency_seconds",
+            "From a command's acceptance to its frames written on this node.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.bus_lag = Histogram(
-            "bus_lag_seconds", "From publication on the bus to arrival at this node.", buckets=LATENCY_BUCKETS,
+            "bus_lag_seconds",
+            "From publication on the bus to arrival at this node.",
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.append_latency = Histogram(
-            "eventlog_append_seconds", "Time for one record to be durably appended.", buckets=LATENCY_BUCKETS,
+            "eventlog_append_seconds",
+            "Time for one record to be durably appended.",
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.append_batch = Histogram(
-            "eventlog_append_batch_size", "Appends acknowledged together (a group commit, as callers see it).",
-            buckets=BATCH_BUCKETS, registry=r,
+            "eventlog_append_batch_size",
+            "Appends acknowledged together (a group commit, as callers see it).",
+            buckets=BATCH_BUCKETS,
+            registry=r,
         )
         self.admin_actions = Counter(
             "admin_actions", "Admin API calls, by action and outcome.", ["action", "outcome"], registry=r
         )
         self.security_records_dropped = Counter(
-            "security_records_dropped", "Security events not written to the log because they came too fast.",
+            "security_records_dropped",
+            "Security events not written to the log because they came too fast.",
             registry=r,
         )
 
@@ -143,8 +169,9 @@ class Metrics:
         label = "invalid" if event is None else event if event in _CLIENT_EVENTS else "other"
         self.messages_in.labels(label).inc()
 
-    def frame_written(self, payload: bytes) -> None:
-        self.messages_out.labels(frame_event(payload)).inc()
+    def frame_written(self, payload: bytes, count: int = 1) -> None:
+        """``count`` sockets were sent ``payload`` (a broadcast is counted once per run)."""
+        self.messages_out.labels(frame_event(payload)).inc(count)
 
     def error(self, transport: str, code: str) -> None:
         self.errors.labels(transport, code if code in _ERROR_CODES else "other").inc()

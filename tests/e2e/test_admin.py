@@ -125,8 +125,12 @@ async def test_broadcast_reaches_every_connection_including_those_in_no_room(ser
     await bob.request("join_trip_room", {"tripId": trip["tripId"]}, "j2", "trip_room_joined")
     root = admin_token(people)
 
-    status, sent = server.request("POST", "/api/realtime/broadcast", body={"message": "Maintenance at 23:00 UTC",
-                                                                        "type": "maintenance"}, bearer=root)
+    status, sent = server.request(
+        "POST",
+        "/api/realtime/broadcast",
+        body={"message": "Maintenance at 23:00 UTC", "type": "maintenance"},
+        bearer=root,
+    )
     assert status == 200 and sent["delivered"] == 3 and len(sent["broadcastId"]) == 24
     frames = [await client.expect("broadcast") for client in (ada, bob, carol)]
     assert all(frame == frames[0] for frame in frames)
@@ -254,15 +258,21 @@ async def test_notify_pushes_a_booking_update_live_and_the_user_lists_and_reads_
     root = admin_token(people)
     ada = await Client.connect(shared_server, people.token("ada"))
     ada_phone = await Client.connect(shared_server, people.token("ada"))
-    body = {"userId": people.id("ada"), "kind": "booking_update", "title": "Hotel booking confirmed",
-            "body": "Casa do Alfama, 14-17 July", "data": {"bookingId": "BK-1", "status": "confirmed"}}
+    body = {
+        "userId": people.id("ada"),
+        "kind": "booking_update",
+        "title": "Hotel booking confirmed",
+        "body": "Casa do Alfama, 14-17 July",
+        "data": {"bookingId": "BK-1", "status": "confirmed"},
+    }
     status, sent = shared_server.request("POST", "/api/realtime/notify", body=body, bearer=root)
     assert status == 200 and sent["delivered"] == 2
     for client in (ada, ada_phone):
         frame = await client.expect("notification")
         assert frame["data"]["notificationId"] == sent["notificationId"]
         assert {k: frame["data"][k] for k in ("kind", "title", "body", "data")} == {
-            k: body[k] for k in ("kind", "title", "body", "data")}
+            k: body[k] for k in ("kind", "title", "body", "data")
+        }
         assert "userId" not in frame["data"]
 
     status, listed = shared_server.request("GET", "/api/notifications?unread=true", bearer=people.token("ada"))

@@ -101,8 +101,9 @@ async def test_metrics_move_when_traffic_flows(limited_server: ServerProcess) ->
     await ada.request("join_trip_room", {"tripId": trip["tripId"]}, "j1", "trip_room_joined")
     await bob.request("join_trip_room", {"tripId": trip["tripId"]}, "j2", "trip_room_joined")
     for n in range(3):
-        reply = await ada.request("chat_message", {"tripId": trip["tripId"], "message": f"hi {n}"}, f"c{n}",
-                                  "chat_message")
+        reply = await ada.request(
+            "chat_message", {"tripId": trip["tripId"], "message": f"hi {n}"}, f"c{n}", "chat_message"
+        )
         assert reply["event"] == "chat_message"
     await ada.send_raw("{not json")
     await ada.send("no_such_event", {})
@@ -116,7 +117,8 @@ async def test_metrics_move_when_traffic_flows(limited_server: ServerProcess) ->
 
     def moved() -> bool:
         return value(scrape(server, root), "ws_session_duration_seconds_count") > value(
-            before, "ws_session_duration_seconds_count")
+            before, "ws_session_duration_seconds_count"
+        )
 
     await eventually(moved)
     after = scrape(server, root)
@@ -161,8 +163,17 @@ async def test_metric_labels_never_carry_user_trip_or_session_ids(limited_server
     assert trip["tripId"] not in text and people.id("ada") not in text and session_id not in text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            assert set(sample.labels) <= {"reason", "status", "event", "transport", "code", "scope", "action",
-                                          "outcome", "le"}, sample
+            assert set(sample.labels) <= {
+                "reason",
+                "status",
+                "event",
+                "transport",
+                "code",
+                "scope",
+                "action",
+                "outcome",
+                "le",
+            }, sample
             assert not any(HEX24.search(v) for v in sample.labels.values()), sample
     await ada.close()
 
@@ -301,8 +312,9 @@ async def test_connection_admin_and_security_events_are_audit_records(
     assert handshakes[-1]["meta"]["status"] == 401 and handshakes[-1]["meta"]["ip"] == "127.0.0.1"
     queries = [r for r in records(type="rest_unauthorized") if r["meta"]["path"] == f"/api/trips/{object_id(1)}"]
     assert queries and queries[-1]["userId"] is None and queries[-1]["meta"]["method"] == "GET"
-    commands = [r for r in records(type="create_trip") if r["outcome"] == "refused"
-                and r["error"]["code"] == "UNAUTHORIZED"]
+    commands = [
+        r for r in records(type="create_trip") if r["outcome"] == "refused" and r["error"]["code"] == "UNAUTHORIZED"
+    ]
     assert commands and commands[-1]["meta"]["path"] == "/api/trips"
     log_text = json.dumps(records(limit=1000))
     assert expired not in log_text  # tokens are never stored
@@ -317,8 +329,11 @@ async def test_a_rate_limit_hit_is_an_audit_record(limited_server: ServerProcess
         await ada.send("typing", {"tripId": trip["tripId"], "isTyping": True}, f"t{n}")
         await ada.send("presence_update", {"tripId": trip["tripId"], "status": "away"}, f"p{n}")
     await ada.silent_for(0.3)
-    limited = [r for r in audit(limited_server, admin_token(people), userId=people.id("ada"), limit=1000)["events"]
-               if r["outcome"] == "refused"]
+    limited = [
+        r
+        for r in audit(limited_server, admin_token(people), userId=people.id("ada"), limit=1000)["events"]
+        if r["outcome"] == "refused"
+    ]
     assert limited and {r["error"]["code"] for r in limited} == {"RATE_LIMITED"}
     assert limited[0]["error"]["details"]["retryAfterMs"] > 0
     await ada.close()

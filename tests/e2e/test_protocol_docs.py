@@ -34,8 +34,12 @@ DOCS = ROOT / "docs"
 # client with its static files, and the page that renders the documents.
 NOT_REST = {"/ws", "/", "/docs", "/static/(.*)", r"/(favicon\.ico)", r"/(robots\.txt)"}
 # The REST body rules (domain.schemas.REST_BODIES) behind each operation with a JSON body.
-BODY_RULES = {"createTrip": "create_trip", "addCollaborator": "add_collaborator", "broadcast": "broadcast",
-              "notifyUser": "notify"}
+BODY_RULES = {
+    "createTrip": "create_trip",
+    "addCollaborator": "add_collaborator",
+    "broadcast": "broadcast",
+    "notifyUser": "notify",
+}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
@@ -255,8 +259,9 @@ def test_rest_error_examples_use_the_servers_codes(openapi: dict[str, Any]) -> N
 
 def test_the_documents_pass_their_own_example_checks() -> None:
     pytest.importorskip("jsonschema")
-    result = subprocess.run([sys.executable, str(DOCS / "check_examples.py")], capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, str(DOCS / "check_examples.py")], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 

@@ -22,15 +22,17 @@ from tests.server import ServerProcess, object_id, token
 
 pytest.importorskip("schemathesis")
 
-CHECKS = ",".join([
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "unsupported_method",
-    "ignored_auth",
-])
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "unsupported_method",
+        "ignored_auth",
+    ]
+)
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")
 SEED = os.environ.get("SCHEMATHESIS_SEED", "20251125")
 
@@ -55,14 +57,23 @@ def schemathesis_command() -> list[str]:
 def test_the_api_honours_its_openapi_document(api: ServerProcess, role: str, tmp_path: Path) -> None:
     bearer = token(object_id(0x5C4E + (role == "admin")), role=role, name="Schemathesis")
     command = [
-        *schemathesis_command(), "run", f"{api.base}/openapi.json",
-        "--header", f"Authorization: Bearer {bearer}",
-        "--checks", CHECKS,
-        "--max-examples", MAX_EXAMPLES,
-        "--seed", SEED,
-        "--workers", "1",
-        "--generation-database", "none",
-        "--request-timeout", "10",
+        *schemathesis_command(),
+        "run",
+        f"{api.base}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {bearer}",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--seed",
+        SEED,
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "10",
         "--no-color",
     ]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=170, check=False)
