@@ -25,6 +25,7 @@ from eventlog.factory import open_bus, open_presence, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
+from handlers.frame_writer import FrameWriter
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
@@ -138,7 +139,7 @@ def make_app(services: Services) -> tornado.web.Application:
     deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
-        (r"/ws", RealtimeSocket, deps),
+        (r"/ws", RealtimeSocket, {**deps, "writer": FrameWriter(services.metrics.frame_written)}),
         (r"/healthz", HealthHandler, deps),
         (r"/api/trips", TripsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),

@@ -19,6 +19,7 @@ import tornado.websocket
 
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import error_body
+from handlers.frame_writer import FrameWriter, SocketOutbox
 from service import logs
 from service.auth import Identity, InvalidToken
 from service.clock import iso
@@ -30,46 +31,20 @@ from service.session import CLOSE_TOO_SLOW, ClientSession
 log = logging.getLogger("travelsense.ws")
 
 
-class SocketOutlet:
-    """Writes frames to one socket; a reader too slow to keep up is closed (4009)
-    instead of growing this process's memory."""
+class SocketOutlet(SocketOutbox):
+    """Writes frames to one socket (see ``handlers.frame_writer``); a reader too slow
+    to keep up is closed (4009) instead of growing this process's memory."""
 
-    __slots__ = ("_bytes", "_frames", "_handler", "_max_bytes", "_max_frames")
+    __slots__ = ()
 
-    def __init__(self, handler: RealtimeSocket, max_frames: int, max_bytes: int) -> None:
-        self._handler = handler
-        self._max_frames = max_frames
-        self._max_bytes = max_bytes
-        self._frames = 0
-        self._bytes = 0
-
-    def send(self, payload: bytes) -> None:
-        handler = self._handler
-        if handler.ws_connection is None or handler.ws_connection.is_closing():
-            return
-        if self._frames >= self._max_frames or self._bytes + len(payload) > self._max_bytes:
-            self.close(CLOSE_TOO_SLOW, "too slow to keep up")
-            return
-        size = len(payload)
-        self._frames += 1
-        self._bytes += size
-        try:
-            written = handler.write_message(payload)
-        except tornado.websocket.WebSocketClosedError:
-            return
-        handler.services.metrics.frame_written(payload)
-
-        def done(future: asyncio.Future[None]) -> None:
-            self._frames -= 1
-            self._bytes -= size
-            if not future.cancelled():
-                future.exception()  # a write to a socket that closed meanwhile: nothing to do
-
-        written.add_done_callback(done)
+    def too_slow(self) -> None:
+        self.close(CLOSE_TOO_SLOW, "too slow to keep up")
 
     def close(self, code: int, reason: str) -> None:
         handler = self._handler
         if handler.ws_connection is not None and not handler.ws_connection.is_closing():
+            self.flush_now()  # what was sent before the close goes out before it
+            assert isinstance(handler, RealtimeSocket)
             handler.server_close_code = code
             handler.close(code, reason)
 
@@ -77,8 +52,9 @@ class SocketOutlet:
 class RealtimeSocket(tornado.websocket.WebSocketHandler):
     services: Services
 
-    def initialize(self, services: Services) -> None:
+    def initialize(self, services: Services, writer: FrameWriter | None = None) -> None:
         self.services = services
+        self.writer = writer or FrameWriter(services.metrics.frame_written)
         self.identity: Identity | None = None
         self.session: ClientSession | None = None
         self.server_close_code: int | None = None
@@ -161,7 +137,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             ip=self.request.remote_ip or "",
             user_agent=self.request.headers.get("User-Agent", "")[:256],
             connected_at=iso(services.clock.now()),
-            outlet=SocketOutlet(self, limits.outbound_max_frames, limits.outbound_max_bytes),
+            outlet=SocketOutlet(self, self.writer, limits.outbound_max_frames, limits.outbound_max_bytes),
         )
         conn.last_activity = conn.connected_at
         self._opened_at = time.monotonic()
