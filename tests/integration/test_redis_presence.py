@@ -1,0 +1,260 @@
+"""Room rosters and the connection directory on a real Redis, with several
+``RedisPresence`` instances standing for nodes (short TTLs keep this fast)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from domain.room import RoomMember, visible_members
+from eventlog.redis_bus import stop_task
+from eventlog.redis_presence import RedisPresence
+from tests.redis_server import PrivateRedis, answers, delete_prefix, private_prefix, shared_url
+
+pytestmark = pytest.mark.integration
+
+TRIP = "650000000000000000000100"
+INTERVAL, TTL = 0.2, 0.6
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = shared_url()
+    if not answers(url):
+        pytest.skip(f"no Redis answers at {url} (set TEST_REDIS_URL)")
+    return url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    with private_prefix(redis_url) as name:
+        yield name
+
+
+def member(session: str, user: str, *, hidden: bool = False, name: str | None = None) -> RoomMember:
+    return RoomMember(session, user, name, hidden, "online", 0.0)
+
+
+class Announcements:
+    def __init__(self) -> None:
+        self.gone: list[tuple[str, str, str]] = []
+        self.back: list[tuple[str, str, str]] = []
+
+    def watch(self, node: RedisPresence) -> None:
+        async def gone(trip_id: str, user_id: str) -> None:
+            self.gone.append((node.node_id, trip_id, user_id))
+
+        async def back(trip_id: str, m: RoomMember) -> None:
+            self.back.append((node.node_id, trip_id, m.user_id))
+
+        node.rosters.on_gone = gone
+        node.rosters.on_back = back
+
+
+async def eventually(test: Callable[[], Any], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = test()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def kill(node: RedisPresence) -> None:
+    """As kill -9 would: the heartbeat stops and nothing is cleaned up."""
+    node._closing = True
+    if node._task is not None:
+        await stop_task(node._task)
+    if node._directory is not None:
+        await node._directory.stop()
+    await node.client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def nodes(url: str, prefix: str, *names: str, **local: Any) -> AsyncIterator[list[RedisPresence]]:
+    opened: list[RedisPresence] = []
+    try:
+        for name in names:
+            node = RedisPresence(url, node_id=name, prefix=prefix, interval=INTERVAL, ttl=TTL)
+            if name in local:
+                node.directory(local[name])
+            await node.start()
+            opened.append(node)
+        yield opened
+    finally:
+        for node in opened:
+            if not node._closing:
+                await node.close()
+
+
+async def test_members_and_visibility_span_every_node(redis_url: str, prefix: str) -> None:
+    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
+        assert await a.rosters.join(TRIP, member("s1", "u1", name="Ada")) is True
+        assert await b.rosters.join(TRIP, member("s2", "u1", name="Ada")) is False  # already shown by node a
+        assert await b.rosters.join(TRIP, member("s3", "u2", hidden=True)) is False  # hidden: never shown
+        assert await b.rosters.join(TRIP, member("s2", "u1")) is False  # joining twice changes nothing
+        seen = await a.rosters.members(TRIP)
+        assert sorted(m.session_id for m in seen) == ["s1", "s2", "s3"]
+        assert visible_members(seen) == [{"userId": "u1", "name": "Ada", "status": "online"}]
+
+        await b.rosters.set_status(TRIP, "s2", "busy", 0.0)
+        assert visible_members(await a.rosters.members(TRIP)) == [{"userId": "u1", "name": "Ada", "status": "busy"}]
+
+        left, gone = await a.rosters.leave(TRIP, "s1")
+        assert left is not None and left.user_id == "u1" and gone is False  # still there on node b
+        left, gone = await b.rosters.leave(TRIP, "s2")
+        assert left is not None and gone is True
+        assert await b.rosters.leave(TRIP, "nope") == (None, False)
+        assert [m.session_id for m in await a.rosters.members(TRIP)] == ["s3"]
+
+
+async def test_a_dead_nodes_users_are_announced_gone_once_and_dropped_from_member_lists(
+    redis_url: str, prefix: str
+) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", "b", "c") as [a, b, c]:
+        for node in (a, b, c):
+            heard.watch(node)
+        await a.rosters.join(TRIP, member("s1", "u1"))
+        await a.rosters.join(TRIP, member("s4", "u3"))
+        await b.rosters.join(TRIP, member("s2", "u2"))
+        await b.rosters.join(TRIP, member("s3", "u3"))
+        await b.rosters.join(TRIP, member("s5", "u5", hidden=True))
+        await c.rosters.join(TRIP, member("s6", "u4"))
+        started = time.monotonic()
+        await kill(b)
+
+        async def b_gone() -> bool:
+            return {m.session_id for m in await a.rosters.members(TRIP)} == {"s1", "s4", "s6"}
+
+        await eventually(b_gone)
+        await eventually(lambda: heard.gone)
+        took = time.monotonic() - started
+        await asyncio.sleep(3 * INTERVAL)  # more sweeps: nothing is announced twice
+        assert [(trip, user) for _, trip, user in heard.gone] == [(TRIP, "u2")]  # u3 is still on node a
+        assert took < TTL + 2 * INTERVAL + 0.5
+        assert heard.back == []
+
+
+async def test_every_script_sweeps_so_a_joiner_never_sees_a_dead_member(redis_url: str, prefix: str) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
+        heard.watch(a)
+        await b.rosters.join(TRIP, member("s2", "u2"))
+        # the room's hash expires with its last node's heartbeat; keep it, as in the
+        # moment between a node's key expiring and the hash's own TTL
+        client = redis.Redis.from_url(redis_url)
+        client.pexpire(f"{prefix}:room:{TRIP}", 10_000)
+        client.close()
+        await kill(b)
+        await asyncio.sleep(TTL + 0.1)  # b's key expired; a has no member in the room, so no sweep ran
+        assert heard.gone == []
+        assert await a.rosters.join(TRIP, member("s1", "u1")) is True
+        assert heard.gone == [("a", TRIP, "u2")]  # the join removed and announced it
+        assert [m.session_id for m in await a.rosters.members(TRIP)] == ["s1"]
+
+
+async def test_a_node_rewrites_its_members_when_redis_lost_them(redis_url: str, prefix: str) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
+        heard.watch(a)
+        heard.watch(b)
+        await a.rosters.join(TRIP, member("s1", "u1"))
+        await b.rosters.join(TRIP, member("s2", "u2"))
+        delete_prefix(redis_url, prefix)  # as a Redis restart without persistence would
+        assert await a.rosters.members(TRIP) == []
+
+        async def both_back() -> bool:
+            return {m.session_id for m in await a.rosters.members(TRIP)} == {"s1", "s2"}
+
+        await eventually(both_back, timeout=3 * INTERVAL + 1)
+        assert a.repairs == 1 and b.repairs == 1
+        assert heard.back == [] and heard.gone == []  # nobody was told they left: nothing to take back
+
+
+async def test_a_node_that_stalled_past_the_ttl_comes_back_and_says_so(redis_url: str, prefix: str) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
+        heard.watch(a)
+        heard.watch(b)
+        await a.rosters.join(TRIP, member("s1", "u1"))
+        await b.rosters.join(TRIP, member("s2", "u2"))
+        assert b._task is not None
+        await stop_task(b._task)  # b stalls: no heartbeat
+        await eventually(lambda: heard.gone, timeout=TTL + 1)
+        assert [(n, user) for n, _, user in heard.gone] == [("a", "u2")]
+        await b.beat()  # b wakes up, finds its key gone and its member swept
+        assert ("b", TRIP, "u2") in heard.back
+        assert {m.session_id for m in await a.rosters.members(TRIP)} == {"s1", "s2"}
+
+
+async def test_the_directory_lists_every_live_nodes_connections(redis_url: str, prefix: str) -> None:
+    def conn(session: str, user: str, node: str, at: str) -> dict[str, Any]:
+        return {"userId": user, "sessionId": session, "connectionTime": at, "lastActivity": at, "ip": "127.0.0.1",
+                "userAgent": None, "rooms": [], "status": "connected", "node": node}
+
+    on_a = [conn("s1", "u1", "a", "2026-01-01T00:00:01.000Z")]
+    on_b = [conn("s2", "u2", "b", "2026-01-01T00:00:02.000Z"), conn("s3", "u1", "b", "2026-01-01T00:00:03.000Z")]
+    async with nodes(redis_url, prefix, "a", "b", a=lambda: list(on_a), b=lambda: list(on_b)) as [a, b]:
+        directory_a = a.directory(lambda: list(on_a))
+        directory_b = b.directory(lambda: list(on_b))
+        assert [e["sessionId"] for e in await directory_a.list()] == ["s1", "s2", "s3"]
+        assert await directory_a.count_user("u1") == 2
+
+        on_b.append(conn("s4", "u4", "b", "2026-01-01T00:00:04.000Z"))
+        on_b[0]["rooms"] = [TRIP]
+        directory_b.changed()  # the hub's on_change: written at once, not at the next heartbeat
+        async def s4_listed() -> bool:
+            return await directory_a.count_user("u4") == 1
+
+        await eventually(s4_listed, timeout=0.5)
+        listed = {e["sessionId"]: e for e in await directory_a.list()}
+        assert listed["s2"]["rooms"] == [TRIP] and listed["s2"]["node"] == "b"
+
+        on_b.pop()
+        directory_b.changed()
+
+        async def s4_gone() -> bool:
+            return await directory_a.count_user("u4") == 0
+
+        await eventually(s4_gone, timeout=0.5)
+        await kill(b)
+
+        async def only_a() -> bool:
+            return [e["sessionId"] for e in await directory_a.list()] == ["s1"]
+
+        await eventually(only_a, timeout=TTL + 1)
+
+
+async def test_redis_down_keeps_this_nodes_members_and_repairs_them_later(tmp_path: Path) -> None:
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        async with nodes(server.url, "ts-test", "a") as [a]:
+            await a.rosters.join(TRIP, member("s1", "u1"))
+            server.stop()
+            assert await a.rosters.join(TRIP, member("s2", "u2")) is True  # this node's view answers
+            assert {m.session_id for m in await a.rosters.members(TRIP)} == {"s1", "s2"}
+            left, gone = await a.rosters.leave(TRIP, "s1")
+            assert left is not None and gone is True
+            server.start()
+
+            async def repaired() -> bool:
+                try:
+                    return [m.session_id for m in await a.rosters.members(TRIP)] == ["s2"]
+                except Exception:
+                    return False
+
+            await eventually(repaired, timeout=5)
+    finally:
+        server.stop()
