@@ -112,6 +112,40 @@ def test_the_server_serves_both_documents_and_the_docs_page(server: ServerProces
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "'sha256-" in policy
 
 
+def test_the_docs_page_renders_both_documents_under_its_content_security_policy(
+    server: ServerProcess, openapi: dict[str, Any], asyncapi: dict[str, Any]
+) -> None:
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's Chromium is not installed (scripts/test.sh installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    problems: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on(
+                "console",
+                lambda message: (
+                    problems.append(message.text)
+                    if "Content Security Policy" in message.text or "Refused to" in message.text
+                    else None
+                ),
+            )
+            page.goto(f"{server.base}/docs")
+            page.get_by_text("/api/realtime/broadcast").first.wait_for(timeout=10_000)
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert problems == []
+    assert all(event in text for event in messages(asyncapi, "receive"))
+    assert all(event in text for event in messages(asyncapi, "send"))
+    assert all(path in text for path in openapi["paths"])
+
+
 # REST: routes <-> OpenAPI -------------------------------------------------------------------
 
 
