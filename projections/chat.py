@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventlog.records import LogRecord
-from projections.digests import Running, chat_summary, item_digest
+from projections.digests import Running, chat_summary, item_bytes
 from projections.trips import StreamGap
 
 
@@ -57,7 +57,7 @@ class ChatHistories:
         message = chat_message_view(record)
         if message is not None:
             if chat.running is not None:
-                chat.running.add(item_digest(message))
+                chat.running.add(item_bytes(message))
             else:
                 chat.index[message["messageId"]] = len(chat.messages)
                 chat.messages.append(message)

@@ -5,39 +5,47 @@ A *compact* projection keeps, per trip or per user, a count and a running digest
 of its items in order instead of the items; ``compact_chat`` and
 ``compact_notifications`` turn a full snapshot into the same form, so a full read
 side (a live node's) and a compact one (a rebuild) compare exactly.
+
+The digests tell two folds apart; they are not tamper evidence (the hash chain
+of ``eventlog/chain.py`` is).  So they are cheap checksums: CRC-32 and Adler-32
+run over the canonical JSON of the items (keys sorted), one after the other.
 """
 
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-DIGEST_BYTES = 16
+_SORTED = orjson.OPT_SORT_KEYS
 
 
-def item_digest(item: Any) -> bytes:
-    """The digest of one JSON item (keys sorted, so key order never matters)."""
-    return hashlib.blake2b(orjson.dumps(item, option=orjson.OPT_SORT_KEYS), digest_size=DIGEST_BYTES).digest()
+def item_bytes(item: Any) -> bytes:
+    """One JSON item's canonical bytes (keys sorted, so key order never matters)."""
+    return orjson.dumps(item, option=_SORTED)
 
 
 class Running:
-    """A count and a digest of items in order; two equal sequences give equal digests."""
+    """A count and a checksum of items in order; equal sequences give equal digests."""
 
-    __slots__ = ("_hash", "count")
+    __slots__ = ("_adler", "_crc", "count")
 
     def __init__(self) -> None:
         self.count = 0
-        self._hash = hashlib.blake2b(digest_size=DIGEST_BYTES)
+        self._crc = 0
+        self._adler = 1
 
-    def add(self, part: bytes) -> None:
+    def add(self, item: bytes) -> None:
+        """Add one item's canonical bytes (a JSON object: the concatenation stays unambiguous)."""
         self.count += 1
-        self._hash.update(part)
+        self._crc = zlib.crc32(item, self._crc)
+        self._adler = zlib.adler32(item, self._adler)
 
     def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+        return f"{self._crc:08x}{self._adler:08x}"
 
 
 def chat_summary(running: Running) -> dict[str, Any]:
@@ -48,26 +56,41 @@ def compact_chat(messages: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """A trip's chat history as a compact read side keeps it."""
     running = Running()
     for message in messages:
-        running.add(item_digest(message))
+        running.add(item_bytes(message))
     return chat_summary(running)
 
 
-def notification_part(view_digest: bytes, read: bool) -> bytes:
-    return view_digest + (b"\x01" if read else b"\x00")
+def id_digest(item_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(item_id.encode(), digest_size=8).digest(), "big")
 
 
-def notifications_summary(parts: Iterable[bytes]) -> dict[str, Any]:
-    running = Running()
-    unread = 0
-    for part in parts:
-        running.add(part)
-        unread += part[-1] == 0
-    return {"notifications": running.count, "unread": unread, "digest": running.hexdigest()}
+class UserNotifications:
+    """A user's notifications, compact: their views in order, and which were read."""
+
+    __slots__ = ("created", "read")
+
+    def __init__(self) -> None:
+        self.created = Running()
+        self.read: set[int] = set()  # digests of the ids marked read
+
+    def summary(self) -> dict[str, Any]:
+        read_sum = sum(self.read) % (1 << 64)
+        return {
+            "notifications": self.created.count,
+            "unread": self.created.count - len(self.read),
+            "digest": f"{self.created.hexdigest()}{read_sum:016x}",
+        }
+
+
+def notification_without_flag(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key != "read"}
 
 
 def compact_notifications(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """A user's notifications (as ``Notifications.snapshot`` lists them) as a compact read side keeps them."""
-    return notifications_summary(
-        notification_part(item_digest({k: v for k, v in item.items() if k != "read"}), bool(item.get("read")))
-        for item in items
-    )
+    user = UserNotifications()
+    for item in items:
+        user.created.add(item_bytes(notification_without_flag(item)))
+        if item.get("read"):
+            user.read.add(id_digest(item["notificationId"]))
+    return user.summary()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventlog.records import LogRecord
-from projections.digests import item_digest, notification_part, notifications_summary
+from projections.digests import UserNotifications, id_digest, item_bytes
 
 NOTIFICATION_CREATED = "notification_created"
 NOTIFICATION_READ = "notification_read"
@@ -19,14 +19,16 @@ def notification_view(data: dict[str, Any], at: str) -> dict[str, Any]:
 
 
 class Notifications:
-    """``compact=True`` keeps a digest and a read flag per notification instead of
-    its view (for rebuilds that are only compared, see ``projections/digests.py``)."""
+    """``compact=True`` keeps per user a count and a digest of the views, and the
+    ids read, instead of the views (for rebuilds that are only compared, see
+    ``projections/digests.py``).  A compact fold takes every read in the log for
+    one of a notification the user has (the service records no other)."""
 
     def __init__(self, *, compact: bool = False) -> None:
         self.position = 0
         self.compact = compact
         self._by_user: dict[str, dict[str, dict[str, Any]]] = {}
-        self._parts: dict[str, dict[str, bytes]] = {}  # compact: user -> notification id -> digest + read flag
+        self._compact: dict[str, UserNotifications] = {}
 
     def apply(self, record: LogRecord) -> bool:
         if record.position <= self.position:
@@ -34,27 +36,29 @@ class Notifications:
         self.position = record.position
         changed = False
         for event in record.events:
-            data = event["data"]
-            if event["type"] == NOTIFICATION_CREATED:
+            kind = event["type"]
+            if kind == NOTIFICATION_CREATED:
+                data = event["data"]
                 view = notification_view(data, record.at)
                 if self.compact:
-                    self._parts.setdefault(data["userId"], {})[data["notificationId"]] = notification_part(
-                        item_digest(view), False
-                    )
+                    self._user(data["userId"]).created.add(item_bytes(view))
                 else:
                     self._by_user.setdefault(data["userId"], {})[data["notificationId"]] = {**view, "read": False}
                 changed = True
-            elif event["type"] == NOTIFICATION_READ:
+            elif kind == NOTIFICATION_READ:
+                data = event["data"]
                 changed = self._mark_read(data["userId"], data["notificationId"]) or changed
         return changed
 
+    def _user(self, user_id: str) -> UserNotifications:
+        found = self._compact.get(user_id)
+        if found is None:
+            found = self._compact[user_id] = UserNotifications()
+        return found
+
     def _mark_read(self, user_id: str, notification_id: str) -> bool:
         if self.compact:
-            parts = self._parts.get(user_id, {})
-            part = parts.get(notification_id)
-            if part is None:
-                return False
-            parts[notification_id] = notification_part(part[:-1], True)
+            self._user(user_id).read.add(id_digest(notification_id))
             return True
         found = self._by_user.get(user_id, {}).get(notification_id)
         if found is None:
@@ -72,5 +76,5 @@ class Notifications:
     def snapshot(self) -> dict[str, Any]:
         """user id -> their notifications (compact: ``{"notifications", "unread", "digest"}``)."""
         if self.compact:
-            return {user: notifications_summary(parts.values()) for user, parts in sorted(self._parts.items())}
+            return {user: notes.summary() for user, notes in sorted(self._compact.items()) if notes.created.count}
         return {user: list(items.values()) for user, items in sorted(self._by_user.items())}
