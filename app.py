@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -191,19 +192,29 @@ async def seed_demo(services: Services) -> list[str]:
     expires = int(time.time()) + 24 * 3600
     base = f"http://{services.settings.host}:{services.settings.port}"
     lines = []
-    for user, name, role in ((DEMO_OWNER, "Ada", "user"), (DEMO_FRIEND, "Grace", "user"), (DEMO_ADMIN, "Admin", "admin")):
+    demo_users = ((DEMO_OWNER, "Ada", "user"), (DEMO_FRIEND, "Grace", "user"), (DEMO_ADMIN, "Admin", "admin"))
+    for user, name, role in demo_users:
         token = issue_token(secret, user, role=role, name=name, expires_at=expires)
         lines.append(f"  {name:6} {base}/?token={token}&trip={DEMO_TRIP}")
     return lines
 
 
 async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> None:
-    """Stop accepting, tell clients (1001), flush pending writes."""
+    """Stop accepting, finish in-flight commands, tell clients (1001), flush pending
+    writes, close the adapters; all within ``shutdown_grace_seconds``.
+
+    Commands already being handled finish first, so the replies and broadcasts of
+    every append that made it into the log go out before the close frames.
+    """
     services.lifecycle.draining = True
     server.stop()
+    grace = services.settings.limits.shutdown_grace_seconds
+    deadline = time.monotonic() + grace
+    in_flight = set(services.background)
+    if in_flight:
+        await asyncio.wait(in_flight, timeout=grace / 2)
     for conn in services.hub.connections():
         conn.outlet.close(CLOSE_GOING_AWAY, "server shutting down")
-    deadline = time.monotonic() + services.settings.limits.shutdown_grace_seconds
     while (services.hub.count() or services.background) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await services.bus.close()
@@ -212,16 +223,26 @@ async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> No
     await services.store.close()
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """``--certfile`` (with ``--keyfile``, unless the key is in the same PEM) serves TLS directly."""
+    if settings.keyfile and not settings.certfile:
+        raise ValueError("--keyfile needs --certfile")
+    if not settings.certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.certfile, settings.keyfile or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load the TLS certificate: {exc}") from None
+    return context
+
+
 async def serve(settings: Settings) -> int:
+    ssl_options = tls_context(settings)
     services = await build(settings)
     app = make_app(services)
-    ssl_options = None
-    if settings.certfile and settings.keyfile:
-        import ssl
-
-        ssl_options = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_options.load_cert_chain(settings.certfile, settings.keyfile)
-    server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=False)
+    server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=settings.trust_proxy)
     server.listen(settings.port, settings.host)
     if settings.dev:
         print("TravelSense Realtime (dev mode): open one of these links", flush=True)

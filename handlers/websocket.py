@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from typing import Any
@@ -18,6 +19,7 @@ import tornado.web
 import tornado.websocket
 
 from domain.errors import CommandRefused, ErrorCode
+from domain.rate_limit import BucketRule
 from handlers.base import error_body
 from handlers.frame_writer import FrameWriter, SocketOutbox
 from service import logs
@@ -62,11 +64,11 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
 
     # handshake -------------------------------------------------------------------
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
+    def _refuse(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         self._audit_refusal(status, code, message)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(orjson.dumps(error_body(code, message)))
+        self.finish(orjson.dumps(error_body(code, message, details)))
 
     def _audit_refusal(self, status: int, code: str, message: str) -> None:
         """A refused handshake is a security event: counted, and recorded in the log."""
@@ -106,6 +108,14 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             self.identity = services.verifier.verify(self.get_query_argument("token", None))
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
+        wait_ms = services.session.attempts.take(
+            self.identity.user_id, BucketRule(limits.connect_burst, limits.connect_per_second),
+            services.clock.monotonic(),
+        )
+        if wait_ms is not None:
+            self.set_header("Retry-After", str(math.ceil(wait_ms / 1000)))
+            return self._refuse(429, "RATE_LIMITED", "too many connection attempts for this user",
+                                {"retryAfterMs": wait_ms})
         hub = services.hub
         if hub.count() >= limits.max_connections:
             return self._refuse(503, "UNAVAILABLE", "this node is at its connection limit")
@@ -153,8 +163,15 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             log.info("session opened", extra={"user_id": conn.user_id, "hidden": conn.hidden})
 
     async def on_message(self, message: str | bytes) -> None:
-        if self.session is not None:
-            await self.session.receive(message)
+        session = self.session
+        if session is None:
+            return
+        # Tracked so that a graceful shutdown waits for the append it may be making.
+        task = asyncio.ensure_future(session.receive(message))
+        background = self.services.background
+        background.add(task)
+        task.add_done_callback(background.discard)
+        await asyncio.shield(task)
 
     def on_close(self) -> None:
         session, self.session = self.session, None
@@ -164,7 +181,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             self.services.metrics.disconnected(code, duration)
             logs.bind(session_id=session.conn.session_id)
             log.info("session closed", extra={"close_code": code, "duration_s": round(duration, 3)})
-            task = asyncio.ensure_future(session.stop(self.close_code, self.close_reason))
+            task = asyncio.ensure_future(session.stop(code, self.close_reason))
             self.services.background.add(task)
             task.add_done_callback(self.services.background.discard)
 

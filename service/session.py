@@ -42,6 +42,29 @@ CLOSE_POLICY = 4008
 CLOSE_TOO_SLOW = 4009
 
 
+class ConnectAttempts:
+    """Per-user token buckets for WebSocket handshakes on this node (429 when empty).
+
+    A bucket that has had time to refill completely holds no information, so it is
+    dropped once more than ``max_tracked`` users are remembered.
+    """
+
+    def __init__(self, max_tracked: int = 10_000) -> None:
+        self._buckets: dict[str, Bucket] = {}
+        self._max_tracked = max_tracked
+        self._prune_at = max_tracked
+
+    def take(self, user_id: str, rule: BucketRule, now: float) -> int | None:
+        """Spend one attempt; None when allowed, else the ms until the next one is."""
+        bucket = self._buckets.get(user_id) or Bucket.full(rule, now)
+        self._buckets[user_id], wait_ms = take(bucket, rule, now)
+        if len(self._buckets) > self._prune_at and rule.refill_per_second > 0:
+            refill = rule.burst / rule.refill_per_second
+            self._buckets = {user: b for user, b in self._buckets.items() if now - b.updated < refill}
+            self._prune_at = max(self._max_tracked, 2 * len(self._buckets))  # amortised O(1) per attempt
+        return wait_ms
+
+
 @dataclass(frozen=True, slots=True)
 class SessionServices:
     trips: TripService
@@ -52,6 +75,7 @@ class SessionServices:
     clock: Clock
     limits: Limits
     metrics: Metrics = field(default_factory=Metrics)
+    attempts: ConnectAttempts = field(default_factory=ConnectAttempts)
 
 
 class _Refused(Exception):
@@ -206,7 +230,7 @@ class ClientSession:
             ), None, None)
         try:
             frame = _loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "frame is not JSON"), None, None) from None
         if not isinstance(frame, dict):
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "frame is not a JSON object"), None, None)
