@@ -123,7 +123,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def json_body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the parser's depth
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body is not JSON", {"body": ["must be JSON"]}) from None
         if not isinstance(body, dict):
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body must be a JSON object", {"body": ["must be an object"]})
