@@ -30,6 +30,7 @@ from handlers.frame_writer import FrameWriter
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
+from handlers.read_model import ReadModelHandler
 from handlers.trips import (
     CollaboratorHandler,
     CollaboratorsHandler,
@@ -155,6 +156,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, deps),
         (r"/api/realtime/notify", NotifyHandler, deps),
         (r"/api/audit/events", AuditEventsHandler, deps),
+        (r"/api/audit/read-model", ReadModelHandler, deps),
         (r"/metrics", MetricsHandler, deps),
         (r"/openapi.json", DocumentHandler, {"document": load_document(ROOT / "docs" / "openapi.yaml")}),
         (r"/asyncapi.json", DocumentHandler, {"document": load_document(ROOT / "docs" / "asyncapi.yaml")}),
@@ -261,8 +263,15 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
+ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
+
+
 def main(argv: Sequence[str]) -> int:
     args = list(argv)
+    if args and args[0] in ANALYST_COMMANDS:
+        from analysts.cli import main as analyst_main  # the analyst and operator commands
+
+        return analyst_main(args)
     settings = load_settings(args, os.environ)
     logs.configure(settings.log_level)
     if not settings.jwt_secret and not settings.jwt_public_key:

@@ -30,8 +30,9 @@ Progress = Callable[[int], None]  # told how many records were just folded
 
 
 class ReadSide:
-    def __init__(self, store: EventStore, *, compact: bool = False) -> None:
+    def __init__(self, store: EventStore, *, compact: bool = False, page: int = PAGE) -> None:
         self._store = store
+        self._page = page  # records per read
         self.trips = TripStates()
         self.chat = ChatHistories(compact=compact)
         self.notifications = Notifications(compact=compact)
@@ -57,11 +58,11 @@ class ReadSide:
         async with lock:
             after = min(self.trips.version(trip_id), self.chat.version(trip_id))
             while True:
-                records = await self._store.read_stream(trip_id, after_version=after, limit=PAGE)
+                records = await self._store.read_stream(trip_id, after_version=after, limit=self._page)
                 for record in records:
                     self.trips.apply(record)
                     self.chat.apply(record)
-                if len(records) < PAGE:
+                if len(records) < self._page:
                     break
                 after = records[-1].version or after
             self._loaded.add(trip_id)
@@ -77,19 +78,19 @@ class ReadSide:
         async with self._notifications_lock:
             where = RecordFilter(commands=NOTIFYING_COMMANDS)
             while True:
-                records = await self._store.read_all(self.notifications.position, PAGE, where)
+                records = await self._store.read_all(self.notifications.position, self._page, where)
                 for record in records:
                     self.notifications.apply(record)
-                if len(records) < PAGE:
+                if len(records) < self._page:
                     return
 
     async def catch_up_audit(self) -> None:
         async with self._audit_lock:
             while True:
-                records = await self._store.read_all(self.audit.position, PAGE)
+                records = await self._store.read_all(self.audit.position, self._page)
                 for record in records:
                     self.audit.apply(record)
-                if len(records) < PAGE:
+                if len(records) < self._page:
                     return
 
     async def catch_up_all(self) -> int:
@@ -127,7 +128,7 @@ class ReadSide:
         Does what ``apply_any`` does for each record, unrolled.  A stream with a
         gap (a version missing) stops being applied; ``gaps`` says where.
         """
-        fresh = cls(store, compact=compact)
+        fresh = cls(store, compact=compact, page=page)
         trips, chat, notifications, audit = (
             fresh.trips.apply,
             fresh.chat.apply,

@@ -1,0 +1,277 @@
+"""The analyst and operator commands: ``python app.py COMMAND [options]``.
+
+    replay   rebuild every projection from the log, compare, report differences (exit 1 if any)
+    trip-at  a trip's state as of a version or an instant, as JSON
+    export   the log or a filtered part of it, as JSON Lines or CSV, streamed
+    verify   check the log's hash chains; name the first broken link (exit 1 if any)
+    migrate  bring the store's schema up to date
+
+Every command reads ``--store`` (default ``$STORE_URL``, else the server's
+default).  Exit status: 0 when all is well, 1 when the command found something
+(differences, a broken link, no such trip), 2 for bad usage or a store that
+cannot be opened.  Results go to standard output; progress to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import IO, Any
+
+import orjson
+
+from analysts.export import FORMATS, ExportFilter, export
+from analysts.progress import Progress
+from analysts.replay import fetch_live, replay
+from analysts.time_travel import log_time, trip_at
+from analysts.verify import verify
+from config import DEFAULT_STORE
+from eventlog.factory import open_store
+from eventlog.ports import EventStore, StoreError
+
+COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
+OK, FOUND, USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A usage or store problem, reported in one line (exit 2)."""
+
+
+def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\n\n")[0])
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument(
+        "--store",
+        dest="store_url",
+        default=env.get("STORE_URL", DEFAULT_STORE),
+        help="sqlite:///PATH or mongodb://... (default: $STORE_URL or %(default)s)",
+    )
+    progress = argparse.ArgumentParser(add_help=False)
+    progress.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines", "off"),
+        default="auto",
+        help="a bar on a terminal, plain lines elsewhere (auto)",
+    )
+
+    cmd = commands.add_parser("replay", parents=[store, progress], help="rebuild every projection and compare")
+    cmd.add_argument("--live", metavar="URL", help="compare with this running node (needs an admin token)")
+    cmd.add_argument("--token", default=env.get("ADMIN_TOKEN"), help="admin JWT for --live (default: $ADMIN_TOKEN)")
+    cmd.add_argument("--limit", type=int, default=100, help="report at most this many differences")
+    cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    cmd = commands.add_parser("trip-at", parents=[store], help="a trip's state as of a version or an instant")
+    cmd.add_argument("trip_id")
+    when = cmd.add_mutually_exclusive_group()
+    when.add_argument("--version", type=int, help="the state after this version of the trip's stream")
+    when.add_argument("--at", help="the state at this ISO 8601 instant")
+
+    cmd = commands.add_parser("export", parents=[store, progress], help="the log, or part of it, as JSON Lines or CSV")
+    cmd.add_argument("--trip", dest="trip_id")
+    cmd.add_argument("--user", dest="user_id")
+    cmd.add_argument("--type", dest="types", action="append", help="record type (the command); repeatable")
+    cmd.add_argument("--event-type", dest="event_types", action="append", help="keep records holding such an event")
+    cmd.add_argument("--since", help="ISO 8601 instant, inclusive")
+    cmd.add_argument("--until", help="ISO 8601 instant, exclusive")
+    cmd.add_argument("--format", choices=FORMATS, default="jsonl")
+    cmd.add_argument("--output", default="-", help="a file (default: standard output)")
+
+    cmd = commands.add_parser("verify", parents=[store, progress], help="check the log's hash chains")
+    cmd.add_argument("--all", action="store_true", help="list every broken link, not only the first")
+    cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    commands.add_parser("migrate", parents=[store], help="bring the store's schema up to date")
+    return top
+
+
+@contextlib.asynccontextmanager
+async def opened(url: str) -> AsyncIterator[EventStore]:
+    try:
+        store = open_store(url)
+        await store.open()
+    except (ValueError, StoreError) as exc:
+        raise CommandError(f"cannot open the store {url.split('@')[-1]}: {exc}") from None
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _progress(args: argparse.Namespace, store: EventStore, label: str) -> Progress | None:
+    if args.progress == "off":
+        return None
+    head = getattr(store, "head_position", None)
+    total = await head() if head is not None else None
+    tty = None if args.progress == "auto" else args.progress == "bar"
+    return Progress(label, total, tty=tty)
+
+
+# the commands ----------------------------------------------------------------------------
+
+
+async def run_replay(args: argparse.Namespace, out: IO[str]) -> int:
+    live = None
+    if args.live:
+        if not args.token:
+            raise CommandError("--live needs an admin token: --token or $ADMIN_TOKEN")
+        try:
+            live = await asyncio.to_thread(fetch_live, args.live, args.token)
+        except RuntimeError as exc:
+            raise CommandError(f"cannot read the live read model: {exc}") from None
+    async with opened(args.store_url) as store:
+        progress = await _progress(args, store, "replay")
+        report = await replay(store, live=live, progress=progress, limit=args.limit)
+        if progress is not None:
+            progress.close()
+    if args.json:
+        out.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return OK if report.equal else FOUND
+    s = report.summary
+    out.write(
+        f"replay: {report.records:,} records (up to position {report.position:,}) folded, "
+        f"compared with the {report.against}\n"
+    )
+    out.write(
+        f"rebuilt: {s['trips']:,} trips, {s['messages']:,} chat messages, {s['notifications']:,} notifications"
+        f" of {s['usersNotified']:,} users, {s['users']:,} users in the log, {s['openSessions']:,} open sessions\n"
+    )
+    if report.equal:
+        out.write("equal\n")
+        return OK
+    more = " (and more)" if report.truncated else ""
+    out.write(
+        f"{len(report.differences)} difference{'s' if len(report.differences) != 1 else ''}{more}"
+        f" between the rebuild and the {report.right_label}:\n"
+    )
+    for difference in report.differences:
+        out.write(f"  {difference.describe('rebuild', report.right_label)}\n")
+    return FOUND
+
+
+async def run_trip_at(args: argparse.Namespace, out: IO[str]) -> int:
+    if args.version is not None and args.version < 1:
+        raise CommandError("--version must be at least 1")
+    if args.at is not None:
+        try:
+            log_time(args.at)
+        except ValueError:
+            raise CommandError(f"--at {args.at!r} is not an ISO 8601 instant") from None
+    async with opened(args.store_url) as store:
+        found = await trip_at(store, args.trip_id.lower(), version=args.version, at=args.at)
+    if found.head == 0:
+        print(f"no trip {args.trip_id} in the log", file=sys.stderr)
+        return FOUND
+    if args.version is not None and args.version > found.head:
+        print(f"trip {args.trip_id} has {found.head} versions, not {args.version}", file=sys.stderr)
+        return FOUND
+    if found.trip is None:
+        print(f"trip {args.trip_id} did not exist yet at {args.at}", file=sys.stderr)
+        return FOUND
+    out.write(orjson.dumps(found.trip.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    return OK
+
+
+async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
+    try:
+        where = ExportFilter(
+            trip_id=args.trip_id.lower() if args.trip_id else None,
+            user_id=args.user_id.lower() if args.user_id else None,
+            types=tuple(args.types) if args.types else None,
+            event_types=tuple(args.event_types) if args.event_types else None,
+            since=log_time(args.since) if args.since else None,
+            until=log_time(args.until) if args.until else None,
+        )
+    except ValueError as exc:
+        raise CommandError(f"--since/--until: not an ISO 8601 instant ({exc})") from None
+    async with opened(args.store_url) as store:
+        progress = await _progress(args, store, "export")
+        if progress is not None:
+            progress.total = None  # a filtered read: how far it goes is not known
+        if args.output == "-":
+            count = await export(store, where, out, args.format, progress)
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="") as target:
+                count = await export(store, where, target, args.format, progress)
+        if progress is not None:
+            progress.unit = f"records read, {count:,} written"
+            progress.close()
+    return OK
+
+
+async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
+    async with opened(args.store_url) as store:
+        progress = await _progress(args, store, "verify")
+        report = await verify(store, progress)
+        if progress is not None:
+            progress.close()
+    if args.json:
+        out.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return OK if report.intact else FOUND
+    out.write(
+        f"verify: {report.records:,} records in {report.streams:,} trip streams and "
+        f"{report.writer_chains:,} writer chains"
+    )
+    if report.legacy:
+        out.write(f"; {report.legacy:,} written before the chain (schema 1), {report.uncovered:,} of them not covered")
+    out.write("\n")
+    if report.intact:
+        out.write("intact\n")
+        return OK
+    first, *rest = report.broken
+    out.write(f"BROKEN: first broken link at {first.describe()}\n")
+    if args.all:
+        for item in rest:
+            out.write(f"  also at {item.describe()}\n")
+    elif rest:
+        out.write(f"  and {len(rest)}{'+' if report.truncated else ''} more (--all lists them)\n")
+    return FOUND
+
+
+async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
+    url = args.store_url
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_store import MongoEventStore
+
+        store = MongoEventStore(url)
+        try:
+            await store.ping()
+            applied = await store.migrate()
+        except StoreError as exc:
+            raise CommandError(f"cannot migrate {url.split('@')[-1]}: {exc}") from None
+        finally:
+            await store.close()
+        out.write(f"applied: {', '.join(applied)}\n" if applied else "up to date\n")
+        return OK
+    async with opened(url):  # the embedded store migrates itself on open
+        pass
+    out.write("up to date\n")
+    return OK
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace, IO[str]], Any]] = {
+    "replay": run_replay,
+    "trip-at": run_trip_at,
+    "export": run_export,
+    "verify": run_verify,
+    "migrate": run_migrate,
+}
+
+
+def main(argv: Sequence[str], env: Mapping[str, str] | None = None, out: IO[str] | None = None) -> int:
+    args = parser(os.environ if env is None else env).parse_args(list(argv))
+    try:
+        result: int = asyncio.run(RUNNERS[args.command](args, out if out is not None else sys.stdout))
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
+    except StoreError as exc:
+        print(f"error: the store failed: {exc}", file=sys.stderr)
+        return USAGE
+    except BrokenPipeError:  # `export | head`
+        return OK
+    return result

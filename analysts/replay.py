@@ -1,0 +1,299 @@
+"""``python app.py replay``: rebuild every projection from the log and check it.
+
+The log is the only source of truth; a serving node keeps its read side in
+memory, folded stream by stream as it goes.  ``replay``:
+
+1. folds the whole log in position order into a fresh, compact read side
+   (``ReadSide.rebuild``: trip states, chat histories, notifications, audit
+   views; chat and notifications as counts and digests, so memory follows the
+   number of trips and users, not the length of the log);
+2. compares it with
+   * a live node's read model (``--live URL``: ``GET /api/audit/read-model``,
+     the node catches up every trip in the log first), or
+   * without one, a second, independent fold made the way a node makes it:
+     each trip's stream on its own (``read_stream``, version order) and the
+     notifications through the log's command filter (audit views have no
+     such second path: they are compared with a live node only);
+3. reports the differences item by item.  Where a trip's chat or a user's
+   notifications differ, it reads those again in full on both sides, so the
+   report names the messages or notifications that differ.
+
+``replay`` returns a report; equal means no difference at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from analysts.compare import MISSING, Differ, Difference, comparable
+from eventlog.ports import EventStore, RecordFilter
+from eventlog.records import LogRecord
+from projections.chat import ChatHistories
+from projections.notifications import NOTIFICATION_CREATED, NOTIFICATION_READ, NOTIFYING_COMMANDS, Notifications
+from projections.read_side import ReadSide
+from projections.trips import StreamGap
+
+PAGE = 1000  # records per read: small pages keep a chat-heavy log's pages small in memory
+DRILL_DOWN = 20  # trips (chat) and users (notifications) read again in full when their digests differ
+READ_MODEL_PATH = "/api/audit/read-model"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveModel:
+    """A live node's read model and the log position it covers."""
+
+    source: str
+    position: int
+    model: dict[str, Any]
+
+
+@dataclass
+class ReplayReport:
+    against: str  # what the rebuild was compared with
+    records: int = 0
+    position: int = 0
+    summary: dict[str, int] = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+    @property
+    def right_label(self) -> str:
+        return "live" if self.against.startswith("live") else "per-stream fold"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "equal": self.equal,
+            "against": self.against,
+            "records": self.records,
+            "position": self.position,
+            "summary": self.summary,
+            "differences": [difference.to_json() for difference in self.differences],
+            "truncated": self.truncated,
+        }
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a long fold allocates (a full pass of the
+    collector over a large read side, again and again, costs more than the fold)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def fetch_live(url: str, token: str, timeout: float = 600.0) -> LiveModel:
+    """The read model of the node at ``url`` (an admin token is needed)."""
+    request = urllib.request.Request(url.rstrip("/") + READ_MODEL_PATH, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"{url}: {error.code} {error.read()[:300].decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise RuntimeError(f"{url}: {error}") from None
+    return LiveModel(f"live node {url}", int(body["position"]), body["readModel"])
+
+
+async def replay(
+    store: EventStore,
+    *,
+    live: LiveModel | None = None,
+    progress: Callable[[int], None] | None = None,
+    limit: int = 100,
+    page: int = PAGE,
+) -> ReplayReport:
+    """Rebuild from the log and compare (see the module's doc); at most ``limit`` differences."""
+    report = ReplayReport(live.source if live is not None else "per-stream fold (the way a node builds it)")
+
+    def counted(n: int) -> None:
+        report.records += n
+        if progress is not None:
+            progress(n)
+
+    with gc_paused():
+        rebuilt = await ReadSide.rebuild(
+            store, counted, compact=True, until=live.position if live is not None else None, page=page
+        )
+        report.position = rebuilt.audit.position
+        model = rebuilt.snapshot(audit=True)
+        report.summary = _summary(model)
+        differ = Differ(limit)
+        for stream, gap in sorted(rebuilt.gaps.items()):
+            differ.add(Difference(f"trips.{stream}", note=f"the rebuild stopped at a gap in the stream ({gap})"))
+        if live is not None:
+            await _against_live(store, model, live, differ, page)
+        else:
+            await _against_streams(store, rebuilt, model, differ, page)
+    report.differences, report.truncated = differ.found, differ.truncated
+    return report
+
+
+def _summary(model: dict[str, Any]) -> dict[str, int]:
+    return {
+        "trips": len(model["trips"]),
+        "messages": sum(entry["messages"] for entry in model["chat"].values()),
+        "notifications": sum(entry["notifications"] for entry in model["notifications"].values()),
+        "usersNotified": len(model["notifications"]),
+        "openSessions": len(model["audit"]["connections"]),
+        "users": len(model["audit"]["users"]),
+    }
+
+
+def _item(differ: Differ, path: str, left: Any, right: Any) -> None:
+    if left is MISSING or right is MISSING:
+        if left is not right:
+            differ.add(Difference(path, left, right))
+    else:
+        differ.json(path, left, right)
+
+
+# against the per-stream fold ------------------------------------------------------------
+
+
+async def _against_streams(
+    store: EventStore, rebuilt: ReadSide, model: dict[str, Any], differ: Differ, page: int
+) -> None:
+    trips, chat = model["trips"], model["chat"]
+    chat_differs: list[str] = []
+    per_stream_chat: dict[str, Any] = {}
+    for trip_id in sorted(rebuilt.audit.streams | trips.keys()):
+        side = ReadSide(store, compact=True, page=page)
+        try:
+            await side.catch_up_trip(trip_id)
+        except StreamGap as gap:
+            differ.add(Difference(f"trips.{trip_id}", note=f"the per-stream fold stopped at a gap ({gap})"))
+            continue
+        trip = side.trips.get(trip_id)
+        _item(differ, f"trips.{trip_id}", trips.get(trip_id, MISSING), trip.to_json() if trip else MISSING)
+        theirs = side.chat.snapshot().get(trip_id, MISSING)
+        if chat.get(trip_id, MISSING) != theirs:
+            chat_differs.append(trip_id)
+            per_stream_chat[trip_id] = theirs
+
+    side = ReadSide(store, compact=True, page=page)
+    await side.catch_up_notifications()
+    theirs_notes = side.notifications.snapshot()
+    notes = model["notifications"]
+    users = sorted(notes.keys() | theirs_notes.keys())
+    users_differ = [user for user in users if notes.get(user) != theirs_notes.get(user)]
+
+    if chat_differs or users_differ:
+        ours = await _in_position_order(store, chat_differs[:DRILL_DOWN], users_differ[:DRILL_DOWN], None, page)
+        theirs_items = await _per_stream_items(store, chat_differs[:DRILL_DOWN], users_differ[:DRILL_DOWN], page)
+        _drill_down(differ, "chat", chat_differs, chat, per_stream_chat, ours[0], theirs_items[0])
+        _drill_down(differ, "notifications", users_differ, notes, theirs_notes, ours[1], theirs_items[1])
+
+
+async def _per_stream_items(
+    store: EventStore, trips: list[str], users: list[str], page: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Full chat histories of ``trips`` and notifications of ``users``, read the way a node reads them."""
+    chat: dict[str, Any] = {}
+    for trip_id in trips:
+        side = ReadSide(store, page=page)
+        with contextlib.suppress(StreamGap):
+            await side.catch_up_trip(trip_id)
+        chat[trip_id] = side.chat.snapshot().get(trip_id, MISSING)
+    notes = Notifications()
+    wanted = set(users)
+    position = 0
+    while wanted:
+        records = await store.read_all(position, page, RecordFilter(commands=NOTIFYING_COMMANDS))
+        for record in records:
+            _apply_for_users(notes, record, wanted)
+        if len(records) < page:
+            break
+        position = records[-1].position
+    return chat, notes.snapshot()
+
+
+# against a live node --------------------------------------------------------------------
+
+
+async def _against_live(store: EventStore, model: dict[str, Any], live: LiveModel, differ: Differ, page: int) -> None:
+    theirs = live.model
+    _item(differ, "trips", model["trips"], theirs.get("trips", {}))
+    chat_ours, chat_theirs = comparable(model, theirs, "chat")
+    chat_differs = [t for t in sorted(chat_ours.keys() | chat_theirs.keys()) if chat_ours.get(t) != chat_theirs.get(t)]
+    notes_ours, notes_theirs = comparable(model, theirs, "notifications")
+    users_differ = [
+        u for u in sorted(notes_ours.keys() | notes_theirs.keys()) if notes_ours.get(u) != notes_theirs.get(u)
+    ]
+    if chat_differs or users_differ:
+        ours = await _in_position_order(
+            store, chat_differs[:DRILL_DOWN], users_differ[:DRILL_DOWN], live.position, page
+        )
+        full_chat, full_notes = theirs.get("chat", {}), theirs.get("notifications", {})
+        _drill_down(differ, "chat", chat_differs, chat_ours, chat_theirs, ours[0], full_chat)
+        _drill_down(differ, "notifications", users_differ, notes_ours, notes_theirs, ours[1], full_notes)
+    if "audit" in theirs:
+        _item(differ, "audit", model["audit"], theirs["audit"])
+
+
+# drilling down --------------------------------------------------------------------------
+
+
+def _apply_for_users(notifications: Notifications, record: LogRecord, users: set[str]) -> None:
+    events = tuple(
+        event
+        for event in record.events
+        if event["type"] in (NOTIFICATION_CREATED, NOTIFICATION_READ) and event["data"].get("userId") in users
+    )
+    if events:
+        notifications.apply(replace(record, events=events))
+
+
+async def _in_position_order(
+    store: EventStore, trips: list[str], users: list[str], until: int | None, page: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Full chat histories of ``trips`` and notifications of ``users``, folded as the rebuild folds them."""
+    chat, notes = ChatHistories(), Notifications()
+    wanted_trips, wanted_users = set(trips), set(users)
+    position = 0
+    while True:
+        records = await store.read_all(position, page)
+        for record in records:
+            if until is not None and record.position > until:
+                return chat.snapshot(), notes.snapshot()
+            if record.stream in wanted_trips:
+                with contextlib.suppress(StreamGap):
+                    chat.apply(record)
+            if wanted_users and record.command in NOTIFYING_COMMANDS:
+                _apply_for_users(notes, record, wanted_users)
+        if len(records) < page:
+            return chat.snapshot(), notes.snapshot()
+        position = records[-1].position
+
+
+def _drill_down(
+    differ: Differ,
+    section: str,
+    keys: list[str],
+    ours_compact: dict[str, Any],
+    theirs_compact: dict[str, Any],
+    ours_full: dict[str, Any],
+    theirs_full: dict[str, Any],
+) -> None:
+    """Item differences for the first keys, the digests for the rest (and wherever items show none)."""
+    for n, key in enumerate(keys):
+        path = f"{section}.{key}"
+        before = len(differ.found)
+        if n < DRILL_DOWN:
+            _item(differ, path, ours_full.get(key, MISSING), theirs_full.get(key, MISSING))
+        if len(differ.found) == before:
+            _item(differ, path, ours_compact.get(key, MISSING), theirs_compact.get(key, MISSING))

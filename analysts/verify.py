@@ -1,0 +1,175 @@
+"""``python app.py verify``: the log's integrity, link by link (``eventlog/chain.py``).
+
+One pass in position order.  For every record: its content must still give its
+``hash`` (else it was altered); it must come next in its chain (a trip stream:
+the version after the last one seen; a writer chain: the ``chainSeq`` after the
+last) and link to that predecessor's hash (else records were deleted,
+reordered or inserted between them).  A chain must start at 1, so losing the
+first record shows too.
+
+Records from before the chain (schema version 1) carry no hash: those of a
+trip stream are still covered by the first chained record after them (it
+links to their content), the others are counted as not covered.  What no chain
+can show is the loss of the newest records of a chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventlog.chain import content_hash
+from eventlog.ports import EventStore
+from eventlog.records import LogRecord
+
+PAGE = 1000
+FIRST_CHAINED_SCHEMA = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """One broken link: which record, where, and what is wrong with it."""
+
+    position: int
+    record_id: str
+    chain: str  # "trip <id> version N" or "writer:<id> #N"
+    problem: str
+
+    def describe(self) -> str:
+        return f"position {self.position}, record {self.record_id} ({self.chain}): {self.problem}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"position": self.position, "recordId": self.record_id, "chain": self.chain, "problem": self.problem}
+
+
+@dataclass
+class VerifyReport:
+    records: int = 0
+    streams: int = 0
+    writer_chains: int = 0
+    legacy: int = 0  # records from before the chain
+    uncovered: int = 0  # legacy records no chained record links to
+    broken: list[Broken] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def intact(self) -> bool:
+        return not self.broken
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact,
+            "records": self.records,
+            "streams": self.streams,
+            "writerChains": self.writer_chains,
+            "legacy": self.legacy,
+            "uncovered": self.uncovered,
+            "broken": [item.to_json() for item in self.broken],
+            "truncated": self.truncated,
+        }
+
+
+class _Link:
+    """The last record seen of a chain, and how many records at its end no chained record links to yet."""
+
+    __slots__ = ("hash", "seq", "unlinked")
+
+    def __init__(self, seq: int, hash_: str, unlinked: int) -> None:
+        self.seq, self.hash, self.unlinked = seq, hash_, unlinked
+
+
+class Verifier:
+    """Checks records handed to it in position order."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.report = VerifyReport()
+        self._limit = limit
+        self._streams: dict[str, _Link] = {}
+        self._writers: dict[str, _Link] = {}
+        self._legacy_outside = 0  # legacy records on no chain at all
+
+    def _broken(self, record: LogRecord, chain: str, problem: str) -> None:
+        if len(self.report.broken) < self._limit:
+            self.report.broken.append(Broken(record.position, record.record_id, chain, problem))
+        else:
+            self.report.truncated = True
+
+    def check(self, record: LogRecord) -> None:
+        self.report.records += 1
+        stored = record.extra.get("hash")
+        stream_record = record.stream is not None and record.version is not None
+        if stream_record:
+            name = f"trip {record.stream} version {record.version}"
+        else:
+            name = f"{record.extra.get('chain')} #{record.extra.get('chainSeq')}"
+        legacy = stored is None and record.schema_version < FIRST_CHAINED_SCHEMA
+        computed = content_hash(record)
+        if legacy:
+            self.report.legacy += 1
+        elif stored is None:
+            self._broken(record, name, f"no hash, though schema version {record.schema_version} records carry one")
+        elif stored != computed:
+            self._broken(record, name, "its content does not give its hash: the record was altered")
+        link = stored if isinstance(stored, str) else computed
+        if stream_record:
+            assert record.stream is not None and record.version is not None
+            self._follow(record, name, self._streams, record.stream, record.version, link, legacy, "version")
+            return
+        chain, seq = record.extra.get("chain"), record.extra.get("chainSeq")
+        if legacy and chain is None:
+            self._legacy_outside += 1
+        elif not isinstance(chain, str) or not isinstance(seq, int):
+            self._broken(record, name, "it names no chain (chain, chainSeq)")
+        else:
+            self._follow(record, name, self._writers, chain, seq, link, legacy, "record")
+
+    def _follow(
+        self,
+        record: LogRecord,
+        name: str,
+        chains: dict[str, _Link],
+        chain: str,
+        seq: int,
+        link: str,
+        legacy: bool,
+        unit: str,
+    ) -> None:
+        last = chains.get(chain)
+        expected = last.seq + 1 if last is not None else 1
+        if seq != expected:
+            if last is not None and seq <= last.seq:
+                self._broken(record, name, f"{unit} {seq} comes after {unit} {last.seq}: records were reordered")
+            else:
+                missing = f"{unit} {expected}" if seq == expected + 1 else f"{unit}s {expected} to {seq - 1}"
+                self._broken(record, name, f"{missing} missing before it: records were deleted")
+        elif not legacy and record.extra.get("prevHash") != (last.hash if last is not None else None):
+            before = f"{unit} {last.seq}" if last is not None else "nothing (it comes first)"
+            self._broken(record, name, f"its prevHash is not the hash of {before}: the chain was cut here")
+        if last is None or seq > last.seq:
+            unlinked = (last.unlinked if last is not None else 0) + 1 if legacy else 0
+            chains[chain] = _Link(seq, link, unlinked)
+
+    def finish(self) -> VerifyReport:
+        report = self.report
+        report.streams = len(self._streams)
+        report.writer_chains = len(self._writers)
+        report.uncovered = self._legacy_outside + sum(link.unlinked for link in self._streams.values())
+        return report
+
+
+async def verify(
+    store: EventStore, progress: Callable[[int], None] | None = None, *, limit: int = 1000, page: int = PAGE
+) -> VerifyReport:
+    """Check every record of the log; the report lists the broken links in position order."""
+    verifier = Verifier(limit)
+    position = 0
+    while True:
+        records = await store.read_all(position, page)
+        for record in records:
+            verifier.check(record)
+        if progress is not None:
+            progress(len(records))
+        if len(records) < page:
+            return verifier.finish()
+        position = records[-1].position

@@ -1,0 +1,29 @@
+"""``GET /api/audit/read-model``: this node's read model, for ``python app.py replay --live``.
+
+Admins only.  The node first catches up with the whole log (every trip stream
+in it, the notifications, the audit views), then answers
+``{"position": P, "readModel": {"trips", "chat", "notifications", "audit"}}``,
+``P`` being the last log position the audit views folded.  The read is an admin
+action, so it is recorded (``admin_read_model``) before the catch-up, which
+therefore includes it.
+"""
+
+from __future__ import annotations
+
+from handlers.admin import AdminApiHandler
+
+
+class ReadModelHandler(AdminApiHandler):
+    command_name = "admin_read_model"
+
+    async def get(self) -> None:
+        async def read() -> None:
+            self.require_admin()
+            await self.services.recorder.accepted(
+                self.origin, self.command_name, events=({"type": "read_model_read", "data": {}},)
+            )
+            read_side = self.services.read_side
+            position = await read_side.catch_up_all()
+            self.send_json({"position": position, "readModel": read_side.snapshot(audit=True)})
+
+        await self.admin(read, self.command_name)
