@@ -233,6 +233,7 @@ class SqliteEventStore:
     ) -> list[LogRecord]:
         clauses = ["position > ?"]
         params: list[Any] = [after_position]
+        commands: tuple[str, ...] = ()
         if where is not None:
             if where.trip_id is not None:
                 clauses.append("trip_id = ?")
@@ -241,16 +242,31 @@ class SqliteEventStore:
                 clauses.append("user_id = ?")
                 params.append(where.user_id)
             if where.commands is not None:
-                clauses.append(f"command IN ({','.join('?' * len(where.commands))})")
-                params.extend(where.commands)
+                commands = where.commands
             if where.since is not None:
                 clauses.append("at >= ?")
                 params.append(where.since)
             if where.until is not None:
                 clauses.append("at < ?")
                 params.append(where.until)
-        sql = f"SELECT {_COLUMNS} FROM log WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
-        params.append(limit)
+        if len(commands) > 1:
+            # `command IN (...)` makes SQLite gather every later match and sort it, for each page; one
+            # (command, position) index range per command, each cut at `limit`, reads a page's worth only
+            branch = (
+                f"SELECT * FROM (SELECT position FROM log WHERE command = ? AND {' AND '.join(clauses)}"
+                " ORDER BY position LIMIT ?)"
+            )
+            sql = (
+                f"SELECT {_COLUMNS} FROM log WHERE position IN"
+                f" ({' UNION ALL '.join([branch] * len(commands))} ORDER BY 1 LIMIT ?) ORDER BY position"
+            )
+            params = [value for command in commands for value in (command, *params, limit)] + [limit]
+        else:
+            if commands:
+                clauses.append("command = ?")
+                params.append(commands[0])
+            sql = f"SELECT {_COLUMNS} FROM log WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
+            params.append(limit)
         result: list[LogRecord] = await self._run(self._reader, self._select, sql, tuple(params))
         return result
 
