@@ -39,6 +39,19 @@ class Seat:
     holding: bool = True  # while joining or filling a gap, frames wait here
     held: list[tuple[int | None, bytes]] = field(default_factory=list)
     stale: bool = False  # the bus may have lost frames meanwhile: fill from the log before releasing
+    # access revoked: nothing sequenced after this seq (and no room signal) reaches the seat any more
+    revoked_at: int | None = None
+
+    def cut_off(self, seq: int | None) -> bool:
+        return self.revoked_at is not None and (seq is None or seq > self.revoked_at)
+
+
+def removed_user(event: str, data: Any) -> str | None:
+    """The user a ``collaborator_removed`` broadcast names (None for anything else)."""
+    if event != "trip_updated" or not isinstance(data, dict) or data.get("updateType") != "collaborator_removed":
+        return None
+    user = (data.get("data") or {}).get("userId")
+    return user if isinstance(user, str) else None
 
 
 @dataclass(slots=True, eq=False)
@@ -121,6 +134,7 @@ class Hub:
             self._rooms.setdefault(trip_id, set()).add(conn.session_id)
             self._changed()
         seat.holding = True
+        seat.revoked_at = None  # joining again means access was checked again
         return seat
 
     def open_seat(self, conn: Connection, trip_id: str, sent_up_to: int) -> None:
@@ -161,7 +175,10 @@ class Hub:
                     conn.send(payload)
             elif kind == kinds.REVOKE:
                 for conn in self.of_user(message["userId"]):
-                    if message["tripId"] in conn.seats and self.on_revoke is not None:
+                    seat = conn.seats.get(message["tripId"])
+                    if seat is not None and seat.revoked_at is None:
+                        seat.revoked_at = seat.last_seq  # at once, before the seat is vacated
+                    if seat is not None and self.on_revoke is not None:
                         self._spawn(self.on_revoke(conn, message["tripId"]))
             elif kind == kinds.DISCONNECT:
                 for conn in self.of_user(message["userId"]):
@@ -191,14 +208,20 @@ class Hub:
         sender, ref, exclude = message.get("sender"), message.get("ref"), message.get("excludeUser")
         plain = encode(message["event"], message["data"])
         own = encode(message["event"], message["data"], ref) if ref is not None and sender is not None else plain
+        removed = removed_user(message["event"], message["data"])
         for session_id in list(members):
             conn = self._connections.get(session_id)
             if conn is None or (exclude is not None and conn.user_id == exclude):
                 continue
             payload = own if session_id == sender else plain
-            self._offer(conn, trip_id, conn.seats[trip_id], seq, payload)
+            seat = conn.seats[trip_id]
+            self._offer(conn, trip_id, seat, seq, payload)
+            if removed == conn.user_id and seq is not None and seat.revoked_at is None:
+                seat.revoked_at = seq  # the removal itself is the last thing this seat gets
 
     def _offer(self, conn: Connection, trip_id: str, seat: Seat, seq: int | None, payload: bytes) -> None:
+        if seat.cut_off(seq):
+            return
         if seat.holding:
             seat.held.append((seq, payload))
             return
@@ -247,11 +270,15 @@ class Hub:
                 return
             if record.version is None or record.version <= seat.last_seq:
                 continue
+            if seat.cut_off(record.version):
+                break
             if frame is not None:
                 # the sender's own copy echoes its ref, as it would have from the bus
                 own = record.ref is not None and record.session_id == conn.session_id
                 conn.send(encode(*frame, record.ref if own else None))
             seat.last_seq = record.version
+            if frame is not None and removed_user(*frame) == conn.user_id and seat.revoked_at is None:
+                seat.revoked_at = record.version
         self._release(conn, trip_id, seat)
 
     def _spawn(self, work: Awaitable[None]) -> None:
