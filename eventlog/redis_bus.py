@@ -80,14 +80,15 @@ class BusStats:
     remote_lag_seconds: float = 0.0  # the same for other nodes' entries (needs synced clocks)
 
 
-def _client(url: str, *, socket_timeout: float) -> aioredis.Redis:
-    # No driver retries: every failure surfaces here, where the back-off, the
-    # log line and the metric are.
+def _client(url: str, *, socket_timeout: float, retries: int = 0) -> aioredis.Redis:
+    # At most one driver retry (a pooled connection that went stale with a
+    # restart): every other failure surfaces here, where the back-off, the log
+    # line and the metric are.
     return aioredis.Redis.from_url(
         url,
         socket_timeout=socket_timeout,
         socket_connect_timeout=2.0,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), retries),
         health_check_interval=0,
     )
 
@@ -147,7 +148,7 @@ class RedisStreamsBus:
         self._outbox_max = outbox_max
         self._block_ms = block_ms
         self._backoff_cap = backoff_cap
-        self._writer_client = _client(url, socket_timeout=5.0)
+        self._writer_client = _client(url, socket_timeout=5.0, retries=1)  # a repeated XADD is dropped by readers
         self._reader_client = _client(url, socket_timeout=block_ms / 1000 + 5.0)
         self._outbox: deque[tuple[int, bytes, bytes]] = deque()  # (counter, message, sent-at)
         self._counter = 0

@@ -190,8 +190,9 @@ def _text(value: Any) -> str:
 
 
 def _client(url: str) -> aioredis.Redis:
+    # one retry: a pooled connection that went stale when Redis restarted
     return aioredis.Redis.from_url(
-        url, socket_timeout=5.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0), health_check_interval=0
+        url, socket_timeout=5.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 1), health_check_interval=0
     )
 
 
