@@ -214,7 +214,8 @@ async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> No
     deadline = time.monotonic() + grace
     in_flight = set(services.background)
     if in_flight:
-        await asyncio.wait(in_flight, timeout=grace / 2)
+        _, pending = await asyncio.wait(in_flight, timeout=grace / 2)
+        log.info("drain: %d commands were in flight, %d still are", len(in_flight), len(pending))
     for conn in services.hub.connections():
         conn.outlet.close(CLOSE_GOING_AWAY, "server shutting down")
     while (services.hub.count() or services.background) and time.monotonic() < deadline:

@@ -164,7 +164,9 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
 
     async def on_message(self, message: str | bytes) -> None:
         session = self.session
-        if session is None:
+        if session is None or self.ws_connection is None or self.ws_connection.is_closing():
+            # After our close frame (1001, 4000, 4008, 4009...) nothing more is handled:
+            # the client sees those frames were not acknowledged, and resends (same ref).
             return
         # Tracked so that a graceful shutdown waits for the append it may be making.
         task = asyncio.ensure_future(session.receive(message))
