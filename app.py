@@ -42,6 +42,7 @@ from handlers.trips import (
 from handlers.websocket import IndexHandler, RealtimeSocket
 from projections.read_side import ReadSide
 from service import logs
+from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
 from service.auth import Identity, TokenRules, TokenVerifier, issue_token
 from service.broadcaster import Broadcaster
@@ -82,7 +83,7 @@ def token_rules(settings: Settings) -> TokenRules:
 async def build(settings: Settings) -> Services:
     """Open the adapters and wire every service from one settings object."""
     metrics = Metrics()
-    store = MeteredStore(open_store(settings.store_url), metrics)
+    store = MeteredStore(open_store(settings.store_url, migrate=settings.migrate), metrics)
     await store.open()
     bus = open_bus(settings.redis_url, settings.node_id, settings.redis_prefix)
     clock = SystemClock()
@@ -116,6 +117,10 @@ async def build(settings: Settings) -> Services:
     await bus.start(hub.deliver)
     if presence is not None:
         await presence.start()
+    for adapter, what in ((bus, "Redis bus"), (presence, "Redis presence")):
+        report = getattr(adapter, "metrics", None)
+        if callable(report):
+            metrics.registry.register(AdapterStats(report, what))
     services = Services(
         settings=settings, store=store, bus=bus, read_side=read_side, recorder=recorder, verifier=verifier,
         clock=clock, new_id=new_id, hub=hub, rosters=rosters, broadcaster=broadcaster, trips=trips, rooms=rooms,

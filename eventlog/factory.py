@@ -12,13 +12,14 @@ if TYPE_CHECKING:
     from eventlog.redis_presence import RedisPresence
 
 
-def open_store(url: str) -> EventStore:
+def open_store(url: str, *, migrate: bool = False) -> EventStore:
+    """``migrate``: bring a MongoDB schema up to date on open (SQLite always does)."""
     if url.startswith("sqlite:///"):
         return SqliteEventStore(sqlite_path(url))
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_store import MongoEventStore  # imported only when asked for
 
-        return MongoEventStore(url)
+        return MongoEventStore(url, migrate=migrate)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 

@@ -239,6 +239,16 @@ class RedisPresence:
     def ttl_ms(self) -> int:
         return int(self.ttl * 1000)
 
+    def metrics(self) -> dict[str, float]:
+        """Counters for ``/metrics``."""
+        return {
+            "presence_heartbeats": float(self.beats),
+            "presence_heartbeat_failures": float(self.beat_failures),
+            "presence_repairs": float(self.repairs),
+            "presence_users_gone": float(self.rosters.gone_announced),
+            "presence_redis_failures": float(self.rosters.failures),
+        }
+
     def directory(self, local: LocalSnapshot) -> RedisDirectory:
         """The directory, publishing what ``local()`` lists (this node's connections)."""
         if self._directory is None:
@@ -328,6 +338,8 @@ class RedisRosters:
         self._dirty: set[str] = set()  # rooms whose Redis copy may differ from ours
         self.on_gone: GoneHandler | None = None
         self.on_back: BackHandler | None = None
+        self.gone_announced = 0  # users announced gone because their node died
+        self.failures = 0  # roster operations that fell back to this node's view
 
     def _key(self, trip_id: str) -> str:
         return f"{self._p.prefix}:room:{trip_id}"
@@ -346,6 +358,7 @@ class RedisRosters:
 
     async def _announce_gone(self, trip_id: str, users: Any) -> None:
         for user in users or ():
+            self.gone_announced += 1
             if self.on_gone is not None:
                 try:
                     await self.on_gone(trip_id, _text(user))
@@ -353,6 +366,7 @@ class RedisRosters:
                     log.exception("presence: could not announce that a user left room %s", trip_id)
 
     def _failed(self, trip_id: str, what: str, exc: BaseException) -> None:
+        self.failures += 1
         self._dirty.add(trip_id)
         log.warning("presence: %s in room %s kept on this node only, Redis failed (%s)", what, trip_id, exc)
 
