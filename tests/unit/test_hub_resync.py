@@ -28,7 +28,8 @@ class Log:
             outcome="accepted", user_id="u1", session_id=session, trip_id=TRIP, ref=ref, stream=TRIP,
             version=version,
             events=({"type": "chat_message",
-                     "data": {"messageId": f"m{version}", "userId": "u1", "message": f"hi {version}", "type": "text"}},),
+                     "data": {"messageId": f"m{version}", "userId": "u1", "message": f"hi {version}",
+                              "type": "text"}},),
         )
         self.records.append(record)
         return record
