@@ -183,8 +183,11 @@ class RedisStreamsBus:
             self._outbox.popleft()
             self.stats.outbox_dropped += 1
             if self.stats.outbox_dropped == 1 or self.stats.outbox_dropped % 1000 == 0:
-                log.error("bus outbox full (%d): dropped %d messages so far; rooms will be filled from the log",
-                          self._outbox_max, self.stats.outbox_dropped)
+                log.error(
+                    "bus outbox full (%d): dropped %d messages so far; rooms will be filled from the log",
+                    self._outbox_max,
+                    self.stats.outbox_dropped,
+                )
         self._wake.set()
 
     async def ping(self) -> None:
@@ -236,8 +239,11 @@ class RedisStreamsBus:
                 self.stats.publish_failures += 1
                 if down_since is None:
                     down_since = time.monotonic()
-                    log.warning("bus: cannot publish to Redis (%s); %d messages wait in the outbox, retrying",
-                                exc, len(self._outbox))
+                    log.warning(
+                        "bus: cannot publish to Redis (%s); %d messages wait in the outbox, retrying",
+                        exc,
+                        len(self._outbox),
+                    )
                 await asyncio.sleep(backoff.next_delay())
                 continue
             # the outbox may have dropped its oldest meanwhile: remove what was sent, by counter
@@ -267,14 +273,18 @@ class RedisStreamsBus:
                 if failing_since is not None:
                     await self._reader_client.ping()
                     self.stats.reconnects += 1
-                    log.warning("bus: reading again after %.1fs, from entry %s; filling rooms from the log",
-                                time.monotonic() - failing_since, last_id.decode())
+                    log.warning(
+                        "bus: reading again after %.1fs, from entry %s; filling rooms from the log",
+                        time.monotonic() - failing_since,
+                        last_id.decode(),
+                    )
                     failing_since = None
                     backoff.reset()
                     self._resync()
-                reply = cast(list[Any] | None, await self._reader_client.xread(
-                    {self.key: last_id}, count=READ_COUNT, block=self._block_ms
-                ))
+                reply = cast(
+                    list[Any] | None,
+                    await self._reader_client.xread({self.key: last_id}, count=READ_COUNT, block=self._block_ms),
+                )
             except _FAILURES as exc:
                 self.stats.read_failures += 1
                 if last_id is None:
@@ -309,8 +319,11 @@ class RedisStreamsBus:
             del self._seen[next(iter(self._seen))]
         if last is not None and counter > last + 1:
             self.stats.missed += counter - last - 1
-            log.warning("bus: missed %d entries from node %s; filling rooms from the log",
-                        counter - last - 1, origin[0].decode(errors="replace"))
+            log.warning(
+                "bus: missed %d entries from node %s; filling rooms from the log",
+                counter - last - 1,
+                origin[0].decode(errors="replace"),
+            )
             self._resync()
         lag = max(0.0, time.time() - sent)
         if origin == self.own_origin:

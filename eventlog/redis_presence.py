@@ -115,7 +115,9 @@ end
 """
 
 # KEYS[1] room; ARGV: prefix, session, member json, user, hidden ("1"/"0"), ttl ms
-_JOIN = _LUA_COMMON + """
+_JOIN = (
+    _LUA_COMMON
+    + """
 local all, gone = sweep()
 if all[ARGV[2]] then return {0, gone} end
 local was = visible_users(all)[ARGV[4]]
@@ -124,9 +126,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if ARGV[5] == '1' or was then return {0, gone} end
 return {1, gone}
 """
+)
 
 # KEYS[1] room; ARGV: prefix, session
-_LEAVE = _LUA_COMMON + """
+_LEAVE = (
+    _LUA_COMMON
+    + """
 local all, gone = sweep()
 local raw = all[ARGV[2]]
 if not raw then return {'', 0, gone} end
@@ -137,17 +142,23 @@ local left = 0
 if not m.h and not visible_users(all)[m.u] then left = 1 end
 return {raw, left, gone}
 """
+)
 
 # KEYS[1] room; ARGV: prefix, session, member json
-_STATUS = _LUA_COMMON + """
+_STATUS = (
+    _LUA_COMMON
+    + """
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 end
 return 1
 """
+)
 
 # KEYS[1] room; ARGV: prefix
-_MEMBERS = _LUA_COMMON + """
+_MEMBERS = (
+    _LUA_COMMON
+    + """
 local all, gone = sweep()
 local flat = {}
 for session, raw in pairs(all) do
@@ -156,11 +167,14 @@ for session, raw in pairs(all) do
 end
 return {flat, gone}
 """
+)
 
 # KEYS[1] room; ARGV: prefix, instance, ttl ms, then session, member json pairs.
 # Makes this instance's members exactly the ones given; returns the users that
 # became visible and those that stopped being visible (dead ones swept included).
-_REPLACE = _LUA_COMMON + """
+_REPLACE = (
+    _LUA_COMMON
+    + """
 local all, gone = sweep()
 local before = visible_users(all)
 local wanted = {}
@@ -183,6 +197,7 @@ for user, _ in pairs(before) do if not after[user] then table.insert(left, user)
 for _, user in ipairs(gone) do if not after[user] then table.insert(left, user) end end
 return {back, left}
 """
+)
 
 
 def _text(value: Any) -> str:
@@ -279,8 +294,9 @@ class RedisPresence:
                 pipe.srem(self.instances_key, self.instance)
                 await pipe.execute()
         except _FAILURES as exc:
-            log.warning("presence: could not remove this node from Redis (%s); its entries expire in %.0fs",
-                        exc, self.ttl)
+            log.warning(
+                "presence: could not remove this node from Redis (%s); its entries expire in %.0fs", exc, self.ttl
+            )
         await self.client.aclose()
 
     async def _loop(self) -> None:
@@ -292,8 +308,12 @@ class RedisPresence:
                 self.beat_failures += 1
                 if not self._failing:
                     self._failing = True
-                    log.warning("presence: heartbeat failed (%s); this node's users stay shown until %.0fs"
-                                " without a heartbeat, retrying", exc, self.ttl)
+                    log.warning(
+                        "presence: heartbeat failed (%s); this node's users stay shown until %.0fs"
+                        " without a heartbeat, retrying",
+                        exc,
+                        self.ttl,
+                    )
             except Exception:
                 self.beat_failures += 1
                 log.exception("presence: heartbeat failed")
@@ -315,8 +335,10 @@ class RedisPresence:
         self.beats += 1
         if missing and not first:
             self.repairs += 1
-            log.warning("presence: this node's key was gone (%s): rewriting its members and connections",
-                        "it missed heartbeats" if stalled else "Redis lost its data")
+            log.warning(
+                "presence: this node's key was gone (%s): rewriting its members and connections",
+                "it missed heartbeats" if stalled else "Redis lost its data",
+            )
         await self.rosters.refresh(repair=missing and not first, announce=stalled)
         if self._directory is not None:
             await self._directory.sync(full=missing)
@@ -345,8 +367,13 @@ class RedisRosters:
         return f"{self._p.prefix}:room:{trip_id}"
 
     def _encode(self, member: RoomMember) -> bytes:
-        body: dict[str, Any] = {"u": member.user_id, "h": member.hidden, "s": member.status, "t": member.since,
-                                "i": self._p.instance}
+        body: dict[str, Any] = {
+            "u": member.user_id,
+            "h": member.hidden,
+            "s": member.status,
+            "t": member.since,
+            "i": self._p.instance,
+        }
         if member.name is not None:
             body["n"] = member.name
         return orjson.dumps(body)
@@ -386,8 +413,14 @@ class RedisRosters:
         try:
             newly, gone = await self._join(
                 keys=[self._key(trip_id)],
-                args=[self._p.node_prefix, member.session_id, self._encode(member), member.user_id,
-                      "1" if member.hidden else "0", self._p.ttl_ms],
+                args=[
+                    self._p.node_prefix,
+                    member.session_id,
+                    self._encode(member),
+                    member.user_id,
+                    "1" if member.hidden else "0",
+                    self._p.ttl_ms,
+                ],
             )
         except _FAILURES as exc:
             self._failed(trip_id, "a join", exc)
@@ -497,8 +530,9 @@ class RedisRosters:
             return
         async with self._p.client.pipeline(transaction=False) as pipe:
             for trip_id in self._local:
-                await self._replace(keys=[self._key(trip_id)], args=[self._p.node_prefix, self._p.instance,
-                                                                     self._p.ttl_ms], client=pipe)
+                await self._replace(
+                    keys=[self._key(trip_id)], args=[self._p.node_prefix, self._p.instance, self._p.ttl_ms], client=pipe
+                )
             await pipe.execute()
         self._local.clear()
 

@@ -87,9 +87,23 @@ class PrivateRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir / f"redis-{self.port}.log").open("ab") as out:
             self.process = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--daemonize", "no", "--dir", str(self.data_dir)],
-                stdout=out, stderr=subprocess.STDOUT,
+                [
+                    binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--dir",
+                    str(self.data_dir),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -76,9 +76,9 @@ def redis_url() -> str:
 
 
 @contextlib.contextmanager
-def nodes(store_url: str, redis_url: str, log_dir: Path, *names: str, prefix: str | None = None) -> Iterator[
-    list[ServerProcess]
-]:
+def nodes(
+    store_url: str, redis_url: str, log_dir: Path, *names: str, prefix: str | None = None
+) -> Iterator[list[ServerProcess]]:
     """Server processes sharing the store and Redis, started together, stopped by pid."""
     with contextlib.ExitStack() as stack:
         if prefix is None:
@@ -150,11 +150,13 @@ async def send_updates(client: Client, trip_id: str, tag: str, count: int, *, ch
     for n in range(count):
         ref = f"{tag}-{n}"
         if chat_every and n % chat_every == 0:
-            reply = await client.request("chat_message", {"tripId": trip_id, "message": f"{tag} {n}"}, ref,
-                                         "chat_message", timeout=30)
+            reply = await client.request(
+                "chat_message", {"tripId": trip_id, "message": f"{tag} {n}"}, ref, "chat_message", timeout=30
+            )
         else:
-            reply = await client.request("trip_update", {"tripId": trip_id, **update(n)}, ref, "trip_updated",
-                                         timeout=30)
+            reply = await client.request(
+                "trip_update", {"tripId": trip_id, **update(n)}, ref, "trip_updated", timeout=30
+            )
         assert reply["event"] != "error", reply
         acked.append(int(reply["data"]["seq"]))
     return acked
@@ -187,8 +189,10 @@ async def test_room_traffic_reaches_every_node_in_one_seq_order_and_projections_
 
         chat = await ada.request("chat_message", {"tripId": trip_id, "message": "hello from A"}, "c1", "chat_message")
         day = await ada.request(
-            "trip_update", {"tripId": trip_id, "updateType": "day_added", "data": {"day": {"date": "2026-12-04"}}},
-            "u1", "trip_updated",
+            "trip_update",
+            {"tripId": trip_id, "updateType": "day_added", "data": {"day": {"date": "2026-12-04"}}},
+            "u1",
+            "trip_updated",
         )
         assert (chat["data"]["seq"], day["data"]["seq"]) == (head + 1, head + 2)
         for client in (bob, cat):
@@ -238,11 +242,15 @@ async def test_presence_and_typing_span_nodes(store_url: str, redis_url: str, tm
         await bob.send("typing", {"tripId": trip_id, "isTyping": True})
         typing = await ada.expect("user_typing")
         assert typing["data"] == {"tripId": trip_id, "userId": BOB, "isTyping": True}
-        presence = await bob.request("presence_update", {"tripId": trip_id, "status": "away"}, "p",
-                                     "user_presence_updated")
+        presence = await bob.request(
+            "presence_update", {"tripId": trip_id, "status": "away"}, "p", "user_presence_updated"
+        )
         assert presence["data"]["status"] == "away"
-        assert (await ada.expect("user_presence_updated"))["data"] == {"tripId": trip_id, "userId": BOB,
-                                                                       "status": "away"}
+        assert (await ada.expect("user_presence_updated"))["data"] == {
+            "tripId": trip_id,
+            "userId": BOB,
+            "status": "away",
+        }
         late = await Client.connect(a, bearer(ADA))
         members = (await late.request("join_trip_room", {"tripId": trip_id}, "j", "trip_room_joined"))["data"]
         assert {m["userId"]: m["status"] for m in members["members"]} == {ADA: "online", BOB: "away"}
@@ -271,15 +279,17 @@ async def test_admin_actions_reach_sockets_on_whichever_node_holds_them(
         bob_rooms = sorted(c["rooms"] for c in listed["connections"] if c["userId"] == BOB)
         assert bob_rooms == [[], [trip_id]]
 
-        status, sent = a.request("POST", "/api/realtime/broadcast", body={"message": "maintenance at 10"},
-                                 bearer=admin)
+        status, sent = a.request("POST", "/api/realtime/broadcast", body={"message": "maintenance at 10"}, bearer=admin)
         assert status == 200 and sent["delivered"] == 3
         for client in (ada, bob, bob_again):
             assert (await client.expect("broadcast"))["data"]["message"] == "maintenance at 10"
 
-        status, notified = a.request("POST", "/api/realtime/notify",
-                                     body={"userId": BOB, "kind": "booking_update", "title": "Hotel confirmed"},
-                                     bearer=admin)
+        status, notified = a.request(
+            "POST",
+            "/api/realtime/notify",
+            body={"userId": BOB, "kind": "booking_update", "title": "Hotel confirmed"},
+            bearer=admin,
+        )
         assert status == 200 and notified["delivered"] == 2
         for client in (bob, bob_again):
             note = await client.expect("notification")
@@ -362,9 +372,7 @@ async def test_a_killed_node_loses_nothing_for_clients_that_reconnect_elsewhere(
             await client.close()
 
 
-async def test_a_redis_restart_during_traffic_loses_nothing_acknowledged(
-    store_url: str, tmp_path: Path
-) -> None:
+async def test_a_redis_restart_during_traffic_loses_nothing_acknowledged(store_url: str, tmp_path: Path) -> None:
     redis = PrivateRedis(tmp_path / "redis").start()
     try:
         with nodes(store_url, redis.url, tmp_path, "node-a", "node-b", prefix="ts-test") as (a, b):

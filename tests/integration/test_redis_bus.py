@@ -143,9 +143,7 @@ async def test_own_delivery_goes_through_redis_with_sub_millisecond_typical_late
         assert p50 < 0.02  # generous bound for a loaded CI box
 
 
-async def test_the_stream_is_trimmed_near_maxlen_and_a_reader_notices_what_it_lost(
-    redis_url: str, prefix: str
-) -> None:
+async def test_the_stream_is_trimmed_near_maxlen_and_a_reader_notices_what_it_lost(redis_url: str, prefix: str) -> None:
     async with buses(redis_url, prefix, "a", maxlen=100) as [(a, inbox)]:
         for i in range(1000):
             await a.publish({"kind": "all", "i": i})
@@ -168,8 +166,13 @@ async def test_a_duplicate_entry_is_dropped_and_a_missed_one_asks_for_a_resync(r
         client = aioredis.Redis.from_url(redis_url)
 
         async def add(counter: int, body: dict[str, Any]) -> None:
-            fields = {b"m": orjson.dumps(body), b"o": b"x", b"i": b"1", b"n": str(counter).encode(),
-                      b"t": repr(time.time()).encode()}
+            fields = {
+                b"m": orjson.dumps(body),
+                b"o": b"x",
+                b"i": b"1",
+                b"n": str(counter).encode(),
+                b"t": repr(time.time()).encode(),
+            }
             await client.xadd(a.key, fields)  # type: ignore[arg-type]
 
         try:

@@ -201,8 +201,17 @@ async def test_a_node_that_stalled_past_the_ttl_comes_back_and_says_so(redis_url
 
 async def test_the_directory_lists_every_live_nodes_connections(redis_url: str, prefix: str) -> None:
     def conn(session: str, user: str, node: str, at: str) -> dict[str, Any]:
-        return {"userId": user, "sessionId": session, "connectionTime": at, "lastActivity": at, "ip": "127.0.0.1",
-                "userAgent": None, "rooms": [], "status": "connected", "node": node}
+        return {
+            "userId": user,
+            "sessionId": session,
+            "connectionTime": at,
+            "lastActivity": at,
+            "ip": "127.0.0.1",
+            "userAgent": None,
+            "rooms": [],
+            "status": "connected",
+            "node": node,
+        }
 
     on_a = [conn("s1", "u1", "a", "2026-01-01T00:00:01.000Z")]
     on_b = [conn("s2", "u2", "b", "2026-01-01T00:00:02.000Z"), conn("s3", "u1", "b", "2026-01-01T00:00:03.000Z")]
@@ -215,6 +224,7 @@ async def test_the_directory_lists_every_live_nodes_connections(redis_url: str, 
         on_b.append(conn("s4", "u4", "b", "2026-01-01T00:00:04.000Z"))
         on_b[0]["rooms"] = [TRIP]
         directory_b.changed()  # the hub's on_change: written at once, not at the next heartbeat
+
         async def s4_listed() -> bool:
             return await directory_a.count_user("u4") == 1
 

@@ -24,12 +24,23 @@ class Log:
 
     def add(self, version: int, *, session: str | None = None, ref: str | None = None) -> LogRecord:
         record = LogRecord(
-            record_id=f"r{version}", at="2026-01-01T00:00:00.000Z", source="ws", command="chat_message",
-            outcome="accepted", user_id="u1", session_id=session, trip_id=TRIP, ref=ref, stream=TRIP,
+            record_id=f"r{version}",
+            at="2026-01-01T00:00:00.000Z",
+            source="ws",
+            command="chat_message",
+            outcome="accepted",
+            user_id="u1",
+            session_id=session,
+            trip_id=TRIP,
+            ref=ref,
+            stream=TRIP,
             version=version,
-            events=({"type": "chat_message",
-                     "data": {"messageId": f"m{version}", "userId": "u1", "message": f"hi {version}",
-                              "type": "text"}},),
+            events=(
+                {
+                    "type": "chat_message",
+                    "data": {"messageId": f"m{version}", "userId": "u1", "message": f"hi {version}", "type": "text"},
+                },
+            ),
         )
         self.records.append(record)
         return record
@@ -68,8 +79,15 @@ def room_message(record: LogRecord, *, sender: str | None = None) -> dict[str, A
 
     frame = stream_broadcast(record)
     assert frame is not None
-    return {"kind": "room", "tripId": TRIP, "seq": record.version, "event": frame[0], "data": frame[1],
-            "ref": record.ref, "sender": sender}
+    return {
+        "kind": "room",
+        "tripId": TRIP,
+        "seq": record.version,
+        "event": frame[0],
+        "data": frame[1],
+        "ref": record.ref,
+        "sender": sender,
+    }
 
 
 async def settle() -> None:
