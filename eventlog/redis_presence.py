@@ -477,10 +477,13 @@ class RedisRosters:
     async def refresh(self, *, repair: bool, announce: bool) -> None:
         """Keep this node's rooms alive and swept; rewrite them after a failure or a loss."""
         rooms = list(self._local)
-        if not rooms:
+        # rooms this node left while Redis failed: its members there must go
+        abandoned = sorted(self._dirty - set(rooms))
+        if not rooms and not abandoned:
             return
         rewrite = set(rooms) if repair else self._dirty & set(rooms)
-        self._dirty -= rewrite
+        pending = rewrite | set(abandoned)
+        self._dirty -= pending
         results: list[Any] = []
         try:
             async with self._p.client.pipeline(transaction=False) as pipe:
@@ -494,11 +497,18 @@ class RedisRosters:
                     else:
                         pipe.pexpire(self._key(trip_id), self._p.ttl_ms)
                         await self._members(keys=[self._key(trip_id)], args=args, client=pipe)
+                for trip_id in abandoned:
+                    await self._replace(
+                        keys=[self._key(trip_id)],
+                        args=[self._p.node_prefix, self._p.instance, self._p.ttl_ms],
+                        client=pipe,
+                    )
                 results = await pipe.execute()
         except _FAILURES:
-            self._dirty |= rewrite
+            self._dirty |= pending
             raise
-        # a pipeline queues pexpire + members for a plain room and one replace for a rewritten one
+        # a pipeline queues pexpire + members for a plain room and one replace for a
+        # rewritten one; the leaves in abandoned rooms were announced when they happened
         index = 0
         for trip_id in rooms:
             if trip_id in rewrite:

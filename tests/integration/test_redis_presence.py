@@ -268,3 +268,25 @@ async def test_redis_down_keeps_this_nodes_members_and_repairs_them_later(tmp_pa
             await eventually(repaired, timeout=5)
     finally:
         server.stop()
+
+
+async def test_a_leave_that_failed_is_written_at_the_next_heartbeat(redis_url: str, prefix: str) -> None:
+    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
+        await a.rosters.join(TRIP, member("s1", "u1"))
+        await b.rosters.join(TRIP, member("s2", "u2"))
+        working = a.rosters._leave
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise redis.ConnectionError("Redis went away")
+
+        a.rosters._leave = broken  # type: ignore[assignment]
+        left, gone = await a.rosters.leave(TRIP, "s1")  # a's last member in the room
+        assert left is not None and gone is True  # answered from a's own view
+        a.rosters._leave = working
+        assert {m.session_id for m in await b.rosters.members(TRIP)} == {"s1", "s2"}  # not yet written
+
+        async def written() -> bool:
+            return {m.session_id for m in await b.rosters.members(TRIP)} == {"s2"}
+
+        await eventually(written, timeout=3 * INTERVAL + 1)
+        assert a.rosters.failures == 1
