@@ -25,7 +25,7 @@ from typing import IO, Any
 import orjson
 
 from analysts.export import FORMATS, ExportFilter, export
-from analysts.progress import Progress
+from analysts.progress import Phases, Progress
 from analysts.replay import fetch_live, replay
 from analysts.time_travel import log_time, trip_at
 from analysts.verify import verify
@@ -124,10 +124,12 @@ async def run_replay(args: argparse.Namespace, out: IO[str]) -> int:
         except RuntimeError as exc:
             raise CommandError(f"cannot read the live read model: {exc}") from None
     async with opened(args.store_url) as store:
-        progress = await _progress(args, store, "replay")
-        report = await replay(store, live=live, progress=progress, limit=args.limit)
-        if progress is not None:
-            progress.close()
+        phases = (
+            None if args.progress == "off" else Phases(tty=None if args.progress == "auto" else args.progress == "bar")
+        )
+        report = await replay(store, live=live, progress=phases, limit=args.limit)
+        if phases is not None:
+            phases.close()
     if args.json:
         out.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
         return OK if report.equal else FOUND

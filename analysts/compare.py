@@ -28,7 +28,7 @@ import orjson
 
 from projections.digests import compact_chat, compact_notifications
 
-ID_KEYS = ("messageId", "notificationId", "dayId", "activityId", "constraintId", "sessionId", "tripId", "userId")
+ID_KEYS = ("notificationId", "messageId", "dayId", "activityId", "constraintId", "sessionId", "tripId", "userId")
 SECTIONS = ("trips", "chat", "notifications", "audit")
 
 

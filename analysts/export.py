@@ -4,7 +4,8 @@ Streams page by page (the memory it needs is one page, whatever the size of the
 log).  The filters are the audit API's: trip, user, record type (the command,
 ``--type``; the store filters on it), an instant range (``--since`` inclusive,
 ``--until`` exclusive); ``--event-type`` keeps the records holding an event of
-that type (``notification_created``, ``trip_updated``...), checked here.
+that type (``notification_created``, ``trip_updated``...), checked here, as is
+the rest of the filter again for every record the store returns.
 
 A JSON line is the record's document as ``GET /api/audit/events`` gives it
 (events in their current shapes, ``position`` and the hash-chain fields
@@ -48,7 +49,16 @@ class ExportFilter:
         )
 
     def keeps(self, record: LogRecord) -> bool:
-        return self.event_types is None or any(event.get("type") in self.event_types for event in record.events)
+        """Whether the record matches: every criterion, the store's too (what is written matches,
+        whatever a store's query planner made of the filter)."""
+        return (
+            (self.trip_id is None or record.trip_id == self.trip_id)
+            and (self.user_id is None or record.user_id == self.user_id)
+            and (self.types is None or record.command in self.types)
+            and (self.since is None or record.at >= self.since)
+            and (self.until is None or record.at < self.until)
+            and (self.event_types is None or any(event.get("type") in self.event_types for event in record.events))
+        )
 
 
 async def matching(

@@ -88,3 +88,22 @@ class Progress:
         if not self._closed:
             self._closed = True
             self._show(time.monotonic(), final=True)
+
+
+class Phases:
+    """One progress display per phase of a command; starting a phase ends the one before."""
+
+    def __init__(self, *, out: TextIO | None = None, tty: bool | None = None) -> None:
+        self._out = out
+        self._tty = tty
+        self.current: Progress | None = None
+
+    def __call__(self, label: str, total: int | None, unit: str = "records") -> Progress:
+        self.close()
+        self.current = Progress(label, total, out=self._out, tty=self._tty, unit=unit)
+        return self.current
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.current = None

@@ -44,6 +44,9 @@ PAGE = 1000  # records per read: small pages keep a chat-heavy log's pages small
 DRILL_DOWN = 20  # trips (chat) and users (notifications) read again in full when their digests differ
 READ_MODEL_PATH = "/api/audit/read-model"
 
+Step = Callable[[int], None]  # told how many more records (or trips) were done
+ProgressFactory = Callable[[str, int | None, str], Step]  # (phase, how many in all or None, unit) -> step
+
 
 @dataclass(frozen=True, slots=True)
 class LiveModel:
@@ -113,17 +116,22 @@ async def replay(
     store: EventStore,
     *,
     live: LiveModel | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressFactory | None = None,
     limit: int = 100,
     page: int = PAGE,
 ) -> ReplayReport:
-    """Rebuild from the log and compare (see the module's doc); at most ``limit`` differences."""
+    """Rebuild from the log and compare (see the module's doc); at most ``limit`` differences.
+
+    ``progress`` is told of each phase (``rebuild``, then the second fold's) and how it advances.
+    """
     report = ReplayReport(live.source if live is not None else "per-stream fold (the way a node builds it)")
+    step = progress or _quiet
+    head = getattr(store, "head_position", None)
+    rebuilding = step("rebuild", await head() if head is not None else None, "records")
 
     def counted(n: int) -> None:
         report.records += n
-        if progress is not None:
-            progress(n)
+        rebuilding(n)
 
     with gc_paused():
         rebuilt = await ReadSide.rebuild(
@@ -138,9 +146,13 @@ async def replay(
         if live is not None:
             await _against_live(store, model, live, differ, page)
         else:
-            await _against_streams(store, rebuilt, model, differ, page)
+            await _against_streams(store, rebuilt, model, differ, page, step)
     report.differences, report.truncated = differ.found, differ.truncated
     return report
+
+
+def _quiet(phase: str, total: int | None, unit: str) -> Step:
+    return lambda n: None
 
 
 def _summary(model: dict[str, Any]) -> dict[str, int]:
@@ -166,12 +178,15 @@ def _item(differ: Differ, path: str, left: Any, right: Any) -> None:
 
 
 async def _against_streams(
-    store: EventStore, rebuilt: ReadSide, model: dict[str, Any], differ: Differ, page: int
+    store: EventStore, rebuilt: ReadSide, model: dict[str, Any], differ: Differ, page: int, step: ProgressFactory
 ) -> None:
     trips, chat = model["trips"], model["chat"]
     chat_differs: list[str] = []
     per_stream_chat: dict[str, Any] = {}
-    for trip_id in sorted(rebuilt.audit.streams | trips.keys()):
+    streams = sorted(rebuilt.audit.streams | trips.keys())
+    done = step("per-stream", len(streams), "trips")
+    for trip_id in streams:
+        done(1)
         side = ReadSide(store, compact=True, page=page)
         try:
             await side.catch_up_trip(trip_id)
@@ -185,6 +200,7 @@ async def _against_streams(
             chat_differs.append(trip_id)
             per_stream_chat[trip_id] = theirs
 
+    step("notifications", None, "records")
     side = ReadSide(store, compact=True, page=page)
     await side.catch_up_notifications()
     theirs_notes = side.notifications.snapshot()

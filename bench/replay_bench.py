@@ -636,7 +636,7 @@ async def measure(url: str, what: str) -> dict[str, Any]:
         else:
             from analysts.replay import replay
 
-            report = await replay(store, progress=count)
+            report = await replay(store, progress=lambda phase, total, unit: count if phase == "rebuild" else _skip)
             if report.differences:
                 raise SystemExit(f"replay found differences: {report.differences[:3]}")
     finally:
@@ -652,6 +652,10 @@ async def measure(url: str, what: str) -> dict[str, Any]:
         "peak_rss_mb": round(rss_mb(), 1),
         "baseline_rss_mb": round(baseline, 1),
     }
+
+
+def _skip(n: int) -> None:
+    pass
 
 
 def run_measurement(url: str, what: str, core: int | None) -> dict[str, Any]:

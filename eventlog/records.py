@@ -123,6 +123,32 @@ def to_document(record: LogRecord) -> dict[str, JSON]:
     return document
 
 
+def _field_setters() -> Any:
+    """The slot setters of every ``LogRecord`` field, in declaration order.
+
+    ``from_document`` runs for every record any adapter reads, so it fills a new
+    record through these instead of the frozen dataclass's ``__init__`` (which
+    sets each field through ``object.__setattr__``): the same record, in about a
+    third of the time.  It has to name every field, which is checked here.
+    """
+    names = (
+        "record_id", "at", "source", "command", "outcome", "user_id", "session_id", "trip_id", "payload", "ref",
+        "error", "events", "stream", "version", "idempotency_key", "meta", "schema_version", "position", "extra",
+        "stored_events",
+    )  # fmt: skip
+    if tuple(LogRecord.__dataclass_fields__) != names:
+        raise RuntimeError("LogRecord's fields changed: update from_document")
+    return tuple(getattr(LogRecord, name).__set__ for name in names)
+
+
+(
+    _record_id, _at, _source, _command, _outcome, _user_id, _session_id, _trip_id, _payload, _ref,
+    _error, _events, _stream, _version, _idempotency_key, _meta, _schema_version, _position, _extra,
+    _stored_events,
+) = _field_setters()  # fmt: skip
+_new = object.__new__
+
+
 def from_document(document: dict[str, JSON]) -> LogRecord:
     """A stored document as a record, its events lifted to the current shapes."""
     get = document.get
@@ -133,25 +159,26 @@ def from_document(document: dict[str, JSON]) -> LogRecord:
         lifted = upcast_events(events, schema_version, SCHEMA_VERSION)
         if lifted is not events:
             events, stored_events = lifted, events
-    return LogRecord(
-        record_id=document["recordId"],
-        at=document["at"],
-        source=document["source"],
-        command=document["command"],
-        outcome=document["outcome"],
-        user_id=get("userId"),
-        session_id=get("sessionId"),
-        trip_id=get("tripId"),
-        payload=get("payload"),
-        ref=get("ref"),
-        error=get("error"),
-        events=events,
-        stream=get("stream"),
-        version=get("version"),
-        idempotency_key=get("idempotencyKey"),
-        meta=get("meta"),
-        schema_version=schema_version,
-        position=get("position") or 0,
-        extra={key: value for key, value in document.items() if key not in _KNOWN},
-        stored_events=stored_events,
-    )
+    extra_keys = document.keys() - _KNOWN
+    record: LogRecord = _new(LogRecord)
+    _record_id(record, document["recordId"])
+    _at(record, document["at"])
+    _source(record, document["source"])
+    _command(record, document["command"])
+    _outcome(record, document["outcome"])
+    _user_id(record, get("userId"))
+    _session_id(record, get("sessionId"))
+    _trip_id(record, get("tripId"))
+    _payload(record, get("payload"))
+    _ref(record, get("ref"))
+    _error(record, get("error"))
+    _events(record, events)
+    _stream(record, get("stream"))
+    _version(record, get("version"))
+    _idempotency_key(record, get("idempotencyKey"))
+    _meta(record, get("meta"))
+    _schema_version(record, schema_version)
+    _position(record, get("position") or 0)
+    _extra(record, {key: document[key] for key in sorted(extra_keys)} if extra_keys else {})
+    _stored_events(record, stored_events)
+    return record
