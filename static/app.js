@@ -66,7 +66,7 @@
  *                   notify-body, notify-send, notify-result
  */
 
-import { ClientEvent, ServerEvent, ErrorCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE, TIME_RE } from './js/protocol.js';
+import { ClientEvent, ServerEvent, ErrorCode, CloseCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE, TIME_RE } from './js/protocol.js';
 import {
   describeToken,
   newRef,
@@ -144,6 +144,7 @@ const S = {
   pendingToken: null,
   expiringToast: null,
   lastRepair: 0,
+  dropCode: null, // close code of the last drop, until connected again
 };
 
 const api = new Api(() => S.token);
@@ -389,7 +390,9 @@ function onSocketState(state, detail = {}) {
     case 'reconnecting':
       setStatus('reconnecting', 'reconnecting');
       el.reconnectBanner.hidden = false;
-      updateReconnectText(detail);
+      // Why the connection dropped; failed attempts after it (1006) do not change that.
+      if (S.dropCode === null && detail.code !== undefined) S.dropCode = detail.code;
+      updateReconnectText();
       break;
     case 'expired':
       setStatus('offline', 'expired');
@@ -405,6 +408,7 @@ function onSocketState(state, detail = {}) {
       });
       break;
     case 'stopped':
+      S.dropCode = null;
       setStatus('offline', 'offline');
       el.reconnectBanner.hidden = true;
       break;
@@ -415,9 +419,10 @@ function onSocketState(state, detail = {}) {
   renderChatPanel();
 }
 
-function updateReconnectText(detail = {}) {
+function updateReconnectText() {
   const left = Math.max(0, Math.ceil((socket.nextAttemptAt - Date.now()) / 1000));
-  const why = detail.code === 1001 ? 'The server is restarting. ' : detail.code === 4008 ? 'Too many messages. ' : 'Connection lost. ';
+  const code = S.dropCode;
+  const why = code === CloseCode.GOING_AWAY ? 'The server is restarting. ' : code === CloseCode.POLICY ? 'Too many messages. ' : 'Connection lost. ';
   const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} queued.` : '';
   $('reconnect-text').textContent = left > 0 ? `${why}Reconnecting in ${left}s…${queued}` : `${why}Reconnecting…${queued}`;
 }
@@ -462,6 +467,7 @@ function onFrame(frame, connId) {
   switch (event) {
     case ServerEvent.CONNECTED:
       S.readyConn = connId;
+      S.dropCode = null;
       setStatus('connected', 'connected');
       el.reconnectBanner.hidden = true;
       el.sessionBanner.hidden = true;

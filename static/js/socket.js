@@ -229,10 +229,22 @@ export class ReconnectingSocket {
     this._open({ fresh: true });
   }
 
-  /** Skip the back-off wait. */
+  /** Skip the back-off wait. An attempt still in flight is abandoned, not left open beside the new one. */
   reconnectNow() {
     if (this.stopped || this.state !== 'reconnecting') return;
     this._clearTimer();
+    const pending = this.ws;
+    this.ws = null;
+    if (pending) {
+      pending.onopen = null;
+      pending.onmessage = null;
+      pending.onclose = null;
+      try {
+        pending.close();
+      } catch {
+        /* already closed */
+      }
+    }
     this._open();
   }
 

@@ -234,3 +234,23 @@ test('restart (hide presence) opens a new connection with the new URL at once', 
   assert.match(FakeWS.all[1].url, /n=2$/);
   assert.equal(states.at(-1)[0], 'connecting');
 });
+
+test('reconnectNow during an attempt in flight abandons it: one connection, not two', async () => {
+  const { sock, states, frames, timers } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].drop(1006);
+  await timers.runNext(); // attempt 2 is connecting
+  assert.equal(FakeWS.all.length, 2);
+  sock.reconnectNow(); // say the browser's `online` event, or "Retry now"
+  assert.equal(FakeWS.all.length, 3);
+  assert.equal(FakeWS.all[1].readyState, 3, 'the attempt in flight is closed');
+  FakeWS.all[1].open(); // a late open of the abandoned socket changes nothing
+  FakeWS.all[1].receive({ event: 'connected', data: {} });
+  assert.equal(states.at(-1)[0], 'reconnecting');
+  assert.deepEqual(frames, []);
+  FakeWS.all[2].open();
+  FakeWS.all[2].receive({ event: 'connected', data: {} });
+  assert.equal(states.at(-1)[0], 'open');
+  assert.deepEqual(frames.map(([, connId]) => connId), [sock.connId]);
+});
