@@ -11,4 +11,7 @@ source scripts/redis-for-tests.sh
 
 echo "== ruff"; "$BIN/ruff" check .
 echo "== mypy"; "$BIN/mypy" .
+# Browser tests drive Debian's Chromium (never a downloaded one); without it they skip.
+command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+  || echo "== chromium not installable: tests/browser will skip"
 echo "== pytest"; "$BIN/python" -m pytest -p no:cacheprovider "$@"
