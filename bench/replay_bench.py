@@ -364,6 +364,10 @@ class LogGenerator:
             "constraint_removed",
         ]
         kind = rng.choice(choices)
+        if kind == "day_added" and len(state.days) >= 12:  # plans stay the size of real trips
+            kind = "day_removed"
+        if kind == "constraint_added" and len(state.constraints) >= 8:
+            kind = "constraint_removed"
         days = state.days
         activities = [(d, a) for d in days for a in d.activities]
         data: dict[str, Any]
@@ -573,12 +577,13 @@ async def fill(store: EventStore, events: int, *, seed: int, trips: int, users: 
 
 
 def store_url(kind: str, args: argparse.Namespace, mongo_url: str | None) -> str:
-    name = f"events-{args.events}-{args.seed}"
+    name = f"events-{args.events}-{args.trips}-{args.users}-{args.seed}"
     if kind == "sqlite":
         return f"sqlite:///{Path(args.data).resolve()}/{name}.db"
     assert mongo_url is not None
     base, _, query = mongo_url.partition("?")
-    return f"{base.rstrip('/')}/replaybench_{args.events}_{args.seed}" + (f"?{query}" if query else "")
+    name = f"replaybench_{args.events}_{args.trips}_{args.users}_{args.seed}"
+    return f"{base.rstrip('/')}/{name}" + (f"?{query}" if query else "")
 
 
 async def ensure_log(url: str, args: argparse.Namespace) -> int:
@@ -598,8 +603,8 @@ async def ensure_log(url: str, args: argparse.Namespace) -> int:
                 store,
                 args.events,
                 seed=args.seed,
-                trips=args.trips or max(20, args.events // 500),
-                users=args.users or max(50, args.events // 200),
+                trips=args.trips,
+                users=args.users,
             )
             head = await store.head_position()  # type: ignore[attr-defined]
         elif head < args.events:
@@ -617,6 +622,7 @@ def rss_mb() -> float:
 
 
 async def measure(url: str, what: str) -> dict[str, Any]:
+    from analysts.replay import PAGE, gc_paused
     from projections.read_side import ReadSide
 
     store = open_store(url)
@@ -632,7 +638,8 @@ async def measure(url: str, what: str) -> dict[str, Any]:
     cpu_started = time.process_time()
     try:
         if what == "rebuild":
-            await ReadSide.rebuild(store, count, compact=True)
+            with gc_paused():  # as replay folds
+                await ReadSide.rebuild(store, count, compact=True, page=PAGE)
         else:
             from analysts.replay import replay
 
@@ -690,8 +697,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--store", choices=("sqlite", "mongo", "both"), default="sqlite")
     parser.add_argument("--mongo-url", default=os.environ.get("MONGO_URL"), help="default: a private nx-27017")
-    parser.add_argument("--trips", type=int, default=0, help="default: events / 500")
-    parser.add_argument("--users", type=int, default=0, help="default: events / 200")
+    parser.add_argument("--trips", type=int, default=2000, help="trips in the log (the same for every size)")
+    parser.add_argument("--users", type=int, default=5000, help="users in the log (the same for every size)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="where generated logs are kept")
     parser.add_argument("--what", default="rebuild,replay", help="comma list of rebuild, replay")

@@ -21,12 +21,15 @@ JOINED = ("join_trip_room",)
 LEFT = ("leave_trip_room", "room_access_revoked")
 
 
+SESSION_COMMANDS = frozenset({"connect", "disconnect", *JOINED, *LEFT})
+
+
 class AuditViews:
     def __init__(self) -> None:
         self.position = 0
-        self._commands: dict[str, dict[str, int]] = {}
+        self._counts: dict[tuple[str, str], int] = {}  # (command, outcome) -> records
         self._refusals: dict[str, int] = {}
-        self._users: dict[str, dict[str, Any]] = {}
+        self._users: dict[str, list[Any]] = {}  # user -> [records, refused, last at]
         self._sessions: dict[str, dict[str, Any]] = {}
         self.streams: set[str] = set()  # every trip stream the log holds
 
@@ -34,25 +37,26 @@ class AuditViews:
         if record.position <= self.position:
             return False
         self.position = record.position
-        outcome = record.outcome
-        counts = self._commands.get(record.command)
-        if counts is None:
-            counts = self._commands[record.command] = {}
-        counts[outcome] = counts.get(outcome, 0) + 1
-        accepted = outcome == ACCEPTED
-        if not accepted:
-            code = record.error.get("code", "?") if isinstance(record.error, dict) else "?"
+        key = (record.command, record.outcome)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        refused = key[1] != ACCEPTED
+        if refused:
+            error = record.error
+            code = error.get("code", "?") if isinstance(error, dict) else "?"
             self._refusals[code] = self._refusals.get(code, 0) + 1
-        if record.user_id is not None:
-            user = self._users.get(record.user_id)
+        user_id = record.user_id
+        if user_id is not None:
+            user = self._users.get(user_id)
             if user is None:
-                user = self._users[record.user_id] = {"records": 0, "refused": 0, "lastAt": record.at}
-            user["records"] += 1
-            user["refused"] += not accepted
-            user["lastAt"] = record.at
+                self._users[user_id] = [1, int(refused), record.at]
+            else:
+                user[0] += 1
+                user[1] += refused
+                user[2] = record.at
         if record.version is not None and record.stream is not None:
             self.streams.add(record.stream)
-        elif accepted and record.session_id is not None:
+        elif not refused and key[0] in SESSION_COMMANDS and record.session_id is not None:
             self._session(record)
         return True
 
@@ -70,10 +74,16 @@ class AuditViews:
                 self._sessions[session_id]["rooms"].discard(record.trip_id)
 
     def snapshot(self) -> dict[str, Any]:
+        commands: dict[str, dict[str, int]] = {}
+        for (command, outcome), count in sorted(self._counts.items()):
+            commands.setdefault(command, {})[outcome] = count
         return {
-            "commands": {command: dict(sorted(counts.items())) for command, counts in sorted(self._commands.items())},
+            "commands": commands,
             "refusals": dict(sorted(self._refusals.items())),
-            "users": {user: dict(view) for user, view in sorted(self._users.items())},
+            "users": {
+                user: {"records": records, "refused": refused, "lastAt": at}
+                for user, (records, refused, at) in sorted(self._users.items())
+            },
             "connections": {
                 session: {**view, "rooms": sorted(view["rooms"])} for session, view in sorted(self._sessions.items())
             },

@@ -15,7 +15,10 @@ NOTIFYING_COMMANDS = ("chat_message", "notify", "mark_notification_read")
 
 def notification_view(data: dict[str, Any], at: str) -> dict[str, Any]:
     """A notification as its user sees it, live and over REST."""
-    return {**{k: v for k, v in data.items() if k != "userId"}, "createdAt": at}
+    view = dict(data)
+    view.pop("userId", None)
+    view["createdAt"] = at
+    return view
 
 
 class Notifications:
