@@ -21,10 +21,10 @@ from typing import IO, Any
 
 import orjson
 
+from analysts.scan import PAGE
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord, to_document
 
-PAGE = 1000
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
     "position", "recordId", "at", "source", "command", "outcome", "userId", "sessionId", "tripId", "stream",

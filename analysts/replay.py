@@ -24,15 +24,15 @@ memory, folded stream by stream as it goes.  ``replay``:
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analysts.compare import MISSING, Differ, Difference, comparable
+from analysts.scan import PAGE, gc_paused
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord
 from projections.chat import ChatHistories
@@ -40,7 +40,6 @@ from projections.notifications import NOTIFICATION_CREATED, NOTIFICATION_READ, N
 from projections.read_side import ReadSide
 from projections.trips import StreamGap
 
-PAGE = 1000  # records per read: small pages keep a chat-heavy log's pages small in memory
 DRILL_DOWN = 20  # trips (chat) and users (notifications) read again in full when their digests differ
 READ_MODEL_PATH = "/api/audit/read-model"
 
@@ -84,19 +83,6 @@ class ReplayReport:
             "differences": [difference.to_json() for difference in self.differences],
             "truncated": self.truncated,
         }
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a long fold allocates (a full pass of the
-    collector over a large read side, again and again, costs more than the fold)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def fetch_live(url: str, token: str, timeout: float = 600.0) -> LiveModel:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analysts.scan import PAGE
 from domain.trip_model import Trip
 from eventlog.ports import EventStore
 from projections.trips import TripStates
 from service.clock import iso, parse_iso
-
-PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)

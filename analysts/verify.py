@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysts.scan import PAGE, gc_paused
 from eventlog.chain import content_hash
 from eventlog.ports import EventStore
 from eventlog.records import LogRecord
 
-PAGE = 1000
 FIRST_CHAINED_SCHEMA = 2
 
 
@@ -164,12 +164,13 @@ async def verify(
     """Check every record of the log; the report lists the broken links in position order."""
     verifier = Verifier(limit)
     position = 0
-    while True:
-        records = await store.read_all(position, page)
-        for record in records:
-            verifier.check(record)
-        if progress is not None:
-            progress(len(records))
-        if len(records) < page:
-            return verifier.finish()
-        position = records[-1].position
+    with gc_paused():
+        while True:
+            records = await store.read_all(position, page)
+            for record in records:
+                verifier.check(record)
+            if progress is not None:
+                progress(len(records))
+            if len(records) < page:
+                return verifier.finish()
+            position = records[-1].position

@@ -622,7 +622,7 @@ def rss_mb() -> float:
 
 
 async def measure(url: str, what: str) -> dict[str, Any]:
-    from analysts.replay import PAGE, gc_paused
+    from analysts.scan import PAGE, gc_paused
     from projections.read_side import ReadSide
 
     store = open_store(url)
