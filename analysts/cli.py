@@ -148,10 +148,10 @@ async def run_replay(args: argparse.Namespace, out: IO[str]) -> int:
     more = " (and more)" if report.truncated else ""
     out.write(
         f"{len(report.differences)} difference{'s' if len(report.differences) != 1 else ''}{more}"
-        f" between the rebuild and the {report.right_label}:\n"
+        f" between the rebuild and the {report.other}:\n"
     )
     for difference in report.differences:
-        out.write(f"  {difference.describe('rebuild', report.right_label)}\n")
+        out.write(f"  {difference.describe('rebuild', report.other)}\n")
     return FOUND
 
 

@@ -59,6 +59,7 @@ class LiveModel:
 @dataclass
 class ReplayReport:
     against: str  # what the rebuild was compared with
+    other: str  # its short name: "live" or "per-stream fold"
     records: int = 0
     position: int = 0
     summary: dict[str, int] = field(default_factory=dict)
@@ -68,10 +69,6 @@ class ReplayReport:
     @property
     def equal(self) -> bool:
         return not self.differences
-
-    @property
-    def right_label(self) -> str:
-        return "live" if self.against.startswith("live") else "per-stream fold"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,9 +107,12 @@ async def replay(
 
     ``progress`` is told of each phase (``rebuild``, then the second fold's) and how it advances.
     """
-    report = ReplayReport(live.source if live is not None else "per-stream fold (the way a node builds it)")
+    if live is not None:
+        report = ReplayReport(live.source, "live")
+    else:
+        report = ReplayReport("per-stream fold (the way a node builds it)", "per-stream fold")
     step = progress or _quiet
-    head = getattr(store, "head_position", None)
+    head = getattr(store, "head_position", None)  # an adapter extra: how far the log goes, for an ETA
     rebuilding = step("rebuild", await head() if head is not None else None, "records")
 
     def counted(n: int) -> None:
@@ -186,9 +186,8 @@ async def _against_streams(
             chat_differs.append(trip_id)
             per_stream_chat[trip_id] = theirs
 
-    step("notifications", None, "records")
     side = ReadSide(store, compact=True, page=page)
-    await side.catch_up_notifications()
+    await side.catch_up_notifications(step("notifications", None, "records"))
     theirs_notes = side.notifications.snapshot()
     notes = model["notifications"]
     users = sorted(notes.keys() | theirs_notes.keys())

@@ -74,13 +74,15 @@ class ReadSide:
             return await self.catch_up_trip(trip_id)
         return self.trips.get(trip_id)
 
-    async def catch_up_notifications(self) -> None:
+    async def catch_up_notifications(self, progress: Progress | None = None) -> None:
         async with self._notifications_lock:
             where = RecordFilter(commands=NOTIFYING_COMMANDS)
             while True:
                 records = await self._store.read_all(self.notifications.position, self._page, where)
                 for record in records:
                     self.notifications.apply(record)
+                if progress is not None:
+                    progress(len(records))
                 if len(records) < self._page:
                     return
 
