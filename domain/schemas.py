@@ -13,6 +13,7 @@ from typing import Any
 from cerberus import TypeDefinition, Validator
 
 from domain.errors import CommandRefused, ErrorCode
+from domain.fast_rules import FastCheck, compile_flat
 from domain.ids import OBJECT_ID_PATTERN
 
 UPDATE_TYPES = (
@@ -181,7 +182,17 @@ def _flatten(errors: dict[str, Any], prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+_FAST: dict[str, FastCheck | None] = {}
+
+
 def _check(key: str, schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    if key not in _FAST:
+        _FAST[key] = compile_flat(schema)
+    fast = _FAST[key]
+    if fast is not None:
+        accepted = fast(document)
+        if accepted is not None:
+            return accepted  # what Cerberus would return (see domain.fast_rules); errors are its own
     validator = _validator(key, schema)
     if not validator.validate(document):
         details = _flatten(validator.errors)

@@ -66,6 +66,10 @@ class _Pending:
         self.future = future
 
 
+def _in_stream(record: LogRecord) -> bool:
+    return record.stream is not None and record.version is not None
+
+
 class SqliteEventStore:
     def __init__(self, path: str, *, busy_timeout_ms: int = 10_000, synchronous: str = "FULL") -> None:
         self._path = path
@@ -124,11 +128,23 @@ class SqliteEventStore:
     # appends ---------------------------------------------------------------
 
     async def append(self, record: LogRecord) -> LogRecord:
+        return await self.enqueue(record)
+
+    def enqueue(self, record: LogRecord) -> asyncio.Future[LogRecord]:
+        """Queue an append; the future resolves once its batch has committed.
+
+        Appends are written in the order they are queued.  When a stream record
+        fails (its version was taken, its idempotency key was used, or its batch
+        failed), every record of the same stream queued before that failure is
+        reported fails too, with ``VersionConflict``, unwritten: it may have been
+        decided on the failed one.  So a runner may decide a stream's next command
+        before the previous one is durable (see ``service.runner``).
+        """
         future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(record, future))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.ensure_future(self._flush())
-        return await future
+        return future
 
     async def _flush(self) -> None:
         while self._pending:
@@ -139,23 +155,50 @@ class SqliteEventStore:
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(exc)
+                self._fail_successors({p.record.stream or "" for p in batch if _in_stream(p.record)})
                 continue
+            broken: set[str] = set()
             for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Exception) and _in_stream(pending.record):
+                    broken.add(pending.record.stream or "")
                 if pending.future.done():
                     continue
                 if isinstance(outcome, Exception):
                     pending.future.set_exception(outcome)
                 else:
                     pending.future.set_result(outcome)
+            if broken:
+                self._fail_successors(broken)
+
+    def _fail_successors(self, streams: set[str]) -> None:
+        """Queued records of streams whose earlier record just failed fail unwritten."""
+        if not streams:
+            return
+        kept = []
+        for pending in self._pending:
+            record = pending.record
+            if _in_stream(record) and record.stream in streams:
+                if not pending.future.done():
+                    pending.future.set_exception(VersionConflict(record.stream or "", record.version or 0))
+            else:
+                kept.append(pending)
+        self._pending = kept
 
     def _insert_batch(self, records: list[LogRecord]) -> list[LogRecord | Exception]:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         chain = self._chains.batch()
         outcomes: list[LogRecord | Exception] = []
+        broken: set[str] = set()  # streams with a failed record earlier in this batch
         try:
             for record in records:
-                outcomes.append(self._insert_one(conn, chain, record))
+                if record.stream in broken and _in_stream(record):
+                    outcomes.append(VersionConflict(record.stream or "", record.version or 0))
+                    continue
+                outcome = self._insert_one(conn, chain, record)
+                if isinstance(outcome, Exception) and _in_stream(record):
+                    broken.add(record.stream or "")
+                outcomes.append(outcome)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -124,11 +124,21 @@ class SocketOutbox:
     ``max_frames`` / ``max_bytes``; going over calls ``too_slow()``.
     """
 
-    __slots__ = ("_handler", "_inflight_bytes", "_inflight_frames", "_max_bytes", "_max_frames", "_queue",
-                 "_queued", "_queued_bytes", "_writer")
+    __slots__ = (
+        "_handler",
+        "_inflight_bytes",
+        "_inflight_frames",
+        "_max_bytes",
+        "_max_frames",
+        "_queue",
+        "_queued",
+        "_queued_bytes",
+        "_writer",
+    )
 
-    def __init__(self, handler: tornado.websocket.WebSocketHandler, writer: FrameWriter, max_frames: int,
-                 max_bytes: int) -> None:
+    def __init__(
+        self, handler: tornado.websocket.WebSocketHandler, writer: FrameWriter, max_frames: int, max_bytes: int
+    ) -> None:
         self._handler = handler
         self._writer = writer
         self._max_frames = max_frames
@@ -155,8 +165,10 @@ class SocketOutbox:
         if conn is None or conn.is_closing():
             return
         size = len(payload)
-        if (len(self._queue) + self._inflight_frames >= self._max_frames
-                or self._queued_bytes + self._inflight_bytes + size > self._max_bytes):
+        if (
+            len(self._queue) + self._inflight_frames >= self._max_frames
+            or self._queued_bytes + self._inflight_bytes + size > self._max_bytes
+        ):
             self.too_slow()
             return
         self._queue.append(payload)
@@ -183,9 +195,7 @@ class SocketOutbox:
             self._write_compressed(conn, queue)
             return
         writer = self._writer
-        data: bytes | memoryview = (
-            writer.frame(queue[0]) if frames == 1 else b"".join([writer.frame(p) for p in queue])
-        )
+        data: bytes | memoryview = writer.frame(queue[0]) if frames == 1 else b"".join([writer.frame(p) for p in queue])
         stream = conn.stream
         if stream is None:
             return

@@ -169,11 +169,13 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             # the client sees those frames were not acknowledged, and resends (same ref).
             return
         # Tracked so that a graceful shutdown waits for the append it may be making.
-        task = asyncio.ensure_future(session.receive(message))
+        task, passed = session.submit(message)
         background = self.services.background
         background.add(task)
         task.add_done_callback(background.discard)
-        await asyncio.shield(task)
+        # Tornado reads the next frame when this returns: once this one has its place
+        # (a trip command queued for the group commit) or is done; see ``submit``.
+        await asyncio.shield(passed)
 
     def on_close(self) -> None:
         session, self.session = self.session, None

@@ -209,7 +209,27 @@ class MeteredStore:
         self._group = 0
 
     def __getattr__(self, name: str) -> Any:  # adapter-specific extras stay reachable
-        return getattr(self._inner, name)
+        found = getattr(self._inner, name)
+        if name == "enqueue":  # pipelined appends (``service.runner``) are timed like ``append``
+            return self._timed_enqueue(found)
+        return found
+
+    def _timed_enqueue(
+        self, enqueue: Callable[[LogRecord], asyncio.Future[LogRecord]]
+    ) -> Callable[[LogRecord], asyncio.Future[LogRecord]]:
+        def timed(record: LogRecord) -> asyncio.Future[LogRecord]:
+            started = time.perf_counter()
+            future = enqueue(record)
+            future.add_done_callback(lambda _: self._appended(started))
+            return future
+
+        return timed
+
+    def _appended(self, started: float) -> None:
+        self._metrics.append_latency.observe(time.perf_counter() - started)
+        self._group += 1
+        if self._group == 1:
+            asyncio.get_running_loop().call_soon(self._close_group)
 
     async def open(self) -> None:
         await self._inner.open()

@@ -30,6 +30,7 @@ from service.hub import Connection, Hub
 from service.metrics import Metrics
 from service.recorder import Origin, Recorder
 from service.rooms import RoomService
+from service.runner import ordering_point
 from service.trips import TripService
 
 log = logging.getLogger("travelsense.session")
@@ -78,6 +79,16 @@ class SessionServices:
     attempts: ConnectAttempts = field(default_factory=ConnectAttempts)
 
 
+# frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``)
+_PIPELINED = frozenset({"chat_message", "trip_update"})
+
+
+async def _after(before: asyncio.Future[None] | None) -> None:
+    """Wait until the connection's previous frame is handled (its outcome does not matter)."""
+    if before is not None and not before.done():
+        await asyncio.wait((before,))
+
+
 class _Refused(Exception):
     """A refusal before the frame is understood well enough to name its event."""
 
@@ -112,6 +123,7 @@ class ClientSession:
         self._limited_logged = False
         self._last_frame = now
         self._timers: list[asyncio.TimerHandle] = []
+        self._tail: asyncio.Task[None] | None = None  # the newest frame's handling (see ``submit``)
         self._token_timers: list[asyncio.TimerHandle] = []
         self._handlers: dict[str, Callable[[dict[str, Any], str | None], Awaitable[None]]] = {
             "join_trip_room": self._join,
@@ -186,7 +198,34 @@ class ClientSession:
 
     # frames -------------------------------------------------------------------
 
-    async def receive(self, raw: str | bytes) -> None:
+    def submit(self, raw: str | bytes) -> tuple[asyncio.Task[None], asyncio.Future[None]]:
+        """Start handling a frame: its task, and a future set once the connection's
+        next frame may start.  A trip command (``chat_message``, ``trip_update``)
+        lets it start once the command has its place in its trip's stream (queued
+        for the next group commit), so one connection's commands share commits and
+        still take effect in the order sent; any other frame first waits for every
+        frame before it to finish, and lets the next start when it has finished."""
+        loop = asyncio.get_running_loop()
+        passed: asyncio.Future[None] = loop.create_future()
+        task = loop.create_task(self.receive(raw, passed, self._tail))
+        self._tail = task
+        return task, passed
+
+    async def receive(
+        self, raw: str | bytes, passed: asyncio.Future[None] | None = None, before: asyncio.Future[None] | None = None
+    ) -> None:
+        def pass_on() -> None:
+            if passed is not None and not passed.done():
+                passed.set_result(None)
+
+        try:
+            await self._receive(raw, pass_on, before)
+        finally:
+            pass_on()
+
+    async def _receive(
+        self, raw: str | bytes, pass_on: Callable[[], None], before: asyncio.Future[None] | None
+    ) -> None:
         s = self._s
         self._last_frame = s.clock.monotonic()
         logs.bind(session_id=self.conn.session_id)
@@ -202,13 +241,19 @@ class ClientSession:
                 if handler is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
                 payload = sanitize(data)
+                if event in _PIPELINED:
+                    ordering_point.set(pass_on)
+                else:
+                    await _after(before)
                 await handler(payload, ref)
             except _Refused as early:
                 event, ref = early.event, early.ref
                 raise early.refusal from None
         except CommandRefused as refusal:
+            await _after(before)  # answers leave in the order the frames came
             await self._refuse(refusal, event, ref, payload)
         except StoreUnavailable:
+            await _after(before)
             s.metrics.error("ws", ErrorCode.UNAVAILABLE)
             self.conn.send(error_frame(
                 CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"),
@@ -216,6 +261,7 @@ class ClientSession:
             ))
         except Exception:
             log.exception("event %r failed in session %s", event, self.conn.session_id)
+            await _after(before)
             s.metrics.error("ws", ErrorCode.INTERNAL)
             self.conn.send(error_frame(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref))
         s.metrics.message_in(event)

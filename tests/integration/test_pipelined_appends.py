@@ -1,0 +1,72 @@
+"""Pipelined appends (``SqliteEventStore.enqueue``): a failed stream record takes
+every record of its stream queued behind it down with it, unwritten; records
+queued after the failure is known are written as usual."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from eventlog.ports import VersionConflict
+from eventlog.records import LogRecord
+from eventlog.sqlite_store import SqliteEventStore
+
+STREAM = "650000000000000000000100"
+
+
+def record(n: int, version: int, stream: str = STREAM) -> LogRecord:
+    return LogRecord(
+        record_id=f"{n:024x}",
+        at="2026-01-01T00:00:00.000Z",
+        source="ws",
+        command="chat_message",
+        outcome="accepted",
+        user_id="650000000000000000000001",
+        trip_id=stream,
+        stream=stream,
+        version=version,
+        events=({"type": "chat_message", "data": {"n": n}},),
+    )
+
+
+async def test_successors_of_a_failed_record_fail_unwritten(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    other = SqliteEventStore(path)  # another node, sharing the file
+    ours = SqliteEventStore(path)
+    await other.open()
+    await ours.open()
+    try:
+        await ours.append(record(1, 1))
+        await other.append(record(2, 2))  # the other node takes version 2
+        queued = [ours.enqueue(record(10 + i, 2 + i)) for i in range(3)]  # 2, 3, 4: decided on our version 2
+        unrelated = ours.enqueue(record(20, 1, stream="650000000000000000000200"))
+        results = await asyncio.gather(*queued, unrelated, return_exceptions=True)
+        assert all(isinstance(r, VersionConflict) for r in results[:3]), results
+        assert isinstance(results[3], LogRecord)
+        versions = [r.version for r in await ours.read_stream(STREAM)]
+        assert versions == [1, 2]  # nothing of the broken chain was written
+        retry = await ours.enqueue(record(30, 3))  # decided again on the fresh state
+        assert retry.version == 3
+        assert [r.record_id for r in await ours.read_stream(STREAM)][-1] == f"{30:024x}"
+    finally:
+        await ours.close()
+        await other.close()
+
+
+async def test_records_queued_behind_a_failed_batch_of_their_stream_fail(tmp_path: Path) -> None:
+    store = SqliteEventStore(str(tmp_path / "events.db"))
+    await store.open()
+    try:
+        await store.append(record(1, 1))
+        first = store.enqueue(record(2, 1))  # version 1 again: conflicts
+        await asyncio.sleep(0)  # its batch is being written; the next waits in the queue
+        second = store.enqueue(record(3, 2))
+        with pytest.raises(VersionConflict):
+            await first
+        with pytest.raises(VersionConflict):
+            await second
+        assert [r.version for r in await store.read_stream(STREAM)] == [1]
+    finally:
+        await store.close()
