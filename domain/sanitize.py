@@ -29,6 +29,12 @@ def _has_control(text: str) -> bool:
     return False
 
 
+def _shown(key: str) -> str:
+    """A key as an error path may show it: a lone surrogate (only a JSON escape can
+    make one) becomes its escape, so that the error itself can be encoded."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -48,7 +54,7 @@ class _Walker:
             out: dict[str, Any] = {}
             for key, item in value.items():
                 name = unicodedata.normalize("NFC", key)
-                where = _join(path, name)
+                where = _join(path, _shown(name))
                 if name.startswith("$") or "." in name:
                     self.fail(where, "keys may not start with '$' or contain '.'")
                     continue

@@ -108,6 +108,16 @@ def _loads(raw: str | bytes) -> Any:
         return json.loads(raw, parse_constant=no_constants)
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is Unicode text: a JSON escape can smuggle in a lone surrogate,
+    which no reply and no log record could carry."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ClientSession:
     def __init__(self, services: SessionServices, conn: Connection, identity: Identity) -> None:
         self._s = services
@@ -281,9 +291,9 @@ class ClientSession:
         if not isinstance(frame, dict):
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "frame is not a JSON object"), None, None)
         event = frame.get("event")
-        event = event if isinstance(event, str) else None
+        event = event if isinstance(event, str) and _is_text(event) else None
         ref = frame.get("ref")
-        if "ref" in frame and not (isinstance(ref, str) and 1 <= len(ref) <= 64):
+        if "ref" in frame and not (isinstance(ref, str) and 1 <= len(ref) <= 64 and _is_text(ref)):
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "ref must be a string of 1 to 64 characters"),
                            event, None)
         if event is None:
@@ -313,7 +323,12 @@ class ClientSession:
 
     async def _refuse(self, refusal: CommandRefused, event: str | None, ref: str | None, payload: Any) -> None:
         self._s.metrics.error("ws", refusal.code)
-        self.conn.send(error_frame(refusal, event, ref))
+        try:
+            await self._record_refusal(refusal, event, ref, payload)
+        finally:
+            self.conn.send(error_frame(refusal, event, ref))  # answered once it is in the log
+
+    async def _record_refusal(self, refusal: CommandRefused, event: str | None, ref: str | None, payload: Any) -> None:
         if refusal.recorded:
             return
         if refusal.code == ErrorCode.RATE_LIMITED:
