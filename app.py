@@ -8,6 +8,7 @@ and passed down; nothing does I/O at import time.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import secrets
@@ -289,7 +290,14 @@ def main(argv: Sequence[str]) -> int:
 
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
     try:
+        if settings.event_loop == "uvloop":  # optional: needs uvloop installed (bench/requirements.txt)
+            uvloop = importlib.import_module("uvloop")
+            result: int = uvloop.run(serve(settings))
+            return result
         return asyncio.run(serve(settings))
+    except ImportError as exc:
+        print(f"error: --event-loop uvloop: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -57,6 +57,7 @@ class Settings:
     trust_proxy: bool = False  # X-Forwarded-For / X-Real-Ip name the client (only behind a proxy you run)
     node_id: str | None = None
     log_level: str = "INFO"
+    event_loop: str = "asyncio"  # or "uvloop" (when installed): a faster event loop, same behaviour
     limits: Limits = field(default_factory=Limits)
 
 
@@ -115,6 +116,7 @@ def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="take the client address from X-Forwarded-For/X-Real-Ip (behind a TLS proxy)")
     parser.add_argument("--node-id", default=env.get("NODE_ID"))
     parser.add_argument("--log-level", default=env.get("LOG_LEVEL", "INFO"))
+    parser.add_argument("--event-loop", choices=("asyncio", "uvloop"), default=env.get("EVENT_LOOP", "asyncio"))
     defaults = Limits()
     for flag, (name, var, kind) in _LIMIT_FLAGS.items():
         parser.add_argument(flag, dest=name, type=kind, default=kind(env.get(var, getattr(defaults, name))))
@@ -145,5 +147,6 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         trust_proxy=args.trust_proxy,
         node_id=args.node_id,
         log_level=args.log_level,
+        event_loop=args.event_loop,
         limits=limits,
     )

@@ -49,8 +49,12 @@ def run_loadgen(scenario: str, args: dict[str, Any]) -> tuple[dict[str, Any], st
 
 
 @contextlib.contextmanager
-def server_for(kind: str, work: Path, opts: argparse.Namespace, **kw: Any) -> Iterator[servers.Server]:
-    server = servers.ours(work, extra=opts.server_arg, **kw) if kind == "ours" else servers.peer(work, opts.peer_mode)
+def server_for(kind: str, work: Path, opts: argparse.Namespace, *, extra: list[str] | None = None,
+               **kw: Any) -> Iterator[servers.Server]:
+    if kind == "ours":
+        server = servers.ours(work, extra=[*opts.server_arg, *(extra or [])], **kw)
+    else:
+        server = servers.peer(work, opts.peer_mode)
     with servers.running(server):
         yield server
 
@@ -95,7 +99,8 @@ def persist_case(name: str, store: str) -> Callable[..., list[dict[str, Any]]]:
             note = ("MongoDB adapter against nx-27017 0.8.1, a MongoDB wire-protocol test server backed by SQLite "
                     "(NOT MongoDB), pinned to core 1 with the load generator")
         try:
-            with server_for(kind, work, opts, store_url=store_url) as server:
+            migrate = ["--migrate"] if store == "mongo" else []
+            with server_for(kind, work, opts, store_url=store_url, extra=migrate) as server:
                 args = {"port": server.port, "secret": servers.SECRET, "server_pid": server.pid,
                         "clients": 64, "window": 4, "duration": 10 * opts.scale, "timeout": 150}
                 result, command = run_loadgen("persist", args)

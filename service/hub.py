@@ -82,6 +82,7 @@ class Hub:
         self._metrics = metrics or Metrics()
         self._connections: dict[str, Connection] = {}
         self._by_user: dict[str, set[str]] = {}
+        self._by_ip: dict[str, int] = {}  # open connections per address (checked at every handshake)
         self._rooms: dict[str, set[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_revoke: RevokeHandler | None = None
@@ -94,12 +95,19 @@ class Hub:
     # registry ----------------------------------------------------------------
 
     def add(self, conn: Connection) -> None:
+        if conn.session_id not in self._connections:
+            self._by_ip[conn.ip] = self._by_ip.get(conn.ip, 0) + 1
         self._connections[conn.session_id] = conn
         self._by_user.setdefault(conn.user_id, set()).add(conn.session_id)
         self._changed()
 
     def remove(self, conn: Connection) -> None:
-        self._connections.pop(conn.session_id, None)
+        if self._connections.pop(conn.session_id, None) is not None:
+            left = self._by_ip.get(conn.ip, 0) - 1
+            if left > 0:
+                self._by_ip[conn.ip] = left
+            else:
+                self._by_ip.pop(conn.ip, None)
         sessions = self._by_user.get(conn.user_id)
         if sessions is not None:
             sessions.discard(conn.session_id)
@@ -122,7 +130,7 @@ class Hub:
         return len(self._by_user.get(user_id, ()))
 
     def count_for_ip(self, ip: str) -> int:
-        return sum(1 for c in self._connections.values() if c.ip == ip)
+        return self._by_ip.get(ip, 0)
 
     # rooms -------------------------------------------------------------------
 

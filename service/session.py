@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -79,6 +79,17 @@ class SessionServices:
     attempts: ConnectAttempts = field(default_factory=ConnectAttempts)
 
 
+# client event -> the ClientSession method that handles it (one table, not a dict per session)
+_HANDLERS = {
+    "join_trip_room": "_join",
+    "leave_trip_room": "_leave",
+    "trip_update": "_trip_update",
+    "chat_message": "_chat",
+    "typing": "_typing",
+    "presence_update": "_presence",
+    "refresh_token": "_refresh",
+}
+
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``)
 _PIPELINED = frozenset({"chat_message", "trip_update"})
 
@@ -119,6 +130,8 @@ def _is_text(value: str) -> bool:
 
 
 class ClientSession:
+    _handlers: ClassVar[dict[str, str]] = _HANDLERS  # client event -> method name, shared by every session
+
     def __init__(self, services: SessionServices, conn: Connection, identity: Identity) -> None:
         self._s = services
         self.conn = conn
@@ -129,21 +142,12 @@ class ClientSession:
         self._typing_rule = BucketRule(limits.typing_burst, limits.typing_per_second)
         self._bucket = Bucket.full(self._rule, now)
         self._typing_bucket = Bucket.full(self._typing_rule, now)
-        self._limited_at: deque[float] = deque()
+        self._limited_at: deque[float] | None = None  # made on the first refusal: most sessions never have one
         self._limited_logged = False
         self._last_frame = now
         self._timers: list[asyncio.TimerHandle] = []
         self._tail: asyncio.Task[None] | None = None  # the newest frame's handling (see ``submit``)
         self._token_timers: list[asyncio.TimerHandle] = []
-        self._handlers: dict[str, Callable[[dict[str, Any], str | None], Awaitable[None]]] = {
-            "join_trip_room": self._join,
-            "leave_trip_room": self._leave,
-            "trip_update": self._trip_update,
-            "chat_message": self._chat,
-            "typing": self._typing,
-            "presence_update": self._presence,
-            "refresh_token": self._refresh,
-        }
 
     @property
     def origin(self) -> Origin:
@@ -247,9 +251,10 @@ class ClientSession:
             try:
                 event, data, ref = self._parse(raw)
                 self._rate_limit(event)
-                handler = self._handlers.get(event)
-                if handler is None:
+                name = self._handlers.get(event)
+                if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
+                handler: Callable[[dict[str, Any], str | None], Awaitable[None]] = getattr(self, name)
                 payload = sanitize(data)
                 if event in _PIPELINED:
                     ordering_point.set(pass_on)
@@ -313,10 +318,13 @@ class ClientSession:
             self._limited_logged = False
             return
         limits = self._s.limits
-        self._limited_at.append(now)
-        while self._limited_at and self._limited_at[0] < now - limits.abuse_window_seconds:
-            self._limited_at.popleft()
-        if len(self._limited_at) > limits.abuse_refusals:
+        limited = self._limited_at
+        if limited is None:
+            limited = self._limited_at = deque()
+        limited.append(now)
+        while limited and limited[0] < now - limits.abuse_window_seconds:
+            limited.popleft()
+        if len(limited) > limits.abuse_refusals:
             self.conn.outlet.close(CLOSE_POLICY, "rate limits exceeded")
         self._s.metrics.rate_limited("typing" if event == "typing" else "message")
         raise CommandRefused(ErrorCode.RATE_LIMITED, "too many events, slow down", {"retryAfterMs": wait_ms})
