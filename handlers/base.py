@@ -38,8 +38,16 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.UNAVAILABLE: 503,
 }
-_CODE_FOR_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                    413: "PAYLOAD_TOO_LARGE", 429: "RATE_LIMITED", 503: "UNAVAILABLE"}
+_CODE_FOR_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+    503: "UNAVAILABLE",
+}
 
 
 MAX_INT64 = 2**63 - 1
@@ -131,7 +139,9 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def path_id(self, value: str, name: str) -> str:
         if not is_object_id(value):
-            raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: must be an ObjectId", {name: ["must be an ObjectId"]})
+            raise CommandRefused(
+                ErrorCode.VALIDATION_ERROR, f"{name}: must be an ObjectId", {name: ["must be an ObjectId"]}
+            )
         return value.lower()
 
     def int_arg(self, name: str, default: int, low: int, high: int | None) -> int:
@@ -141,7 +151,9 @@ class ApiHandler(tornado.web.RequestHandler):
         try:
             value = int(raw)
         except ValueError:
-            raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: must be an integer", {name: ["must be an integer"]}) from None
+            raise CommandRefused(
+                ErrorCode.VALIDATION_ERROR, f"{name}: must be an integer", {name: ["must be an integer"]}
+            ) from None
         high = MAX_INT64 if high is None else high  # what the stores can index
         if value < low or value > high:
             bound = f"between {low} and {high}"
@@ -175,7 +187,10 @@ class ApiHandler(tornado.web.RequestHandler):
         try:
             trip_id = self.path_kwargs.get("trip_id")
             await self.services.recorder.refused(
-                self.origin, command, refusal, trip_id=trip_id if is_object_id(trip_id) else None,
+                self.origin,
+                command,
+                refusal,
+                trip_id=trip_id if is_object_id(trip_id) else None,
                 meta=self._client_meta(),
             )
         except Exception:
@@ -190,5 +205,9 @@ class ApiHandler(tornado.web.RequestHandler):
     def _client_meta(self) -> dict[str, Any]:
         """Who asked, for the audit view only (never broadcast)."""
         request = self.request
-        return {"ip": request.remote_ip or "", "userAgent": request.headers.get("User-Agent", "")[:256],
-                "method": request.method, "path": request.path[:256]}
+        return {
+            "ip": request.remote_ip or "",
+            "userAgent": request.headers.get("User-Agent", "")[:256],
+            "method": request.method,
+            "path": request.path[:256],
+        }

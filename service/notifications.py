@@ -34,8 +34,15 @@ class NotificationService:
             raise CommandRefused(ErrorCode.NOT_FOUND, "no such notification")
         if not found["read"]:
             await self._recorder.accepted(
-                origin, "mark_notification_read", payload={"notificationId": notification_id},
-                events=({"type": NOTIFICATION_READ, "data": {"notificationId": notification_id, "userId": identity.user_id}},),
+                origin,
+                "mark_notification_read",
+                payload={"notificationId": notification_id},
+                events=(
+                    {
+                        "type": NOTIFICATION_READ,
+                        "data": {"notificationId": notification_id, "userId": identity.user_id},
+                    },
+                ),
             )
         return {**found, "read": True}
 

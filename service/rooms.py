@@ -66,21 +66,29 @@ class RoomService:
             raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
         self._hub.enter(conn, trip_id)
         try:
-            member = RoomMember(conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic())
+            member = RoomMember(
+                conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
+            )
             newly_visible = await self._rosters.join(trip_id, member)
             await self._recorder.accepted(
-                origin, "join_trip_room", trip_id=trip_id, payload=payload, ref=ref,
+                origin,
+                "join_trip_room",
+                trip_id=trip_id,
+                payload=payload,
+                ref=ref,
                 events=({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
             )
             trip = await self._trips.visible_trip(identity, trip_id)
             head = trip.version
             members = visible_members(await self._rosters.members(trip_id))
             recovered = last_seq is not None and last_seq <= head and head - last_seq <= MAX_RECOVERY
-            conn.send(encode(
-                "trip_room_joined",
-                {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered},
-                ref,
-            ))
+            conn.send(
+                encode(
+                    "trip_room_joined",
+                    {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered},
+                    ref,
+                )
+            )
             sent_up_to = head
             if recovered:
                 assert last_seq is not None
@@ -89,10 +97,12 @@ class RoomService:
                     conn.send(frame)
                 sent_up_to = max([head, *(r.version or 0 for r in records)])
             else:
-                conn.send(encode(
-                    "trip_updated",
-                    {"tripId": trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head},
-                ))
+                conn.send(
+                    encode(
+                        "trip_updated",
+                        {"tripId": trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head},
+                    )
+                )
             self._hub.open_seat(conn, trip_id, sent_up_to)
         except BaseException:
             if not rejoining:
@@ -106,11 +116,17 @@ class RoomService:
             data["timestamp"] = self._recorder.now()
             await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=conn.user_id)
 
-    async def leave(self, conn: Connection, origin: Origin, trip_id: str, ref: str | None, *, reason: str | None = None) -> None:
+    async def leave(
+        self, conn: Connection, origin: Origin, trip_id: str, ref: str | None, *, reason: str | None = None
+    ) -> None:
         self.require_seat(conn, trip_id)
         command = "leave_trip_room" if reason is None else "room_access_revoked"
         await self._recorder.accepted(
-            origin, command, trip_id=trip_id, payload={"tripId": trip_id}, ref=ref,
+            origin,
+            command,
+            trip_id=trip_id,
+            payload={"tripId": trip_id},
+            ref=ref,
             events=({"type": "user_left", "data": {"tripId": trip_id, **({"reason": reason} if reason else {})}},),
         )
         await self._vacate(conn, trip_id)
@@ -123,7 +139,8 @@ class RoomService:
         _, gone = await self._rosters.leave(trip_id, conn.session_id)
         if gone:
             await self._broadcaster.room_signal(
-                trip_id, "user_left",
+                trip_id,
+                "user_left",
                 {"tripId": trip_id, "userId": conn.user_id, "timestamp": self._recorder.now()},
                 exclude_user=conn.user_id,
             )
@@ -136,11 +153,16 @@ class RoomService:
     async def member_gone(self, trip_id: str, user_id: str) -> None:
         """A shared roster found the user's last visible connection on a node that died."""
         await self._recorder.accepted(
-            Origin("system", user_id), "room_presence_expired", trip_id=trip_id, payload={"tripId": trip_id},
+            Origin("system", user_id),
+            "room_presence_expired",
+            trip_id=trip_id,
+            payload={"tripId": trip_id},
             events=({"type": "user_left", "data": {"tripId": trip_id, "reason": "node_gone"}},),
         )
         await self._broadcaster.room_signal(
-            trip_id, "user_left", {"tripId": trip_id, "userId": user_id, "timestamp": self._recorder.now()},
+            trip_id,
+            "user_left",
+            {"tripId": trip_id, "userId": user_id, "timestamp": self._recorder.now()},
             exclude_user=user_id,
         )
 
@@ -161,7 +183,11 @@ class RoomService:
     async def typing(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
         trip_id, is_typing = payload["tripId"], payload["isTyping"]
         await self._recorder.accepted(
-            origin, "typing", trip_id=trip_id, payload=payload, ref=ref,
+            origin,
+            "typing",
+            trip_id=trip_id,
+            payload=payload,
+            ref=ref,
             events=({"type": "user_typing", "data": {"tripId": trip_id, "isTyping": is_typing}},),
         )
         key = (conn.session_id, trip_id)
@@ -176,7 +202,9 @@ class RoomService:
             )
         if not conn.hidden:
             await self._broadcaster.room_signal(
-                trip_id, "user_typing", {"tripId": trip_id, "userId": conn.user_id, "isTyping": is_typing},
+                trip_id,
+                "user_typing",
+                {"tripId": trip_id, "userId": conn.user_id, "isTyping": is_typing},
                 exclude_user=conn.user_id,
             )
 
@@ -188,7 +216,9 @@ class RoomService:
             timer.cancel()
         if announce and not conn.hidden and trip_id in conn.seats:
             await self._broadcaster.room_signal(
-                trip_id, "user_typing", {"tripId": trip_id, "userId": conn.user_id, "isTyping": False},
+                trip_id,
+                "user_typing",
+                {"tripId": trip_id, "userId": conn.user_id, "isTyping": False},
                 exclude_user=conn.user_id,
             )
 
@@ -199,7 +229,11 @@ class RoomService:
     async def presence(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
         trip_id, status = payload["tripId"], payload["status"]
         await self._recorder.accepted(
-            origin, "presence_update", trip_id=trip_id, payload=payload, ref=ref,
+            origin,
+            "presence_update",
+            trip_id=trip_id,
+            payload=payload,
+            ref=ref,
             events=({"type": "user_presence_updated", "data": {"tripId": trip_id, "status": status}},),
         )
         await self._rosters.set_status(trip_id, conn.session_id, status, self._clock.monotonic())
@@ -207,6 +241,4 @@ class RoomService:
         if conn.hidden:
             conn.send(encode("user_presence_updated", data, ref))
             return
-        await self._broadcaster.room_signal(
-            trip_id, "user_presence_updated", data, ref=ref, sender=conn.session_id
-        )
+        await self._broadcaster.room_signal(trip_id, "user_presence_updated", data, ref=ref, sender=conn.session_id)
