@@ -31,6 +31,7 @@ from handlers.frame_writer import FrameWriter
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
+from handlers.pinger import Pinger
 from handlers.read_model import ReadModelHandler
 from handlers.trips import (
     CollaboratorHandler,
@@ -147,7 +148,8 @@ def make_app(services: Services) -> tornado.web.Application:
     deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
-        (r"/ws", RealtimeSocket, {**deps, "writer": FrameWriter(services.metrics.frame_written)}),
+        (r"/ws", RealtimeSocket, {**deps, "writer": FrameWriter(services.metrics.frame_written),
+                                  "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds)}),
         (r"/healthz", HealthHandler, deps),
         (r"/api/trips", TripsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),
@@ -173,7 +175,7 @@ def make_app(services: Services) -> tornado.web.Application:
         routes,
         static_path=str(ROOT / "static"),
         static_url_prefix="/static/",
-        websocket_ping_interval=limits.ping_interval_seconds,
+        websocket_ping_interval=0,  # one Pinger for every socket instead of a task per connection
         websocket_ping_timeout=limits.ping_timeout_seconds,
         # Frames between max_frame_bytes and this hard cap get PAYLOAD_TOO_LARGE and
         # the connection lives on; beyond it Tornado closes with 1009 unread.

@@ -7,6 +7,7 @@ handshakes before the upgrade, then moves bytes with a bounded outbound queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -23,6 +24,7 @@ from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import BucketRule
 from handlers.base import error_body
 from handlers.frame_writer import FrameWriter, SocketOutbox
+from handlers.pinger import Pinger
 from service import logs
 from service.auth import Identity, InvalidToken
 from service.clock import iso
@@ -55,9 +57,12 @@ class SocketOutlet(SocketOutbox):
 class RealtimeSocket(tornado.websocket.WebSocketHandler):
     services: Services
 
-    def initialize(self, services: Services, writer: FrameWriter | None = None) -> None:
+    def initialize(self, services: Services, writer: FrameWriter | None = None, pinger: Pinger | None = None) -> None:
         self.services = services
         self.writer = writer or FrameWriter(services.metrics.frame_written)
+        self.pinger = pinger
+        self.awaiting_pong = False
+        self.ping_sent_at = 0.0
         self.identity: Identity | None = None
         self.session: ClientSession | None = None
         self.server_close_code: int | None = None
@@ -163,6 +168,23 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         else:
             log.info("session opened", extra={"user_id": conn.user_id, "hidden": conn.hidden})
             self._shed_request()
+            if self.pinger is not None:
+                self.pinger.add(self)
+
+    # keep-alive (handlers.pinger) ----------------------------------------------------
+
+    def on_pong(self, data: bytes) -> None:
+        self.awaiting_pong = False
+
+    def ping_open(self) -> bool:
+        return self.ws_connection is not None and not self.ws_connection.is_closing()
+
+    def send_ping(self) -> None:
+        with contextlib.suppress(tornado.websocket.WebSocketClosedError):
+            self.ping(b"")
+
+    def ping_timed_out(self) -> None:
+        self.close(None, "ping timed out")  # what Tornado's own pinging does
 
     def _shed_request(self) -> None:
         """Once open, nothing reads the upgrade request's headers or query (the token

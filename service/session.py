@@ -204,11 +204,16 @@ class ClientSession:
         loop = asyncio.get_running_loop()
         left = self.identity.expires_at - self._s.clock.now().timestamp()
         warn_in = max(0.0, left - self._s.limits.token_warning_seconds)
-        expires = {"expiresAt": iso_from_epoch(self.identity.expires_at)}
-        self._token_timers = [
-            loop.call_later(warn_in, lambda: self.conn.send(encode("token_expiring", expires))),
-            loop.call_later(max(0.0, left), lambda: self.conn.outlet.close(CLOSE_TOKEN_EXPIRED, "token expired")),
-        ]
+        # one timer at a time (the warning arms the expiry): a connection holds less for its whole life
+        self._token_timers = [loop.call_later(warn_in, self._token_expiring)]
+
+    def _token_expiring(self) -> None:
+        self.conn.send(encode("token_expiring", {"expiresAt": iso_from_epoch(self.identity.expires_at)}))
+        left = self.identity.expires_at - self._s.clock.now().timestamp()
+        self._token_timers = [asyncio.get_running_loop().call_later(max(0.0, left), self._token_expired)]
+
+    def _token_expired(self) -> None:
+        self.conn.outlet.close(CLOSE_TOKEN_EXPIRED, "token expired")
 
     # frames -------------------------------------------------------------------
 
