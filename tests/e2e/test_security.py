@@ -362,3 +362,19 @@ async def test_broadcasts_carry_ids_and_names_only(start: Any) -> None:
     assert mine and mine[0]["userAgent"] == agent and mine[0]["ip"] == "127.0.0.1"
     status, _ = server.request("GET", "/api/realtime/connections", bearer=token(OWNER))
     assert status == 403
+
+
+async def test_client_addresses_come_from_proxy_headers_only_with_trust_proxy(start: Any) -> None:
+    plain = start("--max-connections-per-ip", "1")
+    await Client.connect(plain, token(OWNER), additional_headers={"X-Real-IP": "10.0.0.1"})
+    spoofed = handshake(plain, {"token": token(FRIEND)}, {"X-Real-IP": "10.0.0.2", "X-Forwarded-For": "10.0.0.2"})
+    assert spoofed.status == 429  # the headers are ignored: both are 127.0.0.1
+
+    proxied = start("--trust-proxy", "--max-connections-per-ip", "1")
+    await Client.connect(proxied, token(OWNER), additional_headers={"X-Real-IP": "10.0.0.1"})
+    assert handshake(proxied, {"token": token(FRIEND)}, {"X-Real-IP": "10.0.0.2"}).status == 101
+    assert handshake(proxied, {"token": token(FRIEND)}, {"X-Real-IP": "10.0.0.1"}).status == 429
+    assert handshake(proxied, {"token": token(FRIEND)}, {"X-Forwarded-For": "10.0.0.7, 10.0.0.1"}).status == 429
+    status, view = proxied.request("GET", "/api/realtime/connections", bearer=token(ADMIN, role="admin"))
+    ips = {c["ip"] for c in view["connections"]}
+    assert status == 200 and "10.0.0.1" in ips and "127.0.0.1" not in ips, ips
