@@ -68,6 +68,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--typing-burst": ("typing_burst", "TYPING_BURST", int),
     "--typing-per-second": ("typing_per_second", "TYPING_PER_SECOND", float),
     "--abuse-refusals": ("abuse_refusals", "ABUSE_REFUSALS", int),
+    "--abuse-window": ("abuse_window_seconds", "ABUSE_WINDOW", float),
     "--max-connections": ("max_connections", "MAX_CONNECTIONS", int),
     "--max-connections-per-user": ("max_connections_per_user", "MAX_CONNECTIONS_PER_USER", int),
     "--max-connections-per-ip": ("max_connections_per_ip", "MAX_CONNECTIONS_PER_IP", int),
