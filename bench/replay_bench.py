@@ -450,7 +450,7 @@ class LogGenerator:
 
     def step(self) -> list[LogRecord]:
         rng = self.rng
-        if not self.trips or (len(self.trips) < self.trip_count and rng.random() < 0.004):
+        if len(self.trips) < self.trip_count and (not self.trips or rng.random() < 0.05):  # every trip early on
             return self.create_trip()
         sim = rng.choices(self.trips, self.weights)[0]
         members = sim.members
@@ -618,6 +618,16 @@ async def ensure_log(url: str, args: argparse.Namespace) -> int:
 
 
 def rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MiB.
+
+    Not ``ru_maxrss``: Linux carries that over from the parent through fork and
+    exec, so a measurement started by a big generating process would report the
+    generator's peak.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
