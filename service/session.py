@@ -158,7 +158,6 @@ class ClientSession:
     async def start(self) -> None:
         logs.bind(session_id=self.conn.session_id)
         s = self._s
-        s.hub.add(self.conn)
         await s.recorder.accepted(
             self.origin, "connect",
             meta={"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden},
@@ -167,6 +166,8 @@ class ClientSession:
         self.conn.send(encode("connected", {
             "userId": self.conn.user_id, "sessionId": self.conn.session_id, "timestamp": self.conn.connected_at,
         }))
+        # Only now may deliveries reach it: `connected` is always the first frame.
+        s.hub.add(self.conn)
         self._arm_token_timers()
         self._arm_idle_timer(s.limits.idle_timeout_seconds)
 
