@@ -148,8 +148,11 @@ def make_app(services: Services) -> tornado.web.Application:
     deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
-        (r"/ws", RealtimeSocket, {**deps, "writer": FrameWriter(services.metrics.frame_written),
-                                  "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds)}),
+        (r"/ws", RealtimeSocket, {
+            **deps,
+            "writer": FrameWriter(services.metrics.frame_written, limits.write_coalesce_seconds),
+            "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
+        }),
         (r"/healthz", HealthHandler, deps),
         (r"/api/trips", TripsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),

@@ -34,6 +34,7 @@ class Limits:
     typing_clear_seconds: float = 5.0
     token_warning_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
+    write_coalesce_seconds: float = 0.0  # >0: a socket is written at most this often, frames in between coalesce
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--typing-clear": ("typing_clear_seconds", "TYPING_CLEAR", float),
     "--token-warning": ("token_warning_seconds", "TOKEN_WARNING", float),
     "--shutdown-grace": ("shutdown_grace_seconds", "SHUTDOWN_GRACE", float),
+    "--write-coalesce": ("write_coalesce_seconds", "WRITE_COALESCE", float),
 }
 
 

@@ -128,14 +128,14 @@ def crossnode_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict
     try:
         store = f"sqlite:///{work}/shared-events.db"
         a = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg)
-        b = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg)
+        b = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg, core=servers.LOADGEN_CORE)
         with servers.running(a), servers.running(b):
             args = {"port": a.port, "port_b": b.port, "secret": servers.SECRET, "rate": 1000,
                     "duration": 10 * opts.scale, "timeout": 120}
             result, command = run_loadgen("crossnode", args)
             return [{"case": "crossnode", "server": "ours", **result, "server_command": a.command,
-                     "loadgen_command": command, "note": "both nodes on core 0; redis-server and load generator "
-                                                         "on core 1; one SQLite file shared by the nodes"}]
+                     "loadgen_command": command, "note": "node A (sender's) on core 0; node B, redis-server and "
+                                                         "the load generator on core 1; one SQLite file shared"}]
     finally:
         redis.stop()
 

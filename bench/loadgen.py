@@ -251,7 +251,7 @@ class Conn(WSListener):  # type: ignore[misc]
 
 async def open_conn(proto: Ours | SocketIO, token: str, stats: Stats | None, *, hidden: bool,
                     timeout: float = 30.0) -> Conn:
-    transport, conn = await ws_connect(lambda: Conn(proto, stats), proto.url(token, hidden),
+    _transport, conn = await ws_connect(lambda: Conn(proto, stats), proto.url(token, hidden),
                                        websocket_handshake_timeout=timeout, max_frame_size=64 * 1024 * 1024)
     assert isinstance(conn, Conn)
     await conn.wait_state("connected", timeout)
@@ -550,7 +550,7 @@ async def recovery(args: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(0.001)
     head = 1 + writer.received  # creation + chat messages
     times_join, times_open = [], []
-    for r in range(rounds):
+    for _round in range(rounds):
         stats = Stats(behind + 10, 1)
         t_open = time.perf_counter_ns()
         [conn], _ = await open_many(proto, [make_token(secret, object_id(0x300000))], stats, hidden=True,
@@ -621,7 +621,7 @@ SCENARIOS = {"fanout": fanout, "idle": idle, "persist": persist, "recovery": rec
 def main() -> None:
     scenario, raw = sys.argv[1], sys.argv[2]
     args = json.loads(raw)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     uvloop.install()
     try:

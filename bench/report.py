@@ -65,7 +65,8 @@ def markdown_rows(rows: list[dict[str, Any]]) -> list[str]:
                 lines.append(f"| {row['case']} | {row.get('server')} | {row.get('round', '')} | {note} |")
                 continue
             cells = [_cell(row.get(key)) for _, key in cols]
-            lines.append(f"| {row['case']} | {row.get('server')} | {row.get('round', '')} | " + " | ".join(cells) + " |")
+            head = f"| {row['case']} | {row.get('server')} | {row.get('round', '')} | "
+            lines.append(head + " | ".join(cells) + " |")
     return lines
 
 

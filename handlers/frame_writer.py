@@ -67,9 +67,20 @@ class FrameWriter:
     for (runs of the same payload object are counted together), for metrics.
     """
 
-    __slots__ = ("_dirty", "_frames", "_on_written", "_run", "_run_payload", "_scheduled")
+    __slots__ = (
+        "_dirty",
+        "_frames",
+        "_last_flush",
+        "_min_interval",
+        "_on_written",
+        "_run",
+        "_run_payload",
+        "_scheduled",
+    )
 
-    def __init__(self, on_written: Counted | None = None) -> None:
+    def __init__(self, on_written: Counted | None = None, min_interval: float = 0.0) -> None:
+        self._min_interval = min_interval
+        self._last_flush = 0.0
         self._dirty: list[SocketOutbox] = []
         self._scheduled = False
         self._frames: dict[int, tuple[bytes, bytes]] = {}
@@ -102,11 +113,18 @@ class FrameWriter:
         self._dirty.append(outbox)
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
+            wait = self._last_flush + self._min_interval - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self.flush)
+            else:
+                loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write every socket with queued frames (runs once per loop iteration)."""
         self._scheduled = False
+        if self._min_interval:
+            self._last_flush = asyncio.get_running_loop().time()
         dirty, self._dirty = self._dirty, []
         try:
             for outbox in dirty:

@@ -137,8 +137,9 @@ def main() -> None:
     else:
         import uvicorn
 
-        uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools" if _has("httptools") else "h11",
-                    ws="websockets", log_level="warning", access_log=False, backlog=4096)
+        http = "httptools" if _has("httptools") else "h11"
+        uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http=http, ws="websockets",
+                    log_level="warning", access_log=False, backlog=4096)
 
 
 def _has(module: str) -> bool:

@@ -171,3 +171,28 @@ async def test_queued_frames_go_out_before_the_close_frame() -> None:
         outbox.send(b'"too late"')  # after the close: dropped, no error
     finally:
         server.stop()
+
+
+async def test_with_a_coalescing_interval_a_socket_is_written_at_most_that_often() -> None:
+    writer = FrameWriter(min_interval=0.05)
+    flushed: list[float] = []
+
+    class Probe(SocketOutbox):
+        __slots__ = ()
+
+        def flush(self) -> None:
+            flushed.append(asyncio.get_running_loop().time())
+
+    probe = Probe.__new__(Probe)
+    loop = asyncio.get_running_loop()
+    writer.schedule(probe)  # nothing written recently: at once
+    await asyncio.sleep(0.001)
+    writer.schedule(probe)  # within the interval: waits for it
+    await asyncio.sleep(0.1)
+    assert len(flushed) == 2
+    assert flushed[1] - flushed[0] >= 0.049
+    start = loop.time()
+    await asyncio.sleep(0.06)
+    writer.schedule(probe)  # the interval has passed: at once again
+    await asyncio.sleep(0.001)
+    assert len(flushed) == 3 and flushed[2] - start < 0.07
