@@ -93,8 +93,12 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 async def opened(url: str) -> AsyncIterator[EventStore]:
     try:
         store = open_store(url)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    try:
         await store.open()
-    except (ValueError, StoreError) as exc:
+    except StoreError as exc:
+        await store.close()
         raise CommandError(f"cannot open the store {url.split('@')[-1]}: {exc}") from None
     try:
         yield store
