@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.server import ServerProcess, object_id, token
+from tests.server import Client, ServerProcess, object_id, token
 
 
 @pytest.fixture
@@ -56,9 +56,26 @@ def people() -> People:
 
 def make_trip(server: ServerProcess, people: People, owner: str, *collaborators: str, **body: Any) -> dict[str, Any]:
     status, trip = server.request(
-        "POST", "/api/trips",
+        "POST",
+        "/api/trips",
         body={"title": "Lisbon", "collaborators": [people.id(c) for c in collaborators], **body},
         bearer=people.token(owner),
     )
     assert status == 201, trip
     return trip
+
+
+async def in_room(server: ServerProcess, people: People, trip: dict[str, Any], *names: str) -> list[Client]:
+    """A connected client per name, each in the trip's room with its snapshot read."""
+    clients = []
+    for name in names:
+        client = await Client.connect(server, people.token(name))
+        await client.request("join_trip_room", {"tripId": trip["tripId"]}, f"join-{name}", "trip_room_joined")
+        await client.expect("trip_updated")  # the snapshot
+        clients.append(client)
+    return clients
+
+
+async def close_all(*clients: Client) -> None:
+    for client in clients:
+        await client.close()

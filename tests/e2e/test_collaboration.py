@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
-from tests.e2e.conftest import People, make_trip
+from tests.e2e.conftest import People, close_all, in_room, make_trip
 from tests.server import Client, ServerProcess
-
-
-async def room(server: ServerProcess, people: People, trip: dict[str, Any], *names: str) -> list[Client]:
-    clients = []
-    for name in names:
-        client = await Client.connect(server, people.token(name))
-        await client.request("join_trip_room", {"tripId": trip["tripId"]}, f"join-{name}", "trip_room_joined")
-        await client.expect("trip_updated")  # the snapshot
-        clients.append(client)
-    return clients
-
-
-async def close_all(*clients: Client) -> None:
-    for client in clients:
-        await client.close()
 
 
 async def test_a_trip_update_reaches_everyone_and_only_the_sender_sees_its_ref(
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(shared_server, people, "ada", "bob", "cyd")
-    ada, bob, cyd = await room(shared_server, people, trip, "ada", "bob", "cyd")
+    ada, bob, cyd = await in_room(shared_server, people, trip, "ada", "bob", "cyd")
     mine = await ada.request(
         "trip_update",
         {"tripId": trip["tripId"], "updateType": "day_added", "data": {"day": {"date": "2026-12-04"}}},
@@ -51,7 +35,7 @@ async def test_concurrent_updates_and_chat_get_one_gap_free_seq_order_for_everyo
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(shared_server, people, "ada", "bob", "cyd")
-    ada, bob, cyd = await room(shared_server, people, trip, "ada", "bob", "cyd")
+    ada, bob, cyd = await in_room(shared_server, people, trip, "ada", "bob", "cyd")
     tid = trip["tripId"]
     sends = []
     for i in range(10):
@@ -83,7 +67,7 @@ async def test_a_stale_base_version_on_the_same_item_is_a_conflict(
     )
     tid, day = trip["tripId"], trip["days"][0]
     act = day["activities"][0]["activityId"]
-    ada, bob = await room(shared_server, people, trip, "ada", "bob")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     change = {
         "tripId": tid,
         "updateType": "activity_updated",
@@ -111,7 +95,7 @@ async def test_an_update_naming_an_item_the_trip_lacks_is_a_validation_error(
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(shared_server, people, "ada")
-    [ada] = await room(shared_server, people, trip, "ada")
+    [ada] = await in_room(shared_server, people, trip, "ada")
     reply = await ada.request(
         "trip_update",
         {"tripId": trip["tripId"], "updateType": "day_removed", "data": {"dayId": "9" * 24}},
@@ -137,7 +121,7 @@ async def test_chat_reaches_the_room_and_notifies_collaborators_outside_it(
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(shared_server, people, "ada", "bob", "cyd", "dan")
-    ada, bob = await room(shared_server, people, trip, "ada", "bob")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     cyd = await Client.connect(shared_server, people.token("cyd"))  # connected, not in the room; dan is offline
     sent = await ada.request(
         "chat_message",
@@ -175,7 +159,7 @@ async def test_a_repeated_ref_answers_the_original_and_changes_nothing(
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada, bob = await room(shared_server, people, trip, "ada", "bob")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     first = await ada.request("chat_message", {"tripId": trip["tripId"], "message": "once"}, "same", "chat_message")
     await bob.expect("chat_message")
     ada_again = await Client.connect(shared_server, people.token("ada"))  # say, after a reconnect
@@ -201,7 +185,7 @@ async def test_rejoining_with_last_seq_recovers_every_missed_event_in_order(
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada, bob = await room(shared_server, people, trip, "ada", "bob")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     await bob.request("chat_message", {"tripId": trip["tripId"], "message": "seen"}, "c0", "chat_message")
     await bob.close()
     for i in range(5):
@@ -227,7 +211,7 @@ async def test_bad_frames_get_structured_errors_and_leave_everyone_connected(
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada, bob = await room(shared_server, people, trip, "ada", "bob")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     cases: list[tuple[str, str, str | None]] = [
         ("not json", "BAD_REQUEST", None),
         ("[1, 2]", "BAD_REQUEST", None),

@@ -7,7 +7,7 @@ import re
 import pytest
 import websockets
 
-from tests.e2e.conftest import People, make_trip
+from tests.e2e.conftest import People, close_all, in_room, make_trip
 from tests.server import Client, ServerProcess, token
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -59,8 +59,7 @@ async def test_joining_sends_members_the_snapshot_and_tells_the_others(
     again = await bob.request("join_trip_room", {"tripId": trip["tripId"]}, "j3", "trip_room_joined")
     assert again["event"] == "trip_room_joined"  # joining twice is not an error
     assert [f for f in await ada.silent_for(0.3) if f["event"] == "user_joined"] == []
-    await ada.close()
-    await bob.close()
+    await close_all(ada, bob)
 
 
 async def test_join_refusals_are_ordered_format_then_existence_then_access(
@@ -107,26 +106,19 @@ async def test_room_events_need_the_sender_in_the_room_before_anything_else(
 
 async def test_leaving_confirms_and_tells_the_others(shared_server: ServerProcess, people: People) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada = await Client.connect(shared_server, people.token("ada"))
-    bob = await Client.connect(shared_server, people.token("bob"))
-    await ada.request("join_trip_room", {"tripId": trip["tripId"]}, "j1", "trip_room_joined")
-    await bob.request("join_trip_room", {"tripId": trip["tripId"]}, "j2", "trip_room_joined")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     left = await bob.request("leave_trip_room", {"tripId": trip["tripId"]}, "l1", "trip_room_left")
     assert left["data"] == {"tripId": trip["tripId"]}
     told = await ada.expect("user_left")
     assert told["data"]["userId"] == people.id("bob") and told["data"]["tripId"] == trip["tripId"]
     again = await bob.request("leave_trip_room", {"tripId": trip["tripId"]}, "l2", "trip_room_left")
     assert again["data"]["code"] == "NOT_IN_ROOM"
-    await ada.close()
-    await bob.close()
+    await close_all(ada, bob)
 
 
 async def test_closing_the_socket_leaves_every_room(shared_server: ServerProcess, people: People) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada = await Client.connect(shared_server, people.token("ada"))
-    bob = await Client.connect(shared_server, people.token("bob"))
-    await ada.request("join_trip_room", {"tripId": trip["tripId"]}, "j1", "trip_room_joined")
-    await bob.request("join_trip_room", {"tripId": trip["tripId"]}, "j2", "trip_room_joined")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     await bob.close()
     assert (await ada.expect("user_left"))["data"]["userId"] == people.id("bob")
     await ada.close()
@@ -134,42 +126,31 @@ async def test_closing_the_socket_leaves_every_room(shared_server: ServerProcess
 
 async def test_typing_reaches_the_others_only_and_clears_itself(shared_server: ServerProcess, people: People) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada = await Client.connect(shared_server, people.token("ada"))
-    bob = await Client.connect(shared_server, people.token("bob"))
-    for who, ref in ((ada, "j1"), (bob, "j2")):
-        await who.request("join_trip_room", {"tripId": trip["tripId"]}, ref, "trip_room_joined")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     await bob.send("typing", {"tripId": trip["tripId"], "isTyping": True})
     typing = await ada.expect("user_typing")
     assert typing["data"] == {"tripId": trip["tripId"], "userId": people.id("bob"), "isTyping": True}
     cleared = await ada.expect("user_typing", timeout=3)  # the shared server clears after 0.5 s
     assert cleared["data"]["isTyping"] is False
     assert [f for f in await bob.silent_for(0.2) if f["event"] == "user_typing"] == []
-    await ada.close()
-    await bob.close()
+    await close_all(ada, bob)
 
 
 async def test_a_chat_message_clears_its_senders_typing_at_once(shared_server: ServerProcess, people: People) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada = await Client.connect(shared_server, people.token("ada"))
-    bob = await Client.connect(shared_server, people.token("bob"))
-    for who, ref in ((ada, "j1"), (bob, "j2")):
-        await who.request("join_trip_room", {"tripId": trip["tripId"]}, ref, "trip_room_joined")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     await bob.send("typing", {"tripId": trip["tripId"], "isTyping": True})
     await ada.expect("user_typing")
     await bob.send("chat_message", {"tripId": trip["tripId"], "message": "done"})
     frames = [await ada.next_frame(), await ada.next_frame()]
     assert {f["event"] for f in frames} == {"chat_message", "user_typing"}
     assert next(f for f in frames if f["event"] == "user_typing")["data"]["isTyping"] is False
-    await ada.close()
-    await bob.close()
+    await close_all(ada, bob)
 
 
 async def test_presence_updates_reach_everyone_in_the_room(shared_server: ServerProcess, people: People) -> None:
     trip = make_trip(shared_server, people, "ada", "bob")
-    ada = await Client.connect(shared_server, people.token("ada"))
-    bob = await Client.connect(shared_server, people.token("bob"))
-    for who, ref in ((ada, "j1"), (bob, "j2")):
-        await who.request("join_trip_room", {"tripId": trip["tripId"]}, ref, "trip_room_joined")
+    ada, bob = await in_room(shared_server, people, trip, "ada", "bob")
     mine = await bob.request(
         "presence_update", {"tripId": trip["tripId"], "status": "away"}, "p1", "user_presence_updated"
     )
