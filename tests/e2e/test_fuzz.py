@@ -121,7 +121,8 @@ def fields(required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.S
         out.update(more)
         return out
 
-    drops = st.one_of(st.just(set()), st.just(set()), st.sets(st.sampled_from(sorted(required) or ["-"]), max_size=1))
+    one_dropped = st.sets(st.sampled_from(sorted(required) or ["-"]), max_size=1)
+    drops: st.SearchStrategy[set[str]] = st.one_of(st.just(set()), st.just(set()), one_dropped)
     return st.tuples(base, st.one_of(st.just({}), st.just({}), extra), drops).map(combine)
 
 
@@ -294,6 +295,7 @@ def _check(world: World, raw: str | bytes, sent: Any, answers: list[dict[str, An
     event = sent.get("event") if is_command else None
     ref = sent.get("ref") if is_command else None
     good_ref = isinstance(ref, str) and 1 <= len(ref) <= 64
+    ref_key = str(ref)
     errors = []
     stream_seqs = []
     for answer in answers:
@@ -325,12 +327,12 @@ def _check(world: World, raw: str | bytes, sent: Any, answers: list[dict[str, An
     if errors:
         assert stream_seqs == [], f"a refused frame produced stream events: {raw!r:.300}"
         if good_ref and errors[0]["data"]["code"] != "PAYLOAD_TOO_LARGE":  # logged without its unread ref
-            world.refused_refs[ref] = errors[0]["data"]["code"]
+            world.refused_refs[ref_key] = errors[0]["data"]["code"]
     elif stream_seqs:
         assert event in ("chat_message", "trip_update") and len(stream_seqs) == 1, (raw, answers)
         world.accepted_seqs.update(stream_seqs)
         if good_ref:
-            world.accepted_refs.add(ref)
+            world.accepted_refs.add(ref_key)
 
 
 # the properties -------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ async def _chatter(client: Client, trip: str, name: str, acked: dict[str, str], 
                     acked[ref] = frame["data"]["messageId"]
         except websockets.ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd is not None else None
-        return client.ws.close_code
+        code: int | None = client.ws.close_code
+        return code
 
     reading = asyncio.ensure_future(read())
     n = 0
