@@ -66,6 +66,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         self.identity: Identity | None = None
         self.session: ClientSession | None = None
         self.server_close_code: int | None = None
+        self._admitted: tuple[str, str] | None = None  # (user, ip) while counted in ``admissions``
         self._opened_at = 0.0
 
     # handshake -------------------------------------------------------------------
@@ -122,14 +123,25 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             self.set_header("Retry-After", str(math.ceil(wait_ms / 1000)))
             return self._refuse(429, "RATE_LIMITED", "too many connection attempts for this user",
                                 {"retryAfterMs": wait_ms})
-        hub = services.hub
-        if hub.count() >= limits.max_connections:
+        hub, pending = services.hub, services.session.admissions
+        user, ip = self.identity.user_id, self.request.remote_ip or ""
+        if hub.count() + pending.total >= limits.max_connections:
             return self._refuse(503, "UNAVAILABLE", "this node is at its connection limit")
-        if hub.count_for_user(self.identity.user_id) >= limits.max_connections_per_user:
+        if hub.count_for_user(user) + pending.for_user(user) >= limits.max_connections_per_user:
             return self._refuse(429, "RATE_LIMITED", "too many connections for this user")
-        if hub.count_for_ip(self.request.remote_ip or "") >= limits.max_connections_per_ip:
+        if hub.count_for_ip(ip) + pending.for_ip(ip) >= limits.max_connections_per_ip:
             return self._refuse(429, "RATE_LIMITED", "too many connections from this address")
-        await super().get(*args, **kwargs)
+        pending.admit(user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
+        self._admitted = (user, ip)
+        try:
+            await super().get(*args, **kwargs)
+        finally:
+            self._settle_admission()
+
+    def _settle_admission(self) -> None:
+        if self._admitted is not None:
+            self.services.session.admissions.settled(*self._admitted)
+            self._admitted = None
 
     def check_origin(self, origin: str) -> bool:
         return True  # checked in get(), where the refusal can carry a JSON body
@@ -163,9 +175,11 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         try:
             await self.session.start()
         except Exception:
+            self._settle_admission()
             log.exception("could not open a session")
             self.close(1011, "could not open the session")
         else:
+            self._settle_admission()  # the hub counts it now
             log.info("session opened", extra={"user_id": conn.user_id, "hidden": conn.hidden})
             self._shed_request()
             if self.pinger is not None:

@@ -66,6 +66,38 @@ class ConnectAttempts:
         return wait_ms
 
 
+class Admissions:
+    """Handshakes let in but not yet in the hub (their ``connect`` record is being
+    written).  The connection caps count them too, so that a burst of simultaneous
+    handshakes cannot pass a cap together."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._users: dict[str, int] = {}
+        self._ips: dict[str, int] = {}
+
+    def for_user(self, user_id: str) -> int:
+        return self._users.get(user_id, 0)
+
+    def for_ip(self, ip: str) -> int:
+        return self._ips.get(ip, 0)
+
+    def admit(self, user_id: str, ip: str) -> None:
+        self.total += 1
+        self._users[user_id] = self._users.get(user_id, 0) + 1
+        self._ips[ip] = self._ips.get(ip, 0) + 1
+
+    def settled(self, user_id: str, ip: str) -> None:
+        """The handshake is in the hub now, or failed."""
+        self.total -= 1
+        for counts, key in ((self._users, user_id), (self._ips, ip)):
+            left = counts.get(key, 0) - 1
+            if left > 0:
+                counts[key] = left
+            else:
+                counts.pop(key, None)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionServices:
     trips: TripService
@@ -77,6 +109,7 @@ class SessionServices:
     limits: Limits
     metrics: Metrics = field(default_factory=Metrics)
     attempts: ConnectAttempts = field(default_factory=ConnectAttempts)
+    admissions: Admissions = field(default_factory=Admissions)
 
 
 # client event -> the ClientSession method that handles it (one table, not a dict per session)

@@ -141,6 +141,27 @@ async def test_per_user_and_per_ip_limits_are_429(start: Any) -> None:
     assert per_ip.status == 429 and "address" in per_ip.body["error"]["message"]
 
 
+async def test_simultaneous_handshakes_cannot_pass_a_cap_together(start: Any) -> None:
+    server = start("--max-connections-per-user", "3", "--max-connections", "5")
+
+    async def attempt(user: str) -> int:
+        try:
+            ws = await websockets.connect(f"{server.ws_base}/ws?token={token(user)}")
+        except websockets.InvalidStatus as refused:
+            return int(refused.response.status_code)
+        held.append(ws)
+        return 101
+
+    held: list[Any] = []
+    same_user = await asyncio.gather(*(attempt(OWNER) for _ in range(20)))
+    assert sorted(same_user).count(101) == 3, same_user
+    assert set(same_user) == {101, 429}
+    others = await asyncio.gather(*(attempt(object_id(100 + n)) for n in range(10)))
+    assert others.count(101) == 2 and set(others) == {101, 503}, others
+    for ws in held:
+        await ws.close()
+
+
 async def test_connection_attempts_per_user_are_rate_limited(start: Any) -> None:
     server = start("--connect-burst", "3", "--connect-per-second", "2")
     for _ in range(3):
