@@ -29,7 +29,6 @@ from analysts.replay import LiveModel, replay
 from analysts.verify import verify
 from app import build
 from config import Settings
-from domain.errors import CommandRefused
 from domain.trip_decider import event_from_json, evolve
 from eventlog.chain import content_hash
 from eventlog.factory import open_store
@@ -38,17 +37,17 @@ from eventlog.records import LogRecord, from_document
 from migrations import upcasters
 from projections.read_side import ReadSide
 from projections.trips import TripStates
-from service.auth import Identity
 from service.container import Services
 from service.recorder import Origin
 from tests import mongo_server
 from tests.fixtures.mixed_session import ADMIN, OWNER, QUIET, bearer, mixed_session
+from tests.integration.test_projections import USERS, identity
+from tests.integration.test_projections import mixed_session as mixed_session_in_process
 from tests.server import ROOT, ServerProcess
 
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-USERS = [f"{n:024x}" for n in range(0xC1, 0xC7)]
 STORES = ("sqlite", "mongo")
 
 
@@ -93,76 +92,24 @@ async def opened(url: str) -> EventStore:
 # a log made by the service in-process ------------------------------------------------------
 
 
-def identity(user: str, *, admin: bool = False) -> Identity:
-    return Identity(user, "admin" if admin else "user", f"user-{user[-2:]}", 2**31)
-
-
 async def services_on(url: str) -> Services:
     return await build(Settings(store_url=url, jwt_secret="s"))
 
 
 async def small_log(url: str, rng: random.Random, commands: int = 120) -> dict[str, Any]:
-    """Trips, chat, updates of every kind, refusals, room signals and reads, written by the service itself."""
+    """The projection tests' mixed session (trips, chat, updates, refusals, reads), written by the
+    service itself, and typing signals from a few sessions (records outside the trip streams)."""
     services = await services_on(url)
     try:
-        trips = []
-        for n in range(2):
-            owner = USERS[n]
-            trip = await services.trips.create(
-                Origin("rest", owner), identity(owner), {"title": f"Trip {n}", "collaborators": USERS[2:5]}
-            )
-            trips.append(trip.trip_id)
-        for i in range(commands):
-            trip_id = rng.choice(trips)
-            user = rng.choice(USERS[:5])
-            origin = Origin("ws", user, "user", f"session-{user[-2:]}")
-            state = services.read_side.trips.get(trip_id)
-            assert state is not None
-            roll = rng.random()
-            try:
-                if roll < 0.4:
-                    await services.trips.chat(
-                        origin,
-                        identity(user),
-                        trip_id,
-                        {"tripId": trip_id, "message": f"m{i}", "type": "text"},
-                        f"r{i}",
-                    )
-                elif roll < 0.55:
-                    await services.recorder.accepted(
-                        origin, "typing", trip_id=trip_id, payload={"tripId": trip_id, "isTyping": True},
-                        events=({"type": "user_typing", "data": {"tripId": trip_id, "isTyping": True}},),
-                    )  # fmt: skip
-                elif roll < 0.7:
-                    day = {"date": f"2026-12-{rng.randint(1, 28):02d}"}
-                    await services.trips.update(
-                        origin,
-                        identity(user),
-                        trip_id,
-                        {"tripId": trip_id, "updateType": "day_added"},
-                        {"day": day},
-                        None,
-                    )
-                elif roll < 0.8 and state.days:
-                    await services.trips.update(
-                        origin, identity(user), trip_id, {"tripId": trip_id, "updateType": "activity_added"},
-                        {"dayId": rng.choice(state.days).day_id, "activity": {"title": f"a{i}"}}, None,
-                    )  # fmt: skip
-                elif roll < 0.85:
-                    await services.trips.update(
-                        origin, identity(user), trip_id, {"tripId": trip_id, "updateType": "day_removed"},
-                        {"dayId": "9" * 24}, None,
-                    )  # fmt: skip  # refused
-                elif roll < 0.9:
-                    await services.trips.add_collaborator(Origin("rest", user), identity(user), trip_id, USERS[5])
-                else:
-                    notes = await services.notifications.of(identity(user), unread_only=True)
-                    if notes:
-                        await services.notifications.mark_read(
-                            Origin("rest", user), identity(user), notes[0]["notificationId"]
-                        )
-            except CommandRefused:
-                pass
+        await mixed_session_in_process(services, rng, commands)
+        trips = sorted(services.read_side.trips.snapshot())
+        for n in range(12):
+            user, trip_id = USERS[n % 5], trips[n % len(trips)]
+            await services.recorder.accepted(
+                Origin("ws", user, "user", f"session-{n % 3}"), "typing", trip_id=trip_id,
+                payload={"tripId": trip_id, "isTyping": True},
+                events=({"type": "user_typing", "data": {"tripId": trip_id, "isTyping": True}},),
+            )  # fmt: skip
         await services.read_side.catch_up_notifications()
         for trip_id in trips:
             await services.read_side.catch_up_trip(trip_id)
@@ -346,7 +293,7 @@ async def test_an_untouched_log_verifies(store_url: str) -> None:
     done = cli("verify", "--store", store_url, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    assert report["intact"] and report["records"] > 60 and report["streams"] == 2 and report["writerChains"] >= 1
+    assert report["intact"] and report["records"] > 60 and report["streams"] == 4 and report["writerChains"] >= 1
 
 
 async def test_an_altered_record_is_named(store_url: str) -> None:
