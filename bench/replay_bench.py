@@ -448,6 +448,11 @@ class LogGenerator:
         self.advance(sim, outcome[0], record)
         return [record]
 
+    def signal(self, sim: TripSim, user: str, command: str, event: str, **data: Any) -> list[LogRecord]:
+        """A room signal (typing, presence): recorded, outside the trip's stream."""
+        body = {"tripId": sim.trip_id, **data}
+        return [self.record(command, user, trip_id=sim.trip_id, payload=body, events=({"type": event, "data": body},))]
+
     def step(self) -> list[LogRecord]:
         rng = self.rng
         if len(self.trips) < self.trip_count and (not self.trips or rng.random() < 0.05):  # every trip early on
@@ -463,15 +468,7 @@ class LogGenerator:
         if roll < 0.55:
             return self.chat(sim, user)
         if roll < 0.72:
-            return [
-                self.record(
-                    "typing",
-                    user,
-                    trip_id=sim.trip_id,
-                    payload={"tripId": sim.trip_id, "isTyping": True},
-                    events=({"type": "user_typing", "data": {"tripId": sim.trip_id, "isTyping": True}},),
-                )
-            ]
+            return self.signal(sim, user, "typing", "user_typing", isTyping=True)
         if roll < 0.82:
             return self.update(sim, user)
         if roll < 0.85:
@@ -480,15 +477,7 @@ class LogGenerator:
             return self.disconnect(user)
         if roll < 0.89:
             status = rng.choice(("online", "away", "busy"))
-            return [
-                self.record(
-                    "presence_update",
-                    user,
-                    trip_id=sim.trip_id,
-                    payload={"tripId": sim.trip_id, "status": status},
-                    events=({"type": "user_presence_updated", "data": {"tripId": sim.trip_id, "status": status}},),
-                )
-            ]
+            return self.signal(sim, user, "presence_update", "user_presence_updated", status=status)
         if roll < 0.93:
             reader = rng.choice(members)
             unread = self.unread.get(reader)
