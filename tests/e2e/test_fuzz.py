@@ -33,7 +33,7 @@ from domain.schemas import CHAT_TYPES, PRESENCE_STATUSES, UPDATE_TYPES
 from tests.e2e.wire import ADMIN, audit, create_trip, stream
 from tests.server import ServerProcess, object_id, token
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 OWNER, FRIEND, STRANGER = object_id(1), object_id(2), object_id(3)
 CLIENT_EVENTS = ("join_trip_room", "leave_trip_room", "trip_update", "chat_message", "typing", "presence_update",
