@@ -126,7 +126,7 @@ def crossnode_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict
         return [{"case": "crossnode", "server": "ours", "skipped": "no Redis bus"}]
     redis = servers.Redis(work).start()
     try:
-        store = f"sqlite:///{work}/shared-events.db"
+        store = f"sqlite:///{work}/shared-{redis.port}.db"
         a = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg)
         b = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg, core=servers.LOADGEN_CORE)
         with servers.running(a), servers.running(b):
