@@ -182,14 +182,7 @@ class RoomService:
 
     async def typing(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
         trip_id, is_typing = payload["tripId"], payload["isTyping"]
-        await self._recorder.accepted(
-            origin,
-            "typing",
-            trip_id=trip_id,
-            payload=payload,
-            ref=ref,
-            events=({"type": "user_typing", "data": {"tripId": trip_id, "isTyping": is_typing}},),
-        )
+        await self._record_signal(origin, "typing", payload, ref, "user_typing", {"isTyping": is_typing})
         key = (conn.session_id, trip_id)
         timer = self._typing.pop(key, None)
         if timer is not None:
@@ -201,12 +194,7 @@ class RoomService:
                 lambda: asyncio.ensure_future(self._stop_typing(conn, trip_id, announce=True, expired=True)),
             )
         if not conn.hidden:
-            await self._broadcaster.room_signal(
-                trip_id,
-                "user_typing",
-                {"tripId": trip_id, "userId": conn.user_id, "isTyping": is_typing},
-                exclude_user=conn.user_id,
-            )
+            await self._announce_typing(conn, trip_id, is_typing)
 
     async def _stop_typing(self, conn: Connection, trip_id: str, *, announce: bool, expired: bool = False) -> None:
         timer = self._typing.pop((conn.session_id, trip_id), None)
@@ -215,12 +203,29 @@ class RoomService:
         if not expired:
             timer.cancel()
         if announce and not conn.hidden and trip_id in conn.seats:
-            await self._broadcaster.room_signal(
-                trip_id,
-                "user_typing",
-                {"tripId": trip_id, "userId": conn.user_id, "isTyping": False},
-                exclude_user=conn.user_id,
-            )
+            await self._announce_typing(conn, trip_id, False)
+
+    async def _announce_typing(self, conn: Connection, trip_id: str, is_typing: bool) -> None:
+        await self._broadcaster.room_signal(
+            trip_id,
+            "user_typing",
+            {"tripId": trip_id, "userId": conn.user_id, "isTyping": is_typing},
+            exclude_user=conn.user_id,
+        )
+
+    async def _record_signal(
+        self, origin: Origin, command: str, payload: dict[str, Any], ref: str | None, event: str, data: dict[str, Any]
+    ) -> None:
+        """Room signals are logged as commands; they take no place in the trip's stream."""
+        trip_id = payload["tripId"]
+        await self._recorder.accepted(
+            origin,
+            command,
+            trip_id=trip_id,
+            payload=payload,
+            ref=ref,
+            events=({"type": event, "data": {"tripId": trip_id, **data}},),
+        )
 
     async def chat_sent(self, conn: Connection, trip_id: str) -> None:
         """A chat message clears its sender's typing indicator at once."""
@@ -228,14 +233,7 @@ class RoomService:
 
     async def presence(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
         trip_id, status = payload["tripId"], payload["status"]
-        await self._recorder.accepted(
-            origin,
-            "presence_update",
-            trip_id=trip_id,
-            payload=payload,
-            ref=ref,
-            events=({"type": "user_presence_updated", "data": {"tripId": trip_id, "status": status}},),
-        )
+        await self._record_signal(origin, "presence_update", payload, ref, "user_presence_updated", {"status": status})
         await self._rosters.set_status(trip_id, conn.session_id, status, self._clock.monotonic())
         data = {"tripId": trip_id, "userId": conn.user_id, "status": status}
         if conn.hidden:
