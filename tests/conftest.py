@@ -1,8 +1,31 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the test command provides (TEST_REDIS_URL); tests keep to a private prefix."""
+    from tests.redis_server import answers, shared_url
+
+    url = shared_url()
+    if not answers(url):
+        pytest.skip(f"no Redis answers at {url} (set TEST_REDIS_URL)")
+    return url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own, whose keys are deleted afterwards."""
+    from tests.redis_server import private_prefix
+
+    with private_prefix(redis_url) as name:
+        yield name

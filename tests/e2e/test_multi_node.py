@@ -23,7 +23,7 @@ import pytest
 
 from eventlog.mongo_store import MongoEventStore
 from tests import mongo_server
-from tests.redis_server import PrivateRedis, answers, private_prefix, shared_url
+from tests.redis_server import PrivateRedis, private_prefix
 from tests.server import Client, ServerProcess, object_id, token
 
 pytestmark = pytest.mark.e2e
@@ -62,14 +62,6 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield f"{base.rstrip('/')}/{database}"
     finally:
         mongo_server.drop_database(base, database)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = shared_url()
-    if not answers(url):
-        pytest.skip(f"no Redis answers at {url} (set TEST_REDIS_URL)")
-    return url
 
 
 # nodes ----------------------------------------------------------------------------

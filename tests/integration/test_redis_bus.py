@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +19,9 @@ import redis.asyncio as aioredis
 
 from eventlog.ports import RESYNC_KIND
 from eventlog.redis_bus import RedisStreamsBus
-from tests.redis_server import PrivateRedis, answers, private_prefix, shared_url
+from tests.redis_server import PrivateRedis
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = shared_url()
-    if not answers(url):
-        pytest.skip(f"no Redis answers at {url} (set TEST_REDIS_URL)")
-    return url
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    with private_prefix(redis_url) as name:
-        yield name
 
 
 class Inbox:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +16,12 @@ import redis
 from domain.room import RoomMember, visible_members
 from eventlog.redis_bus import stop_task
 from eventlog.redis_presence import RedisPresence
-from tests.redis_server import PrivateRedis, answers, delete_prefix, private_prefix, shared_url
+from tests.redis_server import PrivateRedis, delete_prefix
 
 pytestmark = pytest.mark.integration
 
 TRIP = "650000000000000000000100"
 INTERVAL, TTL = 0.2, 0.6
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = shared_url()
-    if not answers(url):
-        pytest.skip(f"no Redis answers at {url} (set TEST_REDIS_URL)")
-    return url
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    with private_prefix(redis_url) as name:
-        yield name
 
 
 def member(session: str, user: str, *, hidden: bool = False, name: str | None = None) -> RoomMember:
