@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,25 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """``start(*flags, env=...)`` runs a server; every one is stopped by pid afterwards."""
+    started: list[ServerProcess] = []
+
+    def run(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        # clients the test leaves open never answer the 1001 close: do not wait long for them
+        flags = ["--shutdown-grace", "1", *args]
+        server = ServerProcess(f"sqlite:///{tmp_path}/events-{len(started)}.db", args=flags, env=env)
+        started.append(server)
+        return server.start(tmp_path)
+
+    try:
+        yield run
+    finally:
+        for server in started:
+            server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,6 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,25 +25,6 @@ from tests.server import Client, ServerProcess, object_id, token
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 OWNER, FRIEND, OTHER = object_id(1), object_id(2), object_id(3)
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Any]:
-    """``start(*flags, env=...)`` runs a server; every one is stopped by pid afterwards."""
-    started: list[ServerProcess] = []
-
-    def run(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
-        # clients the test leaves open never answer the 1001 close: do not wait long for them
-        flags = ["--shutdown-grace", "1", *args]
-        server = ServerProcess(f"sqlite:///{tmp_path}/events-{len(started)}.db", args=flags, env=env)
-        started.append(server)
-        return server.start(tmp_path)
-
-    try:
-        yield run
-    finally:
-        for server in started:
-            server.stop()
 
 
 async def closed_with(client: Client, timeout: float) -> int | None:
@@ -72,8 +51,7 @@ async def joined(client: Client, trip_id: str, ref: str = "join") -> dict[str, A
 
 async def test_a_client_that_stops_answering_pings_is_closed_and_cleaned_up(start: Any) -> None:
     interval, timeout = 0.5, 0.5
-    server = start("--ping-interval", str(interval), "--ping-timeout", str(timeout),
-                   "--max-connections-per-user", "1")
+    server = start("--ping-interval", str(interval), "--ping-timeout", str(timeout), "--max-connections-per-user", "1")
     dead = RawSocket.connect(server, token(OWNER))  # never reads, never answers a ping
     try:
         began = time.monotonic()
@@ -197,8 +175,18 @@ async def test_rooms_per_connection_are_capped(start: Any) -> None:
 
 
 async def test_rate_limits_answer_retry_after_and_abuse_closes_with_4008(start: Any) -> None:
-    server = start("--rate-burst", "5", "--rate-per-second", "1", "--typing-burst", "3",
-                   "--typing-per-second", "1", "--abuse-refusals", "20")
+    server = start(
+        "--rate-burst",
+        "5",
+        "--rate-per-second",
+        "1",
+        "--typing-burst",
+        "3",
+        "--typing-per-second",
+        "1",
+        "--abuse-refusals",
+        "20",
+    )
     trip = create_trip(server, OWNER)
     client = await Client.connect(server, token(OWNER))
     await joined(client, trip)  # one token
@@ -408,8 +396,11 @@ async def test_refresh_token_keeps_the_session_and_a_bad_one_does_not(start: Any
 def _big_update(trip: str, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """A ~60 KB constraint added then removed: big broadcasts, a trip that stays small."""
     constraint_id = f"{0xC0000000 + n:024x}"
-    added = {"tripId": trip, "updateType": "constraint_added",
-             "data": {"constraint": {"type": "note", "value": "v" * 60_000, "constraintId": constraint_id}}}
+    added = {
+        "tripId": trip,
+        "updateType": "constraint_added",
+        "data": {"constraint": {"type": "note", "value": "v" * 60_000, "constraintId": constraint_id}},
+    }
     removed = {"tripId": trip, "updateType": "constraint_removed", "data": {"constraintId": constraint_id}}
     return added, removed
 
@@ -519,8 +510,17 @@ async def test_hub_encodes_a_room_broadcast_once_for_every_member() -> None:
         hub.add(conn)
         hub.enter(conn, "t" * 24)
         hub.open_seat(conn, "t" * 24, 0)
-    hub.deliver({"kind": "room", "tripId": "t" * 24, "seq": 1, "event": "chat_message",
-                 "data": {"message": "hi", "seq": 1}, "ref": "r", "sender": "s0"})
+    hub.deliver(
+        {
+            "kind": "room",
+            "tripId": "t" * 24,
+            "seq": 1,
+            "event": "chat_message",
+            "data": {"message": "hi", "seq": 1},
+            "ref": "r",
+            "sender": "s0",
+        }
+    )
     own, *others = [outlet.sent[-1] for outlet in outlets]
     assert json.loads(own)["ref"] == "r"
     assert all(payload is others[0] for payload in others), "encoded once per recipient"

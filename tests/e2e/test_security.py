@@ -8,50 +8,28 @@ at once) and privacy (IPs and user agents only in admin views).
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
 import websockets
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
 from tests.e2e.wire import ADMIN, create_trip, handshake, stream
+from tests.forged_tokens import b64url, forge, rsa_pair
 from tests.server import ROOT, SECRET, Client, ServerProcess, free_port, object_id, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 OWNER, FRIEND, STRANGER = object_id(1), object_id(2), object_id(3)
 ISSUER, AUDIENCE = "https://id.travelsense.example", "travelsense-realtime"
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Any]:
-    started: list[ServerProcess] = []
-
-    def run(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
-        server = ServerProcess(f"sqlite:///{tmp_path}/events-{len(started)}.db",
-                               args=["--shutdown-grace", "1", *args], env=env)
-        started.append(server)
-        return server.start(tmp_path)
-
-    try:
-        yield run
-    finally:
-        for server in started:
-            server.stop()
 
 
 # origin ------------------------------------------------------------------------------
@@ -62,8 +40,13 @@ def test_same_host_only_by_default(start: Any) -> None:
     ok = {"token": token(OWNER)}
     assert handshake(server, ok, {"Origin": f"http://127.0.0.1:{server.port}"}).status == 101
     assert handshake(server, ok).status == 101  # no Origin: not a browser, nothing to hijack
-    for origin in ("http://evil.example", f"http://127.0.0.1:{server.port + 1}", "null",
-                   f"http://127.0.0.1:{server.port}.evil.example", "http://localhost"):
+    for origin in (
+        "http://evil.example",
+        f"http://127.0.0.1:{server.port + 1}",
+        "null",
+        f"http://127.0.0.1:{server.port}.evil.example",
+        "http://localhost",
+    ):
         refused = handshake(server, ok, {"Origin": origin})
         assert refused.status == 403, origin
         assert refused.body["error"]["code"] == "FORBIDDEN"
@@ -74,8 +57,14 @@ def test_allowed_origins_list(start: Any) -> None:
     ok = {"token": token(OWNER)}
     for origin in ("https://app.example", "https://admin.example", "https://app.example/"):
         assert handshake(server, ok, {"Origin": origin}).status == 101, origin
-    for origin in ("http://app.example", "https://app.example.evil.com", "https://evil.example",
-                   f"http://127.0.0.1:{server.port}", "null", "https://app.example:444"):
+    for origin in (
+        "http://app.example",
+        "https://app.example.evil.com",
+        "https://evil.example",
+        f"http://127.0.0.1:{server.port}",
+        "null",
+        "https://app.example:444",
+    ):
         assert handshake(server, ok, {"Origin": origin}).status == 403, origin
     # an origin check comes before the token: a hijacking page learns nothing about it
     assert handshake(server, {"token": "junk"}, {"Origin": "https://evil.example"}).status == 403
@@ -123,8 +112,7 @@ async def test_wss_with_a_certificate_served_directly(tmp_path: Path) -> None:
                 await ws.send(json.dumps({"event": "join_trip_room", "data": {"tripId": trip}, "ref": "j"}))
                 assert json.loads(await ws.recv())["event"] == "trip_room_joined"
             with pytest.raises((websockets.InvalidMessage, OSError, EOFError, websockets.InvalidHandshake)):
-                async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws?token={token(OWNER)}",
-                                              open_timeout=3):
+                async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws?token={token(OWNER)}", open_timeout=3):
                     pass
             untrusted = ssl.create_default_context()  # the system store does not know our CA
             with pytest.raises(ssl.SSLCertVerificationError):
@@ -136,7 +124,9 @@ async def test_wss_with_a_certificate_served_directly(tmp_path: Path) -> None:
 
 def create_trip_tls(server: ServerProcess, context: ssl.SSLContext) -> str:
     request = urllib.request.Request(
-        f"https://127.0.0.1:{server.port}/api/trips", data=json.dumps({"title": "tls"}).encode(), method="POST",
+        f"https://127.0.0.1:{server.port}/api/trips",
+        data=json.dumps({"title": "tls"}).encode(),
+        method="POST",
         headers={"Authorization": f"Bearer {token(OWNER)}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, context=context, timeout=5) as response:
@@ -146,9 +136,19 @@ def create_trip_tls(server: ServerProcess, context: ssl.SSLContext) -> str:
 @pytest.mark.parametrize("flags", [["--keyfile", "key.pem"], ["--certfile", "missing.pem"]])
 def test_a_bad_tls_configuration_refuses_to_start(tmp_path: Path, flags: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(free_port()), "--store", f"sqlite:///{tmp_path}/e.db",
-         *flags],
-        cwd=str(tmp_path), env={"PATH": "/usr/bin:/bin", "JWT_SECRET": SECRET}, capture_output=True, timeout=30,
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--port",
+            str(free_port()),
+            "--store",
+            f"sqlite:///{tmp_path}/e.db",
+            *flags,
+        ],
+        cwd=str(tmp_path),
+        env={"PATH": "/usr/bin:/bin", "JWT_SECRET": SECRET},
+        capture_output=True,
+        timeout=30,
     )
     assert done.returncode == 2
     assert b"error:" in done.stderr
@@ -157,26 +157,9 @@ def test_a_bad_tls_configuration_refuses_to_start(tmp_path: Path, flags: list[st
 # JWT battery ----------------------------------------------------------------------------
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _forge(header: dict[str, Any], claims: dict[str, Any], key: bytes | None) -> str:
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    signature = b"" if key is None else hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
-
-
 @pytest.fixture(scope="module")
 def rsa_keys() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return private, public
+    return rsa_pair()
 
 
 def battery(private: str, public: str) -> dict[str, str]:
@@ -188,11 +171,14 @@ def battery(private: str, public: str) -> dict[str, str]:
         return str(jwt.encode(claims, SECRET, algorithm="HS256"))
 
     return {
-        "alg none": _forge({"alg": "none", "typ": "JWT"}, good, None),
-        "alg None, signed": _forge({"alg": "None", "typ": "JWT"}, good, SECRET.encode()),
+        "alg none": forge({"alg": "none", "typ": "JWT"}, good, None),
+        "alg None, signed": forge({"alg": "None", "typ": "JWT"}, good, SECRET.encode()),
         "wrong signature": str(jwt.encode(good, "not-the-secret-at-all-0123456789", algorithm="HS256")),
-        "tampered payload": hs().rsplit(".", 2)[0] + "." + _b64(json.dumps({**good, "role": "admin"}).encode())
-        + "." + hs().rsplit(".", 1)[1],
+        "tampered payload": hs().rsplit(".", 2)[0]
+        + "."
+        + b64url(json.dumps({**good, "role": "admin"}).encode())
+        + "."
+        + hs().rsplit(".", 1)[1],
         "expired": hs(exp=now - 5),
         "not yet valid": hs(nbf=now + 300),
         "missing exp": hs(exp=None),
@@ -200,7 +186,7 @@ def battery(private: str, public: str) -> dict[str, str]:
         "wrong aud": hs(aud="someone-else"),
         "missing aud": hs(aud=None),
         "missing iss": hs(iss=None),
-        "RS256 public key as HS256 secret": _forge({"alg": "HS256", "typ": "JWT"}, good, public.encode()),
+        "RS256 public key as HS256 secret": forge({"alg": "HS256", "typ": "JWT"}, good, public.encode()),
         "HS512, not allowed": str(jwt.encode(good, SECRET, algorithm="HS512")),
         "RS512, not allowed": str(jwt.encode(good, private, algorithm="RS512")),
         "sub not an ObjectId": hs(sub="alice"),
@@ -214,9 +200,14 @@ def battery(private: str, public: str) -> dict[str, str]:
 
 @pytest.fixture
 def strict_server(start: Any, rsa_keys: tuple[str, str]) -> ServerProcess:
-    server: ServerProcess = start(env={
-        "JWT_ALGORITHMS": "HS256,RS256", "JWT_PUBLIC_KEY": rsa_keys[1], "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
-    })
+    server: ServerProcess = start(
+        env={
+            "JWT_ALGORITHMS": "HS256,RS256",
+            "JWT_PUBLIC_KEY": rsa_keys[1],
+            "JWT_ISSUER": ISSUER,
+            "JWT_AUDIENCE": AUDIENCE,
+        }
+    )
     return server
 
 
@@ -240,8 +231,12 @@ def test_the_jwt_battery_is_refused_at_the_handshake_and_over_rest(
     for name, bad in battery(private, public).items():
         at_handshake = handshake(server, {"token": bad})
         over_rest, body = server.request("GET", path, bearer=bad)
-        ok = (at_handshake.status == 401 and at_handshake.body["error"]["code"] == "UNAUTHORIZED"
-              and over_rest == 401 and body["error"]["code"] == "UNAUTHORIZED")
+        ok = (
+            at_handshake.status == 401
+            and at_handshake.body["error"]["code"] == "UNAUTHORIZED"
+            and over_rest == 401
+            and body["error"]["code"] == "UNAUTHORIZED"
+        )
         if not ok:
             failures.append((name, at_handshake.status, over_rest))
     assert not failures, failures
@@ -272,10 +267,12 @@ async def test_a_stranger_gets_nothing_from_a_trip(start: Any) -> None:
     await owner.request("join_trip_room", {"tripId": trip}, "j", "trip_room_joined")
     refused = await stranger.request("join_trip_room", {"tripId": trip}, "j", "trip_room_joined")
     assert refused["data"]["code"] == "FORBIDDEN"
-    for event, data in (("chat_message", {"tripId": trip, "message": "hi"}),
-                        ("typing", {"tripId": trip, "isTyping": True}),
-                        ("presence_update", {"tripId": trip, "status": "away"}),
-                        ("trip_update", {"tripId": trip, "updateType": "day_removed", "data": {"dayId": trip}})):
+    for event, data in (
+        ("chat_message", {"tripId": trip, "message": "hi"}),
+        ("typing", {"tripId": trip, "isTyping": True}),
+        ("presence_update", {"tripId": trip, "status": "away"}),
+        ("trip_update", {"tripId": trip, "updateType": "day_removed", "data": {"dayId": trip}}),
+    ):
         reply = await stranger.request(event, data, f"x-{event}", "never")
         assert reply["data"]["code"] == "NOT_IN_ROOM", reply
     for n in range(5):
@@ -320,11 +317,13 @@ async def test_a_removed_collaborator_stops_receiving_at_once(start: Any) -> Non
     after = await friend.silent_for(0.7)
     assert [f for f in after if trip in json.dumps(f)] == [], "frames of the trip after trip_room_left"
     events = stream(server, trip, OWNER)
-    removed_at = next(e["seq"] for e in events if e["type"] == "trip_updated"
-                      and e["data"]["updateType"] == "collaborator_removed")
+    removed_at = next(
+        e["seq"] for e in events if e["type"] == "trip_updated" and e["data"]["updateType"] == "collaborator_removed"
+    )
     assert any(e["seq"] > removed_at for e in events), "the owner's chat did not overlap the removal"
-    got = [f["data"]["seq"] for f in friend.frames if f["event"] in ("chat_message", "trip_updated")
-           and "seq" in f["data"]]
+    got = [
+        f["data"]["seq"] for f in friend.frames if f["event"] in ("chat_message", "trip_updated") and "seq" in f["data"]
+    ]
     assert max(got) <= removed_at, "a removed collaborator received what was sent after the removal"
     rejoin = await friend.request("join_trip_room", {"tripId": trip}, "again", "trip_room_joined")
     assert rejoin["data"]["code"] == "FORBIDDEN"

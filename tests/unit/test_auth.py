@@ -6,16 +6,11 @@ The same tokens are thrown at the WebSocket handshake and at REST in
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jose import jwt
@@ -29,20 +24,10 @@ from service.auth import (
     display_name,
     issue_token,
 )
+from tests.forged_tokens import b64url, ec_pair, forge, rsa_pair
 
 SECRET = "unit-test-secret-0123456789abcdef"
 USER = "65a1b2c3d4e5f60718293a4b"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def forge(header: dict[str, Any], claims: dict[str, Any], key: bytes | None = None) -> str:
-    """A token built by hand, so that nothing a library refuses to sign is out of reach."""
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    signature = b"" if key is None else hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
 
 
 def claims(**extra: Any) -> dict[str, Any]:
@@ -57,26 +42,12 @@ def hs(body: dict[str, Any], secret: str = SECRET, algorithm: str = "HS256") -> 
 
 @pytest.fixture(scope="module")
 def rsa_keys() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return private, public
+    return rsa_pair()
 
 
 @pytest.fixture(scope="module")
 def ec_keys() -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return private, public
+    return ec_pair()
 
 
 HS = TokenVerifier(TokenRules(algorithms=("HS256",), secret=SECRET))
@@ -129,7 +100,7 @@ def test_none_in_the_configured_list_is_ignored() -> None:
 def test_wrong_signature_is_refused() -> None:
     refused(HS, hs(claims(), secret="another-secret-of-the-same-length!"))
     header, body, signature = hs(claims()).split(".")
-    refused(HS, f"{header}.{_b64(json.dumps(claims(role='admin')).encode())}.{signature}")  # payload swapped
+    refused(HS, f"{header}.{b64url(json.dumps(claims(role='admin')).encode())}.{signature}")  # payload swapped
     refused(HS, f"{header}.{body}.{signature[:-2]}AA")
 
 
@@ -231,8 +202,22 @@ def test_a_huge_token_is_refused_before_parsing() -> None:
 
 @pytest.mark.parametrize(
     "token",
-    [None, "", "   ", "a", "a.b", "a.b.c", "a.b.c.d", "...", "e30.e30.", "W10.e30.", "bnVsbA.e30.",
-     _b64(b"\xff\xfe") + ".e30.", "eyJhbGciOiJIUzI1NiJ9.%%%.abc", "\x00\x01\x02"],
+    [
+        None,
+        "",
+        "   ",
+        "a",
+        "a.b",
+        "a.b.c",
+        "a.b.c.d",
+        "...",
+        "e30.e30.",
+        "W10.e30.",
+        "bnVsbA.e30.",
+        b64url(b"\xff\xfe") + ".e30.",
+        "eyJhbGciOiJIUzI1NiJ9.%%%.abc",
+        "\x00\x01\x02",
+    ],
 )
 def test_garbage_is_refused(token: str | None) -> None:
     refused(HS, token)
@@ -269,8 +254,14 @@ def test_any_string_is_either_valid_or_invalid_token(token: str) -> None:
 @given(
     st.dictionaries(
         st.sampled_from(["sub", "exp", "nbf", "iat", "iss", "aud", "role", "name", "jti"]),
-        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
-                  st.lists(st.text(max_size=5), max_size=3)),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False),
+            st.text(max_size=30),
+            st.lists(st.text(max_size=5), max_size=3),
+        ),
     ),
     st.dictionaries(st.sampled_from(["alg", "typ", "kid", "crit", "jku", "x5u"]), st.text(max_size=20)),
 )
