@@ -23,7 +23,7 @@ import tornado.httpserver
 import tornado.web
 
 from config import Settings, load_settings
-from eventlog.factory import open_bus, open_presence, open_store
+from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
@@ -42,6 +42,7 @@ from handlers.trips import (
     TripsHandler,
 )
 from handlers.websocket import IndexHandler, RealtimeSocket
+from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide
 from service import logs
 from service.adapter_metrics import AdapterStats
@@ -90,7 +91,9 @@ async def build(settings: Settings) -> Services:
     bus = open_bus(settings.redis_url, settings.node_id, settings.redis_prefix)
     clock = SystemClock()
     new_id = ObjectIdFactory()
-    read_side = ReadSide(store)
+    sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
+    writer = ReadModelWriter(sink) if sink is not None else None
+    read_side = ReadSide(store, writer=writer)
     recorder = Recorder(store, clock, new_id)
     hub = Hub(store, metrics)
     metrics.track_connections(hub.count)
@@ -131,6 +134,8 @@ async def build(settings: Settings) -> Services:
     )
     if presence is not None:
         services.closing.append(presence)
+    if writer is not None:
+        services.closing.append(writer)
     return services
 
 

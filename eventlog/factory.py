@@ -10,6 +10,7 @@ from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 if TYPE_CHECKING:
     from eventlog.redis_presence import RedisPresence
+    from projections.read_models import ReadModelSink
 
 
 def open_store(url: str, *, migrate: bool = False) -> EventStore:
@@ -21,6 +22,15 @@ def open_store(url: str, *, migrate: bool = False) -> EventStore:
 
         return MongoEventStore(url, migrate=migrate)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+
+
+def open_read_models(url: str) -> ReadModelSink | None:
+    """Where the read models are mirrored for a store URL: MongoDB collections, or nowhere (SQLite)."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_read_models import MongoReadModels  # imported only when asked for
+
+        return MongoReadModels(url)
+    return None
 
 
 def open_bus(redis_url: str | None, node_id: str | None = None, prefix: str = "travelsense") -> EventBus:

@@ -21,8 +21,15 @@ from domain.trip_model import Trip
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord
 from projections.audit import AuditViews
-from projections.chat import ChatHistories
-from projections.notifications import NOTIFYING_COMMANDS, Notifications
+from projections.chat import ChatHistories, chat_message_view
+from projections.notifications import (
+    NOTIFICATION_CREATED,
+    NOTIFICATION_READ,
+    NOTIFYING_COMMANDS,
+    Notifications,
+    notification_view,
+)
+from projections.read_models import NotificationRead, ReadModelChange, ReadModelWriter, TripView
 from projections.trips import StreamGap, TripStates
 
 PAGE = 5000
@@ -30,8 +37,11 @@ Progress = Callable[[int], None]  # told how many records were just folded
 
 
 class ReadSide:
-    def __init__(self, store: EventStore, *, compact: bool = False, page: int = PAGE) -> None:
+    def __init__(
+        self, store: EventStore, *, compact: bool = False, page: int = PAGE, writer: ReadModelWriter | None = None
+    ) -> None:
         self._store = store
+        self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         self._page = page  # records per read
         self.trips = TripStates()
         self.chat = ChatHistories(compact=compact)
@@ -45,27 +55,51 @@ class ReadSide:
 
     def apply(self, record: LogRecord) -> None:
         """Apply a record this node appended; a gap is left for the next catch-up."""
-        if record.stream is None or record.version is None:
-            return
-        try:
-            self.trips.apply(record)
-            self.chat.apply(record)
-        except StreamGap:
-            self._loaded.discard(record.stream)
+        change = ReadModelChange() if self._writer is not None else None
+        if change is not None and record.command in NOTIFYING_COMMANDS:
+            _notification_changes(record, change)
+        if record.stream is not None and record.version is not None:
+            try:
+                applied = self.trips.apply(record)
+                self.chat.apply(record)
+            except StreamGap:
+                self._loaded.discard(record.stream)
+            else:
+                if change is not None and applied:
+                    change.trip = self._trip_view(record.stream)
+                    message = chat_message_view(record)
+                    if message is not None:
+                        change.messages.append(message)
+        if self._writer is not None and change is not None:
+            self._writer.submit(change)
+
+    def _trip_view(self, trip_id: str) -> TripView:
+        state = self.trips.get(trip_id)
+        return TripView(trip_id, self.trips.version(trip_id), state.to_json() if state is not None else None)
 
     async def catch_up_trip(self, trip_id: str) -> Trip | None:
         lock = self._locks.setdefault(trip_id, asyncio.Lock())
         async with lock:
             after = min(self.trips.version(trip_id), self.chat.version(trip_id))
+            change = ReadModelChange() if self._writer is not None else None
             while True:
                 records = await self._store.read_stream(trip_id, after_version=after, limit=self._page)
                 for record in records:
-                    self.trips.apply(record)
-                    self.chat.apply(record)
+                    applied = self.trips.apply(record)
+                    if self.chat.apply(record) and change is not None:
+                        message = chat_message_view(record)
+                        if message is not None:
+                            change.messages.append(message)
+                    if applied and change is not None:
+                        change.trip = TripView(trip_id, 0, None)  # filled in below, once
                 if len(records) < self._page:
                     break
                 after = records[-1].version or after
             self._loaded.add(trip_id)
+            if self._writer is not None and change is not None:
+                if change.trip is not None:
+                    change.trip = self._trip_view(trip_id)
+                self._writer.submit(change)
         return self.trips.get(trip_id)
 
     async def trip(self, trip_id: str, *, fresh: bool = True) -> Trip | None:
@@ -79,8 +113,12 @@ class ReadSide:
             where = RecordFilter(commands=NOTIFYING_COMMANDS)
             while True:
                 records = await self._store.read_all(self.notifications.position, self._page, where)
+                change = ReadModelChange() if self._writer is not None else None
                 for record in records:
-                    self.notifications.apply(record)
+                    if self.notifications.apply(record) and change is not None:
+                        _notification_changes(record, change)
+                if self._writer is not None and change is not None:
+                    self._writer.submit(change)
                 if progress is not None:
                     progress(len(records))
                 if len(records) < self._page:
@@ -106,6 +144,11 @@ class ReadSide:
         for trip_id in sorted(self.audit.streams):
             await self.catch_up_trip(trip_id)
         return self.audit.position
+
+    async def drain(self) -> None:
+        """Wait until the external read models hold what this side has folded so far."""
+        if self._writer is not None:
+            await self._writer.drain()
 
     def apply_any(self, record: LogRecord) -> None:
         """Fold any record in position order (used by rebuilds)."""
@@ -172,3 +215,14 @@ class ReadSide:
         if audit:
             views["audit"] = self.audit.snapshot()
         return views
+
+
+def _notification_changes(record: LogRecord, change: ReadModelChange) -> None:
+    """The notifications a record creates or marks read, as external read model writes."""
+    for event in record.events:
+        data = event["data"]
+        if event["type"] == NOTIFICATION_CREATED:
+            view = notification_view(data, record.at)
+            change.created.append({**view, "userId": data["userId"], "position": record.position})
+        elif event["type"] == NOTIFICATION_READ:
+            change.reads.append(NotificationRead(data["notificationId"], data["userId"], record.position))

@@ -33,7 +33,7 @@ class NotificationService:
         if found is None:
             raise CommandRefused(ErrorCode.NOT_FOUND, "no such notification")
         if not found["read"]:
-            await self._recorder.accepted(
+            marked = await self._recorder.accepted(
                 origin,
                 "mark_notification_read",
                 payload={"notificationId": notification_id},
@@ -44,6 +44,7 @@ class NotificationService:
                     },
                 ),
             )
+            self._read_side.apply(marked)  # mirrors the read flag into external read models, if any
         return {**found, "read": True}
 
     async def notify(self, origin: Origin, body: dict[str, Any]) -> tuple[str, int, str]:
@@ -53,5 +54,6 @@ class NotificationService:
         record = await self._recorder.accepted(
             origin, "notify", payload=body, events=({"type": NOTIFICATION_CREATED, "data": data},)
         )
+        self._read_side.apply(record)  # mirrors the notification into external read models, if any
         await self._broadcaster.to_user(body["userId"], "notification", notification_view(data, record.at))
         return notification_id, 0, record.at

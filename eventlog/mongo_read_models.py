@@ -1,0 +1,128 @@
+"""The read models as MongoDB collections: ``trips``, ``chat_messages``, ``notifications``.
+
+A ``ReadModelSink`` (``projections/read_models.py``).  Every write is
+conditional, so replays, retries, out-of-order background writes and several
+nodes writing at once never move a document back:
+
+* ``trips``: ``{_id: tripId, version, state}``.  ``update_one`` matches only a
+  document whose ``version`` is lower than the one written; with ``upsert`` a
+  document at the same or a newer version makes the insert fail on ``_id``,
+  which means "already as new": ignored.
+* ``chat_messages``: ``{_id: messageId, tripId, seq, ...view}``, inserted once;
+  a duplicate key means it is there already.
+* ``notifications``: ``{_id: notificationId, userId, ..., createdAt, position,
+  read}``.  Creating sets the view and ``read: false`` only on insert; marking
+  read only ever sets ``read: true``, so the two converge in any order.
+
+Indexes come from ``migrations/m0002_read_models.py``.  The database is the
+URL's (``travelsense`` when it has none) unless ``database`` is given, as for
+``MongoEventStore``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from pymongo import AsyncMongoClient, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, _translated, _url_sets
+from eventlog.ports import StoreUnavailable
+from projections.read_models import ReadModelChange
+
+Document = dict[str, Any]
+
+TRIPS = "trips"
+CHAT_MESSAGES = "chat_messages"
+NOTIFICATIONS = "notifications"
+_DUPLICATE_KEY_CODES = {11000, 11001, 12582}
+
+
+class MongoReadModels:
+    """Writes ``ReadModelChange`` batches into the three read model collections."""
+
+    def __init__(self, url: str, *, database: str | None = None, **client_options: Any) -> None:
+        self._url = url
+        self._database_name = database
+        self._client_options = dict(client_options)
+        if not _url_sets(url, "serverSelectionTimeoutMS"):
+            self._client_options.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
+        self._client: AsyncMongoClient[Document] | None = None
+        self._db: AsyncDatabase[Document] | None = None
+        self._closed = False
+
+    def _database(self) -> AsyncDatabase[Document]:
+        if self._closed:
+            raise StoreUnavailable("the read models are closed")
+        if self._db is None:
+            with _translated():
+                self._client = AsyncMongoClient(self._url, **self._client_options)
+                if self._database_name is not None:
+                    self._db = self._client[self._database_name]
+                else:
+                    self._db = self._client.get_default_database(DEFAULT_DATABASE)
+        return self._db
+
+    async def write(self, change: ReadModelChange) -> None:
+        with _translated():
+            if change.trip is not None:
+                await self._write_trip(change.trip.trip_id, change.trip.version, change.trip.state)
+            if change.messages:
+                await self._insert_messages(change.messages)
+            if change.created or change.reads:
+                await self._write_notifications(change)
+
+    async def _write_trip(self, trip_id: str, version: int, state: Document | None) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # a document at this version or a newer one is there
+            await self._database()[TRIPS].update_one(
+                {"_id": trip_id, "version": {"$lt": version}},
+                {"$set": {"version": version, "state": state}},
+                upsert=True,
+            )
+
+    async def _insert_messages(self, messages: list[Document]) -> None:
+        documents = [{"_id": message["messageId"], **message} for message in messages]
+        try:
+            await self._database()[CHAT_MESSAGES].insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or any(e.get("code") not in _DUPLICATE_KEY_CODES for e in errors):
+                raise
+
+    async def _write_notifications(self, change: ReadModelChange) -> None:
+        operations: list[UpdateOne] = []
+        for created in change.created:
+            view = {key: value for key, value in created.items() if key != "read"}
+            operations.append(
+                UpdateOne(
+                    {"_id": created["notificationId"]},
+                    {"$set": view, "$setOnInsert": {"read": False}},
+                    upsert=True,
+                )
+            )
+        for read in change.reads:
+            operations.append(
+                UpdateOne(
+                    {"_id": read.notification_id},
+                    {"$set": {"read": True, "userId": read.user_id}, "$max": {"readPosition": read.position}},
+                    upsert=True,
+                )
+            )
+        # Two upserts of one new _id may race (another node, a replay): the loser retries once, as an update.
+        for attempt in range(2):
+            try:
+                await self._database()[NOTIFICATIONS].bulk_write(operations, ordered=True)
+                return
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if attempt or not errors or any(e.get("code") not in _DUPLICATE_KEY_CODES for e in errors):
+                    raise
+                operations = operations[int(errors[0]["index"]) :]
+
+    async def close(self) -> None:
+        self._closed = True
+        client, self._client, self._db = self._client, None, None
+        if client is not None:
+            await client.close()
