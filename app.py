@@ -104,8 +104,14 @@ async def build(settings: Settings) -> Services:
     verifier = TokenVerifier(token_rules(settings))
     trips = TripService(TripRunner(recorder, read_side), read_side, store, broadcaster, rosters, new_id)
     rooms = RoomService(
-        trips=trips, hub=hub, rosters=rosters, broadcaster=broadcaster, recorder=recorder, store=store,
-        clock=clock, limits=settings.limits,
+        trips=trips,
+        hub=hub,
+        rosters=rosters,
+        broadcaster=broadcaster,
+        recorder=recorder,
+        store=store,
+        clock=clock,
+        limits=settings.limits,
     )
     notifications = NotificationService(read_side, recorder, broadcaster, new_id)
     session = SessionServices(trips, rooms, hub, recorder, verifier, clock, settings.limits, metrics)
@@ -116,8 +122,15 @@ async def build(settings: Settings) -> Services:
         presence.rosters.on_gone = rooms.member_gone
         presence.rosters.on_back = rooms.member_back
         directory = shared
-    admin = AdminService(directory=directory, broadcaster=broadcaster, recorder=recorder, notifications=notifications,
-                         store=store, new_id=new_id, metrics=metrics)
+    admin = AdminService(
+        directory=directory,
+        broadcaster=broadcaster,
+        recorder=recorder,
+        notifications=notifications,
+        store=store,
+        new_id=new_id,
+        metrics=metrics,
+    )
     security = SecurityEvents(recorder, clock, metrics)
     await bus.start(hub.deliver)
     if presence is not None:
@@ -127,9 +140,24 @@ async def build(settings: Settings) -> Services:
         if callable(report):
             metrics.registry.register(AdapterStats(report, what))
     services = Services(
-        settings=settings, store=store, bus=bus, read_side=read_side, recorder=recorder, verifier=verifier,
-        clock=clock, new_id=new_id, hub=hub, rosters=rosters, broadcaster=broadcaster, trips=trips, rooms=rooms,
-        notifications=notifications, session=session, metrics=metrics, directory=directory, admin=admin,
+        settings=settings,
+        store=store,
+        bus=bus,
+        read_side=read_side,
+        recorder=recorder,
+        verifier=verifier,
+        clock=clock,
+        new_id=new_id,
+        hub=hub,
+        rosters=rosters,
+        broadcaster=broadcaster,
+        trips=trips,
+        rooms=rooms,
+        notifications=notifications,
+        session=session,
+        metrics=metrics,
+        directory=directory,
+        admin=admin,
         security=security,
     )
     if presence is not None:
@@ -153,11 +181,15 @@ def make_app(services: Services) -> tornado.web.Application:
     deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
-        (r"/ws", RealtimeSocket, {
-            **deps,
-            "writer": FrameWriter(services.metrics.frame_written, limits.write_coalesce_seconds),
-            "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
-        }),
+        (
+            r"/ws",
+            RealtimeSocket,
+            {
+                **deps,
+                "writer": FrameWriter(services.metrics.frame_written, limits.write_coalesce_seconds),
+                "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
+            },
+        ),
         (r"/healthz", HealthHandler, deps),
         (r"/api/trips", TripsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),
@@ -198,11 +230,20 @@ async def seed_demo(services: Services) -> list[str]:
     owner = Identity(DEMO_OWNER, "user", "Ada (owner)", 0)
     if await services.read_side.trip(DEMO_TRIP) is None:
         await services.trips.create(
-            Origin("system", DEMO_OWNER, "user"), owner,
-            {"title": "Lisbon long weekend", "collaborators": [DEMO_FRIEND],
-             "days": [{"date": "2026-12-04", "title": "Arrival",
-                       "activities": [{"title": "Tram 28", "startTime": "15:00"}]},
-                      {"date": "2026-12-05", "title": "Belém"}]},
+            Origin("system", DEMO_OWNER, "user"),
+            owner,
+            {
+                "title": "Lisbon long weekend",
+                "collaborators": [DEMO_FRIEND],
+                "days": [
+                    {
+                        "date": "2026-12-04",
+                        "title": "Arrival",
+                        "activities": [{"title": "Tram 28", "startTime": "15:00"}],
+                    },
+                    {"date": "2026-12-05", "title": "Belém"},
+                ],
+            },
             trip_id=DEMO_TRIP,
         )
     secret = services.settings.jwt_secret
@@ -268,8 +309,10 @@ async def serve(settings: Settings) -> int:
         for line in await seed_demo(services):
             print(line, flush=True)
     scheme = "https" if ssl_options else "http"
-    print(f"listening on {scheme}://{settings.host}:{settings.port} (store {settings.store_url.split('@')[-1]})",
-          flush=True)
+    print(
+        f"listening on {scheme}://{settings.host}:{settings.port} (store {settings.store_url.split('@')[-1]})",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -293,8 +336,10 @@ def main(argv: Sequence[str]) -> int:
     logs.configure(settings.log_level)
     if not settings.jwt_secret and not settings.jwt_public_key:
         if not settings.dev:
-            print("error: no token key configured: set JWT_SECRET (or JWT_PUBLIC_KEY), or start with --dev",
-                  file=sys.stderr)
+            print(
+                "error: no token key configured: set JWT_SECRET (or JWT_PUBLIC_KEY), or start with --dev",
+                file=sys.stderr,
+            )
             return 2
         from dataclasses import replace
 

@@ -115,8 +115,12 @@ def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--migrate", action="store_true", default=env.get("MIGRATE", "") == "1")
     parser.add_argument("--certfile", default=env.get("TLS_CERTFILE"))
     parser.add_argument("--keyfile", default=env.get("TLS_KEYFILE"))
-    parser.add_argument("--trust-proxy", action="store_true", default=env.get("TRUST_PROXY", "") == "1",
-                        help="take the client address from X-Forwarded-For/X-Real-Ip (behind a TLS proxy)")
+    parser.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        default=env.get("TRUST_PROXY", "") == "1",
+        help="take the client address from X-Forwarded-For/X-Real-Ip (behind a TLS proxy)",
+    )
     parser.add_argument("--node-id", default=env.get("NODE_ID"))
     parser.add_argument("--log-level", default=env.get("LOG_LEVEL", "INFO"))
     parser.add_argument("--event-loop", choices=("asyncio", "uvloop"), default=env.get("EVENT_LOOP", "asyncio"))

@@ -49,8 +49,9 @@ def run_loadgen(scenario: str, args: dict[str, Any]) -> tuple[dict[str, Any], st
 
 
 @contextlib.contextmanager
-def server_for(kind: str, work: Path, opts: argparse.Namespace, *, extra: list[str] | None = None,
-               **kw: Any) -> Iterator[servers.Server]:
+def server_for(
+    kind: str, work: Path, opts: argparse.Namespace, *, extra: list[str] | None = None, **kw: Any
+) -> Iterator[servers.Server]:
     if kind == "ours":
         server = servers.ours(work, extra=[*opts.server_arg, *(extra or [])], **kw)
     else:
@@ -62,23 +63,56 @@ def server_for(kind: str, work: Path, opts: argparse.Namespace, *, extra: list[s
 def fanout_case(name: str, n: int, rate: int, duration: float, window: int) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
-            args = {"proto": "ours" if kind == "ours" else "sio", "port": server.port, "secret": servers.SECRET,
-                    "server_pid": server.pid, "n": n, "rate": rate, "duration": duration * opts.scale,
-                    "window": window, "drain": 10, "timeout": 150}
+            args = {
+                "proto": "ours" if kind == "ours" else "sio",
+                "port": server.port,
+                "secret": servers.SECRET,
+                "server_pid": server.pid,
+                "n": n,
+                "rate": rate,
+                "duration": duration * opts.scale,
+                "window": window,
+                "drain": 10,
+                "timeout": 150,
+            }
             result, command = run_loadgen("fanout", args)
-            return [{"case": name, "server": server.kind, **result, "server_command": server.command,
-                     "loadgen_command": command}]
+            return [
+                {
+                    "case": name,
+                    "server": server.kind,
+                    **result,
+                    "server_command": server.command,
+                    "loadgen_command": command,
+                }
+            ]
+
     return run
 
 
 def idle_case(name: str, n: int) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
-            args = {"proto": "ours" if kind == "ours" else "sio", "port": server.port, "secret": servers.SECRET,
-                    "server_pid": server.pid, "n": n, "concurrency": 100, "settle": 3, "timeout": 240}
+            args = {
+                "proto": "ours" if kind == "ours" else "sio",
+                "port": server.port,
+                "secret": servers.SECRET,
+                "server_pid": server.pid,
+                "n": n,
+                "concurrency": 100,
+                "settle": 3,
+                "timeout": 240,
+            }
             result, command = run_loadgen("idle", args)
-            return [{"case": name, "server": server.kind, **result, "server_command": server.command,
-                     "loadgen_command": command}]
+            return [
+                {
+                    "case": name,
+                    "server": server.kind,
+                    **result,
+                    "server_command": server.command,
+                    "loadgen_command": command,
+                }
+            ]
+
     return run
 
 
@@ -96,29 +130,60 @@ def persist_case(name: str, store: str) -> Callable[..., list[dict[str, Any]]]:
             assert nx.process is not None
             servers.pin_all_threads(nx.process.pid, servers.LOADGEN_CORE)
             store_url = f"{base}{unique_database('bench')}"
-            note = ("MongoDB adapter against nx-27017 0.8.1, a MongoDB wire-protocol test server backed by SQLite "
-                    "(NOT MongoDB), pinned to core 1 with the load generator")
+            note = (
+                "MongoDB adapter against nx-27017 0.8.1, a MongoDB wire-protocol test server backed by SQLite "
+                "(NOT MongoDB), pinned to core 1 with the load generator"
+            )
         try:
             migrate = ["--migrate"] if store == "mongo" else []
             with server_for(kind, work, opts, store_url=store_url, extra=migrate) as server:
-                args = {"port": server.port, "secret": servers.SECRET, "server_pid": server.pid,
-                        "clients": 64, "window": 4, "duration": 10 * opts.scale, "timeout": 150}
+                args = {
+                    "port": server.port,
+                    "secret": servers.SECRET,
+                    "server_pid": server.pid,
+                    "clients": 64,
+                    "window": 4,
+                    "duration": 10 * opts.scale,
+                    "timeout": 150,
+                }
                 result, command = run_loadgen("persist", args)
-                return [{"case": name, "server": server.kind, "store": note, **result,
-                         "server_command": server.command, "loadgen_command": command}]
+                return [
+                    {
+                        "case": name,
+                        "server": server.kind,
+                        "store": note,
+                        **result,
+                        "server_command": server.command,
+                        "loadgen_command": command,
+                    }
+                ]
         finally:
             if nx is not None:
                 nx.stop()
+
     return run
 
 
 def recovery_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
     with server_for(kind, work, opts) as server:
-        args = {"port": server.port, "secret": servers.SECRET, "server_pid": server.pid, "behind": 1000,
-                "rounds": 20, "timeout": 150}
+        args = {
+            "port": server.port,
+            "secret": servers.SECRET,
+            "server_pid": server.pid,
+            "behind": 1000,
+            "rounds": 20,
+            "timeout": 150,
+        }
         result, command = run_loadgen("recovery", args)
-        return [{"case": "recovery", "server": server.kind, **result, "server_command": server.command,
-                 "loadgen_command": command}]
+        return [
+            {
+                "case": "recovery",
+                "server": server.kind,
+                **result,
+                "server_command": server.command,
+                "loadgen_command": command,
+            }
+        ]
 
 
 def crossnode_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
@@ -130,12 +195,26 @@ def crossnode_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict
         a = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg)
         b = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg, core=servers.LOADGEN_CORE)
         with servers.running(a), servers.running(b):
-            args = {"port": a.port, "port_b": b.port, "secret": servers.SECRET, "rate": 1000,
-                    "duration": 10 * opts.scale, "timeout": 120}
+            args = {
+                "port": a.port,
+                "port_b": b.port,
+                "secret": servers.SECRET,
+                "rate": 1000,
+                "duration": 10 * opts.scale,
+                "timeout": 120,
+            }
             result, command = run_loadgen("crossnode", args)
-            return [{"case": "crossnode", "server": "ours", **result, "server_command": a.command,
-                     "loadgen_command": command, "note": "node A (sender's) on core 0; node B, redis-server and "
-                                                         "the load generator on core 1; one SQLite file shared"}]
+            return [
+                {
+                    "case": "crossnode",
+                    "server": "ours",
+                    **result,
+                    "server_command": a.command,
+                    "loadgen_command": command,
+                    "note": "node A (sender's) on core 0; node B, redis-server and "
+                    "the load generator on core 1; one SQLite file shared",
+                }
+            ]
     finally:
         redis.stop()
 
@@ -155,8 +234,9 @@ def suite() -> dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, .
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma list of {', '.join(CASES)}")
     parser.add_argument("--rounds", type=int, default=1, help="repeat each case, ours and peer interleaved")
     parser.add_argument("--peer-mode", default="aiohttp", choices=("aiohttp", "uvicorn"))
@@ -176,8 +256,14 @@ def main(argv: list[str]) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = out_dir / f"results-{stamp}.jsonl"
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    meta = {"when": stamp, "commit": git.strip(), "label": opts.label, "command": " ".join(["python -m bench", *argv]),
-            "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    meta = {
+        "when": stamp,
+        "commit": git.strip(),
+        "label": opts.label,
+        "command": " ".join(["python -m bench", *argv]),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
     rows: list[dict[str, Any]] = []
     with servers.workdir() as work:
         for case in wanted:
@@ -195,8 +281,11 @@ def main(argv: list[str]) -> int:
                         row.update(round=round_no, wall_s=round(time.monotonic() - started, 1), **meta)
                         rows.append(row)
                         write_jsonl(out, row)
-                        print(f"# {case} {row.get('server')} round {round_no}: done in {row['wall_s']} s",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"# {case} {row.get('server')} round {round_no}: done in {row['wall_s']} s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
     print_table(rows)
     print(f"\nJSON lines: {out.relative_to(ROOT)}")
     return 0

@@ -53,8 +53,11 @@ def object_id(n: int) -> str:
 
 
 def mint(secret: str, user: str, ttl: float) -> str:
-    return str(jwt.encode({"sub": user, "exp": int(time.time() + ttl), "name": f"load {int(user, 16)}"}, secret,
-                          algorithm="HS256"))
+    return str(
+        jwt.encode(
+            {"sub": user, "exp": int(time.time() + ttl), "name": f"load {int(user, 16)}"}, secret, algorithm="HS256"
+        )
+    )
 
 
 def free_port() -> int:
@@ -75,7 +78,7 @@ class Server:
 
     @property
     def ws(self) -> str:
-        return "ws" + self.base[len("http"):]
+        return "ws" + self.base[len("http") :]
 
     @property
     def pid(self) -> int | None:
@@ -83,8 +86,12 @@ class Server:
 
     def request(self, method: str, path: str, body: Any, bearer: str) -> Any:
         data = json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.base}{path}", data=data, method=method, headers={
-            "Authorization": f"Bearer {bearer}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.base}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as response:
             return json.loads(response.read())
 
@@ -103,13 +110,25 @@ def start_server(workdir: Path, extra: list[str], pin: str | None) -> Server:
     port = free_port()
     secret = "load-test-secret-" + os.urandom(8).hex()
     log = workdir / "server.log"
-    argv = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--store", f"sqlite:///{workdir}/events.db",
-            "--log-level", "WARNING", "--max-connections-per-ip", "1000000", *extra]
+    argv = [
+        sys.executable,
+        str(ROOT / "app.py"),
+        "--port",
+        str(port),
+        "--store",
+        f"sqlite:///{workdir}/events.db",
+        "--log-level",
+        "WARNING",
+        "--max-connections-per-ip",
+        "1000000",
+        *extra,
+    ]
     if pin:
         argv = ["taskset", "-c", pin, *argv]
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, cwd=str(workdir), env={**os.environ, "JWT_SECRET": secret}, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, cwd=str(workdir), env={**os.environ, "JWT_SECRET": secret}, stdout=out, stderr=subprocess.STDOUT
+        )
     server = Server(f"http://127.0.0.1:{port}", secret, proc, log)
     deadline = time.monotonic() + 30
     while True:
@@ -203,8 +222,16 @@ class Clock:
     stop_at: float = float("inf")  # set when the parent says go
 
 
-async def _client(plan: Plan, number: int, user: str, trip: str, ready: asyncio.Event, go: asyncio.Event,
-                  result: WorkerResult, clock: Clock) -> None:
+async def _client(
+    plan: Plan,
+    number: int,
+    user: str,
+    trip: str,
+    ready: asyncio.Event,
+    go: asyncio.Event,
+    result: WorkerResult,
+    clock: Clock,
+) -> None:
     url = f"{plan.ws}/ws?token={mint(plan.secret, user, plan.seconds + 3600)}"
     try:
         ws = await websockets.connect(url, max_size=None, open_timeout=60, ping_interval=None)
@@ -265,9 +292,15 @@ async def _client(plan: Plan, number: int, user: str, trip: str, ready: asyncio.
             n += 1
             text = f"m:{message_id}@{time.time():.6f}"
             if rnd.random() < plan.update_share:
-                frame = {"event": "trip_update", "ref": message_id, "data": {
-                    "tripId": trip, "updateType": "constraint_added",
-                    "data": {"constraint": {"type": "load", "value": n, "description": text}}}}
+                frame = {
+                    "event": "trip_update",
+                    "ref": message_id,
+                    "data": {
+                        "tripId": trip,
+                        "updateType": "constraint_added",
+                        "data": {"constraint": {"type": "load", "value": n, "description": text}},
+                    },
+                }
             else:
                 frame = {"event": "chat_message", "ref": message_id, "data": {"tripId": trip, "message": text}}
             result.sent[message_id] = (time.time(), trip)
@@ -334,8 +367,11 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="load-test-"))
-    server = (Server(args.url.replace("ws", "http", 1), args.secret) if args.url
-              else start_server(workdir, args.server_arg or [], args.pin_server))
+    server = (
+        Server(args.url.replace("ws", "http", 1), args.secret)
+        if args.url
+        else start_server(workdir, args.server_arg or [], args.pin_server)
+    )
     processes: list[Any] = []
     try:
         rooms = max(1, args.rooms or args.connections // 10)
@@ -344,8 +380,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         trips: dict[int, str] = {}
         for room, people in members.items():
             owner = mint(server.secret, people[0], 3600)
-            trips[room] = server.request("POST", "/api/trips", {"title": f"load room {room}",
-                                                                "collaborators": people[1:]}, owner)["tripId"]
+            trips[room] = server.request(
+                "POST", "/api/trips", {"title": f"load room {room}", "collaborators": people[1:]}, owner
+            )["tripId"]
         clients = [(n, users[n], trips[n % rooms]) for n in range(args.connections)]
         room_size = {trips[r]: len(p) for r, p in members.items()}
         context = multiprocessing.get_context("spawn")
@@ -353,16 +390,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         setup_began = time.monotonic()
         memory = MemoryWatch(server.pid).start()
         for i in range(args.processes):
-            plan = Plan(server.ws, server.secret, clients[i::args.processes], args.minutes * 60, args.rate,
-                        args.update_share, args.settle, args.settle_max, args.seed)
+            plan = Plan(
+                server.ws,
+                server.secret,
+                clients[i :: args.processes],
+                args.minutes * 60,
+                args.rate,
+                args.update_share,
+                args.settle,
+                args.settle_max,
+                args.seed,
+            )
             proc = context.Process(target=_worker, args=(plan, ready_queue, go_event, go_at, results), daemon=True)
             proc.start()
             processes.append(proc)
         connected = sum(ready_queue.get(timeout=600) for _ in processes)
         go_at.value = time.time() + 1.0
         go_event.set()
-        print(f"{connected} clients connected and joined {rooms} rooms in {time.monotonic() - setup_began:.1f} s; "
-              f"sending for {args.minutes} min", file=sys.stderr, flush=True)
+        print(
+            f"{connected} clients connected and joined {rooms} rooms in {time.monotonic() - setup_began:.1f} s; "
+            f"sending for {args.minutes} min",
+            file=sys.stderr,
+            flush=True,
+        )
         outcome = [results.get(timeout=args.minutes * 60 + args.settle_max + 600) for _ in processes]
         for proc in processes:
             proc.join(30)
@@ -400,23 +450,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     duplicates = sum(count - 1 for count in got.values() if count > 1)
     seconds = args.minutes * 60
     return {
-        "connections": args.connections, "rooms": rooms, "minutes": args.minutes, "rate_per_client": args.rate,
-        "update_share": args.update_share, "processes": args.processes,
-        "connect_failures": connect_failures, "closed_early": closed_early, "server_closes": close_codes,
+        "connections": args.connections,
+        "rooms": rooms,
+        "minutes": args.minutes,
+        "rate_per_client": args.rate,
+        "update_share": args.update_share,
+        "processes": args.processes,
+        "connect_failures": connect_failures,
+        "closed_early": closed_early,
+        "server_closes": close_codes,
         "generator_max_lag_s": round(max(part.max_lag_s for part in outcome), 2),
-        "sent": len(sent), "acknowledged": len(accepted), "unacknowledged": len(sent) - len(accepted),
-        "refused": refused, "deliveries_expected": expected, "delivered": delivered,
-        "lost": expected - delivered, "duplicates": duplicates,
-        "messages_per_s": round(len(sent) / seconds, 1), "deliveries_per_s": round(delivered / seconds, 1),
+        "sent": len(sent),
+        "acknowledged": len(accepted),
+        "unacknowledged": len(sent) - len(accepted),
+        "refused": refused,
+        "deliveries_expected": expected,
+        "delivered": delivered,
+        "lost": expected - delivered,
+        "duplicates": duplicates,
+        "messages_per_s": round(len(sent) / seconds, 1),
+        "deliveries_per_s": round(delivered / seconds, 1),
         "drained_after_s": round(max(0.0, last_delivery - (go_at.value + seconds)), 1),
         "delivery_p50_ms": round(1000 * percentile(latencies, 50), 1),
         "delivery_p99_ms": round(1000 * percentile(latencies, 99), 1),
         "ack_p50_ms": round(1000 * percentile(list(acked.values()), 50), 1),
         "ack_p99_ms": round(1000 * percentile(list(acked.values()), 99), 1),
-        **mem, "server_exit": exit_code,
-        "note": ("the load generator fell behind (event loop late by over 1 s): latencies and losses measure it "
-                 "as much as the server; use more --processes or another machine")
-        if max(part.max_lag_s for part in outcome) > 1.0 else "",
+        **mem,
+        "server_exit": exit_code,
+        "note": (
+            "the load generator fell behind (event loop late by over 1 s): latencies and losses measure it "
+            "as much as the server; use more --processes or another machine"
+        )
+        if max(part.max_lag_s for part in outcome) > 1.0
+        else "",
     }
 
 
@@ -428,10 +494,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=0.5, help="messages per second per client")
     parser.add_argument("--update-share", type=float, default=0.25, help="share of messages that are trip updates")
     parser.add_argument("--processes", type=int, default=max(1, min(4, (os.cpu_count() or 2) - 1)))
-    parser.add_argument("--settle", type=float, default=3.0,
-                        help="after sending, a client closes once it has every ack and was this long without a frame")
-    parser.add_argument("--settle-max", type=float, default=120.0,
-                        help="... or this long after sending at most: what is missing then counts as lost")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="after sending, a client closes once it has every ack and was this long without a frame",
+    )
+    parser.add_argument(
+        "--settle-max",
+        type=float,
+        default=120.0,
+        help="... or this long after sending at most: what is missing then counts as lost",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--url", help="an already running server (ws://host:port); needs --secret")
     parser.add_argument("--secret", help="its JWT_SECRET (HS256), to mint the clients' tokens")

@@ -249,17 +249,23 @@ class Conn(WSListener):  # type: ignore[misc]
             self.waiter = None
 
 
-async def open_conn(proto: Ours | SocketIO, token: str, stats: Stats | None, *, hidden: bool,
-                    timeout: float = 30.0) -> Conn:
-    _transport, conn = await ws_connect(lambda: Conn(proto, stats), proto.url(token, hidden),
-                                       websocket_handshake_timeout=timeout, max_frame_size=64 * 1024 * 1024)
+async def open_conn(
+    proto: Ours | SocketIO, token: str, stats: Stats | None, *, hidden: bool, timeout: float = 30.0
+) -> Conn:
+    _transport, conn = await ws_connect(
+        lambda: Conn(proto, stats),
+        proto.url(token, hidden),
+        websocket_handshake_timeout=timeout,
+        max_frame_size=64 * 1024 * 1024,
+    )
     assert isinstance(conn, Conn)
     await conn.wait_state("connected", timeout)
     return conn
 
 
-async def open_many(proto: Ours | SocketIO, tokens: list[str], stats: Stats | None, *, hidden: bool,
-                    concurrency: int, deadline: float) -> tuple[list[Conn], int]:
+async def open_many(
+    proto: Ours | SocketIO, tokens: list[str], stats: Stats | None, *, hidden: bool, concurrency: int, deadline: float
+) -> tuple[list[Conn], int]:
     conns: list[Conn | None] = [None] * len(tokens)
     failures = 0
     next_index = 0
@@ -271,8 +277,9 @@ async def open_many(proto: Ours | SocketIO, tokens: list[str], stats: Stats | No
             next_index += 1
             for attempt in range(3):
                 try:
-                    conns[i] = await open_conn(proto, tokens[i], stats, hidden=hidden,
-                                               timeout=max(1.0, deadline - time.monotonic()))
+                    conns[i] = await open_conn(
+                        proto, tokens[i], stats, hidden=hidden, timeout=max(1.0, deadline - time.monotonic())
+                    )
                     break
                 except Exception:
                     if attempt == 2:
@@ -339,8 +346,9 @@ async def fanout(args: dict[str, Any]) -> dict[str, Any]:
     trip_id = await asyncio.to_thread(create_trip, args, admin)
     tokens = [make_token(secret, object_id(0x1000 + i), "admin") for i in range(n)]
     t0 = time.perf_counter()
-    conns, failures = await open_many(proto, tokens, stats, hidden=True, concurrency=50,
-                                      deadline=hard_deadline - duration - 20)
+    conns, failures = await open_many(
+        proto, tokens, stats, hidden=True, concurrency=50, deadline=hard_deadline - duration - 20
+    )
     await join_all(proto, conns, trip_id, 50, 30)
     setup_s = time.perf_counter() - t0
     stats.n = len(conns)
@@ -374,6 +382,7 @@ async def fanout(args: dict[str, Any]) -> dict[str, Any]:
             send_one()
             next_at += interval
     else:
+
         def on_complete() -> None:
             if wake is not None and not wake.done():
                 wake.set_result(None)
@@ -398,19 +407,28 @@ async def fanout(args: dict[str, Any]) -> dict[str, Any]:
     lat = sorted(stats.latency)
     received = stats.received
     result = {
-        "clients": len(conns), "connect_failures": failures, "setup_s": round(setup_s, 2),
-        "sent": sent, "send_seconds": round(send_end - wall0, 3), "send_slip_max_ms": round(send_slip_max * 1e3, 2),
-        "expected": expected, "received": received, "lost": expected - received,
+        "clients": len(conns),
+        "connect_failures": failures,
+        "setup_s": round(setup_s, 2),
+        "sent": sent,
+        "send_seconds": round(send_end - wall0, 3),
+        "send_slip_max_ms": round(send_slip_max * 1e3, 2),
+        "expected": expected,
+        "received": received,
+        "lost": expected - received,
         "messages_lost": sum(1 for i in range(sent) if stats.per_message[i] < len(conns)),
         "deliveries_per_s": round(received / busy_s),
-        "p50_ms": round(percentile(lat, 0.50), 2), "p99_ms": round(percentile(lat, 0.99), 2),
+        "p50_ms": round(percentile(lat, 0.50), 2),
+        "p99_ms": round(percentile(lat, 0.99), 2),
         "max_ms": round(lat[-1] / 1e6, 2) if lat else None,
         "server_cpu_s": round(cpu_server1 - cpu_server0, 3),
         "server_us_per_delivery": round(1e6 * (cpu_server1 - cpu_server0) / received, 2) if received else None,
         "server_cpu_pct": round(100 * (cpu_server1 - cpu_server0) / busy_s, 1),
         "loadgen_cpu_pct": round(100 * (cpu_self1 - cpu_self0) / busy_s, 1),
-        "disconnected": sum(1 for c in conns if c.closed), "sender_disconnected": sender.closed,
-        "errors": sum(c.errors for c in conns), "last_error": next((c.last_error for c in conns if c.last_error), ""),
+        "disconnected": sum(1 for c in conns if c.closed),
+        "sender_disconnected": sender.closed,
+        "errors": sum(c.errors for c in conns),
+        "last_error": next((c.last_error for c in conns if c.last_error), ""),
         "server_rss_kb": proc_rss_kb(pid),
         "server_runq_wait_pct": round(100 * (runq_wait_seconds(pid) - wait0) / busy_s, 1),
         "loadavg_1m": round(loadavg(), 2),
@@ -433,17 +451,22 @@ async def idle(args: dict[str, Any]) -> dict[str, Any]:
     cpu_server0, cpu_self0 = proc_cpu_seconds(pid), self_cpu()
     wait0 = runq_wait_seconds(pid)
     t0 = time.perf_counter()
-    conns, failures = await open_many(proto, tokens, None, hidden=False, concurrency=args["concurrency"],
-                                      deadline=hard_deadline - 10)
+    conns, failures = await open_many(
+        proto, tokens, None, hidden=False, concurrency=args["concurrency"], deadline=hard_deadline - 10
+    )
     connect_s = time.perf_counter() - t0
     cpu_server1, cpu_self1 = proc_cpu_seconds(pid), self_cpu()
     await asyncio.sleep(args["settle"])
     rss1 = proc_rss_kb(pid)
     alive = sum(1 for c in conns if not c.closed)
     result = {
-        "connections": len(conns), "alive_after_settle": alive, "failures": failures,
-        "connect_s": round(connect_s, 2), "connects_per_s": round(len(conns) / connect_s),
-        "server_rss_before_kb": rss0, "server_rss_after_kb": rss1,
+        "connections": len(conns),
+        "alive_after_settle": alive,
+        "failures": failures,
+        "connect_s": round(connect_s, 2),
+        "connects_per_s": round(len(conns) / connect_s),
+        "server_rss_before_kb": rss0,
+        "server_rss_after_kb": rss1,
         "rss_kb_per_conn": round((rss1 - rss0) / max(1, len(conns)), 1),
         "server_cpu_s": round(cpu_server1 - cpu_server0, 2),
         "server_us_per_connect": round(1e6 * (cpu_server1 - cpu_server0) / max(1, len(conns)), 1),
@@ -465,12 +488,12 @@ async def persist(args: dict[str, Any]) -> dict[str, Any]:
     secret = args["secret"]
     users = [object_id(0x200000 + i) for i in range(clients)]
     tokens = [make_token(secret, u) for u in users]
-    trips = await asyncio.gather(*(asyncio.to_thread(
-        rest, args["port"], "POST", "/api/trips", t, {"title": "bench"}) for t in tokens))
+    trips = await asyncio.gather(
+        *(asyncio.to_thread(rest, args["port"], "POST", "/api/trips", t, {"title": "bench"}) for t in tokens)
+    )
     trip_ids = [t["tripId"] for t in trips]
     stats = Stats(clients * window * 20000, 1)
-    conns, failures = await open_many(proto, tokens, stats, hidden=True, concurrency=20,
-                                      deadline=time.monotonic() + 60)
+    conns, failures = await open_many(proto, tokens, stats, hidden=True, concurrency=20, deadline=time.monotonic() + 60)
     for conn, trip_id in zip(conns, trip_ids, strict=False):
         conn.transport.send(TEXT, proto.join(trip_id))
         await conn.wait_state("joined", 30)
@@ -508,17 +531,23 @@ async def persist(args: dict[str, Any]) -> dict[str, Any]:
     heads = 0
     for conn, trip_id in zip(conns[:10], trip_ids[:10], strict=False):
         events = await asyncio.to_thread(
-            rest, args["port"], "GET", f"/api/trips/{trip_id}/events?after=0&limit=1000", tokens[conns.index(conn)])
+            rest, args["port"], "GET", f"/api/trips/{trip_id}/events?after=0&limit=1000", tokens[conns.index(conn)]
+        )
         heads += sum(1 for e in events["events"] if e["type"] == "chat_message")
     acked_first10 = sum(c.received for c in conns[:10])
     result = {
-        "clients": len(conns), "window": window, "failures": failures,
-        "acked": stats.received, "sent": total,
+        "clients": len(conns),
+        "window": window,
+        "failures": failures,
+        "acked": stats.received,
+        "sent": total,
         "commands_per_s": round(acked_in_window / elapsed_send),
-        "ack_p50_ms": round(percentile(lat, 0.5), 2), "ack_p99_ms": round(percentile(lat, 0.99), 2),
+        "ack_p50_ms": round(percentile(lat, 0.5), 2),
+        "ack_p99_ms": round(percentile(lat, 0.99), 2),
         "server_us_per_command": round(1e6 * (cpu_server1 - cpu_server0) / max(1, stats.received), 1),
         "loadgen_cpu_pct": round(100 * (cpu_self1 - cpu_self0) / elapsed_send, 1),
-        "errors": sum(c.errors for c in conns), "last_error": next((c.last_error for c in conns if c.last_error), ""),
+        "errors": sum(c.errors for c in conns),
+        "last_error": next((c.last_error for c in conns if c.last_error), ""),
         "durable_check": f"{heads} chat events in the log for {acked_first10} acks (first 10 trips)",
         "durable_ok": heads >= acked_first10,
         "server_runq_wait_pct": round(100 * (runq_wait_seconds(pid) - wait0) / elapsed_send, 1),
@@ -537,8 +566,9 @@ async def recovery(args: dict[str, Any]) -> dict[str, Any]:
     owner = make_token(secret, object_id(0x300000))
     trip_id = await asyncio.to_thread(create_trip, {"proto": "ours", "port": args["port"]}, owner)
     writer_stats = Stats(behind + 10, 1)
-    [writer], _ = await open_many(proto, [owner], writer_stats, hidden=True, concurrency=1,
-                                  deadline=time.monotonic() + 30)
+    [writer], _ = await open_many(
+        proto, [owner], writer_stats, hidden=True, concurrency=1, deadline=time.monotonic() + 30
+    )
     writer.transport.send(TEXT, proto.join(trip_id))
     await writer.wait_state("joined", 30)
     sent = 0
@@ -553,8 +583,14 @@ async def recovery(args: dict[str, Any]) -> dict[str, Any]:
     for _round in range(rounds):
         stats = Stats(behind + 10, 1)
         t_open = time.perf_counter_ns()
-        [conn], _ = await open_many(proto, [make_token(secret, object_id(0x300000))], stats, hidden=True,
-                                    concurrency=1, deadline=time.monotonic() + 30)
+        [conn], _ = await open_many(
+            proto,
+            [make_token(secret, object_id(0x300000))],
+            stats,
+            hidden=True,
+            concurrency=1,
+            deadline=time.monotonic() + 30,
+        )
         t_join = time.perf_counter_ns()
         conn.transport.send(TEXT, proto.join(trip_id, last_seq=head - behind))
         deadline = time.perf_counter() + 30
@@ -570,8 +606,11 @@ async def recovery(args: dict[str, Any]) -> dict[str, Any]:
     times_join.sort()
     times_open.sort()
     return {
-        "behind": behind, "rounds": rounds, "ok_rounds": len(times_join),
-        "rejoin_p50_ms": round(percentile(times_join, 0.5), 2), "rejoin_p99_ms": round(percentile(times_join, 0.99), 2),
+        "behind": behind,
+        "rounds": rounds,
+        "ok_rounds": len(times_join),
+        "rejoin_p50_ms": round(percentile(times_join, 0.5), 2),
+        "rejoin_p99_ms": round(percentile(times_join, 0.99), 2),
         "rejoin_max_ms": round(times_join[-1] / 1e6, 2) if times_join else None,
         "connect_and_rejoin_p50_ms": round(percentile(times_open, 0.5), 2),
     }
@@ -608,10 +647,15 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
     lat = sorted(stats_b.latency)
     close_all([a, b])
     return {
-        "rate": rate, "sent": sent, "received_on_b": stats_b.received, "lost": sent - stats_b.received,
-        "p50_ms": round(percentile(lat, 0.5), 2), "p99_ms": round(percentile(lat, 0.99), 2),
+        "rate": rate,
+        "sent": sent,
+        "received_on_b": stats_b.received,
+        "lost": sent - stats_b.received,
+        "p50_ms": round(percentile(lat, 0.5), 2),
+        "p99_ms": round(percentile(lat, 0.99), 2),
         "max_ms": round(lat[-1] / 1e6, 2) if lat else None,
-        "errors": a.errors + b.errors, "last_error": a.last_error or b.last_error,
+        "errors": a.errors + b.errors,
+        "last_error": a.last_error or b.last_error,
     }
 
 

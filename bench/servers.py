@@ -69,8 +69,9 @@ class Server:
 
     def start(self, timeout: float = 30.0) -> Server:
         log = (self.workdir / f"{self.kind}-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(self.argv, cwd=str(ROOT), env={**os.environ, **self.env},
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.argv, cwd=str(ROOT), env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -100,12 +101,31 @@ class Server:
             proc.wait(5)
 
 
-def ours(workdir: Path, *, store_url: str | None = None, redis_url: str | None = None,
-         extra: list[str] | None = None, core: str = SERVER_CORE) -> Server:
+def ours(
+    workdir: Path,
+    *,
+    store_url: str | None = None,
+    redis_url: str | None = None,
+    extra: list[str] | None = None,
+    core: str = SERVER_CORE,
+) -> Server:
     port = free_port()
     store = store_url or f"sqlite:///{workdir}/events-{port}.db"
-    argv = pinned(core, [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--store", store,
-                         "--log-level", "WARNING", *OUR_LIMITS, *(extra or [])])
+    argv = pinned(
+        core,
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--port",
+            str(port),
+            "--store",
+            store,
+            "--log-level",
+            "WARNING",
+            *OUR_LIMITS,
+            *(extra or []),
+        ],
+    )
     if redis_url:
         argv += ["--redis", redis_url]
     return Server("ours", argv, port, workdir, {"JWT_SECRET": SECRET})
@@ -113,8 +133,10 @@ def ours(workdir: Path, *, store_url: str | None = None, redis_url: str | None =
 
 def peer(workdir: Path, mode: str = "aiohttp", core: str = SERVER_CORE) -> Server:
     port = free_port()
-    argv = pinned(core, [sys.executable, str(ROOT / "bench" / "peers" / "socketio_server.py"),
-                         "--port", str(port), "--mode", mode])
+    argv = pinned(
+        core,
+        [sys.executable, str(ROOT / "bench" / "peers" / "socketio_server.py"), "--port", str(port), "--mode", mode],
+    )
     return Server("python-socketio", argv, port, workdir, {"JWT_SECRET": SECRET})
 
 
@@ -149,8 +171,22 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> Redis:
-        argv = pinned(LOADGEN_CORE, ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--dir", str(self.workdir)])
+        argv = pinned(
+            LOADGEN_CORE,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+        )
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

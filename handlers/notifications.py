@@ -12,8 +12,9 @@ class NotificationsHandler(ApiHandler):
             identity = self.authenticate()
             unread = self.get_query_argument("unread", "false").lower()
             if unread not in ("true", "false", "1", "0"):
-                raise CommandRefused(ErrorCode.VALIDATION_ERROR, "unread: must be true or false",
-                                     {"unread": ["must be true or false"]})
+                raise CommandRefused(
+                    ErrorCode.VALIDATION_ERROR, "unread: must be true or false", {"unread": ["must be true or false"]}
+                )
             items = await self.services.notifications.of(identity, unread in ("true", "1"))
             self.send_json({"notifications": items})
 

@@ -82,8 +82,15 @@ class TripEventsHandler(ApiHandler):
             events: list[dict[str, Any]] = []
             for record in records:
                 event = record.stream_event
-                events.append({"seq": record.version, "type": event["type"], "data": event["data"],
-                               "userId": record.user_id, "timestamp": record.at})
+                events.append(
+                    {
+                        "seq": record.version,
+                        "type": event["type"],
+                        "data": event["data"],
+                        "userId": record.user_id,
+                        "timestamp": record.at,
+                    }
+                )
             next_cursor = records[-1].version if len(records) == limit else None
             self.send_json({"events": events, "next": next_cursor})
 

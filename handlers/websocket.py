@@ -87,8 +87,12 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             return
         identity = self.identity
         origin = Origin("ws", identity.user_id if identity else None, identity.role if identity else None)
-        meta = {"ip": self.request.remote_ip or "", "userAgent": self.request.headers.get("User-Agent", "")[:256],
-                "origin": self.request.headers.get("Origin", "")[:256], "status": status}
+        meta = {
+            "ip": self.request.remote_ip or "",
+            "userAgent": self.request.headers.get("User-Agent", "")[:256],
+            "origin": self.request.headers.get("Origin", "")[:256],
+            "status": status,
+        }
         task = asyncio.ensure_future(
             services.security.record(origin, "ws_handshake", CommandRefused(ErrorCode(code), message), meta)
         )
@@ -116,13 +120,15 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
         wait_ms = services.session.attempts.take(
-            self.identity.user_id, BucketRule(limits.connect_burst, limits.connect_per_second),
+            self.identity.user_id,
+            BucketRule(limits.connect_burst, limits.connect_per_second),
             services.clock.monotonic(),
         )
         if wait_ms is not None:
             self.set_header("Retry-After", str(math.ceil(wait_ms / 1000)))
-            return self._refuse(429, "RATE_LIMITED", "too many connection attempts for this user",
-                                {"retryAfterMs": wait_ms})
+            return self._refuse(
+                429, "RATE_LIMITED", "too many connection attempts for this user", {"retryAfterMs": wait_ms}
+            )
         hub, pending = services.hub, services.session.admissions
         user, ip = self.identity.user_id, self.request.remote_ip or ""
         if hub.count() + pending.total >= limits.max_connections:

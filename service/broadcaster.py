@@ -32,8 +32,15 @@ class Broadcaster:
             return
         event, data = frame
         await self._send(
-            {"kind": ROOM, "tripId": record.stream, "seq": record.version, "event": event, "data": data,
-             "ref": ref, "sender": sender}
+            {
+                "kind": ROOM,
+                "tripId": record.stream,
+                "seq": record.version,
+                "event": event,
+                "data": data,
+                "ref": ref,
+                "sender": sender,
+            }
         )
 
     async def room_signal(
@@ -47,8 +54,16 @@ class Broadcaster:
         sender: str | None = None,
     ) -> None:
         await self._send(
-            {"kind": ROOM, "tripId": trip_id, "seq": None, "event": event, "data": data, "ref": ref,
-             "sender": sender, "excludeUser": exclude_user}
+            {
+                "kind": ROOM,
+                "tripId": trip_id,
+                "seq": None,
+                "event": event,
+                "data": data,
+                "ref": ref,
+                "sender": sender,
+                "excludeUser": exclude_user,
+            }
         )
 
     async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:

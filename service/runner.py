@@ -132,7 +132,10 @@ class TripRunner:
         return await self._run_pipelined(enqueue, request, command, side_events, after_append)
 
     async def _run_serially(
-        self, request: TripRequest, command: TripCommand, side_events: SideEvents | None,
+        self,
+        request: TripRequest,
+        command: TripCommand,
+        side_events: SideEvents | None,
         after_append: AfterAppend | None,
     ) -> Outcome:
         """The stream's lock is held until the append is durable and broadcast."""
@@ -147,8 +150,12 @@ class TripRunner:
                     events = decide(state, command)
                 except CommandRefused as refusal:
                     await self._recorder.refused(
-                        request.origin, request.command_name, refusal,
-                        trip_id=request.trip_id, payload=request.payload, ref=request.ref,
+                        request.origin,
+                        request.command_name,
+                        refusal,
+                        trip_id=request.trip_id,
+                        payload=request.payload,
+                        ref=request.ref,
                     )
                     raise
                 try:
@@ -167,7 +174,11 @@ class TripRunner:
         raise CommandRefused(ErrorCode.UNAVAILABLE, "the trip is too busy, retry")
 
     async def _run_pipelined(
-        self, enqueue: Enqueue, request: TripRequest, command: TripCommand, side_events: SideEvents | None,
+        self,
+        enqueue: Enqueue,
+        request: TripRequest,
+        command: TripCommand,
+        side_events: SideEvents | None,
         after_append: AfterAppend | None,
     ) -> Outcome:
         """The stream's lock is held only until the append is queued (group commit).
@@ -197,8 +208,12 @@ class TripRunner:
                     if earlier is not None:  # a repeat: answered with the original, as if looked up first
                         return Outcome(earlier, self._read_side.trips.get(trip_id), duplicate=True)
                     await self._recorder.refused(
-                        request.origin, request.command_name, refusal,
-                        trip_id=trip_id, payload=request.payload, ref=request.ref,
+                        request.origin,
+                        request.command_name,
+                        refusal,
+                        trip_id=trip_id,
+                        payload=request.payload,
+                        ref=request.ref,
                     )
                     raise
                 if not events:

@@ -192,13 +192,21 @@ class ClientSession:
         logs.bind(session_id=self.conn.session_id)
         s = self._s
         await s.recorder.accepted(
-            self.origin, "connect",
+            self.origin,
+            "connect",
             meta={"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden},
             events=({"type": "connected", "data": {"hidden": self.conn.hidden}},),
         )
-        self.conn.send(encode("connected", {
-            "userId": self.conn.user_id, "sessionId": self.conn.session_id, "timestamp": self.conn.connected_at,
-        }))
+        self.conn.send(
+            encode(
+                "connected",
+                {
+                    "userId": self.conn.user_id,
+                    "sessionId": self.conn.session_id,
+                    "timestamp": self.conn.connected_at,
+                },
+            )
+        )
         # Only now may deliveries reach it: `connected` is always the first frame.
         s.hub.add(self.conn)
         self._arm_token_timers()
@@ -215,7 +223,8 @@ class ClientSession:
             s.hub.remove(self.conn)
             try:
                 await s.recorder.accepted(
-                    self.origin, "disconnect",
+                    self.origin,
+                    "disconnect",
                     events=({"type": "disconnected", "data": {"code": code, "reason": reason}},),
                 )
             except Exception:
@@ -309,10 +318,13 @@ class ClientSession:
         except StoreUnavailable:
             await _after(before)
             s.metrics.error("ws", ErrorCode.UNAVAILABLE)
-            self.conn.send(error_frame(
-                CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"),
-                event, ref,
-            ))
+            self.conn.send(
+                error_frame(
+                    CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"),
+                    event,
+                    ref,
+                )
+            )
         except Exception:
             log.exception("event %r failed in session %s", event, self.conn.session_id)
             await _after(before)
@@ -324,10 +336,15 @@ class ClientSession:
         size = len(raw.encode() if isinstance(raw, str) else raw)
         limit = self._s.limits.max_frame_bytes
         if size > limit:
-            raise _Refused(CommandRefused(
-                ErrorCode.PAYLOAD_TOO_LARGE, f"frame of {size} bytes is over the {limit}-byte limit",
-                {"limit": limit, "size": size},
-            ), None, None)
+            raise _Refused(
+                CommandRefused(
+                    ErrorCode.PAYLOAD_TOO_LARGE,
+                    f"frame of {size} bytes is over the {limit}-byte limit",
+                    {"limit": limit, "size": size},
+                ),
+                None,
+                None,
+            )
         try:
             frame = _loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -338,8 +355,9 @@ class ClientSession:
         event = event if isinstance(event, str) and _is_text(event) else None
         ref = frame.get("ref")
         if "ref" in frame and not (isinstance(ref, str) and 1 <= len(ref) <= 64 and _is_text(ref)):
-            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "ref must be a string of 1 to 64 characters"),
-                           event, None)
+            raise _Refused(
+                CommandRefused(ErrorCode.BAD_REQUEST, "ref must be a string of 1 to 64 characters"), event, None
+            )
         if event is None:
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "event must be a string"), None, ref)
         data = frame.get("data")
@@ -388,7 +406,11 @@ class ClientSession:
         trip_id = payload.get("tripId") if isinstance(payload, dict) else None
         try:
             await self._s.recorder.refused(
-                self.origin, event or "(none)", refusal, payload=payload, ref=ref,
+                self.origin,
+                event or "(none)",
+                refusal,
+                payload=payload,
+                ref=ref,
                 trip_id=trip_id if isinstance(trip_id, str) and len(trip_id) == 24 else None,
             )
         except Exception:
@@ -452,7 +474,10 @@ class ClientSession:
         if fresh.user_id != self.identity.user_id:
             raise CommandRefused(ErrorCode.INVALID_TOKEN, "the new token names another user")
         await self._s.recorder.accepted(
-            self.origin, "refresh_token", payload={"expiresAt": fresh.expires_at}, ref=ref,
+            self.origin,
+            "refresh_token",
+            payload={"expiresAt": fresh.expires_at},
+            ref=ref,
             events=({"type": "token_refreshed", "data": {"expiresAt": fresh.expires_at}},),
         )
         self.identity = fresh

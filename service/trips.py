@@ -83,7 +83,11 @@ class TripService:
         trip_id = trip_id or self._new_id()
         days = body.get("days", [])
         command = CreateTrip(
-            trip_id, body["title"], owner, tuple(body.get("collaborators", ())), tuple(days),
+            trip_id,
+            body["title"],
+            owner,
+            tuple(body.get("collaborators", ())),
+            tuple(days),
             tuple(self._new_id() for _ in range(fresh_ids_for_days(days))),
         )
         outcome = await self._runner.run(TripRequest(origin, "create_trip", trip_id, body), command)

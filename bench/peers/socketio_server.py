@@ -110,8 +110,9 @@ def build(mode: str) -> tuple[socketio.AsyncServer, Any]:
 
     async def app_with_health(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/healthz":
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": b'{"status":"ok"}'})
             return
         await asgi(scope, receive, send)
@@ -138,8 +139,17 @@ def main() -> None:
         import uvicorn
 
         http = "httptools" if _has("httptools") else "h11"
-        uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http=http, ws="websockets",
-                    log_level="warning", access_log=False, backlog=4096)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            loop="uvloop",
+            http=http,
+            ws="websockets",
+            log_level="warning",
+            access_log=False,
+            backlog=4096,
+        )
 
 
 def _has(module: str) -> bool:

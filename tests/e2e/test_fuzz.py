@@ -36,13 +36,42 @@ from tests.server import ServerProcess, object_id, token
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 OWNER, FRIEND, STRANGER = object_id(1), object_id(2), object_id(3)
-CLIENT_EVENTS = ("join_trip_room", "leave_trip_room", "trip_update", "chat_message", "typing", "presence_update",
-                 "refresh_token")
-SERVER_EVENTS = {"error", "trip_room_joined", "trip_room_left", "trip_updated", "chat_message",
-                 "user_presence_updated", "token_refreshed", "user_joined", "user_left", "user_typing",
-                 "notification", "broadcast", "token_expiring"}
-ERROR_CODES = {"BAD_REQUEST", "UNKNOWN_EVENT", "VALIDATION_ERROR", "TRIP_NOT_FOUND", "FORBIDDEN", "NOT_IN_ROOM",
-               "CONFLICT", "RATE_LIMITED", "PAYLOAD_TOO_LARGE", "INVALID_TOKEN"}
+CLIENT_EVENTS = (
+    "join_trip_room",
+    "leave_trip_room",
+    "trip_update",
+    "chat_message",
+    "typing",
+    "presence_update",
+    "refresh_token",
+)
+SERVER_EVENTS = {
+    "error",
+    "trip_room_joined",
+    "trip_room_left",
+    "trip_updated",
+    "chat_message",
+    "user_presence_updated",
+    "token_refreshed",
+    "user_joined",
+    "user_left",
+    "user_typing",
+    "notification",
+    "broadcast",
+    "token_expiring",
+}
+ERROR_CODES = {
+    "BAD_REQUEST",
+    "UNKNOWN_EVENT",
+    "VALIDATION_ERROR",
+    "TRIP_NOT_FOUND",
+    "FORBIDDEN",
+    "NOT_IN_ROOM",
+    "CONFLICT",
+    "RATE_LIMITED",
+    "PAYLOAD_TOO_LARGE",
+    "INVALID_TOKEN",
+}
 FRAME_LIMIT = 64 * 1024
 WS_EXAMPLES = 2000
 REST_EXAMPLES = 300
@@ -55,12 +84,17 @@ odd_text = st.text(
     max_size=40,
 )
 keys = st.one_of(
-    st.text(max_size=12), odd_text, st.sampled_from(["$where", "$gt", "a.b", ".", "$", "", "__proto__", "\u0000",
-                                                     "tripId", "data", "ref", "é", "e\u0301"]),
+    st.text(max_size=12),
+    odd_text,
+    st.sampled_from(
+        ["$where", "$gt", "a.b", ".", "$", "", "__proto__", "\u0000", "tripId", "data", "ref", "é", "e\u0301"]
+    ),
 )
 huge_numbers = st.one_of(
-    st.integers(), st.sampled_from([2**53, 2**53 - 1, -(2**63), 2**64, 10**30, -(10**400)]),
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([1e308, -1e-308, 5e-324, 1.7976931348623157e308]),
+    st.integers(),
+    st.sampled_from([2**53, 2**53 - 1, -(2**63), 2**64, 10**30, -(10**400)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1e308, -1e-308, 5e-324, 1.7976931348623157e308]),
 )
 scalars = st.one_of(st.none(), st.booleans(), huge_numbers, odd_text, st.text(max_size=30))
 json_values = st.recursive(
@@ -97,9 +131,14 @@ class World:
 
 def trip_ids(world: World) -> st.SearchStrategy[Any]:
     return st.one_of(
-        st.just(world.trip), st.just(world.trip), st.just(world.trip), st.just(world.foreign),
-        st.just(world.trip.upper()), st.text(alphabet="0123456789abcdef", min_size=23, max_size=25),
-        scalars, json_values,
+        st.just(world.trip),
+        st.just(world.trip),
+        st.just(world.trip),
+        st.just(world.foreign),
+        st.just(world.trip.upper()),
+        st.text(alphabet="0123456789abcdef", min_size=23, max_size=25),
+        scalars,
+        json_values,
     )
 
 
@@ -108,11 +147,13 @@ def maybe(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(value, value, value, json_values)
 
 
-def fields(required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]] | None = None
-           ) -> st.SearchStrategy[dict[str, Any]]:
+def fields(
+    required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
     """Objects with these fields (each sometimes missing) and sometimes extra keys."""
-    base = st.fixed_dictionaries({k: maybe(v) for k, v in required.items()},
-                                 optional={k: maybe(v) for k, v in (optional or {}).items()})
+    base = st.fixed_dictionaries(
+        {k: maybe(v) for k, v in required.items()}, optional={k: maybe(v) for k, v in (optional or {}).items()}
+    )
     extra = st.dictionaries(keys, json_values, max_size=2)
 
     def combine(parts: tuple[dict[str, Any], dict[str, Any], set[str]]) -> dict[str, Any]:
@@ -135,12 +176,21 @@ def long_text(low: int, high: int) -> st.SearchStrategy[str]:
 
 object_ids = st.one_of(st.integers(0, 2**96 - 1).map(lambda n: f"{n:024x}"), st.just("x" * 24))
 dates = st.one_of(st.dates().map(lambda d: d.isoformat()), st.sampled_from(["2024-02-30", "2024-13-01", "24-01-01"]))
-times = st.one_of(st.sampled_from(["00:00", "23:59", "24:00", "9:00", "12:60", "noon"]),
-                  st.times().map(lambda t: t.strftime("%H:%M")))
+times = st.one_of(
+    st.sampled_from(["00:00", "23:59", "24:00", "9:00", "12:60", "noon"]), st.times().map(lambda t: t.strftime("%H:%M"))
+)
 titles = st.one_of(st.text(max_size=20), long_text(190, 210), st.just("   "), odd_text)
-activity = fields({"title": titles}, {"startTime": times, "endTime": times, "location": titles,
-                                      "notes": st.one_of(st.text(max_size=20), long_text(1990, 2010)),
-                                      "cost": huge_numbers, "activityId": object_ids})
+activity = fields(
+    {"title": titles},
+    {
+        "startTime": times,
+        "endTime": times,
+        "location": titles,
+        "notes": st.one_of(st.text(max_size=20), long_text(1990, 2010)),
+        "cost": huge_numbers,
+        "activityId": object_ids,
+    },
+)
 
 
 def update_data(update_type: str) -> st.SearchStrategy[Any]:
@@ -150,8 +200,13 @@ def update_data(update_type: str) -> st.SearchStrategy[Any]:
         "activity_added": fields({"dayId": object_ids, "activity": activity}),
         "activity_updated": fields({"dayId": object_ids, "activityId": object_ids, "changes": activity}),
         "activity_removed": fields({"dayId": object_ids, "activityId": object_ids}),
-        "constraint_added": fields({"constraint": fields({"type": titles, "value": json_values},
-                                                         {"description": titles, "constraintId": object_ids})}),
+        "constraint_added": fields(
+            {
+                "constraint": fields(
+                    {"type": titles, "value": json_values}, {"description": titles, "constraintId": object_ids}
+                )
+            }
+        ),
         "constraint_removed": fields({"constraintId": object_ids}),
     }.get(update_type, json_values)
 
@@ -159,20 +214,31 @@ def update_data(update_type: str) -> st.SearchStrategy[Any]:
 def event_data(world: World, event: str) -> st.SearchStrategy[Any]:
     trip = trip_ids(world)
     tokens = st.one_of(
-        st.just(token(OWNER, ttl=7200)), st.just(token(FRIEND, ttl=7200)), st.just(token(OWNER, ttl=-10)),
-        st.text(max_size=50), st.just("x" * 9000),
+        st.just(token(OWNER, ttl=7200)),
+        st.just(token(FRIEND, ttl=7200)),
+        st.just(token(OWNER, ttl=-10)),
+        st.text(max_size=50),
+        st.just("x" * 9000),
     )
     shapes: dict[str, st.SearchStrategy[Any]] = {
         "join_trip_room": fields({"tripId": trip}, {"lastSeq": huge_numbers}),
         "leave_trip_room": fields({"tripId": st.one_of(trip, st.just(world.foreign))}),
-        "trip_update": st.one_of(*[
-            fields({"tripId": trip, "updateType": st.just(kind), "data": update_data(kind)},
-                   {"baseVersion": huge_numbers})
-            for kind in (*UPDATE_TYPES, "snapshot", "collaborator_added", "", "DAY_ADDED")
-        ]),
-        "chat_message": fields({"tripId": trip, "message": st.one_of(st.text(max_size=50), odd_text,
-                                                                      long_text(990, 1010), st.just(" \n\t "))},
-                               {"type": st.sampled_from([*CHAT_TYPES, "TEXT", "html"])}),
+        "trip_update": st.one_of(
+            *[
+                fields(
+                    {"tripId": trip, "updateType": st.just(kind), "data": update_data(kind)},
+                    {"baseVersion": huge_numbers},
+                )
+                for kind in (*UPDATE_TYPES, "snapshot", "collaborator_added", "", "DAY_ADDED")
+            ]
+        ),
+        "chat_message": fields(
+            {
+                "tripId": trip,
+                "message": st.one_of(st.text(max_size=50), odd_text, long_text(990, 1010), st.just(" \n\t ")),
+            },
+            {"type": st.sampled_from([*CHAT_TYPES, "TEXT", "html"])},
+        ),
         "typing": fields({"tripId": trip, "isTyping": st.one_of(st.booleans(), st.sampled_from(["true", 1, 0]))}),
         "presence_update": fields({"tripId": trip, "status": st.sampled_from([*PRESENCE_STATUSES, "ONLINE", ""])}),
         "refresh_token": fields({"token": tokens}),
@@ -182,8 +248,13 @@ def event_data(world: World, event: str) -> st.SearchStrategy[Any]:
 
 def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
     """(the raw frame, the decoded object or None)."""
-    refs = st.one_of(st.just("<unique>"), st.just("<unique>"), st.just("<unique>"), st.just("<none>"),
-                     st.sampled_from(["", "r" * 65, 7, None, ["r"], {"r": 1}]))
+    refs = st.one_of(
+        st.just("<unique>"),
+        st.just("<unique>"),
+        st.just("<unique>"),
+        st.just("<none>"),
+        st.sampled_from(["", "r" * 65, 7, None, ["r"], {"r": 1}]),
+    )
 
     def frame_object(parts: tuple[Any, Any, Any]) -> dict[str, Any]:
         event, data, ref = parts
@@ -199,17 +270,40 @@ def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
     structured = st.one_of(*known, unknown).map(frame_object)
     as_json = structured.map(lambda f: (json.dumps(f), f))
     return st.one_of(
-        as_json, as_json, as_json, as_json, as_json, as_json,
+        as_json,
+        as_json,
+        as_json,
+        as_json,
+        as_json,
+        as_json,
         json_values.map(lambda v: (json.dumps(v), v)),  # any JSON value, objects included
         st.binary(max_size=200).map(lambda b: (b, None)),  # a binary frame
         st.text(max_size=200).map(lambda t: (t, None)),  # text that is seldom JSON
         st.integers(1, 3000).map(lambda d: ("[" * d + "]" * d, None)),  # deep nesting, even past any parser
         st.tuples(st.integers(9, 40), st.sampled_from(CLIENT_EVENTS)).map(
-            lambda de: (json.dumps(f := {"event": de[1], "data": {"tripId": world.trip, "x": nested(de[0])},
-                                         "ref": f"fz-{next(world.counter)}"}), f)),
+            lambda de: (
+                json.dumps(
+                    f := {
+                        "event": de[1],
+                        "data": {"tripId": world.trip, "x": nested(de[0])},
+                        "ref": f"fz-{next(world.counter)}",
+                    }
+                ),
+                f,
+            )
+        ),
         st.integers(FRAME_LIMIT - 200, FRAME_LIMIT * 3).map(  # around and past the size limit
-            lambda n: (json.dumps(f := {"event": "chat_message", "data": {"tripId": world.trip, "message": "m" * n},
-                                        "ref": f"fz-{next(world.counter)}"}), f)),
+            lambda n: (
+                json.dumps(
+                    f := {
+                        "event": "chat_message",
+                        "data": {"tripId": world.trip, "message": "m" * n},
+                        "ref": f"fz-{next(world.counter)}",
+                    }
+                ),
+                f,
+            )
+        ),
     )
 
 
@@ -219,14 +313,29 @@ def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    unlimited = ["--rate-burst", "1000000", "--rate-per-second", "1000000", "--typing-burst", "1000000",
-                 "--typing-per-second", "1000000", "--shutdown-grace", "2"]
+    unlimited = [
+        "--rate-burst",
+        "1000000",
+        "--rate-per-second",
+        "1000000",
+        "--typing-burst",
+        "1000000",
+        "--typing-per-second",
+        "1000000",
+        "--shutdown-grace",
+        "2",
+    ]
     server = ServerProcess(f"sqlite:///{tmp}/events.db", args=unlimited).start(tmp)
     try:
         with contextlib.ExitStack() as sockets:
             trip = create_trip(server, OWNER, [FRIEND], title="fuzzed")
-            world = World(server, trip, create_trip(server, STRANGER), create_trip(server, OWNER),
-                          head=len(stream(server, trip, OWNER)))
+            world = World(
+                server,
+                trip,
+                create_trip(server, STRANGER),
+                create_trip(server, OWNER),
+                head=len(stream(server, trip, OWNER)),
+            )
             world.fuzzer = _connect(sockets, server, OWNER, trip)
             world.bystander = _connect(sockets, server, FRIEND, trip)
             yield world
@@ -235,9 +344,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _connect(sockets: contextlib.ExitStack, server: ServerProcess, user: str, trip: str) -> Any:
-    ws = sockets.enter_context(websockets.sync.client.connect(
-        f"{server.ws_base}/ws?token={token(user, ttl=7200)}", max_size=None, open_timeout=10
-    ))
+    ws = sockets.enter_context(
+        websockets.sync.client.connect(
+            f"{server.ws_base}/ws?token={token(user, ttl=7200)}", max_size=None, open_timeout=10
+        )
+    )
     assert json.loads(ws.recv(timeout=5))["event"] == "connected"
     ws.send(json.dumps({"event": "join_trip_room", "data": {"tripId": trip}, "ref": "join"}))
     while json.loads(ws.recv(timeout=5)).get("ref") != "join":
@@ -339,8 +450,13 @@ def _check(world: World, raw: str | bytes, sent: Any, answers: list[dict[str, An
 
 
 def test_every_inbound_frame_gets_a_structured_answer(world: World) -> None:
-    @settings(max_examples=WS_EXAMPLES, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=WS_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(frames(world))
     def run(example: tuple[str | bytes, Any]) -> None:
         raw, sent = example
@@ -359,7 +475,7 @@ def test_every_inbound_frame_gets_a_structured_answer(world: World) -> None:
 
 def test_the_log_holds_exactly_what_was_acknowledged(world: World) -> None:
     events = stream(world.server, world.trip, OWNER)
-    new = {e["seq"] for e in events[world.head:]}
+    new = {e["seq"] for e in events[world.head :]}
     assert new == world.accepted_seqs, (
         f"in the stream but never acknowledged: {sorted(new - world.accepted_seqs)[:10]}; "
         f"acknowledged but not in the stream: {sorted(world.accepted_seqs - new)[:10]}"
@@ -385,12 +501,16 @@ REST_TARGETS = ("create_trip", "add_collaborator", "broadcast", "notify")
 def rest_bodies() -> st.SearchStrategy[tuple[str, bytes]]:
     users = st.one_of(object_ids, st.just(FRIEND), scalars)
     shapes = {
-        "create_trip": fields({"title": titles}, {"collaborators": st.lists(users, max_size=4), "ownerId": users,
-                                                  "days": st.lists(fields({"date": dates},
-                                                                          {"title": titles,
-                                                                           "activities": st.lists(activity,
-                                                                                                  max_size=2)}),
-                                                                   max_size=3)}),
+        "create_trip": fields(
+            {"title": titles},
+            {
+                "collaborators": st.lists(users, max_size=4),
+                "ownerId": users,
+                "days": st.lists(
+                    fields({"date": dates}, {"title": titles, "activities": st.lists(activity, max_size=2)}), max_size=3
+                ),
+            },
+        ),
         "add_collaborator": fields({"userId": users}),
         "broadcast": fields({"message": titles}, {"type": st.sampled_from(["announcement", "alert", "x"])}),
         "notify": fields({"userId": users, "kind": titles, "title": titles}, {"body": titles, "data": json_values}),
@@ -399,28 +519,48 @@ def rest_bodies() -> st.SearchStrategy[tuple[str, bytes]]:
     def encode(value: Any) -> bytes:
         return json.dumps(value).encode()
 
-    return st.sampled_from(REST_TARGETS).flatmap(lambda target: st.tuples(st.just(target), st.one_of(
-        shapes[target].map(encode), shapes[target].map(encode), shapes[target].map(encode),
-        json_values.map(encode), st.binary(max_size=100),
-        st.integers(1, 3000).map(lambda d: ("[" * d + "]" * d).encode()),
-        st.integers(9, 30).map(lambda d: encode({"title": "t", "x": nested(d)})),
-    )))
+    return st.sampled_from(REST_TARGETS).flatmap(
+        lambda target: st.tuples(
+            st.just(target),
+            st.one_of(
+                shapes[target].map(encode),
+                shapes[target].map(encode),
+                shapes[target].map(encode),
+                json_values.map(encode),
+                st.binary(max_size=100),
+                st.integers(1, 3000).map(lambda d: ("[" * d + "]" * d).encode()),
+                st.integers(9, 30).map(lambda d: encode({"title": "t", "x": nested(d)})),
+            ),
+        )
+    )
 
 
 def test_every_rest_body_gets_a_structured_answer(world: World) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", world.server.port, timeout=10)
-    paths = {"create_trip": "/api/trips", "add_collaborator": f"/api/trips/{world.rest_trip}/collaborators",
-             "broadcast": "/api/realtime/broadcast", "notify": "/api/realtime/notify"}
-    bearers = {"create_trip": token(OWNER, ttl=7200), "add_collaborator": token(OWNER, ttl=7200),
-               "broadcast": token(ADMIN, role="admin", ttl=7200), "notify": token(ADMIN, role="admin", ttl=7200)}
+    paths = {
+        "create_trip": "/api/trips",
+        "add_collaborator": f"/api/trips/{world.rest_trip}/collaborators",
+        "broadcast": "/api/realtime/broadcast",
+        "notify": "/api/realtime/notify",
+    }
+    bearers = {
+        "create_trip": token(OWNER, ttl=7200),
+        "add_collaborator": token(OWNER, ttl=7200),
+        "broadcast": token(ADMIN, role="admin", ttl=7200),
+        "notify": token(ADMIN, role="admin", ttl=7200),
+    }
     seen: dict[int, int] = {}
 
     @settings(max_examples=REST_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(rest_bodies())
     def run(example: tuple[str, bytes]) -> None:
         target, body = example
-        conn.request("POST", paths[target], body=body,
-                     headers={"Authorization": f"Bearer {bearers[target]}", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            paths[target],
+            body=body,
+            headers={"Authorization": f"Bearer {bearers[target]}", "Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         raw = response.read()
         seen[response.status] = seen.get(response.status, 0) + 1

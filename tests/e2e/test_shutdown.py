@@ -58,8 +58,9 @@ async def test_shutdown_tells_clients_1001_keeps_every_acknowledged_message_and_
     tmp_path: Path, sig: signal.Signals
 ) -> None:
     store = f"sqlite:///{tmp_path}/events.db"
-    server = ServerProcess(store, args=["--shutdown-grace", str(GRACE), "--rate-burst", "100000",
-                                        "--rate-per-second", "100000"]).start(tmp_path)
+    server = ServerProcess(
+        store, args=["--shutdown-grace", str(GRACE), "--rate-burst", "100000", "--rate-per-second", "100000"]
+    ).start(tmp_path)
     try:
         assert server.proc is not None
         trip = create_trip(server, USERS[0], USERS[1:])

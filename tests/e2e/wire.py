@@ -41,8 +41,11 @@ def handshake(
     try:
         conn.putrequest("GET", path, skip_accept_encoding=True)
         sent = {
-            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(), **(headers or {}),
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+            **(headers or {}),
         }
         for name, value in sent.items():
             conn.putheader(name, value)
@@ -80,9 +83,11 @@ class RawSocket:
         sock.connect(("127.0.0.1", server.port))
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall(
-            (f"GET /ws?token={bearer}{query} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+            (
+                f"GET /ws?token={bearer}{query} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
         )
         raw = cls(sock)
         head = raw._read_until(b"\r\n\r\n")
@@ -162,8 +167,8 @@ class RawSocket:
                 length, at = struct.unpack("!Q", buffer[2:10])[0], 10
             if len(buffer) < at + length:
                 break
-            out.append((opcode, buffer[at:at + length]))
-            buffer = buffer[at + length:]
+            out.append((opcode, buffer[at : at + length]))
+            buffer = buffer[at + length :]
         self._buffer = buffer
         return out
 
@@ -197,7 +202,8 @@ def audit(server: ServerProcess, **query: str) -> list[dict[str, Any]]:
     after = 0
     while True:
         status, body = server.request(
-            "GET", "/api/audit/events?" + urlencode({**query, "after": str(after), "limit": "1000"}),
+            "GET",
+            "/api/audit/events?" + urlencode({**query, "after": str(after), "limit": "1000"}),
             bearer=token(ADMIN, role="admin"),
         )
         assert status == 200, body
