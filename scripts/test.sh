@@ -9,7 +9,7 @@ BIN=.venv/bin
 # shellcheck source=scripts/redis-for-tests.sh
 source scripts/redis-for-tests.sh
 
-echo "== ruff"; "$BIN/ruff" check .
+echo "== ruff"; "$BIN/ruff" check . && "$BIN/ruff" format --check .
 echo "== mypy"; "$BIN/mypy" .
 # Browser tests drive Debian's Chromium (never a downloaded one); without it they skip.
 command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
