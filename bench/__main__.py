@@ -76,17 +76,14 @@ def fanout_case(name: str, n: int, rate: int, duration: float, window: int) -> C
                 "timeout": 150,
             }
             result, command = run_loadgen("fanout", args)
-            return [
-                {
-                    "case": name,
-                    "server": server.kind,
-                    **result,
-                    "server_command": server.command,
-                    "loadgen_command": command,
-                }
-            ]
+            return [row(name, server, result, command)]
 
     return run
+
+
+def row(name: str, server: Any, result: dict[str, Any], command: str) -> dict[str, Any]:
+    """One result line: the case, which server, its figures and how both sides were run."""
+    return {"case": name, "server": server.kind, **result, "server_command": server.command, "loadgen_command": command}
 
 
 def idle_case(name: str, n: int) -> Callable[..., list[dict[str, Any]]]:
@@ -103,15 +100,7 @@ def idle_case(name: str, n: int) -> Callable[..., list[dict[str, Any]]]:
                 "timeout": 240,
             }
             result, command = run_loadgen("idle", args)
-            return [
-                {
-                    "case": name,
-                    "server": server.kind,
-                    **result,
-                    "server_command": server.command,
-                    "loadgen_command": command,
-                }
-            ]
+            return [row(name, server, result, command)]
 
     return run
 
