@@ -12,23 +12,13 @@ import pytest
 from eventlog.ports import VersionConflict
 from eventlog.records import LogRecord
 from eventlog.sqlite_store import SqliteEventStore
+from tests.log_records import chat_record
 
 STREAM = "650000000000000000000100"
 
 
 def record(n: int, version: int, stream: str = STREAM) -> LogRecord:
-    return LogRecord(
-        record_id=f"{n:024x}",
-        at="2026-01-01T00:00:00.000Z",
-        source="ws",
-        command="chat_message",
-        outcome="accepted",
-        user_id="650000000000000000000001",
-        trip_id=stream,
-        stream=stream,
-        version=version,
-        events=({"type": "chat_message", "data": {"n": n}},),
-    )
+    return chat_record(f"{n:024x}", stream, version)
 
 
 async def test_successors_of_a_failed_record_fail_unwritten(tmp_path: Path) -> None:

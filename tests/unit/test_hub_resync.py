@@ -12,6 +12,7 @@ from typing import Any
 from eventlog.ports import RESYNC_KIND
 from eventlog.records import LogRecord
 from service.hub import Connection, Hub
+from tests.log_records import chat_record
 
 TRIP = "650000000000000000000100"
 
@@ -23,25 +24,7 @@ class Log:
         self.records: list[LogRecord] = []
 
     def add(self, version: int, *, session: str | None = None, ref: str | None = None) -> LogRecord:
-        record = LogRecord(
-            record_id=f"r{version}",
-            at="2026-01-01T00:00:00.000Z",
-            source="ws",
-            command="chat_message",
-            outcome="accepted",
-            user_id="u1",
-            session_id=session,
-            trip_id=TRIP,
-            ref=ref,
-            stream=TRIP,
-            version=version,
-            events=(
-                {
-                    "type": "chat_message",
-                    "data": {"messageId": f"m{version}", "userId": "u1", "message": f"hi {version}", "type": "text"},
-                },
-            ),
-        )
+        record = chat_record(f"r{version}", TRIP, version, user="u1", session=session, ref=ref)
         self.records.append(record)
         return record
 
