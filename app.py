@@ -186,7 +186,7 @@ def make_app(services: Services) -> tornado.web.Application:
             RealtimeSocket,
             {
                 **deps,
-                "writer": FrameWriter(services.metrics.frame_written, limits.write_coalesce_seconds),
+                "writer": FrameWriter(services.metrics.frame_written, limits.write_coalesce_seconds, limits.write_pace),
                 "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
             },
         ),

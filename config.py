@@ -35,6 +35,7 @@ class Limits:
     token_warning_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
     write_coalesce_seconds: float = 0.0  # >0: a socket is written at most this often, frames in between coalesce
+    write_pace: float = 1.0  # after a long flush, pause this many times its length (frames in between coalesce)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--token-warning": ("token_warning_seconds", "TOKEN_WARNING", float),
     "--shutdown-grace": ("shutdown_grace_seconds", "SHUTDOWN_GRACE", float),
     "--write-coalesce": ("write_coalesce_seconds", "WRITE_COALESCE", float),
+    "--write-pace": ("write_pace", "WRITE_PACE", float),
 }
 
 

@@ -13,6 +13,11 @@ member.  This module does instead:
 * no futures on the fast path: when Tornado has nothing buffered for the socket,
   the bytes go straight to ``IOStream.socket.send``; only what the kernel does not
   take at once is handed to ``IOStream.write`` (one future per such write);
+* paced: a flush that took long (a big room) is followed by a pause at least
+  as long before the next one (``pace``), so that under load the frames of
+  several broadcasts share each ``send`` instead of every broadcast paying one
+  system call per member; a cheap flush is followed by none, so a quiet room
+  pays no latency for it;
 * bounded: frames queued or still in Tornado's buffer count against the
   per-socket limits; over them, the outbox's owner closes the socket (4009).
 
@@ -59,62 +64,98 @@ def text_frame(payload: bytes) -> bytes:
 Counted = Callable[[bytes, int], None]
 
 
+PACE_FROM = 0.001  # a flush shorter than this (seconds) is never followed by a pause
+PACE_MAX = 0.025  # nor is any pause longer than this
+
+
 class FrameWriter:
     """One per application: frames payloads once per loop iteration and writes every
     socket that has frames queued once, at the end of the iteration.
 
-    ``on_written(payload, count)`` is told how many sockets each payload was queued
-    for (runs of the same payload object are counted together), for metrics.
+    ``on_written(payload, count)`` is told, after each flush, how many sockets each
+    payload was written to, for metrics.
+
+    ``min_interval``: flushes start at least this far apart (0: no floor).
+    ``pace``: after a flush that took ``d`` seconds (``d >= PACE_FROM``), the next
+    one waits ``min(d * pace, PACE_MAX)``; 0 turns pacing off.
     """
 
     __slots__ = (
         "_dirty",
         "_frames",
+        "_hold_until",
+        "_last_data",
         "_last_flush",
+        "_last_queue",
+        "_last_sockets",
         "_min_interval",
         "_on_written",
-        "_run",
-        "_run_payload",
+        "_pace",
         "_scheduled",
     )
 
-    def __init__(self, on_written: Counted | None = None, min_interval: float = 0.0) -> None:
+    def __init__(self, on_written: Counted | None = None, min_interval: float = 0.0, pace: float = 1.0) -> None:
         self._min_interval = min_interval
+        self._pace = pace
         self._last_flush = 0.0
+        self._hold_until = 0.0
         self._dirty: list[SocketOutbox] = []
         self._scheduled = False
-        self._frames: dict[int, tuple[bytes, bytes]] = {}
+        self._frames: dict[int, list[Any]] = {}  # id(payload) -> [payload, framed, sockets]
+        self._last_queue: list[bytes] = []  # the previous socket's queue and its bytes
+        self._last_data = b""
+        self._last_sockets = 0  # how many more sockets took them since
         self._on_written = on_written
-        self._run_payload: bytes | None = None
-        self._run = 0
 
     def frame(self, payload: bytes) -> bytes:
-        """The framed bytes of ``payload``, shared by every socket in this iteration."""
+        """The framed bytes of ``payload``, shared by every socket in this iteration
+        (each call counts one more socket written with it)."""
         found = self._frames.get(id(payload))
         if found is not None and found[0] is payload:
-            return found[1]
+            found[2] += 1
+            return found[1]  # type: ignore[no-any-return]
         framed = text_frame(payload)
-        self._frames[id(payload)] = (payload, framed)  # holding payload keeps its id unique
+        self._frames[id(payload)] = [payload, framed, 1]  # holding payload keeps its id unique
         return framed
 
-    def count(self, payload: bytes) -> None:
-        if payload is self._run_payload:
-            self._run += 1
-            return
-        self._end_run()
-        self._run_payload, self._run = payload, 1
+    def frames(self, queue: list[bytes]) -> bytes:
+        """The bytes on the wire for ``queue``: in a room, socket after socket has the
+        same payloads queued, so the previous socket's bytes are reused when they are."""
+        if queue == self._last_queue:  # compares identities first: cheap when it holds
+            self._last_sockets += 1
+            return self._last_data
+        self._settle_last()
+        data = self.frame(queue[0]) if len(queue) == 1 else b"".join([self.frame(p) for p in queue])
+        self._last_queue, self._last_data = queue, data
+        return data
 
-    def _end_run(self) -> None:
-        if self._run_payload is not None and self._on_written is not None:
-            self._on_written(self._run_payload, self._run)
-        self._run_payload, self._run = None, 0
+    def _settle_last(self) -> None:
+        """Count the sockets that reused the previous queue's bytes."""
+        if self._last_sockets:
+            frames = self._frames
+            for payload in self._last_queue:
+                frames[id(payload)][2] += self._last_sockets
+            self._last_sockets = 0
+
+    def count(self, payload: bytes, sockets: int = 1) -> None:
+        """Frames that left another way (compressed) are counted here."""
+        if self._on_written is not None:
+            self._on_written(payload, sockets)
+
+    def _report(self) -> None:
+        self._settle_last()
+        self._last_queue, self._last_data = [], b""
+        frames, self._frames = self._frames, {}
+        if self._on_written is not None:
+            for payload, _, sockets in frames.values():
+                self._on_written(payload, sockets)
 
     def schedule(self, outbox: SocketOutbox) -> None:
         self._dirty.append(outbox)
         if not self._scheduled:
             self._scheduled = True
             loop = asyncio.get_running_loop()
-            wait = self._last_flush + self._min_interval - loop.time()
+            wait = max(self._last_flush + self._min_interval, self._hold_until) - loop.time()
             if wait > 0:
                 loop.call_later(wait, self.flush)
             else:
@@ -123,15 +164,18 @@ class FrameWriter:
     def flush(self) -> None:
         """Write every socket with queued frames (runs once per loop iteration)."""
         self._scheduled = False
-        if self._min_interval:
-            self._last_flush = asyncio.get_running_loop().time()
+        clock = asyncio.get_running_loop().time
+        started = self._last_flush = clock()
         dirty, self._dirty = self._dirty, []
         try:
             for outbox in dirty:
                 outbox.flush()
         finally:
-            self._frames.clear()
-            self._end_run()
+            self._report()
+            if self._pace:
+                ended = clock()
+                spent = ended - started
+                self._hold_until = ended + min(spent * self._pace, PACE_MAX) if spent >= PACE_FROM else 0.0
 
 
 class SocketOutbox:
@@ -179,19 +223,18 @@ class SocketOutbox:
         return len(self._queue) + self._inflight_frames
 
     def send(self, payload: bytes) -> None:
-        conn = self._handler.ws_connection
-        if conn is None or conn.is_closing():
-            return
+        # The hot path of every broadcast: a closing socket is not checked here but
+        # at the flush, which drops what was queued for it.
+        queue = self._queue
         size = len(payload)
         if (
-            len(self._queue) + self._inflight_frames >= self._max_frames
+            len(queue) + self._inflight_frames >= self._max_frames
             or self._queued_bytes + self._inflight_bytes + size > self._max_bytes
         ):
             self.too_slow()
             return
-        self._queue.append(payload)
+        queue.append(payload)
         self._queued_bytes += size
-        self._writer.count(payload)
         if not self._queued:
             self._queued = True
             self._writer.schedule(self)
@@ -212,8 +255,7 @@ class SocketOutbox:
         if getattr(conn, "_compressor", None) is not None:
             self._write_compressed(conn, queue)
             return
-        writer = self._writer
-        data: bytes | memoryview = writer.frame(queue[0]) if frames == 1 else b"".join([writer.frame(p) for p in queue])
+        data: bytes | memoryview = self._writer.frames(queue)
         stream = conn.stream
         if stream is None:
             return
@@ -250,6 +292,7 @@ class SocketOutbox:
                 written = conn.write_message(payload)
             except tornado.websocket.WebSocketClosedError:
                 return
+            self._writer.count(payload)
             self._inflight_frames += 1
             self._inflight_bytes += size
             written.add_done_callback(lambda f, size=size: self._compressed_written(f, size))

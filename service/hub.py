@@ -217,14 +217,21 @@ class Hub:
         plain = encode(message["event"], message["data"])
         own = encode(message["event"], message["data"], ref) if ref is not None and sender is not None else plain
         removed = removed_user(message["event"], message["data"])
+        connections = self._connections
         for session_id in list(members):
-            conn = self._connections.get(session_id)
+            conn = connections.get(session_id)
             if conn is None or (exclude is not None and conn.user_id == exclude):
                 continue
             payload = own if session_id == sender else plain
             seat = conn.seats[trip_id]
-            self._offer(conn, trip_id, seat, seq, payload)
-            if removed == conn.user_id and seq is not None and seat.revoked_at is None:
+            # the common case inline (a seat in step with the room): this loop runs
+            # once per member for every broadcast
+            if seq is not None and seq == seat.last_seq + 1 and not seat.holding and seat.revoked_at is None:
+                seat.last_seq = seq
+                conn.outlet.send(payload)
+            else:
+                self._offer(conn, trip_id, seat, seq, payload)
+            if removed is not None and removed == conn.user_id and seq is not None and seat.revoked_at is None:
                 seat.revoked_at = seq  # the removal itself is the last thing this seat gets
 
     def _offer(self, conn: Connection, trip_id: str, seat: Seat, seq: int | None, payload: bytes) -> None:

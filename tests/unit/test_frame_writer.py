@@ -37,15 +37,18 @@ def test_text_frame_header_and_payload(size: int) -> None:
     assert rest == b""
 
 
-def test_frame_is_encoded_once_per_payload_and_counted_in_runs() -> None:
+async def test_frame_is_encoded_once_per_payload_and_counted_per_flush() -> None:
     counted: list[tuple[bytes, int]] = []
     writer = FrameWriter(lambda payload, n: counted.append((payload, n)))
     a, b = b'{"event":"a"}', b'{"event":"b"}'
     assert writer.frame(a) is writer.frame(a)
-    for payload in (a, a, a, b, a):
-        writer.count(payload)
+    writer.frame(b)
+    writer.frame(a)
     writer.flush()
-    assert counted == [(a, 3), (b, 1), (a, 1)]
+    assert sorted(counted) == [(a, 3), (b, 1)]
+    writer.frame(a)
+    writer.flush()
+    assert counted[-1] == (a, 1)  # each flush starts counting afresh
 
 
 class Outbox(SocketOutbox):
@@ -196,3 +199,69 @@ async def test_with_a_coalescing_interval_a_socket_is_written_at_most_that_often
     writer.schedule(probe)  # the interval has passed: at once again
     await asyncio.sleep(0.001)
     assert len(flushed) == 3 and flushed[2] - start < 0.07
+
+
+class TimedProbe(SocketOutbox):
+    """An outbox whose flush takes ``cost`` seconds of (busy) time and logs when it ran."""
+
+    __slots__ = ("cost", "flushed")
+
+    def flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.flushed.append(loop.time())
+        until = loop.time() + self.cost
+        while loop.time() < until:
+            pass
+
+
+def timed_probe(cost: float) -> TimedProbe:
+    probe = TimedProbe.__new__(TimedProbe)
+    probe.cost, probe.flushed = cost, []
+    return probe
+
+
+async def test_after_a_long_flush_the_next_one_waits_as_long_so_frames_coalesce() -> None:
+    writer = FrameWriter(pace=1.0)
+    probe = timed_probe(0.01)
+    writer.schedule(probe)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(probe.flushed) == 1
+    ended = asyncio.get_running_loop().time()
+    writer.schedule(probe)  # right after a 10 ms flush: held back about 10 ms
+    await asyncio.sleep(0.005)
+    assert len(probe.flushed) == 1
+    await asyncio.sleep(0.03)
+    assert len(probe.flushed) == 2
+    assert probe.flushed[1] - ended >= 0.009
+
+
+async def test_a_cheap_flush_is_followed_by_no_pause() -> None:
+    writer = FrameWriter(pace=1.0)
+    probe = timed_probe(0.0)
+    for _ in range(3):
+        writer.schedule(probe)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    assert len(probe.flushed) == 3  # one loop iteration each, no timer
+
+
+async def test_a_pause_never_exceeds_its_cap_and_pace_zero_turns_it_off() -> None:
+    from handlers.frame_writer import PACE_MAX
+
+    loop = asyncio.get_running_loop()
+    writer = FrameWriter(pace=100.0)
+    probe = timed_probe(0.002)  # 100 x 2 ms would be 200 ms
+    writer.schedule(probe)
+    await asyncio.sleep(0.01)
+    ended = loop.time()
+    writer.schedule(probe)
+    await asyncio.sleep(PACE_MAX + 0.03)
+    assert len(probe.flushed) == 2 and probe.flushed[1] - ended <= PACE_MAX + 0.02
+    unpaced = FrameWriter(pace=0.0)
+    slow = timed_probe(0.01)
+    for _ in range(2):
+        unpaced.schedule(slow)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    assert len(slow.flushed) == 2
