@@ -140,7 +140,7 @@ class TripService:
     async def chat(
         self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
     ) -> Outcome:
-        in_room = {m.user_id for m in await self._rosters.members(trip_id)}
+        in_room = await self._in_room_if_needed(trip_id, identity.user_id)
         command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"])
 
         def notify_absent(state: Trip | None, event: TripEvent) -> list[dict[str, Any]]:
@@ -161,7 +161,8 @@ class TripService:
                     },
                 }
                 for user in members
-                if user != identity.user_id and user not in in_room
+                # not looked up (no one else had access a moment ago): a member added since is notified
+                if user != identity.user_id and (in_room is None or user not in in_room)
             ]
 
         request = TripRequest(origin, "chat_message", trip_id, payload, ref, _key(identity, ref))
@@ -174,6 +175,15 @@ class TripService:
                     await self._broadcaster.to_user(event["data"]["userId"], "notification", data)
 
         return await self._runner.run(request, command, side_events=notify_absent, after_append=broadcast_and_notify)
+
+    async def _in_room_if_needed(self, trip_id: str, sender: str) -> set[str] | None:
+        """Who is in the trip's room, for notifying the members who are not; None
+        without asking the rosters (a round trip to Redis on several nodes) when
+        the trip as this node knows it has no member but the sender."""
+        known = self._read_side.trips.get(trip_id)
+        if known is not None and not ({known.owner_id, *known.collaborators} - {sender}):
+            return None
+        return {m.user_id for m in await self._rosters.members(trip_id)}
 
     async def _broadcast(self, outcome: Outcome) -> None:
         record = outcome.record
