@@ -9,6 +9,7 @@ numbers stay finite and exactly representable in every JSON reader.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from typing import Any
 
@@ -16,17 +17,13 @@ from domain.errors import CommandRefused, ErrorCode
 
 MAX_DEPTH = 8
 MAX_SAFE_INTEGER = 2**53 - 1
-_ALLOWED_CONTROLS = {"\n", "\t"}
+# Unicode's categories Cc (C0 and C1 controls) and Cs (surrogates), newline and tab
+# excepted: one regex scan in C instead of a category lookup per character
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _has_control(text: str) -> bool:
-    for ch in text:
-        if ch in _ALLOWED_CONTROLS:
-            continue
-        category = unicodedata.category(ch)
-        if category == "Cc" or category == "Cs":
-            return True
-    return False
+    return _FORBIDDEN.search(text) is not None
 
 
 def _shown(key: str) -> str:
@@ -54,14 +51,16 @@ class _Walker:
             out: dict[str, Any] = {}
             for key, item in value.items():
                 name = unicodedata.normalize("NFC", key)
-                where = _join(path, _shown(name))
                 if name.startswith("$") or "." in name:
-                    self.fail(where, "keys may not start with '$' or contain '.'")
+                    self.fail(_join(path, _shown(name)), "keys may not start with '$' or contain '.'")
                     continue
                 if _has_control(name):
-                    self.fail(where, "keys may not contain control characters")
+                    self.fail(_join(path, _shown(name)), "keys may not contain control characters")
                     continue
-                out[name] = self.clean(item, where, depth + 1)
+                if isinstance(item, str) and not _has_control(item):  # the common leaf, without a path
+                    out[name] = unicodedata.normalize("NFC", item)
+                    continue
+                out[name] = self.clean(item, _join(path, _shown(name)), depth + 1)
             return out
         if isinstance(value, list):
             if depth > MAX_DEPTH:

@@ -21,9 +21,20 @@ class SystemClock:
         return time.monotonic()
 
 
+_last_second: tuple[dt.datetime | None, str] = (None, "")  # the last whole second formatted, and its text
+
+
 def iso(moment: dt.datetime) -> str:
     """ISO 8601 UTC with milliseconds and a ``Z``, as everywhere on the wire."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    global _last_second
+    if moment.tzinfo is not dt.UTC:
+        moment = moment.astimezone(dt.UTC)
+    second = moment.replace(microsecond=0)
+    cached, text = _last_second  # one tuple, replaced whole: safe from any thread
+    if second != cached:  # strftime once per second, not once per record
+        text = second.strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second = (second, text)
+    return f"{text}{moment.microsecond // 1000:03d}Z"
 
 
 def iso_from_epoch(seconds: float) -> str:

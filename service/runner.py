@@ -230,7 +230,7 @@ class TripRunner:
                 future = enqueue(record)
                 if chain is None:
                     chain = self._chains[trip_id] = _Chain()
-                chain.state = evolve(state, event, version, record.at)
+                chain.state = decided = evolve(state, event, version, record.at)
                 chain.futures.append(future)
                 published_before, published = chain.published, asyncio.get_running_loop().create_future()
                 chain.published = published
@@ -243,10 +243,9 @@ class TripRunner:
                 if published_before is not None and not published_before.done():
                     await published_before  # broadcasts leave in version order
                 self._read_side.apply(stored)
-                after = self._read_side.trips.get(trip_id)
-                if after is None or after.version != version:  # the read side had a gap; fold locally
-                    after = evolve(state, event, version, stored.at)
-                outcome = Outcome(stored, after)
+                # the state after this append is the one decided on (evolve is pure and the
+                # stored record is the built one): not folded a second time
+                outcome = Outcome(stored, decided)
                 if after_append is not None:
                     await after_append(outcome)
                 return outcome

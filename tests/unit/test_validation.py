@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -193,3 +194,12 @@ def test_rest_create_trip_collaborators_must_be_object_ids() -> None:
         "collaborators.0"
         in refused(schemas.check_body, "create_trip", {"title": "t", "collaborators": ["bob"]}).details
     )
+
+
+def test_the_control_character_scan_refuses_exactly_unicode_cc_and_cs_but_newline_and_tab() -> None:
+    from domain.sanitize import _has_control
+
+    for code in range(0x110000):
+        ch = chr(code)
+        expected = ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cs")
+        assert _has_control(f"a{ch}b") is expected, hex(code)
