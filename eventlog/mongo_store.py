@@ -66,7 +66,7 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from eventlog.chain import Chains, StreamKey, link_hash
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
-from eventlog.records import LogRecord, from_document
+from eventlog.records import LogRecord, SlimRecord, from_document, slim_from_document
 from migrations import runner
 
 Document = dict[str, Any]
@@ -78,6 +78,37 @@ COUNTER_ID = "log"  # the counters document that hands out positions
 
 _DUPLICATE_KEY_CODES = {11000, 11001, 12582}
 _OMITTED_WHEN_NULL = ("stream", "version", "idempotencyKey")
+# what ``slim_from_document`` reads of a stored document
+_SLIM: Document = {
+    "_id": 0,
+    **dict.fromkeys(("position", "at", "command", "outcome", "userId", "sessionId", "tripId", "stream", "version"), 1),
+    **dict.fromkeys(("error", "schemaVersion", "events"), 1),  # not "error.code": nx-27017 gives none of it
+}
+
+
+def _stream_query(stream: str, after_version: int) -> Document:
+    return {"stream": stream, "version": {"$exists": True, "$gt": after_version}}
+
+
+def _all_query(after_position: int, where: RecordFilter | None) -> Document:
+    query: Document = {"position": {"$gt": after_position}}
+    if where is not None:
+        if where.trip_id is not None:
+            query["tripId"] = where.trip_id
+        if where.user_id is not None:
+            query["userId"] = where.user_id
+        if where.commands is not None:
+            query["command"] = {"$in": list(where.commands)}
+        window: Document = {}
+        if where.since is not None:
+            window["$gte"] = where.since
+        if where.until is not None:
+            window["$lt"] = where.until
+        if window:
+            query["at"] = window
+    return query
+
+
 _INDEX_IN_MESSAGE = re.compile(r"index:?\s*'?([^'\s]+)")
 
 
@@ -336,19 +367,29 @@ class MongoEventStore:
 
     # reads -----------------------------------------------------------------
 
-    async def _find(self, query: Document, sort: str, limit: int | None) -> list[LogRecord]:
+    async def _documents(
+        self, query: Document, sort: str, limit: int | None, projection: Document | None = None
+    ) -> list[Document]:
         if limit is not None and limit <= 0:
             return []
         with _translated():
-            cursor = self._log.find(query).sort(sort, 1)
+            cursor = self._log.find(query, projection).sort(sort, 1)
             if limit is not None:
                 cursor = cursor.limit(limit)
-            documents = await cursor.to_list(None)
-        return [from_document(document) for document in documents]
+            documents: list[Document] = await cursor.to_list(None)
+        return documents
+
+    async def _find(self, query: Document, sort: str, limit: int | None) -> list[LogRecord]:
+        return [from_document(document) for document in await self._documents(query, sort, limit)]
+
+    async def _find_slim(self, query: Document, sort: str, limit: int | None) -> list[SlimRecord]:
+        return [slim_from_document(document) for document in await self._documents(query, sort, limit, _SLIM)]
 
     async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
-        query = {"stream": stream, "version": {"$exists": True, "$gt": after_version}}
-        return await self._find(query, "version", limit)
+        return await self._find(_stream_query(stream, after_version), "version", limit)
+
+    async def read_stream_slim(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[SlimRecord]:
+        return await self._find_slim(_stream_query(stream, after_version), "version", limit)
 
     async def stream_version(self, stream: str) -> int:
         with _translated():
@@ -362,22 +403,12 @@ class MongoEventStore:
     async def read_all(
         self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
     ) -> list[LogRecord]:
-        query: Document = {"position": {"$gt": after_position}}
-        if where is not None:
-            if where.trip_id is not None:
-                query["tripId"] = where.trip_id
-            if where.user_id is not None:
-                query["userId"] = where.user_id
-            if where.commands is not None:
-                query["command"] = {"$in": list(where.commands)}
-            window: Document = {}
-            if where.since is not None:
-                window["$gte"] = where.since
-            if where.until is not None:
-                window["$lt"] = where.until
-            if window:
-                query["at"] = window
-        return await self._find(query, "position", limit)
+        return await self._find(_all_query(after_position, where), "position", limit)
+
+    async def read_all_slim(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[SlimRecord]:
+        return await self._find_slim(_all_query(after_position, where), "position", limit)
 
     async def head_position(self) -> int:
         """The highest position in the log (0 when empty): how far a full read goes."""

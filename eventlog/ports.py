@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from eventlog.records import LogRecord
+from eventlog.records import LogRecord, SlimRecord
 
 
 class StoreError(Exception):
@@ -75,6 +75,30 @@ class EventStore(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class SlimReads(Protocol):
+    """Reads of what projections need only (``SlimRecord``), for long folds.
+
+    The same records, order and filters as ``read_all`` and ``read_stream``;
+    every store adapter offers them.  A separate port so that a wrapper of an
+    ``EventStore`` (metrics, say) is one without them; a fold then reads
+    ``LogRecord`` values instead (``slim_reads``).
+    """
+
+    async def read_all_slim(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[SlimRecord]: ...
+
+    async def read_stream_slim(
+        self, stream: str, after_version: int = 0, limit: int | None = None
+    ) -> list[SlimRecord]: ...
+
+
+def slim_reads(store: EventStore) -> SlimReads | None:
+    """The store's slim reads, when it has them."""
+    return store if isinstance(store, SlimReads) else None
 
 
 BusMessage = dict[str, Any]

@@ -17,12 +17,20 @@ record holding it.  ``from_document``, which every adapter reads through, lifts
 the events of older records to the current shapes with the upcasters of
 ``migrations/upcasters.py``; the events as stored stay available to the hash
 chain in ``stored_events``.
+
+A ``SlimRecord`` is what projections read of a record, and nothing else: no
+payload, meta, ref or hash-chain fields, the error as its code, and the events
+in their current shapes.  Long folds (``ReadSide.rebuild``, ``replay``) read
+these (``eventlog.ports.SlimReads``), so they neither decode nor keep what no
+projection needs.  Projections take any ``RecordView``: a ``LogRecord`` or a
+``SlimRecord``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from migrations.upcasters import upcast_events
 
@@ -60,6 +68,68 @@ class LogRecord:
 
     def stored_at(self, position: int, **extra: JSON) -> LogRecord:
         return replace(self, position=position, extra={**self.extra, **extra})
+
+    @property
+    def stream_event(self) -> JSON:
+        """The trip-stream event this record holds, if it holds one."""
+        return self.events[0] if self.version is not None and self.events else None
+
+    @property
+    def error_code(self) -> str | None:
+        """The code of the error a refused record carries (None: no error, or one without a code)."""
+        return error_code(self.error)
+
+
+def error_code(error: JSON) -> str | None:
+    """An error's code, if it has a string one."""
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
+class RecordView(Protocol):
+    """What projections read of a record (``LogRecord`` and ``SlimRecord`` both are one)."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def at(self) -> str: ...
+    @property
+    def command(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def trip_id(self) -> str | None: ...
+    @property
+    def stream(self) -> str | None: ...
+    @property
+    def version(self) -> int | None: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def events(self) -> Sequence[JSON]: ...
+    @property
+    def stream_event(self) -> JSON: ...
+
+
+class SlimRecord(NamedTuple):
+    """A record as projections read it (see the module's doc); the fields in a store's column order."""
+
+    position: int
+    at: str
+    command: str
+    outcome: str
+    user_id: str | None
+    session_id: str | None
+    trip_id: str | None
+    stream: str | None
+    version: int | None
+    error_code: str | None
+    schema_version: int  # the format it was written in (``events`` are current)
+    events: Sequence[JSON]  # [{"type", "data"}], lifted to the current shapes
 
     @property
     def stream_event(self) -> JSON:
@@ -149,16 +219,22 @@ def _field_setters() -> Any:
 _new = object.__new__
 
 
+def lift_events(events: Sequence[JSON], schema_version: int) -> Sequence[JSON]:
+    """A record's events as stored, in the current shapes (the same object when nothing changed)."""
+    if schema_version < SCHEMA_VERSION and events:
+        return upcast_events(tuple(events), schema_version, SCHEMA_VERSION)
+    return events
+
+
 def from_document(document: dict[str, JSON]) -> LogRecord:
     """A stored document as a record, its events lifted to the current shapes."""
     get = document.get
     schema_version = get("schemaVersion") or FIRST_SCHEMA_VERSION
     events = tuple(get("events") or ())
     stored_events = None
-    if schema_version < SCHEMA_VERSION and events:
-        lifted = upcast_events(events, schema_version, SCHEMA_VERSION)
-        if lifted is not events:
-            events, stored_events = lifted, events
+    lifted = lift_events(events, schema_version)
+    if lifted is not events:
+        events, stored_events = tuple(lifted), events
     extra_keys = document.keys() - _KNOWN
     record: LogRecord = _new(LogRecord)
     _record_id(record, document["recordId"])
@@ -182,3 +258,34 @@ def from_document(document: dict[str, JSON]) -> LogRecord:
     _extra(record, {key: document[key] for key in sorted(extra_keys)} if extra_keys else {})
     _stored_events(record, stored_events)
     return record
+
+
+_new_slim = tuple.__new__
+
+
+def slim_record(row: Sequence[JSON]) -> SlimRecord:
+    """A ``SlimRecord`` from its fields in order, the events as stored (lifted here)."""
+    if row[10] < SCHEMA_VERSION and row[11]:
+        row = (*row[:11], lift_events(row[11], row[10]))
+    return _new_slim(SlimRecord, row)  # type: ignore[no-any-return]
+
+
+def slim_from_document(document: dict[str, JSON]) -> SlimRecord:
+    """A stored document as a ``SlimRecord``, its events lifted to the current shapes."""
+    get = document.get
+    return slim_record(
+        (
+            get("position") or 0,
+            document["at"],
+            document["command"],
+            document["outcome"],
+            get("userId"),
+            get("sessionId"),
+            get("tripId"),
+            get("stream"),
+            get("version"),
+            error_code(get("error")),
+            get("schemaVersion") or FIRST_SCHEMA_VERSION,
+            get("events") or [],
+        )
+    )

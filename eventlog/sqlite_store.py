@@ -6,6 +6,13 @@ committed, so nothing is acknowledged before it is durable.  Versions are unique
 per stream through a unique index; a lost race surfaces as ``VersionConflict``.
 Each record is linked into its hash chain (``eventlog/chain.py``) inside the
 write transaction; the links reach the chain state only once it committed.
+
+A row holds the record's document (JSON) in ``body``, except its events, which
+are in ``events``; what projections read has columns of its own, so that a fold
+reads ``SlimRecord`` values (``read_all_slim``) without decoding ``body``.
+Schema version 2 added those columns; opening a store splits the rows written
+before it (or by a tool that writes version 1 rows) a batch at a time, and
+every read takes either kind of row meanwhile.
 """
 
 from __future__ import annotations
@@ -21,9 +28,20 @@ import orjson
 
 from eventlog.chain import ChainBatch, Chains, StreamKey, link_hash
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
-from eventlog.records import LogRecord, from_document
+from eventlog.records import (
+    FIRST_SCHEMA_VERSION,
+    JSON,
+    SCHEMA_VERSION,
+    LogRecord,
+    SlimRecord,
+    error_code,
+    from_document,
+    slim_from_document,
+    slim_record,
+)
 
 MAX_BATCH = 512
+SPLIT_BATCH = 5000  # version 1 rows split per transaction when the store opens
 
 _SCHEMA = [
     # version 1
@@ -46,9 +64,22 @@ _SCHEMA = [
     CREATE INDEX IF NOT EXISTS log_user ON log(user_id, position);
     CREATE INDEX IF NOT EXISTS log_command ON log(command, position);
     """,
+    # version 2: what projections read, in columns of its own (rows are split by ``_split_rows``)
+    """
+    ALTER TABLE log ADD COLUMN session_id TEXT;
+    ALTER TABLE log ADD COLUMN error_code TEXT;
+    ALTER TABLE log ADD COLUMN schema_version INTEGER;
+    ALTER TABLE log ADD COLUMN events BLOB;
+    CREATE INDEX IF NOT EXISTS log_unsplit ON log(position) WHERE events IS NULL;
+    """,
 ]
 
-_COLUMNS = "position, body"
+_COLUMNS = "position, body, events"
+# ``SlimRecord``'s fields in order, then the body of a row not split yet
+_SLIM_COLUMNS = (
+    "position, at, command, outcome, user_id, session_id, trip_id, stream, version, error_code, schema_version,"
+    " events, CASE WHEN events IS NULL THEN body END"
+)
 
 
 def sqlite_path(url: str) -> str:
@@ -56,6 +87,89 @@ def sqlite_path(url: str) -> str:
     if not url.startswith("sqlite:///"):
         raise ValueError(f"not an sqlite URL: {url}")
     return url[len("sqlite:///") :] or "data/events.db"
+
+
+def _split(document: dict[str, JSON]) -> tuple[str | None, str | None, int, bytes, bytes]:
+    """A stored document (without ``position``) as its row's columns: session_id, error_code,
+    schema_version, events, body.  Takes ``events`` out of ``document``."""
+    events = document.pop("events", None) or []
+    return (
+        document.get("sessionId"),
+        error_code(document.get("error")),
+        document.get("schemaVersion") or FIRST_SCHEMA_VERSION,
+        orjson.dumps(events),
+        orjson.dumps(document),
+    )
+
+
+def _document(position: int, body: bytes, events: bytes | None) -> dict[str, JSON]:
+    document: dict[str, JSON] = orjson.loads(body)
+    if events is not None:  # else a row not split yet: its events are in the body
+        document["events"] = orjson.loads(events)
+    document["position"] = position
+    return document
+
+
+def _record(position: int, body: bytes, events: bytes | None) -> LogRecord:
+    return from_document(_document(position, body, events))
+
+
+def _slim(row: tuple[Any, ...]) -> SlimRecord:
+    """A ``SlimRecord`` from a row of ``_SLIM_COLUMNS`` (the slow cases: not split yet, or events to lift)."""
+    if row[12] is not None:
+        return slim_from_document(_document(row[0], row[12], None))
+    return slim_record((*row[:11], orjson.loads(row[11])))
+
+
+def _stream_query(columns: str, stream: str, after_version: int, limit: int | None) -> tuple[str, tuple[Any, ...]]:
+    sql = f"SELECT {columns} FROM log WHERE stream = ? AND version > ? ORDER BY version"
+    params: tuple[Any, ...] = (stream, after_version)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params += (limit,)
+    return sql, params
+
+
+def _all_query(
+    columns: str, after_position: int, limit: int, where: RecordFilter | None
+) -> tuple[str, tuple[Any, ...]]:
+    clauses = ["position > ?"]
+    params: list[Any] = [after_position]
+    commands: tuple[str, ...] = ()
+    if where is not None:
+        if where.trip_id is not None:
+            clauses.append("trip_id = ?")
+            params.append(where.trip_id)
+        if where.user_id is not None:
+            clauses.append("user_id = ?")
+            params.append(where.user_id)
+        if where.commands is not None:
+            commands = where.commands
+        if where.since is not None:
+            clauses.append("at >= ?")
+            params.append(where.since)
+        if where.until is not None:
+            clauses.append("at < ?")
+            params.append(where.until)
+    if len(commands) > 1:
+        # `command IN (...)` makes SQLite gather every later match and sort it, for each page; one
+        # (command, position) index range per command, each cut at `limit`, reads a page's worth only
+        branch = (
+            f"SELECT * FROM (SELECT position FROM log WHERE command = ? AND {' AND '.join(clauses)}"
+            " ORDER BY position LIMIT ?)"
+        )
+        sql = (
+            f"SELECT {columns} FROM log WHERE position IN"
+            f" ({' UNION ALL '.join([branch] * len(commands))} ORDER BY 1 LIMIT ?) ORDER BY position"
+        )
+        params = [value for command in commands for value in (command, *params, limit)] + [limit]
+    else:
+        if commands:
+            clauses.append("command = ?")
+            params.append(commands[0])
+        sql = f"SELECT {columns} FROM log WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
+        params.append(limit)
+    return sql, tuple(params)
 
 
 class _Pending:
@@ -124,6 +238,27 @@ class SqliteEventStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        while self._split_rows(conn, SPLIT_BATCH):
+            pass
+
+    @staticmethod
+    def _split_rows(conn: sqlite3.Connection, limit: int) -> int:
+        """Split up to ``limit`` rows that hold their events in ``body``; returns how many it did."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute(
+                "SELECT position, body FROM log WHERE events IS NULL ORDER BY position LIMIT ?", (limit,)
+            ).fetchall()
+            conn.executemany(
+                "UPDATE log SET session_id = ?, error_code = ?, schema_version = ?, events = ?, body = ?"
+                " WHERE position = ?",
+                [(*_split(orjson.loads(body)), position) for position, body in rows],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return len(rows)
 
     # appends ---------------------------------------------------------------
 
@@ -208,8 +343,8 @@ class SqliteEventStore:
 
     @staticmethod
     def _stream_hash(conn: sqlite3.Connection, key: StreamKey) -> str | None:
-        row = conn.execute("SELECT body FROM log WHERE stream = ? AND version = ?", key).fetchone()
-        return link_hash(from_document(orjson.loads(row[0]))) if row else None
+        row = conn.execute(f"SELECT {_COLUMNS} FROM log WHERE stream = ? AND version = ?", key).fetchone()
+        return link_hash(_record(*row)) if row else None
 
     def _insert_one(self, conn: sqlite3.Connection, chain: ChainBatch, record: LogRecord) -> LogRecord | Exception:
         needed = chain.predecessor(record)
@@ -217,7 +352,8 @@ class SqliteEventStore:
         try:
             cursor = conn.execute(
                 "INSERT INTO log (record_id, at, command, outcome, user_id, trip_id, stream, version,"
-                " idempotency_key, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " idempotency_key, session_id, error_code, schema_version, events, body)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.record_id,
                     record.at,
@@ -228,7 +364,7 @@ class SqliteEventStore:
                     record.stream,
                     record.version,
                     record.idempotency_key,
-                    orjson.dumps(body),
+                    *_split(body),
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -246,21 +382,26 @@ class SqliteEventStore:
     # reads -----------------------------------------------------------------
 
     def _select(self, sql: str, params: tuple[Any, ...]) -> list[LogRecord]:
+        return [_record(*row) for row in self._connection().execute(sql, params).fetchall()]
+
+    def _select_slim(self, sql: str, params: tuple[Any, ...]) -> list[SlimRecord]:
         rows = self._connection().execute(sql, params).fetchall()
-        records = []
-        for position, body in rows:
-            document = orjson.loads(body)
-            document["position"] = position
-            records.append(from_document(document))
-        return records
+        loads, new, current = orjson.loads, tuple.__new__, SCHEMA_VERSION
+        return [
+            new(SlimRecord, (*row[:11], loads(row[11]))) if row[12] is None and row[10] >= current else _slim(row)
+            for row in rows
+        ]
 
     async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
-        sql = f"SELECT {_COLUMNS} FROM log WHERE stream = ? AND version > ? ORDER BY version"
-        params: tuple[Any, ...] = (stream, after_version)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params += (limit,)
-        result: list[LogRecord] = await self._run(self._reader, self._select, sql, params)
+        result: list[LogRecord] = await self._run(
+            self._reader, self._select, *_stream_query(_COLUMNS, stream, after_version, limit)
+        )
+        return result
+
+    async def read_stream_slim(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[SlimRecord]:
+        result: list[SlimRecord] = await self._run(
+            self._reader, self._select_slim, *_stream_query(_SLIM_COLUMNS, stream, after_version, limit)
+        )
         return result
 
     async def stream_version(self, stream: str) -> int:
@@ -274,43 +415,17 @@ class SqliteEventStore:
     async def read_all(
         self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
     ) -> list[LogRecord]:
-        clauses = ["position > ?"]
-        params: list[Any] = [after_position]
-        commands: tuple[str, ...] = ()
-        if where is not None:
-            if where.trip_id is not None:
-                clauses.append("trip_id = ?")
-                params.append(where.trip_id)
-            if where.user_id is not None:
-                clauses.append("user_id = ?")
-                params.append(where.user_id)
-            if where.commands is not None:
-                commands = where.commands
-            if where.since is not None:
-                clauses.append("at >= ?")
-                params.append(where.since)
-            if where.until is not None:
-                clauses.append("at < ?")
-                params.append(where.until)
-        if len(commands) > 1:
-            # `command IN (...)` makes SQLite gather every later match and sort it, for each page; one
-            # (command, position) index range per command, each cut at `limit`, reads a page's worth only
-            branch = (
-                f"SELECT * FROM (SELECT position FROM log WHERE command = ? AND {' AND '.join(clauses)}"
-                " ORDER BY position LIMIT ?)"
-            )
-            sql = (
-                f"SELECT {_COLUMNS} FROM log WHERE position IN"
-                f" ({' UNION ALL '.join([branch] * len(commands))} ORDER BY 1 LIMIT ?) ORDER BY position"
-            )
-            params = [value for command in commands for value in (command, *params, limit)] + [limit]
-        else:
-            if commands:
-                clauses.append("command = ?")
-                params.append(commands[0])
-            sql = f"SELECT {_COLUMNS} FROM log WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
-            params.append(limit)
-        result: list[LogRecord] = await self._run(self._reader, self._select, sql, tuple(params))
+        result: list[LogRecord] = await self._run(
+            self._reader, self._select, *_all_query(_COLUMNS, after_position, limit, where)
+        )
+        return result
+
+    async def read_all_slim(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[SlimRecord]:
+        result: list[SlimRecord] = await self._run(
+            self._reader, self._select_slim, *_all_query(_SLIM_COLUMNS, after_position, limit, where)
+        )
         return result
 
     async def head_position(self) -> int:

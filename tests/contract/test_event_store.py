@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from eventlog.ports import DuplicateCommand, EventStore, RecordFilter, VersionConflict
-from eventlog.records import ACCEPTED, REFUSED, LogRecord
+from eventlog.ports import DuplicateCommand, EventStore, RecordFilter, VersionConflict, slim_reads
+from eventlog.records import ACCEPTED, REFUSED, LogRecord, SlimRecord
 
 _ids = itertools.count(1)
 TRIP_A = "a" * 24
@@ -155,3 +155,48 @@ async def test_records_survive_closing_and_reopening(store_factory) -> None:  # 
         await store.append(record(TRIP_A, 1))
     async with store_factory() as store:
         assert [r.version for r in await store.read_stream(TRIP_A)] == [1]
+
+
+def slim_of(record: LogRecord) -> SlimRecord:
+    """What a slim read must give for a record read in full."""
+    return SlimRecord(
+        record.position, record.at, record.command, record.outcome, record.user_id, record.session_id,
+        record.trip_id, record.stream, record.version, record.error_code, record.schema_version, list(record.events),
+    )  # fmt: skip
+
+
+def as_compared(records: list[SlimRecord]) -> list[SlimRecord]:
+    return [r._replace(events=list(r.events)) for r in records]
+
+
+async def test_slim_reads_give_what_projections_read_of_the_same_records(store: EventStore) -> None:
+    slim = slim_reads(store)
+    assert slim is not None
+    await store.append(record(TRIP_A, 1, user="1" * 24))
+    await store.append(record(TRIP_A, None, command="chat_message", outcome=REFUSED))
+    await store.append(
+        LogRecord(
+            record_id=f"{next(_ids):024x}", at="2026-11-25T10:05:00.000Z", source="ws", command="chat_message",
+            outcome=REFUSED, user_id="2" * 24, session_id="s2", trip_id=TRIP_B, payload={"message": "hi"},
+            error={"code": "NOT_IN_ROOM", "message": "join first"}, meta={"role": "user"},
+        )
+    )  # fmt: skip
+    await store.append(record(TRIP_B, 1, command="chat_message", user="2" * 24))
+    await store.append(record(TRIP_A, 2, command="chat_message"))
+    await store.append(record(None, None, command="connect"))
+    full = await store.read_all()
+    assert [r.error_code for r in full] == [None, None, "NOT_IN_ROOM", None, None, None]
+    assert as_compared(await slim.read_all_slim()) == [slim_of(r) for r in full]
+    for after, limit, where in [
+        (full[0].position, 2, None),
+        (0, 10, RecordFilter(commands=("chat_message", "connect"))),
+        (full[1].position, 1, RecordFilter(commands=("chat_message", "connect"))),
+        (0, 10, RecordFilter(trip_id=TRIP_B, user_id="2" * 24, commands=("chat_message",))),
+        (0, 10, RecordFilter(since="2026-11-25T10:01:00.000Z")),
+    ]:
+        expected = [slim_of(r) for r in await store.read_all(after, limit, where)]
+        assert as_compared(await slim.read_all_slim(after, limit, where)) == expected and expected
+    for stream, after_version, stream_limit in [(TRIP_A, 0, None), (TRIP_A, 1, 1), (TRIP_B, 0, 5)]:
+        expected = [slim_of(r) for r in await store.read_stream(stream, after_version, stream_limit)]
+        assert as_compared(await slim.read_stream_slim(stream, after_version, stream_limit)) == expected and expected
+    assert await slim.read_stream_slim(TRIP_A, 2) == []
