@@ -30,7 +30,17 @@ from bench import servers
 from bench.report import print_table, write_jsonl
 
 ROOT = servers.ROOT
-CASES = ("fanout_a", "fanout_b", "idle_5k", "idle_10k", "persist_sqlite", "persist_mongo", "crossnode", "recovery")
+CASES = (
+    "fanout_a",
+    "fanout_b",
+    "idle_5k",
+    "idle_10k",
+    "persist_sqlite",
+    "persist_mongo",
+    "crossnode",
+    "crossnode_collab",
+    "recovery",
+)
 
 
 def run_loadgen(scenario: str, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -175,9 +185,16 @@ def recovery_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[
         ]
 
 
-def crossnode_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
+def crossnode_case(name: str, absent_collaborator: bool) -> Callable[..., list[dict[str, Any]]]:
+    def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
+        return crossnode_run(work, opts, name, absent_collaborator)
+
+    return run
+
+
+def crossnode_run(work: Path, opts: argparse.Namespace, name: str, absent_collaborator: bool) -> list[dict[str, Any]]:
     if not (ROOT / "eventlog" / "redis_bus.py").exists():
-        return [{"case": "crossnode", "server": "ours", "skipped": "no Redis bus"}]
+        return [{"case": name, "server": "ours", "skipped": "no Redis bus"}]
     redis = servers.Redis(work).start()
     try:
         store = f"sqlite:///{work}/shared-{redis.port}.db"
@@ -187,6 +204,9 @@ def crossnode_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict
             args = {
                 "port": a.port,
                 "port_b": b.port,
+                "server_pid": a.pid,
+                "server_pid_b": b.pid,
+                "absent_collaborator": absent_collaborator,
                 "secret": servers.SECRET,
                 "rate": 1000,
                 "duration": 10 * opts.scale,
@@ -195,7 +215,7 @@ def crossnode_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict
             result, command = run_loadgen("crossnode", args)
             return [
                 {
-                    "case": "crossnode",
+                    "case": name,
                     "server": "ours",
                     **result,
                     "server_command": a.command,
@@ -217,7 +237,8 @@ def suite() -> dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, .
         "idle_10k": (idle_case("idle_10k", 10000), both),
         "persist_sqlite": (persist_case("persist_sqlite", "sqlite"), ("ours",)),
         "persist_mongo": (persist_case("persist_mongo", "mongo"), ("ours",)),
-        "crossnode": (crossnode_case, ("ours",)),
+        "crossnode": (crossnode_case("crossnode", False), ("ours",)),
+        "crossnode_collab": (crossnode_case("crossnode_collab", True), ("ours",)),
         "recovery": (recovery_case, ("ours",)),
     }
 

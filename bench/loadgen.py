@@ -622,7 +622,12 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
     proto_b = Ours(args["port_b"], args["secret"])
     secret, rate, duration = args["secret"], args["rate"], args["duration"]
     owner = make_token(secret, object_id(0x400000))
-    trip_id = await asyncio.to_thread(create_trip, {"proto": "ours", "port": args["port"]}, owner)
+    body: dict[str, Any] = {"title": "bench trip"}
+    if args.get("absent_collaborator"):
+        # a member never connected: every message looks the room's roster up and notifies them
+        body["collaborators"] = [object_id(0x400001)]
+    trip = await asyncio.to_thread(rest, args["port"], "POST", "/api/trips", owner, body)
+    trip_id = str(trip["tripId"])
     stats_b = Stats(int(rate * duration * 1.2) + 100, 1)
     [a], _ = await open_many(proto_a, [owner], None, hidden=True, concurrency=1, deadline=time.monotonic() + 30)
     [b], _ = await open_many(proto_b, [owner], stats_b, hidden=True, concurrency=1, deadline=time.monotonic() + 30)
@@ -631,6 +636,10 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
         await conn.wait_state("joined", 30)
     await asyncio.sleep(0.5)
     sent, interval = 0, 1.0 / rate
+    pid_a, pid_b = args.get("server_pid"), args.get("server_pid_b")
+    cpu_a0 = proc_cpu_seconds(pid_a) if pid_a else 0.0
+    cpu_b0 = proc_cpu_seconds(pid_b) if pid_b else 0.0
+    cpu_self0 = self_cpu()
     next_at = time.perf_counter()
     stop_at = next_at + duration
     while time.perf_counter() < stop_at:
@@ -645,8 +654,16 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
     while stats_b.received < sent and time.perf_counter() < deadline:
         await asyncio.sleep(0.01)
     lat = sorted(stats_b.latency)
+    per_message = max(1, sent)
+    cpu_a = proc_cpu_seconds(pid_a) - cpu_a0 if pid_a else None
+    cpu_b = proc_cpu_seconds(pid_b) - cpu_b0 if pid_b else None
+    cpu_self = self_cpu() - cpu_self0
     close_all([a, b])
     return {
+        "absent_collaborator": bool(args.get("absent_collaborator")),
+        "node_a_us_per_message": round(1e6 * cpu_a / per_message, 1) if cpu_a is not None else None,
+        "node_b_us_per_message": round(1e6 * cpu_b / per_message, 1) if cpu_b is not None else None,
+        "loadgen_us_per_message": round(1e6 * cpu_self / per_message, 1),
         "rate": rate,
         "sent": sent,
         "received_on_b": stats_b.received,

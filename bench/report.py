@@ -41,11 +41,15 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("runq wait %", "server_runq_wait_pct"),
     ],
     "crossnode": [
+        ("absent collaborator", "absent_collaborator"),
         ("sent", "sent"),
         ("received", "received_on_b"),
         ("p50 ms", "p50_ms"),
         ("p99 ms", "p99_ms"),
         ("max ms", "max_ms"),
+        ("node A µs CPU/msg", "node_a_us_per_message"),
+        ("node B µs CPU/msg", "node_b_us_per_message"),
+        ("loadgen µs CPU/msg", "loadgen_us_per_message"),
     ],
     "recovery": [
         ("behind", "behind"),
