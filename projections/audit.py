@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventlog.records import ACCEPTED, LogRecord
+from eventlog.records import ACCEPTED, RecordView
 
 JOINED = ("join_trip_room",)
 LEFT = ("leave_trip_room", "room_access_revoked")
@@ -33,7 +33,7 @@ class AuditViews:
         self._sessions: dict[str, dict[str, Any]] = {}
         self.streams: set[str] = set()  # every trip stream the log holds
 
-    def apply(self, record: LogRecord) -> bool:
+    def apply(self, record: RecordView) -> bool:
         if record.position <= self.position:
             return False
         self.position = record.position
@@ -42,8 +42,7 @@ class AuditViews:
         counts[key] = counts.get(key, 0) + 1
         refused = key[1] != ACCEPTED
         if refused:
-            error = record.error
-            code = error.get("code", "?") if isinstance(error, dict) else "?"
+            code = record.error_code or "?"
             self._refusals[code] = self._refusals.get(code, 0) + 1
         user_id = record.user_id
         if user_id is not None:
@@ -60,7 +59,7 @@ class AuditViews:
             self._session(record)
         return True
 
-    def _session(self, record: LogRecord) -> None:
+    def _session(self, record: RecordView) -> None:
         command, session_id = record.command, record.session_id
         assert session_id is not None
         if command == "connect":

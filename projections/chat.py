@@ -5,21 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventlog.records import LogRecord
+from eventlog.records import RecordView
 from projections.digests import Running, chat_summary, item_bytes
-from projections.trips import StreamGap
+from projections.trips import CHAT_MESSAGE, StreamGap
 
 
-def chat_message_view(record: LogRecord) -> dict[str, Any] | None:
+def chat_message_view(record: RecordView) -> dict[str, Any] | None:
     """The message as clients see it (REST history and the live broadcast)."""
     event = record.stream_event
-    if event is None or event["type"] != "chat_message":
+    if event is None or event["type"] != CHAT_MESSAGE:
         return None
-    data = event["data"]
-    view: dict[str, Any] = {"messageId": data["messageId"], "tripId": record.stream, "userId": data["userId"]}
-    if data.get("name") is not None:
-        view["name"] = data["name"]
-    view.update(message=data["message"], type=data["type"], timestamp=record.at, seq=record.version)
+    return _message_view(event["data"], record.stream, record.version, record.at)
+
+
+def _message_view(data: dict[str, Any], trip_id: str | None, seq: int | None, at: str) -> dict[str, Any]:
+    view: dict[str, Any] = {"messageId": data["messageId"], "tripId": trip_id, "userId": data["userId"]}
+    name = data.get("name")
+    if name is not None:
+        view["name"] = name
+    view["message"] = data["message"]
+    view["type"] = data["type"]
+    view["timestamp"] = at
+    view["seq"] = seq
     return view
 
 
@@ -43,19 +50,21 @@ class ChatHistories:
         chat = self._trips.get(trip_id)
         return chat.version if chat else 0
 
-    def apply(self, record: LogRecord) -> bool:
-        if record.stream is None or record.version is None:
+    def apply(self, record: RecordView) -> bool:
+        stream, version = record.stream, record.version
+        if stream is None or version is None:
             return False
-        chat = self._trips.get(record.stream)
+        chat = self._trips.get(stream)
         if chat is None:
-            chat = self._trips[record.stream] = _TripChat(running=Running() if self.compact else None)
-        if record.version <= chat.version:
+            chat = self._trips[stream] = _TripChat(running=Running() if self.compact else None)
+        if version <= chat.version:
             return False
-        if record.version != chat.version + 1:
-            raise StreamGap(f"{record.stream}: have {chat.version}, got {record.version}")
-        chat.version = record.version
-        message = chat_message_view(record)
-        if message is not None:
+        if version != chat.version + 1:
+            raise StreamGap(f"{stream}: have {chat.version}, got {version}")
+        chat.version = version
+        events = record.events  # a stream record's first event is its stream event
+        if events and events[0]["type"] == CHAT_MESSAGE:
+            message = _message_view(events[0]["data"], stream, version, record.at)
             if chat.running is not None:
                 chat.running.add(item_bytes(message))
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventlog.records import LogRecord
+from eventlog.records import RecordView
 from projections.digests import UserNotifications, id_digest, item_bytes
 
 NOTIFICATION_CREATED = "notification_created"
@@ -33,7 +33,7 @@ class Notifications:
         self._by_user: dict[str, dict[str, dict[str, Any]]] = {}
         self._compact: dict[str, UserNotifications] = {}
 
-    def apply(self, record: LogRecord) -> bool:
+    def apply(self, record: RecordView) -> bool:
         if record.position <= self.position:
             return False
         self.position = record.position

@@ -9,17 +9,21 @@ A *compact* read side (``compact=True``) keeps chat histories and notifications
 as counts and digests (``projections/digests.py``): what a rebuild needs to be
 compared, in memory that grows with the number of trips and notifications
 rather than with the number of messages.  A serving node is never compact.
+
+Projections take any ``RecordView``; what a read side reads from the log
+itself are ``SlimRecord`` values when its store has slim reads
+(``eventlog.ports.SlimReads``), whole ``LogRecord`` values otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from domain.trip_model import Trip
-from eventlog.ports import EventStore, RecordFilter
-from eventlog.records import LogRecord
+from eventlog.ports import EventStore, RecordFilter, slim_reads
+from eventlog.records import LogRecord, RecordView
 from projections.audit import AuditViews
 from projections.chat import ChatHistories, chat_message_view
 from projections.notifications import (
@@ -41,6 +45,7 @@ class ReadSide:
         self, store: EventStore, *, compact: bool = False, page: int = PAGE, writer: ReadModelWriter | None = None
     ) -> None:
         self._store = store
+        self._slim = slim_reads(store)  # projections read no more than these hold
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         self._page = page  # records per read
         self.trips = TripStates()
@@ -52,6 +57,16 @@ class ReadSide:
         self._locks: dict[str, asyncio.Lock] = {}
         self._notifications_lock = asyncio.Lock()
         self._audit_lock = asyncio.Lock()
+
+    async def _read_all(self, after_position: int, limit: int, where: RecordFilter | None) -> Sequence[RecordView]:
+        if self._slim is not None:
+            return await self._slim.read_all_slim(after_position, limit, where)
+        return await self._store.read_all(after_position, limit, where)
+
+    async def _read_stream(self, stream: str, after_version: int, limit: int | None) -> Sequence[RecordView]:
+        if self._slim is not None:
+            return await self._slim.read_stream_slim(stream, after_version, limit)
+        return await self._store.read_stream(stream, after_version, limit)
 
     def apply(self, record: LogRecord) -> None:
         """Apply a record this node appended; a gap is left for the next catch-up."""
@@ -83,7 +98,7 @@ class ReadSide:
             after = min(self.trips.version(trip_id), self.chat.version(trip_id))
             change = ReadModelChange() if self._writer is not None else None
             while True:
-                records = await self._store.read_stream(trip_id, after_version=after, limit=self._page)
+                records = await self._read_stream(trip_id, after, self._page)
                 for record in records:
                     applied = self.trips.apply(record)
                     if self.chat.apply(record) and change is not None:
@@ -112,7 +127,7 @@ class ReadSide:
         async with self._notifications_lock:
             where = RecordFilter(commands=NOTIFYING_COMMANDS)
             while True:
-                records = await self._store.read_all(self.notifications.position, self._page, where)
+                records = await self._read_all(self.notifications.position, self._page, where)
                 change = ReadModelChange() if self._writer is not None else None
                 for record in records:
                     if self.notifications.apply(record) and change is not None:
@@ -127,7 +142,7 @@ class ReadSide:
     async def catch_up_audit(self) -> None:
         async with self._audit_lock:
             while True:
-                records = await self._store.read_all(self.audit.position, self._page)
+                records = await self._read_all(self.audit.position, self._page, None)
                 for record in records:
                     self.audit.apply(record)
                 if len(records) < self._page:
@@ -150,7 +165,7 @@ class ReadSide:
         if self._writer is not None:
             await self._writer.drain()
 
-    def apply_any(self, record: LogRecord) -> None:
+    def apply_any(self, record: RecordView) -> None:
         """Fold any record in position order (used by rebuilds)."""
         self.trips.apply(record)
         self.chat.apply(record)
@@ -180,11 +195,11 @@ class ReadSide:
             fresh.notifications.apply,
             fresh.audit.apply,
         )
-        gaps = fresh.gaps
+        gaps, read = fresh.gaps, fresh._read_all
         notifying = frozenset(NOTIFYING_COMMANDS)
         position, done = 0, False
         while not done:
-            records = await store.read_all(position, page)
+            records = await read(position, page, None)
             done = len(records) < page
             if until is not None and records and records[-1].position > until:
                 records = [record for record in records if record.position <= until]
@@ -217,7 +232,7 @@ class ReadSide:
         return views
 
 
-def _notification_changes(record: LogRecord, change: ReadModelChange) -> None:
+def _notification_changes(record: RecordView, change: ReadModelChange) -> None:
     """The notifications a record creates or marks read, as external read model writes."""
     for event in record.events:
         data = event["data"]

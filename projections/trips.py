@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from domain.trip_decider import event_from_json, evolve
-from domain.trip_model import JSON, Trip
-from eventlog.records import LogRecord
+from domain.trip_model import Trip
+from eventlog.records import RecordView
 
 CHAT_MESSAGE = "chat_message"
 
@@ -26,44 +26,44 @@ class TripStates:
     """
 
     def __init__(self) -> None:
-        self._views: dict[str, tuple[int, Trip | None]] = {}
-        self._deferred: dict[str, tuple[JSON, int, str]] = {}  # trip id -> its newest chat event not evolved yet
+        self._versions: dict[str, int] = {}  # trip id -> the last stream version applied
+        self._states: dict[str, Trip | None] = {}  # trip id -> its state (chat messages deferred aside)
+        self._deferred: dict[str, RecordView] = {}  # trip id -> its newest chat record not evolved yet
 
     def version(self, trip_id: str) -> int:
-        return self._views.get(trip_id, (0, None))[0]
+        return self._versions.get(trip_id, 0)
 
     def get(self, trip_id: str) -> Trip | None:
         if trip_id in self._deferred:
-            self._settle(trip_id)
-        return self._views.get(trip_id, (0, None))[1]
+            return self._settle(trip_id)
+        return self._states.get(trip_id)
 
     def _settle(self, trip_id: str) -> Trip | None:
-        event, version, at = self._deferred.pop(trip_id)
-        applied, state = self._views[trip_id]
-        state = evolve(state, event_from_json(event), version, at)
-        self._views[trip_id] = (applied, state)
+        record = self._deferred.pop(trip_id)
+        assert record.version is not None
+        state = evolve(self._states[trip_id], event_from_json(record.events[0]), record.version, record.at)
+        self._states[trip_id] = state
         return state
 
-    def apply(self, record: LogRecord) -> bool:
-        event = record.stream_event
-        stream, version = record.stream, record.version
-        if event is None or stream is None or version is None:
+    def apply(self, record: RecordView) -> bool:
+        stream, version, events = record.stream, record.version, record.events
+        if stream is None or version is None or not events:
             return False
-        applied, state = self._views.get(stream, (0, None))
+        applied = self._versions.get(stream, 0)
         if version <= applied:
             return False
         if version != applied + 1:
             raise StreamGap(f"{stream}: have {applied}, got {version}")
-        if event["type"] == CHAT_MESSAGE and state is not None:
-            self._views[stream] = (version, state)
-            self._deferred[stream] = (event, version, record.at)
+        self._versions[stream] = version
+        event = events[0]  # the stream event
+        if event["type"] == CHAT_MESSAGE and self._states.get(stream) is not None:
+            self._deferred[stream] = record
             return True
-        if stream in self._deferred:
-            state = self._settle(stream)
-        self._views[stream] = (version, evolve(state, event_from_json(event), version, record.at))
+        state = self._settle(stream) if stream in self._deferred else self._states.get(stream)
+        self._states[stream] = evolve(state, event_from_json(event), version, record.at)
         return True
 
     def snapshot(self) -> dict[str, Any]:
         for trip_id in list(self._deferred):
             self._settle(trip_id)
-        return {trip_id: state.to_json() for trip_id, (_, state) in sorted(self._views.items()) if state is not None}
+        return {trip_id: state.to_json() for trip_id, state in sorted(self._states.items()) if state is not None}
