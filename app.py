@@ -86,7 +86,10 @@ def token_rules(settings: Settings) -> TokenRules:
 async def build(settings: Settings) -> Services:
     """Open the adapters and wire every service from one settings object."""
     metrics = Metrics()
-    store = MeteredStore(open_store(settings.store_url, migrate=settings.migrate), metrics)
+    store = MeteredStore(
+        open_store(settings.store_url, migrate=settings.migrate, commit_steady=settings.limits.commit_steady_seconds),
+        metrics,
+    )
     await store.open()
     bus = open_bus(settings.redis_url, settings.node_id, settings.redis_prefix)
     clock = SystemClock()

@@ -36,6 +36,7 @@ class Limits:
     shutdown_grace_seconds: float = 10.0
     write_coalesce_seconds: float = 0.0  # >0: a socket is written at most this often, frames in between coalesce
     write_pace: float = 1.0  # after a long flush, pause this many times its length (frames in between coalesce)
+    commit_steady_seconds: float = 0.002  # SQLite: commits this close together follow the loop for company
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--shutdown-grace": ("shutdown_grace_seconds", "SHUTDOWN_GRACE", float),
     "--write-coalesce": ("write_coalesce_seconds", "WRITE_COALESCE", float),
     "--write-pace": ("write_pace", "WRITE_PACE", float),
+    "--commit-steady": ("commit_steady_seconds", "COMMIT_STEADY", float),
 }
 
 

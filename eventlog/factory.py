@@ -13,10 +13,13 @@ if TYPE_CHECKING:
     from projections.read_models import ReadModelSink
 
 
-def open_store(url: str, *, migrate: bool = False) -> EventStore:
-    """``migrate``: bring a MongoDB schema up to date on open (SQLite always does)."""
+def open_store(url: str, *, migrate: bool = False, commit_steady: float | None = None) -> EventStore:
+    """``migrate``: bring a MongoDB schema up to date on open (SQLite always does);
+    ``commit_steady``: see ``SqliteEventStore`` (None: its default)."""
     if url.startswith("sqlite:///"):
-        return SqliteEventStore(sqlite_path(url))
+        if commit_steady is None:
+            return SqliteEventStore(sqlite_path(url))
+        return SqliteEventStore(sqlite_path(url), steady=commit_steady)
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_store import MongoEventStore  # imported only when asked for
 

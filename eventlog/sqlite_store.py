@@ -184,11 +184,37 @@ def _in_stream(record: LogRecord) -> bool:
     return record.stream is not None and record.version is not None
 
 
+STEADY = 0.002  # a commit starting this soon after the previous one ended: the node is under steady load
+FOLLOW_MAX = 0.005  # how long a commit follows a loop that keeps queueing appends
+
+
 class SqliteEventStore:
-    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000, synchronous: str = "FULL") -> None:
+    fold_page = 200  # a query costs tens of microseconds; 200 slim records stay in a core's cache
+
+    """Group commit, with company gathered under steady load.
+
+    A commit costs this process ~200 µs of CPU whatever its size (the hand-over
+    to the writer thread, the WAL frames, the fsync).  Under steady load (the
+    previous commit ended less than ``steady`` seconds ago) the next one first
+    follows the event loop while each of its iterations queues more appends (the
+    frames read meanwhile): a busy node then commits what it decided in one go
+    instead of a few appends at a time, and adds no idle time.  After a pause, or
+    as soon as an iteration queues nothing, it commits at once.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout_ms: int = 10_000,
+        synchronous: str = "FULL",
+        steady: float = STEADY,
+    ) -> None:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
+        self._steady = steady
+        self._committed_at = 0.0
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._local = threading.local()
@@ -282,7 +308,9 @@ class SqliteEventStore:
         return future
 
     async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
+            await self._gather(loop)
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 outcomes = await self._run(self._writer, self._insert_batch, [p.record for p in batch])
@@ -292,6 +320,8 @@ class SqliteEventStore:
                         pending.future.set_exception(exc)
                 self._fail_successors({p.record.stream or "" for p in batch if _in_stream(p.record)})
                 continue
+            finally:
+                self._committed_at = loop.time()
             broken: set[str] = set()
             for pending, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Exception) and _in_stream(pending.record):
@@ -304,6 +334,18 @@ class SqliteEventStore:
                     pending.future.set_result(outcome)
             if broken:
                 self._fail_successors(broken)
+
+    async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Under steady load, wait while the event loop keeps queueing appends (see the class)."""
+        now = loop.time()
+        if now >= self._committed_at + self._steady:
+            return
+        until = now + FOLLOW_MAX
+        while len(self._pending) < MAX_BATCH and loop.time() < until:
+            queued = len(self._pending)
+            await asyncio.sleep(0)  # one loop iteration: the frames read meanwhile queue their appends
+            if len(self._pending) == queued:
+                return
 
     def _fail_successors(self, streams: set[str]) -> None:
         """Queued records of streams whose earlier record just failed fail unwritten."""

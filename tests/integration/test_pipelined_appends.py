@@ -60,3 +60,56 @@ async def test_records_queued_behind_a_failed_batch_of_their_stream_fail(tmp_pat
         assert [r.version for r in await store.read_stream(STREAM)] == [1]
     finally:
         await store.close()
+
+
+def observed_batches(store: SqliteEventStore) -> list[int]:
+    """The sizes of the batches the store commits (its own writer, only watched)."""
+    sizes: list[int] = []
+    write = store._insert_batch
+
+    def watched(records: list[LogRecord]) -> list[LogRecord | Exception]:
+        sizes.append(len(records))
+        return write(records)
+
+    store._insert_batch = watched  # type: ignore[method-assign]
+    return sizes
+
+
+async def queue_one_per_iteration(store: SqliteEventStore, first_version: int, n: int) -> list[LogRecord]:
+    futures = []
+    for i in range(n):
+        futures.append(store.enqueue(record(100 + i, first_version + i)))
+        await asyncio.sleep(0)  # the next frame is read in the next loop iteration
+    return list(await asyncio.gather(*futures))
+
+
+@pytest.mark.parametrize(("steady", "second_commit"), [(10.0, 6), (0.0, 1)])
+async def test_under_steady_load_a_commit_follows_the_loop_while_it_queues_appends(
+    tmp_path: Path, steady: float, second_commit: int
+) -> None:
+    store = SqliteEventStore(str(tmp_path / "events.db"), steady=steady)
+    await store.open()
+    try:
+        sizes = observed_batches(store)
+        await store.append(record(1, 1))  # just committed: the node counts as under steady load
+        stored = await queue_one_per_iteration(store, 2, 6)
+        assert [r.version for r in stored] == [2, 3, 4, 5, 6, 7]
+        # following the loop, the six appends queued in six iterations share one commit;
+        # without it the first goes alone
+        assert sizes[:2] == [1, second_commit]
+        assert sum(sizes) == 7
+    finally:
+        await store.close()
+
+
+async def test_after_a_pause_an_append_commits_at_once_alone(tmp_path: Path) -> None:
+    store = SqliteEventStore(str(tmp_path / "events.db"), steady=0.05)
+    await store.open()
+    try:
+        sizes = observed_batches(store)
+        await store.append(record(1, 1))
+        await asyncio.sleep(0.1)  # longer than ``steady``: no longer under load
+        await queue_one_per_iteration(store, 2, 3)
+        assert sizes[:2] == [1, 1]
+    finally:
+        await store.close()
