@@ -101,11 +101,12 @@ async def replay(
     live: LiveModel | None = None,
     progress: ProgressFactory | None = None,
     limit: int = 100,
-    page: int = PAGE,
+    page: int | None = None,
 ) -> ReplayReport:
     """Rebuild from the log and compare (see the module's doc); at most ``limit`` differences.
 
     ``progress`` is told of each phase (``rebuild``, then the second fold's) and how it advances.
+    ``page``: records per read (default: what suits the store for folds, ``PAGE`` for full records).
     """
     if live is not None:
         report = ReplayReport(live.source, "live")
@@ -130,7 +131,7 @@ async def replay(
         for stream, gap in sorted(rebuilt.gaps.items()):
             differ.add(Difference(f"trips.{stream}", note=f"the rebuild stopped at a gap in the stream ({gap})"))
         if live is not None:
-            await _against_live(store, model, live, differ, page)
+            await _against_live(store, model, live, differ, page or PAGE)
         else:
             await _against_streams(store, rebuilt, model, differ, page, step)
     report.differences, report.truncated = differ.found, differ.truncated
@@ -164,7 +165,12 @@ def _item(differ: Differ, path: str, left: Any, right: Any) -> None:
 
 
 async def _against_streams(
-    store: EventStore, rebuilt: ReadSide, model: dict[str, Any], differ: Differ, page: int, step: ProgressFactory
+    store: EventStore,
+    rebuilt: ReadSide,
+    model: dict[str, Any],
+    differ: Differ,
+    page: int | None,
+    step: ProgressFactory,
 ) -> None:
     trips, chat = model["trips"], model["chat"]
     chat_differs: list[str] = []
@@ -194,8 +200,9 @@ async def _against_streams(
     users_differ = [user for user in users if notes.get(user) != theirs_notes.get(user)]
 
     if chat_differs or users_differ:
-        ours = await _in_position_order(store, chat_differs[:DRILL_DOWN], users_differ[:DRILL_DOWN], None, page)
-        theirs_items = await _per_stream_items(store, chat_differs[:DRILL_DOWN], users_differ[:DRILL_DOWN], page)
+        full_page = page or PAGE
+        ours = await _in_position_order(store, chat_differs[:DRILL_DOWN], users_differ[:DRILL_DOWN], None, full_page)
+        theirs_items = await _per_stream_items(store, chat_differs[:DRILL_DOWN], users_differ[:DRILL_DOWN], full_page)
         _drill_down(differ, "chat", chat_differs, chat, per_stream_chat, ours[0], theirs_items[0])
         _drill_down(differ, "notifications", users_differ, notes, theirs_notes, ours[1], theirs_items[1])
 

@@ -181,6 +181,8 @@ class MongoEventStore:
     ``event_listeners``).
     """
 
+    fold_page = 1000  # each read is a round trip
+
     def __init__(self, url: str, *, database: str | None = None, migrate: bool = False, **client_options: Any) -> None:
         self._url = url
         self._database_name = database

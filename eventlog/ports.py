@@ -87,6 +87,11 @@ class SlimReads(Protocol):
     ``LogRecord`` values instead (``slim_reads``).
     """
 
+    fold_page: int
+    """How many records a long fold best reads at a time: few where a read costs little, so that
+    what one page decodes is folded while it is still in the CPU's cache; more where each read is a
+    round trip."""
+
     async def read_all_slim(
         self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
     ) -> list[SlimRecord]: ...

@@ -189,8 +189,6 @@ FOLLOW_MAX = 0.005  # how long a commit follows a loop that keeps queueing appen
 
 
 class SqliteEventStore:
-    fold_page = 200  # a query costs tens of microseconds; 200 slim records stay in a core's cache
-
     """Group commit, with company gathered under steady load.
 
     A commit costs this process ~200 µs of CPU whatever its size (the hand-over
@@ -201,6 +199,8 @@ class SqliteEventStore:
     instead of a few appends at a time, and adds no idle time.  After a pause, or
     as soon as an iteration queues nothing, it commits at once.
     """
+
+    fold_page = 200  # a query costs tens of microseconds; 200 slim records stay in a core's cache
 
     def __init__(
         self,

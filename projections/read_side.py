@@ -42,12 +42,18 @@ Progress = Callable[[int], None]  # told how many records were just folded
 
 class ReadSide:
     def __init__(
-        self, store: EventStore, *, compact: bool = False, page: int = PAGE, writer: ReadModelWriter | None = None
+        self,
+        store: EventStore,
+        *,
+        compact: bool = False,
+        page: int | None = None,
+        writer: ReadModelWriter | None = None,
     ) -> None:
         self._store = store
         self._slim = slim_reads(store)  # projections read no more than these hold
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
-        self._page = page  # records per read
+        # records per read (default: what suits the store)
+        self._page = page or (self._slim.fold_page if self._slim is not None else PAGE)
         self.trips = TripStates()
         self.chat = ChatHistories(compact=compact)
         self.notifications = Notifications(compact=compact)
@@ -181,7 +187,7 @@ class ReadSide:
         *,
         compact: bool = False,
         until: int | None = None,
-        page: int = PAGE,
+        page: int | None = None,
     ) -> ReadSide:
         """A fresh read side folded from the log in position order (up to position ``until``).
 
@@ -195,7 +201,7 @@ class ReadSide:
             fresh.notifications.apply,
             fresh.audit.apply,
         )
-        gaps, read = fresh.gaps, fresh._read_all
+        gaps, read, page = fresh.gaps, fresh._read_all, fresh._page
         notifying = frozenset(NOTIFYING_COMMANDS)
         position, done = 0, False
         while not done:
