@@ -34,7 +34,6 @@ import hashlib
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -163,7 +162,7 @@ class ChainBatch:
             document.pop(name, None)
         document.update(links)
         links["hash"] = document["hash"] = digest(document)
-        return replace(record, extra={**kept, **links}, stored_events=None), document
+        return record.but(extra={**kept, **links}, stored_events=None), document
 
     def advance(self, linked: LogRecord) -> None:
         hash_ = linked.extra["hash"]

@@ -29,7 +29,7 @@ projection needs.  Projections take any ``RecordView``: a ``LogRecord`` or a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from migrations.upcasters import upcast_events
@@ -67,7 +67,17 @@ class LogRecord:
     stored_events: tuple[JSON, ...] | None = field(default=None, compare=False, repr=False)
 
     def stored_at(self, position: int, **extra: JSON) -> LogRecord:
-        return replace(self, position=position, extra={**self.extra, **extra})
+        return self.but(position=position, extra={**self.extra, **extra})
+
+    def but(self, **changes: Any) -> LogRecord:
+        """A copy with ``changes``: what ``dataclasses.replace`` does, in less than half
+        the time (a store makes two per append)."""
+        if not changes.keys() <= _FIELD_NAMES:
+            raise TypeError(f"LogRecord has no field {sorted(changes.keys() - _FIELD_NAMES)[0]!r}")
+        copy: LogRecord = _new(LogRecord)
+        for name, get, set_ in _ACCESSORS:
+            set_(copy, changes[name] if name in changes else get(self))
+        return copy
 
     @property
     def stream_event(self) -> JSON:
@@ -217,6 +227,8 @@ def _field_setters() -> Any:
     _stored_events,
 ) = _field_setters()  # fmt: skip
 _new = object.__new__
+_FIELD_NAMES = frozenset(LogRecord.__dataclass_fields__)
+_ACCESSORS = tuple((name, getattr(LogRecord, name).__get__, getattr(LogRecord, name).__set__) for name in _FIELD_NAMES)
 
 
 def lift_events(events: Sequence[JSON], schema_version: int) -> Sequence[JSON]:
