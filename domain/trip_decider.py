@@ -8,11 +8,12 @@ event's position in the trip's stream (its ``seq``) is also the trip's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.frozen import replacer
 from domain.trip_model import (
     JSON,
     TOUCH_HISTORY,
@@ -336,8 +337,7 @@ def _day_from_json(raw: dict[str, JSON]) -> Day:
     return Day(raw["dayId"], raw["date"], raw.get("title"), activities)
 
 
-def _replace(state: Trip, **changes: Any) -> Trip:
-    return replace(state, **changes)
+_replace = replacer(Trip)
 
 
 def _touched(

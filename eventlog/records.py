@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from domain.frozen import builder, replacer
 from migrations.upcasters import upcast_events
 
 JSON = Any
@@ -70,14 +71,8 @@ class LogRecord:
         return self.but(position=position, extra={**self.extra, **extra})
 
     def but(self, **changes: Any) -> LogRecord:
-        """A copy with ``changes``: what ``dataclasses.replace`` does, in less than half
-        the time (a store makes two per append)."""
-        if not changes.keys() <= _FIELD_NAMES:
-            raise TypeError(f"LogRecord has no field {sorted(changes.keys() - _FIELD_NAMES)[0]!r}")
-        copy: LogRecord = _new(LogRecord)
-        for name, get, set_ in _ACCESSORS:
-            set_(copy, changes[name] if name in changes else get(self))
-        return copy
+        """A copy with ``changes`` (``dataclasses.replace``, faster: a store makes two per append)."""
+        return _replace_record(self, **changes)
 
     @property
     def stream_event(self) -> JSON:
@@ -227,8 +222,8 @@ def _field_setters() -> Any:
     _stored_events,
 ) = _field_setters()  # fmt: skip
 _new = object.__new__
-_FIELD_NAMES = frozenset(LogRecord.__dataclass_fields__)
-_ACCESSORS = tuple((name, getattr(LogRecord, name).__get__, getattr(LogRecord, name).__set__) for name in _FIELD_NAMES)
+_replace_record = replacer(LogRecord)
+new_record = builder(LogRecord)  # ``LogRecord(**fields)``, faster
 
 
 def lift_events(events: Sequence[JSON], schema_version: int) -> Sequence[JSON]:

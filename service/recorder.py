@@ -8,7 +8,7 @@ from typing import Any
 
 from domain.errors import CommandRefused
 from eventlog.ports import EventStore
-from eventlog.records import ACCEPTED, REFUSED, LogRecord
+from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from service.clock import Clock, iso
 
 
@@ -42,7 +42,7 @@ class Recorder:
         meta = fields.pop("meta", None)
         if origin.role is not None:
             meta = {"role": origin.role, **(meta or {})}
-        return LogRecord(
+        return new_record(
             record_id=self.new_id(),
             at=fields.pop("at", None) or self.now(),
             source=origin.source,
