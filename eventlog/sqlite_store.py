@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -121,7 +122,11 @@ def _slim(row: tuple[Any, ...]) -> SlimRecord:
     return slim_record((*row[:11], orjson.loads(row[11])))
 
 
-def _stream_query(columns: str, stream: str, after_version: int, limit: int | None) -> tuple[str, tuple[Any, ...]]:
+_Query = tuple[str, tuple[Any, ...]]  # SQL and its parameters
+_Read = TypeVar("_Read", LogRecord, SlimRecord)
+
+
+def _stream_query(columns: str, stream: str, after_version: int, limit: int | None) -> _Query:
     sql = f"SELECT {columns} FROM log WHERE stream = ? AND version > ? ORDER BY version"
     params: tuple[Any, ...] = (stream, after_version)
     if limit is not None:
@@ -130,9 +135,7 @@ def _stream_query(columns: str, stream: str, after_version: int, limit: int | No
     return sql, params
 
 
-def _all_query(
-    columns: str, after_position: int, limit: int, where: RecordFilter | None
-) -> tuple[str, tuple[Any, ...]]:
+def _all_query(columns: str, after_position: int, limit: int, where: RecordFilter | None) -> _Query:
     clauses = ["position > ?"]
     params: list[Any] = [after_position]
     commands: tuple[str, ...] = ()
@@ -434,17 +437,15 @@ class SqliteEventStore:
             for row in rows
         ]
 
-    async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
-        result: list[LogRecord] = await self._run(
-            self._reader, self._select, *_stream_query(_COLUMNS, stream, after_version, limit)
-        )
+    async def _read(self, select: Callable[[str, tuple[Any, ...]], list[_Read]], query: _Query) -> list[_Read]:
+        result: list[_Read] = await self._run(self._reader, select, *query)
         return result
 
+    async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
+        return await self._read(self._select, _stream_query(_COLUMNS, stream, after_version, limit))
+
     async def read_stream_slim(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[SlimRecord]:
-        result: list[SlimRecord] = await self._run(
-            self._reader, self._select_slim, *_stream_query(_SLIM_COLUMNS, stream, after_version, limit)
-        )
-        return result
+        return await self._read(self._select_slim, _stream_query(_SLIM_COLUMNS, stream, after_version, limit))
 
     async def stream_version(self, stream: str) -> int:
         def head() -> int:
@@ -457,18 +458,12 @@ class SqliteEventStore:
     async def read_all(
         self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
     ) -> list[LogRecord]:
-        result: list[LogRecord] = await self._run(
-            self._reader, self._select, *_all_query(_COLUMNS, after_position, limit, where)
-        )
-        return result
+        return await self._read(self._select, _all_query(_COLUMNS, after_position, limit, where))
 
     async def read_all_slim(
         self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
     ) -> list[SlimRecord]:
-        result: list[SlimRecord] = await self._run(
-            self._reader, self._select_slim, *_all_query(_SLIM_COLUMNS, after_position, limit, where)
-        )
-        return result
+        return await self._read(self._select_slim, _all_query(_SLIM_COLUMNS, after_position, limit, where))
 
     async def head_position(self) -> int:
         """The highest position in the log (0 when empty): how far a full read goes."""
