@@ -37,6 +37,7 @@ class Limits:
     write_coalesce_seconds: float = 0.0  # >0: a socket is written at most this often, frames in between coalesce
     write_pace: float = 1.0  # after a long flush, pause this many times its length (frames in between coalesce)
     commit_steady_seconds: float = 0.002  # SQLite: commits this close together follow the loop for company
+    gc_young_threshold: int = 50_000  # allocations before a young-generation collection (0: Python's default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--write-coalesce": ("write_coalesce_seconds", "WRITE_COALESCE", float),
     "--write-pace": ("write_pace", "WRITE_PACE", float),
     "--commit-steady": ("commit_steady_seconds", "COMMIT_STEADY", float),
+    "--gc-young-threshold": ("gc_young_threshold", "GC_YOUNG_THRESHOLD", int),
 }
 
 
