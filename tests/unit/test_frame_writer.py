@@ -220,6 +220,14 @@ def timed_probe(cost: float) -> TimedProbe:
     return probe
 
 
+async def schedule_in_turn(writer: FrameWriter, probe: TimedProbe, times: int) -> None:
+    """Schedule ``probe`` ``times`` times, two loop iterations apart (no timer fires in between)."""
+    for _ in range(times):
+        writer.schedule(probe)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+
 async def test_after_a_long_flush_the_next_one_waits_as_long_so_frames_coalesce() -> None:
     writer = FrameWriter(pace=1.0)
     probe = timed_probe(0.01)
@@ -239,10 +247,7 @@ async def test_after_a_long_flush_the_next_one_waits_as_long_so_frames_coalesce(
 async def test_a_cheap_flush_is_followed_by_no_pause() -> None:
     writer = FrameWriter(pace=1.0)
     probe = timed_probe(0.0)
-    for _ in range(3):
-        writer.schedule(probe)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+    await schedule_in_turn(writer, probe, 3)
     assert len(probe.flushed) == 3  # one loop iteration each, no timer
 
 
@@ -258,10 +263,6 @@ async def test_a_pause_never_exceeds_its_cap_and_pace_zero_turns_it_off() -> Non
     writer.schedule(probe)
     await asyncio.sleep(PACE_MAX + 0.03)
     assert len(probe.flushed) == 2 and probe.flushed[1] - ended <= PACE_MAX + 0.02
-    unpaced = FrameWriter(pace=0.0)
     slow = timed_probe(0.01)
-    for _ in range(2):
-        unpaced.schedule(slow)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+    await schedule_in_turn(FrameWriter(pace=0.0), slow, 2)
     assert len(slow.flushed) == 2
