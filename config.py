@@ -35,7 +35,7 @@ class Limits:
     token_warning_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
     write_coalesce_seconds: float = 0.0  # >0: a socket is written at most this often, frames in between coalesce
-    write_pace: float = 1.0  # after a long flush, pause this many times its length (frames in between coalesce)
+    write_pace: float = 2.0  # after a long flush, pause this many times its length (frames in between coalesce)
     commit_steady_seconds: float = 0.002  # SQLite: commits this close together follow the loop for company
     gc_young_threshold: int = 50_000  # allocations before a young-generation collection (0: Python's default)
 

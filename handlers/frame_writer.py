@@ -94,7 +94,7 @@ class FrameWriter:
         "_scheduled",
     )
 
-    def __init__(self, on_written: Counted | None = None, min_interval: float = 0.0, pace: float = 1.0) -> None:
+    def __init__(self, on_written: Counted | None = None, min_interval: float = 0.0, pace: float = 2.0) -> None:
         self._min_interval = min_interval
         self._pace = pace
         self._last_flush = 0.0
