@@ -173,7 +173,6 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             connected_at=iso(services.clock.now()),
             outlet=SocketOutlet(self, self.writer, limits.outbound_max_frames, limits.outbound_max_bytes),
         )
-        conn.last_activity = conn.connected_at
         self._opened_at = time.monotonic()
         services.metrics.connected()
         self.set_nodelay(True)

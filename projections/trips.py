@@ -38,6 +38,12 @@ class TripStates:
             return self._settle(trip_id)
         return self._states.get(trip_id)
 
+    def membership(self, trip_id: str) -> Trip | None:
+        """The state as of its last change other than a chat message: right in everything
+        but ``version`` and ``updated_at`` (owner, collaborators, days...), without
+        settling the chat messages since."""
+        return self._states.get(trip_id)
+
     def _settle(self, trip_id: str) -> Trip | None:
         record = self._deferred.pop(trip_id)
         assert record.version is not None

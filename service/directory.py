@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from service.clock import iso
 from service.hub import Connection, Hub
 
 
@@ -29,7 +30,7 @@ def connection_view(conn: Connection, node: str) -> dict[str, Any]:
         "userId": conn.user_id,
         "sessionId": conn.session_id,
         "connectionTime": conn.connected_at,
-        "lastActivity": conn.last_activity or conn.connected_at,
+        "lastActivity": iso(conn.last_activity) if conn.last_activity is not None else conn.connected_at,
         "ip": conn.ip,
         "userAgent": conn.user_agent or None,
         "rooms": sorted(conn.seats),

@@ -10,6 +10,7 @@ the log before anything newer is sent.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ class Connection:
     user_agent: str
     connected_at: str
     outlet: Outlet
-    last_activity: str = ""
+    last_activity: dt.datetime | None = None  # formatted only when an admin lists connections
     seats: dict[str, Seat] = field(default_factory=dict)
 
     def send(self, payload: bytes) -> None:

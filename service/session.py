@@ -291,7 +291,7 @@ class ClientSession:
         s = self._s
         self._last_frame = s.clock.monotonic()
         logs.bind(session_id=self.conn.session_id)
-        self.conn.last_activity = s.recorder.now()
+        self.conn.last_activity = s.clock.now()
         event: str | None = None
         ref: str | None = None
         payload: Any = None

@@ -180,7 +180,7 @@ class TripService:
         """Who is in the trip's room, for notifying the members who are not; None
         without asking the rosters (a round trip to Redis on several nodes) when
         the trip as this node knows it has no member but the sender."""
-        known = self._read_side.trips.get(trip_id)
+        known = self._read_side.trips.membership(trip_id)
         if known is not None and not ({known.owner_id, *known.collaborators} - {sender}):
             return None
         return {m.user_id for m in await self._rosters.members(trip_id)}

@@ -61,3 +61,21 @@ async def test_rosters_are_asked_only_when_another_member_could_be_notified(tmp_
         assert notified == [FRIEND]  # not in the room: notified
     finally:
         await services.store.close()
+
+
+async def test_membership_is_read_without_folding_the_chat_messages_since(tmp_path: Path) -> None:
+    services = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s"))
+    try:
+        owner = Identity(OWNER, "user", "Ada", 2**31)
+        trip = await services.trips.create(Origin("rest", OWNER), owner, {"title": "Shared", "collaborators": [FRIEND]})
+        for n in range(3):
+            await chat_once(services, trip.trip_id, f"m{n}")
+        trips = services.read_side.trips
+        members = trips.membership(trip.trip_id)
+        assert members is not None and members.collaborators == (FRIEND,) and members.owner_id == OWNER
+        assert members.version < trip.version + 3  # the newest message is not folded in ...
+        settled = trips.get(trip.trip_id)
+        assert settled is not None and settled.version == trip.version + 3  # ... until the state is asked for
+        assert (settled.owner_id, settled.collaborators) == (members.owner_id, members.collaborators)
+    finally:
+        await services.store.close()
