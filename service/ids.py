@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 
 
@@ -12,11 +11,9 @@ class ObjectIdFactory:
     def __init__(self) -> None:
         self._process = os.urandom(5).hex()
         self._counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
-        self._lock = threading.Lock()
 
     def __call__(self) -> str:
-        with self._lock:
-            count = next(self._counter) & 0xFFFFFF
+        count = next(self._counter) & 0xFFFFFF  # itertools.count is atomic under the GIL
         return f"{int(time.time()) & 0xFFFFFFFF:08x}{self._process}{count:06x}"
 
     def many(self, n: int) -> tuple[str, ...]:

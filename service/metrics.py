@@ -102,6 +102,7 @@ class Metrics:
             ["event"],
             registry=r,
         )
+        self._in_children: dict[str | None, Any] = {}
         self.messages_out = Counter("ws_messages_out", "Frames written to sockets, by event.", ["event"], registry=r)
         self.errors = Counter(
             "realtime_errors",
@@ -166,8 +167,13 @@ class Metrics:
         self.handshake_refusals.labels(str(status)).inc()
 
     def message_in(self, event: str | None) -> None:
-        label = "invalid" if event is None else event if event in _CLIENT_EVENTS else "other"
-        self.messages_in.labels(label).inc()
+        child = self._in_children.get(event)  # a labelled child looked up once per event name
+        if child is None:
+            label = "invalid" if event is None else event if event in _CLIENT_EVENTS else "other"
+            child = self._in_children[event] = self.messages_in.labels(label)
+            if len(self._in_children) > len(_CLIENT_EVENTS) + 16:  # names clients made up: not kept
+                self._in_children.clear()
+        child.inc()
 
     def frame_written(self, payload: bytes, count: int = 1) -> None:
         """``count`` sockets were sent ``payload`` (a broadcast is counted once per run)."""
