@@ -189,6 +189,7 @@ def _in_stream(record: LogRecord) -> bool:
 
 STEADY = 0.002  # a commit starting this soon after the previous one ended: the node is under steady load
 FOLLOW_MAX = 0.005  # how long a commit follows a loop that keeps queueing appends
+BUSY_ITERATION = 0.0005  # a loop iteration at least this long: the loop is busy deciding commands
 
 
 class SqliteEventStore:
@@ -197,10 +198,11 @@ class SqliteEventStore:
     A commit costs this process ~200 µs of CPU whatever its size (the hand-over
     to the writer thread, the WAL frames, the fsync).  Under steady load (the
     previous commit ended less than ``steady`` seconds ago) the next one first
-    follows the event loop while each of its iterations queues more appends (the
-    frames read meanwhile): a busy node then commits what it decided in one go
-    instead of a few appends at a time, and adds no idle time.  After a pause, or
-    as soon as an iteration queues nothing, it commits at once.
+    follows the event loop while each of its iterations is long (``BUSY_ITERATION``)
+    and queues more appends (the frames read meanwhile): a busy node then commits
+    what it decided in one go instead of a few appends at a time, and adds no idle
+    time.  After a pause, or as soon as an iteration is short or queues nothing,
+    it commits at once.
     """
 
     fold_page = 200  # a query costs tens of microseconds; 200 slim records stay in a core's cache
@@ -212,11 +214,13 @@ class SqliteEventStore:
         busy_timeout_ms: int = 10_000,
         synchronous: str = "FULL",
         steady: float = STEADY,
+        follow_max: float = FOLLOW_MAX,
     ) -> None:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._steady = steady
+        self._follow_max = follow_max
         self._committed_at = 0.0
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
@@ -343,12 +347,13 @@ class SqliteEventStore:
         now = loop.time()
         if now >= self._committed_at + self._steady:
             return
-        until = now + FOLLOW_MAX
-        while len(self._pending) < MAX_BATCH and loop.time() < until:
-            queued = len(self._pending)
+        until = now + self._follow_max
+        while len(self._pending) < MAX_BATCH and now < until:
+            queued, before = len(self._pending), now
             await asyncio.sleep(0)  # one loop iteration: the frames read meanwhile queue their appends
-            if len(self._pending) == queued:
-                return
+            now = loop.time()
+            if len(self._pending) == queued or now - before < BUSY_ITERATION:
+                return  # nothing more came, or the loop is not that busy: waiting would only idle
 
     def _fail_successors(self, streams: set[str]) -> None:
         """Queued records of streams whose earlier record just failed fail unwritten."""

@@ -215,20 +215,22 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         request.query = ""
         request.uri = request.path
 
-    async def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
         session = self.session
         if session is None or self.ws_connection is None or self.ws_connection.is_closing():
             # After our close frame (1001, 4000, 4008, 4009...) nothing more is handled:
             # the client sees those frames were not acknowledged, and resends (same ref).
-            return
+            return None
         # Tracked so that a graceful shutdown waits for the append it may be making.
         task, passed = session.submit(message)
         background = self.services.background
         background.add(task)
         task.add_done_callback(background.discard)
-        # Tornado reads the next frame when this returns: once this one has its place
-        # (a trip command queued for the group commit) or is done; see ``submit``.
-        await asyncio.shield(passed)
+        # Tornado reads the next frame once the future returned here is done: once this
+        # frame has its place (a trip command queued for the group commit) or is done;
+        # see ``submit``.  A plain future, not a coroutine: no Task per frame for Tornado
+        # to wrap it in (if the connection goes, cancelling it touches nothing else).
+        return passed
 
     def on_close(self) -> None:
         session, self.session = self.session, None

@@ -75,29 +75,41 @@ def observed_batches(store: SqliteEventStore) -> list[int]:
     return sizes
 
 
-async def queue_one_per_iteration(store: SqliteEventStore, first_version: int, n: int) -> list[LogRecord]:
+async def queue_one_per_iteration(
+    store: SqliteEventStore, first_version: int, n: int, busy: float = 0.0
+) -> list[LogRecord]:
+    """One append per loop iteration, each iteration ``busy`` seconds long (deciding a command)."""
     futures = []
+    loop = asyncio.get_running_loop()
     for i in range(n):
+        until = loop.time() + busy
+        while loop.time() < until:
+            pass
         futures.append(store.enqueue(record(100 + i, first_version + i)))
         await asyncio.sleep(0)  # the next frame is read in the next loop iteration
     return list(await asyncio.gather(*futures))
 
 
-@pytest.mark.parametrize(("steady", "second_commit"), [(10.0, 6), (0.0, 1)])
-async def test_under_steady_load_a_commit_follows_the_loop_while_it_queues_appends(
-    tmp_path: Path, steady: float, second_commit: int
+@pytest.mark.parametrize(
+    ("steady", "busy", "second_commit"),
+    [(10.0, 0.001, 4), (0.0, 0.001, 1), (10.0, 0.0, 2)],
+    ids=["busy loop followed", "not under steady load", "quick iterations not followed"],
+)
+async def test_under_steady_load_a_commit_follows_a_busy_loop_while_it_queues_appends(
+    tmp_path: Path, steady: float, busy: float, second_commit: int
 ) -> None:
-    store = SqliteEventStore(str(tmp_path / "events.db"), steady=steady)
+    store = SqliteEventStore(str(tmp_path / "events.db"), steady=steady, follow_max=10.0)
     await store.open()
     try:
         sizes = observed_batches(store)
         await store.append(record(1, 1))  # just committed: the node counts as under steady load
-        stored = await queue_one_per_iteration(store, 2, 6)
-        assert [r.version for r in stored] == [2, 3, 4, 5, 6, 7]
-        # following the loop, the six appends queued in six iterations share one commit;
-        # without it the first goes alone
+        stored = await queue_one_per_iteration(store, 2, 4, busy)
+        assert [r.version for r in stored] == [2, 3, 4, 5]
+        # following a busy loop, the four appends queued in four (1 ms) iterations share one
+        # commit; not under load the first goes alone; with quick iterations (a loop with little
+        # to do) the commit waits one iteration only
         assert sizes[:2] == [1, second_commit]
-        assert sum(sizes) == 7
+        assert sum(sizes) == 5
     finally:
         await store.close()
 
