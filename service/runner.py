@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -21,7 +22,19 @@ from projections.read_side import ReadSide
 from service.clock import parse_iso
 from service.recorder import Origin, Recorder
 
-MAX_ATTEMPTS = 16
+MAX_ATTEMPTS = 32
+CONFLICT_BACKOFF_MAX = 0.02
+CONFLICT_BACKOFF = 0.002  # seconds, times the attempt, at most CONFLICT_BACKOFF_MAX, randomised
+
+
+async def after_conflict(read_side: ReadSide, trip_id: str, attempt: int) -> None:
+    """Lost a race for the trip's next version to another node: wait a random moment
+    (so that one node cannot lose every race to nodes that append back to back), then
+    read what the winners wrote."""
+    await asyncio.sleep(random.uniform(0, min(CONFLICT_BACKOFF * (attempt + 1), CONFLICT_BACKOFF_MAX)))
+    await read_side.catch_up_trip(trip_id)
+
+
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 
 
@@ -144,7 +157,7 @@ class TripRunner:
             earlier = await self._earlier(request.idempotency_key)
             if earlier is not None:
                 return Outcome(earlier, self._read_side.trips.get(request.trip_id), duplicate=True)
-            for _ in range(MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
                 state = await self._read_side.trip(request.trip_id, fresh=False)
                 try:
                     events = decide(state, command)
@@ -161,7 +174,7 @@ class TripRunner:
                 try:
                     outcome = await self._append(request, state, events, side_events)
                 except VersionConflict:
-                    await self._read_side.catch_up_trip(request.trip_id)
+                    await after_conflict(self._read_side, request.trip_id, attempt)
                     continue
                 except DuplicateCommand:
                     again = await self._earlier(request.idempotency_key)
@@ -191,7 +204,7 @@ class TripRunner:
         durable state only; broadcasts go out in version order.
         """
         trip_id = request.trip_id
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             held = await self._locks(trip_id)
             async with held:
                 # No lookup of the idempotency key up front: the log's unique key on it
@@ -250,7 +263,7 @@ class TripRunner:
                     await after_append(outcome)
                 return outcome
             except VersionConflict:
-                await self._read_side.catch_up_trip(trip_id)
+                await after_conflict(self._read_side, trip_id, attempt)
                 continue
             except DuplicateCommand:
                 again = await self._earlier(request.idempotency_key)
