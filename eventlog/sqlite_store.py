@@ -135,25 +135,21 @@ def _stream_query(columns: str, stream: str, after_version: int, limit: int | No
     return sql, params
 
 
+_FILTER_CLAUSES = (("trip_id", "trip_id = ?"), ("user_id", "user_id = ?"), ("since", "at >= ?"), ("until", "at < ?"))
+
+
 def _all_query(columns: str, after_position: int, limit: int, where: RecordFilter | None) -> _Query:
     clauses = ["position > ?"]
     params: list[Any] = [after_position]
     commands: tuple[str, ...] = ()
     if where is not None:
-        if where.trip_id is not None:
-            clauses.append("trip_id = ?")
-            params.append(where.trip_id)
-        if where.user_id is not None:
-            clauses.append("user_id = ?")
-            params.append(where.user_id)
+        for field, clause in _FILTER_CLAUSES:
+            value = getattr(where, field)
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
         if where.commands is not None:
             commands = where.commands
-        if where.since is not None:
-            clauses.append("at >= ?")
-            params.append(where.since)
-        if where.until is not None:
-            clauses.append("at < ?")
-            params.append(where.until)
     if len(commands) > 1:
         # `command IN (...)` makes SQLite gather every later match and sort it, for each page; one
         # (command, position) index range per command, each cut at `limit`, reads a page's worth only
