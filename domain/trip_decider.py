@@ -320,8 +320,13 @@ def _require_day(state: Trip, day_id: str) -> Day:
 # evolve ---------------------------------------------------------------------------
 
 
-def evolve(state: Trip | None, event: TripEvent, version: int, at: str) -> Trip | None:
-    """The trip after ``event``, which sits at position ``version`` of its stream."""
+def evolve(
+    state: Trip | None, event: TripEvent, version: int, at: str, *, remember_changes: bool = True
+) -> Trip | None:
+    """The trip after ``event``, which sits at position ``version`` of its stream.
+
+    ``remember_changes=False``: the state is for reading only (a replay's fold), so the
+    recent changes of each item, which only ``decide`` reads (conflicts), are not kept."""
     if isinstance(event, TripCreated):
         days = tuple(sorted((_day_from_json(d) for d in event.days), key=lambda d: d.date))
         return Trip(event.trip_id, event.title, event.owner_id, event.collaborators, days, (), version, at)
@@ -329,7 +334,7 @@ def evolve(state: Trip | None, event: TripEvent, version: int, at: str) -> Trip 
         return None
     if isinstance(event, ChatMessagePosted):
         return _replace(state, version=version)
-    return _apply_update(state, event, version, at)
+    return _apply_update(state, event, version, at, remember_changes)
 
 
 def _day_from_json(raw: dict[str, JSON]) -> Day:
@@ -353,7 +358,7 @@ def _with_day(days: tuple[Day, ...], day_id: str, change: Any) -> tuple[Day, ...
     return tuple(change(d) if d.day_id == day_id else d for d in days)
 
 
-def _apply_update(state: Trip, event: TripUpdated, version: int, at: str) -> Trip:
+def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, remember_changes: bool = True) -> Trip:
     data = event.data
     kind = event.update_type
     days, constraints, collaborators = state.days, state.constraints, state.collaborators
@@ -410,7 +415,7 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str) -> Tri
         collaborators=collaborators,
         version=version,
         updated_at=at,
-        touches=_touched(state, version, kind, touched) if touched else state.touches,
+        touches=_touched(state, version, kind, touched) if touched and remember_changes else state.touches,
     )
 
 

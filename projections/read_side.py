@@ -54,7 +54,8 @@ class ReadSide:
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         # records per read (default: what suits the store)
         self._page = page or (self._slim.fold_page if self._slim is not None else PAGE)
-        self.trips = TripStates()
+        # a compact side only reads: the items' recent changes (for conflicts) are not kept
+        self.trips = TripStates(remember_changes=not compact)
         self.chat = ChatHistories(compact=compact)
         self.notifications = Notifications(compact=compact)
         self.audit = AuditViews()

@@ -25,7 +25,8 @@ class TripStates:
     chat-heavy log skips most ``evolve`` calls that way.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, remember_changes: bool = True) -> None:
+        self._remember_changes = remember_changes  # False: for reading only (no command is decided on these)
         self._versions: dict[str, int] = {}  # trip id -> the last stream version applied
         self._states: dict[str, Trip | None] = {}  # trip id -> its state (chat messages deferred aside)
         self._deferred: dict[str, RecordView] = {}  # trip id -> its newest chat record not evolved yet
@@ -47,7 +48,13 @@ class TripStates:
     def _settle(self, trip_id: str) -> Trip | None:
         record = self._deferred.pop(trip_id)
         assert record.version is not None
-        state = evolve(self._states[trip_id], event_from_json(record.events[0]), record.version, record.at)
+        state = evolve(
+            self._states[trip_id],
+            event_from_json(record.events[0]),
+            record.version,
+            record.at,
+            remember_changes=self._remember_changes,
+        )
         self._states[trip_id] = state
         return state
 
@@ -66,7 +73,9 @@ class TripStates:
             self._deferred[stream] = record
             return True
         state = self._settle(stream) if stream in self._deferred else self._states.get(stream)
-        self._states[stream] = evolve(state, event_from_json(event), version, record.at)
+        self._states[stream] = evolve(
+            state, event_from_json(event), version, record.at, remember_changes=self._remember_changes
+        )
         return True
 
     def snapshot(self) -> dict[str, Any]:

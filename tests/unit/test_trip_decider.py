@@ -189,3 +189,25 @@ def test_a_chat_message_takes_a_stream_position_but_changes_no_plan() -> None:
     assert event == ChatMessagePosted("9" * 24, FRIEND, "Grace", "hello", "suggestion")
     after = evolve(trip, event, 2, AT)
     assert after is not None and after.version == 2 and after.days == trip.days
+
+
+def test_a_state_for_reading_only_is_the_same_trip_without_the_changes_kept_for_conflicts() -> None:
+    remembered: Trip | None = None
+    for_reading: Trip | None = None
+    version = 0
+    commands: list[TripCommand] = [
+        CreateTrip(TRIP, "Lisbon", OWNER, (FRIEND,), (), ()),
+        UpdateTrip(Actor(OWNER), "day_added", {"day": {"date": "2026-12-04"}}, None, ids("d1")),
+        UpdateTrip(
+            Actor(OWNER), "activity_added", {"dayId": ids("d1")[0], "activity": {"title": "Tram"}}, None, ids("a1")
+        ),
+        UpdateTrip(Actor(OWNER), "activity_removed", {"dayId": ids("d1")[0], "activityId": ids("a1")[0]}, None, ()),
+    ]
+    for command in commands:
+        for event in decide(remembered, command):
+            version += 1
+            remembered = evolve(remembered, event, version, AT)
+            for_reading = evolve(for_reading, event, version, AT, remember_changes=False)
+    assert remembered is not None and for_reading is not None
+    assert for_reading.to_json() == remembered.to_json()  # what anyone reads is the same
+    assert remembered.touches and not for_reading.touches  # only what ``decide`` reads is left out
