@@ -92,11 +92,12 @@ async def queue_one_per_iteration(
 
 @pytest.mark.parametrize(
     ("steady", "busy", "second_commit"),
-    [(10.0, 0.001, 4), (0.0, 0.001, 1), (10.0, 0.0, 2)],
+    # quick iterations: one is waited for (2); a second only if the machine stalled the first past 0.5 ms
+    [(10.0, 0.001, (4,)), (0.0, 0.001, (1,)), (10.0, 0.0, (2, 3))],
     ids=["busy loop followed", "not under steady load", "quick iterations not followed"],
 )
 async def test_under_steady_load_a_commit_follows_a_busy_loop_while_it_queues_appends(
-    tmp_path: Path, steady: float, busy: float, second_commit: int
+    tmp_path: Path, steady: float, busy: float, second_commit: tuple[int, ...]
 ) -> None:
     store = SqliteEventStore(str(tmp_path / "events.db"), steady=steady, follow_max=10.0)
     await store.open()
@@ -108,7 +109,7 @@ async def test_under_steady_load_a_commit_follows_a_busy_loop_while_it_queues_ap
         # following a busy loop, the four appends queued in four (1 ms) iterations share one
         # commit; not under load the first goes alone; with quick iterations (a loop with little
         # to do) the commit waits one iteration only
-        assert sizes[:2] == [1, second_commit]
+        assert sizes[0] == 1 and sizes[1] in second_commit
         assert sum(sizes) == 5
     finally:
         await store.close()
