@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -234,10 +235,24 @@ class SqliteEventStore:
                 Path(self._path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._path, timeout=self._busy_timeout_ms / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._into_wal(conn)
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             self._local.conn = conn
         return conn
+
+    def _into_wal(self, conn: sqlite3.Connection) -> None:
+        """Switching a file to WAL takes it whole, and SQLite answers "locked" at once,
+        without its busy handler, when another process is at it (several nodes starting
+        on one new file): retried here for as long as the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Any:
         if self._closed:
