@@ -162,14 +162,7 @@ class TripRunner:
                 try:
                     events = decide(state, command)
                 except CommandRefused as refusal:
-                    await self._recorder.refused(
-                        request.origin,
-                        request.command_name,
-                        refusal,
-                        trip_id=request.trip_id,
-                        payload=request.payload,
-                        ref=request.ref,
-                    )
+                    await self._record_refusal(request, refusal)
                     raise
                 try:
                     outcome = await self._append(request, state, events, side_events)
@@ -220,14 +213,7 @@ class TripRunner:
                     earlier = await self._earlier(request.idempotency_key)
                     if earlier is not None:  # a repeat: answered with the original, as if looked up first
                         return Outcome(earlier, self._read_side.trips.get(trip_id), duplicate=True)
-                    await self._recorder.refused(
-                        request.origin,
-                        request.command_name,
-                        refusal,
-                        trip_id=trip_id,
-                        payload=request.payload,
-                        ref=request.ref,
-                    )
+                    await self._record_refusal(request, refusal)
                     raise
                 if not events:
                     earlier = await self._earlier(request.idempotency_key)
@@ -311,31 +297,26 @@ class TripRunner:
         )
         return record
 
+    async def _record_refusal(self, request: TripRequest, refusal: CommandRefused) -> None:
+        await self._recorder.refused(
+            request.origin,
+            request.command_name,
+            refusal,
+            trip_id=request.trip_id,
+            payload=request.payload,
+            ref=request.ref,
+        )
+
     async def _append(
         self, request: TripRequest, state: Trip | None, events: tuple[TripEvent, ...], side_events: SideEvents | None
     ) -> Outcome:
-        recorder = self._recorder
         if not events:
-            record = await recorder.accepted(
+            record = await self._recorder.accepted(
                 request.origin, request.command_name, trip_id=request.trip_id, payload=request.payload, ref=request.ref
             )
             return Outcome(record, state)
         [event] = events
-        version = (state.version if state else 0) + 1
-        extra = side_events(state, event) if side_events is not None else []
-        record = await recorder.accepted(
-            request.origin,
-            request.command_name,
-            trip_id=request.trip_id,
-            payload=request.payload,
-            ref=request.ref,
-            events=(event_to_json(event), *extra),
-            stream=request.trip_id,
-            version=version,
-            idempotency_key=request.idempotency_key,
-        )
+        record = await self._store.append(self._build(request, state, event, side_events))
         self._read_side.apply(record)
-        after = self._read_side.trips.get(request.trip_id)
-        if after is None or after.version != version:  # the read side had a gap; fold locally
-            after = evolve(state, event, version, record.at)
-        return Outcome(record, after)
+        # the state after the append is the one its event gives (evolve is pure): not read back
+        return Outcome(record, evolve(state, event, record.version or 0, record.at))
