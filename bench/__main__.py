@@ -74,10 +74,7 @@ def fanout_case(name: str, n: int, rate: int, duration: float, window: int) -> C
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
             args = {
-                "proto": "ours" if kind == "ours" else "sio",
-                "port": server.port,
-                "secret": servers.SECRET,
-                "server_pid": server.pid,
+                **talk_to(server, kind),
                 "n": n,
                 "rate": rate,
                 "duration": duration * opts.scale,
@@ -91,6 +88,16 @@ def fanout_case(name: str, n: int, rate: int, duration: float, window: int) -> C
     return run
 
 
+def talk_to(server: Any, kind: str = "ours") -> dict[str, Any]:
+    """What every load generator scenario is told about the server under test."""
+    return {
+        "proto": "ours" if kind == "ours" else "sio",
+        "port": server.port,
+        "secret": servers.SECRET,
+        "server_pid": server.pid,
+    }
+
+
 def row(name: str, server: Any, result: dict[str, Any], command: str) -> dict[str, Any]:
     """One result line: the case, which server, its figures and how both sides were run."""
     return {"case": name, "server": server.kind, **result, "server_command": server.command, "loadgen_command": command}
@@ -100,10 +107,7 @@ def idle_case(name: str, n: int) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
             args = {
-                "proto": "ours" if kind == "ours" else "sio",
-                "port": server.port,
-                "secret": servers.SECRET,
-                "server_pid": server.pid,
+                **talk_to(server, kind),
                 "n": n,
                 "concurrency": 100,
                 "settle": 3,
@@ -137,9 +141,7 @@ def persist_case(name: str, store: str) -> Callable[..., list[dict[str, Any]]]:
             migrate = ["--migrate"] if store == "mongo" else []
             with server_for(kind, work, opts, store_url=store_url, extra=migrate) as server:
                 args = {
-                    "port": server.port,
-                    "secret": servers.SECRET,
-                    "server_pid": server.pid,
+                    **talk_to(server),
                     "clients": 64,
                     "window": 4,
                     "duration": 10 * opts.scale,
@@ -166,9 +168,7 @@ def persist_case(name: str, store: str) -> Callable[..., list[dict[str, Any]]]:
 def recovery_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
     with server_for(kind, work, opts) as server:
         args = {
-            "port": server.port,
-            "secret": servers.SECRET,
-            "server_pid": server.pid,
+            **talk_to(server),
             "behind": 1000,
             "rounds": 20,
             "timeout": 150,

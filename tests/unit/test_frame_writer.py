@@ -4,7 +4,9 @@ send, in ``send`` order, coalesced per loop iteration, bounded, flushed before a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -93,6 +95,18 @@ async def connect(port: int, compress: bool = False) -> tornado.websocket.WebSoc
     )
 
 
+@contextlib.asynccontextmanager
+async def opened(box: dict[str, Any], compress: bool = False) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """A server with one socket open to it: (the client, the server's handler, its outbox)."""
+    server, port = await serve(box, compress)
+    try:
+        client = await connect(port, compress)
+        handler = await box["opened"]
+        yield client, handler, box["outbox"]
+    finally:
+        server.stop()
+
+
 async def read_all(client: tornado.websocket.WebSocketClientConnection, n: int) -> list[str | bytes | None]:
     return [await asyncio.wait_for(client.read_message(), 10) for _ in range(n)]
 
@@ -100,11 +114,7 @@ async def read_all(client: tornado.websocket.WebSocketClientConnection, n: int) 
 @pytest.mark.parametrize("compress", [False, True])
 async def test_frames_arrive_in_send_order_across_iterations(compress: bool) -> None:
     box: dict[str, Any] = {}
-    server, port = await serve(box, compress)
-    try:
-        client = await connect(port, compress)
-        await box["opened"]
-        outbox = box["outbox"]
+    async with opened(box, compress) as (client, _handler, outbox):
         sent = [f'{{"n":{i}}}'.encode() for i in range(50)]
         for payload in sent[:25]:
             outbox.send(payload)  # one iteration: coalesced into one write
@@ -114,17 +124,11 @@ async def test_frames_arrive_in_send_order_across_iterations(compress: bool) -> 
         got = await read_all(client, 50)
         assert [g.encode() if isinstance(g, str) else g for g in got] == sent
         client.close()
-    finally:
-        server.stop()
 
 
 async def test_a_write_larger_than_the_socket_buffer_goes_through_tornado_and_keeps_order() -> None:
     box: dict[str, Any] = {}
-    server, port = await serve(box)
-    try:
-        client = await connect(port)
-        handler = await box["opened"]
-        outbox = box["outbox"]
+    async with opened(box) as (client, handler, outbox):
         big = b'"' + b"y" * (8 << 20) + b'"'
         outbox.send(big)
         await asyncio.sleep(0)
@@ -135,17 +139,11 @@ async def test_a_write_larger_than_the_socket_buffer_goes_through_tornado_and_ke
         assert got[0] == big.decode()
         assert got[1] == '"after"'
         client.close()
-    finally:
-        server.stop()
 
 
 async def test_over_the_frame_limit_the_socket_is_closed_as_too_slow() -> None:
     box: dict[str, Any] = {"max_frames": 3}
-    server, port = await serve(box)
-    try:
-        client = await connect(port)
-        await box["opened"]
-        outbox = box["outbox"]
+    async with opened(box) as (client, _handler, outbox):
         for i in range(4):  # the 4th in one iteration is over the bound
             outbox.send(f'"{i}"'.encode())
         assert outbox.slow
@@ -154,17 +152,11 @@ async def test_over_the_frame_limit_the_socket_is_closed_as_too_slow() -> None:
             messages.append(message)
         assert client.close_code == 4009
         assert messages == []  # closing drops what was queued after the bound was hit
-    finally:
-        server.stop()
 
 
 async def test_queued_frames_go_out_before_the_close_frame() -> None:
     box: dict[str, Any] = {}
-    server, port = await serve(box)
-    try:
-        client = await connect(port)
-        handler = await box["opened"]
-        outbox = box["outbox"]
+    async with opened(box) as (client, handler, outbox):
         outbox.send(b'"last words"')
         outbox.flush_now()
         handler.close(4003, "bye")
@@ -172,8 +164,6 @@ async def test_queued_frames_go_out_before_the_close_frame() -> None:
         assert await asyncio.wait_for(client.read_message(), 10) is None
         assert client.close_code == 4003
         outbox.send(b'"too late"')  # after the close: dropped, no error
-    finally:
-        server.stop()
 
 
 async def test_with_a_coalescing_interval_a_socket_is_written_at_most_that_often() -> None:
@@ -205,6 +195,8 @@ class TimedProbe(SocketOutbox):
     """An outbox whose flush takes ``cost`` seconds of (busy) time and logs when it ran."""
 
     __slots__ = ("cost", "flushed")
+    cost: float
+    flushed: list[float]
 
     def flush(self) -> None:
         loop = asyncio.get_running_loop()
