@@ -195,7 +195,7 @@ def crossnode_case(name: str, absent_collaborator: bool) -> Callable[..., list[d
 def crossnode_run(work: Path, opts: argparse.Namespace, name: str, absent_collaborator: bool) -> list[dict[str, Any]]:
     if not (ROOT / "eventlog" / "redis_bus.py").exists():
         return [{"case": name, "server": "ours", "skipped": "no Redis bus"}]
-    redis = servers.Redis(work).start()
+    redis = servers.private_redis(work)
     try:
         store = f"sqlite:///{work}/shared-{redis.port}.db"
         a = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg)
