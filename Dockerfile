@@ -13,7 +13,6 @@ COPY eventlog/ eventlog/
 COPY projections/ projections/
 COPY service/ service/
 COPY handlers/ handlers/
-COPY migrations/ migrations/
 COPY analysts/ analysts/
 COPY static/ static/
 COPY docs/ docs/

@@ -24,6 +24,7 @@ import tornado.httpserver
 import tornado.web
 
 from config import Settings, load_settings
+from domain.room import RosterNews
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
@@ -48,19 +49,20 @@ from projections.read_side import ReadSide
 from service import logs
 from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
+from service.admission import Admission
 from service.auth import Identity, TokenRules, TokenVerifier, issue_token
 from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
-from service.hub import Hub
+from service.hub import Hub, SeatRevoked
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
+from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
-from service.recorder import Origin, Recorder
+from service.reactions import RecordReactions
 from service.rooms import RoomService
-from service.runner import TripRunner
 from service.session import CLOSE_GOING_AWAY, SessionServices
 from service.trips import TripService
 
@@ -85,10 +87,21 @@ def token_rules(settings: Settings) -> TokenRules:
 
 
 async def build(settings: Settings) -> Services:
-    """Open the adapters and wire every service from one settings object."""
+    """Open the adapters and wire every service from one settings object.
+
+    Who tells whom is decided here, once: the hub posts revoked seats and roster news
+    arrive on queues that the room service follows; the pipeline hands committed
+    records to their reactions; the hub sets ``changed`` for the connection directory.
+    """
+    limits = settings.limits
     metrics = Metrics()
     store = MeteredStore(
-        open_store(settings.store_url, migrate=settings.migrate, commit_steady=settings.limits.commit_steady_seconds),
+        open_store(
+            settings.store_url,
+            migrate=settings.migrate,
+            commit_steady=limits.commit_steady_seconds,
+            timeout=limits.store_timeout_seconds,
+        ),
         metrics,
     )
     await store.open()
@@ -98,57 +111,58 @@ async def build(settings: Settings) -> Services:
     sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None
     read_side = ReadSide(store, writer=writer)
-    recorder = Recorder(store, clock, new_id)
-    hub = Hub(store, metrics)
+    revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
+    roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
+    connections_changed = asyncio.Event()
+    hub = Hub(store, metrics, node_id=bus.node_id, revocations=revocations, changed=connections_changed)
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
-    presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix)
+    presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
-    broadcaster = Broadcaster(bus)
+    broadcaster = Broadcaster(bus, hub.deliver)
+    pipeline = Pipeline(
+        store, read_side, RecordReactions(broadcaster), clock, new_id, store_timeout=limits.store_timeout_seconds
+    )
     verifier = TokenVerifier(token_rules(settings))
-    trips = TripService(TripRunner(recorder, read_side), read_side, store, broadcaster, rosters, new_id)
+    trips = TripService(pipeline, read_side, store, rosters, new_id)
     rooms = RoomService(
         trips=trips,
         hub=hub,
         rosters=rosters,
         broadcaster=broadcaster,
-        recorder=recorder,
+        pipeline=pipeline,
         store=store,
         clock=clock,
-        limits=settings.limits,
+        limits=limits,
     )
-    notifications = NotificationService(read_side, recorder, broadcaster, new_id)
-    session = SessionServices(trips, rooms, hub, recorder, verifier, clock, settings.limits, metrics)
+    notifications = NotificationService(read_side, pipeline, new_id)
+    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics)
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
-        shared = presence.directory(lambda: [connection_view(conn, bus.node_id) for conn in hub.connections()])
-        hub.on_change = shared.changed
-        presence.rosters.on_gone = rooms.member_gone
-        presence.rosters.on_back = rooms.member_back
-        directory = shared
+        directory = presence.directory(
+            lambda: [connection_view(conn, bus.node_id) for conn in hub.connections()], connections_changed
+        )
     admin = AdminService(
         directory=directory,
         broadcaster=broadcaster,
-        recorder=recorder,
+        pipeline=pipeline,
         notifications=notifications,
         store=store,
         new_id=new_id,
         metrics=metrics,
     )
-    security = SecurityEvents(recorder, clock, metrics)
-    await bus.start(hub.deliver)
+    security = SecurityEvents(pipeline, clock, metrics)
+    await bus.start(hub.deliver_from_bus)
     if presence is not None:
         await presence.start()
-    for adapter, what in ((bus, "Redis bus"), (presence, "Redis presence")):
-        report = getattr(adapter, "metrics", None)
-        if callable(report):
-            metrics.registry.register(AdapterStats(report, what))
+        metrics.registry.register(AdapterStats(presence.metrics, "Redis presence"))
+    metrics.registry.register(AdapterStats(bus.metrics, "the bus"))
     services = Services(
         settings=settings,
         store=store,
         bus=bus,
         read_side=read_side,
-        recorder=recorder,
+        pipeline=pipeline,
         verifier=verifier,
         clock=clock,
         new_id=new_id,
@@ -163,7 +177,9 @@ async def build(settings: Settings) -> Services:
         directory=directory,
         admin=admin,
         security=security,
+        admission=Admission(hub, limits, clock, settings.allowed_origins),
     )
+    services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
     if presence is not None:
         services.closing.append(presence)
     if writer is not None:
@@ -263,11 +279,12 @@ async def seed_demo(services: Services) -> list[str]:
 
 
 async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> None:
-    """Stop accepting, finish in-flight commands, tell clients (1001), flush pending
-    writes, close the adapters; all within ``shutdown_grace_seconds``.
+    """Stop accepting, answer every command already taken on, tell clients (1001),
+    flush pending writes, close the adapters; all within ``shutdown_grace_seconds``.
 
-    Commands already being handled finish first, so the replies and broadcasts of
-    every append that made it into the log go out before the close frames.
+    From the moment draining starts, frames are refused (``UNAVAILABLE``: nothing was
+    accepted, retry); the commands taken on before finish first, and their answers
+    (delivered on this node without the bus) go out before the close frames.
     """
     services.lifecycle.draining = True
     server.stop()
@@ -281,6 +298,8 @@ async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> No
         conn.outlet.close(CLOSE_GOING_AWAY, "server shutting down")
     while (services.hub.count() or services.background) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    for follower in services.followers:
+        follower.cancel()
     await services.bus.close()
     for adapter in services.closing:
         await adapter.close()

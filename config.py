@@ -38,6 +38,7 @@ class Limits:
     write_pace: float = 2.0  # after a long flush, pause this many times its length (frames in between coalesce)
     commit_steady_seconds: float = 0.002  # SQLite: commits this close together follow the loop for company
     gc_young_threshold: int = 50_000  # allocations before a young-generation collection (0: Python's default)
+    store_timeout_seconds: float = 1.0  # a store that does not answer in this long: commands refused, UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--write-pace": ("write_pace", "WRITE_PACE", float),
     "--commit-steady": ("commit_steady_seconds", "COMMIT_STEADY", float),
     "--gc-young-threshold": ("gc_young_threshold", "GC_YOUNG_THRESHOLD", int),
+    "--store-timeout": ("store_timeout_seconds", "STORE_TIMEOUT", float),
 }
 
 

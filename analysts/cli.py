@@ -30,7 +30,7 @@ from analysts.replay import fetch_live, replay
 from analysts.time_travel import log_time, trip_at
 from analysts.verify import verify
 from config import DEFAULT_STORE
-from eventlog.factory import open_store
+from eventlog.factory import open_mongo_store, open_store
 from eventlog.ports import EventStore, StoreError
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
@@ -109,8 +109,7 @@ async def opened(url: str) -> AsyncIterator[EventStore]:
 async def _progress(args: argparse.Namespace, store: EventStore, label: str) -> Progress | None:
     if args.progress == "off":
         return None
-    head = getattr(store, "head_position", None)
-    total = await head() if head is not None else None
+    total = await store.head_position()
     tty = None if args.progress == "auto" else args.progress == "bar"
     return Progress(label, total, tty=tty)
 
@@ -241,9 +240,7 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
 async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
     url = args.store_url
     if url.startswith(("mongodb://", "mongodb+srv://")):
-        from eventlog.mongo_store import MongoEventStore
-
-        store = MongoEventStore(url)
+        store = open_mongo_store(url)
         try:
             await store.ping()
             applied = await store.migrate()

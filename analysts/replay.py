@@ -113,8 +113,7 @@ async def replay(
     else:
         report = ReplayReport("per-stream fold (the way a node builds it)", "per-stream fold")
     step = progress or _quiet
-    head = getattr(store, "head_position", None)  # an adapter extra: how far the log goes, for an ETA
-    rebuilding = step("rebuild", await head() if head is not None else None, "records")
+    rebuilding = step("rebuild", await store.head_position(), "records")  # how far the log goes, for an ETA
 
     def counted(n: int) -> None:
         report.records += n

@@ -32,7 +32,6 @@ class CommandRefused(Exception):
         self.code = code
         self.message = message
         self.details = details
-        self.recorded = False  # set once the shell has logged the refusal
 
     def __repr__(self) -> str:
         return f"CommandRefused({self.code}, {self.message!r}, {self.details!r})"

@@ -22,6 +22,24 @@ class RoomMember:
     since: float = 0.0  # when the status was last set; the newest one wins
 
 
+@dataclass(frozen=True, slots=True)
+class MemberGone:
+    """A shared roster found a user's last visible connection on a node that died."""
+
+    trip_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberBack:
+    """This node's member is shown again after the shared roster lost it (a stall, a Redis restart)."""
+
+    trip_id: str
+    member: RoomMember
+
+
+RosterNews = MemberGone | MemberBack
+
 Roster = Mapping[str, RoomMember]
 EMPTY: Roster = MappingProxyType({})
 

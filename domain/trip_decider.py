@@ -8,6 +8,7 @@ event's position in the trip's stream (its ``seq``) is also the trip's
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -73,6 +74,9 @@ class PostChatMessage:
     message_id: str
     message: str
     type: str
+    # who is in the trip's room as the message is sent (a fact the shell looks up): the
+    # other members are notified; None: nobody else is in the room
+    present: frozenset[str] | None = None
 
 
 TripCommand = CreateTrip | AddCollaborator | RemoveCollaborator | UpdateTrip | PostChatMessage
@@ -107,10 +111,28 @@ class ChatMessagePosted:
     type: str
 
 
+NOTIFICATION_CREATED = "notification_created"
+CHAT_PREVIEW_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationCreated:
+    """A member outside the room is told of a chat message (not a stream event: it rides
+    in the same record as the message, after it)."""
+
+    notification_id: str
+    user_id: str
+    trip_id: str
+    message_id: str
+    from_user_id: str
+    preview: str
+
+
 TripEvent = TripCreated | TripUpdated | ChatMessagePosted
+DecidedEvent = TripEvent | NotificationCreated
 
 
-def event_to_json(event: TripEvent) -> dict[str, JSON]:
+def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
     match event:
         case TripCreated():
             return {
@@ -131,6 +153,19 @@ def event_to_json(event: TripEvent) -> dict[str, JSON]:
                 body["name"] = event.name
             body.update(message=event.message, type=event.type)
             return {"type": "chat_message", "data": body}
+        case NotificationCreated():
+            return {
+                "type": NOTIFICATION_CREATED,
+                "data": {
+                    "notificationId": event.notification_id,
+                    "userId": event.user_id,
+                    "kind": "chat_message",
+                    "tripId": event.trip_id,
+                    "messageId": event.message_id,
+                    "fromUserId": event.from_user_id,
+                    "preview": event.preview,
+                },
+            }
 
 
 def event_from_json(raw: dict[str, JSON]) -> TripEvent:
@@ -181,7 +216,9 @@ class _Ids:
 # decide ---------------------------------------------------------------------------
 
 
-def decide(state: Trip | None, command: TripCommand) -> tuple[TripEvent, ...]:
+def decide(state: Trip | None, command: TripCommand) -> tuple[DecidedEvent, ...]:
+    """What a command makes happen: its stream event first (at most one), then what
+    rides along with it (notifications)."""
     if isinstance(command, CreateTrip):
         if state is not None:
             raise invalid("tripId", "a trip with this id exists")
@@ -201,9 +238,35 @@ def decide(state: Trip | None, command: TripCommand) -> tuple[TripEvent, ...]:
             return (TripUpdated("collaborator_removed", {"userId": user_id}),)
         case UpdateTrip():
             return (_update(state, command),)
-        case PostChatMessage(actor, message_id, message, kind):
-            return (ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind),)
+        case PostChatMessage(actor, message_id, message, kind, present):
+            posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind)
+            return (posted, *_notify_absent(state, posted, present))
     raise TypeError(f"not a trip command: {command!r}")
+
+
+def notification_id(message_id: str, user_id: str) -> str:
+    """A notification's id, derived from its message and recipient so that deciding
+    needs no fresh ids: the message id's time prefix, then a digest (24 hex digits, an
+    ObjectId's shape, ordered by time like one)."""
+    return message_id[:8] + hashlib.blake2b(f"{message_id}:{user_id}".encode(), digest_size=8).hexdigest()
+
+
+def _notify_absent(
+    state: Trip, posted: ChatMessagePosted, present: frozenset[str] | None
+) -> tuple[NotificationCreated, ...]:
+    """Every member but the sender who is not in the room is notified."""
+    return tuple(
+        NotificationCreated(
+            notification_id(posted.message_id, user),
+            user,
+            state.trip_id,
+            posted.message_id,
+            posted.user_id,
+            posted.message[:CHAT_PREVIEW_LENGTH],
+        )
+        for user in (state.owner_id, *state.collaborators)
+        if user != posted.user_id and (present is None or user not in present)
+    )
 
 
 def _require_manager(state: Trip, actor: Actor) -> None:

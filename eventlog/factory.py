@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
+from domain.room import RosterNews
 from eventlog.memory_bus import InProcessBus
 from eventlog.ports import EventBus, EventStore
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 if TYPE_CHECKING:
+    from eventlog.mongo_store import MongoEventStore
+    from eventlog.read_model_port import ReadModelSink
     from eventlog.redis_presence import RedisPresence
-    from projections.read_models import ReadModelSink
 
 
-def open_store(url: str, *, migrate: bool = False, commit_steady: float | None = None) -> EventStore:
+def open_store(
+    url: str, *, migrate: bool = False, commit_steady: float | None = None, timeout: float | None = None
+) -> EventStore:
     """``migrate``: bring a MongoDB schema up to date on open (SQLite always does);
-    ``commit_steady``: see ``SqliteEventStore`` (None: its default)."""
+    ``commit_steady``: see ``SqliteEventStore`` (None: its default); ``timeout``: how long
+    MongoDB may take to be found before a command is refused (None: the adapter's default,
+    or what the URL says)."""
     if url.startswith("sqlite:///"):
         if commit_steady is None:
             return SqliteEventStore(sqlite_path(url))
@@ -23,8 +30,17 @@ def open_store(url: str, *, migrate: bool = False, commit_steady: float | None =
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_store import MongoEventStore  # imported only when asked for
 
-        return MongoEventStore(url, migrate=migrate)
+        if timeout is None or "serverselectiontimeoutms" in url.lower():
+            return MongoEventStore(url, migrate=migrate)
+        return MongoEventStore(url, migrate=migrate, serverSelectionTimeoutMS=int(timeout * 1000))
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+
+
+def open_mongo_store(url: str) -> MongoEventStore:
+    """The MongoDB store itself, for the operator commands that use its extras (``migrate``)."""
+    from eventlog.mongo_store import MongoEventStore  # imported only when asked for
+
+    return MongoEventStore(url)
 
 
 def open_read_models(url: str) -> ReadModelSink | None:
@@ -44,11 +60,17 @@ def open_bus(redis_url: str | None, node_id: str | None = None, prefix: str = "t
     return RedisStreamsBus(redis_url, node_id=node_id, prefix=prefix)
 
 
-def open_presence(redis_url: str | None, node_id: str, prefix: str = "travelsense") -> RedisPresence | None:
+def open_presence(
+    redis_url: str | None,
+    node_id: str,
+    prefix: str = "travelsense",
+    news: asyncio.Queue[RosterNews] | None = None,
+) -> RedisPresence | None:
     """Room rosters and the connection directory shared by every node (None: single node,
-    the service keeps them in memory)."""
+    the service keeps them in memory); ``news``: where members gone with their node, or
+    back, are told."""
     if not redis_url:
         return None
     from eventlog.redis_presence import RedisPresence  # imported only when asked for
 
-    return RedisPresence(redis_url, node_id=node_id, prefix=prefix)
+    return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news)

@@ -22,5 +22,8 @@ class InProcessBus:
     async def ping(self) -> None:
         return None
 
+    def metrics(self) -> dict[str, float]:
+        return {}
+
     async def close(self) -> None:
         self._deliver = None

@@ -14,7 +14,7 @@ nodes writing at once never move a document back:
   read}``.  Creating sets the view and ``read: false`` only on insert; marking
   read only ever sets ``read: true``, so the two converge in any order.
 
-Indexes come from ``migrations/m0002_read_models.py``.  The database is the
+Indexes come from ``eventlog/migrations/m0002_read_models.py``.  The database is the
 URL's (``travelsense`` when it has none) unless ``database`` is given, as for
 ``MongoEventStore``.
 """
@@ -28,9 +28,9 @@ from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, _translated, _url_sets
+from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, translated, url_sets
 from eventlog.ports import StoreUnavailable
-from projections.read_models import ReadModelChange
+from eventlog.read_model_port import ReadModelChange
 
 Document = dict[str, Any]
 
@@ -47,7 +47,7 @@ class MongoReadModels:
         self._url = url
         self._database_name = database
         self._client_options = dict(client_options)
-        if not _url_sets(url, "serverSelectionTimeoutMS"):
+        if not url_sets(url, "serverSelectionTimeoutMS"):
             self._client_options.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
         self._client: AsyncMongoClient[Document] | None = None
         self._db: AsyncDatabase[Document] | None = None
@@ -57,7 +57,7 @@ class MongoReadModels:
         if self._closed:
             raise StoreUnavailable("the read models are closed")
         if self._db is None:
-            with _translated():
+            with translated():
                 self._client = AsyncMongoClient(self._url, **self._client_options)
                 if self._database_name is not None:
                     self._db = self._client[self._database_name]
@@ -66,7 +66,7 @@ class MongoReadModels:
         return self._db
 
     async def write(self, change: ReadModelChange) -> None:
-        with _translated():
+        with translated():
             if change.trip is not None:
                 await self._write_trip(change.trip.trip_id, change.trip.version, change.trip.state)
             if change.messages:

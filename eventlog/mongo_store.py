@@ -9,7 +9,7 @@ Semantics match the SQLite adapter; only the mechanisms differ:
   standalone mongod has none), on ObjectId order or on timestamps.
 * **Nulls.** ``stream``, ``version`` and ``idempotencyKey`` are left out of a
   document when they are null, and both unique indexes are partial on
-  ``$exists: true`` (see ``migrations/m0001_log_collection.py``).  So a real
+  ``$exists: true`` (see ``eventlog/migrations/m0001_log_collection.py``).  So a real
   MongoDB never indexes, and never rejects, the many records without them.
   nx-27017, the wire-protocol server the tests run on, ignores
   ``partialFilterExpression``. It is still correct there, because its unique
@@ -38,13 +38,13 @@ Semantics match the SQLite adapter; only the mechanisms differ:
   outcome is unknown: the records may be stored. Retrying the same command then
   gives ``DuplicateCommand`` or ``VersionConflict``, and the caller looks it up.
 
-The schema (collections, validator, indexes) is made by ``migrations/``. ``open()``
+The schema (collections, validator, indexes) is made by ``eventlog/migrations/``. ``open()``
 applies it only when the store was built with ``migrate=True``. Otherwise it
 refuses a database whose migration ledger is behind the code.
 
 Only collection methods that Motor also has are used, so a Motor client could
 take the place of ``AsyncMongoClient``.  Nothing outside this module and
-``migrations/`` imports the driver.
+``eventlog/migrations/`` imports the driver.
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from eventlog.chain import Chains, StreamKey, link_hash
+from eventlog.migrations import runner
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
 from eventlog.records import LogRecord, SlimRecord, from_document, slim_from_document
-from migrations import runner
 
 Document = dict[str, Any]
 
@@ -117,7 +117,7 @@ class SchemaNotMigrated(StoreError):
 
 
 @contextlib.contextmanager
-def _translated() -> Iterator[None]:
+def translated() -> Iterator[None]:
     """Driver errors to port errors."""
     try:
         yield
@@ -159,7 +159,7 @@ def _to_stored_document(record_id: str, document: Document) -> Document:
     return stored
 
 
-def _url_sets(url: str, option: str) -> bool:
+def url_sets(url: str, option: str) -> bool:
     return option.lower() in {key.lower() for key in parse_qs(urlsplit(url).query)}
 
 
@@ -188,7 +188,7 @@ class MongoEventStore:
         self._database_name = database
         self._migrate_on_open = migrate
         self._client_options = dict(client_options)
-        if not _url_sets(url, "serverSelectionTimeoutMS"):
+        if not url_sets(url, "serverSelectionTimeoutMS"):
             self._client_options.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
         self._client: AsyncMongoClient[Document] | None = None
         self._db: AsyncDatabase[Document] | None = None
@@ -204,7 +204,7 @@ class MongoEventStore:
             raise StoreUnavailable("the store is closed")
         if self._db is None:
             # built on first use, inside the event loop that will use it
-            with _translated():
+            with translated():
                 if self._client is None:
                     self._client = AsyncMongoClient(self._url, **self._client_options)
                 if self._database_name is not None:
@@ -226,7 +226,7 @@ class MongoEventStore:
         if self._migrate_on_open:
             await self.migrate()
             return
-        with _translated():
+        with translated():
             missing = await runner.pending(self._database())
         if missing:
             raise SchemaNotMigrated(
@@ -236,11 +236,11 @@ class MongoEventStore:
 
     async def migrate(self) -> list[str]:
         """Apply the pending migrations; returns the names applied now (none when up to date)."""
-        with _translated():
+        with translated():
             return await runner.migrate(self._database())
 
     async def ping(self) -> None:
-        with _translated():
+        with translated():
             await self._database().client.admin.command("ping")
 
     async def close(self) -> None:
@@ -256,31 +256,88 @@ class MongoEventStore:
     # appends ---------------------------------------------------------------
 
     async def append(self, record: LogRecord) -> LogRecord:
-        self._database()  # fail fast when closed
+        return await self.enqueue(record)
+
+    def enqueue(self, record: LogRecord) -> asyncio.Future[LogRecord]:
+        """Queue an append; the future resolves once its batch is acknowledged.
+
+        As ``SqliteEventStore.enqueue``: written in the order queued; when a stream
+        record fails, every record of its stream queued behind it fails unwritten with
+        ``VersionConflict`` (it may have been decided on the failed one).  A batch holds
+        at most one record per stream (an unordered insert cannot stop at a failed
+        version), and while the server cannot be reached every queued record fails at
+        once with ``StoreUnavailable`` instead of waiting a server selection each.
+        """
         future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
+        try:
+            self._database()  # fail fast when closed
+        except StoreError as exc:
+            future.set_exception(exc)
+            return future
         self._pending.append(_Pending(record, future))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.ensure_future(self._flush())
-        return await future
+        return future
+
+    def _next_batch(self) -> list[_Pending]:
+        """The oldest pending records, at most one per stream and ``MAX_BATCH`` in all."""
+        batch: list[_Pending] = []
+        kept: list[_Pending] = []
+        streams: set[str] = set()
+        for pending in self._pending:
+            stream = pending.record.stream if pending.record.version is not None else None
+            if len(batch) >= MAX_BATCH or (stream is not None and stream in streams):
+                kept.append(pending)
+                continue
+            if stream is not None:
+                streams.add(stream)
+            batch.append(pending)
+        self._pending = kept
+        return batch
 
     async def _flush(self) -> None:
         """Write what is pending, one batch at a time, while appends keep arriving."""
         while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            batch = self._next_batch()
             try:
                 outcomes = await self._insert_batch([pending.record for pending in batch])
-            except Exception as exc:  # the whole batch failed
+            except StoreUnavailable as exc:  # nothing was written, and nothing queued will be for now
+                batch, self._pending = batch + self._pending, []
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(exc)
                 continue
+            except Exception as exc:  # the whole batch failed
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                self._fail_successors({p.record.stream or "" for p in batch if p.record.version is not None})
+                continue
+            broken: set[str] = set()
             for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Exception) and pending.record.version is not None:
+                    broken.add(pending.record.stream or "")
                 if pending.future.done():
                     continue
                 if isinstance(outcome, Exception):
                     pending.future.set_exception(outcome)
                 else:
                     pending.future.set_result(outcome)
+            self._fail_successors(broken)
+
+    def _fail_successors(self, streams: set[str]) -> None:
+        """Queued records of streams whose earlier record just failed fail unwritten."""
+        if not streams:
+            return
+        kept = []
+        for pending in self._pending:
+            record = pending.record
+            if record.version is not None and record.stream in streams:
+                if not pending.future.done():
+                    pending.future.set_exception(VersionConflict(record.stream or "", record.version))
+            else:
+                kept.append(pending)
+        self._pending = kept
 
     async def _reserve_positions(self, count: int) -> int:
         """Reserve ``count`` positions; returns the first."""
@@ -295,7 +352,7 @@ class MongoEventStore:
         return int(counter["next"]) - count + 1
 
     async def _stream_hash(self, key: StreamKey) -> str | None:
-        with _translated():
+        with translated():
             document = await self._log.find_one({"stream": key[0], "version": key[1]})
         return link_hash(from_document(document)) if document else None
 
@@ -321,7 +378,7 @@ class MongoEventStore:
             if not documents:
                 return outcomes
 
-            with _translated():
+            with translated():
                 first = await self._reserve_positions(len(documents))
                 for n, document in enumerate(documents):
                     document["position"] = first + n
@@ -374,7 +431,7 @@ class MongoEventStore:
     ) -> list[Document]:
         if limit is not None and limit <= 0:
             return []
-        with _translated():
+        with translated():
             cursor = self._log.find(query, projection).sort(sort, 1)
             if limit is not None:
                 cursor = cursor.limit(limit)
@@ -394,7 +451,7 @@ class MongoEventStore:
         return await self._find_slim(_stream_query(stream, after_version), "version", limit)
 
     async def stream_version(self, stream: str) -> int:
-        with _translated():
+        with translated():
             head = await self._log.find_one(
                 {"stream": stream, "version": {"$exists": True}},
                 {"version": 1, "_id": 0},
@@ -414,11 +471,11 @@ class MongoEventStore:
 
     async def head_position(self) -> int:
         """The highest position in the log (0 when empty): how far a full read goes."""
-        with _translated():
+        with translated():
             head = await self._log.find_one({}, {"position": 1, "_id": 0}, sort=[("position", -1)])
         return int(head["position"]) if head else 0
 
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None:
-        with _translated():
+        with translated():
             document = await self._log.find_one({"idempotencyKey": key})
         return from_document(document) if document else None

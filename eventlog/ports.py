@@ -6,9 +6,10 @@ outside ``eventlog/`` ever sees a driver.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from eventlog.records import LogRecord, SlimRecord
 
@@ -48,14 +49,30 @@ class RecordFilter:
 
 
 class EventStore(Protocol):
+    """Where records are kept.  Appends are group-committed: ``enqueue`` queues one and
+    returns at once; its future resolves when the record is durable."""
+
+    fold_page: int
+    """How many records a long fold best reads at a time: few where a read costs little, so that
+    what one page decodes is folded while it is still in the CPU's cache; more where each read is a
+    round trip."""
+
     async def open(self) -> None: ...
 
-    async def append(self, record: LogRecord) -> LogRecord:
-        """Make the record durable; returns it with its position.
+    def enqueue(self, record: LogRecord) -> asyncio.Future[LogRecord]:
+        """Queue the record; the future resolves with it (and its position) once durable.
 
-        Raises VersionConflict when ``record.version`` is taken in its stream and
-        DuplicateCommand when its idempotency key is.
+        Records are written in the order queued.  The future fails with VersionConflict
+        when ``record.version`` is taken in its stream, and with DuplicateCommand when
+        its idempotency key is.  When a stream record fails, every record of the same
+        stream queued after it fails unwritten with VersionConflict (it may have been
+        decided on the failed one), so a stream's next command may be decided before the
+        previous one is durable.
         """
+        ...
+
+    async def append(self, record: LogRecord) -> LogRecord:
+        """``await enqueue(record)``."""
         ...
 
     async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
@@ -70,40 +87,25 @@ class EventStore(Protocol):
         """Every record, in position order, after a position."""
         ...
 
+    async def read_all_slim(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[SlimRecord]:
+        """What projections need only (``SlimRecord``) of the records ``read_all`` gives, for long folds."""
+        ...
+
+    async def read_stream_slim(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[SlimRecord]:
+        """What projections need only of the records ``read_stream`` gives."""
+        ...
+
+    async def head_position(self) -> int:
+        """The position of the newest record (0: none)."""
+        ...
+
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None: ...
 
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
-
-
-@runtime_checkable
-class SlimReads(Protocol):
-    """Reads of what projections need only (``SlimRecord``), for long folds.
-
-    The same records, order and filters as ``read_all`` and ``read_stream``;
-    every store adapter offers them.  A separate port so that a wrapper of an
-    ``EventStore`` (metrics, say) is one without them; a fold then reads
-    ``LogRecord`` values instead (``slim_reads``).
-    """
-
-    fold_page: int
-    """How many records a long fold best reads at a time: few where a read costs little, so that
-    what one page decodes is folded while it is still in the CPU's cache; more where each read is a
-    round trip."""
-
-    async def read_all_slim(
-        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
-    ) -> list[SlimRecord]: ...
-
-    async def read_stream_slim(
-        self, stream: str, after_version: int = 0, limit: int | None = None
-    ) -> list[SlimRecord]: ...
-
-
-def slim_reads(store: EventStore) -> SlimReads | None:
-    """The store's slim reads, when it has them."""
-    return store if isinstance(store, SlimReads) else None
 
 
 BusMessage = dict[str, Any]
@@ -116,7 +118,8 @@ receiver fills what it holds from the event log."""
 
 
 class EventBus(Protocol):
-    """Carries delivery messages to every node, this one included."""
+    """Carries delivery messages to every node, this one included (a node delivers its
+    own at once and skips them when the bus brings them back)."""
 
     node_id: str
 
@@ -125,5 +128,9 @@ class EventBus(Protocol):
     async def publish(self, message: BusMessage) -> None: ...
 
     async def ping(self) -> None: ...
+
+    def metrics(self) -> dict[str, float]:
+        """Counters and gauges, named for Prometheus (none for a bus without any)."""
+        ...
 
     async def close(self) -> None: ...

@@ -15,7 +15,7 @@ written in:
 An event has no version field of its own: its schema version is that of the
 record holding it.  ``from_document``, which every adapter reads through, lifts
 the events of older records to the current shapes with the upcasters of
-``migrations/upcasters.py``; the events as stored stay available to the hash
+``eventlog/upcasters.py``; the events as stored stay available to the hash
 chain in ``stored_events``.
 
 A ``SlimRecord`` is what projections read of a record, and nothing else: no
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from domain.frozen import builder, replacer
-from migrations.upcasters import upcast_events
+from eventlog.upcasters import upcast_events
 
 JSON = Any
 

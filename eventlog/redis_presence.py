@@ -9,7 +9,7 @@ hash per room, ``<prefix>:room:<tripId>``, field = session id, value = the
 member (user, name, hidden, status, since, instance).  Every script that touches
 a room first removes the members of dead instances, atomically, and returns the
 users that left the room that way (no live visible session of theirs remains);
-the node that removed them announces ``user_left`` (``on_gone``), so each death
+the node that removed them announces ``user_left`` (``MemberGone`` in ``news``), so each death
 is announced once.  Every heartbeat also sweeps the rooms this node has members
 in, so a dead node's users are shown as gone within ``ttl + interval`` seconds
 (8 s with the defaults) even when nobody joins, leaves or talks.
@@ -20,7 +20,7 @@ succeed locally (a log line; the member lists fall back to the last ones read),
 and the next heartbeat that reaches Redis rewrites this instance's members.  The
 same repair runs when the heartbeat finds its own key gone (Redis lost its data,
 or this process stalled longer than the TTL and others swept it): users that
-become visible again are announced (``on_back``), so rooms that were told
+become visible again are announced (``MemberBack`` in ``news``), so rooms that were told
 ``user_left`` see them come back.
 
 **Directory** (``RedisDirectory``, the ``service.directory.ConnectionDirectory``
@@ -40,7 +40,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -50,7 +50,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from domain.room import RoomMember
+from domain.room import MemberBack, MemberGone, RoomMember, RosterNews
 from eventlog.ports import StoreUnavailable
 from eventlog.redis_bus import stop_task
 
@@ -62,8 +62,6 @@ TTL_SECONDS = 6.0
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
-GoneHandler = Callable[[str, str], Awaitable[None]]  # (trip id, user id)
-BackHandler = Callable[[str, RoomMember], Awaitable[None]]
 LocalSnapshot = Callable[[], list[dict[str, Any]]]
 
 # Shared by every script: ARGV[1] is the node-key prefix. ``sweep`` removes the
@@ -222,7 +220,9 @@ class RedisPresence:
         prefix: str = DEFAULT_PREFIX,
         interval: float = HEARTBEAT_SECONDS,
         ttl: float = TTL_SECONDS,
+        news: asyncio.Queue[RosterNews] | None = None,
     ) -> None:
+        """``news``: where the rosters tell of members gone with their node, or back (None: untold)."""
         if ttl <= interval:
             raise ValueError("the presence TTL must be longer than the heartbeat interval")
         self.node_id = node_id
@@ -232,6 +232,7 @@ class RedisPresence:
         self.ttl = ttl
         self.client = _client(url)
         self.node_prefix = f"{prefix}:node:"
+        self.news = news
         self.rosters = RedisRosters(self)
         self._directory: RedisDirectory | None = None
         self._task: asyncio.Task[None] | None = None
@@ -264,10 +265,11 @@ class RedisPresence:
             "presence_redis_failures": float(self.rosters.failures),
         }
 
-    def directory(self, local: LocalSnapshot) -> RedisDirectory:
-        """The directory, publishing what ``local()`` lists (this node's connections)."""
+    def directory(self, local: LocalSnapshot, changed: asyncio.Event) -> RedisDirectory:
+        """The directory, publishing what ``local()`` lists (this node's connections) whenever
+        ``changed`` is set (by the hub: a connection came, went, entered or left a room)."""
         if self._directory is None:
-            self._directory = RedisDirectory(self, local)
+            self._directory = RedisDirectory(self, local, changed)
         return self._directory
 
     async def start(self) -> None:
@@ -326,11 +328,15 @@ class RedisPresence:
             pipe.sadd(self.instances_key, self.instance)
             previous, _ = await pipe.execute()
         missing = previous is None
-        stalled = self._last_beat is not None and now - self._last_beat > self.ttl
+        # Beats missed while Redis could not be reached are no stall: nobody could sweep this
+        # node's members meanwhile, so nobody was told they left, and nothing is announced back.
+        unreachable = self._failing
+        stalled = self._last_beat is not None and now - self._last_beat > self.ttl and not unreachable
         first = self._last_beat is None
         self._last_beat = time.monotonic()
         if self._failing:
             self._failing = False
+            self.rosters.warned = False
             log.warning("presence: heartbeat reaches Redis again")
         self.beats += 1
         if missing and not first:
@@ -358,9 +364,8 @@ class RedisRosters:
         self._local: dict[str, dict[str, RoomMember]] = {}  # this instance's members, by room and session
         self._last_read: dict[str, list[RoomMember]] = {}  # the last member list read, for when Redis fails
         self._dirty: set[str] = set()  # rooms whose Redis copy may differ from ours
-        self.on_gone: GoneHandler | None = None
-        self.on_back: BackHandler | None = None
         self.gone_announced = 0  # users announced gone because their node died
+        self.warned = False  # an operation's failure was logged in this outage
         self.failures = 0  # roster operations that fell back to this node's view
 
     def _key(self, trip_id: str) -> str:
@@ -386,16 +391,15 @@ class RedisRosters:
     async def _announce_gone(self, trip_id: str, users: Any) -> None:
         for user in users or ():
             self.gone_announced += 1
-            if self.on_gone is not None:
-                try:
-                    await self.on_gone(trip_id, _text(user))
-                except Exception:
-                    log.exception("presence: could not announce that a user left room %s", trip_id)
+            if self._p.news is not None:
+                self._p.news.put_nowait(MemberGone(trip_id, _text(user)))
 
     def _failed(self, trip_id: str, what: str, exc: BaseException) -> None:
         self.failures += 1
         self._dirty.add(trip_id)
-        log.warning("presence: %s in room %s kept on this node only, Redis failed (%s)", what, trip_id, exc)
+        if not self.warned:  # one warning per outage (the heartbeat's recovery re-arms it), not one per operation
+            self.warned = True
+            log.warning("presence: %s in room %s kept on this node only, Redis failed (%s)", what, trip_id, exc)
 
     def _locally_visible(self, trip_id: str, user_id: str) -> bool:
         return any(m.user_id == user_id and not m.hidden for m in self._local.get(trip_id, {}).values())
@@ -523,16 +527,13 @@ class RedisRosters:
                 await self._announce_gone(trip_id, gone)
 
     async def _announce_back(self, trip_id: str, users: Any) -> None:
-        if self.on_back is None:
+        if self._p.news is None:
             return
         for user in users or ():
             user_id = _text(user)
             mine = [m for m in self._local.get(trip_id, {}).values() if m.user_id == user_id and not m.hidden]
             if mine:
-                try:
-                    await self.on_back(trip_id, mine[0])
-                except Exception:
-                    log.exception("presence: could not announce that a user is back in room %s", trip_id)
+                self._p.news.put_nowait(MemberBack(trip_id, mine[0]))
 
     async def withdraw(self) -> None:
         """Take this instance's remaining members out of Redis (shutting down)."""
@@ -550,11 +551,11 @@ class RedisRosters:
 class RedisDirectory:
     """``ConnectionDirectory`` on Redis; see the module docstring."""
 
-    def __init__(self, presence: RedisPresence, local: LocalSnapshot) -> None:
+    def __init__(self, presence: RedisPresence, local: LocalSnapshot, changed: asyncio.Event) -> None:
         self._p = presence
         self._local = local
         self._written: dict[str, bytes] = {}
-        self._wake = asyncio.Event()
+        self._wake = changed
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -570,10 +571,6 @@ class RedisDirectory:
         self._stopping = True
         if self._task is not None:
             await stop_task(self._task)
-
-    def changed(self) -> None:
-        """A connection came, went, entered or left a room (the hub's ``on_change``)."""
-        self._wake.set()
 
     async def _write_loop(self) -> None:
         while not self._stopping:

@@ -27,7 +27,7 @@ class AdminApiHandler(ApiHandler):
         except Exception:
             log.exception("admin command %s failed", command)
             refusal = CommandRefused(ErrorCode.INTERNAL, "internal error")
-            await self._record_refusal(command, refusal)
+            await self.services.pipeline.refuse(self._request(command), refusal)
             if not self._finished:
                 self.send_refusal(refusal)
 

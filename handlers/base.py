@@ -13,11 +13,11 @@ import tornado.web
 from domain.errors import CommandRefused, ErrorCode
 from domain.ids import is_object_id
 from domain.sanitize import sanitize
-from eventlog.ports import StoreError, StoreUnavailable
 from service import logs
 from service.auth import Identity, InvalidToken
 from service.container import Services
-from service.recorder import Origin
+from service.failures import StoreError, StoreUnavailable
+from service.pipeline import Origin, Request
 
 log = logging.getLogger("travelsense.rest")
 T = TypeVar("T")
@@ -165,16 +165,16 @@ class ApiHandler(tornado.web.RequestHandler):
     async def answer(self, work: Callable[[], Awaitable[T]], *, command: str | None = None) -> T | None:
         """Run a query or command; any refusal becomes the contract's error shape.
 
-        With ``command`` set, a refusal the core has not logged yet is logged here,
-        so every REST command leaves exactly one record.
+        With ``command`` set, a refusal is recorded (by the pipeline), so every REST
+        command leaves exactly one record.
         """
         try:
             return await work()
         except CommandRefused as refusal:
             if refusal.code == ErrorCode.UNAUTHORIZED:  # a security event, for queries too
                 await self._record_security_event(command or "rest_unauthorized", refusal)
-            elif command is not None and not refusal.recorded:
-                await self._record_refusal(command, refusal)
+            elif command is not None:
+                await self.services.pipeline.refuse(self._request(command), refusal)
             self.send_refusal(refusal)
         except StoreUnavailable:
             self.send_refusal(CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable, retry"))
@@ -183,18 +183,12 @@ class ApiHandler(tornado.web.RequestHandler):
             self.send_refusal(CommandRefused(ErrorCode.INTERNAL, "internal error"))
         return None
 
-    async def _record_refusal(self, command: str, refusal: CommandRefused) -> None:
-        try:
-            trip_id = self.path_kwargs.get("trip_id")
-            await self.services.recorder.refused(
-                self.origin,
-                command,
-                refusal,
-                trip_id=trip_id if is_object_id(trip_id) else None,
-                meta=self._client_meta(),
-            )
-        except Exception:
-            log.warning("could not record a refused %s", command)
+    def _request(self, command: str) -> Request:
+        """The command as the log keeps it; the trip it names is the route's first id."""
+        trip_id = self.path_args[0].lower() if self.path_args and self.request.path.startswith("/api/trips/") else None
+        return Request(
+            self.origin, command, trip_id=trip_id if is_object_id(trip_id) else None, meta=self._client_meta()
+        )
 
     async def _record_security_event(self, command: str, refusal: CommandRefused) -> None:
         try:

@@ -11,6 +11,7 @@ therefore includes it.
 from __future__ import annotations
 
 from handlers.admin import AdminApiHandler
+from service.pipeline import Request
 
 
 class ReadModelHandler(AdminApiHandler):
@@ -19,8 +20,8 @@ class ReadModelHandler(AdminApiHandler):
     async def get(self) -> None:
         async def read() -> None:
             self.require_admin()
-            await self.services.recorder.accepted(
-                self.origin, self.command_name, events=({"type": "read_model_read", "data": {}},)
+            await self.services.pipeline.record(
+                Request(self.origin, self.command_name), ({"type": "read_model_read", "data": {}},)
             )
             read_side = self.services.read_side
             position = await read_side.catch_up_all()

@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlparse
 
 import orjson
 import tornado.httputil
@@ -21,7 +19,6 @@ import tornado.web
 import tornado.websocket
 
 from domain.errors import CommandRefused, ErrorCode
-from domain.rate_limit import BucketRule
 from handlers.base import error_body
 from handlers.frame_writer import FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
@@ -30,10 +27,11 @@ from service.auth import Identity, InvalidToken
 from service.clock import iso
 from service.container import Services
 from service.hub import Connection
-from service.recorder import Origin
+from service.pipeline import Origin
 from service.session import CLOSE_TOO_SLOW, ClientSession
 
 log = logging.getLogger("travelsense.ws")
+SHUTTING_DOWN = CommandRefused(ErrorCode.UNAVAILABLE, "the server is shutting down: nothing was accepted, retry")
 
 
 class SocketOutlet(SocketOutbox):
@@ -99,46 +97,24 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         services.background.add(task)
         task.add_done_callback(services.background.discard)
 
-    def _origin_allowed(self) -> bool:
-        origin = self.request.headers.get("Origin")
-        if origin is None:
-            return True  # not a browser: nothing to hijack
-        allowed = self.services.settings.allowed_origins
-        if allowed is None:
-            return urlparse(origin).netloc.lower() == self.request.host.lower()
-        return "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
-
     async def get(self, *args: Any, **kwargs: Any) -> None:
         services = self.services
-        limits = services.settings.limits
         if services.lifecycle.draining:
             return self._refuse(503, "UNAVAILABLE", "the server is shutting down")
-        if not self._origin_allowed():
+        admission = services.admission
+        if not admission.origin_allowed(self.request.headers.get("Origin"), self.request.host):
             return self._refuse(403, "FORBIDDEN", "origin not allowed")
         try:
             self.identity = services.verifier.verify(self.get_query_argument("token", None))
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
-        wait_ms = services.session.attempts.take(
-            self.identity.user_id,
-            BucketRule(limits.connect_burst, limits.connect_per_second),
-            services.clock.monotonic(),
-        )
-        if wait_ms is not None:
-            self.set_header("Retry-After", str(math.ceil(wait_ms / 1000)))
-            return self._refuse(
-                429, "RATE_LIMITED", "too many connection attempts for this user", {"retryAfterMs": wait_ms}
-            )
-        hub, pending = services.hub, services.session.admissions
         user, ip = self.identity.user_id, self.request.remote_ip or ""
-        if hub.count() + pending.total >= limits.max_connections:
-            return self._refuse(503, "UNAVAILABLE", "this node is at its connection limit")
-        if hub.count_for_user(user) + pending.for_user(user) >= limits.max_connections_per_user:
-            return self._refuse(429, "RATE_LIMITED", "too many connections for this user")
-        if hub.count_for_ip(ip) + pending.for_ip(ip) >= limits.max_connections_per_ip:
-            return self._refuse(429, "RATE_LIMITED", "too many connections from this address")
-        pending.admit(user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
-        self._admitted = (user, ip)
+        refusal = admission.admit(user, ip)
+        if refusal is not None:
+            if refusal.retry_after_seconds is not None:
+                self.set_header("Retry-After", str(refusal.retry_after_seconds))
+            return self._refuse(refusal.status, refusal.code, refusal.message, refusal.details)
+        self._admitted = (user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
         try:
             await super().get(*args, **kwargs)
         finally:
@@ -146,7 +122,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
 
     def _settle_admission(self) -> None:
         if self._admitted is not None:
-            self.services.session.admissions.settled(*self._admitted)
+            self.services.admission.settled(*self._admitted)
             self._admitted = None
 
     def check_origin(self, origin: str) -> bool:
@@ -221,8 +197,11 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             # After our close frame (1001, 4000, 4008, 4009...) nothing more is handled:
             # the client sees those frames were not acknowledged, and resends (same ref).
             return None
-        # Tracked so that a graceful shutdown waits for the append it may be making.
-        task, passed = session.submit(message)
+        if self.services.lifecycle.draining:  # nothing new is taken on; the client is told, and resends
+            task, passed = session.submit(message, refusal=SHUTTING_DOWN)
+        else:
+            # Tracked so that a graceful shutdown waits for the append it may be making.
+            task, passed = session.submit(message)
         background = self.services.background
         background.add(task)
         task.add_done_callback(background.discard)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.trip_decider import NOTIFICATION_CREATED
 from eventlog.records import RecordView
 from projections.digests import UserNotifications, id_digest, item_bytes
 
-NOTIFICATION_CREATED = "notification_created"
+__all__ = ["NOTIFICATION_CREATED", "NOTIFICATION_READ", "NOTIFYING_COMMANDS", "Notifications", "notification_view"]
+
 NOTIFICATION_READ = "notification_read"
 # The commands whose records may carry notification events.
 NOTIFYING_COMMANDS = ("chat_message", "notify", "mark_notification_read")

@@ -19,43 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+
+from eventlog.read_model_port import NotificationRead, ReadModelChange, ReadModelSink, TripView
+
+__all__ = ["NotificationRead", "ReadModelChange", "ReadModelSink", "ReadModelWriter", "TripView"]
 
 log = logging.getLogger("travelsense.read_models")
-
-
-@dataclass(frozen=True, slots=True)
-class TripView:
-    trip_id: str
-    version: int  # the last stream version applied
-    state: dict[str, Any] | None  # ``Trip.to_json()``; None when the stream holds no trip (yet)
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationRead:
-    notification_id: str
-    user_id: str
-    position: int
-
-
-@dataclass(slots=True)
-class ReadModelChange:
-    """What a batch of folded records changed in the read models."""
-
-    trip: TripView | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)  # chat message views (with tripId, seq)
-    created: list[dict[str, Any]] = field(default_factory=list)  # notifications: view + userId, position
-    reads: list[NotificationRead] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.trip or self.messages or self.created or self.reads)
-
-
-class ReadModelSink(Protocol):
-    async def write(self, change: ReadModelChange) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class ReadModelWriter:

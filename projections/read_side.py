@@ -11,8 +11,7 @@ compared, in memory that grows with the number of trips and notifications
 rather than with the number of messages.  A serving node is never compact.
 
 Projections take any ``RecordView``; what a read side reads from the log
-itself are ``SlimRecord`` values when its store has slim reads
-(``eventlog.ports.SlimReads``), whole ``LogRecord`` values otherwise.
+itself are ``SlimRecord`` values (the store's slim reads).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from domain.trip_model import Trip
-from eventlog.ports import EventStore, RecordFilter, slim_reads
+from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord, RecordView
 from projections.audit import AuditViews
 from projections.chat import ChatHistories, chat_message_view
@@ -50,10 +49,9 @@ class ReadSide:
         writer: ReadModelWriter | None = None,
     ) -> None:
         self._store = store
-        self._slim = slim_reads(store)  # projections read no more than these hold
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         # records per read (default: what suits the store)
-        self._page = page or (self._slim.fold_page if self._slim is not None else PAGE)
+        self._page = page or store.fold_page
         # a compact side only reads: the items' recent changes (for conflicts) are not kept
         self.trips = TripStates(remember_changes=not compact)
         self.chat = ChatHistories(compact=compact)
@@ -66,14 +64,10 @@ class ReadSide:
         self._audit_lock = asyncio.Lock()
 
     async def _read_all(self, after_position: int, limit: int, where: RecordFilter | None) -> Sequence[RecordView]:
-        if self._slim is not None:
-            return await self._slim.read_all_slim(after_position, limit, where)
-        return await self._store.read_all(after_position, limit, where)
+        return await self._store.read_all_slim(after_position, limit, where)
 
     async def _read_stream(self, stream: str, after_version: int, limit: int | None) -> Sequence[RecordView]:
-        if self._slim is not None:
-            return await self._slim.read_stream_slim(stream, after_version, limit)
-        return await self._store.read_stream(stream, after_version, limit)
+        return await self._store.read_stream_slim(stream, after_version, limit)
 
     def apply(self, record: LogRecord) -> None:
         """Apply a record this node appended; a gap is left for the next catch-up."""

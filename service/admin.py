@@ -21,7 +21,7 @@ from service.clock import Clock
 from service.directory import ConnectionDirectory
 from service.metrics import Metrics
 from service.notifications import NotificationService
-from service.recorder import Origin, Recorder
+from service.pipeline import Origin, Pipeline, Request
 from service.session import CLOSE_ADMIN
 
 DISCONNECT_REASON = "disconnected by an admin"
@@ -65,7 +65,7 @@ class AdminService:
         *,
         directory: ConnectionDirectory,
         broadcaster: Broadcaster,
-        recorder: Recorder,
+        pipeline: Pipeline,
         notifications: NotificationService,
         store: EventStore,
         new_id: Callable[[], str],
@@ -73,7 +73,7 @@ class AdminService:
     ) -> None:
         self._directory = directory
         self._broadcaster = broadcaster
-        self._recorder = recorder
+        self._pipeline = pipeline
         self._notifications = notifications
         self._store = store
         self._new_id = new_id
@@ -81,10 +81,9 @@ class AdminService:
 
     async def connections(self, origin: Origin) -> dict[str, Any]:
         connections = await self._directory.list()
-        await self._recorder.accepted(
-            origin,
-            "admin_list_connections",
-            events=({"type": "connections_listed", "data": {"total": len(connections)}},),
+        await self._pipeline.record(
+            Request(origin, "admin_list_connections"),
+            ({"type": "connections_listed", "data": {"total": len(connections)}},),
         )
         self._metrics.admin_action("list_connections", "accepted")
         return {"total": len(connections), "connections": connections}
@@ -93,11 +92,9 @@ class AdminService:
         """``body`` is checked already (``schemas.check_body("broadcast", ...)``)."""
         broadcast_id = self._new_id()
         delivered = len(await self._directory.list())
-        record = await self._recorder.accepted(
-            origin,
-            "admin_broadcast",
-            payload=body,
-            events=(
+        record = await self._pipeline.record(
+            Request(origin, "admin_broadcast", body),
+            (
                 {
                     "type": "broadcast_sent",
                     "data": {"broadcastId": broadcast_id, "type": body["type"], "delivered": delivered},
@@ -120,11 +117,9 @@ class AdminService:
         connections = await self._directory.count_user(user_id)
         if connections == 0:
             raise CommandRefused(ErrorCode.NOT_FOUND, "the user is not connected on any node")
-        await self._recorder.accepted(
-            origin,
-            "admin_disconnect",
-            payload={"userId": user_id},
-            events=(
+        await self._pipeline.record(
+            Request(origin, "admin_disconnect", {"userId": user_id}),
+            (
                 {
                     "type": "user_disconnected",
                     "data": {"userId": user_id, "connections": connections, "code": CLOSE_ADMIN},
@@ -144,11 +139,9 @@ class AdminService:
 
     async def audit(self, origin: Origin, query: AuditQuery) -> dict[str, Any]:
         records = await self._store.read_all(query.after, query.limit, query.filter())
-        await self._recorder.accepted(
-            origin,
-            "admin_audit_query",
-            payload=query.as_payload(),
-            events=({"type": "audit_read", "data": {"count": len(records)}},),
+        await self._pipeline.record(
+            Request(origin, "admin_audit_query", query.as_payload()),
+            ({"type": "audit_read", "data": {"count": len(records)}},),
         )
         self._metrics.admin_action("audit_query", "accepted")
         return {
@@ -166,9 +159,9 @@ class SecurityEvents:
     """
 
     def __init__(
-        self, recorder: Recorder, clock: Clock, metrics: Metrics, *, burst: int = 200, per_second: float = 50.0
+        self, pipeline: Pipeline, clock: Clock, metrics: Metrics, *, burst: int = 200, per_second: float = 50.0
     ) -> None:
-        self._recorder = recorder
+        self._pipeline = pipeline
         self._clock = clock
         self._metrics = metrics
         self._rule = BucketRule(burst, per_second)
@@ -179,4 +172,4 @@ class SecurityEvents:
         if wait is not None:
             self._metrics.security_records_dropped.inc()
             return
-        await self._recorder.refused(origin, command, refusal, meta=meta)
+        await self._pipeline.refuse(Request(origin, command, meta=meta), refusal)

@@ -1,12 +1,13 @@
-"""What a node asks the bus to deliver.  Every node, this one included, turns
-these messages into frames for its own sockets (see ``hub``)."""
+"""What a node delivers: to its own sockets at once (``deliver_here``, the hub), and
+through the bus to every other node, which turn these messages into frames for
+theirs (see ``hub``).  Local delivery never waits for Redis."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from eventlog.ports import EventBus
+from eventlog.ports import BusMessage, Deliver, EventBus
 from eventlog.records import LogRecord
 from service.frames import stream_broadcast
 
@@ -18,18 +19,23 @@ DISCONNECT = "disconnect"
 
 
 class Broadcaster:
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, deliver_here: Deliver) -> None:
         self._bus = bus
+        self._deliver_here = deliver_here
 
-    async def _send(self, message: dict[str, Any]) -> None:
+    async def _send(self, message: BusMessage) -> None:
         message["origin"] = self._bus.node_id
         message.setdefault("acceptedAt", time.time())  # epoch seconds: delivery latency and bus lag
+        self._deliver_here(message)
         await self._bus.publish(message)
 
-    async def stream_record(self, record: LogRecord, *, ref: str | None = None, sender: str | None = None) -> None:
+    async def stream_record(
+        self, record: LogRecord, *, ref: str | None = None, sender: str | None = None
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Deliver a stream record's frame to its room; returns the frame (None: not broadcast)."""
         frame = stream_broadcast(record)
         if frame is None or record.stream is None:
-            return
+            return None
         event, data = frame
         await self._send(
             {
@@ -42,6 +48,7 @@ class Broadcaster:
                 "sender": sender,
             }
         )
+        return frame
 
     async def room_signal(
         self,

@@ -10,6 +10,7 @@ from config import Settings
 from eventlog.ports import EventBus, EventStore
 from projections.read_side import ReadSide
 from service.admin import AdminService, SecurityEvents
+from service.admission import Admission
 from service.auth import TokenVerifier
 from service.broadcaster import Broadcaster
 from service.clock import Clock
@@ -18,8 +19,8 @@ from service.hub import Hub
 from service.ids import ObjectIdFactory
 from service.metrics import Metrics
 from service.notifications import NotificationService
+from service.pipeline import Pipeline
 from service.presence import RoomRosters
-from service.recorder import Recorder
 from service.rooms import RoomService
 from service.session import SessionServices
 from service.trips import TripService
@@ -40,7 +41,7 @@ class Services:
     store: EventStore
     bus: EventBus
     read_side: ReadSide
-    recorder: Recorder
+    pipeline: Pipeline
     verifier: TokenVerifier
     clock: Clock
     new_id: ObjectIdFactory
@@ -55,6 +56,8 @@ class Services:
     directory: ConnectionDirectory
     admin: AdminService
     security: SecurityEvents
+    admission: Admission
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order
+    followers: list[asyncio.Future[None]] = field(default_factory=list)  # long-lived tasks, cancelled on drain

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,25 +73,43 @@ class Connection:
         self.outlet.send(payload)
 
 
-RevokeHandler = Callable[[Connection, str], Awaitable[None]]
-ChangeHandler = Callable[[], None]
+@dataclass(frozen=True, slots=True)
+class SeatRevoked:
+    """A connection's user lost access to a trip whose room it sits in (the room service
+    vacates the seat and tells the client)."""
+
+    conn: Connection
+    trip_id: str
 
 
 class Hub:
-    def __init__(self, store: EventStore, metrics: Metrics | None = None) -> None:
+    """``revocations``: where seats whose access was revoked are posted; ``changed``: set
+    whenever a connection comes, goes, enters or leaves a room (the connection directory
+    waits on it).  ``node_id``: messages the bus brings back from this node were
+    delivered here already (``deliver``) and are skipped (``deliver_from_bus``)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        metrics: Metrics,
+        *,
+        node_id: str,
+        revocations: asyncio.Queue[SeatRevoked],
+        changed: asyncio.Event,
+    ) -> None:
         self._store = store
-        self._metrics = metrics or Metrics()
+        self._metrics = metrics
+        self._node_id = node_id
+        self._revocations = revocations
+        self._changed_event = changed
         self._connections: dict[str, Connection] = {}
         self._by_user: dict[str, set[str]] = {}
         self._by_ip: dict[str, int] = {}  # open connections per address (checked at every handshake)
         self._rooms: dict[str, set[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.on_revoke: RevokeHandler | None = None
-        self.on_change: ChangeHandler | None = None  # a connection came, went, entered or left a room
 
     def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+        self._changed_event.set()
 
     # registry ----------------------------------------------------------------
 
@@ -167,6 +185,11 @@ class Hub:
 
     # delivery ----------------------------------------------------------------
 
+    def deliver_from_bus(self, message: BusMessage) -> None:
+        """A message from the bus: this node's own were delivered when they were sent."""
+        if message.get("origin") != self._node_id:
+            self.deliver(message)
+
     def deliver(self, message: BusMessage) -> None:
         kind = message.get("kind")
         accepted_at = self._metrics.bus_message(message)
@@ -187,8 +210,8 @@ class Hub:
                     seat = conn.seats.get(message["tripId"])
                     if seat is not None and seat.revoked_at is None:
                         seat.revoked_at = seat.last_seq  # at once, before the seat is vacated
-                    if seat is not None and self.on_revoke is not None:
-                        self._spawn(self.on_revoke(conn, message["tripId"]))
+                    if seat is not None:
+                        self._revocations.put_nowait(SeatRevoked(conn, message["tripId"]))
             elif kind == kinds.DISCONNECT:
                 for conn in self.of_user(message["userId"]):
                     conn.outlet.close(int(message["code"]), str(message.get("reason", "")))

@@ -9,8 +9,10 @@ names, error codes, close reasons): never a user id, trip id or session id.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -18,8 +20,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from domain.errors import ErrorCode
 from domain.schemas import CLIENT_EVENTS
-from eventlog.ports import EventStore, RecordFilter
-from eventlog.records import LogRecord
+from eventlog.ports import EventStore, RecordFilter, StoreUnavailable
+from eventlog.records import LogRecord, SlimRecord
+
+log = logging.getLogger("travelsense.store")
+UNAVAILABLE_LOG_INTERVAL = 10.0  # seconds between two warnings of an unreachable store
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -140,6 +145,10 @@ class Metrics:
         self.admin_actions = Counter(
             "admin_actions", "Admin API calls, by action and outcome.", ["action", "outcome"], registry=r
         )
+        self.store_unavailable_total = Counter(
+            "store_unavailable", "Appends refused because the event log could not be reached.", registry=r
+        )
+        self._unavailable_logged_at = -UNAVAILABLE_LOG_INTERVAL
         self.security_records_dropped = Counter(
             "security_records_dropped",
             "Security events not written to the log because they came too fast.",
@@ -147,6 +156,14 @@ class Metrics:
         )
 
     # exposition ---------------------------------------------------------------
+
+    def store_unavailable(self) -> None:
+        """An append failed for an unreachable store: counted always, logged at most every few seconds."""
+        self.store_unavailable_total.inc()
+        now = time.monotonic()
+        if now - self._unavailable_logged_at >= UNAVAILABLE_LOG_INTERVAL:
+            self._unavailable_logged_at = now
+            log.warning("the event log is unavailable: commands are refused (UNAVAILABLE)")
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -201,37 +218,37 @@ class Metrics:
 
 
 class MeteredStore:
-    """An ``EventStore`` that times appends and sizes the groups they complete in.
+    """An ``EventStore`` that times appends and sizes the groups they complete in, and
+    counts what the store refuses for being unreachable.
 
-    Appends that an adapter acknowledges together (SQLite's group commit) resume
-    their callers in the same turn of the event loop; the group closes at the
-    next turn, so its size is what the adapter committed at once, without the
-    adapter knowing about metrics.
+    Appends that an adapter acknowledges together (a group commit) resume their
+    callers in the same turn of the event loop; the group closes at the next turn, so
+    its size is what the adapter committed at once, without the adapter knowing about
+    metrics.  ``last_append`` says how the newest append ended and when (readiness).
     """
 
     def __init__(self, inner: EventStore, metrics: Metrics) -> None:
         self._inner = inner
         self._metrics = metrics
         self._group = 0
+        self.fold_page = inner.fold_page
+        self.last_append: AppendState = AppendState()
 
-    def __getattr__(self, name: str) -> Any:  # adapter-specific extras stay reachable
-        found = getattr(self._inner, name)
-        if name == "enqueue":  # pipelined appends (``service.runner``) are timed like ``append``
-            return self._timed_enqueue(found)
-        return found
+    def enqueue(self, record: LogRecord) -> asyncio.Future[LogRecord]:
+        started = time.perf_counter()
+        future = self._inner.enqueue(record)
+        future.add_done_callback(lambda done: self._appended(started, done))
+        return future
 
-    def _timed_enqueue(
-        self, enqueue: Callable[[LogRecord], asyncio.Future[LogRecord]]
-    ) -> Callable[[LogRecord], asyncio.Future[LogRecord]]:
-        def timed(record: LogRecord) -> asyncio.Future[LogRecord]:
-            started = time.perf_counter()
-            future = enqueue(record)
-            future.add_done_callback(lambda _: self._appended(started))
-            return future
+    async def append(self, record: LogRecord) -> LogRecord:
+        return await self.enqueue(record)
 
-        return timed
-
-    def _appended(self, started: float) -> None:
+    def _appended(self, started: float, done: asyncio.Future[LogRecord]) -> None:
+        failed = done.cancelled() or isinstance(done.exception(), StoreUnavailable)
+        self.last_append = AppendState(ok=not failed, at=time.monotonic())
+        if failed:
+            self._metrics.store_unavailable()
+            return
         self._metrics.append_latency.observe(time.perf_counter() - started)
         self._group += 1
         if self._group == 1:
@@ -240,22 +257,15 @@ class MeteredStore:
     async def open(self) -> None:
         await self._inner.open()
 
-    async def append(self, record: LogRecord) -> LogRecord:
-        started = time.perf_counter()
-        try:
-            return await self._inner.append(record)
-        finally:
-            self._metrics.append_latency.observe(time.perf_counter() - started)
-            self._group += 1
-            if self._group == 1:
-                asyncio.get_running_loop().call_soon(self._close_group)
-
     def _close_group(self) -> None:
         size, self._group = self._group, 0
         self._metrics.append_batch.observe(size)
 
     async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
         return await self._inner.read_stream(stream, after_version, limit)
+
+    async def read_stream_slim(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[SlimRecord]:
+        return await self._inner.read_stream_slim(stream, after_version, limit)
 
     async def stream_version(self, stream: str) -> int:
         return await self._inner.stream_version(stream)
@@ -265,6 +275,14 @@ class MeteredStore:
     ) -> list[LogRecord]:
         return await self._inner.read_all(after_position, limit, where)
 
+    async def read_all_slim(
+        self, after_position: int = 0, limit: int = 1000, where: RecordFilter | None = None
+    ) -> list[SlimRecord]:
+        return await self._inner.read_all_slim(after_position, limit, where)
+
+    async def head_position(self) -> int:
+        return await self._inner.head_position()
+
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None:
         return await self._inner.find_by_idempotency_key(key)
 
@@ -273,3 +291,12 @@ class MeteredStore:
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+@dataclass(frozen=True, slots=True)
+class AppendState:
+    """How the newest append ended: durable (``ok``), or refused for an unreachable store;
+    ``at`` is ``time.monotonic()`` then (0: no append yet)."""
+
+    ok: bool = True
+    at: float = 0.0

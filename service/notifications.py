@@ -7,20 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode
-from projections.notifications import NOTIFICATION_CREATED, NOTIFICATION_READ, notification_view
+from projections.notifications import NOTIFICATION_CREATED, NOTIFICATION_READ
 from projections.read_side import ReadSide
 from service.auth import Identity
-from service.broadcaster import Broadcaster
-from service.recorder import Origin, Recorder
+from service.pipeline import Origin, Pipeline, Request
 
 
 class NotificationService:
-    def __init__(
-        self, read_side: ReadSide, recorder: Recorder, broadcaster: Broadcaster, new_id: Callable[[], str]
-    ) -> None:
+    def __init__(self, read_side: ReadSide, pipeline: Pipeline, new_id: Callable[[], str]) -> None:
         self._read_side = read_side
-        self._recorder = recorder
-        self._broadcaster = broadcaster
+        self._pipeline = pipeline
         self._new_id = new_id
 
     async def of(self, identity: Identity, unread_only: bool) -> list[dict[str, Any]]:
@@ -33,27 +29,17 @@ class NotificationService:
         if found is None:
             raise CommandRefused(ErrorCode.NOT_FOUND, "no such notification")
         if not found["read"]:
-            marked = await self._recorder.accepted(
-                origin,
-                "mark_notification_read",
-                payload={"notificationId": notification_id},
-                events=(
-                    {
-                        "type": NOTIFICATION_READ,
-                        "data": {"notificationId": notification_id, "userId": identity.user_id},
-                    },
-                ),
+            await self._pipeline.record(
+                Request(origin, "mark_notification_read", {"notificationId": notification_id}),
+                ({"type": NOTIFICATION_READ, "data": {"notificationId": notification_id, "userId": identity.user_id}},),
             )
-            self._read_side.apply(marked)  # mirrors the read flag into external read models, if any
         return {**found, "read": True}
 
     async def notify(self, origin: Origin, body: dict[str, Any]) -> tuple[str, int, str]:
-        """Store a notification and push it live; returns (id, user id, created at)."""
+        """Store a notification (pushed live by the record's reactions); returns (id, user id, created at)."""
         notification_id = self._new_id()
         data = {"notificationId": notification_id, **body}
-        record = await self._recorder.accepted(
-            origin, "notify", payload=body, events=({"type": NOTIFICATION_CREATED, "data": data},)
+        record = await self._pipeline.record(
+            Request(origin, "notify", body), ({"type": NOTIFICATION_CREATED, "data": data},)
         )
-        self._read_side.apply(record)  # mirrors the notification into external read models, if any
-        await self._broadcaster.to_user(body["userId"], "notification", notification_view(data, record.at))
         return notification_id, 0, record.at

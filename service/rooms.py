@@ -5,20 +5,23 @@ stream, so they carry no ``seq``."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from config import Limits
 from domain.errors import CommandRefused, ErrorCode
-from domain.room import RoomMember, visible_members
+from domain.room import MemberBack, MemberGone, RoomMember, RosterNews, visible_members
 from eventlog.ports import EventStore
 from service.auth import Identity
 from service.broadcaster import Broadcaster
 from service.clock import Clock
 from service.frames import encode
-from service.hub import Connection, Hub
+from service.hub import Connection, Hub, SeatRevoked
+from service.pipeline import Origin, Pipeline, Request
 from service.presence import RoomRosters
-from service.recorder import Origin, Recorder
 from service.trips import TripService
+
+log = logging.getLogger("travelsense.rooms")
 
 MAX_RECOVERY = 1000
 
@@ -35,7 +38,7 @@ class RoomService:
         hub: Hub,
         rosters: RoomRosters,
         broadcaster: Broadcaster,
-        recorder: Recorder,
+        pipeline: Pipeline,
         store: EventStore,
         clock: Clock,
         limits: Limits,
@@ -44,12 +47,38 @@ class RoomService:
         self._hub = hub
         self._rosters = rosters
         self._broadcaster = broadcaster
-        self._recorder = recorder
+        self._pipeline = pipeline
         self._store = store
         self._clock = clock
         self._limits = limits
         self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
-        hub.on_revoke = self.revoke
+
+    async def follow(self, revocations: asyncio.Queue[SeatRevoked], news: asyncio.Queue[RosterNews]) -> None:
+        """Act on seats whose access was revoked (from the hub) and on members the shared
+        rosters found gone or back (from presence), until cancelled."""
+        revoked = asyncio.ensure_future(revocations.get())
+        heard = asyncio.ensure_future(news.get())
+        try:
+            while True:
+                done, _ = await asyncio.wait((revoked, heard), return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    if revoked in done:
+                        seat = revoked.result()
+                        revoked = asyncio.ensure_future(revocations.get())
+                        await self.revoke(seat.conn, seat.trip_id)
+                    if heard in done:
+                        item = heard.result()
+                        heard = asyncio.ensure_future(news.get())
+                        match item:
+                            case MemberGone(trip_id, user_id):
+                                await self.member_gone(trip_id, user_id)
+                            case MemberBack(trip_id, member):
+                                await self.member_back(trip_id, member)
+                except Exception:  # one failed announcement must not stop the next
+                    log.exception("rooms: could not act on a revocation or a roster change")
+        finally:
+            revoked.cancel()
+            heard.cancel()
 
     def require_seat(self, conn: Connection, trip_id: str) -> None:
         if trip_id not in conn.seats:
@@ -70,13 +99,9 @@ class RoomService:
                 conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
             )
             newly_visible = await self._rosters.join(trip_id, member)
-            await self._recorder.accepted(
-                origin,
-                "join_trip_room",
-                trip_id=trip_id,
-                payload=payload,
-                ref=ref,
-                events=({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
+            await self._pipeline.record(
+                Request(origin, "join_trip_room", payload, ref, trip_id),
+                ({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
             )
             trip = await self._trips.visible_trip(identity, trip_id)
             head = trip.version
@@ -113,7 +138,7 @@ class RoomService:
             data: dict[str, Any] = {"tripId": trip_id, "userId": conn.user_id}
             if conn.name is not None:
                 data["name"] = conn.name
-            data["timestamp"] = self._recorder.now()
+            data["timestamp"] = self._pipeline.now()
             await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=conn.user_id)
 
     async def leave(
@@ -121,13 +146,9 @@ class RoomService:
     ) -> None:
         self.require_seat(conn, trip_id)
         command = "leave_trip_room" if reason is None else "room_access_revoked"
-        await self._recorder.accepted(
-            origin,
-            command,
-            trip_id=trip_id,
-            payload={"tripId": trip_id},
-            ref=ref,
-            events=({"type": "user_left", "data": {"tripId": trip_id, **({"reason": reason} if reason else {})}},),
+        await self._pipeline.record(
+            Request(origin, command, {"tripId": trip_id}, ref, trip_id),
+            ({"type": "user_left", "data": {"tripId": trip_id, **({"reason": reason} if reason else {})}},),
         )
         await self._vacate(conn, trip_id)
         data = {"tripId": trip_id} if reason is None else {"tripId": trip_id, "reason": reason}
@@ -141,7 +162,7 @@ class RoomService:
             await self._broadcaster.room_signal(
                 trip_id,
                 "user_left",
-                {"tripId": trip_id, "userId": conn.user_id, "timestamp": self._recorder.now()},
+                {"tripId": trip_id, "userId": conn.user_id, "timestamp": self._pipeline.now()},
                 exclude_user=conn.user_id,
             )
 
@@ -152,17 +173,14 @@ class RoomService:
 
     async def member_gone(self, trip_id: str, user_id: str) -> None:
         """A shared roster found the user's last visible connection on a node that died."""
-        await self._recorder.accepted(
-            Origin("system", user_id),
-            "room_presence_expired",
-            trip_id=trip_id,
-            payload={"tripId": trip_id},
-            events=({"type": "user_left", "data": {"tripId": trip_id, "reason": "node_gone"}},),
+        await self._pipeline.record(
+            Request(Origin("system", user_id), "room_presence_expired", {"tripId": trip_id}, trip_id=trip_id),
+            ({"type": "user_left", "data": {"tripId": trip_id, "reason": "node_gone"}},),
         )
         await self._broadcaster.room_signal(
             trip_id,
             "user_left",
-            {"tripId": trip_id, "userId": user_id, "timestamp": self._recorder.now()},
+            {"tripId": trip_id, "userId": user_id, "timestamp": self._pipeline.now()},
             exclude_user=user_id,
         )
 
@@ -171,7 +189,7 @@ class RoomService:
         data: dict[str, Any] = {"tripId": trip_id, "userId": member.user_id}
         if member.name is not None:
             data["name"] = member.name
-        data["timestamp"] = self._recorder.now()
+        data["timestamp"] = self._pipeline.now()
         await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=member.user_id)
 
     async def revoke(self, conn: Connection, trip_id: str) -> None:
@@ -218,13 +236,8 @@ class RoomService:
     ) -> None:
         """Room signals are logged as commands; they take no place in the trip's stream."""
         trip_id = payload["tripId"]
-        await self._recorder.accepted(
-            origin,
-            command,
-            trip_id=trip_id,
-            payload=payload,
-            ref=ref,
-            events=({"type": event, "data": {"tripId": trip_id, **data}},),
+        await self._pipeline.record(
+            Request(origin, command, payload, ref, trip_id), ({"type": event, "data": {"tripId": trip_id, **data}},)
         )
 
     async def chat_sent(self, conn: Connection, trip_id: str) -> None:

@@ -20,6 +20,7 @@ from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
 from domain.sanitize import sanitize
+from domain.trip_model import can_view
 from eventlog.ports import StoreUnavailable
 from eventlog.records import LogRecord
 from service import logs
@@ -28,9 +29,8 @@ from service.clock import Clock, iso_from_epoch
 from service.frames import encode, error_frame, stream_broadcast
 from service.hub import Connection, Hub
 from service.metrics import Metrics
-from service.recorder import Origin, Recorder
+from service.pipeline import Handle, Origin, Outcome, Pipeline, Request
 from service.rooms import RoomService
-from service.runner import ordering_point
 from service.trips import TripService
 
 log = logging.getLogger("travelsense.session")
@@ -43,73 +43,18 @@ CLOSE_POLICY = 4008
 CLOSE_TOO_SLOW = 4009
 
 
-class ConnectAttempts:
-    """Per-user token buckets for WebSocket handshakes on this node (429 when empty).
-
-    A bucket that has had time to refill completely holds no information, so it is
-    dropped once more than ``max_tracked`` users are remembered.
-    """
-
-    def __init__(self, max_tracked: int = 10_000) -> None:
-        self._buckets: dict[str, Bucket] = {}
-        self._max_tracked = max_tracked
-        self._prune_at = max_tracked
-
-    def take(self, user_id: str, rule: BucketRule, now: float) -> int | None:
-        """Spend one attempt; None when allowed, else the ms until the next one is."""
-        bucket = self._buckets.get(user_id) or Bucket.full(rule, now)
-        self._buckets[user_id], wait_ms = take(bucket, rule, now)
-        if len(self._buckets) > self._prune_at and rule.refill_per_second > 0:
-            refill = rule.burst / rule.refill_per_second
-            self._buckets = {user: b for user, b in self._buckets.items() if now - b.updated < refill}
-            self._prune_at = max(self._max_tracked, 2 * len(self._buckets))  # amortised O(1) per attempt
-        return wait_ms
-
-
-class Admissions:
-    """Handshakes let in but not yet in the hub (their ``connect`` record is being
-    written).  The connection caps count them too, so that a burst of simultaneous
-    handshakes cannot pass a cap together."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self._users: dict[str, int] = {}
-        self._ips: dict[str, int] = {}
-
-    def for_user(self, user_id: str) -> int:
-        return self._users.get(user_id, 0)
-
-    def for_ip(self, ip: str) -> int:
-        return self._ips.get(ip, 0)
-
-    def admit(self, user_id: str, ip: str) -> None:
-        self.total += 1
-        self._users[user_id] = self._users.get(user_id, 0) + 1
-        self._ips[ip] = self._ips.get(ip, 0) + 1
-
-    def settled(self, user_id: str, ip: str) -> None:
-        """The handshake is in the hub now, or failed."""
-        self.total -= 1
-        for counts, key in ((self._users, user_id), (self._ips, ip)):
-            left = counts.get(key, 0) - 1
-            if left > 0:
-                counts[key] = left
-            else:
-                counts.pop(key, None)
-
-
 @dataclass(frozen=True, slots=True)
 class SessionServices:
+    """What one connection's protocol uses."""
+
     trips: TripService
     rooms: RoomService
     hub: Hub
-    recorder: Recorder
+    pipeline: Pipeline
     verifier: TokenVerifier
     clock: Clock
     limits: Limits
     metrics: Metrics = field(default_factory=Metrics)
-    attempts: ConnectAttempts = field(default_factory=ConnectAttempts)
-    admissions: Admissions = field(default_factory=Admissions)
 
 
 # client event -> the ClientSession method that handles it (one table, not a dict per session)
@@ -123,7 +68,8 @@ _HANDLERS = {
     "refresh_token": "_refresh",
 }
 
-# frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``)
+# frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
+# their handlers return the pipeline's ``Handle``
 _PIPELINED = frozenset({"chat_message", "trip_update"})
 
 
@@ -191,11 +137,9 @@ class ClientSession:
     async def start(self) -> None:
         logs.bind(session_id=self.conn.session_id)
         s = self._s
-        await s.recorder.accepted(
-            self.origin,
-            "connect",
-            meta={"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden},
-            events=({"type": "connected", "data": {"hidden": self.conn.hidden}},),
+        meta = {"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden}
+        await s.pipeline.record(
+            Request(self.origin, "connect", meta=meta), ({"type": "connected", "data": {"hidden": self.conn.hidden}},)
         )
         self.conn.send(
             encode(
@@ -222,10 +166,9 @@ class ClientSession:
         finally:
             s.hub.remove(self.conn)
             try:
-                await s.recorder.accepted(
-                    self.origin,
-                    "disconnect",
-                    events=({"type": "disconnected", "data": {"code": code, "reason": reason}},),
+                await s.pipeline.record(
+                    Request(self.origin, "disconnect"),
+                    ({"type": "disconnected", "data": {"code": code, "reason": reason}},),
                 )
             except Exception:
                 log.warning("could not record the disconnect of session %s", self.conn.session_id)
@@ -260,33 +203,41 @@ class ClientSession:
 
     # frames -------------------------------------------------------------------
 
-    def submit(self, raw: str | bytes) -> tuple[asyncio.Task[None], asyncio.Future[None]]:
+    def submit(
+        self, raw: str | bytes, *, refusal: CommandRefused | None = None
+    ) -> tuple[asyncio.Task[None], asyncio.Future[None]]:
         """Start handling a frame: its task, and a future set once the connection's
-        next frame may start.  A trip command (``chat_message``, ``trip_update``)
-        lets it start once the command has its place in its trip's stream (queued
-        for the next group commit), so one connection's commands share commits and
-        still take effect in the order sent; any other frame first waits for every
+        next frame may start.  A trip command (``chat_message``, ``trip_update``) lets
+        it start once the command is queued in its trip's stream (``Handle.queued``:
+        the pipeline keeps the order, so one connection's commands share commits and
+        still take effect in the order sent); any other frame first waits for every
         frame before it to finish, and lets the next start when it has finished."""
         loop = asyncio.get_running_loop()
         passed: asyncio.Future[None] = loop.create_future()
-        task = loop.create_task(self.receive(raw, passed, self._tail))
+        task = loop.create_task(self.receive(raw, passed, self._tail, refusal))
         self._tail = task
         return task, passed
 
     async def receive(
-        self, raw: str | bytes, passed: asyncio.Future[None] | None = None, before: asyncio.Future[None] | None = None
+        self,
+        raw: str | bytes,
+        passed: asyncio.Future[None] | None = None,
+        before: asyncio.Future[None] | None = None,
+        refusal: CommandRefused | None = None,
     ) -> None:
-        def pass_on() -> None:
+        """Handle a frame; with ``refusal``, refuse it with that whatever it asks (draining)."""
+        try:
+            await self._receive(raw, passed, before, refusal)
+        finally:
             if passed is not None and not passed.done():
                 passed.set_result(None)
 
-        try:
-            await self._receive(raw, pass_on, before)
-        finally:
-            pass_on()
-
     async def _receive(
-        self, raw: str | bytes, pass_on: Callable[[], None], before: asyncio.Future[None] | None
+        self,
+        raw: str | bytes,
+        passed: asyncio.Future[None] | None,
+        before: asyncio.Future[None] | None,
+        forced: CommandRefused | None,
     ) -> None:
         s = self._s
         self._last_frame = s.clock.monotonic()
@@ -298,17 +249,24 @@ class ClientSession:
         try:
             try:
                 event, data, ref = self._parse(raw)
+                if forced is not None:
+                    raise forced
                 self._rate_limit(event)
                 name = self._handlers.get(event)
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
-                handler: Callable[[dict[str, Any], str | None], Awaitable[None]] = getattr(self, name)
+                handler: Callable[[dict[str, Any], str | None], Awaitable[Handle | None]] = getattr(self, name)
                 payload = sanitize(data)
                 if event in _PIPELINED:
-                    ordering_point.set(pass_on)
+                    handle = await handler(payload, ref)
+                    assert handle is not None
+                    await asyncio.wait((handle.queued,))
+                    if passed is not None and not passed.done():
+                        passed.set_result(None)
+                    await self._answered(await handle.outcome, ref)
                 else:
                     await _after(before)
-                await handler(payload, ref)
+                    await handler(payload, ref)
             except _Refused as early:
                 event, ref = early.event, early.ref
                 raise early.refusal from None
@@ -331,6 +289,15 @@ class ClientSession:
             s.metrics.error("ws", ErrorCode.INTERNAL)
             self.conn.send(error_frame(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref))
         s.metrics.message_in(event)
+
+    async def _answered(self, outcome: Outcome, ref: str | None) -> None:
+        """A trip command is durable: its room (the sender included) got it from the
+        pipeline's reactions; a repeat is answered to the sender alone."""
+        record = outcome.record
+        if outcome.duplicate:
+            self._replay_to_sender(record, ref)
+        elif record.command == "chat_message" and record.stream is not None:
+            await self._s.rooms.chat_sent(self.conn, record.stream)
 
     def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
         size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -389,32 +356,21 @@ class ClientSession:
     async def _refuse(self, refusal: CommandRefused, event: str | None, ref: str | None, payload: Any) -> None:
         self._s.metrics.error("ws", refusal.code)
         try:
-            await self._record_refusal(refusal, event, ref, payload)
+            if self._worth_recording(refusal):
+                trip_id = payload.get("tripId") if isinstance(payload, dict) else None
+                trip_id = trip_id if isinstance(trip_id, str) and len(trip_id) == 24 else None
+                await self._s.pipeline.refuse(Request(self.origin, event or "(none)", payload, ref, trip_id), refusal)
         finally:
             self.conn.send(error_frame(refusal, event, ref))  # answered once it is in the log
 
-    async def _record_refusal(self, refusal: CommandRefused, event: str | None, ref: str | None, payload: Any) -> None:
-        if refusal.recorded:
-            return
-        if refusal.code == ErrorCode.RATE_LIMITED:
-            # one record per burst of refusals: a flood must not flood the log
-            if self._limited_logged:
-                return
-            self._limited_logged = True
-        if refusal.code in (ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.BAD_REQUEST) or event == "refresh_token":
-            payload = None  # oversized, unreadable, or a credential: never logged
-        trip_id = payload.get("tripId") if isinstance(payload, dict) else None
-        try:
-            await self._s.recorder.refused(
-                self.origin,
-                event or "(none)",
-                refusal,
-                payload=payload,
-                ref=ref,
-                trip_id=trip_id if isinstance(trip_id, str) and len(trip_id) == 24 else None,
-            )
-        except Exception:
-            log.warning("could not record a refused %r in session %s", event, self.conn.session_id)
+    def _worth_recording(self, refusal: CommandRefused) -> bool:
+        """One record per burst of rate-limit refusals: a flood must not flood the log."""
+        if refusal.code != ErrorCode.RATE_LIMITED:
+            return True
+        if self._limited_logged:
+            return False
+        self._limited_logged = True
+        return True
 
     # events -----------------------------------------------------------------------
 
@@ -433,22 +389,16 @@ class ClientSession:
         schemas.check_event("leave_trip_room", data)
         await self._s.rooms.leave(self.conn, self.origin, trip_id, ref)
 
-    async def _trip_update(self, data: dict[str, Any], ref: str | None) -> None:
+    async def _trip_update(self, data: dict[str, Any], ref: str | None) -> Handle:
         trip_id = self._in_room(data)
         payload = schemas.check_event("trip_update", data)
         update = schemas.check_update(payload["updateType"], payload["data"])
-        outcome = await self._s.trips.update(self.origin, self.identity, trip_id, payload, update, ref)
-        if outcome.duplicate:
-            self._replay_to_sender(outcome.record, ref)
+        return self._s.trips.update(self.origin, self.identity, trip_id, payload, update, ref)
 
-    async def _chat(self, data: dict[str, Any], ref: str | None) -> None:
+    async def _chat(self, data: dict[str, Any], ref: str | None) -> Handle:
         trip_id = self._in_room(data)
         payload = schemas.check_event("chat_message", data)
-        outcome = await self._s.trips.chat(self.origin, self.identity, trip_id, payload, ref)
-        if outcome.duplicate:
-            self._replay_to_sender(outcome.record, ref)
-        else:
-            await self._s.rooms.chat_sent(self.conn, trip_id)
+        return await self._s.trips.chat(self.origin, self.identity, trip_id, payload, ref)
 
     def _replay_to_sender(self, record: LogRecord, ref: str | None) -> None:
         frame = stream_broadcast(record)
@@ -473,13 +423,21 @@ class ClientSession:
             raise CommandRefused(ErrorCode.INVALID_TOKEN, f"token refused: {exc}") from None
         if fresh.user_id != self.identity.user_id:
             raise CommandRefused(ErrorCode.INVALID_TOKEN, "the new token names another user")
-        await self._s.recorder.accepted(
-            self.origin,
-            "refresh_token",
-            payload={"expiresAt": fresh.expires_at},
-            ref=ref,
-            events=({"type": "token_refreshed", "data": {"expiresAt": fresh.expires_at}},),
-        )
+        changed = (fresh.role, fresh.name) != (self.identity.role, self.identity.name)
         self.identity = fresh
+        self.conn.role, self.conn.name = fresh.role, fresh.name  # records from now on carry the new identity
+        await self._s.pipeline.record(
+            Request(self.origin, "refresh_token", {"expiresAt": fresh.expires_at}, ref),
+            ({"type": "token_refreshed", "data": {"expiresAt": fresh.expires_at}},),
+        )
         self._arm_token_timers()
         self.conn.send(encode("token_refreshed", {"expiresAt": iso_from_epoch(fresh.expires_at)}, ref))
+        if changed:
+            await self._recheck_rooms()
+
+    async def _recheck_rooms(self) -> None:
+        """The identity changed: leave every room it may no longer be in (``access_revoked``)."""
+        for trip_id in list(self.conn.seats):
+            trip = await self._s.trips.state(trip_id)
+            if trip is None or not can_view(trip, self.identity.user_id, self.identity.is_admin):
+                await self._s.rooms.revoke(self.conn, trip_id)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import (
     Actor,
     AddCollaborator,
-    ChatMessagePosted,
     CreateTrip,
     PostChatMessage,
     RemoveCollaborator,
-    TripEvent,
     UpdateTrip,
     fresh_ids_for_days,
     fresh_ids_needed,
@@ -21,15 +18,11 @@ from domain.trip_decider import (
 from domain.trip_model import Trip, can_view
 from eventlog.ports import EventStore
 from eventlog.records import LogRecord
-from projections.notifications import NOTIFICATION_CREATED, notification_view
 from projections.read_side import ReadSide
 from service.auth import Identity
-from service.broadcaster import Broadcaster
+from service.ids import ObjectIdFactory
+from service.pipeline import Handle, Origin, Pipeline, Request, idempotency_key
 from service.presence import RoomRosters
-from service.recorder import Origin
-from service.runner import Outcome, TripRequest, TripRunner
-
-CHAT_PREVIEW_LENGTH = 100
 
 
 def actor_of(identity: Identity) -> Actor:
@@ -37,19 +30,19 @@ def actor_of(identity: Identity) -> Actor:
 
 
 class TripService:
+    """Trip commands become pipeline requests; queries read the read side and the log."""
+
     def __init__(
         self,
-        runner: TripRunner,
+        pipeline: Pipeline,
         read_side: ReadSide,
         store: EventStore,
-        broadcaster: Broadcaster,
         rosters: RoomRosters,
-        new_id: Callable[[], str],
+        new_id: ObjectIdFactory,
     ) -> None:
-        self._runner = runner
+        self._pipeline = pipeline
         self._read_side = read_side
         self._store = store
-        self._broadcaster = broadcaster
         self._rosters = rosters
         self._new_id = new_id
 
@@ -62,6 +55,10 @@ class TripService:
         if not can_view(trip, identity.user_id, identity.is_admin):
             raise CommandRefused(ErrorCode.FORBIDDEN, "you have no access to this trip")
         return trip
+
+    async def state(self, trip_id: str) -> Trip | None:
+        """The trip as this node knows it (read from the log if it does not)."""
+        return await self._read_side.trip(trip_id, fresh=False)
 
     async def messages(self, identity: Identity, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]]:
         await self.visible_trip(identity, trip_id)
@@ -90,34 +87,25 @@ class TripService:
             tuple(days),
             tuple(self._new_id() for _ in range(fresh_ids_for_days(days))),
         )
-        outcome = await self._runner.run(TripRequest(origin, "create_trip", trip_id, body), command)
+        outcome = await self._pipeline.run(Request(origin, "create_trip", body, trip_id=trip_id), command)
         assert outcome.trip is not None
         return outcome.trip
 
     async def add_collaborator(self, origin: Origin, identity: Identity, trip_id: str, user_id: str) -> Trip:
         await self.visible_trip(identity, trip_id)
-        request = TripRequest(origin, "add_collaborator", trip_id, {"userId": user_id})
-        outcome = await self._runner.run(
-            request, AddCollaborator(actor_of(identity), user_id), after_append=self._broadcast
-        )
+        request = Request(origin, "add_collaborator", {"userId": user_id}, trip_id=trip_id)
+        outcome = await self._pipeline.run(request, AddCollaborator(actor_of(identity), user_id))
         assert outcome.trip is not None
         return outcome.trip
 
     async def remove_collaborator(self, origin: Origin, identity: Identity, trip_id: str, user_id: str) -> Trip:
         await self.visible_trip(identity, trip_id)
-        request = TripRequest(origin, "remove_collaborator", trip_id, {"userId": user_id})
-
-        async def broadcast_and_revoke(outcome: Outcome) -> None:
-            await self._broadcast(outcome)
-            await self._broadcaster.revoke(trip_id, user_id)
-
-        outcome = await self._runner.run(
-            request, RemoveCollaborator(actor_of(identity), user_id), after_append=broadcast_and_revoke
-        )
+        request = Request(origin, "remove_collaborator", {"userId": user_id}, trip_id=trip_id)
+        outcome = await self._pipeline.run(request, RemoveCollaborator(actor_of(identity), user_id))
         assert outcome.trip is not None
         return outcome.trip
 
-    async def update(
+    def update(
         self,
         origin: Origin,
         identity: Identity,
@@ -125,7 +113,7 @@ class TripService:
         payload: dict[str, Any],
         update: dict[str, Any],
         ref: str | None,
-    ) -> Outcome:
+    ) -> Handle:
         update_type = payload["updateType"]
         command = UpdateTrip(
             actor_of(identity),
@@ -134,61 +122,22 @@ class TripService:
             payload.get("baseVersion"),
             tuple(self._new_id() for _ in range(fresh_ids_needed(update_type, update))),
         )
-        request = TripRequest(origin, "trip_update", trip_id, payload, ref, _key(identity, ref))
-        return await self._runner.run(request, command, after_append=self._broadcast)
+        key = idempotency_key(identity.user_id, trip_id, "trip_update", ref)
+        return self._pipeline.submit(Request(origin, "trip_update", payload, ref, trip_id, key), command)
 
     async def chat(
         self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
-    ) -> Outcome:
-        in_room = await self._in_room_if_needed(trip_id, identity.user_id)
-        command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"])
+    ) -> Handle:
+        present = await self._in_room_if_needed(trip_id, identity.user_id)
+        command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"], present)
+        key = idempotency_key(identity.user_id, trip_id, "chat_message", ref)
+        return self._pipeline.submit(Request(origin, "chat_message", payload, ref, trip_id, key), command)
 
-        def notify_absent(state: Trip | None, event: TripEvent) -> list[dict[str, Any]]:
-            if state is None or not isinstance(event, ChatMessagePosted):
-                return []
-            members = [state.owner_id, *state.collaborators]
-            return [
-                {
-                    "type": NOTIFICATION_CREATED,
-                    "data": {
-                        "notificationId": self._new_id(),
-                        "userId": user,
-                        "kind": "chat_message",
-                        "tripId": trip_id,
-                        "messageId": event.message_id,
-                        "fromUserId": event.user_id,
-                        "preview": event.message[:CHAT_PREVIEW_LENGTH],
-                    },
-                }
-                for user in members
-                # not looked up (no one else had access a moment ago): a member added since is notified
-                if user != identity.user_id and (in_room is None or user not in in_room)
-            ]
-
-        request = TripRequest(origin, "chat_message", trip_id, payload, ref, _key(identity, ref))
-
-        async def broadcast_and_notify(outcome: Outcome) -> None:
-            await self._broadcast(outcome)
-            for event in outcome.record.events[1:]:
-                if event["type"] == NOTIFICATION_CREATED:
-                    data = notification_view(event["data"], outcome.record.at)
-                    await self._broadcaster.to_user(event["data"]["userId"], "notification", data)
-
-        return await self._runner.run(request, command, side_events=notify_absent, after_append=broadcast_and_notify)
-
-    async def _in_room_if_needed(self, trip_id: str, sender: str) -> set[str] | None:
+    async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None
         without asking the rosters (a round trip to Redis on several nodes) when
         the trip as this node knows it has no member but the sender."""
         known = self._read_side.trips.membership(trip_id)
         if known is not None and not ({known.owner_id, *known.collaborators} - {sender}):
             return None
-        return {m.user_id for m in await self._rosters.members(trip_id)}
-
-    async def _broadcast(self, outcome: Outcome) -> None:
-        record = outcome.record
-        await self._broadcaster.stream_record(record, ref=record.ref, sender=record.session_id)
-
-
-def _key(identity: Identity, ref: str | None) -> str | None:
-    return f"{identity.user_id}:{ref}" if ref is not None else None
+        return frozenset(m.user_id for m in await self._rosters.members(trip_id))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import mongo_server
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -29,3 +31,18 @@ def prefix(redis_url: str) -> Iterator[str]:
 
     with private_prefix(redis_url) as name:
         yield name
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``$MONGO_URL`` when set, else an nx-27017 started for this session (only if a test asks)."""
+    with mongo_server.mongo_url(tmp_path_factory.mktemp("nx-27017")) as url:
+        yield url
+
+
+@pytest.fixture
+def mongo_database(mongo_url: str) -> Iterator[str]:
+    """A database of this test's own, dropped when the test ends."""
+    name = mongo_server.unique_database()
+    yield name
+    mongo_server.drop_database(mongo_url, name)

@@ -7,7 +7,7 @@ yields an opened, empty store and cleans up after itself.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import pytest
 from eventlog.mongo_store import MongoEventStore
 from eventlog.ports import EventStore
 from eventlog.sqlite_store import SqliteEventStore
-from tests import mongo_server
 
 StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[EventStore]]
 
@@ -32,21 +31,6 @@ def sqlite_factory(tmp_path: Path) -> StoreFactory:
             await store.close()
 
     return make
-
-
-@pytest.fixture(scope="session")
-def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``$MONGO_URL`` when set, else an nx-27017 started for this session (only if a test asks)."""
-    with mongo_server.mongo_url(tmp_path_factory.mktemp("nx-27017")) as url:
-        yield url
-
-
-@pytest.fixture
-def mongo_database(mongo_url: str) -> Iterator[str]:
-    """A database of this test's own, dropped when the test ends."""
-    name = mongo_server.unique_database()
-    yield name
-    mongo_server.drop_database(mongo_url, name)
 
 
 def mongo_factory(request: pytest.FixtureRequest) -> StoreFactory:

@@ -24,7 +24,7 @@ from projections.read_models import ReadModelChange, ReadModelSink, ReadModelWri
 from projections.read_side import ReadSide
 from service.auth import Identity
 from service.container import Services
-from service.recorder import Origin
+from service.pipeline import Origin
 
 OWNER, FRIEND = "0" * 23 + "1", "0" * 23 + "2"
 
@@ -50,8 +50,10 @@ async def session(services: Services) -> str:
     trip_id = trip.trip_id
     origin = Origin("ws", FRIEND, "user", "s1")
     for n in range(3):
-        await services.trips.chat(
-            origin, who(FRIEND), trip_id, {"tripId": trip_id, "message": f"hi {n}", "type": "text"}, f"r{n}"
+        await (
+            await services.trips.chat(
+                origin, who(FRIEND), trip_id, {"tripId": trip_id, "message": f"hi {n}", "type": "text"}, f"r{n}"
+            )
         )
         await services.trips.update(
             origin,
@@ -94,6 +96,8 @@ async def mirror(records: list[LogRecord], sink: ReadModelSink) -> None:
 
 class _NoStore:
     """Applying what this node appended never reads the log."""
+
+    fold_page = 1000
 
 
 class _Kept:

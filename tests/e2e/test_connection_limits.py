@@ -490,6 +490,7 @@ def alive_and_well(server: ServerProcess) -> bool:
 
 async def test_hub_encodes_a_room_broadcast_once_for_every_member() -> None:
     from service.hub import Connection, Hub
+    from service.metrics import Metrics
 
     class Outlet:
         def __init__(self) -> None:
@@ -501,7 +502,7 @@ async def test_hub_encodes_a_room_broadcast_once_for_every_member() -> None:
         def close(self, code: int, reason: str) -> None:
             raise AssertionError("closed")
 
-    hub = Hub(store=None)  # type: ignore[arg-type]
+    hub = Hub(None, Metrics(), node_id="n", revocations=asyncio.Queue(), changed=asyncio.Event())  # type: ignore[arg-type]
     outlets = []
     for n in range(5):
         outlet = Outlet()

@@ -30,15 +30,15 @@ from analysts.verify import verify
 from app import build
 from config import Settings
 from domain.trip_decider import event_from_json, evolve
+from eventlog import upcasters
 from eventlog.chain import content_hash
 from eventlog.factory import open_store
 from eventlog.ports import EventStore
 from eventlog.records import LogRecord, from_document
-from migrations import upcasters
 from projections.read_side import ReadSide
 from projections.trips import TripStates
 from service.container import Services
-from service.recorder import Origin
+from service.pipeline import Origin, Request
 from tests import mongo_server
 from tests.fixtures.mixed_session import ADMIN, OWNER, QUIET, bearer, mixed_session
 from tests.integration.test_projections import USERS, identity
@@ -105,10 +105,10 @@ async def small_log(url: str, rng: random.Random, commands: int = 120) -> dict[s
         trips = sorted(services.read_side.trips.snapshot())
         for n in range(12):
             user, trip_id = USERS[n % 5], trips[n % len(trips)]
-            await services.recorder.accepted(
-                Origin("ws", user, "user", f"session-{n % 3}"), "typing", trip_id=trip_id,
-                payload={"tripId": trip_id, "isTyping": True},
-                events=({"type": "user_typing", "data": {"tripId": trip_id, "isTyping": True}},),
+            await services.pipeline.record(
+                Request(Origin("ws", user, "user", f"session-{n % 3}"), "typing", {"tripId": trip_id, "isTyping": True},
+                        trip_id=trip_id),
+                ({"type": "user_typing", "data": {"tripId": trip_id, "isTyping": True}},),
             )  # fmt: skip
         await services.read_side.catch_up_notifications()
         for trip_id in trips:
@@ -404,10 +404,10 @@ async def test_an_old_schema_log_replays_into_the_current_model(store_url: str) 
     services = await services_on(store_url)
     try:
         owner = expected["trips"][trip_id]["ownerId"]
-        await services.trips.chat(
+        await (await services.trips.chat(
             Origin("ws", owner, "user", "s-new"), identity(owner), trip_id,
             {"tripId": trip_id, "message": "still here", "type": "text"}, "new-1",
-        )  # fmt: skip
+        ))  # fmt: skip
         last_old = max((r for r in records if r.stream == trip_id), key=lambda r: r.version or 0)
         [newest] = await services.store.read_stream(trip_id, after_version=last_old.version or 0)
         assert newest.schema_version == 2 and newest.extra["prevHash"] == content_hash(last_old)

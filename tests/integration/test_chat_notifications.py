@@ -11,7 +11,7 @@ from app import build
 from config import Settings
 from service.auth import Identity
 from service.container import Services
-from service.recorder import Origin
+from service.pipeline import Origin
 
 OWNER, FRIEND = "650000000000000000000001", "650000000000000000000002"
 
@@ -31,12 +31,14 @@ def counting_roster_reads(services: Services) -> list[str]:
 
 async def chat_once(services: Services, trip_id: str, ref: str) -> list[dict[str, Any]]:
     origin = Origin("ws", OWNER, "user", "session-1")
-    outcome = await services.trips.chat(
-        origin,
-        Identity(OWNER, "user", "Ada", 2**31),
-        trip_id,
-        {"tripId": trip_id, "message": "hi", "type": "text"},
-        ref,
+    outcome = await (
+        await services.trips.chat(
+            origin,
+            Identity(OWNER, "user", "Ada", 2**31),
+            trip_id,
+            {"tripId": trip_id, "message": "hi", "type": "text"},
+            ref,
+        )
     )
     return list(outcome.record.events)
 

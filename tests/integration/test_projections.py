@@ -15,7 +15,7 @@ from eventlog.ports import EventStore
 from projections.read_side import ReadSide
 from service.auth import Identity
 from service.container import Services
-from service.recorder import Origin
+from service.pipeline import Origin
 
 USERS = [f"{n:024x}" for n in range(1, 7)]
 
@@ -48,8 +48,10 @@ async def mixed_session(services: Services, rng: random.Random, commands: int) -
         roll = rng.random()
         try:
             if roll < 0.35:
-                await services.trips.chat(
-                    origin, who, trip_id, {"tripId": trip_id, "message": f"msg {i}", "type": "text"}, f"r{i}"
+                await (
+                    await services.trips.chat(
+                        origin, who, trip_id, {"tripId": trip_id, "message": f"msg {i}", "type": "text"}, f"r{i}"
+                    )
                 )
             elif roll < 0.5:
                 await services.trips.update(
@@ -156,12 +158,14 @@ async def test_two_nodes_racing_on_one_stream_keep_versions_gap_free(tmp_path: P
 
         async def writer(node: Services, tag: str) -> None:
             for i in range(25):
-                await node.trips.chat(
-                    Origin("ws", owner, "user", tag),
-                    identity(owner),
-                    trip.trip_id,
-                    {"tripId": trip.trip_id, "message": f"{tag}{i}", "type": "text"},
-                    None,
+                await (
+                    await node.trips.chat(
+                        Origin("ws", owner, "user", tag),
+                        identity(owner),
+                        trip.trip_id,
+                        {"tripId": trip.trip_id, "message": f"{tag}{i}", "type": "text"},
+                        None,
+                    )
                 )
 
         await asyncio.gather(writer(node_a, "a"), writer(node_b, "b"))

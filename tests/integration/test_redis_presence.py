@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from domain.room import RoomMember, visible_members
+from domain.room import MemberBack, MemberGone, RoomMember, RosterNews, visible_members
 from eventlog.redis_bus import stop_task
 from eventlog.redis_presence import RedisPresence
 from tests.redis_server import PrivateRedis, delete_prefix
@@ -29,19 +29,34 @@ def member(session: str, user: str, *, hidden: bool = False, name: str | None = 
 
 
 class Announcements:
+    """What each node's rosters told (``news``), as (node, trip, user) triples."""
+
     def __init__(self) -> None:
-        self.gone: list[tuple[str, str, str]] = []
-        self.back: list[tuple[str, str, str]] = []
+        self._queues: dict[str, asyncio.Queue[RosterNews]] = {}
+        self._gone: list[tuple[str, str, str]] = []
+        self._back: list[tuple[str, str, str]] = []
 
-    def watch(self, node: RedisPresence) -> None:
-        async def gone(trip_id: str, user_id: str) -> None:
-            self.gone.append((node.node_id, trip_id, user_id))
+    def queue(self, node_id: str) -> asyncio.Queue[RosterNews]:
+        return self._queues.setdefault(node_id, asyncio.Queue())
 
-        async def back(trip_id: str, m: RoomMember) -> None:
-            self.back.append((node.node_id, trip_id, m.user_id))
+    def _drain(self) -> None:
+        for node_id, queue in self._queues.items():
+            while not queue.empty():
+                match queue.get_nowait():
+                    case MemberGone(trip_id, user_id):
+                        self._gone.append((node_id, trip_id, user_id))
+                    case MemberBack(trip_id, m):
+                        self._back.append((node_id, trip_id, m.user_id))
 
-        node.rosters.on_gone = gone
-        node.rosters.on_back = back
+    @property
+    def gone(self) -> list[tuple[str, str, str]]:
+        self._drain()
+        return self._gone
+
+    @property
+    def back(self) -> list[tuple[str, str, str]]:
+        self._drain()
+        return self._back
 
 
 async def eventually(test: Callable[[], Any], timeout: float = 5.0) -> None:
@@ -68,13 +83,21 @@ async def kill(node: RedisPresence) -> None:
 
 
 @contextlib.asynccontextmanager
-async def nodes(url: str, prefix: str, *names: str, **local: Any) -> AsyncIterator[list[RedisPresence]]:
+async def nodes(
+    url: str,
+    prefix: str,
+    *names: str,
+    heard: Announcements | None = None,
+    changed: dict[str, asyncio.Event] | None = None,
+    **local: Any,
+) -> AsyncIterator[list[RedisPresence]]:
     opened: list[RedisPresence] = []
     try:
         for name in names:
-            node = RedisPresence(url, node_id=name, prefix=prefix, interval=INTERVAL, ttl=TTL)
+            news = heard.queue(name) if heard is not None else None
+            node = RedisPresence(url, node_id=name, prefix=prefix, interval=INTERVAL, ttl=TTL, news=news)
             if name in local:
-                node.directory(local[name])
+                node.directory(local[name], (changed or {}).get(name) or asyncio.Event())
             await node.start()
             opened.append(node)
         yield opened
@@ -109,9 +132,7 @@ async def test_a_dead_nodes_users_are_announced_gone_once_and_dropped_from_membe
     redis_url: str, prefix: str
 ) -> None:
     heard = Announcements()
-    async with nodes(redis_url, prefix, "a", "b", "c") as [a, b, c]:
-        for node in (a, b, c):
-            heard.watch(node)
+    async with nodes(redis_url, prefix, "a", "b", "c", heard=heard) as [a, b, c]:
         await a.rosters.join(TRIP, member("s1", "u1"))
         await a.rosters.join(TRIP, member("s4", "u3"))
         await b.rosters.join(TRIP, member("s2", "u2"))
@@ -135,8 +156,7 @@ async def test_a_dead_nodes_users_are_announced_gone_once_and_dropped_from_membe
 
 async def test_every_script_sweeps_so_a_joiner_never_sees_a_dead_member(redis_url: str, prefix: str) -> None:
     heard = Announcements()
-    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
-        heard.watch(a)
+    async with nodes(redis_url, prefix, "a", "b", heard=heard) as [a, b]:
         await b.rosters.join(TRIP, member("s2", "u2"))
         # the room's hash expires with its last node's heartbeat; keep it, as in the
         # moment between a node's key expiring and the hash's own TTL
@@ -153,9 +173,7 @@ async def test_every_script_sweeps_so_a_joiner_never_sees_a_dead_member(redis_ur
 
 async def test_a_node_rewrites_its_members_when_redis_lost_them(redis_url: str, prefix: str) -> None:
     heard = Announcements()
-    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
-        heard.watch(a)
-        heard.watch(b)
+    async with nodes(redis_url, prefix, "a", "b", heard=heard) as [a, b]:
         await a.rosters.join(TRIP, member("s1", "u1"))
         await b.rosters.join(TRIP, member("s2", "u2"))
         delete_prefix(redis_url, prefix)  # as a Redis restart without persistence would
@@ -171,9 +189,7 @@ async def test_a_node_rewrites_its_members_when_redis_lost_them(redis_url: str, 
 
 async def test_a_node_that_stalled_past_the_ttl_comes_back_and_says_so(redis_url: str, prefix: str) -> None:
     heard = Announcements()
-    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
-        heard.watch(a)
-        heard.watch(b)
+    async with nodes(redis_url, prefix, "a", "b", heard=heard) as [a, b]:
         await a.rosters.join(TRIP, member("s1", "u1"))
         await b.rosters.join(TRIP, member("s2", "u2"))
         assert b._task is not None
@@ -201,15 +217,19 @@ async def test_the_directory_lists_every_live_nodes_connections(redis_url: str, 
 
     on_a = [conn("s1", "u1", "a", "2026-01-01T00:00:01.000Z")]
     on_b = [conn("s2", "u2", "b", "2026-01-01T00:00:02.000Z"), conn("s3", "u1", "b", "2026-01-01T00:00:03.000Z")]
-    async with nodes(redis_url, prefix, "a", "b", a=lambda: list(on_a), b=lambda: list(on_b)) as [a, b]:
-        directory_a = a.directory(lambda: list(on_a))
-        directory_b = b.directory(lambda: list(on_b))
+    changed = {"a": asyncio.Event(), "b": asyncio.Event()}  # the hubs' "a connection changed"
+    async with nodes(redis_url, prefix, "a", "b", changed=changed, a=lambda: list(on_a), b=lambda: list(on_b)) as [
+        a,
+        b,
+    ]:
+        directory_a = a.directory(lambda: list(on_a), changed["a"])
+        b.directory(lambda: list(on_b), changed["b"])
         assert [e["sessionId"] for e in await directory_a.list()] == ["s1", "s2", "s3"]
         assert await directory_a.count_user("u1") == 2
 
         on_b.append(conn("s4", "u4", "b", "2026-01-01T00:00:04.000Z"))
         on_b[0]["rooms"] = [TRIP]
-        directory_b.changed()  # the hub's on_change: written at once, not at the next heartbeat
+        changed["b"].set()  # as the hub does: written at once, not at the next heartbeat
 
         async def s4_listed() -> bool:
             return await directory_a.count_user("u4") == 1
@@ -219,7 +239,7 @@ async def test_the_directory_lists_every_live_nodes_connections(redis_url: str, 
         assert listed["s2"]["rooms"] == [TRIP] and listed["s2"]["node"] == "b"
 
         on_b.pop()
-        directory_b.changed()
+        changed["b"].set()
 
         async def s4_gone() -> bool:
             return await directory_a.count_user("u4") == 0

@@ -12,6 +12,7 @@ from typing import Any
 from eventlog.ports import RESYNC_KIND
 from eventlog.records import LogRecord
 from service.hub import Connection, Hub
+from service.metrics import Metrics
 from tests.log_records import chat_record
 
 TRIP = "650000000000000000000100"
@@ -80,7 +81,7 @@ async def settle() -> None:
 
 async def test_a_resync_fills_every_seat_from_the_log_before_anything_newer() -> None:
     log = Log()
-    hub = Hub(log)  # type: ignore[arg-type]
+    hub = Hub(log, Metrics(), node_id="n", revocations=asyncio.Queue(), changed=asyncio.Event())  # type: ignore[arg-type]
     _, socket = seated(hub, "s1", 1)
     for version in (1, 2, 3):
         log.add(version)  # 2 and 3 were published while Redis was away: never delivered
@@ -95,7 +96,7 @@ async def test_a_resync_fills_every_seat_from_the_log_before_anything_newer() ->
 
 async def test_frames_two_nodes_publish_out_of_seq_order_reach_the_seat_in_order() -> None:
     log = Log()
-    hub = Hub(log)  # type: ignore[arg-type]
+    hub = Hub(log, Metrics(), node_id="n", revocations=asyncio.Queue(), changed=asyncio.Event())  # type: ignore[arg-type]
     _, socket = seated(hub, "s1", 0)
     first, second = log.add(1), log.add(2)
     hub.deliver(room_message(second))  # node b's XADD won the race
@@ -106,7 +107,7 @@ async def test_frames_two_nodes_publish_out_of_seq_order_reach_the_seat_in_order
 
 async def test_the_senders_own_copy_filled_from_the_log_keeps_its_ref() -> None:
     log = Log()
-    hub = Hub(log)  # type: ignore[arg-type]
+    hub = Hub(log, Metrics(), node_id="n", revocations=asyncio.Queue(), changed=asyncio.Event())  # type: ignore[arg-type]
     _, mine = seated(hub, "s1", 0)
     _, other = seated(hub, "s2", 0)
     log.add(1, session="s1", ref="my-ref")
@@ -118,7 +119,7 @@ async def test_the_senders_own_copy_filled_from_the_log_keeps_its_ref() -> None:
 
 async def test_a_resync_during_a_join_fills_again_when_the_seat_opens() -> None:
     log = Log()
-    hub = Hub(log)  # type: ignore[arg-type]
+    hub = Hub(log, Metrics(), node_id="n", revocations=asyncio.Queue(), changed=asyncio.Event())  # type: ignore[arg-type]
     socket = Socket()
     conn = Connection("s1", "u1", None, "user", False, "127.0.0.1", "test", "2026-01-01T00:00:00.000Z", socket)
     hub.add(conn)

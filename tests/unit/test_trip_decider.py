@@ -12,6 +12,7 @@ from domain.trip_decider import (
     AddCollaborator,
     ChatMessagePosted,
     CreateTrip,
+    NotificationCreated,
     PostChatMessage,
     RemoveCollaborator,
     TripCommand,
@@ -21,6 +22,7 @@ from domain.trip_decider import (
     event_from_json,
     event_to_json,
     evolve,
+    notification_id,
 )
 from domain.trip_model import Trip
 
@@ -185,10 +187,29 @@ def test_collaborators_are_managed_by_the_owner_or_an_admin_only() -> None:
 
 def test_a_chat_message_takes_a_stream_position_but_changes_no_plan() -> None:
     trip = created()
-    [event] = decide(trip, PostChatMessage(Actor(FRIEND, name="Grace"), "9" * 24, "hello", "suggestion"))
+    [event] = decide(
+        trip, PostChatMessage(Actor(FRIEND, name="Grace"), "9" * 24, "hello", "suggestion", frozenset({OWNER}))
+    )
     assert event == ChatMessagePosted("9" * 24, FRIEND, "Grace", "hello", "suggestion")
+    assert isinstance(event, ChatMessagePosted)
     after = evolve(trip, event, 2, AT)
     assert after is not None and after.version == 2 and after.days == trip.days
+
+
+def test_members_outside_the_room_are_notified_of_a_chat_message_and_the_sender_never() -> None:
+    trip = created()
+    message = "x" * 150
+    events = decide(trip, PostChatMessage(Actor(FRIEND), "6" * 8 + "9" * 16, message, "text", frozenset({FRIEND})))
+    posted, notified = events
+    assert isinstance(posted, ChatMessagePosted)
+    assert notified == NotificationCreated(
+        notification_id("6" * 8 + "9" * 16, OWNER), OWNER, TRIP, posted.message_id, FRIEND, "x" * 100
+    )
+    assert notified.notification_id.startswith("6" * 8) and len(notified.notification_id) == 24  # ordered by time
+    assert notification_id(posted.message_id, OWNER) != notification_id(posted.message_id, FRIEND)
+    # nobody else in the room (None): every other member; everyone in it: nobody
+    assert len(decide(trip, PostChatMessage(Actor(OWNER), "1" * 24, "hi", "text", None))) == 2
+    assert len(decide(trip, PostChatMessage(Actor(OWNER), "1" * 24, "hi", "text", frozenset({OWNER, FRIEND})))) == 1
 
 
 def test_a_state_for_reading_only_is_the_same_trip_without_the_changes_kept_for_conflicts() -> None:

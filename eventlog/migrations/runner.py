@@ -19,7 +19,7 @@ from typing import Any, cast
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-import migrations
+from eventlog import migrations
 
 LEDGER = "migrations"
 _NAME = re.compile(r"^m\d{4}_\w+$")
@@ -31,7 +31,7 @@ Migration = Callable[[Database], Awaitable[None]]
 def available() -> list[tuple[str, Migration]]:
     """Every migration shipped with the code, in the order it must run."""
     names = sorted(info.name for info in pkgutil.iter_modules(migrations.__path__) if _NAME.match(info.name))
-    return [(name, cast(Migration, importlib.import_module(f"migrations.{name}").up)) for name in names]
+    return [(name, cast(Migration, importlib.import_module(f"eventlog.migrations.{name}").up)) for name in names]
 
 
 async def applied(db: Database) -> set[str]:

@@ -38,7 +38,7 @@ LOG_VALIDATOR: dict[str, Any] = {
 }
 
 
-async def _create_collection(db: AsyncDatabase[dict[str, Any]], name: str, **options: Any) -> None:
+async def create_collection(db: AsyncDatabase[dict[str, Any]], name: str, **options: Any) -> None:
     if name in await db.list_collection_names():
         return
     try:
@@ -51,8 +51,8 @@ async def _create_collection(db: AsyncDatabase[dict[str, Any]], name: str, **opt
 
 
 async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await _create_collection(db, "log", validator=LOG_VALIDATOR)
-    await _create_collection(db, "counters")
+    await create_collection(db, "log", validator=LOG_VALIDATOR)
+    await create_collection(db, "counters")
     log = db["log"]
     await log.create_index(
         [("stream", ASCENDING), ("version", ASCENDING)],

@@ -12,11 +12,11 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from migrations.m0001_log_collection import _create_collection
+from eventlog.migrations.m0001_log_collection import create_collection
 
 
 async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
     for name in ("trips", "chat_messages", "notifications"):
-        await _create_collection(db, name)
+        await create_collection(db, name)
     await db["chat_messages"].create_index([("tripId", ASCENDING), ("seq", ASCENDING)], name="trip_seq")
     await db["notifications"].create_index([("userId", ASCENDING), ("createdAt", ASCENDING)], name="user_created_at")

@@ -1,0 +1,423 @@
+"""The one command pipeline: every command, on every store, through one path.
+
+::
+
+    Request + command --Pipeline.submit--> Handle
+        stream commands (a trip's):  take the stream's turn (in the order submitted) ->
+            load the state (this node's queued appends folded in) -> decide ->
+            enqueue the record (the store's group commit) -> Handle.queued: the
+            connection's next command may start -> durable -> fold into the read side
+            -> react (deliveries, notifications) in version order -> Handle.outcome
+    Pipeline.record(request, events): a command outside any stream (room signals,
+        sessions, admin actions, notifications): its decider is trivial, the record
+        goes the same way (append, fold, react)
+    Pipeline.refuse(request, refusal): the one place a refused command is recorded
+
+A lost race for a stream's next version (another node appended it first) takes
+every later append of this node to that stream down with it (the stores promise
+that); the commands are then decided again *in the order they were submitted*
+(``_Lane``), so one connection's commands never overtake each other, on any
+number of nodes.  A store that does not answer within ``store_timeout`` seconds
+refuses with ``UNAVAILABLE``; a stream's state is read before its turn is taken, so
+no turn waits on a store that does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import random
+from collections.abc import Awaitable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+from domain.errors import CommandRefused, ErrorCode
+from domain.trip_decider import DecidedEvent, NotificationCreated, TripCommand, decide, event_to_json, evolve
+from domain.trip_model import Trip
+from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
+from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
+from projections.read_side import ReadSide
+from service.clock import Clock, iso, parse_iso
+from service.ids import ObjectIdFactory
+
+log = logging.getLogger("travelsense.pipeline")
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 32
+CONFLICT_BACKOFF = 0.002  # seconds, times the attempt, at most CONFLICT_BACKOFF_MAX, randomised
+CONFLICT_BACKOFF_MAX = 0.02
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+STORE_TIMEOUT = 1.0
+
+# refusals whose payload is never logged: oversized, unreadable, or a credential
+_PAYLOAD_NOT_LOGGED = frozenset({ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.BAD_REQUEST})
+_CREDENTIAL_COMMANDS = frozenset({"refresh_token"})
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who sent a command, and through what."""
+
+    source: str  # "ws", "rest" or "system"
+    user_id: str | None = None
+    role: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A command as it arrived: who sent it, its name in the log, and what it asked."""
+
+    origin: Origin
+    command: str
+    payload: Any = None
+    ref: str | None = None
+    trip_id: str | None = None
+    idempotency_key: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    record: LogRecord
+    trip: Trip | None
+    duplicate: bool = False  # a repeat of an accepted command: answered with the original
+
+
+class Handle:
+    """A submitted command.  ``queued`` is done once the command has its place in its
+    stream (or is finished): from then on the connection's next command may start and
+    still takes effect after it.  ``outcome`` is done once it is durable, or refused."""
+
+    __slots__ = ("outcome", "queued")
+
+    def __init__(self, queued: asyncio.Future[None], outcome: asyncio.Task[Outcome]) -> None:
+        self.queued = queued
+        self.outcome = outcome
+
+    def __await__(self) -> Generator[Any, None, Outcome]:
+        return self.outcome.__await__()
+
+
+class _Placed(NamedTuple):
+    future: asyncio.Future[LogRecord]  # the append, durable once done
+    decided: Trip | None  # the stream's state after it
+    published_before: asyncio.Future[None] | None  # the previous append of this node's, reacted to
+    published: asyncio.Future[None]  # this one, reacted to
+
+
+class Reactions(Protocol):
+    """What happens because a record was committed (deliveries, notifications)."""
+
+    async def committed(self, record: LogRecord) -> None: ...
+
+
+def refusal_json(refusal: CommandRefused) -> dict[str, Any]:
+    """A refusal as the log keeps it (the one encoder)."""
+    out: dict[str, Any] = {"code": refusal.code.value, "message": refusal.message}
+    if refusal.details is not None:
+        out["details"] = refusal.details
+    return out
+
+
+def idempotency_key(user_id: str | None, trip_id: str | None, command: str, ref: str | None) -> str | None:
+    """A repeated ``ref`` is the same command only from the same user, on the same trip, for the same event."""
+    if ref is None or user_id is None:
+        return None
+    return f"{user_id}:{trip_id or '-'}:{command}:{ref}"
+
+
+class _Lane:
+    """This node's commands on one stream, in the order they were submitted.
+
+    Every command takes a ticket.  A command may decide only when it holds the lowest
+    ticket without a place in the store's queue ("unplaced"), so a command whose
+    append failed goes back in line *before* every later one.  ``state`` is the
+    stream's state with every queued append folded in, valid while none failed.
+    """
+
+    __slots__ = ("_busy", "_inflight", "_next", "_unplaced", "_waiters", "live", "published", "state", "state_valid")
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._unplaced: list[int] = []  # a heap
+        self._inflight: dict[int, asyncio.Future[LogRecord]] = {}  # queued, not yet folded into the read side
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._busy = False
+        self.state: Trip | None = None
+        self.state_valid = False
+        self.published: asyncio.Future[None] | None = None  # done once the newest queued append has reacted
+        self.live = 0
+
+    def issue(self) -> int:
+        ticket = self._next
+        self._next += 1
+        heapq.heappush(self._unplaced, ticket)
+        self.live += 1
+        return ticket
+
+    def _refresh(self) -> None:
+        """Appends that failed go back in line (their successors failed with them)."""
+        for ticket, future in list(self._inflight.items()):
+            if future.done() and (future.cancelled() or future.exception() is not None):
+                self.unplace(ticket)
+
+    def unplace(self, ticket: int) -> None:
+        if self._inflight.pop(ticket, None) is not None:
+            heapq.heappush(self._unplaced, ticket)
+            self.state_valid = False
+
+    async def turn(self, ticket: int) -> None:
+        while True:
+            self._refresh()
+            if not self._busy and self._unplaced and self._unplaced[0] == ticket:
+                self._busy = True
+                return
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters[ticket] = waiter
+            try:
+                await waiter
+            finally:
+                self._waiters.pop(ticket, None)
+
+    def _wake(self) -> None:
+        self._refresh()
+        if self._unplaced:
+            waiter = self._waiters.get(self._unplaced[0])
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def place(self, ticket: int, future: asyncio.Future[LogRecord], state: Trip | None) -> None:
+        """The turn's command is queued in the store: the next one decides on ``state``."""
+        heapq.heappop(self._unplaced)  # the turn's holder is the lowest ticket
+        self._inflight[ticket] = future
+        self.state, self.state_valid = state, True
+        self._busy = False
+        self._wake()
+
+    def pass_turn(self) -> None:
+        """The turn ends without a place (refused, answered without a stream event, or to wait)."""
+        self._busy = False
+        self._wake()
+
+    def pending(self) -> list[asyncio.Future[LogRecord]]:
+        return list(self._inflight.values())
+
+    def applied(self, ticket: int) -> None:
+        """The ticket's record is in the read side: the read side's state includes it."""
+        self._inflight.pop(ticket, None)
+
+    def retire(self, ticket: int) -> None:
+        self._inflight.pop(ticket, None)
+        if ticket in self._unplaced:
+            self._unplaced.remove(ticket)
+            heapq.heapify(self._unplaced)
+        self.live -= 1
+        self._wake()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: EventStore,
+        read_side: ReadSide,
+        reactions: Reactions,
+        clock: Clock,
+        new_id: ObjectIdFactory,
+        *,
+        store_timeout: float = STORE_TIMEOUT,
+    ) -> None:
+        self._store = store
+        self._read_side = read_side
+        self._reactions = reactions
+        self._clock = clock
+        self._new_id = new_id
+        self._store_timeout = store_timeout
+        self._lanes: dict[str, _Lane] = {}
+
+    # records --------------------------------------------------------------------
+
+    def now(self) -> str:
+        return iso(self._clock.now())
+
+    def build(self, request: Request, outcome: str, **fields: Any) -> LogRecord:
+        meta = request.meta
+        if request.origin.role is not None:
+            meta = {"role": request.origin.role, **(meta or {})}
+        return new_record(
+            record_id=self._new_id(),
+            at=self.now(),
+            source=request.origin.source,
+            command=request.command,
+            outcome=outcome,
+            user_id=request.origin.user_id,
+            session_id=request.origin.session_id,
+            trip_id=request.trip_id,
+            payload=request.payload,
+            ref=request.ref,
+            meta=meta,
+            **fields,
+        )
+
+    async def record(self, request: Request, events: Sequence[dict[str, Any]] = ()) -> LogRecord:
+        """An accepted command outside any stream: appended, folded, reacted to."""
+        # not bounded here: an append given up on might still be written (the stores fail fast themselves)
+        record = await self._store.append(self.build(request, ACCEPTED, events=tuple(events)))
+        self._read_side.apply(record)
+        await self._reactions.committed(record)
+        return record
+
+    async def refuse(self, request: Request, refusal: CommandRefused) -> LogRecord | None:
+        """Record a refused command (the only place one is); never raises: the refusal is
+        answered whether or not its record could be written."""
+        payload = request.payload
+        if refusal.code in _PAYLOAD_NOT_LOGGED or request.command in _CREDENTIAL_COMMANDS:
+            payload = None
+        record = self.build(request, REFUSED, error=refusal_json(refusal)).but(payload=payload)
+        try:
+            return await self._store.append(record)
+        except Exception:
+            log.warning("could not record a refused %r", request.command)
+            return None
+
+    # stream commands ----------------------------------------------------------------
+
+    def submit(self, request: Request, command: TripCommand) -> Handle:
+        """Start a trip command; see ``Handle``.  The command takes its place in line
+        now, synchronously, so commands submitted one after another keep their order."""
+        assert request.trip_id is not None
+        loop = asyncio.get_running_loop()
+        queued: asyncio.Future[None] = loop.create_future()
+        lane = self._lanes.get(request.trip_id)
+        if lane is None:
+            lane = self._lanes[request.trip_id] = _Lane()
+        ticket = lane.issue()
+        outcome = loop.create_task(self._run_in_lane(lane, ticket, request, command, queued))
+        return Handle(queued, outcome)
+
+    async def run(self, request: Request, command: TripCommand) -> Outcome:
+        return await self.submit(request, command).outcome
+
+    async def _run_in_lane(
+        self, lane: _Lane, ticket: int, request: Request, command: TripCommand, queued: asyncio.Future[None]
+    ) -> Outcome:
+        trip_id = request.trip_id
+        assert trip_id is not None
+        try:
+            for attempt in range(MAX_ATTEMPTS):
+                # read before taking the turn (a store read may wait for its timeout); in
+                # the turn the state is in memory
+                await self._bounded(self._read_side.trip(trip_id, fresh=False))
+                await lane.turn(ticket)
+                placed: _Placed | None = None
+                try:
+                    state = await self._state(lane, trip_id)
+                    try:
+                        events = decide(state, command)
+                    except CommandRefused:
+                        pending = lane.pending()
+                        if pending:  # decided on appends not yet durable: wait for them, decide again
+                            await asyncio.wait(pending)
+                            continue
+                        earlier = await self._earlier(request)
+                        if earlier is not None:  # a repeat: answered with the original
+                            return Outcome(earlier, state, duplicate=True)
+                        raise
+                    if not events:  # nothing changes (a member added again): recorded outside the stream
+                        earlier = await self._earlier(request)
+                        if earlier is not None:
+                            return Outcome(earlier, state, duplicate=True)
+                        return Outcome(await self.record(request), state)
+                    stream_event = events[0]
+                    assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
+                    record = self._stream_record(request, state, events)
+                    future = self._store.enqueue(record)
+                    decided = evolve(state, stream_event, record.version or 0, record.at)
+                    published_before = lane.published
+                    published = lane.published = asyncio.get_running_loop().create_future()
+                    lane.place(ticket, future, decided)
+                    placed = _Placed(future, decided, published_before, published)
+                finally:
+                    if placed is None:
+                        lane.pass_turn()
+                if not queued.done():
+                    queued.set_result(None)
+                future, decided, published_before, published = placed
+                try:
+                    stored = await future
+                except VersionConflict:
+                    lane.unplace(ticket)
+                    published.set_result(None)
+                    await self._after_conflict(trip_id, attempt)
+                    continue
+                except DuplicateCommand:
+                    published.set_result(None)
+                    again = await self._earlier(request)
+                    if again is None:
+                        raise
+                    return Outcome(again, self._read_side.trips.get(trip_id), duplicate=True)
+                except BaseException:
+                    published.set_result(None)
+                    raise
+                try:
+                    if published_before is not None and not published_before.done():
+                        await published_before  # reactions follow version order
+                    self._read_side.apply(stored)
+                    lane.applied(ticket)
+                    await self._reactions.committed(stored)
+                finally:
+                    published.set_result(None)
+                return Outcome(stored, decided)
+            raise CommandRefused(ErrorCode.UNAVAILABLE, "the trip is too busy, retry")
+        finally:
+            lane.retire(ticket)
+            if lane.live == 0 and self._lanes.get(trip_id) is lane:
+                del self._lanes[trip_id]
+            if not queued.done():
+                queued.set_result(None)
+
+    async def _state(self, lane: _Lane, trip_id: str) -> Trip | None:
+        """The state to decide on: this node's queued appends folded in, else the read side's."""
+        pending = lane.pending()
+        if pending and lane.state_valid:
+            return lane.state
+        if pending:  # earlier appends, durable or about to be, not yet folded: read them from the log
+            await self._bounded(asyncio.wait(pending))
+            return await self._bounded(self._read_side.catch_up_trip(trip_id))
+        return await self._bounded(self._read_side.trip(trip_id, fresh=False))
+
+    def _stream_record(self, request: Request, state: Trip | None, events: tuple[DecidedEvent, ...]) -> LogRecord:
+        return self.build(
+            request,
+            ACCEPTED,
+            events=tuple(event_to_json(event) for event in events),
+            stream=request.trip_id,
+            version=(state.version if state else 0) + 1,
+            idempotency_key=request.idempotency_key,
+        )
+
+    async def _after_conflict(self, trip_id: str, attempt: int) -> None:
+        """Lost a race for the trip's next version to another node: wait a random moment
+        (so that one node cannot lose every race to nodes that append back to back),
+        then read what the winners wrote."""
+        await asyncio.sleep(random.uniform(0, min(CONFLICT_BACKOFF * (attempt + 1), CONFLICT_BACKOFF_MAX)))
+        await self._bounded(self._read_side.catch_up_trip(trip_id))
+
+    async def _earlier(self, request: Request) -> LogRecord | None:
+        """The accepted record of an earlier command with the same idempotency key, if recent."""
+        key = request.idempotency_key
+        if key is None:
+            return None
+        found = await self._bounded(self._store.find_by_idempotency_key(key))
+        if found is None:
+            return None
+        age = (self._clock.now() - parse_iso(found.at)).total_seconds()
+        return found if age <= IDEMPOTENCY_WINDOW_SECONDS else None
+
+    async def _bounded(self, work: Awaitable[T]) -> T:
+        """A store call that may wait (a server being selected, a lock): refused after the timeout."""
+        try:
+            return await asyncio.wait_for(work, self._store_timeout)
+        except TimeoutError:
+            raise StoreUnavailable(f"the store did not answer within {self._store_timeout:g} s") from None
