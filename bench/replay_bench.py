@@ -58,11 +58,11 @@ from domain.trip_decider import (  # noqa: E402
     PostChatMessage,
     UpdateTrip,
     decide,
-    event_to_json,
     evolve,
     fresh_ids_for_days,
     fresh_ids_needed,
 )
+from domain.trip_events import event_to_json  # noqa: E402
 from domain.trip_model import Trip  # noqa: E402
 from eventlog.factory import open_store  # noqa: E402
 from eventlog.ports import EventStore  # noqa: E402

@@ -1,5 +1,6 @@
 """The trip decider: ``decide(state, command) -> events`` and
-``evolve(state, event) -> state``, pure functions over frozen values.
+``evolve(state, event) -> state``, pure functions over frozen values (the events
+are in ``domain/trip_events.py``).
 
 Every accepted command on a trip produces exactly one stream event, so an
 event's position in the trip's stream (its ``seq``) is also the trip's
@@ -15,6 +16,24 @@ from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
+from domain.trip_events import (
+    ActivityAdded,
+    ActivityRemoved,
+    ActivityUpdated,
+    ChatMessagePosted,
+    CollaboratorAdded,
+    CollaboratorRemoved,
+    ConstraintAdded,
+    ConstraintRemoved,
+    DayAdded,
+    DayRemoved,
+    DecidedEvent,
+    NotificationCreated,
+    TripCreated,
+    TripEvent,
+    TripUpdated,
+    update_type,
+)
 from domain.trip_model import (
     JSON,
     TOUCH_HISTORY,
@@ -82,104 +101,7 @@ class PostChatMessage:
 TripCommand = CreateTrip | AddCollaborator | RemoveCollaborator | UpdateTrip | PostChatMessage
 
 
-# Events (past tense) -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TripCreated:
-    trip_id: str
-    title: str
-    owner_id: str
-    collaborators: tuple[str, ...]
-    days: tuple[dict[str, JSON], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TripUpdated:
-    """A change to the plan, or a collaborator added or removed."""
-
-    update_type: str
-    data: dict[str, JSON]
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessagePosted:
-    message_id: str
-    user_id: str
-    name: str | None
-    message: str
-    type: str
-
-
-NOTIFICATION_CREATED = "notification_created"
 CHAT_PREVIEW_LENGTH = 100
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationCreated:
-    """A member outside the room is told of a chat message (not a stream event: it rides
-    in the same record as the message, after it)."""
-
-    notification_id: str
-    user_id: str
-    trip_id: str
-    message_id: str
-    from_user_id: str
-    preview: str
-
-
-TripEvent = TripCreated | TripUpdated | ChatMessagePosted
-DecidedEvent = TripEvent | NotificationCreated
-
-
-def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
-    match event:
-        case TripCreated():
-            return {
-                "type": "trip_created",
-                "data": {
-                    "tripId": event.trip_id,
-                    "title": event.title,
-                    "ownerId": event.owner_id,
-                    "collaborators": list(event.collaborators),
-                    "days": list(event.days),
-                },
-            }
-        case TripUpdated():
-            return {"type": "trip_updated", "data": {"updateType": event.update_type, "data": event.data}}
-        case ChatMessagePosted():
-            body: dict[str, JSON] = {"messageId": event.message_id, "userId": event.user_id}
-            if event.name is not None:
-                body["name"] = event.name
-            body.update(message=event.message, type=event.type)
-            return {"type": "chat_message", "data": body}
-        case NotificationCreated():
-            return {
-                "type": NOTIFICATION_CREATED,
-                "data": {
-                    "notificationId": event.notification_id,
-                    "userId": event.user_id,
-                    "kind": "chat_message",
-                    "tripId": event.trip_id,
-                    "messageId": event.message_id,
-                    "fromUserId": event.from_user_id,
-                    "preview": event.preview,
-                },
-            }
-
-
-def event_from_json(raw: dict[str, JSON]) -> TripEvent:
-    data = raw["data"]
-    match raw["type"]:
-        case "trip_created":
-            return TripCreated(
-                data["tripId"], data["title"], data["ownerId"], tuple(data["collaborators"]), tuple(data["days"])
-            )
-        case "trip_updated":
-            return TripUpdated(data["updateType"], data["data"])
-        case "chat_message":
-            return ChatMessagePosted(data["messageId"], data["userId"], data.get("name"), data["message"], data["type"])
-    raise ValueError(f"not a trip event: {raw['type']!r}")
 
 
 # Fresh ids ----------------------------------------------------------------------
@@ -230,12 +152,12 @@ def decide(state: Trip | None, command: TripCommand) -> tuple[DecidedEvent, ...]
             _require_manager(state, actor)
             if state.is_member(user_id):
                 return ()
-            return (TripUpdated("collaborator_added", {"userId": user_id}),)
+            return (CollaboratorAdded(user_id),)
         case RemoveCollaborator(actor, user_id):
             _require_manager(state, actor)
             if user_id not in state.collaborators:
                 raise CommandRefused(ErrorCode.NOT_FOUND, "that user is not a collaborator of this trip")
-            return (TripUpdated("collaborator_removed", {"userId": user_id}),)
+            return (CollaboratorRemoved(user_id),)
         case UpdateTrip():
             return (_update(state, command),)
         case PostChatMessage(actor, message_id, message, kind, present):
@@ -345,31 +267,33 @@ def _update(state: Trip, command: UpdateTrip) -> TripUpdated:
             day["dayId"] = ids.take(day.get("dayId"))
             if state.day(day["dayId"]) is not None:
                 raise invalid("day.dayId", "a day with this id exists")
-            return TripUpdated("day_added", {"day": day})
+            return DayAdded(day)
         case "day_removed":
             _require_day(state, data["dayId"])
-            return TripUpdated("day_removed", {"dayId": data["dayId"]})
+            return DayRemoved(data["dayId"])
         case "activity_added":
             _require_day(state, data["dayId"])
             activity = dict(data["activity"])
             activity["activityId"] = ids.take(activity.get("activityId"))
             if state.has_activity(activity["activityId"]):
                 raise invalid("activity.activityId", "an activity with this id exists")
-            return TripUpdated("activity_added", {"dayId": data["dayId"], "activity": activity})
+            return ActivityAdded(data["dayId"], activity)
         case "activity_updated" | "activity_removed":
             if _require_day(state, data["dayId"]).find(data["activityId"]) is None:
                 raise invalid("activityId", "no such activity in that day")
-            return TripUpdated(command.update_type, dict(data))
+            if command.update_type == "activity_updated":
+                return ActivityUpdated(data["dayId"], data["activityId"], data["changes"])
+            return ActivityRemoved(data["dayId"], data["activityId"])
         case "constraint_added":
             constraint = dict(data["constraint"])
             constraint["constraintId"] = ids.take(constraint.get("constraintId"))
             if state.constraint(constraint["constraintId"]) is not None:
                 raise invalid("constraint.constraintId", "a constraint with this id exists")
-            return TripUpdated("constraint_added", {"constraint": constraint})
+            return ConstraintAdded(constraint)
         case "constraint_removed":
             if state.constraint(data["constraintId"]) is None:
                 raise invalid("constraintId", "no such constraint in this trip")
-            return TripUpdated("constraint_removed", {"constraintId": data["constraintId"]})
+            return ConstraintRemoved(data["constraintId"])
     raise invalid("updateType", "unknown update type")
 
 
@@ -422,55 +346,48 @@ def _with_day(days: tuple[Day, ...], day_id: str, change: Any) -> tuple[Day, ...
 
 
 def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, remember_changes: bool = True) -> Trip:
-    data = event.data
-    kind = event.update_type
     days, constraints, collaborators = state.days, state.constraints, state.collaborators
     touched: list[str] = []
-    match kind:
-        case "collaborator_added":
-            collaborators = (*collaborators, data["userId"])
-        case "collaborator_removed":
-            collaborators = tuple(c for c in collaborators if c != data["userId"])
-        case "day_added":
-            day = _day_from_json(data["day"])
+    match event:
+        case CollaboratorAdded(user_id):
+            collaborators = (*collaborators, user_id)
+        case CollaboratorRemoved(user_id):
+            collaborators = tuple(c for c in collaborators if c != user_id)
+        case DayAdded(raw_day):
+            day = _day_from_json(raw_day)
             days = tuple(sorted((*days, day), key=lambda d: d.date))
             touched = [day.day_id]
-        case "day_removed":
-            gone = state.day(data["dayId"])
-            days = tuple(d for d in days if d.day_id != data["dayId"])
-            touched = [data["dayId"], *(a.activity_id for a in (gone.activities if gone else ()))]
-        case "activity_added":
-            activity = Activity.build(data["activity"]["activityId"], data["activity"])
-            days = _with_day(days, data["dayId"], lambda d: _replace_day(d, (*d.activities, activity)))
+        case DayRemoved(day_id):
+            gone = state.day(day_id)
+            days = tuple(d for d in days if d.day_id != day_id)
+            touched = [day_id, *(a.activity_id for a in (gone.activities if gone else ()))]
+        case ActivityAdded(day_id, raw_activity):
+            activity = Activity.build(raw_activity["activityId"], raw_activity)
+            days = _with_day(days, day_id, lambda d: _replace_day(d, (*d.activities, activity)))
             touched = [activity.activity_id]
-        case "activity_updated":
-            changes, target = data["changes"], data["activityId"]
+        case ActivityUpdated(day_id, target, changes):
             days = _with_day(
                 days,
-                data["dayId"],
+                day_id,
                 lambda d: _replace_day(
                     d, tuple(a.changed(changes) if a.activity_id == target else a for a in d.activities)
                 ),
             )
             touched = [target]
-        case "activity_removed":
-            target = data["activityId"]
+        case ActivityRemoved(day_id, target):
             days = _with_day(
-                days,
-                data["dayId"],
-                lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target)),
+                days, day_id, lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target))
             )
             touched = [target]
-        case "constraint_added":
-            raw = data["constraint"]
+        case ConstraintAdded(raw):
             constraints = (
                 *constraints,
                 Constraint(raw["constraintId"], raw["type"], raw["value"], raw.get("description")),
             )
             touched = [raw["constraintId"]]
-        case "constraint_removed":
-            constraints = tuple(c for c in constraints if c.constraint_id != data["constraintId"])
-            touched = [data["constraintId"]]
+        case ConstraintRemoved(constraint_id):
+            constraints = tuple(c for c in constraints if c.constraint_id != constraint_id)
+            touched = [constraint_id]
     return _replace(
         state,
         days=days,
@@ -478,7 +395,9 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
         collaborators=collaborators,
         version=version,
         updated_at=at,
-        touches=_touched(state, version, kind, touched) if touched and remember_changes else state.touches,
+        touches=_touched(state, version, update_type(event), touched)
+        if touched and remember_changes
+        else state.touches,
     )
 
 

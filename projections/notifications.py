@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.trip_decider import NOTIFICATION_CREATED
+from domain.trip_events import NOTIFICATION_CREATED
 from eventlog.records import RecordView
 from projections.digests import UserNotifications, id_digest, item_bytes
 

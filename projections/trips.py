@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.trip_decider import event_from_json, evolve
+from domain.trip_decider import evolve
+from domain.trip_events import event_from_json
 from domain.trip_model import Trip
 from eventlog.records import RecordView
 

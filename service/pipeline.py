@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from domain.errors import CommandRefused, ErrorCode
-from domain.trip_decider import DecidedEvent, NotificationCreated, TripCommand, decide, event_to_json, evolve
+from domain.trip_decider import TripCommand, decide, evolve
+from domain.trip_events import DecidedEvent, NotificationCreated, event_to_json
 from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
 from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record

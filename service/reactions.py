@@ -3,7 +3,7 @@ it committed here, in each stream's version order."""
 
 from __future__ import annotations
 
-from domain.trip_decider import NOTIFICATION_CREATED
+from domain.trip_events import NOTIFICATION_CREATED
 from eventlog.records import LogRecord
 from projections.notifications import notification_view
 from service.broadcaster import Broadcaster

@@ -29,7 +29,8 @@ from analysts.replay import LiveModel, replay
 from analysts.verify import verify
 from app import build
 from config import Settings
-from domain.trip_decider import event_from_json, evolve
+from domain.trip_decider import evolve
+from domain.trip_events import event_from_json
 from eventlog import upcasters
 from eventlog.chain import content_hash
 from eventlog.factory import open_store

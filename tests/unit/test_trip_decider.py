@@ -10,19 +10,21 @@ from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import (
     Actor,
     AddCollaborator,
-    ChatMessagePosted,
     CreateTrip,
-    NotificationCreated,
     PostChatMessage,
     RemoveCollaborator,
     TripCommand,
-    TripUpdated,
     UpdateTrip,
     decide,
-    event_from_json,
-    event_to_json,
     evolve,
     notification_id,
+)
+from domain.trip_events import (
+    ActivityAdded,
+    ChatMessagePosted,
+    NotificationCreated,
+    event_from_json,
+    event_to_json,
 )
 from domain.trip_model import Trip
 
@@ -148,7 +150,7 @@ def test_a_stale_base_version_conflicts_only_when_the_same_item_changed() -> Non
     other_item = UpdateTrip(
         Actor(FRIEND), "activity_added", {"dayId": day, "activity": {"title": "B"}}, base, ids("b1")
     )
-    assert isinstance(decide(trip, other_item)[0], TripUpdated)
+    assert isinstance(decide(trip, other_item)[0], ActivityAdded)
 
 
 def test_removing_a_day_after_someone_added_an_activity_to_it_conflicts() -> None:
