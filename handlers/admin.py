@@ -28,7 +28,7 @@ class AdminApiHandler(ApiHandler):
             log.exception("admin command %s failed", command)
             refusal = CommandRefused(ErrorCode.INTERNAL, "internal error")
             await self.services.pipeline.refuse(self._request(command), refusal)
-            if not self._finished:
+            if not self.answered:
                 self.send_refusal(refusal)
 
     def on_finish(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import orjson
@@ -59,6 +60,17 @@ def allowed_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
     return [m for m in handler.SUPPORTED_METHODS if getattr(handler, m.lower(), None) is not getattr(base, m.lower())]
 
 
+def reason_of(status_code: int, error: Any = None) -> str:
+    """The reason a refused request is given: what an ``HTTPError`` said, else the status's phrase."""
+    exc = error[1] if isinstance(error, tuple) and len(error) == 3 else None
+    if isinstance(exc, tornado.web.HTTPError) and isinstance(exc.reason, str) and exc.reason:
+        return exc.reason
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "request refused"
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
@@ -87,8 +99,11 @@ class ApiHandler(tornado.web.RequestHandler):
 
     # responses ------------------------------------------------------------------
 
+    answered = False  # whether a body was sent (no Tornado internals needed to ask)
+
     def send_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
+        self.answered = True
         self.finish(orjson.dumps(body))
 
     def send_refusal(self, refusal: CommandRefused) -> None:
@@ -100,8 +115,9 @@ class ApiHandler(tornado.web.RequestHandler):
         self.services.metrics.error("rest", code)
         if status_code == 405:
             self.set_header("Allow", ", ".join(allowed_methods(type(self))))
-        message = "internal error" if status_code >= 500 else (self._reason or "request refused")
+        message = "internal error" if status_code >= 500 else reason_of(status_code, kwargs.get("exc_info"))
         self.set_header("Content-Type", "application/json")
+        self.answered = True
         self.finish(orjson.dumps(error_body(code, message)))
 
     # inputs ----------------------------------------------------------------------

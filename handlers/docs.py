@@ -13,7 +13,7 @@ import orjson
 import tornado.web
 import yaml
 
-from handlers.base import error_body
+from handlers.base import error_body, reason_of
 
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 NONE = "'none'"
@@ -57,7 +57,8 @@ class DocumentHandler(tornado.web.RequestHandler):
         if status_code == 405:
             self.set_header("Allow", "GET")
         self.set_header("Content-Type", "application/json")
-        self.finish(orjson.dumps(error_body(code, self._reason if status_code < 500 else "internal error")))
+        message = reason_of(status_code, kwargs.get("exc_info")) if status_code < 500 else "internal error"
+        self.finish(orjson.dumps(error_body(code, message)))
 
 
 class DocsPageHandler(tornado.web.RequestHandler):

@@ -318,9 +318,10 @@ class Pipeline:
                         events = decide(state, command)
                     except CommandRefused:
                         pending = lane.pending()
-                        if pending:  # decided on appends not yet durable: wait for them, decide again
+                        if pending:  # decided on appends not yet durable: a refusal stands only on durable ones
                             await asyncio.wait(pending)
-                            continue
+                            if any(f.cancelled() or f.exception() is not None for f in pending):
+                                continue  # one failed: it is decided again first, then this one
                         earlier = await self._earlier(request)
                         if earlier is not None:  # a repeat: answered with the original
                             return Outcome(earlier, state, duplicate=True)
