@@ -64,6 +64,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
+from eventlog.appends import Pending, fail_successors
 from eventlog.chain import Chains, StreamKey, link_hash
 from eventlog.migrations import runner
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
@@ -163,14 +164,6 @@ def url_sets(url: str, option: str) -> bool:
     return option.lower() in {key.lower() for key in parse_qs(urlsplit(url).query)}
 
 
-class _Pending:
-    __slots__ = ("future", "record")
-
-    def __init__(self, record: LogRecord, future: asyncio.Future[LogRecord]) -> None:
-        self.record = record
-        self.future = future
-
-
 class MongoEventStore:
     """``EventStore`` on MongoDB: collections ``log`` and ``counters`` in one database.
 
@@ -192,7 +185,7 @@ class MongoEventStore:
             self._client_options.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
         self._client: AsyncMongoClient[Document] | None = None
         self._db: AsyncDatabase[Document] | None = None
-        self._pending: list[_Pending] = []
+        self._pending: list[Pending] = []
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
         self._chains = Chains()
@@ -274,15 +267,15 @@ class MongoEventStore:
         except StoreError as exc:
             future.set_exception(exc)
             return future
-        self._pending.append(_Pending(record, future))
+        self._pending.append(Pending(record, future))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.ensure_future(self._flush())
         return future
 
-    def _next_batch(self) -> list[_Pending]:
+    def _next_batch(self) -> list[Pending]:
         """The oldest pending records, at most one per stream and ``MAX_BATCH`` in all."""
-        batch: list[_Pending] = []
-        kept: list[_Pending] = []
+        batch: list[Pending] = []
+        kept: list[Pending] = []
         streams: set[str] = set()
         for pending in self._pending:
             stream = pending.record.stream if pending.record.version is not None else None
@@ -311,7 +304,9 @@ class MongoEventStore:
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(exc)
-                self._fail_successors({p.record.stream or "" for p in batch if p.record.version is not None})
+                self._pending = fail_successors(
+                    self._pending, {p.record.stream or "" for p in batch if p.record.version is not None}
+                )
                 continue
             broken: set[str] = set()
             for pending, outcome in zip(batch, outcomes, strict=True):
@@ -323,21 +318,7 @@ class MongoEventStore:
                     pending.future.set_exception(outcome)
                 else:
                     pending.future.set_result(outcome)
-            self._fail_successors(broken)
-
-    def _fail_successors(self, streams: set[str]) -> None:
-        """Queued records of streams whose earlier record just failed fail unwritten."""
-        if not streams:
-            return
-        kept = []
-        for pending in self._pending:
-            record = pending.record
-            if record.version is not None and record.stream in streams:
-                if not pending.future.done():
-                    pending.future.set_exception(VersionConflict(record.stream or "", record.version))
-            else:
-                kept.append(pending)
-        self._pending = kept
+            self._pending = fail_successors(self._pending, broken)
 
     async def _reserve_positions(self, count: int) -> int:
         """Reserve ``count`` positions; returns the first."""

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from eventlog.appends import Pending, fail_successors, in_stream
 from eventlog.chain import ChainBatch, Chains, StreamKey, link_hash
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
 from eventlog.records import (
@@ -172,18 +173,6 @@ def _all_query(columns: str, after_position: int, limit: int, where: RecordFilte
     return sql, tuple(params)
 
 
-class _Pending:
-    __slots__ = ("future", "record")
-
-    def __init__(self, record: LogRecord, future: asyncio.Future[LogRecord]) -> None:
-        self.record = record
-        self.future = future
-
-
-def _in_stream(record: LogRecord) -> bool:
-    return record.stream is not None and record.version is not None
-
-
 STEADY = 0.002  # a commit starting this soon after the previous one ended: the node is under steady load
 FOLLOW_MAX = 0.005  # how long a commit follows a loop that keeps queueing appends
 BUSY_ITERATION = 0.0005  # a loop iteration at least this long: the loop is busy deciding commands
@@ -222,7 +211,7 @@ class SqliteEventStore:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._local = threading.local()
-        self._pending: list[_Pending] = []
+        self._pending: list[Pending] = []
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
         self._chains = Chains()  # used by the writer thread only
@@ -320,7 +309,7 @@ class SqliteEventStore:
         before the previous one is durable (see ``service.runner``).
         """
         future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(record, future))
+        self._pending.append(Pending(record, future))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.ensure_future(self._flush())
         return future
@@ -336,13 +325,15 @@ class SqliteEventStore:
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(exc)
-                self._fail_successors({p.record.stream or "" for p in batch if _in_stream(p.record)})
+                self._pending = fail_successors(
+                    self._pending, {p.record.stream or "" for p in batch if in_stream(p.record)}
+                )
                 continue
             finally:
                 self._committed_at = loop.time()
             broken: set[str] = set()
             for pending, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Exception) and _in_stream(pending.record):
+                if isinstance(outcome, Exception) and in_stream(pending.record):
                     broken.add(pending.record.stream or "")
                 if pending.future.done():
                     continue
@@ -351,7 +342,7 @@ class SqliteEventStore:
                 else:
                     pending.future.set_result(outcome)
             if broken:
-                self._fail_successors(broken)
+                self._pending = fail_successors(self._pending, broken)
 
     async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
         """Under steady load, wait while the event loop keeps queueing appends (see the class)."""
@@ -366,20 +357,6 @@ class SqliteEventStore:
             if len(self._pending) == queued or now - before < BUSY_ITERATION:
                 return  # nothing more came, or the loop is not that busy: waiting would only idle
 
-    def _fail_successors(self, streams: set[str]) -> None:
-        """Queued records of streams whose earlier record just failed fail unwritten."""
-        if not streams:
-            return
-        kept = []
-        for pending in self._pending:
-            record = pending.record
-            if _in_stream(record) and record.stream in streams:
-                if not pending.future.done():
-                    pending.future.set_exception(VersionConflict(record.stream or "", record.version or 0))
-            else:
-                kept.append(pending)
-        self._pending = kept
-
     def _insert_batch(self, records: list[LogRecord]) -> list[LogRecord | Exception]:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
@@ -388,11 +365,11 @@ class SqliteEventStore:
         broken: set[str] = set()  # streams with a failed record earlier in this batch
         try:
             for record in records:
-                if record.stream in broken and _in_stream(record):
+                if record.stream in broken and in_stream(record):
                     outcomes.append(VersionConflict(record.stream or "", record.version or 0))
                     continue
                 outcome = self._insert_one(conn, chain, record)
-                if isinstance(outcome, Exception) and _in_stream(record):
+                if isinstance(outcome, Exception) and in_stream(record):
                     broken.add(record.stream or "")
                 outcomes.append(outcome)
             conn.execute("COMMIT")
