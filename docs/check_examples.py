@@ -81,7 +81,7 @@ REST_OPERATIONS = [
     ("get", "/openapi.json"),
     ("get", "/asyncapi.json"),
 ]
-PUBLIC_PATHS = {"/healthz", "/openapi.json", "/asyncapi.json"}
+PUBLIC_PATHS = {"/healthz", "/openapi.json", "/asyncapi.json", "/api/dev/sign-in"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 OID = "6650c3e2a41f5b7d9e0c1a2b"

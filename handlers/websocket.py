@@ -32,6 +32,7 @@ from service.container import Services
 from service.hub import Connection
 from service.recorder import Origin
 from service.session import CLOSE_TOO_SLOW, ClientSession
+from service.signin import RealtimeTickets
 
 log = logging.getLogger("travelsense.ws")
 
@@ -57,8 +58,15 @@ class SocketOutlet(SocketOutbox):
 class RealtimeSocket(tornado.websocket.WebSocketHandler):
     services: Services
 
-    def initialize(self, services: Services, writer: FrameWriter | None = None, pinger: Pinger | None = None) -> None:
+    def initialize(
+        self,
+        services: Services,
+        writer: FrameWriter | None = None,
+        pinger: Pinger | None = None,
+        tickets: RealtimeTickets | None = None,
+    ) -> None:
         self.services = services
+        self.tickets = tickets
         self.writer = writer or FrameWriter(services.metrics.frame_written)
         self.pinger = pinger
         self.awaiting_pong = False
@@ -116,7 +124,11 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         if not self._origin_allowed():
             return self._refuse(403, "FORBIDDEN", "origin not allowed")
         try:
-            self.identity = services.verifier.verify(self.get_query_argument("token", None))
+            ticket = self.get_query_argument("ticket", None)
+            if ticket is not None and self.tickets is not None:
+                self.identity = self.tickets.redeem(ticket)
+            else:
+                self.identity = services.verifier.verify(self.get_query_argument("token", None))
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
         wait_ms = services.session.attempts.take(

@@ -37,6 +37,7 @@ NOT_REST = {"/ws", "/", "/docs", "/static/(.*)", r"/(favicon\.ico)", r"/(robots\
 BODY_RULES = {
     "createTrip": "create_trip",
     "addCollaborator": "add_collaborator",
+    "devSignIn": "dev_sign_in",
     "broadcast": "broadcast",
     "notifyUser": "notify",
 }
