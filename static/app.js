@@ -14,9 +14,23 @@
  *   js/notifications.js  notification toasts, unread badge, drawer
  *   js/conflict.js  CONFLICT panel content
  *   js/recent.js    recent trip ids per user in localStorage
+ *   js/pending.js   unsent edits drawn in place and kept in localStorage across reloads
+ *   js/money.js     typed constraints, day and trip totals, budget checks
+ *   js/rules.js     time and date checks made before sending
+ *   js/people.js    distinct avatars, names instead of ids
+ *   js/changes.js   others' changes in words (flashes, announcements)
+ *   js/icons.js     inline SVG icons
  *
  * data-testid reference (stable hooks for browser tests)
- *   Sign-in:        signin-panel, signin-form, token-input, sign-in, signin-error, sign-out
+ *   Sign-in:        signin-panel, person-picker, person-list, sign-in-as-<userId> (dev mode),
+ *                   token-signin, signin-form, token-input, sign-in, signin-error, sign-out
+ *   Offline:        offline-banner, offline-text; unsynced-<itemId> (an edit not synced yet)
+ *   Others:         changed-by-<itemId> ("<name> · just now"), live-region (polite announcements)
+ *   Removal:        confirm-dialog, confirm-title, confirm-text, confirm-yes, confirm-no, toast-undo
+ *   Money:          budget-summary, trip-total, budget-of, budget-fill, budget-warning, day-total-<dayId>,
+ *                   activity-cost-<activityId>, constraint-kind, constraint-amount, constraint-currency,
+ *                   constraint-dietary, constraint-pace, constraint-text, add-constraint-panel
+ *   Phone:          phone-tabs, tab-itinerary, tab-chat, tab-people, activity-menu-<activityId>
  *   Header:         connection-status (text "connected" | "reconnecting…" | "offline";
  *                   finer state in its data-state: connecting, connected, reconnecting,
  *                   offline, expired, kicked), user-chip, user-name, user-sub, user-role
@@ -71,13 +85,11 @@ import {
   describeToken,
   newRef,
   isObjectId,
-  parseConstraintValue,
-  findBadKey,
-  depthOf,
   backoffDelay,
   formatClock,
   nextDate,
-  shortId,
+  newObjectId,
+  formatDay,
 } from './js/util.js';
 import {
   createRoom,
@@ -110,6 +122,11 @@ import { AdminPanel } from './js/admin.js';
 import { NotificationCenter } from './js/notifications.js';
 import { conflictView } from './js/conflict.js';
 import { RecentTrips } from './js/recent.js';
+import { pendingView, outboxToStore, outboxFromStore, LocalKeep } from './js/pending.js';
+import { CURRENCIES, DIETARY, constraintFromForm, tripMoney, formatMoney } from './js/money.js';
+import { timesProblem, dateProblem } from './js/rules.js';
+import { avatarLooks, colorOf } from './js/people.js';
+import { othersChange, removalSize } from './js/changes.js';
 
 const KEY = {
   token: 'ts.token',
@@ -123,6 +140,9 @@ const MAX_ATTEMPTS = 6;
 const TYPING_IDLE_MS = 2000;
 const TYPING_REPEAT_MS = 3000;
 const HISTORY_LIMIT = 50;
+const UNDO_MS = 6000; // a removal waits this long for "Undo" before it is sent
+const FLASH_MS = 5000;
+const HEARTBEAT_MS = 5000;
 
 // ------------------------------------------------------------------- state
 
@@ -145,7 +165,13 @@ const S = {
   expiringToast: null,
   lastRepair: 0,
   dropCode: null, // close code of the last drop, until connected again
+  offline: false, // the browser says so, or the heartbeat went unanswered
+  people: {}, // userId -> name, from GET /api/people
+  flashes: {}, // itemId -> {userId, who, color, until}: others' fresh changes
+  menu: null, // activityId whose action menu is open (phone)
+  outboxRev: 0,
 };
+const keep = new LocalKeep(globalThis.localStorage);
 
 const api = new Api(() => S.token);
 const recent = new RecentTrips();
@@ -184,7 +210,7 @@ function errorToast(title, err) {
 }
 
 function names() {
-  const map = { ...(S.room?.names || {}) };
+  const map = { ...S.people, ...(S.room?.names || {}) };
   if (S.me) map[S.me.sub] = S.me.name || map[S.me.sub];
   return map;
 }
@@ -203,10 +229,46 @@ function showSignIn(message = '') {
   el.signin.hidden = false;
   el.workspace.hidden = true;
   for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = true;
+  $('phone-tabs').hidden = true;
   el.userChip.hidden = true;
   el.signinError.hidden = !message;
   el.signinError.textContent = message;
   setStatus('offline', 'offline');
+  loadPicker();
+}
+
+/** Dev mode: a list of demo people to sign in as (the endpoint is 404 elsewhere). */
+async function loadPicker() {
+  let people = [];
+  try {
+    people = (await api.devPeople())?.people || [];
+  } catch {
+    people = [];
+  }
+  $('person-picker').hidden = people.length === 0;
+  $('token-signin').open = people.length === 0;
+  const looks = avatarLooks(people);
+  replaceChildren(
+    $('person-list'),
+    people.map((p) =>
+      h('li', null,
+        h('button', { type: 'button', class: 'person-btn', testid: `sign-in-as-${p.userId}`, onclick: () => signInAs(p) },
+          avatar(p.userId, p.name, { look: looks[p.userId] }),
+          h('span', null, p.name),
+        ),
+      ),
+    ),
+  );
+}
+
+async function signInAs(person) {
+  try {
+    const res = await api.devSignIn(person.userId);
+    const pending = new URL(location.href).searchParams.get('trip');
+    signIn(res.token, { tripId: pending });
+  } catch (err) {
+    showSignIn(`Could not sign in as ${person.name}: ${err.message}`);
+  }
 }
 
 function signIn(token, { tripId = null } = {}) {
@@ -236,12 +298,17 @@ function signIn(token, { tripId = null } = {}) {
   }
   S.token = token.trim();
   S.me = info;
+  if (!sameUser || S.outbox.size === 0) {
+    // Edits not synced before a reload (or a crash) come back, under the same refs.
+    S.outbox.entries = outboxFromStore(keep.read(info.sub, 'outbox', []));
+  }
   recent.forUser(info.sub);
   store.set(sessionStorage, KEY.token, S.token);
 
   el.signin.hidden = true;
   el.workspace.hidden = false;
   for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = false;
+  $('phone-tabs').hidden = false;
   el.sessionBanner.hidden = true;
   renderUserChip();
   renderRecent();
@@ -253,6 +320,7 @@ function signIn(token, { tripId = null } = {}) {
   else socket.restart();
 
   notes.refreshUnread();
+  loadPeople();
   const target = tripId || (sameUser ? S.room?.tripId : null);
   if (target) openTrip(target);
   renderAll();
@@ -286,10 +354,9 @@ function renderUserChip() {
     el.userChip,
     avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : S.presence }),
     h('span', { class: 'user-text' },
-      h('span', { class: 'user-name', testid: 'user-name' }, me.name || shortId(me.sub)),
-      h('code', { class: 'user-sub', testid: 'user-sub', title: 'sub' }, me.sub),
+      h('span', { class: 'user-name', testid: 'user-name' }, me.name || 'You'),
     ),
-    h('span', { class: `tag ${me.isAdmin ? 'tag-admin' : ''}`, testid: 'user-role' }, me.role),
+    me.isAdmin ? h('span', { class: 'tag tag-admin', testid: 'user-role' }, 'admin') : h('span', { testid: 'user-role', hidden: true }, 'user'),
     S.hidden ? h('span', { class: 'tag', title: 'Your presence is hidden' }, 'hidden') : null,
   );
 }
@@ -348,9 +415,11 @@ function submitTokenDialog() {
 
 // ------------------------------------------------------------------- socket
 
-function wsUrl() {
+/** The socket's address with a single-use ticket: the long-lived token never goes in a URL. */
+async function wsUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const qs = new URLSearchParams({ token: S.token || '' });
+  const { ticket } = await api.ticket();
+  const qs = new URLSearchParams({ ticket });
   if (S.hidden) qs.set('presence', 'hidden');
   return `${proto}://${location.host}/ws?${qs}`;
 }
@@ -370,8 +439,11 @@ async function beforeReconnect({ attempt }) {
 }
 
 function setStatus(kind, state) {
-  el.status.textContent = STATUS_TEXT[kind];
-  el.status.dataset.state = state;
+  const offline = S.offline && state !== 'connected';
+  el.status.textContent = STATUS_TEXT[offline ? 'offline' : kind];
+  el.status.dataset.state = offline ? 'offline' : state;
+  el.offlineBanner.hidden = !offline;
+  if (offline) el.reconnectBanner.hidden = true;
 }
 
 function onSocketState(state, detail = {}) {
@@ -388,8 +460,8 @@ function onSocketState(state, detail = {}) {
     case 'open':
       break; // ready once the `connected` frame arrives
     case 'reconnecting':
-      setStatus('reconnecting', 'reconnecting');
       el.reconnectBanner.hidden = false;
+      setStatus('reconnecting', 'reconnecting');
       // Why the connection dropped; failed attempts after it (1006) do not change that.
       if (S.dropCode === null && detail.code !== undefined) S.dropCode = detail.code;
       updateReconnectText();
@@ -397,7 +469,7 @@ function onSocketState(state, detail = {}) {
     case 'expired':
       setStatus('offline', 'expired');
       el.reconnectBanner.hidden = true;
-      showSessionBanner('Your session expired. Paste a new token to reconnect; queued changes are kept.', 'Paste new token', () => openTokenDialog('expired'));
+      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Paste new token', () => openTokenDialog('expired'));
       break;
     case 'kicked':
       setStatus('offline', 'kicked');
@@ -423,7 +495,7 @@ function updateReconnectText() {
   const left = Math.max(0, Math.ceil((socket.nextAttemptAt - Date.now()) / 1000));
   const code = S.dropCode;
   const why = code === CloseCode.GOING_AWAY ? 'The server is restarting. ' : code === CloseCode.POLICY ? 'Too many messages. ' : 'Connection lost. ';
-  const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} queued.` : '';
+  const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} not synced yet, kept on this device.` : '';
   $('reconnect-text').textContent = left > 0 ? `${why}Reconnecting in ${left}s…${queued}` : `${why}Reconnecting…${queued}`;
 }
 
@@ -468,6 +540,7 @@ function onFrame(frame, connId) {
     case ServerEvent.CONNECTED:
       S.readyConn = connId;
       S.dropCode = null;
+      S.offline = false;
       setStatus('connected', 'connected');
       el.reconnectBanner.hidden = true;
       el.sessionBanner.hidden = true;
@@ -490,7 +563,9 @@ function onFrame(frame, connId) {
     }
 
     case ServerEvent.TRIP_UPDATED: {
+      const before = S.room?.trip ?? null;
       const info = reduce(frame);
+      if (info.applied && !info.snapshot) noticeOthers(before, data);
       if (ref) onAck(ref, data);
       if (info.snapshot) {
         rememberTrip(S.room.tripId, S.room.trip.title);
@@ -544,7 +619,7 @@ function onFrame(frame, connId) {
       break;
 
     case ServerEvent.BROADCAST: {
-      const icons = { announcement: '📣 Announcement', alert: '🚨 Alert', maintenance: '🛠 Maintenance' };
+      const icons = { announcement: 'Announcement', alert: 'Alert', maintenance: 'Maintenance' };
       const type = data.type || 'announcement';
       notify({ kind: `broadcast-${type}`, title: icons[type] || 'Announcement', body: data.message, timeout: type === 'announcement' ? 10000 : 20000 });
       break;
@@ -556,7 +631,7 @@ function onFrame(frame, connId) {
       S.expiringToast = notify({
         kind: 'token_expiring',
         title: 'Session ending',
-        body: `Your token expires at ${at}. Paste a new one to stay connected.`,
+        body: `Your sign-in ends at ${at}. Paste a new token to stay connected.`,
         timeout: 0,
         actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => openTokenDialog('refresh') }],
       });
@@ -782,21 +857,30 @@ async function createTrip(title) {
     const trip = await api.createTrip(clean);
     el.createTitle.value = '';
     rememberTrip(trip.tripId, trip.title);
-    notify({ kind: 'success', title: 'Trip created', body: `“${trip.title}” is ready. Invite collaborators by user id.` });
+    notify({ kind: 'success', title: 'Trip created', body: `“${trip.title}” is ready. Invite people under “Planning together”.` });
     openTrip(trip.tripId);
   } catch (err) {
     errorToast('Could not create the trip', err);
   }
 }
 
+async function loadPeople() {
+  try {
+    const res = await api.people();
+    S.people = Object.fromEntries((res?.people || []).map((p) => [p.userId, p.name]));
+    renderHeader();
+  } catch {
+    /* inviting by name waits for the next try */
+  }
+}
+
 async function addCollaborator(userId) {
   const id = userId.trim();
   if (!S.room) return;
-  if (!isObjectId(id)) return notify({ kind: 'error', title: 'Not a user id', body: 'User ids are 24 hexadecimal characters.' });
+  if (!isObjectId(id)) return notify({ kind: 'error', title: 'Pick a person to invite' });
   try {
     await api.addCollaborator(S.room.tripId, id);
-    el.collabInput.value = '';
-    notify({ kind: 'success', title: 'Collaborator added', body: `${shortId(id)} can now open this trip.` });
+    notify({ kind: 'success', title: 'Invited', body: `${S.people[id] || 'They'} can now open this trip.` });
   } catch (err) {
     errorToast('Could not add the collaborator', err);
   }
@@ -815,23 +899,31 @@ async function removeCollaborator(userId) {
 // -------------------------------------------------------------- trip edits
 
 /** Plan an intent against the latest trip and queue its updates. */
-function submitIntent(intent, { baseVersion } = {}) {
+function submitIntent(intent, { baseVersion, delayMs = 0 } = {}) {
   const room = S.room;
   if (!room?.trip) {
     notify({ kind: 'error', title: 'The trip is not loaded yet' });
-    return false;
+    return null;
   }
-  const plan = planUpdates(room.trip, intent);
+  // New items get their ids here, so they can be drawn (and edited) before the server has them.
+  if (intent.type === 'add_day' && !intent.day.dayId) intent = { ...intent, day: { ...intent.day, dayId: newObjectId() } };
+  if (intent.type === 'add_activity' && !intent.activity.activityId) intent = { ...intent, activity: { ...intent.activity, activityId: newObjectId() } };
+  const plan = planUpdates(shownTrip(), intent);
   if (!plan.ok) {
     notify({ kind: 'error', title: 'Cannot do that', body: plan.error });
-    return false;
+    return null;
   }
   const base = baseVersion ?? room.trip.version;
   const group = plan.updates.length > 1 ? newRef('g') : null;
-  const summary = describeIntent(room.trip, intent);
+  const summary = describeIntent(shownTrip(), intent);
+  const notBefore = delayMs ? Date.now() + delayMs : 0;
+  const ids = [];
   plan.updates.forEach((u, step) => {
+    const id = newRef('u');
+    ids.push(id);
     S.outbox.add({
-      id: newRef('u'),
+      id,
+      notBefore,
       ref: newRef('c'),
       event: ClientEvent.TRIP_UPDATE,
       tripId: room.tripId,
@@ -848,12 +940,97 @@ function submitIntent(intent, { baseVersion } = {}) {
   });
   flush();
   renderOutboxList();
-  return true;
+  return ids[0];
+}
+
+/** The trip as the person sees it: the server's, with their unsent edits drawn over it. */
+function shownTrip() {
+  const trip = S.room?.trip ?? null;
+  return trip ? pendingView(trip, S.outbox.forTrip(S.room.tripId)).trip : null;
+}
+
+/** Ask first when a removal takes more than one item (a day with its activities). */
+function confirmRemoval(text, size) {
+  if (size <= 1) return Promise.resolve(true);
+  const dialog = $('confirm-dialog');
+  $('confirm-title').textContent = 'Remove this day?';
+  $('confirm-text').textContent = text;
+  $('confirm-yes').textContent = `Remove ${size} items`;
+  const back = document.activeElement;
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      'close',
+      () => {
+        resolve(dialog.returnValue === 'yes');
+        if (back && back.isConnected) back.focus();
+      },
+      { once: true },
+    );
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+}
+
+/** Queue a removal that waits UNDO_MS for "Undo", and say so. */
+async function removeWithUndo(intent, what, size) {
+  if (!(await confirmRemoval(`${what} will be removed for everyone on this trip.`, size))) return;
+  const id = submitIntent(intent, { delayMs: UNDO_MS });
+  if (!id) return;
+  notify({
+    kind: 'info',
+    title: `Removed ${what}`,
+    body: size > 1 ? `${size} items. Others are told.` : '',
+    timeout: UNDO_MS,
+    actions: [{ label: 'Undo', testid: 'toast-undo', onClick: () => undoRemoval(id, what) }],
+  });
+  announce(`Removed ${what}. Undo is available for a few seconds.`);
+}
+
+function undoRemoval(id, what) {
+  if (S.outbox.cancel(id)) {
+    renderOutboxList();
+    announce(`Kept ${what}.`);
+  } else {
+    notify({ kind: 'warning', title: 'Too late to undo', body: 'The removal was already sent.' });
+  }
+}
+
+function announce(text) {
+  const region = $('live-region');
+  region.textContent = '';
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
+/** Someone else changed the trip: flash it in their colour, and say it. */
+function noticeOthers(tripBefore, data) {
+  const change = othersChange(tripBefore, data, names(), S.me?.sub);
+  if (!change) return;
+  const looks = currentLooks();
+  if (change.itemId) {
+    S.flashes = { ...S.flashes, [change.itemId]: { userId: change.userId, who: change.who, color: looks[change.userId]?.color ?? colorOf(change.userId), until: Date.now() + FLASH_MS } };
+  }
+  announce(change.text);
+  if (change.removal) notify({ kind: 'info', title: change.text, testid: 'toast-removed' });
+}
+
+function currentLooks() {
+  const trip = S.room?.trip;
+  const ids = new Set([...(S.room?.members || []).map((m) => m.userId), trip?.ownerId, ...(trip?.collaborators || [])].filter(Boolean));
+  const all = names();
+  return avatarLooks([...ids].map((userId) => ({ userId, name: all[userId] })));
 }
 
 const handlers = {
+  toggleMenu(activityId) {
+    S.menu = S.menu === activityId ? null : activityId;
+    renderBoard({ force: true });
+    $(`activity-menu-${activityId}`)?.focus();
+  },
   editActivity(activityId, mode) {
     S.editing = { activityId, mode };
+    S.menu = null;
     renderBoard();
     const input = $(`activity-title-input-${activityId}`);
     if (input) {
@@ -866,7 +1043,7 @@ const handlers = {
     renderBoard();
   },
   saveActivity(activityId, values) {
-    const found = findActivity(S.room?.trip, activityId);
+    const found = findActivity(shownTrip(), activityId);
     if (!found) {
       S.editing = null;
       renderBoard();
@@ -893,22 +1070,30 @@ const handlers = {
         if (!Number.isFinite(cost) || cost < 0) return notify({ kind: 'error', title: 'Cost must be a number ≥ 0' });
         if (cost !== a.cost) changes.cost = cost;
       }
+      const problem = timesProblem(values.startTime || a.startTime, values.endTime || a.endTime);
+      if (problem) return notify({ kind: 'error', title: 'Check the times', body: problem });
     }
     S.editing = null;
     if (Object.keys(changes).length) submitIntent({ type: 'update_activity', activityId, changes, original: { title: a.title } });
     renderBoard();
   },
   moveActivity(activityId, toDayId) {
-    const found = findActivity(S.room?.trip, activityId);
+    const found = findActivity(shownTrip(), activityId);
     submitIntent({ type: 'move_activity', activityId, toDayId, title: found?.activity.title });
   },
   removeActivity(activityId) {
-    const found = findActivity(S.room?.trip, activityId);
+    const found = findActivity(shownTrip(), activityId);
     if (S.editing?.activityId === activityId) S.editing = null;
-    submitIntent({ type: 'remove_activity', activityId, title: found?.activity.title });
+    S.menu = null;
+    removeWithUndo({ type: 'remove_activity', activityId, title: found?.activity.title }, `“${found?.activity.title ?? 'the activity'}”`, 1);
   },
   removeDay(dayId) {
-    submitIntent({ type: 'remove_day', dayId });
+    const trip = shownTrip();
+    const day = (trip?.days || []).find((d) => d.dayId === dayId);
+    const what = day ? `${formatDay(day.date)}${day.title ? ` (${day.title})` : ''}` : 'the day';
+    const size = removalSize(trip, { type: 'remove_day', dayId });
+    const count = size - 1;
+    removeWithUndo({ type: 'remove_day', dayId }, count ? `${what} and its ${count === 1 ? 'activity' : `${count} activities`}` : what, size);
   },
   addActivity(dayId, v) {
     const title = String(v.title ?? '').trim();
@@ -930,6 +1115,11 @@ const handlers = {
         activity[f] = v[f];
       }
     }
+    const problem = timesProblem(activity.startTime, activity.endTime);
+    if (problem) {
+      notify({ kind: 'error', title: 'Check the times', body: problem });
+      return false;
+    }
     if (v.location?.trim()) activity.location = v.location.trim();
     if (v.cost !== '' && v.cost !== undefined) {
       const cost = Number(v.cost);
@@ -939,11 +1129,11 @@ const handlers = {
       }
       activity.cost = cost;
     }
-    return submitIntent({ type: 'add_activity', dayId, activity });
+    return Boolean(submitIntent({ type: 'add_activity', dayId, activity }));
   },
   removeConstraint(constraintId) {
-    const c = (S.room?.trip?.constraints || []).find((x) => x.constraintId === constraintId);
-    submitIntent({ type: 'remove_constraint', constraintId, title: c ? c.type : undefined });
+    const c = (shownTrip()?.constraints || []).find((x) => x.constraintId === constraintId);
+    removeWithUndo({ type: 'remove_constraint', constraintId, title: c ? c.type : undefined }, c ? `the ${c.type.replace(/_/g, ' ')} constraint` : 'the constraint', 1);
   },
   cancelQueued(id) {
     if (S.outbox.cancel(id)) renderOutboxList();
@@ -960,6 +1150,8 @@ function addDay() {
   const title = el.addDayTitle.value.trim();
   if (!DATE_RE.test(date)) return notify({ kind: 'error', title: 'Pick a date for the day' });
   if (title.length > LIMITS.dayTitle) return notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
+  const taken = dateProblem(shownTrip(), date);
+  if (taken) return notify({ kind: 'error', title: 'Pick another date', body: taken });
   const day = { date };
   if (title) day.title = title;
   if (submitIntent({ type: 'add_day', day })) {
@@ -968,25 +1160,30 @@ function addDay() {
   }
 }
 
+function constraintFields() {
+  return {
+    kind: el.cKind.value,
+    amount: $('constraint-amount').value,
+    currency: $('constraint-currency').value,
+    dietary: [...document.querySelectorAll('[data-testid="constraint-dietary"] input:checked')].map((x) => x.value),
+    pace: $('constraint-pace').value,
+    text: $('constraint-text').value,
+    description: el.cDesc.value,
+  };
+}
+
 function addConstraint() {
-  const type = el.cType.value.trim();
-  const raw = el.cValue.value;
-  const description = el.cDesc.value.trim();
-  if (!type) return notify({ kind: 'error', title: 'A constraint needs a type' });
-  if (type.length > LIMITS.constraintType) return notify({ kind: 'error', title: 'Type too long', body: 'At most 50 characters.' });
-  if (raw.trim() === '') return notify({ kind: 'error', title: 'A constraint needs a value' });
-  if (description.length > LIMITS.constraintDescription) return notify({ kind: 'error', title: 'Description too long', body: 'At most 500 characters.' });
-  const value = parseConstraintValue(raw);
-  const bad = findBadKey(value);
-  if (bad) return notify({ kind: 'error', title: 'Invalid key in value', body: `Keys may not start with $ or contain a dot (${bad}).` });
-  if (depthOf(value) > 5) return notify({ kind: 'error', title: 'Value nested too deeply' });
-  const constraint = { type, value };
-  if (description) constraint.description = description;
-  if (submitIntent({ type: 'add_constraint', constraint })) {
-    el.cType.value = '';
-    el.cValue.value = '';
-    el.cDesc.value = '';
+  const made = constraintFromForm(constraintFields());
+  if (!made.ok) return notify({ kind: 'error', title: 'Cannot add that yet', body: made.error });
+  if (made.constraint.description && made.constraint.description.length > LIMITS.constraintDescription) return notify({ kind: 'error', title: 'Note too long', body: 'At most 500 characters.' });
+  if (submitIntent({ type: 'add_constraint', constraint: made.constraint })) {
+    for (const id of ['constraint-amount', 'constraint-text', 'add-constraint-description']) $(id).value = '';
+    for (const box of document.querySelectorAll('[data-testid="constraint-dietary"] input')) box.checked = false;
   }
+}
+
+function showKindFields() {
+  for (const part of document.querySelectorAll('.kind-fields')) part.hidden = !part.dataset.kind.split(' ').includes(el.cKind.value);
 }
 
 // ---------------------------------------------------------------- conflicts
@@ -998,18 +1195,28 @@ function renderConflict() {
     panel.hidden = true;
     return;
   }
+  const opening = panel.hidden;
   panel.hidden = false;
   $('conflict-count').textContent = mine.length > 1 ? `1 of ${mine.length}` : '';
   const view = conflictView(mine[0], S.room, names(), S.me?.sub);
   replaceChildren($('conflict-body'), view.nodes);
   $('conflict-reapply').disabled = !view.canReapply;
-  $('conflict-reapply').textContent = `Re-apply on latest (v${view.current})`;
+  $('conflict-reapply').textContent = 'Re-apply my change on the latest';
+  if (opening) {
+    S.focusBeforeConflict = document.activeElement;
+    panel.focus();
+  }
 }
 
 function resolveConflict(reapply) {
   const c = S.conflicts.find((x) => x.tripId === S.room?.tripId);
   if (!c) return;
   S.conflicts = S.conflicts.filter((x) => x !== c);
+  if (!S.conflicts.some((x) => x.tripId === S.room?.tripId)) {
+    const back = S.focusBeforeConflict;
+    S.focusBeforeConflict = null;
+    setTimeout(() => (back && back.isConnected ? back : el.dayList).focus?.(), 0);
+  }
   if (reapply) {
     // A fresh ref: the old one's cached answer is the CONFLICT itself.
     const baseVersion = Math.max(c.details.currentVersion ?? 0, S.room?.trip?.version ?? 0);
@@ -1113,14 +1320,29 @@ function renderHeader() {
   el.tripVersion.textContent = String(trip?.version ?? 0);
   el.tripSeq.textContent = String(room?.lastSeq ?? 0);
   $('trip-id').textContent = room?.tripId ?? '';
-  renderMembers(el.memberList, room, S.me?.sub);
+  const looks = currentLooks();
+  renderMembers(el.memberList, room, S.me?.sub, looks);
   el.memberList.classList.toggle('stale', Boolean(room) && !roomReady());
   el.workspace.classList.toggle('no-trip', !room);
   const canManage = Boolean(trip && S.me && (S.me.isAdmin || trip.ownerId === S.me.sub));
-  renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator });
+  renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator, looks });
   $('add-collaborator-form').hidden = !canManage;
+  if (canManage) renderInvite(trip);
   renderUserChip();
   renderRecentActive();
+}
+
+function renderInvite(trip) {
+  const members = new Set([trip.ownerId, ...trip.collaborators]);
+  const choices = Object.entries(S.people).filter(([userId]) => !members.has(userId)).sort((a, b) => a[1].localeCompare(b[1]));
+  const select = el.inviteSelect;
+  const was = select.value;
+  replaceChildren(
+    select,
+    h('option', { value: '' }, choices.length ? 'Choose a person…' : 'Everyone known is already in'),
+    choices.map(([userId, name]) => h('option', { value: userId }, name)),
+  );
+  if (choices.some(([userId]) => userId === was)) select.value = was;
 }
 
 function renderRecentActive() {
@@ -1135,8 +1357,9 @@ let lastBoard = { trip: undefined, editing: undefined, error: undefined };
 function renderBoard({ force = false } = {}) {
   const room = S.room;
   const trip = room?.trip ?? null;
-  if (!force && lastBoard.trip === trip && lastBoard.editing === S.editing && lastBoard.error === S.roomError && lastBoard.room === room?.tripId) return;
-  lastBoard = { trip, editing: S.editing, error: S.roomError, room: room?.tripId };
+  const same = lastBoard.trip === trip && lastBoard.editing === S.editing && lastBoard.error === S.roomError && lastBoard.room === room?.tripId;
+  if (!force && same && lastBoard.rev === S.outboxRev && lastBoard.flashes === S.flashes) return;
+  lastBoard = { trip, editing: S.editing, error: S.roomError, room: room?.tripId, rev: S.outboxRev, flashes: S.flashes };
   const empty = $('board-empty');
   if (!trip) {
     el.boardBody.hidden = true;
@@ -1151,23 +1374,80 @@ function renderBoard({ force = false } = {}) {
     );
     renderDays(el.dayList, null, {}, handlers);
     renderConstraints(el.constraintList, null, handlers);
+    $('budget-summary').hidden = true;
     return;
   }
   empty.hidden = true;
   el.boardBody.hidden = false;
-  if (S.editing && !findActivity(trip, S.editing.activityId)) S.editing = null;
-  renderConstraints(el.constraintList, trip, handlers);
-  renderDays(el.dayList, trip, { editing: S.editing }, handlers);
+  const view = pendingView(trip, S.outbox.forTrip(room.tripId));
+  const shown = view.trip;
+  if (S.editing && !findActivity(shown, S.editing.activityId)) S.editing = null;
+  const money = tripMoney(shown);
+  const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu };
+  renderConstraints(el.constraintList, shown, handlers, ui);
+  renderDays(el.dayList, shown, ui, handlers);
+  renderBudget(money);
+  restoreDrafts();
   if (!el.addDayDate.value) {
-    const days = sortDays(trip.days);
+    const days = sortDays(shown.days);
     el.addDayDate.value = nextDate(days.length ? days[days.length - 1].date : null);
   }
+}
+
+function renderBudget(money) {
+  const box = $('budget-summary');
+  box.hidden = money.total === 0 && money.budget === null;
+  $('trip-total').textContent = `${formatMoney(money.total, money.currency)} planned`;
+  $('budget-of').textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set';
+  const share = money.share ?? 0;
+  const fill = $('budget-fill');
+  fill.style.width = `${Math.min(100, Math.round(share * 100))}%`;
+  box.classList.toggle('over', money.overTrip);
+  const overDays = Object.values(money.days).filter((d) => d.over).length;
+  const warning = $('budget-warning');
+  const lines = [];
+  if (money.overTrip) lines.push(`Over budget by ${formatMoney(money.total - money.budget, money.currency)}.`);
+  if (overDays) lines.push(`${overDays === 1 ? 'One day goes' : `${overDays} days go`} over the daily limit.`);
+  warning.hidden = lines.length === 0;
+  warning.textContent = lines.length ? `Warning: ${lines.join(' ')}` : '';
 }
 
 function renderOutboxList() {
   const entries = S.room ? S.outbox.forTrip(S.room.tripId) : [];
   renderOutbox(el.outboxList, entries, handlers);
   if (!el.reconnectBanner.hidden) updateReconnectText();
+  if (S.me) keep.write(S.me.sub, 'outbox', outboxToStore(S.outbox.entries));
+  S.outboxRev += 1;
+  renderBoard();
+}
+
+// ------------------------------------------------------------------- drafts
+
+const DRAFTABLE = /^(chat-input|add-day-title|add-activity-(title|start|end|location|cost)-.+|constraint-(amount|text)|add-constraint-description)$/;
+
+function draftsKey() {
+  return S.room ? `drafts.${S.room.tripId}` : null;
+}
+
+function saveDraft(target) {
+  const id = target?.dataset?.testid;
+  const key = draftsKey();
+  if (!S.me || !key || !id || !DRAFTABLE.test(id)) return;
+  const drafts = keep.read(S.me.sub, key, {});
+  if (target.value) drafts[id] = target.value;
+  else delete drafts[id];
+  keep.write(S.me.sub, key, drafts);
+}
+
+/** Put back what was typed before a reload, into fields still empty. */
+function restoreDrafts() {
+  const key = draftsKey();
+  if (!S.me || !key) return;
+  const drafts = keep.read(S.me.sub, key, {});
+  for (const [id, value] of Object.entries(drafts)) {
+    const field = $(id);
+    if (field && !field.value && document.activeElement !== field) field.value = value;
+  }
 }
 
 function renderChatPanel({ forceScroll = false } = {}) {
@@ -1194,6 +1474,12 @@ function renderTypingNow() {
 // ------------------------------------------------------------------- ticker
 
 function tick() {
+  const now = Date.now();
+  if (Object.values(S.flashes).some((f) => f.until <= now)) {
+    S.flashes = Object.fromEntries(Object.entries(S.flashes).filter(([, f]) => f.until > now));
+    renderBoard();
+  }
+  if (S.outbox.entries.some((e) => e.notBefore && e.notBefore <= now && !e.everSent)) renderOutboxList();
   renderTypingNow();
   if (!el.reconnectBanner.hidden) updateReconnectText();
   if (socketReady()) {
@@ -1203,6 +1489,36 @@ function tick() {
     }
     flush(); // resends unanswered frames under the same ref, and due retries
   }
+}
+
+/** Is the server still there? The socket alone can take a minute to notice a dead network. */
+async function heartbeat() {
+  if (!S.token || document.hidden) return;
+  if (!navigator.onLine) return goOffline();
+  const ok = await api.healthy();
+  if (!ok && socketReady()) goOffline();
+  else if (ok && S.offline) comeBack();
+}
+
+function goOffline() {
+  if (!S.offline) announce('You are offline. Your changes are kept on this device.');
+  S.offline = true;
+  if (socket && !socket.stopped) socket.drop();
+  setStatus('offline', 'offline');
+  renderChatPanel();
+}
+
+function comeBack() {
+  S.offline = false;
+  el.offlineBanner.hidden = true;
+  if (socket.state === 'reconnecting') socket.reconnectNow();
+  setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
+}
+
+function showTab(name) {
+  el.workspace.dataset.tab = name;
+  for (const tab of document.querySelectorAll('[data-testid="phone-tabs"] .tab')) tab.setAttribute('aria-pressed', String(tab.dataset.tab === name));
+  if (name === 'chat') $('chat-unseen').hidden = true;
 }
 
 // --------------------------------------------------------------------- boot
@@ -1225,15 +1541,15 @@ function grab() {
     tripSeq: $('trip-seq'),
     memberList: $('member-list'),
     collabList: $('collaborator-list'),
-    collabInput: $('add-collaborator-input'),
+    inviteSelect: $('invite-person'),
+    offlineBanner: $('offline-banner'),
     boardBody: $('board-body'),
     dayList: $('day-list'),
     constraintList: $('constraint-list'),
     outboxList: $('outbox-list'),
     addDayDate: $('add-day-date'),
     addDayTitle: $('add-day-title'),
-    cType: $('add-constraint-type'),
-    cValue: $('add-constraint-value'),
+    cKind: $('constraint-kind'),
     cDesc: $('add-constraint-description'),
     chatLog: $('chat-log'),
     chatInput: $('chat-input'),
@@ -1266,7 +1582,7 @@ function wire() {
   $('sign-out').addEventListener('click', signOut);
   onSubmit('open-trip-form', () => openTrip(el.tripIdInput.value));
   onSubmit('create-trip-form', () => createTrip(el.createTitle.value));
-  onSubmit('add-collaborator-form', () => addCollaborator(el.collabInput.value));
+  onSubmit('add-collaborator-form', () => addCollaborator(el.inviteSelect.value));
   onSubmit('add-day-form', addDay);
   onSubmit('add-constraint-form', addConstraint);
   onSubmit('chat-form', sendChat);
@@ -1307,13 +1623,30 @@ function wire() {
   $('conflict-discard').addEventListener('click', () => resolveConflict(false));
 
 
-  window.addEventListener('online', () => socket.reconnectNow());
+  window.addEventListener('online', comeBack);
+  window.addEventListener('offline', goOffline);
+  window.addEventListener('beforeunload', (ev) => {
+    if (!S.outbox.size) return;
+    ev.preventDefault(); // unsent edits are kept on this device, but say so before the tab goes
+    ev.returnValue = '';
+  });
+  el.workspace.addEventListener('input', (ev) => saveDraft(ev.target));
+  el.workspace.addEventListener('submit', (ev) => setTimeout(() => {
+    for (const field of ev.target.querySelectorAll('input[data-testid], textarea[data-testid]')) saveDraft(field);
+  }, 0), true);
+  el.chatInput.addEventListener('input', () => saveDraft(el.chatInput));
+  for (const tab of document.querySelectorAll('[data-testid="phone-tabs"] .tab')) tab.addEventListener('click', () => showTab(tab.dataset.tab));
+  el.cKind.addEventListener('change', showKindFields);
+  replaceChildren($('constraint-currency'), CURRENCIES.map((c) => h('option', { value: c }, c)));
+  replaceChildren($('constraint-dietary'), h('legend', null, 'Dietary needs'), DIETARY.map((d) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: d }), d)));
+  showKindFields();
+  showTab('itinerary');
 }
 
 function boot() {
   grab();
   wire();
-  admin = new AdminPanel($('admin-panel'), api, notify, names);
+  admin = new AdminPanel($('admin-panel'), api, notify, names, (tripId) => recent.title(tripId));
   notes = new NotificationCenter({
     api,
     toast: notify,
@@ -1341,6 +1674,7 @@ function boot() {
   if (token) signIn(token, { tripId: isObjectId(tripId) ? tripId : null });
   else showSignIn();
   setInterval(tick, 1000);
+  setInterval(heartbeat, HEARTBEAT_MS);
   renderAll();
 }
 

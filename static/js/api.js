@@ -88,4 +88,29 @@ export class Api {
   notify(body) {
     return this.request('POST', '/api/realtime/notify', body);
   }
+  people() {
+    return this.request('GET', '/api/people');
+  }
+  /** A single-use ticket for /ws?ticket=, so the token stays out of the socket's address. */
+  ticket() {
+    return this.request('POST', '/api/realtime/tickets');
+  }
+  devPeople() {
+    return this.request('GET', '/api/dev/sign-in');
+  }
+  devSignIn(userId) {
+    return this.request('POST', '/api/dev/sign-in', { userId });
+  }
+  async healthy(timeoutMs = 4000) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const res = await this.fetch('/healthz', { cache: 'no-store', signal: abort.signal });
+      return res.ok;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }

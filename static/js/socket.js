@@ -248,6 +248,22 @@ export class ReconnectingSocket {
     this._open();
   }
 
+  /** The connection is dead though the browser has not noticed (offline, no heartbeat): let it go and retry. */
+  drop() {
+    if (this.stopped || !this.ws) return;
+    const ws = this.ws;
+    this.ws = null;
+    ws.onopen = null;
+    ws.onmessage = null;
+    ws.onclose = null;
+    try {
+      ws.close();
+    } catch {
+      /* already closed */
+    }
+    this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: 'connection lost' });
+  }
+
   send(frame) {
     if (!this.isOpen) return false;
     this.ws.send(JSON.stringify(frame));

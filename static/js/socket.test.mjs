@@ -274,3 +274,14 @@ test('an address that cannot be had schedules a reconnect', async () => {
   assert.equal(FakeWS.all.length, 0);
   assert.equal(states.at(-1)[0], 'reconnecting');
 });
+
+test('drop lets a silent connection go and schedules a reconnect', async () => {
+  const { sock, states, timers } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  sock.drop();
+  assert.equal(sock.isOpen, false);
+  assert.equal(states.at(-1)[0], 'reconnecting');
+  await timers.runNext();
+  assert.equal(FakeWS.all.length, 2);
+});
