@@ -119,6 +119,7 @@ import {
   renderTyping,
 } from './js/ui.js';
 import { AdminPanel } from './js/admin.js';
+import { icon } from './js/icons.js';
 import { NotificationCenter } from './js/notifications.js';
 import { conflictView } from './js/conflict.js';
 import { RecentTrips } from './js/recent.js';
@@ -1306,8 +1307,8 @@ function renderRecent() {
       h(
         'li',
         { class: `chip${S.room?.tripId === t.tripId ? ' active' : ''}` },
-        h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, title: t.tripId, onclick: () => openTrip(t.tripId) }, t.title || `Trip …${t.tripId.slice(-6)}`),
-        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': 'Forget this trip', title: 'Forget', onclick: () => { recent.forget(t.tripId); renderRecent(); } }, '×'),
+        h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, onclick: () => openTrip(t.tripId) }, t.title || 'Untitled trip'),
+        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': `Forget ${t.title || 'this trip'} in recent trips`, onclick: () => { recent.forget(t.tripId); renderRecent(); } }, icon('close')),
       ),
     ),
   );

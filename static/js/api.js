@@ -26,16 +26,20 @@ export class Api {
     this.fetch = fetchImpl;
   }
 
-  async request(method, path, body) {
+  async request(method, path, body, { timeoutMs = 0 } = {}) {
     const headers = { Accept: 'application/json' };
     const token = this.getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res;
+    const abort = timeoutMs ? new AbortController() : null;
+    const timer = abort ? setTimeout(() => abort.abort(), timeoutMs) : null;
     try {
-      res = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: abort?.signal });
     } catch (err) {
       throw new ApiError(0, 'NETWORK', 'The server could not be reached.', null);
+    } finally {
+      if (timer) clearTimeout(timer);
     }
     let json = null;
     const text = await res.text();
@@ -93,7 +97,7 @@ export class Api {
   }
   /** A single-use ticket for /ws?ticket=, so the token stays out of the socket's address. */
   ticket() {
-    return this.request('POST', '/api/realtime/tickets');
+    return this.request('POST', '/api/realtime/tickets', undefined, { timeoutMs: 5000 });
   }
   devPeople() {
     return this.request('GET', '/api/dev/sign-in');
