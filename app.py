@@ -42,6 +42,7 @@ from handlers.trips import (
     TripHandler,
     TripsHandler,
 )
+from handlers.viewing import ViewingHandler
 from handlers.websocket import IndexHandler, RealtimeSocket
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide
@@ -213,6 +214,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, deps),
         (r"/api/notifications", NotificationsHandler, deps),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),
         (r"/api/people", PeopleHandler, signin),

@@ -54,7 +54,7 @@ CLIENT_EVENTS = {
 }
 SERVER_EVENTS = {
     "connected", "trip_room_joined", "trip_room_left", "user_joined",
-    "user_left", "trip_updated", "chat_message", "user_typing",
+    "user_left", "trip_updated", "chat_message", "user_typing", "user_viewing",
     "user_presence_updated", "token_refreshed", "token_expiring",
     "notification", "broadcast", "error",
 }

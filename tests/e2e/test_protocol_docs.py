@@ -38,6 +38,7 @@ BODY_RULES = {
     "createTrip": "create_trip",
     "addCollaborator": "add_collaborator",
     "devSignIn": "dev_sign_in",
+    "setViewing": "viewing",
     "broadcast": "broadcast",
     "notifyUser": "notify",
 }
