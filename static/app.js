@@ -144,6 +144,8 @@ const HISTORY_LIMIT = 50;
 const UNDO_MS = 6000; // a removal waits this long for "Undo" before it is sent
 const FLASH_MS = 5000;
 const HEARTBEAT_MS = 5000;
+const VIEWING_REPEAT_MS = 20_000;
+const VIEWING_TTL_MS = 45_000;
 
 // ------------------------------------------------------------------- state
 
@@ -170,6 +172,8 @@ const S = {
   people: {}, // userId -> name, from GET /api/people
   flashes: {}, // itemId -> {userId, who, color, until}: others' fresh changes
   menu: null, // activityId whose action menu is open (phone)
+  viewing: {}, // userId -> {itemId, until}: what others have open
+  myViewing: { itemId: null, sentAt: 0 }, // what this page last told the room
   outboxRev: 0,
 };
 const keep = new LocalKeep(globalThis.localStorage);
@@ -595,8 +599,21 @@ function onFrame(frame, connId) {
     case ServerEvent.USER_LEFT:
     case ServerEvent.PRESENCE_UPDATED:
       reduce(frame);
+      if (event === ServerEvent.USER_LEFT && S.viewing[data.userId]) {
+        S.viewing = Object.fromEntries(Object.entries(S.viewing).filter(([userId]) => userId !== data.userId));
+        renderBoard();
+      }
       renderHeader();
       renderTypingNow();
+      break;
+
+    case ServerEvent.USER_VIEWING:
+      if (S.room && data.tripId === S.room.tripId && data.userId && data.userId !== S.me?.sub) {
+        const rest = Object.fromEntries(Object.entries(S.viewing).filter(([userId]) => userId !== data.userId));
+        S.viewing = data.itemId ? { ...rest, [data.userId]: { itemId: data.itemId, until: Date.now() + VIEWING_TTL_MS } } : rest;
+        if (data.name && S.room.names[data.userId] !== data.name) S.room = { ...S.room, names: { ...S.room.names, [data.userId]: data.name } };
+        renderBoard();
+      }
       break;
 
     case ServerEvent.USER_TYPING:
@@ -783,6 +800,8 @@ function openTrip(rawId) {
     socket.send({ event: ClientEvent.LEAVE, data: { tripId: S.room.tripId }, ref: newRef('l') });
   }
   S.room = createRoom(tripId);
+  S.viewing = {};
+  S.myViewing = { itemId: null, sentAt: 0 };
   S.joinedConn = null;
   S.roomError = null;
   S.editing = null;
@@ -1359,8 +1378,9 @@ function renderBoard({ force = false } = {}) {
   const room = S.room;
   const trip = room?.trip ?? null;
   const same = lastBoard.trip === trip && lastBoard.editing === S.editing && lastBoard.error === S.roomError && lastBoard.room === room?.tripId;
-  if (!force && same && lastBoard.rev === S.outboxRev && lastBoard.flashes === S.flashes) return;
-  lastBoard = { trip, editing: S.editing, error: S.roomError, room: room?.tripId, rev: S.outboxRev, flashes: S.flashes };
+  if (!force && same && lastBoard.rev === S.outboxRev && lastBoard.flashes === S.flashes && lastBoard.viewing === S.viewing) return;
+  lastBoard = { trip, editing: S.editing, error: S.roomError, room: room?.tripId, rev: S.outboxRev, flashes: S.flashes, viewing: S.viewing };
+  syncViewing();
   const empty = $('board-empty');
   if (!trip) {
     el.boardBody.hidden = true;
@@ -1384,7 +1404,7 @@ function renderBoard({ force = false } = {}) {
   const shown = view.trip;
   if (S.editing && !findActivity(shown, S.editing.activityId)) S.editing = null;
   const money = tripMoney(shown);
-  const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu };
+  const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu, viewers: viewersByItem() };
   renderConstraints(el.constraintList, shown, handlers, ui);
   renderDays(el.dayList, shown, ui, handlers);
   renderBudget(money);
@@ -1393,6 +1413,27 @@ function renderBoard({ force = false } = {}) {
     const days = sortDays(shown.days);
     el.addDayDate.value = nextDate(days.length ? days[days.length - 1].date : null);
   }
+}
+
+/** itemId -> [{userId, name, look}] of the others who have it open. */
+function viewersByItem() {
+  const looks = currentLooks();
+  const all = names();
+  const out = {};
+  for (const [userId, v] of Object.entries(S.viewing)) (out[v.itemId] ||= []).push({ userId, name: all[userId] || 'Someone', look: looks[userId] });
+  return out;
+}
+
+/** Tell the room which activity this page has open (repeated while it stays open). */
+function syncViewing(now = Date.now()) {
+  const itemId = S.editing?.activityId ?? null;
+  const last = S.myViewing;
+  const due = itemId !== last.itemId || (itemId && now - last.sentAt > VIEWING_REPEAT_MS);
+  if (!due || !S.room || S.hidden || !roomReady()) return;
+  S.myViewing = { itemId, sentAt: now };
+  api.setViewing(S.room.tripId, itemId).catch(() => {
+    S.myViewing = { itemId: last.itemId, sentAt: 0 }; // try again on the next tick
+  });
 }
 
 function renderBudget(money) {
@@ -1481,6 +1522,11 @@ function tick() {
     renderBoard();
   }
   if (S.outbox.entries.some((e) => e.notBefore && e.notBefore <= now && !e.everSent)) renderOutboxList();
+  if (Object.values(S.viewing).some((v) => v.until <= now)) {
+    S.viewing = Object.fromEntries(Object.entries(S.viewing).filter(([, v]) => v.until > now));
+    renderBoard();
+  }
+  syncViewing(now);
   renderTypingNow();
   if (!el.reconnectBanner.hidden) updateReconnectText();
   if (socketReady()) {

@@ -92,6 +92,10 @@ export class Api {
   notify(body) {
     return this.request('POST', '/api/realtime/notify', body);
   }
+  /** Tell the room which item (day, activity, constraint) this person has open, or null. */
+  setViewing(tripId, itemId) {
+    return this.request('PUT', `/api/trips/${encodeURIComponent(tripId)}/viewing`, { itemId });
+  }
   people() {
     return this.request('GET', '/api/people');
   }

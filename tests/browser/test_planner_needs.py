@@ -213,7 +213,7 @@ def test_removing_a_day_is_confirmed_can_be_undone_and_is_announced_to_the_other
     no_page_errors(a, b)
 
 
-def test_others_changes_flash_with_their_name_and_avatars_tell_people_apart(
+def test_others_changes_flash_with_their_name_and_the_avatars_of_people_editing_show(
     server: ServerProcess, open_planner: Any
 ) -> None:
     ana, ben = Person("Ana"), Person("Ann")  # the same initials
@@ -229,6 +229,13 @@ def test_others_changes_flash_with_their_name_and_avatars_tell_people_apart(
     expect(a.by(f"changed-by-{activity}")).to_have_text("Ann · just now")
     expect(a.by("live-region")).to_contain_text("Ann renamed “Tram 28” to “Tram 28 to Graça”")
     expect(a.by(f"changed-by-{activity}")).to_have_count(0, timeout=15_000)  # the flash fades
+
+    # the avatar of a person editing sits on the item they have open, and goes when they close it
+    a.by(f"edit-activity-{A2}").click()
+    expect(b.by(f"viewers-{A2}")).to_contain_text("Ana has this open")
+    expect(b.by(f"viewers-{A2}").locator(".avatar")).to_have_count(1)
+    a.by(f"activity-cancel-{A2}").click()
+    expect(b.by(f"viewers-{A2}")).to_have_count(0)
 
     labels = [a.by(f"member-{p.user_id}").locator(".avatar").inner_text() for p in (ana, ben)]
     colours = [
