@@ -20,67 +20,13 @@
  *   js/people.js    distinct avatars, names instead of ids
  *   js/changes.js   others' changes in words (flashes, announcements)
  *   js/icons.js     inline SVG icons
+ *   js/signals.js   who has which item open, others' fresh changes (pure)
+ *   js/drafts.js, js/constraint-form.js, js/dialogs.js, js/connectivity.js  small view helpers
  *
- * data-testid reference (stable hooks for browser tests)
- *   Sign-in:        signin-panel, person-picker, person-list, sign-in-as-<userId> (dev mode),
- *                   token-signin, signin-form, token-input, sign-in, signin-error, sign-out
- *   Offline:        offline-banner, offline-text; unsynced-<itemId> (an edit not synced yet)
- *   Others:         changed-by-<itemId> ("<name> · just now"), live-region (polite announcements)
- *   Removal:        confirm-dialog, confirm-title, confirm-text, confirm-yes, confirm-no, toast-undo
- *   Money:          budget-summary, trip-total, budget-of, budget-fill, budget-warning, day-total-<dayId>,
- *                   activity-cost-<activityId>, constraint-kind, constraint-amount, constraint-currency,
- *                   constraint-dietary, constraint-pace, constraint-text, add-constraint-panel
- *   Phone:          phone-tabs, tab-itinerary, tab-chat, tab-people, activity-menu-<activityId>
- *   Header:         connection-status (text "connected" | "reconnecting…" | "offline";
- *                   finer state in its data-state: connecting, connected, reconnecting,
- *                   offline, expired, kicked), user-chip, user-name, user-sub, user-role
- *                   ("admin" | "user"), presence-status (select online/away/busy),
- *                   hide-presence (checkbox), notifications-button, notifications-badge
- *   Banners:        reconnect-banner, reconnect-text, reconnect-now,
- *                   session-banner, session-text, session-action
- *   Trips:          workspace, open-trip-form, trip-id-input, open-trip, create-trip-form,
- *                   create-trip-title, create-trip, recent-trips, trip-link-<tripId>,
- *                   trip-forget-<tripId>
- *   Trip header:    trip-header, trip-title, trip-version (current version number),
- *                   trip-seq (highest seq seen), trip-id, member-list, member-<userId>
- *                   (data-status="online|away|busy|offline"), collaborator-list,
- *                   collaborator-<userId>, remove-collaborator-<userId>,
- *                   add-collaborator-form, add-collaborator-input, add-collaborator
- *   Board:          board, board-empty, board-body, constraint-list, constraint-<constraintId>,
- *                   remove-constraint-<constraintId>, add-constraint-form, add-constraint-type,
- *                   add-constraint-value, add-constraint-description, add-constraint,
- *                   outbox-list, outbox-<localId>, outbox-cancel-<localId>,
- *                   day-list, day-list-empty, add-day-form, add-day-date, add-day-title, add-day,
- *                   day-<dayId>, day-date-<dayId>, day-title-<dayId>, remove-day-<dayId>,
- *                   activity-list-<dayId>, add-activity-form-<dayId>, add-activity-title-<dayId>,
- *                   add-activity-start-<dayId>, add-activity-end-<dayId>,
- *                   add-activity-location-<dayId>, add-activity-cost-<dayId>, add-activity-<dayId>,
- *                   activity-<activityId>, activity-title-<activityId>,
- *                   rename-activity-<activityId> (opens activity-title-input-<activityId>),
- *                   edit-activity-<activityId> (opens activity-start-input-, activity-end-input-,
- *                   activity-cost-input-, activity-location-input-, activity-notes-input-<activityId>),
- *                   activity-editor-<activityId>, activity-save-<activityId>,
- *                   activity-cancel-<activityId>, move-activity-<activityId> (select of dayIds),
- *                   remove-activity-<activityId>
- *   Chat:           chat-panel, chat-log, chat-empty, chat-message-<messageId> (data-type),
- *                   chat-pending-<localId>, chat-failed-<localId>, chat-load-earlier,
- *                   typing-indicator, chat-form, chat-type (select text/suggestion/alert),
- *                   chat-input, chat-send, chat-count
- *   Conflict:       conflict-panel, conflict-body, conflict-count, conflict-reapply, conflict-discard
- *   Notifications:  toast-area, toast (data-kind), toast-close, notifications-drawer,
- *                   notifications-list, notifications-unread-only, notifications-close,
- *                   notification-<id>, notification-read-<id>, notification-open-<id>,
- *                   toast-open-trip, toast-refresh-token
- *   Token dialog:   token-dialog, token-dialog-form, token-dialog-title, token-dialog-text,
- *                   token-dialog-input, token-dialog-error, token-dialog-submit, token-dialog-cancel
- *   Admin:          admin-panel, admin-total, admin-status, admin-refresh, admin-connections,
- *                   admin-user-<userId>, admin-connection-<sessionId>, admin-disconnect-<userId>,
- *                   broadcast-form, broadcast-message, broadcast-type, broadcast-send,
- *                   broadcast-result, notify-form, notify-user, notify-kind, notify-title,
- *                   notify-body, notify-send, notify-result
+ * The data-testid hooks the browser tests use are listed in static/README.md.
  */
 
-import { ClientEvent, ServerEvent, ErrorCode, CloseCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE, TIME_RE } from './js/protocol.js';
+import { ClientEvent, ServerEvent, ErrorCode, CloseCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE } from './js/protocol.js';
 import {
   describeToken,
   newRef,
@@ -89,7 +35,6 @@ import {
   formatClock,
   nextDate,
   newObjectId,
-  formatDay,
 } from './js/util.js';
 import {
   createRoom,
@@ -112,6 +57,10 @@ import {
   toast,
   renderMembers,
   renderCollaborators,
+  renderBudget,
+  renderRecentTrips,
+  renderPicker,
+  renderInvite,
   renderDays,
   renderConstraints,
   renderOutbox,
@@ -119,15 +68,21 @@ import {
   renderTyping,
 } from './js/ui.js';
 import { AdminPanel } from './js/admin.js';
-import { icon } from './js/icons.js';
 import { NotificationCenter } from './js/notifications.js';
 import { conflictView } from './js/conflict.js';
 import { RecentTrips } from './js/recent.js';
-import { pendingView, outboxToStore, outboxFromStore, LocalKeep } from './js/pending.js';
-import { CURRENCIES, DIETARY, constraintFromForm, tripMoney, formatMoney } from './js/money.js';
-import { timesProblem, dateProblem } from './js/rules.js';
+import { TokenDialog } from './js/token-dialog.js';
+import { boardActions } from './js/board-actions.js';
+import { pendingView, outboxEntries, outboxToStore, outboxFromStore, LocalKeep } from './js/pending.js';
+import { tripMoney } from './js/money.js';
+import { ConstraintForm } from './js/constraint-form.js';
+import { Drafts } from './js/drafts.js';
+import { confirmDialog, announce as say } from './js/dialogs.js';
+import { Connectivity } from './js/connectivity.js';
+import { viewingAfter, without, expired, viewersByItem as viewersOf, flashAfter, viewingDue } from './js/signals.js';
+import { dateProblem } from './js/rules.js';
 import { avatarLooks, colorOf } from './js/people.js';
-import { othersChange, removalSize } from './js/changes.js';
+import { othersChange } from './js/changes.js';
 
 const KEY = {
   token: 'ts.token',
@@ -177,6 +132,10 @@ const S = {
   outboxRev: 0,
 };
 const keep = new LocalKeep(globalThis.localStorage);
+const drafts = new Drafts(keep);
+let constraintForm = null;
+let tokenDialog = null;
+let connectivity = null;
 
 const api = new Api(() => S.token);
 const recent = new RecentTrips();
@@ -252,18 +211,7 @@ async function loadPicker() {
   }
   $('person-picker').hidden = people.length === 0;
   $('token-signin').open = people.length === 0;
-  const looks = avatarLooks(people);
-  replaceChildren(
-    $('person-list'),
-    people.map((p) =>
-      h('li', null,
-        h('button', { type: 'button', class: 'person-btn', testid: `sign-in-as-${p.userId}`, onclick: () => signInAs(p) },
-          avatar(p.userId, p.name, { look: looks[p.userId] }),
-          h('span', null, p.name),
-        ),
-      ),
-    ),
-  );
+  renderPicker($('person-list'), people, signInAs);
 }
 
 async function signInAs(person) {
@@ -366,58 +314,6 @@ function renderUserChip() {
   );
 }
 
-// -------------------------------------------------------------- token dialog
-
-function openTokenDialog(mode) {
-  el.tokenDialog.hidden = false;
-  el.tokenDialog.dataset.mode = mode;
-  $('token-dialog-title').textContent = mode === 'expired' ? 'Your session expired' : 'Your session is ending';
-  $('token-dialog-text').textContent =
-    mode === 'expired'
-      ? 'Paste a new token to reconnect. Your open trip and any queued changes are kept.'
-      : 'Paste a new token for the same user to stay connected without interruption.';
-  $('token-dialog-error').hidden = true;
-  $('token-dialog-input').value = '';
-  $('token-dialog-input').focus();
-}
-
-function closeTokenDialog() {
-  el.tokenDialog.hidden = true;
-}
-
-function submitTokenDialog() {
-  const errEl = $('token-dialog-error');
-  const token = $('token-dialog-input').value.trim();
-  let info;
-  try {
-    info = describeToken(token);
-  } catch (err) {
-    errEl.textContent = err.message;
-    errEl.hidden = false;
-    return;
-  }
-  if (info.expired) {
-    errEl.textContent = 'That token has already expired.';
-    errEl.hidden = false;
-    return;
-  }
-  const mode = el.tokenDialog.dataset.mode;
-  if (mode === 'refresh' && socketReady()) {
-    if (info.sub !== S.me?.sub) {
-      errEl.textContent = 'That token is for a different user.';
-      errEl.hidden = false;
-      return;
-    }
-    S.refreshRef = newRef('t');
-    S.pendingToken = token;
-    socket.send({ event: ClientEvent.REFRESH_TOKEN, data: { token }, ref: S.refreshRef });
-    $('token-dialog-submit').disabled = true;
-    return;
-  }
-  closeTokenDialog();
-  signIn(token, { tripId: S.room?.tripId ?? null });
-}
-
 // ------------------------------------------------------------------- socket
 
 /** The socket's address with a single-use ticket: the long-lived token never goes in a URL. */
@@ -474,7 +370,7 @@ function onSocketState(state, detail = {}) {
     case 'expired':
       setStatus('offline', 'expired');
       el.reconnectBanner.hidden = true;
-      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Paste new token', () => openTokenDialog('expired'));
+      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Paste new token', () => tokenDialog.open('expired'));
       break;
     case 'kicked':
       setStatus('offline', 'kicked');
@@ -546,6 +442,7 @@ function onFrame(frame, connId) {
       S.readyConn = connId;
       S.dropCode = null;
       S.offline = false;
+      connectivity.heard();
       setStatus('connected', 'connected');
       el.reconnectBanner.hidden = true;
       el.sessionBanner.hidden = true;
@@ -600,7 +497,7 @@ function onFrame(frame, connId) {
     case ServerEvent.PRESENCE_UPDATED:
       reduce(frame);
       if (event === ServerEvent.USER_LEFT && S.viewing[data.userId]) {
-        S.viewing = Object.fromEntries(Object.entries(S.viewing).filter(([userId]) => userId !== data.userId));
+        S.viewing = without(S.viewing, data.userId);
         renderBoard();
       }
       renderHeader();
@@ -609,8 +506,7 @@ function onFrame(frame, connId) {
 
     case ServerEvent.USER_VIEWING:
       if (S.room && data.tripId === S.room.tripId && data.userId && data.userId !== S.me?.sub) {
-        const rest = Object.fromEntries(Object.entries(S.viewing).filter(([userId]) => userId !== data.userId));
-        S.viewing = data.itemId ? { ...rest, [data.userId]: { itemId: data.itemId, until: Date.now() + VIEWING_TTL_MS } } : rest;
+        S.viewing = viewingAfter(S.viewing, data, { selfId: S.me?.sub, now: Date.now(), ttlMs: VIEWING_TTL_MS });
         if (data.name && S.room.names[data.userId] !== data.name) S.room = { ...S.room, names: { ...S.room.names, [data.userId]: data.name } };
         renderBoard();
       }
@@ -651,7 +547,7 @@ function onFrame(frame, connId) {
         title: 'Session ending',
         body: `Your sign-in ends at ${at}. Paste a new token to stay connected.`,
         timeout: 0,
-        actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => openTokenDialog('refresh') }],
+        actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => tokenDialog.open('refresh') }],
       });
       break;
     }
@@ -663,8 +559,7 @@ function onFrame(frame, connId) {
         store.set(sessionStorage, KEY.token, S.token);
         S.refreshRef = null;
         S.pendingToken = null;
-        $('token-dialog-submit').disabled = false;
-        closeTokenDialog();
+        tokenDialog.close();
         S.expiringToast?.close();
         S.expiringToast = null;
         renderUserChip();
@@ -718,10 +613,7 @@ function onError(data, ref) {
   }
   if (ref && ref === S.refreshRef) {
     S.refreshRef = null;
-    $('token-dialog-submit').disabled = false;
-    const errEl = $('token-dialog-error');
-    errEl.textContent = code === ErrorCode.INVALID_TOKEN ? `The server refused that token: ${data.message || 'invalid'}.` : data.message || code;
-    errEl.hidden = false;
+    tokenDialog.error(code === ErrorCode.INVALID_TOKEN ? `The server refused that token: ${data.message || 'invalid'}.` : data.message || code);
     return;
   }
   if (data.event === ClientEvent.TYPING || data.event === ClientEvent.PRESENCE || data.event === ClientEvent.LEAVE) {
@@ -933,34 +825,17 @@ function submitIntent(intent, { baseVersion, delayMs = 0 } = {}) {
     notify({ kind: 'error', title: 'Cannot do that', body: plan.error });
     return null;
   }
-  const base = baseVersion ?? room.trip.version;
-  const group = plan.updates.length > 1 ? newRef('g') : null;
-  const summary = describeIntent(shownTrip(), intent);
-  const notBefore = delayMs ? Date.now() + delayMs : 0;
-  const ids = [];
-  plan.updates.forEach((u, step) => {
-    const id = newRef('u');
-    ids.push(id);
-    S.outbox.add({
-      id,
-      notBefore,
-      ref: newRef('c'),
-      event: ClientEvent.TRIP_UPDATE,
-      tripId: room.tripId,
-      kind: 'trip',
-      payload: { tripId: room.tripId, updateType: u.updateType, data: u.data },
-      baseVersion: step === 0 ? base : null,
-      chainBase: step > 0, // takes the version its previous step was applied at
-      group,
-      step,
-      intent: step === 0 ? intent : { type: 'raw', updateType: u.updateType, data: u.data },
-      summary,
-      summaryStep: describeIntent(room.trip, { type: 'raw', updateType: u.updateType, data: u.data }),
-    });
+  const entries = outboxEntries(room.tripId, plan.updates, {
+    intent,
+    baseVersion: baseVersion ?? room.trip.version,
+    notBefore: delayMs ? Date.now() + delayMs : 0,
+    newRef,
+    describe: (i) => describeIntent(shownTrip(), i),
   });
+  for (const entry of entries) S.outbox.add(entry);
   flush();
   renderOutboxList();
-  return ids[0];
+  return entries[0].id;
 }
 
 /** The trip as the person sees it: the server's, with their unsent edits drawn over it. */
@@ -969,58 +844,8 @@ function shownTrip() {
   return trip ? pendingView(trip, S.outbox.forTrip(S.room.tripId)).trip : null;
 }
 
-/** Ask first when a removal takes more than one item (a day with its activities). */
-function confirmRemoval(text, size) {
-  if (size <= 1) return Promise.resolve(true);
-  const dialog = $('confirm-dialog');
-  $('confirm-title').textContent = 'Remove this day?';
-  $('confirm-text').textContent = text;
-  $('confirm-yes').textContent = `Remove ${size} items`;
-  const back = document.activeElement;
-  return new Promise((resolve) => {
-    dialog.addEventListener(
-      'close',
-      () => {
-        resolve(dialog.returnValue === 'yes');
-        if (back && back.isConnected) back.focus();
-      },
-      { once: true },
-    );
-    dialog.returnValue = '';
-    dialog.showModal();
-  });
-}
-
-/** Queue a removal that waits UNDO_MS for "Undo", and say so. */
-async function removeWithUndo(intent, what, size) {
-  if (!(await confirmRemoval(`${what} will be removed for everyone on this trip.`, size))) return;
-  const id = submitIntent(intent, { delayMs: UNDO_MS });
-  if (!id) return;
-  notify({
-    kind: 'info',
-    title: `Removed ${what}`,
-    body: size > 1 ? `${size} items. Others are told.` : '',
-    timeout: UNDO_MS,
-    actions: [{ label: 'Undo', testid: 'toast-undo', onClick: () => undoRemoval(id, what) }],
-  });
-  announce(`Removed ${what}. Undo is available for a few seconds.`);
-}
-
-function undoRemoval(id, what) {
-  if (S.outbox.cancel(id)) {
-    renderOutboxList();
-    announce(`Kept ${what}.`);
-  } else {
-    notify({ kind: 'warning', title: 'Too late to undo', body: 'The removal was already sent.' });
-  }
-}
-
 function announce(text) {
-  const region = $('live-region');
-  region.textContent = '';
-  setTimeout(() => {
-    region.textContent = text;
-  }, 50);
+  say($('live-region'), text);
 }
 
 /** Someone else changed the trip: flash it in their colour, and say it. */
@@ -1028,9 +853,7 @@ function noticeOthers(tripBefore, data) {
   const change = othersChange(tripBefore, data, names(), S.me?.sub);
   if (!change) return;
   const looks = currentLooks();
-  if (change.itemId) {
-    S.flashes = { ...S.flashes, [change.itemId]: { userId: change.userId, who: change.who, color: looks[change.userId]?.color ?? colorOf(change.userId), until: Date.now() + FLASH_MS } };
-  }
+  S.flashes = flashAfter(S.flashes, change, { color: looks[change.userId]?.color ?? colorOf(change.userId), now: Date.now(), ms: FLASH_MS });
   announce(change.text);
   if (change.removal) notify({ kind: 'info', title: change.text, testid: 'toast-removed' });
 }
@@ -1042,128 +865,18 @@ function currentLooks() {
   return avatarLooks([...ids].map((userId) => ({ userId, name: all[userId] })));
 }
 
-const handlers = {
-  toggleMenu(activityId) {
-    S.menu = S.menu === activityId ? null : activityId;
-    renderBoard({ force: true });
-    $(`activity-menu-${activityId}`)?.focus();
-  },
-  editActivity(activityId, mode) {
-    S.editing = { activityId, mode };
-    S.menu = null;
-    renderBoard();
-    const input = $(`activity-title-input-${activityId}`);
-    if (input) {
-      input.focus();
-      input.select();
-    }
-  },
-  cancelEdit() {
-    S.editing = null;
-    renderBoard();
-  },
-  saveActivity(activityId, values) {
-    const found = findActivity(shownTrip(), activityId);
-    if (!found) {
-      S.editing = null;
-      renderBoard();
-      return notify({ kind: 'error', title: 'That activity is gone', body: 'Someone removed it meanwhile.' });
-    }
-    const a = found.activity;
-    const changes = {};
-    const title = String(values.title ?? '').trim();
-    if (!title) return notify({ kind: 'error', title: 'An activity needs a title' });
-    if (title.length > LIMITS.activityTitle) return notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
-    if (title !== a.title) changes.title = title;
-    if ('startTime' in values) {
-      for (const f of ['startTime', 'endTime']) {
-        const v = values[f];
-        if (v && !TIME_RE.test(v)) return notify({ kind: 'error', title: 'Times are HH:MM' });
-        if (v && v !== a[f]) changes[f] = v;
-      }
-      for (const f of ['location', 'notes']) {
-        const v = String(values[f] ?? '').trim();
-        if (v !== (a[f] ?? '')) changes[f] = v;
-      }
-      if (values.cost !== '' && values.cost !== undefined) {
-        const cost = Number(values.cost);
-        if (!Number.isFinite(cost) || cost < 0) return notify({ kind: 'error', title: 'Cost must be a number ≥ 0' });
-        if (cost !== a.cost) changes.cost = cost;
-      }
-      const problem = timesProblem(values.startTime || a.startTime, values.endTime || a.endTime);
-      if (problem) return notify({ kind: 'error', title: 'Check the times', body: problem });
-    }
-    S.editing = null;
-    if (Object.keys(changes).length) submitIntent({ type: 'update_activity', activityId, changes, original: { title: a.title } });
-    renderBoard();
-  },
-  moveActivity(activityId, toDayId) {
-    const found = findActivity(shownTrip(), activityId);
-    submitIntent({ type: 'move_activity', activityId, toDayId, title: found?.activity.title });
-  },
-  removeActivity(activityId) {
-    const found = findActivity(shownTrip(), activityId);
-    if (S.editing?.activityId === activityId) S.editing = null;
-    S.menu = null;
-    removeWithUndo({ type: 'remove_activity', activityId, title: found?.activity.title }, `“${found?.activity.title ?? 'the activity'}”`, 1);
-  },
-  removeDay(dayId) {
-    const trip = shownTrip();
-    const day = (trip?.days || []).find((d) => d.dayId === dayId);
-    const what = day ? `${formatDay(day.date)}${day.title ? ` (${day.title})` : ''}` : 'the day';
-    const size = removalSize(trip, { type: 'remove_day', dayId });
-    const count = size - 1;
-    removeWithUndo({ type: 'remove_day', dayId }, count ? `${what} and its ${count === 1 ? 'activity' : `${count} activities`}` : what, size);
-  },
-  addActivity(dayId, v) {
-    const title = String(v.title ?? '').trim();
-    if (!title) {
-      notify({ kind: 'error', title: 'An activity needs a title' });
-      return false;
-    }
-    if (title.length > LIMITS.activityTitle) {
-      notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
-      return false;
-    }
-    const activity = { title };
-    for (const f of ['startTime', 'endTime']) {
-      if (v[f]) {
-        if (!TIME_RE.test(v[f])) {
-          notify({ kind: 'error', title: 'Times are HH:MM' });
-          return false;
-        }
-        activity[f] = v[f];
-      }
-    }
-    const problem = timesProblem(activity.startTime, activity.endTime);
-    if (problem) {
-      notify({ kind: 'error', title: 'Check the times', body: problem });
-      return false;
-    }
-    if (v.location?.trim()) activity.location = v.location.trim();
-    if (v.cost !== '' && v.cost !== undefined) {
-      const cost = Number(v.cost);
-      if (!Number.isFinite(cost) || cost < 0) {
-        notify({ kind: 'error', title: 'Cost must be a number ≥ 0' });
-        return false;
-      }
-      activity.cost = cost;
-    }
-    return Boolean(submitIntent({ type: 'add_activity', dayId, activity }));
-  },
-  removeConstraint(constraintId) {
-    const c = (shownTrip()?.constraints || []).find((x) => x.constraintId === constraintId);
-    removeWithUndo({ type: 'remove_constraint', constraintId, title: c ? c.type : undefined }, c ? `the ${c.type.replace(/_/g, ' ')} constraint` : 'the constraint', 1);
-  },
-  cancelQueued(id) {
-    if (S.outbox.cancel(id)) renderOutboxList();
-  },
-  dismissFailed(id) {
-    S.failedChats = S.failedChats.filter((f) => f.id !== id);
-    renderChatPanel();
-  },
+const handlers = boardActions(S, {
+  shownTrip: () => shownTrip(),
+  submitIntent: (intent, opts) => submitIntent(intent, opts),
+  notify: (opts) => notify(opts),
+  announce: (text) => announce(text),
+  renderBoard: (opts) => renderBoard(opts),
+  renderOutboxList: () => renderOutboxList(),
+  renderChatPanel: () => renderChatPanel(),
   openTrip: (id) => openTrip(id),
-};
+  confirm: (opts) => confirmDialog($('confirm-dialog'), opts),
+  undoMs: UNDO_MS,
+});
 
 function addDay() {
   const date = el.addDayDate.value;
@@ -1180,30 +893,10 @@ function addDay() {
   }
 }
 
-function constraintFields() {
-  return {
-    kind: el.cKind.value,
-    amount: $('constraint-amount').value,
-    currency: $('constraint-currency').value,
-    dietary: [...document.querySelectorAll('[data-testid="constraint-dietary"] input:checked')].map((x) => x.value),
-    pace: $('constraint-pace').value,
-    text: $('constraint-text').value,
-    description: el.cDesc.value,
-  };
-}
-
 function addConstraint() {
-  const made = constraintFromForm(constraintFields());
+  const made = constraintForm.read();
   if (!made.ok) return notify({ kind: 'error', title: 'Cannot add that yet', body: made.error });
-  if (made.constraint.description && made.constraint.description.length > LIMITS.constraintDescription) return notify({ kind: 'error', title: 'Note too long', body: 'At most 500 characters.' });
-  if (submitIntent({ type: 'add_constraint', constraint: made.constraint })) {
-    for (const id of ['constraint-amount', 'constraint-text', 'add-constraint-description']) $(id).value = '';
-    for (const box of document.querySelectorAll('[data-testid="constraint-dietary"] input')) box.checked = false;
-  }
-}
-
-function showKindFields() {
-  for (const part of document.querySelectorAll('.kind-fields')) part.hidden = !part.dataset.kind.split(' ').includes(el.cKind.value);
+  if (submitIntent({ type: 'add_constraint', constraint: made.constraint })) constraintForm.reset();
 }
 
 // ---------------------------------------------------------------- conflicts
@@ -1318,19 +1011,13 @@ function rememberTrip(tripId, title) {
 }
 
 function renderRecent() {
-  const list = recent.list();
-  replaceChildren(
-    el.recent,
-    list.length === 0 ? h('li', { class: 'muted small' }, 'Trips you open or create appear here.') : null,
-    list.map((t) =>
-      h(
-        'li',
-        { class: `chip${S.room?.tripId === t.tripId ? ' active' : ''}` },
-        h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, onclick: () => openTrip(t.tripId) }, t.title || 'Untitled trip'),
-        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': `Forget ${t.title || 'this trip'} in recent trips`, onclick: () => { recent.forget(t.tripId); renderRecent(); } }, icon('close')),
-      ),
-    ),
-  );
+  renderRecentTrips(el.recent, recent.list(), S.room?.tripId, {
+    open: openTrip,
+    forget: (tripId) => {
+      recent.forget(tripId);
+      renderRecent();
+    },
+  });
 }
 
 function renderHeader() {
@@ -1347,22 +1034,9 @@ function renderHeader() {
   const canManage = Boolean(trip && S.me && (S.me.isAdmin || trip.ownerId === S.me.sub));
   renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator, looks });
   $('add-collaborator-form').hidden = !canManage;
-  if (canManage) renderInvite(trip);
+  if (canManage) renderInvite(el.inviteSelect, trip, S.people);
   renderUserChip();
   renderRecentActive();
-}
-
-function renderInvite(trip) {
-  const members = new Set([trip.ownerId, ...trip.collaborators]);
-  const choices = Object.entries(S.people).filter(([userId]) => !members.has(userId)).sort((a, b) => a[1].localeCompare(b[1]));
-  const select = el.inviteSelect;
-  const was = select.value;
-  replaceChildren(
-    select,
-    h('option', { value: '' }, choices.length ? 'Choose a person…' : 'Everyone known is already in'),
-    choices.map(([userId, name]) => h('option', { value: userId }, name)),
-  );
-  if (choices.some(([userId]) => userId === was)) select.value = was;
 }
 
 function renderRecentActive() {
@@ -1404,54 +1078,26 @@ function renderBoard({ force = false } = {}) {
   const shown = view.trip;
   if (S.editing && !findActivity(shown, S.editing.activityId)) S.editing = null;
   const money = tripMoney(shown);
-  const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu, viewers: viewersByItem() };
+  const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu, viewers: viewersOf(S.viewing, names(), currentLooks()) };
   renderConstraints(el.constraintList, shown, handlers, ui);
   renderDays(el.dayList, shown, ui, handlers);
-  renderBudget(money);
-  restoreDrafts();
+  renderBudget(document, money);
+  drafts.restore(S.me?.sub, room.tripId, (id) => $(id), document.activeElement);
   if (!el.addDayDate.value) {
     const days = sortDays(shown.days);
     el.addDayDate.value = nextDate(days.length ? days[days.length - 1].date : null);
   }
 }
 
-/** itemId -> [{userId, name, look}] of the others who have it open. */
-function viewersByItem() {
-  const looks = currentLooks();
-  const all = names();
-  const out = {};
-  for (const [userId, v] of Object.entries(S.viewing)) (out[v.itemId] ||= []).push({ userId, name: all[userId] || 'Someone', look: looks[userId] });
-  return out;
-}
-
 /** Tell the room which activity this page has open (repeated while it stays open). */
 function syncViewing(now = Date.now()) {
   const itemId = S.editing?.activityId ?? null;
   const last = S.myViewing;
-  const due = itemId !== last.itemId || (itemId && now - last.sentAt > VIEWING_REPEAT_MS);
-  if (!due || !S.room || S.hidden || !roomReady()) return;
+  if (!viewingDue(last, itemId, now, VIEWING_REPEAT_MS) || !S.room || S.hidden || !roomReady()) return;
   S.myViewing = { itemId, sentAt: now };
   api.setViewing(S.room.tripId, itemId).catch(() => {
     S.myViewing = { itemId: last.itemId, sentAt: 0 }; // try again on the next tick
   });
-}
-
-function renderBudget(money) {
-  const box = $('budget-summary');
-  box.hidden = money.total === 0 && money.budget === null;
-  $('trip-total').textContent = `${formatMoney(money.total, money.currency)} planned`;
-  $('budget-of').textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set';
-  const share = money.share ?? 0;
-  const fill = $('budget-fill');
-  fill.style.width = `${Math.min(100, Math.round(share * 100))}%`;
-  box.classList.toggle('over', money.overTrip);
-  const overDays = Object.values(money.days).filter((d) => d.over).length;
-  const warning = $('budget-warning');
-  const lines = [];
-  if (money.overTrip) lines.push(`Over budget by ${formatMoney(money.total - money.budget, money.currency)}.`);
-  if (overDays) lines.push(`${overDays === 1 ? 'One day goes' : `${overDays} days go`} over the daily limit.`);
-  warning.hidden = lines.length === 0;
-  warning.textContent = lines.length ? `Warning: ${lines.join(' ')}` : '';
 }
 
 function renderOutboxList() {
@@ -1463,33 +1109,8 @@ function renderOutboxList() {
   renderBoard();
 }
 
-// ------------------------------------------------------------------- drafts
-
-const DRAFTABLE = /^(chat-input|add-day-title|add-activity-(title|start|end|location|cost)-.+|constraint-(amount|text)|add-constraint-description)$/;
-
-function draftsKey() {
-  return S.room ? `drafts.${S.room.tripId}` : null;
-}
-
-function saveDraft(target) {
-  const id = target?.dataset?.testid;
-  const key = draftsKey();
-  if (!S.me || !key || !id || !DRAFTABLE.test(id)) return;
-  const drafts = keep.read(S.me.sub, key, {});
-  if (target.value) drafts[id] = target.value;
-  else delete drafts[id];
-  keep.write(S.me.sub, key, drafts);
-}
-
-/** Put back what was typed before a reload, into fields still empty. */
-function restoreDrafts() {
-  const key = draftsKey();
-  if (!S.me || !key) return;
-  const drafts = keep.read(S.me.sub, key, {});
-  for (const [id, value] of Object.entries(drafts)) {
-    const field = $(id);
-    if (field && !field.value && document.activeElement !== field) field.value = value;
-  }
+function saveDraft(field) {
+  drafts.save(S.me?.sub, S.room?.tripId, field);
 }
 
 function renderChatPanel({ forceScroll = false } = {}) {
@@ -1517,15 +1138,10 @@ function renderTypingNow() {
 
 function tick() {
   const now = Date.now();
-  if (Object.values(S.flashes).some((f) => f.until <= now)) {
-    S.flashes = Object.fromEntries(Object.entries(S.flashes).filter(([, f]) => f.until > now));
-    renderBoard();
-  }
+  S.flashes = expired(S.flashes, now);
+  S.viewing = expired(S.viewing, now);
+  renderBoard(); // a no-op unless something above changed
   if (S.outbox.entries.some((e) => e.notBefore && e.notBefore <= now && !e.everSent)) renderOutboxList();
-  if (Object.values(S.viewing).some((v) => v.until <= now)) {
-    S.viewing = Object.fromEntries(Object.entries(S.viewing).filter(([, v]) => v.until > now));
-    renderBoard();
-  }
   syncViewing(now);
   renderTypingNow();
   if (!el.reconnectBanner.hidden) updateReconnectText();
@@ -1538,15 +1154,6 @@ function tick() {
   }
 }
 
-/** Is the server still there? The socket alone can take a minute to notice a dead network. */
-async function heartbeat() {
-  if (!S.token || document.hidden) return;
-  if (!navigator.onLine) return goOffline();
-  const ok = await api.healthy();
-  if (!ok && socketReady()) goOffline();
-  else if (ok && S.offline) comeBack();
-}
-
 function goOffline() {
   if (!S.offline) announce('You are offline. Your changes are kept on this device.');
   S.offline = true;
@@ -1557,6 +1164,7 @@ function goOffline() {
 
 function comeBack() {
   S.offline = false;
+  connectivity.heard();
   el.offlineBanner.hidden = true;
   if (socket.state === 'reconnecting') socket.reconnectNow();
   setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
@@ -1570,46 +1178,21 @@ function showTab(name) {
 
 // --------------------------------------------------------------------- boot
 
+// element name -> its data-testid
+const ELEMENTS = {
+  status: 'connection-status', userChip: 'user-chip', signin: 'signin-panel', signinError: 'signin-error',
+  tokenInput: 'token-input', workspace: 'workspace', reconnectBanner: 'reconnect-banner', sessionBanner: 'session-banner',
+  tripIdInput: 'trip-id-input', createTitle: 'create-trip-title', recent: 'recent-trips', tripTitle: 'trip-title',
+  tripVersion: 'trip-version', tripSeq: 'trip-seq', memberList: 'member-list', collabList: 'collaborator-list',
+  inviteSelect: 'invite-person', offlineBanner: 'offline-banner', boardBody: 'board-body', dayList: 'day-list',
+  constraintList: 'constraint-list', outboxList: 'outbox-list', addDayDate: 'add-day-date', addDayTitle: 'add-day-title',
+  chatLog: 'chat-log', chatInput: 'chat-input', chatType: 'chat-type', chatSend: 'chat-send', chatCount: 'chat-count',
+  typing: 'typing-indicator', conflict: 'conflict-panel', tokenDialog: 'token-dialog', toastArea: 'toast-area',
+  presence: 'presence-status', hidePresence: 'hide-presence',
+};
+
 function grab() {
-  el = {
-    status: $('connection-status'),
-    userChip: $('user-chip'),
-    signin: $('signin-panel'),
-    signinError: $('signin-error'),
-    tokenInput: $('token-input'),
-    workspace: $('workspace'),
-    reconnectBanner: $('reconnect-banner'),
-    sessionBanner: $('session-banner'),
-    tripIdInput: $('trip-id-input'),
-    createTitle: $('create-trip-title'),
-    recent: $('recent-trips'),
-    tripTitle: $('trip-title'),
-    tripVersion: $('trip-version'),
-    tripSeq: $('trip-seq'),
-    memberList: $('member-list'),
-    collabList: $('collaborator-list'),
-    inviteSelect: $('invite-person'),
-    offlineBanner: $('offline-banner'),
-    boardBody: $('board-body'),
-    dayList: $('day-list'),
-    constraintList: $('constraint-list'),
-    outboxList: $('outbox-list'),
-    addDayDate: $('add-day-date'),
-    addDayTitle: $('add-day-title'),
-    cKind: $('constraint-kind'),
-    cDesc: $('add-constraint-description'),
-    chatLog: $('chat-log'),
-    chatInput: $('chat-input'),
-    chatType: $('chat-type'),
-    chatSend: $('chat-send'),
-    chatCount: $('chat-count'),
-    typing: $('typing-indicator'),
-    conflict: $('conflict-panel'),
-    tokenDialog: $('token-dialog'),
-    toastArea: $('toast-area'),
-    presence: $('presence-status'),
-    hidePresence: $('hide-presence'),
-  };
+  el = Object.fromEntries(Object.entries(ELEMENTS).map(([name, testid]) => [name, $(testid)]));
 }
 
 function onSubmit(testid, fn) {
@@ -1633,10 +1216,15 @@ function wire() {
   onSubmit('add-day-form', addDay);
   onSubmit('add-constraint-form', addConstraint);
   onSubmit('chat-form', sendChat);
-  onSubmit('token-dialog-form', submitTokenDialog);
-  $('token-dialog-cancel').addEventListener('click', () => {
-    $('token-dialog-submit').disabled = false;
-    closeTokenDialog();
+  tokenDialog = new TokenDialog(el.tokenDialog, {
+    selfId: () => S.me?.sub ?? null,
+    canRefresh: socketReady,
+    refresh: (token) => {
+      S.refreshRef = newRef('t');
+      S.pendingToken = token;
+      socket.send({ event: ClientEvent.REFRESH_TOKEN, data: { token }, ref: S.refreshRef });
+    },
+    signIn: (token) => signIn(token, { tripId: S.room?.tripId ?? null }),
   });
 
   el.chatInput.addEventListener('input', onChatInput);
@@ -1670,8 +1258,6 @@ function wire() {
   $('conflict-discard').addEventListener('click', () => resolveConflict(false));
 
 
-  window.addEventListener('online', comeBack);
-  window.addEventListener('offline', goOffline);
   window.addEventListener('beforeunload', (ev) => {
     if (!S.outbox.size) return;
     ev.preventDefault(); // unsent edits are kept on this device, but say so before the tab goes
@@ -1683,10 +1269,7 @@ function wire() {
   }, 0), true);
   el.chatInput.addEventListener('input', () => saveDraft(el.chatInput));
   for (const tab of document.querySelectorAll('[data-testid="phone-tabs"] .tab')) tab.addEventListener('click', () => showTab(tab.dataset.tab));
-  el.cKind.addEventListener('change', showKindFields);
-  replaceChildren($('constraint-currency'), CURRENCIES.map((c) => h('option', { value: c }, c)));
-  replaceChildren($('constraint-dietary'), h('legend', null, 'Dietary needs'), DIETARY.map((d) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: d }), d)));
-  showKindFields();
+  constraintForm = new ConstraintForm(document);
   showTab('itinerary');
 }
 
@@ -1721,7 +1304,15 @@ function boot() {
   if (token) signIn(token, { tripId: isObjectId(tripId) ? tripId : null });
   else showSignIn();
   setInterval(tick, 1000);
-  setInterval(heartbeat, HEARTBEAT_MS);
+  connectivity = new Connectivity({
+    healthy: () => api.healthy(),
+    active: () => Boolean(S.token) && !document.hidden,
+    connected: socketReady,
+    onOffline: goOffline,
+    onOnline: comeBack,
+    everyMs: HEARTBEAT_MS,
+  });
+  connectivity.start();
   renderAll();
 }
 

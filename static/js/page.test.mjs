@@ -138,3 +138,73 @@ test('a removal by someone else is announced with what it took', () => {
   assert.equal(removalSize(trip, { type: 'remove_day', dayId: 'd1' }), 3);
   assert.equal(removalSize(trip, { type: 'remove_activity', activityId: 'a1' }), 1);
 });
+
+import { newActivity, activityChanges } from './rules.js';
+import { viewingAfter, expired, viewersByItem, flashAfter, viewingDue, without } from './signals.js';
+
+test('a new activity is read from the add form, times and cost checked', () => {
+  assert.deepEqual(newActivity({ title: ' Tram ', startTime: '09:30', endTime: '', location: ' Graça ', cost: '3' }), {
+    ok: true,
+    activity: { title: 'Tram', startTime: '09:30', location: 'Graça', cost: 3 },
+  });
+  assert.equal(newActivity({ title: '' }).title, 'An activity needs a title');
+  assert.equal(newActivity({ title: 'x', startTime: '10:00', endTime: '09:00' }).title, 'Check the times');
+  assert.equal(newActivity({ title: 'x', cost: '-1' }).ok, false);
+  assert.equal(newActivity({ title: 'x'.repeat(201) }).title, 'Title too long');
+});
+
+test('an edit changes only what differs, judged with the times the activity has', () => {
+  const a = { activityId: 'a', title: 'Tram', startTime: '10:00', cost: 3 };
+  assert.deepEqual(activityChanges(a, { title: 'Tram 28' }), { ok: true, changes: { title: 'Tram 28' } });
+  assert.deepEqual(activityChanges(a, { title: 'Tram', startTime: '', endTime: '11:00', location: '', notes: '', cost: '3' }), {
+    ok: true,
+    changes: { endTime: '11:00' },
+  });
+  assert.equal(activityChanges(a, { title: 'Tram', startTime: '', endTime: '09:00', cost: '' }).title, 'Check the times');
+});
+
+test('who has what open: set, replaced, closed, forgotten after a while', () => {
+  const opts = { selfId: 'me', now: 1000, ttlMs: 500 };
+  let v = viewingAfter({}, { userId: 'u1', itemId: 'a1' }, opts);
+  v = viewingAfter(v, { userId: 'u2', itemId: 'a1' }, opts);
+  v = viewingAfter(v, { userId: 'me', itemId: 'a2' }, opts);
+  assert.deepEqual(Object.keys(v).sort(), ['u1', 'u2']);
+  assert.deepEqual(viewersByItem(v, { u1: 'Ada' }, {}).a1.map((x) => x.name), ['Ada', 'Someone']);
+  v = viewingAfter(v, { userId: 'u2', itemId: null }, opts);
+  assert.deepEqual(Object.keys(v), ['u1']);
+  assert.equal(expired(v, 1400), v, 'nothing due: the same map (no re-render)');
+  assert.deepEqual(expired(v, 1500), {});
+  assert.equal(without(v, 'nobody'), v);
+});
+
+test('flashes and when to tell the room again', () => {
+  const f = flashAfter({}, { itemId: 'a1', userId: 'u', who: 'Ada' }, { color: '#123', now: 0, ms: 10 });
+  assert.deepEqual(f, { a1: { userId: 'u', who: 'Ada', color: '#123', until: 10 } });
+  assert.equal(flashAfter(f, { itemId: null }, { color: '', now: 0, ms: 1 }), f);
+  assert.equal(viewingDue({ itemId: null, sentAt: 0 }, null, 99, 10), false);
+  assert.equal(viewingDue({ itemId: null, sentAt: 0 }, 'a1', 99, 10), true);
+  assert.equal(viewingDue({ itemId: 'a1', sentAt: 95 }, 'a1', 99, 10), false);
+  assert.equal(viewingDue({ itemId: 'a1', sentAt: 80 }, 'a1', 99, 10), true);
+});
+
+import { outboxEntries } from './pending.js';
+
+test('a planned move becomes two chained outbox entries in one group', () => {
+  let n = 0;
+  const updates = [
+    { updateType: 'activity_removed', data: { dayId: 'd1', activityId: 'a1' } },
+    { updateType: 'activity_added', data: { dayId: 'd2', activity: { activityId: 'a1', title: 'Tram' } } },
+  ];
+  const intent = { type: 'move_activity', activityId: 'a1', toDayId: 'd2' };
+  const [first, second] = outboxEntries('t', updates, { intent, baseVersion: 7, notBefore: 5, newRef: (p) => `${p}${++n}`, describe: (i) => i.type });
+  assert.equal(first.baseVersion, 7);
+  assert.equal(second.baseVersion, null);
+  assert.equal(second.chainBase, true);
+  assert.equal(first.group, second.group);
+  assert.ok(first.group);
+  assert.equal(first.intent, intent);
+  assert.deepEqual(second.intent, { type: 'raw', ...updates[1] });
+  assert.deepEqual(first.payload, { tripId: 't', ...updates[0] });
+  assert.equal(first.notBefore, 5);
+  assert.equal(outboxEntries('t', updates.slice(0, 1), { intent, baseVersion: 1, newRef: (p) => p, describe: () => '' })[0].group, null);
+});

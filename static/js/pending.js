@@ -46,6 +46,35 @@ export function pendingView(trip, entries) {
   return { trip: view, marks };
 }
 
+/**
+ * The outbox entries of one planned change: one per update, the first based
+ * on `baseVersion`, the others chained to the version their previous step is
+ * applied at, all in one group when there are several (a move).
+ */
+export function outboxEntries(tripId, updates, { intent, baseVersion, notBefore = 0, newRef, describe }) {
+  const group = updates.length > 1 ? newRef('g') : null;
+  const summary = describe(intent);
+  return updates.map((u, step) => {
+    const raw = { type: 'raw', updateType: u.updateType, data: u.data };
+    return {
+      id: newRef('u'),
+      ref: newRef('c'),
+      notBefore,
+      event: 'trip_update',
+      tripId,
+      kind: 'trip',
+      payload: { tripId, updateType: u.updateType, data: u.data },
+      baseVersion: step === 0 ? baseVersion : null,
+      chainBase: step > 0,
+      group,
+      step,
+      intent: step === 0 ? intent : raw,
+      summary,
+      summaryStep: describe(raw),
+    };
+  });
+}
+
 const KEEP = ['id', 'ref', 'event', 'tripId', 'kind', 'payload', 'baseVersion', 'chainBase', 'group', 'step', 'intent', 'summary', 'summaryStep', 'everSent', 'attempts', 'notBefore'];
 
 /** What of the outbox goes to storage: plain data, no connection state. */

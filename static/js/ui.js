@@ -534,3 +534,69 @@ export function renderNotifications(listEl, items, handlers) {
     }),
   );
 }
+
+// ----------------------------------------------------------------- money
+
+/** The budget bar and its warning, from money.tripMoney. */
+export function renderBudget(root, money) {
+  const box = $('budget-summary', root);
+  box.hidden = money.total === 0 && money.budget === null;
+  $('trip-total', root).textContent = `${formatMoney(money.total, money.currency)} planned`;
+  $('budget-of', root).textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set';
+  $('budget-fill', root).style.width = `${Math.min(100, Math.round((money.share ?? 0) * 100))}%`;
+  box.classList.toggle('over', money.overTrip);
+  const overDays = Object.values(money.days).filter((d) => d.over).length;
+  const lines = [];
+  if (money.overTrip) lines.push(`Over budget by ${formatMoney(money.total - money.budget, money.currency)}.`);
+  if (overDays) lines.push(`${overDays === 1 ? 'One day goes' : `${overDays} days go`} over the daily limit.`);
+  const warning = $('budget-warning', root);
+  warning.hidden = lines.length === 0;
+  warning.textContent = lines.length ? `Warning: ${lines.join(' ')}` : '';
+}
+
+// ---------------------------------------------------------------- people
+
+/** Dev mode's demo people, each a button that signs in as them. */
+export function renderPicker(listEl, people, onPick) {
+  const looks = avatarLooks(people);
+  replaceChildren(
+    listEl,
+    people.map((p) =>
+      h('li', null,
+        h('button', { type: 'button', class: 'person-btn', testid: `sign-in-as-${p.userId}`, onclick: () => onPick(p) },
+          avatar(p.userId, p.name, { look: looks[p.userId] }),
+          h('span', null, p.name),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The people one can invite by name: everyone known who is not on the trip yet. */
+export function renderInvite(select, trip, people) {
+  const members = new Set([trip.ownerId, ...trip.collaborators]);
+  const choices = Object.entries(people).filter(([userId]) => !members.has(userId)).sort((a, b) => a[1].localeCompare(b[1]));
+  const was = select.value;
+  replaceChildren(
+    select,
+    h('option', { value: '' }, choices.length ? 'Choose a person…' : 'Everyone known is already in'),
+    choices.map(([userId, name]) => h('option', { value: userId }, name)),
+  );
+  if (choices.some(([userId]) => userId === was)) select.value = was;
+}
+
+/** Recent trips as chips: open one, or forget it. */
+export function renderRecentTrips(listEl, list, activeId, { open, forget }) {
+  replaceChildren(
+    listEl,
+    list.length === 0 ? h('li', { class: 'muted small' }, 'Trips you open or create appear here.') : null,
+    list.map((t) =>
+      h(
+        'li',
+        { class: `chip${activeId === t.tripId ? ' active' : ''}` },
+        h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, onclick: () => open(t.tripId) }, t.title || 'Untitled trip'),
+        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': `Forget ${t.title || 'this trip'} in recent trips`, onclick: () => forget(t.tripId) }, icon('close')),
+      ),
+    ),
+  );
+}
