@@ -82,6 +82,8 @@ def test_signing_in_is_picking_a_person_and_a_restart_signs_nobody_out(
     server, page, urls = dev_page
     page.goto(f"{server.base}/?trip={DEMO_TRIP}")
     expect(page.get_by_test_id("person-picker")).to_be_visible()
+    serious = [v for v in axe_violations(page) if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
     page.get_by_test_id(f"sign-in-as-{ADA}").click()
     expect(page.get_by_test_id("connection-status")).to_have_text("connected")
     expect(page.get_by_test_id("trip-title")).to_have_text("Lisbon long weekend")
