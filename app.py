@@ -12,7 +12,6 @@ import gc
 import importlib
 import logging
 import os
-import secrets
 import signal
 import ssl
 import sys
@@ -35,6 +34,7 @@ from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.pinger import Pinger
 from handlers.read_model import ReadModelHandler
+from handlers.signin import DevSignInHandler, PeopleHandler, RealtimeTicketsHandler
 from handlers.trips import (
     CollaboratorHandler,
     CollaboratorsHandler,
@@ -43,6 +43,7 @@ from handlers.trips import (
     TripHandler,
     TripsHandler,
 )
+from handlers.viewing import ViewingHandler
 from handlers.websocket import IndexHandler, RealtimeSocket
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide
@@ -64,6 +65,7 @@ from service.presence import LocalRosters, RoomRosters
 from service.reactions import RecordReactions
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
+from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
 from service.trips import TripService
 
 ROOT = Path(__file__).resolve().parent
@@ -74,6 +76,13 @@ DEMO_OWNER = "650000000000000000000001"
 DEMO_FRIEND = "650000000000000000000002"
 DEMO_ADMIN = "650000000000000000000099"
 DEMO_TRIP = "650000000000000000000100"
+DEMO_PEOPLE = (
+    Person(DEMO_OWNER, "Ada"),
+    Person(DEMO_FRIEND, "Grace"),
+    Person("650000000000000000000003", "Katherine"),
+    Person("650000000000000000000004", "Linus"),
+    Person(DEMO_ADMIN, "Admin", "admin"),
+)
 
 
 def token_rules(settings: Settings) -> TokenRules:
@@ -200,12 +209,16 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 def make_app(services: Services) -> tornado.web.Application:
     deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
+    people = PeopleDirectory(DEMO_PEOPLE if services.settings.dev else ())
+    tickets = RealtimeTickets(services.clock)
+    signin = {**deps, "people": people, "tickets": tickets}
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
         (
             r"/ws",
             RealtimeSocket,
             {
                 **deps,
+                "tickets": tickets,
                 "writer": FrameWriter(services.metrics.frame_written, limits.write_coalesce_seconds, limits.write_pace),
                 "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
             },
@@ -217,8 +230,12 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, deps),
         (r"/api/notifications", NotificationsHandler, deps),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),
+        (r"/api/people", PeopleHandler, signin),
+        (r"/api/realtime/tickets", RealtimeTicketsHandler, signin),
+        (r"/api/dev/sign-in", DevSignInHandler, signin),
         (r"/api/realtime/connections", ConnectionsHandler, deps),
         (r"/api/realtime/broadcast", BroadcastHandler, deps),
         (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, deps),
@@ -382,7 +399,7 @@ def main(argv: Sequence[str]) -> int:
             return 2
         from dataclasses import replace
 
-        settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
+        settings = replace(settings, jwt_secret=dev_secret(dev_secret_path(settings.store_url)))
     try:
         if settings.event_loop == "uvloop":  # optional: needs uvloop installed (bench/requirements.txt)
             uvloop = importlib.import_module("uvloop")

@@ -54,7 +54,7 @@ CLIENT_EVENTS = {
 }
 SERVER_EVENTS = {
     "connected", "trip_room_joined", "trip_room_left", "user_joined",
-    "user_left", "trip_updated", "chat_message", "user_typing",
+    "user_left", "trip_updated", "chat_message", "user_typing", "user_viewing",
     "user_presence_updated", "token_refreshed", "token_expiring",
     "notification", "broadcast", "error",
 }
@@ -81,7 +81,7 @@ REST_OPERATIONS = [
     ("get", "/openapi.json"),
     ("get", "/asyncapi.json"),
 ]
-PUBLIC_PATHS = {"/healthz", "/openapi.json", "/asyncapi.json"}
+PUBLIC_PATHS = {"/healthz", "/openapi.json", "/asyncapi.json", "/api/dev/sign-in"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 OID = "6650c3e2a41f5b7d9e0c1a2b"

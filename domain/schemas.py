@@ -146,6 +146,8 @@ REST_BODIES: dict[str, dict[str, Any]] = {
         },
     },
     "add_collaborator": {"userId": REQUIRED_ID},
+    "dev_sign_in": {"userId": REQUIRED_ID},
+    "viewing": {"itemId": {**OBJECT_ID, "required": True, "nullable": True}},
     "broadcast": {
         "message": {"type": "string", "required": True, "minlength": 1, "maxlength": 1000, "nonblank": True},
         "type": {"type": "string", "allowed": list(BROADCAST_TYPES), "default": "announcement"},

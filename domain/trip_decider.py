@@ -16,6 +16,7 @@ from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
+from domain.itinerary import check_new_days, check_update
 from domain.trip_events import (
     ActivityAdded,
     ActivityRemoved,
@@ -197,6 +198,7 @@ def _require_manager(state: Trip, actor: Actor) -> None:
 
 
 def _create(command: CreateTrip) -> TripCreated:
+    check_new_days(command.days)
     ids = _Ids(command.fresh_ids)
     days: list[dict[str, JSON]] = []
     seen: set[str] = set()
@@ -259,6 +261,7 @@ def _check_conflict(state: Trip, command: UpdateTrip) -> None:
 
 def _update(state: Trip, command: UpdateTrip) -> TripUpdated:
     _check_conflict(state, command)
+    check_update(state, command.update_type, command.data)
     data = command.data
     ids = _Ids(command.fresh_ids)
     match command.update_type:

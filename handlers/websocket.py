@@ -29,6 +29,7 @@ from service.container import Services
 from service.hub import Connection
 from service.pipeline import Origin
 from service.session import CLOSE_TOO_SLOW, ClientSession
+from service.signin import RealtimeTickets
 
 log = logging.getLogger("travelsense.ws")
 SHUTTING_DOWN = CommandRefused(ErrorCode.UNAVAILABLE, "the server is shutting down: nothing was accepted, retry")
@@ -55,8 +56,15 @@ class SocketOutlet(SocketOutbox):
 class RealtimeSocket(tornado.websocket.WebSocketHandler):
     services: Services
 
-    def initialize(self, services: Services, writer: FrameWriter | None = None, pinger: Pinger | None = None) -> None:
+    def initialize(
+        self,
+        services: Services,
+        writer: FrameWriter | None = None,
+        pinger: Pinger | None = None,
+        tickets: RealtimeTickets | None = None,
+    ) -> None:
         self.services = services
+        self.tickets = tickets
         self.writer = writer or FrameWriter(services.metrics.frame_written)
         self.pinger = pinger
         self.awaiting_pong = False
@@ -105,7 +113,11 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         if not admission.origin_allowed(self.request.headers.get("Origin"), self.request.host):
             return self._refuse(403, "FORBIDDEN", "origin not allowed")
         try:
-            self.identity = services.verifier.verify(self.get_query_argument("token", None))
+            ticket = self.get_query_argument("ticket", None)
+            if ticket is not None and self.tickets is not None:
+                self.identity = self.tickets.redeem(ticket)
+            else:
+                self.identity = services.verifier.verify(self.get_query_argument("token", None))
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
         user, ip = self.identity.user_id, self.request.remote_ip or ""

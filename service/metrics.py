@@ -39,6 +39,7 @@ SERVER_EVENTS = frozenset(
         "trip_updated",
         "chat_message",
         "user_typing",
+        "user_viewing",
         "user_presence_updated",
         "token_refreshed",
         "token_expiring",

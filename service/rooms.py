@@ -240,6 +240,20 @@ class RoomService:
             Request(origin, command, payload, ref, trip_id), ({"type": event, "data": {"tripId": trip_id, **data}},)
         )
 
+    async def viewing(self, origin: Origin, identity: Identity, trip_id: str, body: dict[str, Any]) -> str | None:
+        """Which item of the trip the caller has open: a room signal (``user_viewing``) to
+        the others, logged, outside the trip's stream; returns the item's id."""
+        await self._trips.visible_trip(identity, trip_id)
+        data: dict[str, Any] = {"tripId": trip_id, "userId": identity.user_id, "itemId": body.get("itemId")}
+        if identity.name:
+            data["name"] = identity.name
+        await self._pipeline.record(
+            Request(origin, "viewing", body, trip_id=trip_id), ({"type": "user_viewing", "data": data},)
+        )
+        await self._broadcaster.room_signal(trip_id, "user_viewing", data, exclude_user=identity.user_id)
+        item_id: str | None = data["itemId"]
+        return item_id
+
     async def chat_sent(self, conn: Connection, trip_id: str) -> None:
         """A chat message clears its sender's typing indicator at once."""
         await self._stop_typing(conn, trip_id, announce=True)

@@ -14,70 +14,27 @@
  *   js/notifications.js  notification toasts, unread badge, drawer
  *   js/conflict.js  CONFLICT panel content
  *   js/recent.js    recent trip ids per user in localStorage
+ *   js/pending.js   unsent edits drawn in place and kept in localStorage across reloads
+ *   js/money.js     typed constraints, day and trip totals, budget checks
+ *   js/rules.js     time and date checks made before sending
+ *   js/people.js    distinct avatars, names instead of ids
+ *   js/changes.js   others' changes in words (flashes, announcements)
+ *   js/icons.js     inline SVG icons
+ *   js/signals.js   who has which item open, others' fresh changes (pure)
+ *   js/drafts.js, js/constraint-form.js, js/dialogs.js, js/connectivity.js  small view helpers
  *
- * data-testid reference (stable hooks for browser tests)
- *   Sign-in:        signin-panel, signin-form, token-input, sign-in, signin-error, sign-out
- *   Header:         connection-status (text "connected" | "reconnecting…" | "offline";
- *                   finer state in its data-state: connecting, connected, reconnecting,
- *                   offline, expired, kicked), user-chip, user-name, user-sub, user-role
- *                   ("admin" | "user"), presence-status (select online/away/busy),
- *                   hide-presence (checkbox), notifications-button, notifications-badge
- *   Banners:        reconnect-banner, reconnect-text, reconnect-now,
- *                   session-banner, session-text, session-action
- *   Trips:          workspace, open-trip-form, trip-id-input, open-trip, create-trip-form,
- *                   create-trip-title, create-trip, recent-trips, trip-link-<tripId>,
- *                   trip-forget-<tripId>
- *   Trip header:    trip-header, trip-title, trip-version (current version number),
- *                   trip-seq (highest seq seen), trip-id, member-list, member-<userId>
- *                   (data-status="online|away|busy|offline"), collaborator-list,
- *                   collaborator-<userId>, remove-collaborator-<userId>,
- *                   add-collaborator-form, add-collaborator-input, add-collaborator
- *   Board:          board, board-empty, board-body, constraint-list, constraint-<constraintId>,
- *                   remove-constraint-<constraintId>, add-constraint-form, add-constraint-type,
- *                   add-constraint-value, add-constraint-description, add-constraint,
- *                   outbox-list, outbox-<localId>, outbox-cancel-<localId>,
- *                   day-list, day-list-empty, add-day-form, add-day-date, add-day-title, add-day,
- *                   day-<dayId>, day-date-<dayId>, day-title-<dayId>, remove-day-<dayId>,
- *                   activity-list-<dayId>, add-activity-form-<dayId>, add-activity-title-<dayId>,
- *                   add-activity-start-<dayId>, add-activity-end-<dayId>,
- *                   add-activity-location-<dayId>, add-activity-cost-<dayId>, add-activity-<dayId>,
- *                   activity-<activityId>, activity-title-<activityId>,
- *                   rename-activity-<activityId> (opens activity-title-input-<activityId>),
- *                   edit-activity-<activityId> (opens activity-start-input-, activity-end-input-,
- *                   activity-cost-input-, activity-location-input-, activity-notes-input-<activityId>),
- *                   activity-editor-<activityId>, activity-save-<activityId>,
- *                   activity-cancel-<activityId>, move-activity-<activityId> (select of dayIds),
- *                   remove-activity-<activityId>
- *   Chat:           chat-panel, chat-log, chat-empty, chat-message-<messageId> (data-type),
- *                   chat-pending-<localId>, chat-failed-<localId>, chat-load-earlier,
- *                   typing-indicator, chat-form, chat-type (select text/suggestion/alert),
- *                   chat-input, chat-send, chat-count
- *   Conflict:       conflict-panel, conflict-body, conflict-count, conflict-reapply, conflict-discard
- *   Notifications:  toast-area, toast (data-kind), toast-close, notifications-drawer,
- *                   notifications-list, notifications-unread-only, notifications-close,
- *                   notification-<id>, notification-read-<id>, notification-open-<id>,
- *                   toast-open-trip, toast-refresh-token
- *   Token dialog:   token-dialog, token-dialog-form, token-dialog-title, token-dialog-text,
- *                   token-dialog-input, token-dialog-error, token-dialog-submit, token-dialog-cancel
- *   Admin:          admin-panel, admin-total, admin-status, admin-refresh, admin-connections,
- *                   admin-user-<userId>, admin-connection-<sessionId>, admin-disconnect-<userId>,
- *                   broadcast-form, broadcast-message, broadcast-type, broadcast-send,
- *                   broadcast-result, notify-form, notify-user, notify-kind, notify-title,
- *                   notify-body, notify-send, notify-result
+ * The data-testid hooks the browser tests use are listed in static/README.md.
  */
 
-import { ClientEvent, ServerEvent, ErrorCode, CloseCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE, TIME_RE } from './js/protocol.js';
+import { ClientEvent, ServerEvent, ErrorCode, CloseCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE } from './js/protocol.js';
 import {
   describeToken,
   newRef,
   isObjectId,
-  parseConstraintValue,
-  findBadKey,
-  depthOf,
   backoffDelay,
   formatClock,
   nextDate,
-  shortId,
+  newObjectId,
 } from './js/util.js';
 import {
   createRoom,
@@ -100,6 +57,10 @@ import {
   toast,
   renderMembers,
   renderCollaborators,
+  renderBudget,
+  renderRecentTrips,
+  renderPicker,
+  renderInvite,
   renderDays,
   renderConstraints,
   renderOutbox,
@@ -110,6 +71,18 @@ import { AdminPanel } from './js/admin.js';
 import { NotificationCenter } from './js/notifications.js';
 import { conflictView } from './js/conflict.js';
 import { RecentTrips } from './js/recent.js';
+import { TokenDialog } from './js/token-dialog.js';
+import { boardActions } from './js/board-actions.js';
+import { pendingView, outboxEntries, outboxToStore, outboxFromStore, LocalKeep } from './js/pending.js';
+import { tripMoney } from './js/money.js';
+import { ConstraintForm } from './js/constraint-form.js';
+import { Drafts } from './js/drafts.js';
+import { confirmDialog, announce as say } from './js/dialogs.js';
+import { Connectivity } from './js/connectivity.js';
+import { viewingAfter, without, expired, viewersByItem as viewersOf, flashAfter, viewingDue } from './js/signals.js';
+import { dateProblem } from './js/rules.js';
+import { avatarLooks, colorOf } from './js/people.js';
+import { othersChange } from './js/changes.js';
 
 const KEY = {
   token: 'ts.token',
@@ -123,6 +96,11 @@ const MAX_ATTEMPTS = 6;
 const TYPING_IDLE_MS = 2000;
 const TYPING_REPEAT_MS = 3000;
 const HISTORY_LIMIT = 50;
+const UNDO_MS = 6000; // a removal waits this long for "Undo" before it is sent
+const FLASH_MS = 5000;
+const HEARTBEAT_MS = 5000;
+const VIEWING_REPEAT_MS = 20_000;
+const VIEWING_TTL_MS = 45_000;
 
 // ------------------------------------------------------------------- state
 
@@ -145,7 +123,19 @@ const S = {
   expiringToast: null,
   lastRepair: 0,
   dropCode: null, // close code of the last drop, until connected again
+  offline: false, // the browser says so, or the heartbeat went unanswered
+  people: {}, // userId -> name, from GET /api/people
+  flashes: {}, // itemId -> {userId, who, color, until}: others' fresh changes
+  menu: null, // activityId whose action menu is open (phone)
+  viewing: {}, // userId -> {itemId, until}: what others have open
+  myViewing: { itemId: null, sentAt: 0 }, // what this page last told the room
+  outboxRev: 0,
 };
+const keep = new LocalKeep(globalThis.localStorage);
+const drafts = new Drafts(keep);
+let constraintForm = null;
+let tokenDialog = null;
+let connectivity = null;
 
 const api = new Api(() => S.token);
 const recent = new RecentTrips();
@@ -184,7 +174,7 @@ function errorToast(title, err) {
 }
 
 function names() {
-  const map = { ...(S.room?.names || {}) };
+  const map = { ...S.people, ...(S.room?.names || {}) };
   if (S.me) map[S.me.sub] = S.me.name || map[S.me.sub];
   return map;
 }
@@ -203,10 +193,35 @@ function showSignIn(message = '') {
   el.signin.hidden = false;
   el.workspace.hidden = true;
   for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = true;
+  $('phone-tabs').hidden = true;
   el.userChip.hidden = true;
   el.signinError.hidden = !message;
   el.signinError.textContent = message;
   setStatus('offline', 'offline');
+  loadPicker();
+}
+
+/** Dev mode: a list of demo people to sign in as (the endpoint is 404 elsewhere). */
+async function loadPicker() {
+  let people = [];
+  try {
+    people = (await api.devPeople())?.people || [];
+  } catch {
+    people = [];
+  }
+  $('person-picker').hidden = people.length === 0;
+  $('token-signin').open = people.length === 0;
+  renderPicker($('person-list'), people, signInAs);
+}
+
+async function signInAs(person) {
+  try {
+    const res = await api.devSignIn(person.userId);
+    const pending = new URL(location.href).searchParams.get('trip');
+    signIn(res.token, { tripId: pending });
+  } catch (err) {
+    showSignIn(`Could not sign in as ${person.name}: ${err.message}`);
+  }
 }
 
 function signIn(token, { tripId = null } = {}) {
@@ -236,12 +251,17 @@ function signIn(token, { tripId = null } = {}) {
   }
   S.token = token.trim();
   S.me = info;
+  if (!sameUser || S.outbox.size === 0) {
+    // Edits not synced before a reload (or a crash) come back, under the same refs.
+    S.outbox.entries = outboxFromStore(keep.read(info.sub, 'outbox', []));
+  }
   recent.forUser(info.sub);
   store.set(sessionStorage, KEY.token, S.token);
 
   el.signin.hidden = true;
   el.workspace.hidden = false;
   for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = false;
+  $('phone-tabs').hidden = false;
   el.sessionBanner.hidden = true;
   renderUserChip();
   renderRecent();
@@ -253,6 +273,7 @@ function signIn(token, { tripId = null } = {}) {
   else socket.restart();
 
   notes.refreshUnread();
+  loadPeople();
   const target = tripId || (sameUser ? S.room?.tripId : null);
   if (target) openTrip(target);
   renderAll();
@@ -286,71 +307,20 @@ function renderUserChip() {
     el.userChip,
     avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : S.presence }),
     h('span', { class: 'user-text' },
-      h('span', { class: 'user-name', testid: 'user-name' }, me.name || shortId(me.sub)),
-      h('code', { class: 'user-sub', testid: 'user-sub', title: 'sub' }, me.sub),
+      h('span', { class: 'user-name', testid: 'user-name' }, me.name || 'You'),
     ),
-    h('span', { class: `tag ${me.isAdmin ? 'tag-admin' : ''}`, testid: 'user-role' }, me.role),
+    me.isAdmin ? h('span', { class: 'tag tag-admin', testid: 'user-role' }, 'admin') : h('span', { testid: 'user-role', hidden: true }, 'user'),
     S.hidden ? h('span', { class: 'tag', title: 'Your presence is hidden' }, 'hidden') : null,
   );
 }
 
-// -------------------------------------------------------------- token dialog
-
-function openTokenDialog(mode) {
-  el.tokenDialog.hidden = false;
-  el.tokenDialog.dataset.mode = mode;
-  $('token-dialog-title').textContent = mode === 'expired' ? 'Your session expired' : 'Your session is ending';
-  $('token-dialog-text').textContent =
-    mode === 'expired'
-      ? 'Paste a new token to reconnect. Your open trip and any queued changes are kept.'
-      : 'Paste a new token for the same user to stay connected without interruption.';
-  $('token-dialog-error').hidden = true;
-  $('token-dialog-input').value = '';
-  $('token-dialog-input').focus();
-}
-
-function closeTokenDialog() {
-  el.tokenDialog.hidden = true;
-}
-
-function submitTokenDialog() {
-  const errEl = $('token-dialog-error');
-  const token = $('token-dialog-input').value.trim();
-  let info;
-  try {
-    info = describeToken(token);
-  } catch (err) {
-    errEl.textContent = err.message;
-    errEl.hidden = false;
-    return;
-  }
-  if (info.expired) {
-    errEl.textContent = 'That token has already expired.';
-    errEl.hidden = false;
-    return;
-  }
-  const mode = el.tokenDialog.dataset.mode;
-  if (mode === 'refresh' && socketReady()) {
-    if (info.sub !== S.me?.sub) {
-      errEl.textContent = 'That token is for a different user.';
-      errEl.hidden = false;
-      return;
-    }
-    S.refreshRef = newRef('t');
-    S.pendingToken = token;
-    socket.send({ event: ClientEvent.REFRESH_TOKEN, data: { token }, ref: S.refreshRef });
-    $('token-dialog-submit').disabled = true;
-    return;
-  }
-  closeTokenDialog();
-  signIn(token, { tripId: S.room?.tripId ?? null });
-}
-
 // ------------------------------------------------------------------- socket
 
-function wsUrl() {
+/** The socket's address with a single-use ticket: the long-lived token never goes in a URL. */
+async function wsUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const qs = new URLSearchParams({ token: S.token || '' });
+  const { ticket } = await api.ticket();
+  const qs = new URLSearchParams({ ticket });
   if (S.hidden) qs.set('presence', 'hidden');
   return `${proto}://${location.host}/ws?${qs}`;
 }
@@ -370,8 +340,11 @@ async function beforeReconnect({ attempt }) {
 }
 
 function setStatus(kind, state) {
-  el.status.textContent = STATUS_TEXT[kind];
-  el.status.dataset.state = state;
+  const offline = S.offline && state !== 'connected';
+  el.status.textContent = STATUS_TEXT[offline ? 'offline' : kind];
+  el.status.dataset.state = offline ? 'offline' : state;
+  el.offlineBanner.hidden = !offline;
+  if (offline) el.reconnectBanner.hidden = true;
 }
 
 function onSocketState(state, detail = {}) {
@@ -388,8 +361,8 @@ function onSocketState(state, detail = {}) {
     case 'open':
       break; // ready once the `connected` frame arrives
     case 'reconnecting':
-      setStatus('reconnecting', 'reconnecting');
       el.reconnectBanner.hidden = false;
+      setStatus('reconnecting', 'reconnecting');
       // Why the connection dropped; failed attempts after it (1006) do not change that.
       if (S.dropCode === null && detail.code !== undefined) S.dropCode = detail.code;
       updateReconnectText();
@@ -397,7 +370,7 @@ function onSocketState(state, detail = {}) {
     case 'expired':
       setStatus('offline', 'expired');
       el.reconnectBanner.hidden = true;
-      showSessionBanner('Your session expired. Paste a new token to reconnect; queued changes are kept.', 'Paste new token', () => openTokenDialog('expired'));
+      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Paste new token', () => tokenDialog.open('expired'));
       break;
     case 'kicked':
       setStatus('offline', 'kicked');
@@ -423,7 +396,7 @@ function updateReconnectText() {
   const left = Math.max(0, Math.ceil((socket.nextAttemptAt - Date.now()) / 1000));
   const code = S.dropCode;
   const why = code === CloseCode.GOING_AWAY ? 'The server is restarting. ' : code === CloseCode.POLICY ? 'Too many messages. ' : 'Connection lost. ';
-  const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} queued.` : '';
+  const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} not synced yet, kept on this device.` : '';
   $('reconnect-text').textContent = left > 0 ? `${why}Reconnecting in ${left}s…${queued}` : `${why}Reconnecting…${queued}`;
 }
 
@@ -468,6 +441,8 @@ function onFrame(frame, connId) {
     case ServerEvent.CONNECTED:
       S.readyConn = connId;
       S.dropCode = null;
+      S.offline = false;
+      connectivity.heard();
       setStatus('connected', 'connected');
       el.reconnectBanner.hidden = true;
       el.sessionBanner.hidden = true;
@@ -490,7 +465,9 @@ function onFrame(frame, connId) {
     }
 
     case ServerEvent.TRIP_UPDATED: {
+      const before = S.room?.trip ?? null;
       const info = reduce(frame);
+      if (info.applied && !info.snapshot) noticeOthers(before, data);
       if (ref) onAck(ref, data);
       if (info.snapshot) {
         rememberTrip(S.room.tripId, S.room.trip.title);
@@ -519,8 +496,20 @@ function onFrame(frame, connId) {
     case ServerEvent.USER_LEFT:
     case ServerEvent.PRESENCE_UPDATED:
       reduce(frame);
+      if (event === ServerEvent.USER_LEFT && S.viewing[data.userId]) {
+        S.viewing = without(S.viewing, data.userId);
+        renderBoard();
+      }
       renderHeader();
       renderTypingNow();
+      break;
+
+    case ServerEvent.USER_VIEWING:
+      if (S.room && data.tripId === S.room.tripId && data.userId && data.userId !== S.me?.sub) {
+        S.viewing = viewingAfter(S.viewing, data, { selfId: S.me?.sub, now: Date.now(), ttlMs: VIEWING_TTL_MS });
+        if (data.name && S.room.names[data.userId] !== data.name) S.room = { ...S.room, names: { ...S.room.names, [data.userId]: data.name } };
+        renderBoard();
+      }
       break;
 
     case ServerEvent.USER_TYPING:
@@ -544,7 +533,7 @@ function onFrame(frame, connId) {
       break;
 
     case ServerEvent.BROADCAST: {
-      const icons = { announcement: '📣 Announcement', alert: '🚨 Alert', maintenance: '🛠 Maintenance' };
+      const icons = { announcement: 'Announcement', alert: 'Alert', maintenance: 'Maintenance' };
       const type = data.type || 'announcement';
       notify({ kind: `broadcast-${type}`, title: icons[type] || 'Announcement', body: data.message, timeout: type === 'announcement' ? 10000 : 20000 });
       break;
@@ -556,9 +545,9 @@ function onFrame(frame, connId) {
       S.expiringToast = notify({
         kind: 'token_expiring',
         title: 'Session ending',
-        body: `Your token expires at ${at}. Paste a new one to stay connected.`,
+        body: `Your sign-in ends at ${at}. Paste a new token to stay connected.`,
         timeout: 0,
-        actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => openTokenDialog('refresh') }],
+        actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => tokenDialog.open('refresh') }],
       });
       break;
     }
@@ -570,8 +559,7 @@ function onFrame(frame, connId) {
         store.set(sessionStorage, KEY.token, S.token);
         S.refreshRef = null;
         S.pendingToken = null;
-        $('token-dialog-submit').disabled = false;
-        closeTokenDialog();
+        tokenDialog.close();
         S.expiringToast?.close();
         S.expiringToast = null;
         renderUserChip();
@@ -625,10 +613,7 @@ function onError(data, ref) {
   }
   if (ref && ref === S.refreshRef) {
     S.refreshRef = null;
-    $('token-dialog-submit').disabled = false;
-    const errEl = $('token-dialog-error');
-    errEl.textContent = code === ErrorCode.INVALID_TOKEN ? `The server refused that token: ${data.message || 'invalid'}.` : data.message || code;
-    errEl.hidden = false;
+    tokenDialog.error(code === ErrorCode.INVALID_TOKEN ? `The server refused that token: ${data.message || 'invalid'}.` : data.message || code);
     return;
   }
   if (data.event === ClientEvent.TYPING || data.event === ClientEvent.PRESENCE || data.event === ClientEvent.LEAVE) {
@@ -707,6 +692,8 @@ function openTrip(rawId) {
     socket.send({ event: ClientEvent.LEAVE, data: { tripId: S.room.tripId }, ref: newRef('l') });
   }
   S.room = createRoom(tripId);
+  S.viewing = {};
+  S.myViewing = { itemId: null, sentAt: 0 };
   S.joinedConn = null;
   S.roomError = null;
   S.editing = null;
@@ -782,21 +769,30 @@ async function createTrip(title) {
     const trip = await api.createTrip(clean);
     el.createTitle.value = '';
     rememberTrip(trip.tripId, trip.title);
-    notify({ kind: 'success', title: 'Trip created', body: `“${trip.title}” is ready. Invite collaborators by user id.` });
+    notify({ kind: 'success', title: 'Trip created', body: `“${trip.title}” is ready. Invite people under “Planning together”.` });
     openTrip(trip.tripId);
   } catch (err) {
     errorToast('Could not create the trip', err);
   }
 }
 
+async function loadPeople() {
+  try {
+    const res = await api.people();
+    S.people = Object.fromEntries((res?.people || []).map((p) => [p.userId, p.name]));
+    renderHeader();
+  } catch {
+    /* inviting by name waits for the next try */
+  }
+}
+
 async function addCollaborator(userId) {
   const id = userId.trim();
   if (!S.room) return;
-  if (!isObjectId(id)) return notify({ kind: 'error', title: 'Not a user id', body: 'User ids are 24 hexadecimal characters.' });
+  if (!isObjectId(id)) return notify({ kind: 'error', title: 'Pick a person to invite' });
   try {
     await api.addCollaborator(S.room.tripId, id);
-    el.collabInput.value = '';
-    notify({ kind: 'success', title: 'Collaborator added', body: `${shortId(id)} can now open this trip.` });
+    notify({ kind: 'success', title: 'Invited', body: `${S.people[id] || 'They'} can now open this trip.` });
   } catch (err) {
     errorToast('Could not add the collaborator', err);
   }
@@ -815,151 +811,80 @@ async function removeCollaborator(userId) {
 // -------------------------------------------------------------- trip edits
 
 /** Plan an intent against the latest trip and queue its updates. */
-function submitIntent(intent, { baseVersion } = {}) {
+function submitIntent(intent, { baseVersion, delayMs = 0 } = {}) {
   const room = S.room;
   if (!room?.trip) {
     notify({ kind: 'error', title: 'The trip is not loaded yet' });
-    return false;
+    return null;
   }
-  const plan = planUpdates(room.trip, intent);
+  // New items get their ids here, so they can be drawn (and edited) before the server has them.
+  if (intent.type === 'add_day' && !intent.day.dayId) intent = { ...intent, day: { ...intent.day, dayId: newObjectId() } };
+  if (intent.type === 'add_activity' && !intent.activity.activityId) intent = { ...intent, activity: { ...intent.activity, activityId: newObjectId() } };
+  const plan = planUpdates(shownTrip(), intent);
   if (!plan.ok) {
     notify({ kind: 'error', title: 'Cannot do that', body: plan.error });
-    return false;
+    return null;
   }
-  const base = baseVersion ?? room.trip.version;
-  const group = plan.updates.length > 1 ? newRef('g') : null;
-  const summary = describeIntent(room.trip, intent);
-  plan.updates.forEach((u, step) => {
-    S.outbox.add({
-      id: newRef('u'),
-      ref: newRef('c'),
-      event: ClientEvent.TRIP_UPDATE,
-      tripId: room.tripId,
-      kind: 'trip',
-      payload: { tripId: room.tripId, updateType: u.updateType, data: u.data },
-      baseVersion: step === 0 ? base : null,
-      chainBase: step > 0, // takes the version its previous step was applied at
-      group,
-      step,
-      intent: step === 0 ? intent : { type: 'raw', updateType: u.updateType, data: u.data },
-      summary,
-      summaryStep: describeIntent(room.trip, { type: 'raw', updateType: u.updateType, data: u.data }),
-    });
+  const entries = outboxEntries(room.tripId, plan.updates, {
+    intent,
+    baseVersion: baseVersion ?? room.trip.version,
+    notBefore: delayMs ? Date.now() + delayMs : 0,
+    newRef,
+    describe: (i) => describeIntent(shownTrip(), i),
   });
+  for (const entry of entries) S.outbox.add(entry);
   flush();
   renderOutboxList();
-  return true;
+  return entries[0].id;
 }
 
-const handlers = {
-  editActivity(activityId, mode) {
-    S.editing = { activityId, mode };
-    renderBoard();
-    const input = $(`activity-title-input-${activityId}`);
-    if (input) {
-      input.focus();
-      input.select();
-    }
-  },
-  cancelEdit() {
-    S.editing = null;
-    renderBoard();
-  },
-  saveActivity(activityId, values) {
-    const found = findActivity(S.room?.trip, activityId);
-    if (!found) {
-      S.editing = null;
-      renderBoard();
-      return notify({ kind: 'error', title: 'That activity is gone', body: 'Someone removed it meanwhile.' });
-    }
-    const a = found.activity;
-    const changes = {};
-    const title = String(values.title ?? '').trim();
-    if (!title) return notify({ kind: 'error', title: 'An activity needs a title' });
-    if (title.length > LIMITS.activityTitle) return notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
-    if (title !== a.title) changes.title = title;
-    if ('startTime' in values) {
-      for (const f of ['startTime', 'endTime']) {
-        const v = values[f];
-        if (v && !TIME_RE.test(v)) return notify({ kind: 'error', title: 'Times are HH:MM' });
-        if (v && v !== a[f]) changes[f] = v;
-      }
-      for (const f of ['location', 'notes']) {
-        const v = String(values[f] ?? '').trim();
-        if (v !== (a[f] ?? '')) changes[f] = v;
-      }
-      if (values.cost !== '' && values.cost !== undefined) {
-        const cost = Number(values.cost);
-        if (!Number.isFinite(cost) || cost < 0) return notify({ kind: 'error', title: 'Cost must be a number ≥ 0' });
-        if (cost !== a.cost) changes.cost = cost;
-      }
-    }
-    S.editing = null;
-    if (Object.keys(changes).length) submitIntent({ type: 'update_activity', activityId, changes, original: { title: a.title } });
-    renderBoard();
-  },
-  moveActivity(activityId, toDayId) {
-    const found = findActivity(S.room?.trip, activityId);
-    submitIntent({ type: 'move_activity', activityId, toDayId, title: found?.activity.title });
-  },
-  removeActivity(activityId) {
-    const found = findActivity(S.room?.trip, activityId);
-    if (S.editing?.activityId === activityId) S.editing = null;
-    submitIntent({ type: 'remove_activity', activityId, title: found?.activity.title });
-  },
-  removeDay(dayId) {
-    submitIntent({ type: 'remove_day', dayId });
-  },
-  addActivity(dayId, v) {
-    const title = String(v.title ?? '').trim();
-    if (!title) {
-      notify({ kind: 'error', title: 'An activity needs a title' });
-      return false;
-    }
-    if (title.length > LIMITS.activityTitle) {
-      notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
-      return false;
-    }
-    const activity = { title };
-    for (const f of ['startTime', 'endTime']) {
-      if (v[f]) {
-        if (!TIME_RE.test(v[f])) {
-          notify({ kind: 'error', title: 'Times are HH:MM' });
-          return false;
-        }
-        activity[f] = v[f];
-      }
-    }
-    if (v.location?.trim()) activity.location = v.location.trim();
-    if (v.cost !== '' && v.cost !== undefined) {
-      const cost = Number(v.cost);
-      if (!Number.isFinite(cost) || cost < 0) {
-        notify({ kind: 'error', title: 'Cost must be a number ≥ 0' });
-        return false;
-      }
-      activity.cost = cost;
-    }
-    return submitIntent({ type: 'add_activity', dayId, activity });
-  },
-  removeConstraint(constraintId) {
-    const c = (S.room?.trip?.constraints || []).find((x) => x.constraintId === constraintId);
-    submitIntent({ type: 'remove_constraint', constraintId, title: c ? c.type : undefined });
-  },
-  cancelQueued(id) {
-    if (S.outbox.cancel(id)) renderOutboxList();
-  },
-  dismissFailed(id) {
-    S.failedChats = S.failedChats.filter((f) => f.id !== id);
-    renderChatPanel();
-  },
+/** The trip as the person sees it: the server's, with their unsent edits drawn over it. */
+function shownTrip() {
+  const trip = S.room?.trip ?? null;
+  return trip ? pendingView(trip, S.outbox.forTrip(S.room.tripId)).trip : null;
+}
+
+function announce(text) {
+  say($('live-region'), text);
+}
+
+/** Someone else changed the trip: flash it in their colour, and say it. */
+function noticeOthers(tripBefore, data) {
+  const change = othersChange(tripBefore, data, names(), S.me?.sub);
+  if (!change) return;
+  const looks = currentLooks();
+  S.flashes = flashAfter(S.flashes, change, { color: looks[change.userId]?.color ?? colorOf(change.userId), now: Date.now(), ms: FLASH_MS });
+  announce(change.text);
+  if (change.removal) notify({ kind: 'info', title: change.text, testid: 'toast-removed' });
+}
+
+function currentLooks() {
+  const trip = S.room?.trip;
+  const ids = new Set([...(S.room?.members || []).map((m) => m.userId), trip?.ownerId, ...(trip?.collaborators || [])].filter(Boolean));
+  const all = names();
+  return avatarLooks([...ids].map((userId) => ({ userId, name: all[userId] })));
+}
+
+const handlers = boardActions(S, {
+  shownTrip: () => shownTrip(),
+  submitIntent: (intent, opts) => submitIntent(intent, opts),
+  notify: (opts) => notify(opts),
+  announce: (text) => announce(text),
+  renderBoard: (opts) => renderBoard(opts),
+  renderOutboxList: () => renderOutboxList(),
+  renderChatPanel: () => renderChatPanel(),
   openTrip: (id) => openTrip(id),
-};
+  confirm: (opts) => confirmDialog($('confirm-dialog'), opts),
+  undoMs: UNDO_MS,
+});
 
 function addDay() {
   const date = el.addDayDate.value;
   const title = el.addDayTitle.value.trim();
   if (!DATE_RE.test(date)) return notify({ kind: 'error', title: 'Pick a date for the day' });
   if (title.length > LIMITS.dayTitle) return notify({ kind: 'error', title: 'Title too long', body: 'At most 200 characters.' });
+  const taken = dateProblem(shownTrip(), date);
+  if (taken) return notify({ kind: 'error', title: 'Pick another date', body: taken });
   const day = { date };
   if (title) day.title = title;
   if (submitIntent({ type: 'add_day', day })) {
@@ -969,24 +894,9 @@ function addDay() {
 }
 
 function addConstraint() {
-  const type = el.cType.value.trim();
-  const raw = el.cValue.value;
-  const description = el.cDesc.value.trim();
-  if (!type) return notify({ kind: 'error', title: 'A constraint needs a type' });
-  if (type.length > LIMITS.constraintType) return notify({ kind: 'error', title: 'Type too long', body: 'At most 50 characters.' });
-  if (raw.trim() === '') return notify({ kind: 'error', title: 'A constraint needs a value' });
-  if (description.length > LIMITS.constraintDescription) return notify({ kind: 'error', title: 'Description too long', body: 'At most 500 characters.' });
-  const value = parseConstraintValue(raw);
-  const bad = findBadKey(value);
-  if (bad) return notify({ kind: 'error', title: 'Invalid key in value', body: `Keys may not start with $ or contain a dot (${bad}).` });
-  if (depthOf(value) > 5) return notify({ kind: 'error', title: 'Value nested too deeply' });
-  const constraint = { type, value };
-  if (description) constraint.description = description;
-  if (submitIntent({ type: 'add_constraint', constraint })) {
-    el.cType.value = '';
-    el.cValue.value = '';
-    el.cDesc.value = '';
-  }
+  const made = constraintForm.read();
+  if (!made.ok) return notify({ kind: 'error', title: 'Cannot add that yet', body: made.error });
+  if (submitIntent({ type: 'add_constraint', constraint: made.constraint })) constraintForm.reset();
 }
 
 // ---------------------------------------------------------------- conflicts
@@ -998,18 +908,28 @@ function renderConflict() {
     panel.hidden = true;
     return;
   }
+  const opening = panel.hidden;
   panel.hidden = false;
   $('conflict-count').textContent = mine.length > 1 ? `1 of ${mine.length}` : '';
   const view = conflictView(mine[0], S.room, names(), S.me?.sub);
   replaceChildren($('conflict-body'), view.nodes);
   $('conflict-reapply').disabled = !view.canReapply;
-  $('conflict-reapply').textContent = `Re-apply on latest (v${view.current})`;
+  $('conflict-reapply').textContent = 'Re-apply my change on the latest';
+  if (opening) {
+    S.focusBeforeConflict = document.activeElement;
+    panel.focus();
+  }
 }
 
 function resolveConflict(reapply) {
   const c = S.conflicts.find((x) => x.tripId === S.room?.tripId);
   if (!c) return;
   S.conflicts = S.conflicts.filter((x) => x !== c);
+  if (!S.conflicts.some((x) => x.tripId === S.room?.tripId)) {
+    const back = S.focusBeforeConflict;
+    S.focusBeforeConflict = null;
+    setTimeout(() => (back && back.isConnected ? back : el.dayList).focus?.(), 0);
+  }
   if (reapply) {
     // A fresh ref: the old one's cached answer is the CONFLICT itself.
     const baseVersion = Math.max(c.details.currentVersion ?? 0, S.room?.trip?.version ?? 0);
@@ -1091,19 +1011,13 @@ function rememberTrip(tripId, title) {
 }
 
 function renderRecent() {
-  const list = recent.list();
-  replaceChildren(
-    el.recent,
-    list.length === 0 ? h('li', { class: 'muted small' }, 'Trips you open or create appear here.') : null,
-    list.map((t) =>
-      h(
-        'li',
-        { class: `chip${S.room?.tripId === t.tripId ? ' active' : ''}` },
-        h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, title: t.tripId, onclick: () => openTrip(t.tripId) }, t.title || `Trip …${t.tripId.slice(-6)}`),
-        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': 'Forget this trip', title: 'Forget', onclick: () => { recent.forget(t.tripId); renderRecent(); } }, '×'),
-      ),
-    ),
-  );
+  renderRecentTrips(el.recent, recent.list(), S.room?.tripId, {
+    open: openTrip,
+    forget: (tripId) => {
+      recent.forget(tripId);
+      renderRecent();
+    },
+  });
 }
 
 function renderHeader() {
@@ -1113,12 +1027,14 @@ function renderHeader() {
   el.tripVersion.textContent = String(trip?.version ?? 0);
   el.tripSeq.textContent = String(room?.lastSeq ?? 0);
   $('trip-id').textContent = room?.tripId ?? '';
-  renderMembers(el.memberList, room, S.me?.sub);
+  const looks = currentLooks();
+  renderMembers(el.memberList, room, S.me?.sub, looks);
   el.memberList.classList.toggle('stale', Boolean(room) && !roomReady());
   el.workspace.classList.toggle('no-trip', !room);
   const canManage = Boolean(trip && S.me && (S.me.isAdmin || trip.ownerId === S.me.sub));
-  renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator });
+  renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator, looks });
   $('add-collaborator-form').hidden = !canManage;
+  if (canManage) renderInvite(el.inviteSelect, trip, S.people);
   renderUserChip();
   renderRecentActive();
 }
@@ -1135,8 +1051,10 @@ let lastBoard = { trip: undefined, editing: undefined, error: undefined };
 function renderBoard({ force = false } = {}) {
   const room = S.room;
   const trip = room?.trip ?? null;
-  if (!force && lastBoard.trip === trip && lastBoard.editing === S.editing && lastBoard.error === S.roomError && lastBoard.room === room?.tripId) return;
-  lastBoard = { trip, editing: S.editing, error: S.roomError, room: room?.tripId };
+  const same = lastBoard.trip === trip && lastBoard.editing === S.editing && lastBoard.error === S.roomError && lastBoard.room === room?.tripId;
+  if (!force && same && lastBoard.rev === S.outboxRev && lastBoard.flashes === S.flashes && lastBoard.viewing === S.viewing) return;
+  lastBoard = { trip, editing: S.editing, error: S.roomError, room: room?.tripId, rev: S.outboxRev, flashes: S.flashes, viewing: S.viewing };
+  syncViewing();
   const empty = $('board-empty');
   if (!trip) {
     el.boardBody.hidden = true;
@@ -1151,23 +1069,48 @@ function renderBoard({ force = false } = {}) {
     );
     renderDays(el.dayList, null, {}, handlers);
     renderConstraints(el.constraintList, null, handlers);
+    $('budget-summary').hidden = true;
     return;
   }
   empty.hidden = true;
   el.boardBody.hidden = false;
-  if (S.editing && !findActivity(trip, S.editing.activityId)) S.editing = null;
-  renderConstraints(el.constraintList, trip, handlers);
-  renderDays(el.dayList, trip, { editing: S.editing }, handlers);
+  const view = pendingView(trip, S.outbox.forTrip(room.tripId));
+  const shown = view.trip;
+  if (S.editing && !findActivity(shown, S.editing.activityId)) S.editing = null;
+  const money = tripMoney(shown);
+  const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu, viewers: viewersOf(S.viewing, names(), currentLooks()) };
+  renderConstraints(el.constraintList, shown, handlers, ui);
+  renderDays(el.dayList, shown, ui, handlers);
+  renderBudget(document, money);
+  drafts.restore(S.me?.sub, room.tripId, (id) => $(id), document.activeElement);
   if (!el.addDayDate.value) {
-    const days = sortDays(trip.days);
+    const days = sortDays(shown.days);
     el.addDayDate.value = nextDate(days.length ? days[days.length - 1].date : null);
   }
+}
+
+/** Tell the room which activity this page has open (repeated while it stays open). */
+function syncViewing(now = Date.now()) {
+  const itemId = S.editing?.activityId ?? null;
+  const last = S.myViewing;
+  if (!viewingDue(last, itemId, now, VIEWING_REPEAT_MS) || !S.room || S.hidden || !roomReady()) return;
+  S.myViewing = { itemId, sentAt: now };
+  api.setViewing(S.room.tripId, itemId).catch(() => {
+    S.myViewing = { itemId: last.itemId, sentAt: 0 }; // try again on the next tick
+  });
 }
 
 function renderOutboxList() {
   const entries = S.room ? S.outbox.forTrip(S.room.tripId) : [];
   renderOutbox(el.outboxList, entries, handlers);
   if (!el.reconnectBanner.hidden) updateReconnectText();
+  if (S.me) keep.write(S.me.sub, 'outbox', outboxToStore(S.outbox.entries));
+  S.outboxRev += 1;
+  renderBoard();
+}
+
+function saveDraft(field) {
+  drafts.save(S.me?.sub, S.room?.tripId, field);
 }
 
 function renderChatPanel({ forceScroll = false } = {}) {
@@ -1194,6 +1137,12 @@ function renderTypingNow() {
 // ------------------------------------------------------------------- ticker
 
 function tick() {
+  const now = Date.now();
+  S.flashes = expired(S.flashes, now);
+  S.viewing = expired(S.viewing, now);
+  renderBoard(); // a no-op unless something above changed
+  if (S.outbox.entries.some((e) => e.notBefore && e.notBefore <= now && !e.everSent)) renderOutboxList();
+  syncViewing(now);
   renderTypingNow();
   if (!el.reconnectBanner.hidden) updateReconnectText();
   if (socketReady()) {
@@ -1205,48 +1154,45 @@ function tick() {
   }
 }
 
+function goOffline() {
+  if (!S.offline) announce('You are offline. Your changes are kept on this device.');
+  S.offline = true;
+  if (socket && !socket.stopped) socket.drop();
+  setStatus('offline', 'offline');
+  renderChatPanel();
+}
+
+function comeBack() {
+  S.offline = false;
+  connectivity.heard();
+  el.offlineBanner.hidden = true;
+  if (socket.state === 'reconnecting') socket.reconnectNow();
+  setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
+}
+
+function showTab(name) {
+  el.workspace.dataset.tab = name;
+  for (const tab of document.querySelectorAll('[data-testid="phone-tabs"] .tab')) tab.setAttribute('aria-pressed', String(tab.dataset.tab === name));
+  if (name === 'chat') $('chat-unseen').hidden = true;
+}
+
 // --------------------------------------------------------------------- boot
 
+// element name -> its data-testid
+const ELEMENTS = {
+  status: 'connection-status', userChip: 'user-chip', signin: 'signin-panel', signinError: 'signin-error',
+  tokenInput: 'token-input', workspace: 'workspace', reconnectBanner: 'reconnect-banner', sessionBanner: 'session-banner',
+  tripIdInput: 'trip-id-input', createTitle: 'create-trip-title', recent: 'recent-trips', tripTitle: 'trip-title',
+  tripVersion: 'trip-version', tripSeq: 'trip-seq', memberList: 'member-list', collabList: 'collaborator-list',
+  inviteSelect: 'invite-person', offlineBanner: 'offline-banner', boardBody: 'board-body', dayList: 'day-list',
+  constraintList: 'constraint-list', outboxList: 'outbox-list', addDayDate: 'add-day-date', addDayTitle: 'add-day-title',
+  chatLog: 'chat-log', chatInput: 'chat-input', chatType: 'chat-type', chatSend: 'chat-send', chatCount: 'chat-count',
+  typing: 'typing-indicator', conflict: 'conflict-panel', tokenDialog: 'token-dialog', toastArea: 'toast-area',
+  presence: 'presence-status', hidePresence: 'hide-presence',
+};
+
 function grab() {
-  el = {
-    status: $('connection-status'),
-    userChip: $('user-chip'),
-    signin: $('signin-panel'),
-    signinError: $('signin-error'),
-    tokenInput: $('token-input'),
-    workspace: $('workspace'),
-    reconnectBanner: $('reconnect-banner'),
-    sessionBanner: $('session-banner'),
-    tripIdInput: $('trip-id-input'),
-    createTitle: $('create-trip-title'),
-    recent: $('recent-trips'),
-    tripTitle: $('trip-title'),
-    tripVersion: $('trip-version'),
-    tripSeq: $('trip-seq'),
-    memberList: $('member-list'),
-    collabList: $('collaborator-list'),
-    collabInput: $('add-collaborator-input'),
-    boardBody: $('board-body'),
-    dayList: $('day-list'),
-    constraintList: $('constraint-list'),
-    outboxList: $('outbox-list'),
-    addDayDate: $('add-day-date'),
-    addDayTitle: $('add-day-title'),
-    cType: $('add-constraint-type'),
-    cValue: $('add-constraint-value'),
-    cDesc: $('add-constraint-description'),
-    chatLog: $('chat-log'),
-    chatInput: $('chat-input'),
-    chatType: $('chat-type'),
-    chatSend: $('chat-send'),
-    chatCount: $('chat-count'),
-    typing: $('typing-indicator'),
-    conflict: $('conflict-panel'),
-    tokenDialog: $('token-dialog'),
-    toastArea: $('toast-area'),
-    presence: $('presence-status'),
-    hidePresence: $('hide-presence'),
-  };
+  el = Object.fromEntries(Object.entries(ELEMENTS).map(([name, testid]) => [name, $(testid)]));
 }
 
 function onSubmit(testid, fn) {
@@ -1266,14 +1212,19 @@ function wire() {
   $('sign-out').addEventListener('click', signOut);
   onSubmit('open-trip-form', () => openTrip(el.tripIdInput.value));
   onSubmit('create-trip-form', () => createTrip(el.createTitle.value));
-  onSubmit('add-collaborator-form', () => addCollaborator(el.collabInput.value));
+  onSubmit('add-collaborator-form', () => addCollaborator(el.inviteSelect.value));
   onSubmit('add-day-form', addDay);
   onSubmit('add-constraint-form', addConstraint);
   onSubmit('chat-form', sendChat);
-  onSubmit('token-dialog-form', submitTokenDialog);
-  $('token-dialog-cancel').addEventListener('click', () => {
-    $('token-dialog-submit').disabled = false;
-    closeTokenDialog();
+  tokenDialog = new TokenDialog(el.tokenDialog, {
+    selfId: () => S.me?.sub ?? null,
+    canRefresh: socketReady,
+    refresh: (token) => {
+      S.refreshRef = newRef('t');
+      S.pendingToken = token;
+      socket.send({ event: ClientEvent.REFRESH_TOKEN, data: { token }, ref: S.refreshRef });
+    },
+    signIn: (token) => signIn(token, { tripId: S.room?.tripId ?? null }),
   });
 
   el.chatInput.addEventListener('input', onChatInput);
@@ -1307,13 +1258,25 @@ function wire() {
   $('conflict-discard').addEventListener('click', () => resolveConflict(false));
 
 
-  window.addEventListener('online', () => socket.reconnectNow());
+  window.addEventListener('beforeunload', (ev) => {
+    if (!S.outbox.size) return;
+    ev.preventDefault(); // unsent edits are kept on this device, but say so before the tab goes
+    ev.returnValue = '';
+  });
+  el.workspace.addEventListener('input', (ev) => saveDraft(ev.target));
+  el.workspace.addEventListener('submit', (ev) => setTimeout(() => {
+    for (const field of ev.target.querySelectorAll('input[data-testid], textarea[data-testid]')) saveDraft(field);
+  }, 0), true);
+  el.chatInput.addEventListener('input', () => saveDraft(el.chatInput));
+  for (const tab of document.querySelectorAll('[data-testid="phone-tabs"] .tab')) tab.addEventListener('click', () => showTab(tab.dataset.tab));
+  constraintForm = new ConstraintForm(document);
+  showTab('itinerary');
 }
 
 function boot() {
   grab();
   wire();
-  admin = new AdminPanel($('admin-panel'), api, notify, names);
+  admin = new AdminPanel($('admin-panel'), api, notify, names, (tripId) => recent.title(tripId));
   notes = new NotificationCenter({
     api,
     toast: notify,
@@ -1341,6 +1304,15 @@ function boot() {
   if (token) signIn(token, { tripId: isObjectId(tripId) ? tripId : null });
   else showSignIn();
   setInterval(tick, 1000);
+  connectivity = new Connectivity({
+    healthy: () => api.healthy(),
+    active: () => Boolean(S.token) && !document.hidden,
+    connected: socketReady,
+    onOffline: goOffline,
+    onOnline: comeBack,
+    everyMs: HEARTBEAT_MS,
+  });
+  connectivity.start();
   renderAll();
 }
 

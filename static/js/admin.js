@@ -2,7 +2,7 @@
 // disconnect. Rendered only for tokens with role "admin".
 
 import { h, $, replaceChildren, avatar } from './ui.js';
-import { formatClock, shortId, isObjectId } from './util.js';
+import { formatClock, isObjectId } from './util.js';
 import { detailsText } from './api.js';
 
 const REFRESH_MS = 5000;
@@ -13,9 +13,11 @@ export class AdminPanel {
    * @param {import('./api.js').Api} api
    * @param {(opts: object) => void} notify  toast helper
    * @param {() => object} names  userId -> name map known to the page
+   * @param {(tripId: string) => string|null} tripTitle  a trip's title, when the page knows it
    */
-  constructor(root, api, notify, names) {
+  constructor(root, api, notify, names, tripTitle = () => null) {
     this.root = root;
+    this.tripTitle = tripTitle;
     this.api = api;
     this.notify = notify;
     this.names = names;
@@ -41,9 +43,21 @@ export class AdminPanel {
     this.root.hidden = false;
     this.stop();
     this.refresh();
+    this.loadPeople();
     this.timer = setInterval(() => {
       if (!document.hidden) this.refresh();
     }, REFRESH_MS);
+  }
+
+  /** The people one can notify, by name. */
+  async loadPeople() {
+    const select = $('notify-user', this.root);
+    try {
+      const res = await this.api.people();
+      replaceChildren(select, h('option', { value: '' }, 'Choose a person…'), (res?.people || []).map((p) => h('option', { value: p.userId }, p.name)));
+    } catch {
+      replaceChildren(select, h('option', { value: '' }, 'Could not load people'));
+    }
   }
 
   stop() {
@@ -93,22 +107,21 @@ export class AdminPanel {
           h('td', { colspan: 6 },
             h('div', { class: 'conn-user-cell' },
               avatar(userId, names[userId], { size: 'sm' }),
-              h('strong', null, names[userId] || shortId(userId)),
-              h('code', { class: 'muted small' }, userId),
+              h('strong', null, names[userId] || 'Someone without a name'),
               h('span', { class: 'tag' }, `${list.length} connection${list.length === 1 ? '' : 's'}`),
             ),
           ),
           h('td', { class: 'right' },
-            h('button', { type: 'button', class: 'btn btn-danger btn-small', testid: `admin-disconnect-${userId}`, onclick: () => this.disconnect(userId) }, 'Disconnect'),
+            h('button', { type: 'button', class: 'btn btn-danger btn-small', testid: `admin-disconnect-${userId}`, 'aria-label': `Disconnect ${names[userId] || 'this person'}`, onclick: () => this.disconnect(userId) }, 'Disconnect'),
           ),
         ),
         list.map((c) =>
           h(
             'tr',
             { class: 'conn-row', testid: `admin-connection-${c.sessionId}` },
-            h('td', null, h('code', { title: c.sessionId }, String(c.sessionId ?? '').slice(0, 10))),
+            h('td', null, c.userAgent ? browserName(c.userAgent) : 'a client'),
             h('td', null, h('span', { class: `tag status-tag status-${c.status}` }, c.status ?? '')),
-            h('td', null, (c.rooms || []).length ? (c.rooms || []).map((r) => h('code', { class: 'room-chip', title: r }, `…${String(r).slice(-6)}`)) : h('span', { class: 'muted' }, '—')),
+            h('td', null, (c.rooms || []).length ? (c.rooms || []).map((r) => h('span', { class: 'room-chip' }, this.tripTitle?.(r) || 'a trip')) : h('span', { class: 'muted' }, 'no trip open')),
             h('td', null, c.connectionTime ? formatClock(c.connectionTime) : ''),
             h('td', null, c.lastActivity ? formatClock(c.lastActivity) : ''),
             h('td', { class: 'small muted', title: c.userAgent || '' }, [c.ip, c.node].filter(Boolean).join(' · ')),
@@ -117,14 +130,14 @@ export class AdminPanel {
         ),
       ),
     );
-    const head = h('thead', null, h('tr', null, ['Session', 'Status', 'Rooms', 'Connected', 'Last activity', 'IP · node', ''].map((t) => h('th', null, t))));
+    const head = h('thead', null, h('tr', null, ['Using', 'Status', 'Trips open', 'Connected', 'Last active', 'Address · server', ''].map((t) => h('th', null, t))));
     replaceChildren(table, head, body.length ? body : h('tbody', null, h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'No live connections.'))));
   }
 
   async disconnect(userId) {
     try {
       const res = await this.api.disconnect(userId);
-      this.notify({ kind: 'success', title: 'Disconnected', body: `${res?.disconnected ?? 0} connection(s) of ${this.names()[userId] || shortId(userId)} closed.` });
+      this.notify({ kind: 'success', title: 'Disconnected', body: `${res?.disconnected ?? 0} connection(s) of ${this.names()[userId] || 'that person'} closed.` });
     } catch (err) {
       this.notify({ kind: 'error', title: 'Disconnect failed', body: err.message });
     }
@@ -154,7 +167,7 @@ export class AdminPanel {
     const result = $('notify-result', this.root);
     const userId = get('notify-user');
     if (!isObjectId(userId)) {
-      result.textContent = 'User id must be 24 hex characters.';
+      result.textContent = 'Pick a person.';
       return;
     }
     const body = { userId, kind: get('notify-kind') || 'booking_update', title: get('notify-title') || 'Booking update' };
@@ -167,4 +180,12 @@ export class AdminPanel {
       result.textContent = `Failed: ${err.message}${err.details ? ` (${detailsText(err.details)})` : ''}`;
     }
   }
+}
+
+/** "Chrome", "Firefox", "Safari" or "a browser" from a User-Agent header. */
+function browserName(agent) {
+  for (const [needle, name] of [['Edg/', 'Edge'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari']]) {
+    if (agent.includes(needle)) return name;
+  }
+  return /python|websocket/i.test(agent) ? 'a program' : 'a browser';
 }

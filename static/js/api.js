@@ -26,16 +26,20 @@ export class Api {
     this.fetch = fetchImpl;
   }
 
-  async request(method, path, body) {
+  async request(method, path, body, { timeoutMs = 0 } = {}) {
     const headers = { Accept: 'application/json' };
     const token = this.getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res;
+    const abort = timeoutMs ? new AbortController() : null;
+    const timer = abort ? setTimeout(() => abort.abort(), timeoutMs) : null;
     try {
-      res = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: abort?.signal });
     } catch (err) {
       throw new ApiError(0, 'NETWORK', 'The server could not be reached.', null);
+    } finally {
+      if (timer) clearTimeout(timer);
     }
     let json = null;
     const text = await res.text();
@@ -87,5 +91,34 @@ export class Api {
   }
   notify(body) {
     return this.request('POST', '/api/realtime/notify', body);
+  }
+  /** Tell the room which item (day, activity, constraint) this person has open, or null. */
+  setViewing(tripId, itemId) {
+    return this.request('PUT', `/api/trips/${encodeURIComponent(tripId)}/viewing`, { itemId });
+  }
+  people() {
+    return this.request('GET', '/api/people');
+  }
+  /** A single-use ticket for /ws?ticket=, so the token stays out of the socket's address. */
+  ticket() {
+    return this.request('POST', '/api/realtime/tickets', undefined, { timeoutMs: 5000 });
+  }
+  devPeople() {
+    return this.request('GET', '/api/dev/sign-in');
+  }
+  devSignIn(userId) {
+    return this.request('POST', '/api/dev/sign-in', { userId });
+  }
+  async healthy(timeoutMs = 4000) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const res = await this.fetch('/healthz', { cache: 'no-store', signal: abort.signal });
+      return res.ok;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

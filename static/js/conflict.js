@@ -22,7 +22,7 @@ export function conflictView(conflict, room, names, selfId) {
   // steps on the latest trip); a later step carries just itself.
   const plan = trip ? planUpdates(trip, conflict.entry.intent) : { ok: false, error: 'The trip is not loaded.' };
   const nodes = [
-    h('p', null, 'You tried to ', h('strong', null, conflict.entry.summary), base != null ? ` (based on v${base})` : '', ', but the trip is now at ', h('strong', null, `v${current}`), '.'),
+    h('p', null, 'You tried to ', h('strong', null, conflict.entry.summary), ', but someone changed the same thing just before you.'),
     shown.length
       ? h('div', null,
           h('p', { class: 'muted small' }, 'Changed meanwhile:'),
@@ -31,14 +31,14 @@ export function conflictView(conflict, room, names, selfId) {
               h('li', null,
                 avatar(x.userId, names[x.userId], { size: 'xs' }),
                 h('span', null, h('strong', null, displayName(x.userId, names, selfId)), ' ', x.summary),
-                h('span', { class: 'muted small' }, ` v${x.version}${x.timestamp ? ` · ${formatClock(x.timestamp)}` : ''}`),
+                x.timestamp ? h('span', { class: 'muted small' }, ` · ${formatClock(x.timestamp)}`) : null,
               ),
             ),
           ),
         )
       : h('p', null, 'Meanwhile ', describeConflictTypes(types).join(', ') || 'the same item changed', '.'),
     plan.ok
-      ? h('p', { class: 'muted small' }, '“Re-apply on latest” sends your change again on top of the current version; “Discard” keeps theirs.')
+      ? h('p', { class: 'muted small' }, '“Re-apply” makes your change again on top of theirs; “Discard” keeps theirs.')
       : h('p', { class: 'error-text', testid: 'conflict-cannot' }, `Your change can no longer be applied: ${plan.error}`),
   ];
   return { nodes, canReapply: plan.ok, current };

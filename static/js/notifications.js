@@ -60,10 +60,8 @@ export class NotificationCenter {
       kind: n.kind === 'booking_update' ? 'notification-booking' : 'notification',
       title:
         n.kind === 'chat_message'
-          ? `💬 New message${tripTitle ? ` in “${tripTitle}”` : ''}`
-          : n.kind === 'booking_update'
-            ? `🧳 ${title}`
-            : title,
+          ? `New message${tripTitle ? ` in “${tripTitle}”` : ''}`
+          : title,
       body,
       actions: elsewhere ? [{ label: 'Open trip', testid: 'toast-open-trip', onClick: () => this.openTrip(n.tripId) }] : [],
       timeout: 8000,
@@ -76,6 +74,8 @@ export class NotificationCenter {
     this.drawer.hidden = !open;
     this.button.setAttribute('aria-expanded', String(open));
     if (open) this.load();
+    // focus into the drawer when it opens, back to the bell when it closes
+    (open ? this.drawer.querySelector('[data-testid="notifications-close"]') : this.button)?.focus();
   }
 
   async load() {

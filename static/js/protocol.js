@@ -61,6 +61,7 @@ export const ServerEvent = Object.freeze({
   TRIP_UPDATED: 'trip_updated',
   CHAT: 'chat_message',
   USER_TYPING: 'user_typing',
+  USER_VIEWING: 'user_viewing', // an extension: PUT /api/trips/{tripId}/viewing
   PRESENCE_UPDATED: 'user_presence_updated',
   TOKEN_REFRESHED: 'token_refreshed',
   TOKEN_EXPIRING: 'token_expiring',

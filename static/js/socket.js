@@ -248,6 +248,22 @@ export class ReconnectingSocket {
     this._open();
   }
 
+  /** The connection is dead though the browser has not noticed (offline, no heartbeat): let it go and retry. */
+  drop() {
+    if (this.stopped || !this.ws) return;
+    const ws = this.ws;
+    this.ws = null;
+    ws.onopen = null;
+    ws.onmessage = null;
+    ws.onclose = null;
+    try {
+      ws.close();
+    } catch {
+      /* already closed */
+    }
+    this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: 'connection lost' });
+  }
+
   send(frame) {
     if (!this.isOpen) return false;
     this.ws.send(JSON.stringify(frame));
@@ -265,12 +281,33 @@ export class ReconnectingSocket {
   }
 
   _open({ fresh = false } = {}) {
-    let ws;
     const connId = ++this.connId;
     const retrying = !fresh && (this.everOpened || this.attempt > 0);
     this._setState(retrying ? 'reconnecting' : 'connecting', { attempt: this.attempt, delay: 0 });
+    let target;
     try {
-      ws = new this.WebSocketImpl(this.url());
+      target = this.url();
+    } catch (err) {
+      this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: String(err?.message || err) });
+      return;
+    }
+    if (!target || typeof target.then !== 'function') {
+      this._connect(target, connId);
+      return;
+    }
+    // An address that takes a request (a single-use ticket): a stop, restart or
+    // newer attempt meanwhile makes this one moot.
+    const current = () => !this.stopped && this.connId === connId;
+    target.then(
+      (url) => current() && this._connect(url, connId),
+      (err) => current() && this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: String(err?.message || err) }),
+    );
+  }
+
+  _connect(url, connId) {
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(url);
     } catch (err) {
       this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: String(err?.message || err) });
       return;

@@ -254,3 +254,34 @@ test('reconnectNow during an attempt in flight abandons it: one connection, not 
   assert.equal(states.at(-1)[0], 'open');
   assert.deepEqual(frames.map(([, connId]) => connId), [sock.connId]);
 });
+
+test('an address that takes a request (a ticket) opens once it is known, and a restart meanwhile wins', async () => {
+  let n = 0;
+  const { sock } = makeSocket({ url: () => Promise.resolve(`ws://x/ws?ticket=k${++n}`) });
+  sock.start();
+  assert.equal(FakeWS.all.length, 0, 'nothing opens before the ticket is there');
+  sock.restart(); // the first ticket's attempt is moot now
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.deepEqual(FakeWS.all.map((ws) => ws.url), ['ws://x/ws?ticket=k2']);
+});
+
+test('an address that cannot be had schedules a reconnect', async () => {
+  const { sock, states } = makeSocket({ url: () => Promise.reject(new Error('offline')) });
+  sock.start();
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(FakeWS.all.length, 0);
+  assert.equal(states.at(-1)[0], 'reconnecting');
+});
+
+test('drop lets a silent connection go and schedules a reconnect', async () => {
+  const { sock, states, timers } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  sock.drop();
+  assert.equal(sock.isOpen, false);
+  assert.equal(states.at(-1)[0], 'reconnecting');
+  await timers.runNext();
+  assert.equal(FakeWS.all.length, 2);
+});

@@ -2,8 +2,11 @@
 // notifications. Renderers take plain state and a handlers object; they never
 // talk to the network themselves.
 
-import { colorFor, initials, shortId, formatClock, formatDay, formatCost, formatValue } from './util.js';
+import { initials, formatClock, formatDay } from './util.js';
 import { sortDays, sortActivities, typingUsers, typingText } from './state.js';
+import { avatarLooks, colorOf, nameOf, STATUS_WORDS } from './people.js';
+import { constraintWords, formatMoney } from './money.js';
+import { icon } from './icons.js';
 
 // ------------------------------------------------------------------ basics
 
@@ -85,21 +88,21 @@ export function replaceChildren(el, ...children) {
 // ----------------------------------------------------------------- avatars
 
 export function displayName(userId, names, selfId) {
-  const n = names?.[userId];
-  const base = n || shortId(userId);
+  const base = nameOf(userId, names, null);
   return userId === selfId ? `${base} (you)` : base;
 }
 
-export function avatar(userId, name, { size = 'md', status = null, title = null } = {}) {
+/** look: {label, color} from people.avatarLooks, so people of one group stay apart. */
+export function avatar(userId, name, { size = 'md', status = null, title = null, look = null } = {}) {
   return h(
     'span',
     {
       class: `avatar avatar-${size}`,
-      style: { '--avatar-bg': colorFor(userId) },
-      title: title ?? name ?? userId,
+      style: { '--avatar-bg': look?.color ?? colorOf(userId) },
+      title: title ?? name ?? '',
       'aria-hidden': 'true',
     },
-    initials(name, userId),
+    look?.label ?? initials(name, userId),
     status ? h('span', { class: `status-dot status-${status}` }) : null,
   );
 }
@@ -130,7 +133,7 @@ export function toast(area, { title, body = '', kind = 'info', actions = [], tim
           ),
         )
       : null,
-    h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', testid: 'toast-close', onclick: close }, '×'),
+    h('button', { type: 'button', class: 'toast-close', 'aria-label': `Dismiss${title ? ` “${title}”` : ''}`, testid: 'toast-close', onclick: close }, icon('close')),
   );
   area.append(el);
   while (area.children.length > 6) area.firstElementChild.remove();
@@ -140,42 +143,47 @@ export function toast(area, { title, body = '', kind = 'info', actions = [], tim
 
 // ------------------------------------------------------------------ header
 
-export function renderMembers(listEl, room, selfId) {
+export function renderMembers(listEl, room, selfId, looks = {}) {
   const members = [...(room?.members || [])].sort((a, b) => (a.userId === selfId ? -1 : b.userId === selfId ? 1 : 0));
   replaceChildren(
     listEl,
     members.length === 0 ? h('li', { class: 'muted small' }, room?.joined ? 'Only hidden viewers' : '—') : null,
     members.map((m) => {
       const name = m.name || room.names[m.userId] || null;
-      const label = `${displayName(m.userId, { [m.userId]: name }, selfId)} · ${m.status}`;
+      const status = STATUS_WORDS[m.status] ?? m.status;
+      const label = `${displayName(m.userId, { [m.userId]: name }, selfId)} · ${status}`;
       return h(
         'li',
         { class: 'member', testid: `member-${m.userId}`, dataset: { status: m.status, userId: m.userId }, title: label },
-        avatar(m.userId, name, { status: m.status, title: label }),
-        h('span', { class: 'sr-only' }, label),
+        avatar(m.userId, name, { status: m.status, title: label, look: looks[m.userId] }),
+        h('span', { class: 'member-text' },
+          h('span', { class: 'member-name' }, m.userId === selfId ? 'You' : name || 'Someone'),
+          h('span', { class: `member-status status-text-${m.status}` }, status),
+        ),
       );
     }),
   );
 }
 
-export function renderCollaborators(listEl, trip, names, selfId, { canManage, onRemove }) {
+export function renderCollaborators(listEl, trip, names, selfId, { canManage, onRemove, looks = {} }) {
   if (!trip) return replaceChildren(listEl);
   const owner = trip.ownerId;
   const ids = [owner, ...trip.collaborators.filter((u) => u !== owner)].filter(Boolean);
   replaceChildren(
     listEl,
-    ids.map((userId) =>
-      h(
+    ids.map((userId) => {
+      const name = displayName(userId, names, selfId);
+      return h(
         'li',
-        { class: 'collaborator', testid: `collaborator-${userId}`, title: userId },
-        avatar(userId, names[userId], { size: 'sm' }),
-        h('span', { class: 'collab-name' }, displayName(userId, names, selfId)),
-        userId === owner ? h('span', { class: 'tag tag-owner' }, 'owner') : null,
+        { class: 'collaborator', testid: `collaborator-${userId}` },
+        avatar(userId, names[userId], { size: 'sm', look: looks[userId] }),
+        h('span', { class: 'collab-name' }, name),
+        userId === owner ? h('span', { class: 'tag tag-owner' }, 'organiser') : null,
         canManage && userId !== owner
-          ? h('button', { type: 'button', class: 'icon-btn', title: 'Remove collaborator', 'aria-label': 'Remove collaborator', testid: `remove-collaborator-${userId}`, onclick: () => onRemove(userId) }, '×')
+          ? h('button', { type: 'button', class: 'icon-btn', 'aria-label': `Remove ${names[userId] || 'this person'} from the trip`, testid: `remove-collaborator-${userId}`, onclick: () => onRemove(userId) }, icon('close'))
           : null,
-      ),
-    ),
+      );
+    }),
   );
 }
 
@@ -220,14 +228,44 @@ function activityEditor(activity, mode, handlers) {
   );
 }
 
+const SYNC_WORDS = { added: 'not synced yet', changed: 'not synced yet', removed: 'removal not synced yet' };
+
+/** Marks drawn on an item: not synced yet, someone else's fresh change, who has it open. */
+function itemBadges(id, ui) {
+  const mark = ui.marks?.[id];
+  const flash = ui.flashes?.[id];
+  const viewers = ui.viewers?.[id] || [];
+  return [
+    mark ? h('span', { class: 'sync-badge', testid: `unsynced-${id}` }, icon('clock'), SYNC_WORDS[mark]) : null,
+    flash ? h('span', { class: 'flash-badge', testid: `changed-by-${id}`, style: { '--flash': flash.color } }, `${flash.who} · just now`) : null,
+    viewers.length
+      ? h('span', { class: 'viewers', testid: `viewers-${id}` },
+          viewers.map((v) => avatar(v.userId, v.name, { size: 'xs', look: v.look, title: `${v.name} has this open` })),
+          h('span', { class: 'sr-only' }, `${viewers.map((v) => v.name).join(', ')} ${viewers.length === 1 ? 'has' : 'have'} this open`),
+        )
+      : null,
+  ];
+}
+
+function itemClass(base, id, ui) {
+  return `${base}${ui.marks?.[id] ? ' is-unsynced' : ''}${ui.flashes?.[id] ? ' flash' : ''}`;
+}
+
 function activityItem(activity, day, days, ui, handlers) {
   const id = activity.activityId;
   const editing = ui.editing && ui.editing.activityId === id ? ui.editing.mode : null;
   const time = activity.startTime ? `${activity.startTime}${activity.endTime ? `–${activity.endTime}` : ''}` : '';
   const others = days.filter((d) => d.dayId !== day.dayId);
+  const what = `“${activity.title}”`;
+  const menuOpen = ui.menu === id;
   return h(
     'li',
-    { class: `activity${editing ? ' is-editing' : ''}`, testid: `activity-${id}`, dataset: { activityId: id, dayId: day.dayId } },
+    {
+      class: `${itemClass('activity', id, ui)}${editing ? ' is-editing' : ''}${menuOpen ? ' menu-open' : ''}`,
+      testid: `activity-${id}`,
+      dataset: { activityId: id, dayId: day.dayId, sync: ui.marks?.[id] ? 'pending' : null },
+      style: ui.flashes?.[id] ? { '--flash': ui.flashes[id].color } : null,
+    },
     h('div', { class: 'activity-time' }, time || h('span', { class: 'muted' }, 'any time')),
     h(
       'div',
@@ -237,25 +275,34 @@ function activityItem(activity, day, days, ui, handlers) {
         : h('div', { class: 'activity-title', testid: `activity-title-${id}` }, activity.title),
       editing !== 'rename'
         ? h('div', { class: 'activity-meta' },
-            activity.location ? h('span', { class: 'meta' }, '📍 ', activity.location) : null,
-            typeof activity.cost === 'number' ? h('span', { class: 'meta' }, '💰 ', formatCost(activity.cost)) : null,
+            activity.location ? h('span', { class: 'meta' }, icon('pin'), activity.location) : null,
+            typeof activity.cost === 'number' ? h('span', { class: 'meta', testid: `activity-cost-${id}` }, icon('coin'), formatMoney(activity.cost, ui.money?.currency)) : null,
+            itemBadges(id, ui),
           )
         : null,
       activity.notes && editing !== 'edit' ? h('p', { class: 'activity-notes' }, activity.notes) : null,
       editing === 'edit' ? activityEditor(activity, 'edit', handlers) : null,
     ),
+    h('button', {
+      type: 'button',
+      class: 'icon-btn menu-toggle',
+      testid: `activity-menu-${id}`,
+      'aria-expanded': menuOpen ? 'true' : 'false',
+      'aria-label': `Actions for ${what}`,
+      onclick: () => handlers.toggleMenu(id),
+    }, icon('more')),
     h(
       'div',
       { class: 'activity-actions' },
-      h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `rename-activity-${id}`, onclick: () => handlers.editActivity(id, 'rename') }, 'Rename'),
-      h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `edit-activity-${id}`, onclick: () => handlers.editActivity(id, 'edit') }, 'Details'),
+      h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `rename-activity-${id}`, 'aria-label': `Rename ${what}`, onclick: () => handlers.editActivity(id, 'rename') }, 'Rename'),
+      h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `edit-activity-${id}`, 'aria-label': `Details of ${what}`, onclick: () => handlers.editActivity(id, 'edit') }, 'Details'),
       others.length
         ? h(
             'select',
             {
               class: 'select select-small',
               testid: `move-activity-${id}`,
-              'aria-label': 'Move to another day',
+              'aria-label': `Move ${what} to another day`,
               onchange: (ev) => {
                 const select = ev.currentTarget;
                 const to = select.value;
@@ -267,7 +314,7 @@ function activityItem(activity, day, days, ui, handlers) {
             others.map((d) => h('option', { value: d.dayId }, `${formatDay(d.date)}${d.title ? ` · ${d.title}` : ''}`)),
           )
         : null,
-      h('button', { type: 'button', class: 'btn btn-danger-ghost btn-small', testid: `remove-activity-${id}`, onclick: () => handlers.removeActivity(id) }, 'Remove'),
+      h('button', { type: 'button', class: 'btn btn-danger-ghost btn-small', testid: `remove-activity-${id}`, 'aria-label': `Remove ${what}`, onclick: () => handlers.removeActivity(id) }, 'Remove'),
     ),
   );
 }
@@ -306,29 +353,44 @@ export function renderDays(listEl, trip, ui, handlers) {
   preserving(listEl, () => {
     if (!trip) return replaceChildren(listEl);
     const days = sortDays(trip.days);
+    const money = ui.money;
     replaceChildren(
       listEl,
       days.length === 0 ? h('li', { class: 'empty-state', testid: 'day-list-empty' }, 'No days yet. Add the first day below.') : null,
       days.map((day, i) => {
         const acts = sortActivities(day.activities);
-        const total = acts.reduce((sum, a) => sum + (typeof a.cost === 'number' ? a.cost : 0), 0);
+        const sums = money?.days?.[day.dayId];
+        const dayName = `${formatDay(day.date)}${day.title ? ` (${day.title})` : ''}`;
+        const removeLabel = acts.length ? `Remove ${dayName} and its ${acts.length === 1 ? 'activity' : `${acts.length} activities`}` : `Remove ${dayName}`;
         return h(
           'li',
-          { class: 'day', testid: `day-${day.dayId}`, dataset: { dayId: day.dayId, date: day.date } },
+          {
+            class: `${itemClass('day', day.dayId, ui)}${sums?.over ? ' is-over' : ''}`,
+            testid: `day-${day.dayId}`,
+            dataset: { dayId: day.dayId, date: day.date, sync: ui.marks?.[day.dayId] ? 'pending' : null },
+            style: ui.flashes?.[day.dayId] ? { '--flash': ui.flashes[day.dayId].color } : null,
+          },
           h(
             'header',
             { class: 'day-head' },
             h('span', { class: 'day-index' }, `Day ${i + 1}`),
             h('div', { class: 'day-titles' },
-              h('h4', { class: 'day-date', testid: `day-date-${day.dayId}` }, formatDay(day.date)),
+              h('h3', { class: 'day-date', testid: `day-date-${day.dayId}` }, formatDay(day.date)),
               day.title ? h('span', { class: 'day-title', testid: `day-title-${day.dayId}` }, day.title) : null,
+              itemBadges(day.dayId, ui),
             ),
-            total > 0 ? h('span', { class: 'tag' }, `💰 ${formatCost(total)}`) : null,
-            h('button', { type: 'button', class: 'icon-btn', title: 'Remove day', 'aria-label': 'Remove day', testid: `remove-day-${day.dayId}`, onclick: () => handlers.removeDay(day.dayId) }, '×'),
+            sums && (sums.total > 0 || money.dailyLimit !== null)
+              ? h('span', { class: `day-total${sums.over ? ' over' : ''}`, testid: `day-total-${day.dayId}` },
+                  formatMoney(sums.total, money.currency),
+                  money.dailyLimit !== null ? h('span', { class: 'day-limit' }, sums.over ? ` · over the ${formatMoney(money.dailyLimit, money.currency)} daily limit` : ` of ${formatMoney(money.dailyLimit, money.currency)}`) : null,
+                  sums.over ? h('span', { class: 'sr-only' }, ' (warning)') : null,
+                )
+              : null,
+            h('button', { type: 'button', class: 'icon-btn', title: removeLabel, 'aria-label': removeLabel, testid: `remove-day-${day.dayId}`, onclick: () => handlers.removeDay(day.dayId) }, icon('trash')),
           ),
           h(
             'ul',
-            { class: 'activity-list', testid: `activity-list-${day.dayId}` },
+            { class: 'activity-list', testid: `activity-list-${day.dayId}`, 'aria-label': `Activities on ${dayName}` },
             acts.length === 0 ? h('li', { class: 'muted small empty-acts' }, 'Nothing planned yet.') : null,
             acts.map((a) => activityItem(a, day, days, ui, handlers)),
           ),
@@ -339,28 +401,30 @@ export function renderDays(listEl, trip, ui, handlers) {
   });
 }
 
-export function renderConstraints(listEl, trip, handlers) {
+export function renderConstraints(listEl, trip, handlers, ui = {}) {
   if (!trip) return replaceChildren(listEl);
   const cs = trip.constraints || [];
   replaceChildren(
     listEl,
-    cs.length === 0 ? h('li', { class: 'muted small' }, 'No constraints yet: add a budget, a pace, dietary needs…') : null,
-    cs.map((c) =>
-      h(
+    cs.length === 0 ? h('li', { class: 'muted small' }, 'Nothing yet: add a budget, a daily limit, dietary needs or a pace.') : null,
+    cs.map((c) => {
+      const words = constraintWords(c);
+      return h(
         'li',
-        { class: 'constraint', testid: `constraint-${c.constraintId}`, title: c.description || '' },
-        h('span', { class: 'constraint-type' }, c.type),
-        h('span', { class: 'constraint-value' }, formatValue(c.value)),
+        { class: itemClass('constraint', c.constraintId, ui), testid: `constraint-${c.constraintId}`, style: ui.flashes?.[c.constraintId] ? { '--flash': ui.flashes[c.constraintId].color } : null },
+        h('span', { class: 'constraint-type' }, words.label),
+        h('span', { class: 'constraint-value' }, words.text),
         c.description ? h('span', { class: 'constraint-desc' }, c.description) : null,
-        h('button', { type: 'button', class: 'icon-btn', title: 'Remove constraint', 'aria-label': 'Remove constraint', testid: `remove-constraint-${c.constraintId}`, onclick: () => handlers.removeConstraint(c.constraintId) }, '×'),
-      ),
-    ),
+        itemBadges(c.constraintId, ui),
+        h('button', { type: 'button', class: 'icon-btn', 'aria-label': `Remove ${words.label.toLowerCase()} ${words.text}`, testid: `remove-constraint-${c.constraintId}`, onclick: () => handlers.removeConstraint(c.constraintId) }, icon('close')),
+      );
+    }),
   );
 }
 
 /** Queued / in-flight changes of the open trip. */
-export function renderOutbox(listEl, entries, handlers) {
-  const trips = entries.filter((e) => e.kind === 'trip');
+export function renderOutbox(listEl, entries, handlers, now = Date.now()) {
+  const trips = entries.filter((e) => e.kind === 'trip' && !(e.notBefore > now && !e.everSent));
   listEl.hidden = trips.length === 0;
   replaceChildren(
     listEl,
@@ -368,11 +432,11 @@ export function renderOutbox(listEl, entries, handlers) {
       h(
         'li',
         { class: 'outbox-item', testid: `outbox-${e.id}`, dataset: { ref: e.ref, sent: e.everSent ? 'yes' : 'no' } },
-        h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+        icon('clock'),
         h('span', null, e.step > 0 ? `…then ${e.summaryStep || e.summary}` : e.summary),
-        h('span', { class: 'muted small' }, e.everSent ? 'sending' : 'queued'),
+        h('span', { class: 'muted small' }, e.everSent ? 'sending' : 'not synced yet'),
         !e.everSent && !(e.step > 0)
-          ? h('button', { type: 'button', class: 'icon-btn', title: 'Cancel', 'aria-label': 'Cancel queued change', testid: `outbox-cancel-${e.id}`, onclick: () => handlers.cancelQueued(e.id) }, '×')
+          ? h('button', { type: 'button', class: 'icon-btn', 'aria-label': `Cancel: ${e.summary}`, testid: `outbox-cancel-${e.id}`, onclick: () => handlers.cancelQueued(e.id) }, icon('close'))
           : null,
       ),
     ),
@@ -381,7 +445,6 @@ export function renderOutbox(listEl, entries, handlers) {
 
 // -------------------------------------------------------------------- chat
 
-const TYPE_ICON = { text: '', suggestion: '💡', alert: '⚠️' };
 const TYPE_LABEL = { text: '', suggestion: 'Suggestion', alert: 'Alert' };
 
 export function renderChat(logEl, room, pending, failed, selfId, handlers) {
@@ -397,8 +460,8 @@ export function renderChat(logEl, room, pending, failed, selfId, handlers) {
         'div',
         { class: 'msg-body' },
         h('div', { class: 'msg-head' },
-          h('span', { class: 'msg-author' }, mine ? 'You' : name || shortId(userId)),
-          TYPE_LABEL[type] ? h('span', { class: `msg-kind kind-${type}` }, `${TYPE_ICON[type]} ${TYPE_LABEL[type]}`) : null,
+          h('span', { class: 'msg-author' }, mine ? 'You' : name || 'Someone'),
+          TYPE_LABEL[type] ? h('span', { class: `msg-kind kind-${type}` }, icon(type === 'alert' ? 'alert' : 'bulb'), TYPE_LABEL[type]) : null,
           h('time', { class: 'msg-time', datetime: timestamp || '' }, state === 'pending' ? 'sending…' : state === 'queued' ? 'queued' : formatClock(timestamp)),
         ),
         h('div', { class: 'msg-text' }, message),
@@ -411,7 +474,7 @@ export function renderChat(logEl, room, pending, failed, selfId, handlers) {
   };
   replaceChildren(
     logEl,
-    msgs.length === 0 && pending.length === 0 && failed.length === 0 ? h('li', { class: 'empty-state small', testid: 'chat-empty' }, 'No messages yet. Say hello 👋') : null,
+    msgs.length === 0 && pending.length === 0 && failed.length === 0 ? h('li', { class: 'empty-state small', testid: 'chat-empty' }, 'No messages yet. Say hello.') : null,
     msgs.map((m) => bubble({ key: m.messageId, testid: `chat-message-${m.messageId}`, userId: m.userId, name: m.name || room.names[m.userId], message: m.message, type: m.type, timestamp: m.timestamp })),
     pending.map((e) =>
       bubble({ key: e.id, testid: `chat-pending-${e.id}`, userId: selfId, message: e.payload.message, type: e.payload.type, state: e.everSent ? 'pending' : 'queued', ref: e.ref }),
@@ -423,7 +486,7 @@ export function renderChat(logEl, room, pending, failed, selfId, handlers) {
 
 export function renderTyping(el, room, now, selfId) {
   const ids = typingUsers(room, now, selfId);
-  const names = ids.map((id) => room.names[id] || shortId(id));
+  const names = ids.map((id) => room.names[id] || 'Someone');
   const text = typingText(names);
   if (el.textContent !== text) el.textContent = text;
   el.classList.toggle('active', Boolean(text));
@@ -431,11 +494,20 @@ export function renderTyping(el, room, now, selfId) {
 
 // ----------------------------------------------------------- notifications
 
+const KIND_WORDS = { chat_message: 'Chat message', booking_update: 'Booking update', reminder: 'Reminder' };
+
+/** A notification kind in words: booking_update -> Booking update. */
+export function kindWords(kind) {
+  if (!kind) return '';
+  const words = KIND_WORDS[kind] ?? String(kind).replace(/_/g, ' ');
+  return words[0].toUpperCase() + words.slice(1);
+}
+
 export function notificationText(n) {
   const kind = n.kind || 'notification';
   if (kind === 'chat_message') return { title: 'New chat message', body: n.preview || '' };
   if (kind === 'booking_update') return { title: n.title || 'Booking update', body: n.body || n.data?.status || '' };
-  return { title: n.title || kind.replace(/_/g, ' '), body: n.body || n.preview || n.message || '' };
+  return { title: n.title || kindWords(kind), body: n.body || n.preview || n.message || '' };
 }
 
 export function renderNotifications(listEl, items, handlers) {
@@ -452,7 +524,7 @@ export function renderNotifications(listEl, items, handlers) {
         h('div', { class: 'notification-text' },
           h('strong', null, title),
           body ? h('p', null, body) : null,
-          h('span', { class: 'muted small' }, [n.kind, n.timestamp || n.createdAt ? formatClock(n.timestamp || n.createdAt) : null].filter(Boolean).join(' · ')),
+          h('span', { class: 'muted small' }, [kindWords(n.kind), n.timestamp || n.createdAt ? formatClock(n.timestamp || n.createdAt) : null].filter(Boolean).join(' · ')),
         ),
         h('div', { class: 'notification-actions' },
           n.tripId ? h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: `notification-open-${id}`, onclick: () => handlers.openTrip(n.tripId) }, 'Open trip') : null,
@@ -460,5 +532,71 @@ export function renderNotifications(listEl, items, handlers) {
         ),
       );
     }),
+  );
+}
+
+// ----------------------------------------------------------------- money
+
+/** The budget bar and its warning, from money.tripMoney. */
+export function renderBudget(root, money) {
+  const box = $('budget-summary', root);
+  box.hidden = money.total === 0 && money.budget === null;
+  $('trip-total', root).textContent = `${formatMoney(money.total, money.currency)} planned`;
+  $('budget-of', root).textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set';
+  $('budget-fill', root).style.width = `${Math.min(100, Math.round((money.share ?? 0) * 100))}%`;
+  box.classList.toggle('over', money.overTrip);
+  const overDays = Object.values(money.days).filter((d) => d.over).length;
+  const lines = [];
+  if (money.overTrip) lines.push(`Over budget by ${formatMoney(money.total - money.budget, money.currency)}.`);
+  if (overDays) lines.push(`${overDays === 1 ? 'One day goes' : `${overDays} days go`} over the daily limit.`);
+  const warning = $('budget-warning', root);
+  warning.hidden = lines.length === 0;
+  warning.textContent = lines.length ? `Warning: ${lines.join(' ')}` : '';
+}
+
+// ---------------------------------------------------------------- people
+
+/** Dev mode's demo people, each a button that signs in as them. */
+export function renderPicker(listEl, people, onPick) {
+  const looks = avatarLooks(people);
+  replaceChildren(
+    listEl,
+    people.map((p) =>
+      h('li', null,
+        h('button', { type: 'button', class: 'person-btn', testid: `sign-in-as-${p.userId}`, onclick: () => onPick(p) },
+          avatar(p.userId, p.name, { look: looks[p.userId] }),
+          h('span', null, p.name),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The people one can invite by name: everyone known who is not on the trip yet. */
+export function renderInvite(select, trip, people) {
+  const members = new Set([trip.ownerId, ...trip.collaborators]);
+  const choices = Object.entries(people).filter(([userId]) => !members.has(userId)).sort((a, b) => a[1].localeCompare(b[1]));
+  const was = select.value;
+  replaceChildren(
+    select,
+    h('option', { value: '' }, choices.length ? 'Choose a person…' : 'Everyone known is already in'),
+    choices.map(([userId, name]) => h('option', { value: userId }, name)),
+  );
+  if (choices.some(([userId]) => userId === was)) select.value = was;
+}
+
+/** Recent trips as chips: open one, or forget it. */
+export function renderRecentTrips(listEl, list, activeId, { open, forget }) {
+  replaceChildren(
+    listEl,
+    list.length === 0 ? h('li', { class: 'muted small' }, 'Trips you open or create appear here.') : null,
+    list.map((t) =>
+      h(
+        'li',
+        { class: `chip${activeId === t.tripId ? ' active' : ''}` },
+        h('button', { type: 'button', class: 'chip-main', testid: `trip-link-${t.tripId}`, onclick: () => open(t.tripId) }, t.title || 'Untitled trip'),
+        h('button', { type: 'button', class: 'chip-x', testid: `trip-forget-${t.tripId}`, 'aria-label': `Forget ${t.title || 'this trip'} in recent trips`, onclick: () => forget(t.tripId) }, icon('close')),
+      ),
+    ),
   );
 }

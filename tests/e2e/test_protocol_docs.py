@@ -37,6 +37,8 @@ NOT_REST = {"/ws", "/", "/docs", "/static/(.*)", r"/(favicon\.ico)", r"/(robots\
 BODY_RULES = {
     "createTrip": "create_trip",
     "addCollaborator": "add_collaborator",
+    "devSignIn": "dev_sign_in",
+    "setViewing": "viewing",
     "broadcast": "broadcast",
     "notifyUser": "notify",
 }

@@ -1,0 +1,74 @@
+// The "new token" dialog: refresh a session that is ending (over the socket,
+// same person) or sign in again after it expired. Focus goes into the dialog
+// and back to where it was when it closes.
+
+import { $ } from './ui.js';
+import { describeToken } from './util.js';
+
+export class TokenDialog {
+  /**
+   * @param {HTMLElement} root  [data-testid=token-dialog]
+   * @param {{selfId: () => string|null, canRefresh: () => boolean,
+   *          refresh: (token: string) => void, signIn: (token: string) => void}} deps
+   */
+  constructor(root, { selfId, canRefresh, refresh, signIn }) {
+    this.root = root;
+    this.selfId = selfId;
+    this.canRefresh = canRefresh;
+    this.refresh = refresh;
+    this.signIn = signIn;
+    this.back = null;
+    $('token-dialog-form', root).addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.submit();
+    });
+    $('token-dialog-cancel', root).addEventListener('click', () => this.close());
+  }
+
+  open(mode) {
+    this.back = this.root.hidden ? document.activeElement : this.back;
+    this.root.hidden = false;
+    this.root.dataset.mode = mode;
+    $('token-dialog-title', this.root).textContent = mode === 'expired' ? 'Your session expired' : 'Your session is ending';
+    $('token-dialog-text', this.root).textContent =
+      mode === 'expired'
+        ? 'Paste a new token to reconnect. Your open trip and your unsent changes are kept.'
+        : 'Paste a new token for the same person to stay connected without interruption.';
+    $('token-dialog-error', this.root).hidden = true;
+    $('token-dialog-submit', this.root).disabled = false;
+    $('token-dialog-input', this.root).value = '';
+    $('token-dialog-input', this.root).focus();
+  }
+
+  close() {
+    $('token-dialog-submit', this.root).disabled = false;
+    this.root.hidden = true;
+    if (this.back && this.back.isConnected) this.back.focus();
+    this.back = null;
+  }
+
+  error(message) {
+    $('token-dialog-submit', this.root).disabled = false;
+    const el = $('token-dialog-error', this.root);
+    el.textContent = message;
+    el.hidden = false;
+  }
+
+  submit() {
+    const token = $('token-dialog-input', this.root).value.trim();
+    let info;
+    try {
+      info = describeToken(token);
+    } catch (err) {
+      return this.error(err.message);
+    }
+    if (info.expired) return this.error('That token has already expired.');
+    if (this.root.dataset.mode === 'refresh' && this.canRefresh()) {
+      if (info.sub !== this.selfId()) return this.error('That token is for a different person.');
+      $('token-dialog-submit', this.root).disabled = true;
+      return this.refresh(token); // answered by token_refreshed (close) or an error (error)
+    }
+    this.close();
+    this.signIn(token);
+  }
+}

@@ -1,0 +1,377 @@
+"""The planner page as people need it (issue 21), in a real browser against real servers:
+stay signed in through a restart, never lose work (offline, reloads, removals), see
+who changed what, money and budgets, a phone layout, and no serious accessibility
+violations (axe-core, injected into the test run only)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="the Python package `playwright` is not installed")
+
+from playwright.sync_api import Page, WebSocketRoute, expect
+
+from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Person, Planner, make_trip
+from tests.server import ROOT, ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core" / "axe.min.js"
+DEMO_TRIP = "650000000000000000000100"
+ADA = "650000000000000000000001"
+PHONE = {"width": 390, "height": 844}
+# "At once": well under the socket's own ping timeout (20 s) and the heartbeat (5 s).
+AT_ONCE_MS = 3_000
+A1, A2 = "665f00000000000000000a11", "665f00000000000000000a12"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def no_page_errors(*planners: Planner) -> None:
+    for planner in planners:
+        assert planner.errors == [], f"{planner.person.name}'s page threw: {planner.errors}"
+
+
+def dev_server(directory: Path) -> ServerProcess:
+    return ServerProcess(f"sqlite:///{directory}/events.db", args=["--dev"], env={"JWT_SECRET": ""})
+
+
+def lisbon(server: ServerProcess, owner: Person, *others: Person) -> dict[str, Any]:
+    return make_trip(
+        server,
+        owner,
+        *others,
+        days=[
+            {
+                "dayId": "665f00000000000000000d11",
+                "date": "2026-05-01",
+                "title": "Alfama",
+                "activities": [
+                    {"activityId": A1, "title": "Tram 28", "startTime": "09:30", "cost": 3},
+                    {"activityId": A2, "title": "Fado dinner", "startTime": "20:30", "cost": 45},
+                ],
+            },
+            {"dayId": "665f00000000000000000d12", "date": "2026-05-02", "title": "Belém", "activities": []},
+        ],
+    )
+
+
+@pytest.fixture
+def dev_page(browser: Any, tmp_path: Path) -> Iterator[tuple[ServerProcess, Page, list[str]]]:
+    server = dev_server(tmp_path).start(tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("websocket", lambda ws: urls.append(ws.url))
+    try:
+        yield server, page, urls
+    finally:
+        context.close()
+        server.stop()
+
+
+def test_signing_in_is_picking_a_person_and_a_restart_signs_nobody_out(
+    dev_page: tuple[ServerProcess, Page, list[str]], tmp_path: Path
+) -> None:
+    server, page, urls = dev_page
+    page.goto(f"{server.base}/?trip={DEMO_TRIP}")
+    expect(page.get_by_test_id("person-picker")).to_be_visible()
+    serious = [v for v in axe_violations(page) if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
+    page.get_by_test_id(f"sign-in-as-{ADA}").click()
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+    expect(page.get_by_test_id("trip-title")).to_have_text("Lisbon long weekend")
+    # the socket was opened with a single-use ticket: the token is in no URL
+    assert urls and all("ticket=" in url and "token=" not in url for url in urls), urls
+
+    assert server.stop() == 0
+    expect(page.get_by_test_id("connection-status")).to_have_text("reconnecting…")
+    restarted = dev_server(tmp_path)
+    restarted.port = server.port
+    restarted.start(tmp_path)
+    try:
+        expect(page.get_by_test_id("connection-status")).to_have_text("connected", timeout=15_000)
+        expect(page.get_by_test_id("signin-panel")).to_be_hidden()
+        expect(page.get_by_test_id("session-banner")).to_be_hidden()
+        page.reload()
+        expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+        expect(page.get_by_test_id("trip-title")).to_have_text("Lisbon long weekend")
+        # collaborators are invited by name, from the people the server knows
+        options = page.get_by_test_id("invite-person").locator("option")
+        expect(options.filter(has_text="Katherine")).to_have_count(1)
+        expect(page.get_by_test_id("invite-person")).not_to_contain_text(re.compile("[0-9a-f]{24}"))
+        page.get_by_test_id("invite-person").select_option(label="Katherine")
+        page.get_by_test_id("add-collaborator").click()
+        expect(page.get_by_test_id("collaborator-650000000000000000000003")).to_contain_text("Katherine")
+    finally:
+        restarted.stop()
+
+
+class SilentSocket:
+    """Holds the page's sockets: while blocked they open but the server never answers."""
+
+    def __init__(self) -> None:
+        self.blocked = True
+        self.held: list[WebSocketRoute] = []
+
+    def route(self, ws: WebSocketRoute) -> None:
+        if self.blocked:
+            self.held.append(ws)
+        else:
+            ws.connect_to_server()
+
+    def let_through(self) -> None:
+        self.blocked = False
+        for ws in self.held:
+            ws.close(code=1006, reason="test: let the page reconnect")
+
+
+def test_offline_is_seen_at_once_and_unsent_edits_and_drafts_survive_a_reload(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    a = open_planner(server, ana, trip["tripId"])
+    day = "665f00000000000000000d12"
+
+    a.context.set_offline(True)
+    expect(a.by("connection-status")).to_have_text("offline", timeout=AT_ONCE_MS)
+    expect(a.by("offline-banner")).to_be_visible()
+
+    a.by(f"add-activity-title-{day}").fill("Jerónimos Monastery")
+    a.by(f"add-activity-start-{day}").fill("10:00")
+    a.by(f"add-activity-cost-{day}").fill("12")
+    a.by(f"add-activity-{day}").click()
+    added = a.page.locator(f'[data-testid="activity-list-{day}"] > li.activity')
+    expect(added).to_have_count(1)
+    expect(added).to_contain_text("Jerónimos Monastery")
+    expect(added).to_contain_text("not synced yet")
+    a.by("chat-input").fill("Draft: shall we take the train back?")
+
+    # the tab warns before it goes, and the reload finds everything where it was
+    gate = SilentSocket()
+    a.context.route_web_socket("**/ws?*", gate.route)
+    a.context.set_offline(False)
+    dialogs: list[str] = []
+    a.page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+    a.page.reload()
+    assert dialogs == ["beforeunload"], dialogs
+    expect(added).to_contain_text("Jerónimos Monastery")
+    expect(added).to_contain_text("not synced yet")
+    expect(a.by("chat-input")).to_have_value("Draft: shall we take the train back?")
+
+    # back on the network: the edit lands once, and the mark goes
+    gate.let_through()
+    expect(a.by("connection-status")).to_have_text("connected", timeout=15_000)
+    expect(added).not_to_contain_text("not synced yet")
+    status, state = server.request("GET", f"/api/trips/{trip['tripId']}", bearer=ana.token)
+    assert status == 200
+    belem = next(d for d in state["days"] if d["dayId"] == day)
+    assert [x["title"] for x in belem["activities"]] == ["Jerónimos Monastery"], belem
+    no_page_errors(a)
+
+
+def test_removing_a_day_is_confirmed_can_be_undone_and_is_announced_to_the_others(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    ana, ben = Person("Ana"), Person("Ben")
+    trip = lisbon(server, ana, ben)
+    a = open_planner(server, ana, trip["tripId"])
+    b = open_planner(server, ben, trip["tripId"])
+    day = "665f00000000000000000d11"
+
+    # a day with two activities: asked first; "Keep it" keeps it
+    a.by(f"remove-day-{day}").click()
+    expect(a.by("confirm-dialog")).to_be_visible()
+    expect(a.by("confirm-text")).to_contain_text("Fri 1 May 2026 (Alfama) and its 2 activities")
+    expect(a.by("confirm-no")).to_be_focused()
+    a.by("confirm-no").click()
+    expect(a.by(f"day-{day}")).to_be_visible()
+    expect(a.by(f"remove-day-{day}")).to_be_focused()
+
+    # removed, then undone within the undo time: nothing reaches the others
+    a.by(f"remove-day-{day}").click()
+    a.by("confirm-yes").click()
+    expect(a.by(f"day-{day}")).to_have_count(0)
+    a.by("toast-undo").click()
+    expect(a.by(f"day-{day}")).to_be_visible()
+    expect(b.by(f"day-{day}")).to_be_visible()
+    sent = [f for f in a.frames_sent if '"day_removed"' in f]
+    assert sent == [], sent
+
+    # removed for good: the others are told who removed what
+    a.by(f"remove-day-{day}").click()
+    a.by("confirm-yes").click()
+    expect(b.by(f"day-{day}")).to_have_count(0, timeout=15_000)
+    notice = "Ana removed Fri 1 May 2026 · Alfama · 2 activities"
+    expect(b.by("toast-removed")).to_contain_text(notice)
+    expect(b.by("live-region")).to_have_text(notice)
+    no_page_errors(a, b)
+
+
+def test_others_changes_flash_with_their_name_and_the_avatars_of_people_editing_show(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    ana, ben = Person("Ana"), Person("Ann")  # the same initials
+    trip = lisbon(server, ana, ben)
+    a = open_planner(server, ana, trip["tripId"])
+    b = open_planner(server, ben, trip["tripId"])
+    activity = "665f00000000000000000a11"
+
+    b.by(f"rename-activity-{activity}").click()
+    b.by(f"activity-title-input-{activity}").fill("Tram 28 to Graça")
+    b.by(f"activity-title-input-{activity}").press("Enter")
+    expect(a.by(f"activity-title-{activity}")).to_have_text("Tram 28 to Graça")
+    expect(a.by(f"changed-by-{activity}")).to_have_text("Ann · just now")
+    expect(a.by("live-region")).to_contain_text("Ann renamed “Tram 28” to “Tram 28 to Graça”")
+    expect(a.by(f"changed-by-{activity}")).to_have_count(0, timeout=15_000)  # the flash fades
+
+    # the avatar of a person editing sits on the item they have open, and goes when they close it
+    a.by(f"edit-activity-{A2}").click()
+    expect(b.by(f"viewers-{A2}")).to_contain_text("Ana has this open")
+    expect(b.by(f"viewers-{A2}").locator(".avatar")).to_have_count(1)
+    a.by(f"activity-cancel-{A2}").click()
+    expect(b.by(f"viewers-{A2}")).to_have_count(0)
+
+    labels = [a.by(f"member-{p.user_id}").locator(".avatar").inner_text() for p in (ana, ben)]
+    colours = [
+        a.by(f"member-{p.user_id}").locator(".avatar").evaluate("e => getComputedStyle(e).backgroundColor")
+        for p in (ana, ben)
+    ]
+    assert labels[0] != labels[1] and colours[0] != colours[1], (labels, colours)
+    # names and words on screen, never ids or version numbers
+    text = a.page.locator("body").inner_text()
+    assert not re.search(r"\b[0-9a-f]{24}\b", text), text
+    assert not re.search(r"\bv\d+\b|\bseq\b", text), text
+    no_page_errors(a, b)
+
+
+def test_costs_add_up_per_day_and_trip_and_going_over_budget_warns(server: ServerProcess, open_planner: Any) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    a = open_planner(server, ana, trip["tripId"])
+    d1, d2 = "665f00000000000000000d11", "665f00000000000000000d12"
+
+    a.page.locator('[data-testid="add-constraint-panel"] > summary').click()
+    a.by("constraint-kind").select_option("budget")
+    a.by("constraint-amount").fill("100")
+    a.by("constraint-currency").select_option("EUR")
+    a.by("add-constraint").click()
+    a.by("constraint-kind").select_option("daily_budget")
+    a.by("constraint-amount").fill("40")
+    a.by("add-constraint").click()
+    expect(a.page.locator('[data-testid="constraint-list"] > li.constraint')).to_have_count(2)
+    expect(a.by("constraint-list")).to_contain_text("Trip budget€100.00")
+    expect(a.by("trip-total")).to_have_text("€48.00 planned")
+    expect(a.by("budget-of")).to_have_text("of a €100.00 budget")
+    expect(a.by(f"day-total-{d1}")).to_contain_text("over the €40.00 daily limit")
+    expect(a.by("budget-warning")).to_have_text("Warning: One day goes over the daily limit.")
+
+    a.by(f"add-activity-title-{d2}").fill("Dinner at Belcanto")
+    a.by(f"add-activity-cost-{d2}").fill("60")
+    a.by(f"add-activity-{d2}").click()
+    expect(a.by("trip-total")).to_have_text("€108.00 planned")
+    expect(a.by("budget-warning")).to_contain_text("Over budget by €8.00.")
+    expect(a.by("budget-warning")).to_contain_text("2 days go over the daily limit.")
+
+    # times and dates are checked before anything is sent
+    a.by(f"add-activity-title-{d2}").fill("Sunset")
+    a.by(f"add-activity-start-{d2}").fill("19:00")
+    a.by(f"add-activity-end-{d2}").fill("18:00")
+    a.by(f"add-activity-{d2}").click()
+    expect(a.by("toast-area")).to_contain_text("before it starts")
+    a.by("add-day-date").fill("2026-05-01")
+    a.by("add-day").click()
+    expect(a.by("toast-area")).to_contain_text("There is already a day on 2026-05-01")
+    expect(a.page.locator('[data-testid="day-list"] > li.day')).to_have_count(2)
+    no_page_errors(a)
+
+
+def phone_planner(browser: Any, server: ServerProcess, person: Person, trip_id: str) -> Page:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page: Page = context.new_page()
+    page.goto(f"{server.base}/?token={person.token}&trip={trip_id}")
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+    return page
+
+
+def test_on_a_phone_the_itinerary_is_the_first_screen_with_tabs_and_44px_targets(
+    server: ServerProcess, browser: Any
+) -> None:
+    ana, ben = Person("Ana"), Person("Ben")
+    trip = lisbon(server, ana, ben)
+    page = phone_planner(browser, server, ana, trip["tripId"])
+    try:
+        first = page.get_by_test_id("activity-665f00000000000000000a11")
+        expect(first).to_be_in_viewport()
+        box = first.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= PHONE["height"] and box["height"] <= 90, box
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"horizontal scroll: {width}px wide"
+        expect(page.get_by_test_id("phone-tabs")).to_be_visible()
+        expect(page.get_by_test_id("chat-panel")).to_be_hidden()
+
+        page.get_by_test_id("tab-chat").click()
+        expect(page.get_by_test_id("chat-input")).to_be_in_viewport()
+        expect(page.get_by_test_id("board")).to_be_hidden()
+        page.get_by_test_id("tab-people").click()
+        expect(page.get_by_test_id(f"member-{ana.user_id}")).to_be_visible()
+        page.get_by_test_id("tab-itinerary").click()
+
+        # a compact row: its actions sit behind a menu
+        expect(page.get_by_test_id("remove-activity-665f00000000000000000a11")).to_be_hidden()
+        page.get_by_test_id("activity-menu-665f00000000000000000a11").click()
+        expect(page.get_by_test_id("remove-activity-665f00000000000000000a11")).to_be_visible()
+
+        small = page.evaluate(
+            """() => [...document.querySelectorAll('button, select, input, summary, a[href]')]
+                .filter((e) => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
+                .map((e) => [e.dataset.testid || e.textContent.trim().slice(0, 20), e.getBoundingClientRect()])
+                .filter(([, r]) => r.width > 0 && (r.height < 44 || (r.width < 44 && r.height < 44)))
+                .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+        )
+        assert small == [], small
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.get_by_test_id("activity-menu-665f00000000000000000a11").click()
+        page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)")
+        page.screenshot(path=str(ARTIFACTS / "planner-phone.png"), animations="disabled", caret="hide")
+    finally:
+        page.context.close()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async (tags) => {
+            const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
+            return r.violations.map((v) => ({
+                id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+            }));
+        }""",
+        WCAG_AA,
+    )
+    return list(result)
+
+
+def test_axe_finds_no_serious_or_critical_violations(server: ServerProcess, open_planner: Any, browser: Any) -> None:
+    ana, ben = Person("Ana"), Person("Ben")
+    trip = lisbon(server, ana, ben)
+    a = open_planner(server, ana, trip["tripId"])
+    open_planner(server, ben, trip["tripId"])
+    a.by(f"rename-activity-{'665f00000000000000000a11'}").click()  # an open editor is checked too
+    expect(a.page.locator("h1:visible")).to_have_count(1)
+    found = {"desktop": axe_violations(a.page)}
+    phone = phone_planner(browser, server, ben, trip["tripId"])
+    try:
+        found["phone"] = axe_violations(phone)
+    finally:
+        phone.context.close()
+    serious = {where: [v for v in vs if v["impact"] in ("serious", "critical")] for where, vs in found.items()}
+    assert serious == {"desktop": [], "phone": []}, json.dumps(serious, indent=1)
