@@ -38,6 +38,12 @@ class Limits:
     write_pace: float = 2.0  # after a long flush, pause this many times its length (frames in between coalesce)
     commit_steady_seconds: float = 0.002  # SQLite: commits this close together follow the loop for company
     gc_young_threshold: int = 50_000  # allocations before a young-generation collection (0: Python's default)
+    # permessage-deflate (handlers.frame_writer.Deflate): "shared" (no context takeover, a broadcast deflated
+    # once for every socket, payloads under deflate_min_bytes sent plain), "per-connection" (Tornado's: a
+    # ~200 KB zlib context per socket, every frame compressed per socket) or "off" (never negotiated)
+    deflate: str = "shared"
+    deflate_min_bytes: int = 1024
+    deflate_level: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,9 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--write-pace": ("write_pace", "WRITE_PACE", float),
     "--commit-steady": ("commit_steady_seconds", "COMMIT_STEADY", float),
     "--gc-young-threshold": ("gc_young_threshold", "GC_YOUNG_THRESHOLD", int),
+    "--deflate": ("deflate", "DEFLATE", str),
+    "--deflate-min-bytes": ("deflate_min_bytes", "DEFLATE_MIN_BYTES", int),
+    "--deflate-level": ("deflate_level", "DEFLATE_LEVEL", int),
 }
 
 

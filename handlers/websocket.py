@@ -23,7 +23,7 @@ import tornado.websocket
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import BucketRule
 from handlers.base import error_body
-from handlers.frame_writer import FrameWriter, SocketOutbox
+from handlers.frame_writer import DeflatingSocket, FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
 from service import logs
 from service.auth import Identity, InvalidToken
@@ -54,7 +54,7 @@ class SocketOutlet(SocketOutbox):
             handler.close(code, reason)
 
 
-class RealtimeSocket(tornado.websocket.WebSocketHandler):
+class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame_writer.Deflate
     services: Services
 
     def initialize(self, services: Services, writer: FrameWriter | None = None, pinger: Pinger | None = None) -> None:
@@ -151,9 +151,6 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
 
     def check_origin(self, origin: str) -> bool:
         return True  # checked in get(), where the refusal can carry a JSON body
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        return {}  # offer permessage-deflate
 
     # connection ---------------------------------------------------------------------
 
