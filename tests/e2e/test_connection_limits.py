@@ -350,7 +350,7 @@ async def test_broadcasts_reach_a_deflate_client_and_a_plain_one_alike(start: An
     await joined(deflate, trip)
     for n in range(20):
         # odd ones over --deflate-min-bytes (1 KiB): deflated once for every deflate socket
-        message = f"hello {n} " * (200 if n % 2 else 40)
+        message = f"hello {n} " * (100 if n % 2 else 40)  # chat messages: at most 1,000 characters
         await plain.send("chat_message", {"tripId": trip, "message": message}, f"r{n}")
     got_plain = [(await plain.expect("chat_message"))["data"] for _ in range(20)]
     got_deflate = [(await deflate.expect("chat_message"))["data"] for _ in range(20)]
