@@ -25,6 +25,7 @@ class Limits:
     connect_burst: int = 30  # connection attempts per user
     connect_per_second: float = 5.0
     max_rooms: int = 50
+    member_list_max: int = 100  # users listed in trip_room_joined (the first to arrive; memberCount says how many)
     max_frame_bytes: int = 64 * 1024
     idle_timeout_seconds: float = 30 * 60
     outbound_max_frames: int = 1_000
@@ -85,6 +86,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--connect-burst": ("connect_burst", "CONNECT_BURST", int),
     "--connect-per-second": ("connect_per_second", "CONNECT_PER_SECOND", float),
     "--max-rooms": ("max_rooms", "MAX_ROOMS", int),
+    "--member-list-max": ("member_list_max", "MEMBER_LIST_MAX", int),
     "--max-frame-bytes": ("max_frame_bytes", "MAX_FRAME_BYTES", int),
     "--idle-timeout": ("idle_timeout_seconds", "IDLE_TIMEOUT", float),
     "--outbound-max-frames": ("outbound_max_frames", "OUTBOUND_MAX_FRAMES", int),
