@@ -752,21 +752,25 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
         )
         return visible_conns + hidden_conns, f1 + f2
 
-    async def join_every(conns: list[Conn], last_seq: int | None) -> None:
+    async def join_every(conns: list[Conn], last_seq: int | None) -> int:
+        """Every connection sends its join at once; how many were not answered."""
         for conn in conns:
             conn.send_text(proto.join(trip_id, last_seq))
-        await asyncio.gather(*(c.wait_state("joined", max(1.0, hard_deadline - time.monotonic())) for c in conns))
+        waits = (c.wait_state("joined", max(1.0, hard_deadline - time.monotonic())) for c in conns)
+        outcomes = await asyncio.gather(*waits, return_exceptions=True)
+        return sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
 
     # (1) everyone connected, then everyone joins at once
     t0 = time.perf_counter()
     conns, failures = await connect_all(None)
     connect_s = time.perf_counter() - t0
     cpu0, wait0, t1 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter()
-    await join_every(conns, None)
+    join_failures = await join_every(conns, None)
     join_s = time.perf_counter() - t1
+    print(f"joinstorm: {len(conns)} connected in {connect_s:.1f} s, joined in {join_s:.1f} s", file=sys.stderr)
     join_cpu = proc_cpu_seconds(pid) - cpu0
     join_wait = runq_wait_seconds(pid) - wait0
-    head = max(c.head for c in conns)
+    head = max((c.head for c in conns), default=0)
     close_all(conns)
     await asyncio.sleep(min(5.0, 0.5 + n / 4000))
 
@@ -781,8 +785,11 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     stats = Stats(missed + 10, n)
     cpu1, wait1, t2 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter()
     back, refailures = await connect_all(stats)
-    await join_every(back, head)
-    while stats.complete < missed and time.monotonic() < hard_deadline:
+    stats.n = len(back)
+    rejoin_failures = await join_every(back, head)
+    print(f"joinstorm: {len(back)} back and rejoined in {time.perf_counter() - t2:.1f} s", file=sys.stderr)
+    give_up = min(hard_deadline, time.monotonic() + args.get("catch_up_timeout", 60))
+    while stats.complete < missed and time.monotonic() < give_up:
         await asyncio.sleep(0.005)
     reconnect_s = time.perf_counter() - t2
     reconnect_cpu = proc_cpu_seconds(pid) - cpu1
@@ -792,6 +799,9 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
         "visible": visible,
         "connected": len(conns),
         "failures": failures + refailures,
+        "join_failures": join_failures,
+        "rejoin_failures": rejoin_failures,
+        "closed_codes": sorted({c.close_code for c in conns + back if c.closed and c.close_code is not None}),
         "connect_s": round(connect_s, 2),
         "join_s": round(join_s, 2),
         "server_us_per_join": round(1e6 * join_cpu / max(1, len(conns)), 1),
