@@ -30,11 +30,12 @@ Compression (permessage-deflate, RFC 7692; every browser offers it, see ``Deflat
   deflated once per flush for every such socket (the same bytes, RSV1 set), and a
   smaller one goes out as a plain frame (a sender may compress message by message);
 * ``"per-connection"``: Tornado's own: a zlib context per connection with context
-  takeover (~200 KB each), every frame compressed once per socket (``write_message``);
+  takeover (100-200 KB each), every frame compressed once per socket (``write_message``);
 * ``"off"``: permessage-deflate is never negotiated.
 
 Tornado API this relies on (6.x; ``requirements.txt`` pins it), public except
-where marked; ``tests/unit/test_frame_writer.py`` fails loudly if it changes:
+where marked; ``tests/unit/test_frame_writer.py`` and ``tests/unit/test_deflate.py``
+fail loudly if it changes:
 
 * ``WebSocketHandler.ws_connection`` and ``WebSocketProtocol.is_closing()``;
 * ``WebSocketProtocol13.stream`` (the connection's ``IOStream``), and on it
@@ -320,7 +321,7 @@ class FrameWriter:
         """The lane of an open socket; None: it compresses with its own context
         (``"per-connection"`` mode), through Tornado's ``write_message``."""
         conn = handler.ws_connection
-        if conn is None or getattr(conn, "_compressor", None) is None:
+        if not isinstance(conn, tornado.websocket.WebSocketProtocol13) or conn._compressor is None:
             return self._plain
         return self._deflated if self._deflate.mode == "shared" else None
 
