@@ -28,7 +28,7 @@ from eventlog.factory import open_bus, open_presence, open_read_models, open_sto
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
-from handlers.frame_writer import FrameWriter
+from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
@@ -219,7 +219,12 @@ def make_app(services: Services) -> tornado.web.Application:
             {
                 **deps,
                 "tickets": tickets,
-                "writer": FrameWriter(services.metrics.frame_written, limits.write_coalesce_seconds, limits.write_pace),
+                "writer": FrameWriter(
+                    services.metrics.frame_written,
+                    limits.write_coalesce_seconds,
+                    limits.write_pace,
+                    Deflate(limits.deflate, limits.deflate_min_bytes, limits.deflate_level),
+                ),
                 "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
             },
         ),

@@ -25,6 +25,7 @@ class Limits:
     connect_burst: int = 30  # connection attempts per user
     connect_per_second: float = 5.0
     max_rooms: int = 50
+    member_list_max: int = 100  # users listed in trip_room_joined (the first to arrive; memberCount says how many)
     max_frame_bytes: int = 64 * 1024
     idle_timeout_seconds: float = 30 * 60
     outbound_max_frames: int = 1_000
@@ -39,6 +40,12 @@ class Limits:
     commit_steady_seconds: float = 0.002  # SQLite: commits this close together follow the loop for company
     gc_young_threshold: int = 50_000  # allocations before a young-generation collection (0: Python's default)
     store_timeout_seconds: float = 1.0  # a store that does not answer in this long: commands refused, UNAVAILABLE
+    # permessage-deflate (handlers.frame_writer.Deflate): "shared" (no context takeover, a broadcast deflated
+    # once for every socket, payloads under deflate_min_bytes sent plain), "per-connection" (Tornado's: a
+    # ~200 KB zlib context per socket, every frame compressed per socket) or "off" (never negotiated)
+    deflate: str = "shared"
+    deflate_min_bytes: int = 1024
+    deflate_level: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--connect-burst": ("connect_burst", "CONNECT_BURST", int),
     "--connect-per-second": ("connect_per_second", "CONNECT_PER_SECOND", float),
     "--max-rooms": ("max_rooms", "MAX_ROOMS", int),
+    "--member-list-max": ("member_list_max", "MEMBER_LIST_MAX", int),
     "--max-frame-bytes": ("max_frame_bytes", "MAX_FRAME_BYTES", int),
     "--idle-timeout": ("idle_timeout_seconds", "IDLE_TIMEOUT", float),
     "--outbound-max-frames": ("outbound_max_frames", "OUTBOUND_MAX_FRAMES", int),
@@ -94,6 +102,9 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--commit-steady": ("commit_steady_seconds", "COMMIT_STEADY", float),
     "--gc-young-threshold": ("gc_young_threshold", "GC_YOUNG_THRESHOLD", int),
     "--store-timeout": ("store_timeout_seconds", "STORE_TIMEOUT", float),
+    "--deflate": ("deflate", "DEFLATE", str),
+    "--deflate-min-bytes": ("deflate_min_bytes", "DEFLATE_MIN_BYTES", int),
+    "--deflate-level": ("deflate_level", "DEFLATE_LEVEL", int),
 }
 
 

@@ -32,14 +32,24 @@ from bench.report import print_table, write_jsonl
 ROOT = servers.ROOT
 CASES = (
     "fanout_a",
+    "fanout_a_deflate",
     "fanout_b",
+    "fanout_b_deflate",
+    "fanout_b8",
+    "fanout_b8_deflate",
     "idle_5k",
+    "idle_5k_deflate",
     "idle_10k",
+    "idle_10k_deflate",
     "persist_sqlite",
     "persist_mongo",
     "crossnode",
     "crossnode_collab",
     "recovery",
+    "joinstorm_100",
+    "joinstorm_1k",
+    "joinstorm_10k",
+    "joinstorm_10k_deflate",
 )
 
 
@@ -70,11 +80,13 @@ def server_for(
         yield server
 
 
-def fanout_case(name: str, n: int, rate: int, duration: float, window: int) -> Callable[..., list[dict[str, Any]]]:
+def fanout_case(
+    name: str, n: int, rate: int, duration: float, window: int, deflate: bool = False
+) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
             args = {
-                **talk_to(server, kind),
+                **talk_to(server, kind, deflate),
                 "n": n,
                 "rate": rate,
                 "duration": duration * opts.scale,
@@ -88,13 +100,15 @@ def fanout_case(name: str, n: int, rate: int, duration: float, window: int) -> C
     return run
 
 
-def talk_to(server: Any, kind: str = "ours") -> dict[str, Any]:
-    """What every load generator scenario is told about the server under test."""
+def talk_to(server: Any, kind: str = "ours", deflate: bool = False) -> dict[str, Any]:
+    """What every load generator scenario is told about the server under test
+    (``deflate``: its clients offer permessage-deflate as Chromium does)."""
     return {
         "proto": "ours" if kind == "ours" else "sio",
         "port": server.port,
         "secret": servers.SECRET,
         "server_pid": server.pid,
+        "deflate": deflate,
     }
 
 
@@ -103,11 +117,11 @@ def row(name: str, server: Any, result: dict[str, Any], command: str) -> dict[st
     return {"case": name, "server": server.kind, **result, "server_command": server.command, "loadgen_command": command}
 
 
-def idle_case(name: str, n: int) -> Callable[..., list[dict[str, Any]]]:
+def idle_case(name: str, n: int, deflate: bool = False) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
             args = {
-                **talk_to(server, kind),
+                **talk_to(server, kind, deflate),
                 "n": n,
                 "concurrency": 100,
                 "settle": 3,
@@ -228,18 +242,38 @@ def crossnode_run(work: Path, opts: argparse.Namespace, name: str, absent_collab
         redis.stop()
 
 
+def joinstorm_case(name: str, n: int, deflate: bool = False) -> Callable[..., list[dict[str, Any]]]:
+    def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
+        with server_for(kind, work, opts) as server:
+            args = {**talk_to(server, kind, deflate), "n": n, "visible": 100, "missed": 10, "timeout": 280}
+            result, command = run_loadgen("joinstorm", args)
+            return [row(name, server, result, command)]
+
+    return run
+
+
 def suite() -> dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]]:
     both = ("ours", "peer")
     return {
         "fanout_a": (fanout_case("fanout_a", 1000, 200, 10, 0), both),
+        "fanout_a_deflate": (fanout_case("fanout_a_deflate", 1000, 200, 10, 0, deflate=True), both),
         "fanout_b": (fanout_case("fanout_b", 100, 0, 10, 32), both),
+        "fanout_b_deflate": (fanout_case("fanout_b_deflate", 100, 0, 10, 32, deflate=True), both),
+        "fanout_b8": (fanout_case("fanout_b8", 100, 0, 10, 8), both),
+        "fanout_b8_deflate": (fanout_case("fanout_b8_deflate", 100, 0, 10, 8, deflate=True), both),
         "idle_5k": (idle_case("idle_5k", 5000), both),
+        "idle_5k_deflate": (idle_case("idle_5k_deflate", 5000, deflate=True), both),
         "idle_10k": (idle_case("idle_10k", 10000), both),
+        "idle_10k_deflate": (idle_case("idle_10k_deflate", 10000, deflate=True), both),
         "persist_sqlite": (persist_case("persist_sqlite", "sqlite"), ("ours",)),
         "persist_mongo": (persist_case("persist_mongo", "mongo"), ("ours",)),
         "crossnode": (crossnode_case("crossnode", False), ("ours",)),
         "crossnode_collab": (crossnode_case("crossnode_collab", True), ("ours",)),
         "recovery": (recovery_case, ("ours",)),
+        "joinstorm_100": (joinstorm_case("joinstorm_100", 100), ("ours",)),
+        "joinstorm_1k": (joinstorm_case("joinstorm_1k", 1000), ("ours",)),
+        "joinstorm_10k": (joinstorm_case("joinstorm_10k", 10000), ("ours",)),
+        "joinstorm_10k_deflate": (joinstorm_case("joinstorm_10k_deflate", 10000, deflate=True), ("ours",)),
     }
 
 

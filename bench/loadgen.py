@@ -5,6 +5,12 @@ Run by ``python -m bench`` in its own process, pinned to the other core:
 
 Two protocols speak the same scenarios: ``ours`` (TravelSense's ``/ws``) and
 ``sio`` (Engine.IO 4 / Socket.IO 5 over WebSocket, the python-socketio peer).
+With ``"deflate": true`` every connection offers permessage-deflate exactly as
+Chromium does (``permessage-deflate; client_max_window_bits``) and then behaves
+as Chromium does: a compressed frame is inflated with the connection's one
+inflater (15-bit window), and every message it sends is deflated (level 6,
+memLevel 8), afresh per message if the server asked for
+``client_no_context_takeover``, with context takeover otherwise.
 The hot path (one received broadcast) does no JSON parsing: the sender embeds
 ``~T<perf_counter_ns>~<index>~`` in the chat text and each receiver finds it
 with ``bytes.find``; send and receive clocks are the same process's clock.
@@ -21,6 +27,7 @@ import socket
 import sys
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +38,8 @@ from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 TEXT = WSMsgType.TEXT
 CLOSE = WSMsgType.CLOSE
 MARK = b"~T"
+CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"  # what Chromium sends, byte for byte
+SYNC_TAIL = b"\x00\x00\xff\xff"
 
 
 def object_id(n: int) -> str:
@@ -88,9 +97,10 @@ def percentile(sorted_values: list[int], q: float) -> float:
 class Ours:
     name = "ours"
 
-    def __init__(self, port: int, secret: str) -> None:
+    def __init__(self, port: int, secret: str, deflate: bool = False) -> None:
         self.port = port
         self.secret = secret
+        self.deflate = deflate
 
     def url(self, token: str, hidden: bool) -> str:
         return f"ws://127.0.0.1:{self.port}/ws?token={token}" + ("&presence=hidden" if hidden else "")
@@ -129,9 +139,10 @@ class Ours:
 class SocketIO:
     name = "python-socketio"
 
-    def __init__(self, port: int, secret: str) -> None:
+    def __init__(self, port: int, secret: str, deflate: bool = False) -> None:
         self.port = port
         self.secret = secret
+        self.deflate = deflate
 
     def url(self, token: str, hidden: bool) -> str:
         return f"ws://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=websocket&token={token}"
@@ -144,9 +155,9 @@ class SocketIO:
 
     def control(self, conn: Conn, payload: bytes) -> None:
         if payload == b"2":
-            conn.transport.send(TEXT, b"3")  # Engine.IO ping -> pong
+            conn.send_text(b"3")  # Engine.IO ping -> pong
         elif payload.startswith(b"0{"):
-            conn.transport.send(TEXT, b"40")  # open -> connect to the default namespace
+            conn.send_text(b"40")  # open -> connect to the default namespace
         elif payload.startswith(b"40"):
             conn.state = "connected"
         elif payload.startswith(b'42["trip_room_joined"'):
@@ -196,18 +207,43 @@ class Conn(WSListener):  # type: ignore[misc]
         self.recovered = 0
         self.waiter: asyncio.Future[None] | None = None
         self.want: str | None = None
+        self.inflater: Any = None  # set when permessage-deflate was agreed
+        self.deflater: Any = None  # kept across messages only with client context takeover
+        self.fresh_deflater = False
+        self.compressed_in = 0
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        if self.proto.deflate:
+            agreed = transport.response.headers.get("Sec-WebSocket-Extensions", "")
+            if agreed.startswith("permessage-deflate"):
+                self.inflater = zlib.decompressobj(-15)
+                self.fresh_deflater = "client_no_context_takeover" in agreed
+                self.deflater = None if self.fresh_deflater else self._new_deflater()
         # picows' transport (aiofastnet) leaves Nagle on: small frames would then wait
         # for the server's delayed ACK (~40 ms), throttling the sender, not the server.
         sock = transport.underlying_transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    @staticmethod
+    def _new_deflater() -> Any:
+        return zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15, 8)
+
+    def send_text(self, payload: bytes) -> None:
+        if self.inflater is None:
+            self.transport.send(TEXT, payload)
+            return
+        deflater = self._new_deflater() if self.fresh_deflater else self.deflater
+        body = deflater.compress(payload) + deflater.flush(zlib.Z_SYNC_FLUSH)
+        self.transport.send(TEXT, body[: -len(SYNC_TAIL)], rsv1=True)
+
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is TEXT:
             payload = frame.get_payload_as_bytes()
+            if frame.rsv1:
+                payload = self.inflater.decompress(payload + SYNC_TAIL)
+                self.compressed_in += 1
             at = payload.find(MARK)
             if at >= 0:
                 now = time.perf_counter_ns()
@@ -257,6 +293,7 @@ async def open_conn(
         proto.url(token, hidden),
         websocket_handshake_timeout=timeout,
         max_frame_size=64 * 1024 * 1024,
+        extra_headers={"Sec-WebSocket-Extensions": CHROMIUM_OFFER} if proto.deflate else None,
     )
     assert isinstance(conn, Conn)
     await conn.wait_state("connected", timeout)
@@ -295,7 +332,7 @@ async def join_all(proto: Ours | SocketIO, conns: list[Conn], trip_id: str, conc
 
     async def one(conn: Conn) -> None:
         async with sem:
-            conn.transport.send(TEXT, proto.join(trip_id))
+            conn.send_text(proto.join(trip_id))
             await conn.wait_state("joined", timeout)
 
     await asyncio.gather(*(one(c) for c in conns))
@@ -327,7 +364,18 @@ def create_trip(args: dict[str, Any], owner_token: str) -> str:
 
 def proto_of(args: dict[str, Any]) -> Ours | SocketIO:
     cls = Ours if args["proto"] == "ours" else SocketIO
-    return cls(args["port"], args["secret"])
+    return cls(args["port"], args["secret"], bool(args.get("deflate")))
+
+
+def deflate_figures(conns: list[Conn]) -> dict[str, Any]:
+    """What was negotiated, as the result's evidence of the client mode."""
+    agreed = [c for c in conns if c.inflater is not None]
+    return {
+        "deflate_offered": bool(conns and conns[0].proto.deflate),
+        "deflate_agreed": len(agreed),
+        "deflate_answer": agreed[0].transport.response.headers.get("Sec-WebSocket-Extensions", "") if agreed else "",
+        "compressed_frames_in": sum(c.compressed_in for c in conns),
+    }
 
 
 # scenarios ----------------------------------------------------------------------------
@@ -367,7 +415,7 @@ async def fanout(args: dict[str, Any]) -> dict[str, Any]:
     def send_one() -> None:
         nonlocal sent
         ns = time.perf_counter_ns()
-        sender.transport.send(TEXT, proto.chat(trip_id, f"~T{ns}~{sent}~", f"c{sent}"))
+        sender.send_text(proto.chat(trip_id, f"~T{ns}~{sent}~", f"c{sent}"))
         sent += 1
 
     if rate:
@@ -432,6 +480,7 @@ async def fanout(args: dict[str, Any]) -> dict[str, Any]:
         "server_rss_kb": proc_rss_kb(pid),
         "server_runq_wait_pct": round(100 * (runq_wait_seconds(pid) - wait0) / busy_s, 1),
         "loadavg_1m": round(loadavg(), 2),
+        **deflate_figures(conns),
     }
     close_all(conns)
     await asyncio.sleep(0.3)
@@ -473,6 +522,7 @@ async def idle(args: dict[str, Any]) -> dict[str, Any]:
         "loadgen_cpu_pct": round(100 * (cpu_self1 - cpu_self0) / connect_s, 1),
         "server_runq_wait_pct": round(100 * (runq_wait_seconds(pid) - wait0) / connect_s, 1),
         "loadavg_1m": round(loadavg(), 2),
+        **deflate_figures(conns),
     }
     close_all(conns)
     await asyncio.sleep(min(5.0, 0.5 + n / 5000))
@@ -495,7 +545,7 @@ async def persist(args: dict[str, Any]) -> dict[str, Any]:
     stats = Stats(clients * window * 20000, 1)
     conns, failures = await open_many(proto, tokens, stats, hidden=True, concurrency=20, deadline=time.monotonic() + 60)
     for conn, trip_id in zip(conns, trip_ids, strict=False):
-        conn.transport.send(TEXT, proto.join(trip_id))
+        conn.send_text(proto.join(trip_id))
         await conn.wait_state("joined", 30)
     sent = [0] * len(conns)
     counter = 0
@@ -506,7 +556,7 @@ async def persist(args: dict[str, Any]) -> dict[str, Any]:
     def send(i: int) -> None:
         nonlocal counter
         ns = time.perf_counter_ns()
-        conns[i].transport.send(TEXT, proto.chat(trip_ids[i], f"~T{ns}~{counter}~", f"p{counter}"))
+        conns[i].send_text(proto.chat(trip_ids[i], f"~T{ns}~{counter}~", f"p{counter}"))
         counter += 1
         sent[i] += 1
 
@@ -569,13 +619,13 @@ async def recovery(args: dict[str, Any]) -> dict[str, Any]:
     [writer], _ = await open_many(
         proto, [owner], writer_stats, hidden=True, concurrency=1, deadline=time.monotonic() + 30
     )
-    writer.transport.send(TEXT, proto.join(trip_id))
+    writer.send_text(proto.join(trip_id))
     await writer.wait_state("joined", 30)
     sent = 0
     fill_deadline = time.perf_counter() + 60
     while writer.received < behind and time.perf_counter() < fill_deadline:
         while sent - writer.received < 32 and sent < behind:
-            writer.transport.send(TEXT, proto.chat(trip_id, f"~T{time.perf_counter_ns()}~{sent}~", f"f{sent}"))
+            writer.send_text(proto.chat(trip_id, f"~T{time.perf_counter_ns()}~{sent}~", f"f{sent}"))
             sent += 1
         await asyncio.sleep(0.001)
     head = 1 + writer.received  # creation + chat messages
@@ -592,7 +642,7 @@ async def recovery(args: dict[str, Any]) -> dict[str, Any]:
             deadline=time.monotonic() + 30,
         )
         t_join = time.perf_counter_ns()
-        conn.transport.send(TEXT, proto.join(trip_id, last_seq=head - behind))
+        conn.send_text(proto.join(trip_id, last_seq=head - behind))
         deadline = time.perf_counter() + 30
         while conn.received < behind and time.perf_counter() < deadline:
             await asyncio.sleep(0.0005)
@@ -632,7 +682,7 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
     [a], _ = await open_many(proto_a, [owner], None, hidden=True, concurrency=1, deadline=time.monotonic() + 30)
     [b], _ = await open_many(proto_b, [owner], stats_b, hidden=True, concurrency=1, deadline=time.monotonic() + 30)
     for conn, proto in ((a, proto_a), (b, proto_b)):
-        conn.transport.send(TEXT, proto.join(trip_id))
+        conn.send_text(proto.join(trip_id))
         await conn.wait_state("joined", 30)
     await asyncio.sleep(0.5)
     sent, interval = 0, 1.0 / rate
@@ -647,7 +697,7 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
         if now < next_at:
             await asyncio.sleep(next_at - now)
             continue
-        a.transport.send(TEXT, proto_a.chat(trip_id, f"~T{time.perf_counter_ns()}~{sent}~", f"x{sent}"))
+        a.send_text(proto_a.chat(trip_id, f"~T{time.perf_counter_ns()}~{sent}~", f"x{sent}"))
         sent += 1
         next_at += interval
     deadline = time.perf_counter() + 10
@@ -676,7 +726,111 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SCENARIOS = {"fanout": fanout, "idle": idle, "persist": persist, "recovery": recovery, "crossnode": crossnode}
+async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
+    """A room of ``n`` connections (the first ``visible`` trip collaborators, the rest
+    admins with ``presence=hidden``): all connected, then (1) every one joins at once;
+    (2) every one is dropped, ``missed`` chat messages are sent meanwhile, and every
+    one reconnects and rejoins with ``lastSeq`` at once: done when each has its
+    ``missed`` messages back."""
+    proto = Ours(args["port"], args["secret"], bool(args.get("deflate")))
+    n, visible, missed, pid, secret = args["n"], args["visible"], args["missed"], args["server_pid"], args["secret"]
+    hard_deadline = time.monotonic() + args["timeout"]
+    concurrency = args.get("concurrency", 500)
+    users = [object_id(0x500000 + i) for i in range(n)]
+    owner = make_token(secret, object_id(0x4FFFFF), "admin")
+    body = {"title": "storm trip", "collaborators": users[: min(visible, 100)]}
+    trip = await asyncio.to_thread(rest, args["port"], "POST", "/api/trips", owner, body)
+    trip_id = str(trip["tripId"])
+    tokens = [make_token(secret, u, "user" if i < visible else "admin") for i, u in enumerate(users)]
+
+    async def connect_all(stats: Stats | None) -> tuple[list[Conn], int]:
+        visible_conns, f1 = await open_many(
+            proto, tokens[:visible], stats, hidden=False, concurrency=concurrency, deadline=hard_deadline
+        )
+        hidden_conns, f2 = await open_many(
+            proto, tokens[visible:], stats, hidden=True, concurrency=concurrency, deadline=hard_deadline
+        )
+        return visible_conns + hidden_conns, f1 + f2
+
+    async def join_every(conns: list[Conn], last_seq: int | None) -> int:
+        """Every connection sends its join at once; how many were not answered."""
+        for conn in conns:
+            conn.send_text(proto.join(trip_id, last_seq))
+        waits = (c.wait_state("joined", max(1.0, hard_deadline - time.monotonic())) for c in conns)
+        outcomes = await asyncio.gather(*waits, return_exceptions=True)
+        return sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
+
+    # (1) everyone connected, then everyone joins at once
+    t0 = time.perf_counter()
+    conns, failures = await connect_all(None)
+    connect_s = time.perf_counter() - t0
+    cpu0, wait0, t1 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter()
+    join_failures = await join_every(conns, None)
+    join_s = time.perf_counter() - t1
+    print(f"joinstorm: {len(conns)} connected in {connect_s:.1f} s, joined in {join_s:.1f} s", file=sys.stderr)
+    join_cpu = proc_cpu_seconds(pid) - cpu0
+    join_wait = runq_wait_seconds(pid) - wait0
+    head = max((c.head for c in conns), default=0)
+    close_all(conns)
+    await asyncio.sleep(min(5.0, 0.5 + n / 4000))
+
+    # (2) messages go on while everyone is away; everyone comes back at once
+    [writer], _ = await open_many(proto, [owner], None, hidden=True, concurrency=1, deadline=hard_deadline)
+    writer.send_text(proto.join(trip_id))
+    await writer.wait_state("joined", 30)
+    for i in range(missed):
+        writer.send_text(proto.chat(trip_id, f"~T{time.perf_counter_ns()}~{i}~", f"m{i}"))
+    while writer.received < missed and time.monotonic() < hard_deadline:
+        await asyncio.sleep(0.01)
+    stats = Stats(missed + 10, n)
+    cpu1, wait1, t2 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter()
+    back, refailures = await connect_all(stats)
+    stats.n = len(back)
+    rejoin_failures = await join_every(back, head)
+    print(f"joinstorm: {len(back)} back and rejoined in {time.perf_counter() - t2:.1f} s", file=sys.stderr)
+    give_up = min(hard_deadline, time.monotonic() + args.get("catch_up_timeout", 60))
+    while stats.complete < missed and time.monotonic() < give_up:
+        await asyncio.sleep(0.005)
+    reconnect_s = time.perf_counter() - t2
+    reconnect_cpu = proc_cpu_seconds(pid) - cpu1
+    reconnect_wait = runq_wait_seconds(pid) - wait1
+    result = {
+        "n": n,
+        "visible": visible,
+        "connected": len(conns),
+        "failures": failures + refailures,
+        "join_failures": join_failures,
+        "rejoin_failures": rejoin_failures,
+        "closed_codes": sorted({c.close_code for c in conns + back if c.closed and c.close_code is not None}),
+        "connect_s": round(connect_s, 2),
+        "join_s": round(join_s, 2),
+        "server_us_per_join": round(1e6 * join_cpu / max(1, len(conns)), 1),
+        "join_runq_wait_pct": round(100 * join_wait / max(1e-9, join_s), 1),
+        "missed": missed,
+        "back": len(back),
+        "complete_back": sum(1 for c in back if c.received >= missed),
+        "reconnect_s": round(reconnect_s, 2),
+        "server_us_per_reconnect": round(1e6 * reconnect_cpu / max(1, len(back)), 1),
+        "reconnect_runq_wait_pct": round(100 * reconnect_wait / max(1e-9, reconnect_s), 1),
+        "errors": sum(c.errors for c in conns + back),
+        "last_error": next((c.last_error for c in conns + back if c.last_error), ""),
+        "server_rss_kb": proc_rss_kb(pid),
+        "loadavg_1m": round(loadavg(), 2),
+        **deflate_figures(back),
+    }
+    close_all([*back, writer])
+    await asyncio.sleep(min(5.0, 0.5 + n / 4000))
+    return result
+
+
+SCENARIOS = {
+    "fanout": fanout,
+    "idle": idle,
+    "persist": persist,
+    "recovery": recovery,
+    "crossnode": crossnode,
+    "joinstorm": joinstorm,
+}
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("loadgen CPU %", "loadgen_cpu_pct"),
         ("disconnected", "disconnected"),
         ("runq wait %", "server_runq_wait_pct"),
+        ("deflate agreed", "deflate_agreed"),
     ],
     "idle": [
         ("connections", "connections"),
@@ -29,6 +30,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("µs CPU/connect", "server_us_per_connect"),
         ("loadgen CPU %", "loadgen_cpu_pct"),
         ("runq wait %", "server_runq_wait_pct"),
+        ("deflate agreed", "deflate_agreed"),
     ],
     "persist": [
         ("commands/s", "commands_per_s"),
@@ -50,6 +52,18 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("node A µs CPU/msg", "node_a_us_per_message"),
         ("node B µs CPU/msg", "node_b_us_per_message"),
         ("loadgen µs CPU/msg", "loadgen_us_per_message"),
+    ],
+    "joinstorm": [
+        ("connected", "connected"),
+        ("connect s", "connect_s"),
+        ("join s", "join_s"),
+        ("µs CPU/join", "server_us_per_join"),
+        ("back", "back"),
+        ("all missed back", "complete_back"),
+        ("reconnect+rejoin s", "reconnect_s"),
+        ("µs CPU/reconnect", "server_us_per_reconnect"),
+        ("errors", "errors"),
+        ("runq wait % (join)", "join_runq_wait_pct"),
     ],
     "recovery": [
         ("behind", "behind"),

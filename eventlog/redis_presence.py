@@ -50,7 +50,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from domain.room import MemberBack, MemberGone, RoomMember, RosterNews
+from domain.room import MemberBack, MemberGone, RoomMember, RosterNews, capped, visible_members
 from eventlog.ports import StoreUnavailable
 from eventlog.redis_bus import stop_task
 
@@ -475,6 +475,11 @@ class RedisRosters:
         if trip_id in self._local:
             self._last_read[trip_id] = members
         return members
+
+    async def listed(self, trip_id: str, limit: int, joiner: str) -> tuple[list[dict[str, Any]], int]:
+        """The member list a joiner is sent (one read of the room: its cost grows with the room)."""
+        entries = visible_members(await self.members(trip_id))
+        return capped(entries, limit, joiner), len(entries)
 
     # heartbeat work -----------------------------------------------------------------
 

@@ -21,15 +21,33 @@ member.  This module does instead:
 * bounded: frames queued or still in Tornado's buffer count against the
   per-socket limits; over them, the outbox's owner closes the socket (4009).
 
-Tornado API this relies on (6.x), all public except the one marked:
+Compression (permessage-deflate, RFC 7692; every browser offers it, see ``Deflate``):
+
+* ``"shared"`` (the default): the server answers every offer with
+  ``server_no_context_takeover; client_no_context_takeover`` (RFC 7692 lets a
+  server add both to any offer).  No message then depends on an earlier one, so a
+  connection keeps no zlib state at all, a payload of at least ``min_bytes`` is
+  deflated once per flush for every such socket (the same bytes, RSV1 set), and a
+  smaller one goes out as a plain frame (a sender may compress message by message);
+* ``"per-connection"``: Tornado's own: a zlib context per connection with context
+  takeover (100-200 KB each), every frame compressed once per socket (``write_message``);
+* ``"off"``: permessage-deflate is never negotiated.
+
+Tornado API this relies on (6.x; ``requirements.txt`` pins it), public except
+where marked; ``tests/unit/test_frame_writer.py`` and ``tests/unit/test_deflate.py``
+fail loudly if it changes:
 
 * ``WebSocketHandler.ws_connection`` and ``WebSocketProtocol.is_closing()``;
 * ``WebSocketProtocol13.stream`` (the connection's ``IOStream``), and on it
   ``writing()`` (is anything buffered?), ``socket`` and ``write()``;
+* ``WebSocketHandler.get_websocket_protocol()`` and ``WebSocketProtocol13.params``
+  (``DeflatingSocket``); Tornado answers the first ``permessage-deflate`` offer;
+* ``WebSocketProtocol13._create_compressors(side, agreed_parameters, options)``
+  (private, overridden by ``_NoContextTakeover``): Tornado writes its answer from
+  ``agreed_parameters`` after the call, and creates no zlib context for a side
+  with no context takeover;
 * ``WebSocketProtocol13._compressor`` (private, read only): set when
-  permessage-deflate was negotiated.  Such a connection compresses each frame
-  with its own zlib context, so its frames go through ``write_message``
-  (Tornado's path, one future per frame) instead of the shared bytes.
+  permessage-deflate was negotiated (``FrameWriter.lane_for``).
 
 Ordering stays what the caller sees: frames leave in ``send`` order, our bytes
 are written only when Tornado's own buffer (pings, close frames, earlier
@@ -41,14 +59,27 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import tornado.httputil
 import tornado.iostream
 import tornado.websocket
 
 _TEXT_FIN = 0x81
+_TEXT_FIN_RSV1 = 0xC1  # a compressed message (permessage-deflate)
 _SMALL = [bytes((_TEXT_FIN, n)) for n in range(126)]
+_SYNC_TAIL = b"\x00\x00\xff\xff"  # ends every flushed deflate block; RFC 7692 drops it from the wire
+
+
+def _header(first: int, size: int) -> bytes:
+    if size < 126:
+        return bytes((first, size))
+    if size <= 0xFFFF:
+        return struct.pack("!BBH", first, 126, size)
+    return struct.pack("!BBQ", first, 127, size)
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -56,66 +87,155 @@ def text_frame(payload: bytes) -> bytes:
     size = len(payload)
     if size < 126:
         return _SMALL[size] + payload
-    if size <= 0xFFFF:
-        return struct.pack("!BBH", _TEXT_FIN, 126, size) + payload
-    return struct.pack("!BBQ", _TEXT_FIN, 127, size) + payload
+    return _header(_TEXT_FIN, size) + payload
+
+
+DEFLATE_MODES = ("shared", "per-connection", "off")
+_DEFLATE_PARAMETERS = frozenset(
+    ("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Deflate:
+    """How permessage-deflate is offered and used (see the module's docstring).
+
+    ``min_bytes``: in ``"shared"`` mode, smaller payloads go uncompressed.  ``level``
+    and ``window_bits``: the one shared compressor's (level 1 compresses a 7 KB join
+    snapshot ~2x faster than 6, to 10% more bytes; the window costs no memory per
+    connection, only once)."""
+
+    mode: str = "shared"
+    min_bytes: int = 1024
+    level: int = 1
+    window_bits: int = 15
+    mem_level: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in DEFLATE_MODES:
+            raise ValueError(f"deflate mode must be one of {', '.join(DEFLATE_MODES)}, not {self.mode!r}")
+        if not 9 <= self.window_bits <= 15:  # zlib's raw deflate does not do 8
+            raise ValueError("deflate window bits must be 9..15")
+
+    def compression_options(self, headers: tornado.httputil.HTTPHeaders) -> dict[str, Any] | None:
+        """What ``WebSocketHandler.get_compression_options`` returns for an upgrade
+        request with ``headers``: None declines permessage-deflate."""
+        if self.mode == "off":
+            return None
+        if self.mode == "per-connection":
+            return {}
+        return {} if suits_shared(headers, self.window_bits) else None
+
+
+def _offer(text: str) -> tuple[str, dict[str, str | None]]:
+    """``permessage-deflate; client_max_window_bits`` -> (name, {parameter: value})."""
+    name, *parts = (part.strip() for part in text.split(";"))
+    params: dict[str, str | None] = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        params[key.strip().lower()] = value.strip().strip('"') if sep else None
+    return name.lower(), params
+
+
+def _window_bits_ok(value: str | None, at_least: int) -> bool:
+    return value is None or (value.isdigit() and at_least <= int(value) <= 15)
+
+
+def suits_shared(headers: tornado.httputil.HTTPHeaders, window_bits: int) -> bool:
+    """Whether the first ``permessage-deflate`` offer (the one Tornado answers) can
+    take the shared frames: only known parameters, and no server window under ours."""
+    for text in headers.get("Sec-WebSocket-Extensions", "").split(","):
+        name, params = _offer(text) if text.strip() else ("", {})
+        if name == "permessage-deflate":
+            return (
+                set(params) <= _DEFLATE_PARAMETERS
+                and _window_bits_ok(params.get("server_max_window_bits"), window_bits)
+                and _window_bits_ok(params.get("client_max_window_bits"), 9)
+            )
+    return False
+
+
+class _NoContextTakeover(tornado.websocket.WebSocketProtocol13):
+    """Tornado's protocol, answering permessage-deflate with no context takeover on
+    both sides (RFC 7692 lets a server add both to any offer): Tornado then keeps no
+    zlib context for the connection, and our frames may be shared."""
+
+    def _create_compressors(
+        self, side: str, agreed_parameters: dict[str, Any], compression_options: dict[str, Any] | None = None
+    ) -> None:
+        if side == "server":
+            # Tornado writes its answer from this very dict once this returns.
+            agreed_parameters["server_no_context_takeover"] = None
+            agreed_parameters["client_no_context_takeover"] = None
+        super()._create_compressors(side, agreed_parameters, compression_options)
+
+
+class DeflatingSocket(tornado.websocket.WebSocketHandler):
+    """A WebSocket handler whose permessage-deflate is its ``writer``'s (``Deflate``);
+    a subclass sets ``self.writer`` in ``initialize``."""
+
+    writer: FrameWriter
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return self.writer.deflate.compression_options(self.request.headers)
+
+    def get_websocket_protocol(self) -> tornado.websocket.WebSocketProtocol | None:
+        protocol = super().get_websocket_protocol()
+        if self.writer.deflate.mode == "shared" and isinstance(protocol, tornado.websocket.WebSocketProtocol13):
+            return _NoContextTakeover(self, False, protocol.params)
+        return protocol
+
+
+class _SharedDeflater:
+    """Deflates one payload at a time with no reference to any earlier one (a full
+    flush resets the window), so the bytes suit every no-context-takeover socket,
+    and one zlib context serves the whole process."""
+
+    __slots__ = ("_min_bytes", "_zlib")
+
+    def __init__(self, deflate: Deflate) -> None:
+        self._min_bytes = deflate.min_bytes
+        self._zlib = zlib.compressobj(deflate.level, zlib.DEFLATED, -deflate.window_bits, deflate.mem_level)
+
+    def __call__(self, payload: bytes) -> bytes:
+        """The frame for ``payload``: compressed (RSV1) when that is worth it."""
+        if len(payload) < self._min_bytes:
+            return text_frame(payload)
+        z = self._zlib
+        body = z.compress(payload) + z.flush(zlib.Z_FULL_FLUSH)
+        size = len(body) - len(_SYNC_TAIL)
+        if size >= len(payload):
+            return text_frame(payload)  # incompressible: a plain frame is shorter
+        return _header(_TEXT_FIN_RSV1, size) + body[:size]
 
 
 Counted = Callable[[bytes, int], None]
 
 
-PACE_FROM = 0.001  # a flush shorter than this (seconds) is never followed by a pause
-PACE_MAX = 0.025  # nor is any pause longer than this
+class Lane:
+    """Sockets that take the very same bytes for a payload: plain frames, or frames
+    deflated once for every no-context-takeover socket.  Within one flush each
+    payload is framed once, and a socket with the same queue as the previous one
+    reuses its bytes."""
 
+    __slots__ = ("_encode", "_framed", "_last_data", "_last_queue", "_last_sockets")
 
-class FrameWriter:
-    """One per application: frames payloads once per loop iteration and writes every
-    socket that has frames queued once, at the end of the iteration.
-
-    ``on_written(payload, count)`` is told, after each flush, how many sockets each
-    payload was written to, for metrics.
-
-    ``min_interval``: flushes start at least this far apart (0: no floor).
-    ``pace``: after a flush that took ``d`` seconds (``d >= PACE_FROM``), the next
-    one waits ``min(d * pace, PACE_MAX)``; 0 turns pacing off.
-    """
-
-    __slots__ = (
-        "_dirty",
-        "_frames",
-        "_hold_until",
-        "_last_data",
-        "_last_flush",
-        "_last_queue",
-        "_last_sockets",
-        "_min_interval",
-        "_on_written",
-        "_pace",
-        "_scheduled",
-    )
-
-    def __init__(self, on_written: Counted | None = None, min_interval: float = 0.0, pace: float = 2.0) -> None:
-        self._min_interval = min_interval
-        self._pace = pace
-        self._last_flush = 0.0
-        self._hold_until = 0.0
-        self._dirty: list[SocketOutbox] = []
-        self._scheduled = False
-        self._frames: dict[int, list[Any]] = {}  # id(payload) -> [payload, framed, sockets]
+    def __init__(self, encode: Callable[[bytes], bytes]) -> None:
+        self._encode = encode
+        self._framed: dict[int, list[Any]] = {}  # id(payload) -> [payload, framed, sockets]
         self._last_queue: list[bytes] = []  # the previous socket's queue and its bytes
         self._last_data = b""
         self._last_sockets = 0  # how many more sockets took them since
-        self._on_written = on_written
 
     def frame(self, payload: bytes) -> bytes:
-        """The framed bytes of ``payload``, shared by every socket in this iteration
+        """The framed bytes of ``payload``, shared by every socket in this flush
         (each call counts one more socket written with it)."""
-        found = self._frames.get(id(payload))
+        found = self._framed.get(id(payload))
         if found is not None and found[0] is payload:
             found[2] += 1
             return found[1]  # type: ignore[no-any-return]
-        framed = text_frame(payload)
-        self._frames[id(payload)] = [payload, framed, 1]  # holding payload keeps its id unique
+        framed = self._encode(payload)
+        self._framed[id(payload)] = [payload, framed, 1]  # holding payload keeps its id unique
         return framed
 
     def frames(self, queue: list[bytes]) -> bytes:
@@ -132,22 +252,92 @@ class FrameWriter:
     def _settle_last(self) -> None:
         """Count the sockets that reused the previous queue's bytes."""
         if self._last_sockets:
-            frames = self._frames
+            framed = self._framed
             for payload in self._last_queue:
-                frames[id(payload)][2] += self._last_sockets
+                framed[id(payload)][2] += self._last_sockets
             self._last_sockets = 0
 
+    def take_counts(self) -> list[tuple[bytes, int]]:
+        """(payload, sockets) written since the last call; starts afresh."""
+        self._settle_last()
+        self._last_queue, self._last_data = [], b""
+        framed, self._framed = self._framed, {}
+        return [(payload, sockets) for payload, _, sockets in framed.values()]
+
+
+PACE_FROM = 0.001  # a flush shorter than this (seconds) is never followed by a pause
+PACE_MAX = 0.025  # nor is any pause longer than this
+
+
+class FrameWriter:
+    """One per application: frames payloads once per loop iteration and writes every
+    socket that has frames queued once, at the end of the iteration.
+
+    ``on_written(payload, count)`` is told, after each flush, how many sockets each
+    payload was written to, for metrics.
+
+    ``min_interval``: flushes start at least this far apart (0: no floor).
+    ``pace``: after a flush that took ``d`` seconds (``d >= PACE_FROM``), the next
+    one waits ``min(d * pace, PACE_MAX)``; 0 turns pacing off.
+    ``deflate``: how clients that offer permessage-deflate are answered and written.
+    """
+
+    __slots__ = (
+        "_deflate",
+        "_deflated",
+        "_dirty",
+        "_hold_until",
+        "_last_flush",
+        "_min_interval",
+        "_on_written",
+        "_pace",
+        "_plain",
+        "_scheduled",
+    )
+
+    def __init__(
+        self,
+        on_written: Counted | None = None,
+        min_interval: float = 0.0,
+        pace: float = 2.0,
+        deflate: Deflate | None = None,
+    ) -> None:
+        self._min_interval = min_interval
+        self._pace = pace
+        self._last_flush = 0.0
+        self._hold_until = 0.0
+        self._dirty: list[SocketOutbox] = []
+        self._scheduled = False
+        self._on_written = on_written
+        self._deflate = deflate or Deflate()
+        self._plain = Lane(text_frame)
+        self._deflated = Lane(_SharedDeflater(self._deflate))
+
+    @property
+    def deflate(self) -> Deflate:
+        return self._deflate
+
+    def lane_for(self, handler: tornado.websocket.WebSocketHandler) -> Lane | None:
+        """The lane of an open socket; None: it compresses with its own context
+        (``"per-connection"`` mode), through Tornado's ``write_message``."""
+        conn = handler.ws_connection
+        if not isinstance(conn, tornado.websocket.WebSocketProtocol13) or conn._compressor is None:
+            return self._plain
+        return self._deflated if self._deflate.mode == "shared" else None
+
+    def frame(self, payload: bytes) -> bytes:
+        """The plain frame of ``payload`` (see ``Lane.frame``)."""
+        return self._plain.frame(payload)
+
     def count(self, payload: bytes, sockets: int = 1) -> None:
-        """Frames that left another way (compressed) are counted here."""
+        """Frames that left another way (compressed per connection) are counted here."""
         if self._on_written is not None:
             self._on_written(payload, sockets)
 
     def _report(self) -> None:
-        self._settle_last()
-        self._last_queue, self._last_data = [], b""
-        frames, self._frames = self._frames, {}
+        plain, deflated = self._plain.take_counts(), self._deflated.take_counts()
         if self._on_written is not None:
-            for payload, _, sockets in frames.values():
+            for payload, sockets in plain + deflated:
                 self._on_written(payload, sockets)
 
     def schedule(self, outbox: SocketOutbox) -> None:
@@ -190,6 +380,7 @@ class SocketOutbox:
         "_handler",
         "_inflight_bytes",
         "_inflight_frames",
+        "_lane",
         "_max_bytes",
         "_max_frames",
         "_queue",
@@ -210,6 +401,7 @@ class SocketOutbox:
         self._queued_bytes = 0
         self._inflight_frames = 0
         self._inflight_bytes = 0
+        self._lane = writer.lane_for(handler)  # once open, what was negotiated stays
 
     # owner's hooks -----------------------------------------------------------------
 
@@ -252,10 +444,11 @@ class SocketOutbox:
         self._queued_bytes = 0
         if conn is None or conn.is_closing():
             return
-        if getattr(conn, "_compressor", None) is not None:
+        lane = self._lane
+        if lane is None:
             self._write_compressed(conn, queue)
             return
-        data: bytes | memoryview = self._writer.frames(queue)
+        data: bytes | memoryview = lane.frames(queue)
         stream = conn.stream
         if stream is None:
             return

@@ -20,7 +20,7 @@ import tornado.websocket
 
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import error_body
-from handlers.frame_writer import FrameWriter, SocketOutbox
+from handlers.frame_writer import DeflatingSocket, FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
 from service import logs
 from service.auth import Identity, InvalidToken
@@ -53,7 +53,7 @@ class SocketOutlet(SocketOutbox):
             handler.close(code, reason)
 
 
-class RealtimeSocket(tornado.websocket.WebSocketHandler):
+class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame_writer.Deflate
     services: Services
 
     def initialize(
@@ -139,9 +139,6 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
 
     def check_origin(self, origin: str) -> bool:
         return True  # checked in get(), where the refusal can carry a JSON body
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        return {}  # offer permessage-deflate
 
     # connection ---------------------------------------------------------------------
 

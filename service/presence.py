@@ -1,15 +1,15 @@
 """Who is in each trip's room across the service (the member lists).
 
-``RoomRosters`` is the port; ``LocalRosters`` serves a single node.  A shared
+``RoomRosters`` is the port; ``LocalRosters`` serves a single node, each
+operation in constant time (``domain.room.RoomRoster``).  A shared
 implementation (Redis) lets every node see every node's members.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from domain import room
-from domain.room import RoomMember, Roster
+from domain.room import RoomMember, RoomRoster
 
 
 class RoomRosters(Protocol):
@@ -21,27 +21,42 @@ class RoomRosters(Protocol):
 
     async def members(self, trip_id: str) -> list[RoomMember]: ...
 
+    async def listed(self, trip_id: str, limit: int, joiner: str) -> tuple[list[dict[str, Any]], int]:
+        """The member list a joiner (user ``joiner``) is sent, at most ``limit`` users
+        besides the joiner (``domain.room.capped``), and how many visible users the room has."""
+        ...
+
 
 class LocalRosters:
     def __init__(self) -> None:
-        self._rosters: dict[str, Roster] = {}
+        self._rosters: dict[str, RoomRoster] = {}
 
     async def join(self, trip_id: str, member: RoomMember) -> bool:
-        roster, newly_visible = room.join(self._rosters.get(trip_id, room.EMPTY), member)
-        self._rosters[trip_id] = roster
-        return newly_visible
+        roster = self._rosters.get(trip_id)
+        if roster is None:
+            roster = self._rosters[trip_id] = RoomRoster()
+        return roster.join(member)
 
     async def leave(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
-        roster, member, gone = room.leave(self._rosters.get(trip_id, room.EMPTY), session_id)
-        if roster:
-            self._rosters[trip_id] = roster
-        else:
-            self._rosters.pop(trip_id, None)
-        return member, gone
+        roster = self._rosters.get(trip_id)
+        if roster is None:
+            return None, False
+        left = roster.leave(session_id)
+        if not roster:
+            del self._rosters[trip_id]
+        return left
 
     async def set_status(self, trip_id: str, session_id: str, status: str, at: float) -> None:
-        if trip_id in self._rosters:
-            self._rosters[trip_id] = room.set_status(self._rosters[trip_id], session_id, status, at)
+        roster = self._rosters.get(trip_id)
+        if roster is not None:
+            roster.set_status(session_id, status, at)
 
     async def members(self, trip_id: str) -> list[RoomMember]:
-        return list(self._rosters.get(trip_id, room.EMPTY).values())
+        roster = self._rosters.get(trip_id)
+        return roster.members() if roster is not None else []
+
+    async def listed(self, trip_id: str, limit: int, joiner: str) -> tuple[list[dict[str, Any]], int]:
+        roster = self._rosters.get(trip_id)
+        if roster is None:
+            return [], 0
+        return roster.listed(limit, joiner), roster.visible_users

@@ -10,7 +10,7 @@ from typing import Any
 
 from config import Limits
 from domain.errors import CommandRefused, ErrorCode
-from domain.room import MemberBack, MemberGone, RoomMember, RosterNews, visible_members
+from domain.room import MemberBack, MemberGone, RoomMember, RosterNews
 from eventlog.ports import EventStore
 from service.auth import Identity
 from service.broadcaster import Broadcaster
@@ -105,15 +105,12 @@ class RoomService:
             )
             trip = await self._trips.visible_trip(identity, trip_id)
             head = trip.version
-            members = visible_members(await self._rosters.members(trip_id))
+            members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
             recovered = last_seq is not None and last_seq <= head and head - last_seq <= MAX_RECOVERY
-            conn.send(
-                encode(
-                    "trip_room_joined",
-                    {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered},
-                    ref,
-                )
-            )
+            joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered}
+            if shown > len(members):
+                joined["memberCount"] = shown  # a capped list: how many visible users there are
+            conn.send(encode("trip_room_joined", joined, ref))
             sent_up_to = head
             if recovered:
                 assert last_seq is not None

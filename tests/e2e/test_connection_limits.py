@@ -345,11 +345,13 @@ async def test_broadcasts_reach_a_deflate_client_and_a_plain_one_alike(start: An
     server = start()
     trip = create_trip(server, OWNER, [FRIEND])
     plain = await Client.connect(server, token(OWNER), compression=None)
-    deflate = await Client.connect(server, token(FRIEND))
+    deflate = await Client.connect(server, token(FRIEND))  # offers as Chromium does
     await joined(plain, trip)
     await joined(deflate, trip)
     for n in range(20):
-        await plain.send("chat_message", {"tripId": trip, "message": f"hello {n} " * 40}, f"r{n}")
+        # odd ones over --deflate-min-bytes (1 KiB): deflated once for every deflate socket
+        message = f"hello {n} " * (100 if n % 2 else 40)  # chat messages: at most 1,000 characters
+        await plain.send("chat_message", {"tripId": trip, "message": message}, f"r{n}")
     got_plain = [(await plain.expect("chat_message"))["data"] for _ in range(20)]
     got_deflate = [(await deflate.expect("chat_message"))["data"] for _ in range(20)]
     assert got_plain == got_deflate

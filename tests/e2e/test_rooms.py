@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 import websockets
@@ -60,6 +61,20 @@ async def test_joining_sends_members_the_snapshot_and_tells_the_others(
     assert again["event"] == "trip_room_joined"  # joining twice is not an error
     assert [f for f in await ada.silent_for(0.3) if f["event"] == "user_joined"] == []
     await close_all(ada, bob)
+
+
+async def test_a_large_rooms_member_list_is_capped_with_the_joiner_in_it_and_counted(
+    start: Callable[..., ServerProcess], people: People
+) -> None:
+    server = start("--member-list-max", "2")
+    trip = make_trip(server, people, "ada", "bob", "cyd", "dan")
+    clients = await in_room(server, people, trip, "ada", "bob", "cyd")
+    dan = await Client.connect(server, people.token("dan"))
+    joined = await dan.request("join_trip_room", {"tripId": trip["tripId"]}, "j", "trip_room_joined")
+    listed = [m["userId"] for m in joined["data"]["members"]]
+    assert listed == [people.id("ada"), people.id("bob"), people.id("dan")]  # the first two, and the joiner
+    assert joined["data"]["memberCount"] == 4
+    await close_all(*clients, dan)
 
 
 async def test_join_refusals_are_ordered_format_then_existence_then_access(

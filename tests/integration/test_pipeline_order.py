@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,8 @@ async def test_a_connections_day_then_activity_never_fails_when_another_node_rac
             for n, node in enumerate(nodes):
                 day_id = f"{round_:012x}{n:012x}"
                 actor = Actor(OWNER)
-                day = UpdateTrip(actor, "day_added", {"day": {"dayId": day_id, "date": "2026-12-04"}}, None, ())
+                date = (dt.date(2027, 1, 1) + dt.timedelta(days=2 * round_ + n)).isoformat()  # one day per date
+                day = UpdateTrip(actor, "day_added", {"day": {"dayId": day_id, "date": date}}, None, ())
                 activity = UpdateTrip(
                     actor, "activity_added", {"dayId": day_id, "activity": {"title": "x"}}, None, (f"{day_id}aa"[-24:],)
                 )

@@ -296,3 +296,17 @@ async def test_a_leave_that_failed_is_written_at_the_next_heartbeat(redis_url: s
 
         await eventually(written, timeout=3 * INTERVAL + 1)
         assert a.rosters.failures == 1
+
+
+async def test_the_listed_members_of_a_shared_roster_are_capped_with_the_joiner_and_counted(
+    redis_url: str, prefix: str
+) -> None:
+    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
+        for i in range(3):
+            await (a if i % 2 else b).rosters.join(TRIP, member(f"s{i}", f"u{i}"))
+        await a.rosters.join(TRIP, member("h", "admin", hidden=True))
+        listed, shown = await b.rosters.listed(TRIP, 1, "u2")
+        assert shown == 3
+        assert len(listed) == 2 and {"userId": "u2", "status": "online"} in listed
+        everyone, _ = await a.rosters.listed(TRIP, 100, "u0")
+        assert sorted(e["userId"] for e in everyone) == ["u0", "u1", "u2"]

@@ -15,7 +15,7 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
-from handlers.frame_writer import FrameWriter, SocketOutbox, text_frame
+from handlers.frame_writer import Deflate, FrameWriter, SocketOutbox, text_frame
 
 
 def parse_frame(data: bytes) -> tuple[int, bytes, bytes]:
@@ -82,7 +82,9 @@ class Socket(tornado.websocket.WebSocketHandler):
 
 async def serve(box: dict[str, Any], compress: bool = False) -> tuple[tornado.httpserver.HTTPServer, int]:
     box["opened"] = asyncio.get_running_loop().create_future()
-    app = tornado.web.Application([(r"/ws", Socket, {"box": box, "writer": FrameWriter(), "compress": compress})])
+    # compress: Tornado's own per-connection compression (the shared kind: tests/unit/test_deflate.py)
+    writer = FrameWriter(deflate=Deflate("per-connection" if compress else "off"))
+    app = tornado.web.Application([(r"/ws", Socket, {"box": box, "writer": writer, "compress": compress})])
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets([sock])

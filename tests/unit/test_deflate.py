@@ -1,0 +1,263 @@
+"""permessage-deflate as ``handlers.frame_writer`` negotiates and writes it.
+
+Clients offer it exactly as Chromium does (``permessage-deflate;
+client_max_window_bits``): through a raw socket that sees the frames' bytes, and
+through the ``websockets`` client, which decodes them as a browser would.  These
+tests also pin the Tornado behaviour and internals ``frame_writer`` relies on: an
+upgrade of Tornado that changes them fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+import websockets
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, PerMessageDeflate
+
+from config import load_settings
+from handlers.frame_writer import Deflate, DeflatingSocket, FrameWriter, Lane, SocketOutbox, text_frame
+
+CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
+SMALL = b'{"event":"chat_message","data":{"message":"hi"}}'
+LARGE = (
+    b'{"event":"trip_room_joined","data":{"members":['
+    + b",".join(b'{"userId":"%024x","name":"User %d","role":"collaborator"}' % (i, i) for i in range(60))
+    + b"]}}"
+)
+
+
+class Outbox(SocketOutbox):
+    __slots__ = ()
+
+    def too_slow(self) -> None:
+        self._handler.close(4009, "too slow")
+
+
+class Socket(DeflatingSocket):
+    def initialize(self, box: dict[str, Any], writer: FrameWriter) -> None:
+        self.box = box
+        self.writer = writer
+
+    def open(self) -> None:
+        self.box.setdefault("outboxes", []).append(Outbox(self, self.writer, 1000, 1 << 30))
+        self.box.setdefault("handlers", []).append(self)
+
+    def on_message(self, message: str | bytes) -> None:
+        self.box.setdefault("received", []).append(message)
+
+
+@contextlib.asynccontextmanager
+async def serving(deflate: Deflate) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    box: dict[str, Any] = {}
+    writer = FrameWriter(deflate=deflate)
+    app = tornado.web.Application([(r"/ws", Socket, {"box": box, "writer": writer})])
+    [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app)
+    server.add_sockets([sock])
+    try:
+        yield sock.getsockname()[1], box
+    finally:
+        server.stop()
+
+
+class RawClient:
+    """A WebSocket client on a bare socket: sends the offer it is given, keeps the
+    server's answer, and reads frames as bytes (first byte, payload)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: dict[str, str]) -> None:
+        self.reader, self.writer, self.answer = reader, writer, answer
+
+    @classmethod
+    async def connect(cls, port: int, offer: str | None = CHROMIUM_OFFER) -> RawClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            "GET /ws HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        if offer is not None:
+            lines.append(f"Sec-WebSocket-Extensions: {offer}")
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        status, *fields = head.decode().split("\r\n")
+        assert " 101 " in status, status
+        answer = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields if f)}
+        return cls(reader, writer, answer)
+
+    async def frame(self) -> tuple[int, bytes]:
+        first, second = await asyncio.wait_for(self.reader.readexactly(2), 10)
+        size = second & 0x7F
+        if size == 126:
+            (size,) = struct.unpack("!H", await self.reader.readexactly(2))
+        elif size == 127:
+            (size,) = struct.unpack("!Q", await self.reader.readexactly(8))
+        return first, await self.reader.readexactly(size)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def inflate_alone(body: bytes) -> bytes:
+    """A compressed message decoded with a fresh context: what no context takeover means."""
+    return zlib.decompressobj(-15).decompress(body + b"\x00\x00\xff\xff")
+
+
+async def wait_for_sockets(box: dict[str, Any], n: int) -> list[Outbox]:
+    for _ in range(500):
+        if len(box.get("outboxes", [])) >= n:
+            return list(box["outboxes"])
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{n} sockets did not open")
+
+
+async def test_a_chromium_offer_is_answered_with_no_context_takeover_on_both_sides() -> None:
+    async with serving(Deflate()) as (port, _box):
+        client = await RawClient.connect(port)
+        answer = client.answer["sec-websocket-extensions"]
+        client.close()
+    parts = [p.strip() for p in answer.split(";")]
+    assert parts[0] == "permessage-deflate"
+    assert set(parts[1:]) == {"server_no_context_takeover", "client_no_context_takeover"}
+
+
+@pytest.mark.parametrize(("mode", "zlib_state_kept"), [("shared", False), ("per-connection", True)])
+async def test_a_shared_deflate_connection_keeps_no_zlib_context(mode: str, zlib_state_kept: bool) -> None:
+    # Reads Tornado internals on purpose: if a Tornado upgrade renames them, this fails.
+    async with serving(Deflate(mode)) as (port, box):
+        client = await RawClient.connect(port)
+        await wait_for_sockets(box, 1)
+        conn = box["handlers"][0].ws_connection
+        compressor, decompressor = conn._compressor, conn._decompressor
+        assert compressor is not None and decompressor is not None
+        assert (compressor._compressor is not None) is zlib_state_kept
+        assert (decompressor._decompressor is not None) is zlib_state_kept
+        client.close()
+
+
+async def test_large_payloads_go_deflated_to_every_socket_and_small_ones_plain() -> None:
+    async with serving(Deflate(min_bytes=1024)) as (port, box):
+        clients = [await RawClient.connect(port) for _ in range(5)]
+        outboxes = await wait_for_sockets(box, 5)
+        for payload in (SMALL, LARGE, SMALL, LARGE):
+            for outbox in outboxes:
+                outbox.send(payload)
+            await asyncio.sleep(0)
+        seen: list[list[tuple[int, bytes]]] = [[await c.frame() for _ in range(4)] for c in clients]
+        for c in clients:
+            c.close()
+    assert len(LARGE) > 1024 > len(SMALL)
+    for frames in seen:
+        assert [first for first, _ in frames] == [0x81, 0xC1, 0x81, 0xC1]  # RSV1 only on the large ones
+        assert frames[0][1] == frames[2][1] == SMALL
+        assert inflate_alone(frames[1][1]) == inflate_alone(frames[3][1]) == LARGE
+        assert len(frames[1][1]) < len(LARGE) // 2
+    assert all(frames == seen[0] for frames in seen)  # the same bytes for every socket
+
+
+async def test_a_websockets_client_negotiating_as_chromium_reads_every_broadcast_and_is_read() -> None:
+    sizes = [10, 2000, 300, 100_000, 1023, 1024, 5000]
+    payloads = [b'"' + (b"%d " % i) * (size // 4 + 1) + b'"' for i, size in enumerate(sizes)]
+    async with serving(Deflate()) as (port, box):
+        clients = [
+            await websockets.connect(
+                f"ws://127.0.0.1:{port}/ws",
+                extensions=[ClientPerMessageDeflateFactory(client_max_window_bits=True)],
+                compression=None,
+                max_size=None,
+            )
+            for _ in range(20)
+        ]
+        outboxes = await wait_for_sockets(box, 20)
+        for client in clients:
+            [extension] = client.protocol.extensions
+            assert isinstance(extension, PerMessageDeflate)
+            assert extension.remote_no_context_takeover and extension.local_no_context_takeover
+        for payload in payloads * 3:
+            for outbox in outboxes:
+                outbox.send(payload)
+            await asyncio.sleep(0)
+        got = [[await asyncio.wait_for(c.recv(), 10) for _ in range(len(payloads) * 3)] for c in clients]
+        for i, client in enumerate(clients[:3]):
+            pad = "x" * 3000
+            await client.send(f'{{"n":{i},"pad":"{pad}"}}')  # compressed by the client, no takeover
+            await client.send(f'{{"n":{i}}}')
+        for _ in range(500):
+            if len(box.get("received", [])) == 6:
+                break
+            await asyncio.sleep(0.01)
+        for client in clients:
+            await client.close()
+    expected = [p.decode() for p in payloads * 3]
+    assert all(messages == expected for messages in got)
+    assert sorted(len(m) for m in box["received"]) == sorted([len('{"n":0,"pad":"' + "x" * 3000 + '"}')] * 3 + [7] * 3)
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "permessage-deflate; server_max_window_bits=10",  # our shared frames use a 15-bit window
+        "permessage-deflate; client_max_window_bits; x-unknown=1",
+        "x-webkit-deflate-frame",
+    ],
+)
+async def test_an_offer_the_shared_frames_do_not_suit_is_declined_and_frames_go_plain(offer: str) -> None:
+    async with serving(Deflate(min_bytes=0)) as (port, box):
+        client = await RawClient.connect(port, offer)
+        [outbox] = await wait_for_sockets(box, 1)
+        outbox.send(LARGE)
+        first, body = await client.frame()
+        client.close()
+    assert "sec-websocket-extensions" not in client.answer
+    assert (first, body) == (0x81, LARGE)
+
+
+async def test_with_deflate_off_nothing_is_negotiated() -> None:
+    async with serving(Deflate("off", min_bytes=0)) as (port, box):
+        client = await RawClient.connect(port)
+        [outbox] = await wait_for_sockets(box, 1)
+        outbox.send(LARGE)
+        first, body = await client.frame()
+        client.close()
+    assert "sec-websocket-extensions" not in client.answer
+    assert (first, body) == (0x81, LARGE)
+
+
+def test_a_lane_encodes_each_payload_once_per_flush_for_all_its_sockets() -> None:
+    encoded: list[bytes] = []
+
+    def encode(payload: bytes) -> bytes:
+        encoded.append(payload)
+        return text_frame(payload)
+
+    lane = Lane(encode)
+    a, b = b'"a"', b'"b"'
+    queues = [[a], [a], [a, b], [b], [a, b]]
+    data = [lane.frames(q) for q in queues]
+    assert encoded == [a, b]
+    assert data[0] is data[1] and data[2] == text_frame(a) + text_frame(b)
+    assert sorted(lane.take_counts()) == [(a, 4), (b, 3)]
+    lane.frames([a])
+    assert encoded == [a, b, a]  # a new flush frames afresh
+
+
+def test_deflate_settings_come_from_flags_and_a_bad_mode_is_refused() -> None:
+    limits = load_settings(["--deflate", "off", "--deflate-min-bytes", "200"], env={}).limits
+    assert (limits.deflate, limits.deflate_min_bytes) == ("off", 200)
+    assert load_settings([], env={}).limits.deflate == "shared"
+    with pytest.raises(ValueError, match="deflate mode"):
+        Deflate("always")
