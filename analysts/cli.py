@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import IO, Any
@@ -30,11 +31,22 @@ from analysts.replay import fetch_live, replay
 from analysts.time_travel import log_time, trip_at
 from analysts.verify import verify
 from config import DEFAULT_STORE
-from eventlog.factory import open_store
-from eventlog.ports import EventStore, StoreError
+from eventlog.factory import open_reader, open_store
+from eventlog.ports import ReadableStore, StoreError
+from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
 OK, FOUND, USAGE = 0, 1, 2
+OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+
+# what each command does, for ``--help`` (and the server's ``--help``)
+SUMMARIES = {
+    "replay": "rebuild every projection from the log and compare (exit 1 on a difference)",
+    "trip-at": "a trip's state as of a version or an instant, as JSON",
+    "export": "the log, or part of it, as JSON Lines or CSV",
+    "verify": "check the log's hash chains and signed checkpoints (exit 1 on a broken link)",
+    "migrate": "bring the store's schema up to date (--status: only report it)",
+}
 
 
 class CommandError(Exception):
@@ -44,6 +56,12 @@ class CommandError(Exception):
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=parents, help=SUMMARIES[name], description=SUMMARIES[name], formatter_class=_Formatter
+        )
+
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument(
         "--store",
@@ -59,58 +77,83 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="a bar on a terminal, plain lines elsewhere (auto)",
     )
 
-    cmd = commands.add_parser("replay", parents=[store, progress], help="rebuild every projection and compare")
+    cmd = command("replay", [store, progress])
     cmd.add_argument("--live", metavar="URL", help="compare with this running node (needs an admin token)")
     cmd.add_argument("--token", default=env.get("ADMIN_TOKEN"), help="admin JWT for --live (default: $ADMIN_TOKEN)")
     cmd.add_argument("--limit", type=int, default=100, help="report at most this many differences")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    cmd = commands.add_parser("trip-at", parents=[store], help="a trip's state as of a version or an instant")
-    cmd.add_argument("trip_id")
+    cmd = command("trip-at", [store])
+    cmd.add_argument("trip_id", help="the trip's id (24 hexadecimal digits)")
     when = cmd.add_mutually_exclusive_group()
     when.add_argument("--version", type=int, help="the state after this version of the trip's stream")
     when.add_argument("--at", help="the state at this ISO 8601 instant")
 
-    cmd = commands.add_parser("export", parents=[store, progress], help="the log, or part of it, as JSON Lines or CSV")
-    cmd.add_argument("--trip", dest="trip_id")
-    cmd.add_argument("--user", dest="user_id")
+    cmd = command("export", [store, progress])
+    cmd.add_argument("--trip", dest="trip_id", help="only records of this trip")
+    cmd.add_argument("--user", dest="user_id", help="only records of this user")
     cmd.add_argument("--type", dest="types", action="append", help="record type (the command); repeatable")
     cmd.add_argument("--event-type", dest="event_types", action="append", help="keep records holding such an event")
     cmd.add_argument("--since", help="ISO 8601 instant, inclusive")
     cmd.add_argument("--until", help="ISO 8601 instant, exclusive")
-    cmd.add_argument("--format", choices=FORMATS, default="jsonl")
+    cmd.add_argument("--format", choices=FORMATS, default="jsonl", help="(default: %(default)s)")
     cmd.add_argument("--output", default="-", help="a file (default: standard output)")
 
-    cmd = commands.add_parser("verify", parents=[store, progress], help="check the log's hash chains")
+    cmd = command("verify", [store, progress])
     cmd.add_argument("--all", action="store_true", help="list every broken link, not only the first")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    cmd.add_argument(
+        "--key",
+        default=env.get("CHECKPOINT_KEY") or None,
+        help="the checkpoint signing key: checkpoints must verify with it (default: $CHECKPOINT_KEY)",
+    )
+    cmd.add_argument(
+        "--checkpoints",
+        metavar="FILE",
+        help="checkpoints exported earlier (JSON Lines): the log must still match each of them",
+    )
 
-    commands.add_parser("migrate", parents=[store], help="bring the store's schema up to date")
+    cmd = command("migrate", [store])
+    cmd.add_argument(
+        "--status", action="store_true", help="report the schema version and what is pending; change nothing"
+    )
     return top
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown after every help text that does not name them already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "%(default)" in text or "default:" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 @contextlib.asynccontextmanager
-async def opened(url: str) -> AsyncIterator[EventStore]:
+async def opened(url: str) -> AsyncIterator[ReadableStore]:
+    """The store, read-only: a missing or empty one is refused, never created or migrated."""
+    where = url.split("@")[-1]
     try:
-        store = open_store(url)
+        store = open_reader(url)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     try:
-        await store.open()
-    except StoreError as exc:
-        await store.close()
-        raise CommandError(f"cannot open the store {url.split('@')[-1]}: {exc}") from None
-    try:
+        try:
+            await store.open()
+        except StoreError as exc:
+            raise CommandError(f"cannot open the store {where}: {exc}") from None
+        if await store.head_position() == 0:
+            raise CommandError(f"the store {where} holds no records")
         yield store
     finally:
         await store.close()
 
 
-async def _progress(args: argparse.Namespace, store: EventStore, label: str) -> Progress | None:
+async def _progress(args: argparse.Namespace, store: ReadableStore, label: str) -> Progress | None:
     if args.progress == "off":
         return None
-    head = getattr(store, "head_position", None)
-    total = await head() if head is not None else None
+    total = await store.head_position()
     tty = None if args.progress == "auto" else args.progress == "bar"
     return Progress(label, total, tty=tty)
 
@@ -160,6 +203,8 @@ async def run_replay(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 async def run_trip_at(args: argparse.Namespace, out: IO[str]) -> int:
+    if not OBJECT_ID.match(args.trip_id):
+        raise CommandError(f"{args.trip_id!r} is not a trip id (24 hexadecimal digits)")
     if args.version is not None and args.version < 1:
         raise CommandError("--version must be at least 1")
     if args.at is not None:
@@ -194,6 +239,8 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
         )
     except ValueError as exc:
         raise CommandError(f"--since/--until: not an ISO 8601 instant ({exc})") from None
+    if args.output != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise CommandError(f"--output {args.output}: no such directory")
     async with opened(args.store_url) as store:
         progress = await _progress(args, store, "export")
         if progress is not None:
@@ -201,7 +248,11 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
         if args.output == "-":
             count = await export(store, where, out, args.format, progress)
         else:
-            with open(args.output, "w", encoding="utf-8", newline="") as target:
+            try:
+                target = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise CommandError(f"--output {args.output}: {exc.strerror}") from None
+            with target:
                 count = await export(store, where, target, args.format, progress)
         if progress is not None:
             progress.unit = f"records read, {count:,} written"
@@ -240,21 +291,43 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
 
 async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
     url = args.store_url
+    where = url.split("@")[-1]
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_store import MongoEventStore
 
         store = MongoEventStore(url)
         try:
             await store.ping()
+            if args.status:
+                done, pending = await store.migration_status()
+                out.write(f"applied: {', '.join(done) or 'none'}\npending: {', '.join(pending) or 'none'}\n")
+                return FOUND if pending else OK
             applied = await store.migrate()
         except StoreError as exc:
-            raise CommandError(f"cannot migrate {url.split('@')[-1]}: {exc}") from None
+            raise CommandError(f"cannot migrate {where}: {exc}") from None
         finally:
             await store.close()
         out.write(f"applied: {', '.join(applied)}\n" if applied else "up to date\n")
         return OK
-    async with opened(url):  # the embedded store migrates itself on open
-        pass
+    if not url.startswith("sqlite:///"):
+        raise CommandError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+    if args.status:
+        reader = SqliteEventStore(sqlite_path(url), read_only=True)
+        try:
+            current, latest, unsplit = await reader.status()
+        except StoreError as exc:
+            raise CommandError(f"cannot read {where}: {exc}") from None
+        finally:
+            await reader.close()
+        out.write(f"schema version {current} of {latest}; {unsplit:,} rows in the old layout\n")
+        return FOUND if current < latest or unsplit else OK
+    embedded = open_store(url)  # the embedded store migrates itself on open, inside one write transaction
+    try:
+        await embedded.open()
+    except StoreError as exc:
+        raise CommandError(f"cannot migrate {where}: {exc}") from None
+    finally:
+        await embedded.close()
     out.write("up to date\n")
     return OK
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventlog.memory_bus import InProcessBus
-from eventlog.ports import EventBus, EventStore
+from eventlog.ports import EventBus, EventStore, ReadableStore
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 if TYPE_CHECKING:
@@ -24,6 +24,18 @@ def open_store(url: str, *, migrate: bool = False, commit_steady: float | None =
         from eventlog.mongo_store import MongoEventStore  # imported only when asked for
 
         return MongoEventStore(url, migrate=migrate)
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+
+
+def open_reader(url: str) -> ReadableStore:
+    """A store for the analyst commands: never created, migrated or written (SQLite opened ``mode=ro``;
+    MongoDB refuses a database whose migrations are behind the code)."""
+    if url.startswith("sqlite:///"):
+        return SqliteEventStore(sqlite_path(url), read_only=True)
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_store import MongoEventStore
+
+        return MongoEventStore(url)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 

@@ -38,6 +38,14 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached; nothing was written."""
 
 
+class StoreMissing(StoreError):
+    """A store opened for reading only is not there (no file, no log): nothing is created."""
+
+
+class SchemaMismatch(StoreError):
+    """A store opened for reading only has another schema version than this code reads."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
     trip_id: str | None = None
@@ -75,6 +83,14 @@ class EventStore(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class ReadableStore(EventStore, Protocol):
+    """What the analyst commands read: a store adapter itself, which knows how far its log goes."""
+
+    async def head_position(self) -> int:
+        """The highest position in the log (0 when empty)."""
+        ...
 
 
 @runtime_checkable
