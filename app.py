@@ -23,7 +23,7 @@ from pathlib import Path
 import tornado.httpserver
 import tornado.web
 
-from config import Settings, load_settings
+from config import Settings, SettingsError, load_settings
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
@@ -352,7 +352,11 @@ def main(argv: Sequence[str]) -> int:
         from analysts.cli import main as analyst_main  # the analyst and operator commands
 
         return analyst_main(args)
-    settings = load_settings(args, os.environ)
+    try:
+        settings = load_settings(args, os.environ)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_level)
     if not settings.jwt_secret and not settings.jwt_public_key:
         if not settings.dev:
@@ -375,6 +379,9 @@ def main(argv: Sequence[str]) -> int:
         return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the port is taken, the address is not this machine's, ...
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

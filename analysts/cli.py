@@ -30,7 +30,7 @@ from analysts.progress import Phases, Progress
 from analysts.replay import fetch_live, replay
 from analysts.time_travel import log_time, trip_at
 from analysts.verify import verify
-from config import DEFAULT_STORE
+from config import DEFAULT_STORE, OneLineParser, SettingsError
 from eventlog.factory import open_reader, open_store
 from eventlog.ports import ReadableStore, StoreError
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
@@ -54,7 +54,7 @@ class CommandError(Exception):
 
 
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\n\n")[0])
+    top = OneLineParser(prog="app.py", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -342,7 +342,11 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, IO[str]], Any]] = {
 
 
 def main(argv: Sequence[str], env: Mapping[str, str] | None = None, out: IO[str] | None = None) -> int:
-    args = parser(os.environ if env is None else env).parse_args(list(argv))
+    try:
+        args = parser(os.environ if env is None else env).parse_args(list(argv))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
     try:
         result: int = asyncio.run(RUNNERS[args.command](args, out if out is not None else sys.stdout))
     except CommandError as exc:
