@@ -57,19 +57,19 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     top = OneLineParser(prog="app.py", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    def command(name: str, parents: list[OneLineParser]) -> argparse.ArgumentParser:
         return commands.add_parser(
             name, parents=parents, help=SUMMARIES[name], description=SUMMARIES[name], formatter_class=_Formatter
         )
 
-    store = argparse.ArgumentParser(add_help=False)
+    store = OneLineParser(add_help=False)
     store.add_argument(
         "--store",
         dest="store_url",
         default=env.get("STORE_URL", DEFAULT_STORE),
         help="sqlite:///PATH or mongodb://... (default: $STORE_URL or %(default)s)",
     )
-    progress = argparse.ArgumentParser(add_help=False)
+    progress = OneLineParser(add_help=False)
     progress.add_argument(
         "--progress",
         choices=("auto", "bar", "lines", "off"),
