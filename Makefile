@@ -5,13 +5,20 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint format bench clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+# `make run` needs the runtime only (about 75 MB); `make test` adds the test and lint tools (about 400 MB).
+$(BIN)/.runtime: requirements.txt
+	@echo "first run: installing the runtime requirements into $(VENV) (about 20 s)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime requirements-dev.txt
+	@echo "installing the test and lint tools into $(VENV)..."
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(BIN)/.installed
+run: $(BIN)/.runtime
 	$(BIN)/python app.py --dev
 
 test: $(BIN)/.installed
