@@ -8,6 +8,7 @@ and passed down; nothing does I/O at import time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import importlib
 import logging
@@ -29,7 +30,7 @@ from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandl
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.frame_writer import FrameWriter
-from handlers.health import HealthHandler
+from handlers.health import HealthHandler, LiveHandler, ReadyHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.pinger import Pinger
@@ -53,10 +54,12 @@ from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
+from service.file_limits import raise_file_limit
 from service.hub import Hub
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
+from service.operations import start_operations
 from service.presence import LocalRosters, RoomRosters
 from service.recorder import Origin, Recorder
 from service.rooms import RoomService
@@ -195,6 +198,8 @@ def make_app(services: Services) -> tornado.web.Application:
             },
         ),
         (r"/healthz", HealthHandler, deps),
+        (r"/livez", LiveHandler, deps),
+        (r"/readyz", ReadyHandler, deps),
         (r"/api/trips", TripsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, deps),
@@ -324,6 +329,7 @@ async def serve(settings: Settings) -> int:
     tune_collector(settings.limits.gc_young_threshold)
     server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=settings.trust_proxy)
     server.listen(settings.port, settings.host)
+    operations = await start_operations(services)  # metrics sampler, signed checkpoints
     if settings.dev:
         print("TravelSense Realtime (dev mode): open one of these links", flush=True)
         for line in await seed_demo(services):
@@ -339,6 +345,7 @@ async def serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    await operations.stop()  # a last checkpoint, while the store is open
     await drain(services, server)
     return 0
 
@@ -358,6 +365,9 @@ def main(argv: Sequence[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    fitting = raise_file_limit(settings.limits.max_connections)
+    if fitting < settings.limits.max_connections:
+        settings = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, max_connections=fitting))
     if not settings.jwt_secret and not settings.jwt_public_key:
         if not settings.dev:
             print(

@@ -31,8 +31,10 @@ from analysts.replay import fetch_live, replay
 from analysts.time_travel import log_time, trip_at
 from analysts.verify import verify
 from config import DEFAULT_STORE, OneLineParser, SettingsError
+from eventlog import checkpoints
+from eventlog.checkpoints import Checkpoint
 from eventlog.factory import open_reader, open_store
-from eventlog.ports import ReadableStore, StoreError
+from eventlog.ports import EventStore, StoreError
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
@@ -131,7 +133,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 @contextlib.asynccontextmanager
-async def opened(url: str) -> AsyncIterator[ReadableStore]:
+async def opened(url: str) -> AsyncIterator[EventStore]:
     """The store, read-only: a missing or empty one is refused, never created or migrated."""
     where = url.split("@")[-1]
     try:
@@ -150,7 +152,7 @@ async def opened(url: str) -> AsyncIterator[ReadableStore]:
         await store.close()
 
 
-async def _progress(args: argparse.Namespace, store: ReadableStore, label: str) -> Progress | None:
+async def _progress(args: argparse.Namespace, store: EventStore, label: str) -> Progress | None:
     if args.progress == "off":
         return None
     total = await store.head_position()
@@ -260,10 +262,32 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
     return OK
 
 
+def read_checkpoints(path: str) -> list[Checkpoint]:
+    """Checkpoints kept outside the store: JSON Lines of checkpoints or of exported checkpoint records."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            lines = [line for line in source if line.strip()]
+    except OSError as exc:
+        raise CommandError(f"--checkpoints {path}: {exc.strerror}") from None
+    found = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            checkpoint = checkpoints.from_json(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            checkpoint = None
+        if checkpoint is None:
+            raise CommandError(f"--checkpoints {path}: line {number} is not a checkpoint")
+        found.append(checkpoint)
+    if not found:
+        raise CommandError(f"--checkpoints {path}: no checkpoints in it")
+    return found
+
+
 async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
+    external = read_checkpoints(args.checkpoints) if args.checkpoints else None
     async with opened(args.store_url) as store:
         progress = await _progress(args, store, "verify")
-        report = await verify(store, progress)
+        report = await verify(store, progress, key=args.key, external=external)
         if progress is not None:
             progress.close()
     if args.json:
@@ -276,6 +300,11 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
     if report.legacy:
         out.write(f"; {report.legacy:,} written before the chain (schema 1), {report.uncovered:,} of them not covered")
     out.write("\n")
+    if args.key is not None or external:
+        out.write(
+            f"checkpoints: {report.checkpoints:,} checked; the log matches the signed ones up to position"
+            f" {report.anchored_up_to:,}\n"
+        )
     if report.intact:
         out.write("intact\n")
         return OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventlog.memory_bus import InProcessBus
-from eventlog.ports import EventBus, EventStore, ReadableStore
+from eventlog.ports import EventBus, EventStore
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def open_store(url: str, *, migrate: bool = False, commit_steady: float | None =
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 
-def open_reader(url: str) -> ReadableStore:
+def open_reader(url: str) -> EventStore:
     """A store for the analyst commands: never created, migrated or written (SQLite opened ``mode=ro``;
     MongoDB refuses a database whose migrations are behind the code)."""
     if url.startswith("sqlite:///"):

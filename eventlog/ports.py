@@ -80,17 +80,13 @@ class EventStore(Protocol):
 
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None: ...
 
+    async def head_position(self) -> int:
+        """The highest position in the log (0 when empty): how far a full read goes."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
-
-
-class ReadableStore(EventStore, Protocol):
-    """What the analyst commands read: a store adapter itself, which knows how far its log goes."""
-
-    async def head_position(self) -> int:
-        """The highest position in the log (0 when empty)."""
-        ...
 
 
 @runtime_checkable

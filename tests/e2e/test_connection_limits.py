@@ -501,6 +501,10 @@ async def test_hub_encodes_a_room_broadcast_once_for_every_member() -> None:
         def close(self, code: int, reason: str) -> None:
             raise AssertionError("closed")
 
+        @property
+        def pending_bytes(self) -> int:
+            return 0
+
     hub = Hub(store=None)  # type: ignore[arg-type]
     outlets = []
     for n in range(5):
