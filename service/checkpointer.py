@@ -6,7 +6,8 @@ it covers.  At start it continues from the newest checkpoint in the log signed
 with the same key (any node's), else folds the log from the start, in pages, in
 the background.  A tick covers the records up to the head seen at the previous
 tick, never the newest ones: with MongoDB, a position is reserved before its
-record lands, and a record still in flight must not be missing from the fold.
+record lands, and a record still in flight must not be missing from the fold
+(the checkpoint at shutdown waits ``SETTLE`` for the same reason).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from service.recorder import Origin, Recorder
 log = logging.getLogger("travelsense.checkpoints")
 
 PAGE = 1000
+SETTLE = 0.5  # seconds the shutdown checkpoint waits for appends in flight below the head it covers
 SYSTEM = Origin("system", None, None)
 
 
@@ -54,7 +56,9 @@ class Checkpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         try:
-            await self.checkpoint(await self._store.head_position())
+            head = await self._store.head_position()
+            await asyncio.sleep(SETTLE)
+            await self.checkpoint(head)
         except Exception as exc:  # the store is away: the previous checkpoint stands
             log.warning("no checkpoint at shutdown: %s", exc)
 
