@@ -329,7 +329,7 @@ async def serve(settings: Settings) -> int:
     tune_collector(settings.limits.gc_young_threshold)
     server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=settings.trust_proxy)
     server.listen(settings.port, settings.host)
-    operations = await start_operations(services)  # metrics sampler, signed checkpoints
+    await start_operations(services)  # metrics sampler, signed checkpoints; stopped by drain (services.closing)
     if settings.dev:
         print("TravelSense Realtime (dev mode): open one of these links", flush=True)
         for line in await seed_demo(services):
@@ -345,7 +345,6 @@ async def serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
-    await operations.stop()  # a last checkpoint, while the store is open
     await drain(services, server)
     return 0
 

@@ -1,6 +1,8 @@
 """What a serving node runs besides serving: the metrics sampler and, with a
 checkpoint key, the signed checkpoints.  ``app.serve`` starts it once the node
-listens and stops it before the store closes."""
+listens; ``app.drain`` closes it with the other adapters in ``services.closing``:
+after the sockets are closed and the commands in flight are logged, before the
+store closes, so the last checkpoint covers them."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ class Operations:
     sampler: Sampler
     checkpointer: Checkpointer | None
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         await self.sampler.stop()
         if self.checkpointer is not None:
             await self.checkpointer.stop()
@@ -36,4 +38,6 @@ async def start_operations(services: Services) -> Operations:
             services.bus.node_id,
             settings.checkpoint_interval_seconds,
         ).start()
-    return Operations(sampler, checkpointer)
+    operations = Operations(sampler, checkpointer)
+    services.closing.append(operations)
+    return operations

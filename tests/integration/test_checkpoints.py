@@ -45,7 +45,7 @@ async def signed_log(path: Path, commands: int = 60) -> None:
     try:
         operations = await start_operations(services)
         await mixed_session(services, random.Random(7), commands)
-        await operations.stop()
+        await operations.close()
     finally:
         await services.store.close()
 
