@@ -5,6 +5,8 @@ cannot serve."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +14,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import People
-from tests.server import ServerProcess, free_port
+from tests.e2e.conftest import People, make_trip
+from tests.server import ROOT, ServerProcess, free_port
 
 SCRAPE_TOKEN = "scrape-only-token"
 GAUGES = (
@@ -100,3 +102,20 @@ def test_without_redis_a_node_is_live_and_ready_but_degraded(tmp_path: Path) -> 
         assert status == 503 and body["failing"] == ["bus"]
     finally:
         server.stop()
+
+
+def test_a_node_signs_a_checkpoint_at_shutdown_that_verify_checks(tmp_path: Path) -> None:
+    key = "checkpoint-key-for-this-test"
+    url = f"sqlite:///{tmp_path}/events.db"
+    server = ServerProcess(url, env={"CHECKPOINT_KEY": key}).start(tmp_path)
+    try:
+        make_trip(server, People(), "ada", "bob")
+    finally:
+        assert server.stop() == 0
+    verify = [sys.executable, str(ROOT / "app.py"), "verify", "--store", url, "--progress", "off"]
+    done = subprocess.run([*verify, "--key", key], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "intact" in done.stdout and "1 checked" in done.stdout, done.stdout
+    done = subprocess.run(
+        [*verify, "--all", "--key", "another key"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "forged" in done.stdout
