@@ -8,6 +8,7 @@ and passed down; nothing does I/O at import time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import importlib
 import logging
@@ -22,14 +23,14 @@ from pathlib import Path
 import tornado.httpserver
 import tornado.web
 
-from config import Settings, load_settings
+from config import Settings, SettingsError, load_settings
 from domain.room import RosterNews
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.frame_writer import Deflate, FrameWriter
-from handlers.health import HealthHandler
+from handlers.health import HealthHandler, LiveHandler, ReadyHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.pinger import Pinger
@@ -56,10 +57,12 @@ from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
+from service.file_limits import raise_file_limit
 from service.hub import Hub, SeatRevoked
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
+from service.operations import start_operations
 from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
 from service.reactions import RecordReactions
@@ -229,6 +232,8 @@ def make_app(services: Services) -> tornado.web.Application:
             },
         ),
         (r"/healthz", HealthHandler, deps),
+        (r"/livez", LiveHandler, deps),
+        (r"/readyz", ReadyHandler, deps),
         (r"/api/trips", TripsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, deps),
@@ -365,6 +370,7 @@ async def serve(settings: Settings) -> int:
     tune_collector(settings.limits.gc_young_threshold)
     server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=settings.trust_proxy)
     server.listen(settings.port, settings.host)
+    await start_operations(services)  # metrics sampler, signed checkpoints; stopped by drain (services.closing)
     if settings.dev:
         print("TravelSense Realtime (dev mode): open one of these links", flush=True)
         for line in await seed_demo(services):
@@ -393,8 +399,15 @@ def main(argv: Sequence[str]) -> int:
         from analysts.cli import main as analyst_main  # the analyst and operator commands
 
         return analyst_main(args)
-    settings = load_settings(args, os.environ)
+    try:
+        settings = load_settings(args, os.environ)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_level)
+    fitting = raise_file_limit(settings.limits.max_connections)
+    if fitting < settings.limits.max_connections:
+        settings = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, max_connections=fitting))
     if not settings.jwt_secret and not settings.jwt_public_key:
         if not settings.dev:
             print(
@@ -416,6 +429,9 @@ def main(argv: Sequence[str]) -> int:
         return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the port is taken, the address is not this machine's, ...
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

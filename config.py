@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 DEFAULT_STORE = "sqlite:///data/events.db"
 
@@ -70,6 +71,9 @@ class Settings:
     node_id: str | None = None
     log_level: str = "INFO"
     event_loop: str = "asyncio"  # or "uvloop" (when installed): a faster event loop, same behaviour
+    metrics_token: str | None = None  # a bearer token that reads /metrics and nothing else
+    checkpoint_key: str | None = None  # signs checkpoints of the log (eventlog/checkpoints.py); never stored
+    checkpoint_interval_seconds: float = 60.0
     limits: Limits = field(default_factory=Limits)
 
 
@@ -122,34 +126,196 @@ def _key_text(value: str | None) -> str | None:
     return path.read_text() if path.is_file() else value
 
 
+class SettingsError(ValueError):
+    """A flag or environment value that cannot be used; reported in one line (exit 2)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Reports a bad flag in one line, through ``SettingsError``, instead of usage text and ``exit``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise SettingsError(message)
+
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"", "0", "false", "no", "off"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_bool(text: str) -> bool:
+    folded = text.strip().lower()
+    if folded in TRUE:
+        return True
+    if folded in FALSE:
+        return False
+    raise ValueError("not a yes/no value (1/true/yes/on or 0/false/no/off)")
+
+
+def _number(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"not {'an integer' if kind is int else 'a number'}") from None
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _port(text: str) -> int:
+    value: int = _number(int)(text)
+    if value > 65535:
+        raise ValueError("not a port (0-65535)")
+    return value
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _from_env(env: Mapping[str, str], var: str, parse: Callable[[str], Any], default: Any) -> Any:
+    text = env.get(var)
+    if text is None or (text == "" and default is None):
+        return default
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise SettingsError(f"{var}={text!r}: {exc}") from None
+
+
+def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` for a flag: argparse reports the flag, the value and what is wrong with it."""
+
+    def check(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return check
+
+
+ANALYST_HELP = """commands (each has its own --help; they read --store / $STORE_URL and never write the log):
+  replay    rebuild every projection from the log and compare
+  trip-at   a trip's state as of a version or an instant
+  export    the log, or part of it, as JSON Lines or CSV
+  verify    check the hash chains and the signed checkpoints
+  migrate   bring the store's schema up to date (--status: report it)
+
+environment only:
+  JWT_SECRET                  HS256 secret (required unless --dev or JWT_PUBLIC_KEY)
+  JWT_PUBLIC_KEY              PEM text or file for RS256/ES256
+  JWT_ALGORITHMS              comma list (default HS256)
+  JWT_ISSUER, JWT_AUDIENCE    checked, and required in tokens, when set
+  ALLOWED_ORIGINS             comma list of WebSocket origins (default: same host only; * for any)
+  METRICS_TOKEN               a bearer token that reads /metrics and nothing else
+  CHECKPOINT_KEY              the key signing checkpoints (default: none, no checkpoints)
+"""
+
+
 def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="app.py", description="TravelSense Realtime server")
-    parser.add_argument("--host", default=env.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env.get("PORT", "8080")))
-    parser.add_argument("--store", dest="store_url", default=env.get("STORE_URL", DEFAULT_STORE))
-    parser.add_argument("--redis", dest="redis_url", default=env.get("REDIS_URL") or None)
-    parser.add_argument("--redis-prefix", default=env.get("REDIS_PREFIX") or "travelsense")
-    parser.add_argument("--dev", action="store_true", default=env.get("DEV", "") == "1")
-    parser.add_argument("--metrics-public", action="store_true", default=env.get("METRICS_PUBLIC", "") == "1")
-    parser.add_argument("--migrate", action="store_true", default=env.get("MIGRATE", "") == "1")
-    parser.add_argument("--certfile", default=env.get("TLS_CERTFILE"))
-    parser.add_argument("--keyfile", default=env.get("TLS_KEYFILE"))
-    parser.add_argument(
-        "--trust-proxy",
-        action="store_true",
-        default=env.get("TRUST_PROXY", "") == "1",
-        help="take the client address from X-Forwarded-For/X-Real-Ip (behind a TLS proxy)",
+    parser = OneLineParser(
+        prog="app.py",
+        usage="app.py [flags]  |  app.py COMMAND [options]",
+        description="TravelSense Realtime server. Every flag also reads the environment variable shown.",
+        epilog=ANALYST_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--node-id", default=env.get("NODE_ID"))
-    parser.add_argument("--log-level", default=env.get("LOG_LEVEL", "INFO"))
-    parser.add_argument("--event-loop", choices=("asyncio", "uvloop"), default=env.get("EVENT_LOOP", "asyncio"))
+
+    def add(flag: str, var: str, parse: Callable[[str], Any], default: Any, text: str, **extra: Any) -> None:
+        shown = "none" if default is None else default
+        parser.add_argument(
+            flag,
+            type=_checked(parse),
+            default=_from_env(env, var, parse, default),
+            help=f"{text} [${var}, default {shown}]",
+            **extra,
+        )
+
+    def switch(flag: str, var: str, text: str) -> None:
+        parser.add_argument(
+            flag,
+            action="store_true",
+            default=_from_env(env, var, parse_bool, False),
+            help=f"{text} [${var}=1/true/yes, default off]",
+        )
+
+    add("--host", "HOST", str, "127.0.0.1", "address to listen on")
+    add("--port", "PORT", _port, 8080, "port to listen on")
+    add("--store", "STORE_URL", str, DEFAULT_STORE, "event log: sqlite:///PATH or mongodb://...", dest="store_url")
+    add("--redis", "REDIS_URL", str, None, "Redis for the cross-node bus and presence", dest="redis_url")
+    add("--redis-prefix", "REDIS_PREFIX", str, "travelsense", "prefix of every Redis key")
+    switch("--dev", "DEV", "random signing secret, a demo trip and sign-in links")
+    switch("--metrics-public", "METRICS_PUBLIC", "/metrics without a token")
+    switch("--migrate", "MIGRATE", "run MongoDB migrations on start")
+    add("--certfile", "TLS_CERTFILE", str, None, "serve TLS with this certificate (PEM)")
+    add("--keyfile", "TLS_KEYFILE", str, None, "the certificate's private key (PEM)")
+    switch("--trust-proxy", "TRUST_PROXY", "take the client address from X-Forwarded-For/X-Real-Ip (behind a proxy)")
+    add("--node-id", "NODE_ID", str, None, "this node's name on the bus (default: random)")
+    add("--log-level", "LOG_LEVEL", _log_level, "INFO", f"one of {', '.join(LOG_LEVELS)}")
+    add(
+        "--event-loop",
+        "EVENT_LOOP",
+        _event_loop,
+        "asyncio",
+        "asyncio, or uvloop when installed",
+    )
+    add(
+        "--checkpoint-interval",
+        "CHECKPOINT_INTERVAL",
+        _number(float),
+        60.0,
+        "seconds between signed checkpoints of the log (with $CHECKPOINT_KEY; 0: only at shutdown)",
+    )
     defaults = Limits()
     for flag, (name, var, kind) in _LIMIT_FLAGS.items():
-        parser.add_argument(flag, dest=name, type=kind, default=kind(env.get(var, getattr(defaults, name))))
+        add(flag, var, _number(kind), getattr(defaults, name), _LIMIT_HELP.get(name, name.replace("_", " ")), dest=name)
     return parser
 
 
+def _event_loop(text: str) -> str:
+    if text not in ("asyncio", "uvloop"):
+        raise ValueError("not one of asyncio, uvloop")
+    return text
+
+
+_LIMIT_HELP = {
+    "rate_burst": "inbound events per connection: burst",
+    "rate_per_second": "inbound events per connection: per second",
+    "typing_burst": "typing events per connection: burst",
+    "typing_per_second": "typing events per connection: per second",
+    "abuse_refusals": "rate-limited frames within --abuse-window before a 4008 close",
+    "abuse_window_seconds": "seconds of the abuse window",
+    "max_connections": "connections on this node",
+    "max_connections_per_user": "connections per user",
+    "max_connections_per_ip": "connections per client address",
+    "connect_burst": "connection attempts per user: burst",
+    "connect_per_second": "connection attempts per user: per second",
+    "max_rooms": "rooms per connection",
+    "max_frame_bytes": "inbound frame size after decompression",
+    "idle_timeout_seconds": "seconds without a frame before a 4000 close",
+    "outbound_max_frames": "frames queued for one slow socket before a 4009 close",
+    "outbound_max_bytes": "bytes queued for one slow socket before a 4009 close",
+    "ping_interval_seconds": "seconds between pings",
+    "ping_timeout_seconds": "seconds a pong may take",
+    "typing_clear_seconds": "seconds before a typing indicator clears",
+    "token_warning_seconds": "seconds before a token's exp that token_expiring is sent",
+    "shutdown_grace_seconds": "seconds a shutdown waits for sockets to close",
+    "write_coalesce_seconds": "minimum seconds between socket flushes",
+    "write_pace": "pause after a long flush, as a multiple of its length (0: off)",
+    "commit_steady_seconds": "SQLite: seconds within which a commit waits for company",
+    "gc_young_threshold": "allocations between young-generation collections (0: Python's default)",
+}
+
+
 def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Settings:
+    """Raises ``SettingsError`` (one line) for a bad flag or environment value."""
     args = server_parser(env).parse_args(list(argv))
     limits = Limits(**{name: getattr(args, name) for name, _, _ in _LIMIT_FLAGS.values()})
     origins = env.get("ALLOWED_ORIGINS")
@@ -174,5 +340,8 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         node_id=args.node_id,
         log_level=args.log_level,
         event_loop=args.event_loop,
+        metrics_token=env.get("METRICS_TOKEN") or None,
+        checkpoint_key=env.get("CHECKPOINT_KEY") or None,
+        checkpoint_interval_seconds=args.checkpoint_interval,
         limits=limits,
     )

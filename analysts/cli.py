@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import IO, Any
@@ -29,12 +30,25 @@ from analysts.progress import Phases, Progress
 from analysts.replay import fetch_live, replay
 from analysts.time_travel import log_time, trip_at
 from analysts.verify import verify
-from config import DEFAULT_STORE
-from eventlog.factory import open_mongo_store, open_store
+from config import DEFAULT_STORE, OneLineParser, SettingsError
+from eventlog import checkpoints
+from eventlog.checkpoints import Checkpoint
+from eventlog.factory import open_mongo_store, open_reader, open_store
 from eventlog.ports import EventStore, StoreError
+from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
 OK, FOUND, USAGE = 0, 1, 2
+OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+
+# what each command does, for ``--help`` (and the server's ``--help``)
+SUMMARIES = {
+    "replay": "rebuild every projection from the log and compare (exit 1 on a difference)",
+    "trip-at": "a trip's state as of a version or an instant, as JSON",
+    "export": "the log, or part of it, as JSON Lines or CSV",
+    "verify": "check the log's hash chains and signed checkpoints (exit 1 on a broken link)",
+    "migrate": "bring the store's schema up to date (--status: only report it)",
+}
 
 
 class CommandError(Exception):
@@ -42,16 +56,22 @@ class CommandError(Exception):
 
 
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\n\n")[0])
+    top = OneLineParser(prog="app.py", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    store = argparse.ArgumentParser(add_help=False)
+
+    def command(name: str, parents: list[OneLineParser]) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=parents, help=SUMMARIES[name], description=SUMMARIES[name], formatter_class=_Formatter
+        )
+
+    store = OneLineParser(add_help=False)
     store.add_argument(
         "--store",
         dest="store_url",
         default=env.get("STORE_URL", DEFAULT_STORE),
         help="sqlite:///PATH or mongodb://... (default: $STORE_URL or %(default)s)",
     )
-    progress = argparse.ArgumentParser(add_help=False)
+    progress = OneLineParser(add_help=False)
     progress.add_argument(
         "--progress",
         choices=("auto", "bar", "lines", "off"),
@@ -59,48 +79,74 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="a bar on a terminal, plain lines elsewhere (auto)",
     )
 
-    cmd = commands.add_parser("replay", parents=[store, progress], help="rebuild every projection and compare")
+    cmd = command("replay", [store, progress])
     cmd.add_argument("--live", metavar="URL", help="compare with this running node (needs an admin token)")
     cmd.add_argument("--token", default=env.get("ADMIN_TOKEN"), help="admin JWT for --live (default: $ADMIN_TOKEN)")
     cmd.add_argument("--limit", type=int, default=100, help="report at most this many differences")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    cmd = commands.add_parser("trip-at", parents=[store], help="a trip's state as of a version or an instant")
-    cmd.add_argument("trip_id")
+    cmd = command("trip-at", [store])
+    cmd.add_argument("trip_id", help="the trip's id (24 hexadecimal digits)")
     when = cmd.add_mutually_exclusive_group()
     when.add_argument("--version", type=int, help="the state after this version of the trip's stream")
     when.add_argument("--at", help="the state at this ISO 8601 instant")
 
-    cmd = commands.add_parser("export", parents=[store, progress], help="the log, or part of it, as JSON Lines or CSV")
-    cmd.add_argument("--trip", dest="trip_id")
-    cmd.add_argument("--user", dest="user_id")
+    cmd = command("export", [store, progress])
+    cmd.add_argument("--trip", dest="trip_id", help="only records of this trip")
+    cmd.add_argument("--user", dest="user_id", help="only records of this user")
     cmd.add_argument("--type", dest="types", action="append", help="record type (the command); repeatable")
     cmd.add_argument("--event-type", dest="event_types", action="append", help="keep records holding such an event")
     cmd.add_argument("--since", help="ISO 8601 instant, inclusive")
     cmd.add_argument("--until", help="ISO 8601 instant, exclusive")
-    cmd.add_argument("--format", choices=FORMATS, default="jsonl")
+    cmd.add_argument("--format", choices=FORMATS, default="jsonl", help="(default: %(default)s)")
     cmd.add_argument("--output", default="-", help="a file (default: standard output)")
 
-    cmd = commands.add_parser("verify", parents=[store, progress], help="check the log's hash chains")
+    cmd = command("verify", [store, progress])
     cmd.add_argument("--all", action="store_true", help="list every broken link, not only the first")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    cmd.add_argument(
+        "--key",
+        default=env.get("CHECKPOINT_KEY") or None,
+        help="the checkpoint signing key: checkpoints must verify with it (default: $CHECKPOINT_KEY)",
+    )
+    cmd.add_argument(
+        "--checkpoints",
+        metavar="FILE",
+        help="checkpoints exported earlier (JSON Lines): the log must still match each of them",
+    )
 
-    commands.add_parser("migrate", parents=[store], help="bring the store's schema up to date")
+    cmd = command("migrate", [store])
+    cmd.add_argument(
+        "--status", action="store_true", help="report the schema version and what is pending; change nothing"
+    )
     return top
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown after every help text that does not name them already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "%(default)" in text or "default:" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 @contextlib.asynccontextmanager
 async def opened(url: str) -> AsyncIterator[EventStore]:
+    """The store, read-only: a missing or empty one is refused, never created or migrated."""
+    where = url.split("@")[-1]
     try:
-        store = open_store(url)
+        store = open_reader(url)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     try:
-        await store.open()
-    except StoreError as exc:
-        await store.close()
-        raise CommandError(f"cannot open the store {url.split('@')[-1]}: {exc}") from None
-    try:
+        try:
+            await store.open()
+        except StoreError as exc:
+            raise CommandError(f"cannot open the store {where}: {exc}") from None
+        if await store.head_position() == 0:
+            raise CommandError(f"the store {where} holds no records")
         yield store
     finally:
         await store.close()
@@ -159,6 +205,8 @@ async def run_replay(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 async def run_trip_at(args: argparse.Namespace, out: IO[str]) -> int:
+    if not OBJECT_ID.match(args.trip_id):
+        raise CommandError(f"{args.trip_id!r} is not a trip id (24 hexadecimal digits)")
     if args.version is not None and args.version < 1:
         raise CommandError("--version must be at least 1")
     if args.at is not None:
@@ -193,6 +241,8 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
         )
     except ValueError as exc:
         raise CommandError(f"--since/--until: not an ISO 8601 instant ({exc})") from None
+    if args.output != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise CommandError(f"--output {args.output}: no such directory")
     async with opened(args.store_url) as store:
         progress = await _progress(args, store, "export")
         if progress is not None:
@@ -200,7 +250,11 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
         if args.output == "-":
             count = await export(store, where, out, args.format, progress)
         else:
-            with open(args.output, "w", encoding="utf-8", newline="") as target:
+            try:
+                target = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise CommandError(f"--output {args.output}: {exc.strerror}") from None
+            with target:
                 count = await export(store, where, target, args.format, progress)
         if progress is not None:
             progress.unit = f"records read, {count:,} written"
@@ -208,10 +262,32 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
     return OK
 
 
+def read_checkpoints(path: str) -> list[Checkpoint]:
+    """Checkpoints kept outside the store: JSON Lines of checkpoints or of exported checkpoint records."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            lines = [line for line in source if line.strip()]
+    except OSError as exc:
+        raise CommandError(f"--checkpoints {path}: {exc.strerror}") from None
+    found = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            checkpoint = checkpoints.from_json(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            checkpoint = None
+        if checkpoint is None:
+            raise CommandError(f"--checkpoints {path}: line {number} is not a checkpoint")
+        found.append(checkpoint)
+    if not found:
+        raise CommandError(f"--checkpoints {path}: no checkpoints in it")
+    return found
+
+
 async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
+    external = read_checkpoints(args.checkpoints) if args.checkpoints else None
     async with opened(args.store_url) as store:
         progress = await _progress(args, store, "verify")
-        report = await verify(store, progress)
+        report = await verify(store, progress, key=args.key, external=external)
         if progress is not None:
             progress.close()
     if args.json:
@@ -224,6 +300,11 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
     if report.legacy:
         out.write(f"; {report.legacy:,} written before the chain (schema 1), {report.uncovered:,} of them not covered")
     out.write("\n")
+    if args.key is not None or external:
+        out.write(
+            f"checkpoints: {report.checkpoints:,} checked; the log matches the signed ones up to position"
+            f" {report.anchored_up_to:,}\n"
+        )
     if report.intact:
         out.write("intact\n")
         return OK
@@ -239,19 +320,41 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
 
 async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
     url = args.store_url
+    where = url.split("@")[-1]
     if url.startswith(("mongodb://", "mongodb+srv://")):
         store = open_mongo_store(url)
         try:
             await store.ping()
+            if args.status:
+                done, pending = await store.migration_status()
+                out.write(f"applied: {', '.join(done) or 'none'}\npending: {', '.join(pending) or 'none'}\n")
+                return FOUND if pending else OK
             applied = await store.migrate()
         except StoreError as exc:
-            raise CommandError(f"cannot migrate {url.split('@')[-1]}: {exc}") from None
+            raise CommandError(f"cannot migrate {where}: {exc}") from None
         finally:
             await store.close()
         out.write(f"applied: {', '.join(applied)}\n" if applied else "up to date\n")
         return OK
-    async with opened(url):  # the embedded store migrates itself on open
-        pass
+    if not url.startswith("sqlite:///"):
+        raise CommandError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+    if args.status:
+        reader = SqliteEventStore(sqlite_path(url), read_only=True)
+        try:
+            current, latest, unsplit = await reader.status()
+        except StoreError as exc:
+            raise CommandError(f"cannot read {where}: {exc}") from None
+        finally:
+            await reader.close()
+        out.write(f"schema version {current} of {latest}; {unsplit:,} rows in the old layout\n")
+        return FOUND if current < latest or unsplit else OK
+    embedded = open_store(url)  # the embedded store migrates itself on open, inside one write transaction
+    try:
+        await embedded.open()
+    except StoreError as exc:
+        raise CommandError(f"cannot migrate {where}: {exc}") from None
+    finally:
+        await embedded.close()
     out.write("up to date\n")
     return OK
 
@@ -266,7 +369,11 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, IO[str]], Any]] = {
 
 
 def main(argv: Sequence[str], env: Mapping[str, str] | None = None, out: IO[str] | None = None) -> int:
-    args = parser(os.environ if env is None else env).parse_args(list(argv))
+    try:
+        args = parser(os.environ if env is None else env).parse_args(list(argv))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
     try:
         result: int = asyncio.run(RUNNERS[args.command](args, out if out is not None else sys.stdout))
     except CommandError as exc:

@@ -11,6 +11,13 @@ Records from before the chain (schema version 1) carry no hash: those of a
 trip stream are still covered by the first chained record after them (it
 links to their content), the others are counted as not covered.  What no chain
 can show is the loss of the newest records of a chain.
+
+The chains are unkeyed: someone who can write the store can rewrite a record
+and recompute every hash after it.  With the checkpoint key (``--key``) or
+checkpoints kept elsewhere (``--checkpoints``), the same pass also folds the
+log into the checkpoints' accumulator (``eventlog/checkpoints.py``) and checks
+that the log still gives every signed checkpoint's value: a rewritten and
+re-chained history does not.
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysts.scan import PAGE, gc_paused
+from eventlog import checkpoints
 from eventlog.chain import content_hash
-from eventlog.ports import EventStore
-from eventlog.records import LogRecord
+from eventlog.checkpoints import Checkpoint
+from eventlog.ports import EventStore, RecordFilter
+from eventlog.records import ACCEPTED, LogRecord
 
 FIRST_CHAINED_SCHEMA = 2
 
@@ -52,6 +61,8 @@ class VerifyReport:
     uncovered: int = 0  # legacy records no chained record links to
     broken: list[Broken] = field(default_factory=list)
     truncated: bool = False
+    checkpoints: int = 0  # signed checkpoints the log was checked against (with a key or a file)
+    anchored_up_to: int = 0  # the newest position a checkpoint that held covers
 
     @property
     def intact(self) -> bool:
@@ -67,6 +78,8 @@ class VerifyReport:
             "uncovered": self.uncovered,
             "broken": [item.to_json() for item in self.broken],
             "truncated": self.truncated,
+            "checkpoints": self.checkpoints,
+            "anchoredUpTo": self.anchored_up_to,
         }
 
 
@@ -90,8 +103,11 @@ class Verifier:
         self._legacy_outside = 0  # legacy records on no chain at all
 
     def _broken(self, record: LogRecord, chain: str, problem: str) -> None:
+        self.broken_at(record.position, record.record_id, chain, problem)
+
+    def broken_at(self, position: int, record_id: str, chain: str, problem: str) -> None:
         if len(self.report.broken) < self._limit:
-            self.report.broken.append(Broken(record.position, record.record_id, chain, problem))
+            self.report.broken.append(Broken(position, record_id, chain, problem))
         else:
             self.report.truncated = True
 
@@ -158,19 +174,121 @@ class Verifier:
         return report
 
 
+class Anchors:
+    """Folds the log into the checkpoints' accumulator and holds it to each signed checkpoint."""
+
+    def __init__(self, verifier: Verifier, targets: list[tuple[str, Checkpoint]]) -> None:
+        self._verifier = verifier
+        self._pending = sorted(targets, key=lambda target: target[1].position, reverse=True)  # nearest last
+        self._accumulator = ""
+        self._records = 0
+        self._last = 0
+
+    def _resolve(self, up_to: int) -> None:
+        """Hold every checkpoint covering at most ``up_to`` to the accumulator (it covers the log up to there)."""
+        report = self._verifier.report
+        while self._pending and self._pending[-1][1].position <= up_to:
+            where, signed = self._pending.pop()
+            report.checkpoints += 1
+            if signed.accumulator == self._accumulator and signed.records == self._records:
+                report.anchored_up_to = max(report.anchored_up_to, signed.position)
+                continue
+            self._verifier.broken_at(
+                signed.position,
+                "-",
+                f"checkpoint of {signed.at} by {signed.node} ({where})",
+                f"the log up to position {signed.position} no longer gives the signed value"
+                f" ({self._records:,} records now, {signed.records:,} signed):"
+                " records at or before it were altered, deleted or added, and the chains recomputed",
+            )
+
+    def check(self, record: LogRecord) -> None:
+        self._resolve(record.position - 1)
+        self._accumulator = checkpoints.fold(self._accumulator, record)
+        self._records += 1
+        self._last = record.position
+        self._resolve(record.position)
+
+    def finish(self) -> None:
+        while self._pending:
+            where, signed = self._pending.pop()
+            self._verifier.report.checkpoints += 1
+            self._verifier.broken_at(
+                signed.position,
+                "-",
+                f"checkpoint of {signed.at} by {signed.node} ({where})",
+                f"the log ends at position {self._last}, before the position {signed.position} this checkpoint"
+                " covers: its newest records were deleted",
+            )
+
+
+async def signed_checkpoints(
+    store: EventStore, verifier: Verifier, key: str | None, external: list[Checkpoint], page: int = PAGE
+) -> list[tuple[str, Checkpoint]]:
+    """The checkpoints to hold the log to: those in the log (with a key: each must verify with it)
+    and those from a file (kept outside the store: trusted, and checked too when a key is given)."""
+    targets: list[tuple[str, Checkpoint]] = []
+    where = RecordFilter(commands=(checkpoints.COMMAND,))
+    after = 0
+    while key is not None:
+        records = await store.read_all(after, page, where)
+        for record in records:
+            if not checkpoints.is_checkpoint(record) or record.outcome != ACCEPTED:
+                continue
+            found = checkpoints.from_json(record.payload)
+            name = f"checkpoint record {record.record_id}"
+            if found is None:
+                verifier.broken_at(record.position, record.record_id, name, "it is not a readable checkpoint")
+            elif not found.signed_with(key):
+                verifier.broken_at(
+                    record.position, record.record_id, name, "its signature does not verify with this key: forged"
+                )
+            else:
+                targets.append((f"in the log at position {record.position}", found))
+        if len(records) < page:
+            break
+        after = records[-1].position
+    for number, found in enumerate(external, start=1):
+        name = f"checkpoint {number} of the file"
+        if key is not None and not found.signed_with(key):
+            verifier.broken_at(0, "-", name, "its signature does not verify with this key")
+        else:
+            targets.append((name, found))
+    if not targets:
+        verifier.broken_at(0, "-", "checkpoints", "no checkpoint signed with this key: nothing anchors the log")
+    return targets
+
+
 async def verify(
-    store: EventStore, progress: Callable[[int], None] | None = None, *, limit: int = 1000, page: int = PAGE
+    store: EventStore,
+    progress: Callable[[int], None] | None = None,
+    *,
+    limit: int = 1000,
+    page: int = PAGE,
+    key: str | None = None,
+    external: list[Checkpoint] | None = None,
 ) -> VerifyReport:
-    """Check every record of the log; the report lists the broken links in position order."""
+    """Check every record of the log; the report lists the broken links in position order.
+
+    With ``key`` or ``external`` checkpoints, the log must also still give every signed checkpoint."""
     verifier = Verifier(limit)
+    anchors = None
+    if key is not None or external:
+        anchors = Anchors(verifier, await signed_checkpoints(store, verifier, key, list(external or ()), page))
     position = 0
     with gc_paused():
         while True:
             records = await store.read_all(position, page)
             for record in records:
                 verifier.check(record)
+                if anchors is not None:
+                    anchors.check(record)
             if progress is not None:
                 progress(len(records))
             if len(records) < page:
-                return verifier.finish()
+                if anchors is not None:
+                    anchors.finish()
+                report = verifier.finish()
+                report.broken.sort(key=lambda item: item.position)
+                return report
             position = records[-1].position

@@ -25,8 +25,8 @@ OpenAPI (docs/openapi.yaml):
     `examples.*.value`) validate against their schemas, and so do
     parameter defaults and schema-level `examples`;
   * JSON request bodies are closed (`additionalProperties: false`);
-  * operations that need a token list 401; `/healthz`, `/openapi.json` and
-    `/asyncapi.json` have `security: []`;
+  * operations that need a token list 401; `/healthz`, `/livez`, `/readyz`,
+    `/openapi.json` and `/asyncapi.json` have `security: []`;
   * a set of invalid request bodies are rejected by the schemas.
 
 Schemas are validated as Draft 2020-12. Refs of the form `#/...` are made
@@ -78,10 +78,12 @@ REST_OPERATIONS = [
     ("get", "/api/audit/events"),
     ("get", "/metrics"),
     ("get", "/healthz"),
+    ("get", "/livez"),
+    ("get", "/readyz"),
     ("get", "/openapi.json"),
     ("get", "/asyncapi.json"),
 ]
-PUBLIC_PATHS = {"/healthz", "/openapi.json", "/asyncapi.json", "/api/dev/sign-in"}
+PUBLIC_PATHS = {"/healthz", "/livez", "/readyz", "/openapi.json", "/asyncapi.json", "/api/dev/sign-in"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 OID = "6650c3e2a41f5b7d9e0c1a2b"

@@ -43,6 +43,18 @@ def open_mongo_store(url: str) -> MongoEventStore:
     return MongoEventStore(url)
 
 
+def open_reader(url: str) -> EventStore:
+    """A store for the analyst commands: never created, migrated or written (SQLite opened ``mode=ro``;
+    MongoDB refuses a database whose migrations are behind the code)."""
+    if url.startswith("sqlite:///"):
+        return SqliteEventStore(sqlite_path(url), read_only=True)
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_store import MongoEventStore
+
+        return MongoEventStore(url)
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+
+
 def open_read_models(url: str) -> ReadModelSink | None:
     """Where the read models are mirrored for a store URL: MongoDB collections, or nowhere (SQLite)."""
     if url.startswith(("mongodb://", "mongodb+srv://")):

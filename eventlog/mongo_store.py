@@ -229,8 +229,17 @@ class MongoEventStore:
 
     async def migrate(self) -> list[str]:
         """Apply the pending migrations; returns the names applied now (none when up to date)."""
+        try:
+            with translated():
+                return await runner.migrate(self._database())
+        except runner.MigrationLocked as exc:
+            raise StoreUnavailable(str(exc)) from None
+
+    async def migration_status(self) -> tuple[list[str], list[str]]:
+        """The migrations the ledger lists, and those still pending."""
         with translated():
-            return await runner.migrate(self._database())
+            done = await runner.applied(self._database())
+        return sorted(done), [name for name, _ in runner.available() if name not in done]
 
     async def ping(self) -> None:
         with translated():

@@ -39,6 +39,14 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached; nothing was written."""
 
 
+class StoreMissing(StoreError):
+    """A store opened for reading only is not there (no file, no log): nothing is created."""
+
+
+class SchemaMismatch(StoreError):
+    """A store opened for reading only has another schema version than this code reads."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
     trip_id: str | None = None

@@ -80,6 +80,12 @@ class BusStats:
     remote_lag_seconds: float = 0.0  # the same for other nodes' entries (needs synced clocks)
 
 
+def _entry_age(entry_id: bytes) -> float:
+    """Seconds since Redis added the entry (its id starts with the milliseconds of that moment)."""
+    milliseconds = int(entry_id.split(b"-", 1)[0])
+    return max(0.0, time.time() - milliseconds / 1000)
+
+
 def _client(url: str, *, socket_timeout: float, retries: int = 0) -> aioredis.Redis:
     # At most one driver retry (a pooled connection that went stale with a
     # restart): every other failure surfaces here, where the back-off, the log
@@ -158,6 +164,8 @@ class RedisStreamsBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._started = asyncio.Event()
+        self._reader_lag = 0.0
+        self._read_answered_at = time.monotonic()
 
     @property
     def own_origin(self) -> tuple[bytes, bytes]:
@@ -208,9 +216,17 @@ class RedisStreamsBus:
         await self._reader_client.aclose()
 
     def metrics(self) -> dict[str, float]:
-        """Counters and gauges, named for Prometheus."""
+        """Counters and gauges, named for Prometheus.
+
+        ``bus_reader_lag_seconds``: the age of the newest entry of the last read that filled a
+        whole page (the reader is behind the stream's head), 0 once a read came back short (it
+        caught up).  ``bus_reader_idle_seconds``: since the reader last got an answer from Redis;
+        a blocking read answers at least every ``block_ms``, so more than that is a stalled reader.
+        """
         out: dict[str, float] = {f"bus_{name}": float(value) for name, value in asdict(self.stats).items()}
         out["bus_outbox_size"] = float(len(self._outbox))
+        out["bus_reader_lag_seconds"] = self._reader_lag
+        out["bus_reader_idle_seconds"] = max(0.0, time.monotonic() - self._read_answered_at)
         return out
 
     # writing ------------------------------------------------------------------------
@@ -295,10 +311,14 @@ class RedisStreamsBus:
                     log.warning("bus: reading from Redis failed (%s); reconnecting with back-off", exc)
                 await asyncio.sleep(backoff.next_delay())
                 continue
+            self._read_answered_at = time.monotonic()
             for _stream, entries in reply or ():
                 for entry_id, fields in entries:
                     last_id = bytes(entry_id)
                     self._receive(fields)
+                self._reader_lag = _entry_age(last_id) if len(entries) >= READ_COUNT else 0.0
+            if not reply:
+                self._reader_lag = 0.0
 
     def _receive(self, fields: dict[bytes, bytes]) -> None:
         try:

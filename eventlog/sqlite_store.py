@@ -30,7 +30,15 @@ import orjson
 
 from eventlog.appends import Pending, fail_successors, in_stream
 from eventlog.chain import ChainBatch, Chains, StreamKey, link_hash
-from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
+from eventlog.ports import (
+    DuplicateCommand,
+    RecordFilter,
+    SchemaMismatch,
+    StoreError,
+    StoreMissing,
+    StoreUnavailable,
+    VersionConflict,
+)
 from eventlog.records import (
     FIRST_SCHEMA_VERSION,
     JSON,
@@ -201,8 +209,10 @@ class SqliteEventStore:
         synchronous: str = "FULL",
         steady: float = STEADY,
         follow_max: float = FOLLOW_MAX,
+        read_only: bool = False,
     ) -> None:
         self._path = path
+        self._read_only = read_only
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._steady = steady
@@ -219,6 +229,9 @@ class SqliteEventStore:
     # connections live in their executor's thread
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None and self._read_only:
+            conn = self._read_only_connection()
+            self._local.conn = conn
         if conn is None:
             if self._path != ":memory:":
                 Path(self._path).parent.mkdir(parents=True, exist_ok=True)
@@ -227,6 +240,16 @@ class SqliteEventStore:
             self._into_wal(conn)
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             self._local.conn = conn
+        return conn
+
+    def _read_only_connection(self) -> sqlite3.Connection:
+        """``mode=ro``: SQLite neither creates the file nor writes it (no WAL switch, no migration)."""
+        path = Path(self._path)
+        if not path.is_file():
+            raise StoreMissing(f"no such file: {self._path}")
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=self._busy_timeout_ms / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
         return conn
 
     def _into_wal(self, conn: sqlite3.Connection) -> None:
@@ -254,7 +277,40 @@ class SqliteEventStore:
             raise StoreError(str(exc)) from exc
 
     async def open(self) -> None:
+        if self._read_only:
+            await self._run(self._reader, self._check_schema)
+            return
         await self._run(self._writer, self._migrate)
+
+    def _check_schema(self) -> None:
+        """A read-only store must already have this code's schema: it cannot be upgraded here."""
+        conn = self._connection()
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        has_log = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'").fetchone()
+        if not has_log:
+            raise StoreMissing(f"{self._path} is not an event log (it has no log table)")
+        if current < len(_SCHEMA):
+            raise SchemaMismatch(
+                f"{self._path} has schema version {current}, this code reads version {len(_SCHEMA)}:"
+                " run `python app.py migrate` on it (or a copy of it) first"
+            )
+        if current > len(_SCHEMA):
+            raise SchemaMismatch(
+                f"{self._path} has schema version {current}, newer than this code's {len(_SCHEMA)}: use a newer release"
+            )
+
+    def schema_status(self) -> tuple[int, int, int]:
+        """(the file's schema version, this code's, rows not split yet); blocking, for ``migrate --status``."""
+        conn = self._connection()
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        unsplit = 0
+        if current >= 2:
+            unsplit = int(conn.execute("SELECT COUNT(*) FROM log WHERE events IS NULL").fetchone()[0])
+        return current, len(_SCHEMA), unsplit
+
+    async def status(self) -> tuple[int, int, int]:
+        result: tuple[int, int, int] = await self._run(self._reader, self.schema_status)
+        return result
 
     def _migrate(self) -> None:
         conn = self._connection()

@@ -414,6 +414,10 @@ class SocketOutbox:
     def pending_frames(self) -> int:
         return len(self._queue) + self._inflight_frames
 
+    @property
+    def pending_bytes(self) -> int:
+        return self._queued_bytes + self._inflight_bytes
+
     def send(self, payload: bytes) -> None:
         # The hot path of every broadcast: a closing socket is not checked here but
         # at the flush, which drops what was queued for it.

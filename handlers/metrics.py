@@ -1,16 +1,26 @@
-"""``GET /metrics``: this node's Prometheus metrics, for admins (or anyone when
-the node was started with ``--metrics-public``)."""
+"""``GET /metrics``: this node's Prometheus metrics, for a scraper holding the
+metrics token (``METRICS_TOKEN``: it reads metrics and nothing else), for admins,
+or for anyone when the node was started with ``--metrics-public``."""
 
 from __future__ import annotations
+
+import hmac
 
 from handlers.base import ApiHandler
 from service.metrics import CONTENT_TYPE
 
 
 class MetricsHandler(ApiHandler):
+    def _scrape_token_given(self) -> bool:
+        expected = self.services.settings.metrics_token
+        if not expected:
+            return False
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+
     async def get(self) -> None:
         async def scrape() -> None:
-            if not self.services.settings.metrics_public:
+            if not self.services.settings.metrics_public and not self._scrape_token_given():
                 self.require_admin()
             self.set_header("Content-Type", CONTENT_TYPE)
             self.set_status(200)

@@ -58,6 +58,7 @@ class ReadSide:
         self.notifications = Notifications(compact=compact)
         self.audit = AuditViews()
         self.gaps: dict[str, str] = {}  # rebuilds: stream -> the gap that stopped it
+        self.folded = 0  # the furthest log position this side has folded (the projection lag metric)
         self._loaded: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._notifications_lock = asyncio.Lock()
@@ -71,6 +72,8 @@ class ReadSide:
 
     def apply(self, record: LogRecord) -> None:
         """Apply a record this node appended; a gap is left for the next catch-up."""
+        if record.position > self.folded:
+            self.folded = record.position
         change = ReadModelChange() if self._writer is not None else None
         if change is not None and record.command in NOTIFYING_COMMANDS:
             _notification_changes(record, change)
@@ -93,6 +96,10 @@ class ReadSide:
         state = self.trips.get(trip_id)
         return TripView(trip_id, self.trips.version(trip_id), state.to_json() if state is not None else None)
 
+    def _seen(self, records: Sequence[RecordView]) -> None:
+        if records:
+            self.folded = max(self.folded, max(record.position for record in records))
+
     async def catch_up_trip(self, trip_id: str) -> Trip | None:
         lock = self._locks.setdefault(trip_id, asyncio.Lock())
         async with lock:
@@ -108,6 +115,7 @@ class ReadSide:
                             change.messages.append(message)
                     if applied and change is not None:
                         change.trip = TripView(trip_id, 0, None)  # filled in below, once
+                self._seen(records)
                 if len(records) < self._page:
                     break
                 after = records[-1].version or after
@@ -135,6 +143,7 @@ class ReadSide:
                         _notification_changes(record, change)
                 if self._writer is not None and change is not None:
                     self._writer.submit(change)
+                self._seen(records)
                 if progress is not None:
                     progress(len(records))
                 if len(records) < self._page:
@@ -146,6 +155,7 @@ class ReadSide:
                 records = await self._read_all(self.audit.position, self._page, None)
                 for record in records:
                     self.audit.apply(record)
+                self._seen(records)
                 if len(records) < self._page:
                     return
 

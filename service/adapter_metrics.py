@@ -1,8 +1,9 @@
 """Counters an adapter keeps itself (the Redis bus, Redis presence), read at
 scrape time into a node's Prometheus registry.
 
-An adapter offers ``metrics() -> {name: value}``; names ending in ``_size`` are
-gauges, every other one a counter (exposed with ``_total``).
+An adapter offers ``metrics() -> {name: value}``; names ending in ``_size`` and
+those in ``GAUGES`` are gauges, every other one a counter (exposed with
+``_total``).  Every name is exposed under the service's ``travelsense_`` prefix.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 Report = Callable[[], Mapping[str, float]]
+PREFIX = "travelsense_"
+GAUGES = frozenset({"bus_reader_lag_seconds", "bus_reader_idle_seconds"})
 
 
 class AdapterStats(Collector):
@@ -23,7 +26,7 @@ class AdapterStats(Collector):
     def collect(self) -> Iterator[Metric]:
         for name, value in sorted(self._report().items()):
             help_text = f"{self._what}: {name.replace('_', ' ')}"
-            if name.endswith("_size"):
-                yield GaugeMetricFamily(name, help_text, value=value)
+            if name.endswith("_size") or name in GAUGES:
+                yield GaugeMetricFamily(PREFIX + name, help_text, value=value)
             else:
-                yield CounterMetricFamily(name, help_text, value=value)
+                yield CounterMetricFamily(PREFIX + name, help_text, value=value)

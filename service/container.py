@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from config import Settings
-from eventlog.ports import EventBus, EventStore
+from eventlog.ports import EventBus
 from projections.read_side import ReadSide
 from service.admin import AdminService, SecurityEvents
 from service.admission import Admission
@@ -17,7 +17,7 @@ from service.clock import Clock
 from service.directory import ConnectionDirectory
 from service.hub import Hub
 from service.ids import ObjectIdFactory
-from service.metrics import Metrics
+from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
 from service.pipeline import Pipeline
 from service.presence import RoomRosters
@@ -38,7 +38,7 @@ class Lifecycle:
 @dataclass
 class Services:
     settings: Settings
-    store: EventStore
+    store: MeteredStore
     bus: EventBus
     read_side: ReadSide
     pipeline: Pipeline

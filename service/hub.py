@@ -31,6 +31,11 @@ class Outlet(Protocol):
 
     def close(self, code: int, reason: str) -> None: ...
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes queued for the socket and not yet taken by the kernel."""
+        ...
+
 
 @dataclass(slots=True)
 class Seat:
@@ -144,6 +149,14 @@ class Hub:
 
     def count(self) -> int:
         return len(self._connections)
+
+    def room_count(self) -> int:
+        """Rooms with a member on this node (for metrics)."""
+        return len(self._rooms)
+
+    def queued_bytes(self) -> int:
+        """Bytes queued for this node's sockets (for metrics: a walk over every connection)."""
+        return sum(conn.outlet.pending_bytes for conn in list(self._connections.values()))
 
     def count_for_user(self, user_id: str) -> int:
         return len(self._by_user.get(user_id, ()))

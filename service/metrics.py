@@ -1,21 +1,41 @@
 """Prometheus metrics of one node, in a registry of its own.
 
 ``app.build`` makes one ``Metrics`` per application and passes it down; nothing
-here touches prometheus_client's global registry, so tests and several apps in
-one process stay apart.  Every label value comes from a closed set (event
-names, error codes, close reasons): never a user id, trip id or session id.
+here registers in prometheus_client's global registry, so tests and several
+apps in one process stay apart.  Every label value comes from a closed set
+(event names, error codes, close reasons): never a user id, trip id or session
+id.
+
+Names as Prometheus users expect them: the application's own under the
+``travelsense_`` prefix, the standard ``process_*`` and ``python_gc_*`` /
+``python_info`` collectors unprefixed, ``travelsense_build_info``, and no
+``_created`` series (they double the series count for nothing a rate() needs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import prometheus_client
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from domain.errors import ErrorCode
@@ -27,6 +47,11 @@ log = logging.getLogger("travelsense.store")
 UNAVAILABLE_LOG_INTERVAL = 10.0  # seconds between two warnings of an unreachable store
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+NAMESPACE = "travelsense"
+ROOT = Path(__file__).resolve().parent.parent
+
+# The standard GC collector reads gc.get_stats(): registered per registry, never globally here.
+del GC_COLLECTOR
 
 # Every event the server writes to a socket (contract §3); anything else is "other".
 SERVER_EVENTS = frozenset(
@@ -87,64 +112,154 @@ def frame_event(payload: bytes) -> str:
     return "other"
 
 
+def build_labels(root: Path = ROOT) -> dict[str, str]:
+    """What ``travelsense_build_info`` says: the release (pyproject.toml), the commit when the
+    image or checkout tells it (``$BUILD_REVISION``, else ``.git``), and the Python running it."""
+    version = "unknown"
+    try:
+        for line in (root / "pyproject.toml").read_text().splitlines():
+            if line.startswith("version"):
+                version = line.split("=", 1)[1].strip().strip('"')
+                break
+    except OSError:
+        pass
+    return {"version": version, "revision": _revision(root), "python": platform.python_version()}
+
+
+def _revision(root: Path) -> str:
+    named = os.environ.get("BUILD_REVISION")
+    if named:
+        return named
+    try:
+        head = (root / ".git").read_text().strip() if (root / ".git").is_file() else ""
+        git = Path(head.removeprefix("gitdir: ")) if head.startswith("gitdir: ") else root / ".git"
+        ref = (git / "HEAD").read_text().strip()
+        if ref.startswith("ref: "):
+            ref_path = git / ref[5:]
+            common = git / "commondir"
+            if not ref_path.exists() and common.exists():  # a worktree: branches live in the main .git
+                ref_path = (git / common.read_text().strip()).resolve() / ref[5:]
+            ref = ref_path.read_text().strip()
+        return ref[:12]
+    except OSError:
+        return "unknown"
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, build: Mapping[str, str] | None = None) -> None:
+        # process-wide in prometheus_client, and the same answer for every registry of this service
+        prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.connections = Gauge("ws_connections", "Open WebSocket connections on this node.", registry=r)
-        self.connects = Counter("ws_connects", "WebSocket connections opened.", registry=r)
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
+        PlatformCollector(registry=r)
+        Info("build", "The release, commit and Python of this node.", namespace=NAMESPACE, registry=r).info(
+            dict(build) if build is not None else build_labels()
+        )
+        self.loop_lag = Gauge(
+            "event_loop_lag_seconds",
+            "How late the event loop ran a timer, at the last sample (every second).",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.projection_lag = Gauge(
+            "projection_lag_records",
+            "Records between the log's head and what this node's read side has folded, at the last sample.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.outbound_bytes = Gauge(
+            "ws_outbound_queued_bytes",
+            "Bytes queued for this node's sockets and not yet taken by the kernel.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.rooms = Gauge("rooms", "Trip rooms with a member on this node.", namespace=NAMESPACE, registry=r)
+        self.connections = Gauge(
+            "ws_connections", "Open WebSocket connections on this node.", namespace=NAMESPACE, registry=r
+        )
+        self.connects = Counter("ws_connects", "WebSocket connections opened.", namespace=NAMESPACE, registry=r)
         self.disconnects = Counter(
-            "ws_disconnects", "WebSocket connections closed, by close reason.", ["reason"], registry=r
+            "ws_disconnects",
+            "WebSocket connections closed, by close reason.",
+            ["reason"],
+            namespace=NAMESPACE,
+            registry=r,
         )
         self.handshake_refusals = Counter(
-            "ws_handshake_refusals", "WebSocket upgrades refused, by HTTP status.", ["status"], registry=r
+            "ws_handshake_refusals",
+            "WebSocket upgrades refused, by HTTP status.",
+            ["status"],
+            namespace=NAMESPACE,
+            registry=r,
         )
         self.session_duration = Histogram(
-            "ws_session_duration_seconds", "How long WebSocket sessions lasted.", buckets=SESSION_BUCKETS, registry=r
+            "ws_session_duration_seconds",
+            "How long WebSocket sessions lasted.",
+            buckets=SESSION_BUCKETS,
+            namespace=NAMESPACE,
+            registry=r,
         )
         self.messages_in = Counter(
             "ws_messages_in",
             "Client frames received, by event (unknown names: other; unreadable: invalid).",
             ["event"],
+            namespace=NAMESPACE,
             registry=r,
         )
         self._in_children: dict[str | None, Any] = {}
-        self.messages_out = Counter("ws_messages_out", "Frames written to sockets, by event.", ["event"], registry=r)
+        self.messages_out = Counter(
+            "ws_messages_out", "Frames written to sockets, by event.", ["event"], namespace=NAMESPACE, registry=r
+        )
         self.errors = Counter(
             "realtime_errors",
             "Errors answered, by transport (ws, rest) and error code.",
             ["transport", "code"],
+            namespace=NAMESPACE,
             registry=r,
         )
         self.rate_limit_hits = Counter(
-            "rate_limit_hits", "Refusals for going over a rate or connection limit.", ["scope"], registry=r
+            "rate_limit_hits",
+            "Refusals for going over a rate or connection limit.",
+            ["scope"],
+            namespace=NAMESPACE,
+            registry=r,
         )
         self.delivery_latency = Histogram(
             "delivery_latency_seconds",
             "From a command's acceptance to its frames written on this node.",
             buckets=LATENCY_BUCKETS,
+            namespace=NAMESPACE,
             registry=r,
         )
         self.bus_lag = Histogram(
             "bus_lag_seconds",
             "From publication on the bus to arrival at this node.",
             buckets=LATENCY_BUCKETS,
+            namespace=NAMESPACE,
             registry=r,
         )
         self.append_latency = Histogram(
             "eventlog_append_seconds",
             "Time for one record to be durably appended.",
             buckets=LATENCY_BUCKETS,
+            namespace=NAMESPACE,
             registry=r,
         )
         self.append_batch = Histogram(
             "eventlog_append_batch_size",
             "Appends acknowledged together (a group commit, as callers see it).",
             buckets=BATCH_BUCKETS,
+            namespace=NAMESPACE,
             registry=r,
         )
         self.admin_actions = Counter(
-            "admin_actions", "Admin API calls, by action and outcome.", ["action", "outcome"], registry=r
+            "admin_actions",
+            "Admin API calls, by action and outcome.",
+            ["action", "outcome"],
+            namespace=NAMESPACE,
+            registry=r,
         )
         self.store_unavailable_total = Counter(
             "store_unavailable", "Appends refused because the event log could not be reached.", registry=r
@@ -153,6 +268,7 @@ class Metrics:
         self.security_records_dropped = Counter(
             "security_records_dropped",
             "Security events not written to the log because they came too fast.",
+            namespace=NAMESPACE,
             registry=r,
         )
 
@@ -171,6 +287,11 @@ class Metrics:
 
     def track_connections(self, count: Callable[[], int]) -> None:
         self.connections.set_function(lambda: float(count()))
+
+    def track_hub(self, rooms: Callable[[], int], queued_bytes: Callable[[], int]) -> None:
+        """Rooms and outbound queue bytes are read from the hub at scrape time."""
+        self.rooms.set_function(lambda: float(rooms()))
+        self.outbound_bytes.set_function(lambda: float(queued_bytes()))
 
     # observations ---------------------------------------------------------------
 

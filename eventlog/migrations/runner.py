@@ -5,15 +5,23 @@ migration, ``{_id: name, appliedAt: datetime}``.  ``appliedAt`` is for people
 reading the ledger; nothing orders by it.  Two processes migrating at once both
 run the (idempotent) migration; the second ledger insert fails on ``_id`` and
 is taken as "someone else recorded it".
+
+Migrating also takes a lock (one document in ``migration_lock``), so that a
+second process waits for the first to finish instead of running the same
+``up`` alongside it; a lock older than ``LOCK_TTL`` (its holder died) is taken
+over.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import pkgutil
 import re
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,6 +30,9 @@ from pymongo.errors import DuplicateKeyError
 from eventlog import migrations
 
 LEDGER = "migrations"
+LOCK = "migration_lock"
+LOCK_TTL = timedelta(minutes=10)
+LOCK_WAIT = 60.0  # seconds a second migrator waits before giving up
 _NAME = re.compile(r"^m\d{4}_\w+$")
 
 Database = AsyncDatabase[dict[str, Any]]
@@ -44,8 +55,40 @@ async def pending(db: Database) -> list[str]:
     return [name for name, _ in available() if name not in done]
 
 
-async def migrate(db: Database) -> list[str]:
-    """Apply what is pending; returns the names this call applied and recorded."""
+class MigrationLocked(Exception):
+    """Another process held the migration lock for longer than this one would wait."""
+
+
+@contextlib.asynccontextmanager
+async def locked(db: Database, wait: float = LOCK_WAIT) -> AsyncIterator[str]:
+    """Hold the database's migration lock (its ``_id`` is unique: one holder at a time)."""
+    owner = secrets.token_hex(8)
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        now = datetime.now(UTC)
+        await db[LOCK].delete_one({"_id": "migrate", "until": {"$lt": now}})  # a dead holder's lock
+        try:
+            await db[LOCK].insert_one({"_id": "migrate", "owner": owner, "since": now, "until": now + LOCK_TTL})
+            break
+        except DuplicateKeyError:
+            if asyncio.get_running_loop().time() > deadline:
+                holder = await db[LOCK].find_one({"_id": "migrate"})
+                since = holder.get("since") if holder else None
+                raise MigrationLocked(f"another process has been migrating this database since {since}") from None
+            await asyncio.sleep(0.2)
+    try:
+        yield owner
+    finally:
+        await db[LOCK].delete_one({"_id": "migrate", "owner": owner})
+
+
+async def migrate(db: Database, wait: float = LOCK_WAIT) -> list[str]:
+    """Apply what is pending, under the migration lock; returns the names this call applied and recorded."""
+    async with locked(db, wait):
+        return await _apply(db)
+
+
+async def _apply(db: Database) -> list[str]:
     done = await applied(db)
     ran: list[str] = []
     for name, up in available():

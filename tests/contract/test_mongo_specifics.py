@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from migrations import runner
 from pymongo import AsyncMongoClient, monitoring
 
 from eventlog.mongo_store import MongoEventStore, SchemaNotMigrated, duplicated_key
@@ -200,3 +202,30 @@ async def test_an_unacknowledged_write_concern_is_refused(mongo_url: str, mongo_
     with pytest.raises(StoreError, match="w=0"):
         await store.open()
     await store.close()
+
+
+async def test_migrating_holds_a_lock_that_a_second_migrator_waits_for(
+    mongo_url: str, mongo_database: str, raw: Any
+) -> None:
+    async with runner.locked(raw) as owner:
+        assert (await raw[runner.LOCK].find_one({"_id": "migrate"}))["owner"] == owner
+        with pytest.raises(runner.MigrationLocked):
+            await runner.migrate(raw, wait=0.3)  # another holds it: waits, then gives up
+    assert await raw[runner.LOCK].count_documents({}) == 0  # released
+    assert await runner.migrate(raw, wait=0.3) == ["m0001_log_collection", "m0002_read_models"]
+
+
+async def test_a_lock_whose_holder_died_is_taken_over(mongo_url: str, mongo_database: str, raw: Any) -> None:
+    long_ago = datetime.now(UTC) - runner.LOCK_TTL * 2
+    await raw[runner.LOCK].insert_one({"_id": "migrate", "owner": "dead", "since": long_ago, "until": long_ago})
+    assert await runner.migrate(raw, wait=0.3) == ["m0001_log_collection", "m0002_read_models"]
+
+
+async def test_migration_status_lists_applied_and_pending(mongo_url: str, mongo_database: str) -> None:
+    store = MongoEventStore(mongo_url, database=mongo_database)
+    try:
+        assert await store.migration_status() == ([], ["m0001_log_collection", "m0002_read_models"])
+        await store.migrate()
+        assert await store.migration_status() == (["m0001_log_collection", "m0002_read_models"], [])
+    finally:
+        await store.close()

@@ -504,6 +504,10 @@ async def test_hub_encodes_a_room_broadcast_once_for_every_member() -> None:
         def close(self, code: int, reason: str) -> None:
             raise AssertionError("closed")
 
+        @property
+        def pending_bytes(self) -> int:
+            return 0
+
     hub = Hub(None, Metrics(), node_id="n", revocations=asyncio.Queue(), changed=asyncio.Event())  # type: ignore[arg-type]
     outlets = []
     for n in range(5):

@@ -77,7 +77,7 @@ def test_metrics_need_an_admin_token(shared_server: ServerProcess, people: Peopl
     status, error = shared_server.request("GET", "/metrics", bearer=people.token("ada"))
     assert status == 403 and error["error"]["code"] == "FORBIDDEN"
     samples = scrape(shared_server, admin_token(people))
-    assert ("ws_connections", ()) in samples
+    assert ("travelsense_ws_connections", ()) in samples
     refused = audit(shared_server, admin_token(people), type="metrics_read", userId=people.id("ada"))["events"]
     assert [r["error"]["code"] for r in refused] == ["FORBIDDEN"]
 
@@ -86,7 +86,7 @@ def test_metrics_are_public_when_started_with_metrics_public(tmp_path: Path) -> 
     server = ServerProcess(f"sqlite:///{tmp_path}/events.db", args=["--metrics-public"]).start(tmp_path)
     try:
         status, text = server.request("GET", "/metrics")
-        assert status == 200 and "# TYPE ws_connections gauge" in text
+        assert status == 200 and "# TYPE travelsense_ws_connections gauge" in text
     finally:
         server.stop()
 
@@ -116,8 +116,8 @@ async def test_metrics_move_when_traffic_flows(limited_server: ServerProcess) ->
     await bob.close()
 
     def moved() -> bool:
-        return value(scrape(server, root), "ws_session_duration_seconds_count") > value(
-            before, "ws_session_duration_seconds_count"
+        return value(scrape(server, root), "travelsense_ws_session_duration_seconds_count") > value(
+            before, "travelsense_ws_session_duration_seconds_count"
         )
 
     await eventually(moved)
@@ -126,27 +126,30 @@ async def test_metrics_move_when_traffic_flows(limited_server: ServerProcess) ->
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert delta("ws_connects_total") == 2
-    assert value(after, "ws_connections") == 1
-    assert delta("ws_disconnects_total", reason="normal") == 1
-    assert delta("ws_session_duration_seconds_count") == 1
-    assert delta("ws_messages_in_total", event="join_trip_room") == 2
-    assert delta("ws_messages_in_total", event="chat_message") == 7
-    assert delta("ws_messages_in_total", event="invalid") == 1
-    assert delta("ws_messages_in_total", event="other") == 1
-    assert delta("ws_messages_out_total", event="chat_message") >= 6  # sender and bob, 3 messages
-    assert delta("ws_messages_out_total", event="broadcast") == 2
-    assert delta("ws_messages_out_total", event="connected") == 2
-    assert delta("realtime_errors_total", transport="ws", code="BAD_REQUEST") == 1
-    assert delta("realtime_errors_total", transport="ws", code="UNKNOWN_EVENT") == 1
-    assert delta("realtime_errors_total", transport="ws", code="RATE_LIMITED") >= 1
-    assert delta("rate_limit_hits_total", scope="message") >= 1
-    assert delta("ws_handshake_refusals_total", status="401") == 1
-    assert delta("delivery_latency_seconds_count") >= 4  # three chat messages and a broadcast
-    assert delta("bus_lag_seconds_count") >= 4
-    assert delta("eventlog_append_seconds_count") >= 8
-    assert delta("eventlog_append_batch_size_sum") >= 8 and delta("eventlog_append_batch_size_count") >= 1
-    assert delta("admin_actions_total", action="broadcast", outcome="accepted") == 1
+    assert delta("travelsense_ws_connects_total") == 2
+    assert value(after, "travelsense_ws_connections") == 1
+    assert delta("travelsense_ws_disconnects_total", reason="normal") == 1
+    assert delta("travelsense_ws_session_duration_seconds_count") == 1
+    assert delta("travelsense_ws_messages_in_total", event="join_trip_room") == 2
+    assert delta("travelsense_ws_messages_in_total", event="chat_message") == 7
+    assert delta("travelsense_ws_messages_in_total", event="invalid") == 1
+    assert delta("travelsense_ws_messages_in_total", event="other") == 1
+    assert delta("travelsense_ws_messages_out_total", event="chat_message") >= 6  # sender and bob, 3 messages
+    assert delta("travelsense_ws_messages_out_total", event="broadcast") == 2
+    assert delta("travelsense_ws_messages_out_total", event="connected") == 2
+    assert delta("travelsense_realtime_errors_total", transport="ws", code="BAD_REQUEST") == 1
+    assert delta("travelsense_realtime_errors_total", transport="ws", code="UNKNOWN_EVENT") == 1
+    assert delta("travelsense_realtime_errors_total", transport="ws", code="RATE_LIMITED") >= 1
+    assert delta("travelsense_rate_limit_hits_total", scope="message") >= 1
+    assert delta("travelsense_ws_handshake_refusals_total", status="401") == 1
+    assert delta("travelsense_delivery_latency_seconds_count") >= 4  # three chat messages and a broadcast
+    assert delta("travelsense_bus_lag_seconds_count") >= 4
+    assert delta("travelsense_eventlog_append_seconds_count") >= 8
+    assert (
+        delta("travelsense_eventlog_append_batch_size_sum") >= 8
+        and delta("travelsense_eventlog_append_batch_size_count") >= 1
+    )
+    assert delta("travelsense_admin_actions_total", action="broadcast", outcome="accepted") == 1
     await ada.close()
 
 
@@ -173,6 +176,14 @@ async def test_metric_labels_never_carry_user_trip_or_session_ids(limited_server
                 "action",
                 "outcome",
                 "le",
+                "generation",  # python_gc_*
+                "implementation",  # python_info
+                "major",
+                "minor",
+                "patchlevel",
+                "version",  # python_info, travelsense_build_info
+                "revision",
+                "python",
             }, sample
             assert not any(HEX24.search(v) for v in sample.labels.values()), sample
     await ada.close()

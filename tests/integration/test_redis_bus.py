@@ -234,3 +234,13 @@ async def test_a_bus_started_while_redis_is_down_connects_later(tmp_path: Path) 
             await a.ping()
     finally:
         server.stop()
+
+
+async def test_an_idle_reader_still_hears_from_redis_and_is_not_behind(redis_url: str, prefix: str) -> None:
+    async with buses(redis_url, prefix, "a", block_ms=100) as [(a, inbox)]:
+        await asyncio.sleep(1.0)  # nothing published: the blocking reads come back empty, every 100 ms
+        metrics = a.metrics()
+        assert metrics["bus_reader_idle_seconds"] < 1.0 and metrics["bus_reader_lag_seconds"] == 0.0
+        await a.publish({"kind": "room", "i": 1})
+        await inbox.wait_for(lambda: len(inbox.payloads) == 1)
+        assert a.metrics()["bus_reader_lag_seconds"] == 0.0  # a short read: caught up

@@ -1,0 +1,76 @@
+"""The alert rules and the Grafana dashboard in ``deploy/`` name only metrics a
+node exports (so none silently never fires or stays empty), and the rules pass
+``promtool check rules`` where promtool is installed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eventlog.redis_bus import RedisStreamsBus
+from service.adapter_metrics import GAUGES, PREFIX
+from service.metrics import Metrics
+
+DEPLOY = Path(__file__).resolve().parent.parent.parent / "deploy"
+RULES = DEPLOY / "prometheus" / "alerts.yml"
+DASHBOARD = DEPLOY / "grafana" / "travelsense.json"
+METRIC = re.compile(r"\b((?:travelsense|process|python)_[a-zA-Z0-9_]+)")
+
+
+def exported() -> set[str]:
+    """Every series name a node with Redis exposes."""
+    names: set[str] = set()
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",)}
+    for family in Metrics().registry.collect():  # labelled families have no samples before their first use
+        names |= {family.name + suffix for suffix in suffixes.get(family.type, ("",))}
+        names |= {sample.name for sample in family.samples}
+    for name in RedisStreamsBus("redis://127.0.0.1:1/0").metrics():
+        gauge = name.endswith("_size") or name in GAUGES
+        names.add(f"{PREFIX}{name}" if gauge else f"{PREFIX}{name}_total")
+    return names
+
+
+def rule_expressions() -> list[str]:
+    document = yaml.safe_load(RULES.read_text())
+    return [rule["expr"] for group in document["groups"] for rule in group["rules"]]
+
+
+def dashboard_expressions() -> list[str]:
+    document = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in document["panels"] for target in panel["targets"]]
+
+
+@pytest.mark.parametrize("source", [rule_expressions, dashboard_expressions], ids=["alerts", "dashboard"])
+def test_every_expression_names_only_exported_metrics(source: object) -> None:
+    known = exported()
+    assert callable(source)
+    expressions = source()
+    assert expressions
+    for expr in expressions:
+        named = set(METRIC.findall(expr))
+        assert named, f"names no metric: {expr}"
+        assert named <= known, f"{expr}: not exported: {sorted(named - known)}"
+
+
+def test_the_alerts_cover_what_operators_watch() -> None:
+    text = " ".join(rule_expressions())
+    for metric in (
+        "travelsense_event_loop_lag_seconds",
+        "travelsense_projection_lag_records",
+        "travelsense_bus_reader_idle_seconds",
+        'travelsense_ws_disconnects_total{reason="too_slow"}',
+        "travelsense_realtime_errors_total",
+    ):
+        assert metric in text, metric
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_promtool_accepts_the_rules() -> None:
+    done = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,80 @@
+"""Settings: every bad flag or environment value is one ``SettingsError`` naming it;
+yes/no variables take the usual spellings; ``--help`` names every flag's
+environment variable and default."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from config import _LIMIT_FLAGS, SettingsError, load_settings, server_parser
+from tests.server import ROOT
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PORT": "abc"}, "PORT='abc'"),
+        ({"PORT": "70000"}, "PORT='70000'"),
+        ({"RATE_BURST": "1.5"}, "RATE_BURST='1.5'"),
+        ({"RATE_PER_SECOND": "fast"}, "RATE_PER_SECOND='fast'"),
+        ({"MAX_CONNECTIONS": "-1"}, "MAX_CONNECTIONS='-1'"),
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL='verbose'"),
+        ({"EVENT_LOOP": "trio"}, "EVENT_LOOP='trio'"),
+        ({"DEV": "maybe"}, "DEV='maybe'"),
+        ({"CHECKPOINT_INTERVAL": "soon"}, "CHECKPOINT_INTERVAL='soon'"),
+    ],
+)
+def test_a_bad_environment_value_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        load_settings([], env)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--port", "abc"], ["--rate-burst", "1.5"], ["--log-level", "verbose"], ["--bogus"], ["--port"]]
+)
+def test_a_bad_flag_is_a_settings_error(argv: list[str]) -> None:
+    with pytest.raises(SettingsError):
+        load_settings(argv, {})
+
+
+@pytest.mark.parametrize("text", ["1", "true", "TRUE", "yes", "on"])
+def test_dev_takes_the_usual_spellings_of_yes(text: str) -> None:
+    assert load_settings([], {"DEV": text}).dev
+
+
+@pytest.mark.parametrize("text", ["", "0", "false", "no", "off"])
+def test_dev_takes_the_usual_spellings_of_no(text: str) -> None:
+    assert not load_settings([], {"DEV": text}).dev
+
+
+def test_values_are_read_from_flags_over_environment() -> None:
+    settings = load_settings(["--port", "9000"], {"PORT": "8000", "LOG_LEVEL": "debug", "RATE_BURST": "7"})
+    assert (settings.port, settings.log_level, settings.limits.rate_burst) == (9000, "DEBUG", 7)
+
+
+def test_help_names_every_flag_with_its_variable_and_default() -> None:
+    text = " ".join(server_parser({}).format_help().split())
+    for action in server_parser({})._actions:
+        if action.option_strings == ["-h", "--help"]:
+            continue
+        assert re.search(r"\[\$[A-Z_]+(=1/true/yes)?, default [^\]]+\]", action.help or ""), action.option_strings
+    for _, var, _ in _LIMIT_FLAGS.values():
+        assert f"${var}" in text
+    for command in ("replay", "trip-at", "export", "verify", "migrate", "JWT_SECRET", "METRICS_TOKEN"):
+        assert command in text
+
+
+def test_a_bad_value_ends_the_server_in_one_line() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        env={"PORT": "abc", "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stderr == "error: PORT='abc': not an integer\n"
