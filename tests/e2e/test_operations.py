@@ -77,7 +77,10 @@ def test_the_open_file_limit_fits_the_connections(scraped_server: ServerProcess)
 
 def test_livez_and_readyz_answer_when_all_is_well(scraped_server: ServerProcess) -> None:
     assert scraped_server.request("GET", "/livez") == (200, {"status": "ok"})
-    assert scraped_server.request("GET", "/readyz") == (200, {"status": "ok", "checks": {"store": "ok", "writes": "ok", "bus": "ok"}})
+    assert scraped_server.request("GET", "/readyz") == (
+        200,
+        {"status": "ok", "checks": {"store": "ok", "writes": "ok", "bus": "ok"}},
+    )
 
 
 def live(server: ServerProcess) -> bool:
@@ -97,7 +100,10 @@ def test_without_redis_a_node_is_live_and_ready_but_degraded(tmp_path: Path) -> 
             time.sleep(0.1)
         assert server.request("GET", "/livez") == (200, {"status": "ok"})
         status, body = server.request("GET", "/readyz")
-        assert status == 200 and body == {"status": "degraded", "checks": {"store": "ok", "writes": "ok", "bus": "degraded"}}
+        assert status == 200 and body == {
+            "status": "degraded",
+            "checks": {"store": "ok", "writes": "ok", "bus": "degraded"},
+        }
         status, body = server.request("GET", "/healthz")  # as before: names the failing part
         assert status == 503 and body["failing"] == ["bus"]
     finally:

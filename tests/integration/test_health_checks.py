@@ -43,7 +43,10 @@ async def get(url: str) -> tuple[int, object]:
 
 async def test_readyz_reports_a_stuck_store_instead_of_waiting_for_it(node: tuple[Services, str]) -> None:
     services, base = node
-    assert await get(f"{base}/readyz") == (200, {"status": "ok", "checks": {"store": "ok", "writes": "ok", "bus": "ok"}})
+    assert await get(f"{base}/readyz") == (
+        200,
+        {"status": "ok", "checks": {"store": "ok", "writes": "ok", "bus": "ok"}},
+    )
     inner = services.store._inner  # type: ignore[attr-defined]  # the SQLite adapter under the metrics wrapper
     assert isinstance(inner, SqliteEventStore)
     release = threading.Event()
