@@ -97,13 +97,13 @@ async def test_migrations_are_idempotent_and_recorded_in_the_ledger(
     store = MongoEventStore(mongo_url, database=mongo_database)
     with pytest.raises(SchemaNotMigrated):
         await store.open()  # never migrates by itself
-    assert await store.migrate() == ["m0001_log_collection", "m0002_read_models"]
+    assert await store.migrate() == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
     assert await store.migrate() == []
     await store.open()
     await store.close()
 
     ledger = await raw["migrations"].find({}).to_list(None)
-    assert [entry["_id"] for entry in ledger] == ["m0001_log_collection", "m0002_read_models"]
+    assert [entry["_id"] for entry in ledger] == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
     assert all("appliedAt" in entry for entry in ledger)
     keys = {tuple(k for k, _ in index["key"]): index for index in (await raw["log"].index_information()).values()}
     assert keys[("position",)].get("unique") and keys[("stream", "version")].get("unique")
@@ -120,8 +120,8 @@ async def test_two_processes_migrating_at_once_record_each_migration_once(
     finally:
         await first.close()
         await second.close()
-    assert sorted(applied[0] + applied[1]) == ["m0001_log_collection", "m0002_read_models"]
-    assert await raw["migrations"].count_documents({}) == 2
+    assert sorted(applied[0] + applied[1]) == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
+    assert await raw["migrations"].count_documents({}) == 3
 
 
 async def test_an_unreachable_server_is_store_unavailable_quickly() -> None:
