@@ -44,7 +44,7 @@ from handlers.trips import (
 )
 from handlers.websocket import IndexHandler, RealtimeSocket
 from projections.read_models import ReadModelWriter
-from projections.read_side import ReadSide
+from projections.read_side import ReadSide, TripCache
 from service import logs
 from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
@@ -97,7 +97,8 @@ async def build(settings: Settings) -> Services:
     new_id = ObjectIdFactory()
     sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None
-    read_side = ReadSide(store, writer=writer)
+    cache = TripCache(settings.limits.cache_budget_mib << 20, settings.limits.snapshot_every or None)
+    read_side = ReadSide(store, writer=writer, cache=cache)
     recorder = Recorder(store, clock, new_id)
     hub = Hub(store, metrics)
     metrics.track_connections(hub.count)

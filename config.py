@@ -38,6 +38,8 @@ class Limits:
     write_pace: float = 2.0  # after a long flush, pause this many times its length (frames in between coalesce)
     commit_steady_seconds: float = 0.002  # SQLite: commits this close together follow the loop for company
     gc_young_threshold: int = 50_000  # allocations before a young-generation collection (0: Python's default)
+    cache_budget_mib: int = 256  # trip states and recent chat a node holds; the least recently used go past it
+    snapshot_every: int = 1000  # records folded into a trip since its last snapshot before the next (0: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--write-pace": ("write_pace", "WRITE_PACE", float),
     "--commit-steady": ("commit_steady_seconds", "COMMIT_STEADY", float),
     "--gc-young-threshold": ("gc_young_threshold", "GC_YOUNG_THRESHOLD", int),
+    "--cache-budget": ("cache_budget_mib", "CACHE_BUDGET", int),
+    "--snapshot-every": ("snapshot_every", "SNAPSHOT_EVERY", int),
 }
 
 
