@@ -225,9 +225,17 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
     if report.legacy:
         out.write(f"; {report.legacy:,} written before the chain (schema 1), {report.uncovered:,} of them not covered")
     out.write("\n")
+    snapshots = report.snapshots
+    out.write(
+        f"snapshots: {snapshots.checked:,} checked against the log, {snapshots.stale:,} stale (made by other code)\n"
+    )
+    for difference in snapshots.differing:
+        out.write(f"SNAPSHOT DIFFERS: {difference.describe()}\n")
     if report.intact:
         out.write("intact\n")
         return OK
+    if not report.broken:
+        return FOUND
     first, *rest = report.broken
     out.write(f"BROKEN: first broken link at {first.describe()}\n")
     if args.all:

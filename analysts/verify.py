@@ -11,6 +11,10 @@ Records from before the chain (schema version 1) carry no hash: those of a
 trip stream are still covered by the first chained record after them (it
 links to their content), the others are counted as not covered.  What no chain
 can show is the loss of the newest records of a chain.
+
+Then every trip snapshot is checked against a fold of its stream
+(``analysts/snapshots.py``); one that differs makes the log not intact either:
+a node would load it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysts.scan import PAGE, gc_paused
+from analysts.snapshots import SnapshotCheck, check_snapshots
 from eventlog.chain import content_hash
 from eventlog.ports import EventStore
 from eventlog.records import LogRecord
@@ -52,10 +57,11 @@ class VerifyReport:
     uncovered: int = 0  # legacy records no chained record links to
     broken: list[Broken] = field(default_factory=list)
     truncated: bool = False
+    snapshots: SnapshotCheck = field(default_factory=SnapshotCheck)
 
     @property
     def intact(self) -> bool:
-        return not self.broken
+        return not self.broken and not self.snapshots.differing
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +73,11 @@ class VerifyReport:
             "uncovered": self.uncovered,
             "broken": [item.to_json() for item in self.broken],
             "truncated": self.truncated,
+            "snapshots": {
+                "checked": self.snapshots.checked,
+                "stale": self.snapshots.stale,
+                "differing": [item.to_json() for item in self.snapshots.differing],
+            },
         }
 
 
@@ -172,5 +183,8 @@ async def verify(
             if progress is not None:
                 progress(len(records))
             if len(records) < page:
-                return verifier.finish()
+                break
             position = records[-1].position
+    report = verifier.finish()
+    report.snapshots = await check_snapshots(store, limit=limit)
+    return report
