@@ -9,7 +9,9 @@ the nodes: the scheme the service takes for a cluster.
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,15 +20,34 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster
 
-from tests.redis_server import free_port
-
 MASTERS = 3
+BUS_PORT_OFFSET = 10_000  # a cluster node also listens on its port + 10,000 (so its port is at most 55,535)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cluster_port(taken: list[int]) -> int:
+    """A loopback port that is free, and so is the one 10,000 above it."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20_000, 55_000)
+        if port not in taken and _free(port) and _free(port + BUS_PORT_OFFSET):
+            return port
 
 
 class PrivateCluster:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.ports = [free_port() for _ in range(MASTERS)]
+        self.ports: list[int] = []
+        for _ in range(MASTERS):
+            self.ports.append(cluster_port(self.ports))
         self.processes: list[subprocess.Popen[bytes]] = []
 
     @property
