@@ -49,7 +49,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from eventlog.ports import RESYNC_KIND, BusMessage, Deliver
-from eventlog.redis_cluster import RedisClient, is_cluster, open_client, shard_of, shard_tags
+from eventlog.redis_cluster import RedisClient, is_cluster, open_client, prepare, shard_of, shard_tags
 
 log = logging.getLogger("travelsense.bus")
 
@@ -177,6 +177,8 @@ class RedisStreamsBus:
         """Begin reading at the stream's end; returns once the reader has its position
         (or at once when Redis does not answer: the reader keeps trying)."""
         self._deliver = deliver
+        with contextlib.suppress(*_FAILURES):
+            await asyncio.wait_for(prepare(self._reader_client), 3.0)
         self._tasks = [
             *(
                 asyncio.create_task(self._read_loop(shard), name=f"bus-reader-{self.node_id}-{shard}")

@@ -58,3 +58,9 @@ def shard_tags(count: int) -> list[str]:
 def shard_of(key: str, count: int) -> int:
     """Which of ``count`` shards a trip's or a user's messages go to (the same on every node)."""
     return zlib.crc32(key.encode()) % count if count > 1 else 0
+
+
+async def prepare(client: RedisClient) -> None:
+    """Learn a cluster's slots once, before tasks share the client (they would each start learning them)."""
+    if isinstance(client, RedisCluster):
+        await client.initialize()

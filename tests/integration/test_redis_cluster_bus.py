@@ -42,7 +42,7 @@ async def test_every_node_gets_every_message_and_each_trips_messages_in_order(re
         for _, inbox in nodes:
             await inbox.wait_for(lambda inbox=inbox: len(inbox.payloads) == total, timeout=20)
         for _, inbox in nodes:
-            assert inbox.resyncs == 0
+            assert inbox.resyncs == 0, [(n.stats.missed, n.stats.read_failures, n.stats.duplicates) for n, _ in nodes]
             for trip in trips:
                 of_trip = [(m["from"], m["i"]) for m in inbox.payloads if m.get("tripId") == trip]
                 assert of_trip == [(m["from"], m["i"]) for m in nodes[0][1].payloads if m.get("tripId") == trip]
