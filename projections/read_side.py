@@ -53,7 +53,7 @@ log = logging.getLogger("travelsense.read_side")
 
 PAGE = 5000
 Progress = Callable[[int], None]  # told how many records were just folded
-CHAT_TAIL = 200  # messages a serving node holds per trip: the largest history page
+CHAT_TAIL = 50  # newest messages a serving node holds per trip (a default history page; it holds up to twice as many)
 TRIP_OVERHEAD = 800  # about what holding a trip takes besides its state and chat, in bytes
 WHOLE_HISTORY = 1 << 62  # a chat page that holds every message
 
