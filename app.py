@@ -47,7 +47,7 @@ from handlers.trips import (
 from handlers.viewing import ViewingHandler
 from handlers.websocket import IndexHandler, RealtimeSocket
 from projections.read_models import ReadModelWriter
-from projections.read_side import ReadSide
+from projections.read_side import ReadSide, TripCache
 from service import logs
 from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
@@ -122,7 +122,8 @@ async def build(settings: Settings) -> Services:
     new_id = ObjectIdFactory()
     sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None
-    read_side = ReadSide(store, writer=writer)
+    cache = TripCache(limits.cache_budget_mib << 20, limits.snapshot_every or None)
+    read_side = ReadSide(store, writer=writer, cache=cache)
     revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
     connections_changed = asyncio.Event()

@@ -47,6 +47,8 @@ class Limits:
     deflate: str = "shared"
     deflate_min_bytes: int = 1024
     deflate_level: int = 1
+    cache_budget_mib: int = 256  # trip states and recent chat a node holds; the least recently used go past it
+    snapshot_every: int = 1000  # records folded into a trip since its last snapshot before the next (0: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,8 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--deflate": ("deflate", "DEFLATE", str),
     "--deflate-min-bytes": ("deflate_min_bytes", "DEFLATE_MIN_BYTES", int),
     "--deflate-level": ("deflate_level", "DEFLATE_LEVEL", int),
+    "--cache-budget": ("cache_budget_mib", "CACHE_BUDGET", int),
+    "--snapshot-every": ("snapshot_every", "SNAPSHOT_EVERY", int),
 }
 
 
@@ -151,7 +155,19 @@ def parse_bool(text: str) -> bool:
     raise ValueError("not a yes/no value (1/true/yes/on or 0/false/no/off)")
 
 
+DEFLATE_MODES = ("shared", "per-connection", "off")
+
+
+def _deflate_mode(text: str) -> str:
+    if text not in DEFLATE_MODES:
+        raise ValueError(f"not a deflate mode ({', '.join(DEFLATE_MODES)})")
+    return text
+
+
 def _number(kind: type) -> Callable[[str], Any]:
+    if kind is str:  # the one word-valued limit
+        return _deflate_mode
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)

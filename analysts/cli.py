@@ -33,9 +33,8 @@ from analysts.verify import verify
 from config import DEFAULT_STORE, OneLineParser, SettingsError
 from eventlog import checkpoints
 from eventlog.checkpoints import Checkpoint
-from eventlog.factory import open_mongo_store, open_reader, open_store
+from eventlog.factory import open_mongo_store, open_reader, open_sqlite_reader, open_store
 from eventlog.ports import EventStore, StoreError
-from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
 OK, FOUND, USAGE = 0, 1, 2
@@ -305,9 +304,17 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
             f"checkpoints: {report.checkpoints:,} checked; the log matches the signed ones up to position"
             f" {report.anchored_up_to:,}\n"
         )
+    snapshots = report.snapshots
+    out.write(
+        f"snapshots: {snapshots.checked:,} checked against the log, {snapshots.stale:,} stale (made by other code)\n"
+    )
+    for difference in snapshots.differing:
+        out.write(f"SNAPSHOT DIFFERS: {difference.describe()}\n")
     if report.intact:
         out.write("intact\n")
         return OK
+    if not report.broken:
+        return FOUND
     first, *rest = report.broken
     out.write(f"BROKEN: first broken link at {first.describe()}\n")
     if args.all:
@@ -339,7 +346,7 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
     if not url.startswith("sqlite:///"):
         raise CommandError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
     if args.status:
-        reader = SqliteEventStore(sqlite_path(url), read_only=True)
+        reader = open_sqlite_reader(url)
         try:
             current, latest, unsplit = await reader.status()
         except StoreError as exc:

@@ -33,6 +33,7 @@ from typing import Any
 
 from analysts.compare import MISSING, Differ, Difference, comparable
 from analysts.scan import PAGE, gc_paused
+from analysts.snapshots import check_snapshots
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord
 from projections.chat import ChatHistories
@@ -133,6 +134,8 @@ async def replay(
             await _against_live(store, model, live, differ, page or PAGE)
         else:
             await _against_streams(store, rebuilt, model, differ, page, step)
+        for difference in (await check_snapshots(store, limit=limit)).differing:
+            differ.add(difference)
     report.differences, report.truncated = differ.found, differ.truncated
     return report
 

@@ -18,6 +18,9 @@ checkpoints kept elsewhere (``--checkpoints``), the same pass also folds the
 log into the checkpoints' accumulator (``eventlog/checkpoints.py``) and checks
 that the log still gives every signed checkpoint's value: a rewritten and
 re-chained history does not.
+Then every trip snapshot is checked against a fold of its stream
+(``analysts/snapshots.py``); one that differs makes the log not intact either:
+a node would load it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysts.scan import PAGE, gc_paused
+from analysts.snapshots import SnapshotCheck, check_snapshots
 from eventlog import checkpoints
 from eventlog.chain import content_hash
 from eventlog.checkpoints import Checkpoint
@@ -63,10 +67,11 @@ class VerifyReport:
     truncated: bool = False
     checkpoints: int = 0  # signed checkpoints the log was checked against (with a key or a file)
     anchored_up_to: int = 0  # the newest position a checkpoint that held covers
+    snapshots: SnapshotCheck = field(default_factory=SnapshotCheck)
 
     @property
     def intact(self) -> bool:
-        return not self.broken
+        return not self.broken and not self.snapshots.differing
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +85,11 @@ class VerifyReport:
             "truncated": self.truncated,
             "checkpoints": self.checkpoints,
             "anchoredUpTo": self.anchored_up_to,
+            "snapshots": {
+                "checked": self.snapshots.checked,
+                "stale": self.snapshots.stale,
+                "differing": [item.to_json() for item in self.snapshots.differing],
+            },
         }
 
 
@@ -286,9 +296,11 @@ async def verify(
             if progress is not None:
                 progress(len(records))
             if len(records) < page:
-                if anchors is not None:
-                    anchors.finish()
-                report = verifier.finish()
-                report.broken.sort(key=lambda item: item.position)
-                return report
+                break
             position = records[-1].position
+    if anchors is not None:
+        anchors.finish()
+    report = verifier.finish()
+    report.broken.sort(key=lambda item: item.position)
+    report.snapshots = await check_snapshots(store, limit=limit)
+    return report

@@ -45,6 +45,7 @@ CASES = (
     "persist_mongo",
     "crossnode",
     "crossnode_collab",
+    "crossnode_cluster",
     "recovery",
     "joinstorm_100",
     "joinstorm_1k",
@@ -199,19 +200,21 @@ def recovery_case(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[
         ]
 
 
-def crossnode_case(name: str, absent_collaborator: bool) -> Callable[..., list[dict[str, Any]]]:
+def crossnode_case(name: str, absent_collaborator: bool, cluster: bool = False) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
-        return crossnode_run(work, opts, name, absent_collaborator)
+        return crossnode_run(work, opts, name, absent_collaborator, cluster)
 
     return run
 
 
-def crossnode_run(work: Path, opts: argparse.Namespace, name: str, absent_collaborator: bool) -> list[dict[str, Any]]:
+def crossnode_run(
+    work: Path, opts: argparse.Namespace, name: str, absent_collaborator: bool, cluster: bool
+) -> list[dict[str, Any]]:
     if not (ROOT / "eventlog" / "redis_bus.py").exists():
         return [{"case": name, "server": "ours", "skipped": "no Redis bus"}]
-    redis = servers.private_redis(work)
+    redis = servers.private_cluster(work) if cluster else servers.private_redis(work)
     try:
-        store = f"sqlite:///{work}/shared-{redis.port}.db"
+        store = f"sqlite:///{work}/shared-{name}-{time.monotonic_ns()}.db"
         a = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg)
         b = servers.ours(work, store_url=store, redis_url=redis.url, extra=opts.server_arg, core=servers.LOADGEN_CORE)
         with servers.running(a), servers.running(b):
@@ -234,8 +237,9 @@ def crossnode_run(work: Path, opts: argparse.Namespace, name: str, absent_collab
                     **result,
                     "server_command": a.command,
                     "loadgen_command": command,
-                    "note": "node A (sender's) on core 0; node B, redis-server and "
-                    "the load generator on core 1; one SQLite file shared",
+                    "note": "node A (sender's) on core 0; node B, "
+                    + ("the three cluster masters" if cluster else "redis-server")
+                    + " and the load generator on core 1; one SQLite file shared",
                 }
             ]
     finally:
@@ -269,6 +273,7 @@ def suite() -> dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, .
         "persist_mongo": (persist_case("persist_mongo", "mongo"), ("ours",)),
         "crossnode": (crossnode_case("crossnode", False), ("ours",)),
         "crossnode_collab": (crossnode_case("crossnode_collab", True), ("ours",)),
+        "crossnode_cluster": (crossnode_case("crossnode_cluster", False, cluster=True), ("ours",)),
         "recovery": (recovery_case, ("ours",)),
         "joinstorm_100": (joinstorm_case("joinstorm_100", 100), ("ours",)),
         "joinstorm_1k": (joinstorm_case("joinstorm_1k", 1000), ("ours",)),

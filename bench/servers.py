@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tests.redis_cluster import PrivateCluster
     from tests.redis_server import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,3 +174,16 @@ def private_redis(workdir: Path) -> PrivateRedis:
     assert redis.process is not None
     pin_all_threads(redis.process.pid, LOADGEN_CORE)
     return redis
+
+
+def private_cluster(workdir: Path) -> PrivateCluster:
+    """The test suite's private three-master Redis Cluster (nothing persisted, stopped by pid),
+    moved to the load generator's core once it answers."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.redis_cluster import PrivateCluster
+
+    cluster = PrivateCluster(workdir / "redis-cluster").start()
+    for process in cluster.processes:
+        pin_all_threads(process.pid, LOADGEN_CORE)
+    return cluster

@@ -43,6 +43,11 @@ def open_mongo_store(url: str) -> MongoEventStore:
     return MongoEventStore(url)
 
 
+def open_sqlite_reader(url: str) -> SqliteEventStore:
+    """The embedded store itself, read-only, for the operator commands that use its extras (``status``)."""
+    return SqliteEventStore(sqlite_path(url), read_only=True)
+
+
 def open_reader(url: str) -> EventStore:
     """A store for the analyst commands: never created, migrated or written (SQLite opened ``mode=ro``;
     MongoDB refuses a database whose migrations are behind the code)."""

@@ -62,12 +62,19 @@ from bson.errors import InvalidDocument
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from eventlog.appends import Pending, fail_successors
 from eventlog.chain import Chains, StreamKey, link_hash
 from eventlog.migrations import runner
-from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, VersionConflict
+from eventlog.ports import (
+    DuplicateCommand,
+    RecordFilter,
+    StoreError,
+    StoreUnavailable,
+    TripSnapshot,
+    VersionConflict,
+)
 from eventlog.records import LogRecord, SlimRecord, from_document, slim_from_document
 
 Document = dict[str, Any]
@@ -85,6 +92,9 @@ _SLIM: Document = {
     **dict.fromkeys(("position", "at", "command", "outcome", "userId", "sessionId", "tripId", "stream", "version"), 1),
     **dict.fromkeys(("error", "schemaVersion", "events"), 1),  # not "error.code": nx-27017 gives none of it
 }
+
+
+_CHAT = {"events.type": "chat_message"}  # a record whose stream event is a chat message
 
 
 def _stream_query(stream: str, after_version: int) -> Document:
@@ -469,3 +479,68 @@ class MongoEventStore:
         with translated():
             document = await self._log.find_one({"idempotencyKey": key})
         return from_document(document) if document else None
+
+    # chat pages and snapshots ----------------------------------------------
+
+    async def read_chat_page(self, stream: str, limit: int, before: str | None = None) -> list[LogRecord] | None:
+        query: Document = {"stream": stream, "version": {"$exists": True}, **_CHAT}
+        with translated():
+            if before is not None:
+                found = await self._log.find_one(
+                    {**query, "events": {"$elemMatch": {"type": "chat_message", "data.messageId": before}}},
+                    {"version": 1, "_id": 0},
+                )
+                if found is None:
+                    return None
+                query["version"] = {"$exists": True, "$lt": found["version"]}
+            if limit <= 0:
+                return []
+            cursor = self._log.find(query).sort("version", -1).limit(limit)
+            documents: list[Document] = await cursor.to_list(None)
+        return [from_document(document) for document in reversed(documents)]
+
+    @property
+    def _snapshots(self) -> AsyncCollection[Document]:
+        return self._database()["snapshots"]
+
+    async def save_snapshot(self, snapshot: TripSnapshot) -> None:
+        document = {
+            "_id": f"{snapshot.stream}:{snapshot.version}",
+            "stream": snapshot.stream,
+            "version": snapshot.version,
+            "schema": snapshot.schema,
+            "state": snapshot.state,
+        }
+        with translated():
+            newest = await self._snapshots.find_one(
+                {"stream": snapshot.stream}, {"version": 1, "_id": 0}, sort=[("version", -1)]
+            )
+            if newest is not None and newest["version"] >= snapshot.version:
+                return
+            try:
+                await self._snapshots.insert_one(document)
+            except DuplicateKeyError:
+                return  # another node saved this version first
+            await self._snapshots.delete_many({"stream": snapshot.stream, "version": {"$lt": snapshot.version}})
+
+    async def load_snapshot(self, stream: str, schema: str) -> TripSnapshot | None:
+        with translated():
+            found = await self._snapshots.find_one({"stream": stream, "schema": schema}, sort=[("version", -1)])
+        return _snapshot(found) if found else None
+
+    async def read_snapshots(self, after_stream: str = "", limit: int = 1000) -> list[TripSnapshot]:
+        # older snapshots of a stream may linger a moment after a newer one is saved: the newest wins
+        newest: dict[str, TripSnapshot] = {}
+        with translated():
+            cursor = self._snapshots.find({"stream": {"$gt": after_stream}}).sort([("stream", 1), ("version", -1)])
+            async for document in cursor:
+                stream = document["stream"]
+                if stream not in newest:
+                    if len(newest) == limit:
+                        break
+                    newest[stream] = _snapshot(document)
+        return list(newest.values())
+
+
+def _snapshot(document: Document) -> TripSnapshot:
+    return TripSnapshot(document["stream"], int(document["version"]), document["schema"], document["state"])

@@ -56,6 +56,16 @@ class RecordFilter:
     until: str | None = None  # ISO 8601 UTC, exclusive
 
 
+@dataclass(frozen=True, slots=True)
+class TripSnapshot:
+    """A trip's state as folded up to ``version`` of its stream, kept so that a load folds only what follows."""
+
+    stream: str
+    version: int
+    schema: str  # what folded it (snapshot format, event schema, domain code): a snapshot of another is stale
+    state: dict[str, Any]
+
+
 class EventStore(Protocol):
     """Where records are kept.  Appends are group-committed: ``enqueue`` queues one and
     returns at once; its future resolves when the record is durable."""
@@ -110,6 +120,24 @@ class EventStore(Protocol):
         ...
 
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None: ...
+
+    async def read_chat_page(self, stream: str, limit: int, before: str | None = None) -> list[LogRecord] | None:
+        """Up to ``limit`` chat message records of the stream, oldest first, the newest ones older than
+        the message ``before`` (its ``messageId``; None: the newest); None when ``before`` is no message
+        of the stream.  Read through an index, whatever the length of the stream."""
+        ...
+
+    async def save_snapshot(self, snapshot: TripSnapshot) -> None:
+        """Keep the snapshot unless its stream has a newer one; the older ones of the stream go."""
+        ...
+
+    async def load_snapshot(self, stream: str, schema: str) -> TripSnapshot | None:
+        """The stream's latest snapshot made by ``schema``, if any."""
+        ...
+
+    async def read_snapshots(self, after_stream: str = "", limit: int = 1000) -> list[TripSnapshot]:
+        """Every stream's latest snapshot (whatever made it), in stream order, after ``after_stream``."""
+        ...
 
     async def ping(self) -> None: ...
 

@@ -1,4 +1,11 @@
-"""The multi-node bus: one Redis stream that every node appends to and reads.
+"""The multi-node bus: Redis streams that every node appends to and reads.
+
+On one Redis the bus is one stream, ``<prefix>:bus``.  On a Redis Cluster
+(``redis+cluster://``, see ``eventlog/redis_cluster.py``) it is ``shards``
+streams, ``<prefix>:bus:{<tag>}``, spread over the masters by their hash tags;
+a message goes to the shard of its trip (else of its user), so a trip's
+messages keep their order, and every node reads every shard, each on a blocking
+read of its own.  Everything below holds per shard.
 
 **Publishing.** ``publish`` puts the message in this node's outbox and returns;
 one writer task adds the outbox to the stream in order (``XADD`` with
@@ -39,12 +46,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import orjson
-import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from eventlog.ports import RESYNC_KIND, BusMessage, Deliver
+from eventlog.redis_cluster import RedisClient, is_cluster, open_client, prepare, shard_of, shard_tags
 
 log = logging.getLogger("travelsense.bus")
 
@@ -58,6 +63,7 @@ BACKOFF_FIRST = 0.05
 BACKOFF_CAP = 2.0
 CLOSE_FLUSH_SECONDS = 3.0
 MAX_ORIGINS = 1024  # origin counters kept; the least recently seen go first
+CLUSTER_SHARDS = 6  # bus streams on a Redis Cluster (two per master of a three-master cluster)
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -86,17 +92,11 @@ def _entry_age(entry_id: bytes) -> float:
     return max(0.0, time.time() - milliseconds / 1000)
 
 
-def _client(url: str, *, socket_timeout: float, retries: int = 0) -> aioredis.Redis:
+def _client(url: str, *, socket_timeout: float, retries: int = 0) -> RedisClient:
     # At most one driver retry (a pooled connection that went stale with a
     # restart): every other failure surfaces here, where the back-off, the log
     # line and the metric are.
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=2.0,
-        retry=Retry(NoBackoff(), retries),
-        health_check_interval=0,
-    )
+    return open_client(url, socket_timeout=socket_timeout, retries=retries)
 
 
 async def stop_task(task: asyncio.Task[None]) -> None:
@@ -132,7 +132,7 @@ class Backoff:
 
 
 class RedisStreamsBus:
-    """``EventBus`` on a Redis stream, ``<prefix>:bus``."""
+    """``EventBus`` on Redis streams: ``<prefix>:bus`` on one Redis, ``shards`` streams on a cluster."""
 
     def __init__(
         self,
@@ -144,10 +144,15 @@ class RedisStreamsBus:
         outbox_max: int = DEFAULT_OUTBOX_MAX,
         block_ms: int = BLOCK_MS,
         backoff_cap: float = BACKOFF_CAP,
+        shards: int | None = None,
     ) -> None:
         self.node_id = node_id or uuid.uuid4().hex[:12]
         self.incarnation = secrets.token_hex(4)  # tells this process from an earlier one with the same node id
-        self.key = f"{prefix}:bus"
+        if is_cluster(url):
+            self.keys = [f"{prefix}:bus:{{{tag}}}" for tag in shard_tags(shards or CLUSTER_SHARDS)]
+        else:
+            self.keys = [f"{prefix}:bus"] if (shards or 1) == 1 else [f"{prefix}:bus:{n}" for n in range(shards or 1)]
+        self.key = self.keys[0]
         self.stats = BusStats()
         self._url = url
         self._maxlen = maxlen
@@ -156,11 +161,14 @@ class RedisStreamsBus:
         self._backoff_cap = backoff_cap
         self._writer_client = _client(url, socket_timeout=5.0, retries=1)  # a repeated XADD is dropped by readers
         self._reader_client = _client(url, socket_timeout=block_ms / 1000 + 5.0)
-        self._outbox: deque[tuple[int, bytes, bytes]] = deque()  # (counter, message, sent-at)
-        self._counter = 0
+        # (outbox seq, shard, the shard's counter, message, sent-at)
+        self._outbox: deque[tuple[int, int, int, bytes, bytes]] = deque()
+        self._queued = 0  # outbox seq: what was queued last
+        self._counters = [0] * len(self.keys)  # per shard: receivers tell duplicates and gaps by them
         self._wake = asyncio.Event()
         self._deliver: Deliver | None = None
-        self._seen: dict[tuple[bytes, bytes], int] = {}  # (origin, incarnation) -> last counter
+        self._seen: dict[tuple[bytes, bytes, int], int] = {}  # (origin, incarnation, shard) -> last counter
+        self._unstarted = len(self.keys)  # shard readers still looking for their starting entry
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._started = asyncio.Event()
@@ -177,16 +185,30 @@ class RedisStreamsBus:
         """Begin reading at the stream's end; returns once the reader has its position
         (or at once when Redis does not answer: the reader keeps trying)."""
         self._deliver = deliver
+        with contextlib.suppress(*_FAILURES):
+            await asyncio.wait_for(prepare(self._reader_client), 3.0)
         self._tasks = [
-            asyncio.create_task(self._read_loop(), name=f"bus-reader-{self.node_id}"),
+            *(
+                asyncio.create_task(self._read_loop(shard), name=f"bus-reader-{self.node_id}-{shard}")
+                for shard in range(len(self.keys))
+            ),
             asyncio.create_task(self._write_loop(), name=f"bus-writer-{self.node_id}"),
         ]
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._started.wait(), 3.0)
 
+    def _shard(self, message: BusMessage) -> int:
+        if len(self.keys) == 1:
+            return 0
+        key = message.get("tripId") or message.get("userId")
+        return shard_of(key, len(self.keys)) if isinstance(key, str) else 0
+
     async def publish(self, message: BusMessage) -> None:
-        self._counter += 1
-        self._outbox.append((self._counter, orjson.dumps(message), repr(time.time()).encode()))
+        shard = self._shard(message)
+        self._queued += 1
+        self._counters[shard] += 1
+        counter = self._counters[shard]
+        self._outbox.append((self._queued, shard, counter, orjson.dumps(message), repr(time.time()).encode()))
         if len(self._outbox) > self._outbox_max:
             self._outbox.popleft()
             self.stats.outbox_dropped += 1
@@ -243,9 +265,9 @@ class RedisStreamsBus:
             batch = [self._outbox[i] for i in range(min(WRITE_BATCH, len(self._outbox)))]
             try:
                 async with self._writer_client.pipeline(transaction=False) as pipe:
-                    for counter, body, sent in batch:
+                    for _seq, shard, counter, body, sent in batch:
                         pipe.xadd(
-                            self.key,
+                            self.keys[shard],
                             {b"m": body, b"o": node, b"i": incarnation, b"n": str(counter).encode(), b"t": sent},
                             maxlen=self._maxlen,
                             approximate=True,
@@ -262,7 +284,7 @@ class RedisStreamsBus:
                     )
                 await asyncio.sleep(backoff.next_delay())
                 continue
-            # the outbox may have dropped its oldest meanwhile: remove what was sent, by counter
+            # the outbox may have dropped its oldest meanwhile: remove what was sent, by outbox seq
             sent_up_to = batch[-1][0]
             while self._outbox and self._outbox[0][0] <= sent_up_to:
                 self._outbox.popleft()
@@ -274,7 +296,13 @@ class RedisStreamsBus:
 
     # reading ------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
+    def _shard_started(self) -> None:
+        self._unstarted -= 1
+        if self._unstarted == 0:
+            self._started.set()
+
+    async def _read_loop(self, shard: int) -> None:
+        key = self.keys[shard]
         backoff = Backoff(cap=self._backoff_cap)
         last_id: bytes | None = None
         # where to read from if Redis does not answer at start: what is added from now on
@@ -283,9 +311,9 @@ class RedisStreamsBus:
         while not self._closing:
             try:
                 if last_id is None:
-                    newest = cast(list[Any], await self._reader_client.xrevrange(self.key, count=1))
+                    newest = cast(list[Any], await self._reader_client.xrevrange(key, count=1))
                     last_id = bytes(newest[0][0]) if newest else b"0-0"
-                    self._started.set()
+                    self._shard_started()
                 if failing_since is not None:
                     await self._reader_client.ping()
                     self.stats.reconnects += 1
@@ -299,13 +327,13 @@ class RedisStreamsBus:
                     self._resync()
                 reply = cast(
                     list[Any] | None,
-                    await self._reader_client.xread({self.key: last_id}, count=READ_COUNT, block=self._block_ms),
+                    await self._reader_client.xread({key: last_id}, count=READ_COUNT, block=self._block_ms),
                 )
             except _FAILURES as exc:
                 self.stats.read_failures += 1
                 if last_id is None:
                     last_id = started_at
-                    self._started.set()
+                    self._shard_started()
                 if failing_since is None:
                     failing_since = time.monotonic()
                     log.warning("bus: reading from Redis failed (%s); reconnecting with back-off", exc)
@@ -315,14 +343,14 @@ class RedisStreamsBus:
             for _stream, entries in reply or ():
                 for entry_id, fields in entries:
                     last_id = bytes(entry_id)
-                    self._receive(fields)
+                    self._receive(fields, shard)
                 self._reader_lag = _entry_age(last_id) if len(entries) >= READ_COUNT else 0.0
             if not reply:
                 self._reader_lag = 0.0
 
-    def _receive(self, fields: dict[bytes, bytes]) -> None:
+    def _receive(self, fields: dict[bytes, bytes], shard: int = 0) -> None:
         try:
-            origin = (fields[b"o"], fields[b"i"])
+            origin = (fields[b"o"], fields[b"i"], shard)
             counter = int(fields[b"n"])
             message = orjson.loads(fields[b"m"])
             sent = float(fields[b"t"])
@@ -346,7 +374,7 @@ class RedisStreamsBus:
             )
             self._resync()
         lag = max(0.0, time.time() - sent)
-        if origin == self.own_origin:
+        if origin[:2] == self.own_origin:
             self.stats.delivered_own += 1
             self.stats.own_lag_seconds += lag
         else:

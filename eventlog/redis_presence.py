@@ -29,8 +29,11 @@ id, value = the contract's connection object.  Written when connections come,
 go, enter or leave rooms (the hub says so), rewritten where changed by every
 heartbeat (``lastActivity``), and expiring with the instance.
 
-The scripts read node keys they are not given in ``KEYS``: fine on a standalone
-Redis or one behind Sentinel, not on Redis Cluster.
+The scripts read node keys they are not given in ``KEYS``.  On one Redis (or
+one behind Sentinel) that is any key.  On a Redis Cluster (``redis+cluster://``)
+a script may only touch keys of its own slot, so the rooms are spread over
+``shards`` hash tags (by trip) and each instance's key is written under every
+tag: a room's script finds the instance keys it reads in its own slot.
 """
 
 from __future__ import annotations
@@ -44,21 +47,20 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from domain.room import MemberBack, MemberGone, RoomMember, RosterNews, capped, visible_members
 from eventlog.ports import StoreUnavailable
 from eventlog.redis_bus import stop_task
+from eventlog.redis_cluster import RedisClient, is_cluster, open_client, shard_of, shard_tags
 
 log = logging.getLogger("travelsense.presence")
 
 DEFAULT_PREFIX = "travelsense"
 HEARTBEAT_SECONDS = 2.0
 TTL_SECONDS = 6.0
+CLUSTER_SHARDS = 6  # room hash tags on a Redis Cluster (two per master of a three-master cluster)
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -202,11 +204,9 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _client(url: str) -> aioredis.Redis:
+def _client(url: str) -> RedisClient:
     # one retry: a pooled connection that went stale when Redis restarted
-    return aioredis.Redis.from_url(
-        url, socket_timeout=5.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 1), health_check_interval=0
-    )
+    return open_client(url, socket_timeout=5.0, retries=1)
 
 
 class RedisPresence:
@@ -221,6 +221,7 @@ class RedisPresence:
         interval: float = HEARTBEAT_SECONDS,
         ttl: float = TTL_SECONDS,
         news: asyncio.Queue[RosterNews] | None = None,
+        shards: int | None = None,
     ) -> None:
         """``news``: where the rosters tell of members gone with their node, or back (None: untold)."""
         if ttl <= interval:
@@ -231,8 +232,16 @@ class RedisPresence:
         self.interval = interval
         self.ttl = ttl
         self.client = _client(url)
-        self.node_prefix = f"{prefix}:node:"
         self.news = news
+        self.cluster = is_cluster(url)
+        if self.cluster:
+            tags = shard_tags(shards or CLUSTER_SHARDS)
+            self._node_prefixes = [f"{prefix}:{{{tag}}}:node:" for tag in tags]
+            self._room_prefixes = [f"{prefix}:{{{tag}}}:room:" for tag in tags]
+        else:
+            self._node_prefixes = [f"{prefix}:node:"]
+            self._room_prefixes = [f"{prefix}:room:"]
+        self.node_prefix = self._node_prefixes[0]  # where this instance's own key (the one read back) lives
         self.rosters = RedisRosters(self)
         self._directory: RedisDirectory | None = None
         self._task: asyncio.Task[None] | None = None
@@ -246,6 +255,13 @@ class RedisPresence:
     @property
     def node_key(self) -> str:
         return self.node_prefix + self.instance
+
+    def room_key(self, trip_id: str) -> str:
+        return self._room_prefixes[shard_of(trip_id, len(self._room_prefixes))] + trip_id
+
+    def room_node_prefix(self, trip_id: str) -> str:
+        """Where the scripts of the trip's room find instance keys (in the room's own slot on a cluster)."""
+        return self._node_prefixes[shard_of(trip_id, len(self._node_prefixes))]
 
     @property
     def instances_key(self) -> str:
@@ -292,7 +308,11 @@ class RedisPresence:
         try:
             await self.rosters.withdraw()
             async with self.client.pipeline(transaction=False) as pipe:
-                pipe.delete(self.node_key, f"{self.prefix}:conns:{self.instance}")
+                for key in (
+                    *(node + self.instance for node in self._node_prefixes),
+                    f"{self.prefix}:conns:{self.instance}",
+                ):
+                    pipe.delete(key)  # one key a command: a cluster keeps them in different slots
                 pipe.srem(self.instances_key, self.instance)
                 await pipe.execute()
         except _FAILURES as exc:
@@ -325,8 +345,10 @@ class RedisPresence:
         now = time.monotonic()
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.set(self.node_key, self.node_id, px=self.ttl_ms, get=True)
+            for node in self._node_prefixes[1:]:
+                pipe.set(node + self.instance, self.node_id, px=self.ttl_ms)
             pipe.sadd(self.instances_key, self.instance)
-            previous, _ = await pipe.execute()
+            previous = (await pipe.execute())[0]
         missing = previous is None
         # Beats missed while Redis could not be reached are no stall: nobody could sweep this
         # node's members meanwhile, so nobody was told they left, and nothing is announced back.
@@ -369,7 +391,14 @@ class RedisRosters:
         self.failures = 0  # roster operations that fell back to this node's view
 
     def _key(self, trip_id: str) -> str:
-        return f"{self._p.prefix}:room:{trip_id}"
+        return self._p.room_key(trip_id)
+
+    async def _queue(self, script: AsyncScript, pipe: Any, trip_id: str, args: list[Any]) -> None:
+        """Queue a room script in a pipeline (on a cluster as EVAL: a cluster pipeline loads no scripts)."""
+        if self._p.cluster:
+            pipe.eval(script.script, 1, self._key(trip_id), *args)
+        else:
+            await script(keys=[self._key(trip_id)], args=args, client=pipe)
 
     def _encode(self, member: RoomMember) -> bytes:
         body: dict[str, Any] = {
@@ -418,7 +447,7 @@ class RedisRosters:
             newly, gone = await self._join(
                 keys=[self._key(trip_id)],
                 args=[
-                    self._p.node_prefix,
+                    self._p.room_node_prefix(trip_id),
                     member.session_id,
                     self._encode(member),
                     member.user_id,
@@ -439,7 +468,9 @@ class RedisRosters:
             self._local.pop(trip_id, None)
             self._last_read.pop(trip_id, None)
         try:
-            raw, left, gone = await self._leave(keys=[self._key(trip_id)], args=[self._p.node_prefix, session_id])
+            raw, left, gone = await self._leave(
+                keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id), session_id]
+            )
         except _FAILURES as exc:
             self._failed(trip_id, "a leave", exc)
             if mine is None:
@@ -457,14 +488,17 @@ class RedisRosters:
         member = RoomMember(member.session_id, member.user_id, member.name, member.hidden, status, time.time())
         room[session_id] = member
         try:
-            await self._status(keys=[self._key(trip_id)], args=[self._p.node_prefix, session_id, self._encode(member)])
+            await self._status(
+                keys=[self._key(trip_id)],
+                args=[self._p.room_node_prefix(trip_id), session_id, self._encode(member)],
+            )
         except _FAILURES as exc:
             self._failed(trip_id, "a status change", exc)
 
     async def members(self, trip_id: str) -> list[RoomMember]:
         """The room's members on live nodes (on Redis failure: the last list read, with ours as they are)."""
         try:
-            flat, gone = await self._members(keys=[self._key(trip_id)], args=[self._p.node_prefix])
+            flat, gone = await self._members(keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id)])
         except _FAILURES as exc:
             log.warning("presence: member list of room %s from memory, Redis failed (%s)", trip_id, exc)
             own = self._local.get(trip_id, {})
@@ -497,21 +531,18 @@ class RedisRosters:
         try:
             async with self._p.client.pipeline(transaction=False) as pipe:
                 for trip_id in rooms:
-                    args: list[Any] = [self._p.node_prefix]
+                    args: list[Any] = [self._p.room_node_prefix(trip_id)]
                     if trip_id in rewrite:
                         args += [self._p.instance, self._p.ttl_ms]
                         for session_id, member in self._local.get(trip_id, {}).items():
                             args += [session_id, self._encode(member)]
-                        await self._replace(keys=[self._key(trip_id)], args=args, client=pipe)
+                        await self._queue(self._replace, pipe, trip_id, args)
                     else:
                         pipe.pexpire(self._key(trip_id), self._p.ttl_ms)
-                        await self._members(keys=[self._key(trip_id)], args=args, client=pipe)
+                        await self._queue(self._members, pipe, trip_id, args)
                 for trip_id in abandoned:
-                    await self._replace(
-                        keys=[self._key(trip_id)],
-                        args=[self._p.node_prefix, self._p.instance, self._p.ttl_ms],
-                        client=pipe,
-                    )
+                    args = [self._p.room_node_prefix(trip_id), self._p.instance, self._p.ttl_ms]
+                    await self._queue(self._replace, pipe, trip_id, args)
                 results = await pipe.execute()
         except _FAILURES:
             self._dirty |= pending
@@ -546,9 +577,8 @@ class RedisRosters:
             return
         async with self._p.client.pipeline(transaction=False) as pipe:
             for trip_id in self._local:
-                await self._replace(
-                    keys=[self._key(trip_id)], args=[self._p.node_prefix, self._p.instance, self._p.ttl_ms], client=pipe
-                )
+                args = [self._p.room_node_prefix(trip_id), self._p.instance, self._p.ttl_ms]
+                await self._queue(self._replace, pipe, trip_id, args)
             await pipe.execute()
         self._local.clear()
 

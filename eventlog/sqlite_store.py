@@ -37,6 +37,7 @@ from eventlog.ports import (
     StoreError,
     StoreMissing,
     StoreUnavailable,
+    TripSnapshot,
     VersionConflict,
 )
 from eventlog.records import (
@@ -83,7 +84,24 @@ _SCHEMA = [
     ALTER TABLE log ADD COLUMN events BLOB;
     CREATE INDEX IF NOT EXISTS log_unsplit ON log(position) WHERE events IS NULL;
     """,
+    # version 3: chat pages through an index, and trip snapshots (rows split later get their message id then)
+    """
+    ALTER TABLE log ADD COLUMN message_id TEXT;
+    UPDATE log SET message_id = json_extract(CAST(events AS TEXT), '$[0].data.messageId')
+        WHERE version IS NOT NULL AND events IS NOT NULL
+        AND json_extract(CAST(events AS TEXT), '$[0].type') = 'chat_message';
+    CREATE INDEX IF NOT EXISTS log_chat ON log(stream, version) WHERE message_id IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS log_message ON log(message_id) WHERE message_id IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS snapshots (
+        stream TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        schema TEXT NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (stream, version)
+    );
+    """,
 ]
+CHAT_MESSAGE = "chat_message"
 
 _COLUMNS = "position, body, events"
 # ``SlimRecord``'s fields in order, then the body of a row not split yet
@@ -113,6 +131,18 @@ def _split(document: dict[str, JSON]) -> tuple[str | None, str | None, int, byte
     )
 
 
+def _message_id(stream: str | None, events: JSON) -> str | None:
+    """The id of the chat message a stream record holds (None: it holds none)."""
+    if stream is None or not isinstance(events, list | tuple) or not events:
+        return None
+    event = events[0]
+    if not isinstance(event, dict) or event.get("type") != CHAT_MESSAGE:
+        return None
+    data = event.get("data")
+    found = data.get("messageId") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def _document(position: int, body: bytes, events: bytes | None) -> dict[str, JSON]:
     document: dict[str, JSON] = orjson.loads(body)
     if events is not None:  # else a row not split yet: its events are in the body
@@ -130,6 +160,23 @@ def _slim(row: tuple[Any, ...]) -> SlimRecord:
     if row[12] is not None:
         return slim_from_document(_document(row[0], row[12], None))
     return slim_record((*row[:11], orjson.loads(row[11])))
+
+
+def _save_snapshot(connection: Callable[[], sqlite3.Connection], snapshot: TripSnapshot) -> None:
+    conn = connection()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        newest = conn.execute("SELECT MAX(version) FROM snapshots WHERE stream = ?", (snapshot.stream,)).fetchone()[0]
+        if newest is None or newest < snapshot.version:
+            conn.execute(
+                "INSERT INTO snapshots (stream, version, schema, state) VALUES (?,?,?,?)",
+                (snapshot.stream, snapshot.version, snapshot.schema, orjson.dumps(snapshot.state)),
+            )
+            conn.execute("DELETE FROM snapshots WHERE stream = ? AND version < ?", (snapshot.stream, snapshot.version))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 _Query = tuple[str, tuple[Any, ...]]  # SQL and its parameters
@@ -336,12 +383,18 @@ class SqliteEventStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
-                "SELECT position, body FROM log WHERE events IS NULL ORDER BY position LIMIT ?", (limit,)
+                "SELECT position, stream, version, body FROM log WHERE events IS NULL ORDER BY position LIMIT ?",
+                (limit,),
             ).fetchall()
+            updates = []
+            for position, stream, version, body in rows:
+                document = orjson.loads(body)
+                chat = _message_id(stream if version is not None else None, document.get("events"))
+                updates.append((*_split(document), chat, position))
             conn.executemany(
-                "UPDATE log SET session_id = ?, error_code = ?, schema_version = ?, events = ?, body = ?"
-                " WHERE position = ?",
-                [(*_split(orjson.loads(body)), position) for position, body in rows],
+                "UPDATE log SET session_id = ?, error_code = ?, schema_version = ?, events = ?, body = ?,"
+                " message_id = ? WHERE position = ?",
+                updates,
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -446,8 +499,8 @@ class SqliteEventStore:
         try:
             cursor = conn.execute(
                 "INSERT INTO log (record_id, at, command, outcome, user_id, trip_id, stream, version,"
-                " idempotency_key, session_id, error_code, schema_version, events, body)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " idempotency_key, message_id, session_id, error_code, schema_version, events, body)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.record_id,
                     record.at,
@@ -458,6 +511,7 @@ class SqliteEventStore:
                     record.stream,
                     record.version,
                     record.idempotency_key,
+                    _message_id(record.stream if record.version is not None else None, record.events),
                     *_split(body),
                 ),
             )
@@ -528,6 +582,65 @@ class SqliteEventStore:
             self._reader, self._select, f"SELECT {_COLUMNS} FROM log WHERE idempotency_key = ?", (key,)
         )
         return found[0] if found else None
+
+    async def read_chat_page(self, stream: str, limit: int, before: str | None = None) -> list[LogRecord] | None:
+        def page() -> list[LogRecord] | None:
+            conn = self._connection()
+            below = None
+            if before is not None:
+                row = conn.execute(
+                    "SELECT version FROM log WHERE message_id = ? AND stream = ?", (before, stream)
+                ).fetchone()
+                if row is None:
+                    return None
+                below = row[0]
+            sql = f"SELECT {_COLUMNS} FROM log WHERE stream = ? AND message_id IS NOT NULL"
+            params: tuple[Any, ...] = (stream,)
+            if below is not None:
+                sql += " AND version < ?"
+                params += (below,)
+            rows = conn.execute(f"{sql} ORDER BY version DESC LIMIT ?", (*params, limit)).fetchall()
+            return [_record(*row) for row in reversed(rows)]
+
+        result: list[LogRecord] | None = await self._run(self._reader, page)
+        return result
+
+    async def save_snapshot(self, snapshot: TripSnapshot) -> None:
+        await self._run(self._writer, _save_snapshot, self._connection, snapshot)
+
+    async def load_snapshot(self, stream: str, schema: str) -> TripSnapshot | None:
+        def load() -> TripSnapshot | None:
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT version, state FROM snapshots WHERE stream = ? AND schema = ?"
+                    " ORDER BY version DESC LIMIT 1",
+                    (stream, schema),
+                )
+                .fetchone()
+            )
+            return TripSnapshot(stream, row[0], schema, orjson.loads(row[1])) if row else None
+
+        result: TripSnapshot | None = await self._run(self._reader, load)
+        return result
+
+    async def read_snapshots(self, after_stream: str = "", limit: int = 1000) -> list[TripSnapshot]:
+        def read() -> list[TripSnapshot]:
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT stream, MAX(version), schema, state FROM snapshots WHERE stream > ?"
+                    " GROUP BY stream ORDER BY stream LIMIT ?",
+                    (after_stream, limit),
+                )
+                .fetchall()
+            )
+            return [
+                TripSnapshot(stream, version, schema, orjson.loads(state)) for stream, version, schema, state in rows
+            ]
+
+        result: list[TripSnapshot] = await self._run(self._reader, read)
+        return result
 
     async def ping(self) -> None:
         await self._run(self._reader, lambda: self._connection().execute("SELECT 1").fetchone())

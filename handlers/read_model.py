@@ -23,8 +23,7 @@ class ReadModelHandler(AdminApiHandler):
             await self.services.pipeline.record(
                 Request(self.origin, self.command_name), ({"type": "read_model_read", "data": {}},)
             )
-            read_side = self.services.read_side
-            position = await read_side.catch_up_all()
-            self.send_json({"position": position, "readModel": read_side.snapshot(audit=True)})
+            position, model = await self.services.read_side.whole_model()
+            self.send_json({"position": position, "readModel": model})
 
         await self.admin(read, self.command_name)

@@ -34,21 +34,66 @@ def _message_view(data: dict[str, Any], trip_id: str | None, seq: int | None, at
 class _TripChat:
     version: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
-    index: dict[str, int] = field(default_factory=dict)  # messageId -> position in messages
+    index: dict[str, int] = field(default_factory=dict)  # messageId -> base + its position in messages
     running: Running | None = None  # compact histories: a count and a digest instead of messages
+    complete: bool = True  # False: older messages than these exist (a tail; the store has them)
+    base: int = 0  # how many messages were dropped from the front since this was complete or seeded
+    weight: int = 0  # about how many bytes the messages take (kept for tails only)
+
+
+class NotHeld:
+    """A page a tail cannot answer: it reaches past the oldest message held."""
+
+
+NOT_HELD = NotHeld()
+MESSAGE_OVERHEAD = 900  # about what one message view takes besides its text, in bytes
+
+
+def _message_weight(message: dict[str, Any]) -> int:
+    return MESSAGE_OVERHEAD + len(message["message"])
 
 
 class ChatHistories:
     """``compact=True`` keeps a count and a digest per trip instead of the messages
-    (for rebuilds that are only compared, see ``projections/digests.py``)."""
+    (for rebuilds that are only compared, see ``projections/digests.py``).
 
-    def __init__(self, *, compact: bool = False) -> None:
+    ``tail=N`` keeps, per trip it holds, only its most recent messages (between N
+    and 2N) and only for trips seeded (``seed``) or created since: a serving
+    node's cache, whose older pages are read from the store.  Without it every
+    message of every trip applied is kept.
+    """
+
+    def __init__(self, *, compact: bool = False, tail: int | None = None) -> None:
         self._trips: dict[str, _TripChat] = {}
         self.compact = compact
+        self._tail = tail
 
     def version(self, trip_id: str) -> int:
         chat = self._trips.get(trip_id)
         return chat.version if chat else 0
+
+    def weight(self, trip_id: str) -> int:
+        chat = self._trips.get(trip_id)
+        return chat.weight if chat else 0
+
+    def seed(self, trip_id: str, version: int, messages: list[dict[str, Any]], *, complete: bool) -> None:
+        """Hold the trip's chat as of ``version``: its newest ``messages`` (all of them when ``complete``)."""
+        chat = self._trips[trip_id] = _TripChat(version=version, complete=complete)
+        for message in messages:
+            self._add(chat, message)
+
+    def _add(self, chat: _TripChat, message: dict[str, Any]) -> None:
+        chat.index[message["messageId"]] = chat.base + len(chat.messages)
+        chat.messages.append(message)
+        if self._tail is not None:
+            chat.weight += _message_weight(message)
+            if len(chat.messages) > 2 * self._tail:
+                dropped, chat.messages = chat.messages[: self._tail], chat.messages[self._tail :]
+                for old in dropped:
+                    del chat.index[old["messageId"]]
+                    chat.weight -= _message_weight(old)
+                chat.base += len(dropped)
+                chat.complete = False
 
     def apply(self, record: RecordView) -> bool:
         stream, version = record.stream, record.version
@@ -56,6 +101,8 @@ class ChatHistories:
             return False
         chat = self._trips.get(stream)
         if chat is None:
+            if self._tail is not None and version != 1:
+                return False  # a trip a tail does not hold, unless it starts here
             chat = self._trips[stream] = _TripChat(running=Running() if self.compact else None)
         if version <= chat.version:
             return False
@@ -68,20 +115,34 @@ class ChatHistories:
             if chat.running is not None:
                 chat.running.add(item_bytes(message))
             else:
-                chat.index[message["messageId"]] = len(chat.messages)
-                chat.messages.append(message)
+                self._add(chat, message)
         return True
 
-    def page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | None:
-        """Up to ``limit`` messages, newest last, older than ``before``; None if ``before`` is unknown."""
-        chat = self._trips.get(trip_id, _TripChat())
-        end = len(chat.messages)
+    def held_page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | NotHeld | None:
+        """``page``, or ``NOT_HELD`` when what is held cannot tell (a tail, or a trip not held)."""
+        chat = self._trips.get(trip_id)
+        if chat is None:
+            if self._tail is not None:
+                return NOT_HELD
+            chat = _TripChat()
+        end = chat.base + len(chat.messages)
         if before is not None:
             found = chat.index.get(before)
             if found is None:
-                return None
+                return None if chat.complete else NOT_HELD
             end = found
-        return chat.messages[max(0, end - limit) : end]
+        start = max(0, end - limit)
+        if start < chat.base and not chat.complete:
+            return NOT_HELD
+        return chat.messages[max(0, start - chat.base) : end - chat.base]
+
+    def page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | None:
+        """Up to ``limit`` messages, newest last, older than ``before``; None if ``before`` is unknown.
+
+        A tail answers from what it holds (None also when that cannot tell):
+        ``ReadSide.chat_page`` reads such pages from the store."""
+        found = self.held_page(trip_id, limit, before)
+        return None if isinstance(found, NotHeld) else found
 
     def forget(self, trip_id: str) -> None:
         self._trips.pop(trip_id, None)

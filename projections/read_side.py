@@ -10,6 +10,14 @@ as counts and digests (``projections/digests.py``): what a rebuild needs to be
 compared, in memory that grows with the number of trips and notifications
 rather than with the number of messages.  A serving node is never compact.
 
+A *serving* read side (built with a ``TripCache``) holds trip states and the
+recent chat of each trip in a cache with a budget, dropping the least recently
+used trips past it: a node's memory does not grow with the log.  A trip it does
+not hold is loaded from its latest snapshot in the store plus the records after
+it; snapshots are written in the background every ``snapshot_every`` records
+and when a trip is dropped.  Chat pages older than what it holds are read from
+the store (``chat_page``).
+
 Projections take any ``RecordView``; what a read side reads from the log
 itself are ``SlimRecord`` values (the store's slim reads).
 """
@@ -17,14 +25,18 @@ itself are ``SlimRecord`` values (the store's slim reads).
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from domain.trip_codec import trip_from_snapshot, trip_to_snapshot
 from domain.trip_model import Trip
-from eventlog.ports import EventStore, RecordFilter
+from eventlog.ports import EventStore, RecordFilter, TripSnapshot
 from eventlog.records import LogRecord, RecordView
 from projections.audit import AuditViews
-from projections.chat import ChatHistories, chat_message_view
+from projections.chat import ChatHistories, NotHeld, chat_message_view
 from projections.notifications import (
     NOTIFICATION_CREATED,
     NOTIFICATION_READ,
@@ -33,10 +45,26 @@ from projections.notifications import (
     notification_view,
 )
 from projections.read_models import NotificationRead, ReadModelChange, ReadModelWriter, TripView
+from projections.snapshot_schema import snapshot_schema
 from projections.trips import StreamGap, TripStates
+
+log = logging.getLogger("travelsense.read_side")
 
 PAGE = 5000
 Progress = Callable[[int], None]  # told how many records were just folded
+CHAT_TAIL = 50  # newest messages a serving node holds per trip (a default history page; it holds up to twice as many)
+TRIP_OVERHEAD = 800  # about what holding a trip takes besides its state and chat, in bytes
+WHOLE_HISTORY = 1 << 62  # a chat page that holds every message
+
+
+@dataclass(frozen=True, slots=True)
+class TripCache:
+    """How a serving read side holds trips (see the module's doc)."""
+
+    budget: int | None  # bytes of trip states and chat held; None: no limit
+    snapshot_every: int | None = 1000  # records folded since a trip's last snapshot before the next; None: never
+    schema: str = field(default_factory=snapshot_schema)  # what this code's snapshots are made by
+    chat_tail: int | None = CHAT_TAIL  # newest messages held per trip; None: whole histories
 
 
 class ReadSide:
@@ -47,14 +75,16 @@ class ReadSide:
         compact: bool = False,
         page: int | None = None,
         writer: ReadModelWriter | None = None,
+        cache: TripCache | None = None,
     ) -> None:
         self._store = store
+        self._cache = cache  # None: every trip folded from its whole stream and held for good
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         # records per read (default: what suits the store)
         self._page = page or store.fold_page
         # a compact side only reads: the items' recent changes (for conflicts) are not kept
-        self.trips = TripStates(remember_changes=not compact)
-        self.chat = ChatHistories(compact=compact)
+        self.trips = TripStates(remember_changes=not compact, weigh=cache is not None and cache.budget is not None)
+        self.chat = ChatHistories(compact=compact, tail=cache.chat_tail if cache is not None else None)
         self.notifications = Notifications(compact=compact)
         self.audit = AuditViews()
         self.gaps: dict[str, str] = {}  # rebuilds: stream -> the gap that stopped it
@@ -63,6 +93,11 @@ class ReadSide:
         self._locks: dict[str, asyncio.Lock] = {}
         self._notifications_lock = asyncio.Lock()
         self._audit_lock = asyncio.Lock()
+        self._held: OrderedDict[str, int] = OrderedDict()  # trips held, least recently used first -> their weight
+        self.held_bytes = 0  # about what the trips held take (their states, chat and bookkeeping)
+        self._pinned: set[str] = set()  # trips being loaded or caught up: never dropped meanwhile
+        self._snapshotted: dict[str, int] = {}  # trip -> the version of its newest snapshot known
+        self._saving: dict[str, asyncio.Task[None]] = {}  # trip -> its snapshot being written
 
     async def _read_all(self, after_position: int, limit: int, where: RecordFilter | None) -> Sequence[RecordView]:
         return await self._store.read_all_slim(after_position, limit, where)
@@ -84,6 +119,8 @@ class ReadSide:
             except StreamGap:
                 self._loaded.discard(record.stream)
             else:
+                if self._cache is not None and applied:
+                    self._hold(record.stream)
                 if change is not None and applied:
                     change.trip = self._trip_view(record.stream)
                     message = chat_message_view(record)
@@ -103,34 +140,162 @@ class ReadSide:
     async def catch_up_trip(self, trip_id: str) -> Trip | None:
         lock = self._locks.setdefault(trip_id, asyncio.Lock())
         async with lock:
-            after = min(self.trips.version(trip_id), self.chat.version(trip_id))
-            change = ReadModelChange() if self._writer is not None else None
-            while True:
-                records = await self._read_stream(trip_id, after, self._page)
-                for record in records:
-                    applied = self.trips.apply(record)
-                    if self.chat.apply(record) and change is not None:
-                        message = chat_message_view(record)
-                        if message is not None:
-                            change.messages.append(message)
-                    if applied and change is not None:
-                        change.trip = TripView(trip_id, 0, None)  # filled in below, once
-                self._seen(records)
-                if len(records) < self._page:
-                    break
-                after = records[-1].version or after
-            self._loaded.add(trip_id)
-            if self._writer is not None and change is not None:
-                if change.trip is not None:
-                    change.trip = self._trip_view(trip_id)
-                self._writer.submit(change)
+            self._pinned.add(trip_id)
+            try:
+                await self._fold_trip(trip_id)
+            finally:
+                self._pinned.discard(trip_id)
+            if self._cache is not None:
+                self._hold(trip_id)
         return self.trips.get(trip_id)
+
+    async def _load(self, trip_id: str, cache: TripCache) -> None:
+        """Start a trip this side does not hold from its latest snapshot (if any), with its newest chat."""
+        snapshot = await self._store.load_snapshot(trip_id, cache.schema)
+        version = snapshot.version if snapshot is not None else 0
+        self.trips.seed(trip_id, trip_from_snapshot(snapshot.state) if snapshot is not None else None, version)
+        if snapshot is not None:
+            self._snapshotted[trip_id] = version
+        if self.chat.compact:
+            return
+        limit = cache.chat_tail or WHOLE_HISTORY
+        records = await self._store.read_chat_page(trip_id, limit) if version else []
+        messages = [
+            view
+            for record in records or ()
+            if (record.version or 0) <= version and (view := chat_message_view(record)) is not None
+        ]
+        self.chat.seed(trip_id, version, messages, complete=version == 0 or len(records or ()) < limit)
+
+    async def _fold_trip(self, trip_id: str) -> None:
+        if self._cache is not None and not self.trips.held(trip_id):
+            await self._load(trip_id, self._cache)
+        after = min(self.trips.version(trip_id), self.chat.version(trip_id))
+        change = ReadModelChange() if self._writer is not None else None
+        while True:
+            records = await self._read_stream(trip_id, after, self._page)
+            for record in records:
+                applied = self.trips.apply(record)
+                if self.chat.apply(record) and change is not None:
+                    message = chat_message_view(record)
+                    if message is not None:
+                        change.messages.append(message)
+                if applied and change is not None:
+                    change.trip = TripView(trip_id, 0, None)  # filled in below, once
+            self._seen(records)
+            if len(records) < self._page:
+                break
+            after = records[-1].version or after
+        self._loaded.add(trip_id)
+        if self._writer is not None and change is not None:
+            if change.trip is not None:
+                change.trip = self._trip_view(trip_id)
+            self._writer.submit(change)
 
     async def trip(self, trip_id: str, *, fresh: bool = True) -> Trip | None:
         """The trip's state; ``fresh=False`` trusts what this node has seen."""
         if fresh or trip_id not in self._loaded:
             return await self.catch_up_trip(trip_id)
+        if self._cache is not None:
+            self._hold(trip_id)
         return self.trips.get(trip_id)
+
+    async def chat_page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | None:
+        """Up to ``limit`` messages, newest last, older than ``before``; None if ``before`` is unknown.
+
+        From what this side holds when that answers, else from the store (by index, never a fold)."""
+        found = self.chat.held_page(trip_id, limit, before)
+        if not isinstance(found, NotHeld):
+            return found
+        records = await self._store.read_chat_page(trip_id, limit, before)
+        if records is None:
+            return None
+        return [view for record in records if (view := chat_message_view(record)) is not None]
+
+    # the cache ------------------------------------------------------------------
+
+    def _hold(self, trip_id: str) -> None:
+        """Count the trip as just used, at its current weight; drop the least recently used past the budget."""
+        cache = self._cache
+        assert cache is not None
+        weight = TRIP_OVERHEAD + self.trips.weight(trip_id) + self.chat.weight(trip_id)
+        before = self._held.get(trip_id)
+        if before is None:
+            self._held[trip_id] = weight
+        else:
+            self._held.move_to_end(trip_id)
+            self._held[trip_id] = weight
+        self.held_bytes += weight - (before or 0)
+        every = cache.snapshot_every
+        if every is not None and self.trips.version(trip_id) - self._snapshotted.get(trip_id, 0) >= every:
+            self._snapshot_later(trip_id, cache)
+        if cache.budget is not None and self.held_bytes > cache.budget:
+            self._drop_over_budget(cache.budget)
+
+    def _drop_over_budget(self, budget: int) -> None:
+        skipped = 0
+        while self.held_bytes > budget and len(self._held) - skipped > 1:
+            trip_id, weight = self._held.popitem(last=False)
+            if trip_id in self._pinned:
+                self._held[trip_id] = weight  # to the back: it is being used
+                skipped += 1
+                continue
+            self.held_bytes -= weight
+            self._drop(trip_id)
+
+    def _drop(self, trip_id: str) -> None:
+        assert self._cache is not None
+        if self.trips.version(trip_id) > self._snapshotted.get(trip_id, 0) and self._cache.snapshot_every is not None:
+            self._snapshot_later(trip_id, self._cache)
+        self.trips.forget(trip_id)
+        self.chat.forget(trip_id)
+        self._loaded.discard(trip_id)
+        self._snapshotted.pop(trip_id, None)
+        lock = self._locks.get(trip_id)
+        if lock is not None and not lock.locked():
+            del self._locks[trip_id]
+
+    def _snapshot_later(self, trip_id: str, cache: TripCache) -> None:
+        """Write the trip's snapshot in the background (one at a time per trip)."""
+        state = self.trips.get(trip_id)
+        if state is None or trip_id in self._saving:
+            return
+        snapshot = TripSnapshot(trip_id, state.version, cache.schema, trip_to_snapshot(state))
+        self._snapshotted[trip_id] = state.version  # not again before ``snapshot_every`` more, whatever comes of it
+        task = asyncio.get_running_loop().create_task(self._save(snapshot))
+        self._saving[trip_id] = task
+
+    async def _save(self, snapshot: TripSnapshot) -> None:
+        try:
+            await self._store.save_snapshot(snapshot)
+        except Exception:
+            log.warning(
+                "could not save the snapshot of trip %s at %d", snapshot.stream, snapshot.version, exc_info=True
+            )
+        finally:
+            self._saving.pop(snapshot.stream, None)
+
+    @property
+    def held_trips(self) -> int:
+        return len(self._held)
+
+    async def whole_model(self) -> tuple[int, dict[str, Any]]:
+        """Catch up with the whole log, every trip in it, and return ``(position, snapshot(audit=True))``.
+
+        A serving side folds the trips for it into a read side of its own that
+        loads them the same way (snapshots, then the log) but holds them all."""
+        if self._cache is None or self._cache.budget is None:
+            position = await self.catch_up_all()
+            return position, self.snapshot(audit=True)
+        await self.catch_up_audit()
+        await self.catch_up_notifications()
+        whole = ReadSide(self._store, cache=replace(self._cache, budget=None, snapshot_every=None, chat_tail=None))
+        for trip_id in sorted(self.audit.streams):
+            await whole.catch_up_trip(trip_id)
+        views = whole.snapshot()
+        views["notifications"] = self.notifications.snapshot()
+        views["audit"] = self.audit.snapshot()
+        return self.audit.position, views
 
     async def catch_up_notifications(self, progress: Progress | None = None) -> None:
         async with self._notifications_lock:
@@ -175,6 +340,8 @@ class ReadSide:
         """Wait until the external read models hold what this side has folded so far."""
         if self._writer is not None:
             await self._writer.drain()
+        while self._saving:
+            await asyncio.gather(*self._saving.values())
 
     def apply_any(self, record: RecordView) -> None:
         """Fold any record in position order (used by rebuilds)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.trip_codec import trip_weight
 from domain.trip_decider import evolve
 from domain.trip_events import event_from_json
 from domain.trip_model import Trip
@@ -26,11 +27,37 @@ class TripStates:
     chat-heavy log skips most ``evolve`` calls that way.
     """
 
-    def __init__(self, *, remember_changes: bool = True) -> None:
+    def __init__(self, *, remember_changes: bool = True, weigh: bool = False) -> None:
         self._remember_changes = remember_changes  # False: for reading only (no command is decided on these)
         self._versions: dict[str, int] = {}  # trip id -> the last stream version applied
         self._states: dict[str, Trip | None] = {}  # trip id -> its state (chat messages deferred aside)
         self._deferred: dict[str, RecordView] = {}  # trip id -> its newest chat record not evolved yet
+        self._weigh = weigh  # True: keep each state's weight, for a cache's budget
+        self._weights: dict[str, int] = {}
+
+    def held(self, trip_id: str) -> bool:
+        return trip_id in self._versions
+
+    def held_trips(self) -> list[str]:
+        return list(self._versions)
+
+    def weight(self, trip_id: str) -> int:
+        """About how many bytes the trip's state takes (0 unless built with ``weigh=True``)."""
+        return self._weights.get(trip_id, 0)
+
+    def seed(self, trip_id: str, state: Trip | None, version: int) -> None:
+        """Start the trip from a state folded elsewhere (a snapshot) up to ``version``."""
+        self.forget(trip_id)
+        self._versions[trip_id] = version
+        self._states[trip_id] = state
+        if self._weigh and state is not None:
+            self._weights[trip_id] = trip_weight(state)
+
+    def forget(self, trip_id: str) -> None:
+        self._versions.pop(trip_id, None)
+        self._states.pop(trip_id, None)
+        self._deferred.pop(trip_id, None)
+        self._weights.pop(trip_id, None)
 
     def version(self, trip_id: str) -> int:
         return self._versions.get(trip_id, 0)
@@ -74,9 +101,11 @@ class TripStates:
             self._deferred[stream] = record
             return True
         state = self._settle(stream) if stream in self._deferred else self._states.get(stream)
-        self._states[stream] = evolve(
+        state = self._states[stream] = evolve(
             state, event_from_json(event), version, record.at, remember_changes=self._remember_changes
         )
+        if self._weigh and state is not None:
+            self._weights[stream] = trip_weight(state)
         return True
 
     def snapshot(self) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from domain.errors import ErrorCode
 from domain.schemas import CLIENT_EVENTS
-from eventlog.ports import EventStore, RecordFilter, StoreUnavailable
+from eventlog.ports import EventStore, RecordFilter, StoreUnavailable, TripSnapshot
 from eventlog.records import LogRecord, SlimRecord
 
 log = logging.getLogger("travelsense.store")
@@ -407,6 +407,18 @@ class MeteredStore:
 
     async def find_by_idempotency_key(self, key: str) -> LogRecord | None:
         return await self._inner.find_by_idempotency_key(key)
+
+    async def read_chat_page(self, stream: str, limit: int, before: str | None = None) -> list[LogRecord] | None:
+        return await self._inner.read_chat_page(stream, limit, before)
+
+    async def save_snapshot(self, snapshot: TripSnapshot) -> None:
+        await self._inner.save_snapshot(snapshot)
+
+    async def load_snapshot(self, stream: str, schema: str) -> TripSnapshot | None:
+        return await self._inner.load_snapshot(stream, schema)
+
+    async def read_snapshots(self, after_stream: str = "", limit: int = 1000) -> list[TripSnapshot]:
+        return await self._inner.read_snapshots(after_stream, limit)
 
     async def ping(self) -> None:
         await self._inner.ping()

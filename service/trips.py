@@ -62,7 +62,7 @@ class TripService:
 
     async def messages(self, identity: Identity, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]]:
         await self.visible_trip(identity, trip_id)
-        page = self._read_side.chat.page(trip_id, limit, before)
+        page = await self._read_side.chat_page(trip_id, limit, before)
         if page is None:
             raise CommandRefused(ErrorCode.VALIDATION_ERROR, "before: no such message", {"before": ["no such message"]})
         return page

@@ -46,3 +46,12 @@ def mongo_database(mongo_url: str) -> Iterator[str]:
     name = mongo_server.unique_database()
     yield name
     mongo_server.drop_database(mongo_url, name)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-master Redis Cluster of the suite's own (``tests/redis_cluster.py``), for the session."""
+    from tests.redis_cluster import private_cluster
+
+    with private_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster.url

@@ -14,13 +14,15 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from migrations import runner
 from pymongo import AsyncMongoClient, monitoring
 
+from eventlog.migrations import runner
 from eventlog.mongo_store import MongoEventStore, SchemaNotMigrated, duplicated_key
 from eventlog.ports import DuplicateCommand, StoreError, StoreUnavailable, VersionConflict
 from tests import mongo_server
 from tests.contract.test_event_store import TRIP_A, TRIP_B, record
+
+ALL_MIGRATIONS = ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
 
 
 class CommandLog(monitoring.CommandListener):
@@ -99,13 +101,13 @@ async def test_migrations_are_idempotent_and_recorded_in_the_ledger(
     store = MongoEventStore(mongo_url, database=mongo_database)
     with pytest.raises(SchemaNotMigrated):
         await store.open()  # never migrates by itself
-    assert await store.migrate() == ["m0001_log_collection", "m0002_read_models"]
+    assert await store.migrate() == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
     assert await store.migrate() == []
     await store.open()
     await store.close()
 
     ledger = await raw["migrations"].find({}).to_list(None)
-    assert [entry["_id"] for entry in ledger] == ["m0001_log_collection", "m0002_read_models"]
+    assert [entry["_id"] for entry in ledger] == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
     assert all("appliedAt" in entry for entry in ledger)
     keys = {tuple(k for k, _ in index["key"]): index for index in (await raw["log"].index_information()).values()}
     assert keys[("position",)].get("unique") and keys[("stream", "version")].get("unique")
@@ -122,8 +124,8 @@ async def test_two_processes_migrating_at_once_record_each_migration_once(
     finally:
         await first.close()
         await second.close()
-    assert sorted(applied[0] + applied[1]) == ["m0001_log_collection", "m0002_read_models"]
-    assert await raw["migrations"].count_documents({}) == 2
+    assert sorted(applied[0] + applied[1]) == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
+    assert await raw["migrations"].count_documents({}) == 3
 
 
 async def test_an_unreachable_server_is_store_unavailable_quickly() -> None:
@@ -212,20 +214,20 @@ async def test_migrating_holds_a_lock_that_a_second_migrator_waits_for(
         with pytest.raises(runner.MigrationLocked):
             await runner.migrate(raw, wait=0.3)  # another holds it: waits, then gives up
     assert await raw[runner.LOCK].count_documents({}) == 0  # released
-    assert await runner.migrate(raw, wait=0.3) == ["m0001_log_collection", "m0002_read_models"]
+    assert await runner.migrate(raw, wait=0.3) == ALL_MIGRATIONS
 
 
 async def test_a_lock_whose_holder_died_is_taken_over(mongo_url: str, mongo_database: str, raw: Any) -> None:
     long_ago = datetime.now(UTC) - runner.LOCK_TTL * 2
     await raw[runner.LOCK].insert_one({"_id": "migrate", "owner": "dead", "since": long_ago, "until": long_ago})
-    assert await runner.migrate(raw, wait=0.3) == ["m0001_log_collection", "m0002_read_models"]
+    assert await runner.migrate(raw, wait=0.3) == ALL_MIGRATIONS
 
 
 async def test_migration_status_lists_applied_and_pending(mongo_url: str, mongo_database: str) -> None:
     store = MongoEventStore(mongo_url, database=mongo_database)
     try:
-        assert await store.migration_status() == ([], ["m0001_log_collection", "m0002_read_models"])
+        assert await store.migration_status() == ([], ALL_MIGRATIONS)
         await store.migrate()
-        assert await store.migration_status() == (["m0001_log_collection", "m0002_read_models"], [])
+        assert await store.migration_status() == (ALL_MIGRATIONS, [])
     finally:
         await store.close()

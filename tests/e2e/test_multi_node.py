@@ -23,7 +23,7 @@ import pytest
 
 from eventlog.mongo_store import MongoEventStore
 from tests import mongo_server
-from tests.redis_server import PrivateRedis, private_prefix
+from tests.redis_server import PrivateRedis, private_prefix, unique_prefix
 from tests.server import Client, ServerProcess, object_id, token
 
 pytestmark = pytest.mark.e2e
@@ -73,7 +73,9 @@ def nodes(
 ) -> Iterator[list[ServerProcess]]:
     """Server processes sharing the store and Redis, started together, stopped by pid."""
     with contextlib.ExitStack() as stack:
-        if prefix is None:
+        if prefix is None and redis_url.startswith("redis+cluster://"):
+            prefix = unique_prefix()  # the suite's own cluster goes with its keys
+        elif prefix is None:
             prefix = stack.enter_context(private_prefix(redis_url))
         servers = [
             ServerProcess(store_url, args=["--redis", redis_url, "--redis-prefix", prefix, "--node-id", name])

@@ -29,14 +29,16 @@ from analysts.replay import LiveModel, replay
 from analysts.verify import verify
 from app import build
 from config import Settings
+from domain.trip_codec import trip_to_snapshot
 from domain.trip_decider import evolve
 from domain.trip_events import event_from_json
 from eventlog import upcasters
 from eventlog.chain import content_hash
 from eventlog.factory import open_store
-from eventlog.ports import EventStore
+from eventlog.ports import EventStore, TripSnapshot
 from eventlog.records import LogRecord, from_document
 from projections.read_side import ReadSide
+from projections.snapshot_schema import snapshot_schema
 from projections.trips import TripStates
 from service.container import Services
 from service.pipeline import Origin, Request
@@ -295,6 +297,30 @@ async def test_an_untouched_log_verifies(store_url: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["intact"] and report["records"] > 60 and report["streams"] == 4 and report["writerChains"] >= 1
+
+
+async def test_verify_and_replay_name_a_snapshot_that_differs_from_a_fold_of_the_log(store_url: str) -> None:
+    made = await small_log(store_url, random.Random(11), commands=60)
+    good, bad, old = made["trips"][:3]
+    store = await opened(store_url)
+    try:
+        for trip_id in (good, bad):
+            state = await ReadSide(store).catch_up_trip(trip_id)
+            assert state is not None
+            saved = trip_to_snapshot(state)
+            if trip_id == bad:
+                saved["title"] = "not what the log says"
+            await store.save_snapshot(TripSnapshot(trip_id, state.version, snapshot_schema(), saved))
+        await store.save_snapshot(TripSnapshot(old, 1, "made by older code", {}))
+        verified = await verify(store)
+        replayed = await replay(store)
+    finally:
+        await store.close()
+    assert not verified.intact and not verified.broken
+    assert (verified.snapshots.checked, verified.snapshots.stale) == (2, 1)
+    [differing] = verified.snapshots.differing
+    assert differing.path == f"snapshots.{bad}" and differing.note is not None and "title" in differing.note
+    assert f"snapshots.{bad}" in {difference.path for difference in replayed.differences}
 
 
 async def test_an_altered_record_is_named(store_url: str) -> None:

@@ -1,27 +1,67 @@
 """Room rosters and the connection directory on a real Redis, with several
-``RedisPresence`` instances standing for nodes (short TTLs keep this fast)."""
+``RedisPresence`` instances standing for nodes (short TTLs keep this fast).
+
+Every test given ``redis_url`` runs twice: on the shared Redis, and on a
+three-master Redis Cluster of the suite's own (``tests/redis_cluster.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from domain.room import MemberBack, MemberGone, RoomMember, RosterNews, visible_members
 from eventlog.redis_bus import stop_task
 from eventlog.redis_presence import RedisPresence
-from tests.redis_server import PrivateRedis, delete_prefix
+from tests.redis_server import PrivateRedis, delete_prefix, private_prefix, unique_prefix
 
 pytestmark = pytest.mark.integration
 
 TRIP = "650000000000000000000100"
 INTERVAL, TTL = 0.2, 0.6
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    if request.param == "redis-cluster":
+        cluster: str = request.getfixturevalue("redis_cluster_url")
+        return cluster
+    return redis_url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    if redis_url.startswith("redis+cluster://"):
+        yield unique_prefix()  # the cluster is the suite's own, and goes with its keys
+        return
+    with private_prefix(redis_url) as name:
+        yield name
+
+
+def sync_client(url: str) -> redis.Redis | RedisCluster:
+    if url.startswith("redis+cluster://"):
+        return RedisCluster.from_url(url.replace("redis+cluster://", "redis://"))
+    return redis.Redis.from_url(url)
+
+
+def delete_everything_under(url: str, prefix: str) -> None:
+    """As a Redis restart without persistence would (on a cluster: every master's keys, one by one)."""
+    if not url.startswith("redis+cluster://"):
+        delete_prefix(url, prefix)
+        return
+    client = sync_client(url)
+    try:
+        for key in list(client.scan_iter(match=f"{prefix}:*")):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 def member(session: str, user: str, *, hidden: bool = False, name: str | None = None) -> RoomMember:
@@ -160,8 +200,8 @@ async def test_every_script_sweeps_so_a_joiner_never_sees_a_dead_member(redis_ur
         await b.rosters.join(TRIP, member("s2", "u2"))
         # the room's hash expires with its last node's heartbeat; keep it, as in the
         # moment between a node's key expiring and the hash's own TTL
-        client = redis.Redis.from_url(redis_url)
-        client.pexpire(f"{prefix}:room:{TRIP}", 10_000)
+        client = sync_client(redis_url)
+        client.pexpire(a.room_key(TRIP), 10_000)
         client.close()
         await kill(b)
         await asyncio.sleep(TTL + 0.1)  # b's key expired; a has no member in the room, so no sweep ran
@@ -176,7 +216,7 @@ async def test_a_node_rewrites_its_members_when_redis_lost_them(redis_url: str, 
     async with nodes(redis_url, prefix, "a", "b", heard=heard) as [a, b]:
         await a.rosters.join(TRIP, member("s1", "u1"))
         await b.rosters.join(TRIP, member("s2", "u2"))
-        delete_prefix(redis_url, prefix)  # as a Redis restart without persistence would
+        delete_everything_under(redis_url, prefix)
         assert await a.rosters.members(TRIP) == []
 
         async def both_back() -> bool:

@@ -1,0 +1,271 @@
+"""Scale bench: a node's memory and a trip's first open on a big log (issue: bounded memory).
+
+    python -m bench.scale_bench --records 1000000 [--budget 256] [--random 10000]
+
+On an SQLite log of ``--records`` records over ``--trips`` trips, one of them
+with ``--big`` stream records (``bench/scale_log.py`` writes it in bulk, once,
+into ``--data``), a real server process (``app.py`` pinned to core 0, this
+client on core 1) is started with ``--cache-budget``; then, over REST as an
+admin, as a client opening a trip does:
+
+1. every trip once, in random order: ``GET /api/trips/{id}`` (first open) and
+   ``GET /api/trips/{id}/messages`` (newest history page), then the page before
+   it (``?before=``, older history, read from the store);
+2. ``--random`` trips drawn uniformly, the same three requests;
+3. the big trip on a fresh node: its first open from the snapshot the first
+   node wrote, and again with its snapshots deleted (the whole stream folded).
+
+Reports the server's RSS after start-up and after each step, its start-up time,
+and latency percentiles per request kind (measured by the client: loopback HTTP
+included).  Prints one JSON object per row and a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jose import jwt
+
+from bench import servers
+from bench.scale_log import write_log
+
+DEFAULT_DATA = Path(tempfile.gettempdir()) / "travelsense-scale-bench"
+ADMIN = "6a0000000000000000000001"
+
+
+def admin_token() -> str:
+    claims = {"sub": ADMIN, "role": "admin", "exp": int(time.time() + 86_400)}
+    return str(jwt.encode(claims, servers.SECRET, algorithm="HS256"))
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
+
+
+class Rest:
+    """One keep-alive HTTP connection to the server, timing each request."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str) -> tuple[float, Any]:
+        started = time.perf_counter()
+        self._connection.request("GET", path, headers=self._headers)
+        response = self._connection.getresponse()
+        body = response.read()
+        took = time.perf_counter() - started
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {body[:300]!r}")
+        return took, orjson.loads(body)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class Timings:
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+
+    def add(self, kind: str, seconds: float) -> None:
+        self.samples.setdefault(kind, []).append(seconds)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            kind: {
+                "n": len(values),
+                "p50_ms": round(percentile(values, 0.5) * 1000, 2),
+                "p99_ms": round(percentile(values, 0.99) * 1000, 2),
+                "max_ms": round(max(values) * 1000, 2),
+            }
+            for kind, values in self.samples.items()
+        }
+
+
+def trip_ids(path: Path) -> tuple[list[str], str]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT stream, MAX(version) FROM log WHERE version IS NOT NULL GROUP BY stream").fetchall()
+    finally:
+        conn.close()
+    biggest = max(rows, key=lambda row: row[1])[0]
+    return sorted(row[0] for row in rows), biggest
+
+
+def snapshot_count(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def delete_snapshots(path: Path, stream: str) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("DELETE FROM snapshots WHERE stream = ?", (stream,))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def start_node(work: Path, store: str, budget: int) -> tuple[servers.Server, float]:
+    node = servers.ours(work, store_url=store, extra=["--cache-budget", str(budget)])
+    started = time.monotonic()
+    node.start(timeout=300)
+    return node, time.monotonic() - started
+
+
+def run(opts: argparse.Namespace) -> list[dict[str, Any]]:
+    data = Path(opts.data)
+    data.mkdir(parents=True, exist_ok=True)
+    path = data / f"scale-{opts.records}-{opts.trips}-{opts.big}.db"
+    rows: list[dict[str, Any]] = []
+    if not path.exists():
+        print(f"writing {opts.records:,} records to {path} ...", file=sys.stderr, flush=True)
+        seconds = asyncio.run(write_log(str(path), opts.records, trips=opts.trips, users=opts.users, big=opts.big))
+        rows.append({"step": "log written", "records": opts.records, "seconds": round(seconds, 1)})
+    trips, big = trip_ids(path)
+    token = admin_token()
+    store = f"sqlite:///{path}"
+    rng = random.Random(opts.seed)
+    base = {"records": opts.records, "budget_mib": opts.budget, "log_mib": round(path.stat().st_size / 2**20)}
+    with servers.workdir() as work:
+        node, startup = start_node(work, store, opts.budget)
+        try:
+            servers.pin_all_threads(node.pid, servers.SERVER_CORE)
+            rows.append({**base, "step": "started", "startup_s": round(startup, 2), "rss_mib": rss_mib(node.pid)})
+            rest = Rest(node.port, token)
+            timings = Timings()
+            order = list(trips)
+            rng.shuffle(order)
+            for trip_id in order:
+                took, _ = rest.get(f"/api/trips/{trip_id}")
+                timings.add("first open", took)
+                took, page = rest.get(f"/api/trips/{trip_id}/messages?limit=50")
+                timings.add("history page (newest 50)", took)
+                messages = page["messages"] if isinstance(page, dict) else page
+                if messages:
+                    before = messages[0]["messageId"]
+                    took, _ = rest.get(f"/api/trips/{trip_id}/messages?limit=50&before={before}")
+                    timings.add("history page (older 50)", took)
+            rows.append(
+                {
+                    **base,
+                    "step": f"every trip opened once ({len(trips):,})",
+                    "rss_mib": rss_mib(node.pid),
+                    **timings.summary(),
+                }
+            )
+            timings = Timings()
+            for _ in range(opts.random):
+                trip_id = rng.choice(trips)
+                took, _ = rest.get(f"/api/trips/{trip_id}")
+                timings.add("open", took)
+                took, page = rest.get(f"/api/trips/{trip_id}/messages?limit=50")
+                timings.add("history page (newest 50)", took)
+                messages = page["messages"] if isinstance(page, dict) else page
+                if messages:
+                    before = messages[0]["messageId"]
+                    took, _ = rest.get(f"/api/trips/{trip_id}/messages?limit=50&before={before}")
+                    timings.add("history page (older 50)", took)
+            rows.append(
+                {
+                    **base,
+                    "step": f"{opts.random:,} random trips opened",
+                    "rss_mib": rss_mib(node.pid),
+                    **timings.summary(),
+                }
+            )
+            rest.close()
+        finally:
+            node.stop()
+        rows.append({**base, "step": "snapshots in the store after the run", "snapshots": snapshot_count(path)})
+        for label, wipe in (("from its snapshot", False), ("with no snapshot (whole stream folded)", True)):
+            if wipe:
+                delete_snapshots(path, big)
+            node, startup = start_node(work, store, opts.budget)
+            try:
+                servers.pin_all_threads(node.pid, servers.SERVER_CORE)
+                rest = Rest(node.port, token)
+                timings = Timings()
+                took, trip = rest.get(f"/api/trips/{big}")
+                timings.add("first open", took)
+                took, _ = rest.get(f"/api/trips/{big}/messages?limit=50")
+                timings.add("history page (newest 50)", took)
+                rows.append(
+                    {
+                        **base,
+                        "step": f"big trip ({trip['version']:,} events) on a fresh node, {label}",
+                        "startup_s": round(startup, 2),
+                        "rss_mib": rss_mib(node.pid),
+                        **timings.summary(),
+                    }
+                )
+                rest.close()
+            finally:
+                node.stop()
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    kinds = ("first open", "open", "history page (newest 50)", "history page (older 50)")
+    lines = [
+        "| records | budget | step | start-up | RSS | " + " | ".join(f"{k} p50/p99" for k in kinds) + " |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in kinds) + " |",
+    ]
+    for row in rows:
+        if "rss_mib" not in row:
+            continue
+        cells = []
+        for kind in kinds:
+            found = row.get(kind)
+            cells.append(f"{found['p50_ms']} / {found['p99_ms']} ms" if found else "")
+        startup = f"{row['startup_s']} s" if "startup_s" in row else ""
+        lines.append(
+            f"| {row['records']:,} | {row['budget_mib']} MiB | {row['step']} | {startup} | {row['rss_mib']:.0f} MiB | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale_bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--trips", type=int, default=2000)
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--big", type=int, default=100_000, help="stream records of the one big trip")
+    parser.add_argument("--budget", type=int, default=256, help="the node's --cache-budget (MiB)")
+    parser.add_argument("--random", type=int, default=10_000, help="random trips opened after every trip once")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="where generated logs are kept")
+    opts = parser.parse_args(argv)
+    rows = run(opts)
+    for row in rows:
+        print(json.dumps(row))
+    print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
