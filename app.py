@@ -13,6 +13,7 @@ import gc
 import importlib
 import logging
 import os
+import secrets
 import signal
 import ssl
 import sys
@@ -127,12 +128,13 @@ async def build(settings: Settings) -> Services:
     revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
     connections_changed = asyncio.Event()
-    hub = Hub(store, metrics, node_id=bus.node_id, revocations=revocations, changed=connections_changed)
+    origin = f"{bus.node_id}.{secrets.token_hex(4)}"  # this process on the bus
+    hub = Hub(store, metrics, node_id=origin, revocations=revocations, changed=connections_changed)
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
     presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
-    broadcaster = Broadcaster(bus, hub.deliver)
+    broadcaster = Broadcaster(bus, hub.deliver, origin)
     pipeline = Pipeline(
         store, read_side, RecordReactions(broadcaster), clock, new_id, store_timeout=limits.store_timeout_seconds
     )

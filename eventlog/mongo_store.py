@@ -23,8 +23,9 @@ Semantics match the SQLite adapter; only the mechanisms differ:
   the log by position must not assume that what lies below the highest
   position it saw is complete.
 * **Group commit.** Concurrent ``append`` calls are coalesced into one
-  ``insert_many(ordered=False)``. Each write error is mapped back to its own
-  record, so a conflict fails only that append.  A future resolves only after
+  ``insert_many(ordered=False)`` holding at most one record per stream. Each
+  write error is mapped back to its own record; a failed stream record fails
+  the records of its stream queued behind it (``EventStore.enqueue``).  A future resolves only after
   the server acknowledged the insert under the client's write concern. Set it
   in the URL (``?w=majority&journal=true``) when acknowledgement must mean
   durable on a replica set.
@@ -33,10 +34,12 @@ Semantics match the SQLite adapter; only the mechanisms differ:
   process wrote reads that predecessor's hash first (by ``(stream, version)``).
   A record that fails starts a new writer chain, and a batch whose outcome is
   unknown makes the store forget what it knew of its chains.
-* **Errors.** Connection failures become ``StoreUnavailable``. Any other driver
-  error becomes ``StoreError``.  If the connection drops during an insert, the
-  outcome is unknown: the records may be stored. Retrying the same command then
-  gives ``DuplicateCommand`` or ``VersionConflict``, and the caller looks it up.
+* **Errors.** No server found: ``StoreUnavailable``, nothing was sent, and every
+  queued record fails at once.  If the connection drops during an insert, the
+  records of the batch are looked up: those found were written and are reported
+  so, the others fail with ``StoreUnavailable``; if even the lookup fails, with
+  a ``StoreError`` that says the outcome is unknown (resend with the same ref).
+  Any other driver error becomes ``StoreError``.
 
 The schema (collections, validator, indexes) is made by ``eventlog/migrations/``. ``open()``
 applies it only when the store was built with ``migrate=True``. Otherwise it
@@ -62,7 +65,13 @@ from bson.errors import InvalidDocument
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from eventlog.appends import Pending, fail_successors
 from eventlog.chain import Chains, StreamKey, link_hash
@@ -81,6 +90,7 @@ Document = dict[str, Any]
 
 DEFAULT_DATABASE = "travelsense"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 3000
+UNKNOWN_OUTCOME_LOOKUP_SECONDS = 2.0
 MAX_BATCH = 512
 COUNTER_ID = "log"  # the counters document that hands out positions
 
@@ -313,12 +323,15 @@ class MongoEventStore:
             batch = self._next_batch()
             try:
                 outcomes = await self._insert_batch([pending.record for pending in batch])
-            except StoreUnavailable as exc:  # nothing was written, and nothing queued will be for now
-                batch, self._pending = batch + self._pending, []
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
-                continue
+            except StoreUnavailable as exc:
+                if isinstance(exc.__cause__, ServerSelectionTimeoutError):
+                    # no server was found: nothing was sent, and nothing queued will be for now
+                    batch, self._pending = batch + self._pending, []
+                    for pending in batch:
+                        if not pending.future.done():
+                            pending.future.set_exception(exc)
+                    continue
+                outcomes = await self._written_of(batch, exc)  # the connection dropped mid-way
             except Exception as exc:  # the whole batch failed
                 for pending in batch:
                     if not pending.future.done():
@@ -338,6 +351,21 @@ class MongoEventStore:
                 else:
                     pending.future.set_result(outcome)
             self._pending = fail_successors(self._pending, broken)
+
+    async def _written_of(self, batch: list[Pending], failure: StoreUnavailable) -> list[LogRecord | StoreError]:
+        """The outcome of a batch whose connection dropped after it may have been sent: the
+        records found in the log were written (their callers are told so, not refused);
+        the others were not.  If even that cannot be read, the outcome stays unknown."""
+        ids = [pending.record.record_id for pending in batch]
+        try:
+            async with asyncio.timeout(UNKNOWN_OUTCOME_LOOKUP_SECONDS):
+                with translated():
+                    found = {d["_id"]: d async for d in self._log.find({"_id": {"$in": ids}})}
+        except (StoreError, TimeoutError):
+            unknown = StoreError("the append's outcome is unknown (the connection dropped): resend with the same ref")
+            return [unknown for _ in batch]
+        self._chains = Chains()  # what this store knew of its chains may be wrong now
+        return [from_document(found[i]) if i in found else failure for i in ids]
 
     async def _reserve_positions(self, count: int) -> int:
         """Reserve ``count`` positions; returns the first."""

@@ -36,7 +36,8 @@ class DuplicateCommand(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The store cannot be reached; nothing was written."""
+    """The store cannot be reached: nothing was written (an adapter that cannot tell
+    whether a record was written says so with a plain ``StoreError``)."""
 
 
 class StoreMissing(StoreError):

@@ -16,7 +16,8 @@ command that was accepted in the log is never refused because Redis is away.
 
 **Reading.** Every node reads the whole stream on a connection of its own
 (``XREAD BLOCK``) and hands every message, its own included, to the one
-``deliver`` callback: local and remote delivery share one path and one order.
+``deliver`` callback; the receiver skips the messages of its own process (it
+delivered them to its sockets when it sent them, without waiting for Redis).
 A node tells its own entries apart by the origin (node id and incarnation) in
 each entry's envelope, for metrics and logs.
 

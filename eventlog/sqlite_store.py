@@ -412,10 +412,10 @@ class SqliteEventStore:
 
         Appends are written in the order they are queued.  When a stream record
         fails (its version was taken, its idempotency key was used, or its batch
-        failed), every record of the same stream queued before that failure is
-        reported fails too, with ``VersionConflict``, unwritten: it may have been
-        decided on the failed one.  So a runner may decide a stream's next command
-        before the previous one is durable (see ``service.runner``).
+        failed), every record of the same stream queued behind it fails too,
+        unwritten, with ``VersionConflict``: it may have been decided on the failed
+        one.  So the pipeline may decide a stream's next command before the
+        previous one is durable (``service/pipeline.py``).
         """
         future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
         self._pending.append(Pending(record, future))

@@ -96,6 +96,9 @@ class ApiHandler(tornado.web.RequestHandler):
         correlation = logs.request_id(self.request.headers.get("X-Request-ID"))
         logs.bind(correlation_id=correlation)
         self.set_header("X-Request-ID", correlation)
+        if self.services.lifecycle.draining and self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            # a command on a kept-alive connection while the node drains: nothing is taken on
+            self.send_refusal(CommandRefused(ErrorCode.UNAVAILABLE, "the server is shutting down, retry"))
 
     # responses ------------------------------------------------------------------
 

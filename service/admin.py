@@ -133,7 +133,7 @@ class AdminService:
     async def notify(self, origin: Origin, body: dict[str, Any]) -> dict[str, Any]:
         """Store a notification (command ``notify``) and push it to the user's live connections."""
         delivered = await self._directory.count_user(body["userId"])
-        notification_id, _, _ = await self._notifications.notify(origin, body)
+        notification_id, _ = await self._notifications.notify(origin, body)
         self._metrics.admin_action("notify", "accepted")
         return {"notificationId": notification_id, "delivered": delivered}
 

@@ -19,12 +19,14 @@ DISCONNECT = "disconnect"
 
 
 class Broadcaster:
-    def __init__(self, bus: EventBus, deliver_here: Deliver) -> None:
+    def __init__(self, bus: EventBus, deliver_here: Deliver, origin: str) -> None:
+        """``origin``: this process's own name on the bus (its messages come back to it too)."""
         self._bus = bus
         self._deliver_here = deliver_here
+        self._origin = origin
 
     async def _send(self, message: BusMessage) -> None:
-        message["origin"] = self._bus.node_id
+        message["origin"] = self._origin
         message.setdefault("acceptedAt", time.time())  # epoch seconds: delivery latency and bus lag
         self._deliver_here(message)
         await self._bus.publish(message)

@@ -91,7 +91,8 @@ class Hub:
     """``revocations``: where seats whose access was revoked are posted; ``changed``: set
     whenever a connection comes, goes, enters or leaves a room (the connection directory
     waits on it).  ``node_id``: messages the bus brings back from this node were
-    delivered here already (``deliver``) and are skipped (``deliver_from_bus``)."""
+    delivered here already (``deliver``) and are skipped (``deliver_from_bus``); it names
+    this process, not only the node (two processes started with one ``NODE_ID`` stay apart)."""
 
     def __init__(
         self,

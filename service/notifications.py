@@ -35,11 +35,11 @@ class NotificationService:
             )
         return {**found, "read": True}
 
-    async def notify(self, origin: Origin, body: dict[str, Any]) -> tuple[str, int, str]:
-        """Store a notification (pushed live by the record's reactions); returns (id, user id, created at)."""
+    async def notify(self, origin: Origin, body: dict[str, Any]) -> tuple[str, str]:
+        """Store a notification (pushed live by the record's reactions); returns (its id, created at)."""
         notification_id = self._new_id()
         data = {"notificationId": notification_id, **body}
         record = await self._pipeline.record(
             Request(origin, "notify", body), ({"type": NOTIFICATION_CREATED, "data": data},)
         )
-        return notification_id, 0, record.at
+        return notification_id, record.at

@@ -101,6 +101,10 @@ class Handle:
         return self.outcome.__await__()
 
 
+class _DecideAgain(Exception):
+    """An append of this node's that the state would include failed: decide again, in line."""
+
+
 class _Placed(NamedTuple):
     future: asyncio.Future[LogRecord]  # the append, durable once done
     decided: Trip | None  # the stream's state after it
@@ -191,7 +195,7 @@ class _Lane:
 
     def place(self, ticket: int, future: asyncio.Future[LogRecord], state: Trip | None) -> None:
         """The turn's command is queued in the store: the next one decides on ``state``."""
-        heapq.heappop(self._unplaced)  # the turn's holder is the lowest ticket
+        self._take_out(ticket)
         self._inflight[ticket] = future
         self.state, self.state_valid = state, True
         self._busy = False
@@ -210,12 +214,17 @@ class _Lane:
         self._inflight.pop(ticket, None)
 
     def retire(self, ticket: int) -> None:
-        self._inflight.pop(ticket, None)
+        future = self._inflight.pop(ticket, None)
+        if future is not None and (not future.done() or future.cancelled() or future.exception() is not None):
+            self.state_valid = False  # its effect is in ``state`` but not in the log
+        self._take_out(ticket)
+        self.live -= 1
+        self._wake()
+
+    def _take_out(self, ticket: int) -> None:
         if ticket in self._unplaced:
             self._unplaced.remove(ticket)
             heapq.heapify(self._unplaced)
-        self.live -= 1
-        self._wake()
 
 
 class Pipeline:
@@ -306,31 +315,35 @@ class Pipeline:
         trip_id = request.trip_id
         assert trip_id is not None
         try:
-            for attempt in range(MAX_ATTEMPTS):
+            conflicts = 0
+            noop: Trip | None = None
+            while conflicts < MAX_ATTEMPTS:
                 # read before taking the turn (a store read may wait for its timeout); in
                 # the turn the state is in memory
                 await self._bounded(self._read_side.trip(trip_id, fresh=False))
                 await lane.turn(ticket)
                 placed: _Placed | None = None
                 try:
-                    state = await self._state(lane, trip_id)
+                    try:
+                        state = await self._state(lane, trip_id)
+                    except _DecideAgain:
+                        continue
                     try:
                         events = decide(state, command)
                     except CommandRefused:
-                        pending = lane.pending()
-                        if pending:  # decided on appends not yet durable: a refusal stands only on durable ones
-                            await asyncio.wait(pending)
-                            if any(f.cancelled() or f.exception() is not None for f in pending):
-                                continue  # one failed: it is decided again first, then this one
+                        # decided on appends not yet durable: a refusal stands only on durable ones
+                        if not await self._durable(lane):
+                            continue  # one failed: it is decided again first, then this one
                         earlier = await self._earlier(request)
                         if earlier is not None:  # a repeat: answered with the original
                             return Outcome(earlier, state, duplicate=True)
                         raise
-                    if not events:  # nothing changes (a member added again): recorded outside the stream
-                        earlier = await self._earlier(request)
-                        if earlier is not None:
-                            return Outcome(earlier, state, duplicate=True)
-                        return Outcome(await self.record(request), state)
+                    if not events:  # nothing changes (a member added again): the same rule as a refusal
+                        if not await self._durable(lane):
+                            continue
+                        noop = state
+                        break
+
                     stream_event = events[0]
                     assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
                     record = self._stream_record(request, state, events)
@@ -351,7 +364,8 @@ class Pipeline:
                 except VersionConflict:
                     lane.unplace(ticket)
                     published.set_result(None)
-                    await self._after_conflict(trip_id, attempt)
+                    await self._after_conflict(trip_id, conflicts)
+                    conflicts += 1
                     continue
                 except DuplicateCommand:
                     published.set_result(None)
@@ -371,13 +385,28 @@ class Pipeline:
                 finally:
                     published.set_result(None)
                 return Outcome(stored, decided)
-            raise CommandRefused(ErrorCode.UNAVAILABLE, "the trip is too busy, retry")
+            else:
+                raise CommandRefused(ErrorCode.UNAVAILABLE, "the trip is too busy, retry")
+            # nothing changes: recorded outside the stream, once the turn has passed
+            earlier = await self._earlier(request)
+            if earlier is not None:
+                return Outcome(earlier, noop, duplicate=True)
+            return Outcome(await self.record(request), noop)
         finally:
             lane.retire(ticket)
             if lane.live == 0 and self._lanes.get(trip_id) is lane:
                 del self._lanes[trip_id]
             if not queued.done():
                 queued.set_result(None)
+
+    async def _durable(self, lane: _Lane) -> bool:
+        """Wait until this node's queued appends to the stream are settled; False when one
+        failed (what was decided on them must be decided again, after it)."""
+        pending = lane.pending()
+        if not pending:
+            return True
+        await self._bounded(asyncio.wait(pending))
+        return not any(f.cancelled() or f.exception() is not None for f in pending)
 
     async def _state(self, lane: _Lane, trip_id: str) -> Trip | None:
         """The state to decide on: this node's queued appends folded in, else the read side's."""
@@ -386,6 +415,8 @@ class Pipeline:
             return lane.state
         if pending:  # earlier appends, durable or about to be, not yet folded: read them from the log
             await self._bounded(asyncio.wait(pending))
+            if any(f.cancelled() or f.exception() is not None for f in pending):
+                raise _DecideAgain  # a lower ticket must go first
             return await self._bounded(self._read_side.catch_up_trip(trip_id))
         return await self._bounded(self._read_side.trip(trip_id, fresh=False))
 

@@ -99,25 +99,29 @@ class RoomService:
                 conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
             )
             newly_visible = await self._rosters.join(trip_id, member)
-            await self._pipeline.record(
-                Request(origin, "join_trip_room", payload, ref, trip_id),
-                ({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
-            )
+            # read everything the answer needs first: once the join is recorded, it is answered
             trip = await self._trips.visible_trip(identity, trip_id)
             head = trip.version
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
             recovered = last_seq is not None and last_seq <= head and head - last_seq <= MAX_RECOVERY
+            missed = (
+                await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
+                if recovered and last_seq is not None
+                else None
+            )
+            await self._pipeline.record(
+                Request(origin, "join_trip_room", payload, ref, trip_id),
+                ({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
+            )
             joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered}
             if shown > len(members):
                 joined["memberCount"] = shown  # a capped list: how many visible users there are
             conn.send(encode("trip_room_joined", joined, ref))
             sent_up_to = head
-            if recovered:
-                assert last_seq is not None
-                records = await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
-                for frame in self._hub.room_frames_since(records):
+            if missed is not None:
+                for frame in self._hub.room_frames_since(missed):
                     conn.send(frame)
-                sent_up_to = max([head, *(r.version or 0 for r in records)])
+                sent_up_to = max([head, *(r.version or 0 for r in missed)])
             else:
                 conn.send(
                     encode(

@@ -271,23 +271,18 @@ class ClientSession:
                 event, ref = early.event, early.ref
                 raise early.refusal from None
         except CommandRefused as refusal:
-            await _after(before)  # answers leave in the order the frames came
+            await _after(before)  # a refusal leaves after the answers to the frames before it
             await self._refuse(refusal, event, ref, payload)
         except StoreUnavailable:
             await _after(before)
-            s.metrics.error("ws", ErrorCode.UNAVAILABLE)
-            self.conn.send(
-                error_frame(
-                    CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"),
-                    event,
-                    ref,
-                )
+            unavailable = CommandRefused(
+                ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"
             )
+            await self._refuse(unavailable, event, ref, payload)  # recorded if the log takes it again
         except Exception:
             log.exception("event %r failed in session %s", event, self.conn.session_id)
             await _after(before)
-            s.metrics.error("ws", ErrorCode.INTERNAL)
-            self.conn.send(error_frame(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref))
+            await self._refuse(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref, payload)
         s.metrics.message_in(event)
 
     async def _answered(self, outcome: Outcome, ref: str | None) -> None:
@@ -424,20 +419,25 @@ class ClientSession:
         if fresh.user_id != self.identity.user_id:
             raise CommandRefused(ErrorCode.INVALID_TOKEN, "the new token names another user")
         changed = (fresh.role, fresh.name) != (self.identity.role, self.identity.name)
-        self.identity = fresh
-        self.conn.role, self.conn.name = fresh.role, fresh.name  # records from now on carry the new identity
         await self._s.pipeline.record(
             Request(self.origin, "refresh_token", {"expiresAt": fresh.expires_at}, ref),
             ({"type": "token_refreshed", "data": {"expiresAt": fresh.expires_at}},),
         )
+        self.identity = fresh
+        self.conn.role, self.conn.name = fresh.role, fresh.name  # records from now on carry the new identity
         self._arm_token_timers()
         self.conn.send(encode("token_refreshed", {"expiresAt": iso_from_epoch(fresh.expires_at)}, ref))
         if changed:
             await self._recheck_rooms()
 
     async def _recheck_rooms(self) -> None:
-        """The identity changed: leave every room it may no longer be in (``access_revoked``)."""
+        """The identity changed: leave every room it may no longer be in (``access_revoked``).
+        The refresh is answered already: a failure here is logged, and the seat stays until
+        the next check (a refresh, or the removal's own revocation)."""
         for trip_id in list(self.conn.seats):
-            trip = await self._s.trips.state(trip_id)
-            if trip is None or not can_view(trip, self.identity.user_id, self.identity.is_admin):
-                await self._s.rooms.revoke(self.conn, trip_id)
+            try:
+                trip = await self._s.trips.state(trip_id)
+                if trip is None or not can_view(trip, self.identity.user_id, self.identity.is_admin):
+                    await self._s.rooms.revoke(self.conn, trip_id)
+            except Exception:
+                log.warning("could not re-check room %s of session %s", trip_id, self.conn.session_id)
