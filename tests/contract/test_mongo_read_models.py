@@ -63,7 +63,7 @@ async def session(services: Services) -> str:
             {"day": {"date": f"2026-12-0{n + 1}"}},
             None,
         )
-    first, _, _ = await services.notifications.notify(Origin("rest", OWNER, "admin"), {"userId": FRIEND, "title": "a"})
+    first, _ = await services.notifications.notify(Origin("rest", OWNER, "admin"), {"userId": FRIEND, "title": "a"})
     await services.notifications.notify(Origin("rest", OWNER, "admin"), {"userId": FRIEND, "title": "b"})
     await services.notifications.mark_read(Origin("rest", FRIEND), who(FRIEND), first)
     return trip_id
