@@ -101,6 +101,7 @@ _SCHEMA = [
     );
     """,
 ]
+LATEST_LAYOUT = len(_SCHEMA)  # the schema version this code writes
 CHAT_MESSAGE = "chat_message"
 
 _COLUMNS = "position, body, events"

@@ -262,7 +262,7 @@ class Metrics:
             registry=r,
         )
         self.store_unavailable_total = Counter(
-            "store_unavailable", "Appends refused because the event log could not be reached.", registry=r
+            "travelsense_store_unavailable", "Appends refused because the event log could not be reached.", registry=r
         )
         self._unavailable_logged_at = -UNAVAILABLE_LOG_INTERVAL
         self.security_records_dropped = Counter(
