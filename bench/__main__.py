@@ -249,7 +249,7 @@ def crossnode_run(
 def joinstorm_case(name: str, n: int, deflate: bool = False) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
-            args = {**talk_to(server, kind, deflate), "n": n, "visible": 100, "missed": 10, "timeout": 280}
+            args = {**talk_to(server, kind, deflate), "n": n, "visible": 100, "missed": 10, "timeout": 120 + n / 25}
             result, command = run_loadgen("joinstorm", args)
             return [row(name, server, result, command)]
 

@@ -734,7 +734,7 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     ``missed`` messages back."""
     proto = Ours(args["port"], args["secret"], bool(args.get("deflate")))
     n, visible, missed, pid, secret = args["n"], args["visible"], args["missed"], args["server_pid"], args["secret"]
-    hard_deadline = time.monotonic() + args["timeout"]
+    hard_deadline = time.monotonic() + args["timeout"] - 30  # room to report what was reached
     concurrency = args.get("concurrency", 500)
     users = [object_id(0x500000 + i) for i in range(n)]
     owner = make_token(secret, object_id(0x4FFFFF), "admin")
@@ -788,7 +788,7 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     stats.n = len(back)
     rejoin_failures = await join_every(back, head)
     print(f"joinstorm: {len(back)} back and rejoined in {time.perf_counter() - t2:.1f} s", file=sys.stderr)
-    give_up = min(hard_deadline, time.monotonic() + args.get("catch_up_timeout", 60))
+    give_up = min(hard_deadline + 15, time.monotonic() + args.get("catch_up_timeout", 60))
     while stats.complete < missed and time.monotonic() < give_up:
         await asyncio.sleep(0.005)
     reconnect_s = time.perf_counter() - t2
