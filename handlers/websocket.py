@@ -72,6 +72,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         self.identity: Identity | None = None
         self.session: ClientSession | None = None
         self.server_close_code: int | None = None
+        self._reading: asyncio.Future[None] | None = None  # done once Tornado may read the next frame
         self._admitted: tuple[str, str] | None = None  # (user, ip) while counted in ``admissions``
         self._opened_at = 0.0
 
@@ -188,6 +189,11 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             self.ping(b"")
 
     def ping_timed_out(self) -> None:
+        if self._reading is not None and not self._reading.done():
+            # Tornado reads the pong only after the frame being handled lets it: a client
+            # waiting on this node (a join storm, say) is not a dead one.
+            self.awaiting_pong = False
+            return
         self.close(None, "ping timed out")  # what Tornado's own pinging does
 
     def _shed_request(self) -> None:
@@ -218,6 +224,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         # frame has its place (a trip command queued for the group commit) or is done;
         # see ``submit``.  A plain future, not a coroutine: no Task per frame for Tornado
         # to wrap it in (if the connection goes, cancelling it touches nothing else).
+        self._reading = passed
         return passed
 
     def on_close(self) -> None:
