@@ -26,6 +26,10 @@ class Limits:
     connect_per_second: float = 5.0
     max_rooms: int = 50
     max_frame_bytes: int = 64 * 1024
+    # every frame's data and REST body, before any schema runs (domain.sanitize.Bounds)
+    max_object_keys: int = 64
+    max_list_items: int = 400  # a trip's 366 days fit
+    max_document_nodes: int = 10_000
     idle_timeout_seconds: float = 30 * 60
     outbound_max_frames: int = 1_000
     outbound_max_bytes: int = 1024 * 1024
@@ -80,6 +84,9 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--connect-per-second": ("connect_per_second", "CONNECT_PER_SECOND", float),
     "--max-rooms": ("max_rooms", "MAX_ROOMS", int),
     "--max-frame-bytes": ("max_frame_bytes", "MAX_FRAME_BYTES", int),
+    "--max-object-keys": ("max_object_keys", "MAX_OBJECT_KEYS", int),
+    "--max-list-items": ("max_list_items", "MAX_LIST_ITEMS", int),
+    "--max-document-nodes": ("max_document_nodes", "MAX_DOCUMENT_NODES", int),
     "--idle-timeout": ("idle_timeout_seconds", "IDLE_TIMEOUT", float),
     "--outbound-max-frames": ("outbound_max_frames", "OUTBOUND_MAX_FRAMES", int),
     "--outbound-max-bytes": ("outbound_max_bytes", "OUTBOUND_MAX_BYTES", int),

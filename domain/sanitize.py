@@ -4,6 +4,11 @@ Keys may not start with ``$`` or contain ``.`` (they would be operators or paths
 in the MongoDB read side), containers nest at most ``MAX_DEPTH`` levels, strings
 are NFC-normalised and may hold no control character but newline and tab, and
 numbers stay finite and exactly representable in every JSON reader.
+
+Width is bounded as well as depth (``Bounds``: keys per object, items
+per list, values per document), and a document over a bound is refused at the
+first value past it: whatever runs after this walk (the schemas, the decider)
+sees at most ``max_document_nodes`` values, so no frame or body costs more than that.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from domain.errors import CommandRefused, ErrorCode
 
@@ -20,6 +26,34 @@ MAX_SAFE_INTEGER = 2**53 - 1
 # Unicode's categories Cc (C0 and C1 controls) and Cs (surrogates), newline and tab
 # excepted: one regex scan in C instead of a category lookup per character
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class Bounds(Protocol):
+    """How wide and how large one frame's ``data`` or one REST body may be
+    (``config.Limits`` is one, read from the flags)."""
+
+    @property
+    def max_object_keys(self) -> int: ...
+    @property
+    def max_list_items(self) -> int: ...
+    @property
+    def max_document_nodes(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentBounds:
+    max_object_keys: int = 64
+    max_list_items: int = 400  # a trip's days fit: 366
+    max_document_nodes: int = 10_000  # values in the whole document, containers included
+
+
+DEFAULT_BOUNDS = DocumentBounds()
+
+
+class _TooLarge(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path or "data"
+        self.message = message
 
 
 def _has_control(text: str) -> bool:
@@ -37,17 +71,27 @@ def _join(path: str, key: str) -> str:
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, bounds: Bounds) -> None:
         self.errors: dict[str, list[str]] = {}
+        self.bounds = bounds
+        self.nodes_left = bounds.max_document_nodes
 
     def fail(self, path: str, message: str) -> None:
         self.errors.setdefault(path or "data", []).append(message)
+
+    def count(self, nodes: int, path: str) -> None:
+        self.nodes_left -= nodes
+        if self.nodes_left < 0:
+            raise _TooLarge(path, f"more than {self.bounds.max_document_nodes} values in one document")
 
     def clean(self, value: Any, path: str, depth: int) -> Any:
         if isinstance(value, dict):
             if depth > MAX_DEPTH:
                 self.fail(path, f"nested deeper than {MAX_DEPTH} levels")
                 return None
+            if len(value) > self.bounds.max_object_keys:
+                raise _TooLarge(path, f"more than {self.bounds.max_object_keys} keys in one object")
+            self.count(len(value), path)  # its members, counted before any of them is looked at
             out: dict[str, Any] = {}
             for key, item in value.items():
                 name = unicodedata.normalize("NFC", key)
@@ -66,6 +110,9 @@ class _Walker:
             if depth > MAX_DEPTH:
                 self.fail(path, f"nested deeper than {MAX_DEPTH} levels")
                 return None
+            if len(value) > self.bounds.max_list_items:
+                raise _TooLarge(path, f"more than {self.bounds.max_list_items} items in one list")
+            self.count(len(value), path)
             return [self.clean(item, _join(path, str(i)), depth + 1) for i, item in enumerate(value)]
         if isinstance(value, str):
             if _has_control(value):
@@ -86,10 +133,15 @@ class _Walker:
         return None
 
 
-def sanitize(data: dict[str, Any]) -> dict[str, Any]:
+def sanitize(data: dict[str, Any], bounds: Bounds = DEFAULT_BOUNDS) -> dict[str, Any]:
     """Return a cleaned copy of a frame's ``data`` object (level 1) or refuse it."""
-    walker = _Walker()
-    cleaned = walker.clean(data, "", 1)
+    walker = _Walker(bounds)
+    try:
+        cleaned = walker.clean(data, "", 1)
+    except _TooLarge as large:
+        raise CommandRefused(
+            ErrorCode.VALIDATION_ERROR, f"{large.path}: {large.message}", {large.path: [large.message]}
+        ) from None
     if walker.errors:
         first = next(iter(walker.errors))
         raise CommandRefused(

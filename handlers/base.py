@@ -135,7 +135,7 @@ class ApiHandler(tornado.web.RequestHandler):
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body is not JSON", {"body": ["must be JSON"]}) from None
         if not isinstance(body, dict):
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body must be a JSON object", {"body": ["must be an object"]})
-        return sanitize(body)
+        return sanitize(body, self.services.settings.limits)
 
     def path_id(self, value: str, name: str) -> str:
         if not is_object_id(value):

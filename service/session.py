@@ -303,7 +303,7 @@ class ClientSession:
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
                 handler: Callable[[dict[str, Any], str | None], Awaitable[None]] = getattr(self, name)
-                payload = sanitize(data)
+                payload = sanitize(data, s.limits)
                 if event in _PIPELINED:
                     ordering_point.set(pass_on)
                 else:
