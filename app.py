@@ -23,7 +23,8 @@ from pathlib import Path
 import tornado.httpserver
 import tornado.web
 
-from config import Settings, load_settings
+from config import Limits, Settings, load_settings
+from domain.rate_limit import BucketRule
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
@@ -59,6 +60,7 @@ from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
 from service.presence import LocalRosters, RoomRosters
 from service.recorder import Origin, Recorder
+from service.rest_limits import RestLimiter
 from service.rooms import RoomService
 from service.runner import TripRunner
 from service.session import CLOSE_GOING_AWAY, SessionServices
@@ -181,6 +183,13 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     )
 
 
+def rest_limiter(limits: Limits) -> RestLimiter:
+    return RestLimiter(
+        BucketRule(limits.rest_burst, limits.rest_per_second),
+        BucketRule(limits.rest_ip_burst, limits.rest_ip_per_second),
+    )
+
+
 def make_app(services: Services) -> tornado.web.Application:
     deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
@@ -226,6 +235,7 @@ def make_app(services: Services) -> tornado.web.Application:
         websocket_max_message_size=limits.max_frame_bytes * 4,
         compress_response=True,
         log_function=log_request,
+        rest_limiter=rest_limiter(limits),  # handlers.bounded.LIMITER_SETTING
     )
 
 
@@ -322,7 +332,17 @@ async def serve(settings: Settings) -> int:
     services = await build(settings)
     app = make_app(services)
     tune_collector(settings.limits.gc_young_threshold)
-    server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=settings.trust_proxy)
+    limits = settings.limits
+    server = tornado.httpserver.HTTPServer(
+        app,
+        ssl_options=ssl_options,
+        xheaders=settings.trust_proxy,
+        # REST handlers stream and answer 413 past max_body_bytes themselves (handlers.bounded);
+        # past twice that Tornado drops the connection with a 400
+        max_body_size=2 * limits.max_body_bytes,
+        idle_connection_timeout=limits.header_timeout_seconds,  # Tornado's header timeout too
+        body_timeout=limits.body_timeout_seconds,
+    )
     server.listen(settings.port, settings.host)
     if settings.dev:
         print("TravelSense Realtime (dev mode): open one of these links", flush=True)

@@ -30,6 +30,13 @@ class Limits:
     max_object_keys: int = 64
     max_list_items: int = 400  # a trip's 366 days fit
     max_document_nodes: int = 10_000
+    max_body_bytes: int = 1024 * 1024  # REST bodies: larger ones get 413 before they are read
+    rest_burst: int = 60  # REST commands (POST/PUT/PATCH/DELETE) per user
+    rest_per_second: float = 20.0
+    rest_ip_burst: int = 300  # REST commands per client address
+    rest_ip_per_second: float = 100.0
+    header_timeout_seconds: float = 20.0  # for a request's headers, and idle keep-alive connections
+    body_timeout_seconds: float = 30.0  # for a request's body
     idle_timeout_seconds: float = 30 * 60
     outbound_max_frames: int = 1_000
     outbound_max_bytes: int = 1024 * 1024
@@ -87,6 +94,13 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--max-object-keys": ("max_object_keys", "MAX_OBJECT_KEYS", int),
     "--max-list-items": ("max_list_items", "MAX_LIST_ITEMS", int),
     "--max-document-nodes": ("max_document_nodes", "MAX_DOCUMENT_NODES", int),
+    "--max-body-bytes": ("max_body_bytes", "MAX_BODY_BYTES", int),
+    "--rest-burst": ("rest_burst", "REST_BURST", int),
+    "--rest-per-second": ("rest_per_second", "REST_PER_SECOND", float),
+    "--rest-ip-burst": ("rest_ip_burst", "REST_IP_BURST", int),
+    "--rest-ip-per-second": ("rest_ip_per_second", "REST_IP_PER_SECOND", float),
+    "--header-timeout": ("header_timeout_seconds", "HEADER_TIMEOUT", float),
+    "--body-timeout": ("body_timeout_seconds", "BODY_TIMEOUT", float),
     "--idle-timeout": ("idle_timeout_seconds", "IDLE_TIMEOUT", float),
     "--outbound-max-frames": ("outbound_max_frames", "OUTBOUND_MAX_FRAMES", int),
     "--outbound-max-bytes": ("outbound_max_bytes", "OUTBOUND_MAX_BYTES", int),

@@ -14,6 +14,7 @@ from domain.errors import CommandRefused, ErrorCode
 from domain.ids import is_object_id
 from domain.sanitize import sanitize
 from eventlog.ports import StoreError, StoreUnavailable
+from handlers.bounded import BoundedRequestHandler
 from service import logs
 from service.auth import Identity, InvalidToken
 from service.container import Services
@@ -66,7 +67,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
-class ApiHandler(tornado.web.RequestHandler):
+class ApiHandler(BoundedRequestHandler):
     services: Services
     identity: Identity
 
@@ -80,10 +81,11 @@ class ApiHandler(tornado.web.RequestHandler):
     def check_xsrf_cookie(self) -> None:  # bearer tokens, no cookies
         return None
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         correlation = logs.request_id(self.request.headers.get("X-Request-ID"))
         logs.bind(correlation_id=correlation)
         self.set_header("X-Request-ID", correlation)
+        await self.admit()  # body size and rate limits (handlers.bounded)
 
     # responses ------------------------------------------------------------------
 

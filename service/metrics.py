@@ -58,7 +58,7 @@ CLOSE_REASONS: dict[int | None, str] = {
     4008: "policy",
     4009: "too_slow",
 }
-RATE_LIMIT_SCOPES = frozenset({"message", "typing", "connections"})
+RATE_LIMIT_SCOPES = frozenset({"message", "typing", "connections", "rest"})
 _FRAME_PREFIX = b'{"event":"'
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -348,6 +348,10 @@ def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
     unlimited = [
+        "--rest-burst",
+        "1000000",
+        "--rest-ip-burst",
+        "1000000",
         "--rate-burst",
         "1000000",
         "--rate-per-second",
