@@ -23,8 +23,9 @@ from pathlib import Path
 import tornado.httpserver
 import tornado.web
 
-from config import Limits, Settings, load_settings
+from config import Limits, Settings, load_settings, refusals, warnings
 from domain.rate_limit import BucketRule
+from domain.trip_limits import TripLimits
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
@@ -108,7 +109,9 @@ async def build(settings: Settings) -> Services:
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
     broadcaster = Broadcaster(bus)
     verifier = TokenVerifier(token_rules(settings))
-    trips = TripService(TripRunner(recorder, read_side), read_side, store, broadcaster, rosters, new_id)
+    trips = TripService(
+        TripRunner(recorder, read_side, trip_limits(settings.limits)), read_side, store, broadcaster, rosters, new_id
+    )
     rooms = RoomService(
         trips=trips,
         hub=hub,
@@ -180,6 +183,12 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     request = handler.request
     logging.getLogger("travelsense.access").log(
         level, "%d %s %s %.1fms", status, request.method, request.path, 1000.0 * request.request_time()
+    )
+
+
+def trip_limits(limits: Limits) -> TripLimits:
+    return TripLimits(
+        limits.max_trip_days, limits.max_trip_activities_per_day, limits.max_trip_constraints, limits.max_trip_bytes
     )
 
 
@@ -374,6 +383,13 @@ def main(argv: Sequence[str]) -> int:
         return analyst_main(args)
     settings = load_settings(args, os.environ)
     logs.configure(settings.log_level)
+    problems = refusals(settings)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    for warning in warnings(settings):
+        log.warning("%s", warning)
     if not settings.jwt_secret and not settings.jwt_public_key:
         if not settings.dev:
             print(

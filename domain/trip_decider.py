@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
+from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits, check_limits
 from domain.trip_model import (
     JSON,
     TOUCH_HISTORY,
@@ -181,7 +182,8 @@ class _Ids:
 # decide ---------------------------------------------------------------------------
 
 
-def decide(state: Trip | None, command: TripCommand) -> tuple[TripEvent, ...]:
+def decide(state: Trip | None, command: TripCommand, limits: TripLimits = DEFAULT_TRIP_LIMITS) -> tuple[TripEvent, ...]:
+    check_limits(state, command, limits)
     if isinstance(command, CreateTrip):
         if state is not None:
             raise invalid("tripId", "a trip with this id exists")

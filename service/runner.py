@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import TripCommand, TripEvent, decide, event_to_json, evolve
+from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits
 from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, VersionConflict
 from eventlog.records import ACCEPTED, LogRecord
@@ -114,7 +115,8 @@ class _Chain:
 
 
 class TripRunner:
-    def __init__(self, recorder: Recorder, read_side: ReadSide) -> None:
+    def __init__(self, recorder: Recorder, read_side: ReadSide, limits: TripLimits = DEFAULT_TRIP_LIMITS) -> None:
+        self._limits = limits
         self._recorder = recorder
         self._store = recorder.store
         self._read_side = read_side
@@ -160,7 +162,7 @@ class TripRunner:
             for attempt in range(MAX_ATTEMPTS):
                 state = await self._read_side.trip(request.trip_id, fresh=False)
                 try:
-                    events = decide(state, command)
+                    events = decide(state, command, self._limits)
                 except CommandRefused as refusal:
                     await self._record_refusal(request, refusal)
                     raise
@@ -205,7 +207,7 @@ class TripRunner:
                 chain = self._live_chain(trip_id)
                 state = chain.state if chain is not None else await self._read_side.trip(trip_id, fresh=False)
                 try:
-                    events = decide(state, command)
+                    events = decide(state, command, self._limits)
                 except CommandRefused as refusal:
                     if chain is not None and not all(f.done() for f in chain.futures):
                         await asyncio.wait(chain.futures)  # decided on appends not yet durable: wait, decide again
