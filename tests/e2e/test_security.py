@@ -17,10 +17,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import trustme
 import websockets
-from jose import jwt
 
 from tests.e2e.wire import ADMIN, create_trip, handshake, stream
 from tests.forged_tokens import b64url, forge, rsa_pair
