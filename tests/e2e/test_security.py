@@ -195,6 +195,11 @@ def battery(private: str, public: str) -> dict[str, str]:
         "huge token": hs(padding="p" * 9000),
         "garbage": "not.a.jwt",
         "empty": "",
+        "exp 1e20, properly signed": forge({"alg": "HS256", "typ": "JWT"}, {**good, "exp": 1e20}, SECRET.encode()),
+        "exp 2**70, properly signed": forge({"alg": "HS256", "typ": "JWT"}, {**good, "exp": 2**70}, SECRET.encode()),
+        "nbf far past, properly signed": hs(nbf=-(2**70)),
+        "iat 1e20, properly signed": forge({"alg": "HS256", "typ": "JWT"}, {**good, "iat": 1e20}, SECRET.encode()),
+        "crit header": forge({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}, good, SECRET.encode()),
     }
 
 
