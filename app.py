@@ -34,6 +34,7 @@ from handlers.frame_writer import FrameWriter
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
+from handlers.page import IndexHandler
 from handlers.pinger import Pinger
 from handlers.read_model import ReadModelHandler
 from handlers.trips import (
@@ -44,7 +45,7 @@ from handlers.trips import (
     TripHandler,
     TripsHandler,
 )
-from handlers.websocket import IndexHandler, RealtimeSocket
+from handlers.websocket import RealtimeSocket
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide
 from service import logs

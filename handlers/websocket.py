@@ -13,7 +13,6 @@ import math
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlparse
 
 import orjson
 import tornado.httputil
@@ -24,6 +23,7 @@ from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import BucketRule
 from handlers.base import error_body
 from handlers.frame_writer import FrameWriter, SocketOutbox
+from handlers.origins import origin_allowed
 from handlers.pinger import Pinger
 from service import logs
 from service.auth import Identity, InvalidToken
@@ -103,10 +103,8 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         origin = self.request.headers.get("Origin")
         if origin is None:
             return True  # not a browser: nothing to hijack
-        allowed = self.services.settings.allowed_origins
-        if allowed is None:
-            return urlparse(origin).netloc.lower() == self.request.host.lower()
-        return "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
+        request = self.request
+        return origin_allowed(origin, request.protocol, request.host, self.services.settings.allowed_origins)
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         services = self.services
@@ -243,15 +241,3 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             task = asyncio.ensure_future(session.stop(code, self.close_reason))
             self.services.background.add(task)
             task.add_done_callback(self.services.background.discard)
-
-
-class IndexHandler(tornado.web.RequestHandler):
-    """The web client's page."""
-
-    def initialize(self, path: str) -> None:
-        self._path = path
-
-    def get(self) -> None:
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        with open(self._path, "rb") as page:
-            self.finish(page.read())
