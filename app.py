@@ -301,6 +301,7 @@ async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> No
         conn.outlet.close(CLOSE_GOING_AWAY, "server shutting down")
     while (services.hub.count() or services.background) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    await services.security.close()  # the aggregated security events folded so far
     await services.bus.close()
     for adapter in services.closing:
         await adapter.close()

@@ -140,9 +140,9 @@ class Metrics:
         self.admin_actions = Counter(
             "admin_actions", "Admin API calls, by action and outcome.", ["action", "outcome"], registry=r
         )
-        self.security_records_dropped = Counter(
-            "security_records_dropped",
-            "Security events not written to the log because they came too fast.",
+        self.security_events_aggregated = Counter(
+            "security_events_aggregated",
+            "Security events written as part of their source's aggregate record, not one by one.",
             registry=r,
         )
 
