@@ -29,7 +29,7 @@ class Limits:
     # every frame's data and REST body, before any schema runs (domain.sanitize.Bounds)
     max_object_keys: int = 64
     max_list_items: int = 400  # a trip's 366 days fit
-    max_document_nodes: int = 10_000
+    max_document_nodes: int = 2_000  # bench/hostile.py: ~5 ms of server CPU for a frame at this bound
     # how large a trip may grow (domain.trip_limits); a snapshot at max_trip_bytes must fit half the outbound queue
     max_trip_days: int = 366
     max_trip_activities_per_day: int = 200

@@ -260,10 +260,12 @@ def cost_ms(pid: int, play: Callable[[], None], times: int) -> float:
     return (cpu_seconds(pid) - before) * 1000 / times
 
 
-async def under_attack(port: int, trip: str, clients: int, play: Callable[[], None] | None, seconds: float) -> float:
+async def under_attack(
+    port: int, trip: str, clients: int, play: Callable[[], None] | None, seconds: float, period: float
+) -> float:
     """The ordinary clients' p99 (ms) while ``play`` runs (or, without one, for ``seconds``)."""
     room, stop = Room(), asyncio.Event()
-    tasks = [asyncio.ensure_future(ordinary_client(port, trip, n, room, stop, 2.0)) for n in range(clients)]
+    tasks = [asyncio.ensure_future(ordinary_client(port, trip, n, room, stop, period)) for n in range(clients)]
     await asyncio.sleep(3)  # all in, chatting
     room.recording = True
     if play is None:
@@ -304,6 +306,7 @@ def search(rng: random.Random, trip: str, tries: int) -> list[tuple[str, str]]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--period", type=float, default=10.0, help="seconds between one client's messages")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=13)
     opts = parser.parse_args(argv)
@@ -330,8 +333,11 @@ def main(argv: list[str]) -> int:
         conn.close()
         play_frames(port, frame("trip_update", {"tripId": attacked, "updateType": "constraint_added", "data": {
             "constraint": {"type": "t", "value": "v" * 60_000}}}), 5)  # fill it to its byte limit  # fmt: skip
-        baseline = asyncio.run(under_attack(port, trip, opts.clients, None, 10))
-        print(f"ordinary p99 without attack: {baseline:.1f} ms ({opts.clients} clients, one message each per 2 s)")
+        baseline = asyncio.run(under_attack(port, trip, opts.clients, None, 10, opts.period))
+        print(
+            f"ordinary p99 without attack: {baseline:.1f} ms "
+            f"({opts.clients} clients in one room, one message each per {opts.period:g} s)"
+        )
         attacks: list[tuple[str, str, Callable[[], None]]] = []
         for name, raw in frame_attacks(attacked).items():
             attacks.append(("frame", name, lambda raw=raw: play_frames(port, raw, times)))
@@ -340,7 +346,7 @@ def main(argv: list[str]) -> int:
             attacks.append(("request", name, lambda r=route, b=body, s=signed_in: play_requests(port, r, b, s, times)))
         for kind, name, play in attacks:
             alone = cost_ms(pid, play, times)
-            during = asyncio.run(under_attack(port, trip, opts.clients, play, 5))
+            during = asyncio.run(under_attack(port, trip, opts.clients, play, 5, opts.period))
             rows.append((kind, name, alone, during))
             print(f"{kind:8} {alone:8.2f} ms CPU each   ordinary p99 {during:7.1f} ms   {name}", flush=True)
         costliest: list[tuple[float, str]] = []
