@@ -193,8 +193,11 @@ def rest_attacks() -> dict[str, tuple[str, bytes, bool]]:
 @dataclass
 class Room:
     latencies: list[float] = field(default_factory=list)
-    sent: dict[str, float] = field(default_factory=dict)
+    sent: dict[str, tuple[float, bool]] = field(default_factory=dict)  # text -> (sent at, sent while recording)
     recording: bool = False
+
+    def pending(self) -> int:
+        return sum(recorded for _, recorded in self.sent.values())
 
 
 def ordinary_user(n: int) -> str:
@@ -212,8 +215,8 @@ async def ordinary_client(port: int, trip: str, n: int, room: Room, stop: asynci
                 message = json.loads(raw)
                 if message.get("event") == "chat_message":
                     sent = room.sent.pop(message["data"].get("message", ""), None)
-                    if sent is not None and room.recording:
-                        room.latencies.append(time.monotonic() - sent)
+                    if sent is not None and sent[1]:
+                        room.latencies.append(time.monotonic() - sent[0])
 
         reader = asyncio.ensure_future(read())
         await asyncio.sleep(random.random() * period)
@@ -221,7 +224,7 @@ async def ordinary_client(port: int, trip: str, n: int, room: Room, stop: asynci
         while not stop.is_set():
             count += 1
             text = f"c{n}-{count}"
-            room.sent[text] = time.monotonic()
+            room.sent[text] = (time.monotonic(), room.recording)
             await ws.send(json.dumps({"event": "chat_message", "data": {"tripId": trip, "message": text}}))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), period)
@@ -275,8 +278,14 @@ async def under_attack(
         await asyncio.to_thread(play)
         await asyncio.sleep(max(0.0, seconds - (time.monotonic() - started)))
     room.recording = False
+    deadline = time.monotonic() + 30
+    while room.pending() and time.monotonic() < deadline:  # what was sent while recording, delivered late
+        await asyncio.sleep(0.1)
+    lost = room.pending()
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if lost:
+        print(f"  ({lost} ordinary messages not delivered within 30 s)")
     return p99(room.latencies) * 1000
 
 
@@ -349,14 +358,22 @@ def main(argv: list[str]) -> int:
             during = asyncio.run(under_attack(port, trip, opts.clients, play, 5, opts.period))
             rows.append((kind, name, alone, during))
             print(f"{kind:8} {alone:8.2f} ms CPU each   ordinary p99 {during:7.1f} ms   {name}", flush=True)
-        costliest: list[tuple[float, str]] = []
+        costliest: list[tuple[float, str, str]] = []
         for name, raw in search(rng, attacked, 40 if opts.quick else 200):
-            costliest.append((cost_ms(pid, lambda raw=raw: play_frames(port, raw, 3), 3), name))
+            costliest.append((cost_ms(pid, lambda raw=raw: play_frames(port, raw, 3), 3), name, raw))
         costliest.sort(reverse=True)
-        print("\ncostliest frames found by the search (server CPU ms per frame):")
-        for ms, name in costliest[:5]:
+        # a single slow measurement may be a collection or the neighbours: the top ones again, longer
+        confirmed = sorted(
+            (
+                (cost_ms(pid, lambda raw=raw: play_frames(port, raw, times), times), name)
+                for _, name, raw in costliest[:5]
+            ),
+            reverse=True,
+        )
+        print("\ncostliest frames found by the search (server CPU ms per frame, measured again):")
+        for ms, name in confirmed:
             print(f"  {ms:7.2f}  {name}")
-    worst_frame = max([r[2] for r in rows if r[0] == "frame"] + [c[0] for c in costliest])
+    worst_frame = max([r[2] for r in rows if r[0] == "frame"] + [c[0] for c in confirmed])
     worst_request = max(r[2] for r in rows if r[0] == "request")
     worst_p99 = max([baseline] + [r[3] for r in rows])
     print(
