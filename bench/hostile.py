@@ -328,9 +328,9 @@ def main(argv: list[str]) -> int:
         port, pid = server.port, server.pid
         owner = token(OWNER)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request(
-            "POST", "/api/trips", body=json.dumps({"title": "chat"}), headers={"Authorization": f"Bearer {owner}"}
-        )
+        members = [ordinary_user(n) for n in range(opts.clients)]
+        chat = json.dumps({"title": "chat", "collaborators": members})
+        conn.request("POST", "/api/trips", body=chat, headers={"Authorization": f"Bearer {owner}"})
         trip = json.loads(conn.getresponse().read())["tripId"]
         conn.request(
             "POST",
