@@ -105,6 +105,10 @@ def every_depth(width: int, depth: int = 7) -> dict[str, Any]:
 
 def frame_attacks(trip: str) -> dict[str, str]:
     return {
+        "control: a valid chat message (what ordinary clients send)": frame(
+            "chat_message", {"tripId": trip, "message": "hello"}
+        ),
+        "control: a refused frame of 20 bytes": '{"event":"nope"}',
         "refresh_token, 2,000 unknown keys (19 KB)": frame(
             "refresh_token", {"token": "t", **{f"k{i}": 1 for i in range(2_000)}}
         ),
