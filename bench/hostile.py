@@ -105,7 +105,7 @@ def every_depth(width: int, depth: int = 7) -> dict[str, Any]:
 
 def frame_attacks(trip: str) -> dict[str, str]:
     return {
-        "control: a valid chat message (what ordinary clients send)": frame(
+        "control: a small chat message, refused NOT_IN_ROOM and recorded": frame(
             "chat_message", {"tripId": trip, "message": "hello"}
         ),
         "control: a refused frame of 20 bytes": '{"event":"nope"}',
