@@ -223,6 +223,9 @@ async def ordinary_client(port: int, trip: str, n: int, room: Room, stop: asynci
                         room.latencies.append(time.monotonic() - sent[0])
 
         reader = asyncio.ensure_future(read())
+        reader.add_done_callback(
+            lambda task: task.cancelled() or task.exception()
+        )  # a dropped client is counted as lost
         await asyncio.sleep(random.random() * period)
         count = 0
         while not stop.is_set():
