@@ -172,9 +172,14 @@ def rest_attacks() -> dict[str, tuple[str, bytes, bool]]:
             json.dumps(trip_body(60_000, valid=True)).encode()[:BODY_LIMIT],
             True,
         ),
-        "POST /api/trips, 2,400 valid activities (within every bound)": (
+        "POST /api/trips, 2,400 valid activities (past the 2,000-value bound)": (
             "/api/trips",
             json.dumps(trip_body(2_400, valid=True)).encode(),
+            True,
+        ),
+        "POST /api/trips, 400 valid activities (within every bound: accepted)": (
+            "/api/trips",
+            json.dumps(trip_body(400, valid=True)).encode(),
             True,
         ),
         "POST /api/trips, 1,600 activities every one an error": (
