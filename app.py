@@ -24,8 +24,10 @@ from pathlib import Path
 import tornado.httpserver
 import tornado.web
 
-from config import Settings, SettingsError, load_settings
+from config import Limits, Settings, SettingsError, load_settings, refusals, warnings
+from domain.rate_limit import BucketRule
 from domain.room import RosterNews
+from domain.trip_limits import TripLimits
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
@@ -34,6 +36,7 @@ from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
+from handlers.page import IndexHandler
 from handlers.pinger import Pinger
 from handlers.read_model import ReadModelHandler
 from handlers.signin import DevSignInHandler, PeopleHandler, RealtimeTicketsHandler
@@ -46,7 +49,7 @@ from handlers.trips import (
     TripsHandler,
 )
 from handlers.viewing import ViewingHandler
-from handlers.websocket import IndexHandler, RealtimeSocket
+from handlers.websocket import RealtimeSocket
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide, TripCache
 from service import logs
@@ -67,6 +70,7 @@ from service.operations import start_operations
 from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
 from service.reactions import RecordReactions
+from service.rest_limits import RestLimiter
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
 from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
@@ -136,7 +140,13 @@ async def build(settings: Settings) -> Services:
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
     broadcaster = Broadcaster(bus, hub.deliver, origin)
     pipeline = Pipeline(
-        store, read_side, RecordReactions(broadcaster), clock, new_id, store_timeout=limits.store_timeout_seconds
+        store,
+        read_side,
+        RecordReactions(broadcaster),
+        clock,
+        new_id,
+        store_timeout=limits.store_timeout_seconds,
+        trip_limits=trip_limits(limits),
     )
     verifier = TokenVerifier(token_rules(settings))
     trips = TripService(pipeline, read_side, store, rosters, new_id)
@@ -212,6 +222,19 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     )
 
 
+def trip_limits(limits: Limits) -> TripLimits:
+    return TripLimits(
+        limits.max_trip_days, limits.max_trip_activities_per_day, limits.max_trip_constraints, limits.max_trip_bytes
+    )
+
+
+def rest_limiter(limits: Limits) -> RestLimiter:
+    return RestLimiter(
+        BucketRule(limits.rest_burst, limits.rest_per_second),
+        BucketRule(limits.rest_ip_burst, limits.rest_ip_per_second),
+    )
+
+
 def make_app(services: Services) -> tornado.web.Application:
     deps: dict[str, object] = {"services": services}
     limits = services.settings.limits
@@ -272,6 +295,7 @@ def make_app(services: Services) -> tornado.web.Application:
         websocket_max_message_size=limits.max_frame_bytes * 4,
         compress_response=True,
         log_function=log_request,
+        rest_limiter=rest_limiter(limits),  # handlers.bounded.LIMITER_SETTING
     )
 
 
@@ -330,6 +354,7 @@ async def drain(services: Services, server: tornado.httpserver.HTTPServer) -> No
         await asyncio.sleep(0.05)
     for follower in services.followers:
         follower.cancel()
+    await services.security.close()  # the aggregated security events folded so far
     await services.bus.close()
     for adapter in services.closing:
         await adapter.close()
@@ -371,7 +396,17 @@ async def serve(settings: Settings) -> int:
     services = await build(settings)
     app = make_app(services)
     tune_collector(settings.limits.gc_young_threshold)
-    server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, xheaders=settings.trust_proxy)
+    limits = settings.limits
+    server = tornado.httpserver.HTTPServer(
+        app,
+        ssl_options=ssl_options,
+        xheaders=settings.trust_proxy,
+        # REST handlers stream and answer 413 past max_body_bytes themselves (handlers.bounded);
+        # past twice that Tornado drops the connection with a 400
+        max_body_size=2 * limits.max_body_bytes,
+        idle_connection_timeout=limits.header_timeout_seconds,  # Tornado's header timeout too
+        body_timeout=limits.body_timeout_seconds,
+    )
     server.listen(settings.port, settings.host)
     await start_operations(services)  # metrics sampler, signed checkpoints; stopped by drain (services.closing)
     if settings.dev:
@@ -408,6 +443,13 @@ def main(argv: Sequence[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    problems = refusals(settings)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    for warning in warnings(settings):
+        log.warning("%s", warning)
     fitting = raise_file_limit(settings.limits.max_connections)
     if fitting < settings.limits.max_connections:
         settings = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, max_connections=fitting))

@@ -28,6 +28,22 @@ class Limits:
     max_rooms: int = 50
     member_list_max: int = 100  # users listed in trip_room_joined (the first to arrive; memberCount says how many)
     max_frame_bytes: int = 64 * 1024
+    # every frame's data and REST body, before any schema runs (domain.sanitize.Bounds)
+    max_object_keys: int = 64
+    max_list_items: int = 400  # a trip's 366 days fit
+    max_document_nodes: int = 2_000  # bench/hostile.py: ~5 ms of server CPU for a frame at this bound
+    # how large a trip may grow (domain.trip_limits); a snapshot at max_trip_bytes must fit half the outbound queue
+    max_trip_days: int = 366
+    max_trip_activities_per_day: int = 200
+    max_trip_constraints: int = 100
+    max_trip_bytes: int = 256 * 1024
+    max_body_bytes: int = 1024 * 1024  # REST bodies: larger ones get 413 before they are read
+    rest_burst: int = 60  # REST commands (POST/PUT/PATCH/DELETE) per user
+    rest_per_second: float = 20.0
+    rest_ip_burst: int = 300  # REST commands per client address
+    rest_ip_per_second: float = 100.0
+    header_timeout_seconds: float = 20.0  # for a request's headers, and idle keep-alive connections
+    body_timeout_seconds: float = 30.0  # for a request's body
     idle_timeout_seconds: float = 30 * 60
     outbound_max_frames: int = 1_000
     outbound_max_bytes: int = 1024 * 1024
@@ -95,6 +111,20 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--max-rooms": ("max_rooms", "MAX_ROOMS", int),
     "--member-list-max": ("member_list_max", "MEMBER_LIST_MAX", int),
     "--max-frame-bytes": ("max_frame_bytes", "MAX_FRAME_BYTES", int),
+    "--max-object-keys": ("max_object_keys", "MAX_OBJECT_KEYS", int),
+    "--max-list-items": ("max_list_items", "MAX_LIST_ITEMS", int),
+    "--max-document-nodes": ("max_document_nodes", "MAX_DOCUMENT_NODES", int),
+    "--max-trip-days": ("max_trip_days", "MAX_TRIP_DAYS", int),
+    "--max-trip-activities-per-day": ("max_trip_activities_per_day", "MAX_TRIP_ACTIVITIES_PER_DAY", int),
+    "--max-trip-constraints": ("max_trip_constraints", "MAX_TRIP_CONSTRAINTS", int),
+    "--max-trip-bytes": ("max_trip_bytes", "MAX_TRIP_BYTES", int),
+    "--max-body-bytes": ("max_body_bytes", "MAX_BODY_BYTES", int),
+    "--rest-burst": ("rest_burst", "REST_BURST", int),
+    "--rest-per-second": ("rest_per_second", "REST_PER_SECOND", float),
+    "--rest-ip-burst": ("rest_ip_burst", "REST_IP_BURST", int),
+    "--rest-ip-per-second": ("rest_ip_per_second", "REST_IP_PER_SECOND", float),
+    "--header-timeout": ("header_timeout_seconds", "HEADER_TIMEOUT", float),
+    "--body-timeout": ("body_timeout_seconds", "BODY_TIMEOUT", float),
     "--idle-timeout": ("idle_timeout_seconds", "IDLE_TIMEOUT", float),
     "--outbound-max-frames": ("outbound_max_frames", "OUTBOUND_MAX_FRAMES", int),
     "--outbound-max-bytes": ("outbound_max_bytes", "OUTBOUND_MAX_BYTES", int),
@@ -361,3 +391,44 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         checkpoint_interval_seconds=args.checkpoint_interval,
         limits=limits,
     )
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+SNAPSHOT_HEADROOM = 4096  # the snapshot frame's envelope, and the member list sent with it
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def refusals(settings: Settings) -> list[str]:
+    """Why these settings must not serve (empty: they may); each reason says what to change."""
+    problems: list[str] = []
+    if settings.dev and (settings.jwt_secret or settings.jwt_public_key):
+        problems.append(
+            "--dev signs its demo links with a random secret of its own and seeds a demo trip: "
+            "unset JWT_SECRET and JWT_PUBLIC_KEY, or start without --dev"
+        )
+    if settings.dev and not is_loopback(settings.host):
+        problems.append(
+            f"--dev is for one machine: it prints admin links; listen on 127.0.0.1 (not {settings.host}) "
+            "or start without --dev"
+        )
+    limits = settings.limits
+    if 2 * limits.max_trip_bytes + SNAPSHOT_HEADROOM > limits.outbound_max_bytes:
+        problems.append(
+            f"a trip of --max-trip-bytes {limits.max_trip_bytes} could not be joined: its snapshot must fit half "
+            f"of --outbound-max-bytes {limits.outbound_max_bytes} (raise that or lower --max-trip-bytes)"
+        )
+    return problems
+
+
+def warnings(settings: Settings) -> list[str]:
+    """What these settings allow that is probably not meant."""
+    found: list[str] = []
+    if settings.allowed_origins is None and not is_loopback(settings.host):
+        found.append(
+            f"ALLOWED_ORIGINS is not set on {settings.host}: WebSockets are accepted from pages of this host "
+            "only (same scheme, host and port); set ALLOWED_ORIGINS to the origins of your web app"
+        )
+    return found

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jwt
 import websockets
-from jose import jwt
 
 ROOT = Path(__file__).resolve().parent.parent
 

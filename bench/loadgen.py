@@ -31,8 +31,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import jwt
 import uvloop
-from jose import jwt
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 TEXT = WSMsgType.TEXT

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tests.redis_server import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-not-for-production"
+SECRET = "bench-secret-not-for-production-0123456789"
 SERVER_CORE = "0"
 LOADGEN_CORE = "1"
 

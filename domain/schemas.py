@@ -2,6 +2,8 @@
 
 Validation is a pure function: it returns the normalised document or raises
 ``CommandRefused`` with ``details`` mapping dotted field paths to messages.
+The rules are Cerberus's; ``domain.fast_rules`` compiles them into one linear
+check (Cerberus itself is the reference the tests compare it with).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from cerberus import TypeDefinition, Validator
 
 from domain.errors import CommandRefused, ErrorCode
-from domain.fast_rules import FastCheck, compile_flat
+from domain.fast_rules import Check, CustomRule, compile_schema
 from domain.ids import OBJECT_ID_PATTERN
 
 UPDATE_TYPES = (
@@ -31,32 +33,58 @@ BROADCAST_TYPES = ("announcement", "alert", "maintenance")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+def _calendar_date(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return "must be a date YYYY-MM-DD"
+    return None
+
+
+def _clock_time(value: Any) -> str | None:
+    return "must be a time HH:MM" if isinstance(value, str) and not _HHMM.match(value) else None
+
+
+def _nonblank(value: Any) -> str | None:
+    return "must not be blank" if isinstance(value, str) and not value.strip() else None
+
+
+# the rules of ours the schemas below use, beside Cerberus's own
+CUSTOM_RULES: dict[str, CustomRule] = {
+    "calendar_date": _calendar_date,
+    "clock_time": _clock_time,
+    "nonblank": _nonblank,
+}
+
+
 class _Rules(Validator):  # type: ignore[misc]
+    """The same rules read by Cerberus: the reference the compiled checks are tested against."""
+
     types_mapping = Validator.types_mapping.copy()
     # bool is an int in Python, never in our payloads
     types_mapping["integer"] = TypeDefinition("integer", (int,), (bool,))
     types_mapping["number"] = TypeDefinition("number", (int, float), (bool,))
 
+    def _custom(self, name: str, enabled: bool, field: str, value: Any) -> None:
+        message = CUSTOM_RULES[name](value) if enabled else None
+        if message is not None:
+            self._error(field, message)
+
     def _validate_calendar_date(self, enabled: bool, field: str, value: Any) -> None:
         """{'type': 'boolean'}"""
-        if not enabled or not isinstance(value, str):
-            return
-        try:
-            if len(value) != 10:
-                raise ValueError
-            dt.date.fromisoformat(value)
-        except ValueError:
-            self._error(field, "must be a date YYYY-MM-DD")
+        self._custom("calendar_date", enabled, field, value)
 
     def _validate_clock_time(self, enabled: bool, field: str, value: Any) -> None:
         """{'type': 'boolean'}"""
-        if enabled and isinstance(value, str) and not _HHMM.match(value):
-            self._error(field, "must be a time HH:MM")
+        self._custom("clock_time", enabled, field, value)
 
     def _validate_nonblank(self, enabled: bool, field: str, value: Any) -> None:
         """{'type': 'boolean'}"""
-        if enabled and isinstance(value, str) and not value.strip():
-            self._error(field, "must not be blank")
+        self._custom("nonblank", enabled, field, value)
 
 
 def _strip(value: Any) -> Any:
@@ -161,47 +189,18 @@ REST_BODIES: dict[str, dict[str, Any]] = {
     },
 }
 
-_VALIDATORS: dict[str, _Rules] = {}
-
-
-def _validator(key: str, schema: dict[str, Any]) -> _Rules:
-    found = _VALIDATORS.get(key)
-    if found is None:
-        found = _VALIDATORS[key] = _Rules(schema)
-    return found
-
-
-def _flatten(errors: dict[str, Any], prefix: str = "") -> dict[str, list[str]]:
-    flat: dict[str, list[str]] = {}
-    for field, messages in errors.items():
-        path = f"{prefix}.{field}" if prefix else str(field)
-        for message in messages:
-            if isinstance(message, dict):
-                for sub, subs in _flatten(message, path).items():
-                    flat.setdefault(sub, []).extend(subs)
-            else:
-                flat.setdefault(path, []).append(str(message))
-    return flat
-
-
-_FAST: dict[str, FastCheck | None] = {}
+_CHECKS: dict[str, Check] = {}
 
 
 def _check(key: str, schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    if key not in _FAST:
-        _FAST[key] = compile_flat(schema)
-    fast = _FAST[key]
-    if fast is not None:
-        accepted = fast(document)
-        if accepted is not None:
-            return accepted  # what Cerberus would return (see domain.fast_rules); errors are its own
-    validator = _validator(key, schema)
-    if not validator.validate(document):
-        details = _flatten(validator.errors)
-        first = next(iter(details))
-        raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{first}: {details[first][0]}", details)
-    result: dict[str, Any] = validator.document
-    return result
+    check = _CHECKS.get(key)
+    if check is None:
+        check = _CHECKS[key] = compile_schema(schema, CUSTOM_RULES)
+    normalized, errors = check(document)
+    if errors:
+        first = next(iter(errors))
+        raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{first}: {errors[first][0]}", errors)
+    return normalized
 
 
 def check_trip_id(data: dict[str, Any]) -> str:

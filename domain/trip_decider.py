@@ -35,6 +35,7 @@ from domain.trip_events import (
     TripUpdated,
     update_type,
 )
+from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits, check_limits
 from domain.trip_model import (
     JSON,
     TOUCH_HISTORY,
@@ -139,9 +140,12 @@ class _Ids:
 # decide ---------------------------------------------------------------------------
 
 
-def decide(state: Trip | None, command: TripCommand) -> tuple[DecidedEvent, ...]:
+def decide(
+    state: Trip | None, command: TripCommand, limits: TripLimits = DEFAULT_TRIP_LIMITS
+) -> tuple[DecidedEvent, ...]:
     """What a command makes happen: its stream event first (at most one), then what
-    rides along with it (notifications)."""
+    rides along with it (notifications); refused past the trip's limits."""
+    check_limits(state, command, limits)
     if isinstance(command, CreateTrip):
         if state is not None:
             raise invalid("tripId", "a trip with this id exists")

@@ -28,6 +28,7 @@ projection needs.  Projections take any ``RecordView``: a ``LogRecord`` or a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -223,7 +224,56 @@ def _field_setters() -> Any:
 ) = _field_setters()  # fmt: skip
 _new = object.__new__
 _replace_record = replacer(LogRecord)
-new_record = builder(LogRecord)  # ``LogRecord(**fields)``, faster
+_build_record = builder(LogRecord)  # ``LogRecord(**fields)``, faster
+INT64 = 2**63
+
+
+def new_record(**fields: JSON) -> LogRecord:
+    """A new record, its ``error`` and ``meta`` made storable (``storable``): a refusal's
+    details echo what a client sent, and every refusal must be recorded on every store."""
+    error = fields.get("error")
+    if error is not None:
+        fields["error"] = storable(error)
+    meta = fields.get("meta")
+    if meta is not None:
+        fields["meta"] = storable(meta)
+    return _build_record(**fields)
+
+
+def storable(value: JSON) -> JSON:
+    """``value`` with nothing a store or the hash chain refuses: keys with NUL, starting
+    with ``$`` or holding ``.`` are percent-escaped (``%`` too, so it can be undone),
+    integers past 64 bits and non-finite numbers become text, lone surrogates escapes."""
+    if isinstance(value, dict):
+        return {_storable_key(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    if isinstance(value, str):
+        return value if value.isascii() else _no_surrogates(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -INT64 <= value < INT64 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _no_surrogates(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _storable_key(key: object) -> str:
+    text = _no_surrogates(key) if isinstance(key, str) else str(key)
+    if "%" in text or "." in text or "\x00" in text or text.startswith("$"):
+        text = text.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
+        if text.startswith("$"):
+            text = "%24" + text[1:]
+    return text
 
 
 def lift_events(events: Sequence[JSON], schema_version: int) -> Sequence[JSON]:

@@ -14,6 +14,7 @@ import tornado.web
 from domain.errors import CommandRefused, ErrorCode
 from domain.ids import is_object_id
 from domain.sanitize import sanitize
+from handlers.bounded import BoundedRequestHandler
 from service import logs
 from service.auth import Identity, InvalidToken
 from service.container import Services
@@ -78,7 +79,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
-class ApiHandler(tornado.web.RequestHandler):
+class ApiHandler(BoundedRequestHandler):
     services: Services
     identity: Identity
 
@@ -92,13 +93,15 @@ class ApiHandler(tornado.web.RequestHandler):
     def check_xsrf_cookie(self) -> None:  # bearer tokens, no cookies
         return None
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         correlation = logs.request_id(self.request.headers.get("X-Request-ID"))
         logs.bind(correlation_id=correlation)
         self.set_header("X-Request-ID", correlation)
         if self.services.lifecycle.draining and self.request.method not in ("GET", "HEAD", "OPTIONS"):
             # a command on a kept-alive connection while the node drains: nothing is taken on
             self.send_refusal(CommandRefused(ErrorCode.UNAVAILABLE, "the server is shutting down, retry"))
+            return
+        await self.admit()  # body size and rate limits (handlers.bounded)
 
     # responses ------------------------------------------------------------------
 
@@ -154,7 +157,7 @@ class ApiHandler(tornado.web.RequestHandler):
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body is not JSON", {"body": ["must be JSON"]}) from None
         if not isinstance(body, dict):
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body must be a JSON object", {"body": ["must be an object"]})
-        return sanitize(body)
+        return sanitize(body, self.services.settings.limits)
 
     def path_id(self, value: str, name: str) -> str:
         if not is_object_id(value):

@@ -111,7 +111,8 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         if services.lifecycle.draining:
             return self._refuse(503, "UNAVAILABLE", "the server is shutting down")
         admission = services.admission
-        if not admission.origin_allowed(self.request.headers.get("Origin"), self.request.host):
+        request = self.request
+        if not admission.origin_allowed(request.headers.get("Origin"), request.protocol, request.host):
             return self._refuse(403, "FORBIDDEN", "origin not allowed")
         try:
             ticket = self.get_query_argument("ticket", None)
@@ -238,15 +239,3 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             task = asyncio.ensure_future(session.stop(code, self.close_reason))
             self.services.background.add(task)
             task.add_done_callback(self.services.background.discard)
-
-
-class IndexHandler(tornado.web.RequestHandler):
-    """The web client's page."""
-
-    def initialize(self, path: str) -> None:
-        self._path = path
-
-    def get(self) -> None:
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        with open(self._path, "rb") as page:
-            self.finish(page.read())

@@ -8,14 +8,17 @@ directory says who is connected and the bus carries broadcasts and disconnects.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import to_document
+from service.admission import ConnectAttempts
 from service.broadcaster import Broadcaster
 from service.clock import Clock
 from service.directory import ConnectionDirectory
@@ -25,6 +28,7 @@ from service.pipeline import Origin, Pipeline, Request
 from service.session import CLOSE_ADMIN
 
 DISCONNECT_REASON = "disconnected by an admin"
+log = logging.getLogger("travelsense.security")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,26 +154,135 @@ class AdminService:
         }
 
 
-class SecurityEvents:
-    """Security events (bad tokens, refused handshakes) as refused records in the log.
+AGGREGATE_COMMAND = "security_events_aggregated"
+OTHER_SOURCES = "sources:other"
 
-    They come from callers nobody has authenticated, so a node writes at most
-    ``burst`` of them at once and ``per_second`` after that: a flood of bad
-    tokens must not become a flood of writes.  What is dropped is counted.
+
+@dataclass
+class _Folded:
+    """The refusals of one source within one window that were not written one by one."""
+
+    origin: Origin
+    meta: dict[str, Any]
+    first_at: str
+    due: float  # monotonic time the aggregate is written
+    count: int = 0
+    commands: dict[str, int] = field(default_factory=dict)
+    codes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, command: str, code: str, ip: str) -> None:
+        self.count += 1
+        self.commands[command] = self.commands.get(command, 0) + 1
+        self.codes[code] = self.codes.get(code, 0) + 1
+        ips: list[str] = self.meta.setdefault("ips", [])
+        if ip not in ips and len(ips) < MAX_IPS_NAMED:
+            ips.append(ip)
+
+
+MAX_IPS_NAMED = 20
+
+
+class SecurityEvents:
+    """Security events (bad tokens, refused handshakes, rate-limited requests) as refused
+    records in the log, which no flood can blind.
+
+    Each source (the user when the caller is signed in, else the client address) may
+    have ``source_burst`` records written one by one, then ``source_per_second``; the
+    whole node ``burst``, then ``per_second``.  A refusal past either allowance is
+    folded into its source's aggregate: one record (``security_events_aggregated``)
+    per source per ``window_seconds``, with the count, the commands and the codes, so
+    nothing is dropped unseen and a flood costs one write per source per window.
+    Past ``max_sources`` sources in a window, the rest share one aggregate.
     """
 
     def __init__(
-        self, pipeline: Pipeline, clock: Clock, metrics: Metrics, *, burst: int = 200, per_second: float = 50.0
+        self,
+        pipeline: Pipeline,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        burst: int = 200,
+        per_second: float = 50.0,
+        source_burst: int = 10,
+        source_per_second: float = 1.0,
+        window_seconds: float = 10.0,
+        max_sources: int = 1_000,
     ) -> None:
         self._pipeline = pipeline
         self._clock = clock
         self._metrics = metrics
         self._rule = BucketRule(burst, per_second)
         self._bucket = Bucket.full(self._rule, clock.monotonic())
+        self._source_rule = BucketRule(source_burst, source_per_second)
+        self._sources = ConnectAttempts()
+        self._window = window_seconds
+        self._max_sources = max_sources
+        self._folded: dict[str, _Folded] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def record(self, origin: Origin, command: str, refusal: CommandRefused, meta: dict[str, Any]) -> None:
-        self._bucket, wait = take(self._bucket, self._rule, self._clock.monotonic())
-        if wait is not None:
-            self._metrics.security_records_dropped.inc()
-            return
-        await self._pipeline.refuse(Request(origin, command, meta=meta), refusal)
+        now = self._clock.monotonic()
+        ip = str(meta.get("ip", ""))
+        source = f"user:{origin.user_id}" if origin.user_id else f"ip:{ip}"
+        if self._sources.take(source, self._source_rule, now) is None:
+            self._bucket, wait = take(self._bucket, self._rule, now)
+            if wait is None:
+                await self._pipeline.refuse(Request(origin, command, meta=meta), refusal)
+                return
+        self._metrics.security_events_aggregated.inc()
+        self._fold(source, origin, ip, now).add(command, refusal.code.value, ip)
+
+    def _fold(self, source: str, origin: Origin, ip: str, now: float) -> _Folded:
+        folded = self._folded.get(source)
+        if folded is None:
+            if len(self._folded) >= self._max_sources:
+                source, origin = OTHER_SOURCES, Origin(origin.source)
+                folded = self._folded.get(source)
+            if folded is None:
+                meta: dict[str, Any] = {"source": source}
+                folded = self._folded[source] = _Folded(origin, meta, self._pipeline.now(), now + self._window)
+                self._arm(self._window)
+        return folded
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        task = asyncio.ensure_future(self.flush(self._clock.monotonic()))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def flush(self, now: float | None = None) -> None:
+        """Write the aggregates whose window has ended (all of them when ``now`` is None)."""
+        due = [s for s, f in self._folded.items() if now is None or f.due <= now]
+        for source in due:
+            folded = self._folded.pop(source)
+            refusal = CommandRefused(
+                ErrorCode.RATE_LIMITED,
+                f"{folded.count} more security events from this source",
+                {
+                    "count": folded.count,
+                    "commands": folded.commands,
+                    "codes": folded.codes,
+                    "from": folded.first_at,
+                    "to": self._pipeline.now(),
+                },
+            )
+            try:
+                await self._pipeline.refuse(Request(folded.origin, AGGREGATE_COMMAND, meta=folded.meta), refusal)
+            except Exception:
+                log.warning("could not record %d aggregated security events of %s", folded.count, source)
+        if self._folded:
+            self._arm(max(0.0, min(f.due for f in self._folded.values()) - self._clock.monotonic()))
+
+    async def close(self) -> None:
+        """At shutdown: what was folded is written now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._writing:
+            await asyncio.wait(set(self._writing))
+        await self.flush()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from config import Limits
 from domain.rate_limit import Bucket, BucketRule, take
 from service.clock import Clock
 from service.hub import Hub
+from service.origins import origin_allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +94,11 @@ class Admission:
         self.attempts = ConnectAttempts()
         self.pending = Admissions()
 
-    def origin_allowed(self, origin: str | None, host: str) -> bool:
+    def origin_allowed(self, origin: str | None, scheme: str, host: str) -> bool:
+        """By scheme, host and port (``service/origins.py``); a request without ``Origin`` is no browser's."""
         if origin is None:
             return True  # not a browser: nothing to hijack
-        allowed = self._allowed_origins
-        if allowed is None:
-            return urlparse(origin).netloc.lower() == host.lower()
-        return "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
+        return origin_allowed(origin, scheme, host, self._allowed_origins)
 
     def admit(self, user_id: str, ip: str) -> Refusal | None:
         """Let a handshake in (counted from now on, until ``settled``), or say why not."""

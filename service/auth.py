@@ -1,14 +1,19 @@
-"""JWT identity (contract §2) with python-jose: an explicit algorithm
-allow-list, required claims, and a key chosen by the algorithm's family so a
-public key can never be used as an HMAC secret."""
+"""JWT identity (contract §2) with PyJWT: an explicit algorithm allow-list,
+required claims, and a key chosen by the algorithm's family so a public key can
+never be used as an HMAC secret.
+
+Refused at start: an HS secret under 32 bytes (RFC 7518 §3.2: at least the
+hash's size), and a list with no usable algorithm.  Refused per token: a
+``crit`` header (no extension is understood here, RFC 7515 §4.1.11) and times
+(``exp``, ``nbf``, ``iat``) that are not numbers between 1970 and 9999.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
 
-from jose import jwt
-from jose.exceptions import JOSEError
+import jwt
 
 from domain.ids import is_object_id
 
@@ -16,6 +21,9 @@ MAX_TOKEN_LENGTH = 8192
 MAX_NAME_LENGTH = 100
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
+MIN_SECRET_BYTES = 32
+LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: later times are refused, not carried
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 class InvalidToken(Exception):
@@ -59,8 +67,14 @@ class TokenVerifier:
         unknown = [a for a in algorithms if a not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS]
         if unknown:
             raise ValueError(f"unsupported JWT algorithms: {', '.join(unknown)}")
+        if not algorithms:
+            raise ValueError("JWT_ALGORITHMS names no usable algorithm: every token would be refused")
         if any(a in HMAC_ALGORITHMS for a in algorithms) and not rules.secret:
             raise ValueError("JWT_SECRET is required for HS* algorithms")
+        if rules.secret and len(rules.secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (a random one: openssl rand -hex 32)"
+            )
         if any(a in PUBLIC_KEY_ALGORITHMS for a in algorithms) and not rules.public_key:
             raise ValueError("JWT_PUBLIC_KEY is required for RS*/ES*/PS* algorithms")
         self._rules = rules
@@ -77,38 +91,43 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("token is too large")
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
+            header = jwt.get_unverified_header(token)
+            algorithm = header.get("alg")
             if algorithm not in self._algorithms:
                 raise InvalidToken("token algorithm is not allowed")
+            if "crit" in header:
+                raise InvalidToken("token has critical header parameters this server does not understand")
+            required = ["exp", "sub"]
+            required += ["aud"] if self._rules.audience is not None else []
+            required += ["iss"] if self._rules.issuer is not None else []
             claims = jwt.decode(
                 token,
                 self._key_for(algorithm),
                 algorithms=[algorithm],
                 audience=self._rules.audience,
                 issuer=self._rules.issuer,
-                options={
-                    "require_exp": True,
-                    "require_sub": True,
-                    "require_aud": self._rules.audience is not None,
-                    "require_iss": self._rules.issuer is not None,
-                    "verify_aud": self._rules.audience is not None,
-                    "leeway": 0,
-                },
+                leeway=0,
+                options={"require": required, "verify_aud": self._rules.audience is not None},
             )
         except InvalidToken:
             raise
-        except (JOSEError, ValueError, TypeError, KeyError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError) as exc:
             raise InvalidToken(str(exc) or "token is invalid") from exc
+        for name in TIME_CLAIMS:
+            value = claims.get(name)
+            if name in claims and not _a_time(value):
+                raise InvalidToken(f"{name} must be a time between 1970 and 9999")
         subject = claims.get("sub")
         if not is_object_id(subject):
             raise InvalidToken("sub must be an ObjectId")
         role = claims.get("role", "user")
         if role not in ("admin", "user"):
             raise InvalidToken("role must be admin or user")
-        expires = claims.get("exp")
-        if not isinstance(expires, int | float) or isinstance(expires, bool):
-            raise InvalidToken("exp must be a number")
-        return Identity(str(subject).lower(), role, display_name(claims.get("name")), int(expires))
+        return Identity(str(subject).lower(), role, display_name(claims.get("name")), int(claims["exp"]))
+
+
+def _a_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= LATEST_TIME
 
 
 def issue_token(secret: str, user_id: str, *, role: str = "user", name: str | None = None, expires_at: int) -> str:

@@ -89,7 +89,7 @@ CLOSE_REASONS: dict[int | None, str] = {
     4008: "policy",
     4009: "too_slow",
 }
-RATE_LIMIT_SCOPES = frozenset({"message", "typing", "connections"})
+RATE_LIMIT_SCOPES = frozenset({"message", "typing", "connections", "rest"})
 _FRAME_PREFIX = b'{"event":"'
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -262,12 +262,15 @@ class Metrics:
             registry=r,
         )
         self.store_unavailable_total = Counter(
-            "travelsense_store_unavailable", "Appends refused because the event log could not be reached.", registry=r
+            "store_unavailable",
+            "Appends refused because the event log could not be reached.",
+            namespace=NAMESPACE,
+            registry=r,
         )
         self._unavailable_logged_at = -UNAVAILABLE_LOG_INTERVAL
-        self.security_records_dropped = Counter(
-            "security_records_dropped",
-            "Security events not written to the log because they came too fast.",
+        self.security_events_aggregated = Counter(
+            "security_events_aggregated",
+            "Security events written as part of their source's aggregate record, not one by one.",
             namespace=NAMESPACE,
             registry=r,
         )

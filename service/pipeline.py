@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import TripCommand, decide, evolve
 from domain.trip_events import DecidedEvent, NotificationCreated, event_to_json
+from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits
 from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
 from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
@@ -237,6 +238,7 @@ class Pipeline:
         new_id: ObjectIdFactory,
         *,
         store_timeout: float = STORE_TIMEOUT,
+        trip_limits: TripLimits = DEFAULT_TRIP_LIMITS,
     ) -> None:
         self._store = store
         self._read_side = read_side
@@ -244,6 +246,7 @@ class Pipeline:
         self._clock = clock
         self._new_id = new_id
         self._store_timeout = store_timeout
+        self._trip_limits = trip_limits
         self._lanes: dict[str, _Lane] = {}
 
     # records --------------------------------------------------------------------
@@ -329,7 +332,7 @@ class Pipeline:
                     except _DecideAgain:
                         continue
                     try:
-                        events = decide(state, command)
+                        events = decide(state, command, self._trip_limits)
                     except CommandRefused:
                         # decided on appends not yet durable: a refusal stands only on durable ones
                         if not await self._durable(lane):

@@ -256,7 +256,7 @@ class ClientSession:
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
                 handler: Callable[[dict[str, Any], str | None], Awaitable[Handle | None]] = getattr(self, name)
-                payload = sanitize(data)
+                payload = sanitize(data, s.limits)
                 if event in _PIPELINED:
                     handle = await handler(payload, ref)
                     assert handle is not None

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import websockets
-from jose import jwt
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "test-secret-not-for-production"
+SECRET = "test-secret-not-for-production-0123456789"
 
 
 def free_port() -> int:

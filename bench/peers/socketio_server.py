@@ -4,7 +4,7 @@ What it does, kept close to TravelSense's WebSocket protocol so the two are
 compared on the same work:
 
 * connect: ``/socket.io/?EIO=4&transport=websocket&token=JWT``; the JWT is
-  verified (HS256, python-jose, as TravelSense does) in the ``connect`` handler;
+  verified (HS256, PyJWT, as TravelSense does) in the ``connect`` handler;
 * ``join_trip_room`` {tripId}: enters the Socket.IO room, answers
   ``trip_room_joined``;
 * ``chat_message`` {tripId, message, ref?}: builds the same view TravelSense
@@ -29,9 +29,9 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs
 
+import jwt
 import orjson
 import socketio
-from jose import jwt
 
 
 class OrJson:

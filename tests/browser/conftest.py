@@ -155,6 +155,10 @@ def open_planner(browser: Any, request: pytest.FixtureRequest) -> Iterator[Calla
         planner = Planner(person, context, page, [], [], [])
         planners.append(planner)
         page.on("pageerror", lambda err: planner.errors.append(str(err)))
+        page.on(  # what the Content-Security-Policy blocked (the page must need nothing it forbids)
+            "console",
+            lambda msg: planner.errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
 
         def watch(ws: Any) -> None:
             ws.on("framesent", lambda payload: planner.frames_sent.append(str(payload)))

@@ -199,3 +199,45 @@ async def test_slim_reads_give_what_projections_read_of_the_same_records(store: 
         expected = [slim_of(r) for r in await store.read_stream(stream, after_version, stream_limit)]
         assert as_compared(await slim.read_stream_slim(stream, after_version, stream_limit)) == expected and expected
     assert await slim.read_stream_slim(TRIP_A, 2) == []
+
+
+async def test_a_refusal_whose_details_hold_any_key_or_value_is_recorded(store: EventStore) -> None:
+    """Details echo what a client sent: keys with NUL, ``$`` or ``.``, huge integers, lone
+    surrogates.  Every store records the refusal (escaped), and the hash chain holds."""
+    from domain.errors import CommandRefused, ErrorCode
+    from eventlog.chain import content_hash
+    from projections.read_side import ReadSide
+    from service.clock import SystemClock
+    from service.ids import ObjectIdFactory
+    from service.pipeline import Origin, Pipeline, Request
+
+    class Quiet:
+        async def committed(self, record: LogRecord) -> None:
+            return None
+
+    details = {
+        "\x00": ["keys may not contain control characters"],
+        "$where": ["keys may not start with '$'"],
+        "a.b": ["keys may not start with '$' or contain '.'"],
+        "100%": [2**70, -(2**64), float("nan"), "\ud800"],
+        "nested": {"$gt": {"x.y\x00": 1}},
+    }
+    pipeline = Pipeline(store, ReadSide(store), Quiet(), SystemClock(), ObjectIdFactory())
+    refusal = CommandRefused(ErrorCode.VALIDATION_ERROR, "refused", details)
+    request = Request(Origin("ws", "c" * 24, "user"), "trip_update", meta={"\x00ip": 2**80})
+    written = await pipeline.refuse(request, refusal)
+    assert written is not None
+    (stored,) = [r for r in await store.read_all(written.position - 1) if r.record_id == written.record_id]
+    assert stored.error == {
+        "code": "VALIDATION_ERROR",
+        "message": "refused",
+        "details": {
+            "%00": ["keys may not contain control characters"],
+            "%24where": ["keys may not start with '$'"],
+            "a%2Eb": ["keys may not start with '$' or contain '.'"],
+            "100%25": [str(2**70), str(-(2**64)), "nan", "\\ud800"],
+            "nested": {"%24gt": {"x%2Ey%00": 1}},
+        },
+    }
+    assert stored.meta == {"role": "user", "%00ip": str(2**80)}
+    assert stored.extra.get("hash") == content_hash(stored)

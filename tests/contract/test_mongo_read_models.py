@@ -78,7 +78,7 @@ async def dump(raw: Any) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture
 async def logged(tmp_path: Path) -> AsyncIterator[tuple[list[LogRecord], Services, str]]:
-    services = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s"))
+    services = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s" * 32))
     try:
         trip_id = await session(services)
         await services.read_side.catch_up_notifications()
@@ -177,7 +177,7 @@ async def test_replays_and_older_writes_never_move_a_view_back(
 
 
 async def test_a_mongodb_node_keeps_the_collections_current(mongo_url: str, mongo_database: str, raw: Any) -> None:
-    services = await build(Settings(store_url=url_of(mongo_url, mongo_database), jwt_secret="s", migrate=True))
+    services = await build(Settings(store_url=url_of(mongo_url, mongo_database), jwt_secret="s" * 32, migrate=True))
     try:
         trip_id = await session(services)
         await services.read_side.drain()  # the writes are in the background

@@ -111,6 +111,24 @@ def nested(depth: int, leaf: Any = 1) -> Any:
     return value
 
 
+def many_keys_at_every_depth(depth: int, width: int) -> dict[str, Any]:
+    level: dict[str, Any] = {}
+    for d in range(depth):
+        level = {**{f"k{d}_{i}": i for i in range(width)}, "inner": level}
+    return level
+
+
+def wide_values() -> st.SearchStrategy[dict[str, Any]]:
+    """Objects that are costly by width: many keys, long lists, many small keys at every depth
+    (all within the frame limit, so they reach the validation path)."""
+    return st.one_of(
+        st.integers(1, 4_000).map(lambda n: {f"k{i}": 0 for i in range(n)}),
+        st.integers(1, 20_000).map(lambda n: {"x": [0] * n}),
+        st.integers(1, 400).map(lambda n: {"constraint": {"type": "t", "value": [{"a": [0, 0]}] * n}}),
+        st.tuples(st.integers(1, 8), st.integers(1, 500)).map(lambda dw: many_keys_at_every_depth(*dw)),
+    )
+
+
 @dataclass
 class World:
     """The server and the trips the fuzz runs against (set up once for the module)."""
@@ -304,6 +322,22 @@ def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
                 f,
             )
         ),
+        st.tuples(st.sampled_from(CLIENT_EVENTS), wide_values(), st.booleans()).map(  # width, not depth
+            lambda ewu: (
+                json.dumps(
+                    f := {
+                        "event": ewu[0],
+                        "data": (
+                            {"tripId": world.trip, "updateType": "constraint_added", "data": ewu[1]}
+                            if ewu[2]
+                            else {"tripId": world.trip, **ewu[1]}
+                        ),
+                        "ref": f"fz-{next(world.counter)}",
+                    }
+                ),
+                f,
+            )
+        ),
     )
 
 
@@ -314,6 +348,10 @@ def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
     unlimited = [
+        "--rest-burst",
+        "1000000",
+        "--rest-ip-burst",
+        "1000000",
         "--rate-burst",
         "1000000",
         "--rate-per-second",
@@ -530,6 +568,10 @@ def rest_bodies() -> st.SearchStrategy[tuple[str, bytes]]:
                 st.binary(max_size=100),
                 st.integers(1, 3000).map(lambda d: ("[" * d + "]" * d).encode()),
                 st.integers(9, 30).map(lambda d: encode({"title": "t", "x": nested(d)})),
+                wide_values().map(lambda w: encode({"title": "t", **w})),
+                st.integers(1, 2_000).map(
+                    lambda n: encode({"title": "t", "days": [{"date": "2026-12-04", "colour": i} for i in range(n)]})
+                ),
             ),
         )
     )

@@ -40,7 +40,8 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "20251125")
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory = tmp_path_factory.mktemp("schemathesis")
-    proc = ServerProcess(f"sqlite:///{directory}/events.db").start(directory)
+    unlimited = ["--rest-burst", "1000000", "--rest-per-second", "1000000", "--rest-ip-burst", "1000000"]
+    proc = ServerProcess(f"sqlite:///{directory}/events.db", args=unlimited).start(directory)
     try:
         yield proc
     finally:

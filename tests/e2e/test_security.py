@@ -17,10 +17,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import trustme
 import websockets
-from jose import jwt
 
 from tests.e2e.wire import ADMIN, create_trip, handshake, stream
 from tests.forged_tokens import b64url, forge, rsa_pair
@@ -195,6 +195,11 @@ def battery(private: str, public: str) -> dict[str, str]:
         "huge token": hs(padding="p" * 9000),
         "garbage": "not.a.jwt",
         "empty": "",
+        "exp 1e20, properly signed": forge({"alg": "HS256", "typ": "JWT"}, {**good, "exp": 1e20}, SECRET.encode()),
+        "exp 2**70, properly signed": forge({"alg": "HS256", "typ": "JWT"}, {**good, "exp": 2**70}, SECRET.encode()),
+        "nbf far past, properly signed": hs(nbf=-(2**70)),
+        "iat 1e20, properly signed": forge({"alg": "HS256", "typ": "JWT"}, {**good, "iat": 1e20}, SECRET.encode()),
+        "crit header": forge({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}, good, SECRET.encode()),
     }
 
 

@@ -96,7 +96,7 @@ async def opened(url: str) -> EventStore:
 
 
 async def services_on(url: str) -> Services:
-    return await build(Settings(store_url=url, jwt_secret="s"))
+    return await build(Settings(store_url=url, jwt_secret="s" * 32))
 
 
 async def small_log(url: str, rng: random.Random, commands: int = 120) -> dict[str, Any]:

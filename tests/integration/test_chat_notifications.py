@@ -44,7 +44,7 @@ async def chat_once(services: Services, trip_id: str, ref: str) -> list[dict[str
 
 
 async def test_rosters_are_asked_only_when_another_member_could_be_notified(tmp_path: Path) -> None:
-    services = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s"))
+    services = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s" * 32))
     try:
         asked = counting_roster_reads(services)
         owner = Identity(OWNER, "user", "Ada", 2**31)
@@ -66,7 +66,7 @@ async def test_rosters_are_asked_only_when_another_member_could_be_notified(tmp_
 
 
 async def test_membership_is_read_without_folding_the_chat_messages_since(tmp_path: Path) -> None:
-    services = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s"))
+    services = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s" * 32))
     try:
         owner = Identity(OWNER, "user", "Ada", 2**31)
         trip = await services.trips.create(Origin("rest", OWNER), owner, {"title": "Shared", "collaborators": [FRIEND]})

@@ -25,7 +25,7 @@ def identity(user: str, *, admin: bool = False) -> Identity:
 
 
 async def services_on(path: Path) -> Services:
-    return await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s"))
+    return await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s" * 32))
 
 
 async def mixed_session(services: Services, rng: random.Random, commands: int) -> int:

@@ -10,10 +10,10 @@ import json
 import time
 from typing import Any
 
+import jwt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jose import jwt
 
 from service.auth import (
     MAX_NAME_LENGTH,
@@ -275,3 +275,46 @@ def test_forged_claims_never_escape_as_anything_but_invalid_token(body: dict[str
     assert header.get("alg") == "HS256"
     assert isinstance(body.get("exp"), int | float) and body["exp"] > time.time()
     assert identity.user_id == str(body["sub"]).lower()
+
+
+# extremes, critical headers and weak configurations ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"exp": 1e20},
+        {"exp": 2**64},
+        {"exp": float("inf")},
+        {"exp": float("nan")},
+        {"nbf": 1e20},
+        {"nbf": -1},
+        {"iat": 1e20},
+        {"iat": -(2**70)},
+        {"iat": "yesterday"},
+    ],
+)
+def test_extreme_or_malformed_times_are_refused_as_invalid_tokens(times: dict[str, Any]) -> None:
+    refused(HS, forge({"alg": "HS256", "typ": "JWT"}, claims(**times), SECRET.encode()))
+
+
+def test_times_up_to_the_year_9999_are_accepted() -> None:
+    assert HS.verify(hs(claims(exp=253_402_300_799, iat=0))).expires_at == 253_402_300_799
+
+
+@pytest.mark.parametrize("crit", [["exp"], ["b64"], [], "x"])
+def test_a_crit_header_is_refused(crit: Any) -> None:
+    refused(HS, forge({"alg": "HS256", "typ": "JWT", "crit": crit}, claims(), SECRET.encode()))
+
+
+@pytest.mark.parametrize("secret", ["s", "x" * 31, "é" * 15])
+def test_an_hs_secret_under_32_bytes_is_refused_at_start(secret: str) -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        TokenVerifier(TokenRules(algorithms=("HS256",), secret=secret))
+    assert TokenVerifier(TokenRules(algorithms=("HS256",), secret="x" * 32))
+
+
+@pytest.mark.parametrize("algorithms", [("none",), ("None", "NONE"), ()])
+def test_an_algorithm_list_without_a_usable_algorithm_is_refused_at_start(algorithms: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="no usable algorithm"):
+        TokenVerifier(TokenRules(algorithms=algorithms, secret=SECRET))

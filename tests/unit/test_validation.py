@@ -9,7 +9,7 @@ import pytest
 
 from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
-from domain.sanitize import MAX_DEPTH, sanitize
+from domain.sanitize import DEFAULT_BOUNDS, MAX_DEPTH, DocumentBounds, sanitize
 
 TRIP = "a" * 24
 DAY = "b" * 24
@@ -203,3 +203,40 @@ def test_the_control_character_scan_refuses_exactly_unicode_cc_and_cs_but_newlin
         ch = chr(code)
         expected = ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cs")
         assert _has_control(f"a{ch}b") is expected, hex(code)
+
+
+# width as well as depth -------------------------------------------------------------------------
+
+
+def test_an_object_with_more_keys_than_the_bound_is_refused_before_its_keys_are_read() -> None:
+    wide = {f"k{i}": i for i in range(DEFAULT_BOUNDS.max_object_keys + 1)}
+    error = refused(sanitize, {"data": wide})
+    assert error.details == {"data": [f"more than {DEFAULT_BOUNDS.max_object_keys} keys in one object"]}
+    assert sanitize({f"k{i}": i for i in range(DEFAULT_BOUNDS.max_object_keys)})
+
+
+def test_a_list_longer_than_the_bound_is_refused() -> None:
+    assert "x" in refused(sanitize, {"x": [0] * (DEFAULT_BOUNDS.max_list_items + 1)}).details
+    assert sanitize({"x": [0] * DEFAULT_BOUNDS.max_list_items})
+
+
+def test_a_document_with_more_values_than_the_bound_is_refused_however_they_are_spread() -> None:
+    bounds = DocumentBounds(max_object_keys=10, max_list_items=10, max_document_nodes=100)
+    # 10 lists of 9 values: 100 values with the 10 lists themselves, just at the bound
+    assert sanitize({f"k{i}": [0] * 9 for i in range(10)}, bounds)
+    error = refused(sanitize, {f"k{i}": [0] * 10 for i in range(10)}, bounds)
+    assert next(iter(error.details.values())) == ["more than 100 values in one document"]
+
+
+def test_many_small_keys_at_every_depth_are_bounded_by_the_node_count() -> None:
+    bounds = DocumentBounds(max_object_keys=64, max_list_items=400, max_document_nodes=300)
+    level: dict[str, Any] = {}
+    for _ in range(MAX_DEPTH - 1):  # 7 levels of 61 keys: 427 values
+        level = {**{f"k{i}": 0 for i in range(60)}, "inner": level}
+    assert sanitize(level)
+    refused(sanitize, level, bounds)
+
+
+def test_an_unknown_key_is_refused_by_the_schema_at_any_depth() -> None:
+    body = {"title": "t", "days": [{"date": "2026-12-04", "activities": [{"title": "a", "colour": "red"}]}]}
+    assert refused(schemas.check_body, "create_trip", body).details == {"days.0.activities.0.colour": ["unknown field"]}

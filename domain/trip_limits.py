@@ -1,0 +1,103 @@
+"""How large a trip may grow: days, activities per day, constraints and bytes.
+
+Checked on every command that grows a trip, before ``decide`` builds its event,
+so that no collaborator can make a trip too large to send.  The byte limit is on
+the trip as its snapshot carries it (``Trip.to_json`` as compact UTF-8 JSON), and
+``config`` refuses to start unless a snapshot at this limit fits the outbound
+queue of a connection: a trip at its limits is always joinable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from domain.errors import CommandRefused, ErrorCode
+
+if TYPE_CHECKING:  # the decider's types, for the annotations only (it imports this module)
+    from domain.trip_decider import TripCommand
+    from domain.trip_model import Trip
+
+ID_BYTES = 40  # ``"activityId":"<24 hex>",``: what an id the server assigns adds
+CREATED_OVERHEAD = 200  # tripId, version, updatedAt and an empty constraints list
+COLLABORATOR_BYTES = 27  # ``"<24 hex>",``
+SNAPSHOT_ENVELOPE = 512  # the snapshot frame around the trip: event, tripId, updateType, version
+
+
+@dataclass(frozen=True, slots=True)
+class TripLimits:
+    max_days: int = 366
+    max_activities_per_day: int = 200
+    max_constraints: int = 100
+    max_bytes: int = 256 * 1024
+
+
+DEFAULT_TRIP_LIMITS = TripLimits()
+
+
+def json_bytes(value: Any) -> int:
+    """The size of ``value`` as compact UTF-8 JSON, as frames carry it."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+
+def trip_bytes(trip: Trip) -> int:
+    return json_bytes(trip.to_json())
+
+
+def _refuse(field: str, message: str) -> CommandRefused:
+    return CommandRefused(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", {field: [message]})
+
+
+def check_limits(state: Trip | None, command: TripCommand, limits: TripLimits) -> None:
+    """Refuse ``command`` (VALIDATION_ERROR) when the trip it leaves would be over ``limits``."""
+    from domain.trip_decider import AddCollaborator, CreateTrip, UpdateTrip  # here: the decider imports this module
+
+    if isinstance(command, CreateTrip):
+        _check_created(command, limits)
+    elif state is None:
+        return  # the decider says the trip is not found
+    elif isinstance(command, UpdateTrip):
+        _check_update(state, command.update_type, command.data, limits)
+    elif isinstance(command, AddCollaborator):
+        _check_bytes(state, COLLABORATOR_BYTES, limits)
+
+
+def _check_created(command: Any, limits: TripLimits) -> None:
+    days = command.days
+    if len(days) > limits.max_days:
+        raise _refuse("days", f"a trip holds at most {limits.max_days} days")
+    for i, day in enumerate(days):
+        if len(day.get("activities", ())) > limits.max_activities_per_day:
+            raise _refuse(f"days.{i}.activities", f"a day holds at most {limits.max_activities_per_day} activities")
+    size = (
+        json_bytes([command.title, command.owner_id, list(command.collaborators), list(days)])
+        + ID_BYTES * len(command.fresh_ids)
+        + CREATED_OVERHEAD
+    )
+    if size > limits.max_bytes:
+        raise _refuse("trip", f"a trip may be at most {limits.max_bytes} bytes")
+
+
+def _check_update(state: Trip, update_type: str, data: dict[str, Any], limits: TripLimits) -> None:
+    match update_type:
+        case "day_added":
+            if len(state.days) >= limits.max_days:
+                raise _refuse("day", f"a trip holds at most {limits.max_days} days")
+        case "activity_added":
+            day = state.day(data.get("dayId", ""))
+            if day is not None and len(day.activities) >= limits.max_activities_per_day:
+                raise _refuse("activity", f"a day holds at most {limits.max_activities_per_day} activities")
+        case "constraint_added":
+            if len(state.constraints) >= limits.max_constraints:
+                raise _refuse("constraint", f"a trip holds at most {limits.max_constraints} constraints")
+        case "activity_updated":
+            pass
+        case _:
+            return  # removals only shrink a trip
+    _check_bytes(state, json_bytes(data) + ID_BYTES, limits)
+
+
+def _check_bytes(state: Trip, growth: int, limits: TripLimits) -> None:
+    if growth > limits.max_bytes or trip_bytes(state) + growth > limits.max_bytes:
+        raise _refuse("trip", f"a trip may be at most {limits.max_bytes} bytes")
