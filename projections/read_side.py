@@ -192,6 +192,10 @@ class ReadSide:
                 change.trip = self._trip_view(trip_id)
             self._writer.submit(change)
 
+    def holds(self, trip_id: str) -> bool:
+        """Whether ``trip(trip_id, fresh=False)`` answers from memory, reading nothing."""
+        return trip_id in self._loaded
+
     async def trip(self, trip_id: str, *, fresh: bool = True) -> Trip | None:
         """The trip's state; ``fresh=False`` trusts what this node has seen."""
         if fresh or trip_id not in self._loaded:

@@ -323,7 +323,8 @@ class Pipeline:
             while conflicts < MAX_ATTEMPTS:
                 # read before taking the turn (a store read may wait for its timeout); in
                 # the turn the state is in memory
-                await self._bounded(self._read_side.trip(trip_id, fresh=False))
+                if not self._read_side.holds(trip_id):
+                    await self._bounded(self._read_side.trip(trip_id, fresh=False))
                 await lane.turn(ticket)
                 placed: _Placed | None = None
                 try:
@@ -416,6 +417,8 @@ class Pipeline:
         pending = lane.pending()
         if pending and lane.state_valid:
             return lane.state
+        if not pending and self._read_side.holds(trip_id):
+            return await self._read_side.trip(trip_id, fresh=False)  # from memory: nothing to bound
         if pending:  # earlier appends, durable or about to be, not yet folded: read them from the log
             await self._bounded(asyncio.wait(pending))
             if any(f.cancelled() or f.exception() is not None for f in pending):

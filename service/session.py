@@ -260,7 +260,7 @@ class ClientSession:
                 if event in _PIPELINED:
                     handle = await handler(payload, ref)
                     assert handle is not None
-                    await asyncio.wait((handle.queued,))
+                    await handle.queued  # never fails: set once the command has its place, or is done
                     if passed is not None and not passed.done():
                         passed.set_result(None)
                     await self._answered(await handle.outcome, ref)
