@@ -130,6 +130,7 @@ const S = {
   viewing: {}, // userId -> {itemId, until}: what others have open
   myViewing: { itemId: null, sentAt: 0 }, // what this page last told the room
   outboxRev: 0,
+  ticketMisses: 0, // socket addresses tried since the last `connected`
 };
 const keep = new LocalKeep(globalThis.localStorage);
 const drafts = new Drafts(keep);
@@ -319,8 +320,11 @@ function renderUserChip() {
 /** The socket's address with a single-use ticket: the long-lived token never goes in a URL. */
 async function wsUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const { ticket } = await api.ticket();
-  const qs = new URLSearchParams({ ticket });
+  // A ticket is good on the node that issued it: behind a balancer without sticky
+  // sessions the upgrade may land elsewhere, so after two tickets in a row that
+  // did not get us connected, the token form is used.
+  const qs = new URLSearchParams(S.ticketMisses >= 2 ? { token: S.token || '' } : { ticket: (await api.ticket()).ticket });
+  S.ticketMisses += 1;
   if (S.hidden) qs.set('presence', 'hidden');
   return `${proto}://${location.host}/ws?${qs}`;
 }
@@ -442,6 +446,7 @@ function onFrame(frame, connId) {
       S.readyConn = connId;
       S.dropCode = null;
       S.offline = false;
+      S.ticketMisses = 0;
       connectivity.heard();
       setStatus('connected', 'connected');
       el.reconnectBanner.hidden = true;
