@@ -329,6 +329,7 @@ async def seed_demo(services: Services) -> list[str]:
     for user, name, role in demo_users:
         token = issue_token(secret, user, role=role, name=name, expires_at=expires)
         lines.append(f"  {name:6} {base}/?token={token}&trip={DEMO_TRIP}")
+    lines.append(f"  or pick a person at {base}/?trip={DEMO_TRIP}")
     return lines
 
 

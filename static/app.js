@@ -130,6 +130,8 @@ const S = {
   viewing: {}, // userId -> {itemId, until}: what others have open
   myViewing: { itemId: null, sentAt: 0 }, // what this page last told the room
   outboxRev: 0,
+  ticketMisses: 0, // socket addresses tried since the last `connected`
+  outboxStored: null, // the outbox as last stored
 };
 const keep = new LocalKeep(globalThis.localStorage);
 const drafts = new Drafts(keep);
@@ -319,8 +321,11 @@ function renderUserChip() {
 /** The socket's address with a single-use ticket: the long-lived token never goes in a URL. */
 async function wsUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const { ticket } = await api.ticket();
-  const qs = new URLSearchParams({ ticket });
+  // A ticket is good on the node that issued it: behind a balancer without sticky
+  // sessions the upgrade may land elsewhere, so after two tickets in a row that
+  // did not get us connected, the token form is used.
+  const qs = new URLSearchParams(S.ticketMisses >= 2 ? { token: S.token || '' } : { ticket: (await api.ticket()).ticket });
+  S.ticketMisses += 1;
   if (S.hidden) qs.set('presence', 'hidden');
   return `${proto}://${location.host}/ws?${qs}`;
 }
@@ -442,6 +447,7 @@ function onFrame(frame, connId) {
       S.readyConn = connId;
       S.dropCode = null;
       S.offline = false;
+      S.ticketMisses = 0;
       connectivity.heard();
       setStatus('connected', 'connected');
       el.reconnectBanner.hidden = true;
@@ -489,6 +495,7 @@ function onFrame(frame, connId) {
       renderChatPanel({ forceScroll: data.userId === S.me?.sub });
       renderTypingNow();
       renderHeader();
+      if (info.applied && data.userId !== S.me?.sub && el.workspace.dataset.tab !== 'chat') countUnseenChat();
       break;
     }
 
@@ -1104,7 +1111,11 @@ function renderOutboxList() {
   const entries = S.room ? S.outbox.forTrip(S.room.tripId) : [];
   renderOutbox(el.outboxList, entries, handlers);
   if (!el.reconnectBanner.hidden) updateReconnectText();
-  if (S.me) keep.write(S.me.sub, 'outbox', outboxToStore(S.outbox.entries));
+  // Stored and redrawn only when it changed: flush() passes here every second.
+  const stored = JSON.stringify(outboxToStore(S.outbox.entries));
+  if (stored === S.outboxStored) return;
+  S.outboxStored = stored;
+  if (S.me) keep.write(S.me.sub, 'outbox', JSON.parse(stored));
   S.outboxRev += 1;
   renderBoard();
 }
@@ -1170,10 +1181,20 @@ function comeBack() {
   setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
 }
 
+/** Phone: a badge on the Chat tab for messages that came while another tab was open. */
+function countUnseenChat() {
+  const badge = $('chat-unseen');
+  badge.textContent = String(Number(badge.textContent || 0) + 1);
+  badge.hidden = false;
+}
+
 function showTab(name) {
   el.workspace.dataset.tab = name;
   for (const tab of document.querySelectorAll('[data-testid="phone-tabs"] .tab')) tab.setAttribute('aria-pressed', String(tab.dataset.tab === name));
-  if (name === 'chat') $('chat-unseen').hidden = true;
+  if (name === 'chat') {
+    $('chat-unseen').hidden = true;
+    $('chat-unseen').textContent = '0';
+  }
 }
 
 // --------------------------------------------------------------------- boot

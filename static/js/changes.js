@@ -48,7 +48,10 @@ export function othersChange(tripBefore, data, names, selfId) {
   if (!data || !data.userId || data.userId === selfId || data.updateType === 'snapshot') return null;
   const who = nameOf(data.userId, names, selfId);
   const removal = removalWords(tripBefore, data.updateType, data.data);
-  const text = removal ? `${who} removed ${removal}` : `${who} ${describeUpdate(tripBefore, data.updateType, data.data)}`;
+  const other = data.data?.userId === selfId ? 'you' : nameOf(data.data?.userId, names, null);
+  const people = { collaborator_added: `invited ${other} to the trip`, collaborator_removed: `removed ${other} from the trip` };
+  const what = people[data.updateType] ?? describeUpdate(tripBefore, data.updateType, data.data);
+  const text = removal ? `${who} removed ${removal}` : `${who} ${what}`;
   return { userId: data.userId, who, itemId: itemOf(data.updateType, data.data), text, removal };
 }
 

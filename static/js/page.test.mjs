@@ -208,3 +208,10 @@ test('a planned move becomes two chained outbox entries in one group', () => {
   assert.equal(first.notBefore, 5);
   assert.equal(outboxEntries('t', updates.slice(0, 1), { intent, baseVersion: 1, newRef: (p) => p, describe: () => '' })[0].group, null);
 });
+
+test('people changes are told by name, never by id', () => {
+  const change = othersChange(trip, { userId: 'u2', updateType: 'collaborator_added', data: { userId: 'u3' } }, { u2: 'Grace', u3: 'Linus' }, 'u1');
+  assert.equal(change.text, 'Grace invited Linus to the trip');
+  const you = othersChange(trip, { userId: 'u2', updateType: 'collaborator_removed', data: { userId: 'u1' } }, { u2: 'Grace' }, 'u1');
+  assert.equal(you.text, 'Grace removed you from the trip');
+});

@@ -225,9 +225,9 @@ export function describeUpdate(tripBefore, updateType, data) {
       return `removed constraint ${c ? `${c.type} = ${formatValue(c.value)}` : d.constraintId}`;
     }
     case 'collaborator_added':
-      return `added collaborator ${d.userId}`;
+      return 'invited someone to the trip';
     case 'collaborator_removed':
-      return `removed collaborator ${d.userId}`;
+      return 'removed someone from the trip';
     default:
       return updateType;
   }

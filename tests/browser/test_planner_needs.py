@@ -311,8 +311,8 @@ def test_on_a_phone_the_itinerary_is_the_first_screen_with_tabs_and_44px_targets
     try:
         first = page.get_by_test_id("activity-665f00000000000000000a11")
         expect(first).to_be_in_viewport()
-        box = first.bounding_box()
-        assert box is not None and box["y"] + box["height"] <= PHONE["height"] and box["height"] <= 90, box
+        box = first.evaluate("e => e.getBoundingClientRect().toJSON()")  # waits for the row, even if redrawn
+        assert box["y"] + box["height"] <= PHONE["height"] and box["height"] <= 90, box
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"horizontal scroll: {width}px wide"
         expect(page.get_by_test_id("phone-tabs")).to_be_visible()
