@@ -5,7 +5,7 @@
     Request + command --Pipeline.submit--> Handle
         stream commands (a trip's):  take the stream's turn (in the order submitted) ->
             load the state (this node's queued appends folded in) -> decide ->
-            enqueue the record (the store's group commit) -> Handle.queued: the
+            enqueue the record (the store's group commit) -> submit returns: the
             connection's next command may start -> durable -> fold into the read side
             -> react (deliveries, notifications) in version order -> Handle.outcome
     Pipeline.record(request, events): a command outside any stream (room signals,
@@ -88,14 +88,13 @@ class Outcome:
 
 
 class Handle:
-    """A submitted command.  ``queued`` is done once the command has its place in its
-    stream (or is finished): from then on the connection's next command may start and
-    still takes effect after it.  ``outcome`` is done once it is durable, or refused."""
+    """A submitted command, once it has its place in its stream (or is answered): from
+    then on the connection's next command may start and still takes effect after it.
+    ``outcome`` is done once it is durable and reacted to, or refused."""
 
-    __slots__ = ("outcome", "queued")
+    __slots__ = ("outcome",)
 
-    def __init__(self, queued: asyncio.Future[None], outcome: asyncio.Task[Outcome]) -> None:
-        self.queued = queued
+    def __init__(self, outcome: asyncio.Future[Outcome]) -> None:
         self.outcome = outcome
 
     def __await__(self) -> Generator[Any, None, Outcome]:
@@ -296,87 +295,129 @@ class Pipeline:
 
     # stream commands ----------------------------------------------------------------
 
-    def submit(self, request: Request, command: TripCommand) -> Handle:
-        """Start a trip command; see ``Handle``.  The command takes its place in line
-        now, synchronously, so commands submitted one after another keep their order."""
-        assert request.trip_id is not None
+    async def submit(self, request: Request, command: TripCommand) -> Handle:
+        """Start a trip command; see ``Handle``.
+
+        The command takes its place in line (a ticket) at once, then is decided and
+        queued in the store here, in the caller's task, so the connection's next frame
+        may start as soon as this returns, without waiting for another task to be run;
+        commands submitted one after another keep their order.  What follows (durable,
+        read side, reactions, decided again after a lost race) runs in the outcome's task.
+        """
+        trip_id = request.trip_id
+        assert trip_id is not None
         loop = asyncio.get_running_loop()
-        queued: asyncio.Future[None] = loop.create_future()
-        lane = self._lanes.get(request.trip_id)
+        lane = self._lanes.get(trip_id)
         if lane is None:
-            lane = self._lanes[request.trip_id] = _Lane()
+            lane = self._lanes[trip_id] = _Lane()
         ticket = lane.issue()
-        outcome = loop.create_task(self._run_in_lane(lane, ticket, request, command, queued))
-        return Handle(queued, outcome)
+        try:
+            first = await self._place(lane, ticket, request, command)
+        except CommandRefused as refusal:
+            self._leave(lane, ticket, trip_id)
+            refused: asyncio.Future[Outcome] = loop.create_future()
+            refused.set_exception(refusal)
+            return Handle(refused)
+        except BaseException:
+            self._leave(lane, ticket, trip_id)
+            raise
+        if isinstance(first, Outcome):
+            self._leave(lane, ticket, trip_id)
+            answered: asyncio.Future[Outcome] = loop.create_future()
+            answered.set_result(first)
+            return Handle(answered)
+        return Handle(loop.create_task(self._complete(lane, ticket, request, command, first)))
 
     async def run(self, request: Request, command: TripCommand) -> Outcome:
-        return await self.submit(request, command).outcome
+        return await (await self.submit(request, command)).outcome
 
-    async def _run_in_lane(
-        self, lane: _Lane, ticket: int, request: Request, command: TripCommand, queued: asyncio.Future[None]
+    def _leave(self, lane: _Lane, ticket: int, trip_id: str) -> None:
+        lane.retire(ticket)
+        if lane.live == 0 and self._lanes.get(trip_id) is lane:
+            del self._lanes[trip_id]
+
+    async def _place(self, lane: _Lane, ticket: int, request: Request, command: TripCommand) -> _Placed | Outcome:
+        """Decide the command in its turn and queue its record in the store: its place in
+        the stream; or the answer when it changes nothing (or repeats an earlier one)."""
+        trip_id = request.trip_id
+        assert trip_id is not None
+        while True:
+            # read before taking the turn (a store read may wait for its timeout); in the
+            # turn the state is in memory
+            if not self._read_side.holds(trip_id):
+                await self._bounded(self._read_side.trip(trip_id, fresh=False))
+            await lane.turn(ticket)
+            placed: _Placed | None = None
+            try:
+                try:
+                    state = await self._state(lane, trip_id)
+                except _DecideAgain:
+                    continue
+                try:
+                    events = decide(state, command, self._trip_limits)
+                except CommandRefused:
+                    # decided on appends not yet durable: a refusal stands only on durable ones
+                    if not await self._durable(lane):
+                        continue  # one failed: it is decided again first, then this one
+                    earlier = await self._earlier(request)
+                    if earlier is not None:  # a repeat: answered with the original
+                        return Outcome(earlier, state, duplicate=True)
+                    raise
+                if not events:  # nothing changes (a member added again): the same rule as a refusal
+                    if not await self._durable(lane):
+                        continue
+                    noop = state
+                    break
+                stream_event = events[0]
+                assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
+                record = self._stream_record(request, state, events)
+                future = self._store.enqueue(record)
+                decided = evolve(state, stream_event, record.version or 0, record.at)
+                published_before = lane.published
+                published = lane.published = asyncio.get_running_loop().create_future()
+                lane.place(ticket, future, decided)
+                placed = _Placed(future, decided, published_before, published)
+                return placed
+            finally:
+                if placed is None:
+                    lane.pass_turn()
+        # nothing changes: recorded outside the stream, once the turn has passed
+        earlier = await self._earlier(request)
+        if earlier is not None:
+            return Outcome(earlier, noop, duplicate=True)
+        return Outcome(await self.record(request), noop)
+
+    async def _complete(
+        self, lane: _Lane, ticket: int, request: Request, command: TripCommand, placed: _Placed
     ) -> Outcome:
+        """Once the record is durable: fold it, react to it in version order.  A lost race
+        puts the command back in line, before every later one, and decides it again."""
         trip_id = request.trip_id
         assert trip_id is not None
         try:
             conflicts = 0
-            noop: Trip | None = None
-            while conflicts < MAX_ATTEMPTS:
-                # read before taking the turn (a store read may wait for its timeout); in
-                # the turn the state is in memory
-                if not self._read_side.holds(trip_id):
-                    await self._bounded(self._read_side.trip(trip_id, fresh=False))
-                await lane.turn(ticket)
-                placed: _Placed | None = None
-                try:
-                    try:
-                        state = await self._state(lane, trip_id)
-                    except _DecideAgain:
-                        continue
-                    try:
-                        events = decide(state, command, self._trip_limits)
-                    except CommandRefused:
-                        # decided on appends not yet durable: a refusal stands only on durable ones
-                        if not await self._durable(lane):
-                            continue  # one failed: it is decided again first, then this one
-                        earlier = await self._earlier(request)
-                        if earlier is not None:  # a repeat: answered with the original
-                            return Outcome(earlier, state, duplicate=True)
-                        raise
-                    if not events:  # nothing changes (a member added again): the same rule as a refusal
-                        if not await self._durable(lane):
-                            continue
-                        noop = state
-                        break
-
-                    stream_event = events[0]
-                    assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
-                    record = self._stream_record(request, state, events)
-                    future = self._store.enqueue(record)
-                    decided = evolve(state, stream_event, record.version or 0, record.at)
-                    published_before = lane.published
-                    published = lane.published = asyncio.get_running_loop().create_future()
-                    lane.place(ticket, future, decided)
-                    placed = _Placed(future, decided, published_before, published)
-                finally:
-                    if placed is None:
-                        lane.pass_turn()
-                if not queued.done():
-                    queued.set_result(None)
+            while True:
                 future, decided, published_before, published = placed
                 try:
                     stored = await future
                 except VersionConflict:
                     lane.unplace(ticket)
                     published.set_result(None)
-                    await self._after_conflict(trip_id, conflicts)
                     conflicts += 1
+                    if conflicts >= MAX_ATTEMPTS:
+                        raise CommandRefused(ErrorCode.UNAVAILABLE, "the trip is too busy, retry") from None
+                    await self._after_conflict(trip_id, conflicts)
+                    again = await self._place(lane, ticket, request, command)
+                    if isinstance(again, Outcome):
+                        return again
+                    placed = again
                     continue
                 except DuplicateCommand:
                     published.set_result(None)
-                    again = await self._earlier(request)
-                    if again is None:
+                    earlier = await self._earlier(request)
+                    if earlier is None:
                         raise
-                    return Outcome(again, self._read_side.trips.get(trip_id), duplicate=True)
+                    return Outcome(earlier, self._read_side.trips.get(trip_id), duplicate=True)
                 except BaseException:
                     published.set_result(None)
                     raise
@@ -389,19 +430,8 @@ class Pipeline:
                 finally:
                     published.set_result(None)
                 return Outcome(stored, decided)
-            else:
-                raise CommandRefused(ErrorCode.UNAVAILABLE, "the trip is too busy, retry")
-            # nothing changes: recorded outside the stream, once the turn has passed
-            earlier = await self._earlier(request)
-            if earlier is not None:
-                return Outcome(earlier, noop, duplicate=True)
-            return Outcome(await self.record(request), noop)
         finally:
-            lane.retire(ticket)
-            if lane.live == 0 and self._lanes.get(trip_id) is lane:
-                del self._lanes[trip_id]
-            if not queued.done():
-                queued.set_result(None)
+            self._leave(lane, ticket, trip_id)
 
     async def _durable(self, lane: _Lane) -> bool:
         """Wait until this node's queued appends to the stream are settled; False when one

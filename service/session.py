@@ -208,7 +208,7 @@ class ClientSession:
     ) -> tuple[asyncio.Task[None], asyncio.Future[None]]:
         """Start handling a frame: its task, and a future set once the connection's
         next frame may start.  A trip command (``chat_message``, ``trip_update``) lets
-        it start once the command is queued in its trip's stream (``Handle.queued``:
+        it start once the command is queued in its trip's stream (``Pipeline.submit`` returns:
         the pipeline keeps the order, so one connection's commands share commits and
         still take effect in the order sent); any other frame first waits for every
         frame before it to finish, and lets the next start when it has finished."""
@@ -260,7 +260,6 @@ class ClientSession:
                 if event in _PIPELINED:
                     handle = await handler(payload, ref)
                     assert handle is not None
-                    await handle.queued  # never fails: set once the command has its place, or is done
                     if passed is not None and not passed.done():
                         passed.set_result(None)
                     await self._answered(await handle.outcome, ref)
@@ -388,7 +387,7 @@ class ClientSession:
         trip_id = self._in_room(data)
         payload = schemas.check_event("trip_update", data)
         update = schemas.check_update(payload["updateType"], payload["data"])
-        return self._s.trips.update(self.origin, self.identity, trip_id, payload, update, ref)
+        return await self._s.trips.update(self.origin, self.identity, trip_id, payload, update, ref)
 
     async def _chat(self, data: dict[str, Any], ref: str | None) -> Handle:
         trip_id = self._in_room(data)

@@ -105,7 +105,7 @@ class TripService:
         assert outcome.trip is not None
         return outcome.trip
 
-    def update(
+    async def update(
         self,
         origin: Origin,
         identity: Identity,
@@ -123,7 +123,7 @@ class TripService:
             tuple(self._new_id() for _ in range(fresh_ids_needed(update_type, update))),
         )
         key = idempotency_key(identity.user_id, trip_id, "trip_update", ref)
-        return self._pipeline.submit(Request(origin, "trip_update", payload, ref, trip_id, key), command)
+        return await self._pipeline.submit(Request(origin, "trip_update", payload, ref, trip_id, key), command)
 
     async def chat(
         self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
@@ -131,7 +131,7 @@ class TripService:
         present = await self._in_room_if_needed(trip_id, identity.user_id)
         command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"], present)
         key = idempotency_key(identity.user_id, trip_id, "chat_message", ref)
-        return self._pipeline.submit(Request(origin, "chat_message", payload, ref, trip_id, key), command)
+        return await self._pipeline.submit(Request(origin, "chat_message", payload, ref, trip_id, key), command)
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None

@@ -55,13 +55,15 @@ async def session(services: Services) -> str:
                 origin, who(FRIEND), trip_id, {"tripId": trip_id, "message": f"hi {n}", "type": "text"}, f"r{n}"
             )
         )
-        await services.trips.update(
-            origin,
-            who(FRIEND),
-            trip_id,
-            {"tripId": trip_id, "updateType": "day_added"},
-            {"day": {"date": f"2026-12-0{n + 1}"}},
-            None,
+        await (
+            await services.trips.update(
+                origin,
+                who(FRIEND),
+                trip_id,
+                {"tripId": trip_id, "updateType": "day_added"},
+                {"day": {"date": f"2026-12-0{n + 1}"}},
+                None,
+            )
         )
     first, _ = await services.notifications.notify(Origin("rest", OWNER, "admin"), {"userId": FRIEND, "title": "a"})
     await services.notifications.notify(Origin("rest", OWNER, "admin"), {"userId": FRIEND, "title": "b"})

@@ -84,8 +84,10 @@ async def test_a_connections_day_then_activity_never_fails_when_another_node_rac
     async with two_nodes(shared_stores) as nodes:
         await create(nodes[0])
         handles: list[tuple[int, Handle, Handle]] = []
-        for round_ in range(12):
-            for n, node in enumerate(nodes):
+
+        async def connection(n: int, node: Pipeline) -> None:
+            """One client: a day, then at once an activity in it, round after round."""
+            for round_ in range(12):
                 day_id = f"{round_:012x}{n:012x}"
                 actor = Actor(OWNER)
                 date = (dt.date(2027, 1, 1) + dt.timedelta(days=2 * round_ + n)).isoformat()  # one day per date
@@ -93,10 +95,12 @@ async def test_a_connections_day_then_activity_never_fails_when_another_node_rac
                 activity = UpdateTrip(
                     actor, "activity_added", {"dayId": day_id, "activity": {"title": "x"}}, None, (f"{day_id}aa"[-24:],)
                 )
-                first = node.submit(request_of(OWNER, "trip_update", f"d{round_}", f"s{n}"), day)
-                second = node.submit(request_of(OWNER, "trip_update", f"a{round_}", f"s{n}"), activity)
+                first = await node.submit(request_of(OWNER, "trip_update", f"d{round_}", f"s{n}"), day)
+                second = await node.submit(request_of(OWNER, "trip_update", f"a{round_}", f"s{n}"), activity)
                 handles.append((n, first, second))
-        outcomes = await asyncio.gather(*(h for _, a, b in handles for h in (a, b)), return_exceptions=True)
+
+        await asyncio.gather(*(connection(n, node) for n, node in enumerate(nodes)))
+        outcomes = await asyncio.gather(*(h.outcome for _, a, b in handles for h in (a, b)), return_exceptions=True)
         refused = [o for o in outcomes if isinstance(o, BaseException)]
         assert refused == []
         for _, first, second in handles:
@@ -109,12 +113,13 @@ async def test_a_connections_chat_messages_take_effect_in_the_order_sent(shared_
     async with two_nodes(shared_stores) as nodes:
         await create(nodes[0])
         sent: dict[int, list[Handle]] = {0: [], 1: []}
-        for i in range(40):
-            for n, node in enumerate(nodes):
+
+        async def connection(n: int, node: Pipeline) -> None:
+            for i in range(40):
                 command = PostChatMessage(Actor(OWNER), ObjectIdFactory()(), f"{n}:{i}", "text")
-                sent[n].append(node.submit(request_of(OWNER, "chat_message", f"m{i}", f"s{n}"), command))
-            if i % 8 == 0:
-                await asyncio.sleep(0)
+                sent[n].append(await node.submit(request_of(OWNER, "chat_message", f"m{i}", f"s{n}"), command))
+
+        await asyncio.gather(*(connection(n, node) for n, node in enumerate(nodes)))
         for n in (0, 1):
             seqs = [(await handle).record.version for handle in sent[n]]
             assert seqs == sorted(seqs)  # each connection's messages in the order it sent them
@@ -133,8 +138,8 @@ async def test_a_refusal_decided_on_appends_not_yet_durable_is_decided_again(tmp
         day = UpdateTrip(actor, "day_added", {"day": {"dayId": "d" * 24, "date": "2026-12-04"}}, None, ())
         good = UpdateTrip(actor, "activity_added", {"dayId": "d" * 24, "activity": {"title": "x"}}, None, ("a" * 24,))
         bad = UpdateTrip(actor, "activity_added", {"dayId": "e" * 24, "activity": {"title": "x"}}, None, ("b" * 24,))
-        handles = [node.submit(request_of(OWNER, "trip_update", r, "s"), c) for r, c in (("1", day), ("2", good))]
-        refused = node.submit(request_of(OWNER, "trip_update", "3", "s"), bad)
+        handles = [await node.submit(request_of(OWNER, "trip_update", r, "s"), c) for r, c in (("1", day), ("2", good))]
+        refused = await node.submit(request_of(OWNER, "trip_update", "3", "s"), bad)
         assert [(await h).record.version for h in handles] == [2, 3]
         with pytest.raises(CommandRefused) as caught:
             await refused

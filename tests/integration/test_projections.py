@@ -54,56 +54,73 @@ async def mixed_session(services: Services, rng: random.Random, commands: int) -
                     )
                 )
             elif roll < 0.5:
-                await services.trips.update(
-                    origin,
-                    who,
-                    trip_id,
-                    {"tripId": trip_id, "updateType": "day_added"},
-                    {"day": {"date": f"2026-12-{rng.randint(1, 28):02d}"}},
-                    None,
+                await (
+                    await services.trips.update(
+                        origin,
+                        who,
+                        trip_id,
+                        {"tripId": trip_id, "updateType": "day_added"},
+                        {"day": {"date": f"2026-12-{rng.randint(1, 28):02d}"}},
+                        None,
+                    )
                 )
             elif roll < 0.6 and state.days:
                 day = rng.choice(state.days)
-                await services.trips.update(
-                    origin,
-                    who,
-                    trip_id,
-                    {"tripId": trip_id, "updateType": "activity_added"},
-                    {"dayId": day.day_id, "activity": {"title": f"a{i}"}},
-                    None,
+                await (
+                    await services.trips.update(
+                        origin,
+                        who,
+                        trip_id,
+                        {"tripId": trip_id, "updateType": "activity_added"},
+                        {"dayId": day.day_id, "activity": {"title": f"a{i}"}},
+                        None,
+                    )
                 )
             elif roll < 0.7 and any(d.activities for d in state.days):
                 day = rng.choice([d for d in state.days if d.activities])
                 act = rng.choice(day.activities)
-                await services.trips.update(
-                    origin,
-                    who,
-                    trip_id,
-                    {"tripId": trip_id, "updateType": "activity_updated", "baseVersion": max(1, state.version - 3)},
-                    {"dayId": day.day_id, "activityId": act.activity_id, "changes": {"notes": f"n{i}"}},
-                    None,
+                await (
+                    await services.trips.update(
+                        origin,
+                        who,
+                        trip_id,
+                        {"tripId": trip_id, "updateType": "activity_updated", "baseVersion": max(1, state.version - 3)},
+                        {"dayId": day.day_id, "activityId": act.activity_id, "changes": {"notes": f"n{i}"}},
+                        None,
+                    )
                 )
             elif roll < 0.75 and state.days:
-                await services.trips.update(
-                    origin,
-                    who,
-                    trip_id,
-                    {"tripId": trip_id, "updateType": "day_removed"},
-                    {"dayId": rng.choice(state.days).day_id},
-                    None,
+                await (
+                    await services.trips.update(
+                        origin,
+                        who,
+                        trip_id,
+                        {"tripId": trip_id, "updateType": "day_removed"},
+                        {"dayId": rng.choice(state.days).day_id},
+                        None,
+                    )
                 )
             elif roll < 0.85:
-                await services.trips.update(
-                    origin,
-                    who,
-                    trip_id,
-                    {"tripId": trip_id, "updateType": "constraint_added"},
-                    {"constraint": {"type": "budget", "value": {"max": i}}},
-                    None,
+                await (
+                    await services.trips.update(
+                        origin,
+                        who,
+                        trip_id,
+                        {"tripId": trip_id, "updateType": "constraint_added"},
+                        {"constraint": {"type": "budget", "value": {"max": i}}},
+                        None,
+                    )
                 )
             elif roll < 0.9:
-                await services.trips.update(
-                    origin, who, trip_id, {"tripId": trip_id, "updateType": "day_removed"}, {"dayId": "9" * 24}, None
+                await (
+                    await services.trips.update(
+                        origin,
+                        who,
+                        trip_id,
+                        {"tripId": trip_id, "updateType": "day_removed"},
+                        {"dayId": "9" * 24},
+                        None,
+                    )
                 )  # refused: no such day
             elif roll < 0.95:
                 target = rng.choice(USERS)
