@@ -50,7 +50,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from eventlog.ports import RESYNC_KIND, BusMessage, Deliver
-from eventlog.redis_cluster import RedisClient, is_cluster, open_client, prepare, shard_of, shard_tags
+from eventlog.redis_cluster import ShardClients, is_cluster, shard_of, shard_tags
 
 log = logging.getLogger("travelsense.bus")
 
@@ -91,13 +91,6 @@ def _entry_age(entry_id: bytes) -> float:
     """Seconds since Redis added the entry (its id starts with the milliseconds of that moment)."""
     milliseconds = int(entry_id.split(b"-", 1)[0])
     return max(0.0, time.time() - milliseconds / 1000)
-
-
-def _client(url: str, *, socket_timeout: float, retries: int = 0) -> RedisClient:
-    # At most one driver retry (a pooled connection that went stale with a
-    # restart): every other failure surfaces here, where the back-off, the log
-    # line and the metric are.
-    return open_client(url, socket_timeout=socket_timeout, retries=retries)
 
 
 async def stop_task(task: asyncio.Task[None]) -> None:
@@ -160,8 +153,11 @@ class RedisStreamsBus:
         self._outbox_max = outbox_max
         self._block_ms = block_ms
         self._backoff_cap = backoff_cap
-        self._writer_client = _client(url, socket_timeout=5.0, retries=1)  # a repeated XADD is dropped by readers
-        self._reader_client = _client(url, socket_timeout=block_ms / 1000 + 5.0)
+        # At most one driver retry (a pooled connection that went stale with a restart; a repeated XADD
+        # is dropped by readers): every other failure surfaces here, where the back-off, the log line
+        # and the metric are.
+        self._writers = ShardClients(url, self.keys, socket_timeout=5.0, retries=1)
+        self._readers = ShardClients(url, self.keys, socket_timeout=block_ms / 1000 + 5.0)
         # (outbox seq, shard, the shard's counter, message, sent-at)
         self._outbox: deque[tuple[int, int, int, bytes, bytes]] = deque()
         self._queued = 0  # outbox seq: what was queued last
@@ -186,8 +182,8 @@ class RedisStreamsBus:
         """Begin reading at the stream's end; returns once the reader has its position
         (or at once when Redis does not answer: the reader keeps trying)."""
         self._deliver = deliver
-        with contextlib.suppress(*_FAILURES):
-            await asyncio.wait_for(prepare(self._reader_client), 3.0)
+        with contextlib.suppress(*_FAILURES):  # where a cluster keeps the streams, once for every reader
+            await asyncio.wait_for(self._readers.client(self.key), 3.0)
         self._tasks = [
             *(
                 asyncio.create_task(self._read_loop(shard), name=f"bus-reader-{self.node_id}-{shard}")
@@ -222,7 +218,7 @@ class RedisStreamsBus:
         self._wake.set()
 
     async def ping(self) -> None:
-        await self._writer_client.ping()
+        await self._writers.ping()
 
     async def close(self) -> None:
         """Flush the outbox (for a few seconds at most), then stop reading."""
@@ -235,8 +231,8 @@ class RedisStreamsBus:
         for task in self._tasks:
             await stop_task(task)
         self._deliver = None
-        await self._writer_client.aclose()
-        await self._reader_client.aclose()
+        await self._writers.aclose()
+        await self._readers.aclose()
 
     def metrics(self) -> dict[str, float]:
         """Counters and gauges, named for Prometheus.
@@ -264,18 +260,24 @@ class RedisStreamsBus:
                 await self._wake.wait()
                 continue
             batch = [self._outbox[i] for i in range(min(WRITE_BATCH, len(self._outbox)))]
+            by_shard: dict[int, list[tuple[int, int, int, bytes, bytes]]] = {}
+            for entry in batch:
+                by_shard.setdefault(entry[1], []).append(entry)
             try:
-                async with self._writer_client.pipeline(transaction=False) as pipe:
-                    for _seq, shard, counter, body, sent in batch:
-                        pipe.xadd(
-                            self.keys[shard],
-                            {b"m": body, b"o": node, b"i": incarnation, b"n": str(counter).encode(), b"t": sent},
-                            maxlen=self._maxlen,
-                            approximate=True,
-                        )
-                    await pipe.execute()
+                for shard, entries in by_shard.items():
+                    key = self.keys[shard]
+                    async with (await self._writers.client(key)).pipeline(transaction=False) as pipe:
+                        for _seq, _shard, counter, body, sent in entries:
+                            pipe.xadd(
+                                key,
+                                {b"m": body, b"o": node, b"i": incarnation, b"n": str(counter).encode(), b"t": sent},
+                                maxlen=self._maxlen,
+                                approximate=True,
+                            )
+                        await pipe.execute()
             except _FAILURES as exc:
                 self.stats.publish_failures += 1
+                await self._writers.forget()  # on a cluster: where the streams are may have changed
                 if down_since is None:
                     down_since = time.monotonic()
                     log.warning(
@@ -311,12 +313,13 @@ class RedisStreamsBus:
         failing_since: float | None = None
         while not self._closing:
             try:
+                client = await self._readers.client(key)
                 if last_id is None:
-                    newest = cast(list[Any], await self._reader_client.xrevrange(key, count=1))
+                    newest = cast(list[Any], await client.xrevrange(key, count=1))
                     last_id = bytes(newest[0][0]) if newest else b"0-0"
                     self._shard_started()
                 if failing_since is not None:
-                    await self._reader_client.ping()
+                    await client.ping()
                     self.stats.reconnects += 1
                     log.warning(
                         "bus: reading again after %.1fs, from entry %s; filling rooms from the log",
@@ -328,10 +331,11 @@ class RedisStreamsBus:
                     self._resync()
                 reply = cast(
                     list[Any] | None,
-                    await self._reader_client.xread({key: last_id}, count=READ_COUNT, block=self._block_ms),
+                    await client.xread({key: last_id}, count=READ_COUNT, block=self._block_ms),
                 )
             except _FAILURES as exc:
                 self.stats.read_failures += 1
+                await self._readers.forget()
                 if last_id is None:
                     last_id = started_at
                     self._shard_started()
