@@ -543,7 +543,7 @@ async def _traffic(
         await asyncio.wait(running, timeout=10)
         await watching
         result.health = health.summary(injected_at, cleared_at + 1.0) if inject is not None else "-"
-        await _compare(cluster, actors, result, (setup_done + 1.0, closing), cleared_at)
+        await _compare(cluster, actors, result, (setup_done + 1.0, closing), injected_at, cleared_at)
     finally:
         for task in (*running, watching):
             task.cancel()
@@ -574,7 +574,12 @@ async def _send_loop(actor: Actor, fault: str, began: float, until: float, inter
 
 
 async def _compare(
-    cluster: Cluster, actors: list[Actor], result: Result, watched: tuple[float, float], cleared_at: float
+    cluster: Cluster,
+    actors: list[Actor],
+    result: Result,
+    watched: tuple[float, float],
+    injected_at: float,
+    cleared_at: float,
 ) -> None:
     """Every answer against the streams read back; ``watched``: when presence must be quiet."""
     reader = cluster.alive()[0]
@@ -591,6 +596,8 @@ async def _compare(
     refused: Counter[str] = Counter()
     reconnected = {a.user for a in actors if len(a.connections) > 1}
     recover: list[float] = []
+    presence_notes: Counter[str] = Counter()
+    refused_at: list[float] = []
     for actor in actors:
         previous = -1
         for command in actor.commands:
@@ -608,6 +615,7 @@ async def _compare(
                     result.disagreeing += 1
             elif command.refused is not None:
                 refused[command.refused] += 1
+                refused_at.append((command.answered_at or 0.0) - injected_at)
                 result.refused_stored += bool(seqs)
             else:
                 result.unanswered += 1
@@ -619,15 +627,25 @@ async def _compare(
         for conn in actor.connections:
             result.delivered_out_of_order += sum(1 for a, b in itertools.pairwise(conn.delivered) if b <= a)
         # announced joins or leaves of someone who never reconnected (the first joins settled)
-        result.spurious_presence += sum(
-            1 for at, _, whose in actor.presence if watched[0] < at < watched[1] and whose not in reconnected
-        )
+        spurious = [
+            (event, at)
+            for at, event, whose in actor.presence
+            if watched[0] < at < watched[1] and whose not in reconnected
+        ]
+        result.spurious_presence += len(spurious)
+        presence_notes.update(f"{event} {at - injected_at:+.1f}s" for event, at in spurious)
         fresh = [c for c in actor.commands if c.sent_at >= cleared_at and c.acked_seq is not None]
         if fresh:
             recover.append(min(c.answered_at or 0.0 for c in fresh) - cleared_at)
         elif any(c.sent_at >= cleared_at for c in actor.commands):
             recover.append(float("inf"))
     result.refused = dict(refused)
+    if refused_at:
+        result.notes.append(
+            f"refusals answered from {min(refused_at):+.1f}s to {max(refused_at):+.1f}s after the fault"
+        )
+    if presence_notes:
+        result.notes.append(f"spurious presence (event, since the fault): {dict(sorted(presence_notes.items()))}")
     result.recover_s = round(max(recover), 2) if recover else None
 
 
@@ -680,24 +698,29 @@ def table(results: list[Result]) -> str:
                 f"unanswered yet stored {r.unanswered_stored}, answered after a resend {r.answered_after_resend}, "
                 f"answers disagreeing with the log {r.disagreeing}, deliveries out of order "
                 f"{r.delivered_out_of_order}, spurious presence {r.spurious_presence}, /healthz during the fault "
-                f"{r.health}" + (f"; FAILED: {', '.join(r.failures())}" if r.failures() else "")
+                f"{r.health}"
+                + "".join(f"; {note}" for note in r.notes)
+                + (f"; FAILED: {', '.join(r.failures())}" if r.failures() else "")
             )
     return "\n".join(lines)
 
 
 @contextlib.contextmanager
-def workdir() -> Iterator[Path]:
+def workdir(keep: bool) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="ts-faults-"))
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if keep:
+            print(f"kept {path} (the nodes' logs)", flush=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
-async def run_all(faults: list[str], load: Load, outages: dict[str, float]) -> list[Result]:
+async def run_all(faults: list[str], load: Load, outages: dict[str, float], keep: bool = False) -> list[Result]:
     results = []
     for fault in faults:
-        with workdir() as work:
+        with workdir(keep) as work:
             print(f"== {fault}", flush=True)
             started = time.monotonic()
             result = await run_fault(
@@ -719,6 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pairs-rate", type=float, default=32.0, help="pairs per second in `pairs` (8 clients, 0.25 s)"
     )
+    parser.add_argument("--keep", action="store_true", help="keep each fault's directory (the nodes' logs)")
     args = parser.parse_args(argv)
     faults = [f for f in args.faults.split(",") if f]
     unknown = set(faults) - set(FAULTS)
@@ -733,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         fault_load = load
         if fault == "pairs":
             fault_load = Load(**{**asdict(load), "clients": 8, "rate": args.pairs_rate})
-        results += asyncio.run(run_all([fault], fault_load, outages))
+        results += asyncio.run(run_all([fault], fault_load, outages, args.keep))
     print(table(results))
     failed = [r for r in results if r.failures()]
     return 1 if failed else 0
