@@ -364,6 +364,7 @@ class Load:
     settle: float = 20.0  # seconds to wait for the last answers
     members: int = 4  # clients per trip
     grace: float = 5.0  # the nodes' --shutdown-grace
+    after_repair: float = 2.0  # seconds of traffic at least after the fault is repaired (a restart may be slow)
 
 
 @dataclass
@@ -524,12 +525,17 @@ async def _traffic(
         fault_task: asyncio.Task[tuple[float, float]] | None = None
         if inject is not None:
             fault_task = asyncio.ensure_future(_fault(cluster, began + load.fault_at, load.outage, inject, repair))
+        # traffic goes on until the fault is repaired, and ``after_repair`` seconds more
+        until = [began + load.duration if fault_task is None else float("inf")]
         senders = [
-            asyncio.ensure_future(_send_loop(a, fault, began, began + load.duration, interval, k / load.clients))
+            asyncio.ensure_future(_send_loop(a, fault, began, until, interval, k / load.clients))
             for k, a in enumerate(actors)
         ]
+        injected_at, cleared_at = began, began
+        if fault_task is not None:
+            injected_at, cleared_at = await fault_task
+            until[0] = max(began + load.duration, cleared_at + load.after_repair)
         await asyncio.gather(*senders)
-        injected_at, cleared_at = await fault_task if fault_task is not None else (began, began)
         deadline = time.monotonic() + load.settle
         while any(a.unanswered() for a in actors) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -562,9 +568,9 @@ async def _fault(
     return injected_at, time.monotonic()
 
 
-async def _send_loop(actor: Actor, fault: str, began: float, until: float, interval: float, phase: float) -> None:
+async def _send_loop(actor: Actor, fault: str, began: float, until: list[float], interval: float, phase: float) -> None:
     next_at = began + phase * interval + random.uniform(0, interval / 4)
-    while next_at < until:
+    while next_at < until[0]:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         if fault == "pairs":
             await actor.day_then_activity()
