@@ -135,7 +135,7 @@ class Actor:
                     ),
                     6,
                 )
-            except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.ConnectionClosed):
+            except Exception:  # refused, reset, timed out, a handshake answered with an error status
                 failures += 1
                 self.node = (node + 1) % len(self.nodes)  # try the other one
                 await asyncio.sleep(min(0.05 * failures, 0.5))
@@ -150,7 +150,7 @@ class Actor:
                     self.ready.set()
                     async for raw in ws:
                         self._on_frame(json.loads(raw), conn)
-            except websockets.ConnectionClosed:
+            except (websockets.ConnectionClosed, TimeoutError):  # closed, or no answer to the join in time
                 pass
             finally:
                 self.ready.clear()
@@ -164,7 +164,8 @@ class Actor:
 
     async def _join(self, ws: Any, conn: Connection) -> bool:
         connected = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        assert connected["event"] == "connected", connected
+        if connected["event"] != "connected":
+            raise RuntimeError(f"the first frame is not `connected`: {connected}")
         ref = f"join-{next(self._joins)}"
         await ws.send(json.dumps({"event": "join_trip_room", "data": {"tripId": self.trip_id}, "ref": ref}))
         deadline = time.monotonic() + 5
