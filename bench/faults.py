@@ -648,8 +648,13 @@ async def _compare(
             recover.append(float("inf"))
     result.refused = dict(refused)
     if refused_at:
+        outage = cleared_at - injected_at
+        before = sum(1 for t in refused_at if t < 0)
+        during = sum(1 for t in refused_at if 0 <= t <= outage + 1.0)
         result.notes.append(
-            f"refusals answered from {min(refused_at):+.1f}s to {max(refused_at):+.1f}s after the fault"
+            f"refusals answered from {min(refused_at):+.1f}s to {max(refused_at):+.1f}s after the fault "
+            f"(repaired at {outage:+.1f}s): {before} before it, {during} until 1 s after the repair, "
+            f"{len(refused_at) - before - during} later"
         )
     if presence_notes:
         result.notes.append(f"spurious presence (event, since the fault): {dict(sorted(presence_notes.items()))}")
