@@ -32,6 +32,7 @@ unanswered command (or a refusal in ``pairs``).  The e2e group
 
     python -m bench.faults                              # every fault, the issue's load
     python -m bench.faults --faults kill9,redis --duration 10
+    python -m bench.faults --faults pairs,kill9,sigterm,redis --store mongo   # the same on nx-27017
 """
 
 from __future__ import annotations
@@ -729,14 +730,16 @@ def workdir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-async def run_all(faults: list[str], load: Load, outages: dict[str, float], keep: bool = False) -> list[Result]:
+async def run_all(
+    faults: list[str], load: Load, outages: dict[str, float], keep: bool = False, store: str | None = None
+) -> list[Result]:
     results = []
     for fault in faults:
         with workdir(keep) as work:
             print(f"== {fault}", flush=True)
             started = time.monotonic()
             result = await run_fault(
-                fault, Load(**{**asdict(load), "outage": outages.get(fault, load.outage)}), work=work
+                fault, Load(**{**asdict(load), "outage": outages.get(fault, load.outage)}), work=work, store=store
             )
             print(json.dumps({**asdict(result), "seconds": round(time.monotonic() - started, 1)}), flush=True)
             results.append(result)
@@ -755,6 +758,12 @@ def main(argv: list[str] | None = None) -> int:
         "--pairs-rate", type=float, default=32.0, help="pairs per second in `pairs` (8 clients, 0.25 s)"
     )
     parser.add_argument("--keep", action="store_true", help="keep each fault's directory (the nodes' logs)")
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "mongo"),
+        default=None,
+        help="the store for pairs, kill9, sigterm and redis (default SQLite; mongo and disk have their own)",
+    )
     args = parser.parse_args(argv)
     faults = [f for f in args.faults.split(",") if f]
     unknown = set(faults) - set(FAULTS)
@@ -769,7 +778,8 @@ def main(argv: list[str] | None = None) -> int:
         fault_load = load
         if fault == "pairs":
             fault_load = Load(**{**asdict(load), "clients": 8, "rate": args.pairs_rate})
-        results += asyncio.run(run_all([fault], fault_load, outages, args.keep))
+        store = args.store if fault in ("pairs", "kill9", "sigterm", "redis") else None
+        results += asyncio.run(run_all([fault], fault_load, outages, args.keep, store))
     print(table(results))
     failed = [r for r in results if r.failures()]
     return 1 if failed else 0

@@ -46,8 +46,7 @@ async def test_two_nodes_never_refuse_an_activity_sent_right_after_its_day(tmp_p
 
 
 async def test_a_node_killed_under_traffic_loses_no_acknowledged_command(tmp_path: Path) -> None:
-    result = checked(await run_fault("kill9", SHORT, work=tmp_path))
-    assert result.unanswered == 0
+    checked(await run_fault("kill9", SHORT, work=tmp_path))
 
 
 async def test_sigterm_under_traffic_answers_every_command_it_accepted(tmp_path: Path) -> None:
@@ -56,7 +55,7 @@ async def test_sigterm_under_traffic_answers_every_command_it_accepted(tmp_path:
 
 async def test_a_redis_restart_under_traffic_loses_nothing_and_announces_nobody(tmp_path: Path) -> None:
     result = checked(await run_fault("redis", SHORT, work=tmp_path))
-    assert result.refused == {}  # the store was up all along: nothing to refuse
+    # nobody left: no user_joined or user_left once the first joins were announced
     assert result.spurious_presence == 0
 
 
