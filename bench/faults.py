@@ -27,7 +27,8 @@ answer even after resends), answers that disagree with the log, deliveries out o
 order, spurious presence announcements, /healthz during the fault, and the time to
 recover (from the fault's end until every client has a command sent since then
 acknowledged).  Exit status 1 when any fault shows a lost, duplicated, reordered or
-unanswered command (or a refusal in ``pairs``).  The e2e group
+unanswered command, a refused command that was stored, an answer that disagrees with
+the log, or a refusal in ``pairs``.  The e2e group
 ``tests/e2e/test_faults.py`` runs short versions of the same faults.
 
     python -m bench.faults                              # every fault, the load
@@ -385,6 +386,7 @@ class Result:
     resent: int = 0
     answered_after_resend: int = 0
     disagreeing: int = 0
+    activity_refused_after_its_day: int = 0  # `activity_added` refused although its `day_added` was acknowledged
     delivered_out_of_order: int = 0
     spurious_presence: int = 0
     health: str = ""
@@ -399,7 +401,15 @@ class Result:
     def failures(self) -> list[str]:
         bad = [
             name
-            for name in ("lost", "duplicated", "out_of_order", "unanswered", "refused_stored", "disagreeing")
+            for name in (
+                "lost",
+                "duplicated",
+                "out_of_order",
+                "unanswered",
+                "refused_stored",
+                "disagreeing",
+                "activity_refused_after_its_day",
+            )
             if getattr(self, name)
         ]
         if self.fault == "pairs" and self.refusals:
@@ -632,6 +642,10 @@ async def _compare(
                 if seqs[0] < previous:
                     result.out_of_order += 1
                 previous = max(previous, seqs[0])
+        for command in actor.commands:
+            day = actor.by_ref.get(command.ref.replace("-a", "-d", 1)) if "-a" in command.ref else None
+            if day is not None and day.acked_seq is not None and command.refused == "VALIDATION_ERROR":
+                result.activity_refused_after_its_day += 1
         for conn in actor.connections:
             result.delivered_out_of_order += sum(1 for a, b in itertools.pairwise(conn.delivered) if b <= a)
         # announced joins or leaves of someone who never reconnected (the first joins settled)
@@ -709,7 +723,8 @@ def table(results: list[Result]) -> str:
             lines.append(
                 f"{r.fault}: refused {r.refused or {}}, refused yet stored {r.refused_stored}, "
                 f"unanswered yet stored {r.unanswered_stored}, answered after a resend {r.answered_after_resend}, "
-                f"answers disagreeing with the log {r.disagreeing}, deliveries out of order "
+                f"answers disagreeing with the log {r.disagreeing}, activities refused although their day "
+                f"was acknowledged {r.activity_refused_after_its_day}, deliveries out of order "
                 f"{r.delivered_out_of_order}, spurious presence {r.spurious_presence}, /healthz during the fault "
                 f"{r.health}"
                 + "".join(f"; {note}" for note in r.notes)
