@@ -315,14 +315,18 @@ class Cluster:
         if self.store == "tmpfs":
             self.tmpfs = directory = self.work / "tmpfs"
             directory.mkdir()
-            mounted = subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(directory)],
-                capture_output=True,
-                check=False,
-            )
-            if mounted.returncode != 0:
+            try:
+                mounted = subprocess.run(
+                    ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(directory)],
+                    capture_output=True,
+                    check=False,
+                )
+                why = mounted.stderr.decode(errors="replace").strip() if mounted.returncode != 0 else None
+            except OSError as exc:  # no mount(8) here
+                why = str(exc)
+            if why is not None:
                 self.tmpfs = None
-                raise Unavailable(f"cannot mount a tmpfs: {mounted.stderr.decode(errors='replace').strip()}")
+                raise Unavailable(f"cannot mount a tmpfs (root needed): {why}")
         return f"sqlite:///{directory}/events.db"
 
     async def __aexit__(self, *exc: object) -> None:
