@@ -201,6 +201,20 @@ async def test_a_node_that_stalled_past_the_ttl_comes_back_and_says_so(redis_url
         assert {m.session_id for m in await a.rosters.members(TRIP)} == {"s1", "s2"}
 
 
+async def test_a_start_that_holds_the_loop_after_the_first_heartbeat_does_not_let_the_key_expire(
+    redis_url: str, prefix: str
+) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", heard=heard) as [a]:
+        # what a node's start does after build(): seconds of synchronous work (parsing the
+        # API documents) before the loop runs anything else; less than the TTL in all
+        time.sleep(TTL - INTERVAL / 2)
+        await a.rosters.join(TRIP, member("s1", "u1"))  # a first client, as soon as it listens
+        await asyncio.sleep(2 * INTERVAL)  # the overdue heartbeat found its key, then one more
+        assert a.beats >= 2 and a.repairs == 0
+        assert heard.back == [] and heard.gone == []
+
+
 async def test_the_directory_lists_every_live_nodes_connections(redis_url: str, prefix: str) -> None:
     def conn(session: str, user: str, node: str, at: str) -> dict[str, Any]:
         return {
