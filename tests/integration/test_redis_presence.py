@@ -290,6 +290,24 @@ async def test_redis_down_keeps_this_nodes_members_and_repairs_them_later(tmp_pa
         server.stop()
 
 
+async def test_member_lists_read_from_memory_during_an_outage_log_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        async with nodes(server.url, "ts-test", "a") as [a]:
+            await a.rosters.join(TRIP, member("s1", "u1"))
+            server.stop()
+            with caplog.at_level("WARNING", logger="travelsense.presence"):
+                for _ in range(5):  # a member list per chat message
+                    assert [m.session_id for m in await a.rosters.members(TRIP)] == ["s1"]
+            from_memory = [r for r in caplog.records if "from memory" in r.getMessage()]
+            assert len(from_memory) == 1
+            assert a.rosters.failures == 5  # each one still counted (/metrics)
+    finally:
+        server.stop()
+
+
 async def test_a_leave_that_failed_is_written_at_the_next_heartbeat(redis_url: str, prefix: str) -> None:
     async with nodes(redis_url, prefix, "a", "b") as [a, b]:
         await a.rosters.join(TRIP, member("s1", "u1"))
