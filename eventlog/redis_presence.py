@@ -322,8 +322,14 @@ class RedisPresence:
         await self.client.aclose()
 
     async def _loop(self) -> None:
+        attempted = self._last_beat if self._last_beat is not None else time.monotonic()
         while not self._closing:
-            await asyncio.sleep(self.interval)
+            # Due one interval after the last attempt, not one interval after this task gets the
+            # loop back: a start that holds the loop for seconds after the first beat (parsing the
+            # API documents on a busy machine) must not let this node's key expire, or the other
+            # nodes sweep its first members and announce them gone, and this one announces them back.
+            await asyncio.sleep(max(0.0, attempted + self.interval - time.monotonic()))
+            attempted = time.monotonic()
             try:
                 await asyncio.wait_for(self.beat(), max(self.interval, 1.0) * 2)
             except _FAILURES as exc:
@@ -500,7 +506,10 @@ class RedisRosters:
         try:
             flat, gone = await self._members(keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id)])
         except _FAILURES as exc:
-            log.warning("presence: member list of room %s from memory, Redis failed (%s)", trip_id, exc)
+            self.failures += 1
+            if not self.warned:  # one warning per outage, not one per chat message
+                self.warned = True
+                log.warning("presence: member lists from memory, Redis failed (%s), room %s first", exc, trip_id)
             own = self._local.get(trip_id, {})
             others = [m for m in self._last_read.get(trip_id, []) if m.session_id not in own]
             return [*others, *own.values()]

@@ -92,11 +92,13 @@ class Nx27017:
     def output(self) -> Path:
         return self.data_dir / "nx-27017.out"
 
-    def start(self, attempts: int = 3) -> str:
-        """Start the server and wait until it answers a ping; returns its URL."""
+    def start(self, attempts: int = 3, *, port: int | None = None) -> str:
+        """Start the server and wait until it answers a ping; returns its URL.  With
+        ``port`` (say, a restart after ``kill``), on that port, so that clients
+        configured with the old URL find it again."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, attempts + 1):
-            self.port = free_port()
+            self.port = port if port is not None else free_port()
             command = [
                 sys.executable, "-c", _LAUNCH,
                 "--data-dir", str(self.data_dir),
@@ -125,6 +127,13 @@ class Nx27017:
                 return True
             time.sleep(0.1)
         return False
+
+    def kill(self) -> None:
+        """SIGKILL by its pid (a crash): whatever it had not written is gone."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(5)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the process by its pid; kill it when it does not exit in time."""

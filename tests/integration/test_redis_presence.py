@@ -241,6 +241,20 @@ async def test_a_node_that_stalled_past_the_ttl_comes_back_and_says_so(redis_url
         assert {m.session_id for m in await a.rosters.members(TRIP)} == {"s1", "s2"}
 
 
+async def test_a_start_that_holds_the_loop_after_the_first_heartbeat_does_not_let_the_key_expire(
+    redis_url: str, prefix: str
+) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", heard=heard) as [a]:
+        # what a node's start does after build(): seconds of synchronous work (parsing the
+        # API documents) before the loop runs anything else; less than the TTL in all
+        time.sleep(TTL - INTERVAL / 2)
+        await a.rosters.join(TRIP, member("s1", "u1"))  # a first client, as soon as it listens
+        await asyncio.sleep(2 * INTERVAL)  # the overdue heartbeat found its key, then one more
+        assert a.beats >= 2 and a.repairs == 0
+        assert heard.back == [] and heard.gone == []
+
+
 async def test_the_directory_lists_every_live_nodes_connections(redis_url: str, prefix: str) -> None:
     def conn(session: str, user: str, node: str, at: str) -> dict[str, Any]:
         return {
@@ -312,6 +326,24 @@ async def test_redis_down_keeps_this_nodes_members_and_repairs_them_later(tmp_pa
                     return False
 
             await eventually(repaired, timeout=5)
+    finally:
+        server.stop()
+
+
+async def test_member_lists_read_from_memory_during_an_outage_log_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        async with nodes(server.url, "ts-test", "a") as [a]:
+            await a.rosters.join(TRIP, member("s1", "u1"))
+            server.stop()
+            with caplog.at_level("WARNING", logger="travelsense.presence"):
+                for _ in range(5):  # a member list per chat message
+                    assert [m.session_id for m in await a.rosters.members(TRIP)] == ["s1"]
+            from_memory = [r for r in caplog.records if "from memory" in r.getMessage()]
+            assert len(from_memory) == 1
+            assert a.rosters.failures == 5  # each one still counted (/metrics)
     finally:
         server.stop()
 
