@@ -164,6 +164,13 @@ class _Lane:
 
     def _refresh(self) -> None:
         """Appends that failed go back in line (their successors failed with them)."""
+        if not self._inflight:
+            return
+        # a failed append fails every later one of the stream (the stores promise it):
+        # if the newest did not fail, none did
+        newest = next(reversed(self._inflight.values()))
+        if not newest.done() or (not newest.cancelled() and newest.exception() is None):
+            return
         for ticket, future in list(self._inflight.items()):
             if future.done() and (future.cancelled() or future.exception() is not None):
                 self.unplace(ticket)
@@ -187,6 +194,8 @@ class _Lane:
                 self._waiters.pop(ticket, None)
 
     def _wake(self) -> None:
+        if not self._waiters:
+            return
         self._refresh()
         if self._unplaced:
             waiter = self._waiters.get(self._unplaced[0])
