@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 import json
 import os
@@ -72,7 +73,11 @@ from tests.server import ServerProcess, object_id, token  # noqa: E402
 FAULTS = ("pairs", "kill9", "sigterm", "redis", "mongo", "disk")
 STREAM_EVENTS = ("chat_message", "trip_updated")
 # generous rate limits: what is measured is the faults, not the abuse guards
-NODE_FLAGS = ["--rate-burst", "10000", "--rate-per-second", "10000", "--abuse-refusals", "100000"]
+FIRST_DATE = dt.date(2027, 1, 1)
+NODE_FLAGS = [
+    *("--rate-burst", "10000", "--rate-per-second", "10000", "--abuse-refusals", "100000"),
+    *("--max-trip-days", "100000", "--max-trip-bytes", "67108864", "--outbound-max-bytes", "268435456"),
+]
 TMPFS_SIZE = "32m"
 
 
@@ -234,7 +239,9 @@ class Actor:
         n = next(self._counter)
         day_id = f"{self.index + 1:06x}{n:018x}"
         day_ref, activity_ref = f"{self.name}-d{n}", f"{self.name}-a{n}"
-        day = {"updateType": "day_added", "data": {"day": {"date": "2026-12-24", "title": day_ref, "dayId": day_id}}}
+        # one date per day: a trip holds one day per date
+        date = (FIRST_DATE + dt.timedelta(days=n * 64 + self.index)).isoformat()
+        day = {"updateType": "day_added", "data": {"day": {"date": date, "title": day_ref, "dayId": day_id}}}
         if await self.send("trip_update", {"tripId": self.trip_id, **day}, day_ref):
             activity = {"updateType": "activity_added", "data": {"dayId": day_id, "activity": {"title": activity_ref}}}
             await self.send("trip_update", {"tripId": self.trip_id, **activity}, activity_ref)

@@ -90,7 +90,7 @@ Document = dict[str, Any]
 
 DEFAULT_DATABASE = "travelsense"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 3000
-UNKNOWN_OUTCOME_LOOKUP_SECONDS = 2.0
+UNKNOWN_OUTCOME_LOOKUP_SECONDS = 15.0  # how long a batch whose connection dropped is looked up for
 MAX_BATCH = 512
 COUNTER_ID = "log"  # the counters document that hands out positions
 
@@ -357,13 +357,20 @@ class MongoEventStore:
         records found in the log were written (their callers are told so, not refused);
         the others were not.  If even that cannot be read, the outcome stays unknown."""
         ids = [pending.record.record_id for pending in batch]
-        try:
-            async with asyncio.timeout(UNKNOWN_OUTCOME_LOOKUP_SECONDS):
-                with translated():
-                    found = {d["_id"]: d async for d in self._log.find({"_id": {"$in": ids}})}
-        except (StoreError, TimeoutError):
-            unknown = StoreError("the append's outcome is unknown (the connection dropped): resend with the same ref")
-            return [unknown for _ in batch]
+        deadline = asyncio.get_running_loop().time() + UNKNOWN_OUTCOME_LOOKUP_SECONDS
+        while True:  # the server is often back within moments (a restart, a failover): ask until then
+            try:
+                async with asyncio.timeout(max(0.1, deadline - asyncio.get_running_loop().time())):
+                    with translated():
+                        found = {d["_id"]: d async for d in self._log.find({"_id": {"$in": ids}})}
+                break
+            except (StoreError, TimeoutError):
+                if asyncio.get_running_loop().time() >= deadline:
+                    unknown = StoreError(
+                        "the append's outcome is unknown (the connection dropped): resend with the same ref"
+                    )
+                    return [unknown for _ in batch]
+                await asyncio.sleep(0.25)
         self._chains = Chains()  # what this store knew of its chains may be wrong now
         return [from_document(found[i]) if i in found else failure for i in ids]
 
