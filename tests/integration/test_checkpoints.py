@@ -41,7 +41,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 async def signed_log(path: Path, commands: int = 60) -> None:
     """A log written by the service, with a checkpoint at the end (as a node writes at shutdown)."""
-    services = await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s", checkpoint_key=KEY))
+    services = await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s" * 32, checkpoint_key=KEY))
     try:
         operations = await start_operations(services)
         await mixed_session(services, random.Random(7), commands)
@@ -120,7 +120,7 @@ async def test_a_checkpoint_signed_without_the_key_is_named_as_forged(tmp_path: 
 
 async def test_a_log_without_a_signed_checkpoint_is_not_anchored(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
-    services = await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s"))
+    services = await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s" * 32))
     try:
         await mixed_session(services, random.Random(3), 10)
     finally:
@@ -146,7 +146,7 @@ async def test_deleting_the_newest_records_is_found_with_exported_checkpoints(tm
 async def test_an_idle_log_gets_no_new_checkpoints_and_a_node_continues_from_the_newest(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     await signed_log(path, commands=10)
-    services = await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s", checkpoint_key=KEY))
+    services = await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s" * 32, checkpoint_key=KEY))
     try:
         head = await services.store.head_position()
         writer = await Checkpointer(services.store, services.pipeline, KEY, "n2", interval=0).start()

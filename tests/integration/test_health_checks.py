@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
-    services = await build(Settings(store_url=f"sqlite:///{tmp_path}/events.db", jwt_secret="s"))
+    services = await build(Settings(store_url=f"sqlite:///{tmp_path}/events.db", jwt_secret="s" * 32))
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
     server = tornado.httpserver.HTTPServer(make_app(services))
     server.add_sockets([sock])
