@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jwt
 import orjson
-from jose import jwt
 
 from bench import servers
 from bench.scale_log import write_log
@@ -102,6 +102,22 @@ class Timings:
         }
 
 
+def open_each(rest: Rest, trip_ids: list[str], label: str) -> Timings:
+    """Open each trip as a client does (the trip, its newest chat page, the page before it), timed."""
+    timings = Timings()
+    for trip_id in trip_ids:
+        took, _ = rest.get(f"/api/trips/{trip_id}")
+        timings.add(label, took)
+        took, page = rest.get(f"/api/trips/{trip_id}/messages?limit=50")
+        timings.add("history page (newest 50)", took)
+        messages = page["messages"] if isinstance(page, dict) else page
+        if messages:
+            before = messages[0]["messageId"]
+            took, _ = rest.get(f"/api/trips/{trip_id}/messages?limit=50&before={before}")
+            timings.add("history page (older 50)", took)
+    return timings
+
+
 def trip_ids(path: Path) -> tuple[list[str], str]:
     conn = sqlite3.connect(path)
     try:
@@ -152,19 +168,9 @@ def open_every_trip(
         servers.pin_all_threads(node.pid, servers.SERVER_CORE)
         rows.append({**base, "step": "started", "startup_s": round(startup, 2), "rss_mib": rss_mib(node.pid)})
         rest = Rest(node.port, token)
-        timings = Timings()
         order = list(trips)
         rng.shuffle(order)
-        for trip_id in order:
-            took, _ = rest.get(f"/api/trips/{trip_id}")
-            timings.add("first open", took)
-            took, page = rest.get(f"/api/trips/{trip_id}/messages?limit=50")
-            timings.add("history page (newest 50)", took)
-            messages = page["messages"] if isinstance(page, dict) else page
-            if messages:
-                before = messages[0]["messageId"]
-                took, _ = rest.get(f"/api/trips/{trip_id}/messages?limit=50&before={before}")
-                timings.add("history page (older 50)", took)
+        timings = open_each(rest, order, "first open")
         rows.append(
             {
                 **base,
@@ -173,18 +179,7 @@ def open_every_trip(
                 **timings.summary(),
             }
         )
-        timings = Timings()
-        for _ in range(opts.random):
-            trip_id = rng.choice(trips)
-            took, _ = rest.get(f"/api/trips/{trip_id}")
-            timings.add("open", took)
-            took, page = rest.get(f"/api/trips/{trip_id}/messages?limit=50")
-            timings.add("history page (newest 50)", took)
-            messages = page["messages"] if isinstance(page, dict) else page
-            if messages:
-                before = messages[0]["messageId"]
-                took, _ = rest.get(f"/api/trips/{trip_id}/messages?limit=50&before={before}")
-                timings.add("history page (older 50)", took)
+        timings = open_each(rest, [rng.choice(trips) for _ in range(opts.random)], "open")
         rows.append(
             {
                 **base,
