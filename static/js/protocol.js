@@ -1,4 +1,4 @@
-// Names from the wire contract (shared/contract.md), in one place.
+// Names from the wire contract (docs/asyncapi.yaml), in one place.
 // Pure constants: safe to import from Node for tests.
 
 /** WebSocket close codes (contract §3). */
