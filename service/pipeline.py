@@ -133,6 +133,11 @@ def idempotency_key(user_id: str | None, trip_id: str | None, command: str, ref:
     return f"{user_id}:{trip_id or '-'}:{command}:{ref}"
 
 
+def _failed(append: asyncio.Future[LogRecord]) -> bool:
+    """Whether a queued append is settled and did not make it into the log."""
+    return append.done() and (append.cancelled() or append.exception() is not None)
+
+
 class _Lane:
     """This node's commands on one stream, in the order they were submitted.
 
@@ -169,10 +174,10 @@ class _Lane:
         # a failed append fails every later one of the stream (the stores promise it):
         # if the newest did not fail, none did
         newest = next(reversed(self._inflight.values()))
-        if not newest.done() or (not newest.cancelled() and newest.exception() is None):
+        if not _failed(newest):
             return
         for ticket, future in list(self._inflight.items()):
-            if future.done() and (future.cancelled() or future.exception() is not None):
+            if _failed(future):
                 self.unplace(ticket)
 
     def unplace(self, ticket: int) -> None:
@@ -224,7 +229,7 @@ class _Lane:
 
     def retire(self, ticket: int) -> None:
         future = self._inflight.pop(ticket, None)
-        if future is not None and (not future.done() or future.cancelled() or future.exception() is not None):
+        if future is not None and (not future.done() or _failed(future)):
             self.state_valid = False  # its effect is in ``state`` but not in the log
         self._take_out(ticket)
         self.live -= 1
@@ -449,7 +454,7 @@ class Pipeline:
         if not pending:
             return True
         await self._bounded(asyncio.wait(pending))
-        return not any(f.cancelled() or f.exception() is not None for f in pending)
+        return not any(_failed(f) for f in pending)
 
     async def _state(self, lane: _Lane, trip_id: str) -> Trip | None:
         """The state to decide on: this node's queued appends folded in, else the read side's."""
@@ -460,7 +465,7 @@ class Pipeline:
             return await self._read_side.trip(trip_id, fresh=False)  # from memory: nothing to bound
         if pending:  # earlier appends, durable or about to be, not yet folded: read them from the log
             await self._bounded(asyncio.wait(pending))
-            if any(f.cancelled() or f.exception() is not None for f in pending):
+            if any(_failed(f) for f in pending):
                 raise _DecideAgain  # a lower ticket must go first
             return await self._bounded(self._read_side.catch_up_trip(trip_id))
         return await self._bounded(self._read_side.trip(trip_id, fresh=False))

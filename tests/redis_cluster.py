@@ -20,6 +20,8 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster
 
+from tests.redis_server import answers
+
 MASTERS = 3
 BUS_PORT_OFFSET = 10_000  # a cluster node also listens on its port + 10,000 (so its port is at most 55,535)
 
@@ -91,7 +93,7 @@ class PrivateCluster:
                 )
         deadline = time.monotonic() + timeout
         for port in self.ports:
-            while not _answers(port):
+            while not answers(f"redis://127.0.0.1:{port}", timeout=0.2):
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(f"redis-server on port {port} did not answer")
@@ -136,16 +138,6 @@ class PrivateCluster:
                 process.kill()
         for process in processes:
             process.wait(5)
-
-
-def _answers(port: int) -> bool:
-    client = redis.Redis(port=port, socket_timeout=0.2, socket_connect_timeout=0.2)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
 
 
 @contextlib.contextmanager
