@@ -1,4 +1,4 @@
-"""Admin REST of the realtime layer (contract §4): connections, broadcast,
+"""Admin REST of the realtime layer (docs/openapi.yaml): connections, broadcast,
 disconnect and notify.  Admins only: 401 without a valid token, 403 for a user."""
 
 from __future__ import annotations

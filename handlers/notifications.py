@@ -1,4 +1,4 @@
-"""A user's own notifications (contract §4)."""
+"""A user's own notifications (docs/openapi.yaml)."""
 
 from __future__ import annotations
 

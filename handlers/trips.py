@@ -1,4 +1,4 @@
-"""Trips, chat history and the trip stream over REST (contract §4)."""
+"""Trips, chat history and the trip stream over REST (docs/openapi.yaml)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``GET /ws``: the handshake checks (contract §3) and the byte pipe.
+"""``GET /ws``: the handshake checks (docs/asyncapi.yaml) and the byte pipe.
 
 Everything a frame means lives in ``service.session``; this handler refuses bad
 handshakes before the upgrade, then moves bytes with a bounded outbound queue.

@@ -1,5 +1,5 @@
 """Admin controls of the realtime layer, the audit view of the log, and the
-security events the log keeps (contract §4, spec "HTTP API Endpoints").
+security events the log keeps (docs/openapi.yaml).
 
 Every admin action is one record in the log (who, what, when, outcome),
 appended before anything is sent or answered.  Across nodes, the connection

@@ -1,4 +1,4 @@
-"""Admission: which WebSocket handshakes are let in (contract §3), before the upgrade.
+"""Admission: which WebSocket handshakes are let in (docs/asyncapi.yaml), before the upgrade.
 
 The origin, the per-user connect rate, and the connection caps (per node, per user,
 per address).  Handshakes let in but not yet in the hub are counted too, so that a

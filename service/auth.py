@@ -1,4 +1,4 @@
-"""JWT identity (contract §2) with PyJWT: an explicit algorithm allow-list,
+"""JWT identity (README, authentication) with PyJWT: an explicit algorithm allow-list,
 required claims, and a key chosen by the algorithm's family so a public key can
 never be used as an HMAC secret.
 

@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The standard GC collector reads gc.get_stats(): registered per registry, never globally here.
 del GC_COLLECTOR
 
-# Every event the server writes to a socket (contract §3); anything else is "other".
+# Every event the server writes to a socket (docs/asyncapi.yaml); anything else is "other".
 SERVER_EVENTS = frozenset(
     {
         "connected",

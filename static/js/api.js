@@ -1,4 +1,4 @@
-// REST client for the contract's §4 endpoints. Errors arrive as
+// REST client for the endpoints of docs/openapi.yaml. Errors arrive as
 // {"error":{code, message, details?}} and are thrown as ApiError.
 
 export class ApiError extends Error {

@@ -1,7 +1,7 @@
 // Names from the wire contract (docs/asyncapi.yaml), in one place.
 // Pure constants: safe to import from Node for tests.
 
-/** WebSocket close codes (contract §3). */
+/** WebSocket close codes (docs/asyncapi.yaml). */
 export const CloseCode = Object.freeze({
   NORMAL: 1000,
   GOING_AWAY: 1001, // server shutting down -> reconnect

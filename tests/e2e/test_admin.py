@@ -1,4 +1,4 @@
-"""Admin REST against a real server (contract §4, spec "HTTP API Endpoints"):
+"""Admin REST against a real server (docs/openapi.yaml):
 connections, broadcast, disconnect and notify, every status code they answer,
 and the record each admin action leaves in the log."""
 

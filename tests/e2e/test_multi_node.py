@@ -1,4 +1,4 @@
-"""Several server processes sharing one store and one Redis (contract §1
+"""Several server processes sharing one store and one Redis (README
 "several nodes"): every test runs on a shared SQLite file and on the MongoDB
 adapter against nx-27017.
 

@@ -1,4 +1,4 @@
-"""Starting and stopping the service (contract §1)."""
+"""Starting and stopping the service (README)."""
 
 from __future__ import annotations
 

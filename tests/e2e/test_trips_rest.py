@@ -1,4 +1,4 @@
-"""Trips over REST (contract §4): status codes, rights, paging."""
+"""Trips over REST (docs/openapi.yaml): status codes, rights, paging."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The JWT attack battery against ``TokenVerifier`` (contract §2), in process.
+"""The JWT attack battery against ``TokenVerifier`` (README, authentication), in process.
 
 The same tokens are thrown at the WebSocket handshake and at REST in
 ``tests/e2e/test_security.py``.
