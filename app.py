@@ -393,6 +393,12 @@ def tune_collector(young_threshold: int) -> None:
 
 
 async def serve(settings: Settings) -> int:
+    # before anything listens: a SIGTERM that comes while the node still starts
+    # (seeding the dev trips, say) drains it instead of killing it
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     ssl_options = tls_context(settings)
     services = await build(settings)
     app = make_app(services)
@@ -419,10 +425,6 @@ async def serve(settings: Settings) -> int:
         f"listening on {scheme}://{settings.host}:{settings.port} (store {settings.store_url.split('@')[-1]})",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
     await drain(services, server)
