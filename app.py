@@ -31,6 +31,7 @@ from domain.trip_limits import TripLimits
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
+from handlers.bounded import RestEdge
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
@@ -236,17 +237,38 @@ def rest_limiter(limits: Limits) -> RestLimiter:
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    deps: dict[str, object] = {"services": services}
-    limits = services.settings.limits
-    people = PeopleDirectory(DEMO_PEOPLE if services.settings.dev else ())
+    """The routes; each handler gets, by name, only what it uses."""
+    settings = services.settings
+    limits = settings.limits
+    edge = RestEdge(
+        services.verifier,
+        limits,
+        services.clock,
+        services.metrics,
+        services.security,
+        services.pipeline,
+        services.lifecycle,
+    )
+    people = PeopleDirectory(DEMO_PEOPLE if settings.dev else ())
     tickets = RealtimeTickets(services.clock)
-    signin = {**deps, "people": people, "tickets": tickets}
+    trips = {"edge": edge, "trips": services.trips}
+    admin = {"edge": edge, "admin": services.admin}
+    store_and_bus = {"edge": edge, "store": services.store, "bus": services.bus}
+    notifications = {"edge": edge, "notifications": services.notifications}
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
         (
             r"/ws",
             RealtimeSocket,
             {
-                **deps,
+                "sessions": services.session,
+                "admission": services.admission,
+                "verifier": services.verifier,
+                "security": services.security,
+                "metrics": services.metrics,
+                "clock": services.clock,
+                "limits": limits,
+                "lifecycle": services.lifecycle,
+                "background": services.background,
                 "tickets": tickets,
                 "writer": FrameWriter(
                     services.metrics.frame_written,
@@ -257,28 +279,36 @@ def make_app(services: Services) -> tornado.web.Application:
                 "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
             },
         ),
-        (r"/healthz", HealthHandler, deps),
-        (r"/livez", LiveHandler, deps),
-        (r"/readyz", ReadyHandler, deps),
-        (r"/api/trips", TripsHandler, deps),
-        (rf"/api/trips/{OBJECT_ID}", TripHandler, deps),
-        (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, deps),
-        (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, deps),
-        (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, deps),
-        (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, deps),
-        (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, deps),
-        (r"/api/notifications", NotificationsHandler, deps),
-        (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),
-        (r"/api/people", PeopleHandler, signin),
-        (r"/api/realtime/tickets", RealtimeTicketsHandler, signin),
-        (r"/api/dev/sign-in", DevSignInHandler, signin),
-        (r"/api/realtime/connections", ConnectionsHandler, deps),
-        (r"/api/realtime/broadcast", BroadcastHandler, deps),
-        (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, deps),
-        (r"/api/realtime/notify", NotifyHandler, deps),
-        (r"/api/audit/events", AuditEventsHandler, deps),
-        (r"/api/audit/read-model", ReadModelHandler, deps),
-        (r"/metrics", MetricsHandler, deps),
+        (r"/healthz", HealthHandler, store_and_bus),
+        (r"/livez", LiveHandler, {"edge": edge}),
+        (r"/readyz", ReadyHandler, store_and_bus),
+        (r"/api/trips", TripsHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}", TripHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, {"edge": edge, "rooms": services.rooms}),
+        (r"/api/notifications", NotificationsHandler, notifications),
+        (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, notifications),
+        (r"/api/people", PeopleHandler, {"edge": edge, "people": people}),
+        (r"/api/realtime/tickets", RealtimeTicketsHandler, {"edge": edge, "people": people, "tickets": tickets}),
+        (
+            r"/api/dev/sign-in",
+            DevSignInHandler,
+            {"edge": edge, "people": people, "dev_secret": settings.jwt_secret if settings.dev else None},
+        ),
+        (r"/api/realtime/connections", ConnectionsHandler, admin),
+        (r"/api/realtime/broadcast", BroadcastHandler, admin),
+        (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, admin),
+        (r"/api/realtime/notify", NotifyHandler, admin),
+        (r"/api/audit/events", AuditEventsHandler, admin),
+        (r"/api/audit/read-model", ReadModelHandler, {"edge": edge, "read_side": services.read_side}),
+        (
+            r"/metrics",
+            MetricsHandler,
+            {"edge": edge, "scrape_token": settings.metrics_token, "public": settings.metrics_public},
+        ),
         (r"/openapi.json", DocumentHandler, {"document": load_document(ROOT / "docs" / "openapi.yaml")}),
         (r"/asyncapi.json", DocumentHandler, {"document": load_document(ROOT / "docs" / "asyncapi.yaml")}),
         (r"/docs", DocsPageHandler, {"page": (ROOT / "docs" / "index.html").read_bytes()}),

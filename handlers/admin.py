@@ -10,6 +10,8 @@ from typing import Any
 from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
+from handlers.bounded import RestEdge
+from service.admin import AdminService
 
 log = logging.getLogger("travelsense.admin")
 
@@ -27,52 +29,60 @@ class AdminApiHandler(ApiHandler):
         except Exception:
             log.exception("admin command %s failed", command)
             refusal = CommandRefused(ErrorCode.INTERNAL, "internal error")
-            await self.services.pipeline.refuse(self._request(command), refusal)
+            await self.edge.pipeline.refuse(self._request(command), refusal)
             if not self.answered:
                 self.send_refusal(refusal)
 
     def on_finish(self) -> None:
         if self.get_status() >= 400:
             action = self.command_name.removeprefix("admin_")
-            self.services.metrics.admin_action(action, "refused")
+            self.edge.metrics.admin_action(action, "refused")
 
 
-class ConnectionsHandler(AdminApiHandler):
+class AdminServiceHandler(AdminApiHandler):
+    """An admin command the admin service answers."""
+
+    def initialize(self, edge: RestEdge, admin: AdminService) -> None:
+        self.edge = edge
+        self.admin_service = admin
+
+
+class ConnectionsHandler(AdminServiceHandler):
     command_name = "admin_list_connections"
 
     async def get(self) -> None:
         async def listing() -> None:
             self.require_admin()
-            self.send_json(await self.services.admin.connections(self.origin))
+            self.send_json(await self.admin_service.connections(self.origin))
 
         await self.admin(listing, self.command_name)
 
 
-class BroadcastHandler(AdminApiHandler):
+class BroadcastHandler(AdminServiceHandler):
     command_name = "admin_broadcast"
 
     async def post(self) -> None:
         async def broadcast() -> None:
             self.require_admin()
             body = schemas.check_body("broadcast", self.json_body())
-            self.send_json(await self.services.admin.broadcast(self.origin, body))
+            self.send_json(await self.admin_service.broadcast(self.origin, body))
 
         await self.admin(broadcast, self.command_name)
 
 
-class DisconnectHandler(AdminApiHandler):
+class DisconnectHandler(AdminServiceHandler):
     command_name = "admin_disconnect"
 
     async def post(self, user_id: str) -> None:
         async def disconnect() -> None:
             self.require_admin()
             target = self.path_id(user_id, "userId")
-            self.send_json(await self.services.admin.disconnect(self.origin, target))
+            self.send_json(await self.admin_service.disconnect(self.origin, target))
 
         await self.admin(disconnect, self.command_name)
 
 
-class NotifyHandler(AdminApiHandler):
+class NotifyHandler(AdminServiceHandler):
     command_name = "notify"
 
     async def post(self) -> None:
@@ -80,6 +90,6 @@ class NotifyHandler(AdminApiHandler):
             self.require_admin()
             body: dict[str, Any] = schemas.check_body("notify", self.json_body())
             body["userId"] = body["userId"].lower()
-            self.send_json(await self.services.admin.notify(self.origin, body))
+            self.send_json(await self.admin_service.notify(self.origin, body))
 
         await self.admin(notify, self.command_name)

@@ -7,7 +7,7 @@ agent (record ``meta``) can be read.
 from __future__ import annotations
 
 from domain.errors import invalid
-from handlers.admin import AdminApiHandler
+from handlers.admin import AdminServiceHandler
 from service.admin import AuditQuery
 from service.clock import parse_iso
 
@@ -21,7 +21,7 @@ def log_time(text: str) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class AuditEventsHandler(AdminApiHandler):
+class AuditEventsHandler(AdminServiceHandler):
     command_name = "admin_audit_query"
 
     def _id_arg(self, name: str) -> str | None:
@@ -54,6 +54,6 @@ class AuditEventsHandler(AdminApiHandler):
     async def get(self) -> None:
         async def read() -> None:
             self.require_admin()
-            self.send_json(await self.services.admin.audit(self.origin, self._query()))
+            self.send_json(await self.admin_service.audit(self.origin, self._query()))
 
         await self.admin(read, self.command_name)

@@ -17,7 +17,6 @@ from domain.sanitize import sanitize
 from handlers.bounded import BoundedRequestHandler
 from service import logs
 from service.auth import Identity, InvalidToken
-from service.container import Services
 from service.failures import StoreError, StoreUnavailable
 from service.pipeline import Origin, Request
 
@@ -80,11 +79,10 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 class ApiHandler(BoundedRequestHandler):
-    services: Services
-    identity: Identity
+    """Each handler's ``initialize`` takes the ``RestEdge`` (``edge``) and, by name,
+    the few services of its own it calls (its route arguments in ``app.make_app``)."""
 
-    def initialize(self, services: Services) -> None:
-        self.services = services
+    identity: Identity
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
@@ -97,7 +95,7 @@ class ApiHandler(BoundedRequestHandler):
         correlation = logs.request_id(self.request.headers.get("X-Request-ID"))
         logs.bind(correlation_id=correlation)
         self.set_header("X-Request-ID", correlation)
-        if self.services.lifecycle.draining and self.request.method not in ("GET", "HEAD", "OPTIONS"):
+        if self.edge.lifecycle.draining and self.request.method not in ("GET", "HEAD", "OPTIONS"):
             # a command on a kept-alive connection while the node drains: nothing is taken on
             self.send_refusal(CommandRefused(ErrorCode.UNAVAILABLE, "the server is shutting down, retry"))
             return
@@ -113,12 +111,12 @@ class ApiHandler(BoundedRequestHandler):
         self.finish(orjson.dumps(body))
 
     def send_refusal(self, refusal: CommandRefused) -> None:
-        self.services.metrics.error("rest", refusal.code.value)
+        self.edge.metrics.error("rest", refusal.code.value)
         self.send_json(error_body(refusal.code.value, refusal.message, refusal.details), HTTP_STATUS[refusal.code])
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         code = _CODE_FOR_STATUS.get(status_code, "INTERNAL")
-        self.services.metrics.error("rest", code)
+        self.edge.metrics.error("rest", code)
         if status_code == 405:
             self.set_header("Allow", ", ".join(allowed_methods(type(self))))
         message = "internal error" if status_code >= 500 else reason_of(status_code, kwargs.get("exc_info"))
@@ -134,7 +132,7 @@ class ApiHandler(BoundedRequestHandler):
         if scheme.lower() != "bearer" or not token.strip():
             raise CommandRefused(ErrorCode.UNAUTHORIZED, "a bearer token is required")
         try:
-            self.identity = self.services.verifier.verify(token.strip())
+            self.identity = self.edge.verifier.verify(token.strip())
         except InvalidToken as exc:
             raise CommandRefused(ErrorCode.UNAUTHORIZED, f"token refused: {exc}") from None
         return self.identity
@@ -157,7 +155,7 @@ class ApiHandler(BoundedRequestHandler):
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body is not JSON", {"body": ["must be JSON"]}) from None
         if not isinstance(body, dict):
             raise CommandRefused(ErrorCode.BAD_REQUEST, "body must be a JSON object", {"body": ["must be an object"]})
-        return sanitize(body, self.services.settings.limits)
+        return sanitize(body, self.edge.limits)
 
     def path_id(self, value: str, name: str) -> str:
         if not is_object_id(value):
@@ -196,7 +194,7 @@ class ApiHandler(BoundedRequestHandler):
             if refusal.code == ErrorCode.UNAUTHORIZED:  # a security event, for queries too
                 await self._record_security_event(command or "rest_unauthorized", refusal)
             elif command is not None:
-                await self.services.pipeline.refuse(self._request(command), refusal)
+                await self.edge.pipeline.refuse(self._request(command), refusal)
             self.send_refusal(refusal)
         except StoreUnavailable:
             self.send_refusal(CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable, retry"))
@@ -214,7 +212,7 @@ class ApiHandler(BoundedRequestHandler):
 
     async def _record_security_event(self, command: str, refusal: CommandRefused) -> None:
         try:
-            await self.services.security.record(self.origin, command, refusal, self._client_meta())
+            await self.edge.security.record(self.origin, command, refusal, self._client_meta())
         except Exception:
             log.warning("could not record a refused %s", command)
 

@@ -9,29 +9,50 @@ over the limit: without it a 90 MiB POST was read whole before its 401.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import tornado.web
 
+from config import Limits
 from domain.errors import CommandRefused, ErrorCode
-from service.auth import InvalidToken
-from service.container import Services
-from service.pipeline import Origin
+from service.admin import SecurityEvents
+from service.auth import InvalidToken, TokenVerifier
+from service.clock import Clock
+from service.container import Lifecycle
+from service.metrics import Metrics
+from service.pipeline import Origin, Pipeline
 from service.rest_limits import COMMAND_METHODS, RestLimiter
 
 LIMITER_SETTING = "rest_limiter"  # the Application setting that holds this node's RestLimiter
 
 
+@dataclass(frozen=True)
+class RestEdge:
+    """What every REST request's common steps use, whatever its handler: the bearer
+    token's check, the body and rate limits, the error counts, the record of a refused
+    command, and the refusal while the node drains.  A handler's own services come
+    as route arguments of their own beside it."""
+
+    verifier: TokenVerifier
+    limits: Limits
+    clock: Clock
+    metrics: Metrics
+    security: SecurityEvents
+    pipeline: Pipeline
+    lifecycle: Lifecycle
+
+
 @tornado.web.stream_request_body
 class BoundedRequestHandler(tornado.web.RequestHandler):
-    services: Services
+    edge: RestEdge
 
     async def admit(self) -> None:
         """Called first thing in ``prepare``: finishes the request (413 or 429) or lets it on."""
         self._body_parts: list[bytes] = []
         self._body_size = 0
-        limit = self.services.settings.limits.max_body_bytes
+        limit = self.edge.limits.max_body_bytes
         length = self.request.headers.get("Content-Length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             self._refuse_body()
@@ -43,15 +64,15 @@ class BoundedRequestHandler(tornado.web.RequestHandler):
         if self._finished:
             return
         self._body_size += len(chunk)
-        if self._body_size > self.services.settings.limits.max_body_bytes:  # chunked: no length up front
+        if self._body_size > self.edge.limits.max_body_bytes:  # chunked: no length up front
             self._refuse_body()
             return
         self._body_parts.append(chunk)
         self.request.body = b"".join(self._body_parts) if len(self._body_parts) > 1 else chunk
 
     def _refuse_body(self) -> None:
-        limit = self.services.settings.limits.max_body_bytes
-        self.services.metrics.error("rest", ErrorCode.PAYLOAD_TOO_LARGE.value)
+        limit = self.edge.limits.max_body_bytes
+        self.edge.metrics.error("rest", ErrorCode.PAYLOAD_TOO_LARGE.value)
         self.set_status(413)
         self.set_header("Content-Type", "application/json")
         self.set_header("Connection", "close")  # the unread body is not worth reading
@@ -61,18 +82,18 @@ class BoundedRequestHandler(tornado.web.RequestHandler):
         limiter: RestLimiter = self.application.settings[LIMITER_SETTING]
         user_id, role = self._caller()
         ip = self.request.remote_ip or ""
-        refused = limiter.take(user_id, ip, self.services.clock.monotonic())
+        refused = limiter.take(user_id, ip, self.edge.clock.monotonic())
         if refused is None:
             return
-        services = self.services
-        services.metrics.rate_limited("rest")
+        edge = self.edge
+        edge.metrics.rate_limited("rest")
         refusal = CommandRefused(ErrorCode.RATE_LIMITED, refused.message, {"retryAfterMs": refused.wait_ms})
         self.set_status(429)
         self.set_header("Content-Type", "application/json")
         self.set_header("Retry-After", str(math.ceil(refused.wait_ms / 1000)))
         self.finish(_error(ErrorCode.RATE_LIMITED, refused.message, refusal.details))
         meta = {"ip": ip, "method": self.request.method, "path": self.request.path[:256]}
-        await services.security.record(Origin("rest", user_id, role), "rest_rate_limited", refusal, meta)
+        await edge.security.record(Origin("rest", user_id, role), "rest_rate_limited", refusal, meta)
 
     def _caller(self) -> tuple[str | None, str | None]:
         """The signed-in user, when the bearer token is good (checked again by the handler)."""
@@ -80,7 +101,7 @@ class BoundedRequestHandler(tornado.web.RequestHandler):
         if scheme.lower() != "bearer":
             return None, None
         try:
-            identity = self.services.verifier.verify(token.strip())
+            identity = self.edge.verifier.verify(token.strip())
         except InvalidToken:
             return None, None
         return identity.user_id, identity.role

@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
+from typing import Protocol
 
 from handlers.base import ApiHandler
-from service.metrics import AppendState
+from handlers.bounded import RestEdge
+from service.metrics import AppendState, MeteredStore
 
 READY_TIMEOUT = 0.8  # the checks run at once: every probe answers within a second
 WRITES_WINDOW = 30.0  # seconds a failed append counts against readiness (a later good one clears it)
@@ -39,15 +41,28 @@ def writes_ok(last: AppendState, now: float) -> bool:
     return last.ok or now - last.at > WRITES_WINDOW
 
 
-class HealthHandler(ApiHandler):
+class Answering(Protocol):
+    """The bus, as health checks see it."""
+
+    async def ping(self) -> None: ...
+
+
+class StoreAndBusHandler(ApiHandler):
+    def initialize(self, edge: RestEdge, store: MeteredStore, bus: Answering) -> None:
+        self.edge = edge
+        self.store = store
+        self.bus = bus
+
+
+class HealthHandler(StoreAndBusHandler):
     async def get(self) -> None:
         store, bus = await asyncio.gather(
-            answers(self.services.store.ping(), READY_TIMEOUT), answers(self.services.bus.ping(), READY_TIMEOUT)
+            answers(self.store.ping(), READY_TIMEOUT), answers(self.bus.ping(), READY_TIMEOUT)
         )
         failing = [name for name, ok in (("store", store), ("bus", bus)) if not ok]
-        if not writes_ok(self.services.store.last_append, time.monotonic()):
+        if not writes_ok(self.store.last_append, time.monotonic()):
             failing.append("store writes")
-        if self.services.lifecycle.draining:
+        if self.edge.lifecycle.draining:
             failing.append("shutting down")
         if failing:
             self.send_json({"status": "unavailable", "failing": failing}, 503)
@@ -56,25 +71,28 @@ class HealthHandler(ApiHandler):
 
 
 class LiveHandler(ApiHandler):
+    def initialize(self, edge: RestEdge) -> None:
+        self.edge = edge
+
     async def get(self) -> None:
-        if self.services.lifecycle.draining:
+        if self.edge.lifecycle.draining:
             self.send_json({"status": "shutting down"}, 503)
         else:
             self.send_json({"status": "ok"})
 
 
-class ReadyHandler(ApiHandler):
+class ReadyHandler(StoreAndBusHandler):
     async def get(self) -> None:
         store, bus = await asyncio.gather(
-            answers(self.services.store.ping(), READY_TIMEOUT), answers(self.services.bus.ping(), READY_TIMEOUT)
+            answers(self.store.ping(), READY_TIMEOUT), answers(self.bus.ping(), READY_TIMEOUT)
         )
-        writes = writes_ok(self.services.store.last_append, time.monotonic())
+        writes = writes_ok(self.store.last_append, time.monotonic())
         checks = {
             "store": "ok" if store else "failing",
             "writes": "ok" if writes else "failing",
             "bus": "ok" if bus else "degraded",
         }
-        if self.services.lifecycle.draining:
+        if self.edge.lifecycle.draining:
             self.send_json({"status": "shutting down", "checks": checks}, 503)
         elif not (store and writes):
             self.send_json({"status": "unavailable", "checks": checks}, 503)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
+from handlers.bounded import RestEdge
+from service.notifications import NotificationService
 
 
-class NotificationsHandler(ApiHandler):
+class NotificationsApiHandler(ApiHandler):
+    def initialize(self, edge: RestEdge, notifications: NotificationService) -> None:
+        self.edge = edge
+        self.notifications = notifications
+
+
+class NotificationsHandler(NotificationsApiHandler):
     async def get(self) -> None:
         async def read() -> None:
             identity = self.authenticate()
@@ -15,17 +23,17 @@ class NotificationsHandler(ApiHandler):
                 raise CommandRefused(
                     ErrorCode.VALIDATION_ERROR, "unread: must be true or false", {"unread": ["must be true or false"]}
                 )
-            items = await self.services.notifications.of(identity, unread in ("true", "1"))
+            items = await self.notifications.of(identity, unread in ("true", "1"))
             self.send_json({"notifications": items})
 
         await self.answer(read)
 
 
-class NotificationReadHandler(ApiHandler):
+class NotificationReadHandler(NotificationsApiHandler):
     async def post(self, notification_id: str) -> None:
         async def mark() -> None:
             identity = self.authenticate()
             key = self.path_id(notification_id, "notificationId")
-            self.send_json(await self.services.notifications.mark_read(self.origin, identity, key))
+            self.send_json(await self.notifications.mark_read(self.origin, identity, key))
 
         await self.answer(mark, command="mark_notification_read")

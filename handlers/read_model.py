@@ -10,20 +10,33 @@ therefore includes it.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from handlers.admin import AdminApiHandler
+from handlers.bounded import RestEdge
 from service.pipeline import Request
+
+
+class WholeModel(Protocol):
+    """The read side (``projections.read_side.ReadSide``), as this handler uses it."""
+
+    async def whole_model(self) -> tuple[int, dict[str, Any]]: ...
 
 
 class ReadModelHandler(AdminApiHandler):
     command_name = "admin_read_model"
 
+    def initialize(self, edge: RestEdge, read_side: WholeModel) -> None:
+        self.edge = edge
+        self.read_side = read_side
+
     async def get(self) -> None:
         async def read() -> None:
             self.require_admin()
-            await self.services.pipeline.record(
+            await self.edge.pipeline.record(
                 Request(self.origin, self.command_name), ({"type": "read_model_read", "data": {}},)
             )
-            position, model = await self.services.read_side.whole_model()
+            position, model = await self.read_side.whole_model()
             self.send_json({"position": position, "readModel": model})
 
         await self.admin(read, self.command_name)

@@ -9,27 +9,19 @@ import time
 from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
+from handlers.bounded import RestEdge
 from service.auth import issue_token
-from service.container import Services
 from service.signin import PeopleDirectory, RealtimeTickets
 
 DEV_TOKEN_SECONDS = 24 * 3600
 
 
-class SignInHandler(ApiHandler):
-    people: PeopleDirectory
-    tickets: RealtimeTickets
-
-    def initialize(  # type: ignore[override]  # route kwargs: the sign-in helpers besides the services
-        self, services: Services, people: PeopleDirectory, tickets: RealtimeTickets
-    ) -> None:
-        super().initialize(services)
-        self.people = people
-        self.tickets = tickets
-
-
-class PeopleHandler(SignInHandler):
+class PeopleHandler(ApiHandler):
     """``GET /api/people``: names and ids to invite collaborators by."""
+
+    def initialize(self, edge: RestEdge, people: PeopleDirectory) -> None:
+        self.edge = edge
+        self.people = people
 
     async def get(self) -> None:
         async def read() -> None:
@@ -39,8 +31,13 @@ class PeopleHandler(SignInHandler):
         await self.answer(read)
 
 
-class RealtimeTicketsHandler(SignInHandler):
+class RealtimeTicketsHandler(ApiHandler):
     """``POST /api/realtime/tickets``: a single-use ticket for ``/ws?ticket=``."""
+
+    def initialize(self, edge: RestEdge, people: PeopleDirectory, tickets: RealtimeTickets) -> None:
+        self.edge = edge
+        self.people = people
+        self.tickets = tickets
 
     async def post(self) -> None:
         async def issue() -> None:
@@ -51,13 +48,18 @@ class RealtimeTicketsHandler(SignInHandler):
         await self.answer(issue)
 
 
-class DevSignInHandler(SignInHandler):
+class DevSignInHandler(ApiHandler):
     """``/api/dev/sign-in``: with ``--dev`` and from this machine only, the demo
     people (GET) and a token for one of them (POST ``{userId}``)."""
 
+    def initialize(self, edge: RestEdge, people: PeopleDirectory, dev_secret: str | None) -> None:
+        self.edge = edge
+        self.people = people
+        self.dev_secret = dev_secret  # the key tokens are signed with, with --dev only
+
     def _allowed(self) -> str:
-        settings = self.services.settings
-        if not settings.dev or not settings.jwt_secret:
+        secret = self.dev_secret
+        if secret is None:
             raise CommandRefused(ErrorCode.NOT_FOUND, "dev sign-in is only served with --dev")
         try:
             local = ipaddress.ip_address(self.request.remote_ip or "").is_loopback
@@ -65,7 +67,7 @@ class DevSignInHandler(SignInHandler):
             local = False
         if not local:
             raise CommandRefused(ErrorCode.FORBIDDEN, "dev sign-in answers this machine only")
-        return settings.jwt_secret
+        return secret
 
     async def get(self) -> None:
         async def read() -> None:

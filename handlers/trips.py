@@ -7,56 +7,64 @@ from typing import Any
 from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
+from handlers.bounded import RestEdge
+from service.trips import TripService
 
 
-class TripsHandler(ApiHandler):
+class TripApiHandler(ApiHandler):
+    def initialize(self, edge: RestEdge, trips: TripService) -> None:
+        self.edge = edge
+        self.trips = trips
+
+
+class TripsHandler(TripApiHandler):
     async def post(self) -> None:
         async def create() -> None:
             identity = self.authenticate()
             body = schemas.check_body("create_trip", self.json_body())
             if "ownerId" in body and not identity.is_admin:
                 raise CommandRefused(ErrorCode.FORBIDDEN, "only admins may choose a trip's owner")
-            trip = await self.services.trips.create(self.origin, identity, body)
+            trip = await self.trips.create(self.origin, identity, body)
             self.send_json(trip.to_json(), 201)
 
         await self.answer(create, command="create_trip")
 
 
-class TripHandler(ApiHandler):
+class TripHandler(TripApiHandler):
     async def get(self, trip_id: str) -> None:
         async def read() -> None:
             identity = self.authenticate()
-            trip = await self.services.trips.visible_trip(identity, self.path_id(trip_id, "tripId"))
+            trip = await self.trips.visible_trip(identity, self.path_id(trip_id, "tripId"))
             self.send_json(trip.to_json())
 
         await self.answer(read)
 
 
-class CollaboratorsHandler(ApiHandler):
+class CollaboratorsHandler(TripApiHandler):
     async def post(self, trip_id: str) -> None:
         async def add() -> None:
             identity = self.authenticate()
             trip_key = self.path_id(trip_id, "tripId")
             body = schemas.check_body("add_collaborator", self.json_body())
-            trip = await self.services.trips.add_collaborator(self.origin, identity, trip_key, body["userId"].lower())
+            trip = await self.trips.add_collaborator(self.origin, identity, trip_key, body["userId"].lower())
             self.send_json(trip.to_json())
 
         await self.answer(add, command="add_collaborator")
 
 
-class CollaboratorHandler(ApiHandler):
+class CollaboratorHandler(TripApiHandler):
     async def delete(self, trip_id: str, user_id: str) -> None:
         async def remove() -> None:
             identity = self.authenticate()
             trip_key = self.path_id(trip_id, "tripId")
             user_key = self.path_id(user_id, "userId")
-            trip = await self.services.trips.remove_collaborator(self.origin, identity, trip_key, user_key)
+            trip = await self.trips.remove_collaborator(self.origin, identity, trip_key, user_key)
             self.send_json(trip.to_json())
 
         await self.answer(remove, command="remove_collaborator")
 
 
-class MessagesHandler(ApiHandler):
+class MessagesHandler(TripApiHandler):
     async def get(self, trip_id: str) -> None:
         async def read() -> None:
             identity = self.authenticate()
@@ -65,20 +73,20 @@ class MessagesHandler(ApiHandler):
             before = self.get_query_argument("before", None) or None
             if before is not None:
                 before = self.path_id(before, "before")
-            messages = await self.services.trips.messages(identity, trip_key, limit, before)
+            messages = await self.trips.messages(identity, trip_key, limit, before)
             self.send_json({"messages": messages})
 
         await self.answer(read)
 
 
-class TripEventsHandler(ApiHandler):
+class TripEventsHandler(TripApiHandler):
     async def get(self, trip_id: str) -> None:
         async def read() -> None:
             identity = self.authenticate()
             trip_key = self.path_id(trip_id, "tripId")
             after = self.int_arg("after", 0, 0, None)
             limit = self.int_arg("limit", 100, 1, 1000)
-            records = await self.services.trips.stream(identity, trip_key, after, limit)
+            records = await self.trips.stream(identity, trip_key, after, limit)
             events: list[dict[str, Any]] = []
             for record in records:
                 event = record.stream_event

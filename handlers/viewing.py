@@ -10,15 +10,21 @@ from __future__ import annotations
 
 from domain import schemas
 from handlers.base import ApiHandler
+from handlers.bounded import RestEdge
+from service.rooms import RoomService
 
 
 class ViewingHandler(ApiHandler):
+    def initialize(self, edge: RestEdge, rooms: RoomService) -> None:
+        self.edge = edge
+        self.rooms = rooms
+
     async def put(self, trip_id: str) -> None:
         async def tell() -> None:
             identity = self.authenticate()
             trip_key = self.path_id(trip_id, "tripId")
             body = schemas.check_body("viewing", self.json_body())
-            item_id = await self.services.rooms.viewing(self.origin, identity, trip_key, body)
+            item_id = await self.rooms.viewing(self.origin, identity, trip_key, body)
             self.send_json({"itemId": item_id})
 
         await self.answer(tell, command="viewing")

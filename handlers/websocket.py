@@ -18,17 +18,21 @@ import tornado.httputil
 import tornado.web
 import tornado.websocket
 
+from config import Limits
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import error_body
 from handlers.frame_writer import DeflatingSocket, FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
 from service import logs
-from service.auth import Identity, InvalidToken
-from service.clock import iso
-from service.container import Services
+from service.admin import SecurityEvents
+from service.admission import Admission
+from service.auth import Identity, InvalidToken, TokenVerifier
+from service.clock import Clock, iso
+from service.container import Lifecycle
 from service.hub import Connection
+from service.metrics import Metrics
 from service.pipeline import Origin
-from service.session import CLOSE_TOO_SLOW, ClientSession
+from service.session import CLOSE_TOO_SLOW, ClientSession, SessionServices
 from service.signin import RealtimeTickets
 
 log = logging.getLogger("travelsense.ws")
@@ -54,18 +58,32 @@ class SocketOutlet(SocketOutbox):
 
 
 class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame_writer.Deflate
-    services: Services
-
     def initialize(
         self,
-        services: Services,
-        writer: FrameWriter | None = None,
+        sessions: SessionServices,
+        admission: Admission,
+        verifier: TokenVerifier,
+        security: SecurityEvents,
+        metrics: Metrics,
+        clock: Clock,
+        limits: Limits,
+        lifecycle: Lifecycle,
+        background: set[asyncio.Task[None]],
+        writer: FrameWriter,
         pinger: Pinger | None = None,
         tickets: RealtimeTickets | None = None,
     ) -> None:
-        self.services = services
+        self.sessions = sessions  # what each connection's ClientSession uses
+        self.admission = admission
+        self.verifier = verifier
+        self.security = security
+        self.metrics = metrics
+        self.clock = clock
+        self.limits = limits
+        self.lifecycle = lifecycle
+        self.background = background  # tasks a graceful shutdown waits for
         self.tickets = tickets
-        self.writer = writer or FrameWriter(services.metrics.frame_written)
+        self.writer = writer
         self.pinger = pinger
         self.awaiting_pong = False
         self.ping_sent_at = 0.0
@@ -86,11 +104,10 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
 
     def _audit_refusal(self, status: int, code: str, message: str) -> None:
         """A refused handshake is a security event: counted, and recorded in the log."""
-        services = self.services
-        services.metrics.handshake_refused(status)
+        self.metrics.handshake_refused(status)
         if status == 429:
-            services.metrics.rate_limited("connections")
-        if services.lifecycle.draining:
+            self.metrics.rate_limited("connections")
+        if self.lifecycle.draining:
             return
         identity = self.identity
         origin = Origin("ws", identity.user_id if identity else None, identity.role if identity else None)
@@ -101,16 +118,15 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             "status": status,
         }
         task = asyncio.ensure_future(
-            services.security.record(origin, "ws_handshake", CommandRefused(ErrorCode(code), message), meta)
+            self.security.record(origin, "ws_handshake", CommandRefused(ErrorCode(code), message), meta)
         )
-        services.background.add(task)
-        task.add_done_callback(services.background.discard)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        services = self.services
-        if services.lifecycle.draining:
+        if self.lifecycle.draining:
             return self._refuse(503, "UNAVAILABLE", "the server is shutting down")
-        admission = services.admission
+        admission = self.admission
         request = self.request
         if not admission.origin_allowed(request.headers.get("Origin"), request.protocol, request.host):
             return self._refuse(403, "FORBIDDEN", "origin not allowed")
@@ -119,7 +135,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             if ticket is not None and self.tickets is not None:
                 self.identity = self.tickets.redeem(ticket)
             else:
-                self.identity = services.verifier.verify(self.get_query_argument("token", None))
+                self.identity = self.verifier.verify(self.get_query_argument("token", None))
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
         user, ip = self.identity.user_id, self.request.remote_ip or ""
@@ -136,7 +152,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
 
     def _settle_admission(self) -> None:
         if self._admitted is not None:
-            self.services.admission.settled(*self._admitted)
+            self.admission.settled(*self._admitted)
             self._admitted = None
 
     def check_origin(self, origin: str) -> bool:
@@ -145,10 +161,9 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
     # connection ---------------------------------------------------------------------
 
     async def open(self, *args: str, **kwargs: str) -> None:
-        services = self.services
         identity = self.identity
         assert identity is not None
-        limits = services.settings.limits
+        limits = self.limits
         conn = Connection(
             session_id=secrets.token_hex(12),
             user_id=identity.user_id,
@@ -157,13 +172,13 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             hidden=self.get_query_argument("presence", "") == "hidden",
             ip=self.request.remote_ip or "",
             user_agent=self.request.headers.get("User-Agent", "")[:256],
-            connected_at=iso(services.clock.now()),
+            connected_at=iso(self.clock.now()),
             outlet=SocketOutlet(self, self.writer, limits.outbound_max_frames, limits.outbound_max_bytes),
         )
         self._opened_at = time.monotonic()
-        services.metrics.connected()
+        self.metrics.connected()
         self.set_nodelay(True)
-        self.session = ClientSession(services.session, conn, identity)
+        self.session = ClientSession(self.sessions, conn, identity)
         try:
             await self.session.start()
         except Exception:
@@ -213,12 +228,12 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             # After our close frame (1001, 4000, 4008, 4009...) nothing more is handled:
             # the client sees those frames were not acknowledged, and resends (same ref).
             return None
-        if self.services.lifecycle.draining:  # nothing new is taken on; the client is told, and resends
+        if self.lifecycle.draining:  # nothing new is taken on; the client is told, and resends
             task, passed = session.submit(message, refusal=SHUTTING_DOWN)
         else:
             # Tracked so that a graceful shutdown waits for the append it may be making.
             task, passed = session.submit(message)
-        background = self.services.background
+        background = self.background
         background.add(task)
         task.add_done_callback(background.discard)
         # Tornado reads the next frame once the future returned here is done: once this
@@ -233,9 +248,9 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         if session is not None:
             code = self.server_close_code or self.close_code
             duration = time.monotonic() - self._opened_at
-            self.services.metrics.disconnected(code, duration)
+            self.metrics.disconnected(code, duration)
             logs.bind(session_id=session.conn.session_id)
             log.info("session closed", extra={"close_code": code, "duration_s": round(duration, 3)})
             task = asyncio.ensure_future(session.stop(code, self.close_reason))
-            self.services.background.add(task)
-            task.add_done_callback(self.services.background.discard)
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
