@@ -29,6 +29,7 @@ from domain.rate_limit import BucketRule
 from domain.room import RosterNews
 from domain.trip_limits import TripLimits
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
+from eventlog.ports import EventStore
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.bounded import RestEdge
@@ -104,8 +105,10 @@ def token_rules(settings: Settings) -> TokenRules:
     )
 
 
-async def build(settings: Settings) -> Services:
-    """Open the adapters and wire every service from one settings object.
+async def build(settings: Settings, event_store: EventStore | None = None) -> Services:
+    """Open the adapters and wire every service from one settings object (``event_store``:
+    an adapter already made, the service-layer tests' in-memory one; else the one
+    ``settings.store_url`` names).
 
     Who tells whom is decided here, once: the hub posts revoked seats and roster news
     arrive on queues that the room service follows; the pipeline hands committed
@@ -113,15 +116,14 @@ async def build(settings: Settings) -> Services:
     """
     limits = settings.limits
     metrics = Metrics()
-    store = MeteredStore(
-        open_store(
+    if event_store is None:
+        event_store = open_store(
             settings.store_url,
             migrate=settings.migrate,
             commit_steady=limits.commit_steady_seconds,
             timeout=limits.store_timeout_seconds,
-        ),
-        metrics,
-    )
+        )
+    store = MeteredStore(event_store, metrics)
     await store.open()
     bus = open_bus(settings.redis_url, settings.node_id, settings.redis_prefix)
     clock = SystemClock()

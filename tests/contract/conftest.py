@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from eventlog.memory_store import MemoryEventStore, MemoryLog
 from eventlog.mongo_store import MongoEventStore
 from eventlog.ports import EventStore
 from eventlog.sqlite_store import SqliteEventStore
@@ -24,6 +25,22 @@ def sqlite_factory(tmp_path: Path) -> StoreFactory:
     @contextlib.asynccontextmanager
     async def make() -> AsyncIterator[EventStore]:
         store = SqliteEventStore(str(tmp_path / "events.db"))
+        await store.open()
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    return make
+
+
+def memory_factory() -> StoreFactory:
+    """Every store a test opens keeps the same log, so reopening sees what was written."""
+    log = MemoryLog()
+
+    @contextlib.asynccontextmanager
+    async def make() -> AsyncIterator[EventStore]:
+        store = MemoryEventStore(log)
         await store.open()
         try:
             yield store
@@ -53,6 +70,7 @@ def mongo_factory(request: pytest.FixtureRequest) -> StoreFactory:
 STORE_FACTORIES: dict[str, Callable[[Any, Path], StoreFactory]] = {
     "sqlite": lambda request, tmp_path: sqlite_factory(tmp_path),
     "mongo": lambda request, tmp_path: mongo_factory(request),
+    "memory": lambda request, tmp_path: memory_factory(),
 }
 
 

@@ -241,3 +241,17 @@ async def test_a_refusal_whose_details_hold_any_key_or_value_is_recorded(store: 
     }
     assert stored.meta == {"role": "user", "%00ip": str(2**80)}
     assert stored.extra.get("hash") == content_hash(stored)
+
+
+async def test_a_failed_stream_record_fails_the_records_of_its_stream_queued_behind_it(store: EventStore) -> None:
+    """``enqueue``'s promise: what was decided on a failed record is not written; other
+    streams' records, and the stream's records queued once the failure is known, are."""
+    await store.append(record(TRIP_A, 1))
+    taken = store.enqueue(record(TRIP_A, 1))  # version 1 again: conflicts
+    behind = [store.enqueue(record(TRIP_A, version)) for version in (2, 3)]  # decided on it
+    other = store.enqueue(record(TRIP_B, 1))
+    results = await asyncio.gather(taken, *behind, other, return_exceptions=True)
+    assert all(isinstance(result, VersionConflict) for result in results[:3]), results
+    assert isinstance(results[3], LogRecord)
+    assert [r.version for r in await store.read_stream(TRIP_A)] == [1]
+    assert (await store.enqueue(record(TRIP_A, 2))).version == 2  # decided again: written
