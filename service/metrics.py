@@ -370,7 +370,8 @@ class MeteredStore:
 
     def _appended(self, started: float, done: asyncio.Future[LogRecord]) -> None:
         failed = done.cancelled() or isinstance(done.exception(), StoreUnavailable)
-        self.last_append = AppendState(ok=not failed, at=time.monotonic())
+        if failed or not self.last_append.ok:  # ok after ok: nothing a reader of it could tell apart
+            self.last_append = AppendState(ok=not failed, at=time.monotonic())
         if failed:
             self._metrics.store_unavailable()
             return

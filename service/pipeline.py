@@ -6,8 +6,9 @@
         stream commands (a trip's):  take the stream's turn (in the order submitted) ->
             load the state (this node's queued appends folded in) -> decide ->
             enqueue the record (the store's group commit) -> submit returns: the
-            connection's next command may start -> durable -> fold into the read side
-            -> react (deliveries, notifications) in version order -> Handle.outcome
+            connection's next command may start; then, as the caller awaits
+            Handle.outcome: durable -> fold into the read side -> react (deliveries,
+            notifications) in version order -> the outcome
     Pipeline.record(request, events): a command outside any stream (room signals,
         sessions, admin actions, notifications): its decider is trivial, the record
         goes the same way (append, fold, react)
@@ -90,11 +91,14 @@ class Outcome:
 class Handle:
     """A submitted command, once it has its place in its stream (or is answered): from
     then on the connection's next command may start and still takes effect after it.
-    ``outcome`` is done once it is durable and reacted to, or refused."""
+    The caller awaits ``outcome``, once, at once (the session does, in the frame's own
+    task): awaiting it runs the rest (durable, folded, reacted to), or raises the refusal.
+    A command placed in its stream but never awaited would hold its stream's later
+    reactions back."""
 
     __slots__ = ("outcome",)
 
-    def __init__(self, outcome: asyncio.Future[Outcome]) -> None:
+    def __init__(self, outcome: Awaitable[Outcome]) -> None:
         self.outcome = outcome
 
     def __await__(self) -> Generator[Any, None, Outcome]:
@@ -316,7 +320,8 @@ class Pipeline:
         queued in the store here, in the caller's task, so the connection's next frame
         may start as soon as this returns, without waiting for another task to be run;
         commands submitted one after another keep their order.  What follows (durable,
-        read side, reactions, decided again after a lost race) runs in the outcome's task.
+        read side, reactions, decided again after a lost race) runs as the caller awaits
+        ``Handle.outcome``, in its own task: no task per command.
         """
         trip_id = request.trip_id
         assert trip_id is not None
@@ -340,7 +345,7 @@ class Pipeline:
             answered: asyncio.Future[Outcome] = loop.create_future()
             answered.set_result(first)
             return Handle(answered)
-        return Handle(loop.create_task(self._complete(lane, ticket, request, command, first)))
+        return Handle(self._complete(lane, ticket, request, command, first))
 
     async def run(self, request: Request, command: TripCommand) -> Outcome:
         return await (await self.submit(request, command)).outcome

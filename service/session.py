@@ -29,7 +29,7 @@ from service.clock import Clock, iso_from_epoch
 from service.frames import encode, error_frame, stream_broadcast
 from service.hub import Connection, Hub
 from service.metrics import Metrics
-from service.pipeline import Handle, Origin, Outcome, Pipeline, Request
+from service.pipeline import Handle, Origin, Pipeline, Request
 from service.rooms import RoomService
 from service.trips import TripService
 
@@ -225,22 +225,10 @@ class ClientSession:
         before: asyncio.Future[None] | None = None,
         refusal: CommandRefused | None = None,
     ) -> None:
-        """Handle a frame; with ``refusal``, refuse it with that whatever it asks (draining)."""
-        try:
-            await self._receive(raw, passed, before, refusal)
-        finally:
-            if passed is not None and not passed.done():
-                passed.set_result(None)
-
-    async def _receive(
-        self,
-        raw: str | bytes,
-        passed: asyncio.Future[None] | None,
-        before: asyncio.Future[None] | None,
-        forced: CommandRefused | None,
-    ) -> None:
+        """Handle a frame; with ``refusal``, refuse it with that whatever it asks (draining).
+        ``passed`` is set once the connection's next frame may start (see ``submit``)."""
         s = self._s
-        self._last_frame = s.clock.monotonic()
+        self._last_frame = now = s.clock.monotonic()
         logs.bind(session_id=self.conn.session_id)
         self.conn.last_activity = s.clock.now()
         event: str | None = None
@@ -249,9 +237,15 @@ class ClientSession:
         try:
             try:
                 event, data, ref = self._parse(raw)
-                if forced is not None:
-                    raise forced
-                self._rate_limit(event)
+                if refusal is not None:
+                    raise refusal
+                if event == "typing":
+                    self._typing_bucket, wait_ms = take(self._typing_bucket, self._typing_rule, now)
+                else:
+                    self._bucket, wait_ms = take(self._bucket, self._rule, now)
+                if wait_ms is not None:
+                    self._rate_limited(event, wait_ms, now)
+                self._limited_logged = False
                 name = self._handlers.get(event)
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
@@ -262,16 +256,22 @@ class ClientSession:
                     assert handle is not None
                     if passed is not None and not passed.done():
                         passed.set_result(None)
-                    await self._answered(await handle.outcome, ref)
+                    # durable, and its room (the sender included) got it from the pipeline's reactions
+                    outcome = await handle.outcome
+                    record = outcome.record
+                    if outcome.duplicate:  # a repeat: the original, to the sender alone
+                        self._replay_to_sender(record, ref)
+                    elif record.command == "chat_message" and record.stream is not None:
+                        await s.rooms.chat_sent(self.conn, record.stream)  # clears the sender's typing
                 else:
                     await _after(before)
                     await handler(payload, ref)
             except _Refused as early:
                 event, ref = early.event, early.ref
                 raise early.refusal from None
-        except CommandRefused as refusal:
+        except CommandRefused as refused:
             await _after(before)  # a refusal leaves after the answers to the frames before it
-            await self._refuse(refusal, event, ref, payload)
+            await self._refuse(refused, event, ref, payload)
         except StoreUnavailable:
             await _after(before)
             unavailable = CommandRefused(
@@ -282,16 +282,10 @@ class ClientSession:
             log.exception("event %r failed in session %s", event, self.conn.session_id)
             await _after(before)
             await self._refuse(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref, payload)
+        finally:
+            if passed is not None and not passed.done():
+                passed.set_result(None)
         s.metrics.message_in(event)
-
-    async def _answered(self, outcome: Outcome, ref: str | None) -> None:
-        """A trip command is durable: its room (the sender included) got it from the
-        pipeline's reactions; a repeat is answered to the sender alone."""
-        record = outcome.record
-        if outcome.duplicate:
-            self._replay_to_sender(record, ref)
-        elif record.command == "chat_message" and record.stream is not None:
-            await self._s.rooms.chat_sent(self.conn, record.stream)
 
     def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
         size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -326,15 +320,8 @@ class ClientSession:
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "data must be an object"), event, ref)
         return event, data, ref
 
-    def _rate_limit(self, event: str) -> None:
-        now = self._s.clock.monotonic()
-        if event == "typing":
-            self._typing_bucket, wait_ms = take(self._typing_bucket, self._typing_rule, now)
-        else:
-            self._bucket, wait_ms = take(self._bucket, self._rule, now)
-        if wait_ms is None:
-            self._limited_logged = False
-            return
+    def _rate_limited(self, event: str, wait_ms: int, now: float) -> None:
+        """Refuse a frame over the connection's rate; a connection refused too often is closed."""
         limits = self._s.limits
         limited = self._limited_at
         if limited is None:
@@ -369,6 +356,12 @@ class ClientSession:
     # events -----------------------------------------------------------------------
 
     def _in_room(self, data: dict[str, Any]) -> str:
+        """The room event's trip, once this connection has a seat in it.  A seat's key is a
+        valid trip id, so a seated one needs no check; an unseated one is checked first
+        (a malformed id is a VALIDATION_ERROR, not NOT_IN_ROOM)."""
+        trip_id = data.get("tripId")
+        if isinstance(trip_id, str) and trip_id in self.conn.seats:
+            return trip_id
         trip_id = schemas.check_trip_id(data)
         self._s.rooms.require_seat(self.conn, trip_id)
         return trip_id

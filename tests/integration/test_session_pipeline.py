@@ -200,3 +200,16 @@ async def test_members_outside_the_room_are_notified_of_a_chat_message(node: Ser
     assert notification["data"]["tripId"] == trip_id
     identity = Identity(AWAY, "user", None, 0)
     assert [n["tripId"] for n in await node.notifications.of(identity, True)] == [trip_id]
+
+
+async def test_a_room_event_without_a_seat_is_not_in_room_and_a_malformed_trip_id_invalid(node: Services) -> None:
+    trip_id, clients = await trip_with_room(node, OWNER)
+    outsider = Client(node, FRIEND)  # a member, connected, not in the room
+    await outsider.session.start()
+    await outsider.send("chat_message", chat(trip_id, "hi"), "c1")
+    await outsider.send("chat_message", chat("not-an-id", "hi"), "c2")
+    await outsider.send("chat_message", chat(trip_id.upper(), "hi"), "c3")  # the id is checked, then the seat
+    await outsider.settled()
+    codes = [(frame["ref"], frame["data"]["code"]) for frame in outsider.socket.events("error")]
+    assert codes == [("c1", "NOT_IN_ROOM"), ("c2", "VALIDATION_ERROR"), ("c3", "NOT_IN_ROOM")]
+    assert clients[OWNER].socket.events("chat_message") == []
