@@ -34,6 +34,7 @@ from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
+from handlers.history import TripHistoryHandler, TripRestoreHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.page import IndexHandler
@@ -74,6 +75,7 @@ from service.rest_limits import RestLimiter
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
 from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
+from service.trip_history import TripHistory
 from service.trips import TripService
 
 ROOT = Path(__file__).resolve().parent
@@ -203,6 +205,7 @@ async def build(settings: Settings) -> Services:
         admin=admin,
         security=security,
         admission=Admission(hub, limits, clock, settings.allowed_origins),
+        history=TripHistory(pipeline, trips, store),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
     if presence is not None:
@@ -267,6 +270,8 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/history", TripHistoryHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/restore", TripRestoreHandler, deps),
         (r"/api/notifications", NotificationsHandler, deps),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),
         (r"/api/people", PeopleHandler, signin),

@@ -26,7 +26,13 @@ class TripHandler(ApiHandler):
     async def get(self, trip_id: str) -> None:
         async def read() -> None:
             identity = self.authenticate()
-            trip = await self.services.trips.visible_trip(identity, self.path_id(trip_id, "tripId"))
+            trip_key = self.path_id(trip_id, "tripId")
+            at = self.get_query_argument("at", None) or None
+            if self.get_query_argument("atVersion", None) or at is not None:  # the trip as it was
+                version = self.int_arg("atVersion", 0, 1, None) or None
+                self.send_json((await self.services.history.as_of(identity, trip_key, version, at))["trip"])
+                return
+            trip = await self.services.trips.visible_trip(identity, trip_key)
             self.send_json(trip.to_json())
 
         await self.answer(read)
