@@ -183,6 +183,14 @@ class _Book:
             self.set(activity["activityId"], [*_item_fields(activity, activity.keys() - {"activityId"}), POSITION])
 
 
+def book_created(trip: Trip, days: Iterable[Mapping[str, JSON]], version: int, by: str | None) -> Trip:
+    """A new trip, each field of its days and activities marked as its creator's."""
+    book = _Book(trip, version, by)
+    for raw in days:
+        book.add_day(raw)
+    return _with_books(trip, book, trip.undo_steps, trip.redo_steps)
+
+
 def book_change(before: Trip, after: Trip, event: TripUpdated, version: int, by: str | None) -> Trip:
     """``after`` with the marks, removals and undo steps ``event`` leaves."""
     book = _Book(before, version, by)

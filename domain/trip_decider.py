@@ -455,7 +455,8 @@ def evolve(
     reads (conflicts, merges, undo), are not kept."""
     if isinstance(event, TripCreated):
         days = tuple(sorted((_day_from_json(d) for d in event.days), key=lambda d: d.date))
-        return Trip(event.trip_id, event.title, event.owner_id, event.collaborators, days, (), version, at)
+        trip = Trip(event.trip_id, event.title, event.owner_id, event.collaborators, days, (), version, at)
+        return collab.book_created(trip, event.days, version, by) if remember_changes else trip
     if state is None:
         return None
     if isinstance(event, ChatMessagePosted):
