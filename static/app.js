@@ -925,7 +925,7 @@ function renderConflict() {
   const view = conflictView(mine[0], S.room, names(), S.me?.sub);
   replaceChildren($('conflict-body'), view.nodes);
   $('conflict-reapply').disabled = !view.canReapply;
-  $('conflict-reapply').textContent = 'Re-apply my change on the latest';
+  $('conflict-reapply').textContent = 'Keep mine';
   if (opening) {
     S.focusBeforeConflict = document.activeElement;
     panel.focus();

@@ -68,6 +68,32 @@ def test_fields_merge_replaced_values_restore_moves_undo_redo_and_history(
         "notes": "book a table",
     }
 
+    # the same field from editors opened on one version: the later save is a conflict naming
+    # the field and whose value it is; "Keep theirs" drops mine, "Keep mine" applies it on top
+    for choice, expected in (("conflict-discard", "Lunch by Ana"), ("conflict-reapply", "Lunch by Ben")):
+        a.by(f"edit-activity-{act}").click()
+        b.by(f"edit-activity-{act}").click()
+        a.by(f"activity-title-input-{act}").fill("Lunch by Ana")
+        a.by(f"activity-save-{act}").click()
+        expect(b.by(f"activity-editor-{act}")).to_be_visible()  # B's editor is still open
+        b.by(f"activity-title-input-{act}").fill("Lunch by Ben")
+        b.by(f"activity-save-{act}").click()
+        expect(b.by("conflict-panel")).to_be_visible()
+        expect(b.by("conflict-field-title")).to_contain_text("Ana set the title to “Lunch by Ana”")
+        b.by(choice).click()
+        expect(b.by("conflict-panel")).to_be_hidden()
+        for page in (a, b):
+            expect(page.by(f"activity-title-{act}")).to_have_text(expected)
+        if choice == "conflict-discard":  # back to Ana's title for the next round
+            a.by(f"rename-activity-{act}").click()
+            a.by(f"activity-title-input-{act}").fill("Lunch at Time Out")
+            a.by(f"activity-title-input-{act}").press("Enter")
+            expect(b.by(f"activity-title-{act}")).to_have_text("Lunch at Time Out")
+    a.by(f"rename-activity-{act}").click()
+    a.by(f"activity-title-input-{act}").fill("Lunch at Time Out")
+    a.by(f"activity-title-input-{act}").press("Enter")
+    expect(b.by(f"activity-title-{act}")).to_have_text("Lunch at Time Out")
+
     # a move to another day is one change, seen by both
     a.by(f"move-activity-{act}").select_option(day2)
     for page in (a, b):
