@@ -1087,7 +1087,10 @@ function renderBoard({ force = false } = {}) {
   el.boardBody.hidden = false;
   const view = pendingView(trip, S.outbox.forTrip(room.tripId));
   const shown = view.trip;
-  if (S.editing && !findActivity(shown, S.editing.activityId)) S.editing = null;
+  if (S.editing && !findActivity(shown, S.editing.activityId)) {
+    collab?.editorGone(S.editing); // removed by someone else: what was typed is offered back
+    S.editing = null;
+  }
   const money = tripMoney(shown);
   const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu, viewers: viewersOf(S.viewing, names(), currentLooks()) };
   renderConstraints(el.constraintList, shown, handlers, ui);

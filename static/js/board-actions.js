@@ -50,7 +50,13 @@ export function boardActions(S, deps) {
       // What the editor opened on: a save sends only the fields changed since, based on
       // that version, so someone else's change meanwhile to the same field is a conflict.
       const opened = findActivity(shownTrip(), activityId);
-      S.editing = { activityId, mode, baseVersion: S.room?.trip?.version ?? null, original: opened ? { ...opened.activity } : null };
+      S.editing = {
+        activityId,
+        mode,
+        baseVersion: S.room?.trip?.version ?? null,
+        original: opened ? { ...opened.activity } : null,
+        dayId: opened?.day.dayId ?? null,
+      };
       S.menu = null;
       renderBoard();
       const input = $(`activity-title-input-${activityId}`);

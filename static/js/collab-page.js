@@ -11,6 +11,18 @@ import { dropIndex, wireDrag } from './drag.js';
  *          tripId: () => string|null, ready: () => boolean, selfId: () => string|null,
  *          nameOf: (userId: string) => string, submit: (intent: object) => void, trip: () => object|null}} deps
  */
+/** The activity an editor showed, with what was typed in it (read by `read(field)`). Pure. */
+export function editedCopy(editing, read) {
+  const copy = { ...(editing.original || {}) };
+  delete copy.activityId;
+  const fields = { title: 'title', notes: 'notes', location: 'location', startTime: 'start', endTime: 'end' };
+  for (const [field, input] of Object.entries(fields)) {
+    const typed = read(input);
+    if (typeof typed === 'string' && typed.trim()) copy[field] = typed.trim();
+  }
+  return copy;
+}
+
 export function wireCollab(deps) {
   const history = new HistoryPanel({ root: deps.$('history-panel'), api: deps.api, nameOf: deps.nameOf, notify: deps.notify });
 
@@ -52,6 +64,20 @@ export function wireCollab(deps) {
           testid: `restore-mine-${r.field}`,
           onClick: () => deps.submit({ type: 'raw', ...r.restore }),
         })),
+      });
+    },
+    /** Someone removed the activity an editor of mine had open: keep what I typed, offer it back. */
+    editorGone(editing) {
+      const copy = editedCopy(editing, (name) => deps.$(`activity-${name}-input-${editing.activityId}`)?.value);
+      deps.notify({
+        kind: 'warning',
+        title: `“${copy.title ?? 'The activity'}” was removed while you were editing it`,
+        body: 'What you typed is kept: add it back if you still want it.',
+        testid: 'toast-editor-gone',
+        timeout: 0,
+        actions: editing.dayId && copy.title
+          ? [{ label: 'Add it back with my changes', testid: 'editor-gone-readd', onClick: () => deps.submit({ type: 'add_activity', dayId: editing.dayId, activity: copy }) }]
+          : [],
       });
     },
     /** An undo or redo was refused: say why. True when it was one. */

@@ -72,3 +72,10 @@ test('a drop lands before the activity it is dropped on, or last in the day', as
   assert.equal(dropIndex(t, 'x', 'd1', 'y'), 0); // within its own day: counted without itself
   assert.equal(dropIndex(t, 'x', 'nowhere', null), null);
 });
+
+test('an editor whose activity was removed keeps what was typed in it', async () => {
+  const { editedCopy } = await import('./collab-page.js');
+  const typed = { title: 'Lunch at Time Out ', notes: 'book a table', location: '', start: undefined };
+  const copy = editedCopy({ activityId: 'x', original: { activityId: 'x', title: 'Lunch', cost: 12 } }, (f) => typed[f]);
+  assert.deepEqual(copy, { title: 'Lunch at Time Out', notes: 'book a table', cost: 12 });
+});

@@ -128,5 +128,15 @@ def test_fields_merge_replaced_values_restore_moves_undo_redo_and_history(
     a.by(f"activity-{act}").drag_to(a.page.locator(f'li.day[data-day-id="{day2}"]'))
     for page in (a, b):
         expect(page.page.locator(f'li[data-day-id="{day2}"] [data-testid="activity-{act}"]')).to_have_count(1)
+
+    # an editor whose activity someone removes keeps what was typed, and offers it back
+    a.by(f"edit-activity-{act}").click()
+    a.by(f"activity-notes-input-{act}").fill("window seat")
+    b.by(f"remove-activity-{act}").click()
+    expect(a.by("toast-editor-gone")).to_be_visible(timeout=20_000)  # the removal waits a few seconds for Undo
+    a.by("editor-gone-readd").click()
+    back = b.page.locator(f'li.day[data-day-id="{day2}"] .activity')
+    expect(back).to_have_count(1)
+    expect(back).to_contain_text("window seat")
     for planner in (a, b):
         assert planner.errors == [], planner.errors
