@@ -348,7 +348,8 @@ def _change(
         case "activity_moved":
             day, index = _require_activity(state, data)
             target = _require_day(state, data.get("toDayId", day.day_id), "toDayId")
-            collab.check_fields(state, data["activityId"], {}, [POSITION], base, user_id)
+            place = {POSITION: {"dayId": day.day_id, "index": index}}
+            collab.check_fields(state, data["activityId"], place, [POSITION], base, user_id)
             room = len(target.activities) - (1 if target.day_id == day.day_id else 0)
             to_index = min(data.get("toIndex", room), room)
             return ActivityMoved(day.day_id, data["activityId"], index, target.day_id, to_index)

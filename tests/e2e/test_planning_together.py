@@ -70,6 +70,12 @@ async def test_undo_redo_moves_history_and_restore_over_the_wire(shared_server: 
     status, then = shared_server.request("GET", f"/api/trips/{tid}?atVersion=2", bearer=people.token("bob"))
     assert status == 200 and then["version"] == 2
     assert then["days"][0]["activities"][0]["title"] == "Tram 28"
+    at_two = next(c["at"] for c in rest["changes"] if c["version"] == 2)
+    status, same = shared_server.request("GET", f"/api/trips/{tid}?at={at_two}", bearer=people.token("bob"))
+    changes = [*page["changes"], *rest["changes"]]
+    assert status == 200 and same["version"] == max(c["version"] for c in changes if c["at"] <= at_two)
+    status, bad = shared_server.request("GET", f"/api/trips/{tid}?at=yesterday", bearer=people.token("bob"))
+    assert status == 400 and "at" in bad["error"]["details"]
 
     status, restored = shared_server.request(
         "POST", f"/api/trips/{tid}/restore", body={"toVersion": 2}, bearer=people.token("bob")

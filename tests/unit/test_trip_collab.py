@@ -192,7 +192,8 @@ def test_two_moves_of_one_activity_from_one_version_conflict() -> None:
     move = UpdateTrip(Actor(BEN), "activity_moved", {"dayId": DAY1, "activityId": ACT1, "toIndex": 1}, base, ())
     error = refused(trip, move)
     assert error.code == ErrorCode.CONFLICT
-    assert error.details is not None and "position" in error.details["fields"]
+    assert error.details is not None
+    assert error.details["fields"]["position"]["currentValue"] == {"dayId": DAY2, "index": 1}
 
 
 def test_a_constraint_is_changed_field_by_field() -> None:
