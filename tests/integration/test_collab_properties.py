@@ -104,8 +104,9 @@ ops = st.one_of(
     st.builds(Op, who=st.integers(0, 2), kind=st.just("remove"), item=st.integers(0, 5)),
     st.builds(Op, who=st.integers(0, 2), kind=st.just("add"), target=st.integers(0, 1), value=texts),
     st.builds(Op, who=st.integers(0, 2), kind=st.sampled_from(["undo", "redo"])),
+    st.builds(Op, who=st.integers(0, 2), kind=st.sampled_from(["undo", "redo"])),  # undo and redo more often
 )
-rounds = st.lists(st.lists(ops, min_size=1, max_size=4), min_size=1, max_size=6)
+rounds = st.lists(st.lists(ops, min_size=1, max_size=4), min_size=1, max_size=8)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
