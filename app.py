@@ -36,6 +36,7 @@ from handlers.bounded import RestEdge
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
+from handlers.history import TripHistoryHandler, TripRestoreHandler
 from handlers.metrics import MetricsHandler
 from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.page import IndexHandler
@@ -76,6 +77,7 @@ from service.rest_limits import RestLimiter
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
 from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
+from service.trip_history import TripHistory
 from service.trips import TripService
 
 ROOT = Path(__file__).resolve().parent
@@ -206,6 +208,7 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
         admin=admin,
         security=security,
         admission=Admission(hub, limits, clock, settings.allowed_origins),
+        history=TripHistory(pipeline, trips, store),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
     if presence is not None:
@@ -254,6 +257,7 @@ def make_app(services: Services) -> tornado.web.Application:
     people = PeopleDirectory(DEMO_PEOPLE if settings.dev else ())
     tickets = RealtimeTickets(services.clock)
     trips = {"edge": edge, "trips": services.trips}
+    history = {"edge": edge, "history": services.history}
     admin = {"edge": edge, "admin": services.admin}
     store_and_bus = {"edge": edge, "store": services.store, "bus": services.bus}
     notifications = {"edge": edge, "notifications": services.notifications}
@@ -285,12 +289,14 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/livez", LiveHandler, {"edge": edge}),
         (r"/readyz", ReadyHandler, store_and_bus),
         (r"/api/trips", TripsHandler, trips),
-        (rf"/api/trips/{OBJECT_ID}", TripHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}", TripHandler, {**trips, "history": services.history}),
         (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, {"edge": edge, "rooms": services.rooms}),
+        (rf"/api/trips/{OBJECT_ID}/history", TripHistoryHandler, history),
+        (rf"/api/trips/{OBJECT_ID}/restore", TripRestoreHandler, history),
         (r"/api/notifications", NotificationsHandler, notifications),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, notifications),
         (r"/api/people", PeopleHandler, {"edge": edge, "people": people}),

@@ -1,28 +1,17 @@
 """``python app.py trip-at``: a trip's state as of a version or an instant.
 
-The trip's stream is folded in version order with the same projection the
-read side uses, and stops at the asked version, or before the first record
-written after the asked instant (records of one stream are written in version
-order, so their times only go forward, give or take the clocks of several
-nodes: the fold stops at the first later one).
+The fold itself is ``projections.time_travel.trip_at`` (the service's history route
+reads the same one); this module reads the analyst's instant in any ISO 8601 form.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from analysts.scan import PAGE
-from domain.trip_model import Trip
 from eventlog.ports import EventStore
-from projections.trips import TripStates
+from projections.time_travel import TripAt
+from projections.time_travel import trip_at as fold_trip_at
 from service.clock import iso, parse_iso
 
-
-@dataclass(frozen=True, slots=True)
-class TripAt:
-    trip: Trip | None  # None: the trip did not exist yet (or does not exist)
-    version: int  # the last version folded
-    head: int  # the stream's newest version
+__all__ = ["TripAt", "log_time", "trip_at"]
 
 
 def log_time(text: str) -> str:
@@ -32,17 +21,4 @@ def log_time(text: str) -> str:
 
 async def trip_at(store: EventStore, trip_id: str, *, version: int | None = None, at: str | None = None) -> TripAt:
     """The trip after ``version`` (or after its last record at or before ``at``; both None: now)."""
-    until = log_time(at) if at is not None else None
-    states = TripStates()
-    folded = 0
-    while version is None or folded < version:
-        limit = PAGE if version is None else min(PAGE, version - folded)
-        records = await store.read_stream(trip_id, after_version=folded, limit=limit)
-        for record in records:
-            if until is not None and record.at > until:
-                return TripAt(states.get(trip_id), folded, await store.stream_version(trip_id))
-            states.apply(record)
-            folded = record.version or folded
-        if len(records) < limit:
-            break
-    return TripAt(states.get(trip_id), folded, await store.stream_version(trip_id))
+    return await fold_trip_at(store, trip_id, version=version, until=log_time(at) if at is not None else None)

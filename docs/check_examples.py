@@ -50,7 +50,7 @@ OPENAPI_PATH = os.path.join(HERE, "openapi.yaml")
 
 CLIENT_EVENTS = {
     "join_trip_room", "leave_trip_room", "trip_update", "chat_message",
-    "typing", "presence_update", "refresh_token",
+    "typing", "presence_update", "refresh_token", "undo", "redo",
 }
 SERVER_EVENTS = {
     "connected", "trip_room_joined", "trip_room_left", "user_joined",
@@ -61,6 +61,7 @@ SERVER_EVENTS = {
 UPDATE_TYPES = [
     "day_added", "day_removed", "activity_added", "activity_updated",
     "activity_removed", "constraint_added", "constraint_removed",
+    "day_updated", "activity_moved", "constraint_updated",
 ]
 REST_OPERATIONS = [
     ("post", "/api/trips"),
@@ -69,6 +70,8 @@ REST_OPERATIONS = [
     ("delete", "/api/trips/{tripId}/collaborators/{userId}"),
     ("get", "/api/trips/{tripId}/messages"),
     ("get", "/api/trips/{tripId}/events"),
+    ("get", "/api/trips/{tripId}/history"),
+    ("post", "/api/trips/{tripId}/restore"),
     ("get", "/api/notifications"),
     ("post", "/api/notifications/{notificationId}/read"),
     ("get", "/api/realtime/connections"),

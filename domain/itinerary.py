@@ -43,6 +43,11 @@ def check_update(state: Trip, update_type: str, data: Mapping[str, Any]) -> None
             check_dates_apart([*(day.date for day in state.days), data["day"]["date"]], "day.date")
         case "activity_added":
             check_times(data["activity"], "activity.endTime")
+        case "day_updated":
+            date = data["changes"].get("date")
+            if date is not None:
+                others = (day.date for day in state.days if day.day_id != data["dayId"])
+                check_dates_apart([*others, date], "changes.date")
         case "activity_updated":
             changes = data["changes"]
             if "startTime" not in changes and "endTime" not in changes:

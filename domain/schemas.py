@@ -26,6 +26,9 @@ UPDATE_TYPES = (
     "activity_removed",
     "constraint_added",
     "constraint_removed",
+    "day_updated",
+    "activity_moved",
+    "constraint_updated",
 )
 CHAT_TYPES = ("text", "suggestion", "alert")
 PRESENCE_STATUSES = ("online", "away", "busy", "offline")
@@ -135,6 +138,30 @@ UPDATE_DATA: dict[str, dict[str, Any]] = {
     "activity_removed": {"dayId": REQUIRED_ID, "activityId": REQUIRED_ID},
     "constraint_added": {"constraint": {"type": "dict", "required": True, "schema": CONSTRAINT}},
     "constraint_removed": {"constraintId": REQUIRED_ID},
+    "day_updated": {
+        "dayId": REQUIRED_ID,
+        "changes": {
+            "type": "dict",
+            "required": True,
+            "empty": False,
+            "schema": {k: v for k, v in DAY.items() if k != "dayId"} | {"date": {**DAY["date"], "required": False}},
+        },
+    },
+    "activity_moved": {
+        "dayId": REQUIRED_ID,
+        "activityId": REQUIRED_ID,
+        "toDayId": OBJECT_ID,
+        "toIndex": {"type": "integer", "min": 0, "max": 10_000},
+    },
+    "constraint_updated": {
+        "constraintId": REQUIRED_ID,
+        "changes": {
+            "type": "dict",
+            "required": True,
+            "empty": False,
+            "schema": {k: {**v, "required": False} for k, v in CONSTRAINT.items() if k != "constraintId"},
+        },
+    },
 }
 
 CLIENT_EVENTS: dict[str, dict[str, Any]] = {
@@ -154,6 +181,8 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
     "typing": {**TRIP_ID, "isTyping": {"type": "boolean", "required": True}},
     "presence_update": {**TRIP_ID, "status": {"type": "string", "required": True, "allowed": list(PRESENCE_STATUSES)}},
     "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
+    "undo": TRIP_ID,
+    "redo": TRIP_ID,
 }
 
 REST_BODIES: dict[str, dict[str, Any]] = {
@@ -174,6 +203,7 @@ REST_BODIES: dict[str, dict[str, Any]] = {
         },
     },
     "add_collaborator": {"userId": REQUIRED_ID},
+    "restore_trip": {"toVersion": {"type": "integer", "required": True, "min": 1}},
     "dev_sign_in": {"userId": REQUIRED_ID},
     "viewing": {"itemId": {**OBJECT_ID, "required": True, "nullable": True}},
     "broadcast": {

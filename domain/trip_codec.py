@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from domain.trip_model import Activity, Constraint, Day, Touch, Trip
+from domain.trip_model import Activity, Constraint, Day, FieldMark, Removal, Touch, Trip, UndoStep
 
 JSON = Any
 
@@ -18,7 +18,25 @@ JSON = Any
 def trip_to_snapshot(trip: Trip) -> dict[str, JSON]:
     state = trip.to_json()
     state["touches"] = {item: [[t.version, t.update_type] for t in touches] for item, touches in trip.touches.items()}
+    state["marks"] = {
+        item: {name: [m.version, m.by] for name, m in marks.items()} for item, marks in trip.marks.items()
+    }
+    state["removed"] = [[item, r.version, r.by] for item, r in trip.removed.items()]
+    state["undoSteps"] = {user: [_step_json(s) for s in steps] for user, steps in trip.undo_steps.items()}
+    state["redoSteps"] = {user: [_step_json(s) for s in steps] for user, steps in trip.redo_steps.items()}
     return state
+
+
+def _step_json(step: UndoStep) -> list[JSON]:
+    return [step.version, step.update_type, step.data, [list(pair) for pair in step.fields]]
+
+
+def _step(raw: list[JSON]) -> UndoStep:
+    return UndoStep(raw[0], raw[1], raw[2], tuple((item, name) for item, name in raw[3]))
+
+
+def _steps(raw: dict[str, JSON]) -> MappingProxyType[str, tuple[UndoStep, ...]]:
+    return MappingProxyType({user: tuple(_step(s) for s in steps) for user, steps in raw.items()})
 
 
 def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
@@ -48,6 +66,15 @@ def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
         state["version"],
         state["updatedAt"],
         MappingProxyType(touches),
+        MappingProxyType(
+            {
+                item: MappingProxyType({name: FieldMark(v, by) for name, (v, by) in marks.items()})
+                for item, marks in state.get("marks", {}).items()
+            }
+        ),
+        MappingProxyType({item: Removal(v, by) for item, v, by in state.get("removed", ())}),
+        _steps(state.get("undoSteps", {})),
+        _steps(state.get("redoSteps", {})),
     )
 
 
@@ -63,4 +90,7 @@ def trip_weight(trip: Trip) -> int:
         + 500 * len(trip.constraints)
         + 250 * len(trip.touches)
         + 120 * touches
+        + 150 * sum(len(marks) for marks in trip.marks.values())
+        + 120 * len(trip.removed)
+        + 600 * sum(len(steps) for steps in (*trip.undo_steps.values(), *trip.redo_steps.values()))
     )

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from domain import trip_collab as collab
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
 from domain.itinerary import check_new_days, check_update
 from domain.trip_events import (
     ActivityAdded,
+    ActivityMoved,
     ActivityRemoved,
     ActivityUpdated,
     ChatMessagePosted,
@@ -26,18 +28,24 @@ from domain.trip_events import (
     CollaboratorRemoved,
     ConstraintAdded,
     ConstraintRemoved,
+    ConstraintUpdated,
     DayAdded,
     DayRemoved,
+    DayUpdated,
     DecidedEvent,
     NotificationCreated,
+    PlanChange,
+    Reverted,
     TripCreated,
     TripEvent,
+    TripRestored,
     TripUpdated,
     update_type,
 )
-from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits, check_limits
+from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits, check_limits, check_update_limits
 from domain.trip_model import (
     JSON,
+    POSITION,
     TOUCH_HISTORY,
     Activity,
     Constraint,
@@ -100,7 +108,24 @@ class PostChatMessage:
     present: frozenset[str] | None = None
 
 
-TripCommand = CreateTrip | AddCollaborator | RemoveCollaborator | UpdateTrip | PostChatMessage
+@dataclass(frozen=True, slots=True)
+class UndoChange:
+    """Undo (``kind="undo"``) or redo (``"redo"``) the actor's latest change."""
+
+    actor: Actor
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreTrip:
+    actor: Actor
+    to_version: int
+    target: Trip | None  # the trip as it was at ``to_version`` (a fact the shell folds from the log)
+
+
+TripCommand = (
+    CreateTrip | AddCollaborator | RemoveCollaborator | UpdateTrip | PostChatMessage | UndoChange | RestoreTrip
+)
 
 
 CHAT_PREVIEW_LENGTH = 100
@@ -165,6 +190,10 @@ def decide(
             return (CollaboratorRemoved(user_id),)
         case UpdateTrip():
             return (_update(state, command),)
+        case UndoChange(actor, kind):
+            return (_revert(state, actor, kind, limits),)
+        case RestoreTrip(actor, to_version, target):
+            return (_restore(state, to_version, target),)
         case PostChatMessage(actor, message_id, message, kind, present):
             posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind)
             return (posted, *_notify_absent(state, posted, present))
@@ -241,12 +270,17 @@ def _referenced_items(state: Trip, update_type: str, data: dict[str, JSON]) -> l
     return []
 
 
+FIELD_UPDATES = frozenset({"activity_updated", "day_updated", "constraint_updated", "activity_moved"})
+
+
 def _check_conflict(state: Trip, command: UpdateTrip) -> None:
     base = command.base_version
     if base is None or base == state.version:
         return
     if base > state.version:
         raise invalid("baseVersion", f"is ahead of the trip's version {state.version}")
+    if command.update_type in FIELD_UPDATES:
+        return  # merged field by field (``trip_collab.check_fields``)
     clashes = sorted(
         {
             (touch.version, touch.update_type)
@@ -265,32 +299,60 @@ def _check_conflict(state: Trip, command: UpdateTrip) -> None:
 
 def _update(state: Trip, command: UpdateTrip) -> TripUpdated:
     _check_conflict(state, command)
-    check_update(state, command.update_type, command.data)
-    data = command.data
-    ids = _Ids(command.fresh_ids)
-    match command.update_type:
+    return _change(
+        state, command.actor.user_id, command.update_type, command.data, command.base_version, command.fresh_ids
+    )
+
+
+def _change(
+    state: Trip,
+    user_id: str,
+    kind: str,
+    data: dict[str, JSON],
+    base: int | None,
+    fresh_ids: tuple[str, ...] = (),
+) -> PlanChange:
+    """The plan change an update makes (``base``: the version the author saw, or None)."""
+    ids = _Ids(fresh_ids)
+    match kind:
         case "day_added":
-            day = dict(data["day"])
-            day["dayId"] = ids.take(day.get("dayId"))
-            if state.day(day["dayId"]) is not None:
+            check_update(state, kind, data)
+            new_day = dict(data["day"])
+            new_day["dayId"] = ids.take(new_day.get("dayId"))
+            if state.day(new_day["dayId"]) is not None:
                 raise invalid("day.dayId", "a day with this id exists")
-            return DayAdded(day)
+            return DayAdded(new_day)
         case "day_removed":
             _require_day(state, data["dayId"])
             return DayRemoved(data["dayId"])
         case "activity_added":
+            check_update(state, kind, data)
             _require_day(state, data["dayId"])
-            activity = dict(data["activity"])
-            activity["activityId"] = ids.take(activity.get("activityId"))
-            if state.has_activity(activity["activityId"]):
+            new_activity = dict(data["activity"])
+            new_activity["activityId"] = ids.take(new_activity.get("activityId"))
+            if state.has_activity(new_activity["activityId"]):
                 raise invalid("activity.activityId", "an activity with this id exists")
-            return ActivityAdded(data["dayId"], activity)
-        case "activity_updated" | "activity_removed":
-            if _require_day(state, data["dayId"]).find(data["activityId"]) is None:
-                raise invalid("activityId", "no such activity in that day")
-            if command.update_type == "activity_updated":
-                return ActivityUpdated(data["dayId"], data["activityId"], data["changes"])
-            return ActivityRemoved(data["dayId"], data["activityId"])
+            return ActivityAdded(data["dayId"], new_activity, data.get("index"))
+        case "activity_updated":
+            day, index = _require_activity(state, data)
+            activity = day.activities[index]
+            check_update(state, kind, {**data, "dayId": day.day_id})
+            current = collab.activity_values(activity)
+            changes = data["changes"]
+            collab.check_fields(state, activity.activity_id, current, changes, base, user_id)
+            replaced = collab.replaced_values(state, activity.activity_id, current, changes)
+            return ActivityUpdated(day.day_id, activity.activity_id, changes, replaced)
+        case "activity_removed":
+            day, index = _require_activity(state, data)
+            return ActivityRemoved(day.day_id, data["activityId"])
+        case "activity_moved":
+            day, index = _require_activity(state, data)
+            target = _require_day(state, data.get("toDayId", day.day_id), "toDayId")
+            place = {POSITION: {"dayId": day.day_id, "index": index}}
+            collab.check_fields(state, data["activityId"], place, [POSITION], base, user_id)
+            room = len(target.activities) - (1 if target.day_id == day.day_id else 0)
+            to_index = min(data.get("toIndex", room), room)
+            return ActivityMoved(day.day_id, data["activityId"], index, target.day_id, to_index)
         case "constraint_added":
             constraint = dict(data["constraint"])
             constraint["constraintId"] = ids.take(constraint.get("constraintId"))
@@ -298,16 +360,79 @@ def _update(state: Trip, command: UpdateTrip) -> TripUpdated:
                 raise invalid("constraint.constraintId", "a constraint with this id exists")
             return ConstraintAdded(constraint)
         case "constraint_removed":
-            if state.constraint(data["constraintId"]) is None:
-                raise invalid("constraintId", "no such constraint in this trip")
+            _require_constraint(state, data["constraintId"])
             return ConstraintRemoved(data["constraintId"])
+        case "day_updated":
+            day = _require_day(state, data["dayId"])
+            check_update(state, kind, data)
+            current = collab.day_values(day)
+            changes = data["changes"]
+            collab.check_fields(state, day.day_id, current, changes, base, user_id)
+            return DayUpdated(day.day_id, changes, collab.replaced_values(state, day.day_id, current, changes))
+        case "constraint_updated":
+            found = _require_constraint(state, data["constraintId"])
+            current = collab.constraint_values(found)
+            changes = data["changes"]
+            collab.check_fields(state, found.constraint_id, current, changes, base, user_id)
+            replaced = collab.replaced_values(state, found.constraint_id, current, changes)
+            return ConstraintUpdated(found.constraint_id, changes, replaced)
     raise invalid("updateType", "unknown update type")
 
 
-def _require_day(state: Trip, day_id: str) -> Day:
+def _require_activity(state: Trip, data: dict[str, JSON]) -> tuple[Day, int]:
+    """Where the activity is now (someone may have moved it to another day)."""
+    if state.day(data["dayId"]) is None and data["dayId"] not in state.removed:
+        raise invalid("dayId", "no such day in this trip")
+    found = state.find_activity(data["activityId"])
+    if found is None:
+        if state.day(data["dayId"]) is None:
+            raise collab.missing_item(state, data["dayId"], "dayId", "day")
+        raise collab.missing_item(state, data["activityId"], "activityId", "activity")
+    return found
+
+
+def _require_constraint(state: Trip, constraint_id: str) -> Constraint:
+    found = state.constraint(constraint_id)
+    if found is None:
+        raise collab.missing_item(state, constraint_id, "constraintId", "constraint")
+    return found
+
+
+def _revert(state: Trip, actor: Actor, kind: str, limits: TripLimits) -> Reverted:
+    """Undo or redo the actor's latest change, unless someone else has changed its fields since."""
+    steps = (state.undo_steps if kind == "undo" else state.redo_steps).get(actor.user_id, ())
+    if not steps:
+        raise invalid(kind, f"nothing to {kind}")
+    step = steps[-1]
+    clash = collab.undo_clash(state, step, actor.user_id, collab.removed_by(step, state))
+    if clash is not None:
+        raise clash
+    check_update_limits(state, step.update_type, step.data, limits)
+    try:
+        effect = _change(state, actor.user_id, step.update_type, step.data, None)
+    except CommandRefused as refused:
+        if refused.code is ErrorCode.CONFLICT:
+            raise
+        raise CommandRefused(
+            ErrorCode.CONFLICT,
+            f"the {kind} no longer fits the trip: {refused.message}",
+            {"currentVersion": state.version, "conflictsWith": [step.update_type], "reason": refused.details},
+        ) from None
+    return Reverted(kind, step.version, effect)
+
+
+def _restore(state: Trip, to_version: int, target: Trip | None) -> TripRestored:
+    if not 1 <= to_version < state.version or target is None:
+        raise invalid("toVersion", f"must be an earlier version of this trip (1..{state.version - 1})")
+    return TripRestored(
+        to_version, tuple(d.to_json() for d in target.days), tuple(c.to_json() for c in target.constraints)
+    )
+
+
+def _require_day(state: Trip, day_id: str, field: str = "dayId") -> Day:
     day = state.day(day_id)
     if day is None:
-        raise invalid("dayId", "no such day in this trip")
+        raise collab.missing_item(state, day_id, field, "day")
     return day
 
 
@@ -315,20 +440,30 @@ def _require_day(state: Trip, day_id: str) -> Day:
 
 
 def evolve(
-    state: Trip | None, event: TripEvent, version: int, at: str, *, remember_changes: bool = True
+    state: Trip | None,
+    event: TripEvent,
+    version: int,
+    at: str,
+    *,
+    remember_changes: bool = True,
+    by: str | None = None,
 ) -> Trip | None:
-    """The trip after ``event``, which sits at position ``version`` of its stream.
+    """The trip after ``event``, which sits at position ``version`` of its stream;
+    ``by``: who made it (the user of its record).
 
     ``remember_changes=False``: the state is for reading only (a replay's fold), so the
-    recent changes of each item, which only ``decide`` reads (conflicts), are not kept."""
+    recent changes of each item, the field marks and undo steps, which only ``decide``
+    reads (conflicts, merges, undo), are not kept."""
     if isinstance(event, TripCreated):
         days = tuple(sorted((_day_from_json(d) for d in event.days), key=lambda d: d.date))
-        return Trip(event.trip_id, event.title, event.owner_id, event.collaborators, days, (), version, at)
+        trip = Trip(event.trip_id, event.title, event.owner_id, event.collaborators, days, (), version, at)
+        return collab.book_created(trip, event.days, version, by) if remember_changes else trip
     if state is None:
         return None
     if isinstance(event, ChatMessagePosted):
         return _replace(state, version=version)
-    return _apply_update(state, event, version, at, remember_changes)
+    after = _apply_update(state, event, version, at, remember_changes)
+    return collab.book_change(state, after, event, version, by) if remember_changes else after
 
 
 def _day_from_json(raw: dict[str, JSON]) -> Day:
@@ -355,6 +490,8 @@ def _with_day(days: tuple[Day, ...], day_id: str, change: Any) -> tuple[Day, ...
 def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, remember_changes: bool = True) -> Trip:
     days, constraints, collaborators = state.days, state.constraints, state.collaborators
     touched: list[str] = []
+    if isinstance(event, Reverted):
+        event = event.effect
     match event:
         case CollaboratorAdded(user_id):
             collaborators = (*collaborators, user_id)
@@ -368,9 +505,9 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
             gone = state.day(day_id)
             days = tuple(d for d in days if d.day_id != day_id)
             touched = [day_id, *(a.activity_id for a in (gone.activities if gone else ()))]
-        case ActivityAdded(day_id, raw_activity):
+        case ActivityAdded(day_id, raw_activity, index):
             activity = Activity.build(raw_activity["activityId"], raw_activity)
-            days = _with_day(days, day_id, lambda d: _replace_day(d, (*d.activities, activity)))
+            days = _with_day(days, day_id, lambda d: _replace_day(d, _inserted(d.activities, activity, index)))
             touched = [activity.activity_id]
         case ActivityUpdated(day_id, target, changes):
             days = _with_day(
@@ -387,14 +524,32 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
             )
             touched = [target]
         case ConstraintAdded(raw):
-            constraints = (
-                *constraints,
-                Constraint(raw["constraintId"], raw["type"], raw["value"], raw.get("description")),
-            )
+            constraints = (*constraints, _constraint_from_json(raw))
             touched = [raw["constraintId"]]
         case ConstraintRemoved(constraint_id):
             constraints = tuple(c for c in constraints if c.constraint_id != constraint_id)
             touched = [constraint_id]
+        case DayUpdated(day_id, changes):
+            days = tuple(sorted(_with_day(days, day_id, lambda d: _day_changed(d, changes)), key=lambda d: d.date))
+            touched = [day_id]
+        case ActivityMoved(day_id, target, _, to_day_id, to_index):
+            found = state.find_activity(target)
+            if found is not None:
+                moving = found[0].activities[found[1]]
+                days = _with_day(
+                    days, day_id, lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target))
+                )
+                days = _with_day(days, to_day_id, lambda d: _replace_day(d, _inserted(d.activities, moving, to_index)))
+            touched = [target]
+        case ConstraintUpdated(constraint_id, changes):
+            constraints = tuple(
+                _constraint_changed(c, changes) if c.constraint_id == constraint_id else c for c in constraints
+            )
+            touched = [constraint_id]
+        case TripRestored(_, raw_days, raw_constraints):
+            days = tuple(sorted((_day_from_json(d) for d in raw_days), key=lambda d: d.date))
+            constraints = tuple(_constraint_from_json(c) for c in raw_constraints)
+            touched = [*(d.day_id for d in days), *(c.constraint_id for c in constraints)]
     return _replace(
         state,
         days=days,
@@ -410,3 +565,26 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
 
 def _replace_day(day: Day, activities: tuple[Activity, ...]) -> Day:
     return Day(day.day_id, day.date, day.title, activities)
+
+
+def _inserted(activities: tuple[Activity, ...], activity: Activity, index: int | None) -> tuple[Activity, ...]:
+    if index is None:
+        return (*activities, activity)
+    return (*activities[:index], activity, *activities[index:])
+
+
+def _day_changed(day: Day, changes: dict[str, JSON]) -> Day:
+    return Day(day.day_id, changes.get("date", day.date), changes.get("title", day.title), day.activities)
+
+
+def _constraint_from_json(raw: dict[str, JSON]) -> Constraint:
+    return Constraint(raw["constraintId"], raw["type"], raw["value"], raw.get("description"))
+
+
+def _constraint_changed(constraint: Constraint, changes: dict[str, JSON]) -> Constraint:
+    return Constraint(
+        constraint.constraint_id,
+        changes.get("type", constraint.type),
+        changes.get("value", constraint.value),
+        changes.get("description", constraint.description),
+    )

@@ -48,13 +48,16 @@ class DayRemoved:
 class ActivityAdded:
     day_id: str
     activity: dict[str, JSON]  # with its activityId
+    index: int | None = None  # its place in the day (None: last); an undone removal puts it back
 
 
 @dataclass(frozen=True, slots=True)
 class ActivityUpdated:
     day_id: str
     activity_id: str
-    changes: dict[str, JSON]
+    changes: dict[str, JSON]  # a None value unsets the field (undo of a field set first)
+    # field -> {"value"?, "by", "version"}: what each change replaced (None: an older log)
+    replaced: dict[str, JSON] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +76,70 @@ class ConstraintRemoved:
     constraint_id: str
 
 
-TripUpdated = (
-    CollaboratorAdded
-    | CollaboratorRemoved
-    | DayAdded
+@dataclass(frozen=True, slots=True)
+class DayUpdated:
+    day_id: str
+    changes: dict[str, JSON]  # title, date (a None title unsets it)
+    replaced: dict[str, JSON] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityMoved:
+    """One activity to another place, in its day or another one: one event, so it is never gone."""
+
+    day_id: str  # where it was
+    activity_id: str
+    from_index: int
+    to_day_id: str
+    to_index: int  # its place in the target day once it is out of its old place
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintUpdated:
+    constraint_id: str
+    changes: dict[str, JSON]  # type, value, description (a None description unsets it)
+    replaced: dict[str, JSON] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TripRestored:
+    """The plan as it was at ``to_version``: its days and constraints, whole."""
+
+    to_version: int
+    days: tuple[dict[str, JSON], ...]
+    constraints: tuple[dict[str, JSON], ...]
+
+
+PlanChange = (
+    DayAdded
     | DayRemoved
     | ActivityAdded
     | ActivityUpdated
     | ActivityRemoved
     | ConstraintAdded
     | ConstraintRemoved
+    | DayUpdated
+    | ActivityMoved
+    | ConstraintUpdated
 )
+"""A change to the plan that a person can undo."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reverted:
+    """A person's undo (or redo) of their change at ``of_version``: ``effect`` is a plain
+    plan change, so the wire and clients see its own update type, with ``undoes`` (or
+    ``redoes``) beside its data."""
+
+    kind: str  # "undo" or "redo"
+    of_version: int
+    effect: PlanChange
+
+
+TripUpdated = CollaboratorAdded | CollaboratorRemoved | PlanChange | Reverted | TripRestored
 """A change to the plan, or a collaborator added or removed (wire event ``trip_updated``)."""
+
+REVERT_KEYS = {"undo": "undoes", "redo": "redoes"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +170,15 @@ DecidedEvent = TripEvent | NotificationCreated
 
 def update_type(event: TripUpdated) -> str:
     """The update's name on the wire and in the log."""
+    if isinstance(event, Reverted):
+        return _UPDATE_TYPES[type(event.effect)]
     return _UPDATE_TYPES[type(event)]
+
+
+def _with_replaced(data: dict[str, JSON], replaced: dict[str, JSON] | None) -> dict[str, JSON]:
+    if replaced is not None:
+        data["replaced"] = replaced
+    return data
 
 
 def update_data(event: TripUpdated) -> dict[str, JSON]:
@@ -127,19 +190,41 @@ def update_data(event: TripUpdated) -> dict[str, JSON]:
             return {"day": day}
         case DayRemoved(day_id):
             return {"dayId": day_id}
-        case ActivityAdded(day_id, activity):
-            return {"dayId": day_id, "activity": activity}
-        case ActivityUpdated(day_id, activity_id, changes):
-            return {"dayId": day_id, "activityId": activity_id, "changes": changes}
+        case ActivityAdded(day_id, activity, index):
+            added = {"dayId": day_id, "activity": activity}
+            return added if index is None else {**added, "index": index}
+        case ActivityUpdated(day_id, activity_id, changes, replaced):
+            return _with_replaced({"dayId": day_id, "activityId": activity_id, "changes": changes}, replaced)
         case ActivityRemoved(day_id, activity_id):
             return {"dayId": day_id, "activityId": activity_id}
         case ConstraintAdded(constraint):
             return {"constraint": constraint}
         case ConstraintRemoved(constraint_id):
             return {"constraintId": constraint_id}
+        case DayUpdated(day_id, changes, replaced):
+            return _with_replaced({"dayId": day_id, "changes": changes}, replaced)
+        case ActivityMoved(day_id, activity_id, from_index, to_day_id, to_index):
+            return {
+                "dayId": day_id,
+                "activityId": activity_id,
+                "fromIndex": from_index,
+                "toDayId": to_day_id,
+                "toIndex": to_index,
+            }
+        case ConstraintUpdated(constraint_id, changes, replaced):
+            return _with_replaced({"constraintId": constraint_id, "changes": changes}, replaced)
+        case TripRestored(to_version, days, constraints):
+            return {"toVersion": to_version, "days": list(days), "constraints": list(constraints)}
+        case Reverted(kind, of_version, effect):
+            return {**update_data(effect), REVERT_KEYS[kind]: of_version}
 
 
 def update_from_json(name: str, data: dict[str, JSON]) -> TripUpdated:
+    for kind, key in REVERT_KEYS.items():
+        if key in data:
+            effect = update_from_json(name, {k: v for k, v in data.items() if k != key})
+            assert not isinstance(effect, CollaboratorAdded | CollaboratorRemoved | Reverted | TripRestored)
+            return Reverted(kind, data[key], effect)
     match name:
         case "collaborator_added":
             return CollaboratorAdded(data["userId"])
@@ -150,15 +235,23 @@ def update_from_json(name: str, data: dict[str, JSON]) -> TripUpdated:
         case "day_removed":
             return DayRemoved(data["dayId"])
         case "activity_added":
-            return ActivityAdded(data["dayId"], data["activity"])
+            return ActivityAdded(data["dayId"], data["activity"], data.get("index"))
         case "activity_updated":
-            return ActivityUpdated(data["dayId"], data["activityId"], data["changes"])
+            return ActivityUpdated(data["dayId"], data["activityId"], data["changes"], data.get("replaced"))
         case "activity_removed":
             return ActivityRemoved(data["dayId"], data["activityId"])
         case "constraint_added":
             return ConstraintAdded(data["constraint"])
         case "constraint_removed":
             return ConstraintRemoved(data["constraintId"])
+        case "day_updated":
+            return DayUpdated(data["dayId"], data["changes"], data.get("replaced"))
+        case "activity_moved":
+            return ActivityMoved(data["dayId"], data["activityId"], data["fromIndex"], data["toDayId"], data["toIndex"])
+        case "constraint_updated":
+            return ConstraintUpdated(data["constraintId"], data["changes"], data.get("replaced"))
+        case "trip_restored":
+            return TripRestored(data["toVersion"], tuple(data["days"]), tuple(data["constraints"]))
     raise ValueError(f"not an update type: {name!r}")
 
 
@@ -172,6 +265,10 @@ _UPDATE_TYPES: dict[type, str] = {
     ActivityRemoved: "activity_removed",
     ConstraintAdded: "constraint_added",
     ConstraintRemoved: "constraint_removed",
+    DayUpdated: "day_updated",
+    ActivityMoved: "activity_moved",
+    ConstraintUpdated: "constraint_updated",
+    TripRestored: "trip_restored",
 }
 
 

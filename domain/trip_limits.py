@@ -58,7 +58,7 @@ def check_limits(state: Trip | None, command: TripCommand, limits: TripLimits) -
     elif state is None:
         return  # the decider says the trip is not found
     elif isinstance(command, UpdateTrip):
-        _check_update(state, command.update_type, command.data, limits)
+        check_update_limits(state, command.update_type, command.data, limits)
     elif isinstance(command, AddCollaborator):
         _check_bytes(state, COLLABORATOR_BYTES, limits)
 
@@ -79,7 +79,8 @@ def _check_created(command: Any, limits: TripLimits) -> None:
         raise _refuse("trip", f"a trip may be at most {limits.max_bytes} bytes")
 
 
-def _check_update(state: Trip, update_type: str, data: dict[str, Any], limits: TripLimits) -> None:
+def check_update_limits(state: Trip, update_type: str, data: dict[str, Any], limits: TripLimits) -> None:
+    """Refuse an update (a client's, or what an undo would apply) that would take the trip past ``limits``."""
     match update_type:
         case "day_added":
             if len(state.days) >= limits.max_days:
@@ -91,7 +92,14 @@ def _check_update(state: Trip, update_type: str, data: dict[str, Any], limits: T
         case "constraint_added":
             if len(state.constraints) >= limits.max_constraints:
                 raise _refuse("constraint", f"a trip holds at most {limits.max_constraints} constraints")
-        case "activity_updated":
+        case "activity_moved":
+            day = state.day(data.get("toDayId", ""))
+            if day is None or day.day_id == data.get("dayId") or day.find(data.get("activityId", "")) is not None:
+                return
+            if len(day.activities) >= limits.max_activities_per_day:
+                raise _refuse("toDayId", f"a day holds at most {limits.max_activities_per_day} activities")
+            return
+        case "activity_updated" | "day_updated" | "constraint_updated":
             pass
         case _:
             return  # removals only shrink a trip

@@ -13,6 +13,13 @@ ACTIVITY_KEYS = ("title", "startTime", "endTime", "location", "notes", "cost")
 
 # How many recent changes each item remembers for conflict detection.
 TOUCH_HISTORY = 16
+# How many removed item ids a trip remembers (older ones read as never having existed).
+REMOVED_MEMORY = 512
+# How many of each person's changes can be undone (and redone).
+UNDO_DEPTH = 20
+DAY_KEYS = ("title", "date")
+CONSTRAINT_KEYS = ("type", "value", "description")
+POSITION = "position"  # the pseudo-field a move sets: an activity's day and place in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +35,12 @@ class Activity:
         return Activity(activity_id, tuple((k, values[k]) for k in ACTIVITY_KEYS if k in values))
 
     def changed(self, changes: dict[str, JSON]) -> Activity:
-        return Activity.build(self.activity_id, {**dict(self.fields), **changes})
+        """The activity with ``changes``; a None value unsets its field (only undo asks that)."""
+        merged = {**dict(self.fields), **changes}
+        return Activity.build(self.activity_id, {k: v for k, v in merged.items() if v is not None})
+
+    def value(self, name: str) -> JSON:
+        return dict(self.fields).get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,34 @@ class Touch:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldMark:
+    """Which change last set a field of an item: its version and its author (None: unknown)."""
+
+    version: int
+    by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """An item that was removed: by whom, at which version (a later reference to it is stale)."""
+
+    version: int
+    by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UndoStep:
+    """What undoes (or redoes) one change of a person: the update that reverts it, the
+    version of the change, and the (item, field) pairs it set (someone else's later
+    change to one of them makes the step conflict)."""
+
+    version: int
+    update_type: str
+    data: dict[str, JSON]
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Trip:
     trip_id: str
     title: str
@@ -81,6 +121,13 @@ class Trip:
     updated_at: str
     # item id -> its most recent changes, newest last (never sent to clients)
     touches: Mapping[str, tuple[Touch, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # item id -> field -> the change that last set it (per-field merge; never sent to clients)
+    marks: Mapping[str, Mapping[str, FieldMark]] = field(default_factory=lambda: MappingProxyType({}))
+    # item id -> its removal, the newest REMOVED_MEMORY (tells a stale reference from a bad one)
+    removed: Mapping[str, Removal] = field(default_factory=lambda: MappingProxyType({}))
+    # user id -> the steps that undo their latest changes, newest last (and the redo steps)
+    undo_steps: Mapping[str, tuple[UndoStep, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    redo_steps: Mapping[str, tuple[UndoStep, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -102,6 +149,18 @@ class Trip:
 
     def has_activity(self, activity_id: str) -> bool:
         return any(day.find(activity_id) is not None for day in self.days)
+
+    def find_activity(self, activity_id: str) -> tuple[Day, int] | None:
+        """The day holding the activity and its index there."""
+        for day in self.days:
+            for index, activity in enumerate(day.activities):
+                if activity.activity_id == activity_id:
+                    return day, index
+        return None
+
+    def mark(self, item_id: str, name: str) -> FieldMark | None:
+        marks = self.marks.get(item_id)
+        return marks.get(name) if marks is not None else None
 
     def touches_of(self, item_id: str) -> tuple[Touch, ...]:
         return self.touches.get(item_id, ())

@@ -8,6 +8,7 @@ from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
 from handlers.bounded import RestEdge
+from service.trip_history import TripHistory
 from service.trips import TripService
 
 
@@ -30,11 +31,22 @@ class TripsHandler(TripApiHandler):
         await self.answer(create, command="create_trip")
 
 
-class TripHandler(TripApiHandler):
+class TripHandler(ApiHandler):
+    def initialize(self, edge: RestEdge, trips: TripService, history: TripHistory) -> None:
+        self.edge = edge
+        self.trips = trips
+        self.history = history
+
     async def get(self, trip_id: str) -> None:
         async def read() -> None:
             identity = self.authenticate()
-            trip = await self.trips.visible_trip(identity, self.path_id(trip_id, "tripId"))
+            trip_key = self.path_id(trip_id, "tripId")
+            at = self.get_query_argument("at", None) or None
+            if self.get_query_argument("atVersion", None) or at is not None:  # the trip as it was
+                version = self.int_arg("atVersion", 0, 1, None) or None
+                self.send_json((await self.history.as_of(identity, trip_key, version, at))["trip"])
+                return
+            trip = await self.trips.visible_trip(identity, trip_key)
             self.send_json(trip.to_json())
 
         await self.answer(read)

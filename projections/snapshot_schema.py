@@ -14,6 +14,7 @@ import hashlib
 import inspect
 
 import domain.trip_codec
+import domain.trip_collab
 import domain.trip_decider
 import domain.trip_events
 import domain.trip_model
@@ -21,7 +22,14 @@ import eventlog.upcasters
 from eventlog.records import SCHEMA_VERSION
 
 SNAPSHOT_FORMAT = 1
-_FOLDED_BY = (domain.trip_decider, domain.trip_events, domain.trip_model, domain.trip_codec, eventlog.upcasters)
+_FOLDED_BY = (
+    domain.trip_decider,
+    domain.trip_events,
+    domain.trip_model,
+    domain.trip_codec,
+    eventlog.upcasters,
+    domain.trip_collab,
+)
 
 
 @functools.cache

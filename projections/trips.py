@@ -82,6 +82,7 @@ class TripStates:
             record.version,
             record.at,
             remember_changes=self._remember_changes,
+            by=record.user_id,
         )
         self._states[trip_id] = state
         return state
@@ -102,7 +103,12 @@ class TripStates:
             return True
         state = self._settle(stream) if stream in self._deferred else self._states.get(stream)
         state = self._states[stream] = evolve(
-            state, event_from_json(event), version, record.at, remember_changes=self._remember_changes
+            state,
+            event_from_json(event),
+            version,
+            record.at,
+            remember_changes=self._remember_changes,
+            by=record.user_id,
         )
         if self._weigh and state is not None:
             self._weights[stream] = trip_weight(state)

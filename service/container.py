@@ -23,6 +23,7 @@ from service.pipeline import Pipeline
 from service.presence import RoomRosters
 from service.rooms import RoomService
 from service.session import SessionServices
+from service.trip_history import TripHistory
 from service.trips import TripService
 
 
@@ -57,6 +58,7 @@ class Services:
     admin: AdminService
     security: SecurityEvents
     admission: Admission
+    history: TripHistory
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order

@@ -391,7 +391,7 @@ class Pipeline:
                 assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
                 record = self._stream_record(request, state, events)
                 future = self._store.enqueue(record)
-                decided = evolve(state, stream_event, record.version or 0, record.at)
+                decided = evolve(state, stream_event, record.version or 0, record.at, by=record.user_id)
                 published_before = lane.published
                 published = lane.published = asyncio.get_running_loop().create_future()
                 lane.place(ticket, future, decided)

@@ -66,11 +66,13 @@ _HANDLERS = {
     "typing": "_typing",
     "presence_update": "_presence",
     "refresh_token": "_refresh",
+    "undo": "_revert",
+    "redo": "_revert_redo",
 }
 
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
 # their handlers return the pipeline's ``Handle``
-_PIPELINED = frozenset({"chat_message", "trip_update"})
+_PIPELINED = frozenset({"chat_message", "trip_update", "undo", "redo"})
 
 
 async def _after(before: asyncio.Future[None] | None) -> None:
@@ -381,6 +383,14 @@ class ClientSession:
         payload = schemas.check_event("trip_update", data)
         update = schemas.check_update(payload["updateType"], payload["data"])
         return await self._s.trips.update(self.origin, self.identity, trip_id, payload, update, ref)
+
+    async def _revert(self, data: dict[str, Any], ref: str | None, kind: str = "undo") -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event(kind, data)
+        return await self._s.trips.revert(self.origin, self.identity, trip_id, kind, payload, ref)
+
+    async def _revert_redo(self, data: dict[str, Any], ref: str | None) -> Handle:
+        return await self._revert(data, ref, "redo")
 
     async def _chat(self, data: dict[str, Any], ref: str | None) -> Handle:
         trip_id = self._in_room(data)

@@ -11,6 +11,7 @@ from domain.trip_decider import (
     CreateTrip,
     PostChatMessage,
     RemoveCollaborator,
+    UndoChange,
     UpdateTrip,
     fresh_ids_for_days,
     fresh_ids_needed,
@@ -124,6 +125,14 @@ class TripService:
         )
         key = idempotency_key(identity.user_id, trip_id, "trip_update", ref)
         return await self._pipeline.submit(Request(origin, "trip_update", payload, ref, trip_id, key), command)
+
+    async def revert(
+        self, origin: Origin, identity: Identity, trip_id: str, kind: str, payload: dict[str, Any], ref: str | None
+    ) -> Handle:
+        """Undo (``kind="undo"``) or redo the sender's latest change to the trip."""
+        key = idempotency_key(identity.user_id, trip_id, kind, ref)
+        command = UndoChange(actor_of(identity), kind)
+        return await self._pipeline.submit(Request(origin, kind, payload, ref, trip_id, key), command)
 
     async def chat(
         self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None

@@ -81,8 +81,9 @@ import { confirmDialog, announce as say } from './js/dialogs.js';
 import { Connectivity } from './js/connectivity.js';
 import { viewingAfter, without, expired, viewersByItem as viewersOf, flashAfter, viewingDue } from './js/signals.js';
 import { dateProblem } from './js/rules.js';
-import { avatarLooks, colorOf } from './js/people.js';
+import { avatarLooks, colorOf, nameOf } from './js/people.js';
 import { othersChange } from './js/changes.js';
+import { wireCollab } from './js/collab-page.js';
 
 const KEY = {
   token: 'ts.token',
@@ -137,6 +138,7 @@ const keep = new LocalKeep(globalThis.localStorage);
 const drafts = new Drafts(keep);
 let constraintForm = null;
 let tokenDialog = null;
+let collab = null; // js/collab-page.js: undo/redo keys, replaced values, history
 let connectivity = null;
 
 const api = new Api(() => S.token);
@@ -474,6 +476,7 @@ function onFrame(frame, connId) {
       const before = S.room?.trip ?? null;
       const info = reduce(frame);
       if (info.applied && !info.snapshot) noticeOthers(before, data);
+      if (info.applied && !info.snapshot) collab.tripUpdated(data);
       if (ref) onAck(ref, data);
       if (info.snapshot) {
         rememberTrip(S.room.tripId, S.room.trip.title);
@@ -627,6 +630,7 @@ function onError(data, ref) {
     if (code === ErrorCode.NOT_IN_ROOM && S.room && data.event !== ClientEvent.LEAVE) sendJoin();
     return; // ephemeral signals: nothing to tell the user
   }
+  if (collab.refused(data)) return;
   if (code === ErrorCode.RATE_LIMITED) {
     notify({ kind: 'warning', title: 'Slow down a little', body: 'You are sending messages faster than the server allows.' });
     return;
@@ -921,7 +925,7 @@ function renderConflict() {
   const view = conflictView(mine[0], S.room, names(), S.me?.sub);
   replaceChildren($('conflict-body'), view.nodes);
   $('conflict-reapply').disabled = !view.canReapply;
-  $('conflict-reapply').textContent = 'Re-apply my change on the latest';
+  $('conflict-reapply').textContent = 'Keep mine';
   if (opening) {
     S.focusBeforeConflict = document.activeElement;
     panel.focus();
@@ -1083,7 +1087,10 @@ function renderBoard({ force = false } = {}) {
   el.boardBody.hidden = false;
   const view = pendingView(trip, S.outbox.forTrip(room.tripId));
   const shown = view.trip;
-  if (S.editing && !findActivity(shown, S.editing.activityId)) S.editing = null;
+  if (S.editing && !findActivity(shown, S.editing.activityId)) {
+    collab?.editorGone(S.editing); // removed by someone else: what was typed is offered back
+    S.editing = null;
+  }
   const money = tripMoney(shown);
   const ui = { editing: S.editing, marks: view.marks, flashes: S.flashes, money, menu: S.menu, viewers: viewersOf(S.viewing, names(), currentLooks()) };
   renderConstraints(el.constraintList, shown, handlers, ui);
@@ -1291,6 +1298,11 @@ function wire() {
   el.chatInput.addEventListener('input', () => saveDraft(el.chatInput));
   for (const tab of document.querySelectorAll('[data-testid="phone-tabs"] .tab')) tab.addEventListener('click', () => showTab(tab.dataset.tab));
   constraintForm = new ConstraintForm(document);
+  collab = wireCollab({
+    $, api, notify, newRef, send: (frame) => socket.send(frame), tripId: () => S.room?.tripId ?? null, ready: roomReady,
+    selfId: () => S.me?.sub ?? null, nameOf: (userId) => nameOf(userId, names(), S.me?.sub),
+    submit: (intent) => submitIntent(intent), trip: () => S.room?.trip ?? null,
+  });
   showTab('itinerary');
 }
 

@@ -47,7 +47,16 @@ export function boardActions(S, deps) {
       $(`activity-menu-${activityId}`)?.focus();
     },
     editActivity(activityId, mode) {
-      S.editing = { activityId, mode };
+      // What the editor opened on: a save sends only the fields changed since, based on
+      // that version, so someone else's change meanwhile to the same field is a conflict.
+      const opened = findActivity(shownTrip(), activityId);
+      S.editing = {
+        activityId,
+        mode,
+        baseVersion: S.room?.trip?.version ?? null,
+        original: opened ? { ...opened.activity } : null,
+        dayId: opened?.day.dayId ?? null,
+      };
       S.menu = null;
       renderBoard();
       const input = $(`activity-title-input-${activityId}`);
@@ -68,11 +77,13 @@ export function boardActions(S, deps) {
         return notify({ kind: 'error', title: 'That activity is gone', body: 'Someone removed it meanwhile.' });
       }
       const a = found.activity;
-      const edit = activityChanges(a, values);
+      const seen = S.editing?.activityId === activityId ? S.editing : null;
+      const edit = activityChanges(seen?.original ?? a, values);
       if (!edit.ok) return notify({ kind: 'error', title: edit.title, body: edit.body });
       const { changes } = edit;
       S.editing = null;
-      if (Object.keys(changes).length) submitIntent({ type: 'update_activity', activityId, changes, original: { title: a.title } });
+      const based = seen?.baseVersion != null ? { baseVersion: seen.baseVersion } : {};
+      if (Object.keys(changes).length) submitIntent({ type: 'update_activity', activityId, changes, original: { title: a.title } }, based);
       renderBoard();
     },
     moveActivity(activityId, toDayId) {

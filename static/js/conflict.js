@@ -10,6 +10,17 @@ import { formatClock } from './util.js';
  * @param {object|null} room state.js room of the trip
  * @returns {{nodes: Node[], canReapply: boolean, current: number}}
  */
+/** "Ana set the title to “X”" for each field a per-field CONFLICT names. */
+function fieldLines(details, names, selfId) {
+  const fields = details?.fields && typeof details.fields === 'object' ? details.fields : {};
+  return Object.entries(fields)
+    .filter(([, f]) => f && 'theirValue' in f)
+    .map(([field, f]) =>
+      h('p', { testid: `conflict-field-${field}` },
+        h('strong', null, displayName(f.by, names, selfId)), ` set the ${field} to “${f.theirValue ?? ''}”.`),
+    );
+}
+
 export function conflictView(conflict, room, names, selfId) {
   const trip = room?.trip ?? null;
   const base = conflict.entry.baseVersion;
@@ -37,8 +48,9 @@ export function conflictView(conflict, room, names, selfId) {
           ),
         )
       : h('p', null, 'Meanwhile ', describeConflictTypes(types).join(', ') || 'the same item changed', '.'),
+    ...fieldLines(conflict.details, names, selfId),
     plan.ok
-      ? h('p', { class: 'muted small' }, '“Re-apply” makes your change again on top of theirs; “Discard” keeps theirs.')
+      ? h('p', { class: 'muted small' }, '“Keep mine” makes your change again on top of theirs; “Keep theirs” drops yours.')
       : h('p', { class: 'error-text', testid: 'conflict-cannot' }, `Your change can no longer be applied: ${plan.error}`),
   ];
   return { nodes, canReapply: plan.ok, current };

@@ -22,6 +22,7 @@
 
 import { ACTIVITY_FIELDS } from './protocol.js';
 import { formatValue } from './util.js';
+import { applyCollabUpdate, describeCollabUpdate } from './collab.js';
 
 const HISTORY_LIMIT = 100;
 export const TYPING_TTL_MS = 6000;
@@ -158,7 +159,7 @@ export function applyTripUpdate(trip, updateType, data) {
     case 'collaborator_removed':
       return { ...trip, collaborators: trip.collaborators.filter((u) => u !== d.userId) };
     default:
-      return trip;
+      return applyCollabUpdate(trip, updateType, d) ?? trip;
   }
 }
 
@@ -229,7 +230,7 @@ export function describeUpdate(tripBefore, updateType, data) {
     case 'collaborator_removed':
       return 'removed someone from the trip';
     default:
-      return updateType;
+      return describeCollabUpdate(tripBefore, updateType, d) ?? updateType;
   }
 }
 
@@ -538,12 +539,14 @@ export function planUpdates(trip, intent) {
       const found = findActivity(trip, intent.activityId);
       if (!found) return fail('That activity no longer exists.');
       if (!findDay(trip, intent.toDayId)) return fail('The target day no longer exists.');
-      if (found.day.dayId === intent.toDayId) return fail('The activity is already on that day.');
+      if (found.day.dayId === intent.toDayId && !Number.isInteger(intent.toIndex)) return fail('The activity is already on that day.');
       return {
         ok: true,
         updates: [
-          { updateType: 'activity_removed', data: { dayId: found.day.dayId, activityId: intent.activityId } },
-          { updateType: 'activity_added', data: { dayId: intent.toDayId, activity: cleanActivity(found.activity) } },
+          {
+            updateType: 'activity_moved',
+            data: { dayId: found.day.dayId, activityId: intent.activityId, toDayId: intent.toDayId, ...toIndexOf(intent) },
+          },
         ],
       };
     }
@@ -563,6 +566,10 @@ export function planUpdates(trip, intent) {
     default:
       return fail(`Unknown change ${intent?.type}.`);
   }
+}
+
+function toIndexOf(intent) {
+  return Number.isInteger(intent.toIndex) && intent.toIndex >= 0 ? { toIndex: intent.toIndex } : {};
 }
 
 function stripEmpty(obj, keep = []) {

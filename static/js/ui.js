@@ -263,6 +263,7 @@ function activityItem(activity, day, days, ui, handlers) {
     {
       class: `${itemClass('activity', id, ui)}${editing ? ' is-editing' : ''}${menuOpen ? ' menu-open' : ''}`,
       testid: `activity-${id}`,
+      draggable: editing ? null : 'true', // js/drag.js: drop on another day to move it
       dataset: { activityId: id, dayId: day.dayId, sync: ui.marks?.[id] ? 'pending' : null },
       style: ui.flashes?.[id] ? { '--flash': ui.flashes[id].color } : null,
     },

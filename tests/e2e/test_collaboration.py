@@ -59,7 +59,7 @@ async def test_concurrent_updates_and_chat_get_one_gap_free_seq_order_for_everyo
     await close_all(ada, bob, cyd)
 
 
-async def test_a_stale_base_version_on_the_same_item_is_a_conflict(
+async def test_a_stale_base_version_on_the_same_field_is_a_conflict_and_other_fields_merge(
     shared_server: ServerProcess, people: People
 ) -> None:
     trip = make_trip(
@@ -77,17 +77,26 @@ async def test_a_stale_base_version_on_the_same_item_is_a_conflict(
     first = await ada.request("trip_update", change, "u1", "trip_updated")
     assert first["event"] == "trip_updated"
     clash = await bob.request(
-        "trip_update", {**change, "data": {**change["data"], "changes": {"notes": "n"}}}, "u2", "trip_updated"
+        "trip_update", {**change, "data": {**change["data"], "changes": {"title": "Tram 12"}}}, "u2", "trip_updated"
     )
     assert clash["event"] == "error" and clash["data"]["code"] == "CONFLICT"
-    assert clash["data"]["details"] == {"currentVersion": 2, "conflictsWith": ["activity_updated"]}
+    assert clash["data"]["details"] == {
+        "currentVersion": 2,
+        "conflictsWith": ["activity_updated"],
+        "itemId": act,
+        "fields": {"title": {"theirValue": "Tram 28", "by": people.id("ada"), "version": 2, "currentValue": "Tram 28"}},
+    }
+    merged = await bob.request(
+        "trip_update", {**change, "data": {**change["data"], "changes": {"notes": "n"}}}, "u2b", "trip_updated"
+    )
+    assert merged["event"] == "trip_updated" and merged["data"]["version"] == 3  # another field: both apply
     elsewhere = await bob.request(
         "trip_update",
         {"tripId": tid, "updateType": "day_added", "baseVersion": 1, "data": {"day": {"date": "2026-12-05"}}},
         "u3",
         "trip_updated",
     )
-    assert elsewhere["event"] == "trip_updated" and elsewhere["data"]["version"] == 3
+    assert elsewhere["event"] == "trip_updated" and elsewhere["data"]["version"] == 4
     await close_all(ada, bob)
 
 

@@ -41,6 +41,7 @@ BODY_RULES = {
     "setViewing": "viewing",
     "broadcast": "broadcast",
     "notifyUser": "notify",
+    "restoreTrip": "restore_trip",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 

@@ -495,7 +495,9 @@ def test_chat_messages_only_move_a_trips_version() -> None:
         if event is None or record.version is None or record.stream is None:
             continue
         lazy.apply(record)
-        eager[record.stream] = evolve(eager.get(record.stream), event_from_json(event), record.version, record.at)
+        eager[record.stream] = evolve(
+            eager.get(record.stream), event_from_json(event), record.version, record.at, by=record.user_id
+        )
         assert lazy.get(record.stream) == eager[record.stream]  # after every record, not only at the end
     chats = [r for r in records if r.stream_event and r.stream_event["type"] == "chat_message"]
     assert len(chats) > 5

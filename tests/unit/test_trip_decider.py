@@ -128,24 +128,36 @@ def test_updates_naming_items_the_trip_lacks_are_validation_errors(kind: str, da
     assert caught.value.code == ErrorCode.VALIDATION_ERROR and field in caught.value.details
 
 
-def test_a_stale_base_version_conflicts_only_when_the_same_item_changed() -> None:
+def test_a_stale_base_version_conflicts_only_when_the_same_field_changed() -> None:
     day = ids("d1")[0]
     trip = update(with_day(), "activity_added", {"dayId": day, "activity": {"title": "A"}}, fresh=ids("a1"))
     base = trip.version  # 3
     trip = update(trip, "activity_updated", {"dayId": day, "activityId": ids("a1")[0], "changes": {"title": "A2"}})
     trip = update(trip, "constraint_added", {"constraint": {"type": "pace", "value": "slow"}}, fresh=ids("k1"))
 
-    same_item = UpdateTrip(
+    same_field = UpdateTrip(
+        Actor(FRIEND),
+        "activity_updated",
+        {"dayId": day, "activityId": ids("a1")[0], "changes": {"title": "B2"}},
+        base,
+        (),
+    )
+    with pytest.raises(CommandRefused) as caught:
+        decide(trip, same_field)
+    assert caught.value.code == ErrorCode.CONFLICT
+    assert caught.value.details is not None
+    assert caught.value.details["currentVersion"] == 5
+    assert caught.value.details["conflictsWith"] == ["activity_updated"]
+    assert caught.value.details["fields"]["title"]["version"] == 4
+
+    other_field = UpdateTrip(
         Actor(FRIEND),
         "activity_updated",
         {"dayId": day, "activityId": ids("a1")[0], "changes": {"notes": "n"}},
         base,
         (),
     )
-    with pytest.raises(CommandRefused) as caught:
-        decide(trip, same_item)
-    assert caught.value.code == ErrorCode.CONFLICT
-    assert caught.value.details == {"currentVersion": 5, "conflictsWith": ["activity_updated"]}
+    assert decide(trip, other_field)[0].changes == {"notes": "n"}  # type: ignore[union-attr]
 
     other_item = UpdateTrip(
         Actor(FRIEND), "activity_added", {"dayId": day, "activity": {"title": "B"}}, base, ids("b1")

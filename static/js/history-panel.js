@@ -1,0 +1,68 @@
+// The trip's history panel: who changed what and when (GET /api/trips/{id}/history),
+// and a one-click restore of the plan as it was after a change (POST .../restore).
+
+import { h } from './ui.js';
+import { historyLine } from './collab.js';
+import { formatClock } from './util.js';
+
+export class HistoryPanel {
+  /**
+   * @param {{root: HTMLElement, api: object, nameOf: (userId: string) => string,
+   *          notify: (opts: object) => void}} deps
+   */
+  constructor({ root, api, nameOf, notify }) {
+    this.root = root;
+    this.api = api;
+    this.nameOf = nameOf;
+    this.notify = notify;
+    this.tripId = null;
+  }
+
+  async toggle(tripId) {
+    if (!this.root.hidden && this.tripId === tripId) {
+      this.root.hidden = true;
+      return;
+    }
+    this.tripId = tripId;
+    this.root.hidden = false;
+    await this.refresh();
+  }
+
+  async refresh() {
+    if (this.root.hidden || !this.tripId) return;
+    const tripId = this.tripId;
+    let page;
+    try {
+      page = await this.api.request('GET', `/api/trips/${encodeURIComponent(tripId)}/history?limit=50`);
+    } catch (err) {
+      this.root.replaceChildren(h('p', { class: 'error-text' }, `Could not load the history: ${err.message}`));
+      return;
+    }
+    if (tripId !== this.tripId) return;
+    const newest = page.changes[0]?.version ?? 0;
+    this.root.replaceChildren(
+      h('h2', { class: 'label' }, 'History'),
+      h('ol', { class: 'history-list', testid: 'history-list' },
+        page.changes.map((change) =>
+          h('li', { testid: `history-${change.version}` },
+            h('span', null, historyLine(change, this.nameOf(change.userId))),
+            h('span', { class: 'muted small' }, ` · ${formatClock(change.at)}`),
+            change.version < newest
+              ? h('button', { type: 'button', class: 'btn btn-small', testid: `history-restore-${change.version}`, onclick: () => this.restore(change.version) }, 'Restore this version')
+              : null,
+          ),
+        ),
+      ),
+    );
+  }
+
+  async restore(version) {
+    try {
+      await this.api.request('POST', `/api/trips/${encodeURIComponent(this.tripId)}/restore`, { toVersion: version });
+      this.notify({ kind: 'success', title: `Restored the plan as it was at version ${version}` });
+    } catch (err) {
+      this.notify({ kind: 'error', title: 'Could not restore', body: err.message });
+    }
+    await this.refresh();
+  }
+}
