@@ -28,7 +28,7 @@ from config import Limits, Settings, SettingsError, load_settings, refusals, war
 from domain.rate_limit import BucketRule
 from domain.room import RosterNews
 from domain.trip_limits import TripLimits
-from eventlog.factory import open_bus, open_presence, open_read_models, open_store
+from eventlog.factory import open_bus, open_presence, open_read_models, open_session_records, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
@@ -39,6 +39,7 @@ from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.page import IndexHandler
 from handlers.pinger import Pinger
 from handlers.read_model import ReadModelHandler
+from handlers.sessions import SessionsHandler
 from handlers.signin import DevSignInHandler, PeopleHandler, RealtimeTicketsHandler
 from handlers.trips import (
     CollaboratorHandler,
@@ -52,6 +53,7 @@ from handlers.viewing import ViewingHandler
 from handlers.websocket import RealtimeSocket
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide, TripCache
+from projections.sessions import SessionFolder
 from service import logs
 from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
@@ -73,6 +75,7 @@ from service.reactions import RecordReactions
 from service.rest_limits import RestLimiter
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
+from service.sessions import LocalLiveness, SessionService
 from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
 from service.trips import TripService
 
@@ -128,7 +131,10 @@ async def build(settings: Settings) -> Services:
     sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None
     cache = TripCache(limits.cache_budget_mib << 20, limits.snapshot_every or None)
-    read_side = ReadSide(store, writer=writer, cache=cache)
+    session_records = open_session_records(settings.store_url)
+    await session_records.open()
+    session_folder = SessionFolder(session_records)
+    read_side = ReadSide(store, writer=writer, cache=cache, sessions=session_folder)
     revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
     connections_changed = asyncio.Event()
@@ -161,7 +167,8 @@ async def build(settings: Settings) -> Services:
         limits=limits,
     )
     notifications = NotificationService(read_side, pipeline, new_id)
-    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics)
+    node = presence.instance if presence is not None else origin  # as session records name this process
+    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node)
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
         directory = presence.directory(
@@ -203,12 +210,14 @@ async def build(settings: Settings) -> Services:
         admin=admin,
         security=security,
         admission=Admission(hub, limits, clock, settings.allowed_origins),
+        sessions=SessionService(session_records, pipeline, presence if presence is not None else LocalLiveness(node)),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
     if presence is not None:
         services.closing.append(presence)
     if writer is not None:
         services.closing.append(writer)
+    services.closing.append(session_folder)
     return services
 
 
@@ -276,6 +285,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/api/realtime/broadcast", BroadcastHandler, deps),
         (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, deps),
         (r"/api/realtime/notify", NotifyHandler, deps),
+        (r"/api/realtime/sessions", SessionsHandler, deps),
         (r"/api/audit/events", AuditEventsHandler, deps),
         (r"/api/audit/read-model", ReadModelHandler, deps),
         (r"/metrics", MetricsHandler, deps),

@@ -43,7 +43,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -345,6 +345,21 @@ class RedisPresence:
             except Exception:
                 self.beat_failures += 1
                 log.exception("presence: heartbeat failed")
+
+    async def alive(self, instances: Collection[str]) -> set[str]:
+        """Which of ``instances`` have their key (``service.sessions.NodeLiveness``); Redis
+        unreachable: ``StoreUnavailable`` (nobody is taken for dead on no evidence)."""
+        names = sorted(instances)
+        if not names:
+            return set()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.exists(self.node_prefix + name)  # one key a command: a cluster spreads them
+                replies = await pipe.execute()
+        except _FAILURES as exc:
+            raise StoreUnavailable(f"presence (Redis) is unavailable: {exc}") from exc
+        return {name for name, found in zip(names, replies, strict=True) if found}
 
     async def beat(self) -> None:
         """Refresh this instance's key; repair when it was gone; sweep the rooms it has members in."""

@@ -23,6 +23,7 @@ from service.pipeline import Pipeline
 from service.presence import RoomRosters
 from service.rooms import RoomService
 from service.session import SessionServices
+from service.sessions import SessionService
 from service.trips import TripService
 
 
@@ -57,6 +58,7 @@ class Services:
     admin: AdminService
     security: SecurityEvents
     admission: Admission
+    sessions: SessionService
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order

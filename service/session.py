@@ -55,6 +55,7 @@ class SessionServices:
     clock: Clock
     limits: Limits
     metrics: Metrics = field(default_factory=Metrics)
+    node: str = ""  # this process instance, as session records name it
 
 
 # client event -> the ClientSession method that handles it (one table, not a dict per session)
@@ -137,7 +138,7 @@ class ClientSession:
     async def start(self) -> None:
         logs.bind(session_id=self.conn.session_id)
         s = self._s
-        meta = {"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden}
+        meta = {"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden, "node": s.node}
         await s.pipeline.record(
             Request(self.origin, "connect", meta=meta), ({"type": "connected", "data": {"hidden": self.conn.hidden}},)
         )
