@@ -73,6 +73,7 @@ from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
 from service.reactions import RecordReactions
 from service.rest_limits import RestLimiter
+from service.retention import SessionRetention
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
 from service.sessions import LocalLiveness, SessionService
@@ -213,6 +214,17 @@ async def build(settings: Settings) -> Services:
         sessions=SessionService(session_records, pipeline, presence if presence is not None else LocalLiveness(node)),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
+    retention = SessionRetention(
+        session_records,
+        services.sessions,
+        clock,
+        metrics.registry,
+        holder=node,
+        interval=limits.session_retention_seconds,
+        pii_days=limits.session_pii_days,
+        keep_days=limits.session_keep_days,
+    )
+    services.followers.append(asyncio.ensure_future(retention.follow()))
     if presence is not None:
         services.closing.append(presence)
     if writer is not None:

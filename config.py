@@ -65,6 +65,9 @@ class Limits:
     deflate_level: int = 1
     cache_budget_mib: int = 256  # trip states and recent chat a node holds; the least recently used go past it
     snapshot_every: int = 1000  # records folded into a trip since its last snapshot before the next (0: never)
+    session_pii_days: float = 30.0  # session records' IP and user agent are blanked after this many days
+    session_keep_days: float = 90.0  # disconnected session records older than this become counts per day
+    session_retention_seconds: float = 3600.0  # between runs of the retention job (one node at a time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,9 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--deflate-level": ("deflate_level", "DEFLATE_LEVEL", int),
     "--cache-budget": ("cache_budget_mib", "CACHE_BUDGET", int),
     "--snapshot-every": ("snapshot_every", "SNAPSHOT_EVERY", int),
+    "--session-pii-days": ("session_pii_days", "SESSION_PII_DAYS", float),
+    "--session-keep-days": ("session_keep_days", "SESSION_KEEP_DAYS", float),
+    "--session-retention-interval": ("session_retention_seconds", "SESSION_RETENTION_INTERVAL", float),
 }
 
 
@@ -332,6 +338,9 @@ def _event_loop(text: str) -> str:
 
 
 _LIMIT_HELP = {
+    "session_pii_days": "days after which session records lose their IP and user agent",
+    "session_keep_days": "days after which disconnected session records become counts per day",
+    "session_retention_seconds": "seconds between runs of the session retention job (one node at a time)",
     "rate_burst": "inbound events per connection: burst",
     "rate_per_second": "inbound events per connection: per second",
     "typing_burst": "typing events per connection: burst",

@@ -349,6 +349,8 @@ class ReadSide:
         """Wait until the external read models hold what this side has folded so far."""
         if self._writer is not None:
             await self._writer.drain()
+        if self._sessions is not None:
+            await self._sessions.drain()
         while self._saving:
             await asyncio.gather(*self._saving.values())
 
