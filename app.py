@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import hashlib
+import hmac
 import importlib
 import logging
 import os
@@ -73,6 +75,7 @@ from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
 from service.reactions import RecordReactions
 from service.rest_limits import RestLimiter
+from service.resume import SessionResumer
 from service.retention import SessionRetention
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
@@ -169,7 +172,13 @@ async def build(settings: Settings) -> Services:
     )
     notifications = NotificationService(read_side, pipeline, new_id)
     node = presence.instance if presence is not None else origin  # as session records name this process
-    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node)
+    liveness = presence if presence is not None else LocalLiveness(node)
+    resumer = None
+    if limits.resume_window_seconds > 0:
+        resumer = SessionResumer(
+            session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
+        )
+    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node, resumer)
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
         directory = presence.directory(
@@ -211,7 +220,7 @@ async def build(settings: Settings) -> Services:
         admin=admin,
         security=security,
         admission=Admission(hub, limits, clock, settings.allowed_origins),
-        sessions=SessionService(session_records, pipeline, presence if presence is not None else LocalLiveness(node)),
+        sessions=SessionService(session_records, pipeline, liveness),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
     retention = SessionRetention(
@@ -231,6 +240,17 @@ async def build(settings: Settings) -> Services:
         services.closing.append(writer)
     services.closing.append(session_folder)
     return services
+
+
+def resume_secret(settings: Settings) -> bytes:
+    """What signs resume tokens: ``RESUME_SECRET``, else one derived from the JWT secret (every
+    node has it), else this process's own (a session then resumes on its own node only)."""
+    if settings.resume_secret:
+        return settings.resume_secret.encode()
+    if settings.jwt_secret:
+        return hmac.new(settings.jwt_secret.encode(), b"travelsense session resume", hashlib.sha256).digest()
+    log.warning("no RESUME_SECRET and no JWT secret: sessions resume only on the node they were on")
+    return secrets.token_bytes(32)
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:

@@ -60,6 +60,7 @@ log = logging.getLogger("travelsense.presence")
 DEFAULT_PREFIX = "travelsense"
 HEARTBEAT_SECONDS = 2.0
 TTL_SECONDS = 6.0
+SEEN_SECONDS = 24 * 3600  # how long an instance's last heartbeat time is kept (session resume asks it)
 CLUSTER_SHARDS = 6  # room hash tags on a Redis Cluster (two per master of a three-master cluster)
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
@@ -361,6 +362,17 @@ class RedisPresence:
             raise StoreUnavailable(f"presence (Redis) is unavailable: {exc}") from exc
         return {name for name, found in zip(names, replies, strict=True) if found}
 
+    def seen_key(self, instance: str) -> str:
+        return f"{self.prefix}:seen:{instance}"
+
+    async def last_seen(self, instance: str) -> float | None:
+        """When ``instance`` last beat (epoch seconds), for a day after it died (None: unknown)."""
+        try:
+            raw = await self.client.get(self.seen_key(instance))
+        except _FAILURES as exc:
+            raise StoreUnavailable(f"presence (Redis) is unavailable: {exc}") from exc
+        return None if raw is None else float(_text(raw))
+
     async def beat(self) -> None:
         """Refresh this instance's key; repair when it was gone; sweep the rooms it has members in."""
         now = time.monotonic()
@@ -369,6 +381,7 @@ class RedisPresence:
             for node in self._node_prefixes[1:]:
                 pipe.set(node + self.instance, self.node_id, px=self.ttl_ms)
             pipe.sadd(self.instances_key, self.instance)
+            pipe.set(self.seen_key(self.instance), repr(time.time()), ex=SEEN_SECONDS)
             previous = (await pipe.execute())[0]
         missing = previous is None
         # Beats missed while Redis could not be reached are no stall: nobody could sweep this

@@ -19,6 +19,7 @@ import tornado.web
 import tornado.websocket
 
 from domain.errors import CommandRefused, ErrorCode
+from domain.ids import is_object_id
 from handlers.base import error_body
 from handlers.frame_writer import DeflatingSocket, FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
@@ -28,6 +29,7 @@ from service.clock import iso
 from service.container import Services
 from service.hub import Connection
 from service.pipeline import Origin
+from service.resume import ResumeAsk
 from service.session import CLOSE_TOO_SLOW, ClientSession
 from service.signin import RealtimeTickets
 
@@ -165,7 +167,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         self.set_nodelay(True)
         self.session = ClientSession(services.session, conn, identity)
         try:
-            await self.session.start()
+            await self.session.start(self._resume_ask(limits.max_rooms))
         except Exception:
             self._settle_admission()
             log.exception("could not open a session")
@@ -176,6 +178,19 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             self._shed_request()
             if self.pinger is not None:
                 self.pinger.add(self)
+
+    def _resume_ask(self, max_rooms: int) -> ResumeAsk | None:
+        """``?resume=<token>&lastSeq=<tripId>:<seq>,...`` (docs/asyncapi.yaml): what a reconnecting
+        client asks for.  Resuming is best effort: entries that do not parse are ignored."""
+        token = self.get_query_argument("resume", None)
+        if not token:
+            return None
+        last_seqs: dict[str, int] = {}
+        for entry in self.get_query_argument("lastSeq", "").split(",")[:max_rooms]:
+            trip_id, _, seq = entry.partition(":")
+            if is_object_id(trip_id) and seq.isdigit() and len(seq) <= 18:
+                last_seqs[trip_id.lower()] = int(seq)
+        return ResumeAsk(token, last_seqs)
 
     # keep-alive (handlers.pinger) ----------------------------------------------------
 

@@ -11,7 +11,9 @@ from typing import Any
 from config import Limits
 from domain.errors import CommandRefused, ErrorCode
 from domain.room import MemberBack, MemberGone, RoomMember, RosterNews
+from domain.trip_model import Trip
 from eventlog.ports import EventStore
+from eventlog.records import LogRecord
 from service.auth import Identity
 from service.broadcaster import Broadcaster
 from service.clock import Clock
@@ -103,44 +105,78 @@ class RoomService:
             trip = await self._trips.visible_trip(identity, trip_id)
             head = trip.version
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
-            recovered = last_seq is not None and last_seq <= head and head - last_seq <= MAX_RECOVERY
-            missed = (
-                await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
-                if recovered and last_seq is not None
-                else None
-            )
+            missed = await self._missed(trip_id, head, last_seq)
             await self._pipeline.record(
                 Request(origin, "join_trip_room", payload, ref, trip_id),
                 ({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
             )
-            joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered}
+            joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": missed is not None}
             if shown > len(members):
                 joined["memberCount"] = shown  # a capped list: how many visible users there are
             conn.send(encode("trip_room_joined", joined, ref))
-            sent_up_to = head
-            if missed is not None:
-                for frame in self._hub.room_frames_since(missed):
-                    conn.send(frame)
-                sent_up_to = max([head, *(r.version or 0 for r in missed)])
-            else:
-                conn.send(
-                    encode(
-                        "trip_updated",
-                        {"tripId": trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head},
-                    )
-                )
-            self._hub.open_seat(conn, trip_id, sent_up_to)
+            self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
         except BaseException:
             if not rejoining:
                 self._hub.exit(conn, trip_id)
                 await self._rosters.leave(trip_id, conn.session_id)
             raise
         if newly_visible:
-            data: dict[str, Any] = {"tripId": trip_id, "userId": conn.user_id}
-            if conn.name is not None:
-                data["name"] = conn.name
-            data["timestamp"] = self._pipeline.now()
-            await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=conn.user_id)
+            await self._announce_joined(conn, trip_id)
+
+    async def reseat(self, conn: Connection, identity: Identity, trip_id: str, last_seq: int | None) -> None:
+        """A resumed session's room, given back without a join (its ``resume`` record is
+        logged): access checked again, then what it missed since ``last_seq`` (a snapshot
+        when it sent none, or too much was missed), then live frames."""
+        self._hub.enter(conn, trip_id)
+        try:
+            member = RoomMember(
+                conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
+            )
+            newly_visible = await self._rosters.join(trip_id, member)
+            trip = await self._trips.visible_trip(identity, trip_id)
+            members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
+            missed = await self._missed(trip_id, trip.version, last_seq)
+            joined = {
+                "tripId": trip_id,
+                "members": members,
+                "seq": trip.version,
+                "recovered": missed is not None,
+                "resumed": True,
+            }
+            if shown > len(members):
+                joined["memberCount"] = shown
+            conn.send(encode("trip_room_joined", joined))
+            self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
+        except BaseException:
+            self._hub.exit(conn, trip_id)
+            await self._rosters.leave(trip_id, conn.session_id)
+            raise
+        if newly_visible:
+            await self._announce_joined(conn, trip_id)
+
+    async def _missed(self, trip_id: str, head: int, last_seq: int | None) -> list[LogRecord] | None:
+        """The trip's records after ``last_seq`` (None: a snapshot is sent instead)."""
+        if last_seq is None or last_seq > head or head - last_seq > MAX_RECOVERY:
+            return None
+        return await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
+
+    def _send_missed(self, conn: Connection, trip: Trip, missed: list[LogRecord] | None) -> int:
+        """Send what was missed (or the trip's snapshot); the last ``seq`` sent."""
+        head = trip.version
+        if missed is None:
+            snapshot = {"tripId": trip.trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head}
+            conn.send(encode("trip_updated", snapshot))
+            return head
+        for frame in self._hub.room_frames_since(missed):
+            conn.send(frame)
+        return max([head, *(r.version or 0 for r in missed)])
+
+    async def _announce_joined(self, conn: Connection, trip_id: str) -> None:
+        data: dict[str, Any] = {"tripId": trip_id, "userId": conn.user_id}
+        if conn.name is not None:
+            data["name"] = conn.name
+        data["timestamp"] = self._pipeline.now()
+        await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=conn.user_id)
 
     async def leave(
         self, conn: Connection, origin: Origin, trip_id: str, ref: str | None, *, reason: str | None = None

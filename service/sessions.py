@@ -13,22 +13,17 @@ import base64
 import binascii
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from domain.errors import invalid
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionQuery, SessionRecords
 from service.pipeline import Origin, Pipeline, Request
+from service.resume import NodeLiveness
 
 SYSTEM = Origin("system")
 STATUSES = (CONNECTED, DISCONNECTED)
-
-
-class NodeLiveness(Protocol):
-    async def alive(self, nodes: Collection[str]) -> set[str]:
-        """Which of ``nodes`` (process instances) are alive."""
-        ...
 
 
 class LocalLiveness:
@@ -39,6 +34,9 @@ class LocalLiveness:
 
     async def alive(self, nodes: Collection[str]) -> set[str]:
         return {self._node} & set(nodes)
+
+    async def last_seen(self, node: str) -> float | None:
+        return None  # a process before this one: its sessions' last activity tells
 
 
 def cursor_of(connection_time: str, session_id: str) -> str:
