@@ -69,6 +69,7 @@ class Limits:
     session_keep_days: float = 90.0  # disconnected session records older than this become counts per day
     session_retention_seconds: float = 3600.0  # between runs of the retention job (one node at a time)
     resume_window_seconds: float = 120.0  # how long after a drop a session may be resumed (0: never)
+    presence_grace_seconds: float = 10.0  # a dropped connection is shown gone after this long without a resume
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--session-keep-days": ("session_keep_days", "SESSION_KEEP_DAYS", float),
     "--session-retention-interval": ("session_retention_seconds", "SESSION_RETENTION_INTERVAL", float),
     "--resume-window": ("resume_window_seconds", "RESUME_WINDOW", float),
+    "--presence-grace": ("presence_grace_seconds", "PRESENCE_GRACE", float),
 }
 
 
@@ -345,6 +347,7 @@ _LIMIT_HELP = {
     "session_keep_days": "days after which disconnected session records become counts per day",
     "session_retention_seconds": "seconds between runs of the session retention job (one node at a time)",
     "resume_window_seconds": "seconds after a drop within which a session may be resumed (0: never)",
+    "presence_grace_seconds": "seconds a dropped connection stays in its rooms' member lists, awaiting a resume",
     "rate_burst": "inbound events per connection: burst",
     "rate_per_second": "inbound events per connection: per second",
     "typing_burst": "typing events per connection: burst",

@@ -54,6 +54,8 @@ class RoomService:
         self._clock = clock
         self._limits = limits
         self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._graces: dict[tuple[str, str], asyncio.TimerHandle] = {}  # (session, trip) -> a dropped member's expiry
+        self._expiring: set[asyncio.Task[None]] = set()
 
     async def follow(self, revocations: asyncio.Queue[SeatRevoked], news: asyncio.Queue[RosterNews]) -> None:
         """Act on seats whose access was revoked (from the hub) and on members the shared
@@ -98,7 +100,13 @@ class RoomService:
         self._hub.enter(conn, trip_id)
         try:
             member = RoomMember(
-                conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
+                conn.session_id,
+                conn.user_id,
+                conn.name,
+                conn.hidden,
+                "online",
+                self._clock.monotonic(),
+                self._pipeline.now(),
             )
             newly_visible = await self._rosters.join(trip_id, member)
             # read everything the answer needs first: once the join is recorded, it is answered
@@ -127,10 +135,20 @@ class RoomService:
         """A resumed session's room, given back without a join (its ``resume`` record is
         logged): access checked again, then what it missed since ``last_seq`` (a snapshot
         when it sent none, or too much was missed), then live frames."""
+        grace = self._graces.pop((conn.session_id, trip_id), None)
+        if grace is not None:  # dropped from this node: still a member, seen again now
+            grace.cancel()
+            await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
         self._hub.enter(conn, trip_id)
         try:
             member = RoomMember(
-                conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
+                conn.session_id,
+                conn.user_id,
+                conn.name,
+                conn.hidden,
+                "online",
+                self._clock.monotonic(),
+                self._pipeline.now(),
             )
             newly_visible = await self._rosters.join(trip_id, member)
             trip = await self._trips.visible_trip(identity, trip_id)
@@ -203,10 +221,37 @@ class RoomService:
                 exclude_user=conn.user_id,
             )
 
-    async def leave_all(self, conn: Connection) -> None:
-        """The connection is gone: vacate every room it sat in."""
+    async def leave_all(self, conn: Connection, *, dropped: bool = False) -> None:
+        """The connection is gone: vacate every room it sat in.  A ``dropped`` one (no close
+        frame: the network went) stays in the member lists for the grace period, so that a
+        resume, on any node, shows no ``user_left``; a closed one is announced at once."""
+        grace = self._limits.presence_grace_seconds
         for trip_id in list(conn.seats):
-            await self._vacate(conn, trip_id)
+            if not dropped or grace <= 0:
+                await self._vacate(conn, trip_id)
+                continue
+            await self._stop_typing(conn, trip_id, announce=True)
+            self._hub.exit(conn, trip_id)
+            await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
+            key = (conn.session_id, trip_id)
+            self._graces[key] = asyncio.get_running_loop().call_later(grace, self._grace_over, key, conn.user_id)
+
+    def _grace_over(self, key: tuple[str, str], user_id: str) -> None:
+        if self._graces.pop(key, None) is None:
+            return
+        task = asyncio.ensure_future(self._expire(*key, user_id))
+        self._expiring.add(task)
+        task.add_done_callback(self._expiring.discard)
+
+    async def _expire(self, session_id: str, trip_id: str, user_id: str) -> None:
+        """No resume within the grace period: the member goes (unless another node took it over)."""
+        try:
+            _, gone = await self._rosters.expire(trip_id, session_id)
+            if gone:
+                data = {"tripId": trip_id, "userId": user_id, "timestamp": self._pipeline.now()}
+                await self._broadcaster.room_signal(trip_id, "user_left", data, exclude_user=user_id)
+        except Exception:
+            log.exception("rooms: could not end the grace of session %s in room %s", session_id, trip_id)
 
     async def member_gone(self, trip_id: str, user_id: str) -> None:
         """A shared roster found the user's last visible connection on a node that died."""

@@ -37,6 +37,7 @@ from service.trips import TripService
 log = logging.getLogger("travelsense.session")
 
 CLOSE_GOING_AWAY = 1001
+CLOSE_ABNORMAL = 1006
 CLOSE_IDLE = 4000
 CLOSE_TOKEN_EXPIRED = 4001
 CLOSE_ADMIN = 4003
@@ -205,7 +206,8 @@ class ClientSession:
             timer.cancel()
         s = self._s
         try:
-            await s.rooms.leave_all(self.conn)
+            # no close frame (the network went, or pings timed out): a drop, awaiting a resume
+            await s.rooms.leave_all(self.conn, dropped=code is None or code == CLOSE_ABNORMAL)
         finally:
             s.hub.remove(self.conn)
             try:
