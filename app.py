@@ -178,7 +178,9 @@ async def build(settings: Settings) -> Services:
         resumer = SessionResumer(
             session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
         )
-    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node, resumer)
+    session = SessionServices(
+        trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node, resumer, session_records
+    )
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
         directory = presence.directory(

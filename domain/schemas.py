@@ -154,6 +154,7 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
     "typing": {**TRIP_ID, "isTyping": {"type": "boolean", "required": True}},
     "presence_update": {**TRIP_ID, "status": {"type": "string", "required": True, "allowed": list(PRESENCE_STATUSES)}},
     "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
+    "presence_visibility": {"hidden": {"type": "boolean", "required": True}},
 }
 
 REST_BODIES: dict[str, dict[str, Any]] = {

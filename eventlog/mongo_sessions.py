@@ -25,6 +25,7 @@ Document = dict[str, Any]
 SESSIONS = "sessions"
 COUNTS = "session_counts"
 LEASES = "leases"
+CHOICES = "presence_choices"
 
 
 def _record(doc: Document) -> SessionRecord:
@@ -186,6 +187,19 @@ class MongoSessionRecords:
                 return False  # held by another, not expired
             doc = await self._database()[LEASES].find_one({"_id": name})
         return doc is not None and doc.get("holder") == holder
+
+    async def save_hidden(self, user_id: str, hidden: bool, position: int) -> None:
+        with translated(), contextlib.suppress(DuplicateKeyError):  # a later choice is kept already
+            await self._database()[CHOICES].update_one(
+                {"_id": user_id, "position": {"$lt": position}},
+                {"$set": {"hidden": hidden, "position": position}},
+                upsert=True,
+            )
+
+    async def hidden(self, user_id: str) -> bool:
+        with translated():
+            doc = await self._database()[CHOICES].find_one({"_id": user_id})
+        return doc is not None and bool(doc.get("hidden"))
 
     async def close(self) -> None:
         client, self._client, self._db = self._client, None, None

@@ -40,6 +40,9 @@ CREATE INDEX IF NOT EXISTS sessions_time ON sessions(connection_time, session_id
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id, connection_time, session_id);
 CREATE INDEX IF NOT EXISTS sessions_status ON sessions(status, node);
 CREATE TABLE IF NOT EXISTS session_counts (day TEXT PRIMARY KEY, sessions INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS presence_choices (
+    user_id TEXT PRIMARY KEY, hidden INTEGER NOT NULL, position INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until TEXT NOT NULL);
 """
 
@@ -228,6 +231,22 @@ class SqliteSessionRecords:
             return row is not None and row[0] == holder
 
         return await self._run(take)
+
+    async def save_hidden(self, user_id: str, hidden: bool, position: int) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO presence_choices (user_id, hidden, position) VALUES (?, ?, ?)"
+                " ON CONFLICT(user_id) DO UPDATE SET hidden = excluded.hidden, position = excluded.position"
+                " WHERE excluded.position > presence_choices.position",
+                (user_id, int(hidden), position),
+            )
+        )
+
+    async def hidden(self, user_id: str) -> bool:
+        row = await self._run(
+            lambda db: db.execute("SELECT hidden FROM presence_choices WHERE user_id = ?", (user_id,)).fetchone()
+        )
+        return row is not None and bool(row[0])
 
     async def close(self) -> None:
         def shut() -> None:

@@ -30,7 +30,8 @@ log = logging.getLogger("travelsense.sessions")
 JOINED = frozenset({"join_trip_room"})
 LEFT = frozenset({"leave_trip_room", "room_access_revoked"})
 CONNECT, DISCONNECT, RESUME, SESSIONS_LOST = "connect", "disconnect", "resume", "sessions_lost"
-SESSION_SHAPING = frozenset({CONNECT, DISCONNECT, RESUME, SESSIONS_LOST, *JOINED, *LEFT})
+PRESENCE_VISIBILITY = "presence_visibility"  # a user's saved presence choice (kept per user, not per session)
+SESSION_SHAPING = frozenset({CONNECT, DISCONNECT, RESUME, SESSIONS_LOST, PRESENCE_VISIBILITY, *JOINED, *LEFT})
 CLOSE_ABNORMAL = 1006  # what a session whose node died is recorded as closed with
 
 
@@ -151,6 +152,12 @@ class SessionFolder:
                 self._queue.task_done()
 
     async def _fold(self, record: LogRecord) -> None:
+        if record.command == PRESENCE_VISIBILITY:
+            hidden = _event_data(record).get("hidden")
+            if record.user_id is not None and isinstance(hidden, bool):
+                await self._records.save_hidden(record.user_id, hidden, record.position)
+            self._touch(record)
+            return
         targets = lost_sessions(record) if record.command == SESSIONS_LOST else [record.session_id]
         for session_id in targets:
             if session_id is None:
@@ -169,6 +176,10 @@ class SessionFolder:
                 self._live.pop(session_id, None)
             elif record.command in (CONNECT, RESUME) or session_id in self._live:
                 self._live[session_id] = folded
+
+    def _touch(self, record: LogRecord) -> None:
+        if record.session_id is not None and record.session_id in self._live:
+            self._active[record.session_id] = record.at
 
     async def _flush_activity(self) -> None:
         active, self._active = self._active, {}

@@ -5,6 +5,7 @@ stream, so they carry no ``seq``."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -339,6 +340,36 @@ class RoomService:
     async def chat_sent(self, conn: Connection, trip_id: str) -> None:
         """A chat message clears its sender's typing indicator at once."""
         await self._stop_typing(conn, trip_id, announce=True)
+
+    async def set_hidden(self, conn: Connection, origin: Origin, hidden: bool, ref: str | None) -> None:
+        """The user hides or shows their presence: saved (the record, folded into their
+        choice for later sessions) and applied at once to their connections on this node
+        (those on other nodes take it at their next connection)."""
+        await self._pipeline.record(
+            Request(origin, "presence_visibility", {"hidden": hidden}, ref),
+            ({"type": "presence_visibility_set", "data": {"hidden": hidden}},),
+        )
+        for mine in self._hub.of_user(conn.user_id):
+            await self._show_or_hide(mine, hidden)
+        conn.send(encode("presence_visibility_set", {"hidden": hidden}, ref))
+
+    async def _show_or_hide(self, conn: Connection, hidden: bool) -> None:
+        if conn.hidden == hidden:
+            return
+        for trip_id in list(conn.seats):
+            if hidden:
+                await self._stop_typing(conn, trip_id, announce=True)
+        conn.hidden = hidden
+        for trip_id in list(conn.seats):
+            member, gone = await self._rosters.leave(trip_id, conn.session_id)
+            if member is None:
+                continue
+            shown = await self._rosters.join(trip_id, dataclasses.replace(member, hidden=hidden))
+            data = {"tripId": trip_id, "userId": conn.user_id, "timestamp": self._pipeline.now()}
+            if gone:
+                await self._broadcaster.room_signal(trip_id, "user_left", data, exclude_user=conn.user_id)
+            if shown:
+                await self._announce_joined(conn, trip_id)
 
     async def presence(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
         trip_id, status = payload["tripId"], payload["status"]

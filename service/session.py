@@ -23,6 +23,7 @@ from domain.sanitize import sanitize
 from domain.trip_model import can_view
 from eventlog.ports import StoreError, StoreUnavailable
 from eventlog.records import LogRecord
+from eventlog.session_port import SessionRecords
 from service import logs
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso_from_epoch
@@ -59,6 +60,7 @@ class SessionServices:
     metrics: Metrics = field(default_factory=Metrics)
     node: str = ""  # this process instance, as session records name it
     resumer: SessionResumer | None = None  # None: sessions are never resumed (no token is issued)
+    session_records: SessionRecords | None = None  # where users' saved presence choices are read (None: nowhere)
 
 
 # client event -> the ClientSession method that handles it (one table, not a dict per session)
@@ -70,6 +72,7 @@ _HANDLERS = {
     "typing": "_typing",
     "presence_update": "_presence",
     "refresh_token": "_refresh",
+    "presence_visibility": "_visibility",
 }
 
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
@@ -141,6 +144,11 @@ class ClientSession:
     async def start(self, resume: ResumeAsk | None = None) -> None:
         """Open a fresh session, or resume the one ``resume`` names when it may be (``service.resume``)."""
         s = self._s
+        if not self.conn.hidden and s.session_records is not None:
+            try:  # the user's saved choice; ``presence=hidden`` hides this connection whatever it is
+                self.conn.hidden = await s.session_records.hidden(self.conn.user_id)
+            except StoreError:
+                log.warning("could not read a saved presence choice: the connection is shown")
         resumed = None
         if resume is not None and s.resumer is not None:
             try:
@@ -453,6 +461,10 @@ class ClientSession:
         self._in_room(data)
         payload = schemas.check_event("presence_update", data)
         await self._s.rooms.presence(self.conn, self.origin, payload, ref)
+
+    async def _visibility(self, data: dict[str, Any], ref: str | None) -> None:
+        payload = schemas.check_event("presence_visibility", data)
+        await self._s.rooms.set_hidden(self.conn, self.origin, payload["hidden"], ref)
 
     async def _refresh(self, data: dict[str, Any], ref: str | None) -> None:
         payload = schemas.check_event("refresh_token", data)

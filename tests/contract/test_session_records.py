@@ -157,6 +157,16 @@ async def test_compaction_turns_old_disconnected_sessions_into_counts_per_day(se
     assert [s.session_id for s in await sessions.find(SessionQuery())] == ["s04"]
 
 
+async def test_the_latest_presence_choice_is_kept(sessions: SessionRecords) -> None:
+    assert await sessions.hidden("u1") is False
+    await sessions.save_hidden("u1", True, 5)
+    await sessions.save_hidden("u1", False, 3)  # late, from an earlier record
+    assert await sessions.hidden("u1") is True
+    await sessions.save_hidden("u1", False, 8)
+    assert await sessions.hidden("u1") is False
+    assert await sessions.hidden("u2") is False
+
+
 async def test_a_lease_has_one_holder_until_it_expires(sessions: SessionRecords) -> None:
     assert await sessions.take_lease("retention", "a", "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z")
     assert not await sessions.take_lease("retention", "b", "2026-01-01T00:00:30Z", "2026-01-01T00:01:30Z")
