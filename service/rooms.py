@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from config import Limits
 from domain.errors import CommandRefused, ErrorCode
 from domain.room import MemberBack, MemberGone, RoomMember, RosterNews
 from domain.trip_model import Trip
 from eventlog.ports import EventStore
-from eventlog.records import LogRecord
 from service.auth import Identity
 from service.broadcaster import Broadcaster
 from service.clock import Clock
@@ -27,6 +26,11 @@ from service.trips import TripService
 log = logging.getLogger("travelsense.rooms")
 
 MAX_RECOVERY = 1000
+
+
+class _Missed(NamedTuple):
+    frames: list[bytes]  # the missed stream events, encoded
+    up_to: int  # the last seq they (or the head) reach
 
 
 def not_in_room() -> CommandRefused:
@@ -57,6 +61,7 @@ class RoomService:
         self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._graces: dict[tuple[str, str], asyncio.TimerHandle] = {}  # (session, trip) -> a dropped member's expiry
         self._expiring: set[asyncio.Task[None]] = set()
+        self._reading: dict[tuple[str, int, int], asyncio.Future[_Missed]] = {}  # missed events being read
 
     async def follow(self, revocations: asyncio.Queue[SeatRevoked], news: asyncio.Queue[RosterNews]) -> None:
         """Act on seats whose access was revoked (from the hub) and on members the shared
@@ -173,22 +178,34 @@ class RoomService:
         if newly_visible:
             await self._announce_joined(conn, trip_id)
 
-    async def _missed(self, trip_id: str, head: int, last_seq: int | None) -> list[LogRecord] | None:
-        """The trip's records after ``last_seq`` (None: a snapshot is sent instead)."""
+    async def _missed(self, trip_id: str, head: int, last_seq: int | None) -> _Missed | None:
+        """The frames of the trip's records after ``last_seq`` (None: a snapshot is sent instead).
+
+        Read and encoded once for every connection asking the same at the same time: a room's
+        members that reconnect together (a resume storm) share one read of the log."""
         if last_seq is None or last_seq > head or head - last_seq > MAX_RECOVERY:
             return None
-        return await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
+        key = (trip_id, last_seq, head)
+        shared = self._reading.get(key)
+        if shared is None:
+            shared = self._reading[key] = asyncio.ensure_future(self._read_missed(trip_id, head, last_seq))
+            shared.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(shared)
 
-    def _send_missed(self, conn: Connection, trip: Trip, missed: list[LogRecord] | None) -> int:
+    async def _read_missed(self, trip_id: str, head: int, last_seq: int) -> _Missed:
+        records = await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
+        return _Missed(self._hub.room_frames_since(records), max([head, *(r.version or 0 for r in records)]))
+
+    def _send_missed(self, conn: Connection, trip: Trip, missed: _Missed | None) -> int:
         """Send what was missed (or the trip's snapshot); the last ``seq`` sent."""
-        head = trip.version
         if missed is None:
+            head = trip.version
             snapshot = {"tripId": trip.trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head}
             conn.send(encode("trip_updated", snapshot))
             return head
-        for frame in self._hub.room_frames_since(missed):
+        for frame in missed.frames:
             conn.send(frame)
-        return max([head, *(r.version or 0 for r in missed)])
+        return missed.up_to
 
     async def _announce_joined(self, conn: Connection, trip_id: str) -> None:
         data: dict[str, Any] = {"tripId": trip_id, "userId": conn.user_id}
