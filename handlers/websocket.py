@@ -182,13 +182,17 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
     def _resume_ask(self, max_rooms: int) -> ResumeAsk | None:
         """``?resume=<token>&lastSeq=<tripId>:<seq>,...`` (docs/asyncapi.yaml): what a reconnecting
         client asks for.  Resuming is best effort: entries that do not parse are ignored."""
-        token = self.get_query_argument("resume", None)
+        try:
+            token = self.get_query_argument("resume", None)
+            wanted = self.get_query_argument("lastSeq", "")
+        except tornado.web.HTTPError:  # not UTF-8: no resume
+            return None
         if not token:
             return None
         last_seqs: dict[str, int] = {}
-        for entry in self.get_query_argument("lastSeq", "").split(",")[:max_rooms]:
+        for entry in wanted.split(",")[:max_rooms]:
             trip_id, _, seq = entry.partition(":")
-            if is_object_id(trip_id) and seq.isdigit() and len(seq) <= 18:
+            if is_object_id(trip_id) and seq.isascii() and seq.isdigit() and len(seq) <= 18:
                 last_seqs[trip_id.lower()] = int(seq)
         return ResumeAsk(token, last_seqs)
 

@@ -68,7 +68,7 @@ class SessionResumer:
 
     def session_of(self, user_id: str, token: str) -> str | None:
         """The session id a token names, if it is good for ``user_id``."""
-        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 1:
             return None
         session_id, signature = token.split(".")
         if not session_id or not hmac.compare_digest(signature, self._signature(user_id, session_id)):

@@ -105,7 +105,8 @@ async def test_a_bad_token_or_one_past_the_window_gets_a_fresh_session(start: An
 
     forged = await resume(server, ADA, first["sessionId"] + ".AAAA", {trip_id: head})
     other_user = await Client.connect(server, bearer(BOB), f"&resume={first['resumeToken']}")
-    for client in (forged, other_user):
+    garbled = await Client.connect(server, bearer(ADA), f"&resume=%C3%A9.%ED%A0%80&lastSeq=%C2%B2,{trip_id}:%C2%B2,x:1")
+    for client in (forged, other_user, garbled):
         fresh = connected_frame(client)
         assert fresh["resumed"] is False and fresh["sessionId"] != first["sessionId"]
         await client.close()

@@ -118,5 +118,6 @@ def test_a_resume_token_is_good_for_its_user_and_session_only() -> None:
     assert resumer.session_of("u1", token.replace("s1.", "s2.")) is None  # another session
     assert resumer.session_of("u1", token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     assert resumer.session_of("u1", "no-dot") is None and resumer.session_of("u1", "a.b.c") is None
+    assert resumer.session_of("u1", "s1.\u00e9\ud800") is None  # not ASCII, a lone surrogate: refused, no error
     other = SessionResumer(None, None, _Clock(), secret=b"j" * 32, window=120)  # type: ignore[arg-type]
     assert other.session_of("u1", token) is None  # another secret
