@@ -62,6 +62,7 @@ class Member:
     after: list[int] = field(default_factory=list)  # seqs received after the resume
     arrived: dict[int, float] = field(default_factory=dict)  # seq -> when it arrived (after the resume)
     resumed: bool | None = None
+    connected_at: float = 0.0  # when its last `connected` frame arrived
     reader: asyncio.Task[None] | None = None
 
 
@@ -73,6 +74,7 @@ async def read(member: Member, into: list[int], timed: bool) -> None:
             if event == "connected":
                 member.connected = data
                 member.resumed = data.get("resumed")
+                member.connected_at = time.monotonic()
             elif event in STREAM_EVENTS and "seq" in data:
                 into.append(int(data["seq"]))
                 if timed:
@@ -169,8 +171,17 @@ async def storm(args: argparse.Namespace, port: int) -> dict[str, Any]:
         token = member.connected["resumeToken"]
         return f"{base}?token={tokens[member.user]}&resume={token}&lastSeq={member.trip_id}:{member.before[-1]}"
 
+    async def rejoin(member: Member) -> None:
+        """The comparison (``--rejoin``): a fresh session that joins its room again with ``lastSeq``."""
+        await connect(f"{base}?token={tokens[member.user]}", member, member.after, True)
+        join = {"tripId": member.trip_id, "lastSeq": member.before[-1]}
+        await member.ws.send(json.dumps({"event": "join_trip_room", "data": join}))
+
     started = time.monotonic()
-    await asyncio.gather(*(connect(resume_url(m), m, m.after, True) for m in members))
+    if args.rejoin:
+        await asyncio.gather(*(rejoin(m) for m in members))
+    else:
+        await asyncio.gather(*(connect(resume_url(m), m, m.after, True) for m in members))
     await until(lambda: all(m.after and m.after[-1] >= heads[m.trip_id] for m in members), 120, "caught up")
     caught_up = max(max(m.arrived.values()) for m in members) - started
     for trip_id in trips:  # then live events
@@ -183,16 +194,15 @@ async def storm(args: argparse.Namespace, port: int) -> dict[str, Any]:
         wanted = set(range(2, heads[member.trip_id] + 1))
         lost += len(wanted - set(got))
         duplicated += len(got) - len(set(got))
-    for member in members:
-        await member.ws.close()
-    for writer in writers.values():
-        await writer.close()
+    await asyncio.gather(*(member.ws.close() for member in members), *(w.close() for w in writers.values()))
     return {
+        "mode": "rejoin" if args.rejoin else "resume",
         "clients": len(members),
         "trips": len(trips),
         "missed_per_client": args.missed,
         "resumed": sum(1 for m in members if m.resumed),
         "caught_up_seconds": round(caught_up, 3),
+        "all_connected_seconds": round(max(m.connected_at for m in members) - started, 3),
         "lost": lost,
         "duplicated": duplicated,
         "uptime": subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip(),
@@ -204,9 +214,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--trips", type=int, default=50)
     parser.add_argument("--missed", type=int, default=20, help="events each trip gets while its clients are away")
+    parser.add_argument("--rejoin", action="store_true", help="compare: fresh sessions that rejoin with lastSeq")
     result = asyncio.run(run(parser.parse_args(argv)))
     print(json.dumps(result, indent=2))
-    return 0 if result["lost"] == 0 and result["duplicated"] == 0 and result["resumed"] == result["clients"] else 1
+    resumed_all = result["resumed"] == (0 if result["mode"] == "rejoin" else result["clients"])
+    return 0 if result["lost"] == 0 and result["duplicated"] == 0 and resumed_all else 1
 
 
 if __name__ == "__main__":
