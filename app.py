@@ -66,7 +66,7 @@ from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
 from service.file_limits import raise_file_limit
-from service.hub import Hub, SeatRevoked
+from service.hub import Hub, SeatRevoked, VisibilityChanged
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
@@ -140,10 +140,13 @@ async def build(settings: Settings) -> Services:
     session_folder = SessionFolder(session_records)
     read_side = ReadSide(store, writer=writer, cache=cache, sessions=session_folder)
     revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
+    visibility: asyncio.Queue[VisibilityChanged] = asyncio.Queue()
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
     connections_changed = asyncio.Event()
     origin = f"{bus.node_id}.{secrets.token_hex(4)}"  # this process on the bus
-    hub = Hub(store, metrics, node_id=origin, revocations=revocations, changed=connections_changed)
+    hub = Hub(
+        store, metrics, node_id=origin, revocations=revocations, changed=connections_changed, visibility=visibility
+    )
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
     presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
@@ -224,7 +227,7 @@ async def build(settings: Settings) -> Services:
         admission=Admission(hub, limits, clock, settings.allowed_origins),
         sessions=SessionService(session_records, pipeline, liveness),
     )
-    services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
+    services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
     retention = SessionRetention(
         session_records,
         services.sessions,

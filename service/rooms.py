@@ -18,7 +18,7 @@ from service.auth import Identity
 from service.broadcaster import Broadcaster
 from service.clock import Clock
 from service.frames import encode
-from service.hub import Connection, Hub, SeatRevoked
+from service.hub import Connection, Hub, SeatRevoked, VisibilityChanged
 from service.pipeline import Origin, Pipeline, Request
 from service.presence import RoomRosters
 from service.trips import TripService
@@ -63,14 +63,22 @@ class RoomService:
         self._expiring: set[asyncio.Task[None]] = set()
         self._reading: dict[tuple[str, int, int], asyncio.Future[_Missed]] = {}  # missed events being read
 
-    async def follow(self, revocations: asyncio.Queue[SeatRevoked], news: asyncio.Queue[RosterNews]) -> None:
-        """Act on seats whose access was revoked (from the hub) and on members the shared
-        rosters found gone or back (from presence), until cancelled."""
+    async def follow(
+        self,
+        revocations: asyncio.Queue[SeatRevoked],
+        news: asyncio.Queue[RosterNews],
+        visibility: asyncio.Queue[VisibilityChanged] | None = None,
+    ) -> None:
+        """Act on seats whose access was revoked (from the hub), on members the shared
+        rosters found gone or back (from presence) and on presence choices made on any
+        node (from the hub), until cancelled."""
+        chosen_queue: asyncio.Queue[VisibilityChanged] = visibility if visibility is not None else asyncio.Queue()
         revoked = asyncio.ensure_future(revocations.get())
         heard = asyncio.ensure_future(news.get())
+        chosen = asyncio.ensure_future(chosen_queue.get())
         try:
             while True:
-                done, _ = await asyncio.wait((revoked, heard), return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait((revoked, heard, chosen), return_when=asyncio.FIRST_COMPLETED)
                 try:
                     if revoked in done:
                         seat = revoked.result()
@@ -84,11 +92,16 @@ class RoomService:
                                 await self.member_gone(trip_id, user_id)
                             case MemberBack(trip_id, member):
                                 await self.member_back(trip_id, member)
+                    if chosen in done:
+                        change = chosen.result()
+                        chosen = asyncio.ensure_future(chosen_queue.get())
+                        await self._show_or_hide(change.conn, change.hidden)
                 except Exception:  # one failed announcement must not stop the next
-                    log.exception("rooms: could not act on a revocation or a roster change")
+                    log.exception("rooms: could not act on a revocation, a roster change or a presence choice")
         finally:
             revoked.cancel()
             heard.cancel()
+            chosen.cancel()
 
     def require_seat(self, conn: Connection, trip_id: str) -> None:
         if trip_id not in conn.seats:
@@ -360,14 +373,14 @@ class RoomService:
 
     async def set_hidden(self, conn: Connection, origin: Origin, hidden: bool, ref: str | None) -> None:
         """The user hides or shows their presence: saved (the record, folded into their
-        choice for later sessions) and applied at once to their connections on this node
-        (those on other nodes take it at their next connection)."""
+        choice for later sessions), applied to this connection before the answer, and to
+        the user's other connections on every node through the bus."""
         await self._pipeline.record(
             Request(origin, "presence_visibility", {"hidden": hidden}, ref),
             ({"type": "presence_visibility_set", "data": {"hidden": hidden}},),
         )
-        for mine in self._hub.of_user(conn.user_id):
-            await self._show_or_hide(mine, hidden)
+        await self._show_or_hide(conn, hidden)
+        await self._broadcaster.visibility(conn.user_id, hidden)
         conn.send(encode("presence_visibility_set", {"hidden": hidden}, ref))
 
     async def _show_or_hide(self, conn: Connection, hidden: bool) -> None:

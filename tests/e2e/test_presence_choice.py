@@ -1,14 +1,15 @@
-"""A saved presence choice, against a real server: hiding takes the user out of
-rosters, typing and member lists at once and for their later sessions; showing
-brings them back."""
+"""A saved presence choice, against real servers: hiding takes the user out of
+rosters, typing and member lists at once (on every node their connections are
+on) and for their later sessions; showing brings them back."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_multi_node import ADA, BOB, CAT, joined, make_trip
+from tests.e2e.test_multi_node import ADA, BOB, CAT, joined, make_trip, nodes
 from tests.e2e.test_presence_grace import told
 from tests.e2e.test_resume import connected_frame, settle
 from tests.server import ServerProcess
@@ -54,3 +55,20 @@ async def test_a_presence_choice_must_be_a_boolean(server: ServerProcess) -> Non
     reply = await ada.request("presence_visibility", {"hidden": "yes"}, "bad", "presence_visibility_set")
     assert reply["event"] == "error" and reply["data"]["code"] == "VALIDATION_ERROR"
     await ada.close()
+
+
+async def test_a_presence_choice_reaches_the_users_connections_on_every_node(redis_url: str, tmp_path: Path) -> None:
+    with nodes(f"sqlite:///{tmp_path}/events.db", redis_url, tmp_path, "node-a", "node-b") as (a, b):
+        trip_id = make_trip(a, ADA, BOB)
+        ada_here, _ = await joined(a, ADA, trip_id)
+        ada_there, _ = await joined(b, ADA, trip_id)  # another tab, on the other node
+        bob, _ = await joined(b, BOB, trip_id)
+
+        await ada_here.request("presence_visibility", {"hidden": True}, "hide", "presence_visibility_set")
+
+        assert (await bob.expect("user_left"))["data"]["userId"] == ADA  # once both tabs are hidden
+        await ada_there.send("typing", {"tripId": trip_id, "isTyping": True})
+        await bob.silent_for(0.5)
+        assert told(bob, "user_typing", ADA) == [] and len(told(bob, "user_left", ADA)) == 1
+        for client in (ada_here, ada_there, bob):
+            await client.close()
