@@ -22,6 +22,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from eventlog.ports import EventStore
 from eventlog.records import ACCEPTED, LogRecord
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionRecord, SessionRecords
 
@@ -109,6 +110,42 @@ def fold_session(current: SessionRecord | None, record: LogRecord, session_id: s
         rooms = tuple(r for r in current.rooms if r != trip_id)
         return replace(current, rooms=rooms, last_activity=at, position=record.position)
     return replace(current, last_activity=at, position=record.position)
+
+
+async def rebuild_sessions(store: EventStore, records: SessionRecords, *, page: int = 1000) -> int:
+    """Fold the whole log into ``records`` (saves are conditional: a store in use may be
+    rebuilt); how many sessions it holds.  What the live fold writes, from scratch."""
+    sessions: dict[str, SessionRecord] = {}
+    choices: dict[str, tuple[bool, int]] = {}
+    position = 0
+    while True:
+        batch = await store.read_all(position, page)
+        for record in batch:
+            if record.outcome != ACCEPTED:
+                continue
+            if record.command == PRESENCE_VISIBILITY:
+                hidden = _event_data(record).get("hidden")
+                if record.user_id is not None and isinstance(hidden, bool):
+                    choices[record.user_id] = (hidden, record.position)
+            if record.command in SESSION_SHAPING and record.command != PRESENCE_VISIBILITY:
+                targets = lost_sessions(record) if record.command == SESSIONS_LOST else [record.session_id]
+                for session_id in targets:
+                    if session_id is not None:
+                        folded = fold_session(sessions.get(session_id), record, session_id)
+                        if folded is not None:
+                            sessions[session_id] = folded
+            elif record.session_id is not None and record.session_id in sessions:
+                current = sessions[record.session_id]
+                if current.status == CONNECTED and record.at > current.last_activity:
+                    sessions[record.session_id] = replace(current, last_activity=record.at)
+        if len(batch) < page:
+            break
+        position = batch[-1].position
+    for session in sessions.values():
+        await records.save(session)
+    for user_id, (hidden, at) in choices.items():
+        await records.save_hidden(user_id, hidden, at)
+    return len(sessions)
 
 
 class SessionFolder:
