@@ -159,6 +159,7 @@ class SessionFolder:
         self._queue: asyncio.Queue[LogRecord | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.failures = 0
+        self._failing = False
 
     def apply(self, record: LogRecord) -> None:
         if record.outcome != ACCEPTED:
@@ -182,9 +183,14 @@ class SessionFolder:
                     await self._flush_activity()
                 else:
                     await self._fold(record)
+                if self._failing:
+                    self._failing = False
+                    log.warning("session records are written again (%d writes failed)", self.failures)
             except Exception:
                 self.failures += 1
-                log.exception("a session record could not be written (the log stays the source of truth)")
+                if not self._failing:  # one line per outage, not one per record
+                    self._failing = True
+                    log.exception("a session record could not be written (the log stays the source of truth)")
             finally:
                 self._queue.task_done()
 
