@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import hashlib
+import hmac
 import importlib
 import logging
 import os
@@ -28,7 +30,7 @@ from config import Limits, Settings, SettingsError, load_settings, refusals, war
 from domain.rate_limit import BucketRule
 from domain.room import RosterNews
 from domain.trip_limits import TripLimits
-from eventlog.factory import open_bus, open_presence, open_read_models, open_store
+from eventlog.factory import open_bus, open_presence, open_read_models, open_session_records, open_store
 from eventlog.ports import EventStore
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
@@ -42,6 +44,7 @@ from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.page import IndexHandler
 from handlers.pinger import Pinger
 from handlers.read_model import ReadModelHandler
+from handlers.sessions import SessionsHandler
 from handlers.signin import DevSignInHandler, PeopleHandler, RealtimeTicketsHandler
 from handlers.trips import (
     CollaboratorHandler,
@@ -55,6 +58,7 @@ from handlers.viewing import ViewingHandler
 from handlers.websocket import RealtimeSocket
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide, TripCache
+from projections.sessions import SessionFolder
 from service import logs
 from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
@@ -65,7 +69,7 @@ from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
 from service.file_limits import raise_file_limit
-from service.hub import Hub, SeatRevoked
+from service.hub import Hub, SeatRevoked, VisibilityChanged
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
@@ -74,8 +78,11 @@ from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
 from service.reactions import RecordReactions
 from service.rest_limits import RestLimiter
+from service.resume import SessionResumer
+from service.retention import SessionRetention
 from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
+from service.sessions import LocalLiveness, SessionService
 from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
 from service.trip_history import TripHistory
 from service.trips import TripService
@@ -133,12 +140,18 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
     sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None
     cache = TripCache(limits.cache_budget_mib << 20, limits.snapshot_every or None)
-    read_side = ReadSide(store, writer=writer, cache=cache)
+    session_records = open_session_records(settings.store_url)
+    await session_records.open()
+    session_folder = SessionFolder(session_records)
+    read_side = ReadSide(store, writer=writer, cache=cache, sessions=session_folder)
     revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
+    visibility: asyncio.Queue[VisibilityChanged] = asyncio.Queue()
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
     connections_changed = asyncio.Event()
     origin = f"{bus.node_id}.{secrets.token_hex(4)}"  # this process on the bus
-    hub = Hub(store, metrics, node_id=origin, revocations=revocations, changed=connections_changed)
+    hub = Hub(
+        store, metrics, node_id=origin, revocations=revocations, changed=connections_changed, visibility=visibility
+    )
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
     presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
@@ -166,7 +179,16 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
         limits=limits,
     )
     notifications = NotificationService(read_side, pipeline, new_id)
-    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics)
+    node = presence.instance if presence is not None else origin  # as session records name this process
+    liveness = presence if presence is not None else LocalLiveness(node)
+    resumer = None
+    if limits.resume_window_seconds > 0:
+        resumer = SessionResumer(
+            session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
+        )
+    session = SessionServices(
+        trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node, resumer, session_records
+    )
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
         directory = presence.directory(
@@ -209,13 +231,37 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
         security=security,
         admission=Admission(hub, limits, clock, settings.allowed_origins),
         history=TripHistory(pipeline, trips, store),
+        sessions=SessionService(session_records, pipeline, liveness),
     )
-    services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
+    services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
+    retention = SessionRetention(
+        session_records,
+        services.sessions,
+        clock,
+        metrics.registry,
+        holder=node,
+        interval=limits.session_retention_seconds,
+        pii_days=limits.session_pii_days,
+        keep_days=limits.session_keep_days,
+    )
+    services.followers.append(asyncio.ensure_future(retention.follow()))
     if presence is not None:
         services.closing.append(presence)
     if writer is not None:
         services.closing.append(writer)
+    services.closing.append(session_folder)
     return services
+
+
+def resume_secret(settings: Settings) -> bytes:
+    """What signs resume tokens: ``RESUME_SECRET``, else one derived from the JWT secret (every
+    node has it), else this process's own (a session then resumes on its own node only)."""
+    if settings.resume_secret:
+        return settings.resume_secret.encode()
+    if settings.jwt_secret:
+        return hmac.new(settings.jwt_secret.encode(), b"travelsense session resume", hashlib.sha256).digest()
+    log.warning("no RESUME_SECRET and no JWT secret: sessions resume only on the node they were on")
+    return secrets.token_bytes(32)
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
@@ -310,6 +356,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/api/realtime/broadcast", BroadcastHandler, admin),
         (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, admin),
         (r"/api/realtime/notify", NotifyHandler, admin),
+        (r"/api/realtime/sessions", SessionsHandler, {"edge": edge, "sessions": services.sessions}),
         (r"/api/audit/events", AuditEventsHandler, admin),
         (r"/api/audit/read-model", ReadModelHandler, {"edge": edge, "read_side": services.read_side}),
         (

@@ -65,6 +65,11 @@ class Limits:
     deflate_level: int = 1
     cache_budget_mib: int = 256  # trip states and recent chat a node holds; the least recently used go past it
     snapshot_every: int = 1000  # records folded into a trip since its last snapshot before the next (0: never)
+    session_pii_days: float = 30.0  # session records' IP and user agent are blanked after this many days
+    session_keep_days: float = 90.0  # disconnected session records older than this become counts per day
+    session_retention_seconds: float = 3600.0  # between runs of the retention job (one node at a time)
+    resume_window_seconds: float = 120.0  # how long after a drop a session may be resumed (0: never)
+    presence_grace_seconds: float = 10.0  # a dropped connection is shown gone after this long without a resume
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class Settings:
     metrics_token: str | None = None  # a bearer token that reads /metrics and nothing else
     checkpoint_key: str | None = None  # signs checkpoints of the log (eventlog/checkpoints.py); never stored
     checkpoint_interval_seconds: float = 60.0
+    resume_secret: str | None = None  # signs resume tokens; every node needs the same (default: from the JWT secret)
     limits: Limits = field(default_factory=Limits)
 
 
@@ -143,6 +149,11 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--deflate-level": ("deflate_level", "DEFLATE_LEVEL", int),
     "--cache-budget": ("cache_budget_mib", "CACHE_BUDGET", int),
     "--snapshot-every": ("snapshot_every", "SNAPSHOT_EVERY", int),
+    "--session-pii-days": ("session_pii_days", "SESSION_PII_DAYS", float),
+    "--session-keep-days": ("session_keep_days", "SESSION_KEEP_DAYS", float),
+    "--session-retention-interval": ("session_retention_seconds", "SESSION_RETENTION_INTERVAL", float),
+    "--resume-window": ("resume_window_seconds", "RESUME_WINDOW", float),
+    "--presence-grace": ("presence_grace_seconds", "PRESENCE_GRACE", float),
 }
 
 
@@ -332,6 +343,11 @@ def _event_loop(text: str) -> str:
 
 
 _LIMIT_HELP = {
+    "session_pii_days": "days after which session records lose their IP and user agent",
+    "session_keep_days": "days after which disconnected session records become counts per day",
+    "session_retention_seconds": "seconds between runs of the session retention job (one node at a time)",
+    "resume_window_seconds": "seconds after a drop within which a session may be resumed (0: never)",
+    "presence_grace_seconds": "seconds a dropped connection stays in its rooms' member lists, awaiting a resume",
     "rate_burst": "inbound events per connection: burst",
     "rate_per_second": "inbound events per connection: per second",
     "typing_burst": "typing events per connection: burst",
@@ -388,6 +404,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         event_loop=args.event_loop,
         metrics_token=env.get("METRICS_TOKEN") or None,
         checkpoint_key=env.get("CHECKPOINT_KEY") or None,
+        resume_secret=env.get("RESUME_SECRET") or None,
         checkpoint_interval_seconds=args.checkpoint_interval,
         limits=limits,
     )

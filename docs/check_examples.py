@@ -51,12 +51,14 @@ OPENAPI_PATH = os.path.join(HERE, "openapi.yaml")
 CLIENT_EVENTS = {
     "join_trip_room", "leave_trip_room", "trip_update", "chat_message",
     "typing", "presence_update", "refresh_token", "undo", "redo",
+    "presence_visibility",
 }
 SERVER_EVENTS = {
     "connected", "trip_room_joined", "trip_room_left", "user_joined",
     "user_left", "trip_updated", "chat_message", "user_typing", "user_viewing",
     "user_presence_updated", "token_refreshed", "token_expiring",
     "notification", "broadcast", "error",
+    "presence_visibility_set",
 }
 UPDATE_TYPES = [
     "day_added", "day_removed", "activity_added", "activity_updated",

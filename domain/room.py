@@ -24,6 +24,7 @@ class RoomMember:
     hidden: bool
     status: str = "online"
     since: float = 0.0  # when the status was last set; the newest one wins
+    last_seen: str | None = None  # ISO 8601: when it joined, or when its connection dropped (then in its grace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ def member_entry(member: RoomMember) -> dict[str, Any]:
     if member.name is not None:
         entry["name"] = member.name
     entry["status"] = member.status
+    if member.last_seen is not None:
+        entry["lastSeen"] = member.last_seen
     return entry
 
 
@@ -135,6 +138,15 @@ class RoomRoster:
         if member is None:
             return
         member = self._sessions[session_id] = replace(member, status=status, since=at)
+        if not member.hidden:
+            self._visible[member.user_id][session_id] = member
+            self._listed = None
+
+    def seen(self, session_id: str, at: str) -> None:
+        member = self._sessions.get(session_id)
+        if member is None:
+            return
+        member = self._sessions[session_id] = replace(member, last_seen=at)
         if not member.hidden:
             self._visible[member.user_id][session_id] = member
             self._listed = None

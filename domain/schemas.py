@@ -183,6 +183,7 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
     "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
     "undo": TRIP_ID,
     "redo": TRIP_ID,
+    "presence_visibility": {"hidden": {"type": "boolean", "required": True}},
 }
 
 REST_BODIES: dict[str, dict[str, Any]] = {

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from eventlog.mongo_store import MongoEventStore
     from eventlog.read_model_port import ReadModelSink
     from eventlog.redis_presence import RedisPresence
+    from eventlog.session_port import SessionRecords
 
 
 def open_store(
@@ -67,6 +68,17 @@ def open_read_models(url: str) -> ReadModelSink | None:
 
         return MongoReadModels(url)
     return None
+
+
+def open_session_records(url: str) -> SessionRecords:
+    """Where session records are kept: beside the SQLite log (a file of their own), or in the MongoDB database."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_sessions import MongoSessionRecords  # imported only when asked for
+
+        return MongoSessionRecords(url)
+    from eventlog.sqlite_sessions import SqliteSessionRecords, sessions_path
+
+    return SqliteSessionRecords(sessions_path(sqlite_path(url)))
 
 
 def open_bus(redis_url: str | None, node_id: str | None = None, prefix: str = "travelsense") -> EventBus:

@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -60,6 +61,7 @@ log = logging.getLogger("travelsense.presence")
 DEFAULT_PREFIX = "travelsense"
 HEARTBEAT_SECONDS = 2.0
 TTL_SECONDS = 6.0
+SEEN_SECONDS = 24 * 3600  # how long an instance's last heartbeat time is kept (session resume asks it)
 CLUSTER_SHARDS = 6  # room hash tags on a Redis Cluster (two per master of a three-master cluster)
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
@@ -119,7 +121,12 @@ _JOIN = (
     _LUA_COMMON
     + """
 local all, gone = sweep()
-if all[ARGV[2]] then return {0, gone} end
+if all[ARGV[2]] then
+  -- the session resumed here from another node (in its grace there): taken over, its user still shown
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  return {0, gone}
+end
 local was = visible_users(all)[ARGV[4]]
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
@@ -135,6 +142,22 @@ _LEAVE = (
 local all, gone = sweep()
 local raw = all[ARGV[2]]
 if not raw then return {'', 0, gone} end
+redis.call('HDEL', KEYS[1], ARGV[2])
+all[ARGV[2]] = nil
+local m = cjson.decode(raw)
+local left = 0
+if not m.h and not visible_users(all)[m.u] then left = 1 end
+return {raw, left, gone}
+"""
+)
+
+# KEYS[1] room; ARGV: prefix, session, instance: a leave only while the session is this instance's
+_EXPIRE = (
+    _LUA_COMMON
+    + """
+local all, gone = sweep()
+local raw = all[ARGV[2]]
+if not raw or cjson.decode(raw).i ~= ARGV[3] then return {'', 0, gone} end
 redis.call('HDEL', KEYS[1], ARGV[2])
 all[ARGV[2]] = nil
 local m = cjson.decode(raw)
@@ -346,6 +369,32 @@ class RedisPresence:
                 self.beat_failures += 1
                 log.exception("presence: heartbeat failed")
 
+    async def alive(self, instances: Collection[str]) -> set[str]:
+        """Which of ``instances`` have their key (``service.sessions.NodeLiveness``); Redis
+        unreachable: ``StoreUnavailable`` (nobody is taken for dead on no evidence)."""
+        names = sorted(instances)
+        if not names:
+            return set()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.exists(self.node_prefix + name)  # one key a command: a cluster spreads them
+                replies = await pipe.execute()
+        except _FAILURES as exc:
+            raise StoreUnavailable(f"presence (Redis) is unavailable: {exc}") from exc
+        return {name for name, found in zip(names, replies, strict=True) if found}
+
+    def seen_key(self, instance: str) -> str:
+        return f"{self.prefix}:seen:{instance}"
+
+    async def last_seen(self, instance: str) -> float | None:
+        """When ``instance`` last beat (epoch seconds), for a day after it died (None: unknown)."""
+        try:
+            raw = await self.client.get(self.seen_key(instance))
+        except _FAILURES as exc:
+            raise StoreUnavailable(f"presence (Redis) is unavailable: {exc}") from exc
+        return None if raw is None else float(_text(raw))
+
     async def beat(self) -> None:
         """Refresh this instance's key; repair when it was gone; sweep the rooms it has members in."""
         now = time.monotonic()
@@ -354,6 +403,7 @@ class RedisPresence:
             for node in self._node_prefixes[1:]:
                 pipe.set(node + self.instance, self.node_id, px=self.ttl_ms)
             pipe.sadd(self.instances_key, self.instance)
+            pipe.set(self.seen_key(self.instance), repr(time.time()), ex=SEEN_SECONDS)
             previous = (await pipe.execute())[0]
         missing = previous is None
         # Beats missed while Redis could not be reached are no stall: nobody could sweep this
@@ -387,6 +437,7 @@ class RedisRosters:
         self._join: AsyncScript = client.register_script(_JOIN)
         self._leave: AsyncScript = client.register_script(_LEAVE)
         self._status: AsyncScript = client.register_script(_STATUS)
+        self._expire: AsyncScript = client.register_script(_EXPIRE)
         self._members: AsyncScript = client.register_script(_MEMBERS)
         self._replace: AsyncScript = client.register_script(_REPLACE)
         self._local: dict[str, dict[str, RoomMember]] = {}  # this instance's members, by room and session
@@ -416,12 +467,16 @@ class RedisRosters:
         }
         if member.name is not None:
             body["n"] = member.name
+        if member.last_seen is not None:
+            body["ls"] = member.last_seen
         return orjson.dumps(body)
 
     @staticmethod
     def _decode(session_id: str, raw: Any) -> RoomMember:
         body = orjson.loads(raw)
-        return RoomMember(session_id, body["u"], body.get("n"), bool(body["h"]), body["s"], float(body["t"]))
+        return RoomMember(
+            session_id, body["u"], body.get("n"), bool(body["h"]), body["s"], float(body["t"]), body.get("ls")
+        )
 
     async def _announce_gone(self, trip_id: str, users: Any) -> None:
         for user in users or ():
@@ -443,7 +498,9 @@ class RedisRosters:
 
     async def join(self, trip_id: str, member: RoomMember) -> bool:
         # the wall clock, not the caller's monotonic one: statuses from several nodes are compared
-        member = RoomMember(member.session_id, member.user_id, member.name, member.hidden, member.status, time.time())
+        member = RoomMember(
+            member.session_id, member.user_id, member.name, member.hidden, member.status, time.time(), member.last_seen
+        )
         room = self._local.setdefault(trip_id, {})
         if member.session_id in room:
             return False
@@ -491,7 +548,9 @@ class RedisRosters:
         member = room.get(session_id)
         if member is None:
             return
-        member = RoomMember(member.session_id, member.user_id, member.name, member.hidden, status, time.time())
+        member = RoomMember(
+            member.session_id, member.user_id, member.name, member.hidden, status, time.time(), member.last_seen
+        )
         room[session_id] = member
         try:
             await self._status(
@@ -500,6 +559,39 @@ class RedisRosters:
             )
         except _FAILURES as exc:
             self._failed(trip_id, "a status change", exc)
+
+    async def seen(self, trip_id: str, session_id: str, at: str) -> None:
+        room = self._local.get(trip_id, {})
+        member = room.get(session_id)
+        if member is None:
+            return
+        member = room[session_id] = dataclasses.replace(member, last_seen=at)
+        try:
+            await self._status(
+                keys=[self._key(trip_id)],
+                args=[self._p.room_node_prefix(trip_id), session_id, self._encode(member)],
+            )
+        except _FAILURES as exc:
+            self._failed(trip_id, "a dropped connection", exc)
+
+    async def expire(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
+        room = self._local.get(trip_id, {})
+        mine = room.pop(session_id, None)
+        if not room:
+            self._local.pop(trip_id, None)
+            self._last_read.pop(trip_id, None)
+        try:
+            raw, left, gone = await self._expire(
+                keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id), session_id, self._p.instance]
+            )
+        except _FAILURES as exc:
+            self._failed(trip_id, "a dropped member's expiry", exc)
+            if mine is None:
+                return None, False
+            return mine, not mine.hidden and not self._locally_visible(trip_id, mine.user_id)
+        await self._announce_gone(trip_id, gone)
+        member = self._decode(session_id, raw) if raw else mine
+        return member, bool(left) and member is not None
 
     async def members(self, trip_id: str) -> list[RoomMember]:
         """The room's members on live nodes (on Redis failure: the last list read, with ours as they are)."""

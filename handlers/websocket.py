@@ -20,6 +20,7 @@ import tornado.websocket
 
 from config import Limits
 from domain.errors import CommandRefused, ErrorCode
+from domain.ids import is_object_id
 from handlers.base import error_body
 from handlers.frame_writer import DeflatingSocket, FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
@@ -32,6 +33,7 @@ from service.container import Lifecycle
 from service.hub import Connection
 from service.metrics import Metrics
 from service.pipeline import Origin
+from service.resume import ResumeAsk
 from service.session import CLOSE_TOO_SLOW, ClientSession, SessionServices
 from service.signin import RealtimeTickets
 
@@ -180,7 +182,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         self.set_nodelay(True)
         self.session = ClientSession(self.sessions, conn, identity)
         try:
-            await self.session.start()
+            await self.session.start(self._resume_ask(limits.max_rooms))
         except Exception:
             self._settle_admission()
             log.exception("could not open a session")
@@ -191,6 +193,23 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
             self._shed_request()
             if self.pinger is not None:
                 self.pinger.add(self)
+
+    def _resume_ask(self, max_rooms: int) -> ResumeAsk | None:
+        """``?resume=<token>&lastSeq=<tripId>:<seq>,...`` (docs/asyncapi.yaml): what a reconnecting
+        client asks for.  Resuming is best effort: entries that do not parse are ignored."""
+        try:
+            token = self.get_query_argument("resume", None)
+            wanted = self.get_query_argument("lastSeq", "")
+        except tornado.web.HTTPError:  # not UTF-8: no resume
+            return None
+        if not token:
+            return None
+        last_seqs: dict[str, int] = {}
+        for entry in wanted.split(",")[:max_rooms]:
+            trip_id, _, seq = entry.partition(":")
+            if is_object_id(trip_id) and seq.isascii() and seq.isdigit() and len(seq) <= 18:
+                last_seqs[trip_id.lower()] = int(seq)
+        return ResumeAsk(token, last_seqs)
 
     # keep-alive (handlers.pinger) ----------------------------------------------------
 

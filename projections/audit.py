@@ -3,8 +3,9 @@
 * ``commands``: per command, how many records were accepted and refused;
 * ``refusals``: per error code, how many commands were refused;
 * ``users``: per user, how many records, how many refused, and when the last one was;
-* ``connections``: the sessions the log shows connected and not disconnected
-  (a node that died leaves its sessions here: the log never heard them go),
+* ``connections``: the sessions the log shows connected (or resumed) and not
+  disconnected (a node that died leaves its sessions here until a
+  ``sessions_lost`` record says they went),
   each with its user, when it connected and the rooms it sits in.
 
 Like the other projections it is derived from the log only, so a rebuild and a
@@ -21,7 +22,7 @@ JOINED = ("join_trip_room",)
 LEFT = ("leave_trip_room", "room_access_revoked")
 
 
-SESSION_COMMANDS = frozenset({"connect", "disconnect", *JOINED, *LEFT})
+SESSION_COMMANDS = frozenset({"connect", "disconnect", "resume", *JOINED, *LEFT})
 
 
 class AuditViews:
@@ -57,6 +58,10 @@ class AuditViews:
             self.streams.add(record.stream)
         elif not refused and key[0] in SESSION_COMMANDS and record.session_id is not None:
             self._session(record)
+        elif not refused and key[0] == "sessions_lost":
+            for event in record.events:  # their node died: the log never heard them go
+                for session_id in event.get("data", {}).get("sessionIds", ()):
+                    self._sessions.pop(session_id, None)
         return True
 
     def _session(self, record: RecordView) -> None:
@@ -66,6 +71,10 @@ class AuditViews:
             self._sessions[session_id] = {"userId": record.user_id, "connectedAt": record.at, "rooms": set()}
         elif command == "disconnect":
             self._sessions.pop(session_id, None)
+        elif command == "resume":  # back, on any node, in the rooms it was given back
+            rooms = next((e.get("data", {}).get("rooms") for e in record.events), None) or []
+            connected_at = self._sessions.get(session_id, {}).get("connectedAt", record.at)
+            self._sessions[session_id] = {"userId": record.user_id, "connectedAt": connected_at, "rooms": set(rooms)}
         elif record.trip_id is not None and session_id in self._sessions:
             if command in JOINED:
                 self._sessions[session_id]["rooms"].add(record.trip_id)

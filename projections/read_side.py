@@ -45,6 +45,7 @@ from projections.notifications import (
     notification_view,
 )
 from projections.read_models import NotificationRead, ReadModelChange, ReadModelWriter, TripView
+from projections.sessions import SessionFolder
 from projections.snapshot_schema import snapshot_schema
 from projections.trips import StreamGap, TripStates
 
@@ -76,9 +77,11 @@ class ReadSide:
         page: int | None = None,
         writer: ReadModelWriter | None = None,
         cache: TripCache | None = None,
+        sessions: SessionFolder | None = None,
     ) -> None:
         self._store = store
         self._cache = cache  # None: every trip folded from its whole stream and held for good
+        self._sessions = sessions  # folds session records from what this node appends (None: not kept)
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         # records per read (default: what suits the store)
         self._page = page or store.fold_page
@@ -128,6 +131,8 @@ class ReadSide:
                         change.messages.append(message)
         if self._writer is not None and change is not None:
             self._writer.submit(change)
+        if self._sessions is not None:
+            self._sessions.apply(record)
 
     def _trip_view(self, trip_id: str) -> TripView:
         state = self.trips.get(trip_id)
@@ -344,6 +349,8 @@ class ReadSide:
         """Wait until the external read models hold what this side has folded so far."""
         if self._writer is not None:
             await self._writer.drain()
+        if self._sessions is not None:
+            await self._sessions.drain()
         while self._saving:
             await asyncio.gather(*self._saving.values())
 

@@ -16,6 +16,7 @@ USER = "user"
 ALL = "all"
 REVOKE = "revoke"
 DISCONNECT = "disconnect"
+VISIBILITY = "visibility"
 
 
 class Broadcaster:
@@ -83,6 +84,10 @@ class Broadcaster:
 
     async def revoke(self, trip_id: str, user_id: str) -> None:
         await self._send({"kind": REVOKE, "tripId": trip_id, "userId": user_id})
+
+    async def visibility(self, user_id: str, hidden: bool) -> None:
+        """The user's presence choice, for their connections on every node."""
+        await self._send({"kind": VISIBILITY, "userId": user_id, "hidden": hidden})
 
     async def disconnect(self, user_id: str, code: int, reason: str) -> None:
         await self._send({"kind": DISCONNECT, "userId": user_id, "code": code, "reason": reason})

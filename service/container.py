@@ -23,6 +23,7 @@ from service.pipeline import Pipeline
 from service.presence import RoomRosters
 from service.rooms import RoomService
 from service.session import SessionServices
+from service.sessions import SessionService
 from service.trip_history import TripHistory
 from service.trips import TripService
 
@@ -59,6 +60,7 @@ class Services:
     security: SecurityEvents
     admission: Admission
     history: TripHistory
+    sessions: SessionService
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order

@@ -79,6 +79,15 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True)
+class VisibilityChanged:
+    """A connection's user hid or showed their presence (on this node or another): the
+    room service shows or hides the connection in its rooms."""
+
+    conn: Connection
+    hidden: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SeatRevoked:
     """A connection's user lost access to a trip whose room it sits in (the room service
     vacates the seat and tells the client)."""
@@ -88,7 +97,8 @@ class SeatRevoked:
 
 
 class Hub:
-    """``revocations``: where seats whose access was revoked are posted; ``changed``: set
+    """``revocations``: where seats whose access was revoked are posted (``visibility``: the
+    users' presence choices for their connections here); ``changed``: set
     whenever a connection comes, goes, enters or leaves a room (the connection directory
     waits on it).  ``node_id``: messages the bus brings back from this node were
     delivered here already (``deliver``) and are skipped (``deliver_from_bus``); it names
@@ -102,11 +112,13 @@ class Hub:
         node_id: str,
         revocations: asyncio.Queue[SeatRevoked],
         changed: asyncio.Event,
+        visibility: asyncio.Queue[VisibilityChanged] | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._node_id = node_id
         self._revocations = revocations
+        self._visibility = visibility  # where presence choices for this node's connections are posted
         self._changed_event = changed
         self._connections: dict[str, Connection] = {}
         self._by_user: dict[str, set[str]] = {}
@@ -226,6 +238,10 @@ class Hub:
                         seat.revoked_at = seat.last_seq  # at once, before the seat is vacated
                     if seat is not None:
                         self._revocations.put_nowait(SeatRevoked(conn, message["tripId"]))
+            elif kind == kinds.VISIBILITY:
+                if self._visibility is not None:
+                    for conn in self.of_user(message["userId"]):
+                        self._visibility.put_nowait(VisibilityChanged(conn, bool(message["hidden"])))
             elif kind == kinds.DISCONNECT:
                 for conn in self.of_user(message["userId"]):
                     conn.outlet.close(int(message["code"]), str(message.get("reason", "")))

@@ -71,6 +71,7 @@ SERVER_EVENTS = frozenset(
         "notification",
         "broadcast",
         "error",
+        "presence_visibility_set",
     }
 )
 _CLIENT_EVENTS = frozenset(CLIENT_EVENTS)

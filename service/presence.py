@@ -19,6 +19,15 @@ class RoomRosters(Protocol):
 
     async def set_status(self, trip_id: str, session_id: str, status: str, at: float) -> None: ...
 
+    async def seen(self, trip_id: str, session_id: str, at: str) -> None:
+        """The member's connection dropped at ``at`` (ISO 8601): it stays, in its grace period."""
+        ...
+
+    async def expire(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
+        """A dropped member's grace is over: ``leave``, unless a resume on another node took
+        the session over (then nothing changes)."""
+        ...
+
     async def members(self, trip_id: str) -> list[RoomMember]: ...
 
     async def listed(self, trip_id: str, limit: int, joiner: str) -> tuple[list[dict[str, Any]], int]:
@@ -50,6 +59,14 @@ class LocalRosters:
         roster = self._rosters.get(trip_id)
         if roster is not None:
             roster.set_status(session_id, status, at)
+
+    async def seen(self, trip_id: str, session_id: str, at: str) -> None:
+        roster = self._rosters.get(trip_id)
+        if roster is not None:
+            roster.seen(session_id, at)
+
+    async def expire(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
+        return await self.leave(trip_id, session_id)  # one node: nobody else can take it over
 
     async def members(self, trip_id: str) -> list[RoomMember]:
         roster = self._rosters.get(trip_id)

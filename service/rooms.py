@@ -5,18 +5,20 @@ stream, so they carry no ``seq``."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from config import Limits
 from domain.errors import CommandRefused, ErrorCode
 from domain.room import MemberBack, MemberGone, RoomMember, RosterNews
+from domain.trip_model import Trip
 from eventlog.ports import EventStore
 from service.auth import Identity
 from service.broadcaster import Broadcaster
 from service.clock import Clock
 from service.frames import encode
-from service.hub import Connection, Hub, SeatRevoked
+from service.hub import Connection, Hub, SeatRevoked, VisibilityChanged
 from service.pipeline import Origin, Pipeline, Request
 from service.presence import RoomRosters
 from service.trips import TripService
@@ -24,6 +26,11 @@ from service.trips import TripService
 log = logging.getLogger("travelsense.rooms")
 
 MAX_RECOVERY = 1000
+
+
+class _Missed(NamedTuple):
+    frames: list[bytes]  # the missed stream events, encoded
+    up_to: int  # the last seq they (or the head) reach
 
 
 def not_in_room() -> CommandRefused:
@@ -52,15 +59,26 @@ class RoomService:
         self._clock = clock
         self._limits = limits
         self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._graces: dict[tuple[str, str], asyncio.TimerHandle] = {}  # (session, trip) -> a dropped member's expiry
+        self._expiring: set[asyncio.Task[None]] = set()
+        self._reading: dict[tuple[str, int, int], asyncio.Future[_Missed]] = {}  # missed events being read
 
-    async def follow(self, revocations: asyncio.Queue[SeatRevoked], news: asyncio.Queue[RosterNews]) -> None:
-        """Act on seats whose access was revoked (from the hub) and on members the shared
-        rosters found gone or back (from presence), until cancelled."""
+    async def follow(
+        self,
+        revocations: asyncio.Queue[SeatRevoked],
+        news: asyncio.Queue[RosterNews],
+        visibility: asyncio.Queue[VisibilityChanged] | None = None,
+    ) -> None:
+        """Act on seats whose access was revoked (from the hub), on members the shared
+        rosters found gone or back (from presence) and on presence choices made on any
+        node (from the hub), until cancelled."""
+        chosen_queue: asyncio.Queue[VisibilityChanged] = visibility if visibility is not None else asyncio.Queue()
         revoked = asyncio.ensure_future(revocations.get())
         heard = asyncio.ensure_future(news.get())
+        chosen = asyncio.ensure_future(chosen_queue.get())
         try:
             while True:
-                done, _ = await asyncio.wait((revoked, heard), return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait((revoked, heard, chosen), return_when=asyncio.FIRST_COMPLETED)
                 try:
                     if revoked in done:
                         seat = revoked.result()
@@ -74,11 +92,16 @@ class RoomService:
                                 await self.member_gone(trip_id, user_id)
                             case MemberBack(trip_id, member):
                                 await self.member_back(trip_id, member)
+                    if chosen in done:
+                        change = chosen.result()
+                        chosen = asyncio.ensure_future(chosen_queue.get())
+                        await self._show_or_hide(change.conn, change.hidden)
                 except Exception:  # one failed announcement must not stop the next
-                    log.exception("rooms: could not act on a revocation or a roster change")
+                    log.exception("rooms: could not act on a revocation, a roster change or a presence choice")
         finally:
             revoked.cancel()
             heard.cancel()
+            chosen.cancel()
 
     def require_seat(self, conn: Connection, trip_id: str) -> None:
         if trip_id not in conn.seats:
@@ -96,51 +119,113 @@ class RoomService:
         self._hub.enter(conn, trip_id)
         try:
             member = RoomMember(
-                conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
+                conn.session_id,
+                conn.user_id,
+                conn.name,
+                conn.hidden,
+                "online",
+                self._clock.monotonic(),
+                self._pipeline.now(),
             )
             newly_visible = await self._rosters.join(trip_id, member)
             # read everything the answer needs first: once the join is recorded, it is answered
             trip = await self._trips.visible_trip(identity, trip_id)
             head = trip.version
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
-            recovered = last_seq is not None and last_seq <= head and head - last_seq <= MAX_RECOVERY
-            missed = (
-                await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
-                if recovered and last_seq is not None
-                else None
-            )
+            missed = await self._missed(trip_id, head, last_seq)
             await self._pipeline.record(
                 Request(origin, "join_trip_room", payload, ref, trip_id),
                 ({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
             )
-            joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered}
+            joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": missed is not None}
             if shown > len(members):
                 joined["memberCount"] = shown  # a capped list: how many visible users there are
             conn.send(encode("trip_room_joined", joined, ref))
-            sent_up_to = head
-            if missed is not None:
-                for frame in self._hub.room_frames_since(missed):
-                    conn.send(frame)
-                sent_up_to = max([head, *(r.version or 0 for r in missed)])
-            else:
-                conn.send(
-                    encode(
-                        "trip_updated",
-                        {"tripId": trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head},
-                    )
-                )
-            self._hub.open_seat(conn, trip_id, sent_up_to)
+            self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
         except BaseException:
             if not rejoining:
                 self._hub.exit(conn, trip_id)
                 await self._rosters.leave(trip_id, conn.session_id)
             raise
         if newly_visible:
-            data: dict[str, Any] = {"tripId": trip_id, "userId": conn.user_id}
-            if conn.name is not None:
-                data["name"] = conn.name
-            data["timestamp"] = self._pipeline.now()
-            await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=conn.user_id)
+            await self._announce_joined(conn, trip_id)
+
+    async def reseat(self, conn: Connection, identity: Identity, trip_id: str, last_seq: int | None) -> None:
+        """A resumed session's room, given back without a join (its ``resume`` record is
+        logged): access checked again, then what it missed since ``last_seq`` (a snapshot
+        when it sent none, or too much was missed), then live frames."""
+        grace = self._graces.pop((conn.session_id, trip_id), None)
+        if grace is not None:  # dropped from this node: still a member, seen again now
+            grace.cancel()
+            await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
+        self._hub.enter(conn, trip_id)
+        try:
+            member = RoomMember(
+                conn.session_id,
+                conn.user_id,
+                conn.name,
+                conn.hidden,
+                "online",
+                self._clock.monotonic(),
+                self._pipeline.now(),
+            )
+            newly_visible = await self._rosters.join(trip_id, member)
+            trip = await self._trips.visible_trip(identity, trip_id)
+            members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
+            missed = await self._missed(trip_id, trip.version, last_seq)
+            joined = {
+                "tripId": trip_id,
+                "members": members,
+                "seq": trip.version,
+                "recovered": missed is not None,
+                "resumed": True,
+            }
+            if shown > len(members):
+                joined["memberCount"] = shown
+            conn.send(encode("trip_room_joined", joined))
+            self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
+        except BaseException:
+            self._hub.exit(conn, trip_id)
+            await self._rosters.leave(trip_id, conn.session_id)
+            raise
+        if newly_visible:
+            await self._announce_joined(conn, trip_id)
+
+    async def _missed(self, trip_id: str, head: int, last_seq: int | None) -> _Missed | None:
+        """The frames of the trip's records after ``last_seq`` (None: a snapshot is sent instead).
+
+        Read and encoded once for every connection asking the same at the same time: a room's
+        members that reconnect together (a resume storm) share one read of the log."""
+        if last_seq is None or last_seq > head or head - last_seq > MAX_RECOVERY:
+            return None
+        key = (trip_id, last_seq, head)
+        shared = self._reading.get(key)
+        if shared is None:
+            shared = self._reading[key] = asyncio.ensure_future(self._read_missed(trip_id, head, last_seq))
+            shared.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(shared)
+
+    async def _read_missed(self, trip_id: str, head: int, last_seq: int) -> _Missed:
+        records = await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
+        return _Missed(self._hub.room_frames_since(records), max([head, *(r.version or 0 for r in records)]))
+
+    def _send_missed(self, conn: Connection, trip: Trip, missed: _Missed | None) -> int:
+        """Send what was missed (or the trip's snapshot); the last ``seq`` sent."""
+        if missed is None:
+            head = trip.version
+            snapshot = {"tripId": trip.trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head}
+            conn.send(encode("trip_updated", snapshot))
+            return head
+        for frame in missed.frames:
+            conn.send(frame)
+        return missed.up_to
+
+    async def _announce_joined(self, conn: Connection, trip_id: str) -> None:
+        data: dict[str, Any] = {"tripId": trip_id, "userId": conn.user_id}
+        if conn.name is not None:
+            data["name"] = conn.name
+        data["timestamp"] = self._pipeline.now()
+        await self._broadcaster.room_signal(trip_id, "user_joined", data, exclude_user=conn.user_id)
 
     async def leave(
         self, conn: Connection, origin: Origin, trip_id: str, ref: str | None, *, reason: str | None = None
@@ -167,10 +252,37 @@ class RoomService:
                 exclude_user=conn.user_id,
             )
 
-    async def leave_all(self, conn: Connection) -> None:
-        """The connection is gone: vacate every room it sat in."""
+    async def leave_all(self, conn: Connection, *, dropped: bool = False) -> None:
+        """The connection is gone: vacate every room it sat in.  A ``dropped`` one (no close
+        frame: the network went) stays in the member lists for the grace period, so that a
+        resume, on any node, shows no ``user_left``; a closed one is announced at once."""
+        grace = self._limits.presence_grace_seconds
         for trip_id in list(conn.seats):
-            await self._vacate(conn, trip_id)
+            if not dropped or grace <= 0:
+                await self._vacate(conn, trip_id)
+                continue
+            await self._stop_typing(conn, trip_id, announce=True)
+            self._hub.exit(conn, trip_id)
+            await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
+            key = (conn.session_id, trip_id)
+            self._graces[key] = asyncio.get_running_loop().call_later(grace, self._grace_over, key, conn.user_id)
+
+    def _grace_over(self, key: tuple[str, str], user_id: str) -> None:
+        if self._graces.pop(key, None) is None:
+            return
+        task = asyncio.ensure_future(self._expire(*key, user_id))
+        self._expiring.add(task)
+        task.add_done_callback(self._expiring.discard)
+
+    async def _expire(self, session_id: str, trip_id: str, user_id: str) -> None:
+        """No resume within the grace period: the member goes (unless another node took it over)."""
+        try:
+            _, gone = await self._rosters.expire(trip_id, session_id)
+            if gone:
+                data = {"tripId": trip_id, "userId": user_id, "timestamp": self._pipeline.now()}
+                await self._broadcaster.room_signal(trip_id, "user_left", data, exclude_user=user_id)
+        except Exception:
+            log.exception("rooms: could not end the grace of session %s in room %s", session_id, trip_id)
 
     async def member_gone(self, trip_id: str, user_id: str) -> None:
         """A shared roster found the user's last visible connection on a node that died."""
@@ -258,6 +370,36 @@ class RoomService:
     async def chat_sent(self, conn: Connection, trip_id: str) -> None:
         """A chat message clears its sender's typing indicator at once."""
         await self._stop_typing(conn, trip_id, announce=True)
+
+    async def set_hidden(self, conn: Connection, origin: Origin, hidden: bool, ref: str | None) -> None:
+        """The user hides or shows their presence: saved (the record, folded into their
+        choice for later sessions), applied to this connection before the answer, and to
+        the user's other connections on every node through the bus."""
+        await self._pipeline.record(
+            Request(origin, "presence_visibility", {"hidden": hidden}, ref),
+            ({"type": "presence_visibility_set", "data": {"hidden": hidden}},),
+        )
+        await self._show_or_hide(conn, hidden)
+        await self._broadcaster.visibility(conn.user_id, hidden)
+        conn.send(encode("presence_visibility_set", {"hidden": hidden}, ref))
+
+    async def _show_or_hide(self, conn: Connection, hidden: bool) -> None:
+        if conn.hidden == hidden:
+            return
+        for trip_id in list(conn.seats):
+            if hidden:
+                await self._stop_typing(conn, trip_id, announce=True)
+        conn.hidden = hidden
+        for trip_id in list(conn.seats):
+            member, gone = await self._rosters.leave(trip_id, conn.session_id)
+            if member is None:
+                continue
+            shown = await self._rosters.join(trip_id, dataclasses.replace(member, hidden=hidden))
+            data = {"tripId": trip_id, "userId": conn.user_id, "timestamp": self._pipeline.now()}
+            if gone:
+                await self._broadcaster.room_signal(trip_id, "user_left", data, exclude_user=conn.user_id)
+            if shown:
+                await self._announce_joined(conn, trip_id)
 
     async def presence(self, conn: Connection, origin: Origin, payload: dict[str, Any], ref: str | None) -> None:
         trip_id, status = payload["tripId"], payload["status"]

@@ -21,8 +21,9 @@ from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
 from domain.sanitize import sanitize
 from domain.trip_model import can_view
-from eventlog.ports import StoreUnavailable
+from eventlog.ports import StoreError, StoreUnavailable
 from eventlog.records import LogRecord
+from eventlog.session_port import SessionRecords
 from service import logs
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso_from_epoch
@@ -30,12 +31,14 @@ from service.frames import encode, error_frame, stream_broadcast
 from service.hub import Connection, Hub
 from service.metrics import Metrics
 from service.pipeline import Handle, Origin, Pipeline, Request
+from service.resume import ResumeAsk, SessionResumer
 from service.rooms import RoomService
 from service.trips import TripService
 
 log = logging.getLogger("travelsense.session")
 
 CLOSE_GOING_AWAY = 1001
+CLOSE_ABNORMAL = 1006
 CLOSE_IDLE = 4000
 CLOSE_TOKEN_EXPIRED = 4001
 CLOSE_ADMIN = 4003
@@ -55,6 +58,9 @@ class SessionServices:
     clock: Clock
     limits: Limits
     metrics: Metrics = field(default_factory=Metrics)
+    node: str = ""  # this process instance, as session records name it
+    resumer: SessionResumer | None = None  # None: sessions are never resumed (no token is issued)
+    session_records: SessionRecords | None = None  # where users' saved presence choices are read (None: nowhere)
 
 
 # client event -> the ClientSession method that handles it (one table, not a dict per session)
@@ -68,6 +74,7 @@ _HANDLERS = {
     "refresh_token": "_refresh",
     "undo": "_revert",
     "redo": "_revert_redo",
+    "presence_visibility": "_visibility",
 }
 
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
@@ -136,27 +143,72 @@ class ClientSession:
 
     # lifecycle ----------------------------------------------------------------
 
-    async def start(self) -> None:
-        logs.bind(session_id=self.conn.session_id)
+    async def start(self, resume: ResumeAsk | None = None) -> None:
+        """Open a fresh session, or resume the one ``resume`` names when it may be (``service.resume``)."""
         s = self._s
-        meta = {"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden}
+        if not self.conn.hidden and s.session_records is not None:
+            try:  # the user's saved choice; ``presence=hidden`` hides this connection whatever it is
+                self.conn.hidden = await s.session_records.hidden(self.conn.user_id)
+            except StoreError:
+                log.warning("could not read a saved presence choice: the connection is shown")
+        resumed = None
+        if resume is not None and s.resumer is not None:
+            try:
+                resumed = await s.resumer.resumable(self.conn.user_id, resume.token)
+            except StoreError:
+                log.warning("could not look up a session to resume: a fresh one is opened")
+        if resumed is not None and resume is not None:
+            self.conn.session_id = resumed.session_id
+            await self._resume(resumed.rooms, resume.last_seqs)
+            return
+        logs.bind(session_id=self.conn.session_id)
+        meta = {"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden, "node": s.node}
         await s.pipeline.record(
             Request(self.origin, "connect", meta=meta), ({"type": "connected", "data": {"hidden": self.conn.hidden}},)
         )
-        self.conn.send(
-            encode(
-                "connected",
-                {
-                    "userId": self.conn.user_id,
-                    "sessionId": self.conn.session_id,
-                    "timestamp": self.conn.connected_at,
-                },
-            )
-        )
+        self.conn.send(encode("connected", self._connected(resumed=False)))
         # Only now may deliveries reach it: `connected` is always the first frame.
         s.hub.add(self.conn)
         self._arm_token_timers()
         self._arm_idle_timer(s.limits.idle_timeout_seconds)
+
+    def _connected(self, *, resumed: bool) -> dict[str, Any]:
+        conn, resumer = self.conn, self._s.resumer
+        data: dict[str, Any] = {"userId": conn.user_id, "sessionId": conn.session_id, "timestamp": conn.connected_at}
+        if resumer is not None:
+            data["resumed"] = resumed
+            data["resumeToken"] = resumer.token(conn.user_id, conn.session_id)
+        return data
+
+    async def _resume(self, rooms: tuple[str, ...], last_seqs: dict[str, int]) -> None:
+        """The session comes back: the rooms it may still see are given back (each with what it
+        missed), the others are left (``access_revoked``); one ``resume`` record first."""
+        logs.bind(session_id=self.conn.session_id)
+        s = self._s
+        kept: list[str] = []
+        revoked: list[str] = []
+        for trip_id in rooms:
+            trip = await s.trips.state(trip_id)
+            (
+                kept if trip is not None and can_view(trip, self.identity.user_id, self.identity.is_admin) else revoked
+            ).append(trip_id)
+        meta = {"ip": self.conn.ip, "userAgent": self.conn.user_agent, "hidden": self.conn.hidden, "node": s.node}
+        await s.pipeline.record(
+            Request(self.origin, "resume", {"lastSeq": last_seqs}, meta=meta),
+            ({"type": "resumed", "data": {"rooms": kept, "revoked": revoked, "hidden": self.conn.hidden}},),
+        )
+        self.conn.send(encode("connected", {**self._connected(resumed=True), "rooms": kept}))
+        s.hub.add(self.conn)
+        self._arm_token_timers()
+        self._arm_idle_timer(s.limits.idle_timeout_seconds)
+        for trip_id in revoked:
+            self.conn.send(encode("trip_room_left", {"tripId": trip_id, "reason": "access_revoked"}))
+        for trip_id in kept:
+            try:
+                await s.rooms.reseat(self.conn, self.identity, trip_id, last_seqs.get(trip_id))
+            except Exception:
+                log.warning("could not give room %s back to session %s", trip_id, self.conn.session_id)
+                self.conn.send(encode("trip_room_left", {"tripId": trip_id, "reason": "resume_failed"}))
 
     async def stop(self, code: int | None, reason: str | None) -> None:
         logs.bind(session_id=self.conn.session_id)
@@ -164,7 +216,8 @@ class ClientSession:
             timer.cancel()
         s = self._s
         try:
-            await s.rooms.leave_all(self.conn)
+            # no close frame (the network went, or pings timed out): a drop, awaiting a resume
+            await s.rooms.leave_all(self.conn, dropped=code is None or code == CLOSE_ABNORMAL)
         finally:
             s.hub.remove(self.conn)
             try:
@@ -411,6 +464,10 @@ class ClientSession:
         self._in_room(data)
         payload = schemas.check_event("presence_update", data)
         await self._s.rooms.presence(self.conn, self.origin, payload, ref)
+
+    async def _visibility(self, data: dict[str, Any], ref: str | None) -> None:
+        payload = schemas.check_event("presence_visibility", data)
+        await self._s.rooms.set_hidden(self.conn, self.origin, payload["hidden"], ref)
 
     async def _refresh(self, data: dict[str, Any], ref: str | None) -> None:
         payload = schemas.check_event("refresh_token", data)

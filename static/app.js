@@ -48,6 +48,7 @@ import {
   sortDays,
 } from './js/state.js';
 import { Outbox, ReconnectingSocket } from './js/socket.js';
+import { mustJoin, remember, resumeQuery } from './js/resume.js';
 import { Api, ApiError, detailsText } from './js/api.js';
 import {
   h,
@@ -329,6 +330,7 @@ async function wsUrl() {
   const qs = new URLSearchParams(S.ticketMisses >= 2 ? { token: S.token || '' } : { ticket: (await api.ticket()).ticket });
   S.ticketMisses += 1;
   if (S.hidden) qs.set('presence', 'hidden');
+  for (const [key, value] of Object.entries(resumeQuery(S.resume, S.room))) qs.set(key, value);
   return `${proto}://${location.host}/ws?${qs}`;
 }
 
@@ -454,7 +456,8 @@ function onFrame(frame, connId) {
       setStatus('connected', 'connected');
       el.reconnectBanner.hidden = true;
       el.sessionBanner.hidden = true;
-      if (S.room) sendJoin();
+      S.resume = remember(data);
+      if (S.room && mustJoin(data, S.room.tripId)) sendJoin(); // a resumed session has its room back
       notes.refreshUnread();
       renderHeader();
       renderChatPanel();

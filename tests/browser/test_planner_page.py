@@ -298,11 +298,13 @@ def test_server_restart_mid_session_recovers_with_nothing_lost_or_doubled(
         assert status == 200, body
         assert sorted(m["message"] for m in body["messages"]) == sorted(texts), body
 
-        # and A caught up by lastSeq recovery, not by a snapshot
-        joins = [f for f in frames(a.frames_sent, "join_trip_room") if "lastSeq" in f["data"]]
-        assert joins, a.frames_sent
+        # and A caught up from its lastSeq, not by a snapshot: its session resumed with its room
+        # (the stop recorded it disconnected), so it sent no join
+        connected = frames(a.frames_received, "connected")[-1]
+        assert connected["data"]["resumed"] is True and connected["data"]["rooms"] == [trip_id], connected
         rejoined = frames(a.frames_received, "trip_room_joined")[-1]
-        assert rejoined["data"]["recovered"] is True, rejoined
+        assert rejoined["data"]["recovered"] is True and rejoined["data"]["resumed"] is True, rejoined
+        assert len(frames(a.frames_sent, "join_trip_room")) == 1, a.frames_sent  # the first visit's only
     finally:
         restarted.stop()
     no_page_errors(a, b)

@@ -40,6 +40,8 @@ async def test_joining_sends_members_the_snapshot_and_tells_the_others(
     ada = await Client.connect(shared_server, people.token("ada"))
     bob = await Client.connect(shared_server, people.token("bob"))
     joined = await ada.request("join_trip_room", {"tripId": trip["tripId"]}, "j1", "trip_room_joined")
+    [member] = joined["data"]["members"]
+    assert ISO_Z.match(member.pop("lastSeen"))  # when it joined
     assert joined["data"] == {
         "tripId": trip["tripId"],
         "members": [{"userId": people.id("ada"), "name": "Ada", "status": "online"}],

@@ -1,0 +1,248 @@
+"""Session records, folded from the log (the read model behind ``GET /api/realtime/sessions``
+and session resume).
+
+``fold_session`` is pure: a session's record and one log record give the next
+record.  The records that shape a session are its ``connect`` (who, where from,
+which node), its room joins and leaves, its ``disconnect`` (when, with what close
+code), a ``resume`` on any node, and ``sessions_lost`` (its node was found dead:
+written by the node that found it).  Any other record of the session moves its
+``lastActivity``.
+
+``SessionFolder`` applies the records this node appends, in order, one write at a
+time in a background task (a command never waits for it), holding this node's
+connected sessions in memory; ``lastActivity`` alone is written every
+``flush_seconds`` rather than per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from typing import Any
+
+from eventlog.ports import EventStore
+from eventlog.records import ACCEPTED, LogRecord
+from eventlog.session_port import CONNECTED, DISCONNECTED, SessionRecord, SessionRecords
+
+log = logging.getLogger("travelsense.sessions")
+
+JOINED = frozenset({"join_trip_room"})
+LEFT = frozenset({"leave_trip_room", "room_access_revoked"})
+CONNECT, DISCONNECT, RESUME, SESSIONS_LOST = "connect", "disconnect", "resume", "sessions_lost"
+PRESENCE_VISIBILITY = "presence_visibility"  # a user's saved presence choice (kept per user, not per session)
+SESSION_SHAPING = frozenset({CONNECT, DISCONNECT, RESUME, SESSIONS_LOST, PRESENCE_VISIBILITY, *JOINED, *LEFT})
+CLOSE_ABNORMAL = 1006  # what a session whose node died is recorded as closed with
+
+
+def _meta(record: LogRecord) -> dict[str, Any]:
+    return record.meta if isinstance(record.meta, dict) else {}
+
+
+def _event_data(record: LogRecord) -> dict[str, Any]:
+    if record.events and isinstance(record.events[0], dict):
+        data = record.events[0].get("data")
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
+def lost_sessions(record: LogRecord) -> list[str]:
+    """The sessions a ``sessions_lost`` record closes."""
+    ids = _event_data(record).get("sessionIds")
+    return [str(i) for i in ids] if isinstance(ids, list) else []
+
+
+def fold_session(current: SessionRecord | None, record: LogRecord, session_id: str) -> SessionRecord | None:
+    """``current`` (None: unknown) after ``record`` for session ``session_id``; None when the
+    record says nothing of a session it does not know."""
+    command, at = record.command, record.at
+    if command == CONNECT:
+        meta = _meta(record)
+        return SessionRecord(
+            session_id=session_id,
+            user_id=record.user_id or "",
+            node=str(meta.get("node", "")),
+            connection_time=at,
+            last_activity=at,
+            ip=str(meta.get("ip", "")),
+            user_agent=str(meta.get("userAgent", "")),
+            rooms=(),
+            status=CONNECTED,
+            position=record.position,
+        )
+    if current is None:
+        return None
+    if command == RESUME:
+        data = _event_data(record)
+        rooms = data.get("rooms")
+        return replace(
+            current,
+            node=str(_meta(record).get("node", current.node)),
+            last_activity=at,
+            rooms=tuple(str(r) for r in rooms) if isinstance(rooms, list) else current.rooms,
+            status=CONNECTED,
+            disconnected_at=None,
+            close_code=None,
+            position=record.position,
+        )
+    if command == DISCONNECT:
+        code = _event_data(record).get("code")
+        return replace(
+            current,
+            last_activity=at,
+            status=DISCONNECTED,
+            disconnected_at=at,
+            close_code=code if isinstance(code, int) else None,
+            position=record.position,
+        )
+    if command == SESSIONS_LOST:
+        if current.status != CONNECTED:
+            return current
+        return replace(
+            current, status=DISCONNECTED, disconnected_at=at, close_code=CLOSE_ABNORMAL, position=record.position
+        )
+    trip_id = record.trip_id
+    if command in JOINED and trip_id is not None and trip_id not in current.rooms:
+        return replace(current, rooms=(*current.rooms, trip_id), last_activity=at, position=record.position)
+    if command in LEFT and trip_id is not None and trip_id in current.rooms:
+        rooms = tuple(r for r in current.rooms if r != trip_id)
+        return replace(current, rooms=rooms, last_activity=at, position=record.position)
+    return replace(current, last_activity=at, position=record.position)
+
+
+async def rebuild_sessions(store: EventStore, records: SessionRecords, *, page: int = 1000) -> int:
+    """Fold the whole log into ``records`` (saves are conditional: a store in use may be
+    rebuilt); how many sessions it holds.  What the live fold writes, from scratch."""
+    sessions: dict[str, SessionRecord] = {}
+    choices: dict[str, tuple[bool, int]] = {}
+    position = 0
+    while True:
+        batch = await store.read_all(position, page)
+        for record in batch:
+            if record.outcome != ACCEPTED:
+                continue
+            if record.command == PRESENCE_VISIBILITY:
+                hidden = _event_data(record).get("hidden")
+                if record.user_id is not None and isinstance(hidden, bool):
+                    choices[record.user_id] = (hidden, record.position)
+            if record.command in SESSION_SHAPING and record.command != PRESENCE_VISIBILITY:
+                targets = lost_sessions(record) if record.command == SESSIONS_LOST else [record.session_id]
+                for session_id in targets:
+                    if session_id is not None:
+                        folded = fold_session(sessions.get(session_id), record, session_id)
+                        if folded is not None:
+                            sessions[session_id] = folded
+            elif record.session_id is not None and record.session_id in sessions:
+                current = sessions[record.session_id]
+                if current.status == CONNECTED and record.at > current.last_activity:
+                    sessions[record.session_id] = replace(current, last_activity=record.at)
+        if len(batch) < page:
+            break
+        position = batch[-1].position
+    for session in sessions.values():
+        await records.save(session)
+    for user_id, (hidden, at) in choices.items():
+        await records.save_hidden(user_id, hidden, at)
+    return len(sessions)
+
+
+class SessionFolder:
+    """Folds the records this node appends into the session records (see the module's doc)."""
+
+    def __init__(self, records: SessionRecords, *, flush_seconds: float = 10.0) -> None:
+        self._records = records
+        self._flush_seconds = flush_seconds
+        self._live: dict[str, SessionRecord] = {}  # this node's connected sessions, as last folded
+        self._active: dict[str, str] = {}  # session -> lastActivity not written yet
+        self._queue: asyncio.Queue[LogRecord | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.failures = 0
+        self._failing = False
+
+    def apply(self, record: LogRecord) -> None:
+        if record.outcome != ACCEPTED:
+            return
+        if record.command in SESSION_SHAPING:
+            self._queue.put_nowait(record)
+            if self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._work())
+        elif record.session_id is not None and record.session_id in self._live:
+            self._active[record.session_id] = record.at
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                record = await asyncio.wait_for(self._queue.get(), self._flush_seconds)
+            except TimeoutError:
+                await self._flush_activity()
+                continue
+            try:
+                if record is None:
+                    await self._flush_activity()
+                else:
+                    await self._fold(record)
+                if self._failing:
+                    self._failing = False
+                    log.warning("session records are written again (%d writes failed)", self.failures)
+            except Exception:
+                self.failures += 1
+                if not self._failing:  # one line per outage, not one per record
+                    self._failing = True
+                    log.exception("a session record could not be written (the log stays the source of truth)")
+            finally:
+                self._queue.task_done()
+
+    async def _fold(self, record: LogRecord) -> None:
+        if record.command == PRESENCE_VISIBILITY:
+            hidden = _event_data(record).get("hidden")
+            if record.user_id is not None and isinstance(hidden, bool):
+                await self._records.save_hidden(record.user_id, hidden, record.position)
+            self._touch(record)
+            return
+        targets = lost_sessions(record) if record.command == SESSIONS_LOST else [record.session_id]
+        for session_id in targets:
+            if session_id is None:
+                continue
+            current = self._live.get(session_id)
+            if current is None and record.command != CONNECT:
+                current = await self._records.get(session_id)
+            folded = fold_session(current, record, session_id)
+            if folded is None:
+                continue
+            activity = self._active.pop(session_id, None)
+            if activity is not None and activity > folded.last_activity:
+                folded = replace(folded, last_activity=activity)
+            await self._records.save(folded)
+            if folded.status != CONNECTED:
+                self._live.pop(session_id, None)
+            elif record.command in (CONNECT, RESUME) or session_id in self._live:
+                self._live[session_id] = folded
+
+    def _touch(self, record: LogRecord) -> None:
+        if record.session_id is not None and record.session_id in self._live:
+            self._active[record.session_id] = record.at
+
+    async def _flush_activity(self) -> None:
+        active, self._active = self._active, {}
+        for session_id, at in active.items():
+            current = self._live.get(session_id)
+            if current is not None and at > current.last_activity:
+                self._live[session_id] = replace(current, last_activity=at)
+                await self._records.touch(session_id, at)
+
+    async def drain(self) -> None:
+        """Wait until every record applied so far is written (and pending activity too)."""
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        await self._queue.join()
+
+    async def close(self) -> None:
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._records.close()
