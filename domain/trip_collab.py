@@ -245,7 +245,7 @@ def _mark(book: _Book, before: Trip, after: Trip, event: TripUpdated) -> None:
             _mark_restored(book, before, after)
 
 
-def _items(trip: Trip) -> dict[str, tuple[dict[str, JSON], tuple[str, int] | None]]:
+def item_values(trip: Trip) -> dict[str, tuple[dict[str, JSON], tuple[str, int] | None]]:
     """item id -> (its fields, its place for an activity)."""
     items: dict[str, tuple[dict[str, JSON], tuple[str, int] | None]] = {}
     for day in trip.days:
@@ -258,7 +258,7 @@ def _items(trip: Trip) -> dict[str, tuple[dict[str, JSON], tuple[str, int] | Non
 
 
 def _mark_restored(book: _Book, before: Trip, after: Trip) -> None:
-    old, new = _items(before), _items(after)
+    old, new = item_values(before), item_values(after)
     for item_id in old.keys() - new.keys():
         book.drop(item_id)
     for item_id, (values, place) in new.items():

@@ -9,7 +9,6 @@ event's position in the trip's stream (its ``seq``) is also the trip's
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -54,6 +53,7 @@ from domain.trip_model import (
     Trip,
     can_manage,
 )
+from domain.trip_notices import Audience, notification_id, replaced_notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,8 @@ class UpdateTrip:
     data: dict[str, JSON]
     base_version: int | None
     fresh_ids: tuple[str, ...]
+    # who is told of the values it replaces when outside the room (None: nobody)
+    audience: Audience | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,7 @@ class UndoChange:
 
     actor: Actor
     kind: str
+    audience: Audience | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,7 @@ class RestoreTrip:
     actor: Actor
     to_version: int
     target: Trip | None  # the trip as it was at ``to_version`` (a fact the shell folds from the log)
+    audience: Audience | None = None
 
 
 TripCommand = (
@@ -188,23 +192,19 @@ def decide(
             if user_id not in state.collaborators:
                 raise CommandRefused(ErrorCode.NOT_FOUND, "that user is not a collaborator of this trip")
             return (CollaboratorRemoved(user_id),)
-        case UpdateTrip():
-            return (_update(state, command),)
-        case UndoChange(actor, kind):
-            return (_revert(state, actor, kind, limits),)
-        case RestoreTrip(actor, to_version, target):
-            return (_restore(state, to_version, target),)
+        case UpdateTrip(actor, audience=audience):
+            updated = _update(state, command)
+            return (updated, *replaced_notices(state, updated, actor.user_id, actor.name, audience))
+        case UndoChange(actor, kind, audience):
+            reverted = _revert(state, actor, kind, limits)
+            return (reverted, *replaced_notices(state, reverted, actor.user_id, actor.name, audience))
+        case RestoreTrip(actor, to_version, target, audience):
+            restored = _restore(state, to_version, target)
+            return (restored, *replaced_notices(state, restored, actor.user_id, actor.name, audience, target))
         case PostChatMessage(actor, message_id, message, kind, present):
             posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind)
             return (posted, *_notify_absent(state, posted, present))
     raise TypeError(f"not a trip command: {command!r}")
-
-
-def notification_id(message_id: str, user_id: str) -> str:
-    """A notification's id, derived from its message and recipient so that deciding
-    needs no fresh ids: the message id's time prefix, then a digest (24 hex digits, an
-    ObjectId's shape, ordered by time like one)."""
-    return message_id[:8] + hashlib.blake2b(f"{message_id}:{user_id}".encode(), digest_size=8).hexdigest()
 
 
 def _notify_absent(
