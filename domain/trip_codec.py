@@ -10,7 +10,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from domain.trip_model import Activity, Constraint, Day, FieldMark, Removal, Touch, Trip, UndoStep
+from domain.shared_map import SharedMap
+from domain.trip_model import Activity, Constraint, Day, FieldMark, Removal, Touch, Trip, UndoStep, places_of
 
 JSON = Any
 
@@ -65,23 +66,23 @@ def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
         constraints,
         state["version"],
         state["updatedAt"],
-        MappingProxyType(touches),
-        MappingProxyType(
-            {
-                item: MappingProxyType({name: FieldMark(v, by) for name, (v, by) in marks.items()})
-                for item, marks in state.get("marks", {}).items()
-            }
+        SharedMap(touches),
+        SharedMap(
+            (item, MappingProxyType({name: FieldMark(v, by) for name, (v, by) in marks.items()}))
+            for item, marks in state.get("marks", {}).items()
         ),
         MappingProxyType({item: Removal(v, by) for item, v, by in state.get("removed", ())}),
         _steps(state.get("undoSteps", {})),
         _steps(state.get("redoSteps", {})),
+        places_of(days),
     )
 
 
 def trip_weight(trip: Trip) -> int:
-    """About how many bytes of memory the trip's state takes (for a cache's budget)."""
+    """About how many bytes of memory the trip's state takes (for a cache's budget):
+    counted per day, not per item (the maps keep their entry counts as they change),
+    so that weighing a trip after each change does not cost in proportion to it."""
     activities = sum(len(day.activities) for day in trip.days)
-    touches = sum(len(entries) for entries in trip.touches.values())
     return (
         1200
         + 100 * len(trip.collaborators)
@@ -89,8 +90,9 @@ def trip_weight(trip: Trip) -> int:
         + 900 * activities
         + 500 * len(trip.constraints)
         + 250 * len(trip.touches)
-        + 120 * touches
-        + 150 * sum(len(marks) for marks in trip.marks.values())
+        + 120 * trip.touches.volume
+        + 150 * trip.marks.volume
+        + 60 * len(trip.places)
         + 120 * len(trip.removed)
         + 600 * sum(len(steps) for steps in (*trip.undo_steps.values(), *trip.redo_steps.values()))
     )

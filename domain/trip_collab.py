@@ -158,24 +158,36 @@ def _item_fields(event_item: Mapping[str, JSON], keys: Iterable[str]) -> list[st
 
 
 class _Book:
-    """The marks and removals of one evolve step (copy on write)."""
+    """The marks and removals of one evolve step: the marks share what did not change
+    (``SharedMap``); the removals, a few hundred at most, are copied once they change."""
 
     def __init__(self, state: Trip, version: int, by: str | None) -> None:
-        self.marks = dict(state.marks)
-        self.removed = dict(state.removed)
+        self.marks = state.marks
+        self.removed: Mapping[str, Removal] = state.removed
+        self._removed_copy: dict[str, Removal] | None = None
         self.version, self.by = version, by
 
     def set(self, item_id: str, names: Iterable[str]) -> None:
         mark = FieldMark(self.version, self.by)
-        self.marks[item_id] = MappingProxyType({**self.marks.get(item_id, {}), **{n: mark for n in names}})
-        self.removed.pop(item_id, None)
+        self.marks = self.marks.set(
+            item_id, MappingProxyType({**self.marks.get(item_id, {}), **{n: mark for n in names}})
+        )
+        if item_id in self.removed:
+            self._removals().pop(item_id, None)
 
     def drop(self, item_id: str) -> None:
-        self.marks.pop(item_id, None)
-        self.removed.pop(item_id, None)
-        self.removed[item_id] = Removal(self.version, self.by)
-        while len(self.removed) > REMOVED_MEMORY:
-            del self.removed[next(iter(self.removed))]
+        self.marks = self.marks.without(item_id)
+        removed = self._removals()
+        removed.pop(item_id, None)
+        removed[item_id] = Removal(self.version, self.by)
+        while len(removed) > REMOVED_MEMORY:
+            del removed[next(iter(removed))]
+
+    def _removals(self) -> dict[str, Removal]:
+        if self._removed_copy is None:
+            self._removed_copy = dict(self.removed)
+            self.removed = MappingProxyType(self._removed_copy)
+        return self._removed_copy
 
     def add_day(self, raw: Mapping[str, JSON]) -> None:
         self.set(raw["dayId"], _item_fields(raw, DAY_KEYS))
@@ -207,8 +219,8 @@ def _with_books(
 ) -> Trip:
     return _replace(
         trip,
-        marks=MappingProxyType(book.marks),
-        removed=MappingProxyType(book.removed),
+        marks=book.marks,
+        removed=book.removed,
         undo_steps=undo,
         redo_steps=redo,
     )
@@ -245,7 +257,7 @@ def _mark(book: _Book, before: Trip, after: Trip, event: TripUpdated) -> None:
             _mark_restored(book, before, after)
 
 
-def _items(trip: Trip) -> dict[str, tuple[dict[str, JSON], tuple[str, int] | None]]:
+def item_values(trip: Trip) -> dict[str, tuple[dict[str, JSON], tuple[str, int] | None]]:
     """item id -> (its fields, its place for an activity)."""
     items: dict[str, tuple[dict[str, JSON], tuple[str, int] | None]] = {}
     for day in trip.days:
@@ -258,7 +270,7 @@ def _items(trip: Trip) -> dict[str, tuple[dict[str, JSON], tuple[str, int] | Non
 
 
 def _mark_restored(book: _Book, before: Trip, after: Trip) -> None:
-    old, new = _items(before), _items(after)
+    old, new = item_values(before), item_values(after)
     for item_id in old.keys() - new.keys():
         book.drop(item_id)
     for item_id, (values, place) in new.items():

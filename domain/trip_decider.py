@@ -9,15 +9,14 @@ event's position in the trip's stream (its ``seq``) is also the trip's
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from domain import trip_collab as collab
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
 from domain.itinerary import check_new_days, check_update
+from domain.shared_map import SharedMap
 from domain.trip_events import (
     ActivityAdded,
     ActivityMoved,
@@ -53,7 +52,9 @@ from domain.trip_model import (
     Touch,
     Trip,
     can_manage,
+    places_of,
 )
+from domain.trip_notices import Audience, notification_id, replaced_notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,8 @@ class UpdateTrip:
     data: dict[str, JSON]
     base_version: int | None
     fresh_ids: tuple[str, ...]
+    # who is told of the values it replaces when outside the room (None: nobody)
+    audience: Audience | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class UndoChange:
 
     actor: Actor
     kind: str
+    audience: Audience | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class RestoreTrip:
     actor: Actor
     to_version: int
     target: Trip | None  # the trip as it was at ``to_version`` (a fact the shell folds from the log)
+    audience: Audience | None = None
 
 
 TripCommand = (
@@ -188,23 +193,19 @@ def decide(
             if user_id not in state.collaborators:
                 raise CommandRefused(ErrorCode.NOT_FOUND, "that user is not a collaborator of this trip")
             return (CollaboratorRemoved(user_id),)
-        case UpdateTrip():
-            return (_update(state, command),)
-        case UndoChange(actor, kind):
-            return (_revert(state, actor, kind, limits),)
-        case RestoreTrip(actor, to_version, target):
-            return (_restore(state, to_version, target),)
+        case UpdateTrip(actor, audience=audience):
+            updated = _update(state, command)
+            return (updated, *replaced_notices(state, updated, actor.user_id, actor.name, audience))
+        case UndoChange(actor, kind, audience):
+            reverted = _revert(state, actor, kind, limits)
+            return (reverted, *replaced_notices(state, reverted, actor.user_id, actor.name, audience))
+        case RestoreTrip(actor, to_version, target, audience):
+            restored = _restore(state, to_version, target)
+            return (restored, *replaced_notices(state, restored, actor.user_id, actor.name, audience, target))
         case PostChatMessage(actor, message_id, message, kind, present):
             posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind)
             return (posted, *_notify_absent(state, posted, present))
     raise TypeError(f"not a trip command: {command!r}")
-
-
-def notification_id(message_id: str, user_id: str) -> str:
-    """A notification's id, derived from its message and recipient so that deciding
-    needs no fresh ids: the message id's time prefix, then a digest (24 hex digits, an
-    ObjectId's shape, ordered by time like one)."""
-    return message_id[:8] + hashlib.blake2b(f"{message_id}:{user_id}".encode(), digest_size=8).hexdigest()
 
 
 def _notify_absent(
@@ -456,7 +457,17 @@ def evolve(
     reads (conflicts, merges, undo), are not kept."""
     if isinstance(event, TripCreated):
         days = tuple(sorted((_day_from_json(d) for d in event.days), key=lambda d: d.date))
-        trip = Trip(event.trip_id, event.title, event.owner_id, event.collaborators, days, (), version, at)
+        trip = Trip(
+            event.trip_id,
+            event.title,
+            event.owner_id,
+            event.collaborators,
+            days,
+            (),
+            version,
+            at,
+            places=places_of(days),
+        )
         return collab.book_created(trip, event.days, version, by) if remember_changes else trip
     if state is None:
         return None
@@ -474,21 +485,24 @@ def _day_from_json(raw: dict[str, JSON]) -> Day:
 _replace = replacer(Trip)
 
 
-def _touched(
-    state: Trip, version: int, update_type: str, item_ids: list[str]
-) -> MappingProxyType[str, tuple[Touch, ...]]:
-    touches = dict(state.touches)
+def _touched(state: Trip, version: int, update_type: str, item_ids: list[str]) -> SharedMap[str, tuple[Touch, ...]]:
+    touches = state.touches
+    touch = Touch(version, update_type)
     for item in item_ids:
-        touches[item] = (*touches.get(item, ()), Touch(version, update_type))[-TOUCH_HISTORY:]
-    return MappingProxyType(touches)
+        touches = touches.set(item, (*touches.get(item, ()), touch)[-TOUCH_HISTORY:])
+    return touches
 
 
 def _with_day(days: tuple[Day, ...], day_id: str, change: Any) -> tuple[Day, ...]:
-    return tuple(change(d) if d.day_id == day_id else d for d in days)
+    """The days with one changed (the others shared, not rebuilt)."""
+    for index, day in enumerate(days):
+        if day.day_id == day_id:
+            return (*days[:index], change(day), *days[index + 1 :])
+    return days
 
 
 def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, remember_changes: bool = True) -> Trip:
-    days, constraints, collaborators = state.days, state.constraints, state.collaborators
+    days, constraints, collaborators, places = state.days, state.constraints, state.collaborators, state.places
     touched: list[str] = []
     if isinstance(event, Reverted):
         event = event.effect
@@ -500,14 +514,20 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
         case DayAdded(raw_day):
             day = _day_from_json(raw_day)
             days = tuple(sorted((*days, day), key=lambda d: d.date))
+            for activity in day.activities:
+                places = places.set(activity.activity_id, day.day_id)
             touched = [day.day_id]
         case DayRemoved(day_id):
             gone = state.day(day_id)
             days = tuple(d for d in days if d.day_id != day_id)
             touched = [day_id, *(a.activity_id for a in (gone.activities if gone else ()))]
+            for activity_id in touched[1:]:
+                places = places.without(activity_id)
         case ActivityAdded(day_id, raw_activity, index):
             activity = Activity.build(raw_activity["activityId"], raw_activity)
             days = _with_day(days, day_id, lambda d: _replace_day(d, _inserted(d.activities, activity, index)))
+            if state.day(day_id) is not None:
+                places = places.set(activity.activity_id, day_id)
             touched = [activity.activity_id]
         case ActivityUpdated(day_id, target, changes):
             days = _with_day(
@@ -522,6 +542,8 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
             days = _with_day(
                 days, day_id, lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target))
             )
+            if places.get(target) == day_id:
+                places = places.without(target)
             touched = [target]
         case ConstraintAdded(raw):
             constraints = (*constraints, _constraint_from_json(raw))
@@ -540,6 +562,7 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
                     days, day_id, lambda d: _replace_day(d, tuple(a for a in d.activities if a.activity_id != target))
                 )
                 days = _with_day(days, to_day_id, lambda d: _replace_day(d, _inserted(d.activities, moving, to_index)))
+                places = places.set(target, to_day_id)
             touched = [target]
         case ConstraintUpdated(constraint_id, changes):
             constraints = tuple(
@@ -548,6 +571,7 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
             touched = [constraint_id]
         case TripRestored(_, raw_days, raw_constraints):
             days = tuple(sorted((_day_from_json(d) for d in raw_days), key=lambda d: d.date))
+            places = places_of(days)
             constraints = tuple(_constraint_from_json(c) for c in raw_constraints)
             touched = [*(d.day_id for d in days), *(c.constraint_id for c in constraints)]
     return _replace(
@@ -555,6 +579,7 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
         days=days,
         constraints=constraints,
         collaborators=collaborators,
+        places=places,
         version=version,
         updated_at=at,
         touches=_touched(state, version, update_type(event), touched)

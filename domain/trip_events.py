@@ -164,8 +164,31 @@ class NotificationCreated:
     preview: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeNotified:
+    """A member outside the room is told that a change replaced values they set (or
+    reverted their change: an undo, redo or restore); like ``NotificationCreated``, it
+    rides in the change's record, after it.  ``changes``: one entry per field,
+    ``{"itemId", "field", "from"?, "to"?, "removed"?, "yourVersion"}`` (``from``/``to``
+    absent: the field had or has no value; ``removed``: its item is gone); ``more``:
+    how many entries were left out."""
+
+    notification_id: str
+    user_id: str
+    trip_id: str
+    version: int  # the trip's version the change made
+    update_type: str
+    from_user_id: str
+    from_name: str | None
+    reverts: str | None  # "undo", "redo" or "restore" when the change reverted earlier ones
+    changes: tuple[dict[str, JSON], ...]
+    more: int = 0
+
+
+CHANGE_REPLACED = "change_replaced"  # the kind of a ChangeNotified notification
+
 TripEvent = TripCreated | TripUpdated | ChatMessagePosted
-DecidedEvent = TripEvent | NotificationCreated
+DecidedEvent = TripEvent | NotificationCreated | ChangeNotified
 
 
 def update_type(event: TripUpdated) -> str:
@@ -304,6 +327,24 @@ def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
                     "preview": event.preview,
                 },
             }
+        case ChangeNotified():
+            notice: dict[str, JSON] = {
+                "notificationId": event.notification_id,
+                "userId": event.user_id,
+                "kind": CHANGE_REPLACED,
+                "tripId": event.trip_id,
+                "version": event.version,
+                "updateType": event.update_type,
+                "fromUserId": event.from_user_id,
+            }
+            if event.from_name is not None:
+                notice["fromName"] = event.from_name
+            if event.reverts is not None:
+                notice["reverts"] = event.reverts
+            notice["changes"] = list(event.changes)
+            if event.more:
+                notice["more"] = event.more
+            return {"type": NOTIFICATION_CREATED, "data": notice}
         case _:
             return {"type": "trip_updated", "data": {"updateType": update_type(event), "data": update_data(event)}}
 

@@ -17,7 +17,7 @@ from domain.errors import CommandRefused, ErrorCode
 
 if TYPE_CHECKING:  # the decider's types, for the annotations only (it imports this module)
     from domain.trip_decider import TripCommand
-    from domain.trip_model import Trip
+    from domain.trip_model import Day, Trip
 
 ID_BYTES = 40  # ``"activityId":"<24 hex>",``: what an id the server assigns adds
 CREATED_OVERHEAD = 200  # tripId, version, updatedAt and an empty constraints list
@@ -42,7 +42,21 @@ def json_bytes(value: Any) -> int:
 
 
 def trip_bytes(trip: Trip) -> int:
-    return json_bytes(trip.to_json())
+    """``json_bytes(trip.to_json())``, with each day measured once (a change measures its
+    day again, not the whole trip): the rest, then the days and the commas between them."""
+    days = trip.days
+    total = json_bytes(trip.to_json(with_days=False)) + max(len(days) - 1, 0)
+    for day in days:
+        size = day.json_size
+        total += size if size >= 0 else day_bytes(day)
+    return total
+
+
+def day_bytes(day: Day) -> int:
+    if day.json_size < 0:
+        # a memo of a pure function of the frozen day (the field is left out of equality)
+        object.__setattr__(day, "json_size", json_bytes(day.to_json()))
+    return day.json_size
 
 
 def _refuse(field: str, message: str) -> CommandRefused:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from domain.shared_map import SharedMap
+
 JSON = Any
 
 ACTIVITY_KEYS = ("title", "startTime", "endTime", "location", "notes", "cost")
@@ -49,6 +51,9 @@ class Day:
     date: str
     title: str | None
     activities: tuple[Activity, ...] = ()
+    # the size of ``to_json()`` as compact JSON, once measured (-1: not yet): a change
+    # to one day measures that day again, not the trip (``trip_limits.trip_bytes``)
+    json_size: int = field(default=-1, compare=False, repr=False)
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {"dayId": self.day_id, "date": self.date}
@@ -120,22 +125,24 @@ class Trip:
     version: int
     updated_at: str
     # item id -> its most recent changes, newest last (never sent to clients)
-    touches: Mapping[str, tuple[Touch, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    touches: SharedMap[str, tuple[Touch, ...]] = field(default_factory=SharedMap)
     # item id -> field -> the change that last set it (per-field merge; never sent to clients)
-    marks: Mapping[str, Mapping[str, FieldMark]] = field(default_factory=lambda: MappingProxyType({}))
+    marks: SharedMap[str, Mapping[str, FieldMark]] = field(default_factory=SharedMap)
     # item id -> its removal, the newest REMOVED_MEMORY (tells a stale reference from a bad one)
     removed: Mapping[str, Removal] = field(default_factory=lambda: MappingProxyType({}))
     # user id -> the steps that undo their latest changes, newest last (and the redo steps)
     undo_steps: Mapping[str, tuple[UndoStep, ...]] = field(default_factory=lambda: MappingProxyType({}))
     redo_steps: Mapping[str, tuple[UndoStep, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # activity id -> the id of its day (derived from ``days``: finds an activity without a scan)
+    places: SharedMap[str, str] = field(default_factory=SharedMap)
 
-    def to_json(self) -> dict[str, JSON]:
+    def to_json(self, *, with_days: bool = True) -> dict[str, JSON]:
         return {
             "tripId": self.trip_id,
             "title": self.title,
             "ownerId": self.owner_id,
             "collaborators": list(self.collaborators),
-            "days": [d.to_json() for d in self.days],
+            "days": [d.to_json() for d in self.days] if with_days else [],
             "constraints": [c.to_json() for c in self.constraints],
             "version": self.version,
             "updatedAt": self.updated_at,
@@ -148,14 +155,17 @@ class Trip:
         return next((c for c in self.constraints if c.constraint_id == constraint_id), None)
 
     def has_activity(self, activity_id: str) -> bool:
-        return any(day.find(activity_id) is not None for day in self.days)
+        return self.find_activity(activity_id) is not None
 
     def find_activity(self, activity_id: str) -> tuple[Day, int] | None:
         """The day holding the activity and its index there."""
-        for day in self.days:
-            for index, activity in enumerate(day.activities):
-                if activity.activity_id == activity_id:
-                    return day, index
+        day_id = self.places.get(activity_id)
+        day = self.day(day_id) if day_id is not None else None
+        if day is None:
+            return None
+        for index, activity in enumerate(day.activities):
+            if activity.activity_id == activity_id:
+                return day, index
         return None
 
     def mark(self, item_id: str, name: str) -> FieldMark | None:
@@ -167,6 +177,11 @@ class Trip:
 
     def is_member(self, user_id: str) -> bool:
         return user_id == self.owner_id or user_id in self.collaborators
+
+
+def places_of(days: tuple[Day, ...]) -> SharedMap[str, str]:
+    """activity id -> its day's id, for ``Trip.places``."""
+    return SharedMap((activity.activity_id, day.day_id) for day in days for activity in day.activities)
 
 
 def can_view(trip: Trip, user_id: str, is_admin: bool) -> bool:

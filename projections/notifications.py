@@ -11,8 +11,9 @@ from projections.digests import UserNotifications, id_digest, item_bytes
 __all__ = ["NOTIFICATION_CREATED", "NOTIFICATION_READ", "NOTIFYING_COMMANDS", "Notifications", "notification_view"]
 
 NOTIFICATION_READ = "notification_read"
-# The commands whose records may carry notification events.
-NOTIFYING_COMMANDS = ("chat_message", "notify", "mark_notification_read")
+# The commands whose records may carry notification events (a change tells the people
+# outside the room whose values it replaced).
+NOTIFYING_COMMANDS = ("chat_message", "notify", "mark_notification_read", "trip_update", "undo", "redo", "restore_trip")
 
 
 def notification_view(data: dict[str, Any], at: str) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import TripCommand, decide, evolve
-from domain.trip_events import DecidedEvent, NotificationCreated, event_to_json
+from domain.trip_events import ChangeNotified, DecidedEvent, NotificationCreated, event_to_json
 from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits
 from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
@@ -388,7 +388,7 @@ class Pipeline:
                     noop = state
                     break
                 stream_event = events[0]
-                assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
+                assert not isinstance(stream_event, NotificationCreated | ChangeNotified)  # the stream event first
                 record = self._stream_record(request, state, events)
                 future = self._store.enqueue(record)
                 decided = evolve(state, stream_event, record.version or 0, record.at, by=record.user_id)

@@ -61,6 +61,7 @@ class TripHistory:
         await self._trips.visible_trip(identity, trip_id)
         target = (await trip_at(self._store, trip_id, version=to_version)).trip
         request = Request(origin, "restore_trip", {"toVersion": to_version}, trip_id=trip_id)
-        outcome = await self._pipeline.run(request, RestoreTrip(actor_of(identity), to_version, target))
+        audience = await self._trips.audience(trip_id, identity.user_id)
+        outcome = await self._pipeline.run(request, RestoreTrip(actor_of(identity), to_version, target, audience))
         assert outcome.trip is not None
         return outcome.trip

@@ -17,6 +17,7 @@ from domain.trip_decider import (
     fresh_ids_needed,
 )
 from domain.trip_model import Trip, can_view
+from domain.trip_notices import Audience
 from eventlog.ports import EventStore
 from eventlog.records import LogRecord
 from projections.read_side import ReadSide
@@ -122,6 +123,7 @@ class TripService:
             update,
             payload.get("baseVersion"),
             tuple(self._new_id() for _ in range(fresh_ids_needed(update_type, update))),
+            await self.audience(trip_id, identity.user_id),
         )
         key = idempotency_key(identity.user_id, trip_id, "trip_update", ref)
         return await self._pipeline.submit(Request(origin, "trip_update", payload, ref, trip_id, key), command)
@@ -131,7 +133,7 @@ class TripService:
     ) -> Handle:
         """Undo (``kind="undo"``) or redo the sender's latest change to the trip."""
         key = idempotency_key(identity.user_id, trip_id, kind, ref)
-        command = UndoChange(actor_of(identity), kind)
+        command = UndoChange(actor_of(identity), kind, await self.audience(trip_id, identity.user_id))
         return await self._pipeline.submit(Request(origin, kind, payload, ref, trip_id, key), command)
 
     async def chat(
@@ -141,6 +143,10 @@ class TripService:
         command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"], present)
         key = idempotency_key(identity.user_id, trip_id, "chat_message", ref)
         return await self._pipeline.submit(Request(origin, "chat_message", payload, ref, trip_id, key), command)
+
+    async def audience(self, trip_id: str, author: str) -> Audience:
+        """Who is told of the values a change replaces: the members outside the room."""
+        return Audience(self._new_id(), await self._in_room_if_needed(trip_id, author))
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None

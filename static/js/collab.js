@@ -153,3 +153,19 @@ export function historyLine(change, who) {
   const revert = d.undoes ? ' (undo)' : d.redoes ? ' (redo)' : '';
   return `${who} ${what}${revert}`;
 }
+
+/**
+ * A `change_replaced` notification as {title, body}: who changed which of my values,
+ * from what to what ("Ben changed the title from “A” to “B”").
+ */
+export function changeNotificationText(n) {
+  const who = n?.fromName || 'Someone';
+  const how = n?.reverts === 'restore' ? ' (restoring an earlier version)' : n?.reverts ? ` (${n.reverts})` : '';
+  const lines = (Array.isArray(n?.changes) ? n.changes : []).map((e) => {
+    if (e.removed) return `removed ${e.field} ${q(e.from)}`;
+    if (e.field === 'position') return 'moved an activity of yours';
+    return `changed the ${e.field} from ${e.from == null ? 'nothing' : q(e.from)} to ${e.to == null ? 'nothing' : q(e.to)}`;
+  });
+  const more = n?.more ? `; and ${n.more} more` : '';
+  return { title: `${who} changed what you set${how}`, body: lines.join('; ') + more };
+}

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { applyCollabUpdate, describeCollabUpdate, replacedOfMine, replacedWords, undoKeyOf, historyLine } from './collab.js';
+import { applyCollabUpdate, describeCollabUpdate, replacedOfMine, replacedWords, undoKeyOf, historyLine, changeNotificationText } from './collab.js';
 import { applyTripUpdate } from './state.js';
 
 const ANA = 'a'.repeat(24);
@@ -78,4 +78,18 @@ test('an editor whose activity was removed keeps what was typed in it', async ()
   const typed = { title: 'Lunch at Time Out ', notes: 'book a table', location: '', start: undefined };
   const copy = editedCopy({ activityId: 'x', original: { activityId: 'x', title: 'Lunch', cost: 12 } }, (f) => typed[f]);
   assert.deepEqual(copy, { title: 'Lunch at Time Out', notes: 'book a table', cost: 12 });
+});
+
+test('a change_replaced notification says who changed which of my values, from what to what', () => {
+  const n = {
+    kind: 'change_replaced', fromName: 'Ben', updateType: 'activity_updated',
+    changes: [{ itemId: 'x', field: 'title', from: 'Tram 28', to: 'Tram 15', yourVersion: 2 }, { itemId: 'x', field: 'notes', from: 'front', yourVersion: 2 }],
+  };
+  assert.deepEqual(changeNotificationText(n), {
+    title: 'Ben changed what you set',
+    body: 'changed the title from “Tram 28” to “Tram 15”; changed the notes from “front” to nothing',
+  });
+  const restored = changeNotificationText({ reverts: 'restore', changes: [{ field: 'title', from: 'A', removed: true }], more: 3 });
+  assert.equal(restored.title, 'Someone changed what you set (restoring an earlier version)');
+  assert.equal(restored.body, 'removed title “A”; and 3 more');
 });

@@ -7,6 +7,7 @@ import { sortDays, sortActivities, typingUsers, typingText } from './state.js';
 import { avatarLooks, colorOf, nameOf, STATUS_WORDS } from './people.js';
 import { constraintWords, formatMoney } from './money.js';
 import { icon } from './icons.js';
+import { changeNotificationText } from './collab.js';
 
 // ------------------------------------------------------------------ basics
 
@@ -507,6 +508,7 @@ export function kindWords(kind) {
 export function notificationText(n) {
   const kind = n.kind || 'notification';
   if (kind === 'chat_message') return { title: 'New chat message', body: n.preview || '' };
+  if (kind === 'change_replaced') return changeNotificationText(n);
   if (kind === 'booking_update') return { title: n.title || 'Booking update', body: n.body || n.data?.status || '' };
   return { title: n.title || kindWords(kind), body: n.body || n.preview || n.message || '' };
 }

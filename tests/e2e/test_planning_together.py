@@ -95,3 +95,48 @@ async def test_undo_redo_moves_history_and_restore_over_the_wire(shared_server: 
     assert stale["data"]["code"] == "CONFLICT"
     assert stale["data"]["details"]["removed"] == {"itemId": tram, "by": people.id("bob"), "version": 8}
     await close_all(ada, bob)
+
+
+async def test_a_person_offline_whose_title_is_overwritten_finds_a_notification_naming_the_change(
+    shared_server: ServerProcess, people: People
+) -> None:
+    trip = make_trip(shared_server, people, "ada", "bob", days=[{"date": "2026-12-04", "activities": [{"title": "T"}]}])
+    tid, day = trip["tripId"], trip["days"][0]["dayId"]
+    tram = trip["days"][0]["activities"][0]["activityId"]
+
+    def edit(changes: dict[str, Any]) -> dict[str, Any]:
+        return {"dayId": day, "activityId": tram, "changes": changes}
+
+    [bob] = await in_room(shared_server, people, trip, "bob")
+    mine = await update(bob, tid, "activity_updated", edit({"title": "Tram 28", "notes": "front seats"}), "b1")
+    assert mine["data"]["version"] == 2
+    await bob.close()  # bob goes offline
+
+    [ada] = await in_room(shared_server, people, trip, "ada")
+    over = await update(ada, tid, "activity_updated", edit({"title": "Tram 15"}), "a1")
+    assert over["data"]["version"] == 3
+
+    bob = await Client.connect(shared_server, people.token("bob"))  # back, not in the room
+    status, listed = shared_server.request("GET", "/api/notifications?unread=true", bearer=people.token("bob"))
+    assert status == 200
+    [note] = [n for n in listed["notifications"] if n["kind"] == "change_replaced" and n["tripId"] == tid]
+    assert note["fromUserId"] == people.id("ada") and note["fromName"] == "Ada"
+    assert note["updateType"] == "activity_updated" and note["version"] == 3
+    assert note["changes"] == [{"itemId": tram, "field": "title", "from": "Tram 28", "to": "Tram 15", "yourVersion": 2}]
+    assert len(note["notificationId"]) == 24 and note["read"] is False
+    _, adas = shared_server.request("GET", "/api/notifications", bearer=people.token("ada"))
+    # ada, offline as bob retitled her activity, was told of that; of her own change, never
+    told = [
+        (n["version"], n["fromUserId"], n["changes"][0]["from"])
+        for n in adas["notifications"]
+        if n.get("tripId") == tid
+    ]
+    assert told == [(2, people.id("bob"), "T")]
+
+    # connected but outside the room: the notification is pushed to bob's connection
+    await update(ada, tid, "activity_updated", edit({"notes": "back seats"}), "a2")
+    pushed = await bob.expect("notification")
+    assert pushed["data"]["kind"] == "change_replaced" and pushed["data"]["changes"] == [
+        {"itemId": tram, "field": "notes", "from": "front seats", "to": "back seats", "yourVersion": 2}
+    ]
+    await close_all(ada, bob)

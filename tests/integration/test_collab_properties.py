@@ -47,6 +47,7 @@ from domain.trip_events import (
     event_from_json,
 )
 from domain.trip_model import POSITION, Trip
+from domain.trip_notices import Audience
 from eventlog.records import LogRecord
 from eventlog.sqlite_store import SqliteEventStore
 from projections.read_side import ReadSide
@@ -60,6 +61,8 @@ PEOPLE = ("650000000000000000000001", "650000000000000000000002", "6500000000000
 DAYS = ("6500000000000000000000d1", "6500000000000000000000d2")
 FIRST_ACTIVITIES = ("6500000000000000000000a1", "6500000000000000000000a2", "6500000000000000000000a3")
 CONSTRAINT = "6500000000000000000000c1"
+IN_ROOM = frozenset({PEOPLE[2]})  # the third planner is always in the room; the others never
+CHANGE_IDS = ObjectIdFactory()
 
 
 class Quiet:
@@ -156,6 +159,7 @@ async def create(pipeline: Pipeline) -> None:
 
 def command_of(op: Op, seen: Trip, activities: list[str], ref: str) -> UpdateTrip | UndoChange:
     actor = Actor(PEOPLE[op.who])
+    audience = Audience(CHANGE_IDS(), IN_ROOM)
     base = seen.version if op.with_base else None
     activity = activities[op.item % len(activities)]
     found = seen.find_activity(activity)
@@ -163,25 +167,25 @@ def command_of(op: Op, seen: Trip, activities: list[str], ref: str) -> UpdateTri
     match op.kind:
         case "edit":
             data = {"dayId": day, "activityId": activity, "changes": {op.field: op.value}}
-            return UpdateTrip(actor, "activity_updated", data, base, ())
+            return UpdateTrip(actor, "activity_updated", data, base, (), audience)
         case "edit_day":
             return UpdateTrip(
-                actor, "day_updated", {"dayId": DAYS[op.target], "changes": {"title": op.value}}, None, ()
+                actor, "day_updated", {"dayId": DAYS[op.target], "changes": {"title": op.value}}, None, (), audience
             )
         case "edit_constraint":
             data = {"constraintId": CONSTRAINT, "changes": {"value": op.value}}
-            return UpdateTrip(actor, "constraint_updated", data, base, ())
+            return UpdateTrip(actor, "constraint_updated", data, base, (), audience)
         case "move":
             data = {"dayId": day, "activityId": activity, "toDayId": DAYS[op.target], "toIndex": op.index}
-            return UpdateTrip(actor, "activity_moved", data, base, ())
+            return UpdateTrip(actor, "activity_moved", data, base, (), audience)
         case "remove":
-            return UpdateTrip(actor, "activity_removed", {"dayId": day, "activityId": activity}, None, ())
+            return UpdateTrip(actor, "activity_removed", {"dayId": day, "activityId": activity}, None, (), audience)
         case "add":
             new_id = f"{0x650000000000000000001000 + len(activities):024x}"
             activities.append(new_id)
             data = {"dayId": DAYS[op.target], "activity": {"activityId": new_id, "title": op.value}}
-            return UpdateTrip(actor, "activity_added", data, None, ())
-    return UndoChange(actor, op.kind)
+            return UpdateTrip(actor, "activity_added", data, None, (), audience)
+    return UndoChange(actor, op.kind, audience)
 
 
 async def submit(pipeline: Pipeline, seen: Trip, op: Op, activities: list[str], ref: str) -> None:
@@ -255,6 +259,7 @@ def check_log(records: list[LogRecord], live: Trip) -> None:
         change = field_change(event)
         if isinstance(event, Reverted):
             check_undo(event, by, change, setters, before)
+        check_notices(record, event, change, setters)
         gone = items(before) - items(after)
         for key in after.keys() | before.keys():
             item, name = key
@@ -288,6 +293,30 @@ def check_log(records: list[LogRecord], live: Trip) -> None:
     folded = states.get(TRIP)
     assert folded is not None
     assert trip_to_snapshot(folded) == trip_to_snapshot(live)  # the service's state is a fold of its log
+
+
+def check_notices(
+    record: LogRecord,
+    event: TripUpdated,
+    change: tuple[str, dict[str, Any], dict[str, Any] | None] | None,
+    setters: dict[tuple[str, str], tuple[int | None, str | None]],
+) -> None:
+    """Whoever a field change or a move replaced is told, unless in the room or its author."""
+    told: dict[str, set[tuple[str, str]]] = {}
+    for note in record.events[1:]:
+        assert note["type"] == "notification_created" and note["data"]["kind"] == "change_replaced"
+        told[note["data"]["userId"]] = {(e["itemId"], e["field"]) for e in note["data"]["changes"]}
+    assert record.user_id not in told and not IN_ROOM & told.keys(), (record.version, told)
+    replaced: list[tuple[str | None, tuple[str, str]]] = []
+    if change is not None:
+        replaced = [(was["by"], (change[0], name)) for name, was in (change[2] or {}).items()]
+    effect = event.effect if isinstance(event, Reverted) else event
+    if isinstance(effect, ActivityMoved):
+        key = (effect.activity_id, POSITION)
+        replaced = [(setters.get(key, (None, None))[1], key)]
+    for author, key in replaced:
+        if author is not None and author != record.user_id and author not in IN_ROOM:
+            assert key in told.get(author, set()), (record.version, author, key, told)
 
 
 def removed_items(effect: ActivityRemoved | ConstraintRemoved | DayRemoved, before: Values) -> set[str]:

@@ -27,7 +27,7 @@ from domain.trip_events import (
     event_from_json,
     event_to_json,
 )
-from domain.trip_model import Trip
+from domain.trip_model import Trip, places_of
 
 ANA = "0" * 23 + "1"
 BEN = "0" * 23 + "2"
@@ -46,6 +46,7 @@ def run(state: Trip | None, command: TripCommand, by: str) -> tuple[Trip, Any]:
     assert state is not None
     snapshot = trip_from_snapshot(trip_to_snapshot(state))
     assert snapshot == state  # a snapshot keeps marks, removals and undo steps
+    assert state.places == places_of(state.days)  # the activity index follows every change
     return state, events[0] if events else None
 
 
