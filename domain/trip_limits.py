@@ -41,8 +41,18 @@ def json_bytes(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
+# The last trip sized, and its size.  A refused command leaves its trip as it was, so a
+# client repeating a command the byte limit refuses is charged its own payload's size
+# each time, not the whole trip's (an identity check: a trip is a frozen value).
+_last_sized: list[tuple[Trip, int]] = []
+
+
 def trip_bytes(trip: Trip) -> int:
-    return json_bytes(trip.to_json())
+    if _last_sized and _last_sized[0][0] is trip:
+        return _last_sized[0][1]
+    size = json_bytes(trip.to_json())
+    _last_sized[:] = [(trip, size)]
+    return size
 
 
 def _refuse(field: str, message: str) -> CommandRefused:
