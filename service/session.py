@@ -19,6 +19,7 @@ from config import Limits
 from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
+from domain.raw_document import check_document_nodes
 from domain.sanitize import sanitize
 from domain.trip_model import can_view
 from eventlog.ports import StoreUnavailable
@@ -71,6 +72,7 @@ _HANDLERS = {
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
 # their handlers return the pipeline's ``Handle``
 _PIPELINED = frozenset({"chat_message", "trip_update"})
+FRAME_ENVELOPE = 3  # a frame's own members (event, data, ref), beside the values of its data
 
 
 async def _after(before: asyncio.Future[None] | None) -> None:
@@ -288,7 +290,8 @@ class ClientSession:
         s.metrics.message_in(event)
 
     def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
-        size = len(raw.encode() if isinstance(raw, str) else raw)
+        text = raw.encode() if isinstance(raw, str) else raw
+        size = len(text)
         limit = self._s.limits.max_frame_bytes
         if size > limit:
             raise _Refused(
@@ -300,6 +303,10 @@ class ClientSession:
                 None,
                 None,
             )
+        try:
+            check_document_nodes(text, self._s.limits, FRAME_ENVELOPE)  # before parsing builds every value
+        except CommandRefused as refusal:
+            raise _Refused(refusal, None, None) from None
         try:
             frame = _loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):

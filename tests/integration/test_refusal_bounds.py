@@ -36,6 +36,10 @@ async def node() -> AsyncIterator[Services]:
         await services.store.close()
 
 
+def constraint(trip_id: str, value: object) -> dict[str, object]:
+    return {"tripId": trip_id, "updateType": "constraint_added", "data": {"constraint": {"type": "t", "value": value}}}
+
+
 def big_constraint(trip_id: str, size: int = 60_000) -> dict[str, object]:
     return {
         "tripId": trip_id,
@@ -81,3 +85,21 @@ async def test_members_get_every_chat_message_while_another_repeats_a_refused_60
     assert all(
         isinstance(refused[f"a{n}"].payload, dict) and "omittedBytes" in refused[f"a{n}"].payload for n in range(20)
     )
+
+
+async def test_a_frame_over_the_value_bound_is_refused_before_parsing_and_commas_in_text_are_not_values(
+    node: Services,
+) -> None:
+    trip_id, clients = await trip_with_room(node, OWNER, FRIEND)
+    sender, other = clients[OWNER], clients[FRIEND]
+    tiny_objects = constraint(trip_id, [{"a": 0}] * 3_000)
+    await sender.send("trip_update", tiny_objects, "wide")
+    await sender.send("trip_update", constraint(trip_id, ",[{" * 2_000), "commas")
+    await sender.settled()
+    [error] = sender.socket.events("error")
+    assert error["data"]["code"] == "VALIDATION_ERROR"
+    assert error["data"]["details"] == {"data": ["more than 2000 values in one document"]}
+    [update] = [f for f in other.socket.events("trip_updated") if f["data"]["updateType"] == "constraint_added"]
+    assert update["data"]["data"]["constraint"]["value"] == ",[{" * 2_000  # 6,000 in one string: no values
+    [record] = [r for r in await log_of(node, "(none)") if r.outcome == REFUSED]  # refused before its event was read
+    assert record.error is not None and record.error["code"] == "VALIDATION_ERROR" and record.payload is None
