@@ -15,7 +15,7 @@ value); only the rest is counted exactly, its strings left out, at a cost bounde
 the bound.  ``sanitize`` counts the same thing (members of every container of ``data``)
 and refuses past the same bound with the same error (VALIDATION_ERROR, ``data: more than
 N values in one document``), so a REST body this check refuses is one ``sanitize`` would
-refuse.  A frame's count includes its top level (``event``, ``data``, ``ref``: the
+refuse (a text that is not JSON at all may get this error rather than ``BAD_REQUEST``).  A frame's count includes its top level (``event``, ``data``, ``ref``: the
 ``envelope`` allowed for) and any other member it has: a frame with values beside its
 ``data`` over the bound is refused here though ``sanitize`` never sees them; and a frame
 refused here is refused before its event is known, so it is answered with this error
