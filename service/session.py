@@ -19,7 +19,7 @@ from config import Limits
 from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
-from domain.raw_document import check_document_nodes
+from domain.raw_document import envelope_of, over_bound
 from domain.sanitize import sanitize
 from domain.trip_model import can_view
 from eventlog.ports import StoreUnavailable
@@ -252,6 +252,8 @@ class ClientSession:
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
                 handler: Callable[[dict[str, Any], str | None], Awaitable[Handle | None]] = getattr(self, name)
+                if isinstance(data, CommandRefused):  # over the value bound, seen before parsing
+                    raise data
                 payload = sanitize(data, s.limits)
                 if event in _PIPELINED:
                     handle = await handler(payload, ref)
@@ -289,7 +291,9 @@ class ClientSession:
                 passed.set_result(None)
         s.metrics.message_in(event)
 
-    def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
+    def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any] | CommandRefused, str | None]:
+        """The frame's event, data and ref; its data is the refusal ``sanitize`` would give
+        when the raw text is over the value bound (and its event and ref can be read)."""
         text = raw.encode() if isinstance(raw, str) else raw
         size = len(text)
         limit = self._s.limits.max_frame_bytes
@@ -303,10 +307,11 @@ class ClientSession:
                 None,
                 None,
             )
-        try:
-            check_document_nodes(text, self._s.limits, FRAME_ENVELOPE)  # before parsing builds every value
-        except CommandRefused as refusal:
-            raise _Refused(refusal, None, None) from None
+        over = over_bound(text, self._s.limits, FRAME_ENVELOPE)  # before parsing builds every value
+        if over is not None:
+            envelope = envelope_of(text)
+            if envelope is not None:  # refused as sanitize would, after the same checks (``receive``)
+                return envelope[0], over, envelope[1]
         try:
             frame = _loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):

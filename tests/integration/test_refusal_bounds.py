@@ -97,9 +97,10 @@ async def test_a_frame_over_the_value_bound_is_refused_before_parsing_and_commas
     await sender.send("trip_update", constraint(trip_id, ",[{" * 2_000), "commas")
     await sender.settled()
     [error] = sender.socket.events("error")
-    assert error["data"]["code"] == "VALIDATION_ERROR"
+    assert (error["ref"], error["data"]["event"], error["data"]["code"]) == ("wide", "trip_update", "VALIDATION_ERROR")
     assert error["data"]["details"] == {"data": ["more than 2000 values in one document"]}
     [update] = [f for f in other.socket.events("trip_updated") if f["data"]["updateType"] == "constraint_added"]
     assert update["data"]["data"]["constraint"]["value"] == ",[{" * 2_000  # 6,000 in one string: no values
-    [record] = [r for r in await log_of(node, "(none)") if r.outcome == REFUSED]  # refused before its event was read
-    assert record.error is not None and record.error["code"] == "VALIDATION_ERROR" and record.payload is None
+    [record] = [r for r in await log_of(node, "trip_update") if r.outcome == REFUSED]
+    assert (record.ref, record.payload) == ("wide", None)  # never parsed: nothing to keep
+    assert record.error is not None and record.error["code"] == "VALIDATION_ERROR"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import CommandRefused, ErrorCode
-from domain.raw_document import check_document_nodes, container_members
+from domain.raw_document import check_document_nodes, container_members, envelope_of
 from domain.sanitize import DocumentBounds, sanitize
 
 # strings drawn to hold the characters the count looks at, escapes and quotes included
@@ -68,3 +68,33 @@ def test_a_document_of_many_tiny_objects_is_refused_before_parsing() -> None:
         check_document_nodes(raw, DocumentBounds())
     assert refused.value.code == ErrorCode.VALIDATION_ERROR
     assert refused.value.details == {"data": ["more than 2000 values in one document"]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["event", "data", "ref", "x"]).flatmap(lambda _: documents), text, st.none() | text)
+def test_a_frames_event_and_ref_read_unparsed_are_the_ones_a_parser_reads(data: Any, event: str, ref: Any) -> None:
+    shapes: list[dict[str, Any]] = [
+        {"event": event, "data": data, "ref": ref},
+        {"ref": ref, "event": event, "data": data},
+        {"data": {"event": "nested", "ref": "nested"}, "event": event, "ref": ref},
+        {"event": event, "data": data},
+        {"event": "first", "data": data, "event ": event, "ref": ref},
+    ]
+    for frame in shapes:
+        raw = json.dumps(frame, ensure_ascii=False).encode()
+        parsed = json.loads(raw)
+        read = envelope_of(raw)
+        if read is not None:
+            assert read == (parsed["event"], parsed.get("ref"))
+
+
+def test_an_event_first_and_a_ref_last_are_read_and_anything_else_is_left_to_the_parser() -> None:
+    assert envelope_of(b'{"event":"trip_update","data":{"x":[1,2]},"ref":"r1"}') == ("trip_update", "r1")
+    assert envelope_of(b' { "event" : "chat_message" , "data" : {} } ') == ("chat_message", None)
+    assert envelope_of(b'{"data":{},"event":"e","ref":"r"}') is None  # event not first
+    assert envelope_of(b'{"event":"e","ref":"r","data":{}}') is None  # ref not last
+    assert envelope_of(b'{"event":"e","data":{"event":"x"}}') is None  # named twice
+    assert envelope_of(b'{"event":"e\\u0041","data":{}}') is None  # an escape: parsed
+    assert envelope_of(b'{"event":"e","data":{"k":"a\\"ref\\":\\"r\\"}"}}') == ("e", None)  # in a string: no ref
+    assert envelope_of(b'{"event":"e","data":{"k":"ref"},"n":1}') is None  # "ref" somewhere, not last
+    assert envelope_of(b'{"event":"\xff","data":{}}') is None  # not UTF-8
