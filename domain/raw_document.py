@@ -15,9 +15,10 @@ value); only the rest is counted exactly, its strings left out, at a cost bounde
 the bound.  ``sanitize`` counts the same thing (members of every container
 of ``data``) and refuses past the same bound with the same error (VALIDATION_ERROR,
 ``data: more than N values in one document``; ``sanitize`` names the container where
-its walk crossed the bound, this check the document).  So a REST body this check
-refuses is one ``sanitize`` would refuse (a text that is not JSON at all may get this
-error rather than ``BAD_REQUEST``).
+its walk crossed the bound, this check the document; and ``sanitize`` may stop first at
+another of its bounds, keys per object, items per list or depth, with that one's
+message).  So a REST body this check refuses is one ``sanitize`` would refuse (a text
+that is not JSON at all may get this error rather than ``BAD_REQUEST``).
 
 A frame's count includes its top level (``event``, ``data``, ``ref``: the ``envelope``
 allowed for) and any other member it has: a frame with values beside its ``data`` over
