@@ -329,6 +329,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--period", type=float, default=10.0, help="seconds between one client's messages")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--cpu-only", action="store_true", help="the CPU column only: no ordinary clients, no search")
     parser.add_argument("--seed", type=int, default=13)
     opts = parser.parse_args(argv)
     times = 5 if opts.quick else 20
@@ -354,7 +355,11 @@ def main(argv: list[str]) -> int:
         conn.close()
         play_frames(port, frame("trip_update", {"tripId": attacked, "updateType": "constraint_added", "data": {
             "constraint": {"type": "t", "value": "v" * 60_000}}}), 5)  # fill it to its byte limit  # fmt: skip
-        baseline = asyncio.run(under_attack(port, trip, opts.clients, None, 10, opts.period))
+        baseline = (
+            float("nan")
+            if opts.cpu_only
+            else asyncio.run(under_attack(port, trip, opts.clients, None, 10, opts.period))
+        )
         print(
             f"ordinary p99 without attack: {baseline:.1f} ms "
             f"({opts.clients} clients in one room, one message each per {opts.period:g} s)"
@@ -367,11 +372,15 @@ def main(argv: list[str]) -> int:
             attacks.append(("request", name, lambda r=route, b=body, s=signed_in: play_requests(port, r, b, s, times)))
         for kind, name, play in attacks:
             alone = cost_ms(pid, play, times)
-            during = asyncio.run(under_attack(port, trip, opts.clients, play, 5, opts.period))
+            during = (
+                float("nan")
+                if opts.cpu_only
+                else asyncio.run(under_attack(port, trip, opts.clients, play, 5, opts.period))
+            )
             rows.append((kind, name, alone, during))
             print(f"{kind:8} {alone:8.2f} ms CPU each   ordinary p99 {during:7.1f} ms   {name}", flush=True)
         costliest: list[tuple[float, str, str]] = []
-        for name, raw in search(rng, attacked, 40 if opts.quick else 200):
+        for name, raw in search(rng, attacked, 0 if opts.cpu_only else 40 if opts.quick else 200):
             costliest.append((cost_ms(pid, lambda raw=raw: play_frames(port, raw, 3), 3), name, raw))
         costliest.sort(reverse=True)
         # a single slow measurement may be a collection or the neighbours: the top ones again, longer

@@ -13,6 +13,7 @@ import tornado.web
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.ids import is_object_id
+from domain.raw_document import check_document_nodes
 from domain.sanitize import sanitize
 from handlers.bounded import BoundedRequestHandler
 from service import logs
@@ -149,6 +150,7 @@ class ApiHandler(BoundedRequestHandler):
         return Origin("rest", identity.user_id if identity else None, identity.role if identity else None)
 
     def json_body(self) -> dict[str, Any]:
+        check_document_nodes(self.request.body or b"", self.edge.limits)  # before parsing builds every value
         try:
             body = json.loads(self.request.body or b"{}")
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the parser's depth

@@ -291,20 +291,22 @@ class ReadSide:
     async def whole_model(self) -> tuple[int, dict[str, Any]]:
         """Catch up with the whole log, every trip in it, and return ``(position, snapshot(audit=True))``.
 
-        A serving side folds the trips for it into a read side of its own that
-        loads them the same way (snapshots, then the log) but holds them all."""
+        A serving side folds the trips and the audit views for it into a read side
+        of its own, made for the call, that loads trips the same way (snapshots,
+        then the log) but holds them all: the node keeps none of it afterwards (the
+        audit views grow with the log's users, trips and sessions)."""
         if self._cache is None or self._cache.budget is None:
             position = await self.catch_up_all()
             return position, self.snapshot(audit=True)
-        await self.catch_up_audit()
-        await self.catch_up_notifications()
         whole = ReadSide(self._store, cache=replace(self._cache, budget=None, snapshot_every=None, chat_tail=None))
-        for trip_id in sorted(self.audit.streams):
+        await whole.catch_up_audit()
+        await self.catch_up_notifications()
+        for trip_id in sorted(whole.audit.streams):
             await whole.catch_up_trip(trip_id)
         views = whole.snapshot()
         views["notifications"] = self.notifications.snapshot()
-        views["audit"] = self.audit.snapshot()
-        return self.audit.position, views
+        views["audit"] = whole.audit.snapshot()
+        return whole.audit.position, views
 
     async def catch_up_notifications(self, progress: Progress | None = None) -> None:
         async with self._notifications_lock:

@@ -23,6 +23,8 @@ from service.metrics import Metrics
 
 log = logging.getLogger("travelsense.hub")
 
+GAP_PAGE = 500  # records a seat filling a gap reads from the log at a time
+
 
 class Outlet(Protocol):
     """The transport side of a connection (the WebSocket handler)."""
@@ -328,26 +330,36 @@ class Hub:
             self._offer(conn, trip_id, seat, seq, payload)
 
     async def _fill_gap(self, conn: Connection, trip_id: str, seat: Seat) -> None:
-        try:
-            records = await self._store.read_stream(trip_id, after_version=seat.last_seq)
-        except Exception:
-            log.exception("could not fill a gap in trip %s from the log", trip_id)
-            records = []
-        for record in records:
-            frame = stream_broadcast(record)
-            if conn.seats.get(trip_id) is not seat:
-                return
-            if record.version is None or record.version <= seat.last_seq:
-                continue
-            if seat.cut_off(record.version):
+        """Send the seat what it missed, from the log, a page at a time: a seat far
+        behind never holds more than a page of its stream in memory."""
+        after = seat.last_seq
+        while True:
+            try:
+                records = await self._store.read_stream(trip_id, after_version=after, limit=GAP_PAGE)
+            except Exception:
+                log.exception("could not fill a gap in trip %s from the log", trip_id)
                 break
-            if frame is not None:
-                # the sender's own copy echoes its ref, as it would have from the bus
-                own = record.ref is not None and record.session_id == conn.session_id
-                conn.send(encode(*frame, record.ref if own else None))
-            seat.last_seq = record.version
-            if frame is not None and removed_user(*frame) == conn.user_id and seat.revoked_at is None:
-                seat.revoked_at = record.version
+            done = len(records) < GAP_PAGE  # the last page
+            for record in records:
+                frame = stream_broadcast(record)
+                if conn.seats.get(trip_id) is not seat:
+                    return
+                if record.version is None or record.version <= seat.last_seq:
+                    continue
+                if seat.cut_off(record.version):
+                    done = True
+                    break
+                if frame is not None:
+                    # the sender's own copy echoes its ref, as it would have from the bus
+                    own = record.ref is not None and record.session_id == conn.session_id
+                    conn.send(encode(*frame, record.ref if own else None))
+                seat.last_seq = record.version
+                if frame is not None and removed_user(*frame) == conn.user_id and seat.revoked_at is None:
+                    seat.revoked_at = record.version
+            last = records[-1].version
+            if done or last is None or last <= after:
+                break
+            after = last
         self._release(conn, trip_id, seat)
 
     def _spawn(self, work: Awaitable[None]) -> None:

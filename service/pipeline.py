@@ -43,6 +43,7 @@ from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from projections.read_side import ReadSide
 from service.clock import Clock, iso, parse_iso
 from service.ids import ObjectIdFactory
+from service.refusal_payload import bounded_payload
 
 log = logging.getLogger("travelsense.pipeline")
 T = TypeVar("T")
@@ -304,6 +305,7 @@ class Pipeline:
         payload = request.payload
         if refusal.code in _PAYLOAD_NOT_LOGGED or request.command in _CREDENTIAL_COMMANDS:
             payload = None
+        payload = bounded_payload(payload)  # a large one: its size and digest
         record = self.build(request, REFUSED, error=refusal_json(refusal)).but(payload=payload)
         try:
             return await self._store.append(record)

@@ -19,6 +19,7 @@ from config import Limits
 from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
+from domain.raw_document import envelope_of, over_bound
 from domain.sanitize import sanitize
 from domain.trip_model import can_view
 from eventlog.ports import StoreError, StoreUnavailable
@@ -80,6 +81,7 @@ _HANDLERS = {
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
 # their handlers return the pipeline's ``Handle``
 _PIPELINED = frozenset({"chat_message", "trip_update", "undo", "redo"})
+FRAME_ENVELOPE = 3  # a frame's own members (event, data, ref), beside the values of its data
 
 
 async def _after(before: asyncio.Future[None] | None) -> None:
@@ -305,6 +307,8 @@ class ClientSession:
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
                 handler: Callable[[dict[str, Any], str | None], Awaitable[Handle | None]] = getattr(self, name)
+                if isinstance(data, CommandRefused):  # over the value bound, seen before parsing
+                    raise data
                 payload = sanitize(data, s.limits)
                 if event in _PIPELINED:
                     handle = await handler(payload, ref)
@@ -342,8 +346,11 @@ class ClientSession:
                 passed.set_result(None)
         s.metrics.message_in(event)
 
-    def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
-        size = len(raw.encode() if isinstance(raw, str) else raw)
+    def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any] | CommandRefused, str | None]:
+        """The frame's event, data and ref; its data is the refusal ``sanitize`` would give
+        when the raw text is over the value bound (and its event and ref can be read)."""
+        text = raw.encode() if isinstance(raw, str) else raw
+        size = len(text)
         limit = self._s.limits.max_frame_bytes
         if size > limit:
             raise _Refused(
@@ -355,6 +362,11 @@ class ClientSession:
                 None,
                 None,
             )
+        over = over_bound(text, self._s.limits, FRAME_ENVELOPE)  # before parsing builds every value
+        if over is not None:
+            envelope = envelope_of(text)
+            if envelope is not None:  # refused as sanitize would, after the same checks (``receive``)
+                return envelope[0], over, envelope[1]
         try:
             frame = _loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):

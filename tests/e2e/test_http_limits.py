@@ -92,6 +92,19 @@ def test_a_body_within_the_limit_is_read_and_answered(start: Callable[..., Serve
     assert raw_exchange(server, post_head("/api/trips", len(big), token(OWNER)), big)[0] == 413
 
 
+def test_a_body_over_the_value_bound_is_refused_before_parsing_and_commas_in_text_are_not_values(
+    start: Callable[..., ServerProcess],
+) -> None:
+    server = start("--max-document-nodes", "50")
+    wide = json.dumps({"title": "t", "days": [{"date": "2026-01-01", "activities": [{"title": "a"}] * 30}]}).encode()
+    status, received = raw_exchange(server, post_head("/api/trips", len(wide), token(OWNER)), wide)
+    assert status == 400, received
+    error = json.loads(received.split(b"\r\n\r\n", 1)[1])["error"]
+    assert (error["code"], error["details"]) == ("VALIDATION_ERROR", {"data": ["more than 50 values in one document"]})
+    commas = json.dumps({"title": ",[{" * 60}).encode()  # 180 of them, all in one string
+    assert raw_exchange(server, post_head("/api/trips", len(commas), token(OWNER)), commas)[0] == 201
+
+
 def test_commands_are_rate_limited_per_user_with_retry_after(start: Callable[..., ServerProcess]) -> None:
     server = start("--rest-burst", "3", "--rest-per-second", "0.01")
     bearer = token(OWNER)

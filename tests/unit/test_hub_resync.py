@@ -11,7 +11,7 @@ from typing import Any
 
 from eventlog.ports import RESYNC_KIND
 from eventlog.records import LogRecord
-from service.hub import Connection, Hub
+from service.hub import GAP_PAGE, Connection, Hub
 from service.metrics import Metrics
 from tests.log_records import chat_record
 
@@ -23,6 +23,7 @@ class Log:
 
     def __init__(self) -> None:
         self.records: list[LogRecord] = []
+        self.read: list[int] = []  # how many records each read_stream returned
 
     def add(self, version: int, *, session: str | None = None, ref: str | None = None) -> LogRecord:
         record = chat_record(f"r{version}", TRIP, version, user="u1", session=session, ref=ref)
@@ -31,7 +32,9 @@ class Log:
 
     async def read_stream(self, stream: str, after_version: int = 0, limit: int | None = None) -> list[LogRecord]:
         found = [r for r in self.records if r.stream == stream and (r.version or 0) > after_version]
-        return found[:limit] if limit is not None else found
+        found = found[:limit] if limit is not None else found
+        self.read.append(len(found))
+        return found
 
 
 class Socket:
@@ -130,3 +133,18 @@ async def test_a_resync_during_a_join_fills_again_when_the_seat_opens() -> None:
     hub.open_seat(conn, TRIP, 1)
     await settle()
     assert socket.seqs == [2]
+
+
+async def test_a_seat_far_behind_is_filled_a_page_at_a_time_in_order() -> None:
+    log = Log()
+    hub = Hub(log, Metrics(), node_id="n", revocations=asyncio.Queue(), changed=asyncio.Event())  # type: ignore[arg-type]
+    _, socket = seated(hub, "s1", 0)
+    behind = 2 * GAP_PAGE + 7
+    for version in range(1, behind + 1):
+        log.add(version)  # published while Redis was away
+    hub.deliver({"kind": RESYNC_KIND})
+    hub.deliver(room_message(log.add(behind + 1)))  # newer: held while the seat fills
+    for _ in range(10):
+        await settle()
+    assert socket.seqs == list(range(1, behind + 2))
+    assert log.read == [GAP_PAGE, GAP_PAGE, 8]  # never more than a page of the stream at once
