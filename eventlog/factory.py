@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from domain.room import RosterNews
+from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_bus import InProcessBus
 from eventlog.ports import EventBus, EventStore
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
@@ -91,3 +92,17 @@ def open_presence(
     from eventlog.redis_presence import RedisPresence  # imported only when asked for
 
     return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news)
+
+
+def open_key_store(url: str) -> CachedKeyStore:
+    """The data keys of the log at a store URL, behind the cache: a SQLite file of their own
+    beside the log's (``events.keys.db``), or a MongoDB collection of their own (``data_keys``)."""
+    if url.startswith("sqlite:///"):
+        from eventlog.sqlite_keys import SqliteKeyStore, keys_path
+
+        return CachedKeyStore(SqliteKeyStore(keys_path(sqlite_path(url))))
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_keys import MongoKeyStore  # imported only when asked for
+
+        return CachedKeyStore(MongoKeyStore(url))
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")

@@ -24,7 +24,8 @@ ALLOWED: dict[str, set[str]] = {
 }
 # within eventlog, only these may be imported from the layers above it (the ports, the records
 # and what the log's readers share); the adapters are chosen in one place (eventlog/factory.py)
-EVENTLOG_PUBLIC = {"ports", "records", "read_model_port", "chain", "checkpoints", "upcasters", "factory"}
+EVENTLOG_PUBLIC = {"ports", "records", "read_model_port", "chain", "checkpoints", "upcasters", "factory",
+                   "key_port", "key_cache", "sealing"}  # fmt: skip
 DRIVERS = {"pymongo", "bson", "motor", "redis", "sqlite3"}
 PROJECT = set(ALLOWED) | {"app", "bench", "tests", "handlers"}
 

@@ -1,0 +1,155 @@
+"""Sealed values: personal data as the log keeps it, AES-GCM under one or more data keys.
+
+A sealed value is a string: ``"\\x1e"``, a kind (``t`` text, ``j`` any JSON value),
+the ids of its keys joined by ``|``, then ``|`` and the base64 of nonce and
+ciphertext.  Its cipher key is the data key itself, or the SHA-256 of several
+keys' material in order: the value opens only while *every* key exists, so a
+chat message sealed under its author's key and its own opens neither after the
+author is erased nor after the message's key is destroyed.
+
+The control character ``\\x1e`` cannot come from a client (``domain/sanitize.py``
+refuses control characters), so a plaintext value from an older log is never
+taken for a sealed one: older logs load as they are.
+
+``Opener.open`` gives a JSON value back with every sealed value opened, or
+replaced by ``MASK`` when one of its keys is gone.  Sealing happens once, when a
+record is built; opening where data leaves the process (frames, REST answers,
+exports, mirrored read models).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from eventlog.key_port import DataKey
+
+SEALED = "\x1e"
+MASK = "[erased]"
+_TEXT = "t"
+_JSON = "j"
+_NONCE = 12
+_CIPHERS_CACHED = 4096
+JSON = Any
+
+
+class KeyFinder(Protocol):
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]: ...
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED)
+
+
+def key_ids(sealed: str) -> tuple[str, ...]:
+    """The ids of the keys a sealed value needs."""
+    return tuple(sealed[2:].split("|")[:-1])
+
+
+class _Ciphers:
+    """AES-GCM objects per key combination, the most recent few kept."""
+
+    def __init__(self) -> None:
+        self._held: OrderedDict[tuple[str, ...], AESGCM] = OrderedDict()
+
+    def get(self, keys: Sequence[DataKey]) -> AESGCM:
+        ids = tuple(k.key_id for k in keys)
+        cipher = self._held.get(ids)
+        if cipher is None:
+            material = (
+                keys[0].material if len(keys) == 1 else hashlib.sha256(b"".join(k.material for k in keys)).digest()
+            )
+            cipher = self._held[ids] = AESGCM(material)
+            if len(self._held) > _CIPHERS_CACHED:
+                self._held.popitem(last=False)
+        return cipher
+
+
+_ciphers = _Ciphers()
+
+
+def seal(value: JSON, keys: Sequence[DataKey]) -> str:
+    """``value`` (a string, or any JSON value) sealed under every key of ``keys``."""
+    if isinstance(value, str):
+        kind, plain = _TEXT, value.encode("utf-8")
+    else:
+        kind, plain = _JSON, orjson.dumps(value)
+    nonce = os.urandom(_NONCE)
+    sealed = _ciphers.get(keys).encrypt(nonce, plain, None)
+    ids = "|".join(k.key_id for k in keys)
+    return f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + sealed).decode('ascii')}"
+
+
+def _open_one(sealed: str, found: dict[str, DataKey]) -> JSON:
+    parts = sealed[2:].split("|")
+    keys = [found.get(key_id) for key_id in parts[:-1]]
+    if not keys or any(k is None for k in keys):
+        return MASK
+    try:
+        blob = base64.b64decode(parts[-1])
+        plain = _ciphers.get(keys).decrypt(blob[:_NONCE], blob[_NONCE:], None)  # type: ignore[arg-type]
+    except Exception:  # a value that does not open is masked, never shown as it is
+        return MASK
+    return plain.decode("utf-8") if sealed[1] == _TEXT else orjson.loads(plain)
+
+
+def _collect(value: JSON, into: set[str]) -> bool:
+    """Gather the key ids of the sealed values in ``value``; whether it holds any."""
+    if isinstance(value, str):
+        if value.startswith(SEALED):
+            into.update(key_ids(value))
+            return True
+        return False
+    held = False
+    if isinstance(value, dict):
+        for item in value.values():
+            held = _collect(item, into) or held
+    elif isinstance(value, list | tuple):
+        for item in value:
+            held = _collect(item, into) or held
+    return held
+
+
+def _opened(value: JSON, found: dict[str, DataKey]) -> JSON:
+    if isinstance(value, str):
+        return _open_one(value, found) if value.startswith(SEALED) else value
+    if isinstance(value, dict):
+        return {key: _opened(item, found) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_opened(item, found) for item in value]
+    return value
+
+
+class Opener:
+    """Opens sealed values with the keys a ``KeyFinder`` (the cached key store) still has."""
+
+    def __init__(self, keys: KeyFinder) -> None:
+        self._keys = keys
+
+    def open(self, value: JSON) -> JSON:
+        """``value`` with its sealed values opened or masked (the same object when it holds none)."""
+        wanted: set[str] = set()
+        if not _collect(value, wanted):
+            return value
+        return _opened(value, self._keys.find(wanted))
+
+    def dumps(self, value: JSON) -> bytes:
+        """``orjson.dumps(self.open(value))``; encodes once when nothing in it is sealed."""
+        encoded = orjson.dumps(value)
+        if b"\\u001e" not in encoded:
+            return encoded
+        return orjson.dumps(self.open(value))
+
+
+class Closed:
+    """An ``Opener`` stand-in without keys: every sealed value is masked (analysts without keys)."""
+
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
+        return {}
