@@ -28,7 +28,8 @@ from config import Limits, Settings, SettingsError, load_settings, refusals, war
 from domain.rate_limit import BucketRule
 from domain.room import RosterNews
 from domain.trip_limits import TripLimits
-from eventlog.factory import open_bus, open_presence, open_read_models, open_store
+from eventlog.factory import open_bus, open_key_store, open_presence, open_read_models, open_store
+from eventlog.sealing import Opener
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
@@ -61,6 +62,7 @@ from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
+from service.erasure import ClosingKeys, Erasure
 from service.file_limits import raise_file_limit
 from service.hub import Hub, SeatRevoked
 from service.ids import ObjectIdFactory
@@ -69,6 +71,7 @@ from service.notifications import NotificationService
 from service.operations import start_operations
 from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
+from service.privacy import RecordSealer
 from service.reactions import RecordReactions
 from service.rest_limits import RestLimiter
 from service.rooms import RoomService
@@ -125,7 +128,10 @@ async def build(settings: Settings) -> Services:
     bus = open_bus(settings.redis_url, settings.node_id, settings.redis_prefix)
     clock = SystemClock()
     new_id = ObjectIdFactory()
-    sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
+    # personal data sealed under per-person keys kept apart from the log (service/privacy.py)
+    keys = None if settings.plain_personal_data else open_key_store(settings.store_url)
+    opener = Opener(keys) if keys is not None else None
+    sink = open_read_models(settings.store_url, opener)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None
     cache = TripCache(limits.cache_budget_mib << 20, limits.snapshot_every or None)
     read_side = ReadSide(store, writer=writer, cache=cache)
@@ -133,7 +139,7 @@ async def build(settings: Settings) -> Services:
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
     connections_changed = asyncio.Event()
     origin = f"{bus.node_id}.{secrets.token_hex(4)}"  # this process on the bus
-    hub = Hub(store, metrics, node_id=origin, revocations=revocations, changed=connections_changed)
+    hub = Hub(store, metrics, node_id=origin, revocations=revocations, changed=connections_changed, opener=opener)
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
     presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
@@ -147,6 +153,7 @@ async def build(settings: Settings) -> Services:
         new_id,
         store_timeout=limits.store_timeout_seconds,
         trip_limits=trip_limits(limits),
+        sealer=RecordSealer(keys) if keys is not None else None,
     )
     verifier = TokenVerifier(token_rules(settings))
     trips = TripService(pipeline, read_side, store, rosters, new_id)
@@ -203,12 +210,16 @@ async def build(settings: Settings) -> Services:
         admin=admin,
         security=security,
         admission=Admission(hub, limits, clock, settings.allowed_origins),
+        opener=opener,
+        erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
     if presence is not None:
         services.closing.append(presence)
     if writer is not None:
         services.closing.append(writer)
+    if keys is not None:
+        services.closing.append(ClosingKeys(keys))
     return services
 
 

@@ -9,6 +9,7 @@ from domain.room import RosterNews
 from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_bus import InProcessBus
 from eventlog.ports import EventBus, EventStore
+from eventlog.sealing import Opener
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 if TYPE_CHECKING:
@@ -61,12 +62,13 @@ def open_reader(url: str) -> EventStore:
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 
-def open_read_models(url: str) -> ReadModelSink | None:
-    """Where the read models are mirrored for a store URL: MongoDB collections, or nowhere (SQLite)."""
+def open_read_models(url: str, opener: Opener | None = None) -> ReadModelSink | None:
+    """Where the read models are mirrored for a store URL: MongoDB collections, or nowhere (SQLite);
+    ``opener``: opens sealed personal data before it is mirrored."""
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_read_models import MongoReadModels  # imported only when asked for
 
-        return MongoReadModels(url)
+        return MongoReadModels(url, opener=opener)
     return None
 
 

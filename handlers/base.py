@@ -110,7 +110,8 @@ class ApiHandler(BoundedRequestHandler):
     def send_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.answered = True
-        self.finish(orjson.dumps(body))
+        opener = self.services.opener
+        self.finish(opener.dumps(body) if opener is not None else orjson.dumps(body))
 
     def send_refusal(self, refusal: CommandRefused) -> None:
         self.services.metrics.error("rest", refusal.code.value)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
+from eventlog.sealing import Opener
 from service import broadcaster as kinds
-from service.frames import encode, stream_broadcast
+from service.frames import FrameEncoder, stream_broadcast
 from service.metrics import Metrics
 
 log = logging.getLogger("travelsense.hub")
@@ -102,7 +103,9 @@ class Hub:
         node_id: str,
         revocations: asyncio.Queue[SeatRevoked],
         changed: asyncio.Event,
+        opener: Opener | None = None,
     ) -> None:
+        self.encode = FrameEncoder(opener).encode  # opens sealed personal data (None: nothing sealed)
         self._store = store
         self._metrics = metrics
         self._node_id = node_id
@@ -212,11 +215,11 @@ class Hub:
             if kind == kinds.ROOM:
                 self._deliver_room(message)
             elif kind == kinds.USER:
-                payload = encode(message["event"], message["data"])
+                payload = self.encode(message["event"], message["data"])
                 for conn in self.of_user(message["userId"]):
                     conn.send(payload)
             elif kind == kinds.ALL:
-                payload = encode(message["event"], message["data"])
+                payload = self.encode(message["event"], message["data"])
                 for conn in list(self._connections.values()):
                     conn.send(payload)
             elif kind == kinds.REVOKE:
@@ -252,8 +255,8 @@ class Hub:
             return
         seq: int | None = message.get("seq")
         sender, ref, exclude = message.get("sender"), message.get("ref"), message.get("excludeUser")
-        plain = encode(message["event"], message["data"])
-        own = encode(message["event"], message["data"], ref) if ref is not None and sender is not None else plain
+        plain = self.encode(message["event"], message["data"])
+        own = self.encode(message["event"], message["data"], ref) if ref is not None and sender is not None else plain
         removed = removed_user(message["event"], message["data"])
         connections = self._connections
         for session_id in list(members):
@@ -328,7 +331,7 @@ class Hub:
             if frame is not None:
                 # the sender's own copy echoes its ref, as it would have from the bus
                 own = record.ref is not None and record.session_id == conn.session_id
-                conn.send(encode(*frame, record.ref if own else None))
+                conn.send(self.encode(*frame, record.ref if own else None))
             seat.last_seq = record.version
             if frame is not None and removed_user(*frame) == conn.user_id and seat.revoked_at is None:
                 seat.revoked_at = record.version
@@ -345,5 +348,5 @@ class Hub:
         for record in records:
             frame = stream_broadcast(record)
             if frame is not None:
-                frames.append(encode(*frame))
+                frames.append(self.encode(*frame))
         return frames

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import TripCommand, decide, evolve
-from domain.trip_events import DecidedEvent, NotificationCreated, event_to_json
+from domain.trip_events import DecidedEvent, NotificationCreated, event_from_json, event_to_json
 from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits
 from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
@@ -42,6 +42,7 @@ from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from projections.read_side import ReadSide
 from service.clock import Clock, iso, parse_iso
 from service.ids import ObjectIdFactory
+from service.privacy import RecordSealer
 
 log = logging.getLogger("travelsense.pipeline")
 T = TypeVar("T")
@@ -252,6 +253,7 @@ class Pipeline:
         *,
         store_timeout: float = STORE_TIMEOUT,
         trip_limits: TripLimits = DEFAULT_TRIP_LIMITS,
+        sealer: RecordSealer | None = None,
     ) -> None:
         self._store = store
         self._read_side = read_side
@@ -261,6 +263,7 @@ class Pipeline:
         self._store_timeout = store_timeout
         self._trip_limits = trip_limits
         self._lanes: dict[str, _Lane] = {}
+        self._sealer = sealer  # None: personal data is logged as it came (tests of other parts)
 
     # records --------------------------------------------------------------------
 
@@ -268,6 +271,11 @@ class Pipeline:
         return iso(self._clock.now())
 
     def build(self, request: Request, outcome: str, **fields: Any) -> LogRecord:
+        """The record of a command, its personal data sealed (``service/privacy.py``)."""
+        record = self._unsealed(request, outcome, **fields)
+        return self._sealer.seal(record) if self._sealer is not None else record
+
+    def _unsealed(self, request: Request, outcome: str, **fields: Any) -> LogRecord:
         meta = request.meta
         if request.origin.role is not None:
             meta = {"role": request.origin.role, **(meta or {})}
@@ -300,8 +308,10 @@ class Pipeline:
         payload = request.payload
         if refusal.code in _PAYLOAD_NOT_LOGGED or request.command in _CREDENTIAL_COMMANDS:
             payload = None
-        record = self.build(request, REFUSED, error=refusal_json(refusal)).but(payload=payload)
         try:
+            record = self._unsealed(request, REFUSED, error=refusal_json(refusal)).but(payload=payload)
+            if self._sealer is not None:
+                record = self._sealer.seal(record)
             return await self._store.append(record)
         except Exception:
             log.warning("could not record a refused %r", request.command)
@@ -385,6 +395,8 @@ class Pipeline:
                 stream_event = events[0]
                 assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
                 record = self._stream_record(request, state, events)
+                if self._sealer is not None:  # sealed: the state keeps what the log keeps
+                    stream_event = event_from_json(record.events[0])
                 future = self._store.enqueue(record)
                 decided = evolve(state, stream_event, record.version or 0, record.at)
                 published_before = lane.published

@@ -15,7 +15,6 @@ from eventlog.ports import EventStore
 from service.auth import Identity
 from service.broadcaster import Broadcaster
 from service.clock import Clock
-from service.frames import encode
 from service.hub import Connection, Hub, SeatRevoked
 from service.pipeline import Origin, Pipeline, Request
 from service.presence import RoomRosters
@@ -116,7 +115,7 @@ class RoomService:
             joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": recovered}
             if shown > len(members):
                 joined["memberCount"] = shown  # a capped list: how many visible users there are
-            conn.send(encode("trip_room_joined", joined, ref))
+            conn.send(self._hub.encode("trip_room_joined", joined, ref))
             sent_up_to = head
             if missed is not None:
                 for frame in self._hub.room_frames_since(missed):
@@ -124,7 +123,7 @@ class RoomService:
                 sent_up_to = max([head, *(r.version or 0 for r in missed)])
             else:
                 conn.send(
-                    encode(
+                    self._hub.encode(
                         "trip_updated",
                         {"tripId": trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head},
                     )
@@ -153,7 +152,7 @@ class RoomService:
         )
         await self._vacate(conn, trip_id)
         data = {"tripId": trip_id} if reason is None else {"tripId": trip_id, "reason": reason}
-        conn.send(encode("trip_room_left", data, ref))
+        conn.send(self._hub.encode("trip_room_left", data, ref))
 
     async def _vacate(self, conn: Connection, trip_id: str) -> None:
         await self._stop_typing(conn, trip_id, announce=True)
@@ -265,6 +264,6 @@ class RoomService:
         await self._rosters.set_status(trip_id, conn.session_id, status, self._clock.monotonic())
         data = {"tripId": trip_id, "userId": conn.user_id, "status": status}
         if conn.hidden:
-            conn.send(encode("user_presence_updated", data, ref))
+            conn.send(self._hub.encode("user_presence_updated", data, ref))
             return
         await self._broadcaster.room_signal(trip_id, "user_presence_updated", data, ref=ref, sender=conn.session_id)

@@ -1,0 +1,110 @@
+"""Erasing a person, or one chat message, by destroying keys (crypto-shredding).
+
+Nothing in the log is rewritten: what was sealed under a destroyed key stays,
+still covered by the hash chain (``verify`` intact), and opens as ``MASK``
+everywhere data leaves the process (frames, REST answers, exports, the MongoDB
+read models).  The in-memory read side holds sealed values, so it needs no
+rebuild; the MongoDB read models hold opened values, so they are written again.
+The erasure itself is recorded: who erased whom (by id) and when.
+
+Another node may still open the person's data from its key cache for up to
+``eventlog.key_cache.TTL`` seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventlog.key_cache import CachedKeyStore
+from eventlog.ports import EventStore, RecordFilter
+from eventlog.read_model_port import ReadModelSink, TripView
+from eventlog.records import LogRecord
+from projections.read_side import ReadSide
+from service.pipeline import Origin, Pipeline, Request
+from service.privacy import NETWORK_PREFIX, message_key_id, person_subject
+
+PERSON_ERASED = "person_erased"
+MESSAGE_KEY_DESTROYED = "message_key_destroyed"
+_PAGE = 1000
+
+
+class ClosingKeys:
+    """The key store among the adapters closed at shutdown."""
+
+    def __init__(self, keys: CachedKeyStore) -> None:
+        self._keys = keys
+
+    async def close(self) -> None:
+        self._keys.close()
+
+
+def destroy_network_keys_before(keys: CachedKeyStore, before: datetime) -> int:
+    """Retention: destroy the address and user agent keys made before ``before`` (every
+    ``ip``/``userAgent`` sealed under them masks from then on); how many were destroyed."""
+    return len(keys.destroy_older_than(NETWORK_PREFIX, before.isoformat().replace("+00:00", "Z")))
+
+
+class Erasure:
+    def __init__(
+        self,
+        keys: CachedKeyStore,
+        pipeline: Pipeline,
+        store: EventStore,
+        read_side: ReadSide,
+        sink: ReadModelSink | None,
+    ) -> None:
+        self._keys = keys
+        self._pipeline = pipeline
+        self._store = store
+        self._read_side = read_side
+        self._sink = sink
+
+    async def erase_person(self, origin: Origin, user_id: str) -> LogRecord:
+        """Destroy every key of the person; record who erased them; mask the mirrored read models."""
+        destroyed = self._keys.destroy(person_subject(user_id))
+        record = await self._pipeline.record(
+            Request(origin, "erase_person", {"userId": user_id}),
+            ({"type": PERSON_ERASED, "data": {"userId": user_id, "keysDestroyed": len(destroyed)}},),
+        )
+        if self._sink is not None:
+            views = []
+            for trip_id in await self._trips_written_by(user_id):
+                trip = await self._read_side.trip(trip_id)
+                if trip is not None:
+                    views.append(TripView(trip_id, trip.version, trip.to_json()))
+            await self._sink.erase_person(user_id, views)
+        return record
+
+    async def _trips_written_by(self, user_id: str) -> set[str]:
+        trips: set[str] = set()
+        after = 0
+        while True:
+            page = await self._store.read_all_slim(after, _PAGE, RecordFilter(user_id=user_id))
+            trips.update(r.stream for r in page if r.stream is not None and r.version is not None)
+            if len(page) < _PAGE:
+                return trips
+            after = page[-1].position
+
+    async def destroy_message_key(self, origin: Origin, trip_id: str, message_id: str) -> bool:
+        """Destroy one chat message's own key (its text masks everywhere, in the log too);
+        False when the message has none (not found, or logged before messages had keys)."""
+        key_id = await self._message_key(trip_id, message_id)
+        if key_id is None or not self._keys.destroy_key(key_id):
+            return False
+        await self._pipeline.record(
+            Request(origin, "destroy_message_key", {"tripId": trip_id, "messageId": message_id}, trip_id=trip_id),
+            ({"type": MESSAGE_KEY_DESTROYED, "data": {"tripId": trip_id, "messageId": message_id}},),
+        )
+        if self._sink is not None:
+            await self._sink.erase_message(message_id)
+        return True
+
+    async def _message_key(self, trip_id: str, message_id: str) -> str | None:
+        for record in await self._store.read_stream(trip_id):
+            event: Any = record.stream_event
+            if event is not None and event.get("type") == "chat_message":
+                data = event.get("data") or {}
+                if data.get("messageId") == message_id and isinstance(data.get("message"), str):
+                    return message_key_id(data["message"])
+        return None

@@ -1,0 +1,112 @@
+"""What of a record is personal data, sealed once when the record is built.
+
+``RecordSealer.seal`` is the one hook (``Pipeline.build`` calls it for every
+record: accepted, refused, stream or not).  Under the key of the person who sent
+the command (``user:<id>``):
+
+* in the events, every string under a key of ``PERSONAL_FIELDS`` at any depth
+  (chat text, display names, titles, notes, locations, descriptions, previews),
+  so an event another issue adds is covered as long as its free text uses these
+  names;
+* the whole payload (what the person sent) and the error's details (they may
+  echo it).
+
+A chat message (an event with a ``messageId`` and a ``message``) is sealed under
+its author's key *and* a key of its own, and so is everything of the same record
+that names the message (its notifications' previews, the payload); destroying
+either key shreds it.  ``ip`` and ``userAgent`` in the meta are sealed under the
+person's key and the day's network key (``net:<date>``), which retention
+destroys by age (``destroy_network_keys_before``).
+
+A record without a person (system records: checkpoints, the demo seed) is kept
+as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventlog.key_cache import CachedKeyStore
+from eventlog.key_port import DataKey
+from eventlog.records import LogRecord
+from eventlog.sealing import is_sealed, key_ids, seal
+
+JSON = Any
+PERSONAL_FIELDS = frozenset({"message", "name", "title", "notes", "location", "description", "preview"})
+NETWORK_FIELDS = ("ip", "userAgent")
+NETWORK_PREFIX = "net:"
+
+
+def person_subject(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def _seal_fields(value: JSON, keys: list[DataKey]) -> JSON:
+    if isinstance(value, dict):
+        return {
+            name: seal(item, keys)
+            if name in PERSONAL_FIELDS and isinstance(item, str) and not is_sealed(item)
+            else _seal_fields(item, keys)
+            for name, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_seal_fields(item, keys) for item in value]
+    return value
+
+
+class RecordSealer:
+    def __init__(self, keys: CachedKeyStore) -> None:
+        self._keys = keys
+
+    def seal(self, record: LogRecord) -> LogRecord:
+        if record.user_id is None:
+            return self._seal_meta(record, None)
+        person = self._keys.key_for(person_subject(record.user_id))
+        keys = [person]
+        events = record.events
+        if events:
+            message_keys: dict[str, DataKey] = {}
+            sealed_events = []
+            for event in events:
+                data = event.get("data") if isinstance(event, dict) else None
+                if not isinstance(data, dict):
+                    sealed_events.append(event)
+                    continue
+                message_id = data.get("messageId")
+                event_keys = keys
+                if isinstance(message_id, str) and isinstance(data.get("message") or data.get("preview"), str):
+                    own = message_keys.get(message_id)
+                    if own is None:
+                        own = message_keys[message_id] = self._keys.message_key()
+                    event_keys = [person, own]
+                sealed_events.append({**event, "data": _seal_fields(data, event_keys)})
+            events = tuple(sealed_events)
+            if len(message_keys) == 1:  # the payload holds the message's text: it goes with the message
+                keys = [person, *message_keys.values()]
+        payload = record.payload
+        if payload is not None and not is_sealed(payload):
+            payload = seal(payload, keys)
+        error = record.error
+        if isinstance(error, dict) and error.get("details") is not None and not is_sealed(error["details"]):
+            error = {**error, "details": seal(error["details"], [person])}
+        return self._seal_meta(record.but(events=events, payload=payload, error=error), person)
+
+    def _seal_meta(self, record: LogRecord, person: DataKey | None) -> LogRecord:
+        meta = record.meta
+        if not isinstance(meta, dict) or not any(isinstance(meta.get(f), str) for f in NETWORK_FIELDS):
+            return record
+        network = self._keys.key_for(NETWORK_PREFIX + record.at[:10])
+        keys = [person, network] if person is not None else [network]
+        sealed = {
+            name: seal(value, keys) if name in NETWORK_FIELDS and isinstance(value, str) and value else value
+            for name, value in meta.items()
+        }
+        return record.but(meta=sealed)
+
+
+def message_key_id(sealed_text: str) -> str | None:
+    """The id of a chat message's own key, from its sealed text (None: plaintext, or no key of its own)."""
+    if not is_sealed(sealed_text):
+        return None
+    ids = key_ids(sealed_text)
+    return ids[1] if len(ids) == 2 else None
