@@ -33,6 +33,7 @@ from eventlog.sealing import Opener
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
+from handlers.erasure import ErasureHandler
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
 from handlers.metrics import MetricsHandler
@@ -144,7 +145,8 @@ async def build(settings: Settings) -> Services:
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
     presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
-    broadcaster = Broadcaster(bus, hub.deliver, origin)
+    sealer = RecordSealer(keys) if keys is not None else None
+    broadcaster = Broadcaster(bus, hub.deliver, origin, sealer.seal_live if sealer is not None else None)
     pipeline = Pipeline(
         store,
         read_side,
@@ -153,7 +155,7 @@ async def build(settings: Settings) -> Services:
         new_id,
         store_timeout=limits.store_timeout_seconds,
         trip_limits=trip_limits(limits),
-        sealer=RecordSealer(keys) if keys is not None else None,
+        sealer=sealer,
     )
     verifier = TokenVerifier(token_rules(settings))
     trips = TripService(pipeline, read_side, store, rosters, new_id)
@@ -286,6 +288,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/api/realtime/connections", ConnectionsHandler, deps),
         (r"/api/realtime/broadcast", BroadcastHandler, deps),
         (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, deps),
+        (rf"/api/realtime/erasures/{OBJECT_ID}", ErasureHandler, deps),
         (r"/api/realtime/notify", NotifyHandler, deps),
         (r"/api/audit/events", AuditEventsHandler, deps),
         (r"/api/audit/read-model", ReadModelHandler, deps),

@@ -5,6 +5,7 @@ theirs (see ``hub``).  Local delivery never waits for Redis."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from eventlog.ports import BusMessage, Deliver, EventBus
@@ -19,8 +20,16 @@ DISCONNECT = "disconnect"
 
 
 class Broadcaster:
-    def __init__(self, bus: EventBus, deliver_here: Deliver, origin: str) -> None:
-        """``origin``: this process's own name on the bus (its messages come back to it too)."""
+    def __init__(
+        self,
+        bus: EventBus,
+        deliver_here: Deliver,
+        origin: str,
+        seal_live: Callable[[BusMessage], BusMessage] | None = None,
+    ) -> None:
+        """``origin``: this process's own name on the bus (its messages come back to it too);
+        ``seal_live``: seals live personal data (names) before it goes through the bus."""
+        self._seal_live = seal_live
         self._bus = bus
         self._deliver_here = deliver_here
         self._origin = origin
@@ -29,7 +38,7 @@ class Broadcaster:
         message["origin"] = self._origin
         message.setdefault("acceptedAt", time.time())  # epoch seconds: delivery latency and bus lag
         self._deliver_here(message)
-        await self._bus.publish(message)
+        await self._bus.publish(self._seal_live(message) if self._seal_live is not None else message)
 
     async def stream_record(
         self, record: LogRecord, *, ref: str | None = None, sender: str | None = None

@@ -60,12 +60,15 @@ class Erasure:
         self._read_side = read_side
         self._sink = sink
 
-    async def erase_person(self, origin: Origin, user_id: str) -> LogRecord:
-        """Destroy every key of the person; record who erased them; mask the mirrored read models."""
+    async def erase_person(self, origin: Origin, user_id: str, *, by: str | None = None) -> LogRecord:
+        """Destroy every key of the person; record who erased them (the origin's user, or
+        ``by`` for an operator) and when; mask the mirrored read models."""
         destroyed = self._keys.destroy(person_subject(user_id))
+        data: dict[str, Any] = {"userId": user_id, "keysDestroyed": len(destroyed)}
+        if by is not None:
+            data["by"] = by
         record = await self._pipeline.record(
-            Request(origin, "erase_person", {"userId": user_id}),
-            ({"type": PERSON_ERASED, "data": {"userId": user_id, "keysDestroyed": len(destroyed)}},),
+            Request(origin, "erase_person", {"userId": user_id}), ({"type": PERSON_ERASED, "data": data},)
         )
         if self._sink is not None:
             views = []

@@ -58,6 +58,15 @@ class RecordSealer:
     def __init__(self, keys: CachedKeyStore) -> None:
         self._keys = keys
 
+    def seal_live(self, message: dict[str, JSON]) -> dict[str, JSON]:
+        """A bus message with the personal fields of its data (live names in room signals)
+        sealed under the key of the person it names, so Redis holds no plaintext of theirs."""
+        data = message.get("data")
+        user_id = data.get("userId") if isinstance(data, dict) else None
+        if not isinstance(user_id, str) or not any(name in data for name in PERSONAL_FIELDS):
+            return message
+        return {**message, "data": _seal_fields(data, [self._keys.key_for(person_subject(user_id))])}
+
     def seal(self, record: LogRecord) -> LogRecord:
         if record.user_id is None:
             return self._seal_meta(record, None)
