@@ -62,7 +62,9 @@ class RecordSealer:
         """A bus message with the personal fields of its data (live names in room signals)
         sealed under the key of the person it names, so Redis holds no plaintext of theirs."""
         data = message.get("data")
-        user_id = data.get("userId") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return message
+        user_id = data.get("userId")
         if not isinstance(user_id, str) or not any(name in data for name in PERSONAL_FIELDS):
             return message
         return {**message, "data": _seal_fields(data, [self._keys.key_for(person_subject(user_id))])}
