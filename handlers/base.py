@@ -107,11 +107,12 @@ class ApiHandler(BoundedRequestHandler):
 
     answered = False  # whether a body was sent (no Tornado internals needed to ask)
 
-    def send_json(self, body: Any, status: int = 200) -> None:
+    def send_json(self, body: Any, status: int = 200, *, sealed: bool = False) -> None:
+        """``sealed``: personal data as the log keeps it (for comparisons with a rebuild), not opened."""
         self.set_status(status)
         self.answered = True
         opener = self.services.opener
-        self.finish(opener.dumps(body) if opener is not None else orjson.dumps(body))
+        self.finish(opener.dumps(body) if opener is not None and not sealed else orjson.dumps(body))
 
     def send_refusal(self, refusal: CommandRefused) -> None:
         self.services.metrics.error("rest", refusal.code.value)

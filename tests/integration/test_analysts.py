@@ -327,7 +327,8 @@ async def test_an_altered_record_is_named(store_url: str) -> None:
     made = await small_log(store_url, random.Random(11), commands=60)
     tamper = Tamper(store_url)
     victim = stream_document(tamper.documents(), made["trips"][0], 2)
-    tamper.update(victim["recordId"], {"payload": {**(victim["payload"] or {}), "title": "rewritten"}})
+    payload = victim["payload"] if isinstance(victim["payload"], dict) else {}  # a string when sealed
+    tamper.update(victim["recordId"], {"payload": {**payload, "title": "rewritten"}})
     done = cli("verify", "--store", store_url)
     assert done.returncode == 1, done.stdout
     assert f"record {victim['recordId']}" in done.stdout and "altered" in done.stdout
