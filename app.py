@@ -72,7 +72,7 @@ from service.notifications import NotificationService
 from service.operations import start_operations
 from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
-from service.privacy import RecordSealer
+from service.privacy import RecordSealer, SealedConnectionViews
 from service.reactions import RecordReactions
 from service.rest_limits import RestLimiter
 from service.rooms import RoomService
@@ -168,13 +168,17 @@ async def build(settings: Settings) -> Services:
         store=store,
         clock=clock,
         limits=limits,
+        seal_name=sealer.seal_name if sealer is not None else None,
     )
     notifications = NotificationService(read_side, pipeline, new_id)
     session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics)
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
+        # Redis keeps every node's connections: their addresses and user agents sealed
+        sealed_views = SealedConnectionViews(keys) if keys is not None else list
         directory = presence.directory(
-            lambda: [connection_view(conn, bus.node_id) for conn in hub.connections()], connections_changed
+            lambda: sealed_views([connection_view(conn, bus.node_id) for conn in hub.connections()]),
+            connections_changed,
         )
     admin = AdminService(
         directory=directory,

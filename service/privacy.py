@@ -58,6 +58,10 @@ class RecordSealer:
     def __init__(self, keys: CachedKeyStore) -> None:
         self._keys = keys
 
+    def seal_name(self, user_id: str, name: str | None) -> str | None:
+        """A person's display name sealed under their key (room rosters, kept in Redis)."""
+        return seal(name, [self._keys.key_for(person_subject(user_id))]) if name else name
+
     def seal_live(self, message: dict[str, JSON]) -> dict[str, JSON]:
         """A bus message with the personal fields of its data (live names in room signals)
         sealed under the key of the person it names, so Redis holds no plaintext of theirs."""
@@ -121,3 +125,31 @@ def message_key_id(sealed_text: str) -> str | None:
         return None
     ids = key_ids(sealed_text)
     return ids[1] if len(ids) == 2 else None
+
+
+class SealedConnectionViews:
+    """The connection directory as Redis keeps it: each connection's address and user agent
+    sealed (under the person's and the day's network keys) once, when first listed."""
+
+    def __init__(self, keys: CachedKeyStore) -> None:
+        self._keys = keys
+        self._sealed: dict[str, tuple[JSON, JSON]] = {}
+
+    def __call__(self, views: list[dict[str, JSON]]) -> list[dict[str, JSON]]:
+        held: dict[str, tuple[JSON, JSON]] = {}
+        out = []
+        for view in views:
+            session_id = view["sessionId"]
+            sealed = self._sealed.get(session_id)
+            if sealed is None:
+                day = str(view.get("connectionTime") or "")[:10]
+                keys = [self._keys.key_for(person_subject(view["userId"])), self._keys.key_for(NETWORK_PREFIX + day)]
+                ip, agent = (
+                    seal(view[name], keys) if isinstance(view.get(name), str) and view[name] else view.get(name)
+                    for name in NETWORK_FIELDS
+                )
+                sealed = (ip, agent)
+            held[session_id] = sealed
+            out.append({**view, "ip": sealed[0], "userAgent": sealed[1]})
+        self._sealed = held  # the connections gone are forgotten
+        return out

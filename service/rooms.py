@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from config import Limits
@@ -41,7 +42,10 @@ class RoomService:
         store: EventStore,
         clock: Clock,
         limits: Limits,
+        seal_name: Callable[[str, str | None], str | None] | None = None,
     ) -> None:
+        """``seal_name``: a member's name as the rosters keep it (sealed: Redis holds the shared ones)."""
+        self._seal_name = seal_name
         self._trips = trips
         self._hub = hub
         self._rosters = rosters
@@ -94,9 +98,8 @@ class RoomService:
             raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
         self._hub.enter(conn, trip_id)
         try:
-            member = RoomMember(
-                conn.session_id, conn.user_id, conn.name, conn.hidden, "online", self._clock.monotonic()
-            )
+            name = self._seal_name(conn.user_id, conn.name) if self._seal_name is not None else conn.name
+            member = RoomMember(conn.session_id, conn.user_id, name, conn.hidden, "online", self._clock.monotonic())
             newly_visible = await self._rosters.join(trip_id, member)
             # read everything the answer needs first: once the join is recorded, it is answered
             trip = await self._trips.visible_trip(identity, trip_id)

@@ -146,6 +146,9 @@ async def test_an_erased_person_is_gone_from_every_store_answer_and_export_and_t
         )
         assert done["event"] == "trip_updated", done
         await grace.request("chat_message", {"tripId": trip_id, "message": GRACE_CHAT}, "c2", "chat_message")
+        live = redis_bytes(redis_url, prefix)  # while everyone is connected
+        for secret in [*ADA_SECRETS, ADA_AGENT, GRACE_CHAT, GRACE_IP]:
+            assert secret.encode() not in live, secret
         before = rest_answers(server, trip_id)
         assert b"AdaChatSecret" in before and b"AdaActivitySecret" in before and ADA_IP.encode() in before
 
