@@ -25,7 +25,8 @@ from service.pipeline import Origin, Pipeline, Request
 from service.privacy import NETWORK_PREFIX, message_key_id, person_subject
 
 PERSON_ERASED = "person_erased"
-MESSAGE_KEY_DESTROYED = "message_key_destroyed"
+# the chat issue's event (``ChatMessageDeleted``, with ``messageId``), as the log names it
+CHAT_MESSAGE_DELETED = "chat_message_deleted"
 _PAGE = 1000
 
 
@@ -89,25 +90,39 @@ class Erasure:
                 return trips
             after = page[-1].position
 
-    async def destroy_message_key(self, origin: Origin, trip_id: str, message_id: str) -> bool:
-        """Destroy one chat message's own key (its text masks everywhere, in the log too);
-        False when the message has none (not found, or logged before messages had keys)."""
-        key_id = await self._message_key(trip_id, message_id)
-        if key_id is None or not self._keys.destroy_key(key_id):
-            return False
-        await self._pipeline.record(
-            Request(origin, "destroy_message_key", {"tripId": trip_id, "messageId": message_id}, trip_id=trip_id),
-            ({"type": MESSAGE_KEY_DESTROYED, "data": {"tripId": trip_id, "messageId": message_id}},),
-        )
-        if self._sink is not None:
+    async def destroy_message_key(self, trip_id: str, message_id: str) -> int:
+        """Destroy the keys of one chat message: its own key and that of every later event that
+        sealed text about it under a key of its own (an edit, a notification's preview); its text
+        masks everywhere, in the log too.  How many keys were destroyed (0: none found, or the
+        message was logged before messages had keys).  Records nothing itself: the command that
+        asked (a delete) is the record."""
+        destroyed = 0
+        for key_id in await self._message_keys(trip_id, message_id):
+            destroyed += self._keys.destroy_key(key_id)
+        if destroyed and self._sink is not None:
             await self._sink.erase_message(message_id)
-        return True
+        return destroyed
 
-    async def _message_key(self, trip_id: str, message_id: str) -> str | None:
-        for record in await self._store.read_stream(trip_id):
-            event: Any = record.stream_event
-            if event is not None and event.get("type") == "chat_message":
-                data = event.get("data") or {}
-                if data.get("messageId") == message_id and isinstance(data.get("message"), str):
-                    return message_key_id(data["message"])
-        return None
+    async def shred_deleted_messages(self, record: LogRecord) -> None:
+        """The reaction to a committed record: a deleted chat message's keys are destroyed."""
+        for event in record.events:
+            if event.get("type") == CHAT_MESSAGE_DELETED and record.stream is not None:
+                await self.destroy_message_key(record.stream, event["data"]["messageId"])
+
+    async def _message_keys(self, trip_id: str, message_id: str) -> set[str]:
+        keys: set[str] = set()
+        after = 0
+        while True:  # a scan of the trip's stream: deletes are rare
+            page = await self._store.read_stream_slim(trip_id, after, _PAGE)
+            for record in page:
+                for event in record.events:
+                    data = event.get("data") if isinstance(event, dict) else None
+                    if isinstance(data, dict) and data.get("messageId") == message_id:
+                        keys.update(k for k in map(message_key_id, _texts(data)) if k is not None)
+            if len(page) < _PAGE:
+                return keys
+            after = page[-1].version or 0
+
+
+def _texts(data: dict[str, Any]) -> list[str]:
+    return [value for value in data.values() if isinstance(value, str)]

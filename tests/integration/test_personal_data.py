@@ -142,8 +142,8 @@ async def test_destroying_one_message_s_key_masks_that_message_and_its_previews_
     page = await services.read_side.chat_page(trip_id, 10, None)
     assert page is not None
     victim = page[1]["messageId"]
-    assert await services.erasure.destroy_message_key(Origin("rest", FRIEND), trip_id, victim)
-    assert not await services.erasure.destroy_message_key(Origin("rest", FRIEND), trip_id, victim)  # gone already
+    assert await services.erasure.destroy_message_key(trip_id, victim) == 1
+    assert await services.erasure.destroy_message_key(trip_id, victim) == 0  # gone already
     opened = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
     assert [m["message"] for m in opened] == ["hi 0", MASK, "hi 2"]
     assert {m["name"] for m in opened} == {"user-2", MASK}  # the name rode with the message
@@ -151,6 +151,22 @@ async def test_destroying_one_message_s_key_masks_that_message_and_its_previews_
     assert "hi 1" not in orjson.dumps(logged).decode() and "hi 0" in orjson.dumps(logged).decode()
     report = await verify(services.store)
     assert report.intact, report
+
+
+async def test_a_deleted_message_record_shreds_the_message(services: Services) -> None:
+    """The reaction the chat issue's delete is wired to (``Erasure.shred_deleted_messages``)."""
+    trip_id = await session(services)
+    assert services.erasure is not None and services.opener is not None
+    page = await services.read_side.chat_page(trip_id, 10, None)
+    assert page is not None
+    deleted = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="delete_chat_message", outcome=ACCEPTED,
+        user_id=FRIEND, stream=trip_id, version=99,
+        events=({"type": "chat_message_deleted", "data": {"messageId": page[0]["messageId"]}},),
+    )  # fmt: skip
+    await services.erasure.shred_deleted_messages(deleted)
+    opened = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
+    assert [m["message"] for m in opened] == [MASK, "hi 1", "hi 2"]
 
 
 async def test_erasing_a_person_masks_their_text_keeps_the_trip_s_shape_and_others_data(services: Services) -> None:
