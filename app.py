@@ -449,7 +449,7 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
+ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "erase")
 
 
 def main(argv: Sequence[str]) -> int:

@@ -232,7 +232,12 @@ async def run_trip_at(args: argparse.Namespace, out: IO[str]) -> int:
     if found.trip is None:
         print(f"trip {args.trip_id} did not exist yet at {args.at}", file=sys.stderr)
         return FOUND
-    out.write(orjson.dumps(found.trip.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    keys = open_key_store(args.store_url)  # personal data opened, or [erased]
+    try:
+        shown = Opener(keys).open(found.trip.to_json())
+    finally:
+        keys.close()
+    out.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode() + "\n")
     return OK
 
 

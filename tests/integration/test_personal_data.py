@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +43,7 @@ from service.erasure import destroy_network_keys_before
 from service.pipeline import Origin
 from service.privacy import RecordSealer
 from tests.contract.test_mongo_read_models import FRIEND, OWNER, session, who
+from tests.server import ROOT
 
 SECRET = "Zanzibar-secret"
 ID = "6b1600000000000000000001"
@@ -186,3 +189,32 @@ async def test_erasing_a_person_masks_their_text_keeps_the_trip_s_shape_and_othe
     assert [m["message"] for m in page] == [MASK] * 3 and [m["seq"] for m in page] == [2, 4, 6]
     report = await verify(services.store)
     assert report.intact, report
+
+
+async def test_the_erase_command_erases_a_person_and_records_who_asked(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    built = await build(Settings(store_url=url, jwt_secret="s" * 32))
+    try:
+        await session(built)  # FRIEND says "hi 0".."hi 2"
+    finally:
+        await built.store.close()
+        for closing in built.closing:
+            await closing.close()
+    erased = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "erase", "--user", FRIEND, "--store", url, "--by", "dpo"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert erased.returncode == 0, erased.stderr
+    assert orjson.loads(erased.stdout)["keysDestroyed"] == 1
+    exported = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "export", "--store", url, "--progress", "off"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert "hi 1" not in exported.stdout and MASK in exported.stdout and "Porto" in exported.stdout
+    [record] = [orjson.loads(line) for line in exported.stdout.splitlines() if "person_erased" in line]
+    assert record["events"] == [{"type": "person_erased", "data": {"userId": FRIEND, "keysDestroyed": 1, "by": "dpo"}}]
+    verified = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "verify", "--store", url], capture_output=True, text=True, check=False
+    )
+    assert verified.returncode == 0, verified.stdout
