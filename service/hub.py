@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
 from eventlog.sealing import Opener
 from service import broadcaster as kinds
-from service.frames import FrameEncoder, stream_broadcast
+from service.frames import FrameEncoder, encode, stream_broadcast
 from service.metrics import Metrics
 
 log = logging.getLogger("travelsense.hub")
@@ -51,6 +51,10 @@ class Seat:
 
     def cut_off(self, seq: int | None) -> bool:
         return self.revoked_at is not None and (seq is None or seq > self.revoked_at)
+
+
+def _as_is(data: Any) -> Any:
+    return data
 
 
 def removed_user(event: str, data: Any) -> str | None:
@@ -106,6 +110,7 @@ class Hub:
         opener: Opener | None = None,
     ) -> None:
         self.encode = FrameEncoder(opener).encode  # opens sealed personal data (None: nothing sealed)
+        self._open: Callable[[Any], Any] = opener.open if opener is not None else _as_is
         self._store = store
         self._metrics = metrics
         self._node_id = node_id
@@ -255,8 +260,9 @@ class Hub:
             return
         seq: int | None = message.get("seq")
         sender, ref, exclude = message.get("sender"), message.get("ref"), message.get("excludeUser")
-        plain = self.encode(message["event"], message["data"])
-        own = self.encode(message["event"], message["data"], ref) if ref is not None and sender is not None else plain
+        data = self._open(message["data"])  # opened once for both encodings
+        plain = encode(message["event"], data)
+        own = encode(message["event"], data, ref) if ref is not None and sender is not None else plain
         removed = removed_user(message["event"], message["data"])
         connections = self._connections
         for session_id in list(members):
