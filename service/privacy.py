@@ -41,16 +41,24 @@ def person_subject(user_id: str) -> str:
     return f"user:{user_id}"
 
 
-def _seal_fields(value: JSON, keys: list[DataKey]) -> JSON:
+def _seal_fields(value: JSON, keys: list[DataKey], memo: dict[str, str] | None = None) -> JSON:
+    """``value`` with its personal fields sealed; ``memo``: texts sealed already under the same
+    keys in this record (a message's preview in every member's notification is sealed once)."""
     if isinstance(value, dict):
-        return {
-            name: seal(item, keys)
-            if name in PERSONAL_FIELDS and isinstance(item, str) and not is_sealed(item)
-            else _seal_fields(item, keys)
-            for name, item in value.items()
-        }
+        out = {}
+        for name, item in value.items():
+            if name in PERSONAL_FIELDS and isinstance(item, str) and not is_sealed(item):
+                sealed = memo.get(item) if memo is not None else None
+                if sealed is None:
+                    sealed = seal(item, keys)
+                    if memo is not None:
+                        memo[item] = sealed
+                out[name] = sealed
+            else:
+                out[name] = _seal_fields(item, keys, memo)
+        return out
     if isinstance(value, list | tuple):
-        return [_seal_fields(item, keys) for item in value]
+        return [_seal_fields(item, keys, memo) for item in value]
     return value
 
 
@@ -81,6 +89,7 @@ class RecordSealer:
         events = record.events
         if events:
             message_keys: dict[str, DataKey] = {}
+            memos: dict[str, dict[str, str]] = {}  # per message: its texts sealed once
             sealed_events = []
             for event in events:
                 data = event.get("data") if isinstance(event, dict) else None
@@ -88,13 +97,13 @@ class RecordSealer:
                     sealed_events.append(event)
                     continue
                 message_id = data.get("messageId")
-                event_keys = keys
+                event_keys, memo = keys, None
                 if isinstance(message_id, str) and isinstance(data.get("message") or data.get("preview"), str):
                     own = message_keys.get(message_id)
                     if own is None:
                         own = message_keys[message_id] = self._keys.message_key()
-                    event_keys = [person, own]
-                sealed_events.append({**event, "data": _seal_fields(data, event_keys)})
+                    event_keys, memo = [person, own], memos.setdefault(message_id, {})
+                sealed_events.append({**event, "data": _seal_fields(data, event_keys, memo)})
             events = tuple(sealed_events)
             if len(message_keys) == 1:  # the payload holds the message's text: it goes with the message
                 keys = [person, *message_keys.values()]

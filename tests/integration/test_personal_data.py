@@ -218,3 +218,16 @@ async def test_the_erase_command_erases_a_person_and_records_who_asked(tmp_path:
         [sys.executable, str(ROOT / "app.py"), "verify", "--store", url], capture_output=True, text=True, check=False
     )
     assert verified.returncode == 0, verified.stdout
+
+
+def test_a_message_s_preview_is_sealed_once_for_every_member_notified(keys: CachedKeyStore) -> None:
+    message = event_to_json(ChatMessagePosted(ID, OWNER, "Ada", SECRET, "text"))
+    notes = [event_to_json(NotificationCreated(f"n{i}", f"u{i}", ID, ID, OWNER, SECRET)) for i in range(3)]
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="chat_message", outcome=ACCEPTED,
+        user_id=OWNER, events=(message, *notes),
+    )  # fmt: skip
+    sealed = RecordSealer(keys).seal(record)
+    previews = {event["data"]["preview"] for event in sealed.events[1:]}
+    assert len(previews) == 1 and SECRET not in next(iter(previews))
+    assert Opener(keys).open(list(sealed.events)) == [message, *notes]
