@@ -3,12 +3,14 @@
 Keys found are kept for ``ttl`` seconds (least recently used first out past
 ``capacity``), so a key another process destroyed stops opening here within
 ``ttl``; a key found missing stays missing (a destroyed key never returns).
-Chat message keys come from a pool made ``pool_size`` at a time, so posting a
-message writes no key.
+Chat message keys come from a pool made ``pool_size`` at a time, refilled in a
+thread of its own once half of it is used, so posting a message writes no key
+and waits for no write (unless the pool ran dry).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
@@ -18,7 +20,7 @@ from eventlog.key_port import DataKey, KeyStore
 MESSAGE_SUBJECT = "msg"
 CAPACITY = 100_000
 TTL = 30.0  # seconds
-POOL_SIZE = 256
+POOL_SIZE = 1024
 
 
 class CachedKeyStore:
@@ -40,6 +42,8 @@ class CachedKeyStore:
         self._by_subject: OrderedDict[str, tuple[DataKey, float]] = OrderedDict()
         self._missing: OrderedDict[str, None] = OrderedDict()
         self._pool: list[DataKey] = []
+        self._refill: threading.Thread | None = None
+        self._refilled: list[DataKey] = []  # made by the refill thread, taken by the next ``message_key``
         self.lookups = 0  # round trips to the store (for tests and metrics)
 
     def _keep(self, key: DataKey, now: float) -> None:
@@ -64,12 +68,26 @@ class CachedKeyStore:
 
     def message_key(self) -> DataKey:
         """A fresh key for one chat message (from the pool)."""
-        if not self._pool:
+        if not self._pool and self._refill is not None:
+            self._refill.join()  # ran dry while a refill is under way: it is nearly done
+        if self._refilled:
+            self._pool, self._refilled = self._refilled + self._pool, []
+        if not self._pool:  # the first message, or a refill failed: made here
             self.lookups += 1
             self._pool = self._store.create(MESSAGE_SUBJECT, self._pool_size)
+        elif len(self._pool) <= self._pool_size // 2 and (self._refill is None or not self._refill.is_alive()):
+            self._refill = threading.Thread(target=self._make_more, name="message-keys", daemon=True)
+            self._refill.start()
         key = self._pool.pop()
         self._keep(key, self._monotonic())
         return key
+
+    def _make_more(self) -> None:
+        try:
+            made = self._store.create(MESSAGE_SUBJECT, self._pool_size)
+        except Exception:  # the next message makes its own when the pool runs dry
+            return
+        self._refilled = made  # handed over by one assignment: the loop thread takes it
 
     def create(self, subject: str, count: int) -> list[DataKey]:
         self.lookups += 1
@@ -129,4 +147,6 @@ class CachedKeyStore:
         return ids
 
     def close(self) -> None:
+        if self._refill is not None:
+            self._refill.join()
         self._store.close()

@@ -50,17 +50,19 @@ def is_sealed(value: object) -> bool:
 
 def key_ids(sealed: str) -> tuple[str, ...]:
     """The ids of the keys a sealed value needs."""
-    return tuple(sealed[2:].split("|")[:-1])
+    return tuple(sealed[2:].rpartition("|")[0].split("|"))
 
 
 class _Ciphers:
-    """AES-GCM objects per key combination, the most recent few kept."""
+    """AES-GCM objects per key combination (its ids joined by ``|``), the most recent few kept.
+
+    Only ever asked for with keys just taken from the key store (or its cache), so a
+    destroyed key's cipher is never used again: ``_open_one`` checks its keys first."""
 
     def __init__(self) -> None:
-        self._held: OrderedDict[tuple[str, ...], AESGCM] = OrderedDict()
+        self._held: OrderedDict[str, AESGCM] = OrderedDict()
 
-    def get(self, keys: Sequence[DataKey]) -> AESGCM:
-        ids = tuple(k.key_id for k in keys)
+    def get(self, ids: str, keys: Sequence[DataKey]) -> AESGCM:
         cipher = self._held.get(ids)
         if cipher is None:
             material = (
@@ -75,26 +77,33 @@ class _Ciphers:
 _ciphers = _Ciphers()
 
 
+def _joined(keys: Sequence[DataKey]) -> str:
+    return keys[0].key_id if len(keys) == 1 else "|".join([k.key_id for k in keys])
+
+
 def seal(value: JSON, keys: Sequence[DataKey]) -> str:
     """``value`` (a string, or any JSON value) sealed under every key of ``keys``."""
     if isinstance(value, str):
         kind, plain = _TEXT, value.encode("utf-8")
     else:
         kind, plain = _JSON, orjson.dumps(value)
+    ids = _joined(keys)
     nonce = os.urandom(_NONCE)
-    sealed = _ciphers.get(keys).encrypt(nonce, plain, None)
-    ids = "|".join(k.key_id for k in keys)
+    sealed = _ciphers.get(ids, keys).encrypt(nonce, plain, None)
     return f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
 def _open_one(sealed: str, found: dict[str, DataKey]) -> JSON:
-    parts = sealed[2:].split("|")
-    keys = [found.get(key_id) for key_id in parts[:-1]]
-    if not keys or any(k is None for k in keys):
-        return MASK
+    ids, _, blob64 = sealed[2:].rpartition("|")
+    keys = []
+    for key_id in ids.split("|"):
+        key = found.get(key_id)
+        if key is None:  # destroyed (or never made): masked
+            return MASK
+        keys.append(key)
     try:
-        blob = base64.b64decode(parts[-1])
-        plain = _ciphers.get(keys).decrypt(blob[:_NONCE], blob[_NONCE:], None)  # type: ignore[arg-type]
+        blob = base64.b64decode(blob64)
+        plain = _ciphers.get(ids, keys).decrypt(blob[:_NONCE], blob[_NONCE:], None)
     except Exception:  # a value that does not open is masked, never shown as it is
         return MASK
     return plain.decode("utf-8") if sealed[1] == _TEXT else orjson.loads(plain)

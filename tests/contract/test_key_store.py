@@ -134,9 +134,11 @@ def test_the_cache_meets_the_store_once_per_key_and_is_bounded(tmp_path: Path) -
     cache.close()
 
 
-def test_message_keys_come_from_a_pool(tmp_path: Path) -> None:
+def test_message_keys_come_from_a_pool_refilled_ahead(tmp_path: Path) -> None:
     cache = CachedKeyStore(SqliteKeyStore(str(tmp_path / "k.db")), pool_size=4)
-    made = {cache.message_key().key_id for _ in range(6)}
-    assert len(made) == 6
-    assert cache.lookups == 2
-    cache.close()
+    made = [cache.message_key() for _ in range(10)]
+    cache.close()  # waits for a refill under way
+    assert len({k.key_id for k in made}) == 10
+    reopened = SqliteKeyStore(str(tmp_path / "k.db"))
+    assert set(reopened.find([k.key_id for k in made])) == {k.key_id for k in made}  # each durable before use
+    reopened.close()
