@@ -16,7 +16,7 @@ from pymongo.errors import PyMongoError
 from eventlog.key_port import DataKey
 from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, url_sets
 from eventlog.ports import StoreUnavailable
-from eventlog.sqlite_keys import new_key, now_iso
+from eventlog.sqlite_keys import new_keys, now_iso
 
 DATA_KEYS = "data_keys"
 Document = dict[str, Any]
@@ -53,8 +53,7 @@ class MongoKeyStore:
         return _key(found) if found is not None else self.create(subject, 1)[0]
 
     def create(self, subject: str, count: int) -> list[DataKey]:
-        at = now_iso()
-        keys = [new_key(subject, at) for _ in range(count)]
+        keys = new_keys(subject, count, now_iso())
         documents = [
             {"_id": k.key_id, "subject": k.subject, "material": Binary(k.material), "createdAt": k.created_at}
             for k in keys

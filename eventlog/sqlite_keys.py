@@ -8,6 +8,7 @@ key's bytes are left nowhere in the files.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import sqlite3
 import threading
@@ -34,6 +35,21 @@ def now_iso() -> str:
 
 def new_key(subject: str, created_at: str) -> DataKey:
     return DataKey(secrets.token_urlsafe(12), subject, secrets.token_bytes(KEY_BYTES), created_at)
+
+
+def new_keys(subject: str, count: int, created_at: str) -> list[DataKey]:
+    """``count`` new keys, their ids and material from one draw of the system's random source."""
+    size = 12 + KEY_BYTES
+    drawn = secrets.token_bytes(size * count)
+    return [
+        DataKey(
+            base64.urlsafe_b64encode(drawn[start : start + 12]).decode("ascii"),
+            subject,
+            drawn[start + 12 : start + size],
+            created_at,
+        )
+        for start in range(0, size * count, size)
+    ]
 
 
 def keys_path(log_path: str) -> str:
@@ -65,8 +81,7 @@ class SqliteKeyStore:
         return self.create(subject, 1)[0]
 
     def create(self, subject: str, count: int) -> list[DataKey]:
-        at = now_iso()
-        keys = [new_key(subject, at) for _ in range(count)]
+        keys = new_keys(subject, count, now_iso())
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

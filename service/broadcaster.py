@@ -38,7 +38,7 @@ class Broadcaster:
         message["origin"] = self._origin
         message.setdefault("acceptedAt", time.time())  # epoch seconds: delivery latency and bus lag
         self._deliver_here(message)
-        await self._bus.publish(self._seal_live(message) if self._seal_live is not None else message)
+        await self._bus.publish(message)
 
     async def stream_record(
         self, record: LogRecord, *, ref: str | None = None, sender: str | None = None
@@ -71,18 +71,18 @@ class Broadcaster:
         ref: str | None = None,
         sender: str | None = None,
     ) -> None:
-        await self._send(
-            {
-                "kind": ROOM,
-                "tripId": trip_id,
-                "seq": None,
-                "event": event,
-                "data": data,
-                "ref": ref,
-                "sender": sender,
-                "excludeUser": exclude_user,
-            }
-        )
+        message = {
+            "kind": ROOM,
+            "tripId": trip_id,
+            "seq": None,
+            "event": event,
+            "data": data,
+            "ref": ref,
+            "sender": sender,
+            "excludeUser": exclude_user,
+        }
+        # a room signal's data is live, not from the log: its names are sealed here (the rest is)
+        await self._send(self._seal_live(message) if self._seal_live is not None else message)
 
     async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
         await self._send({"kind": USER, "userId": user_id, "event": event, "data": data})

@@ -220,9 +220,11 @@ class Hub:
             if kind == kinds.ROOM:
                 self._deliver_room(message)
             elif kind == kinds.USER:
-                payload = self.encode(message["event"], message["data"])
-                for conn in self.of_user(message["userId"]):
-                    conn.send(payload)
+                targets = self.of_user(message["userId"])
+                if targets:  # encoded (and its personal data opened) only for a user who is here
+                    payload = self.encode(message["event"], message["data"])
+                    for conn in targets:
+                        conn.send(payload)
             elif kind == kinds.ALL:
                 payload = self.encode(message["event"], message["data"])
                 for conn in list(self._connections.values()):

@@ -272,27 +272,31 @@ class Pipeline:
 
     def build(self, request: Request, outcome: str, **fields: Any) -> LogRecord:
         """The record of a command, its personal data sealed (``service/privacy.py``)."""
-        record = self._unsealed(request, outcome, **fields)
-        return self._sealer.seal(record) if self._sealer is not None else record
+        return self._record_of(self._fields(request, outcome, **fields))
 
-    def _unsealed(self, request: Request, outcome: str, **fields: Any) -> LogRecord:
+    def _record_of(self, fields: dict[str, Any]) -> LogRecord:
+        if self._sealer is not None:
+            self._sealer.seal_fields(fields)
+        return new_record(**fields)
+
+    def _fields(self, request: Request, outcome: str, **fields: Any) -> dict[str, Any]:
         meta = request.meta
         if request.origin.role is not None:
             meta = {"role": request.origin.role, **(meta or {})}
-        return new_record(
-            record_id=self._new_id(),
-            at=self.now(),
-            source=request.origin.source,
-            command=request.command,
-            outcome=outcome,
-            user_id=request.origin.user_id,
-            session_id=request.origin.session_id,
-            trip_id=request.trip_id,
-            payload=request.payload,
-            ref=request.ref,
-            meta=meta,
+        return {
+            "record_id": self._new_id(),
+            "at": self.now(),
+            "source": request.origin.source,
+            "command": request.command,
+            "outcome": outcome,
+            "user_id": request.origin.user_id,
+            "session_id": request.origin.session_id,
+            "trip_id": request.trip_id,
+            "payload": request.payload,
+            "ref": request.ref,
+            "meta": meta,
             **fields,
-        )
+        }
 
     async def record(self, request: Request, events: Sequence[dict[str, Any]] = ()) -> LogRecord:
         """An accepted command outside any stream: appended, folded, reacted to."""
@@ -309,9 +313,7 @@ class Pipeline:
         if refusal.code in _PAYLOAD_NOT_LOGGED or request.command in _CREDENTIAL_COMMANDS:
             payload = None
         try:
-            record = self._unsealed(request, REFUSED, error=refusal_json(refusal)).but(payload=payload)
-            if self._sealer is not None:
-                record = self._sealer.seal(record)
+            record = self._record_of(self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload))
             return await self._store.append(record)
         except Exception:
             log.warning("could not record a refused %r", request.command)

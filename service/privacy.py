@@ -8,8 +8,10 @@ the command (``user:<id>``):
   (chat text, display names, titles, notes, locations, descriptions, previews),
   so an event another issue adds is covered as long as its free text uses these
   names;
-* the whole payload (what the person sent) and the error's details (they may
-  echo it).
+* the payload (what the person sent): an accepted command's passed validation, so
+  its personal fields are sealed as in the events (a chat message's text is sealed
+  once for both); a refused command's is sealed whole, as are the error's details
+  (they may echo it).
 
 A chat message (an event with a ``messageId`` and a ``message``) is sealed under
 its author's key *and* a key of its own, and so is everything of the same record
@@ -24,47 +26,69 @@ as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from eventlog.key_cache import CachedKeyStore
 from eventlog.key_port import DataKey
-from eventlog.records import LogRecord
-from eventlog.sealing import is_sealed, key_ids, seal
+from eventlog.records import ACCEPTED, LogRecord
+from eventlog.sealing import SEALED, is_sealed, key_ids, seal
 
 JSON = Any
-PERSONAL_FIELDS = frozenset({"message", "name", "title", "notes", "location", "description", "preview"})
+PERSONAL_FIELDS = frozenset(
+    {"message", "name", "title", "notes", "location", "description", "preview", "body", "value"}
+)
 NETWORK_FIELDS = ("ip", "userAgent")
 NETWORK_PREFIX = "net:"
+NAMES_CACHED = 100_000
 
 
 def person_subject(user_id: str) -> str:
     return f"user:{user_id}"
 
 
-def _seal_fields(value: JSON, keys: list[DataKey], memo: dict[str, str] | None = None) -> JSON:
+def _seal_fields(
+    value: JSON, keys: list[DataKey], memo: dict[str, str] | None = None, names: Callable[[str], str] | None = None
+) -> JSON:
     """``value`` with its personal fields sealed; ``memo``: texts sealed already under the same
-    keys in this record (a message's preview in every member's notification is sealed once)."""
-    if isinstance(value, dict):
-        out = {}
-        for name, item in value.items():
-            if name in PERSONAL_FIELDS and isinstance(item, str) and not is_sealed(item):
+    keys in this record (a message's preview in every member's notification is sealed once);
+    ``names``: how a display name is sealed (under the person's key alone, once per person)."""
+    if isinstance(value, list | tuple):
+        return [_seal_fields(item, keys, memo, names) if isinstance(item, dict | list) else item for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for name, item in value.items():
+        if isinstance(item, str):
+            if name == "name" and names is not None and not item.startswith(SEALED):
+                item = names(item)
+            elif name in PERSONAL_FIELDS and not item.startswith(SEALED):
                 sealed = memo.get(item) if memo is not None else None
                 if sealed is None:
                     sealed = seal(item, keys)
                     if memo is not None:
                         memo[item] = sealed
-                out[name] = sealed
-            else:
-                out[name] = _seal_fields(item, keys, memo)
-        return out
-    if isinstance(value, list | tuple):
-        return [_seal_fields(item, keys, memo) for item in value]
-    return value
+                item = sealed
+        elif isinstance(item, dict | list):
+            item = _seal_fields(item, keys, memo, names)
+        out[name] = item
+    return out
 
 
 class RecordSealer:
     def __init__(self, keys: CachedKeyStore) -> None:
         self._keys = keys
+        # a person's display name, sealed once under their key (by key id: a new key after an
+        # erasure seals it anew); it is the same in every record, so it is not sealed per record
+        self._names: dict[tuple[str, str], str] = {}
+
+    def _name(self, person: DataKey, name: str) -> str:
+        held = self._names.get((person.key_id, name))
+        if held is None:
+            if len(self._names) >= NAMES_CACHED:
+                self._names.clear()
+            held = self._names[(person.key_id, name)] = seal(name, [person])
+        return held
 
     def seal_name(self, user_id: str, name: str | None) -> str | None:
         """A person's display name sealed under their key (room rosters, kept in Redis)."""
@@ -82,11 +106,33 @@ class RecordSealer:
         return {**message, "data": _seal_fields(data, [self._keys.key_for(person_subject(user_id))])}
 
     def seal(self, record: LogRecord) -> LogRecord:
-        if record.user_id is None:
-            return self._seal_meta(record, None)
-        person = self._keys.key_for(person_subject(record.user_id))
+        """The record with its personal data sealed."""
+        fields = {
+            "user_id": record.user_id, "at": record.at, "outcome": record.outcome, "payload": record.payload,
+            "events": record.events, "error": record.error, "meta": record.meta,
+        }  # fmt: skip
+        self.seal_fields(fields)
+        return record.but(
+            payload=fields["payload"], events=fields["events"], error=fields["error"], meta=fields["meta"]
+        )
+
+    def seal_fields(self, fields: dict[str, Any]) -> None:
+        """Seal, in place, the personal data of a record's fields (``new_record``'s keywords) before it is
+        built: ``payload``, ``events``, ``error`` and ``meta``, as the record's ``user_id`` and ``at`` say."""
+        user_id = fields.get("user_id")
+        person = self._keys.key_for(person_subject(user_id)) if user_id is not None else None
+        meta = fields.get("meta")
+        if isinstance(meta, dict) and any(isinstance(meta.get(f), str) for f in NETWORK_FIELDS):
+            fields["meta"] = self._sealed_meta(meta, person, fields["at"])
+        if person is None:
+            return
         keys = [person]
-        events = record.events
+
+        def names(name: str) -> str:
+            return self._name(person, name)
+
+        payload_memo: dict[str, str] = {}
+        events = fields.get("events")
         if events:
             message_keys: dict[str, DataKey] = {}
             memos: dict[str, dict[str, str]] = {}  # per message: its texts sealed once
@@ -103,29 +149,29 @@ class RecordSealer:
                     if own is None:
                         own = message_keys[message_id] = self._keys.message_key()
                     event_keys, memo = [person, own], memos.setdefault(message_id, {})
-                sealed_events.append({**event, "data": _seal_fields(data, event_keys, memo)})
-            events = tuple(sealed_events)
+                sealed_events.append({**event, "data": _seal_fields(data, event_keys, memo, names)})
+            fields["events"] = tuple(sealed_events)
             if len(message_keys) == 1:  # the payload holds the message's text: it goes with the message
                 keys = [person, *message_keys.values()]
-        payload = record.payload
+                payload_memo = next(iter(memos.values()))
+        payload = fields.get("payload")
         if payload is not None and not is_sealed(payload):
-            payload = seal(payload, keys)
-        error = record.error
+            if fields.get("outcome") == ACCEPTED and isinstance(payload, dict):
+                # validated: its free text is under the names of PERSONAL_FIELDS (the event's, sealed once)
+                fields["payload"] = _seal_fields(payload, keys, payload_memo)
+            else:  # a refusal echoes anything a client sent: all of it sealed
+                fields["payload"] = seal(payload, keys)
+        error = fields.get("error")
         if isinstance(error, dict) and error.get("details") is not None and not is_sealed(error["details"]):
-            error = {**error, "details": seal(error["details"], [person])}
-        return self._seal_meta(record.but(events=events, payload=payload, error=error), person)
+            fields["error"] = {**error, "details": seal(error["details"], [person])}
 
-    def _seal_meta(self, record: LogRecord, person: DataKey | None) -> LogRecord:
-        meta = record.meta
-        if not isinstance(meta, dict) or not any(isinstance(meta.get(f), str) for f in NETWORK_FIELDS):
-            return record
-        network = self._keys.key_for(NETWORK_PREFIX + record.at[:10])
+    def _sealed_meta(self, meta: dict[str, Any], person: DataKey | None, at: str) -> dict[str, Any]:
+        network = self._keys.key_for(NETWORK_PREFIX + at[:10])
         keys = [person, network] if person is not None else [network]
-        sealed = {
+        return {
             name: seal(value, keys) if name in NETWORK_FIELDS and isinstance(value, str) and value else value
             for name, value in meta.items()
         }
-        return record.but(meta=sealed)
 
 
 def message_key_id(sealed_text: str) -> str | None:

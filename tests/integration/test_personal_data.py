@@ -89,7 +89,8 @@ def test_no_free_text_of_any_event_is_logged_in_the_clear(kind: type, keys: Cach
     event = event_to_json(SAMPLES[kind])
     record = new_record(
         record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="x", outcome=ACCEPTED, user_id=OWNER,
-        payload={"anything": SECRET}, events=(event,), meta={"ip": "203.0.113.5", "userAgent": SECRET, "role": "user"},
+        payload={"message": SECRET, "data": {"notes": SECRET}}, events=(event,),
+        meta={"ip": "203.0.113.5", "userAgent": SECRET, "role": "user"},
     )  # fmt: skip
     sealed = RecordSealer(keys).seal(record)
     logged = orjson.dumps([sealed.events, sealed.payload, sealed.meta])
@@ -149,7 +150,7 @@ async def test_destroying_one_message_s_key_masks_that_message_and_its_previews_
     assert await services.erasure.destroy_message_key(trip_id, victim) == 0  # gone already
     opened = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
     assert [m["message"] for m in opened] == ["hi 0", MASK, "hi 2"]
-    assert {m["name"] for m in opened} == {"user-2", MASK}  # the name rode with the message
+    assert {m["name"] for m in opened} == {"user-2"}  # the author's name is theirs, not the message's
     logged = services.opener.open([r.events for r in await services.store.read_all(0, 10_000)])
     assert "hi 1" not in orjson.dumps(logged).decode() and "hi 0" in orjson.dumps(logged).decode()
     report = await verify(services.store)
