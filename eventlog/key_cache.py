@@ -119,6 +119,15 @@ class CachedKeyStore:
                     self._keep(key, now)
         return found
 
+    def held(self, key_id: str) -> DataKey | None:
+        """The key if held and fresh, None if known destroyed; ``LookupError`` otherwise (see ``find``)."""
+        held = self._by_id.get(key_id)
+        if held is not None and held[1] > self._monotonic():
+            return held[0]
+        if key_id in self._missing:
+            return None
+        raise LookupError(key_id)
+
     def _forget(self, key_id: str) -> None:
         self._by_id.pop(key_id, None)
         self._missing[key_id] = None

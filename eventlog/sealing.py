@@ -40,8 +40,30 @@ _CIPHERS_CACHED = 4096
 JSON = Any
 
 
+class Found(Protocol):
+    def get(self, key_id: str, /) -> DataKey | None: ...
+
+
 class KeyFinder(Protocol):
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]: ...
+
+    def held(self, key_id: str) -> DataKey | None:
+        """The key if this process holds it now, None if it is known destroyed; raises
+        ``LookupError`` when only ``find`` can tell (a read of the store)."""
+        ...
+
+
+class _HeldKeys:
+    """``found`` for ``_opened`` from what the finder holds already: opening costs no lookup
+    of its own unless a key is not held (then ``Opener.open`` asks ``find`` for them all)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, keys: KeyFinder) -> None:
+        self._held = keys.held
+
+    def get(self, key_id: str) -> DataKey | None:
+        return self._held(key_id)
 
 
 def is_sealed(value: object) -> bool:
@@ -113,7 +135,7 @@ def seal(value: JSON, keys: Sequence[DataKey]) -> str:
     return f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
-def _open_one(sealed: str, found: dict[str, DataKey]) -> JSON:
+def _open_one(sealed: str, found: Found) -> JSON:
     ids, _, blob64 = sealed[2:].rpartition("|")
     keys = []
     for key_id in ids.split("|"):
@@ -143,7 +165,7 @@ def _collect(value: JSON, into: set[str]) -> bool:
     return held
 
 
-def _opened(value: JSON, found: dict[str, DataKey]) -> JSON:
+def _opened(value: JSON, found: Found) -> JSON:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
@@ -172,11 +194,15 @@ class Opener:
         self._keys = keys
 
     def open(self, value: JSON) -> JSON:
-        """``value`` with its sealed values opened or masked (the same object when it holds none)."""
+        """``value`` with its sealed values opened or masked."""
         if isinstance(value, str):
             return _open_one(value, self._keys.find(key_ids(value))) if value.startswith(SEALED) else value
         if not isinstance(value, dict | list | tuple):
             return value
+        try:  # most often every key is held: one pass
+            return _opened(value, _HeldKeys(self._keys))
+        except LookupError:
+            pass
         wanted: set[str] = set()
         if not _collect(value, wanted):
             return value
@@ -195,3 +221,6 @@ class Closed:
 
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
         return {}
+
+    def held(self, key_id: str) -> DataKey | None:
+        return None

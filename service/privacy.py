@@ -122,7 +122,7 @@ class RecordSealer:
         user_id = fields.get("user_id")
         person = self._keys.key_for(person_subject(user_id)) if user_id is not None else None
         meta = fields.get("meta")
-        if isinstance(meta, dict) and any(isinstance(meta.get(f), str) for f in NETWORK_FIELDS):
+        if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta):
             fields["meta"] = self._sealed_meta(meta, person, fields["at"])
         if person is None:
             return

@@ -11,10 +11,13 @@ from eventlog.sqlite_keys import new_key
 
 class Keys:
     def __init__(self, *keys: DataKey) -> None:
-        self.held = {k.key_id: k for k in keys}
+        self.keys = {k.key_id: k for k in keys}
 
     def find(self, ids: Collection[str]) -> dict[str, DataKey]:
-        return {i: self.held[i] for i in ids if i in self.held}
+        return {i: self.keys[i] for i in ids if i in self.keys}
+
+    def held(self, key_id: str) -> DataKey | None:
+        raise LookupError(key_id)  # as a store with no cache: always asked
 
 
 def test_a_sealed_text_opens_with_its_key_and_hides_the_text() -> None:
@@ -40,7 +43,7 @@ def test_a_value_under_two_keys_needs_both() -> None:
 
 def test_plaintext_from_older_logs_passes_unchanged() -> None:
     value = {"title": "Lisbon", "days": [{"title": "Day 1"}]}
-    assert Opener(Closed()).open(value) is value
+    assert Opener(Closed()).open(value) == value
     assert Opener(Closed()).dumps(value) == b'{"title":"Lisbon","days":[{"title":"Day 1"}]}'
 
 
