@@ -38,7 +38,8 @@ class CachedKeyStore:
         self._ttl = ttl
         self._pool_size = pool_size
         self._monotonic = monotonic
-        self._by_id: OrderedDict[str, tuple[DataKey, float]] = OrderedDict()
+        # oldest first: a plain dict (a hot path), the first out past ``capacity``
+        self._by_id: dict[str, tuple[DataKey, float]] = {}
         self._by_subject: OrderedDict[str, tuple[DataKey, float]] = OrderedDict()
         self._missing: OrderedDict[str, None] = OrderedDict()
         self._pool: list[DataKey] = []
@@ -47,10 +48,11 @@ class CachedKeyStore:
         self.lookups = 0  # round trips to the store (for tests and metrics)
 
     def _keep(self, key: DataKey, now: float) -> None:
-        self._by_id[key.key_id] = (key, now + self._ttl)
-        self._by_id.move_to_end(key.key_id)
-        if len(self._by_id) > self._capacity:
-            self._by_id.popitem(last=False)
+        by_id = self._by_id
+        by_id.pop(key.key_id, None)  # kept again: it goes to the back
+        by_id[key.key_id] = (key, now + self._ttl)
+        if len(by_id) > self._capacity:
+            del by_id[next(iter(by_id))]
 
     def key_for(self, subject: str) -> DataKey:
         now = self._monotonic()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
@@ -82,17 +81,19 @@ class _Ciphers:
     destroyed key's cipher is never used again: ``_open_one`` checks its keys first."""
 
     def __init__(self) -> None:
-        self._held: OrderedDict[str, AESGCM] = OrderedDict()
+        self._held: dict[str, AESGCM] = {}  # oldest first (a hot path: no LRU bookkeeping)
 
     def get(self, ids: str, keys: Sequence[DataKey]) -> AESGCM:
         cipher = self._held.get(ids)
         if cipher is None:
-            material = (
-                keys[0].material if len(keys) == 1 else hashlib.sha256(b"".join(k.material for k in keys)).digest()
-            )
-            cipher = self._held[ids] = AESGCM(material)
-            if len(self._held) > _CIPHERS_CACHED:
-                self._held.popitem(last=False)
+            if len(keys) == 1:
+                material = keys[0].material
+            else:
+                material = hashlib.sha256(b"".join([k.material for k in keys])).digest()
+            held = self._held
+            if len(held) >= _CIPHERS_CACHED:
+                del held[next(iter(held))]
+            cipher = held[ids] = AESGCM(material)
         return cipher
 
 
