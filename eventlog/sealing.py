@@ -36,6 +36,7 @@ _TEXT = "t"
 _JSON = "j"
 _NONCE = 12
 _CIPHERS_CACHED = 4096
+_RECENT_KEPT = 4096
 JSON = Any
 
 
@@ -124,6 +125,27 @@ def _joined(keys: Sequence[DataKey]) -> str:
     return keys[0].key_id if len(keys) == 1 else "|".join([k.key_id for k in keys])
 
 
+class _Recent:
+    """Values this process sealed lately, by their sealed form: a record's frame is encoded
+    right after the record was sealed, so opening it needs no decryption (its keys are still
+    checked first: a destroyed key masks it all the same)."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, JSON] = {}
+
+    def keep(self, sealed: str, value: JSON) -> None:
+        held = self._held
+        if len(held) >= _RECENT_KEPT:
+            del held[next(iter(held))]
+        held[sealed] = value
+
+    def get(self, sealed: str) -> JSON:
+        return self._held.get(sealed)
+
+
+_recent = _Recent()
+
+
 def seal(value: JSON, keys: Sequence[DataKey]) -> str:
     """``value`` (a string, or any JSON value) sealed under every key of ``keys``."""
     if isinstance(value, str):
@@ -132,8 +154,11 @@ def seal(value: JSON, keys: Sequence[DataKey]) -> str:
         kind, plain = _JSON, orjson.dumps(value)
     ids = _joined(keys)
     nonce = _nonces.take()
-    sealed = _ciphers.get(ids, keys).encrypt(nonce, plain, None)
-    return f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + sealed).decode('ascii')}"
+    encrypted = _ciphers.get(ids, keys).encrypt(nonce, plain, None)
+    sealed = f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + encrypted).decode('ascii')}"
+    if kind == _TEXT:
+        _recent.keep(sealed, value)
+    return sealed
 
 
 def _open_one(sealed: str, found: Found) -> JSON:
@@ -144,6 +169,10 @@ def _open_one(sealed: str, found: Found) -> JSON:
         if key is None:  # destroyed (or never made): masked
             return MASK
         keys.append(key)
+    if sealed[1] == _TEXT:
+        recent = _recent.get(sealed)
+        if recent is not None:
+            return recent
     try:
         blob = base64.b64decode(blob64)
         plain = _ciphers.get(ids, keys).decrypt(blob[:_NONCE], blob[_NONCE:], None)
