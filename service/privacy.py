@@ -39,6 +39,9 @@ PERSONAL_FIELDS = frozenset(
     {"message", "name", "title", "notes", "location", "description", "preview", "body", "value"}
 )
 NETWORK_FIELDS = ("ip", "userAgent")
+# what else of a meta names addresses: aggregated security events (``service/admin.py``)
+# keep their source (``ip:<address>``) and the addresses seen
+META_ADDRESS_FIELDS = frozenset({"ip", "userAgent", "ips", "source"})
 NETWORK_PREFIX = "net:"
 NAMES_CACHED = 100_000
 
@@ -122,7 +125,7 @@ class RecordSealer:
         user_id = fields.get("user_id")
         person = self._keys.key_for(person_subject(user_id)) if user_id is not None else None
         meta = fields.get("meta")
-        if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta):
+        if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
             fields["meta"] = self._sealed_meta(meta, person, fields["at"])
         if person is None:
             return
@@ -168,10 +171,15 @@ class RecordSealer:
     def _sealed_meta(self, meta: dict[str, Any], person: DataKey | None, at: str) -> dict[str, Any]:
         network = self._keys.key_for(NETWORK_PREFIX + at[:10])
         keys = [person, network] if person is not None else [network]
-        return {
-            name: seal(value, keys) if name in NETWORK_FIELDS and isinstance(value, str) and value else value
-            for name, value in meta.items()
-        }
+        sealed: dict[str, Any] = {}
+        for name, value in meta.items():
+            if name in META_ADDRESS_FIELDS and value:
+                if isinstance(value, str):
+                    value = seal(value, keys)
+                elif isinstance(value, list):
+                    value = [seal(item, keys) if isinstance(item, str) else item for item in value]
+            sealed[name] = value
+        return sealed
 
 
 def message_key_id(sealed_text: str) -> str | None:

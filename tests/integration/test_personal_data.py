@@ -232,3 +232,13 @@ def test_a_message_s_preview_is_sealed_once_for_every_member_notified(keys: Cach
     previews = {event["data"]["preview"] for event in sealed.events[1:]}
     assert len(previews) == 1 and SECRET not in next(iter(previews))
     assert Opener(keys).open(list(sealed.events)) == [message, *notes]
+
+
+def test_aggregated_security_events_keep_no_address_in_the_clear(keys: CachedKeyStore) -> None:
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="security_events", outcome=REFUSED,
+        meta={"source": "ip:203.0.113.9", "ips": ["203.0.113.9", "198.51.100.4"], "count": 3},
+    )  # fmt: skip
+    sealed = RecordSealer(keys).seal(record)
+    assert b"203.0.113.9" not in orjson.dumps(sealed.meta) and b"198.51.100.4" not in orjson.dumps(sealed.meta)
+    assert Opener(keys).open(sealed.meta) == record.meta
