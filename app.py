@@ -63,7 +63,7 @@ from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
-from service.erasure import ClosingKeys, Erasure
+from service.erasure import ClosingKeys, Erasure, MessageShredder
 from service.file_limits import raise_file_limit
 from service.hub import Hub, SeatRevoked
 from service.ids import ObjectIdFactory
@@ -218,6 +218,8 @@ async def build(settings: Settings) -> Services:
         admission=Admission(hub, limits, clock, settings.allowed_origins),
         opener=opener,
         erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
+        # the chat issue's delete: wire ``shredder.shred_deleted_messages`` into the record reactions
+        shredder=MessageShredder(keys, store, sink) if keys is not None else None,
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news)))
     if presence is not None:

@@ -16,7 +16,7 @@ from service.auth import TokenVerifier
 from service.broadcaster import Broadcaster
 from service.clock import Clock
 from service.directory import ConnectionDirectory
-from service.erasure import Erasure
+from service.erasure import Erasure, MessageShredder
 from service.hub import Hub
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
@@ -65,3 +65,4 @@ class Services:
     followers: list[asyncio.Future[None]] = field(default_factory=list)  # long-lived tasks, cancelled on drain
     opener: Opener | None = None  # opens sealed personal data in answers (None: nothing is sealed)
     erasure: Erasure | None = None  # None: nothing is sealed, nothing can be erased
+    shredder: MessageShredder | None = None  # destroys a deleted chat message's keys

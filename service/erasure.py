@@ -1,4 +1,5 @@
-"""Erasing a person, or one chat message, by destroying keys (crypto-shredding).
+"""Erasing a person (``Erasure``), or one chat message (``MessageShredder``), by destroying
+keys (crypto-shredding).
 
 Nothing in the log is rewritten: what was sealed under a destroyed key stays,
 still covered by the hash chain (``verify`` intact), and opens as ``MASK``
@@ -89,6 +90,16 @@ class Erasure:
             if len(page) < _PAGE:
                 return trips
             after = page[-1].position
+
+
+class MessageShredder:
+    """Destroys one chat message's keys (the chat issue's delete).  Needs no pipeline, so the
+    reactions the pipeline is built with can hold it (``shred_deleted_messages``)."""
+
+    def __init__(self, keys: CachedKeyStore, store: EventStore, sink: ReadModelSink | None) -> None:
+        self._keys = keys
+        self._store = store
+        self._sink = sink
 
     async def destroy_message_key(self, trip_id: str, message_id: str) -> int:
         """Destroy the keys of one chat message: its own key and that of every later event that

@@ -142,12 +142,12 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
 
 async def test_destroying_one_message_s_key_masks_that_message_and_its_previews_only(services: Services) -> None:
     trip_id = await session(services)  # FRIEND says "hi 0", "hi 1", "hi 2"
-    assert services.erasure is not None and services.opener is not None
+    assert services.shredder is not None and services.opener is not None
     page = await services.read_side.chat_page(trip_id, 10, None)
     assert page is not None
     victim = page[1]["messageId"]
-    assert await services.erasure.destroy_message_key(trip_id, victim) == 1
-    assert await services.erasure.destroy_message_key(trip_id, victim) == 0  # gone already
+    assert await services.shredder.destroy_message_key(trip_id, victim) == 1
+    assert await services.shredder.destroy_message_key(trip_id, victim) == 0  # gone already
     opened = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
     assert [m["message"] for m in opened] == ["hi 0", MASK, "hi 2"]
     assert {m["name"] for m in opened} == {"user-2"}  # the author's name is theirs, not the message's
@@ -158,9 +158,9 @@ async def test_destroying_one_message_s_key_masks_that_message_and_its_previews_
 
 
 async def test_a_deleted_message_record_shreds_the_message(services: Services) -> None:
-    """The reaction the chat issue's delete is wired to (``Erasure.shred_deleted_messages``)."""
+    """The reaction the chat issue's delete is wired to (``MessageShredder.shred_deleted_messages``)."""
     trip_id = await session(services)
-    assert services.erasure is not None and services.opener is not None
+    assert services.shredder is not None and services.opener is not None
     page = await services.read_side.chat_page(trip_id, 10, None)
     assert page is not None
     deleted = new_record(
@@ -168,7 +168,7 @@ async def test_a_deleted_message_record_shreds_the_message(services: Services) -
         user_id=FRIEND, stream=trip_id, version=99,
         events=({"type": "chat_message_deleted", "data": {"messageId": page[0]["messageId"]}},),
     )  # fmt: skip
-    await services.erasure.shred_deleted_messages(deleted)
+    await services.shredder.shred_deleted_messages(deleted)
     opened = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
     assert [m["message"] for m in opened] == [MASK, "hi 1", "hi 2"]
 
