@@ -34,7 +34,13 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import TripCommand, decide, evolve
-from domain.trip_events import DecidedEvent, NotificationCreated, event_from_json, event_to_json
+from domain.trip_events import (
+    ChatMessagePosted,
+    DecidedEvent,
+    NotificationCreated,
+    event_from_json,
+    event_to_json,
+)
 from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits
 from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
@@ -397,7 +403,8 @@ class Pipeline:
                 stream_event = events[0]
                 assert not isinstance(stream_event, NotificationCreated)  # the stream event comes first
                 record = self._stream_record(request, state, events)
-                if self._sealer is not None:  # sealed: the state keeps what the log keeps
+                if self._sealer is not None and not isinstance(stream_event, ChatMessagePosted):
+                    # sealed: the state keeps what the log keeps (a chat message changes only its version)
                     stream_event = event_from_json(record.events[0])
                 future = self._store.enqueue(record)
                 decided = evolve(state, stream_event, record.version or 0, record.at)
