@@ -96,6 +96,13 @@ def open_presence(
     return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news)
 
 
+def memory_key_store() -> CachedKeyStore:
+    """Keys in memory, for service-layer tests on in-memory adapters."""
+    from eventlog.memory_keys import MemoryKeyStore
+
+    return CachedKeyStore(MemoryKeyStore())
+
+
 def open_key_store(url: str) -> CachedKeyStore:
     """The data keys of the log at a store URL, behind the cache: a SQLite file of their own
     beside the log's (``events.keys.db``), or a MongoDB collection of their own (``data_keys``)."""

@@ -12,20 +12,24 @@ from pymongo import MongoClient
 
 from eventlog.key_cache import CachedKeyStore
 from eventlog.key_port import KeyStore
+from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
 from eventlog.sqlite_keys import SqliteKeyStore, keys_path
 
 KeyStoreFactory = Callable[[], KeyStore]
 
 
-@pytest.fixture(params=["sqlite", "mongo", "sqlite-cached", "mongo-cached"])
+@pytest.fixture(params=["sqlite", "mongo", "memory", "sqlite-cached", "mongo-cached"])
 def make_keys(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyStoreFactory]:
     opened: list[KeyStore] = []
     kind = request.param.split("-")[0]
+    memory = MemoryKeyStore()  # one store: "reopening" it is seeing the same keys
 
     def make() -> KeyStore:
         bare: KeyStore
-        if kind == "sqlite":
+        if kind == "memory":
+            bare = memory
+        elif kind == "sqlite":
             bare = SqliteKeyStore(str(tmp_path / "events.keys.db"))
         else:
             url: str = request.getfixturevalue("mongo_url")
