@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 import tornado.httpserver
 import tornado.web
 
@@ -30,12 +31,22 @@ from config import Limits, Settings, SettingsError, load_settings, refusals, war
 from domain.rate_limit import BucketRule
 from domain.room import RosterNews
 from domain.trip_limits import TripLimits
-from eventlog.factory import open_bus, open_presence, open_read_models, open_session_records, open_store
+from eventlog.factory import (
+    open_bus,
+    open_key_store,
+    open_presence,
+    open_read_models,
+    open_session_records,
+    open_store,
+)
+from eventlog.key_cache import CachedKeyStore
 from eventlog.ports import EventStore
+from eventlog.sealing import Opener
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
 from handlers.bounded import RestEdge
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
+from handlers.erasure import ErasureHandler
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
 from handlers.history import TripHistoryHandler, TripRestoreHandler
@@ -68,6 +79,7 @@ from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
 from service.directory import ConnectionDirectory, LocalDirectory, connection_view
+from service.erasure import ClosingKeys, Erasure, MessageShredder
 from service.file_limits import raise_file_limit
 from service.hub import Hub, SeatRevoked, VisibilityChanged
 from service.ids import ObjectIdFactory
@@ -76,6 +88,7 @@ from service.notifications import NotificationService
 from service.operations import start_operations
 from service.pipeline import Origin, Pipeline
 from service.presence import LocalRosters, RoomRosters
+from service.privacy import RecordSealer, SealedConnectionViews
 from service.reactions import RecordReactions
 from service.rest_limits import RestLimiter
 from service.resume import SessionResumer
@@ -114,10 +127,12 @@ def token_rules(settings: Settings) -> TokenRules:
     )
 
 
-async def build(settings: Settings, event_store: EventStore | None = None) -> Services:
-    """Open the adapters and wire every service from one settings object (``event_store``:
-    an adapter already made, the service-layer tests' in-memory one; else the one
-    ``settings.store_url`` names).
+async def build(
+    settings: Settings, event_store: EventStore | None = None, key_store: CachedKeyStore | None = None
+) -> Services:
+    """Open the adapters and wire every service from one settings object (``event_store``
+    and ``key_store``: adapters already made, the service-layer tests' in-memory ones;
+    else the ones ``settings.store_url`` names).
 
     Who tells whom is decided here, once: the hub posts revoked seats and roster news
     arrive on queues that the room service follows; the pipeline hands committed
@@ -137,7 +152,10 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
     bus = open_bus(settings.redis_url, settings.node_id, settings.redis_prefix)
     clock = SystemClock()
     new_id = ObjectIdFactory()
-    sink = open_read_models(settings.store_url)  # MongoDB: trips, chat and notifications as collections too
+    # personal data sealed under per-person keys kept apart from the log (service/privacy.py)
+    keys = None if settings.plain_personal_data else key_store or open_key_store(settings.store_url)
+    opener = Opener(keys) if keys is not None else None
+    sink = open_read_models(settings.store_url, opener)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None
     cache = TripCache(limits.cache_budget_mib << 20, limits.snapshot_every or None)
     session_records = open_session_records(settings.store_url)
@@ -150,13 +168,20 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
     connections_changed = asyncio.Event()
     origin = f"{bus.node_id}.{secrets.token_hex(4)}"  # this process on the bus
     hub = Hub(
-        store, metrics, node_id=origin, revocations=revocations, changed=connections_changed, visibility=visibility
+        store,
+        metrics,
+        node_id=origin,
+        revocations=revocations,
+        changed=connections_changed,
+        visibility=visibility,
+        opener=opener,
     )
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
     presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
-    broadcaster = Broadcaster(bus, hub.deliver, origin)
+    sealer = RecordSealer(keys) if keys is not None else None
+    broadcaster = Broadcaster(bus, hub.deliver, origin, sealer.seal_live if sealer is not None else None)
     pipeline = Pipeline(
         store,
         read_side,
@@ -165,6 +190,7 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
         new_id,
         store_timeout=limits.store_timeout_seconds,
         trip_limits=trip_limits(limits),
+        sealer=sealer,
     )
     verifier = TokenVerifier(token_rules(settings))
     trips = TripService(pipeline, read_side, store, rosters, new_id)
@@ -177,6 +203,7 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
         store=store,
         clock=clock,
         limits=limits,
+        seal_name=sealer.seal_name if sealer is not None else None,
     )
     notifications = NotificationService(read_side, pipeline, new_id)
     node = presence.instance if presence is not None else origin  # as session records name this process
@@ -191,8 +218,11 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
     )
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
+        # Redis keeps every node's connections: their addresses and user agents sealed
+        sealed_views = SealedConnectionViews(keys) if keys is not None else list
         directory = presence.directory(
-            lambda: [connection_view(conn, bus.node_id) for conn in hub.connections()], connections_changed
+            lambda: sealed_views([connection_view(conn, bus.node_id) for conn in hub.connections()]),
+            connections_changed,
         )
     admin = AdminService(
         directory=directory,
@@ -232,6 +262,10 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
         admission=Admission(hub, limits, clock, settings.allowed_origins),
         history=TripHistory(pipeline, trips, store),
         sessions=SessionService(session_records, pipeline, liveness),
+        opener=opener,
+        erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
+        # the chat issue's delete: wire ``shredder.shred_deleted_messages`` into the record reactions
+        shredder=MessageShredder(keys, store, sink) if keys is not None else None,
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
     retention = SessionRetention(
@@ -250,6 +284,8 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
     if writer is not None:
         services.closing.append(writer)
     services.closing.append(session_folder)
+    if keys is not None:
+        services.closing.append(ClosingKeys(keys))
     return services
 
 
@@ -299,6 +335,7 @@ def make_app(services: Services) -> tornado.web.Application:
         services.security,
         services.pipeline,
         services.lifecycle,
+        services.opener.dumps if services.opener is not None else orjson.dumps,
     )
     people = PeopleDirectory(DEMO_PEOPLE if settings.dev else ())
     tickets = RealtimeTickets(services.clock)
@@ -355,6 +392,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/api/realtime/connections", ConnectionsHandler, admin),
         (r"/api/realtime/broadcast", BroadcastHandler, admin),
         (rf"/api/realtime/disconnect/{OBJECT_ID}", DisconnectHandler, admin),
+        (rf"/api/realtime/erasures/{OBJECT_ID}", ErasureHandler, {"edge": edge, "erasure": services.erasure}),
         (r"/api/realtime/notify", NotifyHandler, admin),
         (r"/api/realtime/sessions", SessionsHandler, {"edge": edge, "sessions": services.sessions}),
         (r"/api/audit/events", AuditEventsHandler, admin),
@@ -516,7 +554,7 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
+ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "erase")
 
 
 def main(argv: Sequence[str]) -> int:

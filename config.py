@@ -91,6 +91,7 @@ class Settings:
     certfile: str | None = None
     keyfile: str | None = None
     trust_proxy: bool = False  # X-Forwarded-For / X-Real-Ip name the client (only behind a proxy you run)
+    plain_personal_data: bool = False  # log personal data unsealed (benchmarks only: erasure cannot reach it)
     node_id: str | None = None
     log_level: str = "INFO"
     event_loop: str = "asyncio"  # or "uvloop" (when installed): a faster event loop, same behaviour
@@ -264,6 +265,7 @@ ANALYST_HELP = """commands (each has its own --help; they read --store / $STORE_
   export    the log, or part of it, as JSON Lines or CSV
   verify    check the hash chains and the signed checkpoints
   migrate   bring the store's schema up to date (--status: report it)
+  erase     erase a person: destroy their keys, record the erasure (writes one record)
 
 environment only:
   JWT_SECRET                  HS256 secret (required unless --dev or JWT_PUBLIC_KEY)
@@ -314,6 +316,11 @@ def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     add("--certfile", "TLS_CERTFILE", str, None, "serve TLS with this certificate (PEM)")
     add("--keyfile", "TLS_KEYFILE", str, None, "the certificate's private key (PEM)")
     switch("--trust-proxy", "TRUST_PROXY", "take the client address from X-Forwarded-For/X-Real-Ip (behind a proxy)")
+    switch(
+        "--plain-personal-data",
+        "PLAIN_PERSONAL_DATA",
+        "log personal data unsealed: not erasable (benchmarks)",
+    )
     add("--node-id", "NODE_ID", str, None, "this node's name on the bus (default: random)")
     add("--log-level", "LOG_LEVEL", _log_level, "INFO", f"one of {', '.join(LOG_LEVELS)}")
     add(
@@ -399,6 +406,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         certfile=args.certfile,
         keyfile=args.keyfile,
         trust_proxy=args.trust_proxy,
+        plain_personal_data=args.plain_personal_data,
         node_id=args.node_id,
         log_level=args.log_level,
         event_loop=args.event_loop,

@@ -25,16 +25,19 @@ from typing import IO, Any
 
 import orjson
 
+from analysts.erase import erase_person
 from analysts.export import FORMATS, ExportFilter, export
 from analysts.progress import Phases, Progress
 from analysts.replay import fetch_live, replay
 from analysts.time_travel import log_time, trip_at
 from analysts.verify import verify
 from config import DEFAULT_STORE, OneLineParser, SettingsError
+from domain.ids import is_object_id
 from eventlog import checkpoints
 from eventlog.checkpoints import Checkpoint
-from eventlog.factory import open_mongo_store, open_reader, open_sqlite_reader, open_store
+from eventlog.factory import open_key_store, open_mongo_store, open_reader, open_sqlite_reader, open_store
 from eventlog.ports import EventStore, StoreError
+from eventlog.sealing import Opener
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
 OK, FOUND, USAGE = 0, 1, 2
@@ -47,6 +50,7 @@ SUMMARIES = {
     "export": "the log, or part of it, as JSON Lines or CSV",
     "verify": "check the log's hash chains and signed checkpoints (exit 1 on a broken link)",
     "migrate": "bring the store's schema up to date (--status: only report it)",
+    "erase": "erase a person: destroy their keys, record the erasure (their data reads [erased] from then on)",
 }
 
 
@@ -113,6 +117,10 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="FILE",
         help="checkpoints exported earlier (JSON Lines): the log must still match each of them",
     )
+
+    cmd = command("erase", [store])
+    cmd.add_argument("--user", dest="user_id", required=True, help="the person's id (24 hexadecimal digits)")
+    cmd.add_argument("--by", default=env.get("USER", "operator"), help="who asks (recorded; default: $USER)")
 
     cmd = command("migrate", [store])
     cmd.add_argument(
@@ -224,7 +232,12 @@ async def run_trip_at(args: argparse.Namespace, out: IO[str]) -> int:
     if found.trip is None:
         print(f"trip {args.trip_id} did not exist yet at {args.at}", file=sys.stderr)
         return FOUND
-    out.write(orjson.dumps(found.trip.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    keys = open_key_store(args.store_url)  # personal data opened, or [erased]
+    try:
+        shown = Opener(keys).open(found.trip.to_json())
+    finally:
+        keys.close()
+    out.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode() + "\n")
     return OK
 
 
@@ -246,15 +259,18 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
         progress = await _progress(args, store, "export")
         if progress is not None:
             progress.total = None  # a filtered read: how far it goes is not known
+        keys = open_key_store(args.store_url)  # the export shows personal data opened, or [erased]
+        opener = Opener(keys)
         if args.output == "-":
-            count = await export(store, where, out, args.format, progress)
+            count = await export(store, where, out, args.format, progress, opener)
         else:
             try:
                 target = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
             except OSError as exc:
                 raise CommandError(f"--output {args.output}: {exc.strerror}") from None
             with target:
-                count = await export(store, where, target, args.format, progress)
+                count = await export(store, where, target, args.format, progress, opener)
+        keys.close()
         if progress is not None:
             progress.unit = f"records read, {count:,} written"
             progress.close()
@@ -366,12 +382,21 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
     return OK
 
 
+async def run_erase(args: argparse.Namespace, out: IO[str]) -> int:
+    if not is_object_id(args.user_id):
+        raise CommandError(f"--user {args.user_id}: not an id (24 hexadecimal digits)")
+    erased = await erase_person(args.store_url, args.user_id.lower(), args.by)
+    out.write(orjson.dumps(erased).decode() + "\n")
+    return OK
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace, IO[str]], Any]] = {
     "replay": run_replay,
     "trip-at": run_trip_at,
     "export": run_export,
     "verify": run_verify,
     "migrate": run_migrate,
+    "erase": run_erase,
 }
 
 

@@ -24,6 +24,7 @@ import orjson
 from analysts.scan import PAGE
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord, to_document
+from eventlog.sealing import Opener
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
@@ -99,7 +100,8 @@ def _csv_row(document: dict[str, Any]) -> list[Any]:
 class Writer:
     """Writes records to a text stream in one of ``FORMATS``."""
 
-    def __init__(self, out: IO[str], fmt: str) -> None:
+    def __init__(self, out: IO[str], fmt: str, opener: Opener | None = None) -> None:
+        self._opener = opener  # opens sealed personal data (None: written sealed, as the log keeps it)
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}: {', '.join(FORMATS)}")
         self._out = out
@@ -111,6 +113,8 @@ class Writer:
     def write(self, records: Iterable[LogRecord]) -> None:
         for record in records:
             document = to_document(record)
+            if self._opener is not None:
+                document = self._opener.open(document)
             if self._csv is not None:
                 self._csv.writerow(_csv_row(document))
             else:
@@ -125,9 +129,10 @@ async def export(
     out: IO[str],
     fmt: str = "jsonl",
     progress: Callable[[int], None] | None = None,
+    opener: Opener | None = None,
 ) -> int:
     """Write the matching records to ``out``; returns how many."""
-    writer = Writer(out, fmt)
+    writer = Writer(out, fmt, opener)
     async for record in matching(store, where, progress):
         writer.write((record,))
     return writer.count

@@ -64,9 +64,10 @@ from domain.trip_decider import (  # noqa: E402
 )
 from domain.trip_events import event_to_json  # noqa: E402
 from domain.trip_model import Trip  # noqa: E402
-from eventlog.factory import open_store  # noqa: E402
+from eventlog.factory import open_key_store, open_store  # noqa: E402
 from eventlog.ports import EventStore  # noqa: E402
 from eventlog.records import ACCEPTED, REFUSED, LogRecord  # noqa: E402
+from service.privacy import RecordSealer  # noqa: E402
 
 DEFAULT_DATA = Path(tempfile.gettempdir()) / "travelsense-replay-bench"
 WORDS = (
@@ -547,13 +548,23 @@ class LogGenerator:
 # building the log ----------------------------------------------------------------------
 
 
-async def fill(store: EventStore, events: int, *, seed: int, trips: int, users: int, chunk: int = 4096) -> None:
+async def fill(
+    store: EventStore,
+    events: int,
+    *,
+    seed: int,
+    trips: int,
+    users: int,
+    chunk: int = 4096,
+    sealer: RecordSealer | None = None,
+) -> None:
+    """``sealer``: personal data sealed as the service seals it (``--sealed``)."""
     generator = LogGenerator(seed, trips, users)
     started = time.monotonic()
     pending: list[LogRecord] = []
     written = 0
     for record in generator.records(events):
-        pending.append(record)
+        pending.append(sealer.seal(record) if sealer is not None else record)
         if len(pending) == chunk:
             await asyncio.gather(*(store.append(r) for r in pending))
             written += len(pending)
@@ -566,12 +577,12 @@ async def fill(store: EventStore, events: int, *, seed: int, trips: int, users: 
 
 
 def store_url(kind: str, args: argparse.Namespace, mongo_url: str | None) -> str:
-    name = f"events-{args.events}-{args.trips}-{args.users}-{args.seed}"
+    name = f"events-{args.events}-{args.trips}-{args.users}-{args.seed}" + ("-sealed" if args.sealed else "")
     if kind == "sqlite":
         return f"sqlite:///{Path(args.data).resolve()}/{name}.db"
     assert mongo_url is not None
     base, _, query = mongo_url.partition("?")
-    name = f"replaybench_{args.events}_{args.trips}_{args.users}_{args.seed}"
+    name = f"replaybench_{args.events}_{args.trips}_{args.users}_{args.seed}" + ("_sealed" if args.sealed else "")
     return f"{base.rstrip('/')}/{name}" + (f"?{query}" if query else "")
 
 
@@ -588,13 +599,17 @@ async def ensure_log(url: str, args: argparse.Namespace) -> tuple[int, int]:
         head: int = await store.head_position()  # type: ignore[attr-defined]
         if head == 0:
             print(f"generating {args.events:,} records into {url.split('@')[-1]} ...", file=sys.stderr, flush=True)
+            keys = open_key_store(url) if args.sealed else None
             await fill(
                 store,
                 args.events,
                 seed=args.seed,
                 trips=args.trips,
                 users=args.users,
+                sealer=RecordSealer(keys) if keys is not None else None,
             )
+            if keys is not None:
+                keys.close()
             head = await store.head_position()  # type: ignore[attr-defined]
         elif head < args.events:
             raise SystemExit(f"{url}: holds {head} records, not {args.events}: remove it and run again")
@@ -711,6 +726,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="where generated logs are kept")
     parser.add_argument("--what", default="rebuild,replay", help="comma list of rebuild, replay")
+    parser.add_argument("--sealed", action="store_true", help="personal data sealed in the log, as the service logs it")
     parser.add_argument("--core", type=int, default=0, help="the core measurements run on (-1: any)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

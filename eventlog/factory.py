@@ -6,8 +6,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from domain.room import RosterNews
+from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_bus import InProcessBus
 from eventlog.ports import EventBus, EventStore
+from eventlog.sealing import Opener
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 if TYPE_CHECKING:
@@ -61,12 +63,13 @@ def open_reader(url: str) -> EventStore:
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 
-def open_read_models(url: str) -> ReadModelSink | None:
-    """Where the read models are mirrored for a store URL: MongoDB collections, or nowhere (SQLite)."""
+def open_read_models(url: str, opener: Opener | None = None) -> ReadModelSink | None:
+    """Where the read models are mirrored for a store URL: MongoDB collections, or nowhere (SQLite);
+    ``opener``: opens sealed personal data before it is mirrored."""
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_read_models import MongoReadModels  # imported only when asked for
 
-        return MongoReadModels(url)
+        return MongoReadModels(url, opener=opener)
     return None
 
 
@@ -103,3 +106,24 @@ def open_presence(
     from eventlog.redis_presence import RedisPresence  # imported only when asked for
 
     return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news)
+
+
+def memory_key_store() -> CachedKeyStore:
+    """Keys in memory, for service-layer tests on in-memory adapters."""
+    from eventlog.memory_keys import MemoryKeyStore
+
+    return CachedKeyStore(MemoryKeyStore())
+
+
+def open_key_store(url: str) -> CachedKeyStore:
+    """The data keys of the log at a store URL, behind the cache: a SQLite file of their own
+    beside the log's (``events.keys.db``), or a MongoDB collection of their own (``data_keys``)."""
+    if url.startswith("sqlite:///"):
+        from eventlog.sqlite_keys import SqliteKeyStore, keys_path
+
+        return CachedKeyStore(SqliteKeyStore(keys_path(sqlite_path(url))))
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_keys import MongoKeyStore  # imported only when asked for
+
+        return CachedKeyStore(MongoKeyStore(url))
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")

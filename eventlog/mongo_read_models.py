@@ -30,7 +30,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, translated, url_sets
 from eventlog.ports import StoreUnavailable
-from eventlog.read_model_port import ReadModelChange
+from eventlog.read_model_port import ReadModelChange, TripView
+from eventlog.sealing import MASK, Opener
 
 Document = dict[str, Any]
 
@@ -43,7 +44,10 @@ _DUPLICATE_KEY_CODES = {11000, 11001, 12582}
 class MongoReadModels:
     """Writes ``ReadModelChange`` batches into the three read model collections."""
 
-    def __init__(self, url: str, *, database: str | None = None, **client_options: Any) -> None:
+    def __init__(
+        self, url: str, *, database: str | None = None, opener: Opener | None = None, **client_options: Any
+    ) -> None:
+        self._opener = opener  # the collections hold personal data opened (masked once erased)
         self._url = url
         self._database_name = database
         self._client_options = dict(client_options)
@@ -66,6 +70,8 @@ class MongoReadModels:
         return self._db
 
     async def write(self, change: ReadModelChange) -> None:
+        if self._opener is not None:
+            change = self._opened(change)
         with translated():
             if change.trip is not None:
                 await self._write_trip(change.trip.trip_id, change.trip.version, change.trip.state)
@@ -73,6 +79,35 @@ class MongoReadModels:
                 await self._insert_messages(change.messages)
             if change.created or change.reads:
                 await self._write_notifications(change)
+
+    def _opened(self, change: ReadModelChange) -> ReadModelChange:
+        assert self._opener is not None
+        trip = change.trip
+        if trip is not None and trip.state is not None:
+            trip = TripView(trip.trip_id, trip.version, self._opener.open(trip.state))
+        return ReadModelChange(
+            trip, self._opener.open(change.messages), self._opener.open(change.created), change.reads
+        )
+
+    async def erase_person(self, user_id: str, trips: list[TripView]) -> None:
+        """A person was erased: their messages and the previews of them masked, ``trips``
+        (the ones they wrote into, their states as the log now opens) written again."""
+        with translated():
+            database = self._database()
+            await database[CHAT_MESSAGES].update_many({"userId": user_id}, {"$set": {"message": MASK, "name": MASK}})
+            await database[NOTIFICATIONS].update_many({"fromUserId": user_id}, {"$set": {"preview": MASK}})
+            for trip in trips:
+                state = self._opener.open(trip.state) if self._opener is not None else trip.state
+                await database[TRIPS].update_one(
+                    {"_id": trip.trip_id}, {"$set": {"version": trip.version, "state": state}}, upsert=True
+                )
+
+    async def erase_message(self, message_id: str) -> None:
+        """A message's key was destroyed: its text and its notifications' previews masked."""
+        with translated():
+            database = self._database()
+            await database[CHAT_MESSAGES].update_one({"_id": message_id}, {"$set": {"message": MASK}})
+            await database[NOTIFICATIONS].update_many({"messageId": message_id}, {"$set": {"preview": MASK}})
 
     async def _write_trip(self, trip_id: str, version: int, state: Document | None) -> None:
         with contextlib.suppress(DuplicateKeyError):  # a document at this version or a newer one is there

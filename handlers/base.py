@@ -106,10 +106,11 @@ class ApiHandler(BoundedRequestHandler):
 
     answered = False  # whether a body was sent (no Tornado internals needed to ask)
 
-    def send_json(self, body: Any, status: int = 200) -> None:
+    def send_json(self, body: Any, status: int = 200, *, sealed: bool = False) -> None:
+        """``sealed``: personal data as the log keeps it (for comparisons with a rebuild), not opened."""
         self.set_status(status)
         self.answered = True
-        self.finish(orjson.dumps(body))
+        self.finish(orjson.dumps(body) if sealed else self.edge.dumps(body))
 
     def send_refusal(self, refusal: CommandRefused) -> None:
         self.edge.metrics.error("rest", refusal.code.value)

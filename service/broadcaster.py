@@ -5,6 +5,7 @@ theirs (see ``hub``).  Local delivery never waits for Redis."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from eventlog.ports import BusMessage, Deliver, EventBus
@@ -20,8 +21,16 @@ VISIBILITY = "visibility"
 
 
 class Broadcaster:
-    def __init__(self, bus: EventBus, deliver_here: Deliver, origin: str) -> None:
-        """``origin``: this process's own name on the bus (its messages come back to it too)."""
+    def __init__(
+        self,
+        bus: EventBus,
+        deliver_here: Deliver,
+        origin: str,
+        seal_live: Callable[[BusMessage], BusMessage] | None = None,
+    ) -> None:
+        """``origin``: this process's own name on the bus (its messages come back to it too);
+        ``seal_live``: seals live personal data (names) before it goes through the bus."""
+        self._seal_live = seal_live
         self._bus = bus
         self._deliver_here = deliver_here
         self._origin = origin
@@ -63,18 +72,18 @@ class Broadcaster:
         ref: str | None = None,
         sender: str | None = None,
     ) -> None:
-        await self._send(
-            {
-                "kind": ROOM,
-                "tripId": trip_id,
-                "seq": None,
-                "event": event,
-                "data": data,
-                "ref": ref,
-                "sender": sender,
-                "excludeUser": exclude_user,
-            }
-        )
+        message = {
+            "kind": ROOM,
+            "tripId": trip_id,
+            "seq": None,
+            "event": event,
+            "data": data,
+            "ref": ref,
+            "sender": sender,
+            "excludeUser": exclude_user,
+        }
+        # a room signal's data is live, not from the log: its names are sealed here (the rest is)
+        await self._send(self._seal_live(message) if self._seal_live is not None else message)
 
     async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
         await self._send({"kind": USER, "userId": user_id, "event": event, "data": data})

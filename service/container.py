@@ -8,6 +8,7 @@ from typing import Protocol
 
 from config import Settings
 from eventlog.ports import EventBus
+from eventlog.sealing import Opener
 from projections.read_side import ReadSide
 from service.admin import AdminService, SecurityEvents
 from service.admission import Admission
@@ -15,6 +16,7 @@ from service.auth import TokenVerifier
 from service.broadcaster import Broadcaster
 from service.clock import Clock
 from service.directory import ConnectionDirectory
+from service.erasure import Erasure, MessageShredder
 from service.hub import Hub
 from service.ids import ObjectIdFactory
 from service.metrics import MeteredStore, Metrics
@@ -65,3 +67,6 @@ class Services:
     background: set[asyncio.Task[None]] = field(default_factory=set)
     closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order
     followers: list[asyncio.Future[None]] = field(default_factory=list)  # long-lived tasks, cancelled on drain
+    opener: Opener | None = None  # opens sealed personal data in answers (None: nothing is sealed)
+    erasure: Erasure | None = None  # None: nothing is sealed, nothing can be erased
+    shredder: MessageShredder | None = None  # destroys a deleted chat message's keys

@@ -8,6 +8,7 @@ import orjson
 
 from domain.errors import CommandRefused
 from eventlog.records import LogRecord
+from eventlog.sealing import Opener
 from projections.chat import chat_message_view
 
 
@@ -16,6 +17,22 @@ def encode(event: str, data: dict[str, Any], ref: str | None = None) -> bytes:
     if ref is not None:
         frame["ref"] = ref
     return orjson.dumps(frame)
+
+
+class FrameEncoder:
+    """``encode`` with the frame's sealed values opened (or masked): where frames are
+    encoded is where personal data leaves the log's form (once per frame, not per member)."""
+
+    def __init__(self, opener: Opener | None) -> None:
+        self._opener = opener
+
+    def encode(self, event: str, data: dict[str, Any], ref: str | None = None) -> bytes:
+        if self._opener is None:
+            return encode(event, data, ref)
+        frame: dict[str, Any] = {"event": event, "data": data}
+        if ref is not None:
+            frame["ref"] = ref
+        return self._opener.dumps(frame)
 
 
 def error_frame(refusal: CommandRefused, client_event: str | None, ref: str | None) -> bytes:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
+from eventlog.sealing import Opener
 from service import broadcaster as kinds
-from service.frames import encode, stream_broadcast
+from service.frames import FrameEncoder, encode, stream_broadcast
 from service.metrics import Metrics
 
 log = logging.getLogger("travelsense.hub")
@@ -52,6 +53,10 @@ class Seat:
 
     def cut_off(self, seq: int | None) -> bool:
         return self.revoked_at is not None and (seq is None or seq > self.revoked_at)
+
+
+def _as_is(data: Any) -> Any:
+    return data
 
 
 def removed_user(event: str, data: Any) -> str | None:
@@ -115,7 +120,10 @@ class Hub:
         revocations: asyncio.Queue[SeatRevoked],
         changed: asyncio.Event,
         visibility: asyncio.Queue[VisibilityChanged] | None = None,
+        opener: Opener | None = None,
     ) -> None:
+        self.encode = FrameEncoder(opener).encode  # opens sealed personal data (None: nothing sealed)
+        self._open: Callable[[Any], Any] = opener.open if opener is not None else _as_is
         self._store = store
         self._metrics = metrics
         self._node_id = node_id
@@ -226,11 +234,13 @@ class Hub:
             if kind == kinds.ROOM:
                 self._deliver_room(message)
             elif kind == kinds.USER:
-                payload = encode(message["event"], message["data"])
-                for conn in self.of_user(message["userId"]):
-                    conn.send(payload)
+                targets = self.of_user(message["userId"])
+                if targets:  # encoded (and its personal data opened) only for a user who is here
+                    payload = self.encode(message["event"], message["data"])
+                    for conn in targets:
+                        conn.send(payload)
             elif kind == kinds.ALL:
-                payload = encode(message["event"], message["data"])
+                payload = self.encode(message["event"], message["data"])
                 for conn in list(self._connections.values()):
                     conn.send(payload)
             elif kind == kinds.REVOKE:
@@ -270,8 +280,9 @@ class Hub:
             return
         seq: int | None = message.get("seq")
         sender, ref, exclude = message.get("sender"), message.get("ref"), message.get("excludeUser")
-        plain = encode(message["event"], message["data"])
-        own = encode(message["event"], message["data"], ref) if ref is not None and sender is not None else plain
+        data = self._open(message["data"])  # opened once for both encodings
+        plain = encode(message["event"], data)
+        own = encode(message["event"], data, ref) if ref is not None and sender is not None else plain
         removed = removed_user(message["event"], message["data"])
         connections = self._connections
         for session_id in list(members):
@@ -352,12 +363,14 @@ class Hub:
                 if frame is not None:
                     # the sender's own copy echoes its ref, as it would have from the bus
                     own = record.ref is not None and record.session_id == conn.session_id
-                    conn.send(encode(*frame, record.ref if own else None))
+                    conn.send(self.encode(*frame, record.ref if own else None))
                 seat.last_seq = record.version
                 if frame is not None and removed_user(*frame) == conn.user_id and seat.revoked_at is None:
                     seat.revoked_at = record.version
+            if done:  # a short page (an empty one too) is the last
+                break
             last = records[-1].version
-            if done or last is None or last <= after:
+            if last is None or last <= after:
                 break
             after = last
         self._release(conn, trip_id, seat)
@@ -373,5 +386,5 @@ class Hub:
         for record in records:
             frame = stream_broadcast(record)
             if frame is not None:
-                frames.append(encode(*frame))
+                frames.append(self.encode(*frame))
         return frames

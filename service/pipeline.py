@@ -35,7 +35,14 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import TripCommand, decide, evolve
-from domain.trip_events import ChangeNotified, DecidedEvent, NotificationCreated, event_to_json
+from domain.trip_events import (
+    ChangeNotified,
+    ChatMessagePosted,
+    DecidedEvent,
+    NotificationCreated,
+    event_from_json,
+    event_to_json,
+)
 from domain.trip_limits import DEFAULT_TRIP_LIMITS, TripLimits
 from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
@@ -43,6 +50,7 @@ from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from projections.read_side import ReadSide
 from service.clock import Clock, iso, parse_iso
 from service.ids import ObjectIdFactory
+from service.privacy import RecordSealer
 from service.refusal_payload import bounded_payload
 
 log = logging.getLogger("travelsense.pipeline")
@@ -257,6 +265,7 @@ class Pipeline:
         *,
         store_timeout: float = STORE_TIMEOUT,
         trip_limits: TripLimits = DEFAULT_TRIP_LIMITS,
+        sealer: RecordSealer | None = None,
     ) -> None:
         self._store = store
         self._read_side = read_side
@@ -266,6 +275,7 @@ class Pipeline:
         self._store_timeout = store_timeout
         self._trip_limits = trip_limits
         self._lanes: dict[str, _Lane] = {}
+        self._sealer = sealer  # None: personal data is logged as it came (tests of other parts)
 
     # records --------------------------------------------------------------------
 
@@ -273,23 +283,32 @@ class Pipeline:
         return iso(self._clock.now())
 
     def build(self, request: Request, outcome: str, **fields: Any) -> LogRecord:
+        """The record of a command, its personal data sealed (``service/privacy.py``)."""
+        return self._record_of(self._fields(request, outcome, **fields))
+
+    def _record_of(self, fields: dict[str, Any]) -> LogRecord:
+        if self._sealer is not None:
+            self._sealer.seal_fields(fields)
+        return new_record(**fields)
+
+    def _fields(self, request: Request, outcome: str, **fields: Any) -> dict[str, Any]:
         meta = request.meta
         if request.origin.role is not None:
             meta = {"role": request.origin.role, **(meta or {})}
-        return new_record(
-            record_id=self._new_id(),
-            at=self.now(),
-            source=request.origin.source,
-            command=request.command,
-            outcome=outcome,
-            user_id=request.origin.user_id,
-            session_id=request.origin.session_id,
-            trip_id=request.trip_id,
-            payload=request.payload,
-            ref=request.ref,
-            meta=meta,
+        return {
+            "record_id": self._new_id(),
+            "at": self.now(),
+            "source": request.origin.source,
+            "command": request.command,
+            "outcome": outcome,
+            "user_id": request.origin.user_id,
+            "session_id": request.origin.session_id,
+            "trip_id": request.trip_id,
+            "payload": request.payload,
+            "ref": request.ref,
+            "meta": meta,
             **fields,
-        )
+        }
 
     async def record(self, request: Request, events: Sequence[dict[str, Any]] = ()) -> LogRecord:
         """An accepted command outside any stream: appended, folded, reacted to."""
@@ -306,8 +325,8 @@ class Pipeline:
         if refusal.code in _PAYLOAD_NOT_LOGGED or request.command in _CREDENTIAL_COMMANDS:
             payload = None
         payload = bounded_payload(payload)  # a large one: its size and digest
-        record = self.build(request, REFUSED, error=refusal_json(refusal)).but(payload=payload)
         try:
+            record = self._record_of(self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload))
             return await self._store.append(record)
         except Exception:
             log.warning("could not record a refused %r", request.command)
@@ -392,6 +411,9 @@ class Pipeline:
                 stream_event = events[0]
                 assert not isinstance(stream_event, NotificationCreated | ChangeNotified)  # the stream event first
                 record = self._stream_record(request, state, events)
+                if self._sealer is not None and not isinstance(stream_event, ChatMessagePosted):
+                    # sealed: the state keeps what the log keeps (a chat message changes only its version)
+                    stream_event = event_from_json(record.events[0])
                 future = self._store.enqueue(record)
                 decided = evolve(state, stream_event, record.version or 0, record.at, by=record.user_id)
                 published_before = lane.published

@@ -24,7 +24,7 @@ def _encoded(payload: Any) -> bytes:
     try:
         return orjson.dumps(payload)
     except (TypeError, orjson.JSONEncodeError):  # integers past 64 bits, say: the standard encoder takes them
-        return json.dumps(payload, separators=(",", ":"), default=str).encode("utf-8", "backslashreplace")
+        return bytes(json.dumps(payload, separators=(",", ":"), default=str), "utf-8", "backslashreplace")
 
 
 def bounded_payload(payload: Any, limit: int = REFUSAL_PAYLOAD_MAX_BYTES) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from config import Limits
@@ -17,7 +18,6 @@ from eventlog.ports import EventStore
 from service.auth import Identity
 from service.broadcaster import Broadcaster
 from service.clock import Clock
-from service.frames import encode
 from service.hub import Connection, Hub, SeatRevoked, VisibilityChanged
 from service.pipeline import Origin, Pipeline, Request
 from service.presence import RoomRosters
@@ -49,7 +49,10 @@ class RoomService:
         store: EventStore,
         clock: Clock,
         limits: Limits,
+        seal_name: Callable[[str, str | None], str | None] | None = None,
     ) -> None:
+        """``seal_name``: a member's name as the rosters keep it (sealed: Redis holds the shared ones)."""
+        self._seal_name = seal_name
         self._trips = trips
         self._hub = hub
         self._rosters = rosters
@@ -118,10 +121,11 @@ class RoomService:
             raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
         self._hub.enter(conn, trip_id)
         try:
+            name = self._seal_name(conn.user_id, conn.name) if self._seal_name is not None else conn.name
             member = RoomMember(
                 conn.session_id,
                 conn.user_id,
-                conn.name,
+                name,
                 conn.hidden,
                 "online",
                 self._clock.monotonic(),
@@ -140,7 +144,7 @@ class RoomService:
             joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": missed is not None}
             if shown > len(members):
                 joined["memberCount"] = shown  # a capped list: how many visible users there are
-            conn.send(encode("trip_room_joined", joined, ref))
+            conn.send(self._hub.encode("trip_room_joined", joined, ref))
             self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
         except BaseException:
             if not rejoining:
@@ -160,10 +164,11 @@ class RoomService:
             await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
         self._hub.enter(conn, trip_id)
         try:
+            name = self._seal_name(conn.user_id, conn.name) if self._seal_name is not None else conn.name
             member = RoomMember(
                 conn.session_id,
                 conn.user_id,
-                conn.name,
+                name,
                 conn.hidden,
                 "online",
                 self._clock.monotonic(),
@@ -182,7 +187,7 @@ class RoomService:
             }
             if shown > len(members):
                 joined["memberCount"] = shown
-            conn.send(encode("trip_room_joined", joined))
+            conn.send(self._hub.encode("trip_room_joined", joined))
             self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
         except BaseException:
             self._hub.exit(conn, trip_id)
@@ -214,7 +219,7 @@ class RoomService:
         if missed is None:
             head = trip.version
             snapshot = {"tripId": trip.trip_id, "updateType": "snapshot", "trip": trip.to_json(), "version": head}
-            conn.send(encode("trip_updated", snapshot))
+            conn.send(self._hub.encode("trip_updated", snapshot))
             return head
         for frame in missed.frames:
             conn.send(frame)
@@ -238,7 +243,7 @@ class RoomService:
         )
         await self._vacate(conn, trip_id)
         data = {"tripId": trip_id} if reason is None else {"tripId": trip_id, "reason": reason}
-        conn.send(encode("trip_room_left", data, ref))
+        conn.send(self._hub.encode("trip_room_left", data, ref))
 
     async def _vacate(self, conn: Connection, trip_id: str) -> None:
         await self._stop_typing(conn, trip_id, announce=True)
@@ -381,7 +386,7 @@ class RoomService:
         )
         await self._show_or_hide(conn, hidden)
         await self._broadcaster.visibility(conn.user_id, hidden)
-        conn.send(encode("presence_visibility_set", {"hidden": hidden}, ref))
+        conn.send(self._hub.encode("presence_visibility_set", {"hidden": hidden}, ref))
 
     async def _show_or_hide(self, conn: Connection, hidden: bool) -> None:
         if conn.hidden == hidden:
@@ -407,6 +412,6 @@ class RoomService:
         await self._rosters.set_status(trip_id, conn.session_id, status, self._clock.monotonic())
         data = {"tripId": trip_id, "userId": conn.user_id, "status": status}
         if conn.hidden:
-            conn.send(encode("user_presence_updated", data, ref))
+            conn.send(self._hub.encode("user_presence_updated", data, ref))
             return
         await self._broadcaster.room_signal(trip_id, "user_presence_updated", data, ref=ref, sender=conn.session_id)

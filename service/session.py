@@ -465,7 +465,7 @@ class ClientSession:
     def _replay_to_sender(self, record: LogRecord, ref: str | None) -> None:
         frame = stream_broadcast(record)
         if frame is not None:
-            self.conn.send(encode(*frame, ref))
+            self.conn.send(self._s.hub.encode(*frame, ref))
 
     async def _typing(self, data: dict[str, Any], ref: str | None) -> None:
         self._in_room(data)

@@ -112,7 +112,7 @@ def test_an_unknown_option_of_a_command_is_one_line() -> None:
 def test_every_command_says_what_it_does() -> None:
     top = cli("--help")
     assert top.returncode == 0
-    for command in ("replay", "trip-at", "export", "verify", "migrate"):
+    for command in ("replay", "trip-at", "export", "verify", "migrate", "erase"):
         assert f"  {command} " in top.stdout
         sub = cli(command, "--help")
         assert sub.returncode == 0 and "--store" in sub.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ import pytest
 from app import build
 from config import Settings
 from domain.trip_events import NOTIFICATION_CREATED
+from eventlog.factory import memory_key_store
 from eventlog.memory_store import MemoryEventStore
 from eventlog.records import ACCEPTED, REFUSED, LogRecord
 from service.auth import Identity
@@ -84,8 +86,10 @@ class Client:
 
 
 @pytest.fixture
-async def node() -> AsyncIterator[Services]:
-    services = await build(Settings(jwt_secret="s" * 32), MemoryEventStore())
+async def node(tmp_path: Path) -> AsyncIterator[Services]:
+    # the log and the data keys in memory; the session records in a file of the test's own
+    settings = Settings(jwt_secret="s" * 32, store_url=f"sqlite:///{tmp_path}/events.db")
+    services = await build(settings, MemoryEventStore(), memory_key_store())
     try:
         yield services
     finally:

@@ -1,0 +1,58 @@
+"""The key store port: data keys kept apart from the log, so that destroying one
+makes what it sealed in the log unreadable for good (crypto-shredding).
+
+A key belongs to a ``subject``: ``user:<id>`` (a person's key, for what they
+wrote and their name), ``net:<day>`` (the day's key for addresses and user
+agents, destroyed by age), ``msg`` (one chat message's key, from a pool made in
+advance).  A subject may hold several keys (two nodes made one at once, or one
+was made after an erasure); destroying the subject destroys them all.
+
+The calls are synchronous: the SQLite adapter reads a local file, the MongoDB
+adapter makes one round trip, and ``eventlog/key_cache.py`` sits in front of
+both, so the hot paths meet the store only for a key they have not seen.  A KMS
+can take an adapter's place behind the same calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+KEY_BYTES = 32  # AES-256
+
+
+@dataclass(frozen=True, slots=True)
+class DataKey:
+    key_id: str
+    subject: str
+    material: bytes
+    created_at: str  # ISO 8601 UTC
+
+
+class KeyStore(Protocol):
+    def key_for(self, subject: str) -> DataKey:
+        """The subject's newest key, made (durably) if it has none."""
+        ...
+
+    def create(self, subject: str, count: int) -> list[DataKey]:
+        """``count`` new keys of the subject, durable when this returns."""
+        ...
+
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
+        """The keys that still exist among ``key_ids`` (a destroyed key is simply absent)."""
+        ...
+
+    def destroy(self, subject: str) -> list[str]:
+        """Destroy every key of the subject; returns their ids."""
+        ...
+
+    def destroy_key(self, key_id: str) -> bool:
+        """Destroy one key; False when there was none."""
+        ...
+
+    def destroy_older_than(self, subject_prefix: str, before: str) -> list[str]:
+        """Destroy the keys whose subject starts with ``subject_prefix`` made before ``before`` (ISO 8601)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,256 @@
+"""Sealed values: personal data as the log keeps it, AES-GCM under one or more data keys.
+
+A sealed value is a string: ``"\\x1e"``, a kind (``t`` text, ``j`` any JSON value),
+the ids of its keys joined by ``|``, then ``|`` and the base64 of nonce and
+ciphertext.  Its cipher key is the data key itself, or the SHA-256 of several
+keys' material in order: the value opens only while *every* key exists, so a
+chat message sealed under its author's key and its own opens neither after the
+author is erased nor after the message's key is destroyed.
+
+The control character ``\\x1e`` cannot come from a client (``domain/sanitize.py``
+refuses control characters), so a plaintext value from an older log is never
+taken for a sealed one: older logs load as they are.
+
+``Opener.open`` gives a JSON value back with every sealed value opened, or
+replaced by ``MASK`` when one of its keys is gone.  Sealing happens once, when a
+record is built; opening where data leaves the process (frames, REST answers,
+exports, mirrored read models).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from eventlog.key_port import DataKey
+
+SEALED = "\x1e"
+MASK = "[erased]"
+_TEXT = "t"
+_JSON = "j"
+_NONCE = 12
+_CIPHERS_CACHED = 4096
+_RECENT_KEPT = 4096
+JSON = Any
+
+
+class Found(Protocol):
+    def get(self, key_id: str, /) -> DataKey | None: ...
+
+
+class KeyFinder(Protocol):
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]: ...
+
+    def held(self, key_id: str) -> DataKey | None:
+        """The key if this process holds it now, None if it is known destroyed; raises
+        ``LookupError`` when only ``find`` can tell (a read of the store)."""
+        ...
+
+
+class _HeldKeys:
+    """``found`` for ``_opened`` from what the finder holds already: opening costs no lookup
+    of its own unless a key is not held (then ``Opener.open`` asks ``find`` for them all)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, keys: KeyFinder) -> None:
+        self._held = keys.held
+
+    def get(self, key_id: str) -> DataKey | None:
+        return self._held(key_id)
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED)
+
+
+def key_ids(sealed: str) -> tuple[str, ...]:
+    """The ids of the keys a sealed value needs."""
+    return tuple(sealed[2:].rpartition("|")[0].split("|"))
+
+
+class _Ciphers:
+    """AES-GCM objects per key combination (its ids joined by ``|``), the most recent few kept.
+
+    Only ever asked for with keys just taken from the key store (or its cache), so a
+    destroyed key's cipher is never used again: ``_open_one`` checks its keys first."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, AESGCM] = {}  # oldest first (a hot path: no LRU bookkeeping)
+
+    def get(self, ids: str, keys: Sequence[DataKey]) -> AESGCM:
+        cipher = self._held.get(ids)
+        if cipher is None:
+            if len(keys) == 1:
+                material = keys[0].material
+            else:
+                material = hashlib.sha256(b"".join([k.material for k in keys])).digest()
+            held = self._held
+            if len(held) >= _CIPHERS_CACHED:
+                del held[next(iter(held))]
+            cipher = held[ids] = AESGCM(material)
+        return cipher
+
+
+_ciphers = _Ciphers()
+
+
+class _Nonces:
+    """96-bit AES-GCM nonces, never twice under one key: 8 random bytes drawn per process (again
+    every 2**32 nonces) and a 4-byte counter.  Cheaper than a system call per value; two
+    processes sealing under one person's key collide only if their 64-bit draws do."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8)
+        self._next = 0
+
+    def take(self) -> bytes:
+        n = self._next
+        if n >= 1 << 32:
+            self._prefix, n = os.urandom(8), 0
+        self._next = n + 1
+        return self._prefix + n.to_bytes(4, "big")
+
+
+_nonces = _Nonces()
+
+
+def _joined(keys: Sequence[DataKey]) -> str:
+    return keys[0].key_id if len(keys) == 1 else "|".join([k.key_id for k in keys])
+
+
+class _Recent:
+    """Values this process sealed lately, by their sealed form: a record's frame is encoded
+    right after the record was sealed, so opening it needs no decryption (its keys are still
+    checked first: a destroyed key masks it all the same)."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, JSON] = {}
+
+    def keep(self, sealed: str, value: JSON) -> None:
+        held = self._held
+        if len(held) >= _RECENT_KEPT:
+            del held[next(iter(held))]
+        held[sealed] = value
+
+    def get(self, sealed: str) -> JSON:
+        return self._held.get(sealed)
+
+
+_recent = _Recent()
+
+
+def seal(value: JSON, keys: Sequence[DataKey]) -> str:
+    """``value`` (a string, or any JSON value) sealed under every key of ``keys``."""
+    if isinstance(value, str):
+        kind, plain = _TEXT, value.encode("utf-8")
+    else:
+        kind, plain = _JSON, orjson.dumps(value)
+    ids = _joined(keys)
+    nonce = _nonces.take()
+    encrypted = _ciphers.get(ids, keys).encrypt(nonce, plain, None)
+    sealed = f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + encrypted).decode('ascii')}"
+    if kind == _TEXT:
+        _recent.keep(sealed, value)
+    return sealed
+
+
+def _open_one(sealed: str, found: Found) -> JSON:
+    ids, _, blob64 = sealed[2:].rpartition("|")
+    keys = []
+    for key_id in ids.split("|"):
+        key = found.get(key_id)
+        if key is None:  # destroyed (or never made): masked
+            return MASK
+        keys.append(key)
+    if sealed[1] == _TEXT:
+        recent = _recent.get(sealed)
+        if recent is not None:
+            return recent
+    try:
+        blob = base64.b64decode(blob64)
+        plain = _ciphers.get(ids, keys).decrypt(blob[:_NONCE], blob[_NONCE:], None)
+    except Exception:  # a value that does not open is masked, never shown as it is
+        return MASK
+    return plain.decode("utf-8") if sealed[1] == _TEXT else orjson.loads(plain)
+
+
+def _collect(value: JSON, into: set[str]) -> bool:
+    """Gather the key ids of the sealed values in ``value``; whether it holds any."""
+    held = False
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        if isinstance(item, str):
+            if item.startswith(SEALED):
+                into.update(key_ids(item))
+                held = True
+        elif isinstance(item, dict | list | tuple):
+            held = _collect(item, into) or held
+    return held
+
+
+def _opened(value: JSON, found: Found) -> JSON:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if isinstance(item, str):
+                if item.startswith(SEALED):
+                    item = _open_one(item, found)
+            elif isinstance(item, dict | list | tuple):
+                item = _opened(item, found)
+            out[key] = item
+        return out
+    opened = []
+    for item in value:
+        if isinstance(item, str):
+            if item.startswith(SEALED):
+                item = _open_one(item, found)
+        elif isinstance(item, dict | list | tuple):
+            item = _opened(item, found)
+        opened.append(item)
+    return opened
+
+
+class Opener:
+    """Opens sealed values with the keys a ``KeyFinder`` (the cached key store) still has."""
+
+    def __init__(self, keys: KeyFinder) -> None:
+        self._keys = keys
+
+    def open(self, value: JSON) -> JSON:
+        """``value`` with its sealed values opened or masked."""
+        if isinstance(value, str):
+            return _open_one(value, self._keys.find(key_ids(value))) if value.startswith(SEALED) else value
+        if not isinstance(value, dict | list | tuple):
+            return value
+        try:  # most often every key is held: one pass
+            return _opened(value, _HeldKeys(self._keys))
+        except LookupError:
+            pass
+        wanted: set[str] = set()
+        if not _collect(value, wanted):
+            return value
+        return _opened(value, self._keys.find(wanted))
+
+    def dumps(self, value: JSON) -> bytes:
+        """``orjson.dumps(self.open(value))``; encodes once when nothing in it is sealed."""
+        encoded = orjson.dumps(value)
+        if b"\\u001e" not in encoded:
+            return encoded
+        return orjson.dumps(self.open(value))
+
+
+class Closed:
+    """An ``Opener`` stand-in without keys: every sealed value is masked (analysts without keys)."""
+
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
+        return {}
+
+    def held(self, key_id: str) -> DataKey | None:
+        return None

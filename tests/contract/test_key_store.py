@@ -1,0 +1,148 @@
+"""One contract for every key store adapter (SQLite file, MongoDB collection through the
+real driver against nx-27017), bare and behind the bounded cache."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from eventlog.key_cache import CachedKeyStore
+from eventlog.key_port import KeyStore
+from eventlog.memory_keys import MemoryKeyStore
+from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
+from eventlog.sqlite_keys import SqliteKeyStore, keys_path
+
+KeyStoreFactory = Callable[[], KeyStore]
+
+
+@pytest.fixture(params=["sqlite", "mongo", "memory", "sqlite-cached", "mongo-cached"])
+def make_keys(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyStoreFactory]:
+    opened: list[KeyStore] = []
+    kind = request.param.split("-")[0]
+    memory = MemoryKeyStore()  # one store: "reopening" it is seeing the same keys
+
+    def make() -> KeyStore:
+        bare: KeyStore
+        if kind == "memory":
+            bare = memory
+        elif kind == "sqlite":
+            bare = SqliteKeyStore(str(tmp_path / "events.keys.db"))
+        else:
+            url: str = request.getfixturevalue("mongo_url")
+            database: str = request.getfixturevalue("mongo_database")
+            bare = MongoKeyStore(url, database=database)
+        store = CachedKeyStore(bare) if request.param.endswith("cached") else bare
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_a_subject_keeps_one_key_across_reopening(make_keys: KeyStoreFactory) -> None:
+    first = make_keys().key_for("user:ada")
+    assert make_keys().key_for("user:ada") == first
+    assert len(first.material) == 32
+    assert make_keys().key_for("user:grace").key_id != first.key_id
+
+
+def test_created_keys_are_distinct_and_found_by_id(make_keys: KeyStoreFactory) -> None:
+    keys = make_keys()
+    made = keys.create("msg", 5)
+    assert len({k.key_id for k in made}) == 5
+    assert len({k.material for k in made}) == 5
+    found = make_keys().find([made[0].key_id, made[3].key_id, "no-such-key"])
+    assert found == {made[0].key_id: made[0], made[3].key_id: made[3]}
+
+
+def test_destroying_a_subject_destroys_all_its_keys_and_no_other(make_keys: KeyStoreFactory) -> None:
+    keys = make_keys()
+    ada = keys.key_for("user:ada")
+    again = keys.create("user:ada", 1)[0]  # a second key of the same subject (two nodes at once)
+    grace = keys.key_for("user:grace")
+    assert sorted(keys.destroy("user:ada")) == sorted([ada.key_id, again.key_id])
+    assert keys.find([ada.key_id, again.key_id, grace.key_id]) == {grace.key_id: grace}
+    assert make_keys().find([ada.key_id, again.key_id]) == {}
+    assert keys.key_for("user:ada").key_id not in {ada.key_id, again.key_id}  # a new key after erasure
+
+
+def test_destroying_one_key(make_keys: KeyStoreFactory) -> None:
+    keys = make_keys()
+    one, other = keys.create("msg", 2)
+    assert keys.destroy_key(one.key_id)
+    assert not keys.destroy_key(one.key_id)
+    assert keys.find([one.key_id, other.key_id]) == {other.key_id: other}
+
+
+def test_destroying_by_age_and_subject_prefix(make_keys: KeyStoreFactory) -> None:
+    keys = make_keys()
+    old_net = keys.key_for("net:2026-12-01")
+    person = keys.key_for("user:ada")
+    time.sleep(0.002)
+    cutoff = keys.create("marker", 1)[0].created_at
+    time.sleep(0.002)
+    new_net = keys.key_for("net:2026-12-07")
+    assert keys.destroy_older_than("net:", cutoff) == [old_net.key_id]
+    assert keys.find([old_net.key_id, new_net.key_id, person.key_id]) == {
+        new_net.key_id: new_net,
+        person.key_id: person,
+    }
+
+
+def test_sqlite_keys_live_beside_the_log_and_leave_no_bytes_once_destroyed(tmp_path: Path) -> None:
+    path = keys_path(str(tmp_path / "events.db"))
+    assert path == str(tmp_path / "events.keys.db")
+    keys = SqliteKeyStore(path)
+    doomed = keys.key_for("user:ada")
+    kept = keys.key_for("user:grace")
+    keys.destroy("user:ada")
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("events.keys.db"))
+    keys.close()
+    assert doomed.material not in files
+    assert kept.material in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+
+
+def test_mongo_keys_are_a_collection_of_their_own(mongo_url: str, mongo_database: str) -> None:
+    keys = MongoKeyStore(mongo_url, database=mongo_database)
+    doomed = keys.key_for("user:ada")
+    keys.destroy("user:ada")
+    keys.close()
+    client: MongoClient[dict[str, object]] = MongoClient(mongo_url)
+    try:
+        database = client[mongo_database]
+        assert database.list_collection_names() == [DATA_KEYS]
+        assert database[DATA_KEYS].count_documents({}) == 0
+        assert doomed.key_id
+    finally:
+        client.close()
+
+
+def test_the_cache_meets_the_store_once_per_key_and_is_bounded(tmp_path: Path) -> None:
+    now = [0.0]
+    cache = CachedKeyStore(SqliteKeyStore(str(tmp_path / "k.db")), capacity=2, ttl=10, monotonic=lambda: now[0])
+    ada = cache.key_for("user:ada")
+    cache.key_for("user:ada")
+    cache.find([ada.key_id])
+    assert cache.lookups == 1
+    now[0] = 11  # past the ttl: asked again (another process may have destroyed it)
+    cache.key_for("user:ada")
+    assert cache.lookups == 2
+    many = cache.create("msg", 5)
+    assert cache.find([k.key_id for k in many]) == {k.key_id: k for k in many}  # 3 were evicted: read again
+    assert cache.lookups == 4
+    cache.close()
+
+
+def test_message_keys_come_from_a_pool_refilled_ahead(tmp_path: Path) -> None:
+    cache = CachedKeyStore(SqliteKeyStore(str(tmp_path / "k.db")), pool_size=4)
+    made = [cache.message_key() for _ in range(10)]
+    cache.close()  # waits for a refill under way
+    assert len({k.key_id for k in made}) == 10
+    reopened = SqliteKeyStore(str(tmp_path / "k.db"))
+    assert set(reopened.find([k.key_id for k in made])) == {k.key_id for k in made}  # each durable before use
+    reopened.close()

@@ -1,0 +1,273 @@
+"""Personal data in the log (#19): what is sealed, under which keys, and what destroying
+a message's key or the old network keys does; on the SQLite log and key store."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+import domain.trip_events as trip_events
+from analysts.verify import verify
+from app import build
+from config import Settings
+from domain.trip_events import (
+    ActivityAdded,
+    ActivityMoved,
+    ActivityRemoved,
+    ActivityUpdated,
+    ChangeNotified,
+    ChatMessagePosted,
+    CollaboratorAdded,
+    CollaboratorRemoved,
+    ConstraintAdded,
+    ConstraintRemoved,
+    ConstraintUpdated,
+    DayAdded,
+    DayRemoved,
+    DayUpdated,
+    DecidedEvent,
+    NotificationCreated,
+    Reverted,
+    TripCreated,
+    TripRestored,
+    event_to_json,
+)
+from eventlog.key_cache import CachedKeyStore
+from eventlog.records import ACCEPTED, REFUSED, new_record
+from eventlog.sealing import MASK, Opener
+from eventlog.sqlite_keys import SqliteKeyStore
+from service.container import Services
+from service.erasure import destroy_network_keys_before
+from service.pipeline import Origin
+from service.privacy import RecordSealer
+from tests.contract.test_mongo_read_models import FRIEND, OWNER, session, who
+from tests.server import ROOT
+
+SECRET = "Zanzibar-secret"
+ID = "6b1600000000000000000001"
+
+# one of every event, each with free text wherever it can hold some
+SAMPLES: dict[type, DecidedEvent] = {
+    TripCreated: TripCreated(
+        ID, SECRET, OWNER, (FRIEND,), ({"dayId": ID, "date": "2026-12-01", "title": SECRET, "activities": []},)
+    ),
+    CollaboratorAdded: CollaboratorAdded(FRIEND),
+    CollaboratorRemoved: CollaboratorRemoved(FRIEND),
+    DayAdded: DayAdded({"dayId": ID, "date": "2026-12-02", "title": SECRET}),
+    DayRemoved: DayRemoved(ID),
+    ActivityAdded: ActivityAdded(ID, {"activityId": ID, "title": SECRET, "location": SECRET, "notes": SECRET}),
+    ActivityUpdated: ActivityUpdated(ID, ID, {"title": SECRET, "notes": SECRET, "location": SECRET}),
+    ActivityRemoved: ActivityRemoved(ID, ID),
+    ConstraintAdded: ConstraintAdded({"constraintId": ID, "type": "note", "value": 1, "description": SECRET}),
+    ConstraintRemoved: ConstraintRemoved(ID),
+    ChatMessagePosted: ChatMessagePosted(ID, OWNER, SECRET, SECRET, "text"),
+    NotificationCreated: NotificationCreated(ID, FRIEND, ID, ID, OWNER, SECRET),
+    DayUpdated: DayUpdated(ID, {"title": SECRET}, {"title": {"value": SECRET, "by": FRIEND, "version": 3}}),
+    ActivityMoved: ActivityMoved(ID, ID, 0, ID, 1),
+    ConstraintUpdated: ConstraintUpdated(
+        ID, {"description": SECRET}, {"description": {"value": SECRET, "by": FRIEND, "version": 3}}
+    ),
+    Reverted: Reverted("undo", 3, ActivityUpdated(ID, ID, {"title": SECRET, "notes": SECRET})),
+    TripRestored: TripRestored(
+        2,
+        ({"dayId": ID, "date": "2026-12-01", "title": SECRET, "activities": [{"activityId": ID, "title": SECRET}]},),
+        ({"constraintId": ID, "type": "note", "value": 1, "description": SECRET},),
+    ),
+    ChangeNotified: ChangeNotified(
+        ID,
+        FRIEND,
+        ID,
+        4,
+        "activity_updated",
+        OWNER,
+        SECRET,
+        None,
+        ({"itemId": ID, "field": "title", "from": SECRET, "to": SECRET, "yourVersion": 3},),
+        0,
+    ),
+}
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Iterator[CachedKeyStore]:
+    store = CachedKeyStore(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    yield store
+    store.close()
+
+
+def test_every_event_class_has_a_sample_here() -> None:
+    """An event class added to domain/trip_events.py fails this until its free text is shown sealed below."""
+    classes = {
+        value
+        for _, value in inspect.getmembers(trip_events, inspect.isclass)
+        if dataclasses.is_dataclass(value) and value.__module__ == trip_events.__name__
+    }
+    assert classes == set(SAMPLES)
+
+
+@pytest.mark.parametrize("kind", list(SAMPLES), ids=lambda kind: kind.__name__)
+def test_no_free_text_of_any_event_is_logged_in_the_clear(kind: type, keys: CachedKeyStore) -> None:
+    event = event_to_json(SAMPLES[kind])
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="x", outcome=ACCEPTED, user_id=OWNER,
+        payload={"message": SECRET, "data": {"notes": SECRET}}, events=(event,),
+        meta={"ip": "203.0.113.5", "userAgent": SECRET, "role": "user"},
+    )  # fmt: skip
+    sealed = RecordSealer(keys).seal(record)
+    logged = orjson.dumps([sealed.events, sealed.payload, sealed.meta])
+    assert SECRET.encode() not in logged and b"203.0.113.5" not in logged
+    assert Opener(keys).open(list(sealed.events)) == [event]  # and it opens back to what it was
+
+
+def test_a_refusal_s_echo_of_the_input_is_sealed(keys: CachedKeyStore) -> None:
+    error = {"code": "VALIDATION_ERROR", "message": "bad", "details": {"title": [SECRET]}}
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="x", outcome=REFUSED, user_id=OWNER,
+        payload={"title": SECRET}, error=error,
+    )  # fmt: skip
+    sealed = RecordSealer(keys).seal(record)
+    assert SECRET.encode() not in orjson.dumps([sealed.payload, sealed.error])
+    assert sealed.error["code"] == "VALIDATION_ERROR"  # the audit still counts refusals by code
+
+
+def test_records_without_a_person_are_logged_as_they_came(keys: CachedKeyStore) -> None:
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="system", command="checkpoint", outcome=ACCEPTED,
+        payload={"title": "kept"},
+    )  # fmt: skip
+    assert RecordSealer(keys).seal(record) == record
+
+
+def test_network_keys_destroyed_by_age_mask_addresses_and_agents_only(keys: CachedKeyStore) -> None:
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="connect", outcome=ACCEPTED, user_id=OWNER,
+        payload={"message": SECRET}, meta={"ip": "203.0.113.5", "userAgent": "Agent/1", "hidden": False},
+    )  # fmt: skip
+    sealed = RecordSealer(keys).seal(record)
+    opener = Opener(keys)
+    assert opener.open(sealed.meta) == {"ip": "203.0.113.5", "userAgent": "Agent/1", "hidden": False}
+    assert destroy_network_keys_before(keys, datetime.now(UTC) - timedelta(days=1)) == 0  # none that old
+    assert destroy_network_keys_before(keys, datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert opener.open(sealed.meta) == {"ip": MASK, "userAgent": MASK, "hidden": False}
+    assert opener.open(sealed.payload) == {"message": SECRET}  # the person's own key is untouched
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    built = await build(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s" * 32))
+    try:
+        yield built
+    finally:
+        await built.store.close()
+
+
+async def test_destroying_one_message_s_key_masks_that_message_and_its_previews_only(services: Services) -> None:
+    trip_id = await session(services)  # FRIEND says "hi 0", "hi 1", "hi 2"
+    assert services.shredder is not None and services.opener is not None
+    page = await services.read_side.chat_page(trip_id, 10, None)
+    assert page is not None
+    victim = page[1]["messageId"]
+    assert await services.shredder.destroy_message_key(trip_id, victim) == 1
+    assert await services.shredder.destroy_message_key(trip_id, victim) == 0  # gone already
+    opened = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
+    assert [m["message"] for m in opened] == ["hi 0", MASK, "hi 2"]
+    assert {m["name"] for m in opened} == {"user-2"}  # the author's name is theirs, not the message's
+    logged = services.opener.open([r.events for r in await services.store.read_all(0, 10_000)])
+    assert "hi 1" not in orjson.dumps(logged).decode() and "hi 0" in orjson.dumps(logged).decode()
+    report = await verify(services.store)
+    assert report.intact, report
+
+
+async def test_a_deleted_message_record_shreds_the_message(services: Services) -> None:
+    """The reaction the chat issue's delete is wired to (``MessageShredder.shred_deleted_messages``)."""
+    trip_id = await session(services)
+    assert services.shredder is not None and services.opener is not None
+    page = await services.read_side.chat_page(trip_id, 10, None)
+    assert page is not None
+    deleted = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="delete_chat_message", outcome=ACCEPTED,
+        user_id=FRIEND, stream=trip_id, version=99,
+        events=({"type": "chat_message_deleted", "data": {"messageId": page[0]["messageId"]}},),
+    )  # fmt: skip
+    await services.shredder.shred_deleted_messages(deleted)
+    opened = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
+    assert [m["message"] for m in opened] == [MASK, "hi 1", "hi 2"]
+
+
+async def test_erasing_a_person_masks_their_text_keeps_the_trip_s_shape_and_others_data(services: Services) -> None:
+    trip_id = await session(services)  # OWNER made "Porto"; FRIEND chatted and added three days
+    assert services.erasure is not None and services.opener is not None
+    record = await services.erasure.erase_person(Origin("rest", OWNER, "admin"), FRIEND)
+    assert record.events[0] == {"type": "person_erased", "data": {"userId": FRIEND, "keysDestroyed": 1}}
+    assert record.user_id == OWNER  # who erased whom, and when (record.at)
+    trip = await services.trips.visible_trip(who(OWNER), trip_id)
+    shown = services.opener.open(trip.to_json())
+    assert shown["title"] == "Porto" and [d["date"] for d in shown["days"]] == [
+        "2026-12-01",
+        "2026-12-02",
+        "2026-12-03",
+    ]
+    page = services.opener.open(await services.read_side.chat_page(trip_id, 10, None))
+    assert [m["message"] for m in page] == [MASK] * 3 and [m["seq"] for m in page] == [2, 4, 6]
+    report = await verify(services.store)
+    assert report.intact, report
+
+
+async def test_the_erase_command_erases_a_person_and_records_who_asked(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    built = await build(Settings(store_url=url, jwt_secret="s" * 32))
+    try:
+        await session(built)  # FRIEND says "hi 0".."hi 2"
+    finally:
+        await built.store.close()
+        for closing in built.closing:
+            await closing.close()
+    erased = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "erase", "--user", FRIEND, "--store", url, "--by", "dpo"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert erased.returncode == 0, erased.stderr
+    assert orjson.loads(erased.stdout)["keysDestroyed"] == 1
+    exported = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "export", "--store", url, "--progress", "off"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert "hi 1" not in exported.stdout and MASK in exported.stdout and "Porto" in exported.stdout
+    [record] = [orjson.loads(line) for line in exported.stdout.splitlines() if "person_erased" in line]
+    assert record["events"] == [{"type": "person_erased", "data": {"userId": FRIEND, "keysDestroyed": 1, "by": "dpo"}}]
+    verified = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "verify", "--store", url], capture_output=True, text=True, check=False
+    )
+    assert verified.returncode == 0, verified.stdout
+
+
+def test_a_message_s_preview_is_sealed_once_for_every_member_notified(keys: CachedKeyStore) -> None:
+    message = event_to_json(ChatMessagePosted(ID, OWNER, "Ada", SECRET, "text"))
+    notes = [event_to_json(NotificationCreated(f"n{i}", f"u{i}", ID, ID, OWNER, SECRET)) for i in range(3)]
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="chat_message", outcome=ACCEPTED,
+        user_id=OWNER, events=(message, *notes),
+    )  # fmt: skip
+    sealed = RecordSealer(keys).seal(record)
+    previews = {event["data"]["preview"] for event in sealed.events[1:]}
+    assert len(previews) == 1 and SECRET not in next(iter(previews))
+    assert Opener(keys).open(list(sealed.events)) == [message, *notes]
+
+
+def test_aggregated_security_events_keep_no_address_in_the_clear(keys: CachedKeyStore) -> None:
+    record = new_record(
+        record_id=ID, at="2026-12-07T02:00:00.000Z", source="ws", command="security_events", outcome=REFUSED,
+        meta={"source": "ip:203.0.113.9", "ips": ["203.0.113.9", "198.51.100.4"], "count": 3},
+    )  # fmt: skip
+    sealed = RecordSealer(keys).seal(record)
+    assert b"203.0.113.9" not in orjson.dumps(sealed.meta) and b"198.51.100.4" not in orjson.dumps(sealed.meta)
+    assert Opener(keys).open(sealed.meta) == record.meta

@@ -1,0 +1,54 @@
+"""Sealed values open while every key of theirs exists, and mask once one is gone."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from eventlog.key_port import DataKey
+from eventlog.sealing import MASK, Closed, Opener, is_sealed, key_ids, seal
+from eventlog.sqlite_keys import new_key
+
+
+class Keys:
+    def __init__(self, *keys: DataKey) -> None:
+        self.keys = {k.key_id: k for k in keys}
+
+    def find(self, ids: Collection[str]) -> dict[str, DataKey]:
+        return {i: self.keys[i] for i in ids if i in self.keys}
+
+    def held(self, key_id: str) -> DataKey | None:
+        raise LookupError(key_id)  # as a store with no cache: always asked
+
+
+def test_a_sealed_text_opens_with_its_key_and_hides_the_text() -> None:
+    ada = new_key("user:ada", "2026-12-07T00:00:00Z")
+    sealed = seal("Dinner at Ada's", [ada])
+    assert is_sealed(sealed) and "Dinner" not in sealed and key_ids(sealed) == (ada.key_id,)
+    assert Opener(Keys(ada)).open({"a": [sealed, 3]}) == {"a": ["Dinner at Ada's", 3]}
+
+
+def test_any_json_value_seals() -> None:
+    ada = new_key("user:ada", "2026-12-07T00:00:00Z")
+    value = {"message": "hi", "n": [1, 2.5, None]}
+    assert Opener(Keys(ada)).open(seal(value, [ada])) == value
+
+
+def test_a_value_under_two_keys_needs_both() -> None:
+    ada, message = new_key("user:ada", "x"), new_key("msg", "x")
+    sealed = seal("secret", [ada, message])
+    assert Opener(Keys(ada, message)).open(sealed) == "secret"
+    assert Opener(Keys(ada)).open(sealed) == MASK
+    assert Opener(Keys(message)).open(sealed) == MASK
+
+
+def test_plaintext_from_older_logs_passes_unchanged() -> None:
+    value = {"title": "Lisbon", "days": [{"title": "Day 1"}]}
+    assert Opener(Closed()).open(value) == value
+    assert Opener(Closed()).dumps(value) == b'{"title":"Lisbon","days":[{"title":"Day 1"}]}'
+
+
+def test_a_tampered_value_is_masked_not_shown() -> None:
+    ada = new_key("user:ada", "x")
+    sealed = seal("secret", [ada])
+    assert Opener(Keys(ada)).open(sealed[:-4] + "AAAA") == MASK
+    assert Opener(Keys(ada)).dumps({"m": seal("x", [ada])}) == b'{"m":"x"}'
