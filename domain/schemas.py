@@ -151,6 +151,12 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
         "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
         "type": {"type": "string", "allowed": list(CHAT_TYPES), "default": "text"},
     },
+    "edit_message": {
+        **TRIP_ID,
+        "messageId": REQUIRED_ID,
+        "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
+    },
+    "delete_message": {**TRIP_ID, "messageId": REQUIRED_ID},
     "typing": {**TRIP_ID, "isTyping": {"type": "boolean", "required": True}},
     "presence_update": {**TRIP_ID, "status": {"type": "string", "required": True, "allowed": list(PRESENCE_STATUSES)}},
     "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
@@ -174,6 +180,9 @@ REST_BODIES: dict[str, dict[str, Any]] = {
         },
     },
     "add_collaborator": {"userId": REQUIRED_ID},
+    "edit_message": {
+        "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
+    },
     "dev_sign_in": {"userId": REQUIRED_ID},
     "viewing": {"itemId": {**OBJECT_ID, "required": True, "nullable": True}},
     "broadcast": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+from domain.chat_notes import ChatNote
 from domain.trip_model import Activity, Constraint, Day, Touch, Trip
 
 JSON = Any
@@ -18,6 +19,8 @@ JSON = Any
 def trip_to_snapshot(trip: Trip) -> dict[str, JSON]:
     state = trip.to_json()
     state["touches"] = {item: [[t.version, t.update_type] for t in touches] for item, touches in trip.touches.items()}
+    if trip.chat_notes:
+        state["chatNotes"] = {message_id: note.to_json() for message_id, note in trip.chat_notes.items()}
     return state
 
 
@@ -48,6 +51,7 @@ def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
         state["version"],
         state["updatedAt"],
         MappingProxyType(touches),
+        MappingProxyType({key: ChatNote.from_json(raw) for key, raw in state.get("chatNotes", {}).items()}),
     )
 
 
@@ -63,4 +67,5 @@ def trip_weight(trip: Trip) -> int:
         + 500 * len(trip.constraints)
         + 250 * len(trip.touches)
         + 120 * touches
+        + sum(300 + len(note.message or "") for note in trip.chat_notes.values())
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from domain.chat_notes import ChatNote
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
 from domain.itinerary import check_new_days, check_update
@@ -21,6 +22,8 @@ from domain.trip_events import (
     ActivityAdded,
     ActivityRemoved,
     ActivityUpdated,
+    ChatMessageDeleted,
+    ChatMessageEdited,
     ChatMessagePosted,
     CollaboratorAdded,
     CollaboratorRemoved,
@@ -100,7 +103,33 @@ class PostChatMessage:
     present: frozenset[str] | None = None
 
 
-TripCommand = CreateTrip | AddCollaborator | RemoveCollaborator | UpdateTrip | PostChatMessage
+@dataclass(frozen=True, slots=True)
+class EditChatMessage:
+    actor: Actor
+    message_id: str
+    message: str
+    at: str
+    # who wrote the message, as the shell found it (a fact: an author never changes); None: no such message
+    author: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteChatMessage:
+    actor: Actor
+    message_id: str
+    at: str
+    author: str | None  # as for ``EditChatMessage``
+
+
+TripCommand = (
+    CreateTrip
+    | AddCollaborator
+    | RemoveCollaborator
+    | UpdateTrip
+    | PostChatMessage
+    | EditChatMessage
+    | DeleteChatMessage
+)
 
 
 CHAT_PREVIEW_LENGTH = 100
@@ -168,6 +197,18 @@ def decide(
         case PostChatMessage(actor, message_id, message, kind, present):
             posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind)
             return (posted, *_notify_absent(state, posted, present))
+        case EditChatMessage(actor, message_id, message, at, author):
+            author = _live_author(state, message_id, author)
+            if actor.user_id != author:
+                raise CommandRefused(ErrorCode.FORBIDDEN, "only its author may edit a message")
+            return (ChatMessageEdited(message_id, author, message, at),)
+        case DeleteChatMessage(actor, message_id, at, author):
+            author = _live_author(state, message_id, author)
+            if actor.user_id != author and not can_manage(state, actor.user_id, actor.is_admin):
+                raise CommandRefused(
+                    ErrorCode.FORBIDDEN, "only its author, the trip's owner or an admin may delete a message"
+                )
+            return (ChatMessageDeleted(message_id, author, actor.user_id, at),)
     raise TypeError(f"not a trip command: {command!r}")
 
 
@@ -194,6 +235,18 @@ def _notify_absent(
         for user in (state.owner_id, *state.collaborators)
         if user != posted.user_id and (present is None or user not in present)
     )
+
+
+def _live_author(state: Trip, message_id: str, author: str | None) -> str:
+    """Who wrote a message of the trip that is not deleted; refused otherwise."""
+    note = state.chat_notes.get(message_id)
+    if note is not None:
+        if note.deleted:
+            raise CommandRefused(ErrorCode.NOT_FOUND, "that message was deleted")
+        return note.author_id
+    if author is None:
+        raise CommandRefused(ErrorCode.NOT_FOUND, "no such message in this trip")
+    return author
 
 
 def _require_manager(state: Trip, actor: Actor) -> None:
@@ -328,6 +381,8 @@ def evolve(
         return None
     if isinstance(event, ChatMessagePosted):
         return _replace(state, version=version)
+    if isinstance(event, ChatMessageEdited | ChatMessageDeleted):
+        return _replace(state, version=version, chat_notes=_noted(state, event))
     return _apply_update(state, event, version, at, remember_changes)
 
 
@@ -337,6 +392,15 @@ def _day_from_json(raw: dict[str, JSON]) -> Day:
 
 
 _replace = replacer(Trip)
+
+
+def _noted(state: Trip, event: ChatMessageEdited | ChatMessageDeleted) -> MappingProxyType[str, ChatNote]:
+    notes = dict(state.chat_notes)
+    if isinstance(event, ChatMessageEdited):
+        notes[event.message_id] = ChatNote(event.user_id, event.message, event.edited_at)
+    else:
+        notes[event.message_id] = ChatNote(event.user_id, deleted_by=event.deleted_by, deleted_at=event.deleted_at)
+    return MappingProxyType(notes)
 
 
 def _touched(

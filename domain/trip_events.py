@@ -13,6 +13,8 @@ from typing import Any
 JSON = Any
 
 NOTIFICATION_CREATED = "notification_created"
+CHAT_MESSAGE_EDITED = "chat_message_edited"
+CHAT_MESSAGE_DELETED = "chat_message_deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,26 @@ class ChatMessagePosted:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatMessageEdited:
+    """The author changed a message's text (earlier texts stay in the log only)."""
+
+    message_id: str
+    user_id: str  # the author, who alone may edit
+    message: str
+    edited_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessageDeleted:
+    """A message is gone: histories show a tombstone (who deleted it, when), never its text."""
+
+    message_id: str
+    user_id: str  # the author
+    deleted_by: str
+    deleted_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationCreated:
     """A member outside the room is told of a chat message (not a stream event: it rides
     in the same record as the message, after it)."""
@@ -109,7 +131,9 @@ class NotificationCreated:
     preview: str
 
 
-TripEvent = TripCreated | TripUpdated | ChatMessagePosted
+ChatMessageChanged = ChatMessageEdited | ChatMessageDeleted
+
+TripEvent = TripCreated | TripUpdated | ChatMessagePosted | ChatMessageChanged
 DecidedEvent = TripEvent | NotificationCreated
 
 
@@ -194,6 +218,26 @@ def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
                 body["name"] = event.name
             body.update(message=event.message, type=event.type)
             return {"type": "chat_message", "data": body}
+        case ChatMessageEdited():
+            return {
+                "type": CHAT_MESSAGE_EDITED,
+                "data": {
+                    "messageId": event.message_id,
+                    "userId": event.user_id,
+                    "message": event.message,
+                    "editedAt": event.edited_at,
+                },
+            }
+        case ChatMessageDeleted():
+            return {
+                "type": CHAT_MESSAGE_DELETED,
+                "data": {
+                    "messageId": event.message_id,
+                    "userId": event.user_id,
+                    "deletedBy": event.deleted_by,
+                    "deletedAt": event.deleted_at,
+                },
+            }
         case NotificationCreated():
             return {
                 "type": NOTIFICATION_CREATED,
@@ -222,4 +266,8 @@ def event_from_json(raw: dict[str, JSON]) -> TripEvent:
             return update_from_json(data["updateType"], data["data"])
         case "chat_message":
             return ChatMessagePosted(data["messageId"], data["userId"], data.get("name"), data["message"], data["type"])
+        case "chat_message_edited":
+            return ChatMessageEdited(data["messageId"], data["userId"], data["message"], data["editedAt"])
+        case "chat_message_deleted":
+            return ChatMessageDeleted(data["messageId"], data["userId"], data["deletedBy"], data["deletedAt"])
     raise ValueError(f"not a trip event: {raw['type']!r}")

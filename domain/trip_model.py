@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from domain.chat_notes import ChatNote
+
 JSON = Any
 
 ACTIVITY_KEYS = ("title", "startTime", "endTime", "location", "notes", "cost")
@@ -81,6 +83,8 @@ class Trip:
     updated_at: str
     # item id -> its most recent changes, newest last (never sent to clients)
     touches: Mapping[str, tuple[Touch, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # message id -> its note, for messages edited or deleted since posted (never sent whole to clients)
+    chat_notes: Mapping[str, ChatNote] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self) -> dict[str, JSON]:
         return {

@@ -606,6 +606,15 @@ class SqliteEventStore:
         result: list[LogRecord] | None = await self._run(self._reader, page)
         return result
 
+    async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
+        found = await self._run(
+            self._reader,
+            self._select,
+            f"SELECT {_COLUMNS} FROM log WHERE message_id = ? AND stream = ?",
+            (message_id, stream),
+        )
+        return found[0] if found else None
+
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         await self._run(self._writer, _save_snapshot, self._connection, snapshot)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.chat_notes import ChatNote, noted_view
+from domain.trip_events import CHAT_MESSAGE_DELETED, CHAT_MESSAGE_EDITED
 from eventlog.records import RecordView
-from projections.digests import Running, chat_summary, item_bytes
+from projections.digests import Running, chat_item_bytes, chat_summary
 from projections.trips import CHAT_MESSAGE, StreamGap
+
+CHAT_CHANGES = frozenset({CHAT_MESSAGE_EDITED, CHAT_MESSAGE_DELETED})
 
 
 def chat_message_view(record: RecordView) -> dict[str, Any] | None:
@@ -16,6 +20,29 @@ def chat_message_view(record: RecordView) -> dict[str, Any] | None:
     if event is None or event["type"] != CHAT_MESSAGE:
         return None
     return _message_view(event["data"], record.stream, record.version, record.at)
+
+
+def chat_change_view(record: RecordView) -> dict[str, Any] | None:
+    """An edit or a delete as the room is told of it (``chat_message_edited``/``_deleted``)."""
+    event = record.stream_event
+    if event is None or event["type"] not in CHAT_CHANGES:
+        return None
+    data = event["data"]
+    view: dict[str, Any] = {"messageId": data["messageId"], "tripId": record.stream, "userId": data["userId"]}
+    if event["type"] == CHAT_MESSAGE_EDITED:
+        view.update(message=data["message"], edited=True, editedAt=data["editedAt"])
+    else:
+        view.update(deleted=True, deletedBy=data["deletedBy"], deletedAt=data["deletedAt"])
+    view["seq"] = record.version
+    return view
+
+
+def change_note(event: dict[str, Any]) -> ChatNote:
+    """The note an edit or delete event leaves (as ``evolve`` keeps it in the trip's state)."""
+    data = event["data"]
+    if event["type"] == CHAT_MESSAGE_EDITED:
+        return ChatNote(data["userId"], data["message"], data["editedAt"])
+    return ChatNote(data["userId"], deleted_by=data["deletedBy"], deleted_at=data["deletedAt"])
 
 
 def _message_view(data: dict[str, Any], trip_id: str | None, seq: int | None, at: str) -> dict[str, Any]:
@@ -50,7 +77,7 @@ MESSAGE_OVERHEAD = 900  # about what one message view takes besides its text, in
 
 
 def _message_weight(message: dict[str, Any]) -> int:
-    return MESSAGE_OVERHEAD + len(message["message"])
+    return MESSAGE_OVERHEAD + len(message.get("message", ""))
 
 
 class ChatHistories:
@@ -113,10 +140,32 @@ class ChatHistories:
         if events and events[0]["type"] == CHAT_MESSAGE:
             message = _message_view(events[0]["data"], stream, version, record.at)
             if chat.running is not None:
-                chat.running.add(item_bytes(message))
+                chat.running.add(chat_item_bytes(message))
             else:
                 self._add(chat, message)
+        elif events and events[0]["type"] in CHAT_CHANGES and chat.running is None:
+            self._change(chat, events[0])
         return True
+
+    def _change(self, chat: _TripChat, event: dict[str, Any]) -> None:
+        """An edit or a delete of a message held: its view becomes the current one (a
+        deleted one keeps no text).  One not held is shown so by ``ReadSide.chat_page``."""
+        found = chat.index.get(event["data"]["messageId"])
+        if found is None or found < chat.base:
+            return
+        old = chat.messages[found - chat.base]
+        new = noted_view(old, change_note(event))
+        chat.messages[found - chat.base] = new
+        if self._tail is not None:
+            chat.weight += _message_weight(new) - _message_weight(old)
+
+    def held_message(self, trip_id: str, message_id: str) -> dict[str, Any] | None:
+        """The message's view if held (None: not held, which does not mean it does not exist)."""
+        chat = self._trips.get(trip_id)
+        found = chat.index.get(message_id) if chat is not None else None
+        if chat is None or found is None or found < chat.base:
+            return None
+        return chat.messages[found - chat.base]
 
     def held_page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | NotHeld | None:
         """``page``, or ``NOT_HELD`` when what is held cannot tell (a tail, or a trip not held)."""

@@ -31,12 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from domain.chat_notes import noted_view
 from domain.trip_codec import trip_from_snapshot, trip_to_snapshot
+from domain.trip_events import CHAT_MESSAGE_DELETED
 from domain.trip_model import Trip
 from eventlog.ports import EventStore, RecordFilter, TripSnapshot
 from eventlog.records import LogRecord, RecordView
 from projections.audit import AuditViews
-from projections.chat import ChatHistories, NotHeld, chat_message_view
+from projections.chat import ChatHistories, NotHeld, chat_change_view, chat_message_view
 from projections.notifications import (
     NOTIFICATION_CREATED,
     NOTIFICATION_READ,
@@ -123,9 +125,7 @@ class ReadSide:
                     self._hold(record.stream)
                 if change is not None and applied:
                     change.trip = self._trip_view(record.stream)
-                    message = chat_message_view(record)
-                    if message is not None:
-                        change.messages.append(message)
+                    _message_changes(record, change)
         if self._writer is not None and change is not None:
             self._writer.submit(change)
 
@@ -160,11 +160,14 @@ class ReadSide:
             return
         limit = cache.chat_tail or WHOLE_HISTORY
         records = await self._store.read_chat_page(trip_id, limit) if version else []
-        messages = [
-            view
-            for record in records or ()
-            if (record.version or 0) <= version and (view := chat_message_view(record)) is not None
-        ]
+        messages = self._noted(
+            trip_id,
+            [
+                view
+                for record in records or ()
+                if (record.version or 0) <= version and (view := chat_message_view(record)) is not None
+            ],
+        )
         self.chat.seed(trip_id, version, messages, complete=version == 0 or len(records or ()) < limit)
 
     async def _fold_trip(self, trip_id: str) -> None:
@@ -177,9 +180,7 @@ class ReadSide:
             for record in records:
                 applied = self.trips.apply(record)
                 if self.chat.apply(record) and change is not None:
-                    message = chat_message_view(record)
-                    if message is not None:
-                        change.messages.append(message)
+                    _message_changes(record, change)
                 if applied and change is not None:
                     change.trip = TripView(trip_id, 0, None)  # filled in below, once
             self._seen(records)
@@ -214,7 +215,25 @@ class ReadSide:
         records = await self._store.read_chat_page(trip_id, limit, before)
         if records is None:
             return None
-        return [view for record in records if (view := chat_message_view(record)) is not None]
+        return self._noted(trip_id, [view for record in records if (view := chat_message_view(record)) is not None])
+
+    async def chat_author(self, trip_id: str, message_id: str) -> str | None:
+        """Who posted the message in the trip (None: no such message), from memory or the store's index."""
+        held = self.chat.held_message(trip_id, message_id)
+        if held is not None:
+            return str(held["userId"])
+        record = await self._store.find_chat_message(trip_id, message_id)
+        view = chat_message_view(record) if record is not None else None
+        return str(view["userId"]) if view is not None else None
+
+    def _noted(self, trip_id: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Messages read from the log as posted, in their current form (edited, or tombstones)
+        as the trip's state notes them (the state as of the last change other than a post)."""
+        state = self.trips.membership(trip_id)
+        notes = state.chat_notes if state is not None else {}
+        if not notes:
+            return views
+        return [noted_view(view, notes.get(view["messageId"])) for view in views]
 
     # the cache ------------------------------------------------------------------
 
@@ -414,6 +433,17 @@ class ReadSide:
         return views
 
 
+def _message_changes(record: RecordView, change: ReadModelChange) -> None:
+    """A chat message, or an edit or a delete of one, as an external read model write."""
+    message = chat_message_view(record)
+    if message is not None:
+        change.messages.append(message)
+        return
+    changed = chat_change_view(record)
+    if changed is not None:
+        change.message_changes.append(changed)
+
+
 def _notification_changes(record: RecordView, change: ReadModelChange) -> None:
     """The notifications a record creates or marks read, as external read model writes."""
     for event in record.events:
@@ -421,5 +451,7 @@ def _notification_changes(record: RecordView, change: ReadModelChange) -> None:
         if event["type"] == NOTIFICATION_CREATED:
             view = notification_view(data, record.at)
             change.created.append({**view, "userId": data["userId"], "position": record.position})
+        elif event["type"] == CHAT_MESSAGE_DELETED:
+            change.deleted_previews.append(data["messageId"])
         elif event["type"] == NOTIFICATION_READ:
             change.reads.append(NotificationRead(data["notificationId"], data["userId"], record.position))

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from domain.chat_notes import ChatNote
 from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
 from service import broadcaster as kinds
 from service.frames import encode, stream_broadcast
@@ -339,11 +340,12 @@ class Hub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def room_frames_since(self, records: list[Any]) -> list[bytes]:
-        """Frames for recovered stream records (join with ``lastSeq``)."""
+    def room_frames_since(self, records: list[Any], notes: Mapping[str, ChatNote] | None = None) -> list[bytes]:
+        """Frames for recovered stream records (join with ``lastSeq``); ``notes``: the trip's
+        (messages edited or deleted since are sent as they are now)."""
         frames = []
         for record in records:
-            frame = stream_broadcast(record)
+            frame = stream_broadcast(record, notes)
             if frame is not None:
                 frames.append(encode(*frame))
         return frames

@@ -119,7 +119,7 @@ class RoomService:
             conn.send(encode("trip_room_joined", joined, ref))
             sent_up_to = head
             if missed is not None:
-                for frame in self._hub.room_frames_since(missed):
+                for frame in self._hub.room_frames_since(missed, trip.chat_notes):
                     conn.send(frame)
                 sent_up_to = max([head, *(r.version or 0 for r in missed)])
             else:

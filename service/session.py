@@ -63,6 +63,8 @@ _HANDLERS = {
     "leave_trip_room": "_leave",
     "trip_update": "_trip_update",
     "chat_message": "_chat",
+    "edit_message": "_edit_message",
+    "delete_message": "_delete_message",
     "typing": "_typing",
     "presence_update": "_presence",
     "refresh_token": "_refresh",
@@ -70,7 +72,7 @@ _HANDLERS = {
 
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
 # their handlers return the pipeline's ``Handle``
-_PIPELINED = frozenset({"chat_message", "trip_update"})
+_PIPELINED = frozenset({"chat_message", "trip_update", "edit_message", "delete_message"})
 
 
 async def _after(before: asyncio.Future[None] | None) -> None:
@@ -393,6 +395,16 @@ class ClientSession:
         trip_id = self._in_room(data)
         payload = schemas.check_event("chat_message", data)
         return await self._s.trips.chat(self.origin, self.identity, trip_id, payload, ref)
+
+    async def _edit_message(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("edit_message", data)
+        return await self._s.trips.edit_message(self.origin, self.identity, trip_id, payload, ref)
+
+    async def _delete_message(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("delete_message", data)
+        return await self._s.trips.delete_message(self.origin, self.identity, trip_id, payload, ref)
 
     def _replay_to_sender(self, record: LogRecord, ref: str | None) -> None:
         frame = stream_broadcast(record)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from domain.chat_notes import ChatNote
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import (
     Actor,
     AddCollaborator,
     CreateTrip,
+    DeleteChatMessage,
+    EditChatMessage,
     PostChatMessage,
     RemoveCollaborator,
     UpdateTrip,
@@ -67,9 +71,12 @@ class TripService:
             raise CommandRefused(ErrorCode.VALIDATION_ERROR, "before: no such message", {"before": ["no such message"]})
         return page
 
-    async def stream(self, identity: Identity, trip_id: str, after: int, limit: int) -> list[LogRecord]:
-        await self.visible_trip(identity, trip_id)
-        return await self._store.read_stream(trip_id, after_version=after, limit=limit)
+    async def stream(
+        self, identity: Identity, trip_id: str, after: int, limit: int
+    ) -> tuple[list[LogRecord], Mapping[str, ChatNote]]:
+        """The stream's records, and the trip's chat notes (a deleted message's text is never shown)."""
+        trip = await self.visible_trip(identity, trip_id)
+        return await self._store.read_stream(trip_id, after_version=after, limit=limit), trip.chat_notes
 
     # commands ---------------------------------------------------------------
 
@@ -132,6 +139,24 @@ class TripService:
         command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"], present)
         key = idempotency_key(identity.user_id, trip_id, "chat_message", ref)
         return await self._pipeline.submit(Request(origin, "chat_message", payload, ref, trip_id, key), command)
+
+    async def edit_message(
+        self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
+    ) -> Handle:
+        message_id = payload["messageId"]
+        author = await self._read_side.chat_author(trip_id, message_id)
+        command = EditChatMessage(actor_of(identity), message_id, payload["message"], self._pipeline.now(), author)
+        key = idempotency_key(identity.user_id, trip_id, "edit_message", ref)
+        return await self._pipeline.submit(Request(origin, "edit_message", payload, ref, trip_id, key), command)
+
+    async def delete_message(
+        self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
+    ) -> Handle:
+        message_id = payload["messageId"]
+        author = await self._read_side.chat_author(trip_id, message_id)
+        command = DeleteChatMessage(actor_of(identity), message_id, self._pipeline.now(), author)
+        key = idempotency_key(identity.user_id, trip_id, "delete_message", ref)
+        return await self._pipeline.submit(Request(origin, "delete_message", payload, ref, trip_id, key), command)
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None

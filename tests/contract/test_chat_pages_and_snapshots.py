@@ -98,3 +98,12 @@ async def test_read_snapshots_pages_through_every_streams_newest_snapshot(store:
     rest = await store.read_snapshots(first[-1].stream, limit=3)
     assert [s.stream for s in first + rest] == streams
     assert {(s.version, s.schema) for s in first + rest} == {(2, "s2")}
+
+
+async def test_a_chat_message_is_found_by_its_id_within_its_stream_only(store: EventStore) -> None:
+    await _fill(store)
+    found = await store.find_chat_message(TRIP_A, "m4")
+    assert found is not None and (found.stream, found.version) == (TRIP_A, 4)
+    assert found.events[0]["data"]["messageId"] == "m4"
+    assert await store.find_chat_message(TRIP_B, "m4") is None  # another trip's message
+    assert await store.find_chat_message(TRIP_A, "m3") is None  # no message has that id

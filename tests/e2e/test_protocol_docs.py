@@ -41,6 +41,7 @@ BODY_RULES = {
     "setViewing": "viewing",
     "broadcast": "broadcast",
     "notifyUser": "notify",
+    "editTripMessage": "edit_message",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 

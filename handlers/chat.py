@@ -1,0 +1,30 @@
+"""One chat message over REST: edit it (PATCH) or delete it (DELETE) (docs/openapi.yaml)."""
+
+from __future__ import annotations
+
+from domain import schemas
+from handlers.base import ApiHandler
+from service.frames import chat_change_frame
+
+
+class MessageHandler(ApiHandler):
+    async def patch(self, trip_id: str, message_id: str) -> None:
+        async def edit() -> None:
+            identity = self.authenticate()
+            trip_key = self.path_id(trip_id, "tripId")
+            payload = {"tripId": trip_key, "messageId": self.path_id(message_id, "messageId")}
+            payload.update(schemas.check_body("edit_message", self.json_body()))
+            outcome = await (await self.services.trips.edit_message(self.origin, identity, trip_key, payload, None))
+            self.send_json(chat_change_frame(outcome.record))
+
+        await self.answer(edit, command="edit_message")
+
+    async def delete(self, trip_id: str, message_id: str) -> None:
+        async def delete() -> None:
+            identity = self.authenticate()
+            trip_key = self.path_id(trip_id, "tripId")
+            payload = {"tripId": trip_key, "messageId": self.path_id(message_id, "messageId")}
+            outcome = await (await self.services.trips.delete_message(self.origin, identity, trip_key, payload, None))
+            self.send_json(chat_change_frame(outcome.record))
+
+        await self.answer(delete, command="delete_message")

@@ -1,0 +1,193 @@
+"""Editing and deleting chat messages over WebSocket and REST, on two nodes sharing a store
+(SQLite and the MongoDB adapter against nx-27017) and Redis.
+
+What they prove: only the author edits, the author, the owner or an admin deletes; the
+room on both nodes is told in ``seq`` order with the messages around it; history,
+recovery by ``lastSeq`` and the stream show the current text or a tombstone, never a
+deleted text; the MongoDB ``chat_messages`` read model follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from tests.e2e.test_multi_node import (  # the stores and nodes of the multi-node suite
+    ADA,
+    ADMIN,
+    BOB,
+    CAT,
+    bearer,
+    joined,
+    make_trip,
+    mongo_base,  # noqa: F401 (a fixture store_url asks for)
+    nodes,
+    store_url,  # noqa: F401 (a fixture)
+    until_event,
+)
+from tests.server import Client, ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+async def chat(client: Client, trip_id: str, text: str, ref: str) -> dict[str, Any]:
+    reply = await client.request("chat_message", {"tripId": trip_id, "message": text}, ref, "chat_message")
+    assert reply["event"] == "chat_message", reply
+    return dict(reply["data"])
+
+
+def history(server: ServerProcess, trip_id: str, user: str) -> list[dict[str, Any]]:
+    status, page = server.request("GET", f"/api/trips/{trip_id}/messages", bearer=bearer(user))
+    assert status == 200, page
+    return list(page["messages"])
+
+
+def mongo_messages(url: str, trip_id: str) -> dict[str, dict[str, Any]]:
+    """The ``chat_messages`` read model of the trip, once the background writes have landed."""
+    with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
+        collection = client.get_default_database()["chat_messages"]
+        return {doc["_id"]: doc for doc in collection.find({"tripId": trip_id})}
+
+
+async def eventually(check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+async def test_an_edit_and_a_delete_reach_both_nodes_in_order_and_every_history_shows_them(
+    store_url: str,  # noqa: F811
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b") as (a, b):
+        trip_id = make_trip(a, ADA, BOB, CAT)
+        ada, head = await joined(a, ADA, trip_id)
+        bob, _ = await joined(b, BOB, trip_id)
+
+        first = await chat(ada, trip_id, "meet at 9", "c1")
+        secret = await chat(ada, trip_id, "the door code is 4711", "c2")
+        edited = await ada.request(
+            "edit_message",
+            {"tripId": trip_id, "messageId": first["messageId"], "message": "meet at 10"},
+            "e1",
+            "chat_message_edited",
+        )
+        after = await chat(ada, trip_id, "see you", "c3")
+        gone = await ada.request(
+            "delete_message", {"tripId": trip_id, "messageId": secret["messageId"]}, "d1", "chat_message_deleted"
+        )
+        assert edited["event"] == "chat_message_edited", edited
+        assert edited["data"]["message"] == "meet at 10" and edited["data"]["edited"] is True
+        assert edited["data"]["editedAt"] and edited["data"]["seq"] == head + 3
+        assert gone["event"] == "chat_message_deleted", gone
+        assert gone["data"]["deletedBy"] == ADA and "message" not in gone["data"] and gone["data"]["seq"] == head + 5
+
+        # node B's member gets the five in one seq order, the edit between the messages around it
+        await until_event(bob, "chat_message_deleted", 15.0)
+        order = [
+            (f["event"], f["data"]["seq"])
+            for f in bob.frames
+            if "seq" in f["data"] and f["event"] != "trip_room_joined"
+        ]
+        assert order == [
+            ("chat_message", head + 1),
+            ("chat_message", head + 2),
+            ("chat_message_edited", head + 3),
+            ("chat_message", head + 4),
+            ("chat_message_deleted", head + 5),
+        ]
+
+        for server, user in ((a, ADA), (b, BOB)):
+            messages = history(server, trip_id, user)
+            assert [m["messageId"] for m in messages] == [first["messageId"], secret["messageId"], after["messageId"]]
+            assert messages[0]["message"] == "meet at 10" and messages[0]["edited"] is True
+            assert messages[1]["deleted"] is True and messages[1]["deletedBy"] == ADA and "message" not in messages[1]
+            status, events = server.request("GET", f"/api/trips/{trip_id}/events", bearer=bearer(user))
+            assert status == 200 and "4711" not in str(events)
+
+        # recovery by lastSeq on the other node: the deleted text is never sent
+        cat = await Client.connect(b, bearer(CAT))
+        reply = await cat.request("join_trip_room", {"tripId": trip_id, "lastSeq": head}, "j", "trip_room_joined")
+        assert reply["data"]["recovered"] is True
+        await until_event(cat, "chat_message_deleted", 10.0)
+        assert "4711" not in str(cat.frames)
+        recovered = [f["data"] for f in cat.frames if f["event"] == "chat_message"]
+        assert recovered[0]["message"] == "meet at 10" and recovered[1]["deleted"] is True
+
+        if store_url.startswith("mongodb"):
+
+            def settled() -> dict[str, dict[str, Any]] | None:
+                docs = mongo_messages(store_url, trip_id)
+                done = (
+                    len(docs) == 3
+                    and docs[secret["messageId"]].get("deleted")
+                    and docs[first["messageId"]].get("edited")
+                )
+                return docs if done else None
+
+            docs = await eventually(settled)
+            assert docs, [sorted(d.items()) for d in mongo_messages(store_url, trip_id).values()]
+            assert docs[first["messageId"]]["message"] == "meet at 10"
+            assert "message" not in docs[secret["messageId"]] and "4711" not in str(docs)
+        for client in (ada, bob, cat):
+            await client.close()
+
+
+async def test_edit_and_delete_permissions_and_rest_routes(
+    store_url: str,  # noqa: F811
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    with nodes(store_url, redis_url, tmp_path, "node-a") as (a,):
+        trip_id = make_trip(a, ADA, BOB, CAT)
+        bob, _ = await joined(a, BOB, trip_id)
+        cat, _ = await joined(a, CAT, trip_id)
+        mine = await chat(bob, trip_id, "bob's plan", "c1")
+        path = f"/api/trips/{trip_id}/messages/{mine['messageId']}"
+
+        refused = await cat.request(
+            "edit_message",
+            {"tripId": trip_id, "messageId": mine["messageId"], "message": "hijack"},
+            "e1",
+            "chat_message_edited",
+        )
+        assert refused["event"] == "error" and refused["data"]["code"] == "FORBIDDEN"
+        status, body = a.request("PATCH", path, body={"message": "hijack"}, bearer=bearer(ADA))  # even the owner
+        assert status == 403 and body["error"]["code"] == "FORBIDDEN"
+        status, body = a.request("DELETE", path, bearer=bearer(CAT))
+        assert status == 403, body
+        for bad in ("", " ", "x" * 1001):
+            status, body = a.request("PATCH", path, body={"message": bad}, bearer=bearer(BOB))
+            assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR", body
+        unknown = f"/api/trips/{trip_id}/messages/{'e' * 24}"
+        status, body = a.request("PATCH", unknown, body={"message": "hi"}, bearer=bearer(BOB))
+        assert status == 404 and body["error"]["code"] == "NOT_FOUND"
+
+        status, body = a.request("PATCH", path, body={"message": " bob's new plan "}, bearer=bearer(BOB))
+        assert status == 200 and body["message"] == "bob's new plan" and body["edited"] is True, body
+        told = await cat.expect("chat_message_edited")
+        assert told["data"] == body
+
+        status, body = a.request("DELETE", path, bearer=bearer(ADMIN))
+        assert status == 200 and body["deleted"] is True and body["deletedBy"] == ADMIN, body
+        assert (await cat.expect("chat_message_deleted"))["data"] == body
+        status, body = a.request("PATCH", path, body={"message": "back"}, bearer=bearer(BOB))
+        assert status == 404, body  # a deleted message stays deleted
+        status, listed = a.request("GET", "/api/notifications", bearer=bearer(ADA))  # ADA was not in the room
+        assert status == 200, listed
+        told_ada = [n for n in listed["notifications"] if n.get("messageId") == mine["messageId"]]
+        assert len(told_ada) == 1 and told_ada[0]["preview"] == ""  # the deleted text left the notification too
+
+        log = a.request("GET", f"/api/trips/{trip_id}/events", bearer=bearer(BOB))[1]["events"]
+        assert [e["type"] for e in log[-2:]] == ["chat_message_edited", "chat_message_deleted"]
+        for client in (bob, cat):
+            await client.close()
