@@ -1,7 +1,7 @@
 """What a trip remembers of its chat messages that were changed after they were posted.
 
 A message as posted lives in the log and the chat histories; the trip's state only
-keeps a note for a message edited or deleted since, so that ``decide`` can tell who
+keeps a note for a message edited, reacted to or deleted since, so that ``decide`` can tell who
 wrote it and whether it is gone, and every history page (held, or read from the
 store) shows its current form.  A deleted message's note keeps no text.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+Reactions = tuple[tuple[str, tuple[str, ...]], ...]  # (emoji, the users who reacted with it), first reacted first
+
 
 @dataclass(frozen=True, slots=True)
 class ChatNote:
@@ -19,6 +21,7 @@ class ChatNote:
     edited_at: str | None = None
     deleted_by: str | None = None
     deleted_at: str | None = None
+    reactions: Reactions = ()
 
     @property
     def deleted(self) -> bool:
@@ -28,18 +31,52 @@ class ChatNote:
         out: dict[str, Any] = {"authorId": self.author_id}
         if self.deleted_by is not None:
             out.update(deletedBy=self.deleted_by, deletedAt=self.deleted_at)
-        elif self.message is not None:
+            return out
+        if self.message is not None:
             out.update(message=self.message, editedAt=self.edited_at)
+        if self.reactions:
+            out["reactions"] = reactions_json(self.reactions)
         return out
 
     @staticmethod
     def from_json(raw: dict[str, Any]) -> ChatNote:
         return ChatNote(
-            raw["authorId"], raw.get("message"), raw.get("editedAt"), raw.get("deletedBy"), raw.get("deletedAt")
+            raw["authorId"],
+            raw.get("message"),
+            raw.get("editedAt"),
+            raw.get("deletedBy"),
+            raw.get("deletedAt"),
+            reactions_from_json(raw.get("reactions", ())),
         )
 
 
-_TEXT_FIELDS = frozenset({"message", "edited", "editedAt"})
+def reactions_json(reactions: Reactions) -> list[dict[str, Any]]:
+    """The per-message summary clients see: each emoji, how many reacted with it, and who."""
+    return [{"emoji": emoji, "count": len(users), "userIds": list(users)} for emoji, users in reactions]
+
+
+def reactions_from_json(raw: Any) -> Reactions:
+    return tuple((item["emoji"], tuple(item["userIds"])) for item in raw)
+
+
+def reacted(reactions: Reactions, user_id: str, emoji: str, add: bool) -> Reactions:
+    """The reactions after ``user_id`` adds or removes ``emoji`` (an emoji nobody uses any more goes)."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    found = False
+    for kind, users in reactions:
+        if kind == emoji:
+            found = True
+            users = (
+                (*users, user_id) if add and user_id not in users else tuple(u for u in users if u != user_id or add)
+            )
+        if users:
+            out.append((kind, users))
+    if add and not found:
+        out.append((emoji, (user_id,)))
+    return tuple(out)
+
+
+_TEXT_FIELDS = frozenset({"message", "edited", "editedAt", "reactions"})
 
 
 def noted_view(view: dict[str, Any], note: ChatNote | None) -> dict[str, Any]:
@@ -50,6 +87,11 @@ def noted_view(view: dict[str, Any], note: ChatNote | None) -> dict[str, Any]:
         tombstone = {key: value for key, value in view.items() if key not in _TEXT_FIELDS}
         tombstone.update(deleted=True, deletedBy=note.deleted_by, deletedAt=note.deleted_at)
         return tombstone
+    current = dict(view)
     if note.message is not None:
-        return {**view, "message": note.message, "edited": True, "editedAt": note.edited_at}
-    return view
+        current.update(message=note.message, edited=True, editedAt=note.edited_at)
+    if note.reactions:
+        current["reactions"] = reactions_json(note.reactions)
+    else:
+        current.pop("reactions", None)
+    return current

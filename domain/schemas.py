@@ -14,6 +14,7 @@ from typing import Any
 
 from cerberus import TypeDefinition, Validator
 
+from domain.emoji import is_one_emoji
 from domain.errors import CommandRefused, ErrorCode
 from domain.fast_rules import Check, CustomRule, compile_schema
 from domain.ids import OBJECT_ID_PATTERN
@@ -53,11 +54,16 @@ def _nonblank(value: Any) -> str | None:
     return "must not be blank" if isinstance(value, str) and not value.strip() else None
 
 
+def _emoji(value: Any) -> str | None:
+    return "must be one emoji" if isinstance(value, str) and not is_one_emoji(value) else None
+
+
 # the rules of ours the schemas below use, beside Cerberus's own
 CUSTOM_RULES: dict[str, CustomRule] = {
     "calendar_date": _calendar_date,
     "clock_time": _clock_time,
     "nonblank": _nonblank,
+    "emoji": _emoji,
 }
 
 
@@ -85,6 +91,10 @@ class _Rules(Validator):  # type: ignore[misc]
     def _validate_nonblank(self, enabled: bool, field: str, value: Any) -> None:
         """{'type': 'boolean'}"""
         self._custom("nonblank", enabled, field, value)
+
+    def _validate_emoji(self, enabled: bool, field: str, value: Any) -> None:
+        """{'type': 'boolean'}"""
+        self._custom("emoji", enabled, field, value)
 
 
 def _strip(value: Any) -> Any:
@@ -157,6 +167,12 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
         "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
     },
     "delete_message": {**TRIP_ID, "messageId": REQUIRED_ID},
+    "add_reaction": {**TRIP_ID, "messageId": REQUIRED_ID, "emoji": {"type": "string", "required": True, "emoji": True}},
+    "remove_reaction": {
+        **TRIP_ID,
+        "messageId": REQUIRED_ID,
+        "emoji": {"type": "string", "required": True, "emoji": True},
+    },
     "typing": {**TRIP_ID, "isTyping": {"type": "boolean", "required": True}},
     "presence_update": {**TRIP_ID, "status": {"type": "string", "required": True, "allowed": list(PRESENCE_STATUSES)}},
     "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
@@ -223,6 +239,13 @@ def check_event(event: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def check_update(update_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return _check(f"update:{update_type}", UPDATE_DATA[update_type], data)
+
+
+def check_emoji(value: str) -> str:
+    """A reaction named in a REST path."""
+    return str(
+        _check("emoji", {"emoji": {"type": "string", "required": True, "emoji": True}}, {"emoji": value})["emoji"]
+    )
 
 
 def check_body(name: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,11 @@ event's position in the trip's stream (its ``seq``) is also the trip's
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from domain.chat_notes import ChatNote
+from domain.chat_notes import ChatNote, reacted
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
 from domain.itinerary import check_new_days, check_update
@@ -25,6 +25,7 @@ from domain.trip_events import (
     ChatMessageDeleted,
     ChatMessageEdited,
     ChatMessagePosted,
+    ChatReactionsChanged,
     CollaboratorAdded,
     CollaboratorRemoved,
     ConstraintAdded,
@@ -121,6 +122,18 @@ class DeleteChatMessage:
     author: str | None  # as for ``EditChatMessage``
 
 
+@dataclass(frozen=True, slots=True)
+class ReactToChatMessage:
+    actor: Actor
+    message_id: str
+    emoji: str  # one emoji (checked at the edge)
+    add: bool  # False: remove it
+    author: str | None  # as for ``EditChatMessage``
+
+
+MAX_REACTION_KINDS = 20  # different emoji on one message
+
+
 TripCommand = (
     CreateTrip
     | AddCollaborator
@@ -129,6 +142,7 @@ TripCommand = (
     | PostChatMessage
     | EditChatMessage
     | DeleteChatMessage
+    | ReactToChatMessage
 )
 
 
@@ -209,6 +223,16 @@ def decide(
                     ErrorCode.FORBIDDEN, "only its author, the trip's owner or an admin may delete a message"
                 )
             return (ChatMessageDeleted(message_id, author, actor.user_id, at),)
+        case ReactToChatMessage(actor, message_id, emoji, add, author):
+            author = _live_author(state, message_id, author)
+            note = state.chat_notes.get(message_id)
+            before = note.reactions if note is not None else ()
+            after = reacted(before, actor.user_id, emoji, add)
+            if after == before:
+                return ()  # already so: nothing changes
+            if len(after) > MAX_REACTION_KINDS:
+                raise invalid("emoji", f"a message holds at most {MAX_REACTION_KINDS} kinds of reaction")
+            return (ChatReactionsChanged(message_id, author, actor.user_id, emoji, add, after),)
     raise TypeError(f"not a trip command: {command!r}")
 
 
@@ -381,7 +405,7 @@ def evolve(
         return None
     if isinstance(event, ChatMessagePosted):
         return _replace(state, version=version)
-    if isinstance(event, ChatMessageEdited | ChatMessageDeleted):
+    if isinstance(event, ChatMessageEdited | ChatMessageDeleted | ChatReactionsChanged):
         return _replace(state, version=version, chat_notes=_noted(state, event))
     return _apply_update(state, event, version, at, remember_changes)
 
@@ -394,10 +418,17 @@ def _day_from_json(raw: dict[str, JSON]) -> Day:
 _replace = replacer(Trip)
 
 
-def _noted(state: Trip, event: ChatMessageEdited | ChatMessageDeleted) -> MappingProxyType[str, ChatNote]:
+def _noted(
+    state: Trip, event: ChatMessageEdited | ChatMessageDeleted | ChatReactionsChanged
+) -> MappingProxyType[str, ChatNote]:
     notes = dict(state.chat_notes)
+    note = notes.get(event.message_id)
     if isinstance(event, ChatMessageEdited):
-        notes[event.message_id] = ChatNote(event.user_id, event.message, event.edited_at)
+        reactions = note.reactions if note is not None else ()
+        notes[event.message_id] = ChatNote(event.user_id, event.message, event.edited_at, reactions=reactions)
+    elif isinstance(event, ChatReactionsChanged):
+        kept = note if note is not None else ChatNote(event.author_id)
+        notes[event.message_id] = replace(kept, reactions=event.reactions)
     else:
         notes[event.message_id] = ChatNote(event.user_id, deleted_by=event.deleted_by, deleted_at=event.deleted_at)
     return MappingProxyType(notes)

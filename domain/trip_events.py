@@ -15,6 +15,7 @@ JSON = Any
 NOTIFICATION_CREATED = "notification_created"
 CHAT_MESSAGE_EDITED = "chat_message_edited"
 CHAT_MESSAGE_DELETED = "chat_message_deleted"
+CHAT_REACTIONS_CHANGED = "chat_reactions_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,19 @@ class ChatMessageDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatReactionsChanged:
+    """A member added or removed a reaction; ``reactions`` is the message's summary after it
+    (so the room is told the whole of it, and a fold needs no earlier event)."""
+
+    message_id: str
+    author_id: str  # who wrote the message
+    user_id: str  # who reacted
+    emoji: str
+    added: bool
+    reactions: tuple[tuple[str, tuple[str, ...]], ...]  # (emoji, users), first reacted first
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationCreated:
     """A member outside the room is told of a chat message (not a stream event: it rides
     in the same record as the message, after it)."""
@@ -131,7 +145,7 @@ class NotificationCreated:
     preview: str
 
 
-ChatMessageChanged = ChatMessageEdited | ChatMessageDeleted
+ChatMessageChanged = ChatMessageEdited | ChatMessageDeleted | ChatReactionsChanged
 
 TripEvent = TripCreated | TripUpdated | ChatMessagePosted | ChatMessageChanged
 DecidedEvent = TripEvent | NotificationCreated
@@ -238,6 +252,18 @@ def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
                     "deletedAt": event.deleted_at,
                 },
             }
+        case ChatReactionsChanged():
+            return {
+                "type": CHAT_REACTIONS_CHANGED,
+                "data": {
+                    "messageId": event.message_id,
+                    "authorId": event.author_id,
+                    "userId": event.user_id,
+                    "emoji": event.emoji,
+                    "added": event.added,
+                    "reactions": [{"emoji": emoji, "userIds": list(users)} for emoji, users in event.reactions],
+                },
+            }
         case NotificationCreated():
             return {
                 "type": NOTIFICATION_CREATED,
@@ -270,4 +296,9 @@ def event_from_json(raw: dict[str, JSON]) -> TripEvent:
             return ChatMessageEdited(data["messageId"], data["userId"], data["message"], data["editedAt"])
         case "chat_message_deleted":
             return ChatMessageDeleted(data["messageId"], data["userId"], data["deletedBy"], data["deletedAt"])
+        case "chat_reactions_changed":
+            reactions = tuple((item["emoji"], tuple(item["userIds"])) for item in data["reactions"])
+            return ChatReactionsChanged(
+                data["messageId"], data["authorId"], data["userId"], data["emoji"], data["added"], reactions
+            )
     raise ValueError(f"not a trip event: {raw['type']!r}")

@@ -10,7 +10,8 @@ nodes writing at once never move a document back:
   which means "already as new": ignored.
 * ``chat_messages``: ``{_id: messageId, tripId, seq, ...view}``.  A message is
   upserted with its text set only on insert; an edit sets the text where no
-  newer edit (``editedSeq``) and no delete is; a delete sets the tombstone and
+  newer edit (``editedSeq``) and no delete is, reactions likewise (``reactionsSeq``);
+  a delete sets the tombstone and
   unsets the text for good.  So an edit or a delete written before its message
   (background writes land in any order) is never undone by it.
 * ``notifications``: ``{_id: notificationId, userId, ..., createdAt, position,
@@ -103,12 +104,30 @@ class MongoReadModels:
             )
         for change in changes:
             known = {"tripId": change["tripId"], "userId": change["userId"], "messageId": change["messageId"]}
-            if change.get("deleted"):
+            if "reactions" in change:
+                operations.append(
+                    UpdateOne(
+                        {
+                            "_id": change["messageId"],
+                            "deleted": {"$exists": False},
+                            "$or": [{"reactionsSeq": {"$exists": False}}, {"reactionsSeq": {"$lt": change["seq"]}}],
+                        },
+                        {
+                            "$set": {"reactions": change["reactions"], "reactionsSeq": change["seq"]},
+                            "$setOnInsert": {"tripId": change["tripId"], "messageId": change["messageId"]},
+                        },
+                        upsert=True,
+                    )
+                )
+            elif change.get("deleted"):
                 tombstone = {"deleted": True, "deletedBy": change["deletedBy"], "deletedAt": change["deletedAt"]}
                 operations.append(
                     UpdateOne(
                         {"_id": change["messageId"]},
-                        {"$set": {**known, **tombstone}, "$unset": {"message": "", "edited": "", "editedAt": ""}},
+                        {
+                            "$set": {**known, **tombstone},
+                            "$unset": {"message": "", "edited": "", "editedAt": "", "reactions": ""},
+                        },
                         upsert=True,
                     )
                 )

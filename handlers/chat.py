@@ -1,10 +1,11 @@
-"""One chat message over REST: edit it (PATCH) or delete it (DELETE) (docs/openapi.yaml)."""
+"""One chat message over REST: edit it (PATCH) or delete it (DELETE), react to it (PUT and
+DELETE of a reaction) (docs/openapi.yaml)."""
 
 from __future__ import annotations
 
 from domain import schemas
 from handlers.base import ApiHandler
-from service.frames import chat_change_frame
+from service.frames import chat_change_frame, message_reactions
 
 
 class MessageHandler(ApiHandler):
@@ -28,3 +29,25 @@ class MessageHandler(ApiHandler):
             self.send_json(chat_change_frame(outcome.record))
 
         await self.answer(delete, command="delete_message")
+
+
+class ReactionHandler(ApiHandler):
+    """``/api/trips/{tripId}/messages/{messageId}/reactions/{emoji}`` (the emoji URL-encoded)."""
+
+    async def put(self, trip_id: str, message_id: str, emoji: str) -> None:
+        await self.answer(lambda: self._react(trip_id, message_id, emoji, add=True), command="add_reaction")
+
+    async def delete(self, trip_id: str, message_id: str, emoji: str) -> None:
+        await self.answer(lambda: self._react(trip_id, message_id, emoji, add=False), command="remove_reaction")
+
+    async def _react(self, trip_id: str, message_id: str, emoji: str, *, add: bool) -> None:
+        identity = self.authenticate()
+        trip_key = self.path_id(trip_id, "tripId")
+        payload = {
+            "tripId": trip_key,
+            "messageId": self.path_id(message_id, "messageId"),
+            "emoji": schemas.check_emoji(emoji),
+        }
+        outcome = await (await self.services.trips.react(self.origin, identity, trip_key, payload, None, add=add))
+        assert outcome.trip is not None
+        self.send_json(message_reactions(outcome.trip, payload["messageId"]))

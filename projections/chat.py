@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.chat_notes import ChatNote, noted_view
-from domain.trip_events import CHAT_MESSAGE_DELETED, CHAT_MESSAGE_EDITED
+from domain.chat_notes import ChatNote, noted_view, reactions_json
+from domain.trip_events import CHAT_MESSAGE_DELETED, CHAT_MESSAGE_EDITED, CHAT_REACTIONS_CHANGED
 from eventlog.records import RecordView
 from projections.digests import Running, chat_item_bytes, chat_summary
 from projections.trips import CHAT_MESSAGE, StreamGap
 
-CHAT_CHANGES = frozenset({CHAT_MESSAGE_EDITED, CHAT_MESSAGE_DELETED})
+CHAT_CHANGES = frozenset({CHAT_MESSAGE_EDITED, CHAT_MESSAGE_DELETED, CHAT_REACTIONS_CHANGED})
 
 
 def chat_message_view(record: RecordView) -> dict[str, Any] | None:
@@ -23,7 +23,8 @@ def chat_message_view(record: RecordView) -> dict[str, Any] | None:
 
 
 def chat_change_view(record: RecordView) -> dict[str, Any] | None:
-    """An edit or a delete as the room is told of it (``chat_message_edited``/``_deleted``)."""
+    """An edit, a delete or a reaction as the room is told of it (``chat_message_edited``,
+    ``chat_message_deleted``, ``chat_reactions``)."""
     event = record.stream_event
     if event is None or event["type"] not in CHAT_CHANGES:
         return None
@@ -31,18 +32,34 @@ def chat_change_view(record: RecordView) -> dict[str, Any] | None:
     view: dict[str, Any] = {"messageId": data["messageId"], "tripId": record.stream, "userId": data["userId"]}
     if event["type"] == CHAT_MESSAGE_EDITED:
         view.update(message=data["message"], edited=True, editedAt=data["editedAt"])
-    else:
+    elif event["type"] == CHAT_MESSAGE_DELETED:
         view.update(deleted=True, deletedBy=data["deletedBy"], deletedAt=data["deletedAt"])
+    else:
+        view.update(emoji=data["emoji"], added=data["added"], reactions=_summary(data["reactions"]))
     view["seq"] = record.version
     return view
 
 
-def change_note(event: dict[str, Any]) -> ChatNote:
-    """The note an edit or delete event leaves (as ``evolve`` keeps it in the trip's state)."""
+def _summary(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return reactions_json(tuple((item["emoji"], tuple(item["userIds"])) for item in raw))
+
+
+def changed_view(view: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """A held message's view after an edit, a delete or a reaction (the same as ``noted_view``
+    gives from the trip's note after it)."""
     data = event["data"]
+    if event["type"] == CHAT_MESSAGE_DELETED:
+        return noted_view(view, ChatNote(data["userId"], deleted_by=data["deletedBy"], deleted_at=data["deletedAt"]))
+    if view.get("deleted"):
+        return view
+    changed = dict(view)
     if event["type"] == CHAT_MESSAGE_EDITED:
-        return ChatNote(data["userId"], data["message"], data["editedAt"])
-    return ChatNote(data["userId"], deleted_by=data["deletedBy"], deleted_at=data["deletedAt"])
+        changed.update(message=data["message"], edited=True, editedAt=data["editedAt"])
+    elif data["reactions"]:
+        changed["reactions"] = _summary(data["reactions"])
+    else:
+        changed.pop("reactions", None)
+    return changed
 
 
 def _message_view(data: dict[str, Any], trip_id: str | None, seq: int | None, at: str) -> dict[str, Any]:
@@ -148,13 +165,13 @@ class ChatHistories:
         return True
 
     def _change(self, chat: _TripChat, event: dict[str, Any]) -> None:
-        """An edit or a delete of a message held: its view becomes the current one (a
+        """An edit, a delete or a reaction of a message held: its view becomes the current one (a
         deleted one keeps no text).  One not held is shown so by ``ReadSide.chat_page``."""
         found = chat.index.get(event["data"]["messageId"])
         if found is None or found < chat.base:
             return
         old = chat.messages[found - chat.base]
-        new = noted_view(old, change_note(event))
+        new = changed_view(old, event)
         chat.messages[found - chat.base] = new
         if self._tail is not None:
             chat.weight += _message_weight(new) - _message_weight(old)

@@ -55,7 +55,7 @@ def chat_summary(running: Running) -> dict[str, Any]:
 # what an edit or a delete changes in a message view after it is posted: a compact
 # side digests a message once, as posted, so the digests leave these out (the
 # changes themselves are compared in the trips' states, ``chatNotes``)
-CHANGING_CHAT_FIELDS = frozenset({"message", "edited", "editedAt", "deleted", "deletedBy", "deletedAt"})
+CHANGING_CHAT_FIELDS = frozenset({"message", "edited", "editedAt", "deleted", "deletedBy", "deletedAt", "reactions"})
 
 
 def chat_item_bytes(message: dict[str, Any]) -> bytes:

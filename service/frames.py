@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-from domain.chat_notes import ChatNote, noted_view
+from domain.chat_notes import ChatNote, noted_view, reactions_json
 from domain.errors import CommandRefused
+from domain.trip_model import Trip
 from eventlog.records import LogRecord
 from projections.chat import CHAT_CHANGES, chat_change_view, chat_message_view
 
@@ -45,6 +46,8 @@ def stream_broadcast(
         change = chat_change_view(record)
         if change is None:
             return None
+        if "reactions" in change:
+            return ("chat_reactions", change)
         return ("chat_message_deleted", change) if change.get("deleted") else ("chat_message_edited", change)
     if event["type"] == "trip_updated":
         return (
@@ -63,7 +66,32 @@ def stream_broadcast(
 
 
 def chat_change_frame(record: LogRecord) -> dict[str, object]:
-    """An accepted edit or delete as its REST answer: what the room was told."""
+    """An accepted edit, delete or reaction as its REST answer: what the room was told."""
     view = chat_change_view(record)
     assert view is not None
     return view
+
+
+def unchanged_reactions(trip: Trip, record: LogRecord) -> dict[str, Any]:
+    """The answer to a reaction that changed nothing: the message's reactions as they are (no
+    ``seq``: it took no place in the stream)."""
+    payload = record.payload
+    note = trip.chat_notes.get(payload["messageId"])
+    return {
+        "messageId": payload["messageId"],
+        "tripId": trip.trip_id,
+        "userId": record.user_id,
+        "emoji": payload["emoji"],
+        "added": record.command == "add_reaction",
+        "reactions": reactions_json(note.reactions) if note is not None else [],
+    }
+
+
+def message_reactions(trip: Trip, message_id: str) -> dict[str, Any]:
+    """A message's reactions as they are (a REST reaction's answer)."""
+    note = trip.chat_notes.get(message_id)
+    return {
+        "messageId": message_id,
+        "tripId": trip.trip_id,
+        "reactions": reactions_json(note.reactions) if note is not None else [],
+    }

@@ -65,6 +65,7 @@ SERVER_EVENTS = frozenset(
         "chat_message",
         "chat_message_edited",
         "chat_message_deleted",
+        "chat_reactions",
         "user_typing",
         "user_viewing",
         "user_presence_updated",

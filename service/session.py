@@ -26,7 +26,7 @@ from eventlog.records import LogRecord
 from service import logs
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso_from_epoch
-from service.frames import encode, error_frame, stream_broadcast
+from service.frames import encode, error_frame, stream_broadcast, unchanged_reactions
 from service.hub import Connection, Hub
 from service.metrics import Metrics
 from service.pipeline import Handle, Origin, Outcome, Pipeline, Request
@@ -65,6 +65,8 @@ _HANDLERS = {
     "chat_message": "_chat",
     "edit_message": "_edit_message",
     "delete_message": "_delete_message",
+    "add_reaction": "_add_reaction",
+    "remove_reaction": "_remove_reaction",
     "typing": "_typing",
     "presence_update": "_presence",
     "refresh_token": "_refresh",
@@ -72,7 +74,11 @@ _HANDLERS = {
 
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
 # their handlers return the pipeline's ``Handle``
-_PIPELINED = frozenset({"chat_message", "trip_update", "edit_message", "delete_message"})
+_PIPELINED = frozenset(
+    {"chat_message", "trip_update", "edit_message", "delete_message", "add_reaction", "remove_reaction"}
+)
+
+_REACTIONS = frozenset({"add_reaction", "remove_reaction"})
 
 
 async def _after(before: asyncio.Future[None] | None) -> None:
@@ -294,6 +300,9 @@ class ClientSession:
             self._replay_to_sender(record, ref)
         elif record.command == "chat_message" and record.stream is not None:
             await self._s.rooms.chat_sent(self.conn, record.stream)
+        elif record.stream is None and record.command in _REACTIONS and outcome.trip is not None:
+            # a reaction that changed nothing (already there, or already gone): the sender alone hears so
+            self.conn.send(encode("chat_reactions", unchanged_reactions(outcome.trip, record), ref))
 
     def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any], str | None]:
         size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -405,6 +414,16 @@ class ClientSession:
         trip_id = self._in_room(data)
         payload = schemas.check_event("delete_message", data)
         return await self._s.trips.delete_message(self.origin, self.identity, trip_id, payload, ref)
+
+    async def _add_reaction(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("add_reaction", data)
+        return await self._s.trips.react(self.origin, self.identity, trip_id, payload, ref, add=True)
+
+    async def _remove_reaction(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("remove_reaction", data)
+        return await self._s.trips.react(self.origin, self.identity, trip_id, payload, ref, add=False)
 
     def _replay_to_sender(self, record: LogRecord, ref: str | None) -> None:
         frame = stream_broadcast(record)

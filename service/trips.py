@@ -14,6 +14,7 @@ from domain.trip_decider import (
     DeleteChatMessage,
     EditChatMessage,
     PostChatMessage,
+    ReactToChatMessage,
     RemoveCollaborator,
     UpdateTrip,
     fresh_ids_for_days,
@@ -157,6 +158,17 @@ class TripService:
         command = DeleteChatMessage(actor_of(identity), message_id, self._pipeline.now(), author)
         key = idempotency_key(identity.user_id, trip_id, "delete_message", ref)
         return await self._pipeline.submit(Request(origin, "delete_message", payload, ref, trip_id, key), command)
+
+    async def react(
+        self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None, *, add: bool
+    ) -> Handle:
+        """Add (or remove) the user's reaction ``payload["emoji"]`` to a message."""
+        message_id = payload["messageId"]
+        author = await self._read_side.chat_author(trip_id, message_id)
+        command = ReactToChatMessage(actor_of(identity), message_id, payload["emoji"], add, author)
+        name = "add_reaction" if add else "remove_reaction"
+        key = idempotency_key(identity.user_id, trip_id, name, ref)
+        return await self._pipeline.submit(Request(origin, name, payload, ref, trip_id, key), command)
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None

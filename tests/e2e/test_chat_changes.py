@@ -13,6 +13,7 @@ import asyncio
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from pymongo import MongoClient
@@ -190,4 +191,59 @@ async def test_edit_and_delete_permissions_and_rest_routes(
         log = a.request("GET", f"/api/trips/{trip_id}/events", bearer=bearer(BOB))[1]["events"]
         assert [e["type"] for e in log[-2:]] == ["chat_message_edited", "chat_message_deleted"]
         for client in (bob, cat):
+            await client.close()
+
+
+async def test_reactions_reach_both_nodes_and_every_history_carries_the_summary(
+    store_url: str,  # noqa: F811
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b") as (a, b):
+        trip_id = make_trip(a, ADA, BOB, CAT)
+        ada, head = await joined(a, ADA, trip_id)
+        bob, _ = await joined(b, BOB, trip_id)
+        message = await chat(ada, trip_id, "dinner at 8?", "c1")
+        target = {"tripId": trip_id, "messageId": message["messageId"]}
+
+        liked = await bob.request("add_reaction", {**target, "emoji": "👍"}, "r1", "chat_reactions")
+        assert liked["event"] == "chat_reactions", liked
+        assert liked["data"]["reactions"] == [{"emoji": "👍", "count": 1, "userIds": [BOB]}]
+        assert liked["data"]["seq"] == head + 2 and liked["data"]["userId"] == BOB and liked["data"]["added"] is True
+        assert (await ada.expect("chat_reactions"))["data"] == liked["data"]
+        again = await bob.request("add_reaction", {**target, "emoji": "👍"}, "r2", "chat_reactions")
+        assert again["data"]["reactions"] == liked["data"]["reactions"] and "seq" not in again["data"]  # no change
+
+        path = f"/api/trips/{trip_id}/messages/{message['messageId']}/reactions/{quote('🎉')}"
+        status, body = b.request("PUT", path, bearer=bearer(ADA))
+        assert status == 200, body
+        summary = [{"emoji": "👍", "count": 1, "userIds": [BOB]}, {"emoji": "🎉", "count": 1, "userIds": [ADA]}]
+        assert body == {"messageId": message["messageId"], "tripId": trip_id, "reactions": summary}
+        assert (await bob.expect("chat_reactions"))["data"]["reactions"] == summary
+        status, body = a.request(
+            "PUT", f"/api/trips/{trip_id}/messages/{message['messageId']}/reactions/ok", bearer=bearer(ADA)
+        )
+        assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR", body
+        bad = await bob.request("add_reaction", {**target, "emoji": "👍👍"}, "r3", "chat_reactions")
+        assert bad["event"] == "error" and bad["data"]["code"] == "VALIDATION_ERROR"
+
+        removed = await bob.request("remove_reaction", {**target, "emoji": "👍"}, "r4", "chat_reactions")
+        assert removed["data"]["reactions"] == [{"emoji": "🎉", "count": 1, "userIds": [ADA]}]
+        for server, user in ((a, ADA), (b, BOB)):
+            assert history(server, trip_id, user)[0]["reactions"] == removed["data"]["reactions"]
+
+        cat = await Client.connect(a, bearer(CAT))
+        await cat.request("join_trip_room", {"tripId": trip_id, "lastSeq": head}, "j", "trip_room_joined")
+        await until_event(cat, "chat_reactions", 10.0, seq=head + 4)
+        recovered = next(f["data"] for f in cat.frames if f["event"] == "chat_message")
+        assert recovered["reactions"] == removed["data"]["reactions"]  # recovery shows the message as it is now
+
+        if store_url.startswith("mongodb"):
+
+            def settled() -> dict[str, Any] | None:
+                doc = mongo_messages(store_url, trip_id).get(message["messageId"])
+                return doc if doc is not None and doc.get("reactions") == removed["data"]["reactions"] else None
+
+            assert await eventually(settled), mongo_messages(store_url, trip_id)
+        for client in (ada, bob, cat):
             await client.close()

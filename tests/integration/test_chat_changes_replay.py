@@ -1,4 +1,4 @@
-"""Logs with chat edits and deletes still replay to the live read model and verify, on both
+"""Logs with chat edits, deletes and reactions still replay to the live read model and verify, on both
 stores; the live and rebuilt histories show the edits and tombstones, never a deleted text."""
 
 from __future__ import annotations
@@ -42,6 +42,14 @@ async def test_a_log_with_edits_and_deletes_replays_equal_and_verifies(store_url
             )
         )
         await (await services.trips.delete_message(origin, who(OWNER), trip_id, {"messageId": ids[1]}, None))
+        for user, emoji in ((OWNER, "👍"), (FRIEND, "👍"), (OWNER, "🎉")):
+            payload = {"messageId": ids[2], "emoji": emoji}
+            await (await services.trips.react(origin, who(user), trip_id, payload, None, add=True))
+        await (
+            await services.trips.react(
+                origin, who(OWNER), trip_id, {"messageId": ids[2], "emoji": "🎉"}, None, add=False
+            )
+        )
         await services.read_side.catch_up_notifications()
         live = services.read_side.snapshot()
     finally:
@@ -59,6 +67,7 @@ async def test_a_log_with_edits_and_deletes_replays_equal_and_verifies(store_url
     assert "secret 1" not in str(live["notifications"])  # the deleted message's preview is gone too
     assert "secret 3" in str(live["notifications"])
     history = live["chat"][trip_id]
+    assert history[2]["reactions"] == [{"emoji": "👍", "count": 2, "userIds": [OWNER, FRIEND]}]
     assert history[0]["message"] == "fixed" and history[1]["deleted"] is True and "secret 1" not in str(history)
     assert live["trips"][trip_id]["chatNotes"][ids[1]] == {
         "authorId": FRIEND,

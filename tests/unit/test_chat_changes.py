@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import pytest
 
+from domain import schemas
 from domain.chat_notes import ChatNote, noted_view
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_codec import trip_from_snapshot, trip_to_snapshot
 from domain.trip_decider import (
+    MAX_REACTION_KINDS,
     Actor,
     CreateTrip,
     DeleteChatMessage,
     EditChatMessage,
     PostChatMessage,
+    ReactToChatMessage,
     TripCommand,
     decide,
     evolve,
 )
-from domain.trip_events import ChatMessageDeleted, ChatMessageEdited, event_from_json, event_to_json
+from domain.trip_events import (
+    ChatMessageDeleted,
+    ChatMessageEdited,
+    ChatReactionsChanged,
+    event_from_json,
+    event_to_json,
+)
 from domain.trip_model import Trip
 from eventlog.records import new_record
 from projections.chat import ChatHistories
@@ -178,3 +187,82 @@ def test_a_chat_history_shows_edits_and_tombstones_and_a_compact_one_compares_eq
     assert page[1]["deleted"] is True and page[1]["deletedBy"] == OWNER
     assert "secret" not in str(full.snapshot())
     assert compact_chat(full.snapshot()[TRIP]) == compact.snapshot()[TRIP]
+
+
+# reactions ----------------------------------------------------------------------------
+
+
+def react(by: str, emoji: str = "👍", *, add: bool = True, author: str | None = AUTHOR) -> ReactToChatMessage:
+    return ReactToChatMessage(Actor(by), MESSAGE, emoji, add, author)
+
+
+def test_reactions_are_summed_per_emoji_first_reacted_first_and_removed_per_user() -> None:
+    trip = with_message()
+    for by, emoji in ((OTHER, "👍"), (OWNER, "🎉"), (OWNER, "👍")):
+        trip = run(trip, react(by, emoji))
+    note = trip.chat_notes[MESSAGE]
+    assert note.author_id == AUTHOR and note.message is None  # as posted, with reactions
+    assert note.reactions == (("👍", (OTHER, OWNER)), ("🎉", (OWNER,)))
+    trip = run(trip, react(OWNER, "🎉", add=False))
+    assert trip.chat_notes[MESSAGE].reactions == (("👍", (OTHER, OWNER)),)
+    event = decide(trip, react(OTHER, add=False))[0]
+    assert isinstance(event, ChatReactionsChanged) and event.reactions == (("👍", (OWNER,)),)
+    assert event.author_id == AUTHOR and event.user_id == OTHER and not event.added
+
+
+def test_a_reaction_already_there_or_already_gone_changes_nothing() -> None:
+    trip = run(with_message(), react(OTHER))
+    assert decide(trip, react(OTHER)) == ()
+    assert decide(trip, react(OWNER, add=False)) == ()
+
+
+def test_a_message_holds_a_bounded_number_of_kinds_of_reaction() -> None:
+    trip = with_message()
+    kinds = [chr(0x1F600 + n) for n in range(MAX_REACTION_KINDS + 1)]
+    for emoji in kinds[:-1]:
+        trip = run(trip, react(OTHER, emoji))
+    assert refused(trip, react(OTHER, kinds[-1])) == ErrorCode.VALIDATION_ERROR
+    assert decide(trip, react(OWNER, kinds[0]))  # another user on a kind already there is fine
+
+
+def test_reactions_survive_an_edit_and_go_with_a_delete() -> None:
+    trip = run(run(with_message(), react(OTHER)), edit(AUTHOR))
+    assert trip.chat_notes[MESSAGE].reactions == (("👍", (OTHER,)),)
+    view = noted_view(VIEW, trip.chat_notes[MESSAGE])
+    assert view["reactions"] == [{"emoji": "👍", "count": 1, "userIds": [OTHER]}] and view["edited"] is True
+    gone = run(trip, delete(AUTHOR))
+    assert "reactions" not in noted_view(view, gone.chat_notes[MESSAGE])
+    assert refused(gone, react(OWNER)) == ErrorCode.NOT_FOUND
+    assert trip_from_snapshot(trip_to_snapshot(trip)) == trip
+
+
+@pytest.mark.parametrize("emoji", ["👍", "👍🏽", "❤️", "🇵🇹", "1️⃣", "👩‍👩‍👧‍👦", "🏳️‍🌈", "🏴󠁧󠁢󠁳󠁣󠁴󠁿"])
+def test_one_emoji_grapheme_is_a_reaction(emoji: str) -> None:
+    assert schemas.check_event("add_reaction", {"tripId": TRIP, "messageId": MESSAGE, "emoji": emoji})["emoji"] == emoji
+
+
+@pytest.mark.parametrize("emoji", ["", "a", "👍👍", "🇵", "👍a", "\u200d👍", "👍\u200d", "1", "🏽", "x" * 64])
+def test_anything_but_one_emoji_is_refused(emoji: str) -> None:
+    with pytest.raises(CommandRefused) as caught:
+        schemas.check_event("add_reaction", {"tripId": TRIP, "messageId": MESSAGE, "emoji": emoji})
+    assert caught.value.code == ErrorCode.VALIDATION_ERROR and "emoji" in (caught.value.details or {})
+
+
+def test_a_history_holds_the_reaction_summary_as_the_trip_notes_it() -> None:
+    trip = run(None, CreateTrip(TRIP, "Lisbon", OWNER, (AUTHOR,), (), ()))
+    posted = decide(trip, PostChatMessage(Actor(AUTHOR), MESSAGE, "hello", "text", None))[0]
+    trip = run(trip, PostChatMessage(Actor(AUTHOR), MESSAGE, "hello", "text", None))
+    events = [
+        event_to_json(decide(None, CreateTrip(TRIP, "Lisbon", OWNER, (AUTHOR,), (), ()))[0]),
+        event_to_json(posted),
+    ]
+    for command in (react(OWNER), react(AUTHOR, "🎉"), react(OWNER, add=False)):
+        change = decide(trip, command)[0]
+        trip = run(trip, command)
+        events.append(event_to_json(change))
+    full = ChatHistories()
+    _fold(full, events)
+    page = full.page(TRIP, 10, None)
+    assert page is not None
+    assert page[0]["reactions"] == [{"emoji": "🎉", "count": 1, "userIds": [AUTHOR]}]
+    assert page[0] == noted_view({k: v for k, v in page[0].items() if k != "reactions"}, trip.chat_notes[MESSAGE])
