@@ -31,7 +31,7 @@ from domain.trip_limits import TripLimits
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
-from handlers.chat import MessageHandler, ReactionHandler
+from handlers.chat import ChatReadHandler, MessageHandler, ReactionHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
@@ -269,6 +269,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/messages/{OBJECT_ID}", MessageHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/messages/{OBJECT_ID}/reactions/([^/]+)", ReactionHandler, deps),
+        (rf"/api/trips/{OBJECT_ID}/chat/read", ChatReadHandler, deps),
         (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, deps),
         (r"/api/notifications", NotificationsHandler, deps),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),

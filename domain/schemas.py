@@ -173,6 +173,7 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
         "messageId": REQUIRED_ID,
         "emoji": {"type": "string", "required": True, "emoji": True},
     },
+    "mark_chat_read": {**TRIP_ID, "seq": {"type": "integer", "required": True, "min": 0}},
     "typing": {**TRIP_ID, "isTyping": {"type": "boolean", "required": True}},
     "presence_update": {**TRIP_ID, "status": {"type": "string", "required": True, "allowed": list(PRESENCE_STATUSES)}},
     "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
@@ -196,6 +197,7 @@ REST_BODIES: dict[str, dict[str, Any]] = {
         },
     },
     "add_collaborator": {"userId": REQUIRED_ID},
+    "mark_chat_read": {"seq": {"type": "integer", "required": True, "min": 0}},
     "edit_message": {
         "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
     },

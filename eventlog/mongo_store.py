@@ -544,6 +544,11 @@ class MongoEventStore:
             document = await self._log.find_one(query)
         return from_document(document) if document else None
 
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        query: Document = {"stream": stream, "version": {"$gt": after_version}, **_CHAT, "userId": {"$ne": not_by}}
+        with translated():
+            return int(await self._log.count_documents(query, limit=limit))
+
     @property
     def _snapshots(self) -> AsyncCollection[Document]:
         return self._database()["snapshots"]

@@ -615,6 +615,22 @@ class SqliteEventStore:
         )
         return found[0] if found else None
 
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        def count() -> int:
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM log WHERE stream = ? AND message_id IS NOT NULL"
+                    " AND version > ? AND user_id IS NOT ? LIMIT ?)",
+                    (stream, after_version, not_by, limit),
+                )
+                .fetchone()
+            )
+            return int(row[0])
+
+        result: int = await self._run(self._reader, count)
+        return result
+
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         await self._run(self._writer, _save_snapshot, self._connection, snapshot)
 

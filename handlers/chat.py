@@ -51,3 +51,24 @@ class ReactionHandler(ApiHandler):
         outcome = await (await self.services.trips.react(self.origin, identity, trip_key, payload, None, add=add))
         assert outcome.trip is not None
         self.send_json(message_reactions(outcome.trip, payload["messageId"]))
+
+
+class ChatReadHandler(ApiHandler):
+    """``/api/trips/{tripId}/chat/read``: how far the user has read the trip's chat (GET), and
+    marking it read up to a ``seq`` (PUT); both answer ``{tripId, readSeq, unread}``."""
+
+    async def get(self, trip_id: str) -> None:
+        async def read() -> None:
+            identity = self.authenticate()
+            self.send_json(await self.services.trips.unread(identity, self.path_id(trip_id, "tripId")))
+
+        await self.answer(read)
+
+    async def put(self, trip_id: str) -> None:
+        async def mark() -> None:
+            identity = self.authenticate()
+            trip_key = self.path_id(trip_id, "tripId")
+            body = schemas.check_body("mark_chat_read", self.json_body())
+            self.send_json(await self.services.trips.mark_read(self.origin, identity, trip_key, body["seq"], None))
+
+        await self.answer(mark, command="mark_chat_read")

@@ -46,6 +46,7 @@ from projections.notifications import (
     Notifications,
     notification_view,
 )
+from projections.read_marks import READ_COMMANDS, ReadMarks
 from projections.read_models import NotificationRead, ReadModelChange, ReadModelWriter, TripView
 from projections.snapshot_schema import snapshot_schema
 from projections.trips import StreamGap, TripStates
@@ -89,6 +90,8 @@ class ReadSide:
         self.chat = ChatHistories(compact=compact, tail=cache.chat_tail if cache is not None else None)
         self.notifications = Notifications(compact=compact)
         self.audit = AuditViews()
+        self.read_marks = ReadMarks()
+        self._read_marks_lock = asyncio.Lock()
         self.gaps: dict[str, str] = {}  # rebuilds: stream -> the gap that stopped it
         self.folded = 0  # the furthest log position this side has folded (the projection lag metric)
         self._loaded: set[str] = set()
@@ -334,6 +337,17 @@ class ReadSide:
                 self._seen(records)
                 if progress is not None:
                     progress(len(records))
+                if len(records) < self._page:
+                    return
+
+    async def catch_up_read_marks(self) -> None:
+        async with self._read_marks_lock:
+            where = RecordFilter(commands=READ_COMMANDS)
+            while True:
+                records = await self._read_all(self.read_marks.position, self._page, where)
+                for record in records:
+                    self.read_marks.apply(record)
+                self._seen(records)
                 if len(records) < self._page:
                     return
 

@@ -214,8 +214,10 @@ class Hub:
                 self._deliver_room(message)
             elif kind == kinds.USER:
                 payload = encode(message["event"], message["data"])
+                sender, ref = message.get("sender"), message.get("ref")
+                own = encode(message["event"], message["data"], ref) if sender is not None else payload
                 for conn in self.of_user(message["userId"]):
-                    conn.send(payload)
+                    conn.send(own if conn.session_id == sender else payload)
             elif kind == kinds.ALL:
                 payload = encode(message["event"], message["data"])
                 for conn in list(self._connections.values()):

@@ -66,6 +66,7 @@ SERVER_EVENTS = frozenset(
         "chat_message_edited",
         "chat_message_deleted",
         "chat_reactions",
+        "chat_read",
         "user_typing",
         "user_viewing",
         "user_presence_updated",
@@ -419,6 +420,9 @@ class MeteredStore:
 
     async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
         return await self._inner.find_chat_message(stream, message_id)
+
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        return await self._inner.count_chat_messages(stream, after_version, not_by, limit)
 
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         await self._inner.save_snapshot(snapshot)

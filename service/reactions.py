@@ -3,6 +3,7 @@ it committed here, in each stream's version order."""
 
 from __future__ import annotations
 
+from domain.read_marks import CHAT_READ
 from domain.trip_events import NOTIFICATION_CREATED
 from eventlog.records import LogRecord
 from projections.notifications import notification_view
@@ -25,3 +26,8 @@ class RecordReactions:
             if event["type"] == NOTIFICATION_CREATED:
                 data = event["data"]
                 await self._broadcaster.to_user(data["userId"], "notification", notification_view(data, record.at))
+            elif event["type"] == CHAT_READ:  # every device of the user; the marking one's copy echoes its ref
+                data = event["data"]
+                await self._broadcaster.to_user(
+                    data["userId"], "chat_read", dict(data), ref=record.ref, sender=record.session_id
+                )

@@ -67,6 +67,7 @@ _HANDLERS = {
     "delete_message": "_delete_message",
     "add_reaction": "_add_reaction",
     "remove_reaction": "_remove_reaction",
+    "mark_chat_read": "_mark_chat_read",
     "typing": "_typing",
     "presence_update": "_presence",
     "refresh_token": "_refresh",
@@ -424,6 +425,12 @@ class ClientSession:
         trip_id = self._in_room(data)
         payload = schemas.check_event("remove_reaction", data)
         return await self._s.trips.react(self.origin, self.identity, trip_id, payload, ref, add=False)
+
+    async def _mark_chat_read(self, data: dict[str, Any], ref: str | None) -> None:
+        """Answered by the record's reactions: ``chat_read`` to every device of the user (this one with ``ref``)."""
+        trip_id = schemas.check_trip_id(data)
+        payload = schemas.check_event("mark_chat_read", data)
+        await self._s.trips.mark_read(self.origin, self.identity, trip_id, payload["seq"], ref)
 
     def _replay_to_sender(self, record: LogRecord, ref: str | None) -> None:
         frame = stream_broadcast(record)

@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.chat_notes import ChatNote
 from domain.errors import CommandRefused, ErrorCode
+from domain.read_marks import decide_read
 from domain.trip_decider import (
     Actor,
     AddCollaborator,
@@ -28,6 +29,8 @@ from service.auth import Identity
 from service.ids import ObjectIdFactory
 from service.pipeline import Handle, Origin, Pipeline, Request, idempotency_key
 from service.presence import RoomRosters
+
+UNREAD_COUNTED = 1000  # unread messages are counted up to this many ("1000 or more")
 
 
 def actor_of(identity: Identity) -> Actor:
@@ -169,6 +172,31 @@ class TripService:
         name = "add_reaction" if add else "remove_reaction"
         key = idempotency_key(identity.user_id, trip_id, name, ref)
         return await self._pipeline.submit(Request(origin, name, payload, ref, trip_id, key), command)
+
+    # read state ------------------------------------------------------------
+
+    async def mark_read(
+        self, origin: Origin, identity: Identity, trip_id: str, seq: int, ref: str | None
+    ) -> dict[str, Any]:
+        """Mark the trip's chat read up to ``seq`` for the user; their devices are told (the
+        record's reactions).  Returns the mark and the unread count after it."""
+        trip = await self._read_side.trip(trip_id, fresh=False)
+        await self._read_side.catch_up_read_marks()
+        current = self._read_side.read_marks.of(identity.user_id, trip_id)
+        event = decide_read(trip, identity.user_id, identity.is_admin, seq, current)
+        request = Request(origin, "mark_chat_read", {"tripId": trip_id, "seq": seq}, ref, trip_id)
+        await self._pipeline.record(request, (event,))
+        return await self._unread_after(identity, trip_id, event["data"]["seq"])
+
+    async def unread(self, identity: Identity, trip_id: str) -> dict[str, Any]:
+        """How far the user has read the trip's chat, and how many messages of others follow."""
+        await self.visible_trip(identity, trip_id, fresh=False)
+        await self._read_side.catch_up_read_marks()
+        return await self._unread_after(identity, trip_id, self._read_side.read_marks.of(identity.user_id, trip_id))
+
+    async def _unread_after(self, identity: Identity, trip_id: str, seq: int) -> dict[str, Any]:
+        count = await self._store.count_chat_messages(trip_id, seq, identity.user_id, UNREAD_COUNTED)
+        return {"tripId": trip_id, "readSeq": seq, "unread": count}
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None

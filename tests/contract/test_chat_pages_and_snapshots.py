@@ -107,3 +107,13 @@ async def test_a_chat_message_is_found_by_its_id_within_its_stream_only(store: E
     assert found.events[0]["data"]["messageId"] == "m4"
     assert await store.find_chat_message(TRIP_B, "m4") is None  # another trip's message
     assert await store.find_chat_message(TRIP_A, "m3") is None  # no message has that id
+
+
+async def test_chat_messages_of_others_after_a_version_are_counted_up_to_a_limit(store: EventStore) -> None:
+    await _fill(store)  # TRIP_A: messages at versions 2, 4, 6, 8, 10, all by "u"
+    await store.append(stream_record(TRIP_A, 11, chat="m11").but(user_id="v"))
+    assert await store.count_chat_messages(TRIP_A, 0, "someone", 100) == 6
+    assert await store.count_chat_messages(TRIP_A, 6, "someone", 100) == 3
+    assert await store.count_chat_messages(TRIP_A, 6, "someone", 2) == 2
+    assert await store.count_chat_messages(TRIP_A, 0, "u", 100) == 1  # the user's own messages are not counted
+    assert await store.count_chat_messages(TRIP_A, 11, "someone", 100) == 0

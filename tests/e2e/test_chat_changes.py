@@ -247,3 +247,57 @@ async def test_reactions_reach_both_nodes_and_every_history_carries_the_summary(
             assert await eventually(settled), mongo_messages(store_url, trip_id)
         for client in (ada, bob, cat):
             await client.close()
+
+
+def unread(server: ServerProcess, trip_id: str, user: str) -> dict[str, Any]:
+    status, body = server.request("GET", f"/api/trips/{trip_id}/chat/read", bearer=bearer(user))
+    assert status == 200, body
+    return dict(body)
+
+
+async def test_read_state_is_the_same_on_every_device_and_node_and_never_moves_back(
+    store_url: str,  # noqa: F811
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b") as (a, b):
+        trip_id = make_trip(a, ADA, BOB, CAT)
+        bob, head = await joined(a, BOB, trip_id)
+        laptop, _ = await joined(a, ADA, trip_id)
+        phone = await Client.connect(b, bearer(ADA))  # another device of Ada's, not in the room
+        sent = [await chat(bob, trip_id, f"news {n}", f"c{n}") for n in range(3)]
+        mine = await chat(laptop, trip_id, "thanks", "mine")
+        assert unread(a, trip_id, ADA) == unread(b, trip_id, ADA) == {"tripId": trip_id, "readSeq": 0, "unread": 3}
+
+        reply = await laptop.request("mark_chat_read", {"tripId": trip_id, "seq": sent[1]["seq"]}, "r1", "chat_read")
+        assert reply["event"] == "chat_read", reply
+        assert reply["data"] == {"tripId": trip_id, "userId": ADA, "seq": sent[1]["seq"]}
+        told = await phone.expect("chat_read", timeout=10)
+        assert told["data"] == reply["data"] and "ref" not in told
+        for server in (a, b):
+            assert unread(server, trip_id, ADA) == {"tripId": trip_id, "readSeq": head + 2, "unread": 1}
+
+        older = await phone.request("mark_chat_read", {"tripId": trip_id, "seq": head}, "r2", "chat_read")
+        assert older["data"]["seq"] == head + 2  # a mark never moves back
+        ahead = await phone.request("mark_chat_read", {"tripId": trip_id, "seq": mine["seq"] + 5}, "r3", "chat_read")
+        assert ahead["event"] == "error" and ahead["data"]["code"] == "VALIDATION_ERROR"
+
+        status, body = b.request(
+            "PUT", f"/api/trips/{trip_id}/chat/read", body={"seq": mine["seq"]}, bearer=bearer(ADA)
+        )
+        assert status == 200 and body == {"tripId": trip_id, "readSeq": mine["seq"], "unread": 0}, body
+        await until_event(laptop, "chat_read", 10.0, seq=mine["seq"])  # told of the REST mark too
+        status, body = a.request("PUT", f"/api/trips/{trip_id}/chat/read", body={"seq": 1}, bearer=bearer(ADMIN))
+        assert status == 200 and body["unread"] == 4  # an admin has a mark of their own
+        stranger = "0" * 23 + "f"
+        status, body = a.request("GET", f"/api/trips/{trip_id}/chat/read", bearer=bearer(stranger))
+        assert status == 403, body
+        status, body = a.request("PUT", f"/api/trips/{trip_id}/chat/read", body={"seq": -1}, bearer=bearer(ADA))
+        assert status == 400, body
+        assert unread(a, trip_id, BOB)["unread"] == 1  # Bob's own messages are not unread to him
+
+        for client in (bob, laptop, phone):
+            await client.close()
+        again, _ = await joined(b, ADA, trip_id)  # after a reconnect, elsewhere: the same
+        assert unread(b, trip_id, ADA) == {"tripId": trip_id, "readSeq": mine["seq"], "unread": 0}
+        await again.close()

@@ -42,6 +42,7 @@ BODY_RULES = {
     "broadcast": "broadcast",
     "notifyUser": "notify",
     "editTripMessage": "edit_message",
+    "markTripChatRead": "mark_chat_read",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
