@@ -160,6 +160,7 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
         **TRIP_ID,
         "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
         "type": {"type": "string", "allowed": list(CHAT_TYPES), "default": "text"},
+        "mentions": {"type": "list", "maxlength": 20, "schema": REQUIRED_ID},
     },
     "edit_message": {
         **TRIP_ID,

@@ -102,6 +102,7 @@ class PostChatMessage:
     # who is in the trip's room as the message is sent (a fact the shell looks up): the
     # other members are notified; None: nobody else is in the room
     present: frozenset[str] | None = None
+    mentions: tuple[str, ...] = ()  # the users the message names (``@``); members among them are notified
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +209,9 @@ def decide(
             return (CollaboratorRemoved(user_id),)
         case UpdateTrip():
             return (_update(state, command),)
-        case PostChatMessage(actor, message_id, message, kind, present):
-            posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind)
+        case PostChatMessage(actor, message_id, message, kind, present, mentions):
+            named = tuple(dict.fromkeys(u for u in mentions if u != actor.user_id and state.is_member(u)))
+            posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind, named)
             return (posted, *_notify_absent(state, posted, present))
         case EditChatMessage(actor, message_id, message, at, author):
             author = _live_author(state, message_id, author)
@@ -246,7 +248,8 @@ def notification_id(message_id: str, user_id: str) -> str:
 def _notify_absent(
     state: Trip, posted: ChatMessagePosted, present: frozenset[str] | None
 ) -> tuple[NotificationCreated, ...]:
-    """Every member but the sender who is not in the room is notified."""
+    """Every member but the sender who is not in the room is notified, and every member the
+    message mentions, in the room or not (one notification each, of kind ``mention`` then)."""
     return tuple(
         NotificationCreated(
             notification_id(posted.message_id, user),
@@ -255,9 +258,10 @@ def _notify_absent(
             posted.message_id,
             posted.user_id,
             posted.message[:CHAT_PREVIEW_LENGTH],
+            "mention" if user in posted.mentions else "chat_message",
         )
         for user in (state.owner_id, *state.collaborators)
-        if user != posted.user_id and (present is None or user not in present)
+        if user != posted.user_id and (present is None or user not in present or user in posted.mentions)
     )
 
 

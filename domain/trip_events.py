@@ -97,6 +97,7 @@ class ChatMessagePosted:
     name: str | None
     message: str
     type: str
+    mentions: tuple[str, ...] = ()  # members the message names (each is notified, in the room or not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,7 @@ class NotificationCreated:
     message_id: str
     from_user_id: str
     preview: str
+    kind: str = "chat_message"  # or "mention": the message names the user
 
 
 ChatMessageChanged = ChatMessageEdited | ChatMessageDeleted | ChatReactionsChanged
@@ -231,6 +233,8 @@ def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
             if event.name is not None:
                 body["name"] = event.name
             body.update(message=event.message, type=event.type)
+            if event.mentions:
+                body["mentions"] = list(event.mentions)
             return {"type": "chat_message", "data": body}
         case ChatMessageEdited():
             return {
@@ -270,7 +274,7 @@ def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
                 "data": {
                     "notificationId": event.notification_id,
                     "userId": event.user_id,
-                    "kind": "chat_message",
+                    "kind": event.kind,
                     "tripId": event.trip_id,
                     "messageId": event.message_id,
                     "fromUserId": event.from_user_id,
@@ -291,7 +295,14 @@ def event_from_json(raw: dict[str, JSON]) -> TripEvent:
         case "trip_updated":
             return update_from_json(data["updateType"], data["data"])
         case "chat_message":
-            return ChatMessagePosted(data["messageId"], data["userId"], data.get("name"), data["message"], data["type"])
+            return ChatMessagePosted(
+                data["messageId"],
+                data["userId"],
+                data.get("name"),
+                data["message"],
+                data["type"],
+                tuple(data.get("mentions", ())),
+            )
         case "chat_message_edited":
             return ChatMessageEdited(data["messageId"], data["userId"], data["message"], data["editedAt"])
         case "chat_message_deleted":

@@ -69,6 +69,9 @@ def _message_view(data: dict[str, Any], trip_id: str | None, seq: int | None, at
         view["name"] = name
     view["message"] = data["message"]
     view["type"] = data["type"]
+    mentions = data.get("mentions")
+    if mentions:
+        view["mentions"] = mentions
     view["timestamp"] = at
     view["seq"] = seq
     return view

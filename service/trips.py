@@ -140,7 +140,10 @@ class TripService:
         self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
     ) -> Handle:
         present = await self._in_room_if_needed(trip_id, identity.user_id)
-        command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"], present)
+        mentions = tuple(user.lower() for user in payload.get("mentions", ()))
+        command = PostChatMessage(
+            actor_of(identity), self._new_id(), payload["message"], payload["type"], present, mentions
+        )
         key = idempotency_key(identity.user_id, trip_id, "chat_message", ref)
         return await self._pipeline.submit(Request(origin, "chat_message", payload, ref, trip_id, key), command)
 

@@ -301,3 +301,35 @@ async def test_read_state_is_the_same_on_every_device_and_node_and_never_moves_b
         again, _ = await joined(b, ADA, trip_id)  # after a reconnect, elsewhere: the same
         assert unread(b, trip_id, ADA) == {"tripId": trip_id, "readSeq": mine["seq"], "unread": 0}
         await again.close()
+
+
+async def test_a_mention_notifies_the_member_in_the_room_and_stores_one_for_the_offline(
+    store_url: str,  # noqa: F811
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b") as (a, b):
+        trip_id = make_trip(a, ADA, BOB, CAT)
+        ada, _ = await joined(a, ADA, trip_id)
+        bob, _ = await joined(b, BOB, trip_id)  # in the room, on the other node; CAT is offline
+        stranger = "0" * 23 + "f"
+        sent = await ada.request(
+            "chat_message",
+            {"tripId": trip_id, "message": "@Bob @Cat bring the tickets", "mentions": [BOB, CAT, stranger]},
+            "m1",
+            "chat_message",
+        )
+        assert sent["data"]["mentions"] == [BOB, CAT]  # a non-member is not mentioned
+        told = await until_event(bob, "notification", 10.0, kind="mention")
+        assert told["data"]["messageId"] == sent["data"]["messageId"] and told["data"]["fromUserId"] == ADA
+        assert told["data"]["preview"] == "@Bob @Cat bring the tickets"
+        status, listed = b.request("GET", "/api/notifications", bearer=bearer(CAT))
+        assert status == 200, listed
+        kinds = [(n["kind"], n["messageId"]) for n in listed["notifications"]]
+        assert kinds == [("mention", sent["data"]["messageId"])]  # one notification, stored while offline
+        plain = await ada.request("chat_message", {"tripId": trip_id, "message": "no names"}, "m2", "chat_message")
+        assert "mentions" not in plain["data"]
+        assert not [f for f in await bob.silent_for(0.5) if f["event"] == "notification"]  # in the room: no plain one
+        assert history(a, trip_id, ADA)[0]["mentions"] == [BOB, CAT]
+        for client in (ada, bob):
+            await client.close()

@@ -23,6 +23,7 @@ from domain.trip_decider import (
 from domain.trip_events import (
     ChatMessageDeleted,
     ChatMessageEdited,
+    ChatMessagePosted,
     ChatReactionsChanged,
     event_from_json,
     event_to_json,
@@ -36,6 +37,7 @@ OWNER = "0" * 23 + "1"
 AUTHOR = "0" * 23 + "2"
 OTHER = "0" * 23 + "3"
 ADMIN = "0" * 23 + "9"
+STRANGER = "0" * 23 + "8"
 TRIP = "f" * 24
 MESSAGE = "a" * 24
 AT = "2026-11-25T10:00:00.000Z"
@@ -266,3 +268,27 @@ def test_a_history_holds_the_reaction_summary_as_the_trip_notes_it() -> None:
     assert page is not None
     assert page[0]["reactions"] == [{"emoji": "🎉", "count": 1, "userIds": [AUTHOR]}]
     assert page[0] == noted_view({k: v for k, v in page[0].items() if k != "reactions"}, trip.chat_notes[MESSAGE])
+
+
+# mentions -----------------------------------------------------------------------------
+
+
+def test_a_mentioned_member_is_notified_even_in_the_room_and_others_only_when_away() -> None:
+    trip = run(None, CreateTrip(TRIP, "Lisbon", OWNER, (AUTHOR, OTHER), (), ()))
+    present = frozenset({OWNER, AUTHOR, OTHER})
+    mentions = (OTHER, AUTHOR, STRANGER, OTHER)  # the sender, a stranger and a repeat are dropped
+    posted, *notified = decide(trip, PostChatMessage(Actor(AUTHOR), MESSAGE, "@Oto look", "text", present, mentions))
+    assert isinstance(posted, ChatMessagePosted) and posted.mentions == (OTHER,)
+    assert [(n.user_id, n.kind) for n in notified] == [(OTHER, "mention")]  # type: ignore[union-attr]
+    away = decide(trip, PostChatMessage(Actor(AUTHOR), MESSAGE, "@Oto look", "text", frozenset({AUTHOR}), (OTHER,)))
+    assert [(n.user_id, n.kind) for n in away[1:]] == [(OWNER, "chat_message"), (OTHER, "mention")]  # type: ignore[union-attr]
+    assert event_from_json(event_to_json(posted)) == posted
+    assert event_to_json(away[2])["data"]["kind"] == "mention"
+
+
+def test_a_mention_must_be_ids_and_at_most_twenty() -> None:
+    base = {"tripId": TRIP, "message": "hi"}
+    assert schemas.check_event("chat_message", {**base, "mentions": [OTHER]})["mentions"] == [OTHER]
+    for bad in (["not-an-id"], [OTHER] * 21, OTHER):
+        with pytest.raises(CommandRefused):
+            schemas.check_event("chat_message", {**base, "mentions": bad})
