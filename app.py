@@ -30,6 +30,7 @@ from domain.room import RosterNews
 from domain.trip_limits import TripLimits
 from eventlog.factory import open_bus, open_presence, open_read_models, open_store
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
+from handlers.announcements import AnnouncementReadHandler, AnnouncementsHandler
 from handlers.audit import AuditEventsHandler
 from handlers.chat import ChatReadHandler, MessageHandler, ReactionHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
@@ -57,6 +58,7 @@ from service import logs
 from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
 from service.admission import Admission
+from service.announcements import AnnouncementService
 from service.auth import Identity, TokenRules, TokenVerifier, issue_token
 from service.broadcaster import Broadcaster
 from service.clock import SystemClock
@@ -162,7 +164,8 @@ async def build(settings: Settings) -> Services:
         limits=limits,
     )
     notifications = NotificationService(read_side, pipeline, new_id)
-    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, metrics)
+    announcements = AnnouncementService(read_side, pipeline, clock, store_timeout=limits.store_timeout_seconds)
+    session = SessionServices(trips, rooms, hub, pipeline, verifier, clock, limits, announcements, metrics)
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
         directory = presence.directory(
@@ -198,6 +201,7 @@ async def build(settings: Settings) -> Services:
         trips=trips,
         rooms=rooms,
         notifications=notifications,
+        announcements=announcements,
         session=session,
         metrics=metrics,
         directory=directory,
@@ -273,6 +277,8 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, deps),
         (r"/api/notifications", NotificationsHandler, deps),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, deps),
+        (r"/api/announcements", AnnouncementsHandler, deps),
+        (rf"/api/announcements/{OBJECT_ID}/read", AnnouncementReadHandler, deps),
         (r"/api/people", PeopleHandler, signin),
         (r"/api/realtime/tickets", RealtimeTicketsHandler, signin),
         (r"/api/dev/sign-in", DevSignInHandler, signin),

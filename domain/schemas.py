@@ -207,6 +207,7 @@ REST_BODIES: dict[str, dict[str, Any]] = {
     "broadcast": {
         "message": {"type": "string", "required": True, "minlength": 1, "maxlength": 1000, "nonblank": True},
         "type": {"type": "string", "allowed": list(BROADCAST_TYPES), "default": "announcement"},
+        "expiresInSeconds": {"type": "integer", "min": 60, "max": 30 * 24 * 3600},
     },
     "notify": {
         "userId": REQUIRED_ID,

@@ -37,6 +37,7 @@ from domain.trip_events import CHAT_MESSAGE_DELETED
 from domain.trip_model import Trip
 from eventlog.ports import EventStore, RecordFilter, TripSnapshot
 from eventlog.records import LogRecord, RecordView
+from projections.announcements import ANNOUNCING_COMMANDS, Announcements
 from projections.audit import AuditViews
 from projections.chat import ChatHistories, NotHeld, chat_change_view, chat_message_view
 from projections.notifications import (
@@ -92,6 +93,8 @@ class ReadSide:
         self.audit = AuditViews()
         self.read_marks = ReadMarks()
         self._read_marks_lock = asyncio.Lock()
+        self.announcements = Announcements()
+        self._announcements_lock = asyncio.Lock()
         self.gaps: dict[str, str] = {}  # rebuilds: stream -> the gap that stopped it
         self.folded = 0  # the furthest log position this side has folded (the projection lag metric)
         self._loaded: set[str] = set()
@@ -347,6 +350,17 @@ class ReadSide:
                 records = await self._read_all(self.read_marks.position, self._page, where)
                 for record in records:
                     self.read_marks.apply(record)
+                self._seen(records)
+                if len(records) < self._page:
+                    return
+
+    async def catch_up_announcements(self) -> None:
+        async with self._announcements_lock:
+            where = RecordFilter(commands=ANNOUNCING_COMMANDS)
+            while True:
+                records = await self._read_all(self.announcements.position, self._page, where)
+                for record in records:
+                    self.announcements.apply(record)
                 self._seen(records)
                 if len(records) < self._page:
                     return

@@ -11,6 +11,7 @@ from eventlog.ports import EventBus
 from projections.read_side import ReadSide
 from service.admin import AdminService, SecurityEvents
 from service.admission import Admission
+from service.announcements import AnnouncementService
 from service.auth import TokenVerifier
 from service.broadcaster import Broadcaster
 from service.clock import Clock
@@ -51,6 +52,7 @@ class Services:
     trips: TripService
     rooms: RoomService
     notifications: NotificationService
+    announcements: AnnouncementService
     session: SessionServices
     metrics: Metrics
     directory: ConnectionDirectory

@@ -24,6 +24,7 @@ from domain.trip_model import can_view
 from eventlog.ports import StoreUnavailable
 from eventlog.records import LogRecord
 from service import logs
+from service.announcements import AnnouncementService
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso_from_epoch
 from service.frames import encode, error_frame, stream_broadcast, unchanged_reactions
@@ -54,6 +55,7 @@ class SessionServices:
     verifier: TokenVerifier
     clock: Clock
     limits: Limits
+    announcements: AnnouncementService
     metrics: Metrics = field(default_factory=Metrics)
 
 
@@ -150,6 +152,11 @@ class ClientSession:
         await s.pipeline.record(
             Request(self.origin, "connect", meta=meta), ({"type": "connected", "data": {"hidden": self.conn.hidden}},)
         )
+        # broadcasts sent while this user was away, not read yet: read before `connected` is sent and
+        # the hub counts the connection, so that nothing awaits between the two (a drain closes every
+        # connection that has had its `connected`; the admission counts each once); a broadcast sent
+        # meanwhile reaches it on its next connect
+        waiting = await s.announcements.waiting(self.conn.user_id)
         self.conn.send(
             encode(
                 "connected",
@@ -162,6 +169,8 @@ class ClientSession:
         )
         # Only now may deliveries reach it: `connected` is always the first frame.
         s.hub.add(self.conn)
+        for announcement in waiting:
+            self.conn.send(encode("broadcast", announcement))
         self._arm_token_timers()
         self._arm_idle_timer(s.limits.idle_timeout_seconds)
 

@@ -292,3 +292,32 @@ def test_a_mention_must_be_ids_and_at_most_twenty() -> None:
     for bad in (["not-an-id"], [OTHER] * 21, OTHER):
         with pytest.raises(CommandRefused):
             schemas.check_event("chat_message", {**base, "mentions": bad})
+
+
+# announcements ------------------------------------------------------------------------
+
+
+def test_an_announcement_is_shown_until_it_expires_and_read_per_user() -> None:
+    from domain.announcements import announce, read
+    from projections.announcements import Announcements
+
+    made = announce("a" * 24, {"message": "strike", "type": "alert", "expiresInSeconds": 3600}, ADMIN, "Rita", AT)
+    assert made["data"]["from"] == {"userId": ADMIN, "name": "Rita"}
+    assert made["data"]["expiresAt"] == "2026-11-25T11:00:00.000Z"
+    shown = Announcements()
+    shown.apply(_announcing(1, made))
+    assert [x["read"] for x in shown.shown_to(OTHER, AT)] == [False]
+    assert shown.shown_to(OTHER, "2026-11-25T11:00:00.000Z") == []  # expired
+    shown.apply(_announcing(2, read(shown.find("a" * 24), OTHER, AT)))
+    assert shown.shown_to(OTHER, AT, unread_only=True) == [] and shown.shown_to(OWNER, AT, unread_only=True)
+    with pytest.raises(CommandRefused):
+        read(shown.find("a" * 24), OTHER, "2026-11-25T12:00:00.000Z")  # expired: no longer readable
+    with pytest.raises(CommandRefused):
+        read(None, OTHER, AT)
+
+
+def _announcing(position: int, event: dict[str, object]) -> object:
+    return new_record(
+        record_id=f"{position:024x}", at=AT, source="rest", command="admin_broadcast", outcome="accepted",
+        user_id=ADMIN, session_id=None, trip_id=None, payload=None, ref=None, meta=None, events=(event,),
+    ).but(position=position)  # fmt: skip
