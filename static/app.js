@@ -83,7 +83,7 @@ import { viewingAfter, without, expired, viewersByItem as viewersOf, flashAfter,
 import { dateProblem } from './js/rules.js';
 import { avatarLooks, colorOf } from './js/people.js';
 import { othersChange } from './js/changes.js';
-import { CHAT_CHANGE_EVENTS, newestSeq, reduceChatChange, unreadCount } from './js/chat-changes.js';
+import { CHAT_CHANGE_EVENTS, mentionsIn, newestSeq, reduceChatChange, unreadCount } from './js/chat-changes.js';
 import { ChatChanges, chatActions, renderUnread } from './js/chat-view.js';
 
 const KEY = {
@@ -1020,7 +1020,7 @@ function sendChat() {
     event: ClientEvent.CHAT,
     tripId: S.room.tripId,
     kind: 'chat',
-    payload: { tripId: S.room.tripId, message, type },
+    payload: { tripId: S.room.tripId, message, type, ...mentionsIn(message, S.room.names, S.me?.sub) },
     summary: 'send a message',
   });
   el.chatInput.value = '';

@@ -5,6 +5,14 @@ export const CHAT_CHANGE_EVENTS = Object.freeze(['chat_message_edited', 'chat_me
 export const QUICK_REACTIONS = Object.freeze(['👍', '❤️', '🎉', '😂']);
 
 const TEXT_FIELDS = ['message', 'edited', 'editedAt', 'reactions'];
+const EXTRA_FIELDS = ['edited', 'editedAt', 'deleted', 'deletedBy', 'deletedAt', 'reactions', 'mentions'];
+
+/** What a message view carries besides its posted fields (state.js keeps them through its normalising). */
+export function chatExtras(m) {
+  const extras = {};
+  for (const key of EXTRA_FIELDS) if (m?.[key] !== undefined) extras[key] = m[key];
+  return extras;
+}
 
 /** A message as it is now: a tombstone keeps no text (a history page merged over a held message must not bring it back). */
 export function currentMessage(message) {
@@ -71,4 +79,24 @@ export function allowedActions(message, selfId, ownerId) {
   if (!message || message.deleted || message.messageId == null || !selfId) return { edit: false, remove: false };
   const mine = message.userId === selfId;
   return { edit: mine, remove: mine || ownerId === selfId };
+}
+
+const MAX_MENTIONS = 20;
+
+/** `{mentions: [ids]}` for the people `@Name` names in `text` (names: userId -> display name), or `{}`. */
+export function mentionsIn(text, names, selfId) {
+  const lower = String(text || '').toLowerCase();
+  const found = Object.entries(names || {})
+    .filter(([id, name]) => id !== selfId && name && mentionAt(lower, `@${String(name).toLowerCase()}`))
+    .map(([id]) => id)
+    .slice(0, MAX_MENTIONS);
+  return found.length ? { mentions: found } : {};
+}
+
+function mentionAt(text, token) {
+  for (let at = text.indexOf(token); at !== -1; at = text.indexOf(token, at + 1)) {
+    const next = text[at + token.length];
+    if (next === undefined || !/[\p{L}\p{N}_]/u.test(next)) return true;
+  }
+  return false;
 }

@@ -74,3 +74,27 @@ test('the author edits and deletes; the owner only deletes; nobody acts on a tom
   assert.deepEqual(allowedActions(posted('m1', 2, YOU), ME, YOU), { edit: false, remove: false });
   assert.deepEqual(allowedActions({ ...posted('m1', 2, ME), deleted: true }, ME, ME), { edit: false, remove: false });
 });
+
+test('@Name mentions the people of the room by their display names, not oneself, whole names only', async () => {
+  const { mentionsIn } = await import('./chat-changes.js');
+  const names = { [ME]: 'Ana', [YOU]: 'Ben', c: 'Bea Silva' };
+  assert.deepEqual(mentionsIn('@ben and @Bea Silva, look', names, ME), { mentions: [YOU, 'c'] });
+  assert.deepEqual(mentionsIn('@Ana talks to herself', names, ME), {});
+  assert.deepEqual(mentionsIn('@Benedict is someone else', names, ME), {});
+  assert.deepEqual(mentionsIn('no names', names, ME), {});
+});
+
+test('a history page keeps edits, tombstones, reactions and mentions through state.js', async () => {
+  const { applyHistory, createRoom } = await import('./state.js');
+  const page = [
+    { ...posted('m1', 2), message: 'fixed', edited: true, editedAt: 'T', reactions: [{ emoji: '👍', count: 1, userIds: [ME] }], mentions: [ME] },
+    { messageId: 'm2', tripId: TRIP, userId: YOU, type: 'text', seq: 3, deleted: true, deletedBy: YOU, deletedAt: 'T' },
+  ];
+  const room = applyHistory({ ...createRoom(TRIP), messages: [posted('m2', 3, YOU, 'secret')] }, page);
+  const [first, second] = room.messages.map(currentMessage);
+  assert.equal(first.edited, true);
+  assert.deepEqual(first.mentions, [ME]);
+  assert.equal(first.reactions.length, 1);
+  assert.equal(second.deleted, true);
+  assert.equal(second.message, undefined); // the held text is gone
+});

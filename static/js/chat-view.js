@@ -55,6 +55,7 @@ export class ChatChanges {
       text.textContent = 'Message deleted';
       return;
     }
+    li.classList.toggle('mentions-me', Boolean(selfId && m.mentions?.includes(selfId)));
     if (m.edited) li.querySelector('.msg-head')?.append(h('span', { class: 'msg-edited', testid: `chat-edited-${id}`, title: m.editedAt || '' }, '(edited)'));
     if (this.editing?.messageId === id) {
       text.replaceWith(this.editor(id));

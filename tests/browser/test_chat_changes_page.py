@@ -3,6 +3,7 @@ browser contexts, one trip, one real server (#17)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -29,7 +30,7 @@ def send_chat(planner: Planner, text: str) -> str:
     return testid.removeprefix("chat-message-")
 
 
-def test_one_edits_and_deletes_the_other_reacts_and_reads_the_unread_count_down(
+def test_one_edits_and_deletes_the_other_reacts_reads_the_unread_count_down_and_mentions(
     server: ServerProcess, open_planner: OpenPlanner
 ) -> None:
     ana, ben = Person("Ana"), Person("Ben")
@@ -64,5 +65,10 @@ def test_one_edits_and_deletes_the_other_reacts_and_reads_the_unread_count_down(
     expect(b.by("chat-unread")).to_be_hidden()
     status, state = server.request("GET", f"/api/trips/{trip['tripId']}/chat/read", bearer=ben.token)
     assert status == 200 and state["unread"] == 0, state
+    ask = send_chat(b, "@Ana can you book the tram?")  # a mention by display name
+    expect(a.by(f"chat-message-{ask}")).to_have_class(re.compile(r"\bmentions-me\b"))
+    expect(b.by(f"chat-message-{ask}")).not_to_have_class(re.compile(r"\bmentions-me\b"))
+    status, listed = server.request("GET", "/api/notifications", bearer=ana.token)
+    assert status == 200 and [n["kind"] for n in listed["notifications"]] == ["mention"], listed
     for planner in (a, b):
         assert planner.errors == [], f"{planner.person.name}'s page threw: {planner.errors}"
