@@ -94,7 +94,7 @@ class ReadSide:
         self.read_marks = ReadMarks()
         self._read_marks_lock = asyncio.Lock()
         self.announcements = Announcements()
-        self._announcements_lock = asyncio.Lock()
+        self._announcements_read: asyncio.Future[None] | None = None  # the catch-up running, if any
         self.gaps: dict[str, str] = {}  # rebuilds: stream -> the gap that stopped it
         self.folded = 0  # the furthest log position this side has folded (the projection lag metric)
         self._loaded: set[str] = set()
@@ -355,15 +355,23 @@ class ReadSide:
                     return
 
     async def catch_up_announcements(self) -> None:
-        async with self._announcements_lock:
-            where = RecordFilter(commands=ANNOUNCING_COMMANDS)
-            while True:
-                records = await self._read_all(self.announcements.position, self._page, where)
-                for record in records:
-                    self.announcements.apply(record)
-                self._seen(records)
-                if len(records) < self._page:
-                    return
+        """Read the announcements appended since the last catch-up.  Every new connection asks (a
+        join storm asks at once): callers while one read is running share it instead of each
+        reading in turn; the read is shielded, so a caller that stops waiting does not stop it."""
+        running = self._announcements_read
+        if running is None or running.done():
+            running = self._announcements_read = asyncio.ensure_future(self._read_announcements())
+        await asyncio.shield(running)
+
+    async def _read_announcements(self) -> None:
+        where = RecordFilter(commands=ANNOUNCING_COMMANDS)
+        while True:
+            records = await self._read_all(self.announcements.position, self._page, where)
+            for record in records:
+                self.announcements.apply(record)
+            self._seen(records)
+            if len(records) < self._page:
+                return
 
     async def catch_up_audit(self) -> None:
         async with self._audit_lock:
