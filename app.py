@@ -43,8 +43,10 @@ from eventlog.key_cache import CachedKeyStore
 from eventlog.ports import EventStore
 from eventlog.sealing import Opener
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
+from handlers.announcements import AnnouncementReadHandler, AnnouncementsHandler
 from handlers.audit import AuditEventsHandler
 from handlers.bounded import RestEdge
+from handlers.chat import ChatReadHandler, MessageHandler, ReactionHandler
 from handlers.docs import DocsPageHandler, DocumentHandler, load_document
 from handlers.erasure import ErasureHandler
 from handlers.frame_writer import Deflate, FrameWriter
@@ -74,6 +76,7 @@ from service import logs
 from service.adapter_metrics import AdapterStats
 from service.admin import AdminService, SecurityEvents
 from service.admission import Admission
+from service.announcements import AnnouncementService
 from service.auth import Identity, TokenRules, TokenVerifier, issue_token
 from service.broadcaster import Broadcaster
 from service.clock import SystemClock
@@ -182,10 +185,11 @@ async def build(
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
     sealer = RecordSealer(keys) if keys is not None else None
     broadcaster = Broadcaster(bus, hub.deliver, origin, sealer.seal_live if sealer is not None else None)
+    shredder = MessageShredder(keys, store, sink) if keys is not None else None  # a deleted message's keys
     pipeline = Pipeline(
         store,
         read_side,
-        RecordReactions(broadcaster),
+        RecordReactions(broadcaster, shredder),
         clock,
         new_id,
         store_timeout=limits.store_timeout_seconds,
@@ -213,8 +217,9 @@ async def build(
         resumer = SessionResumer(
             session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
         )
+    announcements = AnnouncementService(read_side, pipeline, clock, store_timeout=limits.store_timeout_seconds)
     session = SessionServices(
-        trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node, resumer, session_records
+        trips, rooms, hub, pipeline, verifier, clock, limits, announcements, metrics, node, resumer, session_records
     )
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
@@ -254,6 +259,7 @@ async def build(
         trips=trips,
         rooms=rooms,
         notifications=notifications,
+        announcements=announcements,
         session=session,
         metrics=metrics,
         directory=directory,
@@ -264,8 +270,7 @@ async def build(
         sessions=SessionService(session_records, pipeline, liveness),
         opener=opener,
         erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
-        # the chat issue's delete: wire ``shredder.shred_deleted_messages`` into the record reactions
-        shredder=MessageShredder(keys, store, sink) if keys is not None else None,
+        shredder=shredder,
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
     retention = SessionRetention(
@@ -344,6 +349,7 @@ def make_app(services: Services) -> tornado.web.Application:
     admin = {"edge": edge, "admin": services.admin}
     store_and_bus = {"edge": edge, "store": services.store, "bus": services.bus}
     notifications = {"edge": edge, "notifications": services.notifications}
+    announcements = {"edge": edge, "announcements": services.announcements}
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
         (
             r"/ws",
@@ -377,11 +383,16 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/messages/{OBJECT_ID}", MessageHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/messages/{OBJECT_ID}/reactions/([^/]+)", ReactionHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/chat/read", ChatReadHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, {"edge": edge, "rooms": services.rooms}),
         (rf"/api/trips/{OBJECT_ID}/history", TripHistoryHandler, history),
         (rf"/api/trips/{OBJECT_ID}/restore", TripRestoreHandler, history),
         (r"/api/notifications", NotificationsHandler, notifications),
         (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, notifications),
+        (r"/api/announcements", AnnouncementsHandler, announcements),
+        (rf"/api/announcements/{OBJECT_ID}/read", AnnouncementReadHandler, announcements),
         (r"/api/people", PeopleHandler, {"edge": edge, "people": people}),
         (r"/api/realtime/tickets", RealtimeTicketsHandler, {"edge": edge, "people": people, "tickets": tickets}),
         (

@@ -34,6 +34,7 @@ from typing import Any
 from analysts.compare import MISSING, Differ, Difference, comparable
 from analysts.scan import PAGE, gc_paused
 from analysts.snapshots import check_snapshots
+from domain.trip_events import CHAT_MESSAGE_DELETED
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import LogRecord
 from projections.chat import ChatHistories
@@ -262,7 +263,8 @@ def _apply_for_users(notifications: Notifications, record: LogRecord, users: set
     events = tuple(
         event
         for event in record.events
-        if event["type"] in (NOTIFICATION_CREATED, NOTIFICATION_READ) and event["data"].get("userId") in users
+        if (event["type"] in (NOTIFICATION_CREATED, NOTIFICATION_READ) and event["data"].get("userId") in users)
+        or event["type"] == CHAT_MESSAGE_DELETED  # empties the previews of that message
     )
     if events:
         notifications.apply(replace(record, events=events))

@@ -52,11 +52,14 @@ CLIENT_EVENTS = {
     "join_trip_room", "leave_trip_room", "trip_update", "chat_message",
     "typing", "presence_update", "refresh_token", "undo", "redo",
     "presence_visibility",
+    "edit_message", "delete_message", "add_reaction", "remove_reaction",
+    "mark_chat_read",
 }
 SERVER_EVENTS = {
     "connected", "trip_room_joined", "trip_room_left", "user_joined",
     "user_left", "trip_updated", "chat_message", "user_typing", "user_viewing",
     "user_presence_updated", "token_refreshed", "token_expiring",
+    "chat_message_edited", "chat_message_deleted", "chat_reactions", "chat_read",
     "notification", "broadcast", "error",
     "presence_visibility_set",
 }

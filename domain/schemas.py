@@ -14,6 +14,7 @@ from typing import Any
 
 from cerberus import TypeDefinition, Validator
 
+from domain.emoji import is_one_emoji
 from domain.errors import CommandRefused, ErrorCode
 from domain.fast_rules import Check, CustomRule, compile_schema
 from domain.ids import OBJECT_ID_PATTERN
@@ -56,11 +57,16 @@ def _nonblank(value: Any) -> str | None:
     return "must not be blank" if isinstance(value, str) and not value.strip() else None
 
 
+def _emoji(value: Any) -> str | None:
+    return "must be one emoji" if isinstance(value, str) and not is_one_emoji(value) else None
+
+
 # the rules of ours the schemas below use, beside Cerberus's own
 CUSTOM_RULES: dict[str, CustomRule] = {
     "calendar_date": _calendar_date,
     "clock_time": _clock_time,
     "nonblank": _nonblank,
+    "emoji": _emoji,
 }
 
 
@@ -88,6 +94,10 @@ class _Rules(Validator):  # type: ignore[misc]
     def _validate_nonblank(self, enabled: bool, field: str, value: Any) -> None:
         """{'type': 'boolean'}"""
         self._custom("nonblank", enabled, field, value)
+
+    def _validate_emoji(self, enabled: bool, field: str, value: Any) -> None:
+        """{'type': 'boolean'}"""
+        self._custom("emoji", enabled, field, value)
 
 
 def _strip(value: Any) -> Any:
@@ -177,7 +187,21 @@ CLIENT_EVENTS: dict[str, dict[str, Any]] = {
         **TRIP_ID,
         "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
         "type": {"type": "string", "allowed": list(CHAT_TYPES), "default": "text"},
+        "mentions": {"type": "list", "maxlength": 20, "schema": REQUIRED_ID},
     },
+    "edit_message": {
+        **TRIP_ID,
+        "messageId": REQUIRED_ID,
+        "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
+    },
+    "delete_message": {**TRIP_ID, "messageId": REQUIRED_ID},
+    "add_reaction": {**TRIP_ID, "messageId": REQUIRED_ID, "emoji": {"type": "string", "required": True, "emoji": True}},
+    "remove_reaction": {
+        **TRIP_ID,
+        "messageId": REQUIRED_ID,
+        "emoji": {"type": "string", "required": True, "emoji": True},
+    },
+    "mark_chat_read": {**TRIP_ID, "seq": {"type": "integer", "required": True, "min": 0}},
     "typing": {**TRIP_ID, "isTyping": {"type": "boolean", "required": True}},
     "presence_update": {**TRIP_ID, "status": {"type": "string", "required": True, "allowed": list(PRESENCE_STATUSES)}},
     "refresh_token": {"token": {"type": "string", "required": True, "minlength": 1, "maxlength": 8192}},
@@ -205,11 +229,16 @@ REST_BODIES: dict[str, dict[str, Any]] = {
     },
     "add_collaborator": {"userId": REQUIRED_ID},
     "restore_trip": {"toVersion": {"type": "integer", "required": True, "min": 1}},
+    "mark_chat_read": {"seq": {"type": "integer", "required": True, "min": 0}},
+    "edit_message": {
+        "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
+    },
     "dev_sign_in": {"userId": REQUIRED_ID},
     "viewing": {"itemId": {**OBJECT_ID, "required": True, "nullable": True}},
     "broadcast": {
         "message": {"type": "string", "required": True, "minlength": 1, "maxlength": 1000, "nonblank": True},
         "type": {"type": "string", "allowed": list(BROADCAST_TYPES), "default": "announcement"},
+        "expiresInSeconds": {"type": "integer", "min": 60, "max": 30 * 24 * 3600},
     },
     "notify": {
         "userId": REQUIRED_ID,
@@ -245,6 +274,13 @@ def check_event(event: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def check_update(update_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return _check(f"update:{update_type}", UPDATE_DATA[update_type], data)
+
+
+def check_emoji(value: str) -> str:
+    """A reaction named in a REST path."""
+    return str(
+        _check("emoji", {"emoji": {"type": "string", "required": True, "emoji": True}}, {"emoji": value})["emoji"]
+    )
 
 
 def check_body(name: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+from domain.chat_notes import ChatNote
 from domain.shared_map import SharedMap
 from domain.trip_model import Activity, Constraint, Day, FieldMark, Removal, Touch, Trip, UndoStep, places_of
 
@@ -25,6 +26,8 @@ def trip_to_snapshot(trip: Trip) -> dict[str, JSON]:
     state["removed"] = [[item, r.version, r.by] for item, r in trip.removed.items()]
     state["undoSteps"] = {user: [_step_json(s) for s in steps] for user, steps in trip.undo_steps.items()}
     state["redoSteps"] = {user: [_step_json(s) for s in steps] for user, steps in trip.redo_steps.items()}
+    if trip.chat_notes:
+        state["chatNotes"] = {message_id: note.to_json() for message_id, note in trip.chat_notes.items()}
     return state
 
 
@@ -75,6 +78,7 @@ def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
         _steps(state.get("undoSteps", {})),
         _steps(state.get("redoSteps", {})),
         places_of(days),
+        MappingProxyType({key: ChatNote.from_json(raw) for key, raw in state.get("chatNotes", {}).items()}),
     )
 
 
@@ -95,4 +99,5 @@ def trip_weight(trip: Trip) -> int:
         + 60 * len(trip.places)
         + 120 * len(trip.removed)
         + 600 * sum(len(steps) for steps in (*trip.undo_steps.values(), *trip.redo_steps.values()))
+        + sum(300 + len(note.message or "") for note in trip.chat_notes.values())
     )

@@ -9,10 +9,12 @@ event's position in the trip's stream (its ``seq``) is also the trip's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from domain import trip_collab as collab
+from domain.chat_notes import ChatNote, reacted
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.frozen import replacer
 from domain.itinerary import check_new_days, check_update
@@ -22,7 +24,10 @@ from domain.trip_events import (
     ActivityMoved,
     ActivityRemoved,
     ActivityUpdated,
+    ChatMessageDeleted,
+    ChatMessageEdited,
     ChatMessagePosted,
+    ChatReactionsChanged,
     CollaboratorAdded,
     CollaboratorRemoved,
     ConstraintAdded,
@@ -109,6 +114,7 @@ class PostChatMessage:
     # who is in the trip's room as the message is sent (a fact the shell looks up): the
     # other members are notified; None: nobody else is in the room
     present: frozenset[str] | None = None
+    mentions: tuple[str, ...] = ()  # the users the message names (``@``); members among them are notified
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +134,47 @@ class RestoreTrip:
     audience: Audience | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EditChatMessage:
+    actor: Actor
+    message_id: str
+    message: str
+    at: str
+    # who wrote the message, as the shell found it (a fact: an author never changes); None: no such message
+    author: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteChatMessage:
+    actor: Actor
+    message_id: str
+    at: str
+    author: str | None  # as for ``EditChatMessage``
+
+
+@dataclass(frozen=True, slots=True)
+class ReactToChatMessage:
+    actor: Actor
+    message_id: str
+    emoji: str  # one emoji (checked at the edge)
+    add: bool  # False: remove it
+    author: str | None  # as for ``EditChatMessage``
+
+
+MAX_REACTION_KINDS = 20  # different emoji on one message
+
+
 TripCommand = (
-    CreateTrip | AddCollaborator | RemoveCollaborator | UpdateTrip | PostChatMessage | UndoChange | RestoreTrip
+    CreateTrip
+    | AddCollaborator
+    | RemoveCollaborator
+    | UpdateTrip
+    | PostChatMessage
+    | UndoChange
+    | RestoreTrip
+    | EditChatMessage
+    | DeleteChatMessage
+    | ReactToChatMessage
 )
 
 
@@ -202,16 +247,40 @@ def decide(
         case RestoreTrip(actor, to_version, target, audience):
             restored = _restore(state, to_version, target)
             return (restored, *replaced_notices(state, restored, actor.user_id, actor.name, audience, target))
-        case PostChatMessage(actor, message_id, message, kind, present):
-            posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind)
+        case PostChatMessage(actor, message_id, message, kind, present, mentions):
+            named = tuple(dict.fromkeys(u for u in mentions if u != actor.user_id and state.is_member(u)))
+            posted = ChatMessagePosted(message_id, actor.user_id, actor.name, message, kind, named)
             return (posted, *_notify_absent(state, posted, present))
+        case EditChatMessage(actor, message_id, message, at, author):
+            author = _live_author(state, message_id, author)
+            if actor.user_id != author:
+                raise CommandRefused(ErrorCode.FORBIDDEN, "only its author may edit a message")
+            return (ChatMessageEdited(message_id, author, message, at),)
+        case DeleteChatMessage(actor, message_id, at, author):
+            author = _live_author(state, message_id, author)
+            if actor.user_id != author and not can_manage(state, actor.user_id, actor.is_admin):
+                raise CommandRefused(
+                    ErrorCode.FORBIDDEN, "only its author, the trip's owner or an admin may delete a message"
+                )
+            return (ChatMessageDeleted(message_id, author, actor.user_id, at),)
+        case ReactToChatMessage(actor, message_id, emoji, add, author):
+            author = _live_author(state, message_id, author)
+            note = state.chat_notes.get(message_id)
+            before = note.reactions if note is not None else ()
+            after = reacted(before, actor.user_id, emoji, add)
+            if after == before:
+                return ()  # already so: nothing changes
+            if len(after) > MAX_REACTION_KINDS:
+                raise invalid("emoji", f"a message holds at most {MAX_REACTION_KINDS} kinds of reaction")
+            return (ChatReactionsChanged(message_id, author, actor.user_id, emoji, add, after),)
     raise TypeError(f"not a trip command: {command!r}")
 
 
 def _notify_absent(
     state: Trip, posted: ChatMessagePosted, present: frozenset[str] | None
 ) -> tuple[NotificationCreated, ...]:
-    """Every member but the sender who is not in the room is notified."""
+    """Every member but the sender who is not in the room is notified, and every member the
+    message mentions, in the room or not (one notification each, of kind ``mention`` then)."""
     return tuple(
         NotificationCreated(
             notification_id(posted.message_id, user),
@@ -220,10 +289,23 @@ def _notify_absent(
             posted.message_id,
             posted.user_id,
             posted.message[:CHAT_PREVIEW_LENGTH],
+            "mention" if user in posted.mentions else "chat_message",
         )
         for user in (state.owner_id, *state.collaborators)
-        if user != posted.user_id and (present is None or user not in present)
+        if user != posted.user_id and (present is None or user not in present or user in posted.mentions)
     )
+
+
+def _live_author(state: Trip, message_id: str, author: str | None) -> str:
+    """Who wrote a message of the trip that is not deleted; refused otherwise."""
+    note = state.chat_notes.get(message_id)
+    if note is not None:
+        if note.deleted:
+            raise CommandRefused(ErrorCode.NOT_FOUND, "that message was deleted")
+        return note.author_id
+    if author is None:
+        raise CommandRefused(ErrorCode.NOT_FOUND, "no such message in this trip")
+    return author
 
 
 def _require_manager(state: Trip, actor: Actor) -> None:
@@ -473,6 +555,8 @@ def evolve(
         return None
     if isinstance(event, ChatMessagePosted):
         return _replace(state, version=version)
+    if isinstance(event, ChatMessageEdited | ChatMessageDeleted | ChatReactionsChanged):
+        return _replace(state, version=version, chat_notes=_noted(state, event))
     after = _apply_update(state, event, version, at, remember_changes)
     return collab.book_change(state, after, event, version, by) if remember_changes else after
 
@@ -483,6 +567,22 @@ def _day_from_json(raw: dict[str, JSON]) -> Day:
 
 
 _replace = replacer(Trip)
+
+
+def _noted(
+    state: Trip, event: ChatMessageEdited | ChatMessageDeleted | ChatReactionsChanged
+) -> MappingProxyType[str, ChatNote]:
+    notes = dict(state.chat_notes)
+    note = notes.get(event.message_id)
+    if isinstance(event, ChatMessageEdited):
+        reactions = note.reactions if note is not None else ()
+        notes[event.message_id] = ChatNote(event.user_id, event.message, event.edited_at, reactions=reactions)
+    elif isinstance(event, ChatReactionsChanged):
+        kept = note if note is not None else ChatNote(event.author_id)
+        notes[event.message_id] = replace(kept, reactions=event.reactions)
+    else:
+        notes[event.message_id] = ChatNote(event.user_id, deleted_by=event.deleted_by, deleted_at=event.deleted_at)
+    return MappingProxyType(notes)
 
 
 def _touched(state: Trip, version: int, update_type: str, item_ids: list[str]) -> SharedMap[str, tuple[Touch, ...]]:

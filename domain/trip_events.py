@@ -13,6 +13,9 @@ from typing import Any
 JSON = Any
 
 NOTIFICATION_CREATED = "notification_created"
+CHAT_MESSAGE_EDITED = "chat_message_edited"
+CHAT_MESSAGE_DELETED = "chat_message_deleted"
+CHAT_REACTIONS_CHANGED = "chat_reactions_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,40 @@ class ChatMessagePosted:
     name: str | None
     message: str
     type: str
+    mentions: tuple[str, ...] = ()  # members the message names (each is notified, in the room or not)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessageEdited:
+    """The author changed a message's text (earlier texts stay in the log only)."""
+
+    message_id: str
+    user_id: str  # the author, who alone may edit
+    message: str
+    edited_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessageDeleted:
+    """A message is gone: histories show a tombstone (who deleted it, when), never its text."""
+
+    message_id: str
+    user_id: str  # the author
+    deleted_by: str
+    deleted_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReactionsChanged:
+    """A member added or removed a reaction; ``reactions`` is the message's summary after it
+    (so the room is told the whole of it, and a fold needs no earlier event)."""
+
+    message_id: str
+    author_id: str  # who wrote the message
+    user_id: str  # who reacted
+    emoji: str
+    added: bool
+    reactions: tuple[tuple[str, tuple[str, ...]], ...]  # (emoji, users), first reacted first
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +199,7 @@ class NotificationCreated:
     message_id: str
     from_user_id: str
     preview: str
+    kind: str = "chat_message"  # or "mention": the message names the user
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +225,9 @@ class ChangeNotified:
 
 CHANGE_REPLACED = "change_replaced"  # the kind of a ChangeNotified notification
 
-TripEvent = TripCreated | TripUpdated | ChatMessagePosted
+ChatMessageChanged = ChatMessageEdited | ChatMessageDeleted | ChatReactionsChanged
+
+TripEvent = TripCreated | TripUpdated | ChatMessagePosted | ChatMessageChanged
 DecidedEvent = TripEvent | NotificationCreated | ChangeNotified
 
 
@@ -313,14 +353,48 @@ def event_to_json(event: DecidedEvent) -> dict[str, JSON]:
             if event.name is not None:
                 body["name"] = event.name
             body.update(message=event.message, type=event.type)
+            if event.mentions:
+                body["mentions"] = list(event.mentions)
             return {"type": "chat_message", "data": body}
+        case ChatMessageEdited():
+            return {
+                "type": CHAT_MESSAGE_EDITED,
+                "data": {
+                    "messageId": event.message_id,
+                    "userId": event.user_id,
+                    "message": event.message,
+                    "editedAt": event.edited_at,
+                },
+            }
+        case ChatMessageDeleted():
+            return {
+                "type": CHAT_MESSAGE_DELETED,
+                "data": {
+                    "messageId": event.message_id,
+                    "userId": event.user_id,
+                    "deletedBy": event.deleted_by,
+                    "deletedAt": event.deleted_at,
+                },
+            }
+        case ChatReactionsChanged():
+            return {
+                "type": CHAT_REACTIONS_CHANGED,
+                "data": {
+                    "messageId": event.message_id,
+                    "authorId": event.author_id,
+                    "userId": event.user_id,
+                    "emoji": event.emoji,
+                    "added": event.added,
+                    "reactions": [{"emoji": emoji, "userIds": list(users)} for emoji, users in event.reactions],
+                },
+            }
         case NotificationCreated():
             return {
                 "type": NOTIFICATION_CREATED,
                 "data": {
                     "notificationId": event.notification_id,
                     "userId": event.user_id,
-                    "kind": "chat_message",
+                    "kind": event.kind,
                     "tripId": event.trip_id,
                     "messageId": event.message_id,
                     "fromUserId": event.from_user_id,
@@ -359,5 +433,21 @@ def event_from_json(raw: dict[str, JSON]) -> TripEvent:
         case "trip_updated":
             return update_from_json(data["updateType"], data["data"])
         case "chat_message":
-            return ChatMessagePosted(data["messageId"], data["userId"], data.get("name"), data["message"], data["type"])
+            return ChatMessagePosted(
+                data["messageId"],
+                data["userId"],
+                data.get("name"),
+                data["message"],
+                data["type"],
+                tuple(data.get("mentions", ())),
+            )
+        case "chat_message_edited":
+            return ChatMessageEdited(data["messageId"], data["userId"], data["message"], data["editedAt"])
+        case "chat_message_deleted":
+            return ChatMessageDeleted(data["messageId"], data["userId"], data["deletedBy"], data["deletedAt"])
+        case "chat_reactions_changed":
+            reactions = tuple((item["emoji"], tuple(item["userIds"])) for item in data["reactions"])
+            return ChatReactionsChanged(
+                data["messageId"], data["authorId"], data["userId"], data["emoji"], data["added"], reactions
+            )
     raise ValueError(f"not a trip event: {raw['type']!r}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from domain.chat_notes import ChatNote
 from domain.shared_map import SharedMap
 
 JSON = Any
@@ -135,6 +136,8 @@ class Trip:
     redo_steps: Mapping[str, tuple[UndoStep, ...]] = field(default_factory=lambda: MappingProxyType({}))
     # activity id -> the id of its day (derived from ``days``: finds an activity without a scan)
     places: SharedMap[str, str] = field(default_factory=SharedMap)
+    # message id -> its note, for messages edited or deleted since posted (never sent whole to clients)
+    chat_notes: Mapping[str, ChatNote] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self, *, with_days: bool = True) -> dict[str, JSON]:
         return {

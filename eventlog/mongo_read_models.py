@@ -8,11 +8,16 @@ nodes writing at once never move a document back:
   document whose ``version`` is lower than the one written; with ``upsert`` a
   document at the same or a newer version makes the insert fail on ``_id``,
   which means "already as new": ignored.
-* ``chat_messages``: ``{_id: messageId, tripId, seq, ...view}``, inserted once;
-  a duplicate key means it is there already.
+* ``chat_messages``: ``{_id: messageId, tripId, seq, ...view}``.  A message is
+  upserted with its text set only on insert; an edit sets the text where no
+  newer edit (``editedSeq``) and no delete is, reactions likewise (``reactionsSeq``);
+  a delete sets the tombstone and
+  unsets the text for good.  So an edit or a delete written before its message
+  (background writes land in any order) is never undone by it.
 * ``notifications``: ``{_id: notificationId, userId, ..., createdAt, position,
-  read}``.  Creating sets the view and ``read: false`` only on insert; marking
-  read only ever sets ``read: true``, so the two converge in any order.
+  read}``.  Creating sets the view, and ``read: false`` and the preview only on
+  insert; marking read only ever sets ``read: true``, so the two converge in any
+  order.  A chat notification's ``preview`` is emptied when its message is deleted.
 
 Indexes come from ``eventlog/migrations/m0002_read_models.py``.  The database is the
 URL's (``travelsense`` when it has none) unless ``database`` is given, as for
@@ -75,10 +80,14 @@ class MongoReadModels:
         with translated():
             if change.trip is not None:
                 await self._write_trip(change.trip.trip_id, change.trip.version, change.trip.state)
-            if change.messages:
-                await self._insert_messages(change.messages)
+            if change.messages or change.message_changes:
+                await self._write_messages(change.messages, change.message_changes)
             if change.created or change.reads:
                 await self._write_notifications(change)
+            if change.deleted_previews:
+                await self._database()[NOTIFICATIONS].update_many(
+                    {"messageId": {"$in": change.deleted_previews}}, {"$set": {"preview": ""}}
+                )
 
     def _opened(self, change: ReadModelChange) -> ReadModelChange:
         assert self._opener is not None
@@ -86,7 +95,12 @@ class MongoReadModels:
         if trip is not None and trip.state is not None:
             trip = TripView(trip.trip_id, trip.version, self._opener.open(trip.state))
         return ReadModelChange(
-            trip, self._opener.open(change.messages), self._opener.open(change.created), change.reads
+            trip,
+            self._opener.open(change.messages),
+            self._opener.open(change.created),
+            change.reads,
+            self._opener.open(change.message_changes),
+            change.deleted_previews,
         )
 
     async def erase_person(self, user_id: str, trips: list[TripView]) -> None:
@@ -117,25 +131,85 @@ class MongoReadModels:
                 upsert=True,
             )
 
-    async def _insert_messages(self, messages: list[Document]) -> None:
-        documents = [{"_id": message["messageId"], **message} for message in messages]
-        try:
-            await self._database()[CHAT_MESSAGES].insert_many(documents, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if exc.details.get("writeConcernErrors") or any(e.get("code") not in _DUPLICATE_KEY_CODES for e in errors):
-                raise
+    async def _write_messages(self, messages: list[Document], changes: list[Document]) -> None:
+        operations: list[UpdateOne] = []
+        for message in messages:
+            fixed = {key: value for key, value in message.items() if key != "message"}
+            operations.append(
+                UpdateOne(
+                    {"_id": message["messageId"]},
+                    {"$set": fixed, "$setOnInsert": {"message": message["message"]}},
+                    upsert=True,
+                )
+            )
+        for change in changes:
+            known = {"tripId": change["tripId"], "userId": change["userId"], "messageId": change["messageId"]}
+            if "reactions" in change:
+                operations.append(
+                    UpdateOne(
+                        {
+                            "_id": change["messageId"],
+                            "deleted": {"$exists": False},
+                            "$or": [{"reactionsSeq": {"$exists": False}}, {"reactionsSeq": {"$lt": change["seq"]}}],
+                        },
+                        {
+                            "$set": {"reactions": change["reactions"], "reactionsSeq": change["seq"]},
+                            "$setOnInsert": {"tripId": change["tripId"], "messageId": change["messageId"]},
+                        },
+                        upsert=True,
+                    )
+                )
+            elif change.get("deleted"):
+                tombstone = {"deleted": True, "deletedBy": change["deletedBy"], "deletedAt": change["deletedAt"]}
+                operations.append(
+                    UpdateOne(
+                        {"_id": change["messageId"]},
+                        {
+                            "$set": {**known, **tombstone},
+                            "$unset": {"message": "", "edited": "", "editedAt": "", "reactions": ""},
+                        },
+                        upsert=True,
+                    )
+                )
+            else:
+                edit = {"message": change["message"], "edited": True, "editedAt": change["editedAt"]}
+                operations.append(
+                    UpdateOne(
+                        {
+                            "_id": change["messageId"],
+                            "deleted": {"$exists": False},  # only ever set true
+                            "$or": [{"editedSeq": {"$exists": False}}, {"editedSeq": {"$lt": change["seq"]}}],
+                        },
+                        {"$set": {**edit, "editedSeq": change["seq"]}, "$setOnInsert": known},
+                        upsert=True,
+                    )
+                )
+        # a filter that does not match an existing document (deleted, or a newer edit) makes its
+        # upsert fail on _id: "already newer", skipped; two upserts of one new _id may race: retried once
+        for attempt in range(2):
+            try:
+                await self._database()[CHAT_MESSAGES].bulk_write(operations, ordered=False)
+                return
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if exc.details.get("writeConcernErrors") or any(
+                    e.get("code") not in _DUPLICATE_KEY_CODES for e in errors
+                ):
+                    raise
+                if attempt:
+                    return
+                # retried: each operation is idempotent, and one that is "already newer" fails again harmlessly
+                failed = {int(e["index"]) for e in errors}
+                operations = [op for index, op in enumerate(operations) if index in failed]
 
     async def _write_notifications(self, change: ReadModelChange) -> None:
         operations: list[UpdateOne] = []
         for created in change.created:
-            view = {key: value for key, value in created.items() if key != "read"}
+            # the preview only on insert: a deleted message's emptied one is never written back
+            view = {key: value for key, value in created.items() if key not in ("read", "preview")}
+            first = {"read": False, **({"preview": created["preview"]} if "preview" in created else {})}
             operations.append(
-                UpdateOne(
-                    {"_id": created["notificationId"]},
-                    {"$set": view, "$setOnInsert": {"read": False}},
-                    upsert=True,
-                )
+                UpdateOne({"_id": created["notificationId"]}, {"$set": view, "$setOnInsert": first}, upsert=True)
             )
         for read in change.reads:
             operations.append(

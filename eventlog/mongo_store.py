@@ -534,6 +534,21 @@ class MongoEventStore:
             documents: list[Document] = await cursor.to_list(None)
         return [from_document(document) for document in reversed(documents)]
 
+    async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
+        query: Document = {
+            "stream": stream,
+            "version": {"$exists": True},
+            "events": {"$elemMatch": {"type": "chat_message", "data.messageId": message_id}},
+        }
+        with translated():
+            document = await self._log.find_one(query)
+        return from_document(document) if document else None
+
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        query: Document = {"stream": stream, "version": {"$gt": after_version}, **_CHAT, "userId": {"$ne": not_by}}
+        with translated():
+            return int(await self._log.count_documents(query, limit=limit))
+
     @property
     def _snapshots(self) -> AsyncCollection[Document]:
         return self._database()["snapshots"]

@@ -128,6 +128,15 @@ class EventStore(Protocol):
         of the stream.  Read through an index, whatever the length of the stream."""
         ...
 
+    async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
+        """The record that posted the message ``message_id`` in the stream (None: none did), through an index."""
+        ...
+
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        """How many chat messages the stream has after ``after_version`` that ``not_by`` did not post,
+        counted up to ``limit``, through an index."""
+        ...
+
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         """Keep the snapshot unless its stream has a newer one; the older ones of the stream go."""
         ...

@@ -30,9 +30,14 @@ class ReadModelChange:
     messages: list[dict[str, Any]] = field(default_factory=list)  # chat message views (with tripId, seq)
     created: list[dict[str, Any]] = field(default_factory=list)  # notifications: view + userId, position
     reads: list[NotificationRead] = field(default_factory=list)
+    # edits and deletes of chat messages, in stream order (``chat_change_view``: a deleted one has no text)
+    message_changes: list[dict[str, Any]] = field(default_factory=list)
+    deleted_previews: list[str] = field(default_factory=list)  # ids of deleted chat messages: previews emptied
 
     def __bool__(self) -> bool:
-        return bool(self.trip or self.messages or self.created or self.reads)
+        return bool(
+            self.trip or self.messages or self.created or self.reads or self.message_changes or self.deleted_previews
+        )
 
 
 class ReadModelSink(Protocol):

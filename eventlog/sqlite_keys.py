@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from eventlog.key_port import KEY_BYTES, DataKey
+from eventlog.sqlite_wal import into_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -62,8 +63,8 @@ class SqliteKeyStore:
     def __init__(self, path: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(path, timeout=5.0, check_same_thread=False, isolation_level=None)
+        into_wal(self._db, 5.0)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute("PRAGMA busy_timeout=5000")

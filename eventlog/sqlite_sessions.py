@@ -18,6 +18,7 @@ import orjson
 
 from eventlog.ports import StoreUnavailable
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionQuery, SessionRecord
+from eventlog.sqlite_wal import into_wal
 
 T = TypeVar("T")
 
@@ -97,7 +98,7 @@ class SqliteSessionRecords:
         def connect() -> None:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            into_wal(db, 5.0)
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             db.isolation_level = "DEFERRED"  # ``with db`` commits

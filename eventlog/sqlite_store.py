@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,6 +50,7 @@ from eventlog.records import (
     slim_from_document,
     slim_record,
 )
+from eventlog.sqlite_wal import into_wal
 
 MAX_BATCH = 512
 SPLIT_BATCH = 5000  # version 1 rows split per transaction when the store opens
@@ -301,18 +301,7 @@ class SqliteEventStore:
         return conn
 
     def _into_wal(self, conn: sqlite3.Connection) -> None:
-        """Switching a file to WAL takes it whole, and SQLite answers "locked" at once,
-        without its busy handler, when another process is at it (several nodes starting
-        on one new file): retried here for as long as the busy timeout."""
-        deadline = time.monotonic() + self._busy_timeout_ms / 1000
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        into_wal(conn, self._busy_timeout_ms / 1000)
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Any:
         if self._closed:
@@ -604,6 +593,31 @@ class SqliteEventStore:
             return [_record(*row) for row in reversed(rows)]
 
         result: list[LogRecord] | None = await self._run(self._reader, page)
+        return result
+
+    async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
+        found = await self._run(
+            self._reader,
+            self._select,
+            f"SELECT {_COLUMNS} FROM log WHERE message_id = ? AND stream = ?",
+            (message_id, stream),
+        )
+        return found[0] if found else None
+
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        def count() -> int:
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM log WHERE stream = ? AND message_id IS NOT NULL"
+                    " AND version > ? AND user_id IS NOT ? LIMIT ?)",
+                    (stream, after_version, not_by, limit),
+                )
+                .fetchone()
+            )
+            return int(row[0])
+
+        result: int = await self._run(self._reader, count)
         return result
 
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:

@@ -63,9 +63,9 @@ class BroadcastHandler(AdminServiceHandler):
 
     async def post(self) -> None:
         async def broadcast() -> None:
-            self.require_admin()
+            admin = self.require_admin()
             body = schemas.check_body("broadcast", self.json_body())
-            self.send_json(await self.admin_service.broadcast(self.origin, body))
+            self.send_json(await self.admin_service.broadcast(self.origin, body, sender_name=admin.name))
 
         await self.admin(broadcast, self.command_name)
 

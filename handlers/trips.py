@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import schemas
+from domain.chat_notes import noted_view
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
 from handlers.bounded import RestEdge
@@ -98,15 +99,18 @@ class TripEventsHandler(TripApiHandler):
             trip_key = self.path_id(trip_id, "tripId")
             after = self.int_arg("after", 0, 0, None)
             limit = self.int_arg("limit", 100, 1, 1000)
-            records = await self.trips.stream(identity, trip_key, after, limit)
+            records, notes = await self.trips.stream(identity, trip_key, after, limit)
             events: list[dict[str, Any]] = []
             for record in records:
                 event = record.stream_event
+                data = event["data"]
+                if event["type"] == "chat_message" and notes:  # edited or deleted since: as it is now
+                    data = noted_view(data, notes.get(data["messageId"]))
                 events.append(
                     {
                         "seq": record.version,
                         "type": event["type"],
-                        "data": event["data"],
+                        "data": data,
                         "userId": record.user_id,
                         "timestamp": record.at,
                     }

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.chat_notes import ChatNote, noted_view, reactions_json
+from domain.trip_events import CHAT_MESSAGE_DELETED, CHAT_MESSAGE_EDITED, CHAT_REACTIONS_CHANGED
 from eventlog.records import RecordView
-from projections.digests import Running, chat_summary, item_bytes
+from projections.digests import Running, chat_item_bytes, chat_summary
 from projections.trips import CHAT_MESSAGE, StreamGap
+
+CHAT_CHANGES = frozenset({CHAT_MESSAGE_EDITED, CHAT_MESSAGE_DELETED, CHAT_REACTIONS_CHANGED})
 
 
 def chat_message_view(record: RecordView) -> dict[str, Any] | None:
@@ -18,6 +22,46 @@ def chat_message_view(record: RecordView) -> dict[str, Any] | None:
     return _message_view(event["data"], record.stream, record.version, record.at)
 
 
+def chat_change_view(record: RecordView) -> dict[str, Any] | None:
+    """An edit, a delete or a reaction as the room is told of it (``chat_message_edited``,
+    ``chat_message_deleted``, ``chat_reactions``)."""
+    event = record.stream_event
+    if event is None or event["type"] not in CHAT_CHANGES:
+        return None
+    data = event["data"]
+    view: dict[str, Any] = {"messageId": data["messageId"], "tripId": record.stream, "userId": data["userId"]}
+    if event["type"] == CHAT_MESSAGE_EDITED:
+        view.update(message=data["message"], edited=True, editedAt=data["editedAt"])
+    elif event["type"] == CHAT_MESSAGE_DELETED:
+        view.update(deleted=True, deletedBy=data["deletedBy"], deletedAt=data["deletedAt"])
+    else:
+        view.update(emoji=data["emoji"], added=data["added"], reactions=_summary(data["reactions"]))
+    view["seq"] = record.version
+    return view
+
+
+def _summary(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return reactions_json(tuple((item["emoji"], tuple(item["userIds"])) for item in raw))
+
+
+def changed_view(view: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """A held message's view after an edit, a delete or a reaction (the same as ``noted_view``
+    gives from the trip's note after it)."""
+    data = event["data"]
+    if event["type"] == CHAT_MESSAGE_DELETED:
+        return noted_view(view, ChatNote(data["userId"], deleted_by=data["deletedBy"], deleted_at=data["deletedAt"]))
+    if view.get("deleted"):
+        return view
+    changed = dict(view)
+    if event["type"] == CHAT_MESSAGE_EDITED:
+        changed.update(message=data["message"], edited=True, editedAt=data["editedAt"])
+    elif data["reactions"]:
+        changed["reactions"] = _summary(data["reactions"])
+    else:
+        changed.pop("reactions", None)
+    return changed
+
+
 def _message_view(data: dict[str, Any], trip_id: str | None, seq: int | None, at: str) -> dict[str, Any]:
     view: dict[str, Any] = {"messageId": data["messageId"], "tripId": trip_id, "userId": data["userId"]}
     name = data.get("name")
@@ -25,6 +69,9 @@ def _message_view(data: dict[str, Any], trip_id: str | None, seq: int | None, at
         view["name"] = name
     view["message"] = data["message"]
     view["type"] = data["type"]
+    mentions = data.get("mentions")
+    if mentions:
+        view["mentions"] = mentions
     view["timestamp"] = at
     view["seq"] = seq
     return view
@@ -50,7 +97,7 @@ MESSAGE_OVERHEAD = 900  # about what one message view takes besides its text, in
 
 
 def _message_weight(message: dict[str, Any]) -> int:
-    return MESSAGE_OVERHEAD + len(message["message"])
+    return MESSAGE_OVERHEAD + len(message.get("message", ""))
 
 
 class ChatHistories:
@@ -113,10 +160,32 @@ class ChatHistories:
         if events and events[0]["type"] == CHAT_MESSAGE:
             message = _message_view(events[0]["data"], stream, version, record.at)
             if chat.running is not None:
-                chat.running.add(item_bytes(message))
+                chat.running.add(chat_item_bytes(message))
             else:
                 self._add(chat, message)
+        elif events and events[0]["type"] in CHAT_CHANGES and chat.running is None:
+            self._change(chat, events[0])
         return True
+
+    def _change(self, chat: _TripChat, event: dict[str, Any]) -> None:
+        """An edit, a delete or a reaction of a message held: its view becomes the current one (a
+        deleted one keeps no text).  One not held is shown so by ``ReadSide.chat_page``."""
+        found = chat.index.get(event["data"]["messageId"])
+        if found is None or found < chat.base:
+            return
+        old = chat.messages[found - chat.base]
+        new = changed_view(old, event)
+        chat.messages[found - chat.base] = new
+        if self._tail is not None:
+            chat.weight += _message_weight(new) - _message_weight(old)
+
+    def held_message(self, trip_id: str, message_id: str) -> dict[str, Any] | None:
+        """The message's view if held (None: not held, which does not mean it does not exist)."""
+        chat = self._trips.get(trip_id)
+        found = chat.index.get(message_id) if chat is not None else None
+        if chat is None or found is None or found < chat.base:
+            return None
+        return chat.messages[found - chat.base]
 
     def held_page(self, trip_id: str, limit: int, before: str | None) -> list[dict[str, Any]] | NotHeld | None:
         """``page``, or ``NOT_HELD`` when what is held cannot tell (a tail, or a trip not held)."""

@@ -52,11 +52,22 @@ def chat_summary(running: Running) -> dict[str, Any]:
     return {"messages": running.count, "digest": running.hexdigest()}
 
 
+# what an edit or a delete changes in a message view after it is posted: a compact
+# side digests a message once, as posted, so the digests leave these out (the
+# changes themselves are compared in the trips' states, ``chatNotes``)
+CHANGING_CHAT_FIELDS = frozenset({"message", "edited", "editedAt", "deleted", "deletedBy", "deletedAt", "reactions"})
+
+
+def chat_item_bytes(message: dict[str, Any]) -> bytes:
+    """A chat message view's canonical bytes, without what edits and deletes change."""
+    return item_bytes({key: value for key, value in message.items() if key not in CHANGING_CHAT_FIELDS})
+
+
 def compact_chat(messages: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """A trip's chat history as a compact read side keeps it."""
     running = Running()
     for message in messages:
-        running.add(item_bytes(message))
+        running.add(chat_item_bytes(message))
     return chat_summary(running)
 
 
@@ -82,8 +93,13 @@ class UserNotifications:
         }
 
 
+# a notification's read flag changes after it is created, and so does a chat notification's
+# preview (emptied when its message is deleted): a compact side digests neither
+_CHANGING_NOTIFICATION_FIELDS = frozenset({"read", "preview"})
+
+
 def notification_without_flag(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in item.items() if key != "read"}
+    return {key: value for key, value in item.items() if key not in _CHANGING_NOTIFICATION_FIELDS}
 
 
 def compact_notifications(items: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.trip_events import NOTIFICATION_CREATED
+from domain.trip_events import CHAT_MESSAGE_DELETED, NOTIFICATION_CREATED
 from eventlog.records import RecordView
-from projections.digests import UserNotifications, id_digest, item_bytes
+from projections.digests import UserNotifications, id_digest, item_bytes, notification_without_flag
 
 __all__ = ["NOTIFICATION_CREATED", "NOTIFICATION_READ", "NOTIFYING_COMMANDS", "Notifications", "notification_view"]
 
 NOTIFICATION_READ = "notification_read"
 # The commands whose records may carry notification events (a change tells the people
-# outside the room whose values it replaced).
-NOTIFYING_COMMANDS = ("chat_message", "notify", "mark_notification_read", "trip_update", "undo", "redo", "restore_trip")
+# outside the room whose values it replaced; a deleted message's notifications lose their preview).
+NOTIFYING_COMMANDS = (
+    *("chat_message", "notify", "mark_notification_read", "delete_message"),
+    *("trip_update", "undo", "redo", "restore_trip"),
+)
 
 
 def notification_view(data: dict[str, Any], at: str) -> dict[str, Any]:
@@ -35,6 +38,8 @@ class Notifications:
         self.compact = compact
         self._by_user: dict[str, dict[str, dict[str, Any]]] = {}
         self._compact: dict[str, UserNotifications] = {}
+        # chat message id -> the (user, notification id) of the notifications that preview it
+        self._previews: dict[str, list[tuple[str, str]]] = {}
 
     def apply(self, record: RecordView) -> bool:
         if record.position <= self.position:
@@ -47,14 +52,27 @@ class Notifications:
                 data = event["data"]
                 view = notification_view(data, record.at)
                 if self.compact:
-                    self._user(data["userId"]).created.add(item_bytes(view))
+                    self._user(data["userId"]).created.add(item_bytes(notification_without_flag(view)))
                 else:
                     self._by_user.setdefault(data["userId"], {})[data["notificationId"]] = {**view, "read": False}
+                    if "messageId" in data and "preview" in data:
+                        entry = (data["userId"], data["notificationId"])
+                        self._previews.setdefault(data["messageId"], []).append(entry)
                 changed = True
+            elif kind == CHAT_MESSAGE_DELETED:
+                changed = self._forget_preview(event["data"]["messageId"]) or changed
             elif kind == NOTIFICATION_READ:
                 data = event["data"]
                 changed = self._mark_read(data["userId"], data["notificationId"]) or changed
         return changed
+
+    def _forget_preview(self, message_id: str) -> bool:
+        """A deleted message's text leaves the notifications that previewed it (their ``preview`` is empty)."""
+        for user_id, notification_id in self._previews.pop(message_id, ()):
+            found = self._by_user.get(user_id, {}).get(notification_id)
+            if found is not None:
+                found["preview"] = ""
+        return True
 
     def _user(self, user_id: str) -> UserNotifications:
         found = self._compact.get(user_id)

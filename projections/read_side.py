@@ -31,12 +31,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from domain.chat_notes import noted_view
 from domain.trip_codec import trip_from_snapshot, trip_to_snapshot
+from domain.trip_events import CHAT_MESSAGE_DELETED
 from domain.trip_model import Trip
 from eventlog.ports import EventStore, RecordFilter, TripSnapshot
 from eventlog.records import LogRecord, RecordView
+from projections.announcements import ANNOUNCING_COMMANDS, Announcements
 from projections.audit import AuditViews
-from projections.chat import ChatHistories, NotHeld, chat_message_view
+from projections.chat import ChatHistories, NotHeld, chat_change_view, chat_message_view
 from projections.notifications import (
     NOTIFICATION_CREATED,
     NOTIFICATION_READ,
@@ -44,6 +47,7 @@ from projections.notifications import (
     Notifications,
     notification_view,
 )
+from projections.read_marks import READ_COMMANDS, ReadMarks
 from projections.read_models import NotificationRead, ReadModelChange, ReadModelWriter, TripView
 from projections.sessions import SessionFolder
 from projections.snapshot_schema import snapshot_schema
@@ -90,6 +94,10 @@ class ReadSide:
         self.chat = ChatHistories(compact=compact, tail=cache.chat_tail if cache is not None else None)
         self.notifications = Notifications(compact=compact)
         self.audit = AuditViews()
+        self.read_marks = ReadMarks()
+        self._read_marks_lock = asyncio.Lock()
+        self.announcements = Announcements()
+        self._announcements_read: asyncio.Future[None] | None = None  # the catch-up running, if any
         self.gaps: dict[str, str] = {}  # rebuilds: stream -> the gap that stopped it
         self.folded = 0  # the furthest log position this side has folded (the projection lag metric)
         self._loaded: set[str] = set()
@@ -126,9 +134,7 @@ class ReadSide:
                     self._hold(record.stream)
                 if change is not None and applied:
                     change.trip = self._trip_view(record.stream)
-                    message = chat_message_view(record)
-                    if message is not None:
-                        change.messages.append(message)
+                    _message_changes(record, change)
         if self._writer is not None and change is not None:
             self._writer.submit(change)
         if self._sessions is not None:
@@ -165,11 +171,14 @@ class ReadSide:
             return
         limit = cache.chat_tail or WHOLE_HISTORY
         records = await self._store.read_chat_page(trip_id, limit) if version else []
-        messages = [
-            view
-            for record in records or ()
-            if (record.version or 0) <= version and (view := chat_message_view(record)) is not None
-        ]
+        messages = self._noted(
+            trip_id,
+            [
+                view
+                for record in records or ()
+                if (record.version or 0) <= version and (view := chat_message_view(record)) is not None
+            ],
+        )
         self.chat.seed(trip_id, version, messages, complete=version == 0 or len(records or ()) < limit)
 
     async def _fold_trip(self, trip_id: str) -> None:
@@ -182,9 +191,7 @@ class ReadSide:
             for record in records:
                 applied = self.trips.apply(record)
                 if self.chat.apply(record) and change is not None:
-                    message = chat_message_view(record)
-                    if message is not None:
-                        change.messages.append(message)
+                    _message_changes(record, change)
                 if applied and change is not None:
                     change.trip = TripView(trip_id, 0, None)  # filled in below, once
             self._seen(records)
@@ -219,7 +226,25 @@ class ReadSide:
         records = await self._store.read_chat_page(trip_id, limit, before)
         if records is None:
             return None
-        return [view for record in records if (view := chat_message_view(record)) is not None]
+        return self._noted(trip_id, [view for record in records if (view := chat_message_view(record)) is not None])
+
+    async def chat_author(self, trip_id: str, message_id: str) -> str | None:
+        """Who posted the message in the trip (None: no such message), from memory or the store's index."""
+        held = self.chat.held_message(trip_id, message_id)
+        if held is not None:
+            return str(held["userId"])
+        record = await self._store.find_chat_message(trip_id, message_id)
+        view = chat_message_view(record) if record is not None else None
+        return str(view["userId"]) if view is not None else None
+
+    def _noted(self, trip_id: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Messages read from the log as posted, in their current form (edited, or tombstones)
+        as the trip's state notes them (the state as of the last change other than a post)."""
+        state = self.trips.membership(trip_id)
+        notes = state.chat_notes if state is not None else {}
+        if not notes:
+            return views
+        return [noted_view(view, notes.get(view["messageId"])) for view in views]
 
     # the cache ------------------------------------------------------------------
 
@@ -325,6 +350,36 @@ class ReadSide:
                 if len(records) < self._page:
                     return
 
+    async def catch_up_read_marks(self) -> None:
+        async with self._read_marks_lock:
+            where = RecordFilter(commands=READ_COMMANDS)
+            while True:
+                records = await self._read_all(self.read_marks.position, self._page, where)
+                for record in records:
+                    self.read_marks.apply(record)
+                self._seen(records)
+                if len(records) < self._page:
+                    return
+
+    async def catch_up_announcements(self) -> None:
+        """Read the announcements appended since the last catch-up.  Every new connection asks (a
+        join storm asks at once): callers while one read is running share it instead of each
+        reading in turn; the read is shielded, so a caller that stops waiting does not stop it."""
+        running = self._announcements_read
+        if running is None or running.done():
+            running = self._announcements_read = asyncio.ensure_future(self._read_announcements())
+        await asyncio.shield(running)
+
+    async def _read_announcements(self) -> None:
+        where = RecordFilter(commands=ANNOUNCING_COMMANDS)
+        while True:
+            records = await self._read_all(self.announcements.position, self._page, where)
+            for record in records:
+                self.announcements.apply(record)
+            self._seen(records)
+            if len(records) < self._page:
+                return
+
     async def catch_up_audit(self) -> None:
         async with self._audit_lock:
             while True:
@@ -423,6 +478,17 @@ class ReadSide:
         return views
 
 
+def _message_changes(record: RecordView, change: ReadModelChange) -> None:
+    """A chat message, or an edit or a delete of one, as an external read model write."""
+    message = chat_message_view(record)
+    if message is not None:
+        change.messages.append(message)
+        return
+    changed = chat_change_view(record)
+    if changed is not None:
+        change.message_changes.append(changed)
+
+
 def _notification_changes(record: RecordView, change: ReadModelChange) -> None:
     """The notifications a record creates or marks read, as external read model writes."""
     for event in record.events:
@@ -430,5 +496,7 @@ def _notification_changes(record: RecordView, change: ReadModelChange) -> None:
         if event["type"] == NOTIFICATION_CREATED:
             view = notification_view(data, record.at)
             change.created.append({**view, "userId": data["userId"], "position": record.position})
+        elif event["type"] == CHAT_MESSAGE_DELETED:
+            change.deleted_previews.append(data["messageId"])
         elif event["type"] == NOTIFICATION_READ:
             change.reads.append(NotificationRead(data["notificationId"], data["userId"], record.position))

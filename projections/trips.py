@@ -117,4 +117,13 @@ class TripStates:
     def snapshot(self) -> dict[str, Any]:
         for trip_id in list(self._deferred):
             self._settle(trip_id)
-        return {trip_id: state.to_json() for trip_id, state in sorted(self._states.items()) if state is not None}
+        return {trip_id: _compared(state) for trip_id, state in sorted(self._states.items()) if state is not None}
+
+
+def _compared(state: Trip) -> dict[str, Any]:
+    """The trip as replays compare it: its view, and the notes of chat messages edited or deleted
+    (the chat histories' digests leave those changes out, see ``projections/digests.py``)."""
+    view = state.to_json()
+    if state.chat_notes:
+        view["chatNotes"] = {message_id: note.to_json() for message_id, note in sorted(state.chat_notes.items())}
+    return view

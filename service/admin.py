@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.announcements import announce
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.records import to_document
 from service.admission import ConnectAttempts
+from service.announcements import broadcast_view
 from service.broadcaster import Broadcaster
 from service.clock import Clock
 from service.directory import ConnectionDirectory
@@ -92,28 +94,26 @@ class AdminService:
         self._metrics.admin_action("list_connections", "accepted")
         return {"total": len(connections), "connections": connections}
 
-    async def broadcast(self, origin: Origin, body: dict[str, Any]) -> dict[str, Any]:
-        """``body`` is checked already (``schemas.check_body("broadcast", ...)``)."""
+    async def broadcast(self, origin: Origin, body: dict[str, Any], *, sender_name: str | None) -> dict[str, Any]:
+        """``body`` is checked already (``schemas.check_body("broadcast", ...)``); the frame names the
+        admin (``origin``'s user and ``sender_name``), and the broadcast is kept as an announcement
+        until it expires, for users who connect later (``service/announcements.py``)."""
         broadcast_id = self._new_id()
         delivered = len(await self._directory.list())
-        record = await self._pipeline.record(
+        assert origin.user_id is not None
+        announcement = announce(broadcast_id, body, origin.user_id, sender_name, self._pipeline.now())
+        await self._pipeline.record(
             Request(origin, "admin_broadcast", body),
             (
                 {
                     "type": "broadcast_sent",
                     "data": {"broadcastId": broadcast_id, "type": body["type"], "delivered": delivered},
                 },
+                announcement,
             ),
         )
-        await self._broadcaster.to_all(
-            "broadcast",
-            {
-                "broadcastId": broadcast_id,
-                "message": body["message"],
-                "type": body["type"],
-                "timestamp": record.at,
-            },
-        )
+        # the frame as a later connection gets it (its timestamp: the announcement's, decided before the record)
+        await self._broadcaster.to_all("broadcast", broadcast_view(announcement["data"]))
         self._metrics.admin_action("broadcast", "accepted")
         return {"broadcastId": broadcast_id, "delivered": delivered}
 

@@ -85,8 +85,14 @@ class Broadcaster:
         # a room signal's data is live, not from the log: its names are sealed here (the rest is)
         await self._send(self._seal_live(message) if self._seal_live is not None else message)
 
-    async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
-        await self._send({"kind": USER, "userId": user_id, "event": event, "data": data})
+    async def to_user(
+        self, user_id: str, event: str, data: dict[str, Any], *, ref: str | None = None, sender: str | None = None
+    ) -> None:
+        """To every connection of the user, on any node; the ``sender`` session's copy echoes ``ref``."""
+        message: BusMessage = {"kind": USER, "userId": user_id, "event": event, "data": data}
+        if ref is not None and sender is not None:
+            message.update(ref=ref, sender=sender)
+        await self._send(message)
 
     async def to_all(self, event: str, data: dict[str, Any]) -> None:
         await self._send({"kind": ALL, "event": event, "data": data})

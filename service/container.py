@@ -12,6 +12,7 @@ from eventlog.sealing import Opener
 from projections.read_side import ReadSide
 from service.admin import AdminService, SecurityEvents
 from service.admission import Admission
+from service.announcements import AnnouncementService
 from service.auth import TokenVerifier
 from service.broadcaster import Broadcaster
 from service.clock import Clock
@@ -55,6 +56,7 @@ class Services:
     trips: TripService
     rooms: RoomService
     notifications: NotificationService
+    announcements: AnnouncementService
     session: SessionServices
     metrics: Metrics
     directory: ConnectionDirectory

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.trip_events import CHAT_MESSAGE_DELETED
 from eventlog.key_cache import CachedKeyStore
 from eventlog.ports import EventStore, RecordFilter
 from eventlog.read_model_port import ReadModelSink, TripView
@@ -26,8 +27,6 @@ from service.pipeline import Origin, Pipeline, Request
 from service.privacy import NETWORK_PREFIX, message_key_id, person_subject
 
 PERSON_ERASED = "person_erased"
-# the chat issue's event (``ChatMessageDeleted``, with ``messageId``), as the log names it
-CHAT_MESSAGE_DELETED = "chat_message_deleted"
 _PAGE = 1000
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from domain.chat_notes import ChatNote, noted_view, reactions_json
 from domain.errors import CommandRefused
+from domain.trip_model import Trip
 from eventlog.records import LogRecord
 from eventlog.sealing import Opener
-from projections.chat import chat_message_view
+from projections.chat import CHAT_CHANGES, chat_change_view, chat_message_view
 
 
 def encode(event: str, data: dict[str, Any], ref: str | None = None) -> bytes:
@@ -42,14 +45,27 @@ def error_frame(refusal: CommandRefused, client_event: str | None, ref: str | No
     return encode("error", data, ref)
 
 
-def stream_broadcast(record: LogRecord) -> tuple[str, dict[str, Any]] | None:
-    """The frame every room member gets for a trip-stream record (None: not broadcast)."""
+def stream_broadcast(
+    record: LogRecord, notes: Mapping[str, ChatNote] | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """The frame every room member gets for a trip-stream record (None: not broadcast).
+
+    ``notes`` (a recovery's): a message edited or deleted since is sent as it is now."""
     event = record.stream_event
     if event is None:
         return None
     if event["type"] == "chat_message":
         view = chat_message_view(record)
+        if view is not None and notes:
+            view = noted_view(view, notes.get(view["messageId"]))
         return ("chat_message", view) if view is not None else None
+    if event["type"] in CHAT_CHANGES:
+        change = chat_change_view(record)
+        if change is None:
+            return None
+        if "reactions" in change:
+            return ("chat_reactions", change)
+        return ("chat_message_deleted", change) if change.get("deleted") else ("chat_message_edited", change)
     if event["type"] == "trip_updated":
         return (
             "trip_updated",
@@ -64,3 +80,35 @@ def stream_broadcast(record: LogRecord) -> tuple[str, dict[str, Any]] | None:
             },
         )
     return None
+
+
+def chat_change_frame(record: LogRecord) -> dict[str, object]:
+    """An accepted edit, delete or reaction as its REST answer: what the room was told."""
+    view = chat_change_view(record)
+    assert view is not None
+    return view
+
+
+def unchanged_reactions(trip: Trip, record: LogRecord) -> dict[str, Any]:
+    """The answer to a reaction that changed nothing: the message's reactions as they are (no
+    ``seq``: it took no place in the stream)."""
+    payload = record.payload
+    note = trip.chat_notes.get(payload["messageId"])
+    return {
+        "messageId": payload["messageId"],
+        "tripId": trip.trip_id,
+        "userId": record.user_id,
+        "emoji": payload["emoji"],
+        "added": record.command == "add_reaction",
+        "reactions": reactions_json(note.reactions) if note is not None else [],
+    }
+
+
+def message_reactions(trip: Trip, message_id: str) -> dict[str, Any]:
+    """A message's reactions as they are (a REST reaction's answer)."""
+    note = trip.chat_notes.get(message_id)
+    return {
+        "messageId": message_id,
+        "tripId": trip.trip_id,
+        "reactions": reactions_json(note.reactions) if note is not None else [],
+    }

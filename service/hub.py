@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from domain.chat_notes import ChatNote
 from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
 from eventlog.sealing import Opener
 from service import broadcaster as kinds
@@ -237,8 +238,10 @@ class Hub:
                 targets = self.of_user(message["userId"])
                 if targets:  # encoded (and its personal data opened) only for a user who is here
                     payload = self.encode(message["event"], message["data"])
+                    sender, ref = message.get("sender"), message.get("ref")
+                    own = self.encode(message["event"], message["data"], ref) if sender is not None else payload
                     for conn in targets:
-                        conn.send(payload)
+                        conn.send(own if conn.session_id == sender else payload)
             elif kind == kinds.ALL:
                 payload = self.encode(message["event"], message["data"])
                 for conn in list(self._connections.values()):
@@ -380,11 +383,12 @@ class Hub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def room_frames_since(self, records: list[Any]) -> list[bytes]:
-        """Frames for recovered stream records (join with ``lastSeq``)."""
+    def room_frames_since(self, records: list[Any], notes: Mapping[str, ChatNote] | None = None) -> list[bytes]:
+        """Frames for recovered stream records (join with ``lastSeq``); ``notes``: the trip's
+        (messages edited or deleted since are sent as they are now)."""
         frames = []
         for record in records:
-            frame = stream_broadcast(record)
+            frame = stream_broadcast(record, notes)
             if frame is not None:
                 frames.append(self.encode(*frame))
         return frames

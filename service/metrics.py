@@ -63,6 +63,10 @@ SERVER_EVENTS = frozenset(
         "user_left",
         "trip_updated",
         "chat_message",
+        "chat_message_edited",
+        "chat_message_deleted",
+        "chat_reactions",
+        "chat_read",
         "user_typing",
         "user_viewing",
         "user_presence_updated",
@@ -415,6 +419,12 @@ class MeteredStore:
 
     async def read_chat_page(self, stream: str, limit: int, before: str | None = None) -> list[LogRecord] | None:
         return await self._inner.read_chat_page(stream, limit, before)
+
+    async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
+        return await self._inner.find_chat_message(stream, message_id)
+
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        return await self._inner.count_chat_messages(stream, after_version, not_by, limit)
 
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         await self._inner.save_snapshot(snapshot)

@@ -3,16 +3,23 @@ it committed here, in each stream's version order."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from domain.read_marks import CHAT_READ
 from domain.trip_events import NOTIFICATION_CREATED
 from eventlog.records import LogRecord
 from projections.notifications import notification_view
 from service.broadcaster import Broadcaster
 from service.hub import removed_user
 
+if TYPE_CHECKING:  # service.erasure imports the pipeline, which these reactions are given to
+    from service.erasure import MessageShredder
+
 
 class RecordReactions:
-    def __init__(self, broadcaster: Broadcaster) -> None:
+    def __init__(self, broadcaster: Broadcaster, shredder: MessageShredder | None = None) -> None:
         self._broadcaster = broadcaster
+        self._shredder = shredder  # destroys a deleted chat message's keys (None: nothing is sealed)
 
     async def committed(self, record: LogRecord) -> None:
         if record.version is not None:
@@ -21,7 +28,14 @@ class RecordReactions:
             removed = removed_user(*frame) if frame is not None else None
             if removed is not None and record.stream is not None:
                 await self._broadcaster.revoke(record.stream, removed)
+            if self._shredder is not None:
+                await self._shredder.shred_deleted_messages(record)
         for event in record.events:
             if event["type"] == NOTIFICATION_CREATED:
                 data = event["data"]
                 await self._broadcaster.to_user(data["userId"], "notification", notification_view(data, record.at))
+            elif event["type"] == CHAT_READ:  # every device of the user; the marking one's copy echoes its ref
+                data = event["data"]
+                await self._broadcaster.to_user(
+                    data["userId"], "chat_read", dict(data), ref=record.ref, sender=record.session_id
+                )

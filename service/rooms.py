@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from config import Limits
+from domain.chat_notes import ChatNote
 from domain.errors import CommandRefused, ErrorCode
 from domain.room import MemberBack, MemberGone, RoomMember, RosterNews
 from domain.trip_model import Trip
@@ -136,7 +137,7 @@ class RoomService:
             trip = await self._trips.visible_trip(identity, trip_id)
             head = trip.version
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
-            missed = await self._missed(trip_id, head, last_seq)
+            missed = await self._missed(trip_id, head, last_seq, trip.chat_notes)
             await self._pipeline.record(
                 Request(origin, "join_trip_room", payload, ref, trip_id),
                 ({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
@@ -177,7 +178,7 @@ class RoomService:
             newly_visible = await self._rosters.join(trip_id, member)
             trip = await self._trips.visible_trip(identity, trip_id)
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
-            missed = await self._missed(trip_id, trip.version, last_seq)
+            missed = await self._missed(trip_id, trip.version, last_seq, trip.chat_notes)
             joined = {
                 "tripId": trip_id,
                 "members": members,
@@ -196,7 +197,9 @@ class RoomService:
         if newly_visible:
             await self._announce_joined(conn, trip_id)
 
-    async def _missed(self, trip_id: str, head: int, last_seq: int | None) -> _Missed | None:
+    async def _missed(
+        self, trip_id: str, head: int, last_seq: int | None, notes: Mapping[str, ChatNote]
+    ) -> _Missed | None:
         """The frames of the trip's records after ``last_seq`` (None: a snapshot is sent instead).
 
         Read and encoded once for every connection asking the same at the same time: a room's
@@ -206,13 +209,13 @@ class RoomService:
         key = (trip_id, last_seq, head)
         shared = self._reading.get(key)
         if shared is None:
-            shared = self._reading[key] = asyncio.ensure_future(self._read_missed(trip_id, head, last_seq))
+            shared = self._reading[key] = asyncio.ensure_future(self._read_missed(trip_id, head, last_seq, notes))
             shared.add_done_callback(lambda _: self._reading.pop(key, None))
         return await asyncio.shield(shared)
 
-    async def _read_missed(self, trip_id: str, head: int, last_seq: int) -> _Missed:
+    async def _read_missed(self, trip_id: str, head: int, last_seq: int, notes: Mapping[str, ChatNote]) -> _Missed:
         records = await self._store.read_stream(trip_id, after_version=last_seq, limit=MAX_RECOVERY + 64)
-        return _Missed(self._hub.room_frames_since(records), max([head, *(r.version or 0 for r in records)]))
+        return _Missed(self._hub.room_frames_since(records, notes), max([head, *(r.version or 0 for r in records)]))
 
     def _send_missed(self, conn: Connection, trip: Trip, missed: _Missed | None) -> int:
         """Send what was missed (or the trip's snapshot); the last ``seq`` sent."""

@@ -26,9 +26,10 @@ from eventlog.ports import StoreError, StoreUnavailable
 from eventlog.records import LogRecord
 from eventlog.session_port import SessionRecords
 from service import logs
+from service.announcements import AnnouncementService
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso_from_epoch
-from service.frames import encode, error_frame, stream_broadcast
+from service.frames import encode, error_frame, stream_broadcast, unchanged_reactions
 from service.hub import Connection, Hub
 from service.metrics import Metrics
 from service.pipeline import Handle, Origin, Pipeline, Request
@@ -58,6 +59,7 @@ class SessionServices:
     verifier: TokenVerifier
     clock: Clock
     limits: Limits
+    announcements: AnnouncementService
     metrics: Metrics = field(default_factory=Metrics)
     node: str = ""  # this process instance, as session records name it
     resumer: SessionResumer | None = None  # None: sessions are never resumed (no token is issued)
@@ -70,6 +72,11 @@ _HANDLERS = {
     "leave_trip_room": "_leave",
     "trip_update": "_trip_update",
     "chat_message": "_chat",
+    "edit_message": "_edit_message",
+    "delete_message": "_delete_message",
+    "add_reaction": "_add_reaction",
+    "remove_reaction": "_remove_reaction",
+    "mark_chat_read": "_mark_chat_read",
     "typing": "_typing",
     "presence_update": "_presence",
     "refresh_token": "_refresh",
@@ -80,7 +87,10 @@ _HANDLERS = {
 
 # frames whose handling may overlap with the connection's next ones (see ``ClientSession.submit``):
 # their handlers return the pipeline's ``Handle``
-_PIPELINED = frozenset({"chat_message", "trip_update", "undo", "redo"})
+_PIPELINED = frozenset(
+    {"chat_message", "trip_update", "undo", "redo", "edit_message", "delete_message", "add_reaction", "remove_reaction"}
+)
+_REACTIONS = frozenset({"add_reaction", "remove_reaction"})
 FRAME_ENVELOPE = 3  # a frame's own members (event, data, ref), beside the values of its data
 
 
@@ -168,9 +178,16 @@ class ClientSession:
         await s.pipeline.record(
             Request(self.origin, "connect", meta=meta), ({"type": "connected", "data": {"hidden": self.conn.hidden}},)
         )
+        # broadcasts sent while this user was away, not read yet: read before `connected` is sent and
+        # the hub counts the connection, so that nothing awaits between the two (a drain closes every
+        # connection that has had its `connected`; the admission counts each once); a broadcast sent
+        # meanwhile reaches it on its next connect
+        waiting = await s.announcements.waiting(self.conn.user_id)
         self.conn.send(encode("connected", self._connected(resumed=False)))
         # Only now may deliveries reach it: `connected` is always the first frame.
         s.hub.add(self.conn)
+        for announcement in waiting:
+            self.conn.send(s.hub.encode("broadcast", announcement))
         self._arm_token_timers()
         self._arm_idle_timer(s.limits.idle_timeout_seconds)
 
@@ -322,6 +339,9 @@ class ClientSession:
                         self._replay_to_sender(record, ref)
                     elif record.command == "chat_message" and record.stream is not None:
                         await s.rooms.chat_sent(self.conn, record.stream)  # clears the sender's typing
+                    elif record.stream is None and record.command in _REACTIONS and outcome.trip is not None:
+                        # a reaction that changed nothing (already there, or already gone): the sender alone hears so
+                        self.conn.send(s.hub.encode("chat_reactions", unchanged_reactions(outcome.trip, record), ref))
                 else:
                     await _after(before)
                     await handler(payload, ref)
@@ -461,6 +481,32 @@ class ClientSession:
         trip_id = self._in_room(data)
         payload = schemas.check_event("chat_message", data)
         return await self._s.trips.chat(self.origin, self.identity, trip_id, payload, ref)
+
+    async def _edit_message(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("edit_message", data)
+        return await self._s.trips.edit_message(self.origin, self.identity, trip_id, payload, ref)
+
+    async def _delete_message(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("delete_message", data)
+        return await self._s.trips.delete_message(self.origin, self.identity, trip_id, payload, ref)
+
+    async def _add_reaction(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("add_reaction", data)
+        return await self._s.trips.react(self.origin, self.identity, trip_id, payload, ref, add=True)
+
+    async def _remove_reaction(self, data: dict[str, Any], ref: str | None) -> Handle:
+        trip_id = self._in_room(data)
+        payload = schemas.check_event("remove_reaction", data)
+        return await self._s.trips.react(self.origin, self.identity, trip_id, payload, ref, add=False)
+
+    async def _mark_chat_read(self, data: dict[str, Any], ref: str | None) -> None:
+        """Answered by the record's reactions: ``chat_read`` to every device of the user (this one with ``ref``)."""
+        trip_id = schemas.check_trip_id(data)
+        payload = schemas.check_event("mark_chat_read", data)
+        await self._s.trips.mark_read(self.origin, self.identity, trip_id, payload["seq"], ref)
 
     def _replay_to_sender(self, record: LogRecord, ref: str | None) -> None:
         frame = stream_broadcast(record)

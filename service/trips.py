@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from domain.chat_notes import ChatNote
 from domain.errors import CommandRefused, ErrorCode
+from domain.read_marks import decide_read
 from domain.trip_decider import (
     Actor,
     AddCollaborator,
     CreateTrip,
+    DeleteChatMessage,
+    EditChatMessage,
     PostChatMessage,
+    ReactToChatMessage,
     RemoveCollaborator,
     UndoChange,
     UpdateTrip,
@@ -25,6 +31,8 @@ from service.auth import Identity
 from service.ids import ObjectIdFactory
 from service.pipeline import Handle, Origin, Pipeline, Request, idempotency_key
 from service.presence import RoomRosters
+
+UNREAD_COUNTED = 1000  # unread messages are counted up to this many ("1000 or more")
 
 
 def actor_of(identity: Identity) -> Actor:
@@ -69,9 +77,12 @@ class TripService:
             raise CommandRefused(ErrorCode.VALIDATION_ERROR, "before: no such message", {"before": ["no such message"]})
         return page
 
-    async def stream(self, identity: Identity, trip_id: str, after: int, limit: int) -> list[LogRecord]:
-        await self.visible_trip(identity, trip_id)
-        return await self._store.read_stream(trip_id, after_version=after, limit=limit)
+    async def stream(
+        self, identity: Identity, trip_id: str, after: int, limit: int
+    ) -> tuple[list[LogRecord], Mapping[str, ChatNote]]:
+        """The stream's records, and the trip's chat notes (a deleted message's text is never shown)."""
+        trip = await self.visible_trip(identity, trip_id)
+        return await self._store.read_stream(trip_id, after_version=after, limit=limit), trip.chat_notes
 
     # commands ---------------------------------------------------------------
 
@@ -140,13 +151,70 @@ class TripService:
         self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
     ) -> Handle:
         present = await self._in_room_if_needed(trip_id, identity.user_id)
-        command = PostChatMessage(actor_of(identity), self._new_id(), payload["message"], payload["type"], present)
+        mentions = tuple(user.lower() for user in payload.get("mentions", ()))
+        command = PostChatMessage(
+            actor_of(identity), self._new_id(), payload["message"], payload["type"], present, mentions
+        )
         key = idempotency_key(identity.user_id, trip_id, "chat_message", ref)
         return await self._pipeline.submit(Request(origin, "chat_message", payload, ref, trip_id, key), command)
 
     async def audience(self, trip_id: str, author: str) -> Audience:
         """Who is told of the values a change replaces: the members outside the room."""
         return Audience(self._new_id(), await self._in_room_if_needed(trip_id, author))
+
+    async def edit_message(
+        self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
+    ) -> Handle:
+        message_id = payload["messageId"]
+        author = await self._read_side.chat_author(trip_id, message_id)
+        command = EditChatMessage(actor_of(identity), message_id, payload["message"], self._pipeline.now(), author)
+        key = idempotency_key(identity.user_id, trip_id, "edit_message", ref)
+        return await self._pipeline.submit(Request(origin, "edit_message", payload, ref, trip_id, key), command)
+
+    async def delete_message(
+        self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None
+    ) -> Handle:
+        message_id = payload["messageId"]
+        author = await self._read_side.chat_author(trip_id, message_id)
+        command = DeleteChatMessage(actor_of(identity), message_id, self._pipeline.now(), author)
+        key = idempotency_key(identity.user_id, trip_id, "delete_message", ref)
+        return await self._pipeline.submit(Request(origin, "delete_message", payload, ref, trip_id, key), command)
+
+    async def react(
+        self, origin: Origin, identity: Identity, trip_id: str, payload: dict[str, Any], ref: str | None, *, add: bool
+    ) -> Handle:
+        """Add (or remove) the user's reaction ``payload["emoji"]`` to a message."""
+        message_id = payload["messageId"]
+        author = await self._read_side.chat_author(trip_id, message_id)
+        command = ReactToChatMessage(actor_of(identity), message_id, payload["emoji"], add, author)
+        name = "add_reaction" if add else "remove_reaction"
+        key = idempotency_key(identity.user_id, trip_id, name, ref)
+        return await self._pipeline.submit(Request(origin, name, payload, ref, trip_id, key), command)
+
+    # read state ------------------------------------------------------------
+
+    async def mark_read(
+        self, origin: Origin, identity: Identity, trip_id: str, seq: int, ref: str | None
+    ) -> dict[str, Any]:
+        """Mark the trip's chat read up to ``seq`` for the user; their devices are told (the
+        record's reactions).  Returns the mark and the unread count after it."""
+        trip = await self._read_side.trip(trip_id, fresh=False)
+        await self._read_side.catch_up_read_marks()
+        current = self._read_side.read_marks.of(identity.user_id, trip_id)
+        event = decide_read(trip, identity.user_id, identity.is_admin, seq, current)
+        request = Request(origin, "mark_chat_read", {"tripId": trip_id, "seq": seq}, ref, trip_id)
+        await self._pipeline.record(request, (event,))
+        return await self._unread_after(identity, trip_id, event["data"]["seq"])
+
+    async def unread(self, identity: Identity, trip_id: str) -> dict[str, Any]:
+        """How far the user has read the trip's chat, and how many messages of others follow."""
+        await self.visible_trip(identity, trip_id, fresh=False)
+        await self._read_side.catch_up_read_marks()
+        return await self._unread_after(identity, trip_id, self._read_side.read_marks.of(identity.user_id, trip_id))
+
+    async def _unread_after(self, identity: Identity, trip_id: str, seq: int) -> dict[str, Any]:
+        count = await self._store.count_chat_messages(trip_id, seq, identity.user_id, UNREAD_COUNTED)
+        return {"tripId": trip_id, "readSeq": seq, "unread": count}
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None

@@ -85,6 +85,8 @@ import { dateProblem } from './js/rules.js';
 import { avatarLooks, colorOf, nameOf } from './js/people.js';
 import { othersChange } from './js/changes.js';
 import { wireCollab } from './js/collab-page.js';
+import { CHAT_CHANGE_EVENTS, mentionsIn, newestSeq, reduceChatChange, unreadCount } from './js/chat-changes.js';
+import { ChatChanges, chatActions, renderUnread } from './js/chat-view.js';
 
 const KEY = {
   token: 'ts.token',
@@ -110,6 +112,7 @@ const S = {
   token: null,
   me: null, // {sub, name, role, isAdmin, expiresAt}
   room: null, // state.js room of the open trip
+  chatRead: null, // {tripId, readSeq}: how far this user has read the open trip's chat
   roomError: null,
   joinRef: null,
   joinedConn: null, // connId on which the open room was joined
@@ -505,6 +508,21 @@ function onFrame(frame, connId) {
       break;
     }
 
+    case CHAT_CHANGE_EVENTS[0]:
+    case CHAT_CHANGE_EVENTS[1]:
+    case CHAT_CHANGE_EVENTS[2]: {
+      const { room, info } = reduceChatChange(S.room, frame);
+      S.room = room;
+      if (info.gap) repairFromRest();
+      renderChatPanel();
+      break;
+    }
+
+    case 'chat_read':
+      if (S.room?.tripId === data.tripId) S.chatRead = { tripId: data.tripId, readSeq: Math.max(data.seq, readSeq()) };
+      renderChatPanel();
+      break;
+
     case ServerEvent.USER_JOINED:
     case ServerEvent.USER_LEFT:
     case ServerEvent.PRESENCE_UPDATED:
@@ -742,6 +760,20 @@ async function loadTripOffline(tripId) {
 }
 
 /** A seq gap means something was missed: re-read trip and chat over REST. */
+// ------------------------------------------------ chat edits, deletes, reactions, read state
+
+const chatChanges = new ChatChanges(chatActions({
+  api, tripId: () => S.room?.tripId, confirm: (opts) => confirmDialog($('confirm-dialog'), opts), onError: errorToast, rerender: () => renderChatPanel(),
+}));
+
+function readSeq() {
+  return S.chatRead?.tripId === S.room?.tripId ? S.chatRead.readSeq : 0;
+}
+
+function markChatRead() {
+  if (S.room) chatChanges.actions.markRead(newestSeq(S.room.messages));
+}
+
 async function repairFromRest() {
   if (!S.room || Date.now() - S.lastRepair < 10_000) return;
   S.lastRepair = Date.now();
@@ -769,6 +801,7 @@ async function loadHistory({ older = false } = {}) {
     const res = await api.messages(tripId, { limit: HISTORY_LIMIT, before });
     if (S.room?.tripId !== tripId) return;
     S.room = applyHistory(S.room, res?.messages || [], { limit: HISTORY_LIMIT, older });
+    if (!older) S.chatRead = { tripId, readSeq: (await api.request('GET', `/api/trips/${tripId}/chat/read`)).readSeq };
     renderChatPanel({ forceScroll: !older });
   } catch (err) {
     if (older) errorToast('Could not load earlier messages', err);
@@ -994,7 +1027,7 @@ function sendChat() {
     event: ClientEvent.CHAT,
     tripId: S.room.tripId,
     kind: 'chat',
-    payload: { tripId: S.room.tripId, message, type },
+    payload: { tripId: S.room.tripId, message, type, ...mentionsIn(message, S.room.names, S.me?.sub) },
     summary: 'send a message',
   });
   el.chatInput.value = '';
@@ -1139,6 +1172,8 @@ function renderChatPanel({ forceScroll = false } = {}) {
   const pending = room ? S.outbox.forTrip(room.tripId).filter((e) => e.kind === 'chat') : [];
   const failed = room ? S.failedChats.filter((f) => f.tripId === room.tripId) : [];
   renderChat(el.chatLog, room, pending, failed, S.me?.sub, { ...handlers, forceScroll });
+  chatChanges.decorate(el.chatLog, room, S.me?.sub);
+  renderUnread($('chat-unread'), room ? unreadCount(room.messages, readSeq(), S.me?.sub) : 0, markChatRead);
   const disabled = !room || Boolean(S.roomError);
   el.chatInput.disabled = disabled;
   el.chatSend.disabled = disabled;

@@ -20,6 +20,7 @@
 //   names: {userId: displayName},
 // }
 
+import { chatExtras } from './chat-changes.js';
 import { ACTIVITY_FIELDS } from './protocol.js';
 import { formatValue } from './util.js';
 import { applyCollabUpdate, describeCollabUpdate } from './collab.js';
@@ -272,6 +273,7 @@ function normalizeMessage(m) {
     type: m.type || 'text',
     timestamp: m.timestamp ?? null,
     seq: num(m.seq),
+    ...chatExtras(m),
   };
 }
 

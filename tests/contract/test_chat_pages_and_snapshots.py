@@ -98,3 +98,22 @@ async def test_read_snapshots_pages_through_every_streams_newest_snapshot(store:
     rest = await store.read_snapshots(first[-1].stream, limit=3)
     assert [s.stream for s in first + rest] == streams
     assert {(s.version, s.schema) for s in first + rest} == {(2, "s2")}
+
+
+async def test_a_chat_message_is_found_by_its_id_within_its_stream_only(store: EventStore) -> None:
+    await _fill(store)
+    found = await store.find_chat_message(TRIP_A, "m4")
+    assert found is not None and (found.stream, found.version) == (TRIP_A, 4)
+    assert found.events[0]["data"]["messageId"] == "m4"
+    assert await store.find_chat_message(TRIP_B, "m4") is None  # another trip's message
+    assert await store.find_chat_message(TRIP_A, "m3") is None  # no message has that id
+
+
+async def test_chat_messages_of_others_after_a_version_are_counted_up_to_a_limit(store: EventStore) -> None:
+    await _fill(store)  # TRIP_A: messages at versions 2, 4, 6, 8, 10, all by "u"
+    await store.append(stream_record(TRIP_A, 11, chat="m11").but(user_id="v"))
+    assert await store.count_chat_messages(TRIP_A, 0, "someone", 100) == 6
+    assert await store.count_chat_messages(TRIP_A, 6, "someone", 100) == 3
+    assert await store.count_chat_messages(TRIP_A, 6, "someone", 2) == 2
+    assert await store.count_chat_messages(TRIP_A, 0, "u", 100) == 1  # the user's own messages are not counted
+    assert await store.count_chat_messages(TRIP_A, 11, "someone", 100) == 0

@@ -137,7 +137,8 @@ async def test_broadcast_reaches_every_connection_including_those_in_no_room(ser
     data = frames[0]["data"]
     assert data["broadcastId"] == sent["broadcastId"] and data["message"] == "Maintenance at 23:00 UTC"
     assert data["type"] == "maintenance" and data["timestamp"].endswith("Z")
-    assert set(data) == {"broadcastId", "message", "type", "timestamp"}
+    assert set(data) == {"broadcastId", "message", "type", "timestamp", "from", "expiresAt"}
+    assert data["from"]["userId"] == people.id("root")  # the admin who sent it
 
     status, sent = server.request("POST", "/api/realtime/broadcast", body={"message": "Hi all"}, bearer=root)
     assert status == 200

@@ -42,6 +42,8 @@ BODY_RULES = {
     "broadcast": "broadcast",
     "notifyUser": "notify",
     "restoreTrip": "restore_trip",
+    "editTripMessage": "edit_message",
+    "markTripChatRead": "mark_chat_read",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
