@@ -30,7 +30,7 @@ from config import Limits, Settings, SettingsError, load_settings, refusals, war
 from domain.rate_limit import BucketRule
 from domain.room import RosterNews
 from domain.trip_limits import TripLimits
-from eventlog.factory import open_bus, open_presence, open_read_models, open_session_records, open_store
+from eventlog.factory import open_bus, open_claims, open_presence, open_read_models, open_session_records, open_store
 from eventlog.ports import EventStore
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.audit import AuditEventsHandler
@@ -84,6 +84,7 @@ from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
 from service.sessions import LocalLiveness, SessionService
 from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
+from service.takeover import SessionTakeover
 from service.trip_history import TripHistory
 from service.trips import TripService
 
@@ -186,8 +187,11 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
         resumer = SessionResumer(
             session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
         )
+    # one order of a session's holders for every node, kept as long as a resume may come
+    claims = open_claims(presence, ttl=limits.resume_window_seconds + 60)
+    takeover = SessionTakeover(claims, broadcaster, hub)
     session = SessionServices(
-        trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node, resumer, session_records
+        trips, rooms, hub, pipeline, verifier, clock, limits, metrics, node, resumer, session_records, takeover
     )
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:

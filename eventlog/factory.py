@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from domain.room import RosterNews
+from eventlog.claims import MemoryClaims
 from eventlog.memory_bus import InProcessBus
 from eventlog.ports import EventBus, EventStore
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from eventlog.mongo_store import MongoEventStore
     from eventlog.read_model_port import ReadModelSink
     from eventlog.redis_presence import RedisPresence
-    from eventlog.session_port import SessionRecords
+    from eventlog.session_port import SessionClaims, SessionRecords
 
 
 def open_store(
@@ -103,3 +104,13 @@ def open_presence(
     from eventlog.redis_presence import RedisPresence  # imported only when asked for
 
     return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news)
+
+
+def open_claims(presence: RedisPresence | None, *, ttl: float) -> SessionClaims:
+    """Who holds each session (``eventlog.claims``): on the shared Redis when there is one,
+    kept ``ttl`` seconds after the last claim; else this process's own count."""
+    if presence is None:
+        return MemoryClaims()
+    from eventlog.redis_claims import RedisClaims  # imported only when asked for
+
+    return RedisClaims(presence.client, presence.prefix, ttl=ttl)

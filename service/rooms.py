@@ -267,6 +267,19 @@ class RoomService:
             key = (conn.session_id, trip_id)
             self._graces[key] = asyncio.get_running_loop().call_later(grace, self._grace_over, key, conn.user_id)
 
+    async def hand_over(self, conn: Connection, trip_ids: tuple[str, ...]) -> None:
+        """A resume took the connection's session over (``service.takeover``): its new connection
+        holds the session's place in the rooms, so nothing is announced; where that connection
+        is on another node, this node lets go of its copy (the shared entry is the new node's)."""
+        if self._hub.holds(conn.session_id):
+            return
+        for trip_id in trip_ids:
+            await self._stop_typing(conn, trip_id, announce=False)
+            try:
+                await self._rosters.expire(trip_id, conn.session_id)
+            except Exception:
+                log.exception("rooms: could not let go of session %s in room %s", conn.session_id, trip_id)
+
     def _grace_over(self, key: tuple[str, str], user_id: str) -> None:
         if self._graces.pop(key, None) is None:
             return
