@@ -155,7 +155,9 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
     )
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
-    presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
+    presence = open_presence(
+        settings.redis_url, bus.node_id, settings.redis_prefix, roster_news, dead_grace=limits.presence_grace_seconds
+    )
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
     broadcaster = Broadcaster(bus, hub.deliver, origin)
     pipeline = Pipeline(

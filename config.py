@@ -347,7 +347,7 @@ _LIMIT_HELP = {
     "session_keep_days": "days after which disconnected session records become counts per day",
     "session_retention_seconds": "seconds between runs of the session retention job (one node at a time)",
     "resume_window_seconds": "seconds after a drop within which a session may be resumed (0: never)",
-    "presence_grace_seconds": "seconds a dropped connection stays in its rooms' member lists, awaiting a resume",
+    "presence_grace_seconds": "seconds a dropped connection (or a dead node's member) stays listed, awaiting a resume",
     "rate_burst": "inbound events per connection: burst",
     "rate_per_second": "inbound events per connection: per second",
     "typing_burst": "typing events per connection: burst",

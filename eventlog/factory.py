@@ -95,15 +95,17 @@ def open_presence(
     node_id: str,
     prefix: str = "travelsense",
     news: asyncio.Queue[RosterNews] | None = None,
+    *,
+    dead_grace: float = 0.0,
 ) -> RedisPresence | None:
     """Room rosters and the connection directory shared by every node (None: single node,
     the service keeps them in memory); ``news``: where members gone with their node, or
-    back, are told."""
+    back, are told; ``dead_grace``: how long a dead node's members stay, awaiting a resume."""
     if not redis_url:
         return None
     from eventlog.redis_presence import RedisPresence  # imported only when asked for
 
-    return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news)
+    return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news, dead_grace=dead_grace)
 
 
 def open_claims(presence: RedisPresence | None, *, ttl: float) -> SessionClaims:
