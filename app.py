@@ -522,7 +522,7 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
+ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "rebuild-sessions")
 
 
 def main(argv: Sequence[str]) -> int:

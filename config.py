@@ -264,6 +264,7 @@ ANALYST_HELP = """commands (each has its own --help; they read --store / $STORE_
   export    the log, or part of it, as JSON Lines or CSV
   verify    check the hash chains and the signed checkpoints
   migrate   bring the store's schema up to date (--status: report it)
+  rebuild-sessions  fold the session records and presence choices again from the log
 
 environment only:
   JWT_SECRET                  HS256 secret (required unless --dev or JWT_PUBLIC_KEY)
