@@ -147,7 +147,9 @@ _JOIN = (
     + """
 local all, gone = sweep()
 if all[ARGV[2]] then
-  -- the session resumed here from another node (in its grace there): taken over, its user still shown
+  -- the session resumed here from another node (in its grace there): taken over, its user still shown;
+  -- unless a later resume (a higher claim, ``g``) holds it already: the room keeps that one
+  if (cjson.decode(all[ARGV[2]]).g or 0) > (cjson.decode(ARGV[3]).g or 0) then return {0, gone} end
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   return {0, gone}
@@ -192,11 +194,13 @@ return {raw, left, gone}
 """
 )
 
-# KEYS[1] room; ARGV: prefix, session, member json
+# KEYS[1] room; ARGV: prefix, session, member json: only while the entry is the writer's instance's
+# (a session another node took over is that node's to change)
 _STATUS = (
     _LUA_COMMON
     + """
-if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then
+local raw = redis.call('HGET', KEYS[1], ARGV[2])
+if raw and cjson.decode(raw).i == cjson.decode(ARGV[3]).i then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 end
 return 1
@@ -503,13 +507,22 @@ class RedisRosters:
             body["n"] = member.name
         if member.last_seen is not None:
             body["ls"] = member.last_seen
+        if member.claim:
+            body["g"] = member.claim
         return orjson.dumps(body)
 
     @staticmethod
     def _decode(session_id: str, raw: Any) -> RoomMember:
         body = orjson.loads(raw)
         return RoomMember(
-            session_id, body["u"], body.get("n"), bool(body["h"]), body["s"], float(body["t"]), body.get("ls")
+            session_id,
+            body["u"],
+            body.get("n"),
+            bool(body["h"]),
+            body["s"],
+            float(body["t"]),
+            body.get("ls"),
+            int(body.get("g", 0)),
         )
 
     async def _announce_gone(self, trip_id: str, users: Any) -> None:
@@ -532,12 +545,11 @@ class RedisRosters:
 
     async def join(self, trip_id: str, member: RoomMember) -> bool:
         # the wall clock, not the caller's monotonic one: statuses from several nodes are compared
-        member = RoomMember(
-            member.session_id, member.user_id, member.name, member.hidden, member.status, time.time(), member.last_seen
-        )
+        member = dataclasses.replace(member, since=time.time())
         room = self._local.setdefault(trip_id, {})
-        if member.session_id in room:
-            return False
+        here = room.get(member.session_id)
+        if here is not None and here.claim >= member.claim:
+            return False  # joining twice changes nothing; a resume's higher claim is written (``_JOIN``)
         visible_here = self._locally_visible(trip_id, member.user_id)
         room[member.session_id] = member
         try:
@@ -582,9 +594,7 @@ class RedisRosters:
         member = room.get(session_id)
         if member is None:
             return
-        member = RoomMember(
-            member.session_id, member.user_id, member.name, member.hidden, status, time.time(), member.last_seen
-        )
+        member = dataclasses.replace(member, status=status, since=time.time())
         room[session_id] = member
         try:
             await self._status(

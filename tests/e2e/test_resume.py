@@ -206,7 +206,8 @@ async def test_a_session_resumes_elsewhere_after_its_node_is_killed_and_misses_n
 async def test_a_resume_takes_over_a_half_open_session_at_once_without_a_leave_being_seen(
     store_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b") as (a, b):
+    grace = ("--presence-grace", "2")  # the old node's place for the session ends soon: it must stay quiet
+    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b", args=grace) as (a, b):
         trip_id = make_trip(a, ADA, BOB, CAT)
         ada, head = await joined(a, ADA, trip_id)
         bob, _ = await joined(b, BOB, trip_id)
@@ -219,7 +220,7 @@ async def test_a_resume_takes_over_a_half_open_session_at_once_without_a_leave_b
         again = connected_frame(back)
         assert (again["resumed"], again["sessionId"], again["rooms"]) == (True, first["sessionId"], [trip_id])
         assert await closed_with(ada) == 4010  # node a closed the stale socket
-        await asyncio.sleep(1.0)  # room for a wrong user_left to be sent (none may be)
+        await bob.silent_for(3.0)  # past the old node's grace: room for a wrong user_left (none may come)
         live = await bob.request("chat_message", {"tripId": trip_id, "message": "still here?"}, "c", "chat_message")
         for client in (back, cat):
             await until_seq(client, int(live["data"]["seq"]))
@@ -229,10 +230,36 @@ async def test_a_resume_takes_over_a_half_open_session_at_once_without_a_leave_b
             await client.close()
 
 
+async def test_a_resume_on_the_same_node_takes_over_the_sessions_open_socket(server: ServerProcess) -> None:
+    trip_id = make_trip(server, ADA, BOB)
+    ada, head = await joined(server, ADA, trip_id)
+    bob, _ = await joined(server, BOB, trip_id)
+    first = connected_frame(ada)
+
+    back = await resume(server, ADA, first["resumeToken"], {trip_id: head})
+
+    again = connected_frame(back)
+    assert (again["resumed"], again["sessionId"], again["rooms"]) == (True, first["sessionId"], [trip_id])
+    assert await closed_with(ada) == 4010
+    live = await bob.request("chat_message", {"tripId": trip_id, "message": "still here?"}, "c", "chat_message")
+    await until_seq(back, int(live["data"]["seq"]))
+    await bob.silent_for(0.5)
+    assert presence_of(bob, ADA) == []
+    status, listed = server.request("GET", "/api/realtime/connections", bearer=bearer("0" * 22 + "ad"))
+    assert status == 200 and [c["sessionId"] for c in listed["connections"] if c["userId"] == ADA] == [
+        first["sessionId"]
+    ]
+    members = (await bob.request("join_trip_room", {"tripId": trip_id}, "again", "trip_room_joined"))["data"]
+    assert ADA in {m["userId"] for m in members["members"]}
+    await bob.close()
+    await back.close()
+
+
 async def test_two_resumes_of_one_token_at_once_leave_exactly_one_holder(
     store_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b") as (a, b):
+    grace = ("--presence-grace", "2")  # the old node's place for the session ends soon: it must stay quiet
+    with nodes(store_url, redis_url, tmp_path, "node-a", "node-b", args=grace) as (a, b):
         trip_id = make_trip(a, ADA, BOB)
         ada, head = await joined(a, ADA, trip_id)
         bob, _ = await joined(b, BOB, trip_id)
@@ -246,6 +273,7 @@ async def test_two_resumes_of_one_token_at_once_leave_exactly_one_holder(
         [holder] = [r for r, code in zip(resumes, codes[1:], strict=True) if code is None]
         live = await bob.request("chat_message", {"tripId": trip_id, "message": "who holds it?"}, "c", "chat_message")
         await until_seq(holder, int(live["data"]["seq"]))
+        await bob.silent_for(3.0)  # past the losers' graces: room for a wrong user_left (none may come)
         assert presence_of(bob, ADA) == []
         await bob.close()
         await holder.close()

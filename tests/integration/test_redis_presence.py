@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -225,6 +226,20 @@ async def test_a_dead_nodes_members_wait_out_the_grace_and_one_resumed_elsewhere
         await asyncio.sleep(3 * INTERVAL)  # more sweeps: nothing more is announced
         assert [(trip, user) for _, trip, user in heard.gone] == [(TRIP, "u2")]
         assert {m.session_id for m in await a.rosters.members(TRIP)} == {"s0", "s1"}
+
+
+async def test_a_session_taken_over_keeps_the_entry_of_its_highest_claim(redis_url: str, prefix: str) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", "b", heard=heard) as [a, b]:
+        assert await a.rosters.join(TRIP, member("s1", "u1")) is True
+        resumed = dataclasses.replace(member("s1", "u1"), claim=2)
+        assert await b.rosters.join(TRIP, resumed) is False  # taken over by node b: still shown, nobody told
+        assert await a.rosters.join(TRIP, dataclasses.replace(resumed, claim=1)) is False  # a lower claim loses
+        await a.rosters.seen(TRIP, "s1", "2026-01-01T10:00:00.000Z")  # node a's stale copy writes nothing
+        assert (await a.rosters.expire(TRIP, "s1"))[1] is False  # nor does its grace's end
+        [kept] = await b.rosters.members(TRIP)
+        assert (kept.claim, kept.last_seen) == (2, None)
+        assert heard.gone == []
 
 
 async def test_every_script_sweeps_so_a_joiner_never_sees_a_dead_member(redis_url: str, prefix: str) -> None:
