@@ -6,11 +6,13 @@ from __future__ import annotations
 
 class MemoryClaims:
     def __init__(self) -> None:
+        self._count = 0  # one for every session: a claim is higher than any before it
         self._latest: dict[str, int] = {}
 
     async def claim(self, session_id: str) -> int:
-        number = self._latest[session_id] = self._latest.get(session_id, 0) + 1
-        return number
+        self._count += 1
+        self._latest[session_id] = self._count
+        return self._count
 
     async def latest(self, session_id: str) -> int:
         return self._latest.get(session_id, 0)

@@ -122,7 +122,8 @@ class SessionClaims(Protocol):
     """
 
     async def claim(self, session_id: str) -> int:
-        """A number for a new holder of the session, higher than any given before (>= 1)."""
+        """A number for a new holder of the session, higher than any claim given before, of
+        any session (>= 1): a session whose last claim was forgotten still orders its holders."""
         ...
 
     async def latest(self, session_id: str) -> int:
