@@ -33,6 +33,7 @@ from domain.room import RosterNews
 from domain.trip_limits import TripLimits
 from eventlog.factory import (
     open_bus,
+    open_claims,
     open_key_store,
     open_presence,
     open_read_models,
@@ -100,6 +101,7 @@ from service.rooms import RoomService
 from service.session import CLOSE_GOING_AWAY, SessionServices
 from service.sessions import LocalLiveness, SessionService
 from service.signin import PeopleDirectory, Person, RealtimeTickets, dev_secret, dev_secret_path
+from service.takeover import SessionTakeover
 from service.trip_history import TripHistory
 from service.trips import TripService
 
@@ -181,7 +183,9 @@ async def build(
     )
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory
-    presence = open_presence(settings.redis_url, bus.node_id, settings.redis_prefix, roster_news)
+    presence = open_presence(
+        settings.redis_url, bus.node_id, settings.redis_prefix, roster_news, dead_grace=limits.presence_grace_seconds
+    )
     rosters: RoomRosters = presence.rosters if presence is not None else LocalRosters()
     sealer = RecordSealer(keys) if keys is not None else None
     broadcaster = Broadcaster(bus, hub.deliver, origin, sealer.seal_live if sealer is not None else None)
@@ -218,8 +222,23 @@ async def build(
             session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
         )
     announcements = AnnouncementService(read_side, pipeline, clock, store_timeout=limits.store_timeout_seconds)
+    # one order of a session's holders for every node, kept as long as a resume may come
+    claims = open_claims(presence, ttl=limits.resume_window_seconds + 60)
+    takeover = SessionTakeover(claims, broadcaster, hub)
     session = SessionServices(
-        trips, rooms, hub, pipeline, verifier, clock, limits, announcements, metrics, node, resumer, session_records
+        trips,
+        rooms,
+        hub,
+        pipeline,
+        verifier,
+        clock,
+        limits,
+        announcements,
+        metrics,
+        node,
+        resumer,
+        session_records,
+        takeover,
     )
     directory: ConnectionDirectory = LocalDirectory(hub, bus.node_id)
     if presence is not None:
@@ -565,7 +584,7 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "erase")
+ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "erase", "rebuild-sessions")
 
 
 def main(argv: Sequence[str]) -> int:

@@ -266,6 +266,7 @@ ANALYST_HELP = """commands (each has its own --help; they read --store / $STORE_
   verify    check the hash chains and the signed checkpoints
   migrate   bring the store's schema up to date (--status: report it)
   erase     erase a person: destroy their keys, record the erasure (writes one record)
+  rebuild-sessions  fold the session records and presence choices again from the log
 
 environment only:
   JWT_SECRET                  HS256 secret (required unless --dev or JWT_PUBLIC_KEY)
@@ -354,7 +355,7 @@ _LIMIT_HELP = {
     "session_keep_days": "days after which disconnected session records become counts per day",
     "session_retention_seconds": "seconds between runs of the session retention job (one node at a time)",
     "resume_window_seconds": "seconds after a drop within which a session may be resumed (0: never)",
-    "presence_grace_seconds": "seconds a dropped connection stays in its rooms' member lists, awaiting a resume",
+    "presence_grace_seconds": "seconds a dropped connection (or a dead node's member) stays listed, awaiting a resume",
     "rate_burst": "inbound events per connection: burst",
     "rate_per_second": "inbound events per connection: per second",
     "typing_burst": "typing events per connection: burst",

@@ -5,6 +5,7 @@
     export   the log or a filtered part of it, as JSON Lines or CSV, streamed
     verify   check the log's hash chains; name the first broken link (exit 1 if any)
     migrate  bring the store's schema up to date
+    rebuild-sessions  fold the session records (and saved presence choices) again from the log
 
 Every command reads ``--store`` (default ``$STORE_URL``, else the server's
 default).  Exit status: 0 when all is well, 1 when the command found something
@@ -35,11 +36,19 @@ from config import DEFAULT_STORE, OneLineParser, SettingsError
 from domain.ids import is_object_id
 from eventlog import checkpoints
 from eventlog.checkpoints import Checkpoint
-from eventlog.factory import open_key_store, open_mongo_store, open_reader, open_sqlite_reader, open_store
+from eventlog.factory import (
+    open_key_store,
+    open_mongo_store,
+    open_reader,
+    open_session_records,
+    open_sqlite_reader,
+    open_store,
+)
 from eventlog.ports import EventStore, StoreError
 from eventlog.sealing import Opener
+from projections.sessions import rebuild_sessions
 
-COMMANDS = ("replay", "trip-at", "export", "verify", "migrate")
+COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "rebuild-sessions")
 OK, FOUND, USAGE = 0, 1, 2
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 
@@ -51,6 +60,7 @@ SUMMARIES = {
     "verify": "check the log's hash chains and signed checkpoints (exit 1 on a broken link)",
     "migrate": "bring the store's schema up to date (--status: only report it)",
     "erase": "erase a person: destroy their keys, record the erasure (their data reads [erased] from then on)",
+    "rebuild-sessions": "fold the session records and saved presence choices again from the log (a server may run)",
 }
 
 
@@ -126,6 +136,8 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     cmd.add_argument(
         "--status", action="store_true", help="report the schema version and what is pending; change nothing"
     )
+
+    command("rebuild-sessions", [store])
     return top
 
 
@@ -390,6 +402,25 @@ async def run_erase(args: argparse.Namespace, out: IO[str]) -> int:
     return OK
 
 
+async def run_rebuild_sessions(args: argparse.Namespace, out: IO[str]) -> int:
+    """Session records are a read model of the log: lost or damaged, they are folded again
+    (beside the SQLite log, or in the MongoDB database).  Saves are conditional on each
+    record's log position, so a running server's newer writes are kept."""
+    async with opened(args.store_url) as store:
+        records = open_session_records(args.store_url)
+        try:
+            await records.open()
+        except StoreError as exc:
+            raise CommandError(f"cannot open the session records of {args.store_url.split('@')[-1]}: {exc}") from None
+        try:
+            count = await rebuild_sessions(store, records)
+            head = await store.head_position()
+        finally:
+            await records.close()
+    out.write(f"rebuild-sessions: {count:,} sessions folded from the log (up to position {head:,})\n")
+    return OK
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace, IO[str]], Any]] = {
     "replay": run_replay,
     "trip-at": run_trip_at,
@@ -397,6 +428,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, IO[str]], Any]] = {
     "verify": run_verify,
     "migrate": run_migrate,
     "erase": run_erase,
+    "rebuild-sessions": run_rebuild_sessions,
 }
 
 

@@ -25,6 +25,7 @@ class RoomMember:
     status: str = "online"
     since: float = 0.0  # when the status was last set; the newest one wins
     last_seen: str | None = None  # ISO 8601: when it joined, or when its connection dropped (then in its grace)
+    claim: int = 0  # its session's claim (a resume's number, ``eventlog.claims``): a roster keeps the higher
 
 
 @dataclass(frozen=True, slots=True)

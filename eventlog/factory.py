@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from domain.room import RosterNews
+from eventlog.claims import MemoryClaims
 from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_bus import InProcessBus
 from eventlog.ports import EventBus, EventStore
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from eventlog.mongo_store import MongoEventStore
     from eventlog.read_model_port import ReadModelSink
     from eventlog.redis_presence import RedisPresence
-    from eventlog.session_port import SessionRecords
+    from eventlog.session_port import SessionClaims, SessionRecords
 
 
 def open_store(
@@ -97,15 +98,27 @@ def open_presence(
     node_id: str,
     prefix: str = "travelsense",
     news: asyncio.Queue[RosterNews] | None = None,
+    *,
+    dead_grace: float = 0.0,
 ) -> RedisPresence | None:
     """Room rosters and the connection directory shared by every node (None: single node,
     the service keeps them in memory); ``news``: where members gone with their node, or
-    back, are told."""
+    back, are told; ``dead_grace``: how long a dead node's members stay, awaiting a resume."""
     if not redis_url:
         return None
     from eventlog.redis_presence import RedisPresence  # imported only when asked for
 
-    return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news)
+    return RedisPresence(redis_url, node_id=node_id, prefix=prefix, news=news, dead_grace=dead_grace)
+
+
+def open_claims(presence: RedisPresence | None, *, ttl: float) -> SessionClaims:
+    """Who holds each session (``eventlog.claims``): on the shared Redis when there is one,
+    kept ``ttl`` seconds after the last claim; else this process's own count."""
+    if presence is None:
+        return MemoryClaims()
+    from eventlog.redis_claims import RedisClaims  # imported only when asked for
+
+    return RedisClaims(presence.client, presence.prefix, ttl=ttl)
 
 
 def memory_key_store() -> CachedKeyStore:

@@ -10,9 +10,13 @@ member (user, name, hidden, status, since, instance).  Every script that touches
 a room first removes the members of dead instances, atomically, and returns the
 users that left the room that way (no live visible session of theirs remains);
 the node that removed them announces ``user_left`` (``MemberGone`` in ``news``), so each death
-is announced once.  Every heartbeat also sweeps the rooms this node has members
-in, so a dead node's users are shown as gone within ``ttl + interval`` seconds
-(8 s with the defaults) even when nobody joins, leaves or talks.
+is announced once.  A dead instance's members get the same grace as a dropped
+connection (``dead_grace``, the ``--presence-grace``): the first script to find
+the instance dead marks them, and they are removed by the first sweep after the
+grace, unless they resumed on another node meanwhile.  Every heartbeat also
+sweeps the rooms this node has members in, so a dead node's users are shown as
+gone within ``ttl + interval + dead_grace + interval`` seconds (20 s with the
+defaults) even when nobody joins, leaves or talks.
 
 This node's own members are also kept in memory: that copy is the truth for
 this instance.  When Redis fails, joins, leaves and status changes still
@@ -70,7 +74,11 @@ LocalSnapshot = Callable[[], list[dict[str, Any]]]
 
 # Shared by every script: ARGV[1] is the node-key prefix. ``sweep`` removes the
 # members of dead instances and returns the users left with no live visible
-# session; ``visible(user)`` says whether a user has one.
+# session; ``visible(user)`` says whether a user has one.  With a grace
+# (``__DEAD_GRACE_MS__``, put in when the scripts are registered) a dead
+# instance's member is first marked (``d``: when its death was noticed, Redis's
+# clock) and removed by the first sweep after the grace: a resume elsewhere
+# meanwhile rewrites the member as the new instance's, and nobody is told it left.
 _LUA_COMMON = """
 local node_prefix = ARGV[1]
 local alive_cache = {}
@@ -96,15 +104,32 @@ local function visible_users(all)
   end
   return users
 end
+local dead_grace_ms = __DEAD_GRACE_MS__
+local now_ms = nil
+local function clock()
+  if now_ms == nil then
+    local t = redis.call('TIME')
+    now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now_ms
+end
 local function sweep()
   local all = members()
   local removed = {}
   for session, raw in pairs(all) do
     local m = cjson.decode(raw)
     if not alive(m.i) then
-      redis.call('HDEL', KEYS[1], session)
-      all[session] = nil
-      if not m.h then removed[m.u] = true end
+      if dead_grace_ms > 0 and m.d == nil then
+        -- its node is found dead now: the member stays for the grace, awaiting a resume elsewhere
+        m.d = clock()
+        raw = cjson.encode(m)
+        redis.call('HSET', KEYS[1], session, raw)
+        all[session] = raw
+      elseif dead_grace_ms <= 0 or clock() - m.d >= dead_grace_ms then
+        redis.call('HDEL', KEYS[1], session)
+        all[session] = nil
+        if not m.h then removed[m.u] = true end
+      end
     end
   end
   local still = visible_users(all)
@@ -122,7 +147,9 @@ _JOIN = (
     + """
 local all, gone = sweep()
 if all[ARGV[2]] then
-  -- the session resumed here from another node (in its grace there): taken over, its user still shown
+  -- the session resumed here from another node (in its grace there): taken over, its user still shown;
+  -- unless a later resume (a higher claim, ``g``) holds it already: the room keeps that one
+  if (cjson.decode(all[ARGV[2]]).g or 0) > (cjson.decode(ARGV[3]).g or 0) then return {0, gone} end
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   return {0, gone}
@@ -167,11 +194,13 @@ return {raw, left, gone}
 """
 )
 
-# KEYS[1] room; ARGV: prefix, session, member json
+# KEYS[1] room; ARGV: prefix, session, member json: only while the entry is the writer's instance's
+# (a session another node took over is that node's to change)
 _STATUS = (
     _LUA_COMMON
     + """
-if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then
+local raw = redis.call('HGET', KEYS[1], ARGV[2])
+if raw and cjson.decode(raw).i == cjson.decode(ARGV[3]).i then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 end
 return 1
@@ -245,8 +274,11 @@ class RedisPresence:
         ttl: float = TTL_SECONDS,
         news: asyncio.Queue[RosterNews] | None = None,
         shards: int | None = None,
+        dead_grace: float = 0.0,
     ) -> None:
-        """``news``: where the rosters tell of members gone with their node, or back (None: untold)."""
+        """``news``: where the rosters tell of members gone with their node, or back (None: untold);
+        ``dead_grace``: seconds a dead node's members stay, from its death being noticed, awaiting
+        a resume on another node (0: they go at once)."""
         if ttl <= interval:
             raise ValueError("the presence TTL must be longer than the heartbeat interval")
         self.node_id = node_id
@@ -254,6 +286,7 @@ class RedisPresence:
         self.prefix = prefix
         self.interval = interval
         self.ttl = ttl
+        self.dead_grace = dead_grace
         self.client = _client(url)
         self.news = news
         self.cluster = is_cluster(url)
@@ -434,12 +467,17 @@ class RedisRosters:
     def __init__(self, presence: RedisPresence) -> None:
         self._p = presence
         client = presence.client
-        self._join: AsyncScript = client.register_script(_JOIN)
-        self._leave: AsyncScript = client.register_script(_LEAVE)
-        self._status: AsyncScript = client.register_script(_STATUS)
-        self._expire: AsyncScript = client.register_script(_EXPIRE)
-        self._members: AsyncScript = client.register_script(_MEMBERS)
-        self._replace: AsyncScript = client.register_script(_REPLACE)
+        grace_ms = str(int(presence.dead_grace * 1000))
+
+        def register(script: str) -> AsyncScript:
+            return client.register_script(script.replace("__DEAD_GRACE_MS__", grace_ms))
+
+        self._join = register(_JOIN)
+        self._leave = register(_LEAVE)
+        self._status = register(_STATUS)
+        self._expire = register(_EXPIRE)
+        self._members = register(_MEMBERS)
+        self._replace = register(_REPLACE)
         self._local: dict[str, dict[str, RoomMember]] = {}  # this instance's members, by room and session
         self._last_read: dict[str, list[RoomMember]] = {}  # the last member list read, for when Redis fails
         self._dirty: set[str] = set()  # rooms whose Redis copy may differ from ours
@@ -469,13 +507,22 @@ class RedisRosters:
             body["n"] = member.name
         if member.last_seen is not None:
             body["ls"] = member.last_seen
+        if member.claim:
+            body["g"] = member.claim
         return orjson.dumps(body)
 
     @staticmethod
     def _decode(session_id: str, raw: Any) -> RoomMember:
         body = orjson.loads(raw)
         return RoomMember(
-            session_id, body["u"], body.get("n"), bool(body["h"]), body["s"], float(body["t"]), body.get("ls")
+            session_id,
+            body["u"],
+            body.get("n"),
+            bool(body["h"]),
+            body["s"],
+            float(body["t"]),
+            body.get("ls"),
+            int(body.get("g", 0)),
         )
 
     async def _announce_gone(self, trip_id: str, users: Any) -> None:
@@ -498,12 +545,11 @@ class RedisRosters:
 
     async def join(self, trip_id: str, member: RoomMember) -> bool:
         # the wall clock, not the caller's monotonic one: statuses from several nodes are compared
-        member = RoomMember(
-            member.session_id, member.user_id, member.name, member.hidden, member.status, time.time(), member.last_seen
-        )
+        member = dataclasses.replace(member, since=time.time())
         room = self._local.setdefault(trip_id, {})
-        if member.session_id in room:
-            return False
+        here = room.get(member.session_id)
+        if here is not None and here.claim >= member.claim:
+            return False  # joining twice changes nothing; a resume's higher claim is written (``_JOIN``)
         visible_here = self._locally_visible(trip_id, member.user_id)
         room[member.session_id] = member
         try:
@@ -548,9 +594,7 @@ class RedisRosters:
         member = room.get(session_id)
         if member is None:
             return
-        member = RoomMember(
-            member.session_id, member.user_id, member.name, member.hidden, status, time.time(), member.last_seen
-        )
+        member = dataclasses.replace(member, status=status, since=time.time())
         room[session_id] = member
         try:
             await self._status(

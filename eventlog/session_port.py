@@ -108,3 +108,24 @@ class SessionRecords(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class SessionClaims(Protocol):
+    """Who holds a session (adapters: ``eventlog.claims``, ``eventlog.redis_claims``).
+
+    A resume takes its session over from whatever connection held it (a socket whose
+    network went half-open, a node that died a moment ago): the resume token proves
+    the session is the client's.  Each takeover claims the session and gets a number
+    higher than every earlier claim's; a connection of the session holding a lower
+    number is stale and is closed (``service.takeover``).  Two resumes of one token
+    at the same time thus end with exactly one holder: the higher number.
+    """
+
+    async def claim(self, session_id: str) -> int:
+        """A number for a new holder of the session, higher than any claim given before, of
+        any session (>= 1): a session whose last claim was forgotten still orders its holders."""
+        ...
+
+    async def latest(self, session_id: str) -> int:
+        """The highest number given for the session (0: never claimed)."""
+        ...

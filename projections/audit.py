@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventlog.records import ACCEPTED, RecordView
+from projections.sessions import CLOSE_TAKEN_OVER
 
 JOINED = ("join_trip_room",)
 LEFT = ("leave_trip_room", "room_access_revoked")
@@ -70,7 +71,8 @@ class AuditViews:
         if command == "connect":
             self._sessions[session_id] = {"userId": record.user_id, "connectedAt": record.at, "rooms": set()}
         elif command == "disconnect":
-            self._sessions.pop(session_id, None)
+            if next((e.get("data", {}).get("code") for e in record.events), None) != CLOSE_TAKEN_OVER:
+                self._sessions.pop(session_id, None)  # (a connection a resume took over: the session goes on)
         elif command == "resume":  # back, on any node, in the rooms it was given back
             rooms = next((e.get("data", {}).get("rooms") for e in record.events), None) or []
             connected_at = self._sessions.get(session_id, {}).get("connectedAt", record.at)

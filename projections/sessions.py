@@ -34,6 +34,7 @@ CONNECT, DISCONNECT, RESUME, SESSIONS_LOST = "connect", "disconnect", "resume", 
 PRESENCE_VISIBILITY = "presence_visibility"  # a user's saved presence choice (kept per user, not per session)
 SESSION_SHAPING = frozenset({CONNECT, DISCONNECT, RESUME, SESSIONS_LOST, PRESENCE_VISIBILITY, *JOINED, *LEFT})
 CLOSE_ABNORMAL = 1006  # what a session whose node died is recorded as closed with
+CLOSE_TAKEN_OVER = 4010  # a resume took the session over from this connection (``service.takeover``)
 
 
 def _meta(record: LogRecord) -> dict[str, Any]:
@@ -89,6 +90,8 @@ def fold_session(current: SessionRecord | None, record: LogRecord, session_id: s
         )
     if command == DISCONNECT:
         code = _event_data(record).get("code")
+        if code == CLOSE_TAKEN_OVER:  # a resume holds the session now (its record may come first)
+            return replace(current, position=record.position)
         return replace(
             current,
             last_activity=at,
@@ -98,8 +101,8 @@ def fold_session(current: SessionRecord | None, record: LogRecord, session_id: s
             position=record.position,
         )
     if command == SESSIONS_LOST:
-        if current.status != CONNECTED:
-            return current
+        if current.status != CONNECTED or current.node != _event_data(record).get("node", current.node):
+            return current  # resumed on another node before the sweep found this one dead
         return replace(
             current, status=DISCONNECTED, disconnected_at=at, close_code=CLOSE_ABNORMAL, position=record.position
         )

@@ -18,6 +18,7 @@ ALL = "all"
 REVOKE = "revoke"
 DISCONNECT = "disconnect"
 VISIBILITY = "visibility"
+TAKEOVER = "takeover"
 
 
 class Broadcaster:
@@ -103,6 +104,10 @@ class Broadcaster:
     async def visibility(self, user_id: str, hidden: bool) -> None:
         """The user's presence choice, for their connections on every node."""
         await self._send({"kind": VISIBILITY, "userId": user_id, "hidden": hidden})
+
+    async def takeover(self, session_id: str, generation: int) -> None:
+        """A resume claimed the session (``eventlog.claims``): older connections of it close, on every node."""
+        await self._send({"kind": TAKEOVER, "sessionId": session_id, "generation": generation})
 
     async def disconnect(self, user_id: str, code: int, reason: str) -> None:
         await self._send({"kind": DISCONNECT, "userId": user_id, "code": code, "reason": reason})

@@ -19,9 +19,12 @@ from typing import Any, Protocol
 from domain.chat_notes import ChatNote
 from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
 from eventlog.sealing import Opener
+from projections.sessions import CLOSE_TAKEN_OVER
 from service import broadcaster as kinds
 from service.frames import FrameEncoder, encode, stream_broadcast
 from service.metrics import Metrics
+
+TAKEN_OVER_REASON = "session resumed on another connection"
 
 log = logging.getLogger("travelsense.hub")
 
@@ -81,6 +84,8 @@ class Connection:
     outlet: Outlet
     last_activity: dt.datetime | None = None  # formatted only when an admin lists connections
     seats: dict[str, Seat] = field(default_factory=dict)
+    generation: int = 0  # its claim on the session (``eventlog.claims``): a resume's is higher than all before
+    handed_over: tuple[str, ...] | None = None  # the rooms it sat in when a resume took its session over
 
     def send(self, payload: bytes) -> None:
         self.outlet.send(payload)
@@ -143,13 +148,39 @@ class Hub:
     # registry ----------------------------------------------------------------
 
     def add(self, conn: Connection) -> None:
+        """Register the connection; one of the same session already here is stale if its claim
+        is lower (a resume took it over: it is closed), else ``conn`` is (check ``handed_over``)."""
+        held = self._connections.get(conn.session_id)
+        if held is not None and held is not conn:
+            if held.generation > conn.generation:
+                conn.handed_over = ()
+                conn.outlet.close(CLOSE_TAKEN_OVER, TAKEN_OVER_REASON)
+                return
+            self._retire(held)
         if conn.session_id not in self._connections:
             self._by_ip[conn.ip] = self._by_ip.get(conn.ip, 0) + 1
         self._connections[conn.session_id] = conn
         self._by_user.setdefault(conn.user_id, set()).add(conn.session_id)
         self._changed()
 
+    def supersede(self, session_id: str, generation: int) -> None:
+        """A resume claimed the session with ``generation``: this node's connection of it, if
+        its claim is lower, is stale (a half-open socket, or the loser of two resumes): closed."""
+        held = self._connections.get(session_id)
+        if held is not None and held.generation < generation:
+            self._retire(held)
+
+    def _retire(self, conn: Connection) -> None:
+        """Unregister a connection whose session another connection now holds, and close it
+        (4010); its rooms are noted for the room service, which must not announce it gone."""
+        conn.handed_over = tuple(conn.seats)
+        self.remove(conn)
+        conn.outlet.close(CLOSE_TAKEN_OVER, TAKEN_OVER_REASON)
+
     def remove(self, conn: Connection) -> None:
+        if self._connections.get(conn.session_id) is not conn:
+            conn.seats.clear()  # retired: the session's registrations here belong to its new connection
+            return
         if self._connections.pop(conn.session_id, None) is not None:
             left = self._by_ip.get(conn.ip, 0) - 1
             if left > 0:
@@ -164,6 +195,10 @@ class Hub:
         for trip_id in list(conn.seats):
             self.exit(conn, trip_id)
         self._changed()
+
+    def holds(self, session_id: str) -> bool:
+        """Whether a connection of the session is open on this node."""
+        return session_id in self._connections
 
     def connections(self) -> Iterator[Connection]:
         return iter(list(self._connections.values()))
@@ -257,6 +292,8 @@ class Hub:
                 if self._visibility is not None:
                     for conn in self.of_user(message["userId"]):
                         self._visibility.put_nowait(VisibilityChanged(conn, bool(message["hidden"])))
+            elif kind == kinds.TAKEOVER:
+                self.supersede(str(message["sessionId"]), int(message["generation"]))
             elif kind == kinds.DISCONNECT:
                 for conn in self.of_user(message["userId"]):
                     conn.outlet.close(int(message["code"]), str(message.get("reason", "")))

@@ -93,6 +93,7 @@ CLOSE_REASONS: dict[int | None, str] = {
     4003: "admin",
     4008: "policy",
     4009: "too_slow",
+    4010: "taken_over",
 }
 RATE_LIMIT_SCOPES = frozenset({"message", "typing", "connections", "rest"})
 _FRAME_PREFIX = b'{"event":"'

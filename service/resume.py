@@ -7,8 +7,10 @@ and the session, not guessable.  A session is resumed when the token is good for
 the user of the new connection's (still valid) JWT, and its record
 (``projections/sessions.py``) shows it ended less than ``window`` seconds ago:
 closed, or on a node found dead (counted from the node's last heartbeat).  A
-session still held by a live connection is not taken over: the client gets a
-fresh session.
+session still recorded as held by a connection on a live node is resumed too:
+the token proves it is the client's, and the resume takes it over
+(``service.takeover``: the old connection, a half-open socket or one on a node
+killed a moment ago, is closed without a leave being announced).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class SessionResumer:
         if record.status != CONNECTED:
             ended = parse_iso(record.disconnected_at) if record.disconnected_at else None
         elif await self._liveness.alive([record.node]):
-            return None  # still held by a live connection
+            return record  # held by a connection that may not know its network went: taken over
         else:
             seen = await self._liveness.last_seen(record.node)
             ended = dt.datetime.fromtimestamp(seen, dt.UTC) if seen is not None else parse_iso(record.last_activity)

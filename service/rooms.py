@@ -174,6 +174,7 @@ class RoomService:
                 "online",
                 self._clock.monotonic(),
                 self._pipeline.now(),
+                conn.generation,
             )
             newly_visible = await self._rosters.join(trip_id, member)
             trip = await self._trips.visible_trip(identity, trip_id)
@@ -271,9 +272,31 @@ class RoomService:
                 continue
             await self._stop_typing(conn, trip_id, announce=True)
             self._hub.exit(conn, trip_id)
-            await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
-            key = (conn.session_id, trip_id)
-            self._graces[key] = asyncio.get_running_loop().call_later(grace, self._grace_over, key, conn.user_id)
+            await self._hold_place(conn, trip_id)
+
+    async def hand_over(self, conn: Connection, trip_ids: tuple[str, ...]) -> None:
+        """A resume took the connection's session over (``service.takeover``): nothing is
+        announced.  Where the session's new connection is on another node (or not seated yet),
+        this node's place for it is held as for a drop: the new connection's seat takes it
+        over, else the grace ends it (and a shared roster keeps the entry of the higher claim)."""
+        if self._hub.holds(conn.session_id):
+            return  # the new connection is here: the rooms' entries are its own already
+        for trip_id in trip_ids:
+            try:
+                await self._stop_typing(conn, trip_id, announce=False)
+                await self._hold_place(conn, trip_id)
+            except Exception:
+                log.exception("rooms: could not hand session %s over in room %s", conn.session_id, trip_id)
+
+    async def _hold_place(self, conn: Connection, trip_id: str) -> None:
+        """Keep the connection's place in the room for the grace period, awaiting a resume."""
+        await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
+        key = (conn.session_id, trip_id)
+        grace = max(self._limits.presence_grace_seconds, 0.0)
+        earlier = self._graces.pop(key, None)
+        if earlier is not None:
+            earlier.cancel()
+        self._graces[key] = asyncio.get_running_loop().call_later(grace, self._grace_over, key, conn.user_id)
 
     def _grace_over(self, key: tuple[str, str], user_id: str) -> None:
         if self._graces.pop(key, None) is None:

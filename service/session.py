@@ -35,6 +35,7 @@ from service.metrics import Metrics
 from service.pipeline import Handle, Origin, Pipeline, Request
 from service.resume import ResumeAsk, SessionResumer
 from service.rooms import RoomService
+from service.takeover import SessionTakeover
 from service.trips import TripService
 
 log = logging.getLogger("travelsense.session")
@@ -64,6 +65,7 @@ class SessionServices:
     node: str = ""  # this process instance, as session records name it
     resumer: SessionResumer | None = None  # None: sessions are never resumed (no token is issued)
     session_records: SessionRecords | None = None  # where users' saved presence choices are read (None: nowhere)
+    takeover: SessionTakeover | None = None  # how a resume takes its session over (None: it is not)
 
 
 # client event -> the ClientSession method that handles it (one table, not a dict per session)
@@ -165,10 +167,15 @@ class ClientSession:
                 log.warning("could not read a saved presence choice: the connection is shown")
         resumed = None
         if resume is not None and s.resumer is not None:
+            fresh_id = self.conn.session_id
             try:
                 resumed = await s.resumer.resumable(self.conn.user_id, resume.token)
+                if resumed is not None and s.takeover is not None:
+                    self.conn.session_id = resumed.session_id
+                    await s.takeover.claim(self.conn)
             except StoreError:
-                log.warning("could not look up a session to resume: a fresh one is opened")
+                log.warning("could not look up or claim a session to resume: a fresh one is opened")
+                self.conn.session_id, resumed = fresh_id, None
         if resumed is not None and resume is not None:
             self.conn.session_id = resumed.session_id
             await self._resume(resumed.rooms, resume.last_seqs)
@@ -218,6 +225,8 @@ class ClientSession:
         )
         self.conn.send(encode("connected", {**self._connected(resumed=True), "rooms": kept}))
         s.hub.add(self.conn)
+        if self.conn.handed_over is not None:
+            return  # a later resume of the session on this node won: this connection is closed
         self._arm_token_timers()
         self._arm_idle_timer(s.limits.idle_timeout_seconds)
         for trip_id in revoked:
@@ -228,6 +237,8 @@ class ClientSession:
             except Exception:
                 log.warning("could not give room %s back to session %s", trip_id, self.conn.session_id)
                 self.conn.send(encode("trip_room_left", {"tripId": trip_id, "reason": "resume_failed"}))
+        if s.takeover is not None:
+            await s.takeover.announce(self.conn)
 
     async def stop(self, code: int | None, reason: str | None) -> None:
         logs.bind(session_id=self.conn.session_id)
@@ -235,6 +246,8 @@ class ClientSession:
             timer.cancel()
         s = self._s
         try:
+            if self.conn.handed_over is not None:  # a resume holds the session now: nothing to announce
+                await s.rooms.hand_over(self.conn, self.conn.handed_over)
             # no close frame (the network went, or pings timed out): a drop, awaiting a resume
             await s.rooms.leave_all(self.conn, dropped=code is None or code == CLOSE_ABNORMAL)
         finally:

@@ -392,6 +392,14 @@ function onSocketState(state, detail = {}) {
         socket.start();
       });
       break;
+    case 'replaced':
+      setStatus('offline', 'offline');
+      el.reconnectBanner.hidden = true;
+      showSessionBanner('This session went on in another tab or device.', 'Use it here', () => {
+        el.sessionBanner.hidden = true;
+        socket.start();
+      });
+      break;
     case 'stopped':
       S.dropCode = null;
       setStatus('offline', 'offline');

@@ -11,6 +11,7 @@ export const CloseCode = Object.freeze({
   ADMIN_DISCONNECT: 4003, // show a message, no auto-reconnect
   POLICY: 4008, // abuse past rate limits -> reconnect, slowly
   TOO_SLOW: 4009, // could not keep up -> reconnect and recover with lastSeq
+  TAKEN_OVER: 4010, // the session was resumed on another connection -> no auto-reconnect (it would take it back)
 });
 
 /** Error codes carried by `error` frames and REST error bodies. */

@@ -170,7 +170,7 @@ export class Outbox {
  * Callbacks:
  *   onFrame(obj)                     - a parsed server frame
  *   onState(state, detail)           - 'connecting' | 'open' | 'reconnecting' |
- *                                      'expired' | 'kicked' | 'stopped'
+ *                                      'expired' | 'kicked' | 'replaced' | 'stopped'
  *   beforeReconnect(): Promise<bool> - false stops reconnecting (e.g. token gone)
  */
 export class ReconnectingSocket {
@@ -353,6 +353,11 @@ export class ReconnectingSocket {
     if (code === CloseCode.ADMIN_DISCONNECT) {
       this.stopped = true;
       this._setState('kicked', { code, reason });
+      return;
+    }
+    if (code === CloseCode.TAKEN_OVER) {
+      this.stopped = true;
+      this._setState('replaced', { code, reason });
       return;
     }
     this._scheduleReconnect({ code, reason });

@@ -191,8 +191,8 @@ test('reconnects with growing, capped delays and resets after the server speaks'
   assert.equal(timers.timers.filter((t) => t.fn).at(-1).ms, 500, '1001 (server shutting down) reconnects');
 });
 
-test('4001 and 4003 stop reconnecting', () => {
-  for (const [code, state] of [[4001, 'expired'], [4003, 'kicked']]) {
+test('4001, 4003 and 4010 stop reconnecting', () => {
+  for (const [code, state] of [[4001, 'expired'], [4003, 'kicked'], [4010, 'replaced']]) {
     const { sock, states, timers } = makeSocket();
     sock.start();
     FakeWS.all[0].open();

@@ -1,6 +1,7 @@
 """Presence without flapping, against real server processes: a dropped connection
 (no close frame) is shown gone only after the grace period without a resume, on
-the node it dropped from or another; a close is announced at once; members carry
+the node it dropped from or another; the members of a node that died get the same
+grace, from its death being noticed; a close is announced at once; members carry
 ``lastSeen``."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_multi_node import ADA, BOB, CAT, bearer, joined, make_trip, nodes
+from tests.e2e.test_multi_node import ADA, BOB, CAT, DAN, bearer, joined, make_trip, nodes, until_event
 from tests.e2e.test_resume import connected_frame, drop, resume, settle
 from tests.server import Client
 
@@ -78,4 +79,36 @@ async def test_a_drop_resumed_on_another_node_within_the_grace_shows_nobody_anyt
         cat, _ = await joined(a, CAT, trip_id)
         assert ADA in {m["userId"] for m in cat.frames[1]["data"]["members"]}
         for client in (back, bob, cat):
+            await client.close()
+
+
+async def test_a_dead_nodes_members_get_the_grace_so_one_resumed_after_the_death_was_noticed_never_flaps(
+    redis_url: str, tmp_path: Path
+) -> None:
+    admin = bearer("0" * 22 + "ad")
+    grace = ("--presence-grace", "6")
+    with nodes(f"sqlite:///{tmp_path}/events.db", redis_url, tmp_path, "node-a", "node-b", args=grace) as (a, b):
+        trip_id = make_trip(a, ADA, BOB, CAT, DAN)
+        ada, head = await joined(a, ADA, trip_id)
+        _cat, _ = await joined(a, CAT, trip_id)
+        bob, _ = await joined(b, BOB, trip_id)
+        first = connected_frame(ada)
+        a.kill()
+        while True:  # until node a's death is noticed (its connections leave the shared directory)
+            status, listed = b.request("GET", "/api/realtime/connections", bearer=admin)
+            assert status == 200
+            if all(c["node"] != "node-a" for c in listed["connections"]):
+                break
+            await bob.silent_for(0.2)
+
+        back = await resume(b, ADA, first["resumeToken"], {trip_id: head})
+
+        assert connected_frame(back)["resumed"] is True
+        left = await until_event(bob, "user_left", 30, userId=CAT)  # cat did not resume: gone after the grace
+        assert left["data"]["tripId"] == trip_id
+        await bob.silent_for(1.0)  # whatever the same sweep announced after cat
+        assert told(bob, "user_left", ADA) == [] and told(bob, "user_joined", ADA) == []
+        joiner, _ = await joined(b, DAN, trip_id)
+        assert {m["userId"] for m in joiner.frames[1]["data"]["members"]} >= {ADA, BOB}
+        for client in (back, bob, joiner):
             await client.close()

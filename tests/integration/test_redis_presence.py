@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis
 from redis.cluster import RedisCluster
@@ -129,13 +131,16 @@ async def nodes(
     *names: str,
     heard: Announcements | None = None,
     changed: dict[str, asyncio.Event] | None = None,
+    dead_grace: float = 0.0,
     **local: Any,
 ) -> AsyncIterator[list[RedisPresence]]:
     opened: list[RedisPresence] = []
     try:
         for name in names:
             news = heard.queue(name) if heard is not None else None
-            node = RedisPresence(url, node_id=name, prefix=prefix, interval=INTERVAL, ttl=TTL, news=news)
+            node = RedisPresence(
+                url, node_id=name, prefix=prefix, interval=INTERVAL, ttl=TTL, news=news, dead_grace=dead_grace
+            )
             if name in local:
                 node.directory(local[name], (changed or {}).get(name) or asyncio.Event())
             await node.start()
@@ -192,6 +197,50 @@ async def test_a_dead_nodes_users_are_announced_gone_once_and_dropped_from_membe
         assert [(trip, user) for _, trip, user in heard.gone] == [(TRIP, "u2")]  # u3 is still on node a
         assert took < TTL + 2 * INTERVAL + 0.5
         assert heard.back == []
+
+
+async def test_a_dead_nodes_members_wait_out_the_grace_and_one_resumed_elsewhere_is_never_announced_gone(
+    redis_url: str, prefix: str
+) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", "b", heard=heard, dead_grace=3 * INTERVAL) as [a, b]:
+        await a.rosters.join(TRIP, member("s0", "u0"))  # node a's heartbeat sweeps the room
+        await b.rosters.join(TRIP, member("s1", "u1"))
+        await b.rosters.join(TRIP, member("s2", "u2"))
+        await kill(b)
+
+        def in_grace() -> set[str]:
+            client = sync_client(redis_url)
+            try:
+                raw = client.hgetall(a.room_key(TRIP))
+            finally:
+                client.close()
+            names = (s.decode() if isinstance(s, bytes) else s for s, body in raw.items() if "d" in orjson.loads(body))
+            return set(names)
+
+        await eventually(lambda: in_grace() == {"s1", "s2"})  # b's death noticed: its members wait
+        assert heard.gone == []
+        assert {m.session_id for m in await a.rosters.members(TRIP)} == {"s0", "s1", "s2"}
+        assert await a.rosters.join(TRIP, member("s1", "u1")) is False  # s1 resumed on node a: still shown
+
+        await eventually(lambda: heard.gone, timeout=10 * INTERVAL)
+        await asyncio.sleep(3 * INTERVAL)  # more sweeps: nothing more is announced
+        assert [(trip, user) for _, trip, user in heard.gone] == [(TRIP, "u2")]
+        assert {m.session_id for m in await a.rosters.members(TRIP)} == {"s0", "s1"}
+
+
+async def test_a_session_taken_over_keeps_the_entry_of_its_highest_claim(redis_url: str, prefix: str) -> None:
+    heard = Announcements()
+    async with nodes(redis_url, prefix, "a", "b", heard=heard) as [a, b]:
+        assert await a.rosters.join(TRIP, member("s1", "u1")) is True
+        resumed = dataclasses.replace(member("s1", "u1"), claim=2)
+        assert await b.rosters.join(TRIP, resumed) is False  # taken over by node b: still shown, nobody told
+        assert await a.rosters.join(TRIP, dataclasses.replace(resumed, claim=1)) is False  # a lower claim loses
+        await a.rosters.seen(TRIP, "s1", "2026-01-01T10:00:00.000Z")  # node a's stale copy writes nothing
+        assert (await a.rosters.expire(TRIP, "s1"))[1] is False  # nor does its grace's end
+        [kept] = await b.rosters.members(TRIP)
+        assert (kept.claim, kept.last_seen) == (2, None)
+        assert heard.gone == []
 
 
 async def test_every_script_sweeps_so_a_joiner_never_sees_a_dead_member(redis_url: str, prefix: str) -> None:

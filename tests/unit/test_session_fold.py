@@ -4,12 +4,13 @@ audit view of connections, and resume tokens bound to user and session."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from eventlog.records import ACCEPTED, LogRecord
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionRecord
 from projections.audit import AuditViews
-from projections.sessions import CLOSE_ABNORMAL, fold_session
+from projections.sessions import CLOSE_ABNORMAL, CLOSE_TAKEN_OVER, fold_session
 from service.resume import SessionResumer
 
 TRIP = "6650c3e2a41f5b7d9e0c1a2b"
@@ -38,6 +39,7 @@ def folded(*records: LogRecord) -> SessionRecord | None:
 
 
 CONNECT = record("connect", 1, meta={"ip": "203.0.113.1", "userAgent": "UA", "node": "n1"})
+CONNECT_FOLDED = fold_session(None, CONNECT, "s1")
 
 
 def test_a_session_takes_its_fields_from_connect_joins_leaves_and_disconnect() -> None:
@@ -121,3 +123,31 @@ def test_a_resume_token_is_good_for_its_user_and_session_only() -> None:
     assert resumer.session_of("u1", "s1.\u00e9\ud800") is None  # not ASCII, a lone surrogate: refused, no error
     other = SessionResumer(None, None, _Clock(), secret=b"j" * 32, window=120)  # type: ignore[arg-type]
     assert other.session_of("u1", token) is None  # another secret
+
+
+TAKEN_OVER = record("disconnect", 4, events=({"type": "disconnected", "data": {"code": CLOSE_TAKEN_OVER}},))
+RESUMED_ELSEWHERE = record("resume", 3, meta={"node": "n2"}, events=({"type": "resumed", "data": {"rooms": []}},))
+
+
+def test_the_close_of_a_connection_a_resume_took_over_leaves_the_session_connected_in_either_order() -> None:
+    after = folded(CONNECT, RESUMED_ELSEWHERE, TAKEN_OVER)
+    before = folded(CONNECT, replace(TAKEN_OVER, position=2), RESUMED_ELSEWHERE)
+    for session in (after, before):
+        assert session is not None and (session.status, session.node, session.close_code) == (CONNECTED, "n2", None)
+
+
+def test_a_lost_node_does_not_close_a_session_resumed_on_another_node_before_the_sweep() -> None:
+    lost = record("sessions_lost", 5, events=({"type": "sessions_lost", "data": {"node": "n1", "sessionIds": ["s1"]}},))
+    session = folded(CONNECT, RESUMED_ELSEWHERE, lost)
+    assert session is not None and (session.status, session.node) == (CONNECTED, "n2")
+    assert CONNECT_FOLDED is not None
+    assert folded(CONNECT, lost) == replace(
+        CONNECT_FOLDED, status=DISCONNECTED, disconnected_at=lost.at, close_code=CLOSE_ABNORMAL, position=5
+    )
+
+
+def test_the_audit_view_keeps_a_session_whose_old_connection_a_resume_took_over() -> None:
+    views = AuditViews()
+    for rec in (CONNECT, RESUMED_ELSEWHERE, TAKEN_OVER):
+        views.apply(rec)
+    assert list(views.snapshot()["connections"]) == ["s1"]
