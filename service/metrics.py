@@ -416,6 +416,9 @@ class MeteredStore:
     async def read_chat_page(self, stream: str, limit: int, before: str | None = None) -> list[LogRecord] | None:
         return await self._inner.read_chat_page(stream, limit, before)
 
+    async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:
+        return await self._inner.read_notifications(user_id, after_position, limit)
+
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         await self._inner.save_snapshot(snapshot)
 
