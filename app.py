@@ -143,7 +143,13 @@ async def build(settings: Settings, event_store: EventStore | None = None) -> Se
     session_records = open_session_records(settings.store_url)
     await session_records.open()
     session_folder = SessionFolder(session_records)
-    read_side = ReadSide(store, writer=writer, cache=cache, sessions=session_folder)
+    read_side = ReadSide(
+        store,
+        writer=writer,
+        cache=cache,
+        sessions=session_folder,
+        notification_budget=limits.notification_cache_mib << 20,
+    )
     revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
     visibility: asyncio.Queue[VisibilityChanged] = asyncio.Queue()
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()
