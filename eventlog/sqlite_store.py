@@ -10,11 +10,11 @@ write transaction; the links reach the chain state only once it committed.
 A row holds the record's document (JSON) in ``body``, except its events, which
 are in ``events``; what projections read has columns of its own, so that a fold
 reads ``SlimRecord`` values (``read_all_slim``) without decoding ``body``.
-Schema version 4 added the ``notices`` table: who each record notifies
-(``eventlog/notices.py``), written in the append's transaction.
 Schema version 2 added those columns; opening a store splits the rows written
 before it (or by a tool that writes version 1 rows) a batch at a time, and
-every read takes either kind of row meanwhile.
+every read takes either kind of row meanwhile.  Schema version 4 added the
+``notices`` table: who each record notifies (``eventlog/notices.py``), written
+in the append's transaction, so one user's notifications are read by index.
 """
 
 from __future__ import annotations
