@@ -166,7 +166,13 @@ async def build(
     session_records = open_session_records(settings.store_url)
     await session_records.open()
     session_folder = SessionFolder(session_records)
-    read_side = ReadSide(store, writer=writer, cache=cache, sessions=session_folder)
+    read_side = ReadSide(
+        store,
+        writer=writer,
+        cache=cache,
+        sessions=session_folder,
+        notification_budget=limits.notification_cache_mib << 20,
+    )
     revocations: asyncio.Queue[SeatRevoked] = asyncio.Queue()
     visibility: asyncio.Queue[VisibilityChanged] = asyncio.Queue()
     roster_news: asyncio.Queue[RosterNews] = asyncio.Queue()

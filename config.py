@@ -70,6 +70,7 @@ class Limits:
     session_retention_seconds: float = 3600.0  # between runs of the retention job (one node at a time)
     resume_window_seconds: float = 120.0  # how long after a drop a session may be resumed (0: never)
     presence_grace_seconds: float = 10.0  # a dropped connection is shown gone after this long without a resume
+    notification_cache_mib: int = 16  # recent users' notifications a node holds; the least recently used go past it
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--session-retention-interval": ("session_retention_seconds", "SESSION_RETENTION_INTERVAL", float),
     "--resume-window": ("resume_window_seconds", "RESUME_WINDOW", float),
     "--presence-grace": ("presence_grace_seconds", "PRESENCE_GRACE", float),
+    "--notification-cache": ("notification_cache_mib", "NOTIFICATION_CACHE", int),
 }
 
 
@@ -381,6 +383,7 @@ _LIMIT_HELP = {
     "write_pace": "pause after a long flush, as a multiple of its length (0: off)",
     "commit_steady_seconds": "SQLite: seconds within which a commit waits for company",
     "gc_young_threshold": "allocations between young-generation collections (0: Python's default)",
+    "notification_cache_mib": "MiB of recent users' notifications held (the rest are read from the store by user)",
 }
 
 

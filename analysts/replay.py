@@ -11,9 +11,10 @@ memory, folded stream by stream as it goes.  ``replay``:
    * a live node's read model (``--live URL``: ``GET /api/audit/read-model``,
      the node catches up every trip in the log first), or
    * without one, a second, independent fold made the way a node makes it:
-     each trip's stream on its own (``read_stream``, version order) and the
-     notifications through the log's command filter (audit views have no
-     such second path: they are compared with a live node only);
+     each trip's stream on its own (``read_stream``, version order) and each
+     notified user's notifications through the store's index by recipient
+     (``read_notifications``; audit views have no such second path: they are
+     compared with a live node only);
 3. reports the differences item by item.  Where a trip's chat or a user's
    notifications differ, it reads those again in full on both sides, so the
    report names the messages or notifications that differ.
@@ -35,9 +36,11 @@ from analysts.compare import MISSING, Differ, Difference, comparable
 from analysts.scan import PAGE, gc_paused
 from analysts.snapshots import check_snapshots
 from domain.trip_events import CHAT_MESSAGE_DELETED
-from eventlog.ports import EventStore, RecordFilter
+from eventlog.ports import EventStore
 from eventlog.records import LogRecord
 from projections.chat import ChatHistories
+from projections.digests import compact_notifications
+from projections.notification_cache import UserNotifications
 from projections.notifications import NOTIFICATION_CREATED, NOTIFICATION_READ, NOTIFYING_COMMANDS, Notifications
 from projections.read_side import ReadSide
 from projections.trips import StreamGap
@@ -195,10 +198,14 @@ async def _against_streams(
             chat_differs.append(trip_id)
             per_stream_chat[trip_id] = theirs
 
-    side = ReadSide(store, compact=True, page=page)
-    await side.catch_up_notifications(step("notifications", None, "records"))
-    theirs_notes = side.notifications.snapshot()
     notes = model["notifications"]
+    done = step("by-recipient", len(notes), "users")
+    theirs_notes = {}
+    for user in sorted(notes):
+        done(1)
+        found = await _by_recipient(store, user, page or PAGE)
+        if found:
+            theirs_notes[user] = compact_notifications(found)
     users = sorted(notes.keys() | theirs_notes.keys())
     users_differ = [user for user in users if notes.get(user) != theirs_notes.get(user)]
 
@@ -220,17 +227,19 @@ async def _per_stream_items(
         with contextlib.suppress(StreamGap):
             await side.catch_up_trip(trip_id)
         chat[trip_id] = side.chat.snapshot().get(trip_id, MISSING)
-    notes = Notifications()
-    wanted = set(users)
-    position = 0
-    while wanted:
-        records = await store.read_all(position, page, RecordFilter(commands=NOTIFYING_COMMANDS))
+    notes = {user: found for user in users if (found := await _by_recipient(store, user, page))}
+    return chat, notes
+
+
+async def _by_recipient(store: EventStore, user_id: str, page: int) -> list[dict[str, Any]]:
+    """The user's notifications read as a node reads them: through the store's index by recipient."""
+    notes = UserNotifications(user_id)
+    while True:
+        records = await store.read_notifications(user_id, notes.position, page)
         for record in records:
-            _apply_for_users(notes, record, wanted)
+            notes.apply(record)
         if len(records) < page:
-            break
-        position = records[-1].position
-    return chat, notes.snapshot()
+            return notes.of()
 
 
 # against a live node --------------------------------------------------------------------

@@ -12,12 +12,14 @@ caller never shares a record's objects with the log).  The log itself is a
 from __future__ import annotations
 
 import asyncio
+import bisect
 from dataclasses import dataclass, field
 
 import orjson
 
 from eventlog.appends import Pending, fail_successors, in_stream
 from eventlog.chain import ChainBatch, Chains, link_hash
+from eventlog.notices import recipients
 from eventlog.ports import DuplicateCommand, RecordFilter, StoreError, StoreUnavailable, TripSnapshot, VersionConflict
 from eventlog.records import JSON, LogRecord, SlimRecord, from_document, slim_from_document
 
@@ -33,6 +35,7 @@ class MemoryLog:
     keys: dict[str, int] = field(default_factory=dict)  # idempotency key -> position
     record_ids: set[str] = field(default_factory=set)
     messages: dict[tuple[str, str], int] = field(default_factory=dict)  # (stream, message id) -> version
+    notices: dict[str, list[int]] = field(default_factory=dict)  # user id -> positions of records notifying them
     # stream -> its newest snapshot: (version, schema, state)
     snapshots: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
 
@@ -144,6 +147,8 @@ class MemoryEventStore:
                 log.messages[(stream, message)] = version
         if key is not None:
             log.keys[key] = position
+        for user in recipients(linked.events):
+            log.notices.setdefault(user, []).append(position)
         chain.advance(linked)
         return linked.stored_at(position)
 
@@ -216,6 +221,28 @@ class MemoryEventStore:
         )
         positions = self.log.streams[stream] if versions else {}
         return [self._record(positions[v]) for v in versions[-limit:]] if limit > 0 else []
+
+    async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
+        self._check_open()
+        version = self.log.messages.get((stream, message_id))
+        return None if version is None else self._record(self.log.streams[stream][version])
+
+    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+        self._check_open()
+        positions = self.log.streams.get(stream, {})
+        count = 0
+        for (message_stream, _), version in self.log.messages.items():
+            if count >= limit:
+                break
+            if message_stream == stream and version > after_version:
+                count += self._document(positions[version]).get("userId") != not_by
+        return count
+
+    async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:
+        self._check_open()
+        positions = self.log.notices.get(user_id, [])
+        start = bisect.bisect_right(positions, after_position)
+        return [slim_from_document(self._document(p)) for p in positions[start : start + max(limit, 0)]]
 
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         self._check_open()

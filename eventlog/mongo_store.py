@@ -76,6 +76,7 @@ from pymongo.errors import (
 from eventlog.appends import Pending, fail_successors
 from eventlog.chain import Chains, StreamKey, link_hash
 from eventlog.migrations import runner
+from eventlog.notices import NOTIFICATION_EVENTS
 from eventlog.ports import (
     DuplicateCommand,
     RecordFilter,
@@ -548,6 +549,14 @@ class MongoEventStore:
         query: Document = {"stream": stream, "version": {"$gt": after_version}, **_CHAT, "userId": {"$ne": not_by}}
         with translated():
             return int(await self._log.count_documents(query, limit=limit))
+
+    async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:
+        # one branch per partial index of m0004, each naming its filter (the planner merges them by position)
+        branches = [
+            {"events.type": kind, "events": {"$elemMatch": {"type": kind, "data.userId": user_id}}}
+            for kind in NOTIFICATION_EVENTS
+        ]
+        return await self._find_slim({"$or": branches, "position": {"$gt": after_position}}, "position", limit)
 
     @property
     def _snapshots(self) -> AsyncCollection[Document]:

@@ -137,6 +137,12 @@ class EventStore(Protocol):
         counted up to ``limit``, through an index."""
         ...
 
+    async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:
+        """Up to ``limit`` records after a position, in position order, that create a notification for
+        ``user_id`` or mark one of theirs read (``eventlog/notices.py``; the records may hold other users'
+        too).  Read through an index written with the records, whatever the length of the log."""
+        ...
+
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         """Keep the snapshot unless its stream has a newer one; the older ones of the stream go."""
         ...

@@ -12,7 +12,9 @@ are in ``events``; what projections read has columns of its own, so that a fold
 reads ``SlimRecord`` values (``read_all_slim``) without decoding ``body``.
 Schema version 2 added those columns; opening a store splits the rows written
 before it (or by a tool that writes version 1 rows) a batch at a time, and
-every read takes either kind of row meanwhile.
+every read takes either kind of row meanwhile.  Schema version 4 added the
+``notices`` table: who each record notifies (``eventlog/notices.py``), written
+in the append's transaction, so one user's notifications are read by index.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import orjson
 
 from eventlog.appends import Pending, fail_successors, in_stream
 from eventlog.chain import ChainBatch, Chains, StreamKey, link_hash
+from eventlog.notices import recipients
 from eventlog.ports import (
     DuplicateCommand,
     RecordFilter,
@@ -99,6 +102,21 @@ _SCHEMA = [
         state BLOB NOT NULL,
         PRIMARY KEY (stream, version)
     );
+    """,
+    # version 4: each user's notifications by recipient (``eventlog/notices.py``), filled from the split rows
+    # here (rows split later get theirs then); the substring test spares json_each the other rows
+    """
+    CREATE TABLE IF NOT EXISTS notices (
+        user_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (user_id, position)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO notices (user_id, position)
+        SELECT json_extract(event.value, '$.data.userId'), log.position
+        FROM log, json_each(CAST(log.events AS TEXT)) AS event
+        WHERE log.events IS NOT NULL AND instr(CAST(log.events AS TEXT), '"notification_') > 0
+        AND json_extract(event.value, '$.type') IN ('notification_created', 'notification_read')
+        AND json_type(event.value, '$.data.userId') = 'text';
     """,
 ]
 LATEST_LAYOUT = len(_SCHEMA)  # the schema version this code writes
@@ -377,15 +395,19 @@ class SqliteEventStore:
                 (limit,),
             ).fetchall()
             updates = []
+            notices: list[tuple[str, int]] = []
             for position, stream, version, body in rows:
                 document = orjson.loads(body)
-                chat = _message_id(stream if version is not None else None, document.get("events"))
+                events = document.get("events") or []
+                chat = _message_id(stream if version is not None else None, events)
+                notices.extend((user, position) for user in recipients(events))
                 updates.append((*_split(document), chat, position))
             conn.executemany(
                 "UPDATE log SET session_id = ?, error_code = ?, schema_version = ?, events = ?, body = ?,"
                 " message_id = ? WHERE position = ?",
                 updates,
             )
+            conn.executemany("INSERT OR IGNORE INTO notices (user_id, position) VALUES (?, ?)", notices)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -514,6 +536,8 @@ class SqliteEventStore:
             return StoreError(text)
         position = cursor.lastrowid
         assert position is not None
+        for user in recipients(record.events):
+            conn.execute("INSERT INTO notices (user_id, position) VALUES (?, ?)", (user, position))
         chain.advance(record)
         return record.stored_at(position)
 
@@ -619,6 +643,14 @@ class SqliteEventStore:
 
         result: int = await self._run(self._reader, count)
         return result
+
+    async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:
+        sql = (
+            f"SELECT {_SLIM_COLUMNS} FROM log WHERE position IN"
+            " (SELECT position FROM notices WHERE user_id = ? AND position > ? ORDER BY position LIMIT ?)"
+            " ORDER BY position"
+        )
+        return await self._read(self._select_slim, (sql, (user_id, after_position, limit)))
 
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         await self._run(self._writer, _save_snapshot, self._connection, snapshot)

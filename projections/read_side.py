@@ -18,6 +18,11 @@ it; snapshots are written in the background every ``snapshot_every`` records
 and when a trip is dropped.  Chat pages older than what it holds are read from
 the store (``chat_page``).
 
+A user's notifications are read from the store by recipient (``notifications_of``,
+``projections/notification_cache.py``) on every read side, the recent users' held
+within ``notification_budget`` bytes; ``notifications``, the whole log's, is folded
+only by rebuilds and ``catch_up_notifications`` (never on a serving node's path).
+
 Projections take any ``RecordView``; what a read side reads from the log
 itself are ``SlimRecord`` values (the store's slim reads).
 """
@@ -40,6 +45,7 @@ from eventlog.records import LogRecord, RecordView
 from projections.announcements import ANNOUNCING_COMMANDS, Announcements
 from projections.audit import AuditViews
 from projections.chat import ChatHistories, NotHeld, chat_change_view, chat_message_view
+from projections.notification_cache import RecentNotifications, UserNotifications
 from projections.notifications import (
     NOTIFICATION_CREATED,
     NOTIFICATION_READ,
@@ -82,6 +88,7 @@ class ReadSide:
         writer: ReadModelWriter | None = None,
         cache: TripCache | None = None,
         sessions: SessionFolder | None = None,
+        notification_budget: int | None = None,
     ) -> None:
         self._store = store
         self._cache = cache  # None: every trip folded from its whole stream and held for good
@@ -92,7 +99,9 @@ class ReadSide:
         # a compact side only reads: the items' recent changes (for conflicts) are not kept
         self.trips = TripStates(remember_changes=not compact, weigh=cache is not None and cache.budget is not None)
         self.chat = ChatHistories(compact=compact, tail=cache.chat_tail if cache is not None else None)
-        self.notifications = Notifications(compact=compact)
+        self.notifications = Notifications(compact=compact)  # the whole log's (rebuilds; never caught up when serving)
+        # users' notifications read by recipient, the recent ones held within ``notification_budget`` bytes
+        self.recent_notifications = RecentNotifications(notification_budget)
         self.audit = AuditViews()
         self.read_marks = ReadMarks()
         self._read_marks_lock = asyncio.Lock()
@@ -325,13 +334,29 @@ class ReadSide:
             return position, self.snapshot(audit=True)
         whole = ReadSide(self._store, cache=replace(self._cache, budget=None, snapshot_every=None, chat_tail=None))
         await whole.catch_up_audit()
-        await self.catch_up_notifications()
+        await whole.catch_up_notifications()
         for trip_id in sorted(whole.audit.streams):
             await whole.catch_up_trip(trip_id)
         views = whole.snapshot()
-        views["notifications"] = self.notifications.snapshot()
         views["audit"] = whole.audit.snapshot()
         return whole.audit.position, views
+
+    async def notifications_of(self, user_id: str) -> UserNotifications:
+        """The user's notifications, caught up with the store through its index by recipient (never a fold
+        of the log), then held as the most recently used."""
+        notes = self.recent_notifications.get(user_id)
+        while True:
+            records = await self._store.read_notifications(user_id, notes.position, self._page)
+            change = ReadModelChange() if self._writer is not None else None
+            for record in records:
+                if notes.apply(record) and change is not None:
+                    _notification_changes(record, change)
+            if self._writer is not None and change is not None:
+                self._writer.submit(change)
+            if len(records) < self._page:
+                break
+        self.recent_notifications.hold(notes)
+        return notes
 
     async def catch_up_notifications(self, progress: Progress | None = None) -> None:
         async with self._notifications_lock:

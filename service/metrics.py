@@ -427,6 +427,9 @@ class MeteredStore:
     async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
         return await self._inner.count_chat_messages(stream, after_version, not_by, limit)
 
+    async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:
+        return await self._inner.read_notifications(user_id, after_position, limit)
+
     async def save_snapshot(self, snapshot: TripSnapshot) -> None:
         await self._inner.save_snapshot(snapshot)
 

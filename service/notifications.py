@@ -20,12 +20,10 @@ class NotificationService:
         self._new_id = new_id
 
     async def of(self, identity: Identity, unread_only: bool) -> list[dict[str, Any]]:
-        await self._read_side.catch_up_notifications()
-        return self._read_side.notifications.of(identity.user_id, unread_only)
+        return (await self._read_side.notifications_of(identity.user_id)).of(unread_only)
 
     async def mark_read(self, origin: Origin, identity: Identity, notification_id: str) -> dict[str, Any]:
-        await self._read_side.catch_up_notifications()
-        found = self._read_side.notifications.find(identity.user_id, notification_id)
+        found = (await self._read_side.notifications_of(identity.user_id)).find(notification_id)
         if found is None:
             raise CommandRefused(ErrorCode.NOT_FOUND, "no such notification")
         if not found["read"]:

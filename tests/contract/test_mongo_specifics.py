@@ -22,7 +22,7 @@ from eventlog.ports import DuplicateCommand, StoreError, StoreUnavailable, Versi
 from tests import mongo_server
 from tests.contract.test_event_store import TRIP_A, TRIP_B, record
 
-ALL_MIGRATIONS = ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
+ALL_MIGRATIONS = ["m0001_log_collection", "m0002_read_models", "m0003_snapshots", "m0004_notification_recipients"]
 
 
 class CommandLog(monitoring.CommandListener):
@@ -101,18 +101,19 @@ async def test_migrations_are_idempotent_and_recorded_in_the_ledger(
     store = MongoEventStore(mongo_url, database=mongo_database)
     with pytest.raises(SchemaNotMigrated):
         await store.open()  # never migrates by itself
-    assert await store.migrate() == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
+    assert await store.migrate() == ALL_MIGRATIONS
     assert await store.migrate() == []
     await store.open()
     await store.close()
 
     ledger = await raw["migrations"].find({}).to_list(None)
-    assert [entry["_id"] for entry in ledger] == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
+    assert [entry["_id"] for entry in ledger] == ALL_MIGRATIONS
     assert all("appliedAt" in entry for entry in ledger)
     keys = {tuple(k for k, _ in index["key"]): index for index in (await raw["log"].index_information()).values()}
     assert keys[("position",)].get("unique") and keys[("stream", "version")].get("unique")
     assert keys[("idempotencyKey",)].get("unique")
     assert {("tripId", "position"), ("userId", "position"), ("command", "position")} <= set(keys)
+    assert ("events.data.userId", "position") in keys  # notifications by recipient (m0004)
 
 
 async def test_two_processes_migrating_at_once_record_each_migration_once(
@@ -124,8 +125,8 @@ async def test_two_processes_migrating_at_once_record_each_migration_once(
     finally:
         await first.close()
         await second.close()
-    assert sorted(applied[0] + applied[1]) == ["m0001_log_collection", "m0002_read_models", "m0003_snapshots"]
-    assert await raw["migrations"].count_documents({}) == 3
+    assert sorted(applied[0] + applied[1]) == ALL_MIGRATIONS
+    assert await raw["migrations"].count_documents({}) == len(ALL_MIGRATIONS)
 
 
 async def test_an_unreachable_server_is_store_unavailable_quickly() -> None:
