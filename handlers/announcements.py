@@ -3,7 +3,6 @@ read, as notifications (docs/openapi.yaml)."""
 
 from __future__ import annotations
 
-from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
 from handlers.bounded import RestEdge
 from service.announcements import AnnouncementService
@@ -19,12 +18,7 @@ class AnnouncementsHandler(AnnouncementApiHandler):
     async def get(self) -> None:
         async def read() -> None:
             identity = self.authenticate()
-            unread = self.get_query_argument("unread", "false").lower()
-            if unread not in ("true", "false", "1", "0"):
-                raise CommandRefused(
-                    ErrorCode.VALIDATION_ERROR, "unread: must be true or false", {"unread": ["must be true or false"]}
-                )
-            items = await self.announcements.of(identity, unread in ("true", "1"))
+            items = await self.announcements.of(identity, self.bool_arg("unread"))
             self.send_json({"announcements": items})
 
         await self.answer(read)

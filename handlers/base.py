@@ -167,6 +167,14 @@ class ApiHandler(BoundedRequestHandler):
             )
         return value.lower()
 
+    def bool_arg(self, name: str) -> bool:
+        """A true/false query argument (``true``, ``false``, ``1`` or ``0``; absent: false)."""
+        value = self.get_query_argument(name, "false").lower()
+        if value not in ("true", "false", "1", "0"):
+            message = "must be true or false"
+            raise CommandRefused(ErrorCode.VALIDATION_ERROR, f"{name}: {message}", {name: [message]})
+        return value in ("true", "1")
+
     def int_arg(self, name: str, default: int, low: int, high: int | None) -> int:
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":

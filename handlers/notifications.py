@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
 from handlers.bounded import RestEdge
 from service.notifications import NotificationService
@@ -18,12 +17,7 @@ class NotificationsHandler(NotificationsApiHandler):
     async def get(self) -> None:
         async def read() -> None:
             identity = self.authenticate()
-            unread = self.get_query_argument("unread", "false").lower()
-            if unread not in ("true", "false", "1", "0"):
-                raise CommandRefused(
-                    ErrorCode.VALIDATION_ERROR, "unread: must be true or false", {"unread": ["must be true or false"]}
-                )
-            items = await self.notifications.of(identity, unread in ("true", "1"))
+            items = await self.notifications.of(identity, self.bool_arg("unread"))
             self.send_json({"notifications": items})
 
         await self.answer(read)

@@ -122,16 +122,7 @@ class RoomService:
             raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
         self._hub.enter(conn, trip_id)
         try:
-            name = self._seal_name(conn.user_id, conn.name) if self._seal_name is not None else conn.name
-            member = RoomMember(
-                conn.session_id,
-                conn.user_id,
-                name,
-                conn.hidden,
-                "online",
-                self._clock.monotonic(),
-                self._pipeline.now(),
-            )
+            member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)
             # read everything the answer needs first: once the join is recorded, it is answered
             trip = await self._trips.visible_trip(identity, trip_id)
@@ -165,17 +156,7 @@ class RoomService:
             await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
         self._hub.enter(conn, trip_id)
         try:
-            name = self._seal_name(conn.user_id, conn.name) if self._seal_name is not None else conn.name
-            member = RoomMember(
-                conn.session_id,
-                conn.user_id,
-                name,
-                conn.hidden,
-                "online",
-                self._clock.monotonic(),
-                self._pipeline.now(),
-                conn.generation,
-            )
+            member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)
             trip = await self._trips.visible_trip(identity, trip_id)
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
@@ -197,6 +178,21 @@ class RoomService:
             raise
         if newly_visible:
             await self._announce_joined(conn, trip_id)
+
+    def _member(self, conn: Connection) -> RoomMember:
+        """The connection as its rooms' rosters list it: online now, its name sealed (rosters
+        live in Redis), with its session's claim (a resumed connection's is the highest)."""
+        name = self._seal_name(conn.user_id, conn.name) if self._seal_name is not None else conn.name
+        return RoomMember(
+            conn.session_id,
+            conn.user_id,
+            name,
+            conn.hidden,
+            "online",
+            self._clock.monotonic(),
+            self._pipeline.now(),
+            conn.generation,
+        )
 
     async def _missed(
         self, trip_id: str, head: int, last_seq: int | None, notes: Mapping[str, ChatNote]

@@ -8,36 +8,17 @@ stand-in socket (see ``test_session_pipeline.py``)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from app import build
-from config import Settings
-from eventlog.factory import memory_key_store
-from eventlog.memory_store import MemoryEventStore
 from eventlog.records import REFUSED
 from service.container import Services
 from service.refusal_payload import REFUSAL_PAYLOAD_MAX_BYTES
 from tests.integration.test_session_pipeline import AWAY, FRIEND, OWNER, chat, log_of, trip_with_room
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings(jwt_secret="s" * 32, store_url=f"sqlite:///{tmp_path}/events.db")  # session records' file
-    services = await build(settings, MemoryEventStore(), memory_key_store())
-    try:
-        yield services
-    finally:
-        for follower in services.followers:
-            follower.cancel()
-        await services.bus.close()
-        await services.store.close()
 
 
 def opened(node: Services, value: Any) -> Any:

@@ -4,30 +4,13 @@ read side that folds and keeps everything."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from app import build
-from config import Settings
-from eventlog.memory_store import MemoryEventStore
 from projections.read_side import ReadSide
 from service.container import Services
 from tests.integration.test_session_pipeline import FRIEND, OWNER, chat, trip_with_room
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Services]:
-    services = await build(Settings(jwt_secret="s" * 32), MemoryEventStore())
-    try:
-        yield services
-    finally:
-        for follower in services.followers:
-            follower.cancel()
-        await services.bus.close()
-        await services.store.close()
 
 
 async def test_the_audit_views_of_a_read_model_request_are_not_kept_and_match_a_whole_fold(node: Services) -> None:

@@ -7,18 +7,12 @@ to the other members' outboxes and the log.  Everything is the shipped code wire
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from app import build
-from config import Settings
 from domain.trip_events import NOTIFICATION_CREATED
-from eventlog.factory import memory_key_store
-from eventlog.memory_store import MemoryEventStore
 from eventlog.records import ACCEPTED, REFUSED, LogRecord
 from service.auth import Identity
 from service.container import Services
@@ -83,20 +77,6 @@ class Client:
     async def settled(self) -> None:
         for task in self.tasks:
             await task
-
-
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    # the log and the data keys in memory; the session records in a file of the test's own
-    settings = Settings(jwt_secret="s" * 32, store_url=f"sqlite:///{tmp_path}/events.db")
-    services = await build(settings, MemoryEventStore(), memory_key_store())
-    try:
-        yield services
-    finally:
-        for follower in services.followers:
-            follower.cancel()
-        await services.bus.close()
-        await services.store.close()
 
 
 async def trip_with_room(services: Services, *joined: str) -> tuple[str, dict[str, Client]]:

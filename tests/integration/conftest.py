@@ -1,0 +1,29 @@
+"""Fixtures shared by the service-layer tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app import build
+from config import Settings
+from eventlog.factory import memory_key_store
+from eventlog.memory_store import MemoryEventStore
+from service.container import Services
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Services]:
+    """A node as ``app.build`` wires it, on the in-memory store and bus."""
+    # the log and the data keys in memory; the session records in a file of the test's own
+    settings = Settings(jwt_secret="s" * 32, store_url=f"sqlite:///{tmp_path}/events.db")
+    services = await build(settings, MemoryEventStore(), memory_key_store())
+    try:
+        yield services
+    finally:
+        for follower in services.followers:
+            follower.cancel()
+        await services.bus.close()
+        await services.store.close()
