@@ -207,7 +207,7 @@ async def build(
         sealer=sealer,
     )
     verifier = TokenVerifier(token_rules(settings))
-    trips = TripService(pipeline, read_side, store, rosters, new_id)
+    trips = TripService(pipeline, read_side, store, rosters, new_id, opener)
     rooms = RoomService(
         trips=trips,
         hub=hub,

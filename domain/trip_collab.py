@@ -112,6 +112,22 @@ def replaced_values(
     return replaced
 
 
+def current_values(state: Trip, update_type: str, data: Mapping[str, JSON]) -> dict[str, JSON] | None:
+    """The present values of the item an ``*_updated`` change names (None: no such item, or
+    not a field change)."""
+    match update_type:
+        case "activity_updated":
+            found = state.find_activity(str(data.get("activityId")))
+            return activity_values(found[0].activities[found[1]]) if found is not None else None
+        case "day_updated":
+            day = state.day(str(data.get("dayId")))
+            return day_values(day) if day is not None else None
+        case "constraint_updated":
+            constraint = state.constraint(str(data.get("constraintId")))
+            return constraint_values(constraint) if constraint is not None else None
+    return None
+
+
 def activity_values(activity: Activity) -> dict[str, JSON]:
     return dict(activity.fields)
 

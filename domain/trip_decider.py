@@ -103,6 +103,9 @@ class UpdateTrip:
     fresh_ids: tuple[str, ...]
     # who is told of the values it replaces when outside the room (None: nobody)
     audience: Audience | None = None
+    # fields of ``data["changes"]`` sent with the value they already had (a fact the shell finds:
+    # the state keeps personal data sealed, so only it can compare); left out of the change
+    unchanged: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,9 +385,11 @@ def _check_conflict(state: Trip, command: UpdateTrip) -> None:
 
 def _update(state: Trip, command: UpdateTrip) -> TripUpdated:
     _check_conflict(state, command)
-    return _change(
-        state, command.actor.user_id, command.update_type, command.data, command.base_version, command.fresh_ids
-    )
+    data = command.data
+    changes = data.get("changes")
+    if command.unchanged and isinstance(changes, dict):
+        data = {**data, "changes": {name: v for name, v in changes.items() if name not in command.unchanged}}
+    return _change(state, command.actor.user_id, command.update_type, data, command.base_version, command.fresh_ids)
 
 
 def _change(

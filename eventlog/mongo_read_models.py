@@ -33,6 +33,7 @@ from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from domain.trip_events import CHANGE_REPLACED
 from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, translated, url_sets
 from eventlog.ports import StoreUnavailable
 from eventlog.read_model_port import ReadModelChange, TripView
@@ -109,7 +110,17 @@ class MongoReadModels:
         with translated():
             database = self._database()
             await database[CHAT_MESSAGES].update_many({"userId": user_id}, {"$set": {"message": MASK, "name": MASK}})
-            await database[NOTIFICATIONS].update_many({"fromUserId": user_id}, {"$set": {"preview": MASK}})
+            await database[NOTIFICATIONS].update_many(
+                {"fromUserId": user_id, "kind": {"$ne": CHANGE_REPLACED}}, {"$set": {"preview": MASK}}
+            )
+            # a change notice quotes values on both sides: theirs when they changed something, and
+            # the erased person's own when someone replaced them
+            await database[NOTIFICATIONS].update_many(
+                {"fromUserId": user_id, "kind": CHANGE_REPLACED}, {"$set": {"fromName": MASK, "changes": MASK}}
+            )
+            await database[NOTIFICATIONS].update_many(
+                {"userId": user_id, "kind": CHANGE_REPLACED}, {"$set": {"changes": MASK}}
+            )
             for trip in trips:
                 state = self._opener.open(trip.state) if self._opener is not None else trip.state
                 await database[TRIPS].update_one(
@@ -120,7 +131,10 @@ class MongoReadModels:
         """A message's key was destroyed: its text and its notifications' previews masked."""
         with translated():
             database = self._database()
-            await database[CHAT_MESSAGES].update_one({"_id": message_id}, {"$set": {"message": MASK}})
+            # a tombstone keeps no text field at all (a delete unsets it)
+            await database[CHAT_MESSAGES].update_one(
+                {"_id": message_id, "deleted": {"$exists": False}}, {"$set": {"message": MASK}}
+            )
             await database[NOTIFICATIONS].update_many({"messageId": message_id}, {"$set": {"preview": MASK}})
 
     async def _write_trip(self, trip_id: str, version: int, state: Document | None) -> None:

@@ -37,6 +37,7 @@ _JSON = "j"
 _NONCE = 12
 _CIPHERS_CACHED = 4096
 _RECENT_KEPT = 4096
+_RECENT_MAX_CHARS = 2048  # larger values are opened by decrypting: 4,096 of them could hold hundreds of MiB
 JSON = Any
 
 
@@ -156,7 +157,7 @@ def seal(value: JSON, keys: Sequence[DataKey]) -> str:
     nonce = _nonces.take()
     encrypted = _ciphers.get(ids, keys).encrypt(nonce, plain, None)
     sealed = f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + encrypted).decode('ascii')}"
-    if kind == _TEXT:
+    if kind == _TEXT and len(plain) <= _RECENT_MAX_CHARS:
         _recent.keep(sealed, value)
     return sealed
 

@@ -102,7 +102,7 @@ class AdminService:
         delivered = len(await self._directory.list())
         assert origin.user_id is not None
         announcement = announce(broadcast_id, body, origin.user_id, sender_name, self._pipeline.now())
-        await self._pipeline.record(
+        record = await self._pipeline.record(
             Request(origin, "admin_broadcast", body),
             (
                 {
@@ -112,8 +112,9 @@ class AdminService:
                 announcement,
             ),
         )
-        # the frame as a later connection gets it (its timestamp: the announcement's, decided before the record)
-        await self._broadcaster.to_all("broadcast", broadcast_view(announcement["data"]))
+        # the frame as a later connection gets it (its timestamp: the announcement's, decided before the
+        # record), from the record: its personal data sealed on the bus, opened by each node's hub
+        await self._broadcaster.to_all("broadcast", broadcast_view(record.events[1]["data"]))
         self._metrics.admin_action("broadcast", "accepted")
         return {"broadcastId": broadcast_id, "delivered": delivered}
 

@@ -64,6 +64,8 @@ class Erasure:
     async def erase_person(self, origin: Origin, user_id: str, *, by: str | None = None) -> LogRecord:
         """Destroy every key of the person; record who erased them (the origin's user, or
         ``by`` for an operator) and when; mask the mirrored read models."""
+        # keys first: an erasure must never be logged while the data still opens; if the log then
+        # refuses the record (UNAVAILABLE, recorded by the caller), erasing again records it
         destroyed = self._keys.destroy(person_subject(user_id))
         data: dict[str, Any] = {"userId": user_id, "keysDestroyed": len(destroyed)}
         if by is not None:

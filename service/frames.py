@@ -38,11 +38,13 @@ class FrameEncoder:
         return self._opener.dumps(frame)
 
 
-def error_frame(refusal: CommandRefused, client_event: str | None, ref: str | None) -> bytes:
+def error_data(refusal: CommandRefused, client_event: str | None) -> dict[str, Any]:
+    """An ``error`` frame's data; its details may quote the trip's sealed values (a CONFLICT's
+    values), so it is encoded by ``Hub.encode``, which opens them."""
     data: dict[str, Any] = {"code": refusal.code.value, "message": refusal.message, "event": client_event}
     if refusal.details is not None:
         data["details"] = refusal.details
-    return encode("error", data, ref)
+    return data
 
 
 def stream_broadcast(

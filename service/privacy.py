@@ -52,6 +52,9 @@ PERSONAL_FIELDS = frozenset(
         "fromName",
     }
 )
+# fields whose value, whatever its JSON type, is the person's (sealed whole when it is a list or an
+# object); other personal fields are strings, and an object under them is structure (``replaced``)
+WHOLE_VALUE_FIELDS = frozenset({"value", "from", "to"})
 NETWORK_FIELDS = ("ip", "userAgent")
 # what else of a meta names addresses: aggregated security events (``service/admin.py``)
 # keep their source (``ip:<address>``) and the addresses seen
@@ -86,6 +89,8 @@ def _seal_fields(
                     if memo is not None:
                         memo[item] = sealed
                 item = sealed
+        elif name in WHOLE_VALUE_FIELDS and isinstance(item, dict | list) and item:
+            item = seal(item, keys)  # a value may be a list or an object of free text (a constraint's)
         elif isinstance(item, dict | list):
             item = _seal_fields(item, keys, memo, names)
         out[name] = item

@@ -29,7 +29,7 @@ from service import logs
 from service.announcements import AnnouncementService
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso_from_epoch
-from service.frames import encode, error_frame, stream_broadcast, unchanged_reactions
+from service.frames import encode, error_data, stream_broadcast, unchanged_reactions
 from service.hub import Connection, Hub
 from service.metrics import Metrics
 from service.pipeline import Handle, Origin, Pipeline, Request
@@ -442,7 +442,7 @@ class ClientSession:
                 trip_id = trip_id if isinstance(trip_id, str) and len(trip_id) == 24 else None
                 await self._s.pipeline.refuse(Request(self.origin, event or "(none)", payload, ref, trip_id), refusal)
         finally:
-            self.conn.send(error_frame(refusal, event, ref))  # answered once it is in the log
+            self.conn.send(self._s.hub.encode("error", error_data(refusal, event), ref))  # once it is in the log
 
     def _worth_recording(self, refusal: CommandRefused) -> bool:
         """One record per burst of rate-limit refusals: a flood must not flood the log."""

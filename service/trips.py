@@ -8,6 +8,7 @@ from typing import Any
 from domain.chat_notes import ChatNote
 from domain.errors import CommandRefused, ErrorCode
 from domain.read_marks import decide_read
+from domain.trip_collab import current_values
 from domain.trip_decider import (
     Actor,
     AddCollaborator,
@@ -26,6 +27,7 @@ from domain.trip_model import Trip, can_view
 from domain.trip_notices import Audience
 from eventlog.ports import EventStore
 from eventlog.records import LogRecord
+from eventlog.sealing import Opener
 from projections.read_side import ReadSide
 from service.auth import Identity
 from service.ids import ObjectIdFactory
@@ -49,12 +51,14 @@ class TripService:
         store: EventStore,
         rosters: RoomRosters,
         new_id: ObjectIdFactory,
+        opener: Opener | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._read_side = read_side
         self._store = store
         self._rosters = rosters
         self._new_id = new_id
+        self._opener = opener  # opens the state's sealed values, to tell a change from a re-sent value
 
     # queries ---------------------------------------------------------------
 
@@ -135,9 +139,23 @@ class TripService:
             payload.get("baseVersion"),
             tuple(self._new_id() for _ in range(fresh_ids_needed(update_type, update))),
             await self.audience(trip_id, identity.user_id),
+            await self._unchanged(trip_id, update_type, update),
         )
         key = idempotency_key(identity.user_id, trip_id, "trip_update", ref)
         return await self._pipeline.submit(Request(origin, "trip_update", payload, ref, trip_id, key), command)
+
+    async def _unchanged(self, trip_id: str, update_type: str, update: dict[str, Any]) -> frozenset[str]:
+        """The fields a change sends with the value they have now: ``decide`` leaves them out
+        (a re-saved title replaces nobody's).  Only here can the sealed values be compared."""
+        changes = update.get("changes")
+        if not isinstance(changes, dict):
+            return frozenset()
+        trip = await self._read_side.trip(trip_id, fresh=False)
+        current = current_values(trip, update_type, update) if trip is not None else None
+        if not current:
+            return frozenset()
+        shown = self._opener.open(current) if self._opener is not None else current
+        return frozenset(name for name, value in changes.items() if name in shown and shown[name] == value)
 
     async def revert(
         self, origin: Origin, identity: Identity, trip_id: str, kind: str, payload: dict[str, Any], ref: str | None

@@ -27,3 +27,5 @@ async def node(tmp_path: Path) -> AsyncIterator[Services]:
             follower.cancel()
         await services.bus.close()
         await services.store.close()
+        for closeable in services.closing:  # the session records' file, the key store
+            await closeable.close()

@@ -69,7 +69,9 @@ SAMPLES: dict[type, DecidedEvent] = {
     ActivityAdded: ActivityAdded(ID, {"activityId": ID, "title": SECRET, "location": SECRET, "notes": SECRET}),
     ActivityUpdated: ActivityUpdated(ID, ID, {"title": SECRET, "notes": SECRET, "location": SECRET}),
     ActivityRemoved: ActivityRemoved(ID, ID),
-    ConstraintAdded: ConstraintAdded({"constraintId": ID, "type": "note", "value": 1, "description": SECRET}),
+    ConstraintAdded: ConstraintAdded(
+        {"constraintId": ID, "type": "diet", "value": [SECRET, {"text": SECRET}], "description": SECRET}
+    ),
     ConstraintRemoved: ConstraintRemoved(ID),
     ChatMessagePosted: ChatMessagePosted(ID, OWNER, SECRET, SECRET, "text", (FRIEND,)),
     ChatMessageEdited: ChatMessageEdited(ID, OWNER, SECRET, "2026-12-07T02:00:00.000Z"),
