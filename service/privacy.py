@@ -54,7 +54,7 @@ PERSONAL_FIELDS = frozenset(
 )
 # fields whose value, whatever its JSON type, is the person's (sealed whole when it is a list or an
 # object); other personal fields are strings, and an object under them is structure (``replaced``)
-WHOLE_VALUE_FIELDS = frozenset({"value", "from", "to"})
+WHOLE_VALUE_FIELDS = frozenset({"value"})
 NETWORK_FIELDS = ("ip", "userAgent")
 # what else of a meta names addresses: aggregated security events (``service/admin.py``)
 # keep their source (``ip:<address>``) and the addresses seen
