@@ -232,6 +232,8 @@ class ClientSession:
         for trip_id in revoked:
             self.conn.send(encode("trip_room_left", {"tripId": trip_id, "reason": "access_revoked"}))
         for trip_id in kept:
+            if self.conn.handed_over is not None:
+                return  # a later resume took the session over meanwhile: its rooms are its own
             try:
                 await s.rooms.reseat(self.conn, self.identity, trip_id, last_seqs.get(trip_id))
             except Exception:
@@ -246,10 +248,17 @@ class ClientSession:
             timer.cancel()
         s = self._s
         try:
-            if self.conn.handed_over is not None:  # a resume holds the session now: nothing to announce
-                await s.rooms.hand_over(self.conn, self.conn.handed_over)
-            # no close frame (the network went, or pings timed out): a drop, awaiting a resume
-            await s.rooms.leave_all(self.conn, dropped=code is None or code == CLOSE_ABNORMAL)
+            handed_over = self.conn.handed_over
+            if handed_over is not None:  # a resume holds the session now: nothing to announce
+                # with the rooms it was seated in after the takeover (a reseat under way then)
+                await s.rooms.hand_over(
+                    self.conn, (*handed_over, *(t for t in self.conn.seats if t not in handed_over))
+                )
+                for trip_id in list(self.conn.seats):
+                    s.hub.exit(self.conn, trip_id)
+            else:
+                # no close frame (the network went, or pings timed out): a drop, awaiting a resume
+                await s.rooms.leave_all(self.conn, dropped=code is None or code == CLOSE_ABNORMAL)
         finally:
             s.hub.remove(self.conn)
             try:
