@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 import orjson
 import tornado.web
 
-from domain.errors import CommandRefused, ErrorCode
+from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.ids import is_object_id
 from domain.raw_document import check_document_nodes
 from domain.sanitize import sanitize
 from handlers.bounded import BoundedRequestHandler
 from service import logs
 from service.auth import Identity, InvalidToken
+from service.clock import parse_iso
 from service.failures import StoreError, StoreUnavailable
 from service.pipeline import Origin, Request
 
@@ -167,6 +168,16 @@ class ApiHandler(BoundedRequestHandler):
             )
         return value.lower()
 
+    def time_arg(self, name: str) -> str | None:
+        """An ISO 8601 query argument as the log writes ``at`` (absent: None)."""
+        value = self.get_query_argument(name, None)
+        if value is None:
+            return None
+        try:
+            return log_time(value)
+        except (ValueError, OverflowError):
+            raise invalid(name, "must be an ISO 8601 date-time") from None
+
     def bool_arg(self, name: str) -> bool:
         """A true/false query argument (``true``, ``false``, ``1`` or ``0``; absent: false)."""
         value = self.get_query_argument(name, "false").lower()
@@ -236,3 +247,10 @@ class ApiHandler(BoundedRequestHandler):
             "method": request.method,
             "path": request.path[:256],
         }
+
+
+def log_time(text: str) -> str:
+    """An ISO 8601 instant as the log writes ``at`` (UTC, milliseconds, ``Z``), so
+    that comparing the strings compares the instants."""
+    moment = parse_iso(text)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

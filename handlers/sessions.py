@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from domain.errors import invalid
 from handlers.admin import AdminApiHandler
-from handlers.audit import log_time
 from handlers.bounded import RestEdge
 from service.sessions import STATUSES, SessionListing, SessionService
 
@@ -15,15 +14,6 @@ class SessionsHandler(AdminApiHandler):
     def initialize(self, edge: RestEdge, sessions: SessionService) -> None:
         self.edge = edge
         self.sessions = sessions
-
-    def _time_arg(self, name: str) -> str | None:
-        value = self.get_query_argument(name, None)
-        if value is None:
-            return None
-        try:
-            return log_time(value)
-        except (ValueError, OverflowError):
-            raise invalid(name, "must be an ISO 8601 date-time") from None
 
     def _listing(self) -> SessionListing:
         user = self.get_query_argument("userId", None)
@@ -36,8 +26,8 @@ class SessionsHandler(AdminApiHandler):
         return SessionListing.of(
             user_id=None if user is None else self.path_id(user, "userId"),
             status=status,
-            since=self._time_arg("from"),
-            until=self._time_arg("to"),
+            since=self.time_arg("from"),
+            until=self.time_arg("to"),
             cursor=cursor,
             limit=self.int_arg("limit", 100, 1, 1000),
         )
