@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from eventlog.records import LogRecord, to_document
-from eventlog.sqlite_store import SqliteEventStore, _message_id, _split
+from eventlog.sqlite_store import INSERT_ROW, SqliteEventStore, log_row
 
 WORDS = [
     "train",
@@ -143,19 +143,7 @@ class ScaleLog:
 def _row(record: LogRecord) -> tuple[Any, ...]:
     document = to_document(record)
     document.pop("position")
-    return (
-        record.record_id,
-        record.at,
-        record.command,
-        record.outcome,
-        record.user_id,
-        record.trip_id,
-        record.stream,
-        record.version,
-        record.idempotency_key,
-        _message_id(record.stream if record.version is not None else None, record.events),
-        *_split(document),
-    )
+    return log_row(record, document)
 
 
 async def write_log(path: str, total: int, *, trips: int, users: int, big: int, progress: bool = True) -> float:
@@ -166,10 +154,7 @@ async def write_log(path: str, total: int, *, trips: int, users: int, big: int, 
     started = time.monotonic()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
-    sql = (
-        "INSERT INTO log (record_id, at, command, outcome, user_id, trip_id, stream, version, idempotency_key,"
-        " message_id, session_id, error_code, schema_version, events, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    )
+    sql = INSERT_ROW  # the store's own layout
     rows: list[tuple[Any, ...]] = []
     written = 0
     for record in ScaleLog(trips, users, big).records(total):

@@ -162,6 +162,30 @@ def _message_id(stream: str | None, events: JSON) -> str | None:
     return found if isinstance(found, str) else None
 
 
+INSERT_ROW = (
+    "INSERT INTO log (record_id, at, command, outcome, user_id, trip_id, stream, version,"
+    " idempotency_key, message_id, session_id, error_code, schema_version, events, body)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def log_row(record: LogRecord, body: dict[str, JSON]) -> tuple[Any, ...]:
+    """A record's row for ``INSERT_ROW`` (the layout this code writes), ``body`` its stored document."""
+    return (
+        record.record_id,
+        record.at,
+        record.command,
+        record.outcome,
+        record.user_id,
+        record.trip_id,
+        record.stream,
+        record.version,
+        record.idempotency_key,
+        _message_id(record.stream if record.version is not None else None, record.events),
+        *_split(body),
+    )
+
+
 def _document(position: int, body: bytes, events: bytes | None) -> dict[str, JSON]:
     document: dict[str, JSON] = orjson.loads(body)
     if events is not None:  # else a row not split yet: its events are in the body
@@ -509,24 +533,7 @@ class SqliteEventStore:
         needed = chain.predecessor(record)
         record, body = chain.link(record, {needed: self._stream_hash(conn, needed)} if needed else None)
         try:
-            cursor = conn.execute(
-                "INSERT INTO log (record_id, at, command, outcome, user_id, trip_id, stream, version,"
-                " idempotency_key, message_id, session_id, error_code, schema_version, events, body)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.record_id,
-                    record.at,
-                    record.command,
-                    record.outcome,
-                    record.user_id,
-                    record.trip_id,
-                    record.stream,
-                    record.version,
-                    record.idempotency_key,
-                    _message_id(record.stream if record.version is not None else None, record.events),
-                    *_split(body),
-                ),
-            )
+            cursor = conn.execute(INSERT_ROW, log_row(record, body))
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if "log.stream" in text or "log.version" in text:

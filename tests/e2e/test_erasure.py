@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import redis
 from pymongo import MongoClient
 
-from eventlog.mongo_store import MongoEventStore
-from tests import mongo_server
+from tests.e2e.test_multi_node import (  # the stores of the multi-node suite
+    mongo_base,  # noqa: F401 (a fixture store_url asks for)
+    store_url,  # noqa: F401 (a fixture)
+)
 from tests.server import ROOT, Client, ServerProcess, object_id, token
 
 ADA, GRACE, ADMIN = object_id(0xE1A5E), object_id(0x6ACE), object_id(0xAD)
@@ -29,29 +29,7 @@ ADA_AGENT = "AdaAgent/9.9"
 GRACE_CHAT = "GraceChatVisible"
 
 
-@pytest.fixture(scope="module")
-def mongo_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with mongo_server.mongo_url(tmp_path_factory.mktemp("nx-27017")) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "mongo"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/events.db"
-        return
-    base: str = request.getfixturevalue("mongo_base")
-    database = mongo_server.unique_database()
-    store = MongoEventStore(base, database=database, migrate=True)
-    await store.open()
-    await store.close()
-    try:
-        yield f"{base.rstrip('/')}/{database}"
-    finally:
-        mongo_server.drop_database(base, database)
-
-
-def stored_bytes(store_url: str, tmp_path: Path) -> bytes:
+def stored_bytes(store_url: str, tmp_path: Path) -> bytes:  # noqa: F811
     """Everything the store holds: the SQLite files (log, WAL, keys), or every MongoDB collection."""
     if store_url.startswith("sqlite"):
         return b"".join(p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.name.startswith("events"))
@@ -115,7 +93,10 @@ def rest_answers(server: ServerProcess, trip_id: str) -> bytes:
 
 
 async def test_an_erased_person_is_gone_from_every_store_answer_and_export_and_the_audit_holds(
-    store_url: str, redis_url: str, prefix: str, tmp_path: Path
+    store_url: str,  # noqa: F811 (the fixture)
+    redis_url: str,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     args = ["--trust-proxy", "--redis", redis_url, "--redis-prefix", prefix, "--shutdown-grace", "1"]
     server = ServerProcess(store_url, args=args).start(tmp_path)
