@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import orjson
@@ -227,14 +228,17 @@ class MemoryEventStore:
         version = self.log.messages.get((stream, message_id))
         return None if version is None else self._record(self.log.streams[stream][version])
 
-    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+    async def count_chat_messages(
+        self, stream: str, after_version: int, not_by: str, limit: int, excluding: Collection[str] = ()
+    ) -> int:
         self._check_open()
         positions = self.log.streams.get(stream, {})
+        left_out = frozenset(excluding)
         count = 0
-        for (message_stream, _), version in self.log.messages.items():
+        for (message_stream, message_id), version in self.log.messages.items():
             if count >= limit:
                 break
-            if message_stream == stream and version > after_version:
+            if message_stream == stream and version > after_version and message_id not in left_out:
                 count += self._document(positions[version]).get("userId") != not_by
         return count
 

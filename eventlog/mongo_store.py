@@ -56,7 +56,7 @@ import asyncio
 import contextlib
 import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -545,8 +545,13 @@ class MongoEventStore:
             document = await self._log.find_one(query)
         return from_document(document) if document else None
 
-    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+    async def count_chat_messages(
+        self, stream: str, after_version: int, not_by: str, limit: int, excluding: Collection[str] = ()
+    ) -> int:
         query: Document = {"stream": stream, "version": {"$gt": after_version}, **_CHAT, "userId": {"$ne": not_by}}
+        if excluding:
+            deleted = {"$elemMatch": {"type": "chat_message", "data.messageId": {"$in": list(excluding)}}}
+            query["$nor"] = [{"events": deleted}]
         with translated():
             return int(await self._log.count_documents(query, limit=limit))
 

@@ -7,7 +7,7 @@ outside ``eventlog/`` ever sees a driver.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,9 +132,12 @@ class EventStore(Protocol):
         """The record that posted the message ``message_id`` in the stream (None: none did), through an index."""
         ...
 
-    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+    async def count_chat_messages(
+        self, stream: str, after_version: int, not_by: str, limit: int, excluding: Collection[str] = ()
+    ) -> int:
         """How many chat messages the stream has after ``after_version`` that ``not_by`` did not post,
-        counted up to ``limit``, through an index."""
+        leaving out the messages ``excluding`` names (those deleted since), counted up to ``limit``,
+        through an index."""
         ...
 
     async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:

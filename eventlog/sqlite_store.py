@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,6 +184,11 @@ def log_row(record: LogRecord, body: dict[str, JSON]) -> tuple[Any, ...]:
         _message_id(record.stream if record.version is not None else None, record.events),
         *_split(body),
     )
+
+
+def _not_in(column: str, count: int) -> str:
+    """The SQL condition leaving out ``count`` values of ``column`` (nothing when there are none)."""
+    return f" AND {column} NOT IN ({', '.join('?' * count)})" if count else ""
 
 
 def _document(position: int, body: bytes, events: bytes | None) -> dict[str, JSON]:
@@ -635,17 +640,17 @@ class SqliteEventStore:
         )
         return found[0] if found else None
 
-    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
+    async def count_chat_messages(
+        self, stream: str, after_version: int, not_by: str, limit: int, excluding: Collection[str] = ()
+    ) -> int:
+        left_out = tuple(excluding)
+        sql = (
+            "SELECT COUNT(*) FROM (SELECT 1 FROM log WHERE stream = ? AND message_id IS NOT NULL"
+            f" AND version > ? AND user_id IS NOT ?{_not_in('message_id', len(left_out))} LIMIT ?)"
+        )
+
         def count() -> int:
-            row = (
-                self._connection()
-                .execute(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM log WHERE stream = ? AND message_id IS NOT NULL"
-                    " AND version > ? AND user_id IS NOT ? LIMIT ?)",
-                    (stream, after_version, not_by, limit),
-                )
-                .fetchone()
-            )
+            row = self._connection().execute(sql, (stream, after_version, not_by, *left_out, limit)).fetchone()
             return int(row[0])
 
         result: int = await self._run(self._reader, count)

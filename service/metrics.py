@@ -19,7 +19,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -424,8 +424,10 @@ class MeteredStore:
     async def find_chat_message(self, stream: str, message_id: str) -> LogRecord | None:
         return await self._inner.find_chat_message(stream, message_id)
 
-    async def count_chat_messages(self, stream: str, after_version: int, not_by: str, limit: int) -> int:
-        return await self._inner.count_chat_messages(stream, after_version, not_by, limit)
+    async def count_chat_messages(
+        self, stream: str, after_version: int, not_by: str, limit: int, excluding: Collection[str] = ()
+    ) -> int:
+        return await self._inner.count_chat_messages(stream, after_version, not_by, limit, excluding)
 
     async def read_notifications(self, user_id: str, after_position: int = 0, limit: int = 1000) -> list[SlimRecord]:
         return await self._inner.read_notifications(user_id, after_position, limit)

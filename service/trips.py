@@ -216,7 +216,7 @@ class TripService:
     ) -> dict[str, Any]:
         """Mark the trip's chat read up to ``seq`` for the user; their devices are told (the
         record's reactions).  Returns the mark and the unread count after it."""
-        trip = await self._read_side.trip(trip_id, fresh=False)
+        trip = await self._read_side.trip(trip_id)  # fresh: a node with nobody in the room lags the log
         await self._read_side.catch_up_read_marks()
         current = self._read_side.read_marks.of(identity.user_id, trip_id)
         event = decide_read(trip, identity.user_id, identity.is_admin, seq, current)
@@ -231,7 +231,12 @@ class TripService:
         return await self._unread_after(identity, trip_id, self._read_side.read_marks.of(identity.user_id, trip_id))
 
     async def _unread_after(self, identity: Identity, trip_id: str, seq: int) -> dict[str, Any]:
-        count = await self._store.count_chat_messages(trip_id, seq, identity.user_id, UNREAD_COUNTED)
+        # a message deleted since it was posted is no longer there to read (the trip's notes say
+        # which; fresh, as the count is: this node may have no member in the room to keep it current)
+        trip = await self._read_side.trip(trip_id)
+        notes = trip.chat_notes if trip is not None else {}
+        deleted = [m for m, note in notes.items() if note.deleted and note.author_id != identity.user_id]
+        count = await self._store.count_chat_messages(trip_id, seq, identity.user_id, UNREAD_COUNTED, deleted)
         return {"tripId": trip_id, "readSeq": seq, "unread": count}
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:

@@ -117,3 +117,7 @@ async def test_chat_messages_of_others_after_a_version_are_counted_up_to_a_limit
     assert await store.count_chat_messages(TRIP_A, 6, "someone", 2) == 2
     assert await store.count_chat_messages(TRIP_A, 0, "u", 100) == 1  # the user's own messages are not counted
     assert await store.count_chat_messages(TRIP_A, 11, "someone", 100) == 0
+    # the messages named as deleted since are left out; naming none leaves out nothing
+    assert await store.count_chat_messages(TRIP_A, 0, "someone", 100, ["m4", "m11", "m-none"]) == 4
+    assert await store.count_chat_messages(TRIP_A, 6, "someone", 100, ["m8"]) == 2
+    assert await store.count_chat_messages(TRIP_A, 0, "someone", 100, []) == 6

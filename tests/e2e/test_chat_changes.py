@@ -297,10 +297,23 @@ async def test_read_state_is_the_same_on_every_device_and_node_and_never_moves_b
         assert status == 400, body
         assert unread(a, trip_id, BOB)["unread"] == 1  # Bob's own messages are not unread to him
 
+        later = [await chat(bob, trip_id, f"later {n}", f"l{n}") for n in range(2)]
+        gone = await bob.request(
+            "delete_message", {"tripId": trip_id, "messageId": later[0]["messageId"]}, "d1", "chat_message_deleted"
+        )
+        assert gone["event"] == "chat_message_deleted", gone
+        for server in (a, b):  # a message deleted since it was posted is not there to read
+            settled = await eventually(lambda server=server: unread(server, trip_id, ADA)["unread"] == 1)
+            assert settled, unread(server, trip_id, ADA)
+        last = await chat(bob, trip_id, "last", "l2")
+        mark = {"seq": last["seq"]}  # on the node with nobody in the room: a seq it has not seen yet
+        status, body = b.request("PUT", f"/api/trips/{trip_id}/chat/read", body=mark, bearer=bearer(ADA))
+        assert status == 200 and body == {"tripId": trip_id, "readSeq": last["seq"], "unread": 0}, body
+
         for client in (bob, laptop, phone):
             await client.close()
         again, _ = await joined(b, ADA, trip_id)  # after a reconnect, elsewhere: the same
-        assert unread(b, trip_id, ADA) == {"tripId": trip_id, "readSeq": mine["seq"], "unread": 0}
+        assert unread(b, trip_id, ADA) == {"tripId": trip_id, "readSeq": last["seq"], "unread": 0}
         await again.close()
 
 
