@@ -162,29 +162,14 @@ return {1, gone}
 """
 )
 
-# KEYS[1] room; ARGV: prefix, session
+# KEYS[1] room; ARGV: prefix, session, instance: a leave (instance ''), or a dropped member's expiry,
+# which removes the session only while it is that instance's (a session another node took over stays)
 _LEAVE = (
     _LUA_COMMON
     + """
 local all, gone = sweep()
 local raw = all[ARGV[2]]
-if not raw then return {'', 0, gone} end
-redis.call('HDEL', KEYS[1], ARGV[2])
-all[ARGV[2]] = nil
-local m = cjson.decode(raw)
-local left = 0
-if not m.h and not visible_users(all)[m.u] then left = 1 end
-return {raw, left, gone}
-"""
-)
-
-# KEYS[1] room; ARGV: prefix, session, instance: a leave only while the session is this instance's
-_EXPIRE = (
-    _LUA_COMMON
-    + """
-local all, gone = sweep()
-local raw = all[ARGV[2]]
-if not raw or cjson.decode(raw).i ~= ARGV[3] then return {'', 0, gone} end
+if not raw or (ARGV[3] ~= '' and cjson.decode(raw).i ~= ARGV[3]) then return {'', 0, gone} end
 redis.call('HDEL', KEYS[1], ARGV[2])
 all[ARGV[2]] = nil
 local m = cjson.decode(raw)
@@ -475,7 +460,6 @@ class RedisRosters:
         self._join = register(_JOIN)
         self._leave = register(_LEAVE)
         self._status = register(_STATUS)
-        self._expire = register(_EXPIRE)
         self._members = register(_MEMBERS)
         self._replace = register(_REPLACE)
         self._local: dict[str, dict[str, RoomMember]] = {}  # this instance's members, by room and session
@@ -571,6 +555,37 @@ class RedisRosters:
         return bool(newly)
 
     async def leave(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
+        return await self._remove(trip_id, session_id, "", "a leave")
+
+    async def set_status(self, trip_id: str, session_id: str, status: str, at: float) -> None:
+        member = self._local.get(trip_id, {}).get(session_id)
+        if member is not None:
+            await self._rewrite(
+                trip_id, dataclasses.replace(member, status=status, since=time.time()), "a status change"
+            )
+
+    async def seen(self, trip_id: str, session_id: str, at: str) -> None:
+        member = self._local.get(trip_id, {}).get(session_id)
+        if member is not None:
+            await self._rewrite(trip_id, dataclasses.replace(member, last_seen=at), "a dropped connection")
+
+    async def expire(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
+        return await self._remove(trip_id, session_id, self._p.instance, "a dropped member's expiry")
+
+    async def _rewrite(self, trip_id: str, member: RoomMember, what: str) -> None:
+        """A member of this node's changed: here at once, on Redis while the entry is still ours."""
+        self._local[trip_id][member.session_id] = member
+        try:
+            await self._status(
+                keys=[self._key(trip_id)],
+                args=[self._p.room_node_prefix(trip_id), member.session_id, self._encode(member)],
+            )
+        except _FAILURES as exc:
+            self._failed(trip_id, what, exc)
+
+    async def _remove(self, trip_id: str, session_id: str, instance: str, what: str) -> tuple[RoomMember | None, bool]:
+        """The member out of the room (``instance``: only while the session is that node's; '' any),
+        and whether their user is no longer shown in it."""
         room = self._local.get(trip_id, {})
         mine = room.pop(session_id, None)
         if not room:
@@ -578,58 +593,10 @@ class RedisRosters:
             self._last_read.pop(trip_id, None)
         try:
             raw, left, gone = await self._leave(
-                keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id), session_id]
+                keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id), session_id, instance]
             )
         except _FAILURES as exc:
-            self._failed(trip_id, "a leave", exc)
-            if mine is None:
-                return None, False
-            return mine, not mine.hidden and not self._locally_visible(trip_id, mine.user_id)
-        await self._announce_gone(trip_id, gone)
-        member = self._decode(session_id, raw) if raw else mine
-        return member, bool(left) and member is not None
-
-    async def set_status(self, trip_id: str, session_id: str, status: str, at: float) -> None:
-        room = self._local.get(trip_id, {})
-        member = room.get(session_id)
-        if member is None:
-            return
-        member = dataclasses.replace(member, status=status, since=time.time())
-        room[session_id] = member
-        try:
-            await self._status(
-                keys=[self._key(trip_id)],
-                args=[self._p.room_node_prefix(trip_id), session_id, self._encode(member)],
-            )
-        except _FAILURES as exc:
-            self._failed(trip_id, "a status change", exc)
-
-    async def seen(self, trip_id: str, session_id: str, at: str) -> None:
-        room = self._local.get(trip_id, {})
-        member = room.get(session_id)
-        if member is None:
-            return
-        member = room[session_id] = dataclasses.replace(member, last_seen=at)
-        try:
-            await self._status(
-                keys=[self._key(trip_id)],
-                args=[self._p.room_node_prefix(trip_id), session_id, self._encode(member)],
-            )
-        except _FAILURES as exc:
-            self._failed(trip_id, "a dropped connection", exc)
-
-    async def expire(self, trip_id: str, session_id: str) -> tuple[RoomMember | None, bool]:
-        room = self._local.get(trip_id, {})
-        mine = room.pop(session_id, None)
-        if not room:
-            self._local.pop(trip_id, None)
-            self._last_read.pop(trip_id, None)
-        try:
-            raw, left, gone = await self._expire(
-                keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id), session_id, self._p.instance]
-            )
-        except _FAILURES as exc:
-            self._failed(trip_id, "a dropped member's expiry", exc)
+            self._failed(trip_id, what, exc)
             if mine is None:
                 return None, False
             return mine, not mine.hidden and not self._locally_visible(trip_id, mine.user_id)
