@@ -21,7 +21,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import orjson
@@ -37,15 +37,15 @@ from domain.ids import is_object_id
 from eventlog import checkpoints
 from eventlog.checkpoints import Checkpoint
 from eventlog.factory import (
-    open_key_store,
+    open_key_reader,
     open_mongo_store,
     open_reader,
     open_session_records,
     open_sqlite_reader,
     open_store,
 )
-from eventlog.ports import EventStore, StoreError
-from eventlog.sealing import Opener
+from eventlog.ports import EventStore, StoreError, StoreMissing
+from eventlog.sealing import Closed, Opener
 from projections.sessions import rebuild_sessions
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "rebuild-sessions")
@@ -179,6 +179,24 @@ async def _progress(args: argparse.Namespace, store: EventStore, label: str) -> 
     return Progress(label, total, tty=tty)
 
 
+@contextlib.contextmanager
+def key_reader(url: str) -> Iterator[Opener]:
+    """Opens personal data with the keys beside the store, read-only (nothing created or written);
+    without a key store every sealed value reads [erased], and standard error says why."""
+    try:
+        keys = open_key_reader(url)
+    except StoreMissing as exc:
+        print(f"note: {exc}: personal data shows as [erased]", file=sys.stderr)
+        yield Opener(Closed())
+        return
+    except (StoreError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        yield Opener(keys)
+    finally:
+        keys.close()
+
+
 # the commands ----------------------------------------------------------------------------
 
 
@@ -244,11 +262,8 @@ async def run_trip_at(args: argparse.Namespace, out: IO[str]) -> int:
     if found.trip is None:
         print(f"trip {args.trip_id} did not exist yet at {args.at}", file=sys.stderr)
         return FOUND
-    keys = open_key_store(args.store_url)  # personal data opened, or [erased]
-    try:
-        shown = Opener(keys).open(found.trip.to_json())
-    finally:
-        keys.close()
+    with key_reader(args.store_url) as opener:  # personal data opened, or [erased]
+        shown = opener.open(found.trip.to_json())
     out.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode() + "\n")
     return OK
 
@@ -271,18 +286,16 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
         progress = await _progress(args, store, "export")
         if progress is not None:
             progress.total = None  # a filtered read: how far it goes is not known
-        keys = open_key_store(args.store_url)  # the export shows personal data opened, or [erased]
-        opener = Opener(keys)
-        if args.output == "-":
-            count = await export(store, where, out, args.format, progress, opener)
-        else:
-            try:
-                target = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-            except OSError as exc:
-                raise CommandError(f"--output {args.output}: {exc.strerror}") from None
-            with target:
-                count = await export(store, where, target, args.format, progress, opener)
-        keys.close()
+        with key_reader(args.store_url) as opener:  # the export shows personal data opened, or [erased]
+            if args.output == "-":
+                count = await export(store, where, out, args.format, progress, opener)
+            else:
+                try:
+                    target = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+                except OSError as exc:
+                    raise CommandError(f"--output {args.output}: {exc.strerror}") from None
+                with target:
+                    count = await export(store, where, target, args.format, progress, opener)
         if progress is not None:
             progress.unit = f"records read, {count:,} written"
             progress.close()
@@ -331,6 +344,12 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
         out.write(
             f"checkpoints: {report.checkpoints:,} checked; the log matches the signed ones up to position"
             f" {report.anchored_up_to:,}\n"
+        )
+    else:  # the chains alone are unkeyed: say what "intact" does not cover
+        out.write(
+            f"checkpoints: {report.checkpoints_in_log:,} in the log, not checked: without --key (or"
+            " $CHECKPOINT_KEY) or --checkpoints FILE, a history rewritten and re-chained by someone who"
+            " can write the store verifies too\n"
         )
     snapshots = report.snapshots
     out.write(

@@ -6,6 +6,8 @@ without changing anything; a bad trip id or output path is a usage error."""
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -14,12 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from app import build
+from config import Settings
 from eventlog.sqlite_store import LATEST_LAYOUT as LATEST
 from eventlog.sqlite_store import SqliteEventStore
+from service.auth import Identity
+from service.container import Services
+from service.pipeline import Origin
 from tests.server import ROOT
 
 pytestmark = pytest.mark.integration
 
+OWNER = "650000000000000000000001"
+TRIP = "650000000000000000000100"
 READERS = (("verify",), ("replay", "--progress", "off"), ("export",), ("trip-at", "a" * 24))
 
 
@@ -42,6 +51,37 @@ def migrated_store(path: Path, records: int = 0) -> None:
         await store.close()
 
     asyncio.run(make())
+
+
+def served_log(path: Path) -> None:
+    """A log written by the service (a trip whose title is sealed personal data), and its key store."""
+
+    async def make() -> None:
+        services = await build(Settings(store_url=f"sqlite:///{path}", jwt_secret="s" * 32))
+        try:
+            owner = Identity(OWNER, "user", "Ada", 0)
+            await services.trips.create(Origin("ws", OWNER, None), owner, {"title": "Lisbon"}, trip_id=TRIP)
+        finally:
+            await drain_adapters(services)
+
+    asyncio.run(make())
+
+
+async def drain_adapters(services: Services) -> None:
+    await services.bus.close()
+    for adapter in services.closing:
+        await adapter.close()
+    await services.store.close()
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """The folder's files and their bytes, but what any reader of a WAL-mode file makes, even a
+    read-only one: SQLite's shared-memory index and an empty write-ahead log."""
+    return {
+        item.name: item.read_bytes()
+        for item in folder.iterdir()
+        if not item.name.endswith("-shm") and not (item.name.endswith("-wal") and item.stat().st_size == 0)
+    }
 
 
 @pytest.mark.parametrize("command", READERS, ids=lambda c: c[0])
@@ -140,3 +180,52 @@ def test_a_port_in_use_ends_the_server_in_one_line(tmp_path: Path) -> None:
             timeout=60,
         )
     assert f"127.0.0.1:{port}" in one_error_line(done) and "in use" in done.stderr
+
+
+def test_opening_personal_data_reads_the_key_store_and_writes_nothing(tmp_path: Path) -> None:
+    served_log(tmp_path / "events.db")
+    url = f"sqlite:///{tmp_path}/events.db"
+    before = files_of(tmp_path)
+    assert "events.keys.db" in before
+    shown = cli("trip-at", TRIP, "--store", url)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["title"] == "Lisbon", shown.stderr
+    exported = cli("export", "--store", url, "--progress", "off")
+    assert exported.returncode == 0 and '"Lisbon"' in exported.stdout, exported.stderr
+    assert files_of(tmp_path) == before
+
+
+def test_a_log_copied_without_its_keys_gets_no_key_store_and_says_why_names_are_masked(tmp_path: Path) -> None:
+    served_log(tmp_path / "events.db")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(tmp_path / "events.db", copy / "events.db")
+    shown = cli("trip-at", TRIP, "--store", f"sqlite:///{copy}/events.db")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["title"] == "[erased]"
+    assert shown.stderr.startswith("note: no key store at") and "events.keys.db" in shown.stderr
+    assert not (copy / "events.keys.db").exists()
+
+
+def test_a_store_that_cannot_be_opened_ends_the_server_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "events.db").mkdir()  # a folder where the file should be
+    done = server("--store", f"sqlite:///{tmp_path}/events.db", "--port", "0")
+    assert "cannot open the store" in one_error_line(done)
+
+
+def test_a_port_in_use_is_found_before_the_store_is_touched(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = server("--store", f"sqlite:///{tmp_path}/data/events.db", "--port", str(taken.getsockname()[1]))
+    assert "in use" in one_error_line(done)
+    assert not (tmp_path / "data").exists()
+
+
+def server(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "JWT_SECRET": "s" * 32},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
