@@ -93,6 +93,16 @@ def test_help_names_every_flag_with_its_variable_and_default() -> None:
         assert var in text
 
 
+def test_the_readme_names_every_flag_and_its_variable() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for action in server_parser({})._actions:
+        flag = action.option_strings[-1]
+        if flag == "--help":
+            continue
+        named = re.search(r"\$([A-Z_]+)", action.help or "")
+        assert named and f"`{flag}`" in readme and f"`{named.group(1)}" in readme, flag
+
+
 def test_every_limit_says_what_it_bounds() -> None:
     """Not its field name spelled out ("max body bytes"): what it limits, or its unit."""
     for name, _, _ in _LIMIT_FLAGS.values():
