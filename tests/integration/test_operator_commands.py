@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pymongo import MongoClient
 
 from app import build
 from config import Settings
@@ -229,3 +230,30 @@ def server(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+def mongo_collections(url: str, database: str) -> list[str]:
+    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=3000)
+    try:
+        return sorted(client[database].list_collection_names())
+    finally:
+        client.close()
+
+
+def test_a_mongodb_database_without_the_schema_is_refused_and_left_as_it_was(
+    mongo_url: str, mongo_database: str
+) -> None:
+    url = f"{mongo_url.rstrip('/')}/{mongo_database}"
+    for command in READERS:
+        line = one_error_line(cli(*command, "--store", url))
+        assert "lacks migrations" in line and "migrate" in line, line
+    status = cli("migrate", "--status", "--store", url)
+    assert status.returncode == 1 and "applied: none" in status.stdout
+    assert mongo_collections(mongo_url, mongo_database) == []  # nothing made by any of them
+
+
+def test_an_empty_mongodb_log_is_refused(mongo_url: str, mongo_database: str) -> None:
+    url = f"{mongo_url.rstrip('/')}/{mongo_database}"
+    assert cli("migrate", "--store", url).returncode == 0
+    for command in READERS:
+        assert "holds no records" in one_error_line(cli(*command, "--store", url))
