@@ -46,6 +46,7 @@ from eventlog.factory import (
 )
 from eventlog.ports import EventStore, StoreError, StoreMissing
 from eventlog.sealing import Closed, Opener
+from eventlog.sqlite_store import LATEST_LAYOUT
 from projections.sessions import rebuild_sessions
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "rebuild-sessions")
@@ -402,6 +403,16 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
             await reader.close()
         out.write(f"schema version {current} of {latest}; {unsplit:,} rows in the old layout\n")
         return FOUND if current < latest or unsplit else OK
+    before = None
+    reader = open_sqlite_reader(url)
+    try:
+        before, latest, _ = await reader.status()
+    except StoreMissing:  # a new file: say so, a mistyped path should not read "up to date"
+        pass
+    except StoreError as exc:
+        raise CommandError(f"cannot read {where}: {exc}") from None
+    finally:
+        await reader.close()
     embedded = open_store(url)  # the embedded store migrates itself on open, inside one write transaction
     try:
         await embedded.open()
@@ -409,13 +420,20 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
         raise CommandError(f"cannot migrate {where}: {exc}") from None
     finally:
         await embedded.close()
-    out.write("up to date\n")
+    if before is None:
+        out.write(f"created a new, empty log at {where} (schema version {LATEST_LAYOUT})\n")
+    elif before < latest:
+        out.write(f"migrated {where} from schema version {before} to {latest}\n")
+    else:
+        out.write("up to date\n")
     return OK
 
 
 async def run_erase(args: argparse.Namespace, out: IO[str]) -> int:
     if not is_object_id(args.user_id):
         raise CommandError(f"--user {args.user_id}: not an id (24 hexadecimal digits)")
+    async with opened(args.store_url):  # a mistyped, empty or older store is refused before anything is written
+        pass
     erased = await erase_person(args.store_url, args.user_id.lower(), args.by)
     out.write(orjson.dumps(erased).decode() + "\n")
     return OK

@@ -102,6 +102,16 @@ def test_an_empty_store_is_refused(tmp_path: Path, command: tuple[str, ...]) -> 
     assert (tmp_path / "zero.db").stat().st_size == 0
 
 
+def test_erase_on_a_missing_or_empty_store_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    erase = ("erase", "--user", OWNER, "--store")
+    assert "no such file" in one_error_line(cli(*erase, f"sqlite:///{tmp_path}/typo/events.db"))
+    assert not (tmp_path / "typo").exists()
+    migrated_store(tmp_path / "events.db")
+    before = files_of(tmp_path)
+    assert "holds no records" in one_error_line(cli(*erase, f"sqlite:///{tmp_path}/events.db"))
+    assert files_of(tmp_path) == before  # no erasure recorded, no key store made
+
+
 def test_an_older_schema_is_refused_and_left_unmigrated(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
@@ -124,7 +134,9 @@ def test_migrate_status_reports_an_up_to_date_store_and_refuses_a_missing_one(tm
     assert "no such file" in one_error_line(cli("migrate", "--status", "--store", url))
     assert not (tmp_path / "events.db").exists()
     done = cli("migrate", "--store", url)
-    assert done.returncode == 0 and "up to date" in done.stdout
+    assert done.returncode == 0 and "created a new, empty log" in done.stdout  # not "up to date": it was not there
+    again = cli("migrate", "--store", url)
+    assert again.returncode == 0 and again.stdout == "up to date\n"
     status = cli("migrate", "--status", "--store", url)
     assert status.returncode == 0 and f"schema version {LATEST} of {LATEST}" in status.stdout
 
