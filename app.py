@@ -617,6 +617,11 @@ def main(argv: Sequence[str]) -> int:
         from analysts.cli import main as analyst_main  # the analyst and operator commands
 
         return analyst_main(args)
+    if args and not args[0].startswith("-"):
+        print(
+            f"error: no command {args[0]!r}: one of {', '.join(ANALYST_COMMANDS)}, or flags (--help)", file=sys.stderr
+        )
+        return 2
     try:
         settings = load_settings(args, os.environ)
     except SettingsError as exc:

@@ -90,7 +90,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--progress",
         choices=("auto", "bar", "lines", "off"),
         default="auto",
-        help="a bar on a terminal, plain lines elsewhere (auto)",
+        help="auto: a bar on a terminal, plain lines elsewhere",
     )
 
     cmd = command("replay", [store, progress])

@@ -162,10 +162,15 @@ def test_an_unknown_option_of_a_command_is_one_line() -> None:
     assert "--bogus" in one_error_line(cli("verify", "--bogus"))
 
 
+def test_an_unknown_command_is_one_line_naming_the_commands() -> None:
+    line = one_error_line(cli("veriffy"))
+    assert "'veriffy'" in line and "verify" in line and "rebuild-sessions" in line
+
+
 def test_every_command_says_what_it_does() -> None:
     top = cli("--help")
     assert top.returncode == 0
-    for command in ("replay", "trip-at", "export", "verify", "migrate", "erase"):
+    for command in ("replay", "trip-at", "export", "verify", "migrate", "erase", "rebuild-sessions"):
         assert f"  {command} " in top.stdout
         sub = cli(command, "--help")
         assert sub.returncode == 0 and "--store" in sub.stdout
