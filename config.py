@@ -489,6 +489,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
     )
 
 
+MIN_CHECKPOINT_KEY_BYTES = 32  # HMAC-SHA256: a key as long as its output
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 SNAPSHOT_HEADROOM = 4096  # the snapshot frame's envelope, and the member list sent with it
 
@@ -509,6 +510,11 @@ def refusals(settings: Settings) -> list[str]:
         problems.append(
             f"--dev is for one machine: it prints admin links; listen on 127.0.0.1 (not {settings.host}) "
             "or start without --dev"
+        )
+    if settings.checkpoint_key and len(settings.checkpoint_key.encode()) < MIN_CHECKPOINT_KEY_BYTES:
+        problems.append(
+            f"CHECKPOINT_KEY must be at least {MIN_CHECKPOINT_KEY_BYTES} bytes: a shorter one can be guessed by"
+            " whoever can read the log's checkpoints (a random one: openssl rand -hex 32)"
         )
     limits = settings.limits
     if 2 * limits.max_trip_bytes + SNAPSHOT_HEADROOM > limits.outbound_max_bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from config import _LIMIT_FLAGS, _LIMIT_HELP, SettingsError, load_settings, server_parser
+from config import _LIMIT_FLAGS, _LIMIT_HELP, Settings, SettingsError, load_settings, refusals, server_parser
 from tests.server import ROOT
 
 
@@ -119,3 +119,8 @@ def test_a_bad_value_ends_the_server_in_one_line() -> None:
         timeout=60,
     )
     assert done.returncode == 2 and done.stderr == "error: PORT='abc': not an integer\n"
+
+
+def test_a_short_checkpoint_key_is_refused() -> None:
+    assert any("CHECKPOINT_KEY" in problem for problem in refusals(Settings(checkpoint_key="k" * 31)))
+    assert not refusals(Settings(checkpoint_key="k" * 32))
