@@ -20,6 +20,7 @@ from service.metrics import _ERROR_CODES, CLOSE_REASONS, Metrics
 DEPLOY = Path(__file__).resolve().parent.parent.parent / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "travelsense.json"
+SCRAPE = DEPLOY / "prometheus" / "prometheus.yml"
 METRIC = re.compile(r"\b((?:travelsense|process|python)_[a-zA-Z0-9_]+)")
 
 
@@ -109,4 +110,28 @@ def test_the_alerts_cover_what_operators_watch() -> None:
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
 def test_promtool_accepts_the_rules() -> None:
     done = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_scrape_config_reads_metrics_with_the_scrape_token_and_loads_the_rules() -> None:
+    config = yaml.safe_load(SCRAPE.read_text())
+    assert config["rule_files"] == [RULES.name]
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" and job["authorization"]["type"] == "Bearer"
+    nodes = [
+        name
+        for name in yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+        if name.startswith("node-")
+    ]
+    assert sorted(job["static_configs"][0]["targets"]) == sorted(f"{name}:8080" for name in nodes)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_promtool_accepts_the_scrape_config(tmp_path: Path) -> None:
+    for source in (SCRAPE, RULES):
+        shutil.copy(source, tmp_path / source.name)
+    (tmp_path / "metrics-token").write_text("a-scrape-token")
+    done = subprocess.run(
+        ["promtool", "check", "config", str(tmp_path / SCRAPE.name)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
