@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 DEFAULT_STORE = "sqlite:///data/events.db"
 
@@ -258,6 +259,28 @@ def _redis_url(text: str) -> str:
     return text
 
 
+def _origins(text: str) -> tuple[str, ...] | None:
+    """``ALLOWED_ORIGINS``: ``*``, or origins as browsers send them (``https://app.example[:port]``);
+    an entry that is not one would never match, and every WebSocket would be refused."""
+    origins = _csv(text)
+    for origin in origins or ():
+        if origin == "*":
+            continue
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"{origin!r} is not an origin (https://host[:port], or *)") from None
+        if (
+            parts.scheme not in ("http", "https", "ws", "wss")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+        ):
+            raise ValueError(f"{origin!r} is not an origin (https://host[:port], or *)")
+    return origins or None
+
+
 def _log_level(text: str) -> str:
     level = text.strip().upper()
     if level not in LOG_LEVELS:
@@ -457,7 +480,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
     """Raises ``SettingsError`` (one line) for a bad flag or environment value."""
     args = server_parser(env).parse_args(list(argv))
     limits = Limits(**{name: getattr(args, name) for name, _, _ in _LIMIT_FLAGS.values()})
-    origins = env.get("ALLOWED_ORIGINS")
+    origins = _from_env(env, "ALLOWED_ORIGINS", _origins, None)
     return Settings(
         host=args.host,
         port=args.port,
@@ -470,7 +493,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         jwt_algorithms=_csv(env.get("JWT_ALGORITHMS")) or ("HS256",),
         jwt_issuer=env.get("JWT_ISSUER") or None,
         jwt_audience=env.get("JWT_AUDIENCE") or None,
-        allowed_origins=_csv(origins) if origins else None,
+        allowed_origins=origins,
         metrics_public=args.metrics_public,
         migrate=args.migrate,
         certfile=args.certfile,

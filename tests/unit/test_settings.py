@@ -32,6 +32,9 @@ from tests.server import ROOT
         ({"STORE_URL": "postgres://db/x"}, "STORE_URL='postgres://db/x'"),
         ({"DEFLATE": "gzip"}, "DEFLATE='gzip'"),
         ({"JWT_PUBLIC_KEY": "/no/such/key.pem"}, "JWT_PUBLIC_KEY='/no/such/key.pem'"),
+        ({"ALLOWED_ORIGINS": "app.example"}, "ALLOWED_ORIGINS='app.example'"),
+        ({"ALLOWED_ORIGINS": "https://app.example/page"}, "ALLOWED_ORIGINS='https://app.example/page'"),
+        ({"ALLOWED_ORIGINS": "https://app.example:port"}, "ALLOWED_ORIGINS='https://app.example:port'"),
     ],
 )
 def test_a_bad_environment_value_is_named(env: dict[str, str], named: str) -> None:
@@ -124,3 +127,10 @@ def test_a_bad_value_ends_the_server_in_one_line() -> None:
 def test_a_short_checkpoint_key_is_refused() -> None:
     assert any("CHECKPOINT_KEY" in problem for problem in refusals(Settings(checkpoint_key="k" * 31)))
     assert not refusals(Settings(checkpoint_key="k" * 32))
+
+
+def test_allowed_origins_take_origins_and_the_wildcard() -> None:
+    listed = load_settings([], {"ALLOWED_ORIGINS": "https://app.example, http://localhost:8080"}).allowed_origins
+    assert listed == ("https://app.example", "http://localhost:8080")
+    assert load_settings([], {"ALLOWED_ORIGINS": "*"}).allowed_origins == ("*",)
+    assert load_settings([], {"ALLOWED_ORIGINS": ""}).allowed_origins is None
