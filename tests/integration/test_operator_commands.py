@@ -274,3 +274,10 @@ def test_an_empty_mongodb_log_is_refused(mongo_url: str, mongo_database: str) ->
     assert cli("migrate", "--store", url).returncode == 0
     for command in READERS:
         assert "holds no records" in one_error_line(cli(*command, "--store", url))
+
+
+@pytest.mark.parametrize("live", ["not-a-url", "ftp://127.0.0.1/", "http://127.0.0.1:1"])
+def test_replay_against_a_node_that_cannot_be_read_is_one_line(tmp_path: Path, live: str) -> None:
+    served_log(tmp_path / "events.db")
+    line = one_error_line(cli("replay", "--store", f"sqlite:///{tmp_path}/events.db", "--live", live, "--token", "t"))
+    assert "cannot read the live read model" in line and live in line
