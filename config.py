@@ -319,6 +319,8 @@ empty store (exit 2), and opens it read-only unless it says it writes):
   migrate   bring the store's schema up to date, under a lock (writes the schema; --status: only report it)
   erase     erase a person: destroy their keys, record the erasure (writes one record)
   rebuild-sessions  fold the session records and presence choices again from the log (writes those)
+  exit status: 0 all is well; 1 the command found something (a difference, a broken link, no such trip);
+  2 bad usage, or a store that is missing, empty or cannot be opened (one line on standard error)
 
 environment only:
   JWT_SECRET                  HS256 secret (required unless --dev or JWT_PUBLIC_KEY)
