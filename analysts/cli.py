@@ -46,7 +46,6 @@ from eventlog.factory import (
 )
 from eventlog.ports import EventStore, StoreError, StoreMissing
 from eventlog.sealing import Closed, Opener
-from eventlog.sqlite_store import LATEST_LAYOUT
 from projections.sessions import rebuild_sessions
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "rebuild-sessions")
@@ -403,7 +402,7 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
             await reader.close()
         out.write(f"schema version {current} of {latest}; {unsplit:,} rows in the old layout\n")
         return FOUND if current < latest or unsplit else OK
-    before = None
+    before, latest = None, 0
     reader = open_sqlite_reader(url)
     try:
         before, latest, _ = await reader.status()
@@ -421,7 +420,7 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
     finally:
         await embedded.close()
     if before is None:
-        out.write(f"created a new, empty log at {where} (schema version {LATEST_LAYOUT})\n")
+        out.write(f"created a new, empty log at {where}\n")
     elif before < latest:
         out.write(f"migrated {where} from schema version {before} to {latest}\n")
     else:
