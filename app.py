@@ -25,6 +25,7 @@ from pathlib import Path
 
 import orjson
 import tornado.httpserver
+import tornado.netutil
 import tornado.web
 
 from config import Limits, Settings, SettingsError, load_settings, refusals, warnings
@@ -41,7 +42,7 @@ from eventlog.factory import (
     open_store,
 )
 from eventlog.key_cache import CachedKeyStore
-from eventlog.ports import EventStore
+from eventlog.ports import EventStore, StoreError
 from eventlog.sealing import Opener
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
 from handlers.announcements import AnnouncementReadHandler, AnnouncementsHandler
@@ -87,7 +88,7 @@ from service.erasure import ClosingKeys, Erasure, MessageShredder
 from service.file_limits import raise_file_limit
 from service.hub import Hub, SeatRevoked, VisibilityChanged
 from service.ids import ObjectIdFactory
-from service.metrics import MeteredStore, Metrics
+from service.metrics import MeteredStore, Metrics, build_labels
 from service.notifications import NotificationService
 from service.operations import start_operations
 from service.pipeline import Origin, Pipeline
@@ -144,7 +145,7 @@ async def build(
     records to their reactions; the hub sets ``changed`` for the connection directory.
     """
     limits = settings.limits
-    metrics = Metrics()
+    metrics = Metrics(build_labels(revision=settings.build_revision))
     if event_store is None:
         event_store = open_store(
             settings.store_url,
@@ -559,7 +560,20 @@ async def serve(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     ssl_options = tls_context(settings)
-    services = await build(settings)
+    # bound before the store is opened: a port in use ends the start before anything is written;
+    # with --port 0 the port the system chose is the one printed (and in the --dev links)
+    try:
+        sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
+    except OSError as exc:  # the port is taken, the address is not this machine's, ...
+        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    settings = dataclasses.replace(settings, port=sockets[0].getsockname()[1])
+    try:
+        services = await build(settings)
+    except (StoreError, OSError) as exc:  # a store that cannot be opened, a folder that cannot be made
+        for sock in sockets:
+            sock.close()
+        where = settings.store_url.split("@")[-1]
+        raise StartupError(f"cannot open the store {where}: {exc}") from None
     app = make_app(services)
     tune_collector(settings.limits.gc_young_threshold)
     limits = settings.limits
@@ -573,7 +587,7 @@ async def serve(settings: Settings) -> int:
         idle_connection_timeout=limits.header_timeout_seconds,  # Tornado's header timeout too
         body_timeout=limits.body_timeout_seconds,
     )
-    server.listen(settings.port, settings.host)
+    server.add_sockets(sockets)
     await start_operations(services)  # metrics sampler, signed checkpoints; stopped by drain (services.closing)
     if settings.dev:
         print("TravelSense Realtime (dev mode): open one of these links", flush=True)
@@ -590,6 +604,10 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
+class StartupError(Exception):
+    """Why the node cannot start, in one line (exit 2)."""
+
+
 ANALYST_COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "erase", "rebuild-sessions")
 
 
@@ -599,6 +617,11 @@ def main(argv: Sequence[str]) -> int:
         from analysts.cli import main as analyst_main  # the analyst and operator commands
 
         return analyst_main(args)
+    if args and not args[0].startswith("-"):
+        print(
+            f"error: no command {args[0]!r}: one of {', '.join(ANALYST_COMMANDS)}, or flags (--help)", file=sys.stderr
+        )
+        return 2
     try:
         settings = load_settings(args, os.environ)
     except SettingsError as exc:
@@ -622,9 +645,12 @@ def main(argv: Sequence[str]) -> int:
                 file=sys.stderr,
             )
             return 2
-        from dataclasses import replace
-
-        settings = replace(settings, jwt_secret=dev_secret(dev_secret_path(settings.store_url)))
+        where = dev_secret_path(settings.store_url)
+        try:
+            settings = dataclasses.replace(settings, jwt_secret=dev_secret(where))
+        except OSError as exc:
+            print(f"error: cannot keep the --dev secret at {where}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     try:
         if settings.event_loop == "uvloop":  # optional: needs uvloop installed (bench/requirements.txt)
             uvloop = importlib.import_module("uvloop")
@@ -634,11 +660,8 @@ def main(argv: Sequence[str]) -> int:
     except ImportError as exc:
         print(f"error: --event-loop uvloop: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:
+    except (ValueError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # the port is taken, the address is not this machine's, ...
-        print(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

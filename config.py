@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 DEFAULT_STORE = "sqlite:///data/events.db"
 
@@ -100,6 +101,7 @@ class Settings:
     checkpoint_key: str | None = None  # signs checkpoints of the log (eventlog/checkpoints.py); never stored
     checkpoint_interval_seconds: float = 60.0
     resume_secret: str | None = None  # signs resume tokens; every node needs the same (default: from the JWT secret)
+    build_revision: str | None = None  # the commit, for travelsense_build_info (None: read from .git)
     limits: Limits = field(default_factory=Limits)
 
 
@@ -167,11 +169,18 @@ def _csv(text: str | None) -> tuple[str, ...] | None:
 
 
 def _key_text(value: str | None) -> str | None:
-    """``JWT_PUBLIC_KEY`` is PEM text or the path of a PEM file."""
+    """``JWT_PUBLIC_KEY`` is PEM text or the path of a PEM file (anything else is refused: a
+    mistyped path would otherwise be taken as the key, and every token refused)."""
     if value is None or value.lstrip().startswith("-----BEGIN"):
         return value
-    path = Path(value)
-    return path.read_text() if path.is_file() else value
+    try:
+        text = Path(value).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a readable PEM file"
+        raise SettingsError(f"JWT_PUBLIC_KEY={value!r}: neither PEM text nor a PEM file ({reason})") from None
+    if "-----BEGIN" not in text:
+        raise SettingsError(f"JWT_PUBLIC_KEY={value!r}: the file holds no PEM key")
+    return text
 
 
 class SettingsError(ValueError):
@@ -232,6 +241,46 @@ def _port(text: str) -> int:
     return value
 
 
+STORE_SCHEMES = ("sqlite:///", "mongodb://", "mongodb+srv://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+
+
+def _store_url(text: str) -> str:
+    if not text.startswith(STORE_SCHEMES) or text in STORE_SCHEMES:
+        raise ValueError("not a store URL (sqlite:///PATH, mongodb://HOST/DATABASE or mongodb+srv://...)")
+    return text
+
+
+def _redis_url(text: str) -> str:
+    if not text.startswith(REDIS_SCHEMES) or text in REDIS_SCHEMES:
+        raise ValueError(
+            "not a Redis URL (redis://HOST:PORT/DB, rediss://..., unix://PATH or redis+cluster://HOST:PORT)"
+        )
+    return text
+
+
+def _origins(text: str) -> tuple[str, ...] | None:
+    """``ALLOWED_ORIGINS``: ``*``, or origins as browsers send them (``https://app.example[:port]``);
+    an entry that is not one would never match, and every WebSocket would be refused."""
+    origins = _csv(text)
+    for origin in origins or ():
+        if origin == "*":
+            continue
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"{origin!r} is not an origin (https://host[:port], or *)") from None
+        if (
+            parts.scheme not in ("http", "https", "ws", "wss")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+        ):
+            raise ValueError(f"{origin!r} is not an origin (https://host[:port], or *)")
+    return origins or None
+
+
 def _log_level(text: str) -> str:
     level = text.strip().upper()
     if level not in LOG_LEVELS:
@@ -261,14 +310,17 @@ def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
-ANALYST_HELP = """commands (each has its own --help; they read --store / $STORE_URL and never write the log):
-  replay    rebuild every projection from the log and compare
+ANALYST_HELP = """commands (each has its own --help; each reads --store / $STORE_URL, refuses a missing or
+empty store (exit 2), and opens it read-only unless it says it writes):
+  replay    rebuild every projection from the log and compare (exit 1 on a difference)
   trip-at   a trip's state as of a version or an instant
-  export    the log, or part of it, as JSON Lines or CSV
-  verify    check the hash chains and the signed checkpoints
-  migrate   bring the store's schema up to date (--status: report it)
+  export    the log, or part of it, as JSON Lines or CSV (--type checkpoint: the signed checkpoints)
+  verify    check the hash chains and the signed checkpoints (--key / $CHECKPOINT_KEY, --checkpoints FILE)
+  migrate   bring the store's schema up to date, under a lock (writes the schema; --status: only report it)
   erase     erase a person: destroy their keys, record the erasure (writes one record)
-  rebuild-sessions  fold the session records and presence choices again from the log
+  rebuild-sessions  fold the session records and presence choices again from the log (writes those)
+  exit status: 0 all is well; 1 the command found something (a difference, a broken link, no such trip);
+  2 bad usage, or a store that is missing, empty or cannot be opened (one line on standard error)
 
 environment only:
   JWT_SECRET                  HS256 secret (required unless --dev or JWT_PUBLIC_KEY)
@@ -276,8 +328,12 @@ environment only:
   JWT_ALGORITHMS              comma list (default HS256)
   JWT_ISSUER, JWT_AUDIENCE    checked, and required in tokens, when set
   ALLOWED_ORIGINS             comma list of WebSocket origins (default: same host only; * for any)
-  METRICS_TOKEN               a bearer token that reads /metrics and nothing else
-  CHECKPOINT_KEY              the key signing checkpoints (default: none, no checkpoints)
+  METRICS_TOKEN               a bearer token that reads /metrics and nothing else (default: none, admins only)
+  CHECKPOINT_KEY              the key signing checkpoints of the log; kept out of the store (default: none,
+                              no checkpoints)
+  RESUME_SECRET               signs resume tokens; the same on every node (default: derived from JWT_SECRET)
+  BUILD_REVISION              the commit shown in travelsense_build_info (default: read from .git)
+  ADMIN_TOKEN                 replay --live: an admin JWT (default: none)
 """
 
 
@@ -310,8 +366,22 @@ def server_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
     add("--host", "HOST", str, "127.0.0.1", "address to listen on")
     add("--port", "PORT", _port, 8080, "port to listen on")
-    add("--store", "STORE_URL", str, DEFAULT_STORE, "event log: sqlite:///PATH or mongodb://...", dest="store_url")
-    add("--redis", "REDIS_URL", str, None, "Redis for the cross-node bus and presence", dest="redis_url")
+    add(
+        "--store",
+        "STORE_URL",
+        _store_url,
+        DEFAULT_STORE,
+        "event log: sqlite:///PATH or mongodb://...",
+        dest="store_url",
+    )
+    add(
+        "--redis",
+        "REDIS_URL",
+        _redis_url,
+        None,
+        "Redis for the cross-node bus, presence and sessions: redis://... or redis+cluster://...",
+        dest="redis_url",
+    )
     add("--redis-prefix", "REDIS_PREFIX", str, "travelsense", "prefix of every Redis key")
     switch("--dev", "DEV", "random signing secret, a demo trip and sign-in links")
     switch("--metrics-public", "METRICS_PUBLIC", "/metrics without a token")
@@ -353,6 +423,27 @@ def _event_loop(text: str) -> str:
 
 
 _LIMIT_HELP = {
+    "member_list_max": "users listed in trip_room_joined (the first to arrive; memberCount says how many)",
+    "max_object_keys": "keys in one object of a frame's data or a REST body",
+    "max_list_items": "items in one list of a frame's data or a REST body",
+    "max_document_nodes": "values in all of a frame's data or a REST body",
+    "max_trip_days": "days in a trip",
+    "max_trip_activities_per_day": "activities in one day of a trip",
+    "max_trip_constraints": "constraints of a trip",
+    "max_trip_bytes": "a trip's size, encoded (its snapshot must fit half of --outbound-max-bytes)",
+    "max_body_bytes": "REST body size: larger ones get 413 before they are read",
+    "rest_burst": "REST commands (POST/PUT/PATCH/DELETE) per user: burst",
+    "rest_per_second": "REST commands per user: per second",
+    "rest_ip_burst": "REST commands per client address: burst",
+    "rest_ip_per_second": "REST commands per client address: per second",
+    "header_timeout_seconds": "seconds for a request's headers, and for an idle keep-alive connection",
+    "body_timeout_seconds": "seconds for a request's body",
+    "store_timeout_seconds": "seconds the store may take before a command is refused with UNAVAILABLE",
+    "deflate": "permessage-deflate: shared (a broadcast deflated once), per-connection, or off",
+    "deflate_min_bytes": "--deflate shared: payloads smaller than this are sent plain",
+    "deflate_level": "zlib level of permessage-deflate (1 fastest, 9 smallest)",
+    "cache_budget_mib": "MiB of trip states and recent chat held (the least recently used go past it)",
+    "snapshot_every": "records folded into a trip since its last snapshot before the next (0: never)",
     "session_pii_days": "days after which session records lose their IP and user agent",
     "session_keep_days": "days after which disconnected session records become counts per day",
     "session_retention_seconds": "seconds between runs of the session retention job (one node at a time)",
@@ -391,7 +482,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
     """Raises ``SettingsError`` (one line) for a bad flag or environment value."""
     args = server_parser(env).parse_args(list(argv))
     limits = Limits(**{name: getattr(args, name) for name, _, _ in _LIMIT_FLAGS.values()})
-    origins = env.get("ALLOWED_ORIGINS")
+    origins = _from_env(env, "ALLOWED_ORIGINS", _origins, None)
     return Settings(
         host=args.host,
         port=args.port,
@@ -404,7 +495,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         jwt_algorithms=_csv(env.get("JWT_ALGORITHMS")) or ("HS256",),
         jwt_issuer=env.get("JWT_ISSUER") or None,
         jwt_audience=env.get("JWT_AUDIENCE") or None,
-        allowed_origins=_csv(origins) if origins else None,
+        allowed_origins=origins,
         metrics_public=args.metrics_public,
         migrate=args.migrate,
         certfile=args.certfile,
@@ -417,11 +508,13 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> S
         metrics_token=env.get("METRICS_TOKEN") or None,
         checkpoint_key=env.get("CHECKPOINT_KEY") or None,
         resume_secret=env.get("RESUME_SECRET") or None,
+        build_revision=env.get("BUILD_REVISION") or None,
         checkpoint_interval_seconds=args.checkpoint_interval,
         limits=limits,
     )
 
 
+MIN_CHECKPOINT_KEY_BYTES = 32  # HMAC-SHA256: a key as long as its output
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 SNAPSHOT_HEADROOM = 4096  # the snapshot frame's envelope, and the member list sent with it
 
@@ -442,6 +535,11 @@ def refusals(settings: Settings) -> list[str]:
         problems.append(
             f"--dev is for one machine: it prints admin links; listen on 127.0.0.1 (not {settings.host}) "
             "or start without --dev"
+        )
+    if settings.checkpoint_key and len(settings.checkpoint_key.encode()) < MIN_CHECKPOINT_KEY_BYTES:
+        problems.append(
+            f"CHECKPOINT_KEY must be at least {MIN_CHECKPOINT_KEY_BYTES} bytes: a shorter one can be guessed by"
+            " whoever can read the log's checkpoints (a random one: openssl rand -hex 32)"
         )
     limits = settings.limits
     if 2 * limits.max_trip_bytes + SNAPSHOT_HEADROOM > limits.outbound_max_bytes:

@@ -21,7 +21,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import orjson
@@ -37,15 +37,15 @@ from domain.ids import is_object_id
 from eventlog import checkpoints
 from eventlog.checkpoints import Checkpoint
 from eventlog.factory import (
-    open_key_store,
+    open_key_reader,
     open_mongo_store,
     open_reader,
     open_session_records,
     open_sqlite_reader,
     open_store,
 )
-from eventlog.ports import EventStore, StoreError
-from eventlog.sealing import Opener
+from eventlog.ports import EventStore, StoreError, StoreMissing
+from eventlog.sealing import Closed, Opener
 from projections.sessions import rebuild_sessions
 
 COMMANDS = ("replay", "trip-at", "export", "verify", "migrate", "rebuild-sessions")
@@ -89,7 +89,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--progress",
         choices=("auto", "bar", "lines", "off"),
         default="auto",
-        help="a bar on a terminal, plain lines elsewhere (auto)",
+        help="auto: a bar on a terminal, plain lines elsewhere",
     )
 
     cmd = command("replay", [store, progress])
@@ -179,6 +179,24 @@ async def _progress(args: argparse.Namespace, store: EventStore, label: str) -> 
     return Progress(label, total, tty=tty)
 
 
+@contextlib.contextmanager
+def key_reader(url: str) -> Iterator[Opener]:
+    """Opens personal data with the keys beside the store, read-only (nothing created or written);
+    without a key store every sealed value reads [erased], and standard error says why."""
+    try:
+        keys = open_key_reader(url)
+    except StoreMissing as exc:
+        print(f"note: {exc}: personal data shows as [erased]", file=sys.stderr)
+        yield Opener(Closed())
+        return
+    except (StoreError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        yield Opener(keys)
+    finally:
+        keys.close()
+
+
 # the commands ----------------------------------------------------------------------------
 
 
@@ -244,11 +262,8 @@ async def run_trip_at(args: argparse.Namespace, out: IO[str]) -> int:
     if found.trip is None:
         print(f"trip {args.trip_id} did not exist yet at {args.at}", file=sys.stderr)
         return FOUND
-    keys = open_key_store(args.store_url)  # personal data opened, or [erased]
-    try:
-        shown = Opener(keys).open(found.trip.to_json())
-    finally:
-        keys.close()
+    with key_reader(args.store_url) as opener:  # personal data opened, or [erased]
+        shown = opener.open(found.trip.to_json())
     out.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode() + "\n")
     return OK
 
@@ -271,18 +286,16 @@ async def run_export(args: argparse.Namespace, out: IO[str]) -> int:
         progress = await _progress(args, store, "export")
         if progress is not None:
             progress.total = None  # a filtered read: how far it goes is not known
-        keys = open_key_store(args.store_url)  # the export shows personal data opened, or [erased]
-        opener = Opener(keys)
-        if args.output == "-":
-            count = await export(store, where, out, args.format, progress, opener)
-        else:
-            try:
-                target = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-            except OSError as exc:
-                raise CommandError(f"--output {args.output}: {exc.strerror}") from None
-            with target:
-                count = await export(store, where, target, args.format, progress, opener)
-        keys.close()
+        with key_reader(args.store_url) as opener:  # the export shows personal data opened, or [erased]
+            if args.output == "-":
+                count = await export(store, where, out, args.format, progress, opener)
+            else:
+                try:
+                    target = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+                except OSError as exc:
+                    raise CommandError(f"--output {args.output}: {exc.strerror}") from None
+                with target:
+                    count = await export(store, where, target, args.format, progress, opener)
         if progress is not None:
             progress.unit = f"records read, {count:,} written"
             progress.close()
@@ -331,6 +344,12 @@ async def run_verify(args: argparse.Namespace, out: IO[str]) -> int:
         out.write(
             f"checkpoints: {report.checkpoints:,} checked; the log matches the signed ones up to position"
             f" {report.anchored_up_to:,}\n"
+        )
+    else:  # the chains alone are unkeyed: say what "intact" does not cover
+        out.write(
+            f"checkpoints: {report.checkpoints_in_log:,} in the log, not checked: without --key (or"
+            " $CHECKPOINT_KEY) or --checkpoints FILE, a history rewritten and re-chained by someone who"
+            " can write the store verifies too\n"
         )
     snapshots = report.snapshots
     out.write(
@@ -383,6 +402,16 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
             await reader.close()
         out.write(f"schema version {current} of {latest}; {unsplit:,} rows in the old layout\n")
         return FOUND if current < latest or unsplit else OK
+    before, latest = None, 0
+    reader = open_sqlite_reader(url)
+    try:
+        before, latest, _ = await reader.status()
+    except StoreMissing:  # a new file: say so, a mistyped path should not read "up to date"
+        pass
+    except StoreError as exc:
+        raise CommandError(f"cannot read {where}: {exc}") from None
+    finally:
+        await reader.close()
     embedded = open_store(url)  # the embedded store migrates itself on open, inside one write transaction
     try:
         await embedded.open()
@@ -390,13 +419,20 @@ async def run_migrate(args: argparse.Namespace, out: IO[str]) -> int:
         raise CommandError(f"cannot migrate {where}: {exc}") from None
     finally:
         await embedded.close()
-    out.write("up to date\n")
+    if before is None:
+        out.write(f"created a new, empty log at {where}\n")
+    elif before < latest:
+        out.write(f"migrated {where} from schema version {before} to {latest}\n")
+    else:
+        out.write("up to date\n")
     return OK
 
 
 async def run_erase(args: argparse.Namespace, out: IO[str]) -> int:
     if not is_object_id(args.user_id):
         raise CommandError(f"--user {args.user_id}: not an id (24 hexadecimal digits)")
+    async with opened(args.store_url):  # a mistyped, empty or older store is refused before anything is written
+        pass
     erased = await erase_person(args.store_url, args.user_id.lower(), args.by)
     out.write(orjson.dumps(erased).decode() + "\n")
     return OK

@@ -88,16 +88,21 @@ class ReplayReport:
 
 
 def fetch_live(url: str, token: str, timeout: float = 600.0) -> LiveModel:
-    """The read model of the node at ``url`` (an admin token is needed)."""
+    """The read model of the node at ``url`` (an admin token is needed); ``RuntimeError`` says
+    why it could not be read."""
+    if not url.startswith(("http://", "https://")):
+        raise RuntimeError(f"{url}: not a node's address (http://HOST:PORT or https://...)")
     request = urllib.request.Request(url.rstrip("/") + READ_MODEL_PATH, headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = json.loads(response.read())
+        return LiveModel(f"live node {url}", int(body["position"]), body["readModel"])
     except urllib.error.HTTPError as error:
         raise RuntimeError(f"{url}: {error.code} {error.read()[:300].decode(errors='replace')}") from None
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, ValueError) as error:
         raise RuntimeError(f"{url}: {error}") from None
-    return LiveModel(f"live node {url}", int(body["position"]), body["readModel"])
+    except (KeyError, TypeError):
+        raise RuntimeError(f"{url}: the answer is not a read model (is it a TravelSense node?)") from None
 
 
 async def replay(

@@ -66,6 +66,7 @@ class VerifyReport:
     broken: list[Broken] = field(default_factory=list)
     truncated: bool = False
     checkpoints: int = 0  # signed checkpoints the log was checked against (with a key or a file)
+    checkpoints_in_log: int = 0  # checkpoint records in the log, checked or not
     anchored_up_to: int = 0  # the newest position a checkpoint that held covers
     snapshots: SnapshotCheck = field(default_factory=SnapshotCheck)
 
@@ -84,6 +85,7 @@ class VerifyReport:
             "broken": [item.to_json() for item in self.broken],
             "truncated": self.truncated,
             "checkpoints": self.checkpoints,
+            "checkpointsInLog": self.checkpoints_in_log,
             "anchoredUpTo": self.anchored_up_to,
             "snapshots": {
                 "checked": self.snapshots.checked,
@@ -286,11 +288,14 @@ async def verify(
     if key is not None or external:
         anchors = Anchors(verifier, await signed_checkpoints(store, verifier, key, list(external or ()), page))
     position = 0
+    in_log = 0
     with gc_paused():
         while True:
             records = await store.read_all(position, page)
             for record in records:
                 verifier.check(record)
+                if checkpoints.is_checkpoint(record):
+                    in_log += 1
                 if anchors is not None:
                     anchors.check(record)
             if progress is not None:
@@ -301,6 +306,7 @@ async def verify(
     if anchors is not None:
         anchors.finish()
     report = verifier.finish()
+    report.checkpoints_in_log = in_log
     report.broken.sort(key=lambda item: item.position)
     report.snapshots = await check_snapshots(store, limit=limit)
     return report

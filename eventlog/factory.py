@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from domain.room import RosterNews
 from eventlog.claims import MemoryClaims
 from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_bus import InProcessBus
-from eventlog.ports import EventBus, EventStore
+from eventlog.ports import EventBus, EventStore, StoreError, StoreMissing
 from eventlog.sealing import Opener
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
@@ -139,4 +141,24 @@ def open_key_store(url: str) -> CachedKeyStore:
         from eventlog.mongo_keys import MongoKeyStore  # imported only when asked for
 
         return CachedKeyStore(MongoKeyStore(url))
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
+
+
+def open_key_reader(url: str) -> CachedKeyStore:
+    """The data keys of the log at a store URL, read-only, for the analyst commands: nothing is
+    created or written (``StoreMissing``: a SQLite log without its key file beside it)."""
+    if url.startswith("sqlite:///"):
+        from eventlog.sqlite_keys import SqliteKeyStore, keys_path
+
+        path = keys_path(sqlite_path(url))
+        if not Path(path).is_file():
+            raise StoreMissing(f"no key store at {path}")
+        try:
+            return CachedKeyStore(SqliteKeyStore(path, read_only=True))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the key store {path}: {exc}") from None
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from eventlog.mongo_keys import MongoKeyStore  # imported only when asked for
+
+        return CachedKeyStore(MongoKeyStore(url, read_only=True))
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")

@@ -27,14 +27,16 @@ def _key(document: Document) -> DataKey:
 
 
 class MongoKeyStore:
-    def __init__(self, url: str, *, database: str | None = None, **client_options: Any) -> None:
+    def __init__(
+        self, url: str, *, database: str | None = None, read_only: bool = False, **client_options: Any
+    ) -> None:
         options = dict(client_options)
         if not url_sets(url, "serverSelectionTimeoutMS"):
             options.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
         self._client: MongoClient[Document] = MongoClient(url, **options)
         name = database or self._client.get_default_database(DEFAULT_DATABASE).name
         self._keys = self._client[name][DATA_KEYS]
-        self._indexed = False
+        self._indexed = read_only  # the analyst commands make no index: they write nothing
 
     def _collection(self) -> Any:
         if not self._indexed:

@@ -60,9 +60,14 @@ def keys_path(log_path: str) -> str:
 
 
 class SqliteKeyStore:
-    def __init__(self, path: str) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
         self._lock = threading.Lock()
+        if read_only:  # the analyst commands: ``mode=ro``, the file neither created nor switched nor written
+            uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=5000")
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=5.0, check_same_thread=False, isolation_level=None)
         into_wal(self._db, 5.0)
         self._db.execute("PRAGMA synchronous=FULL")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import platform
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -118,9 +117,9 @@ def frame_event(payload: bytes) -> str:
     return "other"
 
 
-def build_labels(root: Path = ROOT) -> dict[str, str]:
+def build_labels(root: Path = ROOT, revision: str | None = None) -> dict[str, str]:
     """What ``travelsense_build_info`` says: the release (pyproject.toml), the commit when the
-    image or checkout tells it (``$BUILD_REVISION``, else ``.git``), and the Python running it."""
+    image or checkout tells it (``revision``: ``$BUILD_REVISION``, else ``.git``), and the Python running it."""
     version = "unknown"
     try:
         for line in (root / "pyproject.toml").read_text().splitlines():
@@ -129,13 +128,10 @@ def build_labels(root: Path = ROOT) -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"version": version, "revision": _revision(root), "python": platform.python_version()}
+    return {"version": version, "revision": revision or _revision(root), "python": platform.python_version()}
 
 
 def _revision(root: Path) -> str:
-    named = os.environ.get("BUILD_REVISION")
-    if named:
-        return named
     try:
         head = (root / ".git").read_text().strip() if (root / ".git").is_file() else ""
         git = Path(head.removeprefix("gitdir: ")) if head.startswith("gitdir: ") else root / ".git"

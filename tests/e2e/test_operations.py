@@ -111,7 +111,7 @@ def test_without_redis_a_node_is_live_and_ready_but_degraded(tmp_path: Path) -> 
 
 
 def test_a_node_signs_a_checkpoint_at_shutdown_that_verify_checks(tmp_path: Path) -> None:
-    key = "checkpoint-key-for-this-test"
+    key = "checkpoint-key-for-this-test-0123456789"
     url = f"sqlite:///{tmp_path}/events.db"
     server = ServerProcess(url, env={"CHECKPOINT_KEY": key}).start(tmp_path)
     try:

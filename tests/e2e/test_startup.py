@@ -66,3 +66,27 @@ async def test_sigterm_closes_clients_with_1001_and_exits_0(server: ServerProces
 
 def test_healthz_answers_ok_when_the_store_is_reachable(server: ServerProcess) -> None:
     assert server.request("GET", "/healthz") == (200, {"status": "ok"})
+
+
+def test_port_zero_listens_on_a_free_port_and_names_it(tmp_path: Path) -> None:
+    env = {**os.environ, "JWT_SECRET": "s" * 32}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", "0", "--store", f"sqlite:///{tmp_path}/e.db"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.match(r"listening on http://127\.0\.0\.1:(\d+) ", line)
+        assert found and found.group(1) != "0", line
+        server = ServerProcess("unused")
+        server.port = int(found.group(1))
+        status, body = server.request("GET", "/livez")
+        assert status == 200 and body == {"status": "ok"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)

@@ -92,7 +92,8 @@ async def test_a_rewritten_and_rechained_history_is_found_with_the_key_only(tmp_
     rewrite_and_rechain(path, retitle)
 
     unkeyed = cli("verify", "--store", url, "--progress", "off")
-    assert unkeyed.returncode == 0 and "intact" in unkeyed.stdout  # the chains alone cannot tell
+    assert unkeyed.returncode == 0 and "intact" in unkeyed.stdout  # the chains alone cannot tell,
+    assert "in the log, not checked" in unkeyed.stdout  # and verify says so instead of implying more
     keyed = cli("verify", "--store", url, "--key", KEY, "--progress", "off")
     assert keyed.returncode == 1 and "no longer gives the signed value" in keyed.stdout, keyed.stdout
     from_file = cli("verify", "--store", url, "--checkpoints", str(exported), "--progress", "off")
