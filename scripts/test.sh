@@ -11,7 +11,13 @@ source scripts/redis-for-tests.sh
 
 echo "== ruff"; "$BIN/ruff" check . && "$BIN/ruff" format --check .
 echo "== mypy"; "$BIN/mypy" .
-# Browser tests drive Debian's Chromium (never a downloaded one); without it they skip.
-command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-  || echo "== chromium not installable: tests/browser will skip"
+# Browser tests drive Debian's Chromium (never a downloaded one), and the alert rules are checked by
+# promtool (Debian's prometheus package); without them those tests skip.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v promtool >/dev/null || missing+=(prometheus)
+if ((${#missing[@]})); then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
+    || echo "== not installable: ${missing[*]} (tests/browser or the promtool checks will skip)"
+fi
 echo "== pytest"; "$BIN/python" -m pytest -p no:cacheprovider "$@"
