@@ -295,6 +295,7 @@ function signOut() {
   S.token = null;
   S.me = null;
   S.room = null;
+  drafts.forgetRestored();
   S.outbox.clear();
   S.conflicts = [];
   S.failedChats = [];
@@ -313,7 +314,7 @@ function renderUserChip() {
   el.userChip.hidden = false;
   replaceChildren(
     el.userChip,
-    avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : S.presence }),
+    avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : S.presence, look: currentLooks()[me.sub] }),
     h('span', { class: 'user-text' },
       h('span', { class: 'user-name', testid: 'user-name' }, me.name || 'You'),
     ),
@@ -732,6 +733,7 @@ function openTrip(rawId) {
     socket.send({ event: ClientEvent.LEAVE, data: { tripId: S.room.tripId }, ref: newRef('l') });
   }
   S.room = createRoom(tripId);
+  drafts.forgetRestored();
   S.viewing = {};
   S.myViewing = { itemId: null, sentAt: 0 };
   S.joinedConn = null;
@@ -915,7 +917,8 @@ function noticeOthers(tripBefore, data) {
 
 function currentLooks() {
   const trip = S.room?.trip;
-  const ids = new Set([...(S.room?.members || []).map((m) => m.userId), trip?.ownerId, ...(trip?.collaborators || [])].filter(Boolean));
+  const authors = (S.room?.messages || []).map((m) => m.userId);
+  const ids = new Set([S.me?.sub, ...(S.room?.members || []).map((m) => m.userId), trip?.ownerId, ...(trip?.collaborators || []), ...authors].filter(Boolean));
   const all = names();
   return avatarLooks([...ids].map((userId) => ({ userId, name: all[userId] })));
 }
@@ -966,7 +969,7 @@ function renderConflict() {
   const opening = panel.hidden;
   panel.hidden = false;
   $('conflict-count').textContent = mine.length > 1 ? `1 of ${mine.length}` : '';
-  const view = conflictView(mine[0], S.room, names(), S.me?.sub);
+  const view = conflictView(mine[0], S.room, names(), S.me?.sub, currentLooks());
   replaceChildren($('conflict-body'), view.nodes);
   $('conflict-reapply').disabled = !view.canReapply;
   $('conflict-reapply').textContent = 'Keep mine';
@@ -1039,6 +1042,7 @@ function sendChat() {
     summary: 'send a message',
   });
   el.chatInput.value = '';
+  saveDraft(el.chatInput); // sent: its draft goes too
   onChatInput();
   flush();
   renderChatPanel({ forceScroll: true });
@@ -1076,6 +1080,7 @@ function renderRecent() {
 }
 
 function renderHeader() {
+  el.status.hidden = !S.me; // a connection state means nothing to someone not signed in yet
   const room = S.room;
   const trip = room?.trip;
   el.tripTitle.textContent = trip?.title || (room ? (S.roomError ? 'Trip unavailable' : 'Loading trip…') : 'No trip open');
@@ -1140,7 +1145,7 @@ function renderBoard({ force = false } = {}) {
   renderConstraints(el.constraintList, shown, handlers, ui);
   renderDays(el.dayList, shown, ui, handlers);
   renderBudget(document, money);
-  drafts.restore(S.me?.sub, room.tripId, (id) => $(id), document.activeElement);
+  drafts.restoreOnce(S.me?.sub, room.tripId, (id) => $(id), document.activeElement);
   if (!el.addDayDate.value) {
     const days = sortDays(shown.days);
     el.addDayDate.value = nextDate(days.length ? days[days.length - 1].date : null);
@@ -1179,7 +1184,7 @@ function renderChatPanel({ forceScroll = false } = {}) {
   const room = S.room;
   const pending = room ? S.outbox.forTrip(room.tripId).filter((e) => e.kind === 'chat') : [];
   const failed = room ? S.failedChats.filter((f) => f.tripId === room.tripId) : [];
-  renderChat(el.chatLog, room, pending, failed, S.me?.sub, { ...handlers, forceScroll });
+  renderChat(el.chatLog, room, pending, failed, S.me?.sub, { ...handlers, forceScroll, looks: currentLooks() });
   chatChanges.decorate(el.chatLog, room, S.me?.sub);
   renderUnread($('chat-unread'), room ? unreadCount(room.messages, readSeq(), S.me?.sub) : 0, markChatRead);
   const disabled = !room || Boolean(S.roomError);

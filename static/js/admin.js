@@ -2,6 +2,7 @@
 // disconnect. Rendered only for tokens with role "admin".
 
 import { h, $, replaceChildren, avatar } from './ui.js';
+import { avatarLooks } from './people.js';
 import { formatClock, isObjectId } from './util.js';
 import { detailsText } from './api.js';
 
@@ -96,6 +97,7 @@ export class AdminPanel {
       byUser.get(c.userId).push(c);
     }
     const names = this.names();
+    const looks = avatarLooks([...byUser.keys()].map((userId) => ({ userId, name: names[userId] })));
     const table = $('admin-connections', this.root);
     const body = [...byUser.entries()].map(([userId, list]) =>
       h(
@@ -106,7 +108,7 @@ export class AdminPanel {
           { class: 'conn-user' },
           h('td', { colspan: 6 },
             h('div', { class: 'conn-user-cell' },
-              avatar(userId, names[userId], { size: 'sm' }),
+              avatar(userId, names[userId], { size: 'sm', look: looks[userId] }),
               h('strong', null, names[userId] || 'Someone without a name'),
               h('span', { class: 'tag' }, `${list.length} connection${list.length === 1 ? '' : 's'}`),
             ),

@@ -61,7 +61,7 @@ test('Ctrl+Z undoes and Ctrl+Shift+Z redoes, but not while typing', () => {
 test('history lines and descriptions name the change', () => {
   assert.equal(historyLine({ version: 7, updateType: 'trip_restored', data: { toVersion: 2 } }, 'Ben'), 'Ben restored an earlier version of the plan');
   assert.equal(historyLine({ version: 8, updateType: 'activity_updated', data: { undoes: 6 } }, 'Ana'), 'Ana edited an activity (undo)');
-  assert.equal(describeCollabUpdate(trip(), 'activity_moved', { dayId: 'd1', activityId: 'x', toDayId: 'd2' }), 'moved “Tram” to 2026-12-05');
+  assert.equal(describeCollabUpdate(trip(), 'activity_moved', { dayId: 'd1', activityId: 'x', toDayId: 'd2' }), 'moved “Tram” to Sat 5 Dec 2026');
 });
 
 test('a drop lands before the activity it is dropped on, or last in the day', async () => {
@@ -91,5 +91,5 @@ test('a change_replaced notification says who changed which of my values, from w
   });
   const restored = changeNotificationText({ reverts: 'restore', changes: [{ field: 'title', from: 'A', removed: true }], more: 3 });
   assert.equal(restored.title, 'Someone changed what you set (restoring an earlier version)');
-  assert.equal(restored.body, 'removed title “A”; and 3 more');
+  assert.equal(restored.body, 'removed the title “A”; and 3 more');
 });

@@ -339,7 +339,8 @@ function addActivityForm(day, handlers) {
           location: get('location'),
           cost: get('cost'),
         });
-        if (ok) for (const el of f.querySelectorAll('input')) el.value = '';
+        // Adding redraws the day, and the redraw keeps what its fields held: empty the form now on screen too.
+        if (ok) for (const form of new Set([f, $(`add-activity-form-${id}`)])) for (const el of form?.querySelectorAll('input') ?? []) el.value = '';
       },
     },
     h('input', { name: 'title', class: 'input grow', placeholder: 'Add an activity…', maxlength: 200, testid: `add-activity-title-${id}`, 'aria-label': 'Activity title' }),
@@ -457,7 +458,7 @@ export function renderChat(logEl, room, pending, failed, selfId, handlers) {
     return h(
       'li',
       { class: `msg msg-${type || 'text'}${mine ? ' mine' : ''}${state ? ` is-${state}` : ''}`, testid, dataset: { type: type || 'text', userId: userId || '', key, ref: ref || null } },
-      mine ? null : avatar(userId, name, { size: 'sm' }),
+      mine ? null : avatar(userId, name, { size: 'sm', look: handlers.looks?.[userId] }),
       h(
         'div',
         { class: 'msg-body' },

@@ -177,6 +177,37 @@ def test_offline_is_seen_at_once_and_unsent_edits_and_drafts_survive_a_reload(
     no_page_errors(a)
 
 
+def test_what_was_sent_leaves_its_field_at_once_and_after_a_reload(server: ServerProcess, open_planner: Any) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    a = open_planner(server, ana, trip["tripId"])
+    day = "665f00000000000000000d12"
+
+    a.by(f"add-activity-title-{day}").fill("Jerónimos Monastery")
+    a.by(f"add-activity-cost-{day}").fill("12")
+    a.by(f"add-activity-{day}").click()
+    added = a.page.locator(f'[data-testid="activity-list-{day}"] > li.activity')
+    expect(added).to_have_count(1)
+    expect(added).not_to_contain_text("not synced yet")
+    expect(a.by(f"add-activity-title-{day}")).to_have_value("")
+    expect(a.by(f"add-activity-cost-{day}")).to_have_value("")
+    a.by("chat-input").fill("Booked the monastery")
+    a.by("chat-input").press("Enter")
+    expect(a.chat_messages).to_have_count(1)
+    expect(a.chat_messages).not_to_have_class(re.compile(r"is-pending|is-queued"))
+    expect(a.by("chat-input")).to_have_value("")
+
+    # what is typed and not sent comes back after a reload; nothing already sent does
+    a.by("add-day-title").fill("Sintra")
+    a.page.reload()
+    expect(a.by("connection-status")).to_have_text("connected")
+    expect(a.by("add-day-title")).to_have_value("Sintra")
+    expect(a.by("chat-input")).to_have_value("")
+    expect(a.by(f"add-activity-title-{day}")).to_have_value("")
+    expect(a.by(f"add-activity-cost-{day}")).to_have_value("")
+    no_page_errors(a)
+
+
 def test_removing_a_day_is_confirmed_can_be_undone_and_is_announced_to_the_others(
     server: ServerProcess, open_planner: Any
 ) -> None:
