@@ -28,6 +28,9 @@ ADA = "650000000000000000000001"
 PHONE = {"width": 390, "height": 844}
 # "At once": well under the socket's own ping timeout (20 s) and the heartbeat (5 s).
 AT_ONCE_MS = 3_000
+# The heartbeat asks every 5 s: a dead network is seen within two beats, well before the
+# socket's own ping would give up (20 s) and close.
+HEARTBEAT_BOUND_MS = 12_000
 A1, A2 = "665f00000000000000000a11", "665f00000000000000000a12"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
@@ -177,6 +180,40 @@ def test_offline_is_seen_at_once_and_unsent_edits_and_drafts_survive_a_reload(
     no_page_errors(a)
 
 
+class DyingWire:
+    """Carries the page's socket to the server until the network 'dies': then the socket
+    stays open on both ends and nothing more passes, as when a Wi-Fi drops silently."""
+
+    def __init__(self) -> None:
+        self.alive = True
+
+    def route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: server.send(message) if self.alive else None)
+        server.on_message(lambda message: ws.send(message) if self.alive else None)
+
+
+def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbeat(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    wire = DyingWire()
+    a = open_planner(server, ana, trip["tripId"], route=wire.route)
+
+    wire.alive = False  # no offline event, the socket still open: only the heartbeat can tell
+    a.page.route("**/healthz", lambda route: route.abort())
+    expect(a.by("connection-status")).to_have_text("offline", timeout=HEARTBEAT_BOUND_MS)
+    expect(a.by("offline-banner")).to_be_visible()
+    assert a.page.evaluate("navigator.onLine") is True
+
+    wire.alive = True
+    a.page.unroute("**/healthz")
+    expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
+    expect(a.by("offline-banner")).to_be_hidden()
+    no_page_errors(a)
+
+
 def test_what_was_sent_leaves_its_field_at_once_and_after_a_reload(server: ServerProcess, open_planner: Any) -> None:
     ana = Person("Ana")
     trip = lisbon(server, ana)
@@ -276,6 +313,11 @@ def test_others_changes_flash_with_their_name_and_the_avatars_of_people_editing_
         for p in (ana, ben)
     ]
     assert labels[0] != labels[1] and colours[0] != colours[1], (labels, colours)
+    # the same look wherever a person shows: the header, the chat
+    expect(a.by("user-chip").locator(".avatar")).to_have_text(labels[0])
+    b.by("chat-input").fill("Tram first, then lunch?")
+    b.by("chat-send").click()
+    expect(a.page.locator('[data-testid="chat-log"] .avatar')).to_have_text(labels[1])
     # names and words on screen, never ids or version numbers
     text = a.page.locator("body").inner_text()
     assert not re.search(r"\b[0-9a-f]{24}\b", text), text
@@ -361,20 +403,32 @@ def test_on_a_phone_the_itinerary_is_the_first_screen_with_tabs_and_44px_targets
         page.get_by_test_id("activity-menu-665f00000000000000000a11").click()
         expect(page.get_by_test_id("remove-activity-665f00000000000000000a11")).to_be_visible()
 
-        small = page.evaluate(
-            """() => [...document.querySelectorAll('button, select, input, summary, a[href]')]
-                .filter((e) => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
-                .map((e) => [e.dataset.testid || e.textContent.trim().slice(0, 20), e.getBoundingClientRect()])
-                .filter(([, r]) => r.width > 0 && (r.height < 44 || (r.width < 44 && r.height < 44)))
-                .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
-        )
-        assert small == [], small
+        assert small_targets(page) == []
+        # the chat tab too, with a message and its reactions, edit and delete
+        page.get_by_test_id("tab-chat").click()
+        page.get_by_test_id("chat-input").fill("Tram at 9?")
+        page.get_by_test_id("chat-send").click()
+        expect(page.locator('[data-testid^="chat-react-"]')).to_have_count(4)
+        assert small_targets(page) == []
+        page.get_by_test_id("tab-itinerary").click()
         ARTIFACTS.mkdir(exist_ok=True)
         page.get_by_test_id("activity-menu-665f00000000000000000a11").click()
         page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)")
         page.screenshot(path=str(ARTIFACTS / "planner-phone.png"), animations="disabled", caret="hide")
     finally:
         page.context.close()
+
+
+def small_targets(page: Page) -> list[str]:
+    """The visible controls smaller than 44 x 44 px (a phone's tap target)."""
+    found = page.evaluate(
+        """() => [...document.querySelectorAll('button, select, input, summary, a[href]')]
+            .filter((e) => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
+            .map((e) => [e.dataset.testid || e.textContent.trim().slice(0, 20), e.getBoundingClientRect()])
+            .filter(([, r]) => r.width > 0 && (r.height < 44 || (r.width < 44 && r.height < 44)))
+            .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+    )
+    return list(found)
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -396,14 +450,22 @@ def test_axe_finds_no_serious_or_critical_violations(server: ServerProcess, open
     ana, ben = Person("Ana"), Person("Ben")
     trip = lisbon(server, ana, ben)
     a = open_planner(server, ana, trip["tripId"])
-    open_planner(server, ben, trip["tripId"])
+    b = open_planner(server, ben, trip["tripId"])
+    b.by("chat-input").fill("Fado on Friday?")  # a chat message with its reactions is checked too
+    b.by("chat-send").click()
+    expect(a.page.locator('[data-testid^="chat-react-"]')).to_have_count(4)
+    a.page.locator('[data-testid^="chat-react-"]').first.click()
+    expect(a.page.locator('[data-testid^="chat-reaction-"]')).to_have_count(1)
     a.by(f"rename-activity-{'665f00000000000000000a11'}").click()  # an open editor is checked too
     expect(a.page.locator("h1:visible")).to_have_count(1)
     found = {"desktop": axe_violations(a.page)}
     phone = phone_planner(browser, server, ben, trip["tripId"])
     try:
         found["phone"] = axe_violations(phone)
+        phone.get_by_test_id("tab-chat").click()
+        expect(phone.locator('[data-testid^="chat-reaction-"]')).to_have_count(1)
+        found["phone chat"] = axe_violations(phone)
     finally:
         phone.context.close()
     serious = {where: [v for v in vs if v["impact"] in ("serious", "critical")] for where, vs in found.items()}
-    assert serious == {"desktop": [], "phone": []}, json.dumps(serious, indent=1)
+    assert serious == {"desktop": [], "phone": [], "phone chat": []}, json.dumps(serious, indent=1)
