@@ -190,7 +190,7 @@ export function renderCollaborators(listEl, trip, names, selfId, { canManage, on
 
 // ------------------------------------------------------------------- board
 
-function activityEditor(activity, mode, handlers) {
+function activityEditor(activity, mode, handlers, currency = null) {
   const id = activity.activityId;
   const save = (ev) => {
     ev.preventDefault();
@@ -213,7 +213,7 @@ function activityEditor(activity, mode, handlers) {
         h('div', { class: 'field-row' },
           h('label', { class: 'field' }, 'Start', h('input', { name: 'startTime', type: 'time', class: 'input', testid: `activity-start-input-${id}`, value: activity.startTime ?? '', onkeydown: onKey })),
           h('label', { class: 'field' }, 'End', h('input', { name: 'endTime', type: 'time', class: 'input', testid: `activity-end-input-${id}`, value: activity.endTime ?? '', onkeydown: onKey })),
-          h('label', { class: 'field' }, 'Cost', h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input', testid: `activity-cost-input-${id}`, value: activity.cost ?? '', onkeydown: onKey })),
+          h('label', { class: 'field' }, costLabel(currency), h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input', testid: `activity-cost-input-${id}`, value: activity.cost ?? '', onkeydown: onKey })),
         ),
         h('label', { class: 'field' }, 'Location', h('input', { name: 'location', class: 'input', maxlength: 200, testid: `activity-location-input-${id}`, value: activity.location ?? '', onkeydown: onKey })),
         h('label', { class: 'field' }, 'Notes', h('textarea', { name: 'notes', class: 'input', rows: 2, maxlength: 2000, testid: `activity-notes-input-${id}`, value: activity.notes ?? '', onkeydown: onKey })),
@@ -273,7 +273,7 @@ function activityItem(activity, day, days, ui, handlers) {
       'div',
       { class: 'activity-main' },
       editing === 'rename'
-        ? activityEditor(activity, 'rename', handlers)
+        ? activityEditor(activity, 'rename', handlers, ui.money?.currency)
         : h('div', { class: 'activity-title', testid: `activity-title-${id}` }, activity.title),
       editing !== 'rename'
         ? h('div', { class: 'activity-meta' },
@@ -283,7 +283,7 @@ function activityItem(activity, day, days, ui, handlers) {
           )
         : null,
       activity.notes && editing !== 'edit' ? h('p', { class: 'activity-notes' }, activity.notes) : null,
-      editing === 'edit' ? activityEditor(activity, 'edit', handlers) : null,
+      editing === 'edit' ? activityEditor(activity, 'edit', handlers, ui.money?.currency) : null,
     ),
     h('button', {
       type: 'button',
@@ -321,7 +321,10 @@ function activityItem(activity, day, days, ui, handlers) {
   );
 }
 
-function addActivityForm(day, handlers) {
+/** "Cost in EUR" once the trip's budget names a currency, else "Cost". */
+const costLabel = (currency) => (currency ? `Cost in ${currency}` : 'Cost');
+
+function addActivityForm(day, handlers, currency = null) {
   const id = day.dayId;
   return h(
     'form',
@@ -347,7 +350,7 @@ function addActivityForm(day, handlers) {
     h('input', { name: 'startTime', type: 'time', class: 'input time', testid: `add-activity-start-${id}`, 'aria-label': 'Start time' }),
     h('input', { name: 'endTime', type: 'time', class: 'input time', testid: `add-activity-end-${id}`, 'aria-label': 'End time' }),
     h('input', { name: 'location', class: 'input', placeholder: 'Location', maxlength: 200, testid: `add-activity-location-${id}`, 'aria-label': 'Location' }),
-    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: 'Cost', testid: `add-activity-cost-${id}`, 'aria-label': 'Cost' }),
+    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: costLabel(currency), testid: `add-activity-cost-${id}`, 'aria-label': costLabel(currency) }),
     h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `add-activity-${id}` }, 'Add'),
   );
 }
@@ -397,7 +400,7 @@ export function renderDays(listEl, trip, ui, handlers) {
             acts.length === 0 ? h('li', { class: 'muted small empty-acts' }, 'Nothing planned yet.') : null,
             acts.map((a) => activityItem(a, day, days, ui, handlers)),
           ),
-          addActivityForm(day, handlers),
+          addActivityForm(day, handlers, money?.currency),
         );
       }),
     );
@@ -546,7 +549,7 @@ export function renderBudget(root, money) {
   const box = $('budget-summary', root);
   box.hidden = money.total === 0 && money.budget === null;
   $('trip-total', root).textContent = `${formatMoney(money.total, money.currency)} planned`;
-  $('budget-of', root).textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set';
+  $('budget-of', root).textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set (a budget sets the currency)';
   $('budget-fill', root).style.width = `${Math.min(100, Math.round((money.share ?? 0) * 100))}%`;
   box.classList.toggle('over', money.overTrip);
   const overDays = Object.values(money.days).filter((d) => d.over).length;

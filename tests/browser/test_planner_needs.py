@@ -44,11 +44,12 @@ def dev_server(directory: Path) -> ServerProcess:
     return ServerProcess(f"sqlite:///{directory}/events.db", args=["--dev"], env={"JWT_SECRET": ""})
 
 
-def lisbon(server: ServerProcess, owner: Person, *others: Person) -> dict[str, Any]:
+def lisbon(server: ServerProcess, owner: Person, *others: Person, **more: Any) -> dict[str, Any]:
     return make_trip(
         server,
         owner,
         *others,
+        **more,
         days=[
             {
                 "dayId": "665f00000000000000000d11",
@@ -411,9 +412,18 @@ def test_on_a_phone_the_itinerary_is_the_first_screen_with_tabs_and_44px_targets
         expect(page.locator('[data-testid^="chat-react-"]')).to_have_count(4)
         assert small_targets(page) == []
         page.get_by_test_id("tab-itinerary").click()
+        # a budget set on the phone: costs read in its currency
+        page.locator('[data-testid="add-constraint-panel"] > summary').click()
+        page.get_by_test_id("constraint-amount").fill("300")
+        page.get_by_test_id("add-constraint").click()
+        page.locator('[data-testid="add-constraint-panel"] > summary').click()
+        expect(page.get_by_test_id("activity-cost-665f00000000000000000a11")).to_have_text("€3.00")
+
         ARTIFACTS.mkdir(exist_ok=True)
         page.get_by_test_id("activity-menu-665f00000000000000000a11").click()
         page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)")
+        page.mouse.move(0, 0)  # no hover left on a button from the last tap
+        expect(page.get_by_test_id("trip-total")).to_have_text("€48.00 planned")
         page.screenshot(path=str(ARTIFACTS / "planner-phone.png"), animations="disabled", caret="hide")
     finally:
         page.context.close()

@@ -389,6 +389,15 @@ def test_screenshot_of_the_board_with_two_planners(server: ServerProcess, open_p
     expect(chat_line(t, "check the train times")).to_have_count(1)
     for person in (marta, tiago):
         expect(m.by(f"member-{person.user_id}")).to_be_visible()
+    # Tiago likes the booking and has the fado dinner open: Marta sees both
+    t.page.locator('[data-testid^="chat-message-"]', has_text="Booked the fado place").locator(
+        '[data-testid$="-👍"]'
+    ).click()
+    expect(m.page.locator('[data-testid^="chat-reaction-"]')).to_have_count(1)
+    fado = t.page.locator('[data-testid^="activity-"].activity', has_text="Fado dinner").get_attribute("data-testid")
+    assert fado is not None
+    t.by(f"edit-{fado}").click()
+    expect(m.by(f"viewers-{fado.removeprefix('activity-')}")).to_contain_text("Tiago has this open")
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "board-two-users.png"
