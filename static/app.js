@@ -383,7 +383,9 @@ function onSocketState(state, detail = {}) {
     case 'expired':
       setStatus('offline', 'expired');
       el.reconnectBanner.hidden = true;
-      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Paste new token', () => tokenDialog.open('expired'));
+      S.expiringToast?.close(); // "ending" is over: the banner below says what to do now
+      S.expiringToast = null;
+      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Sign in again', () => tokenDialog.renewOrOpen('expired'));
       break;
     case 'kicked':
       setStatus('offline', 'kicked');
@@ -585,9 +587,9 @@ function onFrame(frame, connId) {
       S.expiringToast = notify({
         kind: 'token_expiring',
         title: 'Session ending',
-        body: `Your sign-in ends at ${at}. Paste a new token to stay connected.`,
+        body: `Your sign-in ends at ${at}. Renew it to stay connected.`,
         timeout: 0,
-        actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => tokenDialog.open('refresh') }],
+        actions: [{ label: 'Stay signed in', testid: 'toast-refresh-token', onClick: () => tokenDialog.renewOrOpen('refresh') }],
       });
       break;
     }
@@ -1304,6 +1306,7 @@ function wire() {
       socket.send({ event: ClientEvent.REFRESH_TOKEN, data: { token }, ref: S.refreshRef });
     },
     signIn: (token) => signIn(token, { tripId: S.room?.tripId ?? null }),
+    renew: async () => (S.me ? (await api.devSignIn(S.me.sub))?.token ?? null : null),
   });
 
   el.chatInput.addEventListener('input', onChatInput);

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the Python package `playwright` is not installed")
@@ -115,6 +117,38 @@ def test_signing_in_is_picking_a_person_and_a_restart_signs_nobody_out(
         expect(page.get_by_test_id("collaborator-650000000000000000000003")).to_contain_text("Katherine")
     finally:
         restarted.stop()
+
+
+def test_on_a_dev_server_a_session_ending_or_expired_is_renewed_without_pasting_a_token(
+    dev_page: tuple[ServerProcess, Page, list[str]], tmp_path: Path
+) -> None:
+    server, page, _ = dev_page
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    secret = (tmp_path / "dev-secret").read_text().strip()  # the one `--dev` keeps beside its store
+
+    def ada_for(seconds: int) -> str:
+        claims = {"sub": ADA, "role": "user", "name": "Ada", "exp": int(time.time()) + seconds}
+        return str(jwt.encode(claims, secret, algorithm="HS256"))
+
+    # expired: one button signs Ada in again, no token to paste
+    page.goto(f"{server.base}/?token={ada_for(6)}&trip={DEMO_TRIP}")
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+    expect(page.get_by_test_id("session-banner")).to_contain_text("Your session expired", timeout=20_000)
+    expect(page.get_by_test_id("session-action")).to_have_text("Sign in again")
+    page.get_by_test_id("session-action").click()
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+    expect(page.get_by_test_id("session-banner")).to_be_hidden()
+    expect(page.get_by_test_id("token-dialog")).to_be_hidden()
+    expect(page.get_by_test_id("trip-title")).to_have_text("Lisbon long weekend")
+
+    # ending (within the 30 s warning): "Stay signed in" refreshes the session over its socket
+    page.goto(f"{server.base}/?token={ada_for(25)}&trip={DEMO_TRIP}")
+    page.get_by_test_id("toast-refresh-token").click()
+    expect(page.get_by_test_id("toast-refresh-token")).to_have_count(0)
+    expect(page.get_by_test_id("token-dialog")).to_be_hidden()
+    assert any('"token_refreshed"' in frame for frame in frames), frames[-5:]
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
 
 
 class SilentSocket:
