@@ -988,7 +988,10 @@ function resolveConflict(reapply) {
   if (!S.conflicts.some((x) => x.tripId === S.room?.tripId)) {
     const back = S.focusBeforeConflict;
     S.focusBeforeConflict = null;
-    setTimeout(() => (back && back.isConnected ? back : el.dayList).focus?.(), 0);
+    // back where the person was; when that was redrawn, to the item the conflict was about
+    const intent = c.entry.intent || {};
+    const item = () => $(`edit-activity-${intent.activityId}`) || $(`remove-day-${intent.dayId}`) || el.dayList;
+    setTimeout(() => (back && back.isConnected && back !== document.body ? back : item()).focus?.(), 0);
   }
   if (reapply) {
     // A fresh ref: the old one's cached answer is the CONFLICT itself.

@@ -202,6 +202,7 @@ def test_conflict_is_shown_and_resolved_by_reapplying(server: ServerProcess, ope
     # B re-applies on the latest version: the change lands for both
     b.by("conflict-reapply").click()
     expect(panel).to_be_hidden()
+    expect(b.by(f"edit-activity-{activity_id}")).to_be_focused()  # focus back on the item, not lost to the page
     for page in (a, b):
         expect(page.by(f"activity-title-{activity_id}")).to_have_text("Lunch at Pastéis de Belém")
     expect(b.by("trip-version")).to_have_text(a.by("trip-version").inner_text())
