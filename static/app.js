@@ -12,7 +12,8 @@
  *   js/ui.js        DOM helpers and renderers
  *   js/admin.js     admin panel (connections every 5 s, broadcast, notify, disconnect)
  *   js/notifications.js  notification toasts, unread badge, drawer
- *   js/conflict.js  CONFLICT panel content
+ *   js/conflict.js  CONFLICT panel content; js/conflict-panel.js  the CONFLICTs held, the panel, focus in and out
+ *   js/words.js     field names, days and constraints in plain words (pure)
  *   js/recent.js    recent trip ids per user in localStorage
  *   js/pending.js   unsent edits drawn in place and kept in localStorage across reloads
  *   js/money.js     typed constraints, day and trip totals, budget checks
@@ -21,7 +22,7 @@
  *   js/changes.js   others' changes in words (flashes, announcements)
  *   js/icons.js     inline SVG icons
  *   js/signals.js   who has which item open, others' fresh changes (pure)
- *   js/drafts.js, js/constraint-form.js, js/dialogs.js, js/connectivity.js  small view helpers
+ *   js/drafts.js, js/constraint-form.js, js/dialogs.js, js/connectivity.js, js/token-dialog.js  small view helpers
  *
  * The data-testid hooks the browser tests use are listed in static/README.md.
  */
@@ -71,6 +72,7 @@ import {
 import { AdminPanel } from './js/admin.js';
 import { NotificationCenter } from './js/notifications.js';
 import { conflictView } from './js/conflict.js';
+import { ConflictPanel } from './js/conflict-panel.js';
 import { RecentTrips } from './js/recent.js';
 import { TokenDialog } from './js/token-dialog.js';
 import { boardActions } from './js/board-actions.js';
@@ -120,7 +122,6 @@ const S = {
   outbox: new Outbox(),
   presence: 'online',
   hidden: false,
-  conflicts: [],
   failedChats: [],
   editing: null, // {activityId, mode: 'rename' | 'edit'}
   refreshRef: null,
@@ -142,6 +143,7 @@ const keep = new LocalKeep(globalThis.localStorage);
 const drafts = new Drafts(keep);
 let constraintForm = null;
 let tokenDialog = null;
+let conflictPanel = null; // js/conflict-panel.js: the CONFLICTs answered, and the panel showing them
 let collab = null; // js/collab-page.js: undo/redo keys, replaced values, history
 let connectivity = null;
 
@@ -252,7 +254,7 @@ function signIn(token, { tripId = null } = {}) {
   if (!sameUser) {
     // A different person: nothing of the previous one's may leak or be sent.
     S.outbox.clear();
-    S.conflicts = [];
+    conflictPanel.clear();
     S.failedChats = [];
     S.room = null;
     notes.reset();
@@ -297,7 +299,7 @@ function signOut() {
   S.room = null;
   drafts.forgetRestored();
   S.outbox.clear();
-  S.conflicts = [];
+  conflictPanel.clear();
   S.failedChats = [];
   notes.reset();
   store.set(sessionStorage, KEY.token, null);
@@ -503,7 +505,7 @@ function onFrame(frame, connId) {
       if (!info.ignored && !info.duplicate) {
         renderBoard();
         renderHeader();
-        renderConflict();
+        conflictPanel.render();
       }
       break;
     }
@@ -692,8 +694,7 @@ function onEntryError(entry, data) {
     return;
   }
   if (code === ErrorCode.CONFLICT) {
-    S.conflicts.push({ id: newRef('x'), tripId: entry.tripId, entry, dropped: res.dropped, details: data.details || {}, message: data.message });
-    renderConflict();
+    conflictPanel.add({ id: newRef('x'), tripId: entry.tripId, entry, dropped: res.dropped, details: data.details || {}, message: data.message });
   } else {
     errorToast(`Could not ${entry.summary}`, { message: data.message || code, details: data.details });
   }
@@ -959,48 +960,6 @@ function addConstraint() {
   if (submitIntent({ type: 'add_constraint', constraint: made.constraint })) constraintForm.reset();
 }
 
-// ---------------------------------------------------------------- conflicts
-
-function renderConflict() {
-  const panel = el.conflict;
-  const mine = S.conflicts.filter((x) => x.tripId === S.room?.tripId);
-  if (!mine.length) {
-    panel.hidden = true;
-    return;
-  }
-  const opening = panel.hidden;
-  panel.hidden = false;
-  $('conflict-count').textContent = mine.length > 1 ? `1 of ${mine.length}` : '';
-  const view = conflictView(mine[0], S.room, names(), S.me?.sub, currentLooks());
-  replaceChildren($('conflict-body'), view.nodes);
-  $('conflict-reapply').disabled = !view.canReapply;
-  $('conflict-reapply').textContent = 'Keep mine';
-  if (opening) {
-    S.focusBeforeConflict = document.activeElement;
-    panel.focus();
-  }
-}
-
-function resolveConflict(reapply) {
-  const c = S.conflicts.find((x) => x.tripId === S.room?.tripId);
-  if (!c) return;
-  S.conflicts = S.conflicts.filter((x) => x !== c);
-  if (!S.conflicts.some((x) => x.tripId === S.room?.tripId)) {
-    const back = S.focusBeforeConflict;
-    S.focusBeforeConflict = null;
-    // back where the person was; when that was redrawn, to the item the conflict was about
-    const intent = c.entry.intent || {};
-    const item = () => $(`edit-activity-${intent.activityId}`) || $(`remove-day-${intent.dayId}`) || el.dayList;
-    setTimeout(() => (back && back.isConnected && back !== document.body ? back : item()).focus?.(), 0);
-  }
-  if (reapply) {
-    // A fresh ref: the old one's cached answer is the CONFLICT itself.
-    const baseVersion = Math.max(c.details.currentVersion ?? 0, S.room?.trip?.version ?? 0);
-    submitIntent(c.entry.intent, { baseVersion });
-  }
-  renderConflict();
-}
-
 // -------------------------------------------------------------------- chat
 
 const typing = { active: false, lastSent: 0, idle: null };
@@ -1065,7 +1024,7 @@ function renderAll() {
   renderBoard();
   renderChatPanel();
   renderOutboxList();
-  renderConflict();
+  conflictPanel.render();
   renderRecent();
 }
 
@@ -1300,6 +1259,15 @@ function wire() {
   onSubmit('add-day-form', addDay);
   onSubmit('add-constraint-form', addConstraint);
   onSubmit('chat-form', sendChat);
+  conflictPanel = new ConflictPanel({
+    panel: el.conflict,
+    find: (testid) => $(testid),
+    view: (conflict) => conflictView(conflict, S.room, names(), S.me?.sub, currentLooks()),
+    submit: (intent, opts) => submitIntent(intent, opts),
+    tripId: () => S.room?.tripId ?? null,
+    version: () => S.room?.trip?.version ?? null,
+    fallback: () => el.dayList,
+  });
   tokenDialog = new TokenDialog(el.tokenDialog, {
     selfId: () => S.me?.sub ?? null,
     canRefresh: socketReady,
@@ -1339,8 +1307,8 @@ function wire() {
   });
 
   $('reconnect-now').addEventListener('click', () => socket.reconnectNow());
-  $('conflict-reapply').addEventListener('click', () => resolveConflict(true));
-  $('conflict-discard').addEventListener('click', () => resolveConflict(false));
+  $('conflict-reapply').addEventListener('click', () => conflictPanel.resolve(true));
+  $('conflict-discard').addEventListener('click', () => conflictPanel.resolve(false));
 
 
   window.addEventListener('beforeunload', (ev) => {
