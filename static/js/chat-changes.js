@@ -11,10 +11,17 @@ export const REACTION_LOOKS = Object.freeze({
   '😂': { name: 'laughing', icon: 'laugh' },
 });
 
+/** Which message a control acts on, for its label: "your message “See you at…”", "Ben's message “…”". */
+export function messageWords(author, text) {
+  const whose = !author || author === 'You' ? 'your message' : `${author}'s message`;
+  const t = String(text ?? '').trim();
+  return t ? `${whose} “${t.length > 30 ? `${t.slice(0, 29)}…` : t}”` : whose;
+}
+
 /** A reaction chip's label for screen readers: "thumbs up, 2 people, yours among them". */
-export function reactionLabel(emoji, count = null, mine = false) {
+export function reactionLabel(emoji, count = null, mine = false, message = '') {
   const name = REACTION_LOOKS[emoji]?.name ?? emoji;
-  if (count === null) return `React with ${name}`;
+  if (count === null) return message ? `React with ${name} to ${message}` : `React with ${name}`;
   return `${name}, ${count === 1 ? '1 person' : `${count} people`}${mine ? ', yours among them' : ''}`;
 }
 

@@ -205,7 +205,7 @@ function activityEditor(activity, mode, handlers, currency = null) {
   const onKey = (ev) => {
     if (ev.key === 'Escape') cancel();
   };
-  const title = h('input', { name: 'title', class: 'input', testid: `activity-title-input-${id}`, value: activity.title ?? '', maxlength: 200, required: true, 'aria-label': 'Activity title', onkeydown: onKey });
+  const title = h('input', { name: 'title', class: 'input', testid: `activity-title-input-${id}`, value: activity.title ?? '', maxlength: 200, required: true, 'aria-label': `Title of “${activity.title ?? ''}”`, onkeydown: onKey });
   const fields = mode === 'rename'
     ? [title]
     : [
@@ -326,6 +326,7 @@ const costLabel = (currency) => (currency ? `Cost in ${currency}` : 'Cost');
 
 function addActivityForm(day, handlers, currency = null) {
   const id = day.dayId;
+  const on = formatDay(day.date); // each day's form names its day: the fields of two days never share a name
   return h(
     'form',
     {
@@ -346,12 +347,12 @@ function addActivityForm(day, handlers, currency = null) {
         if (ok) for (const form of new Set([f, $(`add-activity-form-${id}`)])) for (const el of form?.querySelectorAll('input') ?? []) el.value = '';
       },
     },
-    h('input', { name: 'title', class: 'input grow', placeholder: 'Add an activity…', maxlength: 200, testid: `add-activity-title-${id}`, 'aria-label': 'Activity title' }),
-    h('input', { name: 'startTime', type: 'time', class: 'input time', testid: `add-activity-start-${id}`, 'aria-label': 'Start time' }),
-    h('input', { name: 'endTime', type: 'time', class: 'input time', testid: `add-activity-end-${id}`, 'aria-label': 'End time' }),
-    h('input', { name: 'location', class: 'input', placeholder: 'Location', maxlength: 200, testid: `add-activity-location-${id}`, 'aria-label': 'Location' }),
-    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: costLabel(currency), testid: `add-activity-cost-${id}`, 'aria-label': costLabel(currency) }),
-    h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `add-activity-${id}` }, 'Add'),
+    h('input', { name: 'title', class: 'input grow', placeholder: 'Add an activity…', maxlength: 200, testid: `add-activity-title-${id}`, 'aria-label': `New activity on ${on}` }),
+    h('input', { name: 'startTime', type: 'time', class: 'input time', testid: `add-activity-start-${id}`, 'aria-label': `Start time (new activity on ${on})` }),
+    h('input', { name: 'endTime', type: 'time', class: 'input time', testid: `add-activity-end-${id}`, 'aria-label': `End time (new activity on ${on})` }),
+    h('input', { name: 'location', class: 'input', placeholder: 'Location', maxlength: 200, testid: `add-activity-location-${id}`, 'aria-label': `Location (new activity on ${on})` }),
+    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: costLabel(currency), testid: `add-activity-cost-${id}`, 'aria-label': `${costLabel(currency)} (new activity on ${on})` }),
+    h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `add-activity-${id}`, 'aria-label': `Add the activity to ${on}` }, 'Add'),
   );
 }
 

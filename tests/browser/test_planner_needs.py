@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -475,6 +476,17 @@ def small_targets(page: Page) -> list[str]:
     return list(found)
 
 
+def repeated_control_names(page: Page) -> dict[str, int]:
+    """Visible controls that share a name (two "Remove" buttons that do not say what they remove)."""
+    names = page.evaluate(
+        """() => [...document.querySelectorAll('button, select, a[href], summary, input, textarea')]
+            .filter((e) => e.offsetParent !== null)
+            .map((e) => e.getAttribute('aria-label') || e.labels?.[0]?.textContent.trim()
+                || e.textContent.trim() || e.placeholder || '')"""
+    )
+    return {name: count for name, count in Counter(names).items() if count > 1}
+
+
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     # evaluated by the test harness, not added to the page: the page's strict CSP refuses inline scripts
     page.evaluate(AXE.read_text())
@@ -502,6 +514,7 @@ def test_axe_finds_no_serious_or_critical_violations(server: ServerProcess, open
     expect(a.page.locator('[data-testid^="chat-reaction-"]')).to_have_count(1)
     a.by(f"rename-activity-{'665f00000000000000000a11'}").click()  # an open editor is checked too
     expect(a.page.locator("h1:visible")).to_have_count(1)
+    assert repeated_control_names(a.page) == {}
     found = {"desktop": axe_violations(a.page)}
     phone = phone_planner(browser, server, ben, trip["tripId"])
     try:
