@@ -151,10 +151,32 @@ const HISTORY_WORDS = {
   collaborator_removed: 'removed someone from the trip',
 };
 
-/** One history entry in words: "Ben restored the plan as it was earlier" (no ids, no version numbers). */
-export function historyLine(change, who) {
+/** What a change of the history did, named from its own data and the trip as it is now (null: say it generally). */
+function historyWhat(updateType, d, trip) {
+  const day = (id) => (trip?.days || []).find((x) => x.dayId === id) ?? null;
+  const changes = d.changes && typeof d.changes === 'object' ? d.changes : {};
+  switch (updateType) {
+    case 'day_added':
+      return d.day?.date ? `added ${dayWords(d.day)}` : null;
+    case 'activity_added':
+      return d.activity?.title ? `added ${q(d.activity.title)}${day(d.dayId) ? ` to ${dayWords(day(d.dayId))}` : ''}` : null;
+    case 'activity_updated': {
+      const was = d.replaced?.title?.value;
+      if (typeof changes.title === 'string' && typeof was === 'string') return `renamed ${q(was)} to ${q(changes.title)}`;
+      const title = typeof changes.title === 'string' ? changes.title : findTitle(trip, d.activityId);
+      return Object.keys(changes).length ? `changed the ${fieldList(Object.keys(changes))} of ${title === 'an activity' ? title : q(title)}` : null;
+    }
+    case 'constraint_added':
+      return d.constraint ? `added ${constraintPhrase(d.constraint)}` : null;
+    default:
+      return null;
+  }
+}
+
+/** One history entry in words: "Ben added “Fado” to Fri 1 May 2026" (no ids, no version numbers). */
+export function historyLine(change, who, trip = null) {
   const d = change.data || {};
-  const what = HISTORY_WORDS[change.updateType] ?? describeCollabUpdate(null, change.updateType, d) ?? change.updateType.replace(/_/g, ' ');
+  const what = historyWhat(change.updateType, d, trip) ?? HISTORY_WORDS[change.updateType] ?? describeCollabUpdate(trip, change.updateType, d) ?? 'changed the trip';
   const revert = d.undoes ? ' (undo)' : d.redoes ? ' (redo)' : '';
   return `${who} ${what}${revert}`;
 }

@@ -10,8 +10,9 @@ export class HistoryPanel {
    * @param {{root: HTMLElement, api: object, nameOf: (userId: string) => string,
    *          notify: (opts: object) => void}} deps
    */
-  constructor({ root, api, nameOf, notify }) {
+  constructor({ root, api, nameOf, notify, trip = () => null }) {
     this.root = root;
+    this.trip = trip; // the trip as it is now: names what the changes touched
     this.api = api;
     this.nameOf = nameOf;
     this.notify = notify;
@@ -44,7 +45,7 @@ export class HistoryPanel {
       h('h2', { class: 'label' }, 'History'),
       h('ol', { class: 'history-list', testid: 'history-list' },
         page.changes.map((change) => {
-          const line = historyLine(change, this.nameOf(change.userId));
+          const line = historyLine(change, this.nameOf(change.userId), this.trip());
           const when = formatClock(change.at);
           return h('li', { testid: `history-${change.version}` },
             h('span', null, line),
