@@ -50,7 +50,8 @@ import {
 } from './js/state.js';
 import { Outbox, ReconnectingSocket } from './js/socket.js';
 import { mustJoin, remember, resumeQuery } from './js/resume.js';
-import { Api, ApiError, detailsText } from './js/api.js';
+import { Api, ApiError } from './js/api.js';
+import { plainText, detailsWords } from './js/words.js';
 import {
   h,
   $,
@@ -179,7 +180,7 @@ function notify(opts) {
 }
 
 function errorToast(title, err) {
-  const body = [err?.message, err?.details ? detailsText(err.details) : ''].filter(Boolean).join(' — ');
+  const body = [plainText(err?.message), err?.details ? detailsWords(err.details) : ''].filter(Boolean).join(' — ');
   notify({ kind: 'error', title, body, timeout: 8000 });
 }
 

@@ -4,7 +4,7 @@
 import { h, $, replaceChildren, avatar } from './ui.js';
 import { avatarLooks } from './people.js';
 import { formatClock, isObjectId } from './util.js';
-import { detailsText } from './api.js';
+import { plainText, detailsWords } from './words.js';
 
 const REFRESH_MS = 5000;
 
@@ -160,7 +160,7 @@ export class AdminPanel {
       msgEl.value = '';
       result.textContent = `Sent to ${res?.delivered ?? 0} connection(s).`;
     } catch (err) {
-      result.textContent = `Failed: ${err.message}${err.details ? ` (${detailsText(err.details)})` : ''}`;
+      result.textContent = `Failed: ${plainText(err.message)}${err.details ? ` (${detailsWords(err.details)})` : ''}`;
     }
   }
 
@@ -179,7 +179,7 @@ export class AdminPanel {
       const res = await this.api.notify(body);
       result.textContent = res?.delivered ? 'Delivered live.' : 'Stored (user offline).';
     } catch (err) {
-      result.textContent = `Failed: ${err.message}${err.details ? ` (${detailsText(err.details)})` : ''}`;
+      result.textContent = `Failed: ${plainText(err.message)}${err.details ? ` (${detailsWords(err.details)})` : ''}`;
     }
   }
 }

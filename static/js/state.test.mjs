@@ -448,3 +448,10 @@ test('what changed reads in plain words: no field codes, ids, JSON or raw update
   ]);
   for (const text of said) assert.doesNotMatch(text, /[a-z][A-Z]|[0-9a-f]{24}|[{}=_]|\bv\d+\b/, text);
 });
+
+test("a server's refusal reads in plain words", async () => {
+  const { plainText, detailsWords } = await import('./words.js');
+  assert.equal(plainText('activity.endTime: must be after startTime (09:00)'), 'end time: must be after start time (09:00)');
+  assert.equal(plainText('two days may not share the date 2026-05-01. Pick another.'), 'two days may not share the date 2026-05-01. Pick another.');
+  assert.equal(detailsWords({ 'changes.endTime': ['must be after startTime (09:00)'], title: 'too long' }), 'end time: must be after start time (09:00); title: too long');
+});

@@ -49,3 +49,21 @@ export function constraintPhrase(c) {
   if (!text) return `the ${kind}`;
   return ['budget', 'daily_budget'].includes(kindOf(c.type)) ? `the ${kind} of ${text}` : `${kind}: ${text}`;
 }
+
+/**
+ * A server's words for people: field paths and codes inside a message become plain
+ * ("activity.endTime: must be after startTime (09:00)" -> "end time: must be after start time (09:00)").
+ */
+export function plainText(text) {
+  return String(text ?? '')
+    .replace(/\b(?:[a-z]+\.)+([a-zA-Z]+)\b/g, (_, last) => fieldWord(last))
+    .replace(/\b[a-z]+(?:[A-Z][a-z]+)+\b/g, (word) => fieldWord(word));
+}
+
+/** A refusal's details ({field: [messages]}) as one line of plain words. */
+export function detailsWords(details) {
+  if (!details || typeof details !== 'object') return '';
+  return Object.entries(details)
+    .map(([field, msgs]) => `${fieldWord(String(field).split('.').at(-1))}: ${plainText(Array.isArray(msgs) ? msgs.join(', ') : typeof msgs === 'object' ? '' : msgs)}`)
+    .join('; ');
+}
