@@ -323,6 +323,15 @@ function activityItem(activity, day, days, ui, handlers) {
 
 /** "Cost in EUR" once the trip's budget names a currency, else "Cost". */
 const costLabel = (currency) => (currency ? `Cost in ${currency}` : 'Cost');
+/** The short form for a narrow field's placeholder: "Cost €". */
+function costHint(currency) {
+  try {
+    const symbol = currency ? new Intl.NumberFormat('en-GB', { style: 'currency', currency }).formatToParts(0).find((p) => p.type === 'currency')?.value : null;
+    return symbol ? `Cost ${symbol}` : 'Cost';
+  } catch {
+    return 'Cost';
+  }
+}
 
 function addActivityForm(day, handlers, currency = null) {
   const id = day.dayId;
@@ -351,7 +360,7 @@ function addActivityForm(day, handlers, currency = null) {
     h('input', { name: 'startTime', type: 'time', class: 'input time', testid: `add-activity-start-${id}`, 'aria-label': `Start time (new activity on ${on})` }),
     h('input', { name: 'endTime', type: 'time', class: 'input time', testid: `add-activity-end-${id}`, 'aria-label': `End time (new activity on ${on})` }),
     h('input', { name: 'location', class: 'input', placeholder: 'Location', maxlength: 200, testid: `add-activity-location-${id}`, 'aria-label': `Location (new activity on ${on})` }),
-    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: costLabel(currency), testid: `add-activity-cost-${id}`, 'aria-label': `${costLabel(currency)} (new activity on ${on})` }),
+    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: costHint(currency), testid: `add-activity-cost-${id}`, 'aria-label': `${costLabel(currency)} (new activity on ${on})` }),
     h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `add-activity-${id}`, 'aria-label': `Add the activity to ${on}` }, 'Add'),
   );
 }
