@@ -317,7 +317,8 @@ function renderUserChip() {
   el.userChip.hidden = false;
   replaceChildren(
     el.userChip,
-    avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : S.presence, look: currentLooks()[me.sub] }),
+    // the dot says what others see: nothing of me while this page is not connected
+    avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : socketReady() ? S.presence : 'offline', look: currentLooks()[me.sub] }),
     h('span', { class: 'user-text' },
       h('span', { class: 'user-name', testid: 'user-name' }, me.name || 'You'),
     ),

@@ -241,12 +241,14 @@ def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbea
     a.page.route("**/healthz", lambda route: route.abort())
     expect(a.by("connection-status")).to_have_text("offline", timeout=HEARTBEAT_BOUND_MS)
     expect(a.by("offline-banner")).to_be_visible()
+    expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-offline\b"))
     assert a.page.evaluate("navigator.onLine") is True
 
     wire.alive = True
     a.page.unroute("**/healthz")
     expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
     expect(a.by("offline-banner")).to_be_hidden()
+    expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-online\b"))
     no_page_errors(a)
 
 
