@@ -22,12 +22,14 @@
  *   js/changes.js   others' changes in words (flashes, announcements)
  *   js/icons.js     inline SVG icons
  *   js/signals.js   who has which item open, others' fresh changes (pure)
+ *   js/connection-view.js  the connection pill, the offline, reconnect and session banners
  *   js/drafts.js, js/constraint-form.js, js/dialogs.js, js/connectivity.js, js/token-dialog.js  small view helpers
  *
  * The data-testid hooks the browser tests use are listed in static/README.md.
  */
 
-import { ClientEvent, ServerEvent, ErrorCode, CloseCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE } from './js/protocol.js';
+import { ClientEvent, ServerEvent, ErrorCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE } from './js/protocol.js';
+import { ConnectionView, reconnectWords } from './js/connection-view.js';
 import {
   describeToken,
   newRef,
@@ -97,7 +99,6 @@ const KEY = {
   presence: 'ts.presence',
   openTrip: 'ts.openTrip',
 };
-const STATUS_TEXT = { connected: 'connected', reconnecting: 'reconnecting…', offline: 'offline' };
 const ACK_TIMEOUT_MS = 15_000;
 const MAX_ATTEMPTS = 6;
 const TYPING_IDLE_MS = 2000;
@@ -145,6 +146,7 @@ const drafts = new Drafts(keep);
 let constraintForm = null;
 let tokenDialog = null;
 let conflictPanel = null; // js/conflict-panel.js: the CONFLICTs answered, and the panel showing them
+let conn = null; // js/connection-view.js: the connection pill and banners
 let collab = null; // js/collab-page.js: undo/redo keys, replaced values, history
 let connectivity = null;
 
@@ -273,7 +275,7 @@ function signIn(token, { tripId = null } = {}) {
   el.workspace.hidden = false;
   for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = false;
   $('phone-tabs').hidden = false;
-  el.sessionBanner.hidden = true;
+  conn.clearSession();
   renderUserChip();
   renderRecent();
 
@@ -357,11 +359,7 @@ async function beforeReconnect({ attempt }) {
 }
 
 function setStatus(kind, state) {
-  const offline = S.offline && state !== 'connected';
-  el.status.textContent = STATUS_TEXT[offline ? 'offline' : kind];
-  el.status.dataset.state = offline ? 'offline' : state;
-  el.offlineBanner.hidden = !offline;
-  if (offline) el.reconnectBanner.hidden = true;
+  conn.status(kind, state, S.offline);
 }
 
 function onSocketState(state, detail = {}) {
@@ -378,7 +376,6 @@ function onSocketState(state, detail = {}) {
     case 'open':
       break; // ready once the `connected` frame arrives
     case 'reconnecting':
-      el.reconnectBanner.hidden = false;
       setStatus('reconnecting', 'reconnecting');
       // Why the connection dropped; failed attempts after it (1006) do not change that.
       if (S.dropCode === null && detail.code !== undefined) S.dropCode = detail.code;
@@ -386,31 +383,22 @@ function onSocketState(state, detail = {}) {
       break;
     case 'expired':
       setStatus('offline', 'expired');
-      el.reconnectBanner.hidden = true;
       S.expiringToast?.close(); // "ending" is over: the banner below says what to do now
       S.expiringToast = null;
-      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Sign in again', () => tokenDialog.renewOrOpen('expired'));
+      conn.session('expired', () => tokenDialog.renewOrOpen('expired'));
       break;
     case 'kicked':
-      setStatus('offline', 'kicked');
-      el.reconnectBanner.hidden = true;
-      showSessionBanner('An administrator disconnected you.', 'Reconnect', () => {
-        el.sessionBanner.hidden = true;
-        socket.start();
-      });
-      break;
     case 'replaced':
-      setStatus('offline', 'offline');
-      el.reconnectBanner.hidden = true;
-      showSessionBanner('This session went on in another tab or device.', 'Use it here', () => {
-        el.sessionBanner.hidden = true;
+      setStatus('offline', state === 'kicked' ? 'kicked' : 'offline');
+      conn.session(state, () => {
+        conn.clearSession();
         socket.start();
       });
       break;
     case 'stopped':
       S.dropCode = null;
       setStatus('offline', 'offline');
-      el.reconnectBanner.hidden = true;
+      conn.settled();
       break;
     default:
       break;
@@ -421,18 +409,7 @@ function onSocketState(state, detail = {}) {
 
 function updateReconnectText() {
   const left = Math.max(0, Math.ceil((socket.nextAttemptAt - Date.now()) / 1000));
-  const code = S.dropCode;
-  const why = code === CloseCode.GOING_AWAY ? 'The server is restarting. ' : code === CloseCode.POLICY ? 'Too many messages. ' : 'Connection lost. ';
-  const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} not synced yet, kept on this device.` : '';
-  $('reconnect-text').textContent = left > 0 ? `${why}Reconnecting in ${left}s…${queued}` : `${why}Reconnecting…${queued}`;
-}
-
-function showSessionBanner(text, actionLabel, onAction) {
-  el.sessionBanner.hidden = false;
-  $('session-text').textContent = text;
-  const btn = $('session-action');
-  btn.textContent = actionLabel;
-  btn.onclick = onAction;
+  conn.reconnecting(reconnectWords(S.dropCode, left, S.outbox.size));
 }
 
 function sendJoin() {
@@ -472,8 +449,8 @@ function onFrame(frame, connId) {
       S.ticketMisses = 0;
       connectivity.heard();
       setStatus('connected', 'connected');
-      el.reconnectBanner.hidden = true;
-      el.sessionBanner.hidden = true;
+      conn.settled();
+      conn.clearSession();
       S.resume = remember(data);
       if (S.room && mustJoin(data, S.room.tripId)) sendJoin(); // a resumed session has its room back
       notes.refreshUnread();
@@ -1132,7 +1109,7 @@ function syncViewing(now = Date.now()) {
 function renderOutboxList() {
   const entries = S.room ? S.outbox.forTrip(S.room.tripId) : [];
   renderOutbox(el.outboxList, entries, handlers);
-  if (!el.reconnectBanner.hidden) updateReconnectText();
+  if (conn.isReconnecting) updateReconnectText();
   // Stored and redrawn only when it changed: flush() passes here every second.
   const stored = JSON.stringify(outboxToStore(S.outbox.entries));
   if (stored === S.outboxStored) return;
@@ -1179,7 +1156,7 @@ function tick() {
   if (S.outbox.entries.some((e) => e.notBefore && e.notBefore <= now && !e.everSent)) renderOutboxList();
   syncViewing(now);
   renderTypingNow();
-  if (!el.reconnectBanner.hidden) updateReconnectText();
+  if (conn.isReconnecting) updateReconnectText();
   if (socketReady()) {
     const stale = S.outbox.expireUnanswered(socket.connId, Date.now(), ACK_TIMEOUT_MS);
     for (const e of stale) {
@@ -1200,7 +1177,6 @@ function goOffline() {
 function comeBack() {
   S.offline = false;
   connectivity.heard();
-  el.offlineBanner.hidden = true;
   if (socket.state === 'reconnecting') socket.reconnectNow();
   setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
 }
@@ -1226,10 +1202,10 @@ function showTab(name) {
 // element name -> its data-testid
 const ELEMENTS = {
   status: 'connection-status', userChip: 'user-chip', signin: 'signin-panel', signinError: 'signin-error',
-  tokenInput: 'token-input', workspace: 'workspace', reconnectBanner: 'reconnect-banner', sessionBanner: 'session-banner',
+  tokenInput: 'token-input', workspace: 'workspace',
   tripIdInput: 'trip-id-input', createTitle: 'create-trip-title', recent: 'recent-trips', tripTitle: 'trip-title',
   tripVersion: 'trip-version', tripSeq: 'trip-seq', memberList: 'member-list', collabList: 'collaborator-list',
-  inviteSelect: 'invite-person', offlineBanner: 'offline-banner', boardBody: 'board-body', dayList: 'day-list',
+  inviteSelect: 'invite-person', boardBody: 'board-body', dayList: 'day-list',
   constraintList: 'constraint-list', outboxList: 'outbox-list', addDayDate: 'add-day-date', addDayTitle: 'add-day-title',
   chatLog: 'chat-log', chatInput: 'chat-input', chatType: 'chat-type', chatSend: 'chat-send', chatCount: 'chat-count',
   typing: 'typing-indicator', conflict: 'conflict-panel', tokenDialog: 'token-dialog', toastArea: 'toast-area',
@@ -1238,6 +1214,7 @@ const ELEMENTS = {
 
 function grab() {
   el = Object.fromEntries(Object.entries(ELEMENTS).map(([name, testid]) => [name, $(testid)]));
+  conn = new ConnectionView((testid) => $(testid));
 }
 
 function onSubmit(testid, fn) {
