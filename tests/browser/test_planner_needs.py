@@ -20,8 +20,8 @@ pytest.importorskip("playwright.sync_api", reason="the Python package `playwrigh
 
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Person, Planner, make_trip
-from tests.server import ROOT, ServerProcess
+from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Person, Planner, fresh_user_id, make_trip
+from tests.server import ROOT, ServerProcess, token
 
 pytestmark = pytest.mark.e2e
 
@@ -249,6 +249,27 @@ def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbea
     expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
     expect(a.by("offline-banner")).to_be_hidden()
     expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-online\b"))
+    no_page_errors(a)
+
+
+def test_disconnected_by_an_administrator_the_page_says_so_and_reconnects_at_one_click(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    a = open_planner(server, ana, trip["tripId"])
+
+    status, _ = server.request(
+        "POST", f"/api/realtime/disconnect/{ana.user_id}", bearer=token(fresh_user_id(), role="admin", name="Ops")
+    )
+    assert status == 200
+    expect(a.by("session-text")).to_have_text("An administrator disconnected you.")
+    expect(a.by("connection-status")).to_have_text("offline")
+    expect(a.by("connection-status")).to_have_attribute("data-state", "kicked")
+    expect(a.by("reconnect-banner")).to_be_hidden()  # it does not come back by itself
+    a.by("session-action").click()
+    expect(a.by("connection-status")).to_have_text("connected")
+    expect(a.by("session-banner")).to_be_hidden()
     no_page_errors(a)
 
 
