@@ -12,7 +12,8 @@
  *   js/ui.js        DOM helpers and renderers
  *   js/admin.js     admin panel (connections every 5 s, broadcast, notify, disconnect)
  *   js/notifications.js  notification toasts, unread badge, drawer
- *   js/conflict.js  CONFLICT panel content
+ *   js/conflict.js  CONFLICT panel content; js/conflict-panel.js  the CONFLICTs held, the panel, focus in and out
+ *   js/words.js     field names, days and constraints in plain words (pure)
  *   js/recent.js    recent trip ids per user in localStorage
  *   js/pending.js   unsent edits drawn in place and kept in localStorage across reloads
  *   js/money.js     typed constraints, day and trip totals, budget checks
@@ -21,12 +22,14 @@
  *   js/changes.js   others' changes in words (flashes, announcements)
  *   js/icons.js     inline SVG icons
  *   js/signals.js   who has which item open, others' fresh changes (pure)
- *   js/drafts.js, js/constraint-form.js, js/dialogs.js, js/connectivity.js  small view helpers
+ *   js/connection-view.js  the connection pill, the offline, reconnect and session banners
+ *   js/drafts.js, js/constraint-form.js, js/dialogs.js, js/connectivity.js, js/token-dialog.js  small view helpers
  *
  * The data-testid hooks the browser tests use are listed in static/README.md.
  */
 
-import { ClientEvent, ServerEvent, ErrorCode, CloseCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE } from './js/protocol.js';
+import { ClientEvent, ServerEvent, ErrorCode, RETRY_WITH_NEW_REF, LIMITS, DATE_RE } from './js/protocol.js';
+import { ConnectionView, reconnectWords } from './js/connection-view.js';
 import {
   describeToken,
   newRef,
@@ -49,7 +52,8 @@ import {
 } from './js/state.js';
 import { Outbox, ReconnectingSocket } from './js/socket.js';
 import { mustJoin, remember, resumeQuery } from './js/resume.js';
-import { Api, ApiError, detailsText } from './js/api.js';
+import { Api, ApiError } from './js/api.js';
+import { plainText, detailsWords } from './js/words.js';
 import {
   h,
   $,
@@ -71,6 +75,7 @@ import {
 import { AdminPanel } from './js/admin.js';
 import { NotificationCenter } from './js/notifications.js';
 import { conflictView } from './js/conflict.js';
+import { ConflictPanel } from './js/conflict-panel.js';
 import { RecentTrips } from './js/recent.js';
 import { TokenDialog } from './js/token-dialog.js';
 import { boardActions } from './js/board-actions.js';
@@ -94,7 +99,6 @@ const KEY = {
   presence: 'ts.presence',
   openTrip: 'ts.openTrip',
 };
-const STATUS_TEXT = { connected: 'connected', reconnecting: 'reconnecting…', offline: 'offline' };
 const ACK_TIMEOUT_MS = 15_000;
 const MAX_ATTEMPTS = 6;
 const TYPING_IDLE_MS = 2000;
@@ -120,7 +124,6 @@ const S = {
   outbox: new Outbox(),
   presence: 'online',
   hidden: false,
-  conflicts: [],
   failedChats: [],
   editing: null, // {activityId, mode: 'rename' | 'edit'}
   refreshRef: null,
@@ -142,6 +145,8 @@ const keep = new LocalKeep(globalThis.localStorage);
 const drafts = new Drafts(keep);
 let constraintForm = null;
 let tokenDialog = null;
+let conflictPanel = null; // js/conflict-panel.js: the CONFLICTs answered, and the panel showing them
+let conn = null; // js/connection-view.js: the connection pill and banners
 let collab = null; // js/collab-page.js: undo/redo keys, replaced values, history
 let connectivity = null;
 
@@ -177,7 +182,7 @@ function notify(opts) {
 }
 
 function errorToast(title, err) {
-  const body = [err?.message, err?.details ? detailsText(err.details) : ''].filter(Boolean).join(' — ');
+  const body = [plainText(err?.message), err?.details ? detailsWords(err.details) : ''].filter(Boolean).join(' — ');
   notify({ kind: 'error', title, body, timeout: 8000 });
 }
 
@@ -252,7 +257,7 @@ function signIn(token, { tripId = null } = {}) {
   if (!sameUser) {
     // A different person: nothing of the previous one's may leak or be sent.
     S.outbox.clear();
-    S.conflicts = [];
+    conflictPanel.clear();
     S.failedChats = [];
     S.room = null;
     notes.reset();
@@ -270,7 +275,7 @@ function signIn(token, { tripId = null } = {}) {
   el.workspace.hidden = false;
   for (const x of document.querySelectorAll('[data-signed-in]')) x.hidden = false;
   $('phone-tabs').hidden = false;
-  el.sessionBanner.hidden = true;
+  conn.clearSession();
   renderUserChip();
   renderRecent();
 
@@ -295,8 +300,9 @@ function signOut() {
   S.token = null;
   S.me = null;
   S.room = null;
+  drafts.forgetRestored();
   S.outbox.clear();
-  S.conflicts = [];
+  conflictPanel.clear();
   S.failedChats = [];
   notes.reset();
   store.set(sessionStorage, KEY.token, null);
@@ -313,7 +319,8 @@ function renderUserChip() {
   el.userChip.hidden = false;
   replaceChildren(
     el.userChip,
-    avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : S.presence }),
+    // the dot says what others see: nothing of me while this page is not connected
+    avatar(me.sub, me.name, { size: 'sm', status: S.hidden ? 'hidden' : socketReady() ? S.presence : 'offline', look: currentLooks()[me.sub] }),
     h('span', { class: 'user-text' },
       h('span', { class: 'user-name', testid: 'user-name' }, me.name || 'You'),
     ),
@@ -352,11 +359,7 @@ async function beforeReconnect({ attempt }) {
 }
 
 function setStatus(kind, state) {
-  const offline = S.offline && state !== 'connected';
-  el.status.textContent = STATUS_TEXT[offline ? 'offline' : kind];
-  el.status.dataset.state = offline ? 'offline' : state;
-  el.offlineBanner.hidden = !offline;
-  if (offline) el.reconnectBanner.hidden = true;
+  conn.status(kind, state, S.offline);
 }
 
 function onSocketState(state, detail = {}) {
@@ -373,7 +376,6 @@ function onSocketState(state, detail = {}) {
     case 'open':
       break; // ready once the `connected` frame arrives
     case 'reconnecting':
-      el.reconnectBanner.hidden = false;
       setStatus('reconnecting', 'reconnecting');
       // Why the connection dropped; failed attempts after it (1006) do not change that.
       if (S.dropCode === null && detail.code !== undefined) S.dropCode = detail.code;
@@ -381,29 +383,22 @@ function onSocketState(state, detail = {}) {
       break;
     case 'expired':
       setStatus('offline', 'expired');
-      el.reconnectBanner.hidden = true;
-      showSessionBanner('Your session expired. Sign in again to reconnect; your unsent changes are kept on this device.', 'Paste new token', () => tokenDialog.open('expired'));
+      S.expiringToast?.close(); // "ending" is over: the banner below says what to do now
+      S.expiringToast = null;
+      conn.session('expired', () => tokenDialog.renewOrOpen('expired'));
       break;
     case 'kicked':
-      setStatus('offline', 'kicked');
-      el.reconnectBanner.hidden = true;
-      showSessionBanner('An administrator disconnected you.', 'Reconnect', () => {
-        el.sessionBanner.hidden = true;
-        socket.start();
-      });
-      break;
     case 'replaced':
-      setStatus('offline', 'offline');
-      el.reconnectBanner.hidden = true;
-      showSessionBanner('This session went on in another tab or device.', 'Use it here', () => {
-        el.sessionBanner.hidden = true;
+      setStatus('offline', state === 'kicked' ? 'kicked' : 'offline');
+      conn.session(state, () => {
+        conn.clearSession();
         socket.start();
       });
       break;
     case 'stopped':
       S.dropCode = null;
       setStatus('offline', 'offline');
-      el.reconnectBanner.hidden = true;
+      conn.settled();
       break;
     default:
       break;
@@ -414,18 +409,7 @@ function onSocketState(state, detail = {}) {
 
 function updateReconnectText() {
   const left = Math.max(0, Math.ceil((socket.nextAttemptAt - Date.now()) / 1000));
-  const code = S.dropCode;
-  const why = code === CloseCode.GOING_AWAY ? 'The server is restarting. ' : code === CloseCode.POLICY ? 'Too many messages. ' : 'Connection lost. ';
-  const queued = S.outbox.size ? ` ${S.outbox.size} change${S.outbox.size === 1 ? '' : 's'} not synced yet, kept on this device.` : '';
-  $('reconnect-text').textContent = left > 0 ? `${why}Reconnecting in ${left}s…${queued}` : `${why}Reconnecting…${queued}`;
-}
-
-function showSessionBanner(text, actionLabel, onAction) {
-  el.sessionBanner.hidden = false;
-  $('session-text').textContent = text;
-  const btn = $('session-action');
-  btn.textContent = actionLabel;
-  btn.onclick = onAction;
+  conn.reconnecting(reconnectWords(S.dropCode, left, S.outbox.size));
 }
 
 function sendJoin() {
@@ -465,8 +449,8 @@ function onFrame(frame, connId) {
       S.ticketMisses = 0;
       connectivity.heard();
       setStatus('connected', 'connected');
-      el.reconnectBanner.hidden = true;
-      el.sessionBanner.hidden = true;
+      conn.settled();
+      conn.clearSession();
       S.resume = remember(data);
       if (S.room && mustJoin(data, S.room.tripId)) sendJoin(); // a resumed session has its room back
       notes.refreshUnread();
@@ -500,7 +484,7 @@ function onFrame(frame, connId) {
       if (!info.ignored && !info.duplicate) {
         renderBoard();
         renderHeader();
-        renderConflict();
+        conflictPanel.render();
       }
       break;
     }
@@ -584,9 +568,9 @@ function onFrame(frame, connId) {
       S.expiringToast = notify({
         kind: 'token_expiring',
         title: 'Session ending',
-        body: `Your sign-in ends at ${at}. Paste a new token to stay connected.`,
+        body: `Your sign-in ends at ${at}. Renew it to stay connected.`,
         timeout: 0,
-        actions: [{ label: 'Paste new token', testid: 'toast-refresh-token', onClick: () => tokenDialog.open('refresh') }],
+        actions: [{ label: 'Stay signed in', testid: 'toast-refresh-token', onClick: () => tokenDialog.renewOrOpen('refresh') }],
       });
       break;
     }
@@ -689,8 +673,7 @@ function onEntryError(entry, data) {
     return;
   }
   if (code === ErrorCode.CONFLICT) {
-    S.conflicts.push({ id: newRef('x'), tripId: entry.tripId, entry, dropped: res.dropped, details: data.details || {}, message: data.message });
-    renderConflict();
+    conflictPanel.add({ id: newRef('x'), tripId: entry.tripId, entry, dropped: res.dropped, details: data.details || {}, message: data.message });
   } else {
     errorToast(`Could not ${entry.summary}`, { message: data.message || code, details: data.details });
   }
@@ -732,6 +715,7 @@ function openTrip(rawId) {
     socket.send({ event: ClientEvent.LEAVE, data: { tripId: S.room.tripId }, ref: newRef('l') });
   }
   S.room = createRoom(tripId);
+  drafts.forgetRestored();
   S.viewing = {};
   S.myViewing = { itemId: null, sentAt: 0 };
   S.joinedConn = null;
@@ -915,7 +899,8 @@ function noticeOthers(tripBefore, data) {
 
 function currentLooks() {
   const trip = S.room?.trip;
-  const ids = new Set([...(S.room?.members || []).map((m) => m.userId), trip?.ownerId, ...(trip?.collaborators || [])].filter(Boolean));
+  const authors = (S.room?.messages || []).map((m) => m.userId);
+  const ids = new Set([S.me?.sub, ...(S.room?.members || []).map((m) => m.userId), trip?.ownerId, ...(trip?.collaborators || []), ...authors].filter(Boolean));
   const all = names();
   return avatarLooks([...ids].map((userId) => ({ userId, name: all[userId] })));
 }
@@ -952,45 +937,6 @@ function addConstraint() {
   const made = constraintForm.read();
   if (!made.ok) return notify({ kind: 'error', title: 'Cannot add that yet', body: made.error });
   if (submitIntent({ type: 'add_constraint', constraint: made.constraint })) constraintForm.reset();
-}
-
-// ---------------------------------------------------------------- conflicts
-
-function renderConflict() {
-  const panel = el.conflict;
-  const mine = S.conflicts.filter((x) => x.tripId === S.room?.tripId);
-  if (!mine.length) {
-    panel.hidden = true;
-    return;
-  }
-  const opening = panel.hidden;
-  panel.hidden = false;
-  $('conflict-count').textContent = mine.length > 1 ? `1 of ${mine.length}` : '';
-  const view = conflictView(mine[0], S.room, names(), S.me?.sub);
-  replaceChildren($('conflict-body'), view.nodes);
-  $('conflict-reapply').disabled = !view.canReapply;
-  $('conflict-reapply').textContent = 'Keep mine';
-  if (opening) {
-    S.focusBeforeConflict = document.activeElement;
-    panel.focus();
-  }
-}
-
-function resolveConflict(reapply) {
-  const c = S.conflicts.find((x) => x.tripId === S.room?.tripId);
-  if (!c) return;
-  S.conflicts = S.conflicts.filter((x) => x !== c);
-  if (!S.conflicts.some((x) => x.tripId === S.room?.tripId)) {
-    const back = S.focusBeforeConflict;
-    S.focusBeforeConflict = null;
-    setTimeout(() => (back && back.isConnected ? back : el.dayList).focus?.(), 0);
-  }
-  if (reapply) {
-    // A fresh ref: the old one's cached answer is the CONFLICT itself.
-    const baseVersion = Math.max(c.details.currentVersion ?? 0, S.room?.trip?.version ?? 0);
-    submitIntent(c.entry.intent, { baseVersion });
-  }
-  renderConflict();
 }
 
 // -------------------------------------------------------------------- chat
@@ -1039,6 +985,7 @@ function sendChat() {
     summary: 'send a message',
   });
   el.chatInput.value = '';
+  saveDraft(el.chatInput); // sent: its draft goes too
   onChatInput();
   flush();
   renderChatPanel({ forceScroll: true });
@@ -1056,7 +1003,7 @@ function renderAll() {
   renderBoard();
   renderChatPanel();
   renderOutboxList();
-  renderConflict();
+  conflictPanel.render();
   renderRecent();
 }
 
@@ -1076,6 +1023,7 @@ function renderRecent() {
 }
 
 function renderHeader() {
+  el.status.hidden = !S.me; // a connection state means nothing to someone not signed in yet
   const room = S.room;
   const trip = room?.trip;
   el.tripTitle.textContent = trip?.title || (room ? (S.roomError ? 'Trip unavailable' : 'Loading trip…') : 'No trip open');
@@ -1140,7 +1088,7 @@ function renderBoard({ force = false } = {}) {
   renderConstraints(el.constraintList, shown, handlers, ui);
   renderDays(el.dayList, shown, ui, handlers);
   renderBudget(document, money);
-  drafts.restore(S.me?.sub, room.tripId, (id) => $(id), document.activeElement);
+  drafts.restoreOnce(S.me?.sub, room.tripId, (id) => $(id), document.activeElement);
   if (!el.addDayDate.value) {
     const days = sortDays(shown.days);
     el.addDayDate.value = nextDate(days.length ? days[days.length - 1].date : null);
@@ -1161,7 +1109,7 @@ function syncViewing(now = Date.now()) {
 function renderOutboxList() {
   const entries = S.room ? S.outbox.forTrip(S.room.tripId) : [];
   renderOutbox(el.outboxList, entries, handlers);
-  if (!el.reconnectBanner.hidden) updateReconnectText();
+  if (conn.isReconnecting) updateReconnectText();
   // Stored and redrawn only when it changed: flush() passes here every second.
   const stored = JSON.stringify(outboxToStore(S.outbox.entries));
   if (stored === S.outboxStored) return;
@@ -1179,7 +1127,7 @@ function renderChatPanel({ forceScroll = false } = {}) {
   const room = S.room;
   const pending = room ? S.outbox.forTrip(room.tripId).filter((e) => e.kind === 'chat') : [];
   const failed = room ? S.failedChats.filter((f) => f.tripId === room.tripId) : [];
-  renderChat(el.chatLog, room, pending, failed, S.me?.sub, { ...handlers, forceScroll });
+  renderChat(el.chatLog, room, pending, failed, S.me?.sub, { ...handlers, forceScroll, looks: currentLooks() });
   chatChanges.decorate(el.chatLog, room, S.me?.sub);
   renderUnread($('chat-unread'), room ? unreadCount(room.messages, readSeq(), S.me?.sub) : 0, markChatRead);
   const disabled = !room || Boolean(S.roomError);
@@ -1208,7 +1156,7 @@ function tick() {
   if (S.outbox.entries.some((e) => e.notBefore && e.notBefore <= now && !e.everSent)) renderOutboxList();
   syncViewing(now);
   renderTypingNow();
-  if (!el.reconnectBanner.hidden) updateReconnectText();
+  if (conn.isReconnecting) updateReconnectText();
   if (socketReady()) {
     const stale = S.outbox.expireUnanswered(socket.connId, Date.now(), ACK_TIMEOUT_MS);
     for (const e of stale) {
@@ -1229,7 +1177,6 @@ function goOffline() {
 function comeBack() {
   S.offline = false;
   connectivity.heard();
-  el.offlineBanner.hidden = true;
   if (socket.state === 'reconnecting') socket.reconnectNow();
   setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
 }
@@ -1255,10 +1202,10 @@ function showTab(name) {
 // element name -> its data-testid
 const ELEMENTS = {
   status: 'connection-status', userChip: 'user-chip', signin: 'signin-panel', signinError: 'signin-error',
-  tokenInput: 'token-input', workspace: 'workspace', reconnectBanner: 'reconnect-banner', sessionBanner: 'session-banner',
+  tokenInput: 'token-input', workspace: 'workspace',
   tripIdInput: 'trip-id-input', createTitle: 'create-trip-title', recent: 'recent-trips', tripTitle: 'trip-title',
   tripVersion: 'trip-version', tripSeq: 'trip-seq', memberList: 'member-list', collabList: 'collaborator-list',
-  inviteSelect: 'invite-person', offlineBanner: 'offline-banner', boardBody: 'board-body', dayList: 'day-list',
+  inviteSelect: 'invite-person', boardBody: 'board-body', dayList: 'day-list',
   constraintList: 'constraint-list', outboxList: 'outbox-list', addDayDate: 'add-day-date', addDayTitle: 'add-day-title',
   chatLog: 'chat-log', chatInput: 'chat-input', chatType: 'chat-type', chatSend: 'chat-send', chatCount: 'chat-count',
   typing: 'typing-indicator', conflict: 'conflict-panel', tokenDialog: 'token-dialog', toastArea: 'toast-area',
@@ -1267,6 +1214,7 @@ const ELEMENTS = {
 
 function grab() {
   el = Object.fromEntries(Object.entries(ELEMENTS).map(([name, testid]) => [name, $(testid)]));
+  conn = new ConnectionView((testid) => $(testid));
 }
 
 function onSubmit(testid, fn) {
@@ -1290,6 +1238,15 @@ function wire() {
   onSubmit('add-day-form', addDay);
   onSubmit('add-constraint-form', addConstraint);
   onSubmit('chat-form', sendChat);
+  conflictPanel = new ConflictPanel({
+    panel: el.conflict,
+    find: (testid) => $(testid),
+    view: (conflict) => conflictView(conflict, S.room, names(), S.me?.sub, currentLooks()),
+    submit: (intent, opts) => submitIntent(intent, opts),
+    tripId: () => S.room?.tripId ?? null,
+    version: () => S.room?.trip?.version ?? null,
+    fallback: () => el.dayList,
+  });
   tokenDialog = new TokenDialog(el.tokenDialog, {
     selfId: () => S.me?.sub ?? null,
     canRefresh: socketReady,
@@ -1299,6 +1256,7 @@ function wire() {
       socket.send({ event: ClientEvent.REFRESH_TOKEN, data: { token }, ref: S.refreshRef });
     },
     signIn: (token) => signIn(token, { tripId: S.room?.tripId ?? null }),
+    renew: async () => (S.me ? (await api.devSignIn(S.me.sub))?.token ?? null : null),
   });
 
   el.chatInput.addEventListener('input', onChatInput);
@@ -1328,8 +1286,8 @@ function wire() {
   });
 
   $('reconnect-now').addEventListener('click', () => socket.reconnectNow());
-  $('conflict-reapply').addEventListener('click', () => resolveConflict(true));
-  $('conflict-discard').addEventListener('click', () => resolveConflict(false));
+  $('conflict-reapply').addEventListener('click', () => conflictPanel.resolve(true));
+  $('conflict-discard').addEventListener('click', () => conflictPanel.resolve(false));
 
 
   window.addEventListener('beforeunload', (ev) => {

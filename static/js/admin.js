@@ -2,8 +2,9 @@
 // disconnect. Rendered only for tokens with role "admin".
 
 import { h, $, replaceChildren, avatar } from './ui.js';
+import { avatarLooks } from './people.js';
 import { formatClock, isObjectId } from './util.js';
-import { detailsText } from './api.js';
+import { plainText, detailsWords } from './words.js';
 
 const REFRESH_MS = 5000;
 
@@ -96,6 +97,7 @@ export class AdminPanel {
       byUser.get(c.userId).push(c);
     }
     const names = this.names();
+    const looks = avatarLooks([...byUser.keys()].map((userId) => ({ userId, name: names[userId] })));
     const table = $('admin-connections', this.root);
     const body = [...byUser.entries()].map(([userId, list]) =>
       h(
@@ -106,7 +108,7 @@ export class AdminPanel {
           { class: 'conn-user' },
           h('td', { colspan: 6 },
             h('div', { class: 'conn-user-cell' },
-              avatar(userId, names[userId], { size: 'sm' }),
+              avatar(userId, names[userId], { size: 'sm', look: looks[userId] }),
               h('strong', null, names[userId] || 'Someone without a name'),
               h('span', { class: 'tag' }, `${list.length} connection${list.length === 1 ? '' : 's'}`),
             ),
@@ -158,7 +160,7 @@ export class AdminPanel {
       msgEl.value = '';
       result.textContent = `Sent to ${res?.delivered ?? 0} connection(s).`;
     } catch (err) {
-      result.textContent = `Failed: ${err.message}${err.details ? ` (${detailsText(err.details)})` : ''}`;
+      result.textContent = `Failed: ${plainText(err.message)}${err.details ? ` (${detailsWords(err.details)})` : ''}`;
     }
   }
 
@@ -177,7 +179,7 @@ export class AdminPanel {
       const res = await this.api.notify(body);
       result.textContent = res?.delivered ? 'Delivered live.' : 'Stored (user offline).';
     } catch (err) {
-      result.textContent = `Failed: ${err.message}${err.details ? ` (${detailsText(err.details)})` : ''}`;
+      result.textContent = `Failed: ${plainText(err.message)}${err.details ? ` (${detailsWords(err.details)})` : ''}`;
     }
   }
 }

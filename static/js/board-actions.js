@@ -7,6 +7,7 @@ import { findActivity } from './state.js';
 import { formatDay } from './util.js';
 import { newActivity, activityChanges } from './rules.js';
 import { removalSize } from './changes.js';
+import { constraintPhrase } from './words.js';
 
 /**
  * @param {object} S  the page's state (editing, menu, outbox, failedChats are used)
@@ -111,7 +112,7 @@ export function boardActions(S, deps) {
     },
     removeConstraint(constraintId) {
       const c = (shownTrip()?.constraints || []).find((x) => x.constraintId === constraintId);
-      removeWithUndo({ type: 'remove_constraint', constraintId, title: c ? c.type : undefined }, c ? `the ${c.type.replace(/_/g, ' ')} constraint` : 'the constraint', 1);
+      removeWithUndo({ type: 'remove_constraint', constraintId }, c ? constraintPhrase(c) : 'the budget or need', 1);
     },
     cancelQueued(id) {
       if (S.outbox.cancel(id)) renderOutboxList();

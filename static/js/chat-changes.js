@@ -3,6 +3,27 @@
 
 export const CHAT_CHANGE_EVENTS = Object.freeze(['chat_message_edited', 'chat_message_deleted', 'chat_reactions']);
 export const QUICK_REACTIONS = Object.freeze(['👍', '❤️', '🎉', '😂']);
+/** The quick reactions in words and the SVG icon each is drawn with (js/icons.js): never an emoji glyph on screen. */
+export const REACTION_LOOKS = Object.freeze({
+  '👍': { name: 'thumbs up', icon: 'thumbsUp' },
+  '❤️': { name: 'heart', icon: 'heart' },
+  '🎉': { name: 'celebrate', icon: 'party' },
+  '😂': { name: 'laughing', icon: 'laugh' },
+});
+
+/** Which message a control acts on, for its label: "your message “See you at…”", "Ben's message “…”". */
+export function messageWords(author, text) {
+  const whose = !author || author === 'You' ? 'your message' : `${author}'s message`;
+  const t = String(text ?? '').trim();
+  return t ? `${whose} “${t.length > 30 ? `${t.slice(0, 29)}…` : t}”` : whose;
+}
+
+/** A reaction chip's label for screen readers: "thumbs up, 2 people, yours among them". */
+export function reactionLabel(emoji, count = null, mine = false, message = '') {
+  const name = REACTION_LOOKS[emoji]?.name ?? emoji;
+  if (count === null) return message ? `React with ${name} to ${message}` : `React with ${name}`;
+  return `${name}, ${count === 1 ? '1 person' : `${count} people`}${mine ? ', yours among them' : ''}`;
+}
 
 const TEXT_FIELDS = ['message', 'edited', 'editedAt', 'reactions'];
 const EXTRA_FIELDS = ['edited', 'editedAt', 'deleted', 'deletedBy', 'deletedAt', 'reactions', 'mentions'];

@@ -98,3 +98,11 @@ test('a history page keeps edits, tombstones, reactions and mentions through sta
   assert.equal(second.deleted, true);
   assert.equal(second.message, undefined); // the held text is gone
 });
+
+test('chat controls name the message they act on', async () => {
+  const { messageWords, reactionLabel } = await import('./chat-changes.js');
+  assert.equal(messageWords('You', 'See you at the tram stop at nine sharp'), 'your message “See you at the tram stop at n…”');
+  assert.equal(messageWords('Ben', 'Fado?'), "Ben's message “Fado?”");
+  assert.equal(reactionLabel('🎉', null, false, messageWords('Ben', 'Fado?')), "React with celebrate to Ben's message “Fado?”");
+  assert.equal(reactionLabel('👍', 2, true), 'thumbs up, 2 people, yours among them');
+});

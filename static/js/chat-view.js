@@ -2,7 +2,11 @@
 // edit/delete/react controls, drawn over the bubbles ui.js renderChat made; the unread badge.
 
 import { h, replaceChildren } from './ui.js';
-import { QUICK_REACTIONS, allowedActions, currentMessage, reactionChips } from './chat-changes.js';
+import { QUICK_REACTIONS, REACTION_LOOKS, allowedActions, currentMessage, messageWords, reactionChips, reactionLabel } from './chat-changes.js';
+import { icon } from './icons.js';
+
+/** A quick reaction as its SVG icon; any other (sent by another client) as its own text. */
+const reactionFace = (emoji) => (REACTION_LOOKS[emoji] ? icon(REACTION_LOOKS[emoji].icon) : emoji);
 
 /** The REST calls behind the controls (the room hears of each by WebSocket, as everyone does). */
 export function chatActions({ api, tripId, confirm, onError, rerender }) {
@@ -62,18 +66,20 @@ export class ChatChanges {
       return;
     }
     const can = allowedActions(m, selfId, ownerId);
+    const which = messageWords(li.querySelector('.msg-author')?.textContent, m.message); // every control names its message
     const chips = reactionChips(m, selfId);
     const shown = new Set(chips.map((c) => c.emoji));
     body.append(
       h('div', { class: 'msg-reactions', testid: `chat-reactions-${id}` },
         chips.map((c) =>
           h('button', { type: 'button', class: `chip reaction${c.mine ? ' mine' : ''}`, testid: `chat-reaction-${id}-${c.emoji}`, 'aria-pressed': String(c.mine),
-            onclick: () => this.actions.react(id, c.emoji, c.mine) }, `${c.emoji} ${c.count}`)),
+            'aria-label': reactionLabel(c.emoji, c.count, c.mine), title: reactionLabel(c.emoji, c.count, c.mine),
+            onclick: () => this.actions.react(id, c.emoji, c.mine) }, reactionFace(c.emoji), h('span', { 'aria-hidden': 'true' }, String(c.count)))),
         QUICK_REACTIONS.filter((e) => !shown.has(e)).map((e) =>
-          h('button', { type: 'button', class: 'chip reaction add', testid: `chat-react-${id}-${e}`, 'aria-label': `React with ${e}`,
-            onclick: () => this.actions.react(id, e, false) }, e)),
-        can.edit ? h('button', { type: 'button', class: 'link-btn', testid: `chat-edit-${id}`, onclick: () => this.startEdit(m) }, 'Edit') : null,
-        can.remove ? h('button', { type: 'button', class: 'link-btn', testid: `chat-delete-${id}`, onclick: () => this.actions.remove(id) }, 'Delete') : null,
+          h('button', { type: 'button', class: 'chip reaction add', testid: `chat-react-${id}-${e}`, 'aria-label': reactionLabel(e, null, false, which), title: reactionLabel(e),
+            onclick: () => this.actions.react(id, e, false) }, reactionFace(e))),
+        can.edit ? h('button', { type: 'button', class: 'link-btn', testid: `chat-edit-${id}`, 'aria-label': `Edit ${which}`, onclick: () => this.startEdit(m) }, 'Edit') : null,
+        can.remove ? h('button', { type: 'button', class: 'link-btn', testid: `chat-delete-${id}`, 'aria-label': `Delete ${which}`, onclick: () => this.actions.remove(id) }, 'Delete') : null,
       ),
     );
   }

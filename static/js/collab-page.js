@@ -24,7 +24,7 @@ export function editedCopy(editing, read) {
 }
 
 export function wireCollab(deps) {
-  const history = new HistoryPanel({ root: deps.$('history-panel'), api: deps.api, nameOf: deps.nameOf, notify: deps.notify });
+  const history = new HistoryPanel({ root: deps.$('history-panel'), api: deps.api, nameOf: deps.nameOf, notify: deps.notify, trip: deps.trip });
 
   function revert(kind) {
     const tripId = deps.tripId();

@@ -3,6 +3,9 @@
 // (trip_restored); what a change replaced, in words, with the change that restores it;
 // which key asks for undo or redo. Pure: safe to import from Node for tests.
 
+import { dayWords, fieldList, fieldWord, constraintPhrase } from './words.js';
+import { formatDay } from './util.js';
+
 const q = (s) => `“${s}”`;
 
 /** A trip after one of the collaboration update types; null: not one of them. */
@@ -72,15 +75,17 @@ export function describeCollabUpdate(tripBefore, updateType, data) {
       const day = (tripBefore?.days || []).find((x) => x.dayId === d.dayId);
       const parts = [];
       if ('title' in changes) parts.push(changes.title ? `renamed it ${q(changes.title)}` : 'cleared its title');
-      if (changes.date) parts.push(`moved it to ${changes.date}`);
-      return `changed day ${day?.date ?? ''}: ${parts.join(', ')}`.replace(' :', ':');
+      if (changes.date) parts.push(`moved it to ${formatDay(changes.date)}`);
+      return `changed ${dayWords(day)}${parts.length ? `: ${parts.join(', ')}` : ''}`;
     }
-    case 'constraint_updated':
-      return `changed constraint ${Object.keys(changes).join(', ')}`;
+    case 'constraint_updated': {
+      const c = (tripBefore?.constraints || []).find((x) => x.constraintId === d.constraintId);
+      return `changed the ${fieldList(Object.keys(changes))} of ${c ? constraintPhrase(c) : 'a budget or need'}`;
+    }
     case 'activity_moved': {
       const title = findTitle(tripBefore, d.activityId);
       const day = (tripBefore?.days || []).find((x) => x.dayId === d.toDayId);
-      return d.toDayId === d.dayId ? `reordered ${q(title)}` : `moved ${q(title)} to ${day?.date ?? 'another day'}`;
+      return d.toDayId === d.dayId ? `reordered ${q(title)}` : `moved ${q(title)} to ${day ? dayWords(day) : 'another day'}`;
     }
     case 'trip_restored':
       return 'restored an earlier version of the plan';
@@ -119,7 +124,7 @@ export function replacedOfMine(updateType, data, selfId) {
 
 /** "Ben changed the title from “A” to “B”" for each value of mine a change replaced. */
 export function replacedWords(who, replaced) {
-  return replaced.map((r) => `${who} changed the ${r.field} from ${q(r.from)} to ${r.to == null ? 'nothing' : q(r.to)}`);
+  return replaced.map((r) => `${who} changed the ${fieldWord(r.field)} from ${q(r.from)} to ${r.to == null ? 'nothing' : q(r.to)}`);
 }
 
 /** 'undo', 'redo' or null for a keydown: Ctrl/Cmd+Z, Ctrl/Cmd+Shift+Z or Ctrl+Y, outside text fields. */
@@ -140,19 +145,43 @@ const HISTORY_WORDS = {
   activity_added: 'added an activity',
   activity_updated: 'edited an activity',
   activity_removed: 'removed an activity',
-  constraint_added: 'added a constraint',
-  constraint_removed: 'removed a constraint',
+  constraint_added: 'added a budget or need',
+  constraint_removed: 'removed a budget or need',
   collaborator_added: 'invited someone',
   collaborator_removed: 'removed someone from the trip',
 };
 
-/** One history entry in words: "Ben restored the plan as it was earlier" (no ids, no version numbers). */
-export function historyLine(change, who) {
+/** What a change of the history did, named from its own data and the trip as it is now (null: say it generally). */
+function historyWhat(updateType, d, trip) {
+  const day = (id) => (trip?.days || []).find((x) => x.dayId === id) ?? null;
+  const changes = d.changes && typeof d.changes === 'object' ? d.changes : {};
+  switch (updateType) {
+    case 'day_added':
+      return d.day?.date ? `added ${dayWords(d.day)}` : null;
+    case 'activity_added':
+      return d.activity?.title ? `added ${q(d.activity.title)}${day(d.dayId) ? ` to ${dayWords(day(d.dayId))}` : ''}` : null;
+    case 'activity_updated': {
+      const was = d.replaced?.title?.value;
+      if (typeof changes.title === 'string' && typeof was === 'string') return `renamed ${q(was)} to ${q(changes.title)}`;
+      const title = typeof changes.title === 'string' ? changes.title : findTitle(trip, d.activityId);
+      return Object.keys(changes).length ? `changed the ${fieldList(Object.keys(changes))} of ${title === 'an activity' ? title : q(title)}` : null;
+    }
+    case 'constraint_added':
+      return d.constraint ? `added ${constraintPhrase(d.constraint)}` : null;
+    default:
+      return null;
+  }
+}
+
+/** One history entry in words: "Ben added “Fado” to Fri 1 May 2026" (no ids, no version numbers). */
+export function historyLine(change, who, trip = null) {
   const d = change.data || {};
-  const what = HISTORY_WORDS[change.updateType] ?? describeCollabUpdate(null, change.updateType, d) ?? change.updateType.replace(/_/g, ' ');
+  const what = historyWhat(change.updateType, d, trip) ?? HISTORY_WORDS[change.updateType] ?? describeCollabUpdate(trip, change.updateType, d) ?? 'changed the trip';
   const revert = d.undoes ? ' (undo)' : d.redoes ? ' (redo)' : '';
   return `${who} ${what}${revert}`;
 }
+
+const REVERT_WORDS = { undo: 'undoing a change', redo: 'redoing a change', restore: 'restoring an earlier version' };
 
 /**
  * A `change_replaced` notification as {title, body}: who changed which of my values,
@@ -160,11 +189,11 @@ export function historyLine(change, who) {
  */
 export function changeNotificationText(n) {
   const who = n?.fromName || 'Someone';
-  const how = n?.reverts === 'restore' ? ' (restoring an earlier version)' : n?.reverts ? ` (${n.reverts})` : '';
+  const how = n?.reverts ? ` (${REVERT_WORDS[n.reverts] ?? 'undoing a change'})` : '';
   const lines = (Array.isArray(n?.changes) ? n.changes : []).map((e) => {
-    if (e.removed) return `removed ${e.field} ${q(e.from)}`;
+    if (e.removed) return `removed the ${fieldWord(e.field)} ${q(e.from)}`;
     if (e.field === 'position') return 'moved an activity of yours';
-    return `changed the ${e.field} from ${e.from == null ? 'nothing' : q(e.from)} to ${e.to == null ? 'nothing' : q(e.to)}`;
+    return `changed the ${fieldWord(e.field)} from ${e.from == null ? 'nothing' : q(e.from)} to ${e.to == null ? 'nothing' : q(e.to)}`;
   });
   const more = n?.more ? `; and ${n.more} more` : '';
   return { title: `${who} changed what you set${how}`, body: lines.join('; ') + more };

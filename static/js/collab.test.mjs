@@ -61,7 +61,7 @@ test('Ctrl+Z undoes and Ctrl+Shift+Z redoes, but not while typing', () => {
 test('history lines and descriptions name the change', () => {
   assert.equal(historyLine({ version: 7, updateType: 'trip_restored', data: { toVersion: 2 } }, 'Ben'), 'Ben restored an earlier version of the plan');
   assert.equal(historyLine({ version: 8, updateType: 'activity_updated', data: { undoes: 6 } }, 'Ana'), 'Ana edited an activity (undo)');
-  assert.equal(describeCollabUpdate(trip(), 'activity_moved', { dayId: 'd1', activityId: 'x', toDayId: 'd2' }), 'moved “Tram” to 2026-12-05');
+  assert.equal(describeCollabUpdate(trip(), 'activity_moved', { dayId: 'd1', activityId: 'x', toDayId: 'd2' }), 'moved “Tram” to Sat 5 Dec 2026');
 });
 
 test('a drop lands before the activity it is dropped on, or last in the day', async () => {
@@ -91,5 +91,17 @@ test('a change_replaced notification says who changed which of my values, from w
   });
   const restored = changeNotificationText({ reverts: 'restore', changes: [{ field: 'title', from: 'A', removed: true }], more: 3 });
   assert.equal(restored.title, 'Someone changed what you set (restoring an earlier version)');
-  assert.equal(restored.body, 'removed title “A”; and 3 more');
+  assert.equal(restored.body, 'removed the title “A”; and 3 more');
+});
+
+test('history lines name what changed from the change itself and the trip now', () => {
+  const now = { days: [{ dayId: 'd1', date: '2026-05-01', title: 'Alfama', activities: [{ activityId: 'a1', title: 'Tram 28 to Graça' }] }] };
+  const line = (updateType, data) => historyLine({ version: 3, updateType, data }, 'Ana', now);
+  assert.equal(line('activity_added', { dayId: 'd1', activity: { activityId: 'a2', title: 'Fado' } }), 'Ana added “Fado” to Fri 1 May 2026 “Alfama”');
+  assert.equal(line('activity_updated', { dayId: 'd1', activityId: 'a1', changes: { title: 'Tram 28 to Graça' }, replaced: { title: { value: 'Tram 28' } } }), 'Ana renamed “Tram 28” to “Tram 28 to Graça”');
+  assert.equal(line('activity_updated', { dayId: 'd1', activityId: 'a1', changes: { startTime: '09:00' } }), 'Ana changed the start time of “Tram 28 to Graça”');
+  assert.equal(line('day_added', { day: { dayId: 'd2', date: '2026-05-02' } }), 'Ana added Sat 2 May 2026');
+  assert.equal(line('constraint_added', { constraint: { type: 'budget', value: { amount: 900, currency: 'EUR' } } }), 'Ana added the trip budget of €900.00');
+  assert.equal(line('day_removed', { dayId: 'd9' }), 'Ana removed a day');
+  assert.equal(line('something_new', {}), 'Ana changed the trip');
 });

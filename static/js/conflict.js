@@ -4,6 +4,7 @@
 import { h, avatar, displayName } from './ui.js';
 import { planUpdates, describeConflictTypes } from './state.js';
 import { formatClock } from './util.js';
+import { fieldWord } from './words.js';
 
 /**
  * @param {object} conflict  {entry, details: {currentVersion, conflictsWith}}
@@ -17,11 +18,11 @@ function fieldLines(details, names, selfId) {
     .filter(([, f]) => f && 'theirValue' in f)
     .map(([field, f]) =>
       h('p', { testid: `conflict-field-${field}` },
-        h('strong', null, displayName(f.by, names, selfId)), ` set the ${field} to “${f.theirValue ?? ''}”.`),
+        h('strong', null, displayName(f.by, names, selfId)), ` set the ${fieldWord(field)} to “${f.theirValue ?? ''}”.`),
     );
 }
 
-export function conflictView(conflict, room, names, selfId) {
+export function conflictView(conflict, room, names, selfId, looks = {}) {
   const trip = room?.trip ?? null;
   const base = conflict.entry.baseVersion;
   const current = Math.max(conflict.details.currentVersion ?? 0, trip?.version ?? 0);
@@ -40,7 +41,7 @@ export function conflictView(conflict, room, names, selfId) {
           h('ul', { class: 'conflict-changes', testid: 'conflict-changes' },
             shown.map((x) =>
               h('li', null,
-                avatar(x.userId, names[x.userId], { size: 'xs' }),
+                avatar(x.userId, names[x.userId], { size: 'xs', look: looks[x.userId] }),
                 h('span', null, h('strong', null, displayName(x.userId, names, selfId)), ' ', x.summary),
                 x.timestamp ? h('span', { class: 'muted small' }, ` · ${formatClock(x.timestamp)}`) : null,
               ),

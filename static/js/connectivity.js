@@ -21,7 +21,11 @@ export class Connectivity {
   start() {
     this.win.addEventListener('offline', () => this.lost());
     this.win.addEventListener('online', () => this.back());
-    setInterval(() => this.beat(), this.everyMs);
+    this.timer = setInterval(() => this.beat(), this.everyMs);
+  }
+
+  stop() {
+    clearInterval(this.timer);
   }
 
   async beat() {

@@ -7,6 +7,7 @@ export class Drafts {
   /** @param {import('./pending.js').LocalKeep} keep */
   constructor(keep) {
     this.keep = keep;
+    this.restoredFor = null;
   }
 
   static key(tripId) {
@@ -21,6 +22,23 @@ export class Drafts {
     if (field.value) drafts[id] = field.value;
     else delete drafts[id];
     this.keep.write(userId, Drafts.key(tripId), drafts);
+  }
+
+  /**
+   * Put kept text back once per person and trip: the first time the trip is drawn.
+   * After that the fields hold what is typed (a redraw keeps their values), and a
+   * field emptied by sending must stay empty until its draft is forgotten.
+   */
+  restoreOnce(userId, tripId, find, active = null) {
+    const key = `${userId}\u0000${tripId}`;
+    if (!userId || !tripId || this.restoredFor === key) return;
+    this.restoredFor = key;
+    this.restore(userId, tripId, find, active);
+  }
+
+  /** Signed out or another trip opened: its drafts go back in when it is next drawn. */
+  forgetRestored() {
+    this.restoredFor = null;
   }
 
   /** Put kept text back into fields that are still empty and not being typed in. */

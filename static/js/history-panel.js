@@ -10,8 +10,9 @@ export class HistoryPanel {
    * @param {{root: HTMLElement, api: object, nameOf: (userId: string) => string,
    *          notify: (opts: object) => void}} deps
    */
-  constructor({ root, api, nameOf, notify }) {
+  constructor({ root, api, nameOf, notify, trip = () => null }) {
     this.root = root;
+    this.trip = trip; // the trip as it is now: names what the changes touched
     this.api = api;
     this.nameOf = nameOf;
     this.notify = notify;
@@ -43,23 +44,28 @@ export class HistoryPanel {
     this.root.replaceChildren(
       h('h2', { class: 'label' }, 'History'),
       h('ol', { class: 'history-list', testid: 'history-list' },
-        page.changes.map((change) =>
-          h('li', { testid: `history-${change.version}` },
-            h('span', null, historyLine(change, this.nameOf(change.userId))),
-            h('span', { class: 'muted small' }, ` · ${formatClock(change.at)}`),
+        page.changes.map((change) => {
+          const line = historyLine(change, this.nameOf(change.userId), this.trip());
+          const when = formatClock(change.at);
+          return h('li', { testid: `history-${change.version}` },
+            h('span', null, line),
+            h('span', { class: 'muted small' }, ` · ${when}`),
             change.version < newest
-              ? h('button', { type: 'button', class: 'btn btn-small', testid: `history-restore-${change.version}`, onclick: () => this.restore(change.version) }, 'Restore this version')
+              ? h('button', { type: 'button', class: 'btn btn-small', testid: `history-restore-${change.version}`,
+                  'aria-label': `Restore the plan as it was after this: ${line}, ${when}`,
+                  onclick: () => this.restore(change.version, `${line}, ${when}`) }, 'Restore this version')
               : null,
-          ),
-        ),
+          );
+        }),
       ),
     );
   }
 
-  async restore(version) {
+  /** `after`: the change it goes back to, in words ("Ana added “Fado”, 10:42"): never a version number. */
+  async restore(version, after) {
     try {
       await this.api.request('POST', `/api/trips/${encodeURIComponent(this.tripId)}/restore`, { toVersion: version });
-      this.notify({ kind: 'success', title: `Restored the plan as it was at version ${version}` });
+      this.notify({ kind: 'success', title: 'Restored an earlier version of the plan', body: `As it was after: ${after}` });
     } catch (err) {
       this.notify({ kind: 'error', title: 'Could not restore', body: err.message });
     }

@@ -8,6 +8,7 @@ import { timesProblem, dateProblem } from './rules.js';
 import { pendingView, outboxToStore, outboxFromStore, LocalKeep } from './pending.js';
 import { avatarLooks, nameOf } from './people.js';
 import { othersChange, removalSize } from './changes.js';
+import { Drafts } from './drafts.js';
 
 const trip = {
   tripId: 't',
@@ -112,6 +113,34 @@ test('LocalKeep keeps values per user and forgets empty ones', () => {
   keep.write('u1', 'drafts', {});
   assert.equal(data.size, 0);
   assert.equal(new LocalKeep({ getItem: () => { throw new Error('denied'); } }).read('u', 'x', 5), 5);
+});
+
+test('drafts go back once per trip opened, so a field emptied by sending stays empty', () => {
+  const data = new Map();
+  const keep = new LocalKeep({ getItem: (k) => data.get(k) ?? null, setItem: (k, v) => data.set(k, v), removeItem: (k) => data.delete(k) });
+  const drafts = new Drafts(keep);
+  const fields = { 'chat-input': { value: '', dataset: { testid: 'chat-input' } }, 'add-activity-title-d1': { value: '', dataset: { testid: 'add-activity-title-d1' } } };
+  const find = (id) => fields[id] ?? null;
+  fields['chat-input'].value = 'See you at the tram';
+  drafts.save('u1', 't1', fields['chat-input']);
+  fields['add-activity-title-d1'].value = 'Fado';
+  drafts.save('u1', 't1', fields['add-activity-title-d1']);
+  for (const f of Object.values(fields)) f.value = ''; // a reload
+  drafts.restoreOnce('u1', 't1', find);
+  assert.equal(fields['chat-input'].value, 'See you at the tram');
+  assert.equal(fields['add-activity-title-d1'].value, 'Fado');
+
+  fields['chat-input'].value = ''; // sent, and the page redraws before the draft is forgotten
+  drafts.restoreOnce('u1', 't1', find);
+  assert.equal(fields['chat-input'].value, '', 'a redraw never puts sent text back');
+  drafts.save('u1', 't1', fields['chat-input']);
+  assert.deepEqual(keep.read('u1', Drafts.key('t1')), { 'add-activity-title-d1': 'Fado' });
+
+  drafts.forgetRestored(); // the trip opened again
+  fields['add-activity-title-d1'].value = '';
+  drafts.restoreOnce('u1', 't1', find);
+  assert.equal(fields['add-activity-title-d1'].value, 'Fado');
+  assert.equal(fields['chat-input'].value, '');
 });
 
 test('two people with the same initials get different labels and colours', () => {

@@ -22,7 +22,7 @@
 
 import { chatExtras } from './chat-changes.js';
 import { ACTIVITY_FIELDS } from './protocol.js';
-import { formatValue } from './util.js';
+import { dayWords, fieldList, constraintPhrase } from './words.js';
 import { applyCollabUpdate, describeCollabUpdate } from './collab.js';
 
 const HISTORY_LIMIT = 100;
@@ -195,16 +195,14 @@ export function describeUpdate(tripBefore, updateType, data) {
     case 'snapshot':
       return 'loaded the trip';
     case 'day_added':
-      return `added day ${d.day?.date ?? ''}${d.day?.title ? ` ${q(d.day.title)}` : ''}`.trim();
-    case 'day_removed': {
-      const day = findDay(tripBefore, d.dayId);
-      return `removed day ${day ? day.date + (day.title ? ` ${q(day.title)}` : '') : d.dayId}`;
-    }
+      return `added ${dayWords(d.day)}`;
+    case 'day_removed':
+      return `removed ${dayWords(findDay(tripBefore, d.dayId))}`;
     case 'activity_added': {
       const day = findDay(tripBefore, d.dayId);
       const moved = d.activity?.activityId && findActivity(tripBefore, d.activity.activityId);
-      if (moved && day) return `moved ${q(d.activity.title ?? moved.activity.title)} to ${day.date}`;
-      return `added ${q(d.activity?.title ?? 'activity')}${day ? ` to ${day.date}` : ''}`;
+      if (moved && day) return `moved ${q(d.activity.title ?? moved.activity.title)} to ${dayWords(day)}`;
+      return `added ${d.activity?.title ? q(d.activity.title) : 'an activity'}${day ? ` to ${dayWords(day)}` : ''}`;
     }
     case 'activity_updated': {
       const found = findActivity(tripBefore, d.activityId, d.dayId);
@@ -212,26 +210,24 @@ export function describeUpdate(tripBefore, updateType, data) {
       const changes = d.changes && typeof d.changes === 'object' ? d.changes : {};
       if (typeof changes.title === 'string' && changes.title !== old) {
         const rest = Object.keys(changes).filter((k) => k !== 'title');
-        return `renamed ${q(old)} to ${q(changes.title)}${rest.length ? ` (and changed ${rest.join(', ')})` : ''}`;
+        return `renamed ${q(old)} to ${q(changes.title)}${rest.length ? ` (and changed its ${fieldList(rest)})` : ''}`;
       }
-      return `changed ${Object.keys(changes).join(', ') || 'details'} of ${q(old)}`;
+      return `changed the ${fieldList(Object.keys(changes))} of ${found ? q(old) : old}`;
     }
     case 'activity_removed': {
       const found = findActivity(tripBefore, d.activityId, d.dayId);
       return `removed ${found ? q(found.activity.title) : 'an activity'}`;
     }
     case 'constraint_added':
-      return `added constraint ${d.constraint?.type ?? ''} = ${formatValue(d.constraint?.value)}`;
-    case 'constraint_removed': {
-      const c = (tripBefore?.constraints || []).find((x) => x.constraintId === d.constraintId);
-      return `removed constraint ${c ? `${c.type} = ${formatValue(c.value)}` : d.constraintId}`;
-    }
+      return `added ${constraintPhrase(d.constraint)}`;
+    case 'constraint_removed':
+      return `removed ${constraintPhrase((tripBefore?.constraints || []).find((x) => x.constraintId === d.constraintId))}`;
     case 'collaborator_added':
       return 'invited someone to the trip';
     case 'collaborator_removed':
       return 'removed someone from the trip';
     default:
-      return describeCollabUpdate(tripBefore, updateType, d) ?? updateType;
+      return describeCollabUpdate(tripBefore, updateType, d) ?? 'changed the trip';
   }
 }
 
@@ -587,32 +583,31 @@ function stripEmpty(obj, keep = []) {
 export function describeIntent(trip, intent) {
   switch (intent?.type) {
     case 'add_day':
-      return `add day ${intent.day?.date}${intent.day?.title ? ` ${q(intent.day.title)}` : ''}`;
-    case 'remove_day': {
-      const day = findDay(trip, intent.dayId);
-      return `remove day ${day ? day.date : intent.dayId}`;
-    }
+      return `add ${dayWords(intent.day)}`;
+    case 'remove_day':
+      return `remove ${dayWords(findDay(trip, intent.dayId))}`;
     case 'add_activity':
-      return `add ${q(intent.activity?.title)} to ${findDay(trip, intent.dayId)?.date ?? 'a day'}`;
+      return `add ${q(intent.activity?.title)} to ${dayWords(findDay(trip, intent.dayId))}`;
     case 'update_activity': {
       const found = findActivity(trip, intent.activityId);
       const title = intent.original?.title ?? found?.activity.title ?? 'an activity';
       const c = intent.changes || {};
       if (typeof c.title === 'string' && Object.keys(c).length === 1) return `rename ${q(title)} to ${q(c.title)}`;
-      return `change ${Object.keys(c).join(', ')} of ${q(title)}`;
+      return `change the ${fieldList(Object.keys(c))} of ${q(title)}`;
     }
     case 'move_activity': {
       const found = findActivity(trip, intent.activityId);
-      return `move ${q(found?.activity.title ?? intent.title ?? 'an activity')} to ${findDay(trip, intent.toDayId)?.date ?? 'another day'}`;
+      const to = findDay(trip, intent.toDayId);
+      return `move ${q(found?.activity.title ?? intent.title ?? 'an activity')} to ${to ? dayWords(to) : 'another day'}`;
     }
     case 'remove_activity': {
       const found = findActivity(trip, intent.activityId);
       return `remove ${q(found?.activity.title ?? intent.title ?? 'an activity')}`;
     }
     case 'add_constraint':
-      return `add constraint ${intent.constraint?.type} = ${formatValue(intent.constraint?.value)}`;
+      return `add ${constraintPhrase(intent.constraint)}`;
     case 'remove_constraint':
-      return `remove constraint ${intent.title ?? intent.constraintId}`;
+      return `remove ${constraintPhrase((trip?.constraints || []).find((x) => x.constraintId === intent.constraintId))}`;
     case 'raw':
       return describeUpdate(trip, intent.updateType, intent.data);
     default:

@@ -368,7 +368,7 @@ test('canRebase only over the user’s own changes with known history', () => {
 test('descriptions for conflicts read well', () => {
   const trip = loaded().trip;
   assert.equal(describeUpdate(trip, 'activity_removed', { dayId: D1, activityId: A1 }), 'removed “Tram 28”');
-  assert.equal(describeUpdate(trip, 'constraint_removed', { constraintId: C1 }), 'removed constraint budget = 1500');
+  assert.equal(describeUpdate(trip, 'constraint_removed', { constraintId: C1 }), 'removed the trip budget of 1,500');
   assert.deepEqual(describeConflictTypes(['activity_updated', 'activity_removed']), ['the activity was edited', 'the activity was removed']);
   assert.equal(sortActivities([{ title: 'b' }, { title: 'a', startTime: '08:00' }])[0].title, 'a');
 });
@@ -412,4 +412,46 @@ test('refs, ids and values', () => {
   assert.equal(initials('Ana Maria Silva'), 'AS');
   assert.equal(initials('', 'abcdef'), 'EF');
   assert.equal(colorFor(ME), colorFor(ME));
+});
+
+test('what changed reads in plain words: no field codes, ids, JSON or raw update types', () => {
+  const trip = {
+    ...loaded().trip,
+    constraints: [{ constraintId: 'c9', type: 'daily_budget', value: { amount: 40, currency: 'EUR' } }],
+    days: [{ dayId: 'd9', date: '2026-05-01', title: 'Alfama', activities: [{ activityId: 'a9', title: 'Tram 28' }] }],
+  };
+  const said = [
+    describeUpdate(trip, 'activity_updated', { dayId: 'd9', activityId: 'a9', changes: { startTime: '09:00', endTime: '10:00', cost: 3 } }),
+    describeUpdate(trip, 'constraint_added', { constraint: { constraintId: 'c8', type: 'budget', value: { amount: 900, currency: 'EUR' } } }),
+    describeUpdate(trip, 'constraint_removed', { constraintId: 'c9' }),
+    describeUpdate(trip, 'day_removed', { dayId: 'd9' }),
+    describeUpdate(trip, 'day_removed', { dayId: '665f00000000000000000d99' }),
+    describeUpdate(trip, 'day_updated', { dayId: 'd9', changes: { date: '2026-05-03' } }),
+    describeUpdate(trip, 'constraint_updated', { constraintId: 'c9', changes: { value: { amount: 50, currency: 'EUR' } } }),
+    describeUpdate(trip, 'itinerary_reshuffled', {}),
+    describeIntent(trip, { type: 'add_constraint', constraint: { type: 'dietary', value: ['vegan'] } }),
+    describeIntent(trip, { type: 'update_activity', activityId: 'a9', changes: { endTime: '11:00' } }),
+    describeIntent(trip, { type: 'remove_day', dayId: 'd9' }),
+  ];
+  assert.deepEqual(said, [
+    'changed the start time, end time and cost of “Tram 28”',
+    'added the trip budget of €900.00',
+    'removed the daily spending limit of €40.00',
+    'removed Fri 1 May 2026 “Alfama”',
+    'removed a day',
+    'changed Fri 1 May 2026 “Alfama”: moved it to Sun 3 May 2026',
+    'changed the value of the daily spending limit of €40.00',
+    'changed the trip',
+    'add dietary needs: vegan',
+    'change the end time of “Tram 28”',
+    'remove Fri 1 May 2026 “Alfama”',
+  ]);
+  for (const text of said) assert.doesNotMatch(text, /[a-z][A-Z]|[0-9a-f]{24}|[{}=_]|\bv\d+\b/, text);
+});
+
+test("a server's refusal reads in plain words", async () => {
+  const { plainText, detailsWords } = await import('./words.js');
+  assert.equal(plainText('activity.endTime: must be after startTime (09:00)'), 'end time: must be after start time (09:00)');
+  assert.equal(plainText('two days may not share the date 2026-05-01. Pick another.'), 'two days may not share the date 2026-05-01. Pick another.');
+  assert.equal(detailsWords({ 'changes.endTime': ['must be after startTime (09:00)'], title: 'too long' }), 'end time: must be after start time (09:00); title: too long');
 });

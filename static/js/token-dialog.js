@@ -9,10 +9,13 @@ export class TokenDialog {
   /**
    * @param {HTMLElement} root  [data-testid=token-dialog]
    * @param {{selfId: () => string|null, canRefresh: () => boolean,
-   *          refresh: (token: string) => void, signIn: (token: string) => void}} deps
+   *          refresh: (token: string) => void, signIn: (token: string) => void,
+   *          renew?: () => Promise<string|null>}} deps  renew: a new token for the same person
+   *          without asking, where the server can give one (the --dev person picker)
    */
-  constructor(root, { selfId, canRefresh, refresh, signIn }) {
+  constructor(root, { selfId, canRefresh, refresh, signIn, renew = async () => null }) {
     this.root = root;
+    this.renew = renew;
     this.selfId = selfId;
     this.canRefresh = canRefresh;
     this.refresh = refresh;
@@ -23,6 +26,19 @@ export class TokenDialog {
       this.submit();
     });
     $('token-dialog-cancel', root).addEventListener('click', () => this.close());
+  }
+
+  /** Stay signed in without pasting when the server can sign the same person in again; else ask. */
+  async renewOrOpen(mode) {
+    let token = null;
+    try {
+      token = await this.renew();
+    } catch {
+      token = null; // not a --dev server: a token comes from the organisation
+    }
+    if (!token) return this.open(mode);
+    if (mode === 'refresh' && this.canRefresh()) return this.refresh(token);
+    return this.signIn(token);
   }
 
   open(mode) {

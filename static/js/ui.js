@@ -190,7 +190,7 @@ export function renderCollaborators(listEl, trip, names, selfId, { canManage, on
 
 // ------------------------------------------------------------------- board
 
-function activityEditor(activity, mode, handlers) {
+function activityEditor(activity, mode, handlers, currency = null) {
   const id = activity.activityId;
   const save = (ev) => {
     ev.preventDefault();
@@ -205,7 +205,7 @@ function activityEditor(activity, mode, handlers) {
   const onKey = (ev) => {
     if (ev.key === 'Escape') cancel();
   };
-  const title = h('input', { name: 'title', class: 'input', testid: `activity-title-input-${id}`, value: activity.title ?? '', maxlength: 200, required: true, 'aria-label': 'Activity title', onkeydown: onKey });
+  const title = h('input', { name: 'title', class: 'input', testid: `activity-title-input-${id}`, value: activity.title ?? '', maxlength: 200, required: true, 'aria-label': `Title of “${activity.title ?? ''}”`, onkeydown: onKey });
   const fields = mode === 'rename'
     ? [title]
     : [
@@ -213,7 +213,7 @@ function activityEditor(activity, mode, handlers) {
         h('div', { class: 'field-row' },
           h('label', { class: 'field' }, 'Start', h('input', { name: 'startTime', type: 'time', class: 'input', testid: `activity-start-input-${id}`, value: activity.startTime ?? '', onkeydown: onKey })),
           h('label', { class: 'field' }, 'End', h('input', { name: 'endTime', type: 'time', class: 'input', testid: `activity-end-input-${id}`, value: activity.endTime ?? '', onkeydown: onKey })),
-          h('label', { class: 'field' }, 'Cost', h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input', testid: `activity-cost-input-${id}`, value: activity.cost ?? '', onkeydown: onKey })),
+          h('label', { class: 'field' }, costLabel(currency), h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input', testid: `activity-cost-input-${id}`, value: activity.cost ?? '', onkeydown: onKey })),
         ),
         h('label', { class: 'field' }, 'Location', h('input', { name: 'location', class: 'input', maxlength: 200, testid: `activity-location-input-${id}`, value: activity.location ?? '', onkeydown: onKey })),
         h('label', { class: 'field' }, 'Notes', h('textarea', { name: 'notes', class: 'input', rows: 2, maxlength: 2000, testid: `activity-notes-input-${id}`, value: activity.notes ?? '', onkeydown: onKey })),
@@ -273,7 +273,7 @@ function activityItem(activity, day, days, ui, handlers) {
       'div',
       { class: 'activity-main' },
       editing === 'rename'
-        ? activityEditor(activity, 'rename', handlers)
+        ? activityEditor(activity, 'rename', handlers, ui.money?.currency)
         : h('div', { class: 'activity-title', testid: `activity-title-${id}` }, activity.title),
       editing !== 'rename'
         ? h('div', { class: 'activity-meta' },
@@ -283,7 +283,7 @@ function activityItem(activity, day, days, ui, handlers) {
           )
         : null,
       activity.notes && editing !== 'edit' ? h('p', { class: 'activity-notes' }, activity.notes) : null,
-      editing === 'edit' ? activityEditor(activity, 'edit', handlers) : null,
+      editing === 'edit' ? activityEditor(activity, 'edit', handlers, ui.money?.currency) : null,
     ),
     h('button', {
       type: 'button',
@@ -321,8 +321,21 @@ function activityItem(activity, day, days, ui, handlers) {
   );
 }
 
-function addActivityForm(day, handlers) {
+/** "Cost in EUR" once the trip's budget names a currency, else "Cost". */
+const costLabel = (currency) => (currency ? `Cost in ${currency}` : 'Cost');
+/** The short form for a narrow field's placeholder: "Cost €". */
+function costHint(currency) {
+  try {
+    const symbol = currency ? new Intl.NumberFormat('en-GB', { style: 'currency', currency }).formatToParts(0).find((p) => p.type === 'currency')?.value : null;
+    return symbol ? `Cost ${symbol}` : 'Cost';
+  } catch {
+    return 'Cost';
+  }
+}
+
+function addActivityForm(day, handlers, currency = null) {
   const id = day.dayId;
+  const on = formatDay(day.date); // each day's form names its day: the fields of two days never share a name
   return h(
     'form',
     {
@@ -339,15 +352,16 @@ function addActivityForm(day, handlers) {
           location: get('location'),
           cost: get('cost'),
         });
-        if (ok) for (const el of f.querySelectorAll('input')) el.value = '';
+        // Adding redraws the day, and the redraw keeps what its fields held: empty the form now on screen too.
+        if (ok) for (const form of new Set([f, $(`add-activity-form-${id}`)])) for (const el of form?.querySelectorAll('input') ?? []) el.value = '';
       },
     },
-    h('input', { name: 'title', class: 'input grow', placeholder: 'Add an activity…', maxlength: 200, testid: `add-activity-title-${id}`, 'aria-label': 'Activity title' }),
-    h('input', { name: 'startTime', type: 'time', class: 'input time', testid: `add-activity-start-${id}`, 'aria-label': 'Start time' }),
-    h('input', { name: 'endTime', type: 'time', class: 'input time', testid: `add-activity-end-${id}`, 'aria-label': 'End time' }),
-    h('input', { name: 'location', class: 'input', placeholder: 'Location', maxlength: 200, testid: `add-activity-location-${id}`, 'aria-label': 'Location' }),
-    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: 'Cost', testid: `add-activity-cost-${id}`, 'aria-label': 'Cost' }),
-    h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `add-activity-${id}` }, 'Add'),
+    h('input', { name: 'title', class: 'input grow', placeholder: 'Add an activity…', maxlength: 200, testid: `add-activity-title-${id}`, 'aria-label': `New activity on ${on}` }),
+    h('input', { name: 'startTime', type: 'time', class: 'input time', testid: `add-activity-start-${id}`, 'aria-label': `Start time (new activity on ${on})` }),
+    h('input', { name: 'endTime', type: 'time', class: 'input time', testid: `add-activity-end-${id}`, 'aria-label': `End time (new activity on ${on})` }),
+    h('input', { name: 'location', class: 'input', placeholder: 'Location', maxlength: 200, testid: `add-activity-location-${id}`, 'aria-label': `Location (new activity on ${on})` }),
+    h('input', { name: 'cost', type: 'number', min: 0, step: 'any', class: 'input cost', placeholder: costHint(currency), testid: `add-activity-cost-${id}`, 'aria-label': `${costLabel(currency)} (new activity on ${on})` }),
+    h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: `add-activity-${id}`, 'aria-label': `Add the activity to ${on}` }, 'Add'),
   );
 }
 
@@ -396,7 +410,7 @@ export function renderDays(listEl, trip, ui, handlers) {
             acts.length === 0 ? h('li', { class: 'muted small empty-acts' }, 'Nothing planned yet.') : null,
             acts.map((a) => activityItem(a, day, days, ui, handlers)),
           ),
-          addActivityForm(day, handlers),
+          addActivityForm(day, handlers, money?.currency),
         );
       }),
     );
@@ -457,7 +471,7 @@ export function renderChat(logEl, room, pending, failed, selfId, handlers) {
     return h(
       'li',
       { class: `msg msg-${type || 'text'}${mine ? ' mine' : ''}${state ? ` is-${state}` : ''}`, testid, dataset: { type: type || 'text', userId: userId || '', key, ref: ref || null } },
-      mine ? null : avatar(userId, name, { size: 'sm' }),
+      mine ? null : avatar(userId, name, { size: 'sm', look: handlers.looks?.[userId] }),
       h(
         'div',
         { class: 'msg-body' },
@@ -545,7 +559,7 @@ export function renderBudget(root, money) {
   const box = $('budget-summary', root);
   box.hidden = money.total === 0 && money.budget === null;
   $('trip-total', root).textContent = `${formatMoney(money.total, money.currency)} planned`;
-  $('budget-of', root).textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set';
+  $('budget-of', root).textContent = money.budget !== null ? `of a ${formatMoney(money.budget, money.currency)} budget` : '· no trip budget set (a budget sets the currency)';
   $('budget-fill', root).style.width = `${Math.min(100, Math.round((money.share ?? 0) * 100))}%`;
   box.classList.toggle('over', money.overTrip);
   const overDays = Object.values(money.days).filter((d) => d.over).length;

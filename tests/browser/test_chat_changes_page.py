@@ -57,8 +57,15 @@ def test_one_edits_and_deletes_the_other_reacts_reads_the_unread_count_down_and_
     expect(b.by(f"chat-edit-{plan}")).to_have_count(0)
 
     b.by(f"chat-react-{plan}-👍").click()
-    expect(a.by(f"chat-reaction-{plan}-👍")).to_have_text("👍 1")
+    expect(a.by(f"chat-reaction-{plan}-👍")).to_have_text("1")  # the face is an SVG icon, never an emoji glyph
+    expect(a.by(f"chat-reaction-{plan}-👍")).to_have_attribute("aria-label", "thumbs up, 1 person")
+    expect(a.by(f"chat-reaction-{plan}-👍").locator("svg")).to_have_count(1)
     expect(b.by(f"chat-reaction-{plan}-👍")).to_have_attribute("aria-pressed", "true")
+    expect(b.by(f"chat-react-{plan}-🎉")).to_have_attribute(
+        "aria-label", "React with celebrate to Ana's message “Meet at 10 at the tram stop”"
+    )
+    shown = a.by("chat-log").inner_text()  # without an emoji font an emoji is an empty box: none on screen
+    assert not re.search("[\U0001f300-\U0001faff\u2600-\u27bf]", shown), shown
 
     expect(b.by("chat-unread")).to_have_text("1 unread")  # the deleted message is not unread any more
     b.by("chat-unread").click()

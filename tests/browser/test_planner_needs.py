@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the Python package `playwright` is not installed")
 
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Person, Planner, make_trip
-from tests.server import ROOT, ServerProcess
+from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Person, Planner, fresh_user_id, make_trip
+from tests.server import ROOT, ServerProcess, token
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +31,9 @@ ADA = "650000000000000000000001"
 PHONE = {"width": 390, "height": 844}
 # "At once": well under the socket's own ping timeout (20 s) and the heartbeat (5 s).
 AT_ONCE_MS = 3_000
+# The heartbeat asks every 5 s: a dead network is seen within two beats, well before the
+# socket's own ping would give up (20 s) and close.
+HEARTBEAT_BOUND_MS = 12_000
 A1, A2 = "665f00000000000000000a11", "665f00000000000000000a12"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
@@ -41,11 +47,12 @@ def dev_server(directory: Path) -> ServerProcess:
     return ServerProcess(f"sqlite:///{directory}/events.db", args=["--dev"], env={"JWT_SECRET": ""})
 
 
-def lisbon(server: ServerProcess, owner: Person, *others: Person) -> dict[str, Any]:
+def lisbon(server: ServerProcess, owner: Person, *others: Person, **more: Any) -> dict[str, Any]:
     return make_trip(
         server,
         owner,
         *others,
+        **more,
         days=[
             {
                 "dayId": "665f00000000000000000d11",
@@ -113,6 +120,38 @@ def test_signing_in_is_picking_a_person_and_a_restart_signs_nobody_out(
         restarted.stop()
 
 
+def test_on_a_dev_server_a_session_ending_or_expired_is_renewed_without_pasting_a_token(
+    dev_page: tuple[ServerProcess, Page, list[str]], tmp_path: Path
+) -> None:
+    server, page, _ = dev_page
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    secret = (tmp_path / "dev-secret").read_text().strip()  # the one `--dev` keeps beside its store
+
+    def ada_for(seconds: int) -> str:
+        claims = {"sub": ADA, "role": "user", "name": "Ada", "exp": int(time.time()) + seconds}
+        return str(jwt.encode(claims, secret, algorithm="HS256"))
+
+    # expired: one button signs Ada in again, no token to paste
+    page.goto(f"{server.base}/?token={ada_for(6)}&trip={DEMO_TRIP}")
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+    expect(page.get_by_test_id("session-banner")).to_contain_text("Your session expired", timeout=20_000)
+    expect(page.get_by_test_id("session-action")).to_have_text("Sign in again")
+    page.get_by_test_id("session-action").click()
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+    expect(page.get_by_test_id("session-banner")).to_be_hidden()
+    expect(page.get_by_test_id("token-dialog")).to_be_hidden()
+    expect(page.get_by_test_id("trip-title")).to_have_text("Lisbon long weekend")
+
+    # ending (within the 30 s warning): "Stay signed in" refreshes the session over its socket
+    page.goto(f"{server.base}/?token={ada_for(25)}&trip={DEMO_TRIP}")
+    page.get_by_test_id("toast-refresh-token").click()
+    expect(page.get_by_test_id("toast-refresh-token")).to_have_count(0)
+    expect(page.get_by_test_id("token-dialog")).to_be_hidden()
+    assert any('"token_refreshed"' in frame for frame in frames), frames[-5:]
+    expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+
+
 class SilentSocket:
     """Holds the page's sockets: while blocked they open but the server never answers."""
 
@@ -174,6 +213,94 @@ def test_offline_is_seen_at_once_and_unsent_edits_and_drafts_survive_a_reload(
     assert status == 200
     belem = next(d for d in state["days"] if d["dayId"] == day)
     assert [x["title"] for x in belem["activities"]] == ["Jerónimos Monastery"], belem
+    no_page_errors(a)
+
+
+class DyingWire:
+    """Carries the page's socket to the server until the network 'dies': then the socket
+    stays open on both ends and nothing more passes, as when a Wi-Fi drops silently."""
+
+    def __init__(self) -> None:
+        self.alive = True
+
+    def route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: server.send(message) if self.alive else None)
+        server.on_message(lambda message: ws.send(message) if self.alive else None)
+
+
+def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbeat(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    wire = DyingWire()
+    a = open_planner(server, ana, trip["tripId"], route=wire.route)
+
+    wire.alive = False  # no offline event, the socket still open: only the heartbeat can tell
+    a.page.route("**/healthz", lambda route: route.abort())
+    expect(a.by("connection-status")).to_have_text("offline", timeout=HEARTBEAT_BOUND_MS)
+    expect(a.by("offline-banner")).to_be_visible()
+    expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-offline\b"))
+    assert a.page.evaluate("navigator.onLine") is True
+
+    wire.alive = True
+    a.page.unroute("**/healthz")
+    expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
+    expect(a.by("offline-banner")).to_be_hidden()
+    expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-online\b"))
+    no_page_errors(a)
+
+
+def test_disconnected_by_an_administrator_the_page_says_so_and_reconnects_at_one_click(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    a = open_planner(server, ana, trip["tripId"])
+
+    status, _ = server.request(
+        "POST", f"/api/realtime/disconnect/{ana.user_id}", bearer=token(fresh_user_id(), role="admin", name="Ops")
+    )
+    assert status == 200
+    expect(a.by("session-text")).to_have_text("An administrator disconnected you.")
+    expect(a.by("connection-status")).to_have_text("offline")
+    expect(a.by("connection-status")).to_have_attribute("data-state", "kicked")
+    expect(a.by("reconnect-banner")).to_be_hidden()  # it does not come back by itself
+    a.by("session-action").click()
+    expect(a.by("connection-status")).to_have_text("connected")
+    expect(a.by("session-banner")).to_be_hidden()
+    no_page_errors(a)
+
+
+def test_what_was_sent_leaves_its_field_at_once_and_after_a_reload(server: ServerProcess, open_planner: Any) -> None:
+    ana = Person("Ana")
+    trip = lisbon(server, ana)
+    a = open_planner(server, ana, trip["tripId"])
+    day = "665f00000000000000000d12"
+
+    a.by(f"add-activity-title-{day}").fill("Jerónimos Monastery")
+    a.by(f"add-activity-cost-{day}").fill("12")
+    a.by(f"add-activity-{day}").click()
+    added = a.page.locator(f'[data-testid="activity-list-{day}"] > li.activity')
+    expect(added).to_have_count(1)
+    expect(added).not_to_contain_text("not synced yet")
+    expect(a.by(f"add-activity-title-{day}")).to_have_value("")
+    expect(a.by(f"add-activity-cost-{day}")).to_have_value("")
+    a.by("chat-input").fill("Booked the monastery")
+    a.by("chat-input").press("Enter")
+    expect(a.chat_messages).to_have_count(1)
+    expect(a.chat_messages).not_to_have_class(re.compile(r"is-pending|is-queued"))
+    expect(a.by("chat-input")).to_have_value("")
+
+    # what is typed and not sent comes back after a reload; nothing already sent does
+    a.by("add-day-title").fill("Sintra")
+    a.page.reload()
+    expect(a.by("connection-status")).to_have_text("connected")
+    expect(a.by("add-day-title")).to_have_value("Sintra")
+    expect(a.by("chat-input")).to_have_value("")
+    expect(a.by(f"add-activity-title-{day}")).to_have_value("")
+    expect(a.by(f"add-activity-cost-{day}")).to_have_value("")
     no_page_errors(a)
 
 
@@ -245,6 +372,11 @@ def test_others_changes_flash_with_their_name_and_the_avatars_of_people_editing_
         for p in (ana, ben)
     ]
     assert labels[0] != labels[1] and colours[0] != colours[1], (labels, colours)
+    # the same look wherever a person shows: the header, the chat
+    expect(a.by("user-chip").locator(".avatar")).to_have_text(labels[0])
+    b.by("chat-input").fill("Tram first, then lunch?")
+    b.by("chat-send").click()
+    expect(a.page.locator('[data-testid="chat-log"] .avatar')).to_have_text(labels[1])
     # names and words on screen, never ids or version numbers
     text = a.page.locator("body").inner_text()
     assert not re.search(r"\b[0-9a-f]{24}\b", text), text
@@ -330,20 +462,52 @@ def test_on_a_phone_the_itinerary_is_the_first_screen_with_tabs_and_44px_targets
         page.get_by_test_id("activity-menu-665f00000000000000000a11").click()
         expect(page.get_by_test_id("remove-activity-665f00000000000000000a11")).to_be_visible()
 
-        small = page.evaluate(
-            """() => [...document.querySelectorAll('button, select, input, summary, a[href]')]
-                .filter((e) => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
-                .map((e) => [e.dataset.testid || e.textContent.trim().slice(0, 20), e.getBoundingClientRect()])
-                .filter(([, r]) => r.width > 0 && (r.height < 44 || (r.width < 44 && r.height < 44)))
-                .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
-        )
-        assert small == [], small
+        assert small_targets(page) == []
+        # the chat tab too, with a message and its reactions, edit and delete
+        page.get_by_test_id("tab-chat").click()
+        page.get_by_test_id("chat-input").fill("Tram at 9?")
+        page.get_by_test_id("chat-send").click()
+        expect(page.locator('[data-testid^="chat-react-"]')).to_have_count(4)
+        assert small_targets(page) == []
+        page.get_by_test_id("tab-itinerary").click()
+        # a budget set on the phone: costs read in its currency
+        page.locator('[data-testid="add-constraint-panel"] > summary').click()
+        page.get_by_test_id("constraint-amount").fill("300")
+        page.get_by_test_id("add-constraint").click()
+        page.locator('[data-testid="add-constraint-panel"] > summary').click()
+        expect(page.get_by_test_id("activity-cost-665f00000000000000000a11")).to_have_text("€3.00")
+
         ARTIFACTS.mkdir(exist_ok=True)
         page.get_by_test_id("activity-menu-665f00000000000000000a11").click()
         page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)")
+        page.mouse.move(0, 0)  # no hover left on a button from the last tap
+        expect(page.get_by_test_id("trip-total")).to_have_text("€48.00 planned")
         page.screenshot(path=str(ARTIFACTS / "planner-phone.png"), animations="disabled", caret="hide")
     finally:
         page.context.close()
+
+
+def small_targets(page: Page) -> list[str]:
+    """The visible controls smaller than 44 x 44 px (a phone's tap target)."""
+    found = page.evaluate(
+        """() => [...document.querySelectorAll('button, select, input, summary, a[href]')]
+            .filter((e) => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
+            .map((e) => [e.dataset.testid || e.textContent.trim().slice(0, 20), e.getBoundingClientRect()])
+            .filter(([, r]) => r.width > 0 && (r.height < 44 || (r.width < 44 && r.height < 44)))
+            .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+    )
+    return list(found)
+
+
+def repeated_control_names(page: Page) -> dict[str, int]:
+    """Visible controls that share a name (two "Remove" buttons that do not say what they remove)."""
+    names = page.evaluate(
+        """() => [...document.querySelectorAll('button, select, a[href], summary, input, textarea')]
+            .filter((e) => e.offsetParent !== null)
+            .map((e) => e.getAttribute('aria-label') || e.labels?.[0]?.textContent.trim()
+                || e.textContent.trim() || e.placeholder || '')"""
+    )
+    return {name: count for name, count in Counter(names).items() if count > 1}
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -365,14 +529,23 @@ def test_axe_finds_no_serious_or_critical_violations(server: ServerProcess, open
     ana, ben = Person("Ana"), Person("Ben")
     trip = lisbon(server, ana, ben)
     a = open_planner(server, ana, trip["tripId"])
-    open_planner(server, ben, trip["tripId"])
+    b = open_planner(server, ben, trip["tripId"])
+    b.by("chat-input").fill("Fado on Friday?")  # a chat message with its reactions is checked too
+    b.by("chat-send").click()
+    expect(a.page.locator('[data-testid^="chat-react-"]')).to_have_count(4)
+    a.page.locator('[data-testid^="chat-react-"]').first.click()
+    expect(a.page.locator('[data-testid^="chat-reaction-"]')).to_have_count(1)
     a.by(f"rename-activity-{'665f00000000000000000a11'}").click()  # an open editor is checked too
     expect(a.page.locator("h1:visible")).to_have_count(1)
+    assert repeated_control_names(a.page) == {}
     found = {"desktop": axe_violations(a.page)}
     phone = phone_planner(browser, server, ben, trip["tripId"])
     try:
         found["phone"] = axe_violations(phone)
+        phone.get_by_test_id("tab-chat").click()
+        expect(phone.locator('[data-testid^="chat-reaction-"]')).to_have_count(1)
+        found["phone chat"] = axe_violations(phone)
     finally:
         phone.context.close()
     serious = {where: [v for v in vs if v["impact"] in ("serious", "critical")] for where, vs in found.items()}
-    assert serious == {"desktop": [], "phone": []}, json.dumps(serious, indent=1)
+    assert serious == {"desktop": [], "phone": [], "phone chat": []}, json.dumps(serious, indent=1)

@@ -202,6 +202,7 @@ def test_conflict_is_shown_and_resolved_by_reapplying(server: ServerProcess, ope
     # B re-applies on the latest version: the change lands for both
     b.by("conflict-reapply").click()
     expect(panel).to_be_hidden()
+    expect(b.by(f"edit-activity-{activity_id}")).to_be_focused()  # focus back on the item, not lost to the page
     for page in (a, b):
         expect(page.by(f"activity-title-{activity_id}")).to_have_text("Lunch at Pastéis de Belém")
     expect(b.by("trip-version")).to_have_text(a.by("trip-version").inner_text())
@@ -389,6 +390,15 @@ def test_screenshot_of_the_board_with_two_planners(server: ServerProcess, open_p
     expect(chat_line(t, "check the train times")).to_have_count(1)
     for person in (marta, tiago):
         expect(m.by(f"member-{person.user_id}")).to_be_visible()
+    # Tiago likes the booking and has the fado dinner open: Marta sees both
+    t.page.locator('[data-testid^="chat-message-"]', has_text="Booked the fado place").locator(
+        '[data-testid$="-👍"]'
+    ).click()
+    expect(m.page.locator('[data-testid^="chat-reaction-"]')).to_have_count(1)
+    fado = t.page.locator('[data-testid^="activity-"].activity', has_text="Fado dinner").get_attribute("data-testid")
+    assert fado is not None
+    t.by(f"edit-{fado}").click()
+    expect(m.by(f"viewers-{fado.removeprefix('activity-')}")).to_contain_text("Tiago has this open")
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "board-two-users.png"

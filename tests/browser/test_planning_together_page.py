@@ -117,7 +117,8 @@ def test_fields_merge_replaced_values_restore_moves_undo_redo_and_history(
     # the history panel lists who changed what, and restores the plan as it was when created
     b.by("history-button").click()
     expect(b.by("history-list")).to_contain_text("Ana created the trip")
-    expect(b.by("history-list")).to_contain_text("You edited an activity")  # Ben sees his own as "You"
+    expect(b.by("history-list")).to_contain_text("You changed the notes of")  # Ben sees his own as "You"
+    expect(b.by("history-list")).to_contain_text("Ana renamed “Lunch” to “Lunch at Time Out”")
     b.by("history-restore-1").click()
     for page in (a, b):
         expect(page.by(f"activity-title-{act}")).to_have_text("Lunch")

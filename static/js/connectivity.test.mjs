@@ -1,0 +1,61 @@
+// Node tests of the offline detection: the browser's events at once, and the
+// heartbeat for a network that died without the browser saying so.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Connectivity } from './connectivity.js';
+
+function page({ onLine = true, healthy = true, connected = true } = {}) {
+  const listeners = {};
+  const said = [];
+  const world = { onLine, healthy, connected, active: true };
+  const win = { navigator: { get onLine() { return world.onLine; } }, addEventListener: (name, fn) => { listeners[name] = fn; } };
+  const watch = new Connectivity({
+    healthy: async () => world.healthy,
+    active: () => world.active,
+    connected: () => world.connected,
+    onOffline: () => said.push('offline'),
+    onOnline: () => said.push('online'),
+    everyMs: 60_000,
+    win,
+  });
+  watch.start();
+  test.after(() => watch.stop());
+  return { watch, world, said, fire: (name) => listeners[name]() };
+}
+
+test("the browser's offline and online events are heard at once", () => {
+  const { said, fire, watch } = page();
+  fire('offline');
+  assert.deepEqual(said, ['offline']);
+  assert.equal(watch.offline, true);
+  fire('online');
+  assert.deepEqual(said, ['offline', 'online']);
+});
+
+test('a heartbeat without an answer while the socket still looks open is offline; an answer is back online', async () => {
+  const { watch, world, said } = page({ healthy: false });
+  await watch.beat();
+  assert.deepEqual(said, ['offline']);
+  world.healthy = true;
+  await watch.beat();
+  assert.deepEqual(said, ['offline', 'online']);
+  await watch.beat();
+  assert.deepEqual(said, ['offline', 'online'], 'nothing more to say while all is well');
+});
+
+test('the heartbeat leaves a socket that is already reconnecting to say so, and sleeps in a hidden tab', async () => {
+  const { watch, world, said } = page({ healthy: false, connected: false });
+  await watch.beat();
+  assert.deepEqual(said, []);
+  world.connected = true;
+  world.active = false;
+  await watch.beat();
+  assert.deepEqual(said, []);
+});
+
+test('navigator.onLine false is offline on the next beat even before the event', async () => {
+  const { watch, said } = page({ onLine: false });
+  await watch.beat();
+  assert.deepEqual(said, ['offline']);
+});
