@@ -761,9 +761,10 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
         return sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
 
     # (1) everyone connected, then everyone joins at once
-    t0 = time.perf_counter()
+    cpu_start, t0 = proc_cpu_seconds(pid), time.perf_counter()
     conns, failures = await connect_all(None)
     connect_s = time.perf_counter() - t0
+    connect_cpu = proc_cpu_seconds(pid) - cpu_start
     cpu0, wait0, t1 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter()
     join_failures = await join_every(conns, None)
     join_s = time.perf_counter() - t1
@@ -803,6 +804,7 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
         "rejoin_failures": rejoin_failures,
         "closed_codes": sorted({c.close_code for c in conns + back if c.closed and c.close_code is not None}),
         "connect_s": round(connect_s, 2),
+        "server_us_per_connect": round(1e6 * connect_cpu / max(1, len(conns)), 1),
         "join_s": round(join_s, 2),
         "server_us_per_join": round(1e6 * join_cpu / max(1, len(conns)), 1),
         "join_runq_wait_pct": round(100 * join_wait / max(1e-9, join_s), 1),

@@ -56,6 +56,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "joinstorm": [
         ("connected", "connected"),
         ("connect s", "connect_s"),
+        ("µs CPU/connect", "server_us_per_connect"),
         ("join s", "join_s"),
         ("µs CPU/join", "server_us_per_join"),
         ("back", "back"),

@@ -6,7 +6,12 @@ about 1.5 KB held for the connection's whole life.  ``Pinger`` keeps one heap of
 due times for all sockets and one timer for the earliest, with the same
 behaviour: the first ping ``interval`` after opening; if ``timeout`` > 0 and no
 pong came within ``timeout`` of a ping, ``close(None, "ping timed out")`` (what
-Tornado calls); the next ping at ``max(now, last ping + interval)``.
+Tornado calls); the next ping at ``max(now, last ping + interval)``.  One
+difference: Tornado reads a connection's frames, its pongs included, only once
+the frame before has been let go (``on_message``'s future), so a connection
+whose own frame this node is still handling (``reading_paused``: a join waiting
+behind ten thousand others) is not timed out; it is checked again ``timeout``
+later, and timed out only once its frames are read again and still no pong came.
 
 The application turns Tornado's pinging off (``websocket_ping_interval=0``) and
 each socket calls ``add`` when it opens and ``pong`` from ``on_pong``.  Entries
@@ -31,6 +36,11 @@ class PingTarget(Protocol):
     ping_sent_at: float
 
     def ping_open(self) -> bool: ...
+
+    def reading_paused(self) -> bool:
+        """Whether the connection's next frames (a pong among them) wait for this node to
+        finish with a frame of its own: unread, not unanswered."""
+        ...
 
     def send_ping(self) -> None: ...
 
@@ -90,6 +100,8 @@ class Pinger:
                     self._push(loop, now + self._timeout, _CHECK, target)
                 else:
                     self._push(loop, now + self._interval, _PING, target)
+            elif target.awaiting_pong and target.reading_paused():
+                self._push(loop, now + self._timeout, _CHECK, target)  # its pong may be waiting unread
             elif target.awaiting_pong:
                 target.ping_timed_out()
             else:

@@ -223,12 +223,10 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         with contextlib.suppress(tornado.websocket.WebSocketClosedError):
             self.ping(b"")
 
+    def reading_paused(self) -> bool:
+        return self._reading is not None and not self._reading.done()
+
     def ping_timed_out(self) -> None:
-        if self._reading is not None and not self._reading.done():
-            # Tornado reads the pong only after the frame being handled lets it: a client
-            # waiting on this node (a join storm, say) is not a dead one.
-            self.awaiting_pong = False
-            return
         self.close(None, "ping timed out")  # what Tornado's own pinging does
 
     def _shed_request(self) -> None:

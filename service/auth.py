@@ -10,7 +10,10 @@ hash's size), and a list with no usable algorithm.  Refused per token: a
 
 from __future__ import annotations
 
+import hashlib
+import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -22,6 +25,7 @@ MAX_NAME_LENGTH = 100
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
 MIN_SECRET_BYTES = 32
+REMEMBERED_TOKENS = 16_384  # tokens verified lately, held by digest until they expire (~250 bytes each)
 LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: later times are refused, not carried
 TIME_CLAIMS = ("exp", "nbf", "iat")
 
@@ -62,7 +66,16 @@ class TokenRules:
 
 
 class TokenVerifier:
-    def __init__(self, rules: TokenRules) -> None:
+    """Verifies tokens; one verified lately is known again by its bytes until it expires.
+
+    A reconnect storm presents the same tokens again within seconds: checking a
+    signature and parsing the claims is most of a handshake's own CPU.  What a token
+    says cannot change while it is valid (no key changes while the process runs), so a
+    digest of its bytes stands for it; its expiry is checked on every use."""
+
+    def __init__(
+        self, rules: TokenRules, *, remember: int = REMEMBERED_TOKENS, now: Callable[[], float] = time.time
+    ) -> None:
         algorithms = tuple(a for a in rules.algorithms if a.lower() != "none")
         unknown = [a for a in algorithms if a not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS]
         if unknown:
@@ -79,6 +92,9 @@ class TokenVerifier:
             raise ValueError("JWT_PUBLIC_KEY is required for RS*/ES*/PS* algorithms")
         self._rules = rules
         self._algorithms = algorithms
+        self._remember = remember
+        self._now = now
+        self._verified: dict[bytes, Identity] = {}  # digest of a token -> what it says, oldest first
 
     def _key_for(self, algorithm: str) -> str:
         key = self._rules.secret if algorithm in HMAC_ALGORITHMS else self._rules.public_key
@@ -90,6 +106,21 @@ class TokenVerifier:
             raise InvalidToken("a token is required")
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("token is too large")
+        digest = hashlib.blake2b(token.encode(errors="surrogatepass"), digest_size=16).digest()
+        known = self._verified.get(digest)
+        if known is not None:
+            if self._now() < known.expires_at:
+                return known
+            del self._verified[digest]
+            raise InvalidToken("Signature has expired")  # PyJWT's words for it
+        identity = self._verify(token)
+        if self._remember > 0:
+            if len(self._verified) >= self._remember:
+                del self._verified[next(iter(self._verified))]
+            self._verified[digest] = identity
+        return identity
+
+    def _verify(self, token: str) -> Identity:
         try:
             header = jwt.get_unverified_header(token)
             algorithm = header.get("alg")

@@ -66,6 +66,8 @@ class RoomService:
         self._graces: dict[tuple[str, str], asyncio.TimerHandle] = {}  # (session, trip) -> a dropped member's expiry
         self._expiring: set[asyncio.Task[None]] = set()
         self._reading: dict[tuple[str, int, int], asyncio.Future[_Missed]] = {}  # missed events being read
+        self._next_catch_up: dict[str, asyncio.Future[None]] = {}  # trip -> the read its joiners wait for
+        self._catching_up: dict[str, asyncio.Future[None]] = {}  # trip -> the read under way
 
     async def follow(
         self,
@@ -117,7 +119,7 @@ class RoomService:
         trip_id: str = payload["tripId"]
         last_seq: int | None = payload.get("lastSeq")
         rejoining = trip_id in conn.seats
-        await self._trips.visible_trip(identity, trip_id)
+        await self._may_see(identity, trip_id)
         if not rejoining and len(conn.seats) >= self._limits.max_rooms:
             raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
         self._hub.enter(conn, trip_id)
@@ -125,7 +127,7 @@ class RoomService:
             member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)
             # read everything the answer needs first: once the join is recorded, it is answered
-            trip = await self._trips.visible_trip(identity, trip_id)
+            trip = await self._caught_up(identity, trip_id)
             head = trip.version
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
             missed = await self._missed(trip_id, head, last_seq, trip.chat_notes)
@@ -158,7 +160,7 @@ class RoomService:
         try:
             member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)
-            trip = await self._trips.visible_trip(identity, trip_id)
+            trip = await self._caught_up(identity, trip_id)
             members, shown = await self._rosters.listed(trip_id, self._limits.member_list_max, conn.user_id)
             missed = await self._missed(trip_id, trip.version, last_seq, trip.chat_notes)
             joined = {
@@ -178,6 +180,39 @@ class RoomService:
             raise
         if newly_visible:
             await self._announce_joined(conn, trip_id)
+
+    async def _may_see(self, identity: Identity, trip_id: str) -> None:
+        """Refuse a join the trip does not let in: as this node knows the trip, and if that
+        refuses, as the log has it now (access granted on another node may not be here yet).
+        The join is checked again once seated (``_caught_up``)."""
+        try:
+            await self._trips.visible_trip(identity, trip_id, fresh=False)
+        except CommandRefused:
+            await self._caught_up(identity, trip_id)
+
+    async def _caught_up(self, identity: Identity, trip_id: str) -> Trip:
+        """The trip with every record the log held when this was called (what a joiner's
+        answer starts from), if ``identity`` may see it.  The log is read once for all the
+        joins asking at the same time: a join storm costs a read per read, not per join."""
+        ahead = self._next_catch_up.get(trip_id)
+        if ahead is None:
+            ahead = self._next_catch_up[trip_id] = asyncio.ensure_future(self._catch_up(trip_id))
+        await asyncio.shield(ahead)
+        return await self._trips.visible_trip(identity, trip_id, fresh=False)
+
+    async def _catch_up(self, trip_id: str) -> None:
+        """One read for the callers of ``_caught_up`` so far: it starts after the read under way
+        (which may have started before they asked) has ended, and takes no more callers then."""
+        under_way = self._catching_up.get(trip_id)
+        if under_way is not None:
+            await asyncio.wait((under_way,))
+        done = self._next_catch_up.pop(trip_id)
+        self._catching_up[trip_id] = done
+        try:
+            await self._trips.catch_up(trip_id)
+        finally:
+            if self._catching_up.get(trip_id) is done:
+                del self._catching_up[trip_id]
 
     def _member(self, conn: Connection) -> RoomMember:
         """The connection as its rooms' rosters list it: online now, its name sealed (rosters

@@ -70,6 +70,10 @@ class TripService:
             raise CommandRefused(ErrorCode.FORBIDDEN, "you have no access to this trip")
         return trip
 
+    async def catch_up(self, trip_id: str) -> None:
+        """Read what the log holds of the trip beyond what this node has seen."""
+        await self._read_side.catch_up_trip(trip_id)
+
     async def state(self, trip_id: str) -> Trip | None:
         """The trip as this node knows it (read from the log if it does not)."""
         return await self._read_side.trip(trip_id, fresh=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -73,6 +74,41 @@ async def test_a_client_that_stops_answering_pings_is_closed_and_cleaned_up(star
         assert disconnects, "no disconnect record for the dead client"
     finally:
         dead.close()
+
+
+def read_until_event(raw: RawSocket, event: str, timeout: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    seen: list[dict[str, Any]] = []
+    while not any(frame.get("event") == event for frame in seen):
+        assert time.monotonic() < deadline, f"no {event} within {timeout}s: {seen}"
+        frames, _ = raw.frames(0.1)
+        seen += json_frames(frames)
+    return seen
+
+
+async def test_a_connection_whose_join_waits_is_not_timed_out_until_its_frames_are_read_again(start: Any) -> None:
+    """Tornado reads a connection's pong only once its frame before is let go: a client whose
+    join waits on this node (here: the log locked by another writer; in a join storm: ten
+    thousand joins before it) is not dead, and is timed out only if no pong comes once read."""
+    interval, timeout = 1.0, 0.5  # the join is read well before the first check (a loaded machine)
+    server = start("--ping-interval", str(interval), "--ping-timeout", str(timeout), "--store-timeout", "20")
+    trip = create_trip(server, OWNER)
+    waiting = RawSocket.connect(server, token(OWNER))  # never answers a ping
+    lock = sqlite3.connect(server.store_url.removeprefix("sqlite:///"), isolation_level=None, timeout=10)
+    try:
+        read_until_event(waiting, "connected", 5)
+        lock.execute("BEGIN IMMEDIATE")  # the log takes no write: the join's record waits
+        waiting.send_json("join_trip_room", {"tripId": trip}, "join")
+        while_waiting, ended = waiting.frames(interval + 6 * timeout)  # six timeouts
+        lock.execute("ROLLBACK")
+        assert not ended and RawSocket.close_code(while_waiting) is None, "timed out while its join waited"
+        assert any(opcode == 0x9 for opcode, _ in while_waiting), "the server never pinged"
+        once_read, _ = waiting.frames(interval + timeout + 5)
+        assert "trip_room_joined" in [frame["event"] for frame in json_frames(while_waiting + once_read)]
+        assert RawSocket.close_code(once_read) == 1000, "still no pong once its frames were read: not timed out"
+    finally:
+        lock.close()
+        waiting.close()
 
 
 async def test_idle_timeout_closes_with_4000_and_frames_keep_a_connection_alive(start: Any) -> None:

@@ -318,3 +318,25 @@ def test_an_hs_secret_under_32_bytes_is_refused_at_start(secret: str) -> None:
 def test_an_algorithm_list_without_a_usable_algorithm_is_refused_at_start(algorithms: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match="no usable algorithm"):
         TokenVerifier(TokenRules(algorithms=algorithms, secret=SECRET))
+
+
+def test_a_token_verified_lately_is_still_refused_once_it_expires() -> None:
+    clock = [time.time()]
+    verifier = TokenVerifier(TokenRules(algorithms=("HS256",), secret=SECRET), now=lambda: clock[0])
+    token = hs(claims(exp=int(clock[0]) + 60))
+    first = verifier.verify(token)
+    assert verifier.verify(token) == first  # known again by its bytes
+    clock[0] += 60
+    assert "expired" in refused(verifier, token)
+
+
+def test_a_token_one_byte_away_from_one_verified_lately_is_verified_afresh() -> None:
+    verifier = TokenVerifier(TokenRules(algorithms=("HS256",), secret=SECRET), remember=2)
+    token = hs(claims())
+    verifier.verify(token)
+    head, _, signature = token.rpartition(".")
+    forged = f"{head}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    assert "Signature" in refused(verifier, forged)
+    others = [hs(claims(name=f"n{n}")) for n in range(3)]  # past what it remembers: the oldest are let go
+    assert [verifier.verify(other).name for other in others] == ["n0", "n1", "n2"]
+    assert verifier.verify(token).user_id == USER

@@ -16,6 +16,10 @@ class Target:
         self.pings: list[float] = []
         self.timed_out_at: float | None = None
         self.open = True
+        self.paused = False  # its frames wait unread behind one of its own
+
+    def reading_paused(self) -> bool:
+        return self.paused
 
     def ping_open(self) -> bool:
         return self.open
@@ -72,3 +76,22 @@ async def test_no_interval_no_pings() -> None:
     pinger.add(target)
     await asyncio.sleep(0.05)
     assert target.pings == [] and len(pinger) == 0
+
+
+async def test_a_socket_whose_frames_wait_unread_is_timed_out_only_once_they_are_read_again() -> None:
+    pinger = Pinger(0.05, 0.05)
+    loop = asyncio.get_running_loop()
+    dead, slow = Target(answers=False), Target(answers=False)
+    dead.paused = slow.paused = True
+    pinger.add(dead)
+    pinger.add(slow)
+    await asyncio.sleep(0.35)  # five timeouts while their pongs (if any) wait unread
+    assert dead.timed_out_at is None and slow.timed_out_at is None
+    assert len(dead.pings) == 1 and len(slow.pings) == 1  # no new ping while one is unanswered
+    resumed = loop.time()
+    dead.paused = slow.paused = False
+    Pinger.pong(slow)  # read at last: its pong was there
+    slow.answers = True
+    await asyncio.sleep(0.25)
+    assert dead.timed_out_at is not None and dead.timed_out_at - resumed < 0.1
+    assert slow.timed_out_at is None and len(slow.pings) >= 3  # pinged as before
