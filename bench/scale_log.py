@@ -29,9 +29,13 @@ first), spread through the log.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import multiprocessing
+import os
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -185,10 +189,12 @@ def rows(total: int, trips: int, users: int, big: int) -> Iterator[tuple[list[Ro
 
 
 def _make_rows(queue: Any, total: int, trips: int, users: int, big: int) -> None:
-    """The worker process: every batch onto ``queue``, then None."""
-    for batch in rows(total, trips, users, big):
-        queue.put(batch)
-    queue.put(None)
+    """The worker process: every batch onto ``queue``, then None (also when it fails: the loader stops)."""
+    try:
+        for made in rows(total, trips, users, big):
+            queue.put(made)
+    finally:
+        queue.put(None)
 
 
 def log_name(records: int, trips: int, big: int) -> str:
@@ -204,12 +210,19 @@ def _secondary_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 
 
 async def write_log(path: str, total: int, *, trips: int, users: int, big: int, progress: bool = True) -> float:
-    """Write ``total`` records to a new SQLite store at ``path``; returns the seconds it took."""
-    store = SqliteEventStore(path)
+    """Write ``total`` records to a new SQLite store at ``path``; returns the seconds it took.
+
+    The file is written as ``<path>.part`` and renamed once whole, so a failed run leaves no log a bench
+    would take."""
+    part = f"{path}.part"
+    for leftover in (part, f"{part}-wal", f"{part}-shm"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    store = SqliteEventStore(part)
     await store.open()  # the schema
     await store.close()
     started = time.monotonic()
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(part, isolation_level=None)
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
@@ -248,16 +261,13 @@ async def write_log(path: str, total: int, *, trips: int, users: int, big: int, 
             flush=True,
         )
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.close()
+    conn.close()  # the last connection: nothing is left in a -wal file
+    os.replace(part, path)
     return time.monotonic() - started
 
 
 def main(argv: list[str]) -> int:
     """Write a log apart from the bench (``scale_bench`` then finds it in ``--data`` by its name)."""
-    import argparse
-    import asyncio
-    import os
-
     parser = argparse.ArgumentParser(prog="python -m bench.scale_log", description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--trips", type=int, default=2000)
@@ -279,6 +289,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     raise SystemExit(main(sys.argv[1:]))
