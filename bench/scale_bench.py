@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import random
 import sqlite3
 import sys
@@ -39,7 +40,7 @@ import jwt
 import orjson
 
 from bench import servers
-from bench.scale_log import write_log
+from bench.scale_log import log_name, write_log
 
 DEFAULT_DATA = Path(tempfile.gettempdir()) / "travelsense-scale-bench"
 ADMIN = "6a0000000000000000000001"
@@ -55,6 +56,16 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system, all threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -89,6 +100,9 @@ class Timings:
 
     def add(self, kind: str, seconds: float) -> None:
         self.samples.setdefault(kind, []).append(seconds)
+
+    def count(self) -> int:
+        return sum(len(values) for values in self.samples.values())
 
     def summary(self) -> dict[str, dict[str, float]]:
         return {
@@ -166,28 +180,37 @@ def open_every_trip(
     node, startup = start_node(work, store, opts.budget)
     try:
         servers.pin_all_threads(node.pid, servers.SERVER_CORE)
-        rows.append({**base, "step": "started", "startup_s": round(startup, 2), "rss_mib": rss_mib(node.pid)})
+        rows.append(
+            {
+                **base,
+                "step": "started",
+                "startup_s": round(startup, 2),
+                "rss_mib": rss_mib(node.pid),
+                "load_average": load_average(),
+            }
+        )
         rest = Rest(node.port, token)
         order = list(trips)
         rng.shuffle(order)
-        timings = open_each(rest, order, "first open")
-        rows.append(
-            {
-                **base,
-                "step": f"every trip opened once ({len(trips):,})",
-                "rss_mib": rss_mib(node.pid),
-                **timings.summary(),
-            }
-        )
-        timings = open_each(rest, [rng.choice(trips) for _ in range(opts.random)], "open")
-        rows.append(
-            {
-                **base,
-                "step": f"{opts.random:,} random trips opened",
-                "rss_mib": rss_mib(node.pid),
-                **timings.summary(),
-            }
-        )
+        for step, chosen, label in (
+            (f"every trip opened once ({len(trips):,})", order, "first open"),
+            (f"{opts.random:,} random trips opened", [rng.choice(trips) for _ in range(opts.random)], "open"),
+        ):
+            cpu, started = cpu_seconds(node.pid), time.monotonic()
+            timings = open_each(rest, chosen, label)
+            cpu, wall = cpu_seconds(node.pid) - cpu, time.monotonic() - started
+            rows.append(
+                {
+                    **base,
+                    "step": step,
+                    "rss_mib": rss_mib(node.pid),
+                    # the server's own CPU per request (what a request costs, without waiting for a core)
+                    "server_cpu_ms_per_request": round(cpu * 1000 / timings.count(), 2),
+                    "wall_s": round(wall, 1),
+                    "load_average": load_average(),
+                    **timings.summary(),
+                }
+            )
         rest.close()
     finally:
         node.stop()
@@ -197,7 +220,7 @@ def open_every_trip(
 def run(opts: argparse.Namespace) -> list[dict[str, Any]]:
     data = Path(opts.data)
     data.mkdir(parents=True, exist_ok=True)
-    path = data / f"scale-{opts.records}-{opts.trips}-{opts.big}.db"
+    path = data / log_name(opts.records, opts.trips, opts.big)
     rows: list[dict[str, Any]] = []
     if not path.exists():
         print(f"writing {opts.records:,} records to {path} ...", file=sys.stderr, flush=True)
@@ -243,6 +266,7 @@ def run(opts: argparse.Namespace) -> list[dict[str, Any]]:
                     "step": f"big trip ({version:,} events) on {times} fresh node(s), {label}",
                     "startup_s": round(max(startups), 2),
                     "rss_mib": rss,
+                    "load_average": load_average(),
                     **timings.summary(),
                 }
             )
@@ -252,8 +276,10 @@ def run(opts: argparse.Namespace) -> list[dict[str, Any]]:
 def markdown(rows: list[dict[str, Any]]) -> str:
     kinds = ("first open", "open", "history page (newest 50)", "history page (older 50)")  # the JSON has more
     lines = [
-        "| records | budget | step | start-up | RSS | " + " | ".join(f"{k} p50/p99" for k in kinds) + " |",
-        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in kinds) + " |",
+        "| records | budget | step | start-up | RSS | "
+        + " | ".join(f"{k} p50/p99" for k in kinds)
+        + " | server CPU/request | load average |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in kinds) + " | --- | --- |",
     ]
     for row in rows:
         if "rss_mib" not in row:
@@ -266,7 +292,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['records']:,} | {row['budget_mib']} MiB | {row['step']} | {startup} | {row['rss_mib']:.0f} MiB | "
             + " | ".join(cells)
-            + " |"
+            + f" | {row.get('server_cpu_ms_per_request', '')} | {row.get('load_average', '')} |"
         )
     return "\n".join(lines)
 
