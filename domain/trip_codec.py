@@ -7,6 +7,7 @@ that a trip loaded from a snapshot decides exactly as one folded from the log.
 
 from __future__ import annotations
 
+from sys import intern
 from types import MappingProxyType
 from typing import Any
 
@@ -36,7 +37,19 @@ def _step_json(step: UndoStep) -> list[JSON]:
 
 
 def _step(raw: list[JSON]) -> UndoStep:
-    return UndoStep(raw[0], raw[1], raw[2], tuple((item, name) for item, name in raw[3]))
+    fields = tuple((intern(item), intern(name)) for item, name in raw[3])
+    return UndoStep(raw[0], intern(raw[1]), _shared(raw[2]), fields)
+
+
+def _shared(value: JSON) -> JSON:
+    """``value`` with its short strings (ids, kinds, times) shared: a step's data repeats them."""
+    if isinstance(value, str):
+        return intern(value) if len(value) <= 64 else value
+    if isinstance(value, list):
+        return [_shared(item) for item in value]
+    if isinstance(value, dict):
+        return {intern(key): _shared(item) for key, item in value.items()}
+    return value
 
 
 def _steps(raw: dict[str, JSON]) -> MappingProxyType[str, tuple[UndoStep, ...]]:
@@ -44,6 +57,9 @@ def _steps(raw: dict[str, JSON]) -> MappingProxyType[str, tuple[UndoStep, ...]]:
 
 
 def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
+    # Every mark names its writer, every touch and undo step its kind and items: a state folded
+    # from events shares those strings, a decoded snapshot would hold a copy of each (134 against
+    # 101 KiB a trip; bench/snapshot_memory.py), so they are shared again as the snapshot is read.
     days = tuple(
         Day(
             raw["dayId"],
@@ -58,7 +74,8 @@ def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
         for raw in state["constraints"]
     )
     touches = {
-        item: tuple(Touch(version, kind) for version, kind in entries) for item, entries in state["touches"].items()
+        item: tuple(Touch(version, intern(kind)) for version, kind in entries)
+        for item, entries in state["touches"].items()
     }
     return Trip(
         state["tripId"],
@@ -71,7 +88,7 @@ def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
         state["updatedAt"],
         SharedMap(touches),
         SharedMap(
-            (item, MappingProxyType({name: FieldMark(v, by) for name, (v, by) in marks.items()}))
+            (item, MappingProxyType({name: FieldMark(v, _shared(by)) for name, (v, by) in marks.items()}))
             for item, marks in state.get("marks", {}).items()
         ),
         MappingProxyType({item: Removal(v, by) for item, v, by in state.get("removed", ())}),

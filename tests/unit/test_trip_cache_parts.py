@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from domain.trip_codec import trip_from_snapshot, trip_to_snapshot
 from domain.trip_decider import evolve
 from domain.trip_events import event_from_json
@@ -59,6 +61,23 @@ def test_a_trip_comes_back_from_its_snapshot_whole_recent_changes_included() -> 
     trip = folded()
     assert trip.touches  # what conflict detection reads survives too
     assert trip_from_snapshot(trip_to_snapshot(trip)) == trip
+
+
+def test_a_trip_read_from_its_snapshot_shares_the_writers_and_kinds_it_repeats() -> None:
+    """Decoded JSON holds a copy of a string per occurrence; the state built from it shares them
+    again, as a state folded from events does (what a node's cache holds per trip)."""
+    snapshot = trip_to_snapshot(folded())
+    writer = "650000000000000000000abc"
+    snapshot["marks"] = {
+        item: {name: [v, writer] for name, (v, _) in marks.items()} for item, marks in snapshot["marks"].items()
+    }
+    snapshot["touches"] = {item: [[v, "activity_updated"]] for item, [[v, _]] in snapshot["touches"].items()}
+    decoded = orjson.loads(orjson.dumps(snapshot))
+    assert decoded["marks"]["d1"]["title"][1] is not decoded["marks"]["a1"]["cost"][1]  # copies, as read
+    loaded = trip_from_snapshot(decoded)
+    writers = {id(mark.by) for marks in loaded.marks.values() for mark in marks.values()}
+    kinds = {id(touch.update_type) for touches in loaded.touches.values() for touch in touches}
+    assert len(writers) == 1 and len(kinds) == 1
 
 
 def chat(version: int, message_id: str, trip: str = TRIP) -> LogRecord:
