@@ -39,6 +39,7 @@ from eventlog.factory import (
     open_presence,
     open_read_models,
     open_session_records,
+    open_spent_tickets,
     open_store,
 )
 from eventlog.key_cache import CachedKeyStore
@@ -223,10 +224,11 @@ async def build(
     notifications = NotificationService(read_side, pipeline, new_id)
     node = presence.instance if presence is not None else origin  # as session records name this process
     liveness = presence if presence is not None else LocalLiveness(node)
+    shared_secret = resume_secret(settings)  # every node's, so a token or ticket is good on any of them
     resumer = None
     if limits.resume_window_seconds > 0:
         resumer = SessionResumer(
-            session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
+            session_records, liveness, clock, secret=shared_secret, window=limits.resume_window_seconds
         )
     announcements = AnnouncementService(read_side, pipeline, clock, store_timeout=limits.store_timeout_seconds)
     # one order of a session's holders for every node, kept as long as a resume may come
@@ -297,6 +299,7 @@ async def build(
         opener=opener,
         erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
         shredder=shredder,
+        tickets=RealtimeTickets(shared_secret, open_spent_tickets(presence), clock),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
     retention = SessionRetention(
@@ -369,7 +372,7 @@ def make_app(services: Services) -> tornado.web.Application:
         services.opener.dumps if services.opener is not None else orjson.dumps,
     )
     people = PeopleDirectory(DEMO_PEOPLE if settings.dev else ())
-    tickets = RealtimeTickets(services.clock)
+    tickets = services.tickets
     trips = {"edge": edge, "trips": services.trips}
     history = {"edge": edge, "history": services.history}
     admin = {"edge": edge, "admin": services.admin}

@@ -4,20 +4,29 @@ WebSocket tickets, and the ``--dev`` signing secret kept beside the store.
 A browser that opens ``/ws?token=JWT`` leaves its long-lived token in the
 address of every failed upgrade it logs; a ticket is what goes there instead:
 bought over REST with the bearer token, good for one upgrade within
-``TICKET_SECONDS``, on the node that issued it.
+``TICKET_SECONDS``, on any node (``RealtimeTickets``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
+from domain.errors import CommandRefused, ErrorCode
+from eventlog.ports import StoreUnavailable
+from eventlog.ticket_port import SpentTickets
 from service.auth import Identity, InvalidToken
 from service.clock import Clock
 
 TICKET_SECONDS = 30.0
+MAX_TICKET_LENGTH = 2048  # a long display name makes a long ticket; far longer is not one of ours
 DEV_SECRET_FILE = "dev-secret"
 
 
@@ -51,32 +60,62 @@ class PeopleDirectory:
 
 
 class RealtimeTickets:
-    """Single-use tickets for ``/ws?ticket=``, each standing for the identity that bought it."""
+    """Single-use tickets for ``/ws?ticket=``, each standing for the identity that bought it.
 
-    def __init__(self, clock: Clock, seconds: float = TICKET_SECONDS) -> None:
+    A ticket is ``<payload>.<signature>`` (base64url): the payload names the identity, the
+    wall-clock moment the ticket expires and a fresh id; the signature is an HMAC-SHA256 under
+    a key every node derives from the secret they share (``secret``, as resume tokens), so a
+    ticket bought on one node opens the socket on any other.  That it is used once, on
+    whichever node, is kept by ``spent`` (``eventlog.ticket_port``: Redis when the nodes share
+    one, else this process).
+    """
+
+    def __init__(self, secret: bytes, spent: SpentTickets, clock: Clock, seconds: float = TICKET_SECONDS) -> None:
+        self._key = hmac.new(secret, b"travelsense realtime ticket", hashlib.sha256).digest()
+        self._spent = spent
         self._clock = clock
         self._seconds = seconds
-        self._open: dict[str, tuple[Identity, float]] = {}
-
-    def issue(self, identity: Identity) -> str:
-        now = self._clock.monotonic()
-        self._open = {key: held for key, held in self._open.items() if held[1] > now}
-        ticket = secrets.token_urlsafe(24)
-        self._open[ticket] = (identity, now + self._seconds)
-        return ticket
 
     @property
     def seconds(self) -> float:
         return self._seconds
 
-    def redeem(self, ticket: str) -> Identity:
-        held = self._open.pop(ticket, None)
-        if held is None:
-            raise InvalidToken("unknown or used ticket")
-        identity, until = held
-        if until <= self._clock.monotonic():
+    def _signature(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+    def issue(self, identity: Identity) -> str:
+        until_ms = int((self._clock.now().timestamp() + self._seconds) * 1000)
+        fields = [identity.user_id, identity.role, identity.name, identity.expires_at, until_ms, secrets.token_hex(12)]
+        payload = _b64(orjson.dumps(fields))
+        return f"{payload}.{self._signature(payload)}"
+
+    async def redeem(self, ticket: str) -> Identity:
+        """The identity a ticket stands for, spending it; ``InvalidToken`` for a forged, expired
+        or used ticket, ``CommandRefused(UNAVAILABLE)`` when whether it was used cannot be known."""
+        if len(ticket) > MAX_TICKET_LENGTH or not ticket.isascii() or ticket.count(".") != 1:
+            raise InvalidToken("not a ticket")
+        payload, signature = ticket.split(".")
+        if not hmac.compare_digest(signature, self._signature(payload)):
+            raise InvalidToken("not a ticket of this service")
+        try:
+            fields = orjson.loads(base64.urlsafe_b64decode(payload + "=="))
+            user_id, role, name, expires_at, until_ms, ticket_id = fields
+        except (ValueError, TypeError) as exc:  # signed by us, so never expected: refused all the same
+            raise InvalidToken("not a ticket") from exc
+        left = until_ms / 1000 - self._clock.now().timestamp()
+        if left <= 0:
             raise InvalidToken("ticket expired")
-        return identity
+        try:
+            first = await self._spent.spend(ticket_id, left)
+        except StoreUnavailable as exc:
+            raise CommandRefused(ErrorCode.UNAVAILABLE, "tickets cannot be checked now, retry") from exc
+        if not first:
+            raise InvalidToken("ticket already used")
+        return Identity(user_id, role, name, expires_at)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def dev_secret_path(store_url: str) -> Path:

@@ -3,13 +3,21 @@ person picker, people listed by name, and single-use WebSocket tickets."""
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import websockets
 
-from tests.server import Client, ServerProcess, object_id, token
+from app import resume_secret
+from config import Settings
+from eventlog.memory_tickets import MemorySpentTickets
+from service.auth import Identity
+from service.signin import TICKET_SECONDS, RealtimeTickets
+from tests.server import SECRET, Client, ServerProcess, object_id, token
 
 ADA = "650000000000000000000001"
 
@@ -77,3 +85,92 @@ async def test_a_ticket_opens_the_socket_once_and_names_its_buyer(shared_server:
 
     status, listed = shared_server.request("GET", "/api/people", bearer=token(object_id(0x71D)))
     assert status == 200 and {"userId": user, "name": "Tomás"} in listed["people"]
+
+
+# tickets on several nodes ----------------------------------------------------------
+
+
+class _Then:
+    """A clock stopped ``ago`` seconds in the past: a ticket issued by it has expired now."""
+
+    def __init__(self, ago: float) -> None:
+        self._at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)
+
+    def now(self) -> dt.datetime:
+        return self._at
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+async def _refused(url: str) -> int:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(url)
+    return int(refused.value.response.status_code)
+
+
+@pytest.fixture
+def two_nodes(tmp_path: Path, redis_url: str, prefix: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two nodes on one store and one Redis, as behind a round-robin balancer."""
+    store = f"sqlite:///{tmp_path}/events.db"
+    pair = [
+        ServerProcess(store, args=["--redis", redis_url, "--redis-prefix", prefix, "--node-id", name])
+        for name in ("node-a", "node-b")
+    ]
+    try:
+        for node in pair:
+            node.start(tmp_path, wait=False)
+        for node in pair:
+            node.wait_ready()
+        yield pair[0], pair[1]
+    finally:
+        for node in pair:
+            node.stop()
+
+
+async def test_a_ticket_bought_on_one_node_opens_the_socket_on_another_once(
+    two_nodes: tuple[ServerProcess, ServerProcess],
+) -> None:
+    node_a, node_b = two_nodes
+    user = object_id(0x71E)
+    status, issued = node_a.request("POST", "/api/realtime/tickets", bearer=token(user, name="Ines"))
+    assert status == 201, issued
+
+    client = Client(await websockets.connect(f"{node_b.ws_base}/ws?ticket={issued['ticket']}"))
+    connected = await client.next_frame()
+    assert connected["event"] == "connected" and connected["data"]["userId"] == user
+    await client.close()
+
+    # spent on node B: refused on B and on A, the node that issued it
+    assert await _refused(f"{node_b.ws_base}/ws?ticket={issued['ticket']}") == 401
+    assert await _refused(f"{node_a.ws_base}/ws?ticket={issued['ticket']}") == 401
+
+
+async def test_a_forged_or_expired_ticket_opens_no_socket_on_any_node(
+    two_nodes: tuple[ServerProcess, ServerProcess],
+) -> None:
+    node_a, node_b = two_nodes
+    user = object_id(0x71F)
+    status, issued = node_a.request("POST", "/api/realtime/tickets", bearer=token(user, name="Ines"))
+    assert status == 201, issued
+    payload, signature = issued["ticket"].split(".")
+    # the payload re-signed with a guessed key, or the buyer's ticket claiming another user
+    other = token(object_id(0xBAD))
+    forged = [f"{payload}.{signature[:-2]}AA", f"{payload}A.{signature}", other, "x" * 5000]
+    for ticket in forged:
+        assert await _refused(f"{node_b.ws_base}/ws?ticket={ticket}") == 401, ticket
+
+    # signed with the nodes' shared key (one issued now opens the socket), but 31 s ago: expired
+    secret = resume_secret(Settings(jwt_secret=SECRET))
+    ines = Identity(user, "user", "Ines", int(time.time()) + 3600)
+    fresh = RealtimeTickets(secret, MemorySpentTickets(), _Then(0)).issue(ines)
+    stale = RealtimeTickets(secret, MemorySpentTickets(), _Then(TICKET_SECONDS + 1)).issue(ines)
+    assert await _refused(f"{node_b.ws_base}/ws?ticket={stale}") == 401
+    client = Client(await websockets.connect(f"{node_b.ws_base}/ws?ticket={fresh}"))
+    assert (await client.next_frame())["event"] == "connected"
+    await client.close()
+
+    # the genuine one still works after all that, once
+    client = Client(await websockets.connect(f"{node_b.ws_base}/ws?ticket={issued['ticket']}"))
+    assert (await client.next_frame())["event"] == "connected"
+    await client.close()

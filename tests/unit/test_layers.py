@@ -29,6 +29,7 @@ EVENTLOG_PUBLIC = {
     "records",
     "read_model_port",
     "session_port",
+    "ticket_port",
     "key_port",
     "key_cache",
     "sealing",
