@@ -36,6 +36,7 @@ from eventlog.factory import (
     open_bus,
     open_claims,
     open_key_store,
+    open_people_seen,
     open_presence,
     open_read_models,
     open_session_records,
@@ -198,10 +199,18 @@ async def build(
     sealer = RecordSealer(keys) if keys is not None else None
     broadcaster = Broadcaster(bus, hub.deliver, origin, sealer.seal_live if sealer is not None else None)
     shredder = MessageShredder(keys, store, sink) if keys is not None else None  # a deleted message's keys
+    # who can be invited by name: every node's on Redis, their names sealed under their keys
+    people = PeopleDirectory(
+        open_people_seen(presence, capacity=limits.people_kept),
+        clock,
+        DEMO_PEOPLE if settings.dev else (),
+        seal_name=sealer.seal_name if sealer is not None else None,
+        opener=opener,
+    )
     pipeline = Pipeline(
         store,
         read_side,
-        RecordReactions(broadcaster, shredder),
+        RecordReactions(broadcaster, shredder, people),
         clock,
         new_id,
         store_timeout=limits.store_timeout_seconds,
@@ -300,6 +309,7 @@ async def build(
         erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
         shredder=shredder,
         tickets=RealtimeTickets(shared_secret, open_spent_tickets(presence), clock),
+        people=people,
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
     retention = SessionRetention(
@@ -371,7 +381,7 @@ def make_app(services: Services) -> tornado.web.Application:
         services.lifecycle,
         services.opener.dumps if services.opener is not None else orjson.dumps,
     )
-    people = PeopleDirectory(DEMO_PEOPLE if settings.dev else ())
+    people = services.people
     tickets = services.tickets
     trips = {"edge": edge, "trips": services.trips}
     history = {"edge": edge, "history": services.history}

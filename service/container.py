@@ -27,7 +27,7 @@ from service.presence import RoomRosters
 from service.rooms import RoomService
 from service.session import SessionServices
 from service.sessions import SessionService
-from service.signin import RealtimeTickets
+from service.signin import PeopleDirectory, RealtimeTickets
 from service.trip_history import TripHistory
 from service.trips import TripService
 
@@ -67,6 +67,7 @@ class Services:
     history: TripHistory
     sessions: SessionService
     tickets: RealtimeTickets  # WebSocket tickets, good on any node, once
+    people: PeopleDirectory  # who can be invited by name
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order

@@ -14,13 +14,16 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from domain.errors import CommandRefused, ErrorCode
+from eventlog.people_port import PeopleSeen, SeenPerson
 from eventlog.ports import StoreUnavailable
+from eventlog.sealing import MASK, Opener
 from eventlog.ticket_port import SpentTickets
 from service.auth import Identity, InvalidToken
 from service.clock import Clock
@@ -41,19 +44,50 @@ class Person:
 
 
 class PeopleDirectory:
-    """Who can be invited by name: the demo people (``--dev``) and everyone who
-    signed in on this node since it started (their token's ``name``)."""
+    """Who can be invited by name: the demo people (``--dev``) and the people who signed in
+    lately (their token's ``name``), the most recent ones only (``eventlog.people_port``:
+    every node's on a shared Redis, kept across restarts; else this node's).
 
-    def __init__(self, known: tuple[Person, ...] = ()) -> None:
-        self._people: dict[str, Person] = {person.user_id: person for person in known}
+    Names are handed to the port sealed under each person's key (``seal_name``), so an
+    erased person's name masks wherever it is kept, on every node: it is dropped (and
+    forgotten) when read, and forgotten at once by the node that erased them
+    (``service.reactions``)."""
+
+    def __init__(
+        self,
+        seen: PeopleSeen,
+        clock: Clock,
+        known: tuple[Person, ...] = (),
+        *,
+        seal_name: Callable[[str, str | None], str | None] | None = None,
+        opener: Opener | None = None,
+    ) -> None:
+        self._seen = seen
+        self._clock = clock
         self._demo = tuple(known)
+        self._seal_name = seal_name  # None: personal data is not sealed (benchmarks)
+        self._opener = opener
 
-    def met(self, identity: Identity) -> None:
-        if identity.name and identity.user_id not in self._people:
-            self._people[identity.user_id] = Person(identity.user_id, identity.name, identity.role)
+    async def met(self, identity: Identity) -> None:
+        if not identity.name:
+            return
+        name = self._seal_name(identity.user_id, identity.name) if self._seal_name is not None else identity.name
+        assert name is not None
+        await self._seen.saw(SeenPerson(identity.user_id, name, identity.role), self._clock.now().timestamp())
 
-    def everyone(self) -> list[Person]:
-        return sorted(self._people.values(), key=lambda person: (person.name.casefold(), person.user_id))
+    async def everyone(self) -> list[Person]:
+        people = {person.user_id: person for person in self._demo}
+        for seen in await self._seen.recent():
+            name = self._opener.open(seen.name) if self._opener is not None else seen.name
+            if not isinstance(name, str) or name == MASK:  # erased: their key is gone
+                await self._seen.forget(seen.user_id)
+                continue
+            people.setdefault(seen.user_id, Person(seen.user_id, name, seen.role))
+        return sorted(people.values(), key=lambda person: (person.name.casefold(), person.user_id))
+
+    async def forget(self, user_id: str) -> None:
+        """An erased person: no longer listed, on any node sharing the port."""
+        await self._seen.forget(user_id)
 
     def demo(self) -> tuple[Person, ...]:
         return self._demo

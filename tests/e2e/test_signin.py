@@ -174,3 +174,30 @@ async def test_a_forged_or_expired_ticket_opens_no_socket_on_any_node(
     client = Client(await websockets.connect(f"{node_b.ws_base}/ws?ticket={issued['ticket']}"))
     assert (await client.next_frame())["event"] == "connected"
     await client.close()
+
+
+def test_the_people_directory_is_shared_by_the_nodes_kept_across_restarts_and_forgets_the_erased(
+    two_nodes: tuple[ServerProcess, ServerProcess], tmp_path: Path
+) -> None:
+    node_a, node_b = two_nodes
+    ines, hugo = object_id(0x720), object_id(0x721)
+    for user, name in ((ines, "Inês Quintela"), (hugo, "Hugo")):
+        status, _ = node_a.request("GET", "/api/people", bearer=token(user, name=name))
+        assert status == 200
+    status, listed = node_b.request("GET", "/api/people", bearer=token(object_id(0x722)))  # no name: not listed
+    assert status == 200 and listed["people"] == [
+        {"userId": hugo, "name": "Hugo"},
+        {"userId": ines, "name": "Inês Quintela"},
+    ]
+
+    node_b.stop()  # a restart: what node A saw is still listed by B
+    node_b.start(tmp_path)
+    status, listed = node_b.request("GET", "/api/people", bearer=token(object_id(0x722)))
+    assert status == 200 and {"userId": ines, "name": "Inês Quintela"} in listed["people"]
+
+    admin = token(object_id(0xAD), role="admin")
+    status, erased = node_a.request("POST", f"/api/realtime/erasures/{ines}", bearer=admin)
+    assert status == 200, erased
+    for node in (node_a, node_b):
+        status, listed = node.request("GET", "/api/people", bearer=token(object_id(0x722)))
+        assert status == 200 and listed["people"] == [{"userId": hugo, "name": "Hugo"}], listed

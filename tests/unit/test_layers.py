@@ -30,6 +30,7 @@ EVENTLOG_PUBLIC = {
     "read_model_port",
     "session_port",
     "ticket_port",
+    "people_port",
     "key_port",
     "key_cache",
     "sealing",

@@ -1,0 +1,83 @@
+"""``GET /api/people``'s directory (``service.signin.PeopleDirectory``) on the service layer:
+it lists only the most recently signed-in people (``--people-kept``), keeps their names
+sealed under their keys, and an erased person is no longer listed: forgotten at once where
+the erasure ran, and masked (so dropped) wherever else their name was kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app import build
+from config import Limits, Settings
+from eventlog.key_cache import CachedKeyStore
+from eventlog.memory_people import MemoryPeopleSeen
+from eventlog.sealing import Opener, is_sealed
+from eventlog.sqlite_keys import SqliteKeyStore
+from service.auth import Identity
+from service.container import Services
+from service.pipeline import Origin
+from service.privacy import RecordSealer, person_subject
+from service.signin import PeopleDirectory
+
+ADA, GRACE, LINUS, ADMIN = (f"{n:024x}" for n in (0xADA, 0x6ACE, 0x1105, 0xAD))
+
+
+def signed_in(user_id: str, name: str) -> Identity:
+    return Identity(user_id, "user", name, 2_000_000_000)
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'events.db'}", jwt_secret="s" * 32, limits=Limits(people_kept=2)
+    )
+    built = await build(settings)
+    try:
+        yield built
+    finally:
+        await built.store.close()
+
+
+async def test_only_the_most_recently_signed_in_people_are_listed(services: Services) -> None:
+    for user_id, name in ((ADA, "Ada"), (GRACE, "Grace"), (LINUS, "Linus")):
+        await services.people.met(signed_in(user_id, name))
+    assert [p.name for p in await services.people.everyone()] == ["Grace", "Linus"]  # Ada, the least recent, went
+    await services.people.met(signed_in(GRACE, "Grace"))
+    await services.people.met(signed_in(ADA, "Ada"))
+    assert [p.name for p in await services.people.everyone()] == ["Ada", "Grace"]
+
+
+async def test_an_erased_person_is_no_longer_listed(services: Services) -> None:
+    await services.people.met(signed_in(ADA, "Ada"))
+    await services.people.met(signed_in(GRACE, "Grace"))
+    assert services.erasure is not None
+    await services.erasure.erase_person(Origin("rest", ADMIN, "admin"), ADA)
+    assert [p.user_id for p in await services.people.everyone()] == [GRACE]
+
+
+class Now:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+async def test_names_are_kept_sealed_and_an_erased_person_s_masks_and_is_dropped_untold(tmp_path: Path) -> None:
+    keys = CachedKeyStore(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    seen = MemoryPeopleSeen(10)  # as another node's directory shares it on Redis
+    people = PeopleDirectory(seen, Now(), seal_name=RecordSealer(keys).seal_name, opener=Opener(keys))
+    await people.met(signed_in(ADA, "Ada Lovelace"))
+    await people.met(signed_in(GRACE, "Grace"))
+    kept = {person.user_id: person.name for person in await seen.recent()}
+    assert all(is_sealed(name) and "Ada" not in name for name in kept.values())
+    assert [p.name for p in await people.everyone()] == ["Ada Lovelace", "Grace"]
+
+    keys.destroy(person_subject(ADA))  # the erasure, on a node that did not tell this one
+    assert [p.name for p in await people.everyone()] == ["Grace"]  # not "[erased]"
+    assert [person.user_id for person in await seen.recent()] == [GRACE]  # and forgotten
+    keys.close()
