@@ -138,7 +138,6 @@ const S = {
   viewing: {}, // userId -> {itemId, until}: what others have open
   myViewing: { itemId: null, sentAt: 0 }, // what this page last told the room
   outboxRev: 0,
-  ticketMisses: 0, // socket addresses tried since the last `connected`
   outboxStored: null, // the outbox as last stored
 };
 const keep = new LocalKeep(globalThis.localStorage);
@@ -334,11 +333,8 @@ function renderUserChip() {
 /** The socket's address with a single-use ticket: the long-lived token never goes in a URL. */
 async function wsUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  // A ticket is good on the node that issued it: behind a balancer without sticky
-  // sessions the upgrade may land elsewhere, so after two tickets in a row that
-  // did not get us connected, the token form is used.
-  const qs = new URLSearchParams(S.ticketMisses >= 2 ? { token: S.token || '' } : { ticket: (await api.ticket()).ticket });
-  S.ticketMisses += 1;
+  // A ticket is good on any node, once: the upgrade may land on any node behind a balancer.
+  const qs = new URLSearchParams({ ticket: (await api.ticket()).ticket });
   if (S.hidden) qs.set('presence', 'hidden');
   for (const [key, value] of Object.entries(resumeQuery(S.resume, S.room))) qs.set(key, value);
   return `${proto}://${location.host}/ws?${qs}`;
@@ -446,7 +442,6 @@ function onFrame(frame, connId) {
       S.readyConn = connId;
       S.dropCode = null;
       S.offline = false;
-      S.ticketMisses = 0;
       connectivity.heard();
       setStatus('connected', 'connected');
       conn.settled();
