@@ -66,9 +66,11 @@ from handlers.signin import DevSignInHandler, PeopleHandler, RealtimeTicketsHand
 from handlers.trips import (
     CollaboratorHandler,
     CollaboratorsHandler,
+    InviteAcceptHandler,
     MessagesHandler,
     TripEventsHandler,
     TripHandler,
+    TripInvitesHandler,
     TripsHandler,
 )
 from handlers.viewing import ViewingHandler
@@ -90,6 +92,7 @@ from service.erasure import ClosingKeys, Erasure, MessageShredder
 from service.file_limits import raise_file_limit
 from service.hub import Hub, SeatRevoked, VisibilityChanged
 from service.ids import ObjectIdFactory
+from service.invites import TripInvites
 from service.metrics import MeteredStore, Metrics, build_labels
 from service.notifications import NotificationService
 from service.operations import start_operations
@@ -310,6 +313,7 @@ async def build(
         shredder=shredder,
         tickets=RealtimeTickets(shared_secret, open_spent_tickets(presence), clock),
         people=people,
+        invites=TripInvites(shared_secret, clock, trips, pipeline, seconds=limits.invite_hours * 3600),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
     retention = SessionRetention(
@@ -420,6 +424,8 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}", TripHandler, {**trips, "history": services.history}),
         (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/invites", TripInvitesHandler, {"edge": edge, "invites": services.invites}),
+        (r"/api/invites/accept", InviteAcceptHandler, {"edge": edge, "invites": services.invites}),
         (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/messages/{OBJECT_ID}", MessageHandler, trips),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,25 +106,6 @@ async def _refused(url: str) -> int:
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(url)
     return int(refused.value.response.status_code)
-
-
-@pytest.fixture
-def two_nodes(tmp_path: Path, redis_url: str, prefix: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    """Two nodes on one store and one Redis, as behind a round-robin balancer."""
-    store = f"sqlite:///{tmp_path}/events.db"
-    pair = [
-        ServerProcess(store, args=["--redis", redis_url, "--redis-prefix", prefix, "--node-id", name])
-        for name in ("node-a", "node-b")
-    ]
-    try:
-        for node in pair:
-            node.start(tmp_path, wait=False)
-        for node in pair:
-            node.wait_ready()
-        yield pair[0], pair[1]
-    finally:
-        for node in pair:
-            node.stop()
 
 
 async def test_a_ticket_bought_on_one_node_opens_the_socket_on_another_once(
