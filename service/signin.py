@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from service.auth import Identity, InvalidToken
 from service.clock import Clock
 
 TICKET_SECONDS = 30.0
+log = logging.getLogger("travelsense.signin")
 MAX_TICKET_LENGTH = 2048  # a long display name makes a long ticket; far longer is not one of ours
 DEV_SECRET_FILE = "dev-secret"
 
@@ -73,7 +75,10 @@ class PeopleDirectory:
             return
         name = self._seal_name(identity.user_id, identity.name) if self._seal_name is not None else identity.name
         assert name is not None
-        await self._seen.saw(SeenPerson(identity.user_id, name, identity.role), self._clock.now().timestamp())
+        try:
+            await self._seen.saw(SeenPerson(identity.user_id, name, identity.role), self._clock.now().timestamp())
+        except StoreUnavailable:  # best effort: a ticket or the list is not refused for it
+            log.warning("the people directory is unavailable: a sign-in was not noted")
 
     async def everyone(self) -> list[Person]:
         people = {person.user_id: person for person in self._demo}

@@ -16,6 +16,7 @@ from config import Settings
 from eventlog.memory_tickets import MemorySpentTickets
 from service.auth import Identity
 from service.signin import TICKET_SECONDS, RealtimeTickets
+from tests.redis_server import PrivateRedis
 from tests.server import SECRET, Client, ServerProcess, object_id, token
 
 ADA = "650000000000000000000001"
@@ -181,3 +182,24 @@ def test_the_people_directory_is_shared_by_the_nodes_kept_across_restarts_and_fo
     for node in (node_a, node_b):
         status, listed = node.request("GET", "/api/people", bearer=token(object_id(0x722)))
         assert status == 200 and listed["people"] == [{"userId": hugo, "name": "Hugo"}], listed
+
+
+async def test_with_the_shared_redis_down_a_ticket_is_refused_as_unavailable_not_let_in_twice(
+    tmp_path: Path,
+) -> None:
+    redis = PrivateRedis(tmp_path / "redis").start()
+    node = ServerProcess(f"sqlite:///{tmp_path}/events.db", args=["--redis", redis.url, "--redis-prefix", "ts-test"])
+    try:
+        node.start(tmp_path)
+        status, issued = node.request("POST", "/api/realtime/tickets", bearer=token(object_id(0x723), name="Ana"))
+        assert status == 201, issued
+        redis.stop()  # whether the ticket was used cannot be known now
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(f"{node.ws_base}/ws?ticket={issued['ticket']}")
+        assert refused.value.response.status_code == 503
+        assert b"UNAVAILABLE" in refused.value.response.body
+        status, _ = node.request("POST", "/api/realtime/tickets", bearer=token(object_id(0x723), name="Ana"))
+        assert status == 201  # issuing needs no Redis (the people directory notes the sign-in at best effort)
+    finally:
+        node.stop()
+        redis.stop()

@@ -15,6 +15,8 @@ from app import build
 from config import Limits, Settings
 from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_people import MemoryPeopleSeen
+from eventlog.people_port import SeenPerson
+from eventlog.ports import StoreUnavailable
 from eventlog.sealing import Opener, is_sealed
 from eventlog.sqlite_keys import SqliteKeyStore
 from service.auth import Identity
@@ -81,3 +83,21 @@ async def test_names_are_kept_sealed_and_an_erased_person_s_masks_and_is_dropped
     assert [p.name for p in await people.everyone()] == ["Grace"]  # not "[erased]"
     assert [person.user_id for person in await seen.recent()] == [GRACE]  # and forgotten
     keys.close()
+
+
+class Unreachable:
+    async def saw(self, person: SeenPerson, at: float) -> None:
+        raise StoreUnavailable("Redis is down")
+
+    async def recent(self) -> list[SeenPerson]:
+        raise StoreUnavailable("Redis is down")
+
+    async def forget(self, user_id: str) -> None:
+        raise StoreUnavailable("Redis is down")
+
+
+async def test_a_sign_in_is_noted_at_best_effort_and_the_list_says_it_is_unavailable() -> None:
+    people = PeopleDirectory(Unreachable(), Now())
+    await people.met(signed_in(ADA, "Ada"))  # a ticket is not refused for it
+    with pytest.raises(StoreUnavailable):  # GET /api/people: 503 UNAVAILABLE
+        await people.everyone()
