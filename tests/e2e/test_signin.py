@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import websockets
 
 from app import resume_secret
@@ -158,7 +159,7 @@ async def test_a_forged_or_expired_ticket_opens_no_socket_on_any_node(
 
 
 def test_the_people_directory_is_shared_by_the_nodes_kept_across_restarts_and_forgets_the_erased(
-    two_nodes: tuple[ServerProcess, ServerProcess], tmp_path: Path
+    two_nodes: tuple[ServerProcess, ServerProcess], tmp_path: Path, redis_url: str, prefix: str
 ) -> None:
     node_a, node_b = two_nodes
     ines, hugo = object_id(0x720), object_id(0x721)
@@ -176,9 +177,16 @@ def test_the_people_directory_is_shared_by_the_nodes_kept_across_restarts_and_fo
     status, listed = node_b.request("GET", "/api/people", bearer=token(object_id(0x722)))
     assert status == 200 and {"userId": ines, "name": "Inês Quintela"} in listed["people"]
 
-    admin = token(object_id(0xAD), role="admin")
-    status, erased = node_a.request("POST", f"/api/realtime/erasures/{ines}", bearer=admin)
-    assert status == 200, erased
+    kept = redis.Redis.from_url(redis_url)
+    try:
+        names = kept.hgetall(f"{prefix}:{{people}}:names")
+        assert ines.encode() in names and b"Quintela" not in b"".join(names.values())  # kept sealed
+        admin = token(object_id(0xAD), role="admin")
+        status, erased = node_a.request("POST", f"/api/realtime/erasures/{ines}", bearer=admin)
+        assert status == 200, erased
+        assert ines.encode() not in kept.hgetall(f"{prefix}:{{people}}:names")  # forgotten, not only masked
+    finally:
+        kept.close()
     for node in (node_a, node_b):
         status, listed = node.request("GET", "/api/people", bearer=token(object_id(0x722)))
         assert status == 200 and listed["people"] == [{"userId": hugo, "name": "Hugo"}], listed
