@@ -311,7 +311,13 @@ async def build(
         opener=opener,
         erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
         shredder=shredder,
-        tickets=RealtimeTickets(shared_secret, open_spent_tickets(presence), clock),
+        tickets=RealtimeTickets(
+            shared_secret,
+            open_spent_tickets(presence),
+            clock,
+            seal_name=sealer.seal_name if sealer is not None else None,
+            opener=opener,
+        ),
         people=people,
         invites=TripInvites(shared_secret, clock, trips, pipeline, seconds=limits.invite_hours * 3600),
     )

@@ -31,7 +31,7 @@ from service.clock import Clock
 
 TICKET_SECONDS = 30.0
 log = logging.getLogger("travelsense.signin")
-MAX_TICKET_LENGTH = 2048  # a long display name makes a long ticket; far longer is not one of ours
+MAX_TICKET_LENGTH = 2048  # a long (sealed) display name makes a long ticket; far longer is not one of ours
 DEV_SECRET_FILE = "dev-secret"
 
 
@@ -101,19 +101,32 @@ class PeopleDirectory:
 class RealtimeTickets:
     """Single-use tickets for ``/ws?ticket=``, each standing for the identity that bought it.
 
-    A ticket is ``<payload>.<signature>`` (base64url): the payload names the identity, the
-    wall-clock moment the ticket expires and a fresh id; the signature is an HMAC-SHA256 under
+    A ticket is ``<payload>.<signature>`` (base64url): the payload names the identity (its
+    display name sealed), the wall-clock moment the ticket expires and a fresh id; the signature is an HMAC-SHA256 under
     a key every node derives from the secret they share (``secret``, as resume tokens), so a
     ticket bought on one node opens the socket on any other.  That it is used once, on
     whichever node, is kept by ``spent`` (``eventlog.ticket_port``: Redis when the nodes share
     one, else this process).
     """
 
-    def __init__(self, secret: bytes, spent: SpentTickets, clock: Clock, seconds: float = TICKET_SECONDS) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        spent: SpentTickets,
+        clock: Clock,
+        seconds: float = TICKET_SECONDS,
+        *,
+        seal_name: Callable[[str, str | None], str | None] | None = None,
+        opener: Opener | None = None,
+    ) -> None:
         self._key = hmac.new(secret, b"travelsense realtime ticket", hashlib.sha256).digest()
         self._spent = spent
         self._clock = clock
         self._seconds = seconds
+        # the display name goes in the ticket sealed under the person's key: a ticket is in a URL,
+        # which proxies log (None: personal data is not sealed, benchmarks)
+        self._seal_name = seal_name
+        self._opener = opener
 
     @property
     def seconds(self) -> float:
@@ -124,7 +137,8 @@ class RealtimeTickets:
 
     def issue(self, identity: Identity) -> str:
         until_ms = int((self._clock.now().timestamp() + self._seconds) * 1000)
-        fields = [identity.user_id, identity.role, identity.name, identity.expires_at, until_ms, secrets.token_hex(12)]
+        name = self._seal_name(identity.user_id, identity.name) if self._seal_name is not None else identity.name
+        fields = [identity.user_id, identity.role, name, identity.expires_at, until_ms, secrets.token_hex(12)]
         payload = _b64(orjson.dumps(fields))
         return f"{payload}.{self._signature(payload)}"
 
@@ -150,6 +164,10 @@ class RealtimeTickets:
             raise CommandRefused(ErrorCode.UNAVAILABLE, "tickets cannot be checked now, retry") from exc
         if not first:
             raise InvalidToken("ticket already used")
+        if self._opener is not None and isinstance(name, str):
+            name = self._opener.open(name)
+            if name == MASK:  # erased since: no name
+                name = None
         return Identity(user_id, role, name, expires_at)
 
 

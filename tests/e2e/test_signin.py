@@ -3,6 +3,7 @@ person picker, people listed by name, and single-use WebSocket tickets."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import stat
 import time
@@ -115,12 +116,19 @@ async def test_a_ticket_bought_on_one_node_opens_the_socket_on_another_once(
 ) -> None:
     node_a, node_b = two_nodes
     user = object_id(0x71E)
-    status, issued = node_a.request("POST", "/api/realtime/tickets", bearer=token(user, name="Ines"))
+    name = "Inês Quintela-" + "x" * 86  # as long as a display name may be
+    status, issued = node_a.request("POST", "/api/realtime/tickets", bearer=token(user, name=name))
     assert status == 201, issued
+    payload = base64.urlsafe_b64decode(issued["ticket"].split(".")[0] + "==")
+    assert b"Quintela" not in payload and "Quintela".encode("unicode_escape") not in payload  # a URL: sealed
+    status, trip = node_a.request("POST", "/api/trips", body={"title": "Porto"}, bearer=token(user, name=name))
+    assert status == 201
 
     client = Client(await websockets.connect(f"{node_b.ws_base}/ws?ticket={issued['ticket']}"))
     connected = await client.next_frame()
     assert connected["event"] == "connected" and connected["data"]["userId"] == user
+    joined = await client.request("join_trip_room", {"tripId": trip["tripId"]}, "j", "trip_room_joined")
+    assert [m["name"] for m in joined["data"]["members"]] == [name]  # the ticket's identity, name included
     await client.close()
 
     # spent on node B: refused on B and on A, the node that issued it

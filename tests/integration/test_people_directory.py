@@ -1,10 +1,12 @@
-"""``GET /api/people``'s directory (``service.signin.PeopleDirectory``) on the service layer:
-it lists only the most recently signed-in people (``--people-kept``), keeps their names
-sealed under their keys, and an erased person is no longer listed: forgotten at once where
-the erasure ran, and masked (so dropped) wherever else their name was kept."""
+"""``GET /api/people``'s directory (``service.signin.PeopleDirectory``) and the names in
+tickets, on the service layer: the directory lists only the most recently signed-in people
+(``--people-kept``), keeps their names sealed under their keys, and an erased person is no
+longer listed: forgotten at once where the erasure ran, and masked (so dropped) wherever
+else their name was kept."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from app import build
 from config import Limits, Settings
 from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_people import MemoryPeopleSeen
+from eventlog.memory_tickets import MemorySpentTickets
 from eventlog.people_port import SeenPerson
 from eventlog.ports import StoreUnavailable
 from eventlog.sealing import Opener, is_sealed
@@ -23,7 +26,7 @@ from service.auth import Identity
 from service.container import Services
 from service.pipeline import Origin
 from service.privacy import RecordSealer, person_subject
-from service.signin import PeopleDirectory
+from service.signin import PeopleDirectory, RealtimeTickets
 
 ADA, GRACE, LINUS, ADMIN = (f"{n:024x}" for n in (0xADA, 0x6ACE, 0x1105, 0xAD))
 
@@ -101,3 +104,18 @@ async def test_a_sign_in_is_noted_at_best_effort_and_the_list_says_it_is_unavail
     await people.met(signed_in(ADA, "Ada"))  # a ticket is not refused for it
     with pytest.raises(StoreUnavailable):  # GET /api/people: 503 UNAVAILABLE
         await people.everyone()
+
+
+async def test_a_ticket_carries_its_buyer_s_name_sealed_and_an_erased_buyer_s_not_at_all(tmp_path: Path) -> None:
+    """Tickets go in URLs: the name in one is sealed like the directory's (``RealtimeTickets``)."""
+    keys = CachedKeyStore(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    tickets = RealtimeTickets(
+        b"shared", MemorySpentTickets(), Now(), seal_name=RecordSealer(keys).seal_name, opener=Opener(keys)
+    )
+    ada = signed_in(ADA, "Ada Lovelace")
+    first, second = tickets.issue(ada), tickets.issue(ada)
+    assert b"Lovelace" not in base64.urlsafe_b64decode(first.split(".")[0] + "==")
+    assert await tickets.redeem(first) == ada
+    keys.destroy(person_subject(ADA))
+    assert (await tickets.redeem(second)).name is None  # erased meanwhile: no "[erased]" in the room
+    keys.close()
