@@ -36,9 +36,11 @@ from eventlog.factory import (
     open_bus,
     open_claims,
     open_key_store,
+    open_people_seen,
     open_presence,
     open_read_models,
     open_session_records,
+    open_spent_tickets,
     open_store,
 )
 from eventlog.key_cache import CachedKeyStore
@@ -64,9 +66,11 @@ from handlers.signin import DevSignInHandler, PeopleHandler, RealtimeTicketsHand
 from handlers.trips import (
     CollaboratorHandler,
     CollaboratorsHandler,
+    InviteAcceptHandler,
     MessagesHandler,
     TripEventsHandler,
     TripHandler,
+    TripInvitesHandler,
     TripsHandler,
 )
 from handlers.viewing import ViewingHandler
@@ -88,6 +92,7 @@ from service.erasure import ClosingKeys, Erasure, MessageShredder
 from service.file_limits import raise_file_limit
 from service.hub import Hub, SeatRevoked, VisibilityChanged
 from service.ids import ObjectIdFactory
+from service.invites import TripInvites
 from service.metrics import MeteredStore, Metrics, build_labels
 from service.notifications import NotificationService
 from service.operations import start_operations
@@ -197,10 +202,18 @@ async def build(
     sealer = RecordSealer(keys) if keys is not None else None
     broadcaster = Broadcaster(bus, hub.deliver, origin, sealer.seal_live if sealer is not None else None)
     shredder = MessageShredder(keys, store, sink) if keys is not None else None  # a deleted message's keys
+    # who can be invited by name: every node's on Redis, their names sealed under their keys
+    people = PeopleDirectory(
+        open_people_seen(presence, capacity=limits.people_kept),
+        clock,
+        DEMO_PEOPLE if settings.dev else (),
+        seal_name=sealer.seal_name if sealer is not None else None,
+        opener=opener,
+    )
     pipeline = Pipeline(
         store,
         read_side,
-        RecordReactions(broadcaster, shredder),
+        RecordReactions(broadcaster, shredder, people),
         clock,
         new_id,
         store_timeout=limits.store_timeout_seconds,
@@ -223,10 +236,11 @@ async def build(
     notifications = NotificationService(read_side, pipeline, new_id)
     node = presence.instance if presence is not None else origin  # as session records name this process
     liveness = presence if presence is not None else LocalLiveness(node)
+    shared_secret = resume_secret(settings)  # every node's, so a token or ticket is good on any of them
     resumer = None
     if limits.resume_window_seconds > 0:
         resumer = SessionResumer(
-            session_records, liveness, clock, secret=resume_secret(settings), window=limits.resume_window_seconds
+            session_records, liveness, clock, secret=shared_secret, window=limits.resume_window_seconds
         )
     announcements = AnnouncementService(read_side, pipeline, clock, store_timeout=limits.store_timeout_seconds)
     # one order of a session's holders for every node, kept as long as a resume may come
@@ -297,6 +311,15 @@ async def build(
         opener=opener,
         erasure=Erasure(keys, pipeline, store, read_side, sink) if keys is not None else None,
         shredder=shredder,
+        tickets=RealtimeTickets(
+            shared_secret,
+            open_spent_tickets(presence),
+            clock,
+            seal_name=sealer.seal_name if sealer is not None else None,
+            opener=opener,
+        ),
+        people=people,
+        invites=TripInvites(shared_secret, clock, trips, pipeline, seconds=limits.invite_hours * 3600),
     )
     services.followers.append(asyncio.ensure_future(rooms.follow(revocations, roster_news, visibility)))
     retention = SessionRetention(
@@ -368,8 +391,8 @@ def make_app(services: Services) -> tornado.web.Application:
         services.lifecycle,
         services.opener.dumps if services.opener is not None else orjson.dumps,
     )
-    people = PeopleDirectory(DEMO_PEOPLE if settings.dev else ())
-    tickets = RealtimeTickets(services.clock)
+    people = services.people
+    tickets = services.tickets
     trips = {"edge": edge, "trips": services.trips}
     history = {"edge": edge, "history": services.history}
     admin = {"edge": edge, "admin": services.admin}
@@ -407,6 +430,8 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}", TripHandler, {**trips, "history": services.history}),
         (rf"/api/trips/{OBJECT_ID}/collaborators", CollaboratorsHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/collaborators/{OBJECT_ID}", CollaboratorHandler, trips),
+        (rf"/api/trips/{OBJECT_ID}/invites", TripInvitesHandler, {"edge": edge, "invites": services.invites}),
+        (r"/api/invites/accept", InviteAcceptHandler, {"edge": edge, "invites": services.invites}),
         (rf"/api/trips/{OBJECT_ID}/messages", MessagesHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/events", TripEventsHandler, trips),
         (rf"/api/trips/{OBJECT_ID}/messages/{OBJECT_ID}", MessageHandler, trips),

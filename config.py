@@ -72,6 +72,8 @@ class Limits:
     resume_window_seconds: float = 120.0  # how long after a drop a session may be resumed (0: never)
     presence_grace_seconds: float = 10.0  # a dropped connection is shown gone after this long without a resume
     notification_cache_mib: int = 16  # recent users' notifications a node holds; the least recently used go past it
+    people_kept: int = 1000  # people listed by /api/people (who signed in lately); the least recent are forgotten
+    invite_hours: float = 168.0  # how long a trip's invite link works
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,8 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--resume-window": ("resume_window_seconds", "RESUME_WINDOW", float),
     "--presence-grace": ("presence_grace_seconds", "PRESENCE_GRACE", float),
     "--notification-cache": ("notification_cache_mib", "NOTIFICATION_CACHE", int),
+    "--people-kept": ("people_kept", "PEOPLE_KEPT", int),
+    "--invite-hours": ("invite_hours", "INVITE_HOURS", float),
 }
 
 
@@ -449,6 +453,8 @@ _LIMIT_HELP = {
     "session_retention_seconds": "seconds between runs of the session retention job (one node at a time)",
     "resume_window_seconds": "seconds after a drop within which a session may be resumed (0: never)",
     "presence_grace_seconds": "seconds a dropped connection (or a dead node's member) stays listed, awaiting a resume",
+    "people_kept": "people /api/people lists to invite by name: the most recently signed in",
+    "invite_hours": "hours a trip's invite link works",
     "rate_burst": "inbound events per connection: burst",
     "rate_per_second": "inbound events per connection: per second",
     "typing_burst": "typing events per connection: burst",

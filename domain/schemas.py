@@ -234,6 +234,7 @@ REST_BODIES: dict[str, dict[str, Any]] = {
         "message": {"type": "string", "required": True, "coerce": _strip, "minlength": 1, "maxlength": 1000},
     },
     "dev_sign_in": {"userId": REQUIRED_ID},
+    "accept_invite": {"invite": {"type": "string", "required": True, "minlength": 1, "maxlength": 512}},
     "viewing": {"itemId": {**OBJECT_ID, "required": True, "nullable": True}},
     "broadcast": {
         "message": {"type": "string", "required": True, "minlength": 1, "maxlength": 1000, "nonblank": True},

@@ -11,15 +11,19 @@ from domain.room import RosterNews
 from eventlog.claims import MemoryClaims
 from eventlog.key_cache import CachedKeyStore
 from eventlog.memory_bus import InProcessBus
+from eventlog.memory_people import MemoryPeopleSeen
+from eventlog.memory_tickets import MemorySpentTickets
 from eventlog.ports import EventBus, EventStore, StoreError, StoreMissing
 from eventlog.sealing import Opener
 from eventlog.sqlite_store import SqliteEventStore, sqlite_path
 
 if TYPE_CHECKING:
     from eventlog.mongo_store import MongoEventStore
+    from eventlog.people_port import PeopleSeen
     from eventlog.read_model_port import ReadModelSink
     from eventlog.redis_presence import RedisPresence
     from eventlog.session_port import SessionClaims, SessionRecords
+    from eventlog.ticket_port import SpentTickets
 
 
 def open_store(
@@ -121,6 +125,26 @@ def open_claims(presence: RedisPresence | None, *, ttl: float) -> SessionClaims:
     from eventlog.redis_claims import RedisClaims  # imported only when asked for
 
     return RedisClaims(presence.client, presence.prefix, ttl=ttl)
+
+
+def open_people_seen(presence: RedisPresence | None, *, capacity: int) -> PeopleSeen:
+    """Who signed in lately (``eventlog.people_port``), the ``capacity`` most recent: on the
+    shared Redis when there is one (every node's, kept across restarts); else in this process."""
+    if presence is None:
+        return MemoryPeopleSeen(capacity)
+    from eventlog.redis_people import RedisPeopleSeen  # imported only when asked for
+
+    return RedisPeopleSeen(presence.client, presence.prefix, capacity)
+
+
+def open_spent_tickets(presence: RedisPresence | None) -> SpentTickets:
+    """Which WebSocket tickets were used (``eventlog.ticket_port``): on the shared Redis when
+    there is one, so a ticket is spent once on every node; else in this process."""
+    if presence is None:
+        return MemorySpentTickets()
+    from eventlog.redis_tickets import RedisSpentTickets  # imported only when asked for
+
+    return RedisSpentTickets(presence.client, presence.prefix)
 
 
 def memory_key_store() -> CachedKeyStore:

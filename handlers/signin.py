@@ -25,8 +25,8 @@ class PeopleHandler(ApiHandler):
 
     async def get(self) -> None:
         async def read() -> None:
-            self.people.met(self.authenticate())
-            self.send_json({"people": [person.view() for person in self.people.everyone()]})
+            await self.people.met(self.authenticate())
+            self.send_json({"people": [person.view() for person in await self.people.everyone()]})
 
         await self.answer(read)
 
@@ -42,7 +42,7 @@ class RealtimeTicketsHandler(ApiHandler):
     async def post(self) -> None:
         async def issue() -> None:
             identity = self.authenticate()
-            self.people.met(identity)
+            await self.people.met(identity)
             self.send_json({"ticket": self.tickets.issue(identity), "expiresIn": self.tickets.seconds}, 201)
 
         await self.answer(issue)

@@ -9,6 +9,7 @@ from domain.chat_notes import noted_view
 from domain.errors import CommandRefused, ErrorCode
 from handlers.base import ApiHandler
 from handlers.bounded import RestEdge
+from service.invites import TripInvites
 from service.trip_history import TripHistory
 from service.trips import TripService
 
@@ -119,3 +120,36 @@ class TripEventsHandler(TripApiHandler):
             self.send_json({"events": events, "next": next_cursor})
 
         await self.answer(read)
+
+
+class TripInvitesHandler(ApiHandler):
+    """``POST /api/trips/{tripId}/invites``: an invite link to the trip (``service.invites``)."""
+
+    def initialize(self, edge: RestEdge, invites: TripInvites) -> None:
+        self.edge = edge
+        self.invites = invites
+
+    async def post(self, trip_id: str) -> None:
+        async def create() -> None:
+            identity = self.authenticate()
+            invite = await self.invites.create(self.origin, identity, self.path_id(trip_id, "tripId"))
+            self.send_json(invite.view(), 201)
+
+        await self.answer(create, command="create_invite")
+
+
+class InviteAcceptHandler(ApiHandler):
+    """``POST /api/invites/accept`` ``{invite}``: the caller joins the invite's trip as a collaborator."""
+
+    def initialize(self, edge: RestEdge, invites: TripInvites) -> None:
+        self.edge = edge
+        self.invites = invites
+
+    async def post(self) -> None:
+        async def accept() -> None:
+            identity = self.authenticate()
+            body = schemas.check_body("accept_invite", self.json_body())
+            trip = await self.invites.accept(self.origin, identity, body["invite"])
+            self.send_json(trip.to_json())
+
+        await self.answer(accept, command="accept_invite")

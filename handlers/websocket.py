@@ -135,11 +135,13 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         try:
             ticket = self.get_query_argument("ticket", None)
             if ticket is not None and self.tickets is not None:
-                self.identity = self.tickets.redeem(ticket)
+                self.identity = await self.tickets.redeem(ticket)  # any node's, once (service.signin)
             else:
                 self.identity = self.verifier.verify(self.get_query_argument("token", None))
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
+        except CommandRefused as exc:  # whether the ticket was used cannot be known now
+            return self._refuse(503, exc.code.value, exc.message)
         user, ip = self.identity.user_id, self.request.remote_ip or ""
         refusal = admission.admit(user, ip)
         if refusal is not None:

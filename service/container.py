@@ -20,6 +20,7 @@ from service.directory import ConnectionDirectory
 from service.erasure import Erasure, MessageShredder
 from service.hub import Hub
 from service.ids import ObjectIdFactory
+from service.invites import TripInvites
 from service.metrics import MeteredStore, Metrics
 from service.notifications import NotificationService
 from service.pipeline import Pipeline
@@ -27,6 +28,7 @@ from service.presence import RoomRosters
 from service.rooms import RoomService
 from service.session import SessionServices
 from service.sessions import SessionService
+from service.signin import PeopleDirectory, RealtimeTickets
 from service.trip_history import TripHistory
 from service.trips import TripService
 
@@ -65,6 +67,9 @@ class Services:
     admission: Admission
     history: TripHistory
     sessions: SessionService
+    tickets: RealtimeTickets  # WebSocket tickets, good on any node, once
+    people: PeopleDirectory  # who can be invited by name
+    invites: TripInvites  # invite links to trips
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     closing: list[Closeable] = field(default_factory=list)  # more adapters, closed after the bus, in order

@@ -4,20 +4,34 @@ WebSocket tickets, and the ``--dev`` signing secret kept beside the store.
 A browser that opens ``/ws?token=JWT`` leaves its long-lived token in the
 address of every failed upgrade it logs; a ticket is what goes there instead:
 bought over REST with the bearer token, good for one upgrade within
-``TICKET_SECONDS``, on the node that issued it.
+``TICKET_SECONDS``, on any node (``RealtimeTickets``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
+from domain.errors import CommandRefused, ErrorCode
+from eventlog.people_port import PeopleSeen, SeenPerson
+from eventlog.ports import StoreUnavailable
+from eventlog.sealing import MASK, Opener
+from eventlog.ticket_port import SpentTickets
 from service.auth import Identity, InvalidToken
 from service.clock import Clock
 
 TICKET_SECONDS = 30.0
+log = logging.getLogger("travelsense.signin")
+MAX_TICKET_LENGTH = 2048  # a long (sealed) display name makes a long ticket; far longer is not one of ours
 DEV_SECRET_FILE = "dev-secret"
 
 
@@ -32,51 +46,133 @@ class Person:
 
 
 class PeopleDirectory:
-    """Who can be invited by name: the demo people (``--dev``) and everyone who
-    signed in on this node since it started (their token's ``name``)."""
+    """Who can be invited by name: the demo people (``--dev``) and the people who signed in
+    lately (their token's ``name``), the most recent ones only (``eventlog.people_port``:
+    every node's on a shared Redis, kept across restarts; else this node's).
 
-    def __init__(self, known: tuple[Person, ...] = ()) -> None:
-        self._people: dict[str, Person] = {person.user_id: person for person in known}
+    Names are handed to the port sealed under each person's key (``seal_name``), so an
+    erased person's name masks wherever it is kept, on every node: it is dropped (and
+    forgotten) when read, and forgotten at once by the node that erased them
+    (``service.reactions``)."""
+
+    def __init__(
+        self,
+        seen: PeopleSeen,
+        clock: Clock,
+        known: tuple[Person, ...] = (),
+        *,
+        seal_name: Callable[[str, str | None], str | None] | None = None,
+        opener: Opener | None = None,
+    ) -> None:
+        self._seen = seen
+        self._clock = clock
         self._demo = tuple(known)
+        self._seal_name = seal_name  # None: personal data is not sealed (benchmarks)
+        self._opener = opener
 
-    def met(self, identity: Identity) -> None:
-        if identity.name and identity.user_id not in self._people:
-            self._people[identity.user_id] = Person(identity.user_id, identity.name, identity.role)
+    async def met(self, identity: Identity) -> None:
+        if not identity.name:
+            return
+        name = self._seal_name(identity.user_id, identity.name) if self._seal_name is not None else identity.name
+        assert name is not None
+        try:
+            await self._seen.saw(SeenPerson(identity.user_id, name, identity.role), self._clock.now().timestamp())
+        except StoreUnavailable:  # best effort: a ticket or the list is not refused for it
+            log.warning("the people directory is unavailable: a sign-in was not noted")
 
-    def everyone(self) -> list[Person]:
-        return sorted(self._people.values(), key=lambda person: (person.name.casefold(), person.user_id))
+    async def everyone(self) -> list[Person]:
+        people = {person.user_id: person for person in self._demo}
+        for seen in await self._seen.recent():
+            name = self._opener.open(seen.name) if self._opener is not None else seen.name
+            if not isinstance(name, str) or name == MASK:  # erased: their key is gone
+                await self._seen.forget(seen.user_id)
+                continue
+            people.setdefault(seen.user_id, Person(seen.user_id, name, seen.role))
+        return sorted(people.values(), key=lambda person: (person.name.casefold(), person.user_id))
+
+    async def forget(self, user_id: str) -> None:
+        """An erased person: no longer listed, on any node sharing the port."""
+        await self._seen.forget(user_id)
 
     def demo(self) -> tuple[Person, ...]:
         return self._demo
 
 
 class RealtimeTickets:
-    """Single-use tickets for ``/ws?ticket=``, each standing for the identity that bought it."""
+    """Single-use tickets for ``/ws?ticket=``, each standing for the identity that bought it.
 
-    def __init__(self, clock: Clock, seconds: float = TICKET_SECONDS) -> None:
+    A ticket is ``<payload>.<signature>`` (base64url): the payload names the identity (its
+    display name sealed), the wall-clock moment the ticket expires and a fresh id; the signature is an HMAC-SHA256 under
+    a key every node derives from the secret they share (``secret``, as resume tokens), so a
+    ticket bought on one node opens the socket on any other.  That it is used once, on
+    whichever node, is kept by ``spent`` (``eventlog.ticket_port``: Redis when the nodes share
+    one, else this process).
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        spent: SpentTickets,
+        clock: Clock,
+        seconds: float = TICKET_SECONDS,
+        *,
+        seal_name: Callable[[str, str | None], str | None] | None = None,
+        opener: Opener | None = None,
+    ) -> None:
+        self._key = hmac.new(secret, b"travelsense realtime ticket", hashlib.sha256).digest()
+        self._spent = spent
         self._clock = clock
         self._seconds = seconds
-        self._open: dict[str, tuple[Identity, float]] = {}
-
-    def issue(self, identity: Identity) -> str:
-        now = self._clock.monotonic()
-        self._open = {key: held for key, held in self._open.items() if held[1] > now}
-        ticket = secrets.token_urlsafe(24)
-        self._open[ticket] = (identity, now + self._seconds)
-        return ticket
+        # the display name goes in the ticket sealed under the person's key: a ticket is in a URL,
+        # which proxies log (None: personal data is not sealed, benchmarks)
+        self._seal_name = seal_name
+        self._opener = opener
 
     @property
     def seconds(self) -> float:
         return self._seconds
 
-    def redeem(self, ticket: str) -> Identity:
-        held = self._open.pop(ticket, None)
-        if held is None:
-            raise InvalidToken("unknown or used ticket")
-        identity, until = held
-        if until <= self._clock.monotonic():
+    def _signature(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+    def issue(self, identity: Identity) -> str:
+        until_ms = int((self._clock.now().timestamp() + self._seconds) * 1000)
+        name = self._seal_name(identity.user_id, identity.name) if self._seal_name is not None else identity.name
+        fields = [identity.user_id, identity.role, name, identity.expires_at, until_ms, secrets.token_hex(12)]
+        payload = _b64(orjson.dumps(fields))
+        return f"{payload}.{self._signature(payload)}"
+
+    async def redeem(self, ticket: str) -> Identity:
+        """The identity a ticket stands for, spending it; ``InvalidToken`` for a forged, expired
+        or used ticket, ``CommandRefused(UNAVAILABLE)`` when whether it was used cannot be known."""
+        if len(ticket) > MAX_TICKET_LENGTH or not ticket.isascii() or ticket.count(".") != 1:
+            raise InvalidToken("not a ticket")
+        payload, signature = ticket.split(".")
+        if not hmac.compare_digest(signature, self._signature(payload)):
+            raise InvalidToken("not a ticket of this service")
+        try:
+            fields = orjson.loads(base64.urlsafe_b64decode(payload + "=="))
+            user_id, role, name, expires_at, until_ms, ticket_id = fields
+        except (ValueError, TypeError) as exc:  # signed by us, so never expected: refused all the same
+            raise InvalidToken("not a ticket") from exc
+        left = until_ms / 1000 - self._clock.now().timestamp()
+        if left <= 0:
             raise InvalidToken("ticket expired")
-        return identity
+        try:
+            first = await self._spent.spend(ticket_id, left)
+        except StoreUnavailable as exc:
+            raise CommandRefused(ErrorCode.UNAVAILABLE, "tickets cannot be checked now, retry") from exc
+        if not first:
+            raise InvalidToken("ticket already used")
+        if self._opener is not None and isinstance(name, str):
+            name = self._opener.open(name)
+            if name == MASK:  # erased since: no name
+                name = None
+        return Identity(user_id, role, name, expires_at)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def dev_secret_path(store_url: str) -> Path:

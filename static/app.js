@@ -98,6 +98,7 @@ const KEY = {
   hidden: 'ts.hiddenPresence',
   presence: 'ts.presence',
   openTrip: 'ts.openTrip',
+  invite: 'ts.invite', // an invite link's, kept until signed in
 };
 const ACK_TIMEOUT_MS = 15_000;
 const MAX_ATTEMPTS = 6;
@@ -138,7 +139,6 @@ const S = {
   viewing: {}, // userId -> {itemId, until}: what others have open
   myViewing: { itemId: null, sentAt: 0 }, // what this page last told the room
   outboxRev: 0,
-  ticketMisses: 0, // socket addresses tried since the last `connected`
   outboxStored: null, // the outbox as last stored
 };
 const keep = new LocalKeep(globalThis.localStorage);
@@ -287,8 +287,10 @@ function signIn(token, { tripId = null } = {}) {
 
   notes.refreshUnread();
   loadPeople();
+  const invite = store.get(sessionStorage, KEY.invite);
   const target = tripId || (sameUser ? S.room?.tripId : null);
-  if (target) openTrip(target);
+  if (invite) joinByInvite(invite);
+  else if (target) openTrip(target);
   renderAll();
   return true;
 }
@@ -334,11 +336,8 @@ function renderUserChip() {
 /** The socket's address with a single-use ticket: the long-lived token never goes in a URL. */
 async function wsUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  // A ticket is good on the node that issued it: behind a balancer without sticky
-  // sessions the upgrade may land elsewhere, so after two tickets in a row that
-  // did not get us connected, the token form is used.
-  const qs = new URLSearchParams(S.ticketMisses >= 2 ? { token: S.token || '' } : { ticket: (await api.ticket()).ticket });
-  S.ticketMisses += 1;
+  // A ticket is good on any node, once: the upgrade may land on any node behind a balancer.
+  const qs = new URLSearchParams({ ticket: (await api.ticket()).ticket });
   if (S.hidden) qs.set('presence', 'hidden');
   for (const [key, value] of Object.entries(resumeQuery(S.resume, S.room))) qs.set(key, value);
   return `${proto}://${location.host}/ws?${qs}`;
@@ -446,7 +445,6 @@ function onFrame(frame, connId) {
       S.readyConn = connId;
       S.dropCode = null;
       S.offline = false;
-      S.ticketMisses = 0;
       connectivity.heard();
       setStatus('connected', 'connected');
       conn.settled();
@@ -715,6 +713,8 @@ function openTrip(rawId) {
     socket.send({ event: ClientEvent.LEAVE, data: { tripId: S.room.tripId }, ref: newRef('l') });
   }
   S.room = createRoom(tripId);
+  el.inviteLink.hidden = true; // the last trip's link is not this one's
+  el.inviteLink.value = '';
   drafts.forgetRestored();
   S.viewing = {};
   S.myViewing = { itemId: null, sentAt: 0 };
@@ -834,6 +834,44 @@ async function addCollaborator(userId) {
     notify({ kind: 'success', title: 'Invited', body: `${S.people[id] || 'They'} can now open this trip.` });
   } catch (err) {
     errorToast('Could not add the collaborator', err);
+  }
+}
+
+/** The trip's invite link: on the clipboard where the browser allows, and in a box to copy from. */
+async function copyInviteLink() {
+  if (!S.room) return;
+  try {
+    const made = await api.createInvite(S.room.tripId);
+    const link = `${location.origin}/?invite=${encodeURIComponent(made.invite)}`;
+    el.inviteLink.value = link;
+    el.inviteLink.hidden = false;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(link);
+      copied = true;
+    } catch {
+      el.inviteLink.focus();
+      el.inviteLink.select();
+    }
+    const until = new Date(made.expiresAt).toLocaleDateString(undefined, { day: 'numeric', month: 'long' });
+    notify({
+      kind: 'success',
+      title: copied ? 'Invite link copied' : 'Invite link ready: copy it from the box',
+      body: `Anyone signed in who opens it joins this trip, until ${until}.`,
+    });
+  } catch (err) {
+    errorToast('Could not make an invite link', err);
+  }
+}
+
+async function joinByInvite(invite) {
+  store.set(sessionStorage, KEY.invite, null); // one try: a refused link is not tried again on reload
+  try {
+    const trip = await api.acceptInvite(invite);
+    notify({ kind: 'success', title: 'You joined the trip', body: `“${trip.title}”: plan it together from here.` });
+    openTrip(trip.tripId);
+  } catch (err) {
+    errorToast('Could not join with this invite link', err);
   }
 }
 
@@ -1205,7 +1243,7 @@ const ELEMENTS = {
   tokenInput: 'token-input', workspace: 'workspace',
   tripIdInput: 'trip-id-input', createTitle: 'create-trip-title', recent: 'recent-trips', tripTitle: 'trip-title',
   tripVersion: 'trip-version', tripSeq: 'trip-seq', memberList: 'member-list', collabList: 'collaborator-list',
-  inviteSelect: 'invite-person', boardBody: 'board-body', dayList: 'day-list',
+  inviteSelect: 'invite-person', inviteLink: 'invite-link', boardBody: 'board-body', dayList: 'day-list',
   constraintList: 'constraint-list', outboxList: 'outbox-list', addDayDate: 'add-day-date', addDayTitle: 'add-day-title',
   chatLog: 'chat-log', chatInput: 'chat-input', chatType: 'chat-type', chatSend: 'chat-send', chatCount: 'chat-count',
   typing: 'typing-indicator', conflict: 'conflict-panel', tokenDialog: 'token-dialog', toastArea: 'toast-area',
@@ -1235,6 +1273,7 @@ function wire() {
   onSubmit('open-trip-form', () => openTrip(el.tripIdInput.value));
   onSubmit('create-trip-form', () => createTrip(el.createTitle.value));
   onSubmit('add-collaborator-form', () => addCollaborator(el.inviteSelect.value));
+  $('copy-invite-link').addEventListener('click', copyInviteLink);
   onSubmit('add-day-form', addDay);
   onSubmit('add-constraint-form', addConstraint);
   onSubmit('chat-form', sendChat);
@@ -1332,6 +1371,12 @@ function boot() {
   const url = new URL(location.href);
   const urlToken = url.searchParams.get('token');
   const urlTrip = url.searchParams.get('trip');
+  const urlInvite = url.searchParams.get('invite');
+  if (urlInvite) {
+    store.set(sessionStorage, KEY.invite, urlInvite); // joined once signed in (the picker may come first)
+    url.searchParams.delete('invite');
+    history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
   if (urlToken) {
     store.set(sessionStorage, KEY.token, urlToken);
     setTripInUrl(urlTrip); // keep the token out of history and screenshots

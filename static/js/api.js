@@ -66,6 +66,13 @@ export class Api {
   addCollaborator(tripId, userId) {
     return this.request('POST', `/api/trips/${encodeURIComponent(tripId)}/collaborators`, { userId });
   }
+  /** An invite link's invite: whoever opens the link, signed in, joins the trip. */
+  createInvite(tripId) {
+    return this.request('POST', `/api/trips/${encodeURIComponent(tripId)}/invites`);
+  }
+  acceptInvite(invite) {
+    return this.request('POST', '/api/invites/accept', { invite });
+  }
   removeCollaborator(tripId, userId) {
     return this.request('DELETE', `/api/trips/${encodeURIComponent(tripId)}/collaborators/${encodeURIComponent(userId)}`);
   }

@@ -39,6 +39,25 @@ def start(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
             server.stop()
 
 
+@pytest.fixture
+def two_nodes(tmp_path: Path, redis_url: str, prefix: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two nodes on one store and one Redis, as behind a round-robin balancer."""
+    store = f"sqlite:///{tmp_path}/events.db"
+    pair = [
+        ServerProcess(store, args=["--redis", redis_url, "--redis-prefix", prefix, "--node-id", name])
+        for name in ("node-a", "node-b")
+    ]
+    try:
+        for node in pair:
+            node.start(tmp_path, wait=False)
+        for node in pair:
+            node.wait_ready()
+        yield pair[0], pair[1]
+    finally:
+        for node in pair:
+            node.stop()
+
+
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for a module whose tests each make their own trips and users."""

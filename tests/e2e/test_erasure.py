@@ -1,5 +1,5 @@
 """Erasing a person (#19) against a real server, on each store: a person chats, writes
-into a trip and connects from an address; after ``POST /api/realtime/erasures/{id}``
+into a trip, connects from an address and is listed to invite by name; after ``POST /api/realtime/erasures/{id}``
 nothing of theirs is found in the store's bytes (SQLite files with the WAL, every
 MongoDB collection through the driver), in Redis, in exports or in any REST answer,
 while the log still verifies, replays equal and the other person's data reads as
@@ -85,6 +85,7 @@ def rest_answers(server: ServerProcess, trip_id: str) -> bytes:
         ("/api/audit/events?limit=1000", admin),
         (f"/api/audit/events?userId={ADA}&limit=1000", admin),
         ("/api/realtime/connections", admin),
+        ("/api/people", grace),
     ]:
         status, body = server.request("GET", path, bearer=bearer)
         assert status == 200, (path, body)
@@ -127,7 +128,9 @@ async def test_an_erased_person_is_gone_from_every_store_answer_and_export_and_t
         )
         assert done["event"] == "trip_updated", done
         await grace.request("chat_message", {"tripId": trip_id, "message": GRACE_CHAT}, "c2", "chat_message")
-        live = redis_bytes(redis_url, prefix)  # while everyone is connected
+        status, people = server.request("GET", "/api/people", bearer=ada_token)  # as the page does: Ada is listed
+        assert status == 200 and {"userId": ADA, "name": ADA_SECRETS[0]} in people["people"], people
+        live = redis_bytes(redis_url, prefix)  # while everyone is connected and listed by name
         for secret in [*ADA_SECRETS, ADA_AGENT, GRACE_CHAT, GRACE_IP]:
             assert secret.encode() not in live, secret
         before = rest_answers(server, trip_id)
@@ -143,6 +146,8 @@ async def test_an_erased_person_is_gone_from_every_store_answer_and_export_and_t
         for secret in [*ADA_SECRETS, ADA_AGENT]:
             assert secret.encode() not in after, secret
         assert GRACE_CHAT.encode() in after and b"[erased]" in after
+        status, people = server.request("GET", "/api/people", bearer=token(GRACE, name="Grace"))
+        assert [p["userId"] for p in people["people"]] == [GRACE]  # Ada forgotten, not listed as "[erased]"
         status, shown = server.request("GET", f"/api/trips/{trip_id}", bearer=token(GRACE, name="Grace"))
         assert shown["title"] == "[erased]"
         (day_shown,) = shown["days"]  # the structure stays: the day, its date, its activity

@@ -44,6 +44,7 @@ BODY_RULES = {
     "restoreTrip": "restore_trip",
     "editTripMessage": "edit_message",
     "markTripChatRead": "mark_chat_read",
+    "acceptTripInvite": "accept_invite",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
