@@ -176,3 +176,24 @@ def test_the_cache_is_bounded_by_generations() -> None:
     assert lately.get("read") == 1  # read: young again
     lately.put("new", 3)  # the old generation (the unread one) is dropped
     assert lately.get("read") == 1 and lately.get("unread") is None and lately.get("new") == 3
+
+
+def test_keys_made_many_at_once_are_destroyed_one_by_one(make_keys: KeyStoreFactory) -> None:
+    keys = make_keys()
+    made = keys.create("msg", 4)
+    assert keys.destroy_key(made[1].key_id) and not keys.destroy_key(made[1].key_id)
+    assert make_keys().find([k.key_id for k in made]) == {k.key_id: k for k in made if k is not made[1]}
+    for key in (made[0], made[2], made[3]):
+        assert keys.destroy_key(key.key_id)
+    assert make_keys().find([k.key_id for k in made]) == {}
+    more = keys.create("msg", 3)
+    assert sorted(keys.destroy("msg")) == sorted(k.key_id for k in more)
+
+
+def test_a_batch_keys_destroyed_bytes_are_left_nowhere(tmp_path: Path) -> None:
+    keys = SqliteKeyStore(str(tmp_path / "events.keys.db"))
+    doomed, kept = keys.create("msg", 2)
+    keys.destroy_key(doomed.key_id)
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("events.keys.db"))
+    keys.close()
+    assert doomed.material not in files and kept.material in files
