@@ -1,11 +1,15 @@
 """A bounded in-memory cache in front of a ``KeyStore`` (itself one).
 
 Keys found are kept for ``ttl`` seconds (the least recently used dropped past
-``capacity``, half of it at a time: ``Recent``), so a key another process destroyed stops opening here within
-``ttl``; a key found missing stays missing (a destroyed key never returns).
+``capacity``, half of it at a time: ``Recent``), so a key another process
+destroyed stops opening here within ``ttl``; a key found missing stays missing
+(a destroyed key never returns).
 Chat message keys come from a pool made ``pool_size`` at a time, refilled in a
 thread of its own once half of it is used, so posting a message writes no key
-and waits for no write (unless the pool ran dry).
+and waits for no write (unless the pool ran dry).  ``fetch`` reads keys ahead in
+a thread of its own, within ``fetch_timeout``, so that the event loop opens a
+message from another node (its own key never seen here) without a read of the
+store on the loop (``service/hub.py``, ``Hub.deliver_from_bus``).
 """
 
 from __future__ import annotations
