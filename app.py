@@ -164,7 +164,11 @@ async def build(
     clock = SystemClock()
     new_id = ObjectIdFactory()
     # personal data sealed under per-person keys kept apart from the log (service/privacy.py)
-    keys = None if settings.plain_personal_data else key_store or open_key_store(settings.store_url)
+    keys = (
+        None
+        if settings.plain_personal_data
+        else key_store or open_key_store(settings.store_url, timeout=limits.store_timeout_seconds)
+    )
     opener = Opener(keys) if keys is not None else None
     sink = open_read_models(settings.store_url, opener)  # MongoDB: trips, chat and notifications as collections too
     writer = ReadModelWriter(sink) if sink is not None else None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from domain.room import RosterNews
 from eventlog.claims import MemoryClaims
-from eventlog.key_cache import CachedKeyStore
+from eventlog.key_cache import FETCH_TIMEOUT, CachedKeyStore
 from eventlog.memory_bus import InProcessBus
 from eventlog.memory_people import MemoryPeopleSeen
 from eventlog.memory_tickets import MemorySpentTickets
@@ -154,17 +154,18 @@ def memory_key_store() -> CachedKeyStore:
     return CachedKeyStore(MemoryKeyStore())
 
 
-def open_key_store(url: str) -> CachedKeyStore:
+def open_key_store(url: str, *, timeout: float = FETCH_TIMEOUT) -> CachedKeyStore:
     """The data keys of the log at a store URL, behind the cache: a SQLite file of their own
-    beside the log's (``events.keys.db``), or a MongoDB collection of their own (``data_keys``)."""
+    beside the log's (``events.keys.db``), or a MongoDB collection of their own (``data_keys``).
+    ``timeout``: how long a read ahead (``CachedKeyStore.fetch``) waits for the store."""
     if url.startswith("sqlite:///"):
         from eventlog.sqlite_keys import SqliteKeyStore, keys_path
 
-        return CachedKeyStore(SqliteKeyStore(keys_path(sqlite_path(url))))
+        return CachedKeyStore(SqliteKeyStore(keys_path(sqlite_path(url))), fetch_timeout=timeout)
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_keys import MongoKeyStore  # imported only when asked for
 
-        return CachedKeyStore(MongoKeyStore(url))
+        return CachedKeyStore(MongoKeyStore(url), fetch_timeout=timeout)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 

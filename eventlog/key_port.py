@@ -9,8 +9,10 @@ was made after an erasure); destroying the subject destroys them all.
 
 The calls are synchronous: the SQLite adapter reads a local file, the MongoDB
 adapter makes one round trip, and ``eventlog/key_cache.py`` sits in front of
-both, so the hot paths meet the store only for a key they have not seen.  A KMS
-can take an adapter's place behind the same calls.
+both, so the hot paths meet the store only for a key they have not seen, and
+the event loop reads those ahead in a thread (``CachedKeyStore.fetch``, bounded
+by the store timeout) before opening what needs them.  A KMS can take an
+adapter's place behind the same calls.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ refuses control characters), so a plaintext value from an older log is never
 taken for a sealed one: older logs load as they are.
 
 ``Opener.open`` gives a JSON value back with every sealed value opened, or
-replaced by ``MASK`` when one of its keys is gone.  Sealing happens once, when a
+replaced by ``MASK`` when one of its keys is gone.  A key not held is read from the
+store on the calling thread; the event loop's callers read ahead first
+(``Opener.unheld`` and ``Opener.fetch``: the hub, for messages from other nodes).  Sealing happens once, when a
 record is built; opening where data leaves the process (frames, REST answers,
 exports, mirrored read models).
 """
@@ -22,12 +24,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from eventlog.key_cache import MESSAGE_SUBJECT, Recent
 from eventlog.key_port import DataKey
 
 SEALED = "\x1e"
@@ -51,6 +54,14 @@ class KeyFinder(Protocol):
     def held(self, key_id: str) -> DataKey | None:
         """The key if this process holds it now, None if it is known destroyed; raises
         ``LookupError`` when only ``find`` can tell (a read of the store)."""
+        ...
+
+    def unheld(self, key_ids: Iterable[str]) -> list[str]:
+        """Those of ``key_ids`` that ``held`` cannot tell about."""
+        ...
+
+    async def fetch(self, key_ids: Iterable[str]) -> None:
+        """Hold the keys of ``key_ids``, read off the event loop (``StoreUnavailable`` past a timeout)."""
         ...
 
 
@@ -83,19 +94,20 @@ class _Ciphers:
     destroyed key's cipher is never used again: ``_open_one`` checks its keys first."""
 
     def __init__(self) -> None:
-        self._held: dict[str, AESGCM] = {}  # oldest first (a hot path: no LRU bookkeeping)
+        self._held: Recent[str, AESGCM] = Recent(_CIPHERS_CACHED)
 
     def get(self, ids: str, keys: Sequence[DataKey]) -> AESGCM:
         cipher = self._held.get(ids)
         if cipher is None:
             if len(keys) == 1:
-                material = keys[0].material
+                cipher = AESGCM(keys[0].material)
             else:
-                material = hashlib.sha256(b"".join([k.material for k in keys])).digest()
-            held = self._held
-            if len(held) >= _CIPHERS_CACHED:
-                del held[next(iter(held))]
-            cipher = held[ids] = AESGCM(material)
+                cipher = AESGCM(hashlib.sha256(b"".join([k.material for k in keys])).digest())
+                if keys[-1].subject == MESSAGE_SUBJECT:
+                    # one message's: used about once, and thousands of them kept alive cost more
+                    # (their memory churned) than making each anew (~0.5 µs)
+                    return cipher
+            self._held.put(ids, cipher)
         return cipher
 
 
@@ -132,13 +144,10 @@ class _Recent:
     checked first: a destroyed key masks it all the same)."""
 
     def __init__(self) -> None:
-        self._held: dict[str, JSON] = {}
+        self._held: Recent[str, JSON] = Recent(_RECENT_KEPT)
 
     def keep(self, sealed: str, value: JSON) -> None:
-        held = self._held
-        if len(held) >= _RECENT_KEPT:
-            del held[next(iter(held))]
-        held[sealed] = value
+        self._held.put(sealed, value)
 
     def get(self, sealed: str) -> JSON:
         return self._held.get(sealed)
@@ -239,6 +248,21 @@ class Opener:
             return value
         return _opened(value, self._keys.find(wanted))
 
+    def unheld(self, value: JSON) -> list[str]:
+        """The ids of the keys ``value``'s sealed values need that are not held here (opening
+        it now would read the store on the calling thread)."""
+        wanted: set[str] = set()
+        if isinstance(value, str):
+            if value.startswith(SEALED):
+                wanted.update(key_ids(value))
+        elif not isinstance(value, dict | list | tuple) or not _collect(value, wanted):
+            return []
+        return self._keys.unheld(wanted)
+
+    async def fetch(self, key_ids: Iterable[str]) -> None:
+        """Read ahead, off the event loop, the keys that ``unheld`` named."""
+        await self._keys.fetch(key_ids)
+
     def dumps(self, value: JSON) -> bytes:
         """``orjson.dumps(self.open(value))``; encodes once when nothing in it is sealed."""
         encoded = orjson.dumps(value)
@@ -254,4 +278,10 @@ class Closed:
         return {}
 
     def held(self, key_id: str) -> DataKey | None:
+        return None
+
+    def unheld(self, key_ids: Iterable[str]) -> list[str]:
+        return []
+
+    async def fetch(self, key_ids: Iterable[str]) -> None:
         return None

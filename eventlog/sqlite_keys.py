@@ -4,6 +4,11 @@ Kept apart from the log's file so that a copy of the log holds no key, and so
 that destroying a key can scrub it: ``secure_delete`` zeroes the deleted rows'
 bytes and the WAL is checkpointed and truncated after every destruction, so the
 key's bytes are left nowhere in the files.
+
+Keys made many at once (the pool of chat message keys, 1,024 at a time) are one
+row of ``key_batches``: one insert instead of one per key (~4 µs of CPU per chat
+message).  Destroying one of them zeroes its 32 bytes in the row; the row goes
+when all of them are.
 """
 
 from __future__ import annotations
@@ -27,7 +32,16 @@ CREATE TABLE IF NOT EXISTS data_keys (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS data_keys_subject ON data_keys (subject, created_at);
+CREATE TABLE IF NOT EXISTS key_batches (
+    batch_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    material BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS key_batches_subject ON key_batches (subject, created_at);
 """
+_BATCHED = "."  # a key made in a batch: ``<batch id>.<its place in the batch>`` (other ids have no dot)
+_DESTROYED = bytes(KEY_BYTES)  # a batch's destroyed key: its bytes zeroed
 
 
 def now_iso() -> str:
@@ -50,6 +64,32 @@ def new_keys(subject: str, count: int, created_at: str) -> list[DataKey]:
             created_at,
         )
         for start in range(0, size * count, size)
+    ]
+
+
+def _batch_keys(batch_id: str, subject: str, material: bytes, created_at: str) -> list[DataKey]:
+    return [
+        DataKey(f"{batch_id}{_BATCHED}{n}", subject, material[start : start + KEY_BYTES], created_at)
+        for n, start in enumerate(range(0, len(material), KEY_BYTES))
+    ]
+
+
+def _batch_key(key_id: str, subject: str, material: bytes, created_at: str) -> DataKey | None:
+    """One key of a batch's row (None: destroyed, or no such place)."""
+    place = key_id.rpartition(_BATCHED)[2]
+    if not place.isdigit():
+        return None
+    start = int(place) * KEY_BYTES
+    key = bytes(material[start : start + KEY_BYTES])
+    return DataKey(key_id, subject, key, created_at) if len(key) == KEY_BYTES and key != _DESTROYED else None
+
+
+def _held_ids(batch_id: str, material: bytes) -> list[str]:
+    """The ids of a batch's keys not destroyed."""
+    return [
+        f"{batch_id}{_BATCHED}{n}"
+        for n, start in enumerate(range(0, len(material), KEY_BYTES))
+        if material[start : start + KEY_BYTES] != _DESTROYED
     ]
 
 
@@ -87,6 +127,8 @@ class SqliteKeyStore:
         return self.create(subject, 1)[0]
 
     def create(self, subject: str, count: int) -> list[DataKey]:
+        if count > 1:
+            return self._create_batch(subject, count)
         keys = new_keys(subject, count, now_iso())
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -101,9 +143,25 @@ class SqliteKeyStore:
             self._db.execute("COMMIT")
         return keys
 
+    def _create_batch(self, subject: str, count: int) -> list[DataKey]:
+        batch_id, created_at = secrets.token_urlsafe(12), now_iso()
+        material = secrets.token_bytes(KEY_BYTES * count)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO key_batches (batch_id, subject, material, created_at) VALUES (?, ?, ?, ?)",
+                (batch_id, subject, material, created_at),
+            )
+        return _batch_keys(batch_id, subject, material, created_at)
+
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
-        ids = list(key_ids)
-        found: dict[str, DataKey] = {}
+        batched: dict[str, list[str]] = {}
+        ids = []
+        for key_id in key_ids:
+            if _BATCHED in key_id:
+                batched.setdefault(key_id.partition(_BATCHED)[0], []).append(key_id)
+            else:
+                ids.append(key_id)
+        found: dict[str, DataKey] = self._find_batched(batched) if batched else {}
         with self._lock:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -114,12 +172,35 @@ class SqliteKeyStore:
                     found[row[0]] = DataKey(row[0], row[1], bytes(row[2]), row[3])
         return found
 
-    def _delete(self, where: str, args: tuple[str, ...]) -> list[str]:
+    def _find_batched(self, batched: dict[str, list[str]]) -> dict[str, DataKey]:
+        found: dict[str, DataKey] = {}
+        batch_ids = list(batched)
+        with self._lock:
+            for start in range(0, len(batch_ids), 500):
+                chunk = batch_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for batch_id, subject, material, created_at in self._db.execute(
+                    f"SELECT batch_id, subject, material, created_at FROM key_batches WHERE batch_id IN ({marks})",
+                    chunk,
+                ):
+                    for key_id in batched[batch_id]:
+                        key = _batch_key(key_id, subject, material, created_at)
+                        if key is not None:
+                            found[key_id] = key
+        return found
+
+    def _delete(self, where: str, args: tuple[str, ...], *, batches: bool = True) -> list[str]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 ids = [row[0] for row in self._db.execute(f"SELECT key_id FROM data_keys WHERE {where}", args)]
                 self._db.execute(f"DELETE FROM data_keys WHERE {where}", args)
+                if batches:  # (``where`` names only the columns both tables have)
+                    for batch_id, material in self._db.execute(
+                        f"SELECT batch_id, material FROM key_batches WHERE {where}", args
+                    ).fetchall():
+                        ids += _held_ids(batch_id, material)
+                    self._db.execute(f"DELETE FROM key_batches WHERE {where}", args)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -132,7 +213,31 @@ class SqliteKeyStore:
         return self._delete("subject = ?", (subject,))
 
     def destroy_key(self, key_id: str) -> bool:
-        return bool(self._delete("key_id = ?", (key_id,)))
+        if _BATCHED not in key_id:
+            return bool(self._delete("key_id = ?", (key_id,), batches=False))
+        batch_id, _, place = key_id.partition(_BATCHED)
+        if not place.isdigit():
+            return False
+        start = int(place) * KEY_BYTES
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT material FROM key_batches WHERE batch_id = ?", (batch_id,)).fetchone()
+                material = bytes(row[0]) if row is not None else b""
+                destroyed = start + KEY_BYTES <= len(material) and material[start : start + KEY_BYTES] != _DESTROYED
+                if destroyed:
+                    rest = material[:start] + _DESTROYED + material[start + KEY_BYTES :]
+                    if _held_ids(batch_id, rest):
+                        self._db.execute("UPDATE key_batches SET material = ? WHERE batch_id = ?", (rest, batch_id))
+                    else:
+                        self._db.execute("DELETE FROM key_batches WHERE batch_id = ?", (batch_id,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            if destroyed:  # leave the destroyed key's bytes in no WAL frame
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return destroyed
 
     def destroy_older_than(self, subject_prefix: str, before: str) -> list[str]:
         escaped = subject_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

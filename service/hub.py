@@ -5,6 +5,10 @@ that echoes its ``ref``), then the same bytes go to every socket.  Trip-stream
 frames carry ``seq``: each connection's seat in a room remembers the last
 ``seq`` it got, so nothing is sent twice or out of order; a gap is filled from
 the log before anything newer is sent.
+
+A message from another node may need keys this node does not hold (a chat message's
+own key always): they are read ahead, off the event loop, before it is opened; the
+messages behind it wait their turn (``deliver_from_bus``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -130,6 +135,8 @@ class Hub:
     ) -> None:
         self.encode = FrameEncoder(opener).encode  # opens sealed personal data (None: nothing sealed)
         self._open: Callable[[Any], Any] = opener.open if opener is not None else _as_is
+        self._opener = opener
+        self._behind_keys: deque[BusMessage] = deque()  # bus messages waiting for keys, in order
         self._store = store
         self._metrics = metrics
         self._node_id = node_id
@@ -258,9 +265,37 @@ class Hub:
     # delivery ----------------------------------------------------------------
 
     def deliver_from_bus(self, message: BusMessage) -> None:
-        """A message from the bus: this node's own were delivered when they were sent."""
-        if message.get("origin") != self._node_id:
+        """A message from the bus: this node's own were delivered when they were sent.  One
+        that needs keys not held here waits for them to be read (``_deliver_behind_keys``),
+        and so does every message after it: the bus's order is kept."""
+        if message.get("origin") == self._node_id:
+            return
+        if self._behind_keys:
+            self._behind_keys.append(message)
+        elif self._opener is not None and self._reaches(message) and self._opener.unheld(message.get("data")):
+            self._behind_keys.append(message)
+            self._spawn(self._deliver_behind_keys(self._opener))
+        else:
             self.deliver(message)
+
+    async def _deliver_behind_keys(self, opener: Opener) -> None:
+        """Deliver the waiting messages in order, once the keys they need are read: those of
+        all the messages waiting at the time in one read, in a thread, within the store
+        timeout.  A message whose keys could not be read is not delivered here (opening it
+        would read the store on the event loop); its rooms' seats fill the gap from the log."""
+        waiting = self._behind_keys
+        while waiting:
+            batch = list(waiting)
+            wanted = {key_id for m in batch if self._reaches(m) for key_id in opener.unheld(m.get("data"))}
+            try:
+                await opener.fetch(wanted)
+            except Exception as error:
+                log.warning("could not read the keys of %d bus messages: %s", len(batch), error)
+            for message in batch:
+                waiting.popleft()
+                if self._reaches(message) and opener.unheld(message.get("data")):
+                    continue  # (its keys were not read)
+                self.deliver(message)
 
     def deliver(self, message: BusMessage) -> None:
         kind = message.get("kind")
@@ -391,6 +426,12 @@ class Hub:
                 log.exception("could not fill a gap in trip %s from the log", trip_id)
                 break
             done = len(records) < GAP_PAGE  # the last page
+            if self._opener is not None:  # the page's keys read ahead, off the event loop
+                try:
+                    await self._opener.fetch({i for r in records for i in self._opener.unheld(r.events)})
+                except Exception:
+                    log.exception("could not read the keys of trip %s's records", trip_id)
+                    break
             for record in records:
                 frame = stream_broadcast(record)
                 if conn.seats.get(trip_id) is not seat:

@@ -61,6 +61,10 @@ NETWORK_FIELDS = ("ip", "userAgent")
 META_ADDRESS_FIELDS = frozenset({"ip", "userAgent", "ips", "source"})
 NETWORK_PREFIX = "net:"
 NAMES_CACHED = 100_000
+# a chat message's event and command as the service makes them (``chat_message``): of their
+# fields only ``name`` and ``message`` are personal, so they are sealed without the walk
+CHAT_EVENT_FIELDS = frozenset({"messageId", "userId", "name", "message", "type", "mentions"})
+CHAT_PAYLOAD_FIELDS = frozenset({"tripId", "message", "type", "mentions"})
 
 
 def person_subject(user_id: str) -> str:
@@ -171,6 +175,11 @@ class RecordSealer:
                     if own is None:
                         own = message_keys[message_id] = self._keys.message_key()
                     event_keys, memo = [person, own], memos.setdefault(message_id, {})
+                    if event.get("type") == "chat_message" and data.keys() <= CHAT_EVENT_FIELDS:
+                        sealed = self._sealed_chat(data, event_keys, memo, person)
+                        if sealed is not None:
+                            sealed_events.append({**event, "data": sealed})
+                            continue
                 sealed_events.append({**event, "data": _seal_fields(data, event_keys, memo, names)})
             fields["events"] = tuple(sealed_events)
             if len(message_keys) == 1:  # the payload holds the message's text: it goes with the message
@@ -180,12 +189,32 @@ class RecordSealer:
         if payload is not None and not is_sealed(payload):
             if fields.get("outcome") == ACCEPTED and isinstance(payload, dict):
                 # validated: its free text is under the names of PERSONAL_FIELDS (the event's, sealed once)
-                fields["payload"] = _seal_fields(payload, keys, payload_memo)
+                text = payload.get("message")
+                if payload.keys() <= CHAT_PAYLOAD_FIELDS and text in payload_memo:  # a chat message's
+                    fields["payload"] = {**payload, "message": payload_memo[text]}
+                else:
+                    fields["payload"] = _seal_fields(payload, keys, payload_memo)
             else:  # a refusal echoes anything a client sent: all of it sealed
                 fields["payload"] = seal(payload, keys)
         error = fields.get("error")
         if isinstance(error, dict) and error.get("details") is not None and not is_sealed(error["details"]):
             fields["error"] = {**error, "details": seal(error["details"], [person])}
+
+    def _sealed_chat(
+        self, data: dict[str, JSON], keys: list[DataKey], memo: dict[str, str], person: DataKey
+    ) -> dict[str, JSON] | None:
+        """A ``chat_message`` event's data sealed as ``_seal_fields`` seals it, without the walk
+        (None: not as the service makes it, left to the walk)."""
+        text, name = data.get("message"), data.get("name")
+        if not isinstance(text, str) or text.startswith(SEALED) or not isinstance(name, str | None):
+            return None
+        sealed = memo.get(text)
+        if sealed is None:
+            sealed = memo[text] = seal(text, keys)
+        out = {**data, "message": sealed}
+        if name is not None and not name.startswith(SEALED):
+            out["name"] = self._name(person, name)
+        return out
 
     def _sealed_meta(self, meta: dict[str, Any], person: DataKey | None, at: str) -> dict[str, Any]:
         network = self._keys.key_for(NETWORK_PREFIX + at[:10])

@@ -3,6 +3,7 @@ real driver against nx-27017), bare and behind the bounded cache."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from eventlog.key_cache import CachedKeyStore
+from eventlog.key_cache import CachedKeyStore, Recent
 from eventlog.key_port import KeyStore
 from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
@@ -146,3 +147,53 @@ def test_message_keys_come_from_a_pool_refilled_ahead(tmp_path: Path) -> None:
     reopened = SqliteKeyStore(str(tmp_path / "k.db"))
     assert set(reopened.find([k.key_id for k in made])) == {k.key_id for k in made}  # each durable before use
     reopened.close()
+
+
+def test_the_cache_reads_keys_ahead_and_then_holds_them(make_keys: KeyStoreFactory) -> None:
+    made = make_keys().create("msg", 3)
+    destroyed = made[2].key_id
+    make_keys().destroy_key(destroyed)
+    cache = CachedKeyStore(make_keys())
+    ids = [k.key_id for k in made]
+    assert cache.unheld(ids) == ids
+    asyncio.run(cache.fetch(ids))
+    assert cache.lookups == 1 and cache.unheld(ids) == []
+    assert cache.held(ids[0]) == made[0] and cache.held(destroyed) is None  # known destroyed: no read
+    asyncio.run(cache.fetch(ids))
+    assert cache.lookups == 1
+    cache.close()
+
+
+def test_the_cache_is_bounded_by_generations() -> None:
+    recent: Recent[int, int] = Recent(4)
+    for n in range(100):
+        recent.put(n, n)
+        assert len(recent) <= 4
+    assert recent.get(99) == 99 and recent.get(0) is None
+    lately: Recent[str, int] = Recent(4)
+    lately.put("read", 1)
+    lately.put("unread", 2)  # both in the old generation now
+    assert lately.get("read") == 1  # read: young again
+    lately.put("new", 3)  # the old generation (the unread one) is dropped
+    assert lately.get("read") == 1 and lately.get("unread") is None and lately.get("new") == 3
+
+
+def test_keys_made_many_at_once_are_destroyed_one_by_one(make_keys: KeyStoreFactory) -> None:
+    keys = make_keys()
+    made = keys.create("msg", 4)
+    assert keys.destroy_key(made[1].key_id) and not keys.destroy_key(made[1].key_id)
+    assert make_keys().find([k.key_id for k in made]) == {k.key_id: k for k in made if k is not made[1]}
+    for key in (made[0], made[2], made[3]):
+        assert keys.destroy_key(key.key_id)
+    assert make_keys().find([k.key_id for k in made]) == {}
+    more = keys.create("msg", 3)
+    assert sorted(keys.destroy("msg")) == sorted(k.key_id for k in more)
+
+
+def test_a_batch_keys_destroyed_bytes_are_left_nowhere(tmp_path: Path) -> None:
+    keys = SqliteKeyStore(str(tmp_path / "events.keys.db"))
+    doomed, kept = keys.create("msg", 2)
+    keys.destroy_key(doomed.key_id)
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("events.keys.db"))
+    keys.close()
+    assert doomed.material not in files and kept.material in files

@@ -52,3 +52,41 @@ def test_a_tampered_value_is_masked_not_shown() -> None:
     sealed = seal("secret", [ada])
     assert Opener(Keys(ada)).open(sealed[:-4] + "AAAA") == MASK
     assert Opener(Keys(ada)).dumps({"m": seal("x", [ada])}) == b'{"m":"x"}'
+
+
+def test_a_chat_message_sealed_without_the_walk_is_sealed_as_the_walk_seals_it() -> None:
+    from eventlog.key_cache import CachedKeyStore
+    from eventlog.memory_keys import MemoryKeyStore
+    from service.privacy import PERSONAL_FIELDS, RecordSealer
+
+    keys = CachedKeyStore(MemoryKeyStore())
+    sealer = RecordSealer(keys)
+    data = {
+        "messageId": "m1",
+        "userId": "u1",
+        "name": "Ada L",
+        "message": "meet at 8",
+        "type": "text",
+        "mentions": ["u2"],
+    }
+
+    def sealed(extra: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+        fields: dict[str, object] = {
+            "user_id": "u1", "at": "2026-12-07T00:00:00Z", "outcome": "accepted", "error": None, "meta": None,
+            "payload": {"tripId": "t1", "message": "meet at 8", "type": "text", **extra},
+            "events": ({"type": "chat_message", "data": {**data, **extra}},),
+        }  # fmt: skip
+        sealer.seal_fields(fields)
+        events = fields["events"]
+        assert isinstance(events, tuple)
+        return events[0]["data"], fields["payload"]  # type: ignore[return-value]
+
+    fast, fast_payload = sealed({})  # the chat event's known shape
+    walked, walked_payload = sealed({"note": 1})  # a field the fast path does not know: the walk
+    opener = Opener(keys)
+    assert opener.open(fast) == data and opener.open(walked) == {**data, "note": 1}
+    for name in data:
+        assert is_sealed(fast[name]) == is_sealed(walked[name]) == (name in PERSONAL_FIELDS), name
+    assert len(key_ids(str(fast["message"]))) == len(key_ids(str(walked["message"]))) == 2  # the author's and its own
+    assert fast_payload["message"] == fast["message"] and walked_payload["message"] == walked["message"]
+    keys.close()
