@@ -84,6 +84,7 @@ from service.admin import AdminService, SecurityEvents
 from service.admission import Admission
 from service.announcements import AnnouncementService
 from service.auth import Identity, TokenRules, TokenVerifier, issue_token
+from service.breaker import StoreBreaker
 from service.broadcaster import Broadcaster
 from service.clock import SystemClock
 from service.container import Services
@@ -223,6 +224,7 @@ async def build(
         store_timeout=limits.store_timeout_seconds,
         trip_limits=trip_limits(limits),
         sealer=sealer,
+        breaker=StoreBreaker(metrics),
     )
     verifier = TokenVerifier(token_rules(settings))
     trips = TripService(pipeline, read_side, store, rosters, new_id, opener)

@@ -26,9 +26,13 @@ in another order than sent), refused (by code), refused yet stored, unanswered (
 answer even after resends), answers that disagree with the log, deliveries out of
 order, spurious presence announcements, /healthz during the fault, and the time to
 recover (from the fault's end until every client has a command sent since then
-acknowledged).  Exit status 1 when any fault shows a lost, duplicated, reordered or
-unanswered command, a refused command that was stored, an answer that disagrees with
-the log, or a refusal in ``pairs``.  The e2e group
+acknowledged), and the slowest answer (from a command's first send to its first
+answer), of all commands and of those sent while the fault lasted.  Exit status 1 when
+any fault shows a lost, duplicated, reordered or unanswered command, a refused command
+that was stored, an answer that disagrees with the log, a refusal in ``pairs``, or,
+while the store is down (``mongo``, ``disk``), a command answered more than
+``FAIL_FAST_BOUND`` s after it was sent (the nodes' ``--store-timeout``, 1 s, and a
+margin): fail fast, every command, not only the first.  The e2e group
 ``tests/e2e/test_faults.py`` runs short versions of the same faults.
 
     python -m bench.faults                              # every fault, the issue's load
@@ -79,6 +83,8 @@ NODE_FLAGS = [
     *("--max-trip-days", "100000", "--max-trip-bytes", "67108864", "--outbound-max-bytes", "268435456"),
 ]
 TMPFS_SIZE = "32m"
+STORE_DOWN = frozenset({"mongo", "disk"})  # faults during which every command must be answered fast
+FAIL_FAST_BOUND = 2.0  # seconds from send to answer while the store is down: --store-timeout 1 s, and a margin
 
 
 # commands and clients ---------------------------------------------------------------
@@ -90,6 +96,7 @@ class Command:
     event: str
     data: dict[str, Any]
     sent_at: float = 0.0  # first sent
+    node: int = 0  # where first sent
     sends: int = 0
     acked_seq: int | None = None
     refused: str | None = None  # the error code
@@ -224,7 +231,7 @@ class Actor:
         ws = self._ws
         if ws is None or not self.ready.is_set():
             return False
-        command = Command(ref, event, data, time.monotonic(), 1)
+        command = Command(ref, event, data, time.monotonic(), self.node, 1)
         self.commands.append(command)
         self.by_ref[ref] = command
         with contextlib.suppress(websockets.ConnectionClosed):  # unanswered: resent on the next connection
@@ -379,6 +386,7 @@ class Load:
     members: int = 4  # clients per trip
     grace: float = 5.0  # the nodes' --shutdown-grace
     after_repair: float = 2.0  # seconds of traffic at least after the fault is repaired (a restart may be slow)
+    fail_fast: float = FAIL_FAST_BOUND  # seconds: a slower answer to a command sent while the store is down fails
 
 
 @dataclass
@@ -402,6 +410,9 @@ class Result:
     spurious_presence: int = 0
     health: str = ""
     recover_s: float | None = None
+    worst_answer_s: float | None = None  # the slowest answer, from first send to first answer
+    worst_in_fault_s: float | None = None  # the same, of the commands first sent while the fault lasted
+    late: int = 0  # sent while the store was down, answered more than FAIL_FAST_BOUND s later
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -420,6 +431,7 @@ class Result:
                 "refused_stored",
                 "disagreeing",
                 "activity_refused_after_its_day",
+                "late",
             )
             if getattr(self, name)
         ]
@@ -572,7 +584,7 @@ async def _traffic(
         await asyncio.wait(running, timeout=10)
         await watching
         result.health = health.summary(injected_at, cleared_at + 1.0) if inject is not None else "-"
-        await _compare(cluster, actors, result, (setup_done + 1.0, closing), injected_at, cleared_at)
+        await _compare(cluster, actors, result, (setup_done + 1.0, closing), injected_at, cleared_at, load.fail_fast)
     finally:
         for task in (*running, watching):
             task.cancel()
@@ -609,8 +621,10 @@ async def _compare(
     watched: tuple[float, float],
     injected_at: float,
     cleared_at: float,
+    fail_fast: float = FAIL_FAST_BOUND,
 ) -> None:
-    """Every answer against the streams read back; ``watched``: when presence must be quiet."""
+    """Every answer against the streams read back; ``watched``: when presence must be quiet;
+    ``fail_fast``: the slowest answer allowed while the store is down."""
     reader = cluster.alive()[0]
     streams: dict[str, list[dict[str, Any]]] = {}
     for actor in actors:
@@ -627,11 +641,19 @@ async def _compare(
     recover: list[float] = []
     presence_notes: Counter[str] = Counter()
     refused_at: list[float] = []
+    delays: list[float] = []
+    in_fault: list[tuple[float, Command]] = []
     for actor in actors:
         previous = -1
         for command in actor.commands:
             seqs = stored.get(command.ref, [])
             result.sent += 1
+            if command.answered_at is not None:
+                delay = command.answered_at - command.sent_at
+                delays.append(delay)
+                if injected_at <= command.sent_at < cleared_at:
+                    in_fault.append((delay, command))
+                    result.late += result.fault in STORE_DOWN and delay > fail_fast
             result.resent += command.sends > 1
             result.disagreeing += command.disagreeing
             result.duplicated += len(seqs) > 1
@@ -685,6 +707,18 @@ async def _compare(
     if presence_notes:
         result.notes.append(f"spurious presence (event, since the fault): {dict(sorted(presence_notes.items()))}")
     result.recover_s = round(max(recover), 2) if recover else None
+    result.worst_answer_s = round(max(delays), 2) if delays else None
+    if in_fault:
+        in_fault.sort(key=lambda late: -late[0])
+        result.worst_in_fault_s = round(in_fault[0][0], 2)
+        result.notes.append(
+            "slowest answers to commands sent during the fault: "
+            + ", ".join(
+                f"{c.ref} node {c.node} sent {c.sent_at - injected_at:+.2f}s answered {delay:.2f}s later"
+                f" ({c.refused or 'acknowledged'})"
+                for delay, c in in_fault[:3]
+            )
+        )
 
 
 def _read_stream(server: ServerProcess, trip_id: str, user: str) -> list[dict[str, Any]]:
@@ -714,6 +748,9 @@ COLUMNS = (
     ("unanswered", "unanswered"),
     ("resent", "resent"),
     ("recover s", "recover_s"),
+    ("slowest s", "worst_answer_s"),
+    ("in fault s", "worst_in_fault_s"),
+    ("late", "late"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.room import RosterNews
 from eventlog.claims import MemoryClaims
@@ -32,7 +32,9 @@ def open_store(
     """``migrate``: bring a MongoDB schema up to date on open (SQLite always does);
     ``commit_steady``: see ``SqliteEventStore`` (None: its default); ``timeout``: how long
     MongoDB may take to be found before a command is refused (None: the adapter's default,
-    or what the URL says)."""
+    or what the URL says); with it, a MongoDB read that failed is not retried either (a
+    retry waits for a server again: a probe would take the timeout and more), unless the
+    URL says so."""
     if url.startswith("sqlite:///"):
         if commit_steady is None:
             return SqliteEventStore(sqlite_path(url))
@@ -40,9 +42,14 @@ def open_store(
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_store import MongoEventStore  # imported only when asked for
 
-        if timeout is None or "serverselectiontimeoutms" in url.lower():
+        if timeout is None:
             return MongoEventStore(url, migrate=migrate)
-        return MongoEventStore(url, migrate=migrate, serverSelectionTimeoutMS=int(timeout * 1000))
+        options: dict[str, Any] = {}
+        if "serverselectiontimeoutms" not in url.lower():
+            options["serverSelectionTimeoutMS"] = int(timeout * 1000)
+        if "retryreads" not in url.lower():
+            options["retryReads"] = False
+        return MongoEventStore(url, migrate=migrate, **options)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 

@@ -34,12 +34,15 @@ Semantics match the SQLite adapter; only the mechanisms differ:
   process wrote reads that predecessor's hash first (by ``(stream, version)``).
   A record that fails starts a new writer chain, and a batch whose outcome is
   unknown makes the store forget what it knew of its chains.
-* **Errors.** No server found: ``StoreUnavailable``, nothing was sent, and every
-  queued record fails at once.  If the connection drops during an insert, the
-  records of the batch are looked up: those found were written and are reported
-  so, the others fail with ``StoreUnavailable``; if even the lookup fails, with
-  a ``StoreError`` that says the outcome is unknown (resend with the same ref).
-  Any other driver error becomes ``StoreError``.
+* **Errors.** No server found, or the connection lost before the insert was
+  sent: ``StoreUnavailable``, nothing was sent, and every queued record fails at
+  once.  If the connection drops during an insert, the records of the batch are
+  looked up: those found were written and are reported so, the others fail with
+  ``StoreUnavailable``; if even the lookup fails, with a ``StoreError`` that says
+  the outcome is unknown (resend with the same ref).  While a batch is looked up,
+  every other append fails at once with ``StoreUnavailable`` (nothing of it sent):
+  none waits for the server to come back.  Any other driver error becomes
+  ``StoreError``.
 
 The schema (collections, validator, indexes) is made by ``eventlog/migrations/``. ``open()``
 applies it only when the store was built with ``migrate=True``. Otherwise it
@@ -55,6 +58,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import re
 from collections.abc import Collection, Iterator
 from typing import Any
@@ -88,6 +92,7 @@ from eventlog.ports import (
 from eventlog.records import LogRecord, SlimRecord, from_document, slim_from_document
 
 Document = dict[str, Any]
+log = logging.getLogger("travelsense.store")
 
 DEFAULT_DATABASE = "travelsense"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 3000
@@ -132,6 +137,10 @@ def _all_query(after_position: int, where: RecordFilter | None) -> Document:
 
 
 _INDEX_IN_MESSAGE = re.compile(r"index:?\s*'?([^'\s]+)")
+
+
+class _NothingSent(StoreUnavailable):
+    """The server was lost before a batch's insert was sent: nothing of it was written."""
 
 
 class SchemaNotMigrated(StoreError):
@@ -208,6 +217,7 @@ class MongoEventStore:
         self._db: AsyncDatabase[Document] | None = None
         self._pending: list[Pending] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._looking_up = False  # a batch whose connection dropped is being looked up
         self._closed = False
         self._chains = Chains()
 
@@ -289,13 +299,17 @@ class MongoEventStore:
         ``VersionConflict`` (it may have been decided on the failed one).  A batch holds
         at most one record per stream (an unordered insert cannot stop at a failed
         version), and while the server cannot be reached every queued record fails at
-        once with ``StoreUnavailable`` instead of waiting a server selection each.
+        once with ``StoreUnavailable`` instead of waiting a server selection each (or
+        a dropped batch's lookup: see ``_written_of``).
         """
         future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
         try:
             self._database()  # fail fast when closed
         except StoreError as exc:
             future.set_exception(exc)
+            return future
+        if self._looking_up:
+            future.set_exception(StoreUnavailable("the connection to the server dropped: nothing was sent"))
             return future
         self._pending.append(Pending(record, future))
         if self._flushing is None or self._flushing.done():
@@ -325,8 +339,9 @@ class MongoEventStore:
             try:
                 outcomes = await self._insert_batch([pending.record for pending in batch])
             except StoreUnavailable as exc:
-                if isinstance(exc.__cause__, ServerSelectionTimeoutError):
-                    # no server was found: nothing was sent, and nothing queued will be for now
+                if isinstance(exc, _NothingSent) or isinstance(exc.__cause__, ServerSelectionTimeoutError):
+                    # no server was found, or lost before the insert: nothing was sent, and nothing
+                    # queued will be for now
                     batch, self._pending = batch + self._pending, []
                     for pending in batch:
                         if not pending.future.done():
@@ -356,22 +371,34 @@ class MongoEventStore:
     async def _written_of(self, batch: list[Pending], failure: StoreUnavailable) -> list[LogRecord | StoreError]:
         """The outcome of a batch whose connection dropped after it may have been sent: the
         records found in the log were written (their callers are told so, not refused);
-        the others were not.  If even that cannot be read, the outcome stays unknown."""
+        the others were not.  If even that cannot be read, the outcome stays unknown.
+
+        Meanwhile nothing else waits for the server: what is queued, and what is queued
+        until the lookup ends, fails at once with ``StoreUnavailable`` (none of it sent)."""
+        log.warning("the connection dropped during an insert (%s): looking its %d records up", failure, len(batch))
+        self._looking_up = True
+        unsent, self._pending = self._pending, []
+        for pending in unsent:
+            if not pending.future.done():
+                pending.future.set_exception(StoreUnavailable(f"not sent: {failure}"))
         ids = [pending.record.record_id for pending in batch]
         deadline = asyncio.get_running_loop().time() + UNKNOWN_OUTCOME_LOOKUP_SECONDS
-        while True:  # the server is often back within moments (a restart, a failover): ask until then
-            try:
-                async with asyncio.timeout(max(0.1, deadline - asyncio.get_running_loop().time())):
-                    with translated():
-                        found = {d["_id"]: d async for d in self._log.find({"_id": {"$in": ids}})}
-                break
-            except (StoreError, TimeoutError):
-                if asyncio.get_running_loop().time() >= deadline:
-                    unknown = StoreError(
-                        "the append's outcome is unknown (the connection dropped): resend with the same ref"
-                    )
-                    return [unknown for _ in batch]
-                await asyncio.sleep(0.25)
+        try:
+            while True:  # the server is often back within moments (a restart, a failover): ask until then
+                try:
+                    async with asyncio.timeout(max(0.1, deadline - asyncio.get_running_loop().time())):
+                        with translated():
+                            found = {d["_id"]: d async for d in self._log.find({"_id": {"$in": ids}})}
+                    break
+                except (StoreError, TimeoutError):
+                    if asyncio.get_running_loop().time() >= deadline:
+                        unknown = StoreError(
+                            "the append's outcome is unknown (the connection dropped): resend with the same ref"
+                        )
+                        return [unknown for _ in batch]
+                    await asyncio.sleep(0.25)
+        finally:
+            self._looking_up = False
         self._chains = Chains()  # what this store knew of its chains may be wrong now
         return [from_document(found[i]) if i in found else failure for i in ids]
 
@@ -400,7 +427,11 @@ class MongoEventStore:
         try:
             for index, record in enumerate(records):
                 needed = chain.predecessor(record)
-                linked, body = chain.link(record, {needed: await self._stream_hash(needed)} if needed else None)
+                try:
+                    hashes = {needed: await self._stream_hash(needed)} if needed else None
+                except StoreUnavailable as exc:
+                    raise _NothingSent(str(exc)) from exc.__cause__
+                linked, body = chain.link(record, hashes)
                 document = _to_stored_document(record.record_id, body)
                 try:
                     bson.encode(document)  # one unencodable record must not fail the whole insert_many
@@ -414,8 +445,12 @@ class MongoEventStore:
             if not documents:
                 return outcomes
 
+            try:
+                with translated():
+                    first = await self._reserve_positions(len(documents))
+            except StoreUnavailable as exc:  # at most a block of positions is lost: a gap
+                raise _NothingSent(str(exc)) from exc.__cause__
             with translated():
-                first = await self._reserve_positions(len(documents))
                 for n, document in enumerate(documents):
                     document["position"] = first + n
                 failed: dict[int, Document] = {}

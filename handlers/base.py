@@ -219,7 +219,10 @@ class ApiHandler(BoundedRequestHandler):
                 await self.edge.pipeline.refuse(self._request(command), refusal)
             self.send_refusal(refusal)
         except StoreUnavailable:
-            self.send_refusal(CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable, retry"))
+            unavailable = CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable, retry")
+            if command is not None:  # recorded if the log takes it (and so tries it: service/breaker.py)
+                await self.edge.pipeline.refuse(self._request(command), unavailable)
+            self.send_refusal(unavailable)
         except StoreError:
             log.exception("store error on %s %s", self.request.method, self.request.path)
             self.send_refusal(CommandRefused(ErrorCode.INTERNAL, "internal error"))

@@ -270,6 +270,18 @@ class Metrics:
             registry=r,
         )
         self._unavailable_logged_at = -UNAVAILABLE_LOG_INTERVAL
+        self.store_breaker_open = Gauge(
+            "store_breaker_open",
+            "1 while the event log does not answer and commands are refused at once (service/breaker.py).",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.store_breaker_refusals = Counter(
+            "store_breaker_refusals",
+            "Store calls refused at once, without trying the event log, while it did not answer.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.security_events_aggregated = Counter(
             "security_events_aggregated",
             "Security events written as part of their source's aggregate record, not one by one.",

@@ -20,7 +20,10 @@ that); the commands are then decided again *in the order they were submitted*
 (``_Lane``), so one connection's commands never overtake each other, on any
 number of nodes.  A store that does not answer within ``store_timeout`` seconds
 refuses with ``UNAVAILABLE``; a stream's state is read before its turn is taken, so
-no turn waits on a store that does not answer.
+no turn waits on a store that does not answer.  Once a store call has failed so, the
+breaker (``service/breaker.py``) refuses the next ones at once, one append at a time
+trying the store, until one is written: every command is answered within the timeout
+while the store is down, however many a connection sends.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import asyncio
 import heapq
 import logging
 import random
-from collections.abc import Awaitable, Generator, Sequence
+from collections.abc import Awaitable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -48,6 +51,7 @@ from domain.trip_model import Trip
 from eventlog.ports import DuplicateCommand, EventStore, StoreUnavailable, VersionConflict
 from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from projections.read_side import ReadSide
+from service.breaker import StoreBreaker
 from service.clock import Clock, iso, parse_iso
 from service.ids import ObjectIdFactory
 from service.privacy import RecordSealer
@@ -266,6 +270,7 @@ class Pipeline:
         store_timeout: float = STORE_TIMEOUT,
         trip_limits: TripLimits = DEFAULT_TRIP_LIMITS,
         sealer: RecordSealer | None = None,
+        breaker: StoreBreaker | None = None,
     ) -> None:
         self._store = store
         self._read_side = read_side
@@ -276,6 +281,7 @@ class Pipeline:
         self._trip_limits = trip_limits
         self._lanes: dict[str, _Lane] = {}
         self._sealer = sealer  # None: personal data is logged as it came (tests of other parts)
+        self._breaker = breaker if breaker is not None else StoreBreaker()
 
     # records --------------------------------------------------------------------
 
@@ -313,7 +319,8 @@ class Pipeline:
     async def record(self, request: Request, events: Sequence[dict[str, Any]] = ()) -> LogRecord:
         """An accepted command outside any stream: appended, folded, reacted to."""
         # not bounded here: an append given up on might still be written (the stores fail fast themselves)
-        record = await self._store.append(self.build(request, ACCEPTED, events=tuple(events)))
+        probe = self._breaker.admit()  # refused at once while the store does not answer
+        record = await self._enqueue(self.build(request, ACCEPTED, events=tuple(events)), probe)
         self._read_side.apply(record)
         await self._reactions.committed(record)
         return record
@@ -326,11 +333,24 @@ class Pipeline:
             payload = None
         payload = bounded_payload(payload)  # a large one: its size and digest
         try:
+            probe = self._breaker.admit()
             record = self._record_of(self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload))
-            return await self._store.append(record)
-        except Exception:
-            log.warning("could not record a refused %r", request.command)
+            written = self._enqueue(record, probe)
+            if probe:  # the store does not answer: the refusal is answered now, and recorded if it does
+                return None
+            return await written
+        except StoreUnavailable:
+            self._breaker.unrecorded += 1  # counted, and told once per outage (``StoreBreaker``)
             return None
+        except Exception:
+            log.warning("could not record a refused %r", request.command, exc_info=True)
+            return None
+
+    def _enqueue(self, record: LogRecord, probe: bool) -> asyncio.Future[LogRecord]:
+        """Queue an append once the breaker admitted it (``probe``: what ``admit`` said)."""
+        future = self._store.enqueue(record)
+        self._breaker.watch(future, probe)
+        return future
 
     # stream commands ----------------------------------------------------------------
 
@@ -410,11 +430,12 @@ class Pipeline:
                     break
                 stream_event = events[0]
                 assert not isinstance(stream_event, NotificationCreated | ChangeNotified)  # the stream event first
+                probe = self._breaker.admit()  # refused at once while the store does not answer
                 record = self._stream_record(request, state, events)
                 if self._sealer is not None and not isinstance(stream_event, ChatMessagePosted):
                     # sealed: the state keeps what the log keeps (a chat message changes only its version)
                     stream_event = event_from_json(record.events[0])
-                future = self._store.enqueue(record)
+                future = self._enqueue(record, probe)
                 decided = evolve(state, stream_event, record.version or 0, record.at, by=record.user_id)
                 published_before = lane.published
                 published = lane.published = asyncio.get_running_loop().create_future()
@@ -528,8 +549,18 @@ class Pipeline:
         return found if age <= IDEMPOTENCY_WINDOW_SECONDS else None
 
     async def _bounded(self, work: Awaitable[T]) -> T:
-        """A store call that may wait (a server being selected, a lock): refused after the timeout."""
+        """A store call that may wait (a server being selected, a lock): refused after the
+        timeout, and at once while the breaker is open."""
+        if self._breaker.open:
+            if isinstance(work, Coroutine):
+                work.close()  # never started
+            self._breaker.check()
         try:
             return await asyncio.wait_for(work, self._store_timeout)
         except TimeoutError:
-            raise StoreUnavailable(f"the store did not answer within {self._store_timeout:g} s") from None
+            unavailable = StoreUnavailable(f"the store did not answer within {self._store_timeout:g} s")
+            self._breaker.failed(unavailable)
+            raise unavailable from None
+        except StoreUnavailable as exc:
+            self._breaker.failed(exc)
+            raise

@@ -96,10 +96,11 @@ _REACTIONS = frozenset({"add_reaction", "remove_reaction"})
 FRAME_ENVELOPE = 3  # a frame's own members (event, data, ref), beside the values of its data
 
 
-async def _after(before: asyncio.Future[None] | None) -> None:
-    """Wait until the connection's previous frame is handled (its outcome does not matter)."""
+async def _after(before: asyncio.Future[None] | None, timeout: float | None = None) -> None:
+    """Wait until the connection's previous frame is handled (its outcome does not matter),
+    or ``timeout`` seconds at most."""
     if before is not None and not before.done():
-        await asyncio.wait((before,))
+        await asyncio.wait((before,), timeout=timeout)
 
 
 class _Refused(Exception):
@@ -374,7 +375,12 @@ class ClientSession:
             await _after(before)  # a refusal leaves after the answers to the frames before it
             await self._refuse(refused, event, ref, payload)
         except StoreUnavailable:
-            await _after(before)
+            # nothing was accepted: the next frame may start now, and this one is answered within the
+            # store timeout even when a frame before it waits longer for its outcome (an append the
+            # store may or may not have written), so that frames do not queue behind each other's waits
+            if passed is not None and not passed.done():
+                passed.set_result(None)
+            await _after(before, s.limits.store_timeout_seconds)
             unavailable = CommandRefused(
                 ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"
             )

@@ -64,6 +64,18 @@ async def test_a_mongodb_outage_refuses_instead_of_blocking_and_recovers(tmp_pat
     assert result.refused.get("UNAVAILABLE", 0) > 0  # the outage was seen, and answered
 
 
+async def test_every_command_sent_during_a_mongodb_outage_is_refused_promptly_and_the_node_recovers(
+    tmp_path: Path,
+) -> None:
+    # issue #22 item 2: nx-27017 down for 6 s; a node that blocks (answers at the repair) or
+    # refuses one command per connection per store timeout answers some 3 s late or more
+    outage = Load(clients=8, rate=40.0, duration=3.5, fault_at=1.0, outage=6.0, settle=15.0, grace=3.0, fail_fast=3.0)
+    result = checked(await run_fault("mongo", outage, work=tmp_path))  # no answer later than 3 s
+    assert result.late == 0 and result.worst_in_fault_s is not None, result
+    # most commands were sent while it was down, and each was refused (none stored, none lost)
+    assert result.refused.get("UNAVAILABLE", 0) > result.acknowledged / 2, result
+
+
 async def test_a_full_disk_refuses_and_recovers_once_freed(tmp_path: Path) -> None:
     result = checked(await run_fault("disk", SHORT, work=tmp_path))
     assert result.refused.get("UNAVAILABLE", 0) > 0  # the disk was full, and commands were refused

@@ -20,12 +20,14 @@ import pytest
 from domain.errors import CommandRefused, ErrorCode
 from domain.trip_decider import Actor, CreateTrip, PostChatMessage, UpdateTrip
 from eventlog.mongo_store import MongoEventStore
-from eventlog.ports import EventStore
+from eventlog.ports import EventStore, StoreUnavailable
 from eventlog.records import LogRecord
 from eventlog.sqlite_store import SqliteEventStore
 from projections.read_side import ReadSide
+from service.breaker import StoreBreaker
 from service.clock import SystemClock
 from service.ids import ObjectIdFactory
+from service.metrics import Metrics
 from service.pipeline import Handle, Origin, Outcome, Pipeline, Request
 
 TRIP = "650000000000000000000100"
@@ -190,3 +192,40 @@ async def test_commands_are_refused_unavailable_in_bounded_time_while_mongodb_is
     assert all(type(r).__name__ in {"StoreUnavailable", "CommandRefused"} for r in results), results
     # refused together, not one server selection after another (20 x 0.3 s)
     assert took < 4.0
+
+
+async def test_once_mongodb_did_not_answer_later_commands_are_refused_without_trying_it(
+    mongo_url: str, mongo_database: str
+) -> None:
+    """One command after another (as one connection sends them) while MongoDB cannot be
+    reached: after the first that waited for the server, the others are refused at once by
+    the breaker, one at a time trying the server (the probe); none is written."""
+    from tests import mongo_server
+
+    port = mongo_server.free_port()
+    unreachable = f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=300"
+    store = MongoEventStore(unreachable, database=mongo_database)
+    metrics = Metrics()
+    node = Pipeline(
+        store,
+        ReadSide(store),
+        Heard(),
+        SystemClock(),
+        ObjectIdFactory(),
+        store_timeout=0.5,
+        breaker=StoreBreaker(metrics),
+    )
+    refused = 0
+    for n in range(10):
+        with pytest.raises(StoreUnavailable):
+            await node.run(Request(Origin("ws", OWNER, "user"), "chat_message", {}, f"r{n}", TRIP), created())
+        refused += 1
+    await store.close()
+    assert refused == 10
+    # the first waited for the server; the probes went to it one at a time; the rest never did
+    exposition = metrics.exposition().decode()
+    assert "travelsense_store_breaker_open 1.0" in exposition
+    at_once = next(
+        line for line in exposition.splitlines() if line.startswith("travelsense_store_breaker_refusals_total")
+    )
+    assert float(at_once.split()[-1]) >= 8, exposition
