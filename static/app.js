@@ -1392,6 +1392,7 @@ function boot() {
     connected: socketReady,
     onOffline: goOffline,
     onOnline: comeBack,
+    onReachable: () => socket && socket.reconnectNow(),
     everyMs: HEARTBEAT_MS,
   });
   connectivity.start();

@@ -5,14 +5,15 @@
 export class Connectivity {
   /**
    * @param {{healthy: () => Promise<boolean>, active: () => boolean, connected: () => boolean,
-   *          onOffline: () => void, onOnline: () => void, everyMs?: number}} deps
+   *          onOffline: () => void, onOnline: () => void, onReachable: () => void, everyMs?: number}} deps
    */
-  constructor({ healthy, active, connected, onOffline, onOnline, everyMs = 5000, win = globalThis }) {
+  constructor({ healthy, active, connected, onOffline, onOnline, onReachable, everyMs = 5000, win = globalThis }) {
     this.healthy = healthy;
     this.active = active;
     this.connected = connected;
     this.onOffline = onOffline;
     this.onOnline = onOnline;
+    this.onReachable = onReachable;
     this.everyMs = everyMs;
     this.win = win;
     this.offline = false;
@@ -34,6 +35,9 @@ export class Connectivity {
     const ok = await this.healthy();
     if (!ok && this.connected()) this.lost();
     else if (ok && this.offline) this.back();
+    // The server answers while the socket is down: try now, not at the end of a back-off
+    // that grew while the network was gone.
+    else if (ok && !this.connected()) this.onReachable();
   }
 
   lost() {

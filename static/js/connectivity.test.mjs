@@ -16,6 +16,7 @@ function page({ onLine = true, healthy = true, connected = true } = {}) {
     connected: () => world.connected,
     onOffline: () => said.push('offline'),
     onOnline: () => said.push('online'),
+    onReachable: () => said.push('reachable'),
     everyMs: 60_000,
     win,
   });
@@ -58,4 +59,13 @@ test('navigator.onLine false is offline on the next beat even before the event',
   const { watch, said } = page({ onLine: false });
   await watch.beat();
   assert.deepEqual(said, ['offline']);
+});
+
+test('a heartbeat answered while the socket is down asks to reconnect now', async () => {
+  const { watch, world, said } = page({ connected: false });
+  await watch.beat();
+  assert.deepEqual(said, ['reachable']);
+  world.connected = true;
+  await watch.beat();
+  assert.deepEqual(said, ['reachable'], 'nothing to ask once the socket is back');
 });
