@@ -98,12 +98,12 @@ class PeopleDirectory:
 class RealtimeTickets:
     """Single-use tickets for ``/ws?ticket=``, each standing for the identity that bought it.
 
-    A ticket is ``<payload>.<signature>`` (base64url): the payload names the identity (its
-    display name sealed), the wall-clock moment the ticket expires and a fresh id; the signature is an HMAC-SHA256 under
-    a key every node derives from the secret they share (``secret``, as resume tokens), so a
-    ticket bought on one node opens the socket on any other.  That it is used once, on
-    whichever node, is kept by ``spent`` (``eventlog.ticket_port``: Redis when the nodes share
-    one, else this process).
+    A ticket is a ``SignedPayload`` (``service.signed``) naming the identity (its display name
+    sealed, the bearer token's expiry), the wall-clock moment the ticket expires and a fresh
+    id, signed under a key derived from ``secret`` (as resume tokens): with a secret the nodes
+    share (``config.refusals`` requires one with Redis) a ticket bought on one node opens the
+    socket on any other.  That it is used once, on whichever node, is kept by ``spent``
+    (``eventlog.ticket_port``: Redis when the nodes share one, else this process).
     """
 
     def __init__(
