@@ -54,6 +54,10 @@ async def test_an_invite_link_makes_whoever_opens_it_a_collaborator_through_the_
     assert status == 200, audit
     commands = [record["command"] for record in audit["events"]]
     assert "create_invite" in commands and commands.count("accept_invite") == 3
+    (created,) = [record for record in audit["events"] if record["command"] == "create_invite"]
+    invite_id = created["events"][0]["data"]["inviteId"]  # each invite made has an id, which each use names
+    uses = [record for record in audit["events"] if record["command"] == "accept_invite"]
+    assert invite_id and all(record["payload"]["inviteId"] == invite_id for record in uses), uses
     assert made["invite"].encode() not in orjson.dumps(audit)  # the log never holds the invite itself
 
 
