@@ -350,13 +350,14 @@ async def build(
 
 
 def resume_secret(settings: Settings) -> bytes:
-    """What signs resume tokens: ``RESUME_SECRET``, else one derived from the JWT secret (every
-    node has it), else this process's own (a session then resumes on its own node only)."""
+    """What signs resume tokens, WebSocket tickets and invite links: ``RESUME_SECRET``, else one
+    derived from the JWT secret (every node has it), else this process's own (they then work on
+    this node only, until it restarts: ``config.warnings`` says so at start, and
+    ``config.refusals`` refuses it with Redis, where there are several nodes)."""
     if settings.resume_secret:
         return settings.resume_secret.encode()
     if settings.jwt_secret:
         return hmac.new(settings.jwt_secret.encode(), b"travelsense session resume", hashlib.sha256).digest()
-    log.warning("no RESUME_SECRET and no JWT secret: sessions resume only on the node they were on")
     return secrets.token_bytes(32)
 
 

@@ -547,6 +547,12 @@ def refusals(settings: Settings) -> list[str]:
             f"CHECKPOINT_KEY must be at least {MIN_CHECKPOINT_KEY_BYTES} bytes: a shorter one can be guessed by"
             " whoever can read the log's checkpoints (a random one: openssl rand -hex 32)"
         )
+    if settings.redis_url and not shares_signing_secret(settings):
+        problems.append(
+            "--redis joins several nodes, but with JWT_PUBLIC_KEY and no JWT_SECRET each would sign WebSocket "
+            "tickets, invite links and resume tokens with a random secret of its own: set RESUME_SECRET, "
+            "the same on every node"
+        )
     limits = settings.limits
     if 2 * limits.max_trip_bytes + SNAPSHOT_HEADROOM > limits.outbound_max_bytes:
         problems.append(
@@ -556,9 +562,22 @@ def refusals(settings: Settings) -> list[str]:
     return problems
 
 
+def shares_signing_secret(settings: Settings) -> bool:
+    """Whether what signs tickets, invites and resume tokens is a secret every node (and the
+    next start) has: ``RESUME_SECRET``, or the JWT secret (``--dev`` makes and keeps one);
+    else each process draws its own (``app.resume_secret``)."""
+    return bool(settings.resume_secret or settings.jwt_secret or settings.dev or not settings.jwt_public_key)
+
+
 def warnings(settings: Settings) -> list[str]:
     """What these settings allow that is probably not meant."""
     found: list[str] = []
+    if not shares_signing_secret(settings):
+        found.append(
+            "JWT_PUBLIC_KEY and no JWT_SECRET or RESUME_SECRET: WebSocket tickets, invite links and resume tokens "
+            "are signed with a random secret of this process's own, so they work on this node only and invite "
+            "links stop working when it restarts; set RESUME_SECRET to keep them"
+        )
     if settings.allowed_origins is None and not is_loopback(settings.host):
         found.append(
             f"ALLOWED_ORIGINS is not set on {settings.host}: WebSockets are accepted from pages of this host "

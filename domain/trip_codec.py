@@ -29,6 +29,8 @@ def trip_to_snapshot(trip: Trip) -> dict[str, JSON]:
     state["redoSteps"] = {user: [_step_json(s) for s in steps] for user, steps in trip.redo_steps.items()}
     if trip.chat_notes:
         state["chatNotes"] = {message_id: note.to_json() for message_id, note in trip.chat_notes.items()}
+    if trip.invite_epoch:
+        state["inviteEpoch"] = trip.invite_epoch
     return state
 
 
@@ -96,6 +98,7 @@ def trip_from_snapshot(state: dict[str, JSON]) -> Trip:
         _steps(state.get("redoSteps", {})),
         places_of(days),
         MappingProxyType({key: ChatNote.from_json(raw) for key, raw in state.get("chatNotes", {}).items()}),
+        state.get("inviteEpoch", 0),
     )
 
 

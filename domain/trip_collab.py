@@ -27,6 +27,7 @@ from domain.trip_events import (
     DayAdded,
     DayRemoved,
     DayUpdated,
+    InvitesRevoked,
     PlanChange,
     Reverted,
     TripRestored,
@@ -304,7 +305,7 @@ def _steps(
     undo, redo = before.undo_steps, before.redo_steps
     if isinstance(event, TripRestored):
         return MappingProxyType({}), MappingProxyType({})  # a restore starts every history afresh
-    if by is None or isinstance(event, CollaboratorAdded | CollaboratorRemoved):
+    if by is None or isinstance(event, CollaboratorAdded | CollaboratorRemoved | InvitesRevoked):
         return undo, redo
     if isinstance(event, Reverted):
         step = inverse(before, event.effect, version)

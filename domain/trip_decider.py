@@ -37,6 +37,7 @@ from domain.trip_events import (
     DayRemoved,
     DayUpdated,
     DecidedEvent,
+    InvitesRevoked,
     NotificationCreated,
     PlanChange,
     Reverted,
@@ -92,6 +93,23 @@ class AddCollaborator:
 class RemoveCollaborator:
     actor: Actor
     user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptInvite:
+    """``user_id`` joins by an invite ``inviter_id`` made when the trip's invite epoch was
+    ``epoch``: refused once the epoch moved on (a collaborator removed, the invites revoked),
+    so a link made before someone's removal never brings them back; and refused unless the
+    inviter owns the trip now (an admin's authority is not the trip's to know a week later)."""
+
+    inviter_id: str
+    user_id: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeInvites:
+    actor: Actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +189,8 @@ TripCommand = (
     CreateTrip
     | AddCollaborator
     | RemoveCollaborator
+    | AcceptInvite
+    | RevokeInvites
     | UpdateTrip
     | PostChatMessage
     | UndoChange
@@ -241,6 +261,17 @@ def decide(
             if user_id not in state.collaborators:
                 raise CommandRefused(ErrorCode.NOT_FOUND, "that user is not a collaborator of this trip")
             return (CollaboratorRemoved(user_id),)
+        case AcceptInvite(inviter_id, user_id, epoch):
+            if inviter_id != state.owner_id:
+                raise CommandRefused(ErrorCode.FORBIDDEN, "whoever made this invite link may no longer invite")
+            if epoch != state.invite_epoch:
+                raise CommandRefused(ErrorCode.FORBIDDEN, "this invite link was revoked: ask for a new one")
+            if state.is_member(user_id):
+                return ()
+            return (CollaboratorAdded(user_id),)
+        case RevokeInvites(actor):
+            _require_manager(state, actor)
+            return (InvitesRevoked(),)
         case UpdateTrip(actor, audience=audience):
             updated = _update(state, command)
             return (updated, *replaced_notices(state, updated, actor.user_id, actor.name, audience))
@@ -608,6 +639,7 @@ def _with_day(days: tuple[Day, ...], day_id: str, change: Any) -> tuple[Day, ...
 
 def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, remember_changes: bool = True) -> Trip:
     days, constraints, collaborators, places = state.days, state.constraints, state.collaborators, state.places
+    invite_epoch = state.invite_epoch
     touched: list[str] = []
     if isinstance(event, Reverted):
         event = event.effect
@@ -616,6 +648,9 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
             collaborators = (*collaborators, user_id)
         case CollaboratorRemoved(user_id):
             collaborators = tuple(c for c in collaborators if c != user_id)
+            invite_epoch += 1  # the invites made before cannot bring them back
+        case InvitesRevoked():
+            invite_epoch += 1
         case DayAdded(raw_day):
             day = _day_from_json(raw_day)
             days = tuple(sorted((*days, day), key=lambda d: d.date))
@@ -685,6 +720,7 @@ def _apply_update(state: Trip, event: TripUpdated, version: int, at: str, rememb
         constraints=constraints,
         collaborators=collaborators,
         places=places,
+        invite_epoch=invite_epoch,
         version=version,
         updated_at=at,
         touches=_touched(state, version, update_type(event), touched)

@@ -38,6 +38,11 @@ class CollaboratorRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class InvitesRevoked:
+    """Every invite link made before it stops working (as one made before a removal does)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DayAdded:
     day: dict[str, JSON]  # with its dayId; activities (with their ids) optional
 
@@ -139,8 +144,9 @@ class Reverted:
     effect: PlanChange
 
 
-TripUpdated = CollaboratorAdded | CollaboratorRemoved | PlanChange | Reverted | TripRestored
-"""A change to the plan, or a collaborator added or removed (wire event ``trip_updated``)."""
+TripUpdated = CollaboratorAdded | CollaboratorRemoved | InvitesRevoked | PlanChange | Reverted | TripRestored
+"""A change to the plan, a collaborator added or removed, or the invites revoked (wire event
+``trip_updated``)."""
 
 REVERT_KEYS = {"undo": "undoes", "redo": "redoes"}
 
@@ -249,6 +255,8 @@ def update_data(event: TripUpdated) -> dict[str, JSON]:
     match event:
         case CollaboratorAdded(user_id) | CollaboratorRemoved(user_id):
             return {"userId": user_id}
+        case InvitesRevoked():
+            return {}
         case DayAdded(day):
             return {"day": day}
         case DayRemoved(day_id):
@@ -286,13 +294,15 @@ def update_from_json(name: str, data: dict[str, JSON]) -> TripUpdated:
     for kind, key in REVERT_KEYS.items():
         if key in data:
             effect = update_from_json(name, {k: v for k, v in data.items() if k != key})
-            assert not isinstance(effect, CollaboratorAdded | CollaboratorRemoved | Reverted | TripRestored)
+            assert isinstance(effect, PlanChange)
             return Reverted(kind, data[key], effect)
     match name:
         case "collaborator_added":
             return CollaboratorAdded(data["userId"])
         case "collaborator_removed":
             return CollaboratorRemoved(data["userId"])
+        case "invites_revoked":
+            return InvitesRevoked()
         case "day_added":
             return DayAdded(data["day"])
         case "day_removed":
@@ -321,6 +331,7 @@ def update_from_json(name: str, data: dict[str, JSON]) -> TripUpdated:
 _UPDATE_TYPES: dict[type, str] = {
     CollaboratorAdded: "collaborator_added",
     CollaboratorRemoved: "collaborator_removed",
+    InvitesRevoked: "invites_revoked",
     DayAdded: "day_added",
     DayRemoved: "day_removed",
     ActivityAdded: "activity_added",

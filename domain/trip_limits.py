@@ -65,7 +65,12 @@ def _refuse(field: str, message: str) -> CommandRefused:
 
 def check_limits(state: Trip | None, command: TripCommand, limits: TripLimits) -> None:
     """Refuse ``command`` (VALIDATION_ERROR) when the trip it leaves would be over ``limits``."""
-    from domain.trip_decider import AddCollaborator, CreateTrip, UpdateTrip  # here: the decider imports this module
+    from domain.trip_decider import (  # here: the decider imports this module
+        AcceptInvite,
+        AddCollaborator,
+        CreateTrip,
+        UpdateTrip,
+    )
 
     if isinstance(command, CreateTrip):
         _check_created(command, limits)
@@ -73,7 +78,7 @@ def check_limits(state: Trip | None, command: TripCommand, limits: TripLimits) -
         return  # the decider says the trip is not found
     elif isinstance(command, UpdateTrip):
         check_update_limits(state, command.update_type, command.data, limits)
-    elif isinstance(command, AddCollaborator):
+    elif isinstance(command, AddCollaborator | AcceptInvite):
         _check_bytes(state, COLLABORATOR_BYTES, limits)
 
 

@@ -138,6 +138,9 @@ class Trip:
     places: SharedMap[str, str] = field(default_factory=SharedMap)
     # message id -> its note, for messages edited or deleted since posted (never sent whole to clients)
     chat_notes: Mapping[str, ChatNote] = field(default_factory=lambda: MappingProxyType({}))
+    # how many times the invites were revoked (a collaborator removed, or by the owner): an invite
+    # carries the epoch it was made in and works only while it is still the trip's (never sent)
+    invite_epoch: int = 0
 
     def to_json(self, *, with_days: bool = True) -> dict[str, JSON]:
         return {

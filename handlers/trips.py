@@ -123,7 +123,8 @@ class TripEventsHandler(TripApiHandler):
 
 
 class TripInvitesHandler(ApiHandler):
-    """``POST /api/trips/{tripId}/invites``: an invite link to the trip (``service.invites``)."""
+    """``POST /api/trips/{tripId}/invites``: an invite link to the trip; ``DELETE``: every
+    invite link made so far revoked (``service.invites``)."""
 
     def initialize(self, edge: RestEdge, invites: TripInvites) -> None:
         self.edge = edge
@@ -136,6 +137,14 @@ class TripInvitesHandler(ApiHandler):
             self.send_json(invite.view(), 201)
 
         await self.answer(create, command="create_invite")
+
+    async def delete(self, trip_id: str) -> None:
+        async def revoke() -> None:
+            identity = self.authenticate()
+            trip = await self.invites.revoke(self.origin, identity, self.path_id(trip_id, "tripId"))
+            self.send_json(trip.to_json())
+
+        await self.answer(revoke, command="revoke_invites")
 
 
 class InviteAcceptHandler(ApiHandler):

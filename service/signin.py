@@ -9,17 +9,12 @@ bought over REST with the bearer token, good for one upgrade within
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import orjson
 
 from domain.errors import CommandRefused, ErrorCode
 from eventlog.people_port import PeopleSeen, SeenPerson
@@ -28,9 +23,11 @@ from eventlog.sealing import MASK, Opener
 from eventlog.ticket_port import SpentTickets
 from service.auth import Identity, InvalidToken
 from service.clock import Clock
+from service.signed import SignedPayload
 
 TICKET_SECONDS = 30.0
 log = logging.getLogger("travelsense.signin")
+SPENT_MARGIN = 60.0  # seconds a spent ticket is remembered past its expiry: the clock skew between nodes
 MAX_TICKET_LENGTH = 2048  # a long (sealed) display name makes a long ticket; far longer is not one of ours
 DEV_SECRET_FILE = "dev-secret"
 
@@ -101,12 +98,12 @@ class PeopleDirectory:
 class RealtimeTickets:
     """Single-use tickets for ``/ws?ticket=``, each standing for the identity that bought it.
 
-    A ticket is ``<payload>.<signature>`` (base64url): the payload names the identity (its
-    display name sealed), the wall-clock moment the ticket expires and a fresh id; the signature is an HMAC-SHA256 under
-    a key every node derives from the secret they share (``secret``, as resume tokens), so a
-    ticket bought on one node opens the socket on any other.  That it is used once, on
-    whichever node, is kept by ``spent`` (``eventlog.ticket_port``: Redis when the nodes share
-    one, else this process).
+    A ticket is a ``SignedPayload`` (``service.signed``) naming the identity (its display name
+    sealed, the bearer token's expiry), the wall-clock moment the ticket expires and a fresh
+    id, signed under a key derived from ``secret`` (as resume tokens): with a secret the nodes
+    share (``config.refusals`` requires one with Redis) a ticket bought on one node opens the
+    socket on any other.  That it is used once, on whichever node, is kept by ``spent``
+    (``eventlog.ticket_port``: Redis when the nodes share one, else this process).
     """
 
     def __init__(
@@ -119,7 +116,7 @@ class RealtimeTickets:
         seal_name: Callable[[str, str | None], str | None] | None = None,
         opener: Opener | None = None,
     ) -> None:
-        self._key = hmac.new(secret, b"travelsense realtime ticket", hashlib.sha256).digest()
+        self._signed = SignedPayload(secret, b"travelsense realtime ticket")
         self._spent = spent
         self._clock = clock
         self._seconds = seconds
@@ -132,34 +129,30 @@ class RealtimeTickets:
     def seconds(self) -> float:
         return self._seconds
 
-    def _signature(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
-
     def issue(self, identity: Identity) -> str:
         until_ms = int((self._clock.now().timestamp() + self._seconds) * 1000)
         name = self._seal_name(identity.user_id, identity.name) if self._seal_name is not None else identity.name
-        fields = [identity.user_id, identity.role, name, identity.expires_at, until_ms, secrets.token_hex(12)]
-        payload = _b64(orjson.dumps(fields))
-        return f"{payload}.{self._signature(payload)}"
+        return self._signed.sign(
+            [identity.user_id, identity.role, name, identity.expires_at, until_ms, secrets.token_hex(12)]
+        )
 
     async def redeem(self, ticket: str) -> Identity:
         """The identity a ticket stands for, spending it; ``InvalidToken`` for a forged, expired
         or used ticket, ``CommandRefused(UNAVAILABLE)`` when whether it was used cannot be known."""
-        if len(ticket) > MAX_TICKET_LENGTH or not ticket.isascii() or ticket.count(".") != 1:
-            raise InvalidToken("not a ticket")
-        payload, signature = ticket.split(".")
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        fields = self._signed.open(ticket, MAX_TICKET_LENGTH)
+        if fields is None or len(fields) != 6:
             raise InvalidToken("not a ticket of this service")
-        try:
-            fields = orjson.loads(base64.urlsafe_b64decode(payload + "=="))
-            user_id, role, name, expires_at, until_ms, ticket_id = fields
-        except (ValueError, TypeError) as exc:  # signed by us, so never expected: refused all the same
-            raise InvalidToken("not a ticket") from exc
-        left = until_ms / 1000 - self._clock.now().timestamp()
+        user_id, role, name, expires_at, until_ms, ticket_id = fields
+        now = self._clock.now().timestamp()
+        left = until_ms / 1000 - now
         if left <= 0:
             raise InvalidToken("ticket expired")
+        if expires_at <= now:  # the sign-in that bought it ended since
+            raise InvalidToken("the sign-in this ticket was bought with has expired")
         try:
-            first = await self._spent.spend(ticket_id, left)
+            # remembered past its expiry by SPENT_MARGIN: another node's clock, a little behind
+            # this one's, must not find it expired here yet unspent there
+            first = await self._spent.spend(ticket_id, left + SPENT_MARGIN)
         except StoreUnavailable as exc:
             raise CommandRefused(ErrorCode.UNAVAILABLE, "tickets cannot be checked now, retry") from exc
         if not first:
@@ -169,10 +162,6 @@ class RealtimeTickets:
             if name == MASK:  # erased since: no name
                 name = None
         return Identity(user_id, role, name, expires_at)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def dev_secret_path(store_url: str) -> Path:

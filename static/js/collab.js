@@ -149,6 +149,7 @@ const HISTORY_WORDS = {
   constraint_removed: 'removed a budget or need',
   collaborator_added: 'invited someone',
   collaborator_removed: 'removed someone from the trip',
+  invites_revoked: "revoked the trip's invite links",
 };
 
 /** What a change of the history did, named from its own data and the trip as it is now (null: say it generally). */

@@ -226,6 +226,8 @@ export function describeUpdate(tripBefore, updateType, data) {
       return 'invited someone to the trip';
     case 'collaborator_removed':
       return 'removed someone from the trip';
+    case 'invites_revoked':
+      return "revoked the trip's invite links";
     default:
       return describeCollabUpdate(tripBefore, updateType, d) ?? 'changed the trip';
   }

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.forged_tokens import rsa_pair
 from tests.server import ROOT, Client, ServerProcess, free_port, object_id, token
 
 
@@ -26,6 +27,20 @@ def test_without_a_key_the_server_refuses_to_start_naming_jwt_secret(tmp_path: P
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "JWT_SECRET" in lines[0]
+
+
+def test_several_nodes_with_a_public_key_and_no_shared_secret_refuse_to_start_naming_resume_secret(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "RESUME_"))}
+    env["JWT_PUBLIC_KEY"] = rsa_pair()[1]
+    args = ["--port", str(free_port()), "--store", f"sqlite:///{tmp_path}/e.db", "--redis", "redis://127.0.0.1:6379/0"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args], env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "RESUME_SECRET" in lines[0], done.stderr
 
 
 def test_dev_mode_seeds_a_demo_trip_and_prints_links_that_work(tmp_path: Path) -> None:

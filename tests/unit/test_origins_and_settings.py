@@ -76,3 +76,16 @@ def test_the_shipped_nginx_config_logs_paths_without_query_strings() -> None:
     for name in used:
         assert not re.search(r"\$(request|request_uri|args|query_string|arg_\w+|http_referer)\b", formats[name]), name
         assert "$uri" in formats[name]
+
+
+def test_several_nodes_without_a_shared_signing_secret_are_refused_and_one_node_is_warned() -> None:
+    rs_only = Settings(jwt_public_key="-----BEGIN PUBLIC KEY-----")
+    several = replace(rs_only, redis_url="redis://127.0.0.1:6379/0")
+    assert any("RESUME_SECRET" in r for r in refusals(several))  # tickets and invites would fail across nodes
+    assert refusals(replace(several, resume_secret="r" * 32)) == []
+    assert refusals(replace(several, jwt_secret="s" * 32)) == []  # the JWT secret is shared: it signs them
+    assert refusals(Settings(redis_url="redis://127.0.0.1:6379/0", jwt_secret="s" * 32)) == []
+    assert refusals(rs_only) == []  # one node: it may, told what it costs
+    assert any("invite links" in w and "RESUME_SECRET" in w for w in warnings(rs_only))
+    assert not any("RESUME_SECRET" in w for w in warnings(replace(rs_only, resume_secret="r" * 32)))
+    assert not any("RESUME_SECRET" in w for w in warnings(Settings(jwt_secret="s" * 32)))

@@ -73,3 +73,35 @@ def test_a_good_ticket_whose_use_cannot_be_checked_is_refused_as_unavailable() -
     with pytest.raises(CommandRefused) as refused:
         asyncio.run(tickets.redeem(tickets.issue(ADA)))
     assert refused.value.code is ErrorCode.UNAVAILABLE
+
+
+def test_a_ticket_is_refused_once_the_sign_in_it_was_bought_with_has_expired() -> None:
+    clock = StoppedClock()
+    signed_in_until = int(clock.at.timestamp()) + 10
+    tickets = RealtimeTickets(b"shared", MemorySpentTickets(), clock, seconds=30)
+    ticket = tickets.issue(Identity(ADA.user_id, "user", "Ada", signed_in_until))
+    clock.at += dt.timedelta(seconds=10)  # the ticket has 20 s left, the bearer token none
+    with pytest.raises(InvalidToken, match="sign-in"):
+        asyncio.run(tickets.redeem(ticket))
+
+
+class Ticking:
+    """The shared spent-tickets memory's own clock (a Redis key's time to live)."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def test_a_ticket_spent_on_one_node_stays_spent_on_a_node_whose_clock_is_behind() -> None:
+    ahead, behind, ticking = StoppedClock(), StoppedClock(), Ticking()
+    behind.at -= dt.timedelta(seconds=40)
+    spent = MemorySpentTickets(ticking)
+    ticket = RealtimeTickets(b"shared", spent, ahead, seconds=30).issue(ADA)
+    assert asyncio.run(RealtimeTickets(b"shared", spent, ahead).redeem(ticket)) == ADA
+    ticking.at += 31  # past the ticket's expiry, by the clock of the node that spent it
+    behind.at += dt.timedelta(seconds=31)  # to this node the ticket has 39 s left
+    with pytest.raises(InvalidToken, match="used"):
+        asyncio.run(RealtimeTickets(b"shared", spent, behind).redeem(ticket))

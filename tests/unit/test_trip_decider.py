@@ -7,12 +7,15 @@ from typing import Any
 import pytest
 
 from domain.errors import CommandRefused, ErrorCode
+from domain.trip_codec import trip_from_snapshot, trip_to_snapshot
 from domain.trip_decider import (
+    AcceptInvite,
     Actor,
     AddCollaborator,
     CreateTrip,
     PostChatMessage,
     RemoveCollaborator,
+    RevokeInvites,
     TripCommand,
     UpdateTrip,
     decide,
@@ -197,6 +200,36 @@ def test_collaborators_are_managed_by_the_owner_or_an_admin_only() -> None:
     with pytest.raises(CommandRefused) as missing:
         decide(trip, RemoveCollaborator(Actor(OWNER), FRIEND))
     assert missing.value.code == ErrorCode.NOT_FOUND
+
+
+def test_an_invite_made_before_a_removal_or_a_revocation_brings_nobody_in() -> None:
+    trip = created()
+    made_in = trip.invite_epoch
+    trip = run(trip, AcceptInvite(OWNER, STRANGER, made_in))
+    assert STRANGER in trip.collaborators
+    trip = run(trip, RemoveCollaborator(Actor(OWNER), STRANGER))
+    assert trip.invite_epoch > made_in
+    assert trip_from_snapshot(trip_to_snapshot(trip)).invite_epoch == trip.invite_epoch  # snapshots keep it
+    for who in (STRANGER, "0" * 23 + "4"):  # the one removed, and anyone else
+        with pytest.raises(CommandRefused) as stale:
+            decide(trip, AcceptInvite(OWNER, who, made_in))
+        assert stale.value.code == ErrorCode.FORBIDDEN
+    current = trip.invite_epoch
+    with pytest.raises(CommandRefused) as not_owner:  # a collaborator revokes nothing; an admin may
+        decide(trip, RevokeInvites(Actor(FRIEND)))
+    assert not_owner.value.code == ErrorCode.FORBIDDEN
+    trip = run(trip, RevokeInvites(Actor(STRANGER, is_admin=True)))
+    with pytest.raises(CommandRefused):
+        decide(trip, AcceptInvite(OWNER, STRANGER, current))
+    assert decide(trip, AcceptInvite(OWNER, FRIEND, trip.invite_epoch)) == ()  # a member already
+
+
+def test_an_invite_works_only_while_its_inviter_owns_the_trip() -> None:
+    trip = created()
+    for inviter in (FRIEND, STRANGER):  # a collaborator's or an admin's invite: the trip knows no such power
+        with pytest.raises(CommandRefused) as refused:
+            decide(trip, AcceptInvite(inviter, STRANGER, trip.invite_epoch))
+        assert refused.value.code == ErrorCode.FORBIDDEN
 
 
 def test_a_chat_message_takes_a_stream_position_but_changes_no_plan() -> None:
