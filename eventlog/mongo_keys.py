@@ -27,12 +27,15 @@ DATA_KEYS = "data_keys"
 # timeout (``--store-timeout``, 1 s by default): a server that accepts a connection and then
 # hangs costs the loop that long, never more.  While the store is known down (the last call
 # failed), a call is refused at once unless the driver's monitor sees a server it can select
-# and no call has tried for ``DOWN_PROBE_INTERVAL`` seconds; the call that then tries has the
-# whole timeout (a remote cluster whose pool the outage cleared has to connect again), so
-# the store comes back by itself once the server does.  A read that failed is not retried
-# (a retry waits for a server again): the caller is told at once.
+# and no call has tried lately: FIRST_PROBE_WAIT after the failure, doubling with each
+# failure up to DOWN_PROBE_INTERVAL (a blip costs a moment of refusals; a server that hangs
+# costs the loop at most one timeout per interval).  The call that then tries has the whole
+# timeout (a remote cluster whose pool the outage cleared has to connect again), so the
+# store comes back by itself once the server does.  A read that failed is not retried (a
+# retry waits for a server again): the caller is told at once.
 STORE_TIMEOUT = 1.0  # seconds
-DOWN_PROBE_INTERVAL = 5.0  # seconds: a server that hangs costs the loop one timeout per interval
+FIRST_PROBE_WAIT = 0.25  # seconds
+DOWN_PROBE_INTERVAL = 5.0  # seconds
 Document = dict[str, Any]
 
 
@@ -65,26 +68,29 @@ class MongoKeyStore:
         self._probe_interval = probe_interval
         self._monotonic = monotonic
         self._down = False  # the last call failed
-        self._tried_at = 0.0  # when a call last went to the server while it was known down
+        self._tried_at = 0.0  # when a call last went to the server and failed, or tried while down
+        self._probe_wait = FIRST_PROBE_WAIT  # from then until the next call may try
 
-    def _refused_at_once(self) -> bool:
-        """While known down: no server the driver's monitor can select (it looks on its own
-        heartbeat), or a call tried within ``probe_interval``."""
+    def _refused_at_once(self, *, writes: bool) -> bool:
+        """While known down: no server the driver's monitor can select for the call (it looks
+        on its own heartbeat), or a call tried within the probe wait."""
         if not self._down:
             return False
-        if not self._client.topology_description.has_writable_server():
-            return True  # reads go to the primary too (the default read preference)
+        topology = self._client.topology_description
+        if not (topology.has_writable_server() if writes else topology.has_readable_server(self._keys.read_preference)):
+            return True
         now = self._monotonic()
-        if now - self._tried_at < self._probe_interval:
+        if now - self._tried_at < self._probe_wait:
             return True
         self._tried_at = now
+        self._probe_wait = min(2 * self._probe_wait, self._probe_interval)
         return False
 
     @contextlib.contextmanager
-    def _answering(self) -> Iterator[None]:
+    def _answering(self, *, writes: bool = True) -> Iterator[None]:
         """A call to the server, bounded whole by the store timeout: ``StoreUnavailable``
         when it does not answer, at once while it is known down (``_refused_at_once``)."""
-        if self._refused_at_once():
+        if self._refused_at_once(writes=writes or not self._indexed):  # a first call makes the index
             raise StoreUnavailable("the key store is down (its last call failed)")
         try:
             with pymongo.timeout(self._timeout):
@@ -92,19 +98,20 @@ class MongoKeyStore:
         except PyMongoError as error:
             if not self._down:
                 self._tried_at = self._monotonic()
+                self._probe_wait = min(FIRST_PROBE_WAIT, self._probe_interval)
             self._down = True
             raise StoreUnavailable(f"the key store did not answer: {error}") from None
         self._down = False
 
     def _collection(self) -> Any:
+        """The collection, its index made first (called within ``_answering``: one call's budget)."""
         if not self._indexed:
-            with self._answering():
-                self._keys.create_index([("subject", ASCENDING), ("createdAt", ASCENDING)])
+            self._keys.create_index([("subject", ASCENDING), ("createdAt", ASCENDING)])
             self._indexed = True
         return self._keys
 
     def key_for(self, subject: str) -> DataKey:
-        with self._answering():
+        with self._answering(writes=False):
             found = self._collection().find_one({"subject": subject}, sort=[("createdAt", DESCENDING)])
         return _key(found) if found is not None else self.create(subject, 1)[0]
 
@@ -121,7 +128,7 @@ class MongoKeyStore:
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
         if not key_ids:
             return {}
-        with self._answering():
+        with self._answering(writes=False):
             return {d["_id"]: _key(d) for d in self._collection().find({"_id": {"$in": list(key_ids)}})}
 
     def _delete(self, query: Document) -> list[str]:

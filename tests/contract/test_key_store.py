@@ -23,7 +23,7 @@ from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
 from eventlog.ports import StoreUnavailable
 from eventlog.sqlite_keys import SqliteKeyStore, keys_path
-from tests.mongo_server import Nx27017, unique_database
+from tests.mongo_server import Nx27017, free_port, unique_database
 
 KeyStoreFactory = Callable[[], KeyStore]
 
@@ -320,4 +320,22 @@ def test_mongo_keys_come_back_by_themselves_after_an_outage_of_a_far_server(tmp_
     finally:
         keys.close()
         link.close()
+        server.stop()
+
+
+def test_mongo_keys_opened_while_the_server_is_down_answer_once_it_is_up(tmp_path: Path) -> None:
+    """A node started during an outage: its first calls (which would make the index) are
+    refused, and the keys answer once the server is up."""
+    server = Nx27017(tmp_path / "nx")
+    port = free_port()
+    keys = MongoKeyStore(f"mongodb://127.0.0.1:{port}/", database=unique_database(), timeout=0.5)
+    try:
+        with pytest.raises(StoreUnavailable):
+            keys.key_for("user:ada")
+        with pytest.raises(StoreUnavailable):
+            keys.key_for("user:ada")
+        server.start(port=port)
+        assert _until_answered(keys, "user:ada")
+    finally:
+        keys.close()
         server.stop()
