@@ -212,7 +212,7 @@ async def build(
         open_people_seen(presence, capacity=limits.people_kept),
         clock,
         DEMO_PEOPLE if settings.dev else (),
-        seal_name=sealer.seal_name if sealer is not None else None,
+        seal_name=sealer.seal_name_ahead if sealer is not None else None,
         opener=opener,
     )
     pipeline = Pipeline(

@@ -164,7 +164,8 @@ def memory_key_store() -> CachedKeyStore:
 def open_key_store(url: str, *, timeout: float = FETCH_TIMEOUT) -> CachedKeyStore:
     """The data keys of the log at a store URL, behind the cache: a SQLite file of their own
     beside the log's (``events.keys.db``), or a MongoDB collection of their own (``data_keys``).
-    ``timeout``: how long a read ahead (``CachedKeyStore.fetch``) waits for the store."""
+    ``timeout``: how long a read ahead (``CachedKeyStore.fetch``) waits for the store, and how
+    long any one call to MongoDB may take (the whole call: see ``eventlog/mongo_keys.py``)."""
     if url.startswith("sqlite:///"):
         from eventlog.sqlite_keys import SqliteKeyStore, keys_path
 
@@ -172,7 +173,7 @@ def open_key_store(url: str, *, timeout: float = FETCH_TIMEOUT) -> CachedKeyStor
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from eventlog.mongo_keys import MongoKeyStore  # imported only when asked for
 
-        return CachedKeyStore(MongoKeyStore(url), fetch_timeout=timeout)
+        return CachedKeyStore(MongoKeyStore(url, timeout=timeout), fetch_timeout=timeout)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://...")
 
 

@@ -112,12 +112,31 @@ class CachedKeyStore:
             return held[0]
         self.lookups += 1
         key = self._store.key_for(subject)
+        self._hold_subject(subject, key, now)
+        return key
+
+    async def fetch_key_for(self, subject: str) -> DataKey:
+        """``key_for`` with the read of the store (and the key made, for a subject that has
+        none) in a thread, within ``fetch_timeout``, so that sealing for ``subject`` next
+        reads nothing on the event loop.  ``StoreUnavailable`` as ``fetch``."""
+        held = self._by_subject.get(subject)
+        if held is not None and held[1] > self._monotonic():
+            return held[0]
+        self.lookups += 1
+        read = asyncio.get_running_loop().run_in_executor(self._fetcher, self._store.key_for, subject)
+        try:
+            key = await asyncio.wait_for(read, self._fetch_timeout)
+        except TimeoutError:
+            raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
+        self._hold_subject(subject, key, self._monotonic())
+        return key
+
+    def _hold_subject(self, subject: str, key: DataKey, now: float) -> None:
         self._by_subject[subject] = (key, now + self._ttl)
         self._by_subject.move_to_end(subject)
         if len(self._by_subject) > self._capacity:
             self._by_subject.popitem(last=False)
         self._keep(key, now)
-        return key
 
     def message_key(self) -> DataKey:
         """A fresh key for one chat message (from the pool)."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Collection, Iterator
+import time
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import pymongo
@@ -21,12 +22,20 @@ from eventlog.ports import StoreUnavailable
 from eventlog.sqlite_keys import new_keys, now_iso
 
 DATA_KEYS = "data_keys"
-# How long a call waits for the server: these calls are made on the event loop (behind the cache),
-# so never longer than the service's store timeout (``--store-timeout``, 1 s by default) to find the
-# server, and only a moment while it is known down (the last call failed).  A read that failed is
-# not retried either (a retry waits a server selection): the caller is told at once.
-SERVER_SELECTION_TIMEOUT_MS = 1000
-DOWN_TIMEOUT = 0.05
+# These calls are made on the event loop (behind the cache), so each whole call (finding the
+# server, connecting, TLS, the handshake, the round trips) is bounded by the service's store
+# timeout (``--store-timeout``, 1 s by default): a server that accepts a connection and then
+# hangs costs the loop that long, never more.  While the store is known down (the last call
+# failed), a call is refused at once unless the driver's monitor sees a server it can select
+# and no call has tried lately: FIRST_PROBE_WAIT after the failure, doubling with each
+# failure up to DOWN_PROBE_INTERVAL (a blip costs a moment of refusals; a server that hangs
+# costs the loop at most one timeout per interval).  The call that then tries has the whole
+# timeout (a remote cluster whose pool the outage cleared has to connect again), so the
+# store comes back by itself once the server does.  A read that failed is not retried (a
+# retry waits for a server again): the caller is told at once.
+STORE_TIMEOUT = 1.0  # seconds
+FIRST_PROBE_WAIT = 0.25  # seconds
+DOWN_PROBE_INTERVAL = 5.0  # seconds
 Document = dict[str, Any]
 
 
@@ -36,40 +45,73 @@ def _key(document: Document) -> DataKey:
 
 class MongoKeyStore:
     def __init__(
-        self, url: str, *, database: str | None = None, read_only: bool = False, **client_options: Any
+        self,
+        url: str,
+        *,
+        database: str | None = None,
+        read_only: bool = False,
+        timeout: float = STORE_TIMEOUT,
+        probe_interval: float = DOWN_PROBE_INTERVAL,
+        monotonic: Callable[[], float] = time.monotonic,
+        **client_options: Any,
     ) -> None:
         options = dict(client_options)
         if not url_sets(url, "serverSelectionTimeoutMS"):
-            options.setdefault("serverSelectionTimeoutMS", SERVER_SELECTION_TIMEOUT_MS)
+            options.setdefault("serverSelectionTimeoutMS", int(timeout * 1000))
         if not url_sets(url, "retryReads"):
             options.setdefault("retryReads", False)
         self._client: MongoClient[Document] = MongoClient(url, **options)
         name = database or self._client.get_default_database(DEFAULT_DATABASE).name
         self._keys = self._client[name][DATA_KEYS]
         self._indexed = read_only  # the analyst commands make no index: they write nothing
+        self._timeout = timeout
+        self._probe_interval = probe_interval
+        self._monotonic = monotonic
         self._down = False  # the last call failed
+        self._tried_at = 0.0  # when a call last went to the server and failed, or tried while down
+        self._probe_wait = FIRST_PROBE_WAIT  # from then until the next call may try
+
+    def _refused_at_once(self, *, writes: bool) -> bool:
+        """While known down: no server the driver's monitor can select for the call (it looks
+        on its own heartbeat), or a call tried within the probe wait."""
+        if not self._down:
+            return False
+        topology = self._client.topology_description
+        if not (topology.has_writable_server() if writes else topology.has_readable_server(self._keys.read_preference)):
+            return True
+        now = self._monotonic()
+        if now - self._tried_at < self._probe_wait:
+            return True
+        self._tried_at = now
+        self._probe_wait = min(2 * self._probe_wait, self._probe_interval)
+        return False
 
     @contextlib.contextmanager
-    def _answering(self) -> Iterator[None]:
-        """A call to the server: ``StoreUnavailable`` when it does not answer, at once
-        (``DOWN_TIMEOUT``) while it is known down."""
+    def _answering(self, *, writes: bool = True) -> Iterator[None]:
+        """A call to the server, bounded whole by the store timeout: ``StoreUnavailable``
+        when it does not answer, at once while it is known down (``_refused_at_once``)."""
+        if self._refused_at_once(writes=writes or not self._indexed):  # a first call makes the index
+            raise StoreUnavailable("the key store is down (its last call failed)")
         try:
-            with pymongo.timeout(DOWN_TIMEOUT if self._down else None):
+            with pymongo.timeout(self._timeout):
                 yield
         except PyMongoError as error:
+            if not self._down:
+                self._tried_at = self._monotonic()
+                self._probe_wait = min(FIRST_PROBE_WAIT, self._probe_interval)
             self._down = True
             raise StoreUnavailable(f"the key store did not answer: {error}") from None
         self._down = False
 
     def _collection(self) -> Any:
+        """The collection, its index made first (called within ``_answering``: one call's budget)."""
         if not self._indexed:
-            with self._answering():
-                self._keys.create_index([("subject", ASCENDING), ("createdAt", ASCENDING)])
+            self._keys.create_index([("subject", ASCENDING), ("createdAt", ASCENDING)])
             self._indexed = True
         return self._keys
 
     def key_for(self, subject: str) -> DataKey:
-        with self._answering():
+        with self._answering(writes=False):
             found = self._collection().find_one({"subject": subject}, sort=[("createdAt", DESCENDING)])
         return _key(found) if found is not None else self.create(subject, 1)[0]
 
@@ -86,7 +128,7 @@ class MongoKeyStore:
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
         if not key_ids:
             return {}
-        with self._answering():
+        with self._answering(writes=False):
             return {d["_id"]: _key(d) for d in self._collection().find({"_id": {"$in": list(key_ids)}})}
 
     def _delete(self, query: Document) -> list[str]:

@@ -78,6 +78,22 @@ class _HeldKeys:
         return self._held(key_id)
 
 
+class _HeldOrUnread:
+    """``found`` for ``_opened`` from what the finder holds, reading nothing: a key not held
+    is as a destroyed one (its values masked)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, keys: KeyFinder) -> None:
+        self._held = keys.held
+
+    def get(self, key_id: str) -> DataKey | None:
+        try:
+            return self._held(key_id)
+        except LookupError:
+            return None
+
+
 def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(SEALED)
 
@@ -247,6 +263,16 @@ class Opener:
         if not _collect(value, wanted):
             return value
         return _opened(value, self._keys.find(wanted))
+
+    def open_held(self, value: JSON) -> JSON:
+        """``value`` opened with the keys held here, reading nothing: a sealed value whose keys
+        are not held reads ``MASK``, as an erased one does (for what cannot wait for its keys)."""
+        found = _HeldOrUnread(self._keys)
+        if isinstance(value, str):
+            return _open_one(value, found) if value.startswith(SEALED) else value
+        if not isinstance(value, dict | list | tuple):
+            return value
+        return _opened(value, found)
 
     def unheld(self, value: JSON) -> list[str]:
         """The ids of the keys ``value``'s sealed values need that are not held here (opening

@@ -33,6 +33,11 @@ TAKEN_OVER_REASON = "session resumed on another connection"
 
 log = logging.getLogger("travelsense.hub")
 
+# a message from another node without a ``seq`` (nothing recovers it) whose keys could not be
+# read: read again this many times, after KEY_RETRY_BACKOFF seconds doubling each time, before
+# it is delivered with what could not be opened masked
+KEY_RETRIES = 3
+KEY_RETRY_BACKOFF = 0.1
 GAP_PAGE = 500  # records a seat filling a gap reads from the log at a time
 
 
@@ -281,21 +286,46 @@ class Hub:
     async def _deliver_behind_keys(self, opener: Opener) -> None:
         """Deliver the waiting messages in order, once the keys they need are read: those of
         all the messages waiting at the time in one read, in a thread, within the store
-        timeout.  A message whose keys could not be read is not delivered here (opening it
-        would read the store on the event loop); its rooms' seats fill the gap from the log."""
+        timeout.  A message whose keys could not be read is not opened here (that would read
+        the store on the event loop): one with a ``seq`` (a room's record) is not delivered
+        (its rooms' seats fill the gap from the log); one without (a notification, a read
+        receipt, a broadcast: nothing would recover it) waits, and the messages behind it
+        with it, for up to ``KEY_RETRIES`` more reads after a short backoff, then is delivered
+        with what could not be opened masked, as an erased value reads.  While reads keep
+        failing past that, the next ones are masked after one read each (no backoff)."""
         waiting = self._behind_keys
+        failures = 0  # reads in a row that failed
         while waiting:
             batch = list(waiting)
             wanted = {key_id for m in batch if self._reaches(m) for key_id in opener.unheld(m.get("data"))}
             try:
                 await opener.fetch(wanted)
+                failures = 0
             except Exception as error:
+                failures += 1
                 log.warning("could not read the keys of %d bus messages: %s", len(batch), error)
-            for message in batch:
+            if not self._deliver_read(opener, batch, masking=failures > KEY_RETRIES) and failures:
+                await asyncio.sleep(KEY_RETRY_BACKOFF * 2 ** (failures - 1))
+
+    def _deliver_read(self, opener: Opener, batch: list[BusMessage], *, masking: bool) -> bool:
+        """Deliver the messages of ``batch`` (the head of ``_behind_keys``) in order, up to one
+        without a ``seq`` whose keys are not held, unless ``masking``; whether all were taken."""
+        waiting = self._behind_keys
+        for message in batch:
+            if self._reaches(message) and opener.unheld(message.get("data")):
+                if message.get("seq") is not None:
+                    waiting.popleft()
+                    self._metrics.bus_message_unopened("dropped")
+                    continue
+                if not masking:
+                    return False
                 waiting.popleft()
-                if self._reaches(message) and opener.unheld(message.get("data")):
-                    continue  # (its keys were not read)
-                self.deliver(message)
+                self._metrics.bus_message_unopened("masked")
+                self.deliver({**message, "data": opener.open_held(message.get("data"))})
+                continue
+            waiting.popleft()
+            self.deliver(message)
+        return True
 
     def deliver(self, message: BusMessage) -> None:
         kind = message.get("kind")

@@ -282,6 +282,15 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.bus_unopened = Counter(
+            "bus_messages_unopened",
+            "Messages from other nodes whose keys could not be read in time: dropped (a room's"
+            " record, recovered from the log) or delivered with those values masked (nothing"
+            " recovers them).",
+            ["outcome"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.security_events_aggregated = Counter(
             "security_events_aggregated",
             "Security events written as part of their source's aggregate record, not one by one.",
@@ -351,6 +360,10 @@ class Metrics:
 
     def delivered(self, accepted_at: float) -> None:
         self.delivery_latency.observe(max(0.0, time.time() - accepted_at))
+
+    def bus_message_unopened(self, outcome: str) -> None:
+        """``outcome``: ``dropped`` or ``masked`` (``Hub._deliver_behind_keys``)."""
+        self.bus_unopened.labels(outcome).inc()
 
     def admin_action(self, action: str, outcome: str) -> None:
         self.admin_actions.labels(action, outcome).inc()

@@ -120,6 +120,13 @@ class RecordSealer:
         """A person's display name sealed under their key (room rosters, kept in Redis)."""
         return seal(name, [self._keys.key_for(person_subject(user_id))]) if name else name
 
+    async def seal_name_ahead(self, user_id: str, name: str | None) -> str | None:
+        """``seal_name`` with their key read (or made) off the event loop (``fetch_key_for``):
+        for a sign-in, which may be the first this node sees of them."""
+        if not name:
+            return name
+        return seal(name, [await self._keys.fetch_key_for(person_subject(user_id))])
+
     def seal_live(self, message: dict[str, JSON]) -> dict[str, JSON]:
         """A bus message with the personal fields of its data (live names in room signals)
         sealed under the key of the person it names, so Redis holds no plaintext of theirs."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +58,7 @@ class PeopleDirectory:
         clock: Clock,
         known: tuple[Person, ...] = (),
         *,
-        seal_name: Callable[[str, str | None], str | None] | None = None,
+        seal_name: Callable[[str, str | None], Awaitable[str | None]] | None = None,
         opener: Opener | None = None,
     ) -> None:
         self._seen = seen
@@ -70,17 +70,33 @@ class PeopleDirectory:
     async def met(self, identity: Identity) -> None:
         if not identity.name:
             return
-        name = self._seal_name(identity.user_id, identity.name) if self._seal_name is not None else identity.name
-        assert name is not None
         try:
+            # their key read (or made) off the event loop; the ticket sealed next finds it held
+            name: str | None = identity.name
+            if self._seal_name is not None:
+                name = await self._seal_name(identity.user_id, identity.name)
+            assert name is not None
             await self._seen.saw(SeenPerson(identity.user_id, name, identity.role), self._clock.now().timestamp())
         except StoreUnavailable:  # best effort: a ticket or the list is not refused for it
             log.warning("the people directory is unavailable: a sign-in was not noted")
 
     async def everyone(self) -> list[Person]:
         people = {person.user_id: person for person in self._demo}
-        for seen in await self._seen.recent():
-            name = self._opener.open(seen.name) if self._opener is not None else seen.name
+        recent = await self._seen.recent()
+        opener = self._opener
+        if opener is not None:
+            # every key not held, in one read off the event loop (``service/hub.py`` does the same
+            # for bus messages); a name whose key could not be read is left out this time
+            wanted = {key_id for seen in recent for key_id in opener.unheld(seen.name)}
+            if wanted:
+                try:
+                    await opener.fetch(wanted)
+                except StoreUnavailable as error:
+                    log.warning("could not read the keys of %d names in the people directory: %s", len(wanted), error)
+        for seen in recent:
+            if opener is not None and opener.unheld(seen.name):
+                continue  # (its key was not read: opening it would read the store on the loop)
+            name = opener.open(seen.name) if opener is not None else seen.name
             if not isinstance(name, str) or name == MASK:  # erased: their key is gone
                 await self._seen.forget(seen.user_id)
                 continue

@@ -4,6 +4,11 @@ real driver against nx-27017), bare and behind the bounded cache."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,11 +16,14 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
+from eventlog.factory import open_key_store
 from eventlog.key_cache import CachedKeyStore, Recent
 from eventlog.key_port import KeyStore
 from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
+from eventlog.ports import StoreUnavailable
 from eventlog.sqlite_keys import SqliteKeyStore, keys_path
+from tests.mongo_server import Nx27017, free_port, unique_database
 
 KeyStoreFactory = Callable[[], KeyStore]
 
@@ -197,3 +205,137 @@ def test_a_batch_keys_destroyed_bytes_are_left_nowhere(tmp_path: Path) -> None:
     files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("events.keys.db"))
     keys.close()
     assert doomed.material not in files and kept.material in files
+
+
+class SlowLink:
+    """A TCP relay to a server that holds back each new connection's first answer for
+    ``delay`` seconds: a cluster far away, where connecting again (after an outage cleared
+    the driver's pool) takes that long.  Threads of its own; ``close`` stops them."""
+
+    def __init__(self, target_port: int, delay: float) -> None:
+        self._target_port = target_port
+        self._delay = delay
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                server = socket.create_connection(("127.0.0.1", self._target_port))
+            except OSError:
+                client.close()  # the server is down: the driver sees the connection fail
+                continue
+            self._open += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, 0.0), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, self._delay), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket, first_delay: float) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if first_delay:
+                    time.sleep(first_delay)
+                    first_delay = 0.0
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self._open:
+            connection.close()
+
+
+def _until_answered(keys: KeyStore, subject: str, deadline: float = 60.0) -> str:
+    """The key of ``subject`` once the store answers again (the driver's monitor finds a
+    restarted server on its own heartbeat, 10 s by default); fails past ``deadline``."""
+    give_up = time.monotonic() + deadline
+    while True:
+        try:
+            return keys.key_for(subject).key_id
+        except StoreUnavailable:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(0.2)
+
+
+def test_mongo_keys_refuse_a_server_that_hangs_and_answer_once_it_wakes(tmp_path: Path) -> None:
+    """A server that holds a connection and answers nothing (stopped, not killed) is refused
+    within the store timeout given to the factory: the calls run on the event loop."""
+    server = Nx27017(tmp_path / "nx")
+    url = server.start()
+    keys = open_key_store(url + unique_database(), timeout=0.5)
+    assert server.process is not None
+    pid = server.process.pid
+    outcome: list[BaseException | str] = []
+
+    def call() -> None:
+        try:
+            outcome.append(keys.key_for("user:grace").key_id)
+        except BaseException as error:  # the test reports what happened
+            outcome.append(error)
+
+    try:
+        keys.key_for("user:ada")
+        os.kill(pid, signal.SIGSTOP)
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        # 20 times the store timeout: without it, a call waits for the driver's monitor to give
+        # up on the server (connectTimeoutMS, 20 s), the event loop frozen all along
+        caller.join(10)
+        assert outcome and isinstance(outcome[0], StoreUnavailable), outcome
+        with pytest.raises(StoreUnavailable):
+            keys.key_for("user:grace")  # known down: refused at once
+        os.kill(pid, signal.SIGCONT)
+        assert _until_answered(keys, "user:grace")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        keys.close()
+        server.stop()
+
+
+def test_mongo_keys_come_back_by_themselves_after_an_outage_of_a_far_server(tmp_path: Path) -> None:
+    """A killed server is refused; once it restarts, a call has the whole store timeout to
+    connect again (here 0.3 s of round trip, slower than a moment), so the keys come back
+    without a restart of the node."""
+    server = Nx27017(tmp_path / "nx")
+    server.start()
+    link = SlowLink(server.port, delay=0.3)
+    keys = MongoKeyStore(f"mongodb://127.0.0.1:{link.port}/", database=unique_database(), timeout=2.0)
+    try:
+        ada = keys.key_for("user:ada").key_id
+        server.kill()
+        with pytest.raises(StoreUnavailable):
+            keys.key_for("user:ada")
+        with pytest.raises(StoreUnavailable):
+            keys.key_for("user:ada")
+        server.start(port=server.port)
+        assert _until_answered(keys, "user:ada") == ada
+    finally:
+        keys.close()
+        link.close()
+        server.stop()
+
+
+def test_mongo_keys_opened_while_the_server_is_down_answer_once_it_is_up(tmp_path: Path) -> None:
+    """A node started during an outage: its first calls (which would make the index) are
+    refused, and the keys answer once the server is up."""
+    server = Nx27017(tmp_path / "nx")
+    port = free_port()
+    keys = MongoKeyStore(f"mongodb://127.0.0.1:{port}/", database=unique_database(), timeout=0.5)
+    try:
+        with pytest.raises(StoreUnavailable):
+            keys.key_for("user:ada")
+        with pytest.raises(StoreUnavailable):
+            keys.key_for("user:ada")
+        server.start(port=port)
+        assert _until_answered(keys, "user:ada")
+    finally:
+        keys.close()
+        server.stop()

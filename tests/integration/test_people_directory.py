@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from app import build
 from config import Limits, Settings
 from eventlog.key_cache import CachedKeyStore
+from eventlog.key_port import DataKey
 from eventlog.memory_people import MemoryPeopleSeen
 from eventlog.memory_tickets import MemorySpentTickets
 from eventlog.people_port import SeenPerson
@@ -75,7 +77,7 @@ class Now:
 async def test_names_are_kept_sealed_and_an_erased_person_s_masks_and_is_dropped_untold(tmp_path: Path) -> None:
     keys = CachedKeyStore(SqliteKeyStore(str(tmp_path / "events.keys.db")))
     seen = MemoryPeopleSeen(10)  # as another node's directory shares it on Redis
-    people = PeopleDirectory(seen, Now(), seal_name=RecordSealer(keys).seal_name, opener=Opener(keys))
+    people = PeopleDirectory(seen, Now(), seal_name=RecordSealer(keys).seal_name_ahead, opener=Opener(keys))
     await people.met(signed_in(ADA, "Ada Lovelace"))
     await people.met(signed_in(GRACE, "Grace"))
     kept = {person.user_id: person.name for person in await seen.recent()}
@@ -119,3 +121,82 @@ async def test_a_ticket_carries_its_buyer_s_name_sealed_and_an_erased_buyer_s_no
     keys.destroy(person_subject(ADA))
     assert (await tickets.redeem(second)).name is None  # erased meanwhile: no "[erased]" in the room
     keys.close()
+
+
+class ThreadsOfReads:
+    """The real SQLite key store, noting the thread of each call that reads or makes a key."""
+
+    def __init__(self, store: SqliteKeyStore) -> None:
+        self._store = store
+        self.threads: list[int] = []
+
+    def key_for(self, subject: str) -> DataKey:
+        self.threads.append(threading.get_ident())
+        return self._store.key_for(subject)
+
+    def create(self, subject: str, count: int) -> list[DataKey]:
+        self.threads.append(threading.get_ident())
+        return self._store.create(subject, count)
+
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
+        self.threads.append(threading.get_ident())
+        return self._store.find(key_ids)
+
+    def destroy(self, subject: str) -> list[str]:
+        return self._store.destroy(subject)
+
+    def destroy_key(self, key_id: str) -> bool:
+        return self._store.destroy_key(key_id)
+
+    def destroy_older_than(self, subject_prefix: str, before: str) -> list[str]:
+        return self._store.destroy_older_than(subject_prefix, before)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+async def test_signing_in_and_listing_read_no_key_on_the_event_loop_and_list_in_one_read(tmp_path: Path) -> None:
+    """A sign-in may make the person's key, and a node with a cold cache (restarted, or the
+    names signed in on other nodes) lists people whose keys it never held: both read the
+    store in a thread, the list in one read for every name (not one per person)."""
+    path = str(tmp_path / "events.keys.db")
+    seen = MemoryPeopleSeen(300)
+    meeting = ThreadsOfReads(SqliteKeyStore(path))
+    keys = CachedKeyStore(meeting)
+    people = PeopleDirectory(seen, Now(), seal_name=RecordSealer(keys).seal_name_ahead, opener=Opener(keys))
+    everyone = [(f"{0x5EE0000 + n:024x}", f"Person {n:03}") for n in range(300)]
+    for user_id, name in everyone:
+        await people.met(signed_in(user_id, name))
+    keys.close()
+
+    listing = ThreadsOfReads(SqliteKeyStore(path))
+    cold = CachedKeyStore(listing)  # another node: none of their keys held
+    other = PeopleDirectory(seen, Now(), seal_name=RecordSealer(cold).seal_name_ahead, opener=Opener(cold))
+    assert [p.name for p in await other.everyone()] == [name for _, name in everyone]
+    cold.close()
+
+    loop = threading.get_ident()
+    assert len(meeting.threads) == 300 and loop not in meeting.threads
+    assert len(listing.threads) == 1 and loop not in listing.threads
+
+
+class KeysDown(ThreadsOfReads):
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
+        self.threads.append(threading.get_ident())
+        raise StoreUnavailable("the key store is down")
+
+
+async def test_a_name_whose_key_cannot_be_read_is_left_out_and_not_forgotten(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.keys.db")
+    seen = MemoryPeopleSeen(10)
+    keys = CachedKeyStore(SqliteKeyStore(path))
+    people = PeopleDirectory(seen, Now(), seal_name=RecordSealer(keys).seal_name_ahead, opener=Opener(keys))
+    await people.met(signed_in(ADA, "Ada"))
+    keys.close()
+    down = KeysDown(SqliteKeyStore(path))
+    cold = CachedKeyStore(down)
+    other = PeopleDirectory(seen, Now(), opener=Opener(cold))
+    assert await other.everyone() == []  # not listed now (nor read on the event loop)
+    assert [person.user_id for person in await seen.recent()] == [ADA]  # but not forgotten either
+    assert threading.get_ident() not in down.threads
+    cold.close()
