@@ -16,7 +16,9 @@ import pytest
 from eventlog.memory_store import MemoryEventStore, MemoryLog
 from eventlog.mongo_store import MongoEventStore
 from eventlog.ports import EventStore
+from eventlog.redis_cluster import open_client
 from eventlog.sqlite_store import SqliteEventStore
+from tests.redis_server import unique_prefix
 
 StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[EventStore]]
 
@@ -83,3 +85,27 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
 async def store(store_factory: StoreFactory) -> AsyncIterator[EventStore]:
     async with store_factory() as opened:
         yield opened
+
+
+RedisPlace = tuple[Any, str] | None  # a connected client and a key prefix; None: the in-memory adapter
+
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
+async def redis_place(request: pytest.FixtureRequest) -> AsyncIterator[RedisPlace]:
+    """Where a Redis-backed port's adapters run: nowhere (its in-memory adapter), the suite's
+    Redis, or the suite's Redis Cluster (a prefix of its own, which goes with its keys)."""
+    if request.param == "memory":
+        yield None
+        return
+    if request.param == "redis-cluster":
+        url: str = request.getfixturevalue("redis_cluster_url")
+        prefix = unique_prefix()
+    else:
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("prefix")
+    client = open_client(url, socket_timeout=5.0)
+    try:
+        await client.ping()  # connected first, as the node's presence client is by its first heartbeat
+        yield client, prefix
+    finally:
+        await client.aclose()

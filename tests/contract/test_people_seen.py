@@ -4,37 +4,25 @@ no more than the capacity (the least recent forgotten), and a forgotten person g
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
 from eventlog.memory_people import MemoryPeopleSeen
 from eventlog.people_port import PeopleSeen, SeenPerson
-from eventlog.redis_cluster import open_client
 from eventlog.redis_people import RedisPeopleSeen
-from tests.redis_server import unique_prefix
+from tests.contract.conftest import RedisPlace
 
 Open = Callable[[int], PeopleSeen]
 
 
-@pytest.fixture(params=["memory", "redis", "redis-cluster"])
-async def people_seen(request: pytest.FixtureRequest) -> AsyncIterator[Open]:
+@pytest.fixture
+def people_seen(redis_place: RedisPlace) -> Open:
     """``people_seen(capacity)``: an adapter keeping that many (on Redis, all on one prefix)."""
-    if request.param == "memory":
-        yield MemoryPeopleSeen
-        return
-    if request.param == "redis-cluster":  # the suite's own cluster, which goes with its keys
-        url: str = request.getfixturevalue("redis_cluster_url")
-        prefix = unique_prefix()
-    else:
-        url = request.getfixturevalue("redis_url")
-        prefix = request.getfixturevalue("prefix")
-    client = open_client(url, socket_timeout=5.0)
-    try:
-        await client.ping()  # connected first, as the node's presence client is by its first heartbeat
-        yield lambda capacity: RedisPeopleSeen(client, prefix, capacity)
-    finally:
-        await client.aclose()
+    if redis_place is None:
+        return MemoryPeopleSeen
+    client, prefix = redis_place
+    return lambda capacity: RedisPeopleSeen(client, prefix, capacity)
 
 
 def person(n: int, name: str = "", role: str = "user") -> SeenPerson:

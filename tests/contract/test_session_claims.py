@@ -5,34 +5,18 @@ share a number, and each session's latest is its own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from eventlog.claims import MemoryClaims
 from eventlog.redis_claims import RedisClaims
-from eventlog.redis_cluster import open_client
 from eventlog.session_port import SessionClaims
-from tests.redis_server import unique_prefix
+from tests.contract.conftest import RedisPlace
 
 
-@pytest.fixture(params=["memory", "redis", "redis-cluster"])
-async def claims(request: pytest.FixtureRequest) -> AsyncIterator[SessionClaims]:
-    if request.param == "memory":
-        yield MemoryClaims()
-        return
-    if request.param == "redis-cluster":  # the suite's own cluster, which goes with its keys
-        url: str = request.getfixturevalue("redis_cluster_url")
-        prefix = unique_prefix()
-    else:
-        url = request.getfixturevalue("redis_url")
-        prefix = request.getfixturevalue("prefix")
-    client = open_client(url, socket_timeout=5.0)
-    try:
-        await client.ping()  # connected first, as the node's presence client is by its first heartbeat
-        yield RedisClaims(client, prefix, ttl=60)
-    finally:
-        await client.aclose()
+@pytest.fixture
+def claims(redis_place: RedisPlace) -> SessionClaims:
+    return MemoryClaims() if redis_place is None else RedisClaims(*redis_place, ttl=60)
 
 
 async def test_an_unclaimed_session_has_no_holder_and_each_claim_is_higher_than_the_last(

@@ -5,34 +5,18 @@ its own, and a spent ticket is forgotten once it would have expired."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from eventlog.memory_tickets import MemorySpentTickets
-from eventlog.redis_cluster import open_client
 from eventlog.redis_tickets import RedisSpentTickets
 from eventlog.ticket_port import SpentTickets
-from tests.redis_server import unique_prefix
+from tests.contract.conftest import RedisPlace
 
 
-@pytest.fixture(params=["memory", "redis", "redis-cluster"])
-async def spent(request: pytest.FixtureRequest) -> AsyncIterator[SpentTickets]:
-    if request.param == "memory":
-        yield MemorySpentTickets()
-        return
-    if request.param == "redis-cluster":  # the suite's own cluster, which goes with its keys
-        url: str = request.getfixturevalue("redis_cluster_url")
-        prefix = unique_prefix()
-    else:
-        url = request.getfixturevalue("redis_url")
-        prefix = request.getfixturevalue("prefix")
-    client = open_client(url, socket_timeout=5.0)
-    try:
-        await client.ping()  # connected first, as the node's presence client is by its first heartbeat
-        yield RedisSpentTickets(client, prefix)
-    finally:
-        await client.aclose()
+@pytest.fixture
+def spent(redis_place: RedisPlace) -> SpentTickets:
+    return MemorySpentTickets() if redis_place is None else RedisSpentTickets(*redis_place)
 
 
 async def test_a_ticket_is_spent_once_and_refused_after(spent: SpentTickets) -> None:
