@@ -1069,8 +1069,9 @@ function renderHeader() {
   el.tripSeq.textContent = String(room?.lastSeq ?? 0);
   $('trip-id').textContent = room?.tripId ?? '';
   const looks = currentLooks();
-  renderMembers(el.memberList, room, S.me?.sub, looks);
-  el.memberList.classList.toggle('stale', Boolean(room) && !roomReady());
+  const stale = Boolean(room) && !roomReady();
+  renderMembers(el.memberList, room, S.me?.sub, looks, { stale });
+  el.memberList.classList.toggle('stale', stale);
   el.workspace.classList.toggle('no-trip', !room);
   const canManage = Boolean(trip && S.me && (S.me.isAdmin || trip.ownerId === S.me.sub));
   renderCollaborators(el.collabList, trip, names(), S.me?.sub, { canManage, onRemove: removeCollaborator, looks });

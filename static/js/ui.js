@@ -144,14 +144,17 @@ export function toast(area, { title, body = '', kind = 'info', actions = [], tim
 
 // ------------------------------------------------------------------ header
 
-export function renderMembers(listEl, room, selfId, looks = {}) {
+/** Who is here; `stale`: this page is not connected, so the list is what was last known and
+ * says so in words too (the fade alone is colour). */
+export function renderMembers(listEl, room, selfId, looks = {}, { stale = false } = {}) {
   const members = [...(room?.members || [])].sort((a, b) => (a.userId === selfId ? -1 : b.userId === selfId ? 1 : 0));
   replaceChildren(
     listEl,
     members.length === 0 ? h('li', { class: 'muted small' }, room?.joined ? 'Only hidden viewers' : '—') : null,
     members.map((m) => {
       const name = m.name || room.names[m.userId] || null;
-      const status = STATUS_WORDS[m.status] ?? m.status;
+      const known = STATUS_WORDS[m.status] ?? m.status;
+      const status = stale ? `last seen ${known}` : known;
       const label = `${displayName(m.userId, { [m.userId]: name }, selfId)} · ${status}`;
       return h(
         'li',

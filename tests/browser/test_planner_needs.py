@@ -243,12 +243,15 @@ def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbea
     expect(a.by("offline-banner")).to_be_visible()
     expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-offline\b"))
     assert a.page.evaluate("navigator.onLine") is True
+    here = a.by(f"member-{ana.user_id}").locator(".member-status")
+    expect(here).to_have_text("last seen online")  # what was last known, said so: not "online"
 
     wire.alive = True
     a.page.unroute("**/healthz")
     expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
     expect(a.by("offline-banner")).to_be_hidden()
     expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-online\b"))
+    expect(here).to_have_text("online")
     no_page_errors(a)
 
 
