@@ -87,6 +87,14 @@ STORE_DOWN = frozenset({"mongo", "disk"})  # faults during which every command m
 FAIL_FAST_BOUND = 2.0  # seconds from send to answer while the store is down: --store-timeout 1 s, and a margin
 
 
+def _owed_fast(command: Command, cleared_at: float, fail_fast: float) -> bool:
+    """Whether a command sent while the store was down owed its answer within ``fail_fast``:
+    a refusal always does; so does an acknowledgement of a command the store was down for
+    the whole of that time.  One sent just before the repair may have been written once the
+    store answered again, and a write sent cannot be refused before its outcome is known."""
+    return command.refused is not None or command.sent_at + fail_fast <= cleared_at
+
+
 # commands and clients ---------------------------------------------------------------
 
 
@@ -412,7 +420,7 @@ class Result:
     recover_s: float | None = None
     worst_answer_s: float | None = None  # the slowest answer, from first send to first answer
     worst_in_fault_s: float | None = None  # the same, of the commands first sent while the fault lasted
-    late: int = 0  # sent while the store was down, answered more than FAIL_FAST_BOUND s later
+    late: int = 0  # sent while the store was down, answered more than FAIL_FAST_BOUND s later (``_owed_fast``)
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -653,7 +661,9 @@ async def _compare(
                 delays.append(delay)
                 if injected_at <= command.sent_at < cleared_at:
                     in_fault.append((delay, command))
-                    result.late += result.fault in STORE_DOWN and delay > fail_fast
+                    result.late += (
+                        result.fault in STORE_DOWN and delay > fail_fast and _owed_fast(command, cleared_at, fail_fast)
+                    )
             result.resent += command.sends > 1
             result.disagreeing += command.disagreeing
             result.duplicated += len(seqs) > 1
