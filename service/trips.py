@@ -226,22 +226,23 @@ class TripService:
         event = decide_read(trip, identity.user_id, identity.is_admin, seq, current)
         request = Request(origin, "mark_chat_read", {"tripId": trip_id, "seq": seq}, ref, trip_id)
         await self._pipeline.record(request, (event,))
-        return await self._unread_after(identity, trip_id, event["data"]["seq"])
+        assert trip is not None  # decide_read refuses a trip that is not there
+        return await self._unread_after(identity, trip, event["data"]["seq"])
 
     async def unread(self, identity: Identity, trip_id: str) -> dict[str, Any]:
         """How far the user has read the trip's chat, and how many messages of others follow."""
-        await self.visible_trip(identity, trip_id, fresh=False)
+        # fresh, as the count is: this node may have no member in the room to keep the trip current
+        trip = await self.visible_trip(identity, trip_id)
         await self._read_side.catch_up_read_marks()
-        return await self._unread_after(identity, trip_id, self._read_side.read_marks.of(identity.user_id, trip_id))
+        return await self._unread_after(identity, trip, self._read_side.read_marks.of(identity.user_id, trip_id))
 
-    async def _unread_after(self, identity: Identity, trip_id: str, seq: int) -> dict[str, Any]:
-        # a message deleted since it was posted is no longer there to read (the trip's notes say
-        # which; fresh, as the count is: this node may have no member in the room to keep it current)
-        trip = await self._read_side.trip(trip_id)
-        notes = trip.chat_notes if trip is not None else {}
-        deleted = [m for m, note in notes.items() if note.deleted and note.author_id != identity.user_id]
-        count = await self._store.count_chat_messages(trip_id, seq, identity.user_id, UNREAD_COUNTED, deleted)
-        return {"tripId": trip_id, "readSeq": seq, "unread": count}
+    async def _unread_after(self, identity: Identity, trip: Trip, seq: int) -> dict[str, Any]:
+        """The unread count after ``seq``: a message deleted since it was posted (the fresh trip's
+        notes say which) is no longer there to read."""
+        notes = trip.chat_notes.items()
+        deleted = [m for m, note in notes if note.deleted and note.author_id != identity.user_id]
+        count = await self._store.count_chat_messages(trip.trip_id, seq, identity.user_id, UNREAD_COUNTED, deleted)
+        return {"tripId": trip.trip_id, "readSeq": seq, "unread": count}
 
     async def _in_room_if_needed(self, trip_id: str, sender: str) -> frozenset[str] | None:
         """Who is in the trip's room, for notifying the members who are not; None
