@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import jwt
 
 from domain.ids import is_object_id
+from domain.recent import Recent
 
 MAX_TOKEN_LENGTH = 8192
 MAX_NAME_LENGTH = 100
@@ -94,7 +95,7 @@ class TokenVerifier:
         self._algorithms = algorithms
         self._remember = remember
         self._now = now
-        self._verified: dict[bytes, Identity] = {}  # digest of a token -> what it says, oldest first
+        self._verified: Recent[bytes, Identity] = Recent(remember)  # digest of a token -> what it says
 
     def _key_for(self, algorithm: str) -> str:
         key = self._rules.secret if algorithm in HMAC_ALGORITHMS else self._rules.public_key
@@ -111,13 +112,11 @@ class TokenVerifier:
         if known is not None:
             if self._now() < known.expires_at:
                 return known
-            del self._verified[digest]
+            self._verified.pop(digest)
             raise InvalidToken("Signature has expired")  # PyJWT's words for it
         identity = self._verify(token)
         if self._remember > 0:
-            if len(self._verified) >= self._remember:
-                del self._verified[next(iter(self._verified))]
-            self._verified[digest] = identity
+            self._verified.put(digest, identity)
         return identity
 
     def _verify(self, token: str) -> Identity:
