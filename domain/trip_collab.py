@@ -179,11 +179,11 @@ class _Book:
     """The marks and removals of one evolve step: the marks share what did not change
     (``SharedMap``); the removals, a few hundred at most, are copied once they change.
 
-    Past ``REMOVED_MEMORY`` the oldest removal is forgotten, in constant time: not the copy's
-    first entry (``next(iter(d))`` skips every entry deleted before it, so a restore that
-    drops hundreds of items would cost the square of them), but the next of the removals in
-    the order they were made, the step's state before then those of the step, that is
-    still held as it was made (not re-made later or taken back since)."""
+    Past ``REMOVED_MEMORY`` the oldest removal is forgotten in constant time: the removals
+    are walked once per step in the order they were made (the state's, then the step's),
+    passing over those made again or taken back since.  Not the copy's first entry:
+    ``next(iter(d))`` skips every entry deleted before it, so a restore or a day removal
+    dropping hundreds of items at the bound cost the square of them."""
 
     def __init__(self, state: Trip, version: int, by: str | None) -> None:
         self.marks = state.marks
