@@ -26,7 +26,9 @@ MAX_NAME_LENGTH = 100
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
 MIN_SECRET_BYTES = 32
-REMEMBERED_TOKENS = 16_384  # tokens verified lately, held by digest until they expire (~250 bytes each)
+# tokens verified lately, held by digest until they expire (~250 bytes each): the latest
+# 16,384 at least, twice that at most (``Recent`` drops its older half at a time)
+REMEMBERED_TOKENS = 16_384
 LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: later times are refused, not carried
 TIME_CLAIMS = ("exp", "nbf", "iat")
 
@@ -95,7 +97,7 @@ class TokenVerifier:
         self._algorithms = algorithms
         self._remember = remember
         self._now = now
-        self._verified: Recent[bytes, Identity] = Recent(remember)  # digest of a token -> what it says
+        self._verified: Recent[bytes, Identity] = Recent(2 * remember)  # digest of a token -> what it says
 
     def _key_for(self, algorithm: str) -> str:
         key = self._rules.secret if algorithm in HMAC_ALGORITHMS else self._rules.public_key
