@@ -182,8 +182,9 @@ class _Book:
     Past ``REMOVED_MEMORY`` the oldest removal is forgotten in constant time: the removals
     are walked once per step in the order they were made (the state's, then the step's),
     passing over those made again or taken back since.  Not the copy's first entry:
-    ``next(iter(d))`` skips every entry deleted before it, so a restore or a day removal
-    dropping hundreds of items at the bound cost the square of them."""
+    ``next(iter(d))`` skips every entry deleted before it until the dict is compacted, a
+    cost that grows with the bound (at 512 the dict's spare room keeps it small:
+    bench/RESULTS.md)."""
 
     def __init__(self, state: Trip, version: int, by: str | None) -> None:
         self.marks = state.marks
