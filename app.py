@@ -47,7 +47,6 @@ from eventlog.key_cache import CachedKeyStore
 from eventlog.ports import EventStore, StoreError
 from eventlog.sealing import Opener
 from handlers.admin import BroadcastHandler, ConnectionsHandler, DisconnectHandler, NotifyHandler
-from handlers.announcements import AnnouncementReadHandler, AnnouncementsHandler
 from handlers.audit import AuditEventsHandler
 from handlers.bounded import RestEdge
 from handlers.chat import ChatReadHandler, MessageHandler, ReactionHandler
@@ -56,8 +55,8 @@ from handlers.erasure import ErasureHandler
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.health import HealthHandler, LiveHandler, ReadyHandler
 from handlers.history import TripHistoryHandler, TripRestoreHandler
+from handlers.inbox import Inbox, InboxHandler, InboxReadHandler
 from handlers.metrics import MetricsHandler
-from handlers.notifications import NotificationReadHandler, NotificationsHandler
 from handlers.page import IndexHandler
 from handlers.pinger import Pinger
 from handlers.read_model import ReadModelHandler
@@ -404,8 +403,14 @@ def make_app(services: Services) -> tornado.web.Application:
     history = {"edge": edge, "history": services.history}
     admin = {"edge": edge, "admin": services.admin}
     store_and_bus = {"edge": edge, "store": services.store, "bus": services.bus}
-    notifications = {"edge": edge, "notifications": services.notifications}
-    announcements = {"edge": edge, "announcements": services.announcements}
+    notifications = {
+        "edge": edge,
+        "inbox": Inbox(services.notifications, "notifications", "notificationId", "mark_notification_read"),
+    }
+    announcements = {
+        "edge": edge,
+        "inbox": Inbox(services.announcements, "announcements", "announcementId", "mark_announcement_read"),
+    }
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
         (
             r"/ws",
@@ -447,10 +452,10 @@ def make_app(services: Services) -> tornado.web.Application:
         (rf"/api/trips/{OBJECT_ID}/viewing", ViewingHandler, {"edge": edge, "rooms": services.rooms}),
         (rf"/api/trips/{OBJECT_ID}/history", TripHistoryHandler, history),
         (rf"/api/trips/{OBJECT_ID}/restore", TripRestoreHandler, history),
-        (r"/api/notifications", NotificationsHandler, notifications),
-        (rf"/api/notifications/{OBJECT_ID}/read", NotificationReadHandler, notifications),
-        (r"/api/announcements", AnnouncementsHandler, announcements),
-        (rf"/api/announcements/{OBJECT_ID}/read", AnnouncementReadHandler, announcements),
+        (r"/api/notifications", InboxHandler, notifications),
+        (rf"/api/notifications/{OBJECT_ID}/read", InboxReadHandler, notifications),
+        (r"/api/announcements", InboxHandler, announcements),
+        (rf"/api/announcements/{OBJECT_ID}/read", InboxReadHandler, announcements),
         (r"/api/people", PeopleHandler, {"edge": edge, "people": people}),
         (r"/api/realtime/tickets", RealtimeTicketsHandler, {"edge": edge, "people": people, "tickets": tickets}),
         (

@@ -9,7 +9,8 @@ and redo steps, all folded from the log like the rest of the state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from types import MappingProxyType
 
 from domain.errors import CommandRefused, ErrorCode, invalid
@@ -176,12 +177,22 @@ def _item_fields(event_item: Mapping[str, JSON], keys: Iterable[str]) -> list[st
 
 class _Book:
     """The marks and removals of one evolve step: the marks share what did not change
-    (``SharedMap``); the removals, a few hundred at most, are copied once they change."""
+    (``SharedMap``); the removals, a few hundred at most, are copied once they change.
+
+    Past ``REMOVED_MEMORY`` the oldest removal is forgotten in constant time: the removals
+    are walked once per step in the order they were made (the state's, then the step's),
+    passing over those made again or taken back since.  Not the copy's first entry:
+    ``next(iter(d))`` skips every entry deleted before it until the dict is compacted, a
+    cost that grows with the bound (at 512 the dict's spare room keeps it small:
+    bench/RESULTS.md)."""
 
     def __init__(self, state: Trip, version: int, by: str | None) -> None:
         self.marks = state.marks
         self.removed: Mapping[str, Removal] = state.removed
+        self._before = state.removed  # never changed: the step changes its copy
         self._removed_copy: dict[str, Removal] | None = None
+        self._made: list[tuple[str, Removal]] = []  # the removals of this step, in order
+        self._oldest: Iterator[tuple[str, Removal]] | None = None
         self.version, self.by = version, by
 
     def set(self, item_id: str, names: Iterable[str]) -> None:
@@ -196,9 +207,18 @@ class _Book:
         self.marks = self.marks.without(item_id)
         removed = self._removals()
         removed.pop(item_id, None)
-        removed[item_id] = Removal(self.version, self.by)
-        while len(removed) > REMOVED_MEMORY:
-            del removed[next(iter(removed))]
+        removal = removed[item_id] = Removal(self.version, self.by)
+        self._made.append((item_id, removal))
+        if len(removed) > REMOVED_MEMORY:
+            self._forget_oldest(removed)
+
+    def _forget_oldest(self, removed: dict[str, Removal]) -> None:
+        if self._oldest is None:
+            self._oldest = chain(self._before.items(), self._made)  # follows what is made after
+        for item_id, removal in self._oldest:
+            if removed.get(item_id) is removal:
+                del removed[item_id]
+                return
 
     def _removals(self) -> dict[str, Removal]:
         if self._removed_copy is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
@@ -39,6 +40,48 @@ DOWN_PROBE_INTERVAL = 5.0  # seconds
 Document = dict[str, Any]
 
 
+class Outage:
+    """Whether the store is known down, and when a call may next try it.
+
+    The calls come from several threads at once (the event loop, the cache's read-ahead
+    and its message-key pool), so each change is made under a lock: of the calls that find
+    the probe wait passed, one tries, the others are refused (without it, each could read
+    the wait passed before any of them set it again, and all would wait on a server that
+    may hang).  The clock is read before the lock is taken."""
+
+    def __init__(self, probe_interval: float, monotonic: Callable[[], float]) -> None:
+        self._probe_interval = probe_interval
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self.down = False  # the last call failed
+        self._tried_at = 0.0  # when a call last went to the server and failed, or tried while down
+        self._probe_wait = FIRST_PROBE_WAIT  # from then until the next call may try
+
+    def may_try(self) -> bool:
+        """While down: whether this call is the one to try the server now (the wait doubles)."""
+        now = self._monotonic()
+        with self._lock:
+            if not self.down:
+                return True
+            if now - self._tried_at < self._probe_wait:
+                return False
+            self._tried_at = now
+            self._probe_wait = min(2 * self._probe_wait, self._probe_interval)
+            return True
+
+    def failed(self) -> None:
+        now = self._monotonic()
+        with self._lock:
+            if not self.down:
+                self._tried_at = now
+                self._probe_wait = min(FIRST_PROBE_WAIT, self._probe_interval)
+            self.down = True
+
+    def answered(self) -> None:
+        with self._lock:
+            self.down = False
+
+
 def _key(document: Document) -> DataKey:
     return DataKey(document["_id"], document["subject"], bytes(document["material"]), document["createdAt"])
 
@@ -65,26 +108,17 @@ class MongoKeyStore:
         self._keys = self._client[name][DATA_KEYS]
         self._indexed = read_only  # the analyst commands make no index: they write nothing
         self._timeout = timeout
-        self._probe_interval = probe_interval
-        self._monotonic = monotonic
-        self._down = False  # the last call failed
-        self._tried_at = 0.0  # when a call last went to the server and failed, or tried while down
-        self._probe_wait = FIRST_PROBE_WAIT  # from then until the next call may try
+        self._outage = Outage(probe_interval, monotonic)
 
     def _refused_at_once(self, *, writes: bool) -> bool:
         """While known down: no server the driver's monitor can select for the call (it looks
         on its own heartbeat), or a call tried within the probe wait."""
-        if not self._down:
+        if not self._outage.down:
             return False
         topology = self._client.topology_description
         if not (topology.has_writable_server() if writes else topology.has_readable_server(self._keys.read_preference)):
             return True
-        now = self._monotonic()
-        if now - self._tried_at < self._probe_wait:
-            return True
-        self._tried_at = now
-        self._probe_wait = min(2 * self._probe_wait, self._probe_interval)
-        return False
+        return not self._outage.may_try()
 
     @contextlib.contextmanager
     def _answering(self, *, writes: bool = True) -> Iterator[None]:
@@ -96,12 +130,9 @@ class MongoKeyStore:
             with pymongo.timeout(self._timeout):
                 yield
         except PyMongoError as error:
-            if not self._down:
-                self._tried_at = self._monotonic()
-                self._probe_wait = min(FIRST_PROBE_WAIT, self._probe_interval)
-            self._down = True
+            self._outage.failed()
             raise StoreUnavailable(f"the key store did not answer: {error}") from None
-        self._down = False
+        self._outage.answered()
 
     def _collection(self) -> Any:
         """The collection, its index made first (called within ``_answering``: one call's budget)."""

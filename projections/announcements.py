@@ -7,30 +7,26 @@ from typing import Any
 
 from domain.announcements import ANNOUNCEMENT_CREATED, ANNOUNCEMENT_READ
 from eventlog.records import RecordView
+from projections.folded import FoldedInOrder
 
 ANNOUNCING_COMMANDS = ("admin_broadcast", "mark_announcement_read")
 
 
-class Announcements:
+class Announcements(FoldedInOrder):
     def __init__(self) -> None:
-        self.position = 0
+        super().__init__()
         self._items: dict[str, dict[str, Any]] = {}  # id -> the announcement, oldest first
         self._read: set[tuple[str, str]] = set()  # (user id, announcement id)
 
-    def apply(self, record: RecordView) -> bool:
-        if record.position <= self.position:
-            return False
-        self.position = record.position
-        changed = False
-        for event in record.events:
-            data = event["data"]
-            if event["type"] == ANNOUNCEMENT_CREATED:
-                self._items[data["announcementId"]] = dict(data)
-                changed = True
-            elif event["type"] == ANNOUNCEMENT_READ:
-                self._read.add((data["userId"], data["announcementId"]))
-                changed = True
-        return changed
+    def fold(self, event: Any, record: RecordView) -> bool:
+        data = event["data"]
+        if event["type"] == ANNOUNCEMENT_CREATED:
+            self._items[data["announcementId"]] = dict(data)
+            return True
+        if event["type"] == ANNOUNCEMENT_READ:
+            self._read.add((data["userId"], data["announcementId"]))
+            return True
+        return False
 
     def find(self, announcement_id: str) -> dict[str, Any] | None:
         return self._items.get(announcement_id)

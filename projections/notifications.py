@@ -7,6 +7,7 @@ from typing import Any
 from domain.trip_events import CHAT_MESSAGE_DELETED, NOTIFICATION_CREATED
 from eventlog.records import RecordView
 from projections.digests import UserNotifications, id_digest, item_bytes, notification_without_flag
+from projections.folded import FoldedInOrder
 
 __all__ = ["NOTIFICATION_CREATED", "NOTIFICATION_READ", "NOTIFYING_COMMANDS", "Notifications", "notification_view"]
 
@@ -27,44 +28,39 @@ def notification_view(data: dict[str, Any], at: str) -> dict[str, Any]:
     return view
 
 
-class Notifications:
+class Notifications(FoldedInOrder):
     """``compact=True`` keeps per user a count and a digest of the views, and the
     ids read, instead of the views (for rebuilds that are only compared, see
     ``projections/digests.py``).  A compact fold takes every read in the log for
     one of a notification the user has (the service records no other)."""
 
     def __init__(self, *, compact: bool = False) -> None:
-        self.position = 0
+        super().__init__()
         self.compact = compact
         self._by_user: dict[str, dict[str, dict[str, Any]]] = {}
         self._compact: dict[str, UserNotifications] = {}
         # chat message id -> the (user, notification id) of the notifications that preview it
         self._previews: dict[str, list[tuple[str, str]]] = {}
 
-    def apply(self, record: RecordView) -> bool:
-        if record.position <= self.position:
-            return False
-        self.position = record.position
-        changed = False
-        for event in record.events:
-            kind = event["type"]
-            if kind == NOTIFICATION_CREATED:
-                data = event["data"]
-                view = notification_view(data, record.at)
-                if self.compact:
-                    self._user(data["userId"]).created.add(item_bytes(notification_without_flag(view)))
-                else:
-                    self._by_user.setdefault(data["userId"], {})[data["notificationId"]] = {**view, "read": False}
-                    if "messageId" in data and "preview" in data:
-                        entry = (data["userId"], data["notificationId"])
-                        self._previews.setdefault(data["messageId"], []).append(entry)
-                changed = True
-            elif kind == CHAT_MESSAGE_DELETED:
-                changed = self._forget_preview(event["data"]["messageId"]) or changed
-            elif kind == NOTIFICATION_READ:
-                data = event["data"]
-                changed = self._mark_read(data["userId"], data["notificationId"]) or changed
-        return changed
+    def fold(self, event: Any, record: RecordView) -> bool:
+        kind = event["type"]
+        if kind == NOTIFICATION_CREATED:
+            data = event["data"]
+            view = notification_view(data, record.at)
+            if self.compact:
+                self._user(data["userId"]).created.add(item_bytes(notification_without_flag(view)))
+            else:
+                self._by_user.setdefault(data["userId"], {})[data["notificationId"]] = {**view, "read": False}
+                if "messageId" in data and "preview" in data:
+                    entry = (data["userId"], data["notificationId"])
+                    self._previews.setdefault(data["messageId"], []).append(entry)
+            return True
+        if kind == CHAT_MESSAGE_DELETED:
+            return self._forget_preview(event["data"]["messageId"])
+        if kind == NOTIFICATION_READ:
+            data = event["data"]
+            return self._mark_read(data["userId"], data["notificationId"])
+        return False
 
     def _forget_preview(self, message_id: str) -> bool:
         """A deleted message's text leaves the notifications that previewed it (their ``preview`` is empty)."""

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.read_marks import CHAT_READ
 from eventlog.records import RecordView
+from projections.folded import FoldedInOrder
 
 READ_COMMANDS = ("mark_chat_read",)
 
 
-class ReadMarks:
+class ReadMarks(FoldedInOrder):
     def __init__(self) -> None:
-        self.position = 0
+        super().__init__()
         self._marks: dict[tuple[str, str], int] = {}  # (user id, trip id) -> the seq read up to
 
-    def apply(self, record: RecordView) -> bool:
-        if record.position <= self.position:
+    def fold(self, event: Any, record: RecordView) -> bool:
+        if event["type"] != CHAT_READ:
             return False
-        self.position = record.position
-        changed = False
-        for event in record.events:
-            if event["type"] == CHAT_READ:
-                data = event["data"]
-                key = (data["userId"], data["tripId"])
-                if data["seq"] > self._marks.get(key, 0):
-                    self._marks[key] = data["seq"]
-                    changed = True
-        return changed
+        data = event["data"]
+        key = (data["userId"], data["tripId"])
+        if data["seq"] <= self._marks.get(key, 0):
+            return False
+        self._marks[key] = data["seq"]
+        return True
 
     def of(self, user_id: str, trip_id: str) -> int:
         return self._marks.get((user_id, trip_id), 0)

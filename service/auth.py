@@ -19,13 +19,16 @@ from dataclasses import dataclass
 import jwt
 
 from domain.ids import is_object_id
+from domain.recent import Recent
 
 MAX_TOKEN_LENGTH = 8192
 MAX_NAME_LENGTH = 100
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
 MIN_SECRET_BYTES = 32
-REMEMBERED_TOKENS = 16_384  # tokens verified lately, held by digest until they expire (~250 bytes each)
+# tokens verified lately, held by digest until they expire (~250 bytes each): the latest
+# 16,384 at least, twice that at most (``Recent`` drops its older half at a time)
+REMEMBERED_TOKENS = 16_384
 LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: later times are refused, not carried
 TIME_CLAIMS = ("exp", "nbf", "iat")
 
@@ -94,7 +97,7 @@ class TokenVerifier:
         self._algorithms = algorithms
         self._remember = remember
         self._now = now
-        self._verified: dict[bytes, Identity] = {}  # digest of a token -> what it says, oldest first
+        self._verified: Recent[bytes, Identity] = Recent(2 * remember)  # digest of a token -> what it says
 
     def _key_for(self, algorithm: str) -> str:
         key = self._rules.secret if algorithm in HMAC_ALGORITHMS else self._rules.public_key
@@ -111,13 +114,11 @@ class TokenVerifier:
         if known is not None:
             if self._now() < known.expires_at:
                 return known
-            del self._verified[digest]
+            self._verified.pop(digest)
             raise InvalidToken("Signature has expired")  # PyJWT's words for it
         identity = self._verify(token)
         if self._remember > 0:
-            if len(self._verified) >= self._remember:
-                del self._verified[next(iter(self._verified))]
-            self._verified[digest] = identity
+            self._verified.put(digest, identity)
         return identity
 
     def _verify(self, token: str) -> Identity:

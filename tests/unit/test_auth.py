@@ -340,3 +340,42 @@ def test_a_token_one_byte_away_from_one_verified_lately_is_verified_afresh() -> 
     others = [hs(claims(name=f"n{n}")) for n in range(3)]  # past what it remembers: the oldest are let go
     assert [verifier.verify(other).name for other in others] == ["n0", "n1", "n2"]
     assert verifier.verify(token).user_id == USER
+
+
+class CountingVerifier(TokenVerifier):
+    """The shipped verifier, counting the tokens it checks afresh (signature and claims)."""
+
+    def __init__(self, remember: int) -> None:
+        super().__init__(TokenRules(algorithms=("HS256",), secret=SECRET), remember=remember)
+        self.checked = 0
+
+    def _verify(self, token: str) -> Any:
+        self.checked += 1
+        return super()._verify(token)
+
+
+def test_the_latest_tokens_verified_are_held_within_the_bound_and_the_oldest_let_go() -> None:
+    verifier = CountingVerifier(remember=8)
+    tokens = [hs(claims(name=f"n{n}")) for n in range(100)]  # a storm of distinct tokens
+    for token in tokens:
+        verifier.verify(token)
+    assert verifier.checked == 100
+    assert [verifier.verify(t).name for t in tokens[-8:]] == [f"n{n}" for n in range(92, 100)]
+    assert verifier.checked == 100  # the latest 8 (as many as it remembers) presented again: all held
+    assert verifier.verify(tokens[0]).name == "n0" and verifier.checked == 101  # the oldest: let go, checked again
+    held = 0
+    for token in tokens:
+        before = verifier.checked
+        verifier.verify(token)
+        held += verifier.checked == before
+    assert held <= 2 * 8  # never more than twice what it remembers
+
+
+def test_a_token_presented_again_lately_stays_held_while_others_come_and_go() -> None:
+    verifier = CountingVerifier(remember=8)
+    kept = hs(claims(name="kept"))
+    verifier.verify(kept)
+    for n in range(100):
+        verifier.verify(hs(claims(name=f"n{n}")))
+        verifier.verify(kept)  # a client reconnecting again and again
+    assert verifier.checked == 101  # kept was checked once
