@@ -17,8 +17,13 @@ from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from eventlog.mongo_store import _DUPLICATE_KEY_CODES as DUPLICATE_KEY_CODES
-from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, translated, url_sets
+from eventlog.mongo_store import (
+    DEFAULT_DATABASE,
+    DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+    duplicated_key,
+    translated,
+    url_sets,
+)
 from eventlog.ports import StoreUnavailable
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionQuery, SessionRecord
 
@@ -108,7 +113,7 @@ class MongoSessionRecords:
             except BulkWriteError as error:
                 # a stored record newer than ours makes its upsert a duplicate insert: kept, as ``save`` does
                 details = error.details
-                others = [e for e in details.get("writeErrors", []) if e.get("code") not in DUPLICATE_KEY_CODES]
+                others = [e for e in details.get("writeErrors", []) if duplicated_key(e) is None]
                 if others or details.get("writeConcernErrors"):
                     raise
 
