@@ -196,6 +196,9 @@ async def build(
         changed=connections_changed,
         visibility=visibility,
         opener=opener,
+        summary_from=limits.presence_summary_from,
+        summary_seconds=limits.presence_summary_seconds,
+        summary_listed=limits.member_list_max,
     )
     metrics.track_connections(hub.count)
     # with Redis, rosters and the connection directory are shared by every node; else kept in memory

@@ -28,6 +28,10 @@ class Limits:
     connect_per_second: float = 5.0
     max_rooms: int = 50
     member_list_max: int = 100  # users listed in trip_room_joined (the first to arrive; memberCount says how many)
+    # a room with this many members on a node (0: none) gets its user_joined/user_left summed up in one
+    # presence_summary per presence_summary_seconds: a join then costs the same however large the room
+    presence_summary_from: int = 1_000
+    presence_summary_seconds: float = 1.0
     max_frame_bytes: int = 64 * 1024
     # every frame's data and REST body, before any schema runs (domain.sanitize.Bounds)
     max_object_keys: int = 64
@@ -122,6 +126,8 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--connect-per-second": ("connect_per_second", "CONNECT_PER_SECOND", float),
     "--max-rooms": ("max_rooms", "MAX_ROOMS", int),
     "--member-list-max": ("member_list_max", "MEMBER_LIST_MAX", int),
+    "--presence-summary-from": ("presence_summary_from", "PRESENCE_SUMMARY_FROM", int),
+    "--presence-summary-interval": ("presence_summary_seconds", "PRESENCE_SUMMARY_INTERVAL", float),
     "--max-frame-bytes": ("max_frame_bytes", "MAX_FRAME_BYTES", int),
     "--max-object-keys": ("max_object_keys", "MAX_OBJECT_KEYS", int),
     "--max-list-items": ("max_list_items", "MAX_LIST_ITEMS", int),
@@ -428,6 +434,9 @@ def _event_loop(text: str) -> str:
 
 _LIMIT_HELP = {
     "member_list_max": "users listed in trip_room_joined (the first to arrive; memberCount says how many)",
+    "presence_summary_from": "members of a room on this node from which user_joined/user_left are summed up "
+    "in presence_summary frames (0: never)",
+    "presence_summary_seconds": "seconds between a large room's presence_summary frames",
     "max_object_keys": "keys in one object of a frame's data or a REST body",
     "max_list_items": "items in one list of a frame's data or a REST body",
     "max_document_nodes": "values in all of a frame's data or a REST body",

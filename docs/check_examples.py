@@ -57,7 +57,7 @@ CLIENT_EVENTS = {
 }
 SERVER_EVENTS = {
     "connected", "trip_room_joined", "trip_room_left", "user_joined",
-    "user_left", "trip_updated", "chat_message", "user_typing", "user_viewing",
+    "user_left", "presence_summary", "trip_updated", "chat_message", "user_typing", "user_viewing",
     "user_presence_updated", "token_refreshed", "token_expiring",
     "chat_message_edited", "chat_message_deleted", "chat_reactions", "chat_read",
     "notification", "broadcast", "error",

@@ -10,13 +10,20 @@ twice, never move a record back.  Indexes are made on open (idempotent).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, translated, url_sets
+from eventlog.mongo_store import (
+    DEFAULT_DATABASE,
+    DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+    duplicated_key,
+    translated,
+    url_sets,
+)
 from eventlog.ports import StoreUnavailable
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionQuery, SessionRecord
 
@@ -42,6 +49,25 @@ def _record(doc: Document) -> SessionRecord:
         disconnected_at=doc.get("disconnectedAt"),
         close_code=doc.get("closeCode"),
         position=doc["position"],
+    )
+
+
+def _upsert(s: SessionRecord) -> tuple[Document, Document]:
+    """The filter and update that keep ``s`` unless a later record is stored (``position``)."""
+    fields = {
+        "userId": s.user_id,
+        "node": s.node,
+        "connectionTime": s.connection_time,
+        "lastActivity": s.last_activity,
+        "rooms": list(s.rooms),
+        "status": s.status,
+        "disconnectedAt": s.disconnected_at,
+        "closeCode": s.close_code,
+        "position": s.position,
+    }
+    return (
+        {"_id": s.session_id, "position": {"$lt": s.position}},
+        {"$set": fields, "$setOnInsert": {"ip": s.ip, "userAgent": s.user_agent, "blanked": False}},
     )
 
 
@@ -74,24 +100,22 @@ class MongoSessionRecords:
             await sessions.create_index([("status", ASCENDING), ("node", ASCENDING)], name="status_node")
 
     async def save(self, session: SessionRecord) -> None:
-        s = session
-        fields = {
-            "userId": s.user_id,
-            "node": s.node,
-            "connectionTime": s.connection_time,
-            "lastActivity": s.last_activity,
-            "rooms": list(s.rooms),
-            "status": s.status,
-            "disconnectedAt": s.disconnected_at,
-            "closeCode": s.close_code,
-            "position": s.position,
-        }
         with translated(), contextlib.suppress(DuplicateKeyError):
-            await self._database()[SESSIONS].update_one(
-                {"_id": s.session_id, "position": {"$lt": s.position}},
-                {"$set": fields, "$setOnInsert": {"ip": s.ip, "userAgent": s.user_agent, "blanked": False}},
-                upsert=True,
-            )
+            await self._database()[SESSIONS].update_one(*_upsert(session), upsert=True)
+
+    async def save_many(self, sessions: Sequence[SessionRecord]) -> None:
+        if not sessions:
+            return
+        writes = [UpdateOne(*_upsert(s), upsert=True) for s in sessions]
+        with translated():
+            try:
+                await self._database()[SESSIONS].bulk_write(writes, ordered=False)
+            except BulkWriteError as error:
+                # a stored record newer than ours makes its upsert a duplicate insert: kept, as ``save`` does
+                details = error.details
+                others = [e for e in details.get("writeErrors", []) if duplicated_key(e) is None]
+                if others or details.get("writeConcernErrors"):
+                    raise
 
     async def touch(self, session_id: str, at: str) -> None:
         with translated():

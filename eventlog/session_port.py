@@ -8,6 +8,7 @@ values); the adapters are ``eventlog/sqlite_sessions.py`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,6 +64,11 @@ class SessionRecords(Protocol):
         """Keep ``session`` unless the stored one has folded a later record (``position``).
         ``ip`` and ``user_agent`` are written only when the session is new: a blanked
         record stays blank."""
+        ...
+
+    async def save_many(self, sessions: Sequence[SessionRecord]) -> None:
+        """``save`` each of ``sessions`` (of distinct sessions), in one round trip to the store:
+        a storm of connects and joins writes its records a batch at a time."""
         ...
 
     async def touch(self, session_id: str, at: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +56,16 @@ _COLUMNS = (
 def sessions_path(log_path: str) -> str:
     path = Path(log_path)
     return str(path.with_name(f"{path.stem}-sessions{path.suffix or '.db'}"))
+
+
+_UPSERT = (
+    f"INSERT INTO sessions ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT(session_id) DO UPDATE SET user_id=excluded.user_id, node=excluded.node,"
+    " connection_time=excluded.connection_time, last_activity=excluded.last_activity,"
+    " rooms=excluded.rooms, status=excluded.status, disconnected_at=excluded.disconnected_at,"
+    " close_code=excluded.close_code, position=excluded.position"
+    " WHERE excluded.position > sessions.position"
+)
 
 
 def _record(row: tuple[Any, ...]) -> SessionRecord:
@@ -107,32 +117,28 @@ class SqliteSessionRecords:
         await asyncio.get_running_loop().run_in_executor(self._executor, connect)
 
     async def save(self, session: SessionRecord) -> None:
-        s = session
-        row = (
-            s.session_id,
-            s.user_id,
-            s.node,
-            s.connection_time,
-            s.last_activity,
-            s.ip,
-            s.user_agent,
-            orjson.dumps(list(s.rooms)).decode(),
-            s.status,
-            s.disconnected_at,
-            s.close_code,
-            s.position,
-        )
-        await self._run(
-            lambda db: db.execute(
-                f"INSERT INTO sessions ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(session_id) DO UPDATE SET user_id=excluded.user_id, node=excluded.node,"
-                " connection_time=excluded.connection_time, last_activity=excluded.last_activity,"
-                " rooms=excluded.rooms, status=excluded.status, disconnected_at=excluded.disconnected_at,"
-                " close_code=excluded.close_code, position=excluded.position"
-                " WHERE excluded.position > sessions.position",
-                row,
+        await self.save_many((session,))
+
+    async def save_many(self, sessions: Sequence[SessionRecord]) -> None:
+        rows = [
+            (
+                s.session_id,
+                s.user_id,
+                s.node,
+                s.connection_time,
+                s.last_activity,
+                s.ip,
+                s.user_agent,
+                orjson.dumps(list(s.rooms)).decode(),
+                s.status,
+                s.disconnected_at,
+                s.close_code,
+                s.position,
             )
-        )
+            for s in sessions
+        ]
+        if rows:
+            await self._run(lambda db: db.executemany(_UPSERT, rows))
 
     async def touch(self, session_id: str, at: str) -> None:
         await self._run(

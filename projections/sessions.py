@@ -33,6 +33,7 @@ LEFT = frozenset({"leave_trip_room", "room_access_revoked"})
 CONNECT, DISCONNECT, RESUME, SESSIONS_LOST = "connect", "disconnect", "resume", "sessions_lost"
 PRESENCE_VISIBILITY = "presence_visibility"  # a user's saved presence choice (kept per user, not per session)
 SESSION_SHAPING = frozenset({CONNECT, DISCONNECT, RESUME, SESSIONS_LOST, PRESENCE_VISIBILITY, *JOINED, *LEFT})
+SAVE_BATCH = 500  # session records saved in one call to the store
 CLOSE_ABNORMAL = 1006  # what a session whose node died is recorded as closed with
 CLOSE_TAKEN_OVER = 4010  # a resume took the session over from this connection (``service.takeover``)
 
@@ -144,8 +145,9 @@ async def rebuild_sessions(store: EventStore, records: SessionRecords, *, page: 
         if len(batch) < page:
             break
         position = batch[-1].position
-    for session in sessions.values():
-        await records.save(session)
+    saved = list(sessions.values())
+    for start in range(0, len(saved), SAVE_BATCH):
+        await records.save_many(saved[start : start + SAVE_BATCH])
     for user_id, (hidden, at) in choices.items():
         await records.save_hidden(user_id, hidden, at)
     return len(sessions)
@@ -177,15 +179,16 @@ class SessionFolder:
     async def _work(self) -> None:
         while True:
             try:
-                record = await asyncio.wait_for(self._queue.get(), self._flush_seconds)
+                first = await asyncio.wait_for(self._queue.get(), self._flush_seconds)
             except TimeoutError:
                 await self._flush_activity()
                 continue
+            # what queued meanwhile goes with it: a storm's connects and joins are saved a batch at a time
+            batch = [first]
+            while len(batch) < SAVE_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                if record is None:
-                    await self._flush_activity()
-                else:
-                    await self._fold(record)
+                await self._fold_batch(batch)
                 if self._failing:
                     self._failing = False
                     log.warning("session records are written again (%d writes failed)", self.failures)
@@ -195,9 +198,22 @@ class SessionFolder:
                     self._failing = True
                     log.exception("a session record could not be written (the log stays the source of truth)")
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
 
-    async def _fold(self, record: LogRecord) -> None:
+    async def _fold_batch(self, batch: list[LogRecord | None]) -> None:
+        """Fold the records in order, then save the sessions they changed in one call (a
+        ``None``: activity is flushed too, once they are saved)."""
+        folded: dict[str, SessionRecord] = {}
+        for record in batch:
+            if record is not None:
+                await self._fold(record, folded)
+        await self._records.save_many(list(folded.values()))
+        if None in batch:
+            await self._flush_activity()
+
+    async def _fold(self, record: LogRecord, folded: dict[str, SessionRecord]) -> None:
+        """Fold ``record`` into ``folded`` (the batch's sessions as they will be saved)."""
         if record.command == PRESENCE_VISIBILITY:
             hidden = _event_data(record).get("hidden")
             if record.user_id is not None and isinstance(hidden, bool):
@@ -208,20 +224,20 @@ class SessionFolder:
         for session_id in targets:
             if session_id is None:
                 continue
-            current = self._live.get(session_id)
+            current = folded.get(session_id) or self._live.get(session_id)
             if current is None and record.command != CONNECT:
                 current = await self._records.get(session_id)
-            folded = fold_session(current, record, session_id)
-            if folded is None:
+            after = fold_session(current, record, session_id)
+            if after is None:
                 continue
             activity = self._active.pop(session_id, None)
-            if activity is not None and activity > folded.last_activity:
-                folded = replace(folded, last_activity=activity)
-            await self._records.save(folded)
-            if folded.status != CONNECTED:
+            if activity is not None and activity > after.last_activity:
+                after = replace(after, last_activity=activity)
+            folded[session_id] = after
+            if after.status != CONNECTED:
                 self._live.pop(session_id, None)
             elif record.command in (CONNECT, RESUME) or session_id in self._live:
-                self._live[session_id] = folded
+                self._live[session_id] = after
 
     def _touch(self, record: LogRecord) -> None:
         if record.session_id is not None and record.session_id in self._live:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain.chat_notes import ChatNote
+from domain.presence_summary import PRESENCE_EVENTS, PresenceChanges
 from eventlog.ports import RESYNC_KIND, BusMessage, EventStore
 from eventlog.sealing import Opener
 from projections.sessions import CLOSE_TAKEN_OVER
@@ -137,7 +138,17 @@ class Hub:
         changed: asyncio.Event,
         visibility: asyncio.Queue[VisibilityChanged] | None = None,
         opener: Opener | None = None,
+        summary_from: int = 0,
+        summary_seconds: float = 1.0,
+        summary_listed: int = 100,
     ) -> None:
+        """``summary_from``: a room with this many members here (0: none) gets its ``user_joined``
+        and ``user_left`` summed up, one ``presence_summary`` per ``summary_seconds`` listing at
+        most ``summary_listed`` users each way (``domain.presence_summary``)."""
+        self._summary_from = summary_from
+        self._summary_seconds = summary_seconds
+        self._summary_listed = summary_listed
+        self._summaries: dict[str, PresenceChanges] = {}  # trip -> its changes awaiting their summary
         self.encode = FrameEncoder(opener).encode  # opens sealed personal data (None: nothing sealed)
         self._open: Callable[[Any], Any] = opener.open if opener is not None else _as_is
         self._opener = opener
@@ -386,6 +397,9 @@ class Hub:
         seq: int | None = message.get("seq")
         sender, ref, exclude = message.get("sender"), message.get("ref"), message.get("excludeUser")
         data = self._open(message["data"])  # opened once for both encodings
+        if seq is None and message["event"] in PRESENCE_EVENTS and self._summed_up(trip_id, len(members)):
+            self._summaries[trip_id].add(message["event"], data)
+            return
         plain = encode(message["event"], data)
         own = encode(message["event"], data, ref) if ref is not None and sender is not None else plain
         removed = removed_user(message["event"], message["data"])
@@ -405,6 +419,29 @@ class Hub:
                 self._offer(conn, trip_id, seat, seq, payload)
             if removed is not None and removed == conn.user_id and seq is not None and seat.revoked_at is None:
                 seat.revoked_at = seq  # the removal itself is the last thing this seat gets
+
+    def _summed_up(self, trip_id: str, members: int) -> bool:
+        """Whether the room's presence changes go into its next summary: it is large here, or
+        changes wait for a summary already (a change sent alone would overtake them)."""
+        if trip_id in self._summaries:
+            return True
+        if not 0 < self._summary_from <= members:
+            return False
+        self._summaries[trip_id] = PresenceChanges()
+        asyncio.get_running_loop().call_later(self._summary_seconds, self._send_summary, trip_id)
+        return True
+
+    def _send_summary(self, trip_id: str) -> None:
+        changes = self._summaries.pop(trip_id, None)
+        members = self._rooms.get(trip_id)
+        if changes is None or not members:
+            return
+        payload = encode("presence_summary", changes.summary(trip_id, self._summary_listed))
+        connections = self._connections
+        for session_id in list(members):
+            conn = connections.get(session_id)
+            if conn is not None:
+                self._offer(conn, trip_id, conn.seats[trip_id], None, payload)
 
     def _offer(self, conn: Connection, trip_id: str, seat: Seat, seq: int | None, payload: bytes) -> None:
         if seat.cut_off(seq):

@@ -60,6 +60,7 @@ SERVER_EVENTS = frozenset(
         "trip_room_left",
         "user_joined",
         "user_left",
+        "presence_summary",
         "trip_updated",
         "chat_message",
         "chat_message_edited",

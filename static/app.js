@@ -431,7 +431,7 @@ function flush() {
 
 function reduce(frame) {
   if (!S.room) return { ignored: true };
-  const { room, info } = reduceRoom(S.room, frame, { now: Date.now() });
+  const { room, info } = reduceRoom(S.room, frame, { now: Date.now(), selfId: S.me?.sub });
   S.room = room;
   return info;
 }
@@ -515,15 +515,19 @@ function onFrame(frame, connId) {
 
     case ServerEvent.USER_JOINED:
     case ServerEvent.USER_LEFT:
-    case ServerEvent.PRESENCE_UPDATED:
+    case ServerEvent.PRESENCE_SUMMARY:
+    case ServerEvent.PRESENCE_UPDATED: {
       reduce(frame);
-      if (event === ServerEvent.USER_LEFT && S.viewing[data.userId]) {
-        S.viewing = without(S.viewing, data.userId);
+      const gone = event === ServerEvent.USER_LEFT ? [data] : event === ServerEvent.PRESENCE_SUMMARY ? data.left || [] : [];
+      const seen = gone.map((entry) => entry?.userId).filter((userId) => userId && S.viewing[userId]);
+      if (seen.length) {
+        for (const userId of seen) S.viewing = without(S.viewing, userId);
         renderBoard();
       }
       renderHeader();
       renderTypingNow();
       break;
+    }
 
     case ServerEvent.USER_VIEWING:
       if (S.room && data.tripId === S.room.tripId && data.userId && data.userId !== S.me?.sub) {

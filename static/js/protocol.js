@@ -59,6 +59,7 @@ export const ServerEvent = Object.freeze({
   ROOM_LEFT: 'trip_room_left',
   USER_JOINED: 'user_joined',
   USER_LEFT: 'user_left',
+  PRESENCE_SUMMARY: 'presence_summary', // a large room's joins and leaves, once per interval
   TRIP_UPDATED: 'trip_updated',
   CHAT: 'chat_message',
   USER_TYPING: 'user_typing',

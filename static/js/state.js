@@ -435,6 +435,19 @@ export function reduceRoom(room, frame, ctx = {}) {
         info: { applied: true },
       };
 
+    case 'presence_summary': {
+      // a large room's joins and leaves of the last interval, each user's net change (docs/asyncapi.yaml);
+      // it goes to every member, so it may name this user: a member list never drops its own user
+      let next = room;
+      for (const entry of Array.isArray(data.left) ? data.left : []) {
+        if (entry?.userId && entry.userId !== ctx.selfId) next = reduceRoom(next, { event: 'user_left', data: entry }, ctx).room;
+      }
+      for (const entry of Array.isArray(data.joined) ? data.joined : []) {
+        if (entry?.userId) next = reduceRoom(next, { event: 'user_joined', data: entry }, ctx).room;
+      }
+      return { room: next, info: { applied: true } };
+    }
+
     case 'user_presence_updated': {
       if (!data.userId) return none();
       const existing = room.members.find((m) => m.userId === data.userId);

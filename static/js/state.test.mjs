@@ -309,6 +309,23 @@ test('members: joined, left, presence; typing set and cleared by a chat message'
   assert.deepEqual(room.members.map((m) => m.userId), [ME]);
 });
 
+test('presence_summary: each user\'s net change applied, never dropping the member list\'s own user', () => {
+  let { room } = fold(loaded(), { event: 'user_joined', data: { tripId: TRIP, userId: ANA, name: 'Ana', timestamp: 'x' } });
+  const summary = {
+    event: 'presence_summary',
+    data: {
+      tripId: TRIP,
+      joined: [{ userId: 'u-bo', name: 'Bo', timestamp: 'y' }],
+      left: [{ userId: ANA, timestamp: 'y' }, { userId: ME, timestamp: 'y' }],
+      joinedCount: 1,
+      leftCount: 2,
+    },
+  };
+  ({ room } = reduceRoom(room, summary, { now: 1000, selfId: ME }));
+  assert.deepEqual(room.members.map((m) => m.userId), [ME, 'u-bo']);
+  assert.equal(room.names['u-bo'], 'Bo');
+});
+
 test('trip_room_left with access_revoked marks the room', () => {
   const { room, info } = fold(loaded(), { event: 'trip_room_left', data: { tripId: TRIP, reason: 'access_revoked' } });
   assert.equal(info.revoked, true);

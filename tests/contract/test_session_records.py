@@ -92,6 +92,21 @@ async def test_a_save_never_moves_a_session_back(sessions: SessionRecords) -> No
     assert found is not None and found.status == DISCONNECTED and found.position == 9
 
 
+async def test_a_batch_saves_each_session_as_save_would_and_moves_none_back(sessions: SessionRecords) -> None:
+    await sessions.save(session(1, rooms=("t1",), position=5))
+    await sessions.save(session(2, position=1))
+    newer = session(2, rooms=("t2",), position=4, ip="198.51.100.1")  # a known session: its IP is kept
+    fresh = session(3, rooms=("t3",), position=6)
+
+    await sessions.save_many([session(1, rooms=(), position=3), newer, fresh])  # the first is late
+
+    one, two, three = [await sessions.get(f"s0{n}") for n in (1, 2, 3)]
+    assert one is not None and one.rooms == ("t1",) and one.position == 5
+    assert two == replace(newer, ip="203.0.113.7")
+    assert three == fresh
+    await sessions.save_many([])
+
+
 async def test_activity_only_moves_forward(sessions: SessionRecords) -> None:
     await sessions.save(session(1))
     await sessions.touch("s01", "2026-01-01T11:00:00.000Z")

@@ -72,3 +72,24 @@ async def test_a_presence_choice_reaches_the_users_connections_on_every_node(red
         assert told(bob, "user_typing", ADA) == [] and len(told(bob, "user_left", ADA)) == 1
         for client in (ada_here, ada_there, bob):
             await client.close()
+
+
+async def test_a_room_large_on_one_node_gets_summaries_there_of_the_joins_made_on_another(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = f"sqlite:///{tmp_path}/events.db"
+    flags = ("--presence-summary-from", "2", "--presence-summary-interval", "0.2")
+    with nodes(store, redis_url, tmp_path, "node-a", "node-b", args=flags) as (a, b):
+        trip_id = make_trip(a, ADA, BOB, CAT)
+        ada, _ = await joined(a, ADA, trip_id)
+        ada_tab, _ = await joined(a, ADA, trip_id)  # two members on node A: its summaries start
+        bob, _ = await joined(b, BOB, trip_id)  # the only one on node B
+
+        summary = (await ada.expect("presence_summary"))["data"]
+        assert [entry["userId"] for entry in summary["joined"]] == [BOB] and summary["joinedCount"] == 1
+        cat, _ = await joined(a, CAT, trip_id)  # made on node A: summed up there, told one by one on B
+        assert (await bob.expect("user_joined"))["data"]["userId"] == CAT
+        summary = (await ada.expect("presence_summary"))["data"]
+        assert [entry["userId"] for entry in summary["joined"]] == [CAT]
+        for client in (ada, ada_tab, bob, cat):
+            await client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import websockets
@@ -226,3 +227,40 @@ async def test_a_refreshed_token_keeps_the_connection_open(shared_server: Server
     await ada.silent_for(2.5)
     assert ada.ws.close_code is None
     await ada.close()
+
+
+async def summed_up(client: Client, joined: set[str], left: set[str]) -> list[dict[str, Any]]:
+    """The ``presence_summary`` frames the client gets until they have named ``joined`` and ``left``."""
+    summaries: list[dict[str, Any]] = []
+    seen_joined: set[str] = set()
+    seen_left: set[str] = set()
+    while not (joined <= seen_joined and left <= seen_left):
+        summary = (await client.expect("presence_summary"))["data"]
+        summaries.append(summary)
+        seen_joined |= {entry["userId"] for entry in summary["joined"]}
+        seen_left |= {entry["userId"] for entry in summary["left"]}
+    return summaries
+
+
+async def test_a_large_room_is_told_who_joined_and_left_in_summaries_and_a_small_one_one_by_one(
+    start: Callable[..., ServerProcess], people: People
+) -> None:
+    server = start("--presence-summary-from", "3", "--presence-summary-interval", "0.2")
+    trip = make_trip(server, people, "ada", "bob", "cat", "dan")
+    ada, bob = await in_room(server, people, trip, "ada", "bob")
+    assert (await ada.expect("user_joined"))["data"]["userId"] == people.id("bob")  # two members: one by one
+
+    [cat] = await in_room(server, people, trip, "cat")  # three: summed up
+
+    for client in (ada, bob, cat):  # the joiner too (a summary goes to every member)
+        [summary] = await summed_up(client, {people.id("cat")}, set())
+        assert summary["joinedCount"] == 1 and summary["leftCount"] == 0 and summary["left"] == []
+        [entry] = summary["joined"]
+        assert entry["userId"] == people.id("cat") and entry["name"] == "Cat" and ISO_Z.match(entry["timestamp"])
+    [dan] = await in_room(server, people, trip, "dan")
+    await cat.close()
+    summaries = await summed_up(ada, {people.id("dan")}, {people.id("cat")})
+    assert [entry for s in summaries for entry in s["left"] if entry["userId"] == people.id("cat")]
+    told = [(f["event"], f["data"]["userId"]) for f in ada.frames if f["event"] in ("user_joined", "user_left")]
+    assert told == [("user_joined", people.id("bob"))]  # before the room was large
+    await close_all(ada, bob, dan)
