@@ -175,6 +175,10 @@ def _item_fields(event_item: Mapping[str, JSON], keys: Iterable[str]) -> list[st
     return [k for k in keys if k in event_item]
 
 
+def _activity_fields(activity: Mapping[str, JSON]) -> list[str]:
+    return [k for k in activity if k != "activityId"]  # in the event's order: a set's changes with the hash seed
+
+
 class _Book:
     """The marks and removals of one evolve step: the marks share what did not change
     (``SharedMap``); the removals, a few hundred at most, are copied once they change.
@@ -229,7 +233,7 @@ class _Book:
     def add_day(self, raw: Mapping[str, JSON]) -> None:
         self.set(raw["dayId"], _item_fields(raw, DAY_KEYS))
         for activity in raw.get("activities", ()):
-            self.set(activity["activityId"], [*_item_fields(activity, activity.keys() - {"activityId"}), POSITION])
+            self.set(activity["activityId"], [*_activity_fields(activity), POSITION])
 
 
 def book_created(trip: Trip, days: Iterable[Mapping[str, JSON]], version: int, by: str | None) -> Trip:
@@ -273,7 +277,7 @@ def _mark(book: _Book, before: Trip, after: Trip, event: TripUpdated) -> None:
                 book.drop(activity.activity_id)
             book.drop(day_id)
         case ActivityAdded(_, raw):
-            book.set(raw["activityId"], [*_item_fields(raw, raw.keys() - {"activityId"}), POSITION])
+            book.set(raw["activityId"], [*_activity_fields(raw), POSITION])
         case ActivityUpdated(_, activity_id, changes):
             book.set(activity_id, changes)
         case ActivityRemoved(_, activity_id):
@@ -307,12 +311,16 @@ def item_values(trip: Trip) -> dict[str, tuple[dict[str, JSON], tuple[str, int] 
 
 
 def _mark_restored(book: _Book, before: Trip, after: Trip) -> None:
+    # Every walk here is in the trips' own order, never a set's: a set of strings iterates in
+    # an order that changes with each process's hash seed, and every node must fold the same state.
     old, new = item_values(before), item_values(after)
-    for item_id in old.keys() - new.keys():
-        book.drop(item_id)
+    for item_id in old:
+        if item_id not in new:
+            book.drop(item_id)
     for item_id, (values, place) in new.items():
         was_values, was_place = old.get(item_id, ({}, None))
-        changed = [n for n in values.keys() | was_values.keys() if values.get(n) != was_values.get(n)]
+        names = [*values, *(n for n in was_values if n not in values)]
+        changed = [n for n in names if values.get(n) != was_values.get(n)]
         if place is not None and place != was_place:
             changed.append(POSITION)
         if changed or item_id not in old:
