@@ -26,7 +26,8 @@ as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from eventlog.key_cache import CachedKeyStore
@@ -149,11 +150,32 @@ class RecordSealer:
             payload=fields["payload"], events=fields["events"], error=fields["error"], meta=fields["meta"]
         )
 
+    def ready(self, user_id: str | None, meta: object, now: Callable[[], str]) -> Awaitable[object] | None:
+        """None when the keys a record of ``user_id`` with ``meta`` made ``now`` is sealed with are held
+        and durable; else what to await before it is built (their read or write off the event
+        loop: ``CachedKeyStore.ready``), so that sealing it reads and writes no key on the loop."""
+        waits = []
+        if user_id is not None:
+            wait = self._keys.ready(person_subject(user_id))
+            if wait is not None:
+                waits.append(wait)
+        if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
+            wait = self._keys.ready(NETWORK_PREFIX + now()[:10])
+            if wait is not None:
+                waits.append(wait)
+        if not waits:
+            return None
+        return waits[0] if len(waits) == 1 else asyncio.gather(*waits)
+
     def seal_fields(self, fields: dict[str, Any]) -> None:
         """Seal, in place, the personal data of a record's fields (``new_record``'s keywords) before it is
-        built: ``payload``, ``events``, ``error`` and ``meta``, as the record's ``user_id`` and ``at`` say."""
+        built: ``payload``, ``events``, ``error`` and ``meta``, as the record's ``user_id`` and ``at`` say.
+        Every key it seals with is durable when this returns (``CachedKeyStore.written``: a record is
+        never durable before its keys)."""
         user_id = fields.get("user_id")
         person = self._keys.key_for(person_subject(user_id)) if user_id is not None else None
+        if person is not None:
+            self._keys.written(person)
         meta = fields.get("meta")
         if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
             fields["meta"] = self._sealed_meta(meta, person, fields["at"])
@@ -225,6 +247,7 @@ class RecordSealer:
 
     def _sealed_meta(self, meta: dict[str, Any], person: DataKey | None, at: str) -> dict[str, Any]:
         network = self._keys.key_for(NETWORK_PREFIX + at[:10])
+        self._keys.written(network)
         keys = [person, network] if person is not None else [network]
         sealed: dict[str, Any] = {}
         for name, value in meta.items():
