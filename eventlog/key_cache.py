@@ -17,8 +17,9 @@ record is appended: ``ready`` awaits it (``service/pipeline.py``), and ``written
 is the last check, on the thread that seals.  A subject not held is read on the
 calling thread (once; ``fetch_key_for`` reads it in a thread).
 Chat message keys come from a pool made ``pool_size`` at a time, refilled in a
-thread of its own once half of it is used, so posting a message writes no key
-and waits for no write (unless the pool ran dry).  ``fetch`` reads keys ahead in
+thread of its own a whole batch ahead, so posting a message writes no key
+and waits for no write (unless the pool ran dry: then the command waits for the
+refill before its turn, off the loop: ``message_keys_ready``).  ``fetch`` reads keys ahead in
 a thread of its own, within ``fetch_timeout``, so that the event loop opens a
 message from another node (its own key never seen here) without a read of the
 store on the loop (``service/hub.py``, ``Hub.deliver_from_bus``).
@@ -303,11 +304,21 @@ class CachedKeyStore:
         if not self._pool:  # the first message, or a refill failed: made here
             self.lookups += 1
             self._pool = self._store.create(MESSAGE_SUBJECT, self._pool_size)
-        elif self._refill is None and len(self._pool) <= self._pool_size // 2:
+        if self._refill is None and len(self._pool) <= self._pool_size:
+            # a whole batch ahead (the pool holds up to two): a refill has the time of ``pool_size``
+            # messages to be written, however slow the disk's flushes are meanwhile
             self._refill = self._pool_maker.submit(self._store.create, MESSAGE_SUBJECT, self._pool_size)
         key = self._pool.pop()
         self._keep(key, self._monotonic())
         return key
+
+    def message_keys_ready(self) -> Awaitable[object] | None:
+        """None when ``message_key`` has a key at hand; else the refill under way, to await
+        before (so that the pool running dry waits off the event loop, not on it)."""
+        refill = self._refill
+        if self._pool or refill is None or refill.done():
+            return None
+        return asyncio.shield(asyncio.wrap_future(refill))
 
     def newest(self, subject: str) -> DataKey | None:
         held = self._by_subject.get(subject)

@@ -154,18 +154,16 @@ class RecordSealer:
         """None when the keys a record of ``user_id`` with ``meta`` made ``now`` is sealed with are held
         and durable; else what to await before it is built (their read or write off the event
         loop: ``CachedKeyStore.ready``), so that sealing it reads and writes no key on the loop."""
-        waits = []
-        if user_id is not None:
-            wait = self._keys.ready(person_subject(user_id))
-            if wait is not None:
-                waits.append(wait)
+        keys = self._keys
+        waits: list[Awaitable[object] | None] = []
+        if user_id is not None:  # a message of theirs takes a key of the pool
+            waits += (keys.ready(person_subject(user_id)), keys.message_keys_ready())
         if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
-            wait = self._keys.ready(NETWORK_PREFIX + now()[:10])
-            if wait is not None:
-                waits.append(wait)
-        if not waits:
+            waits.append(keys.ready(NETWORK_PREFIX + now()[:10]))
+        pending = [wait for wait in waits if wait is not None]
+        if not pending:
             return None
-        return waits[0] if len(waits) == 1 else asyncio.gather(*waits)
+        return pending[0] if len(pending) == 1 else asyncio.gather(*pending)
 
     def seal_fields(self, fields: dict[str, Any]) -> None:
         """Seal, in place, the personal data of a record's fields (``new_record``'s keywords) before it is

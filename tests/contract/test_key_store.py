@@ -474,3 +474,27 @@ async def test_a_subject_held_past_the_ttl_is_read_again_off_the_loop(tmp_path: 
     reopened = SqliteKeyStore(str(tmp_path / "k.db"))
     assert reopened.newest("user:ada") == key
     reopened.close()
+
+
+async def test_a_dry_message_key_pool_is_waited_for_off_the_loop(tmp_path: Path) -> None:
+    class SlowBatches(WritesNoted):
+        def create(self, subject: str, count: int) -> list[DataKey]:
+            if self.writes:  # the refills wait for the gate (a disk slow to flush)
+                self.gate.wait(10)
+            return super().create(subject, count)
+
+    noted = SlowBatches(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted, pool_size=4)
+    assert cache.message_keys_ready() is None
+    noted.gate.clear()
+    made = [cache.message_key() for _ in range(4)]  # the first batch; its refill is under way
+    wait = cache.message_keys_ready()
+    assert wait is not None  # dry: a command waits for the refill before its turn
+    noted.gate.set()
+    await wait
+    assert cache.message_keys_ready() is None
+    made.append(cache.message_key())
+    assert len({k.key_id for k in made}) == 5
+    cache.close()
+    loop = threading.get_ident()
+    assert noted.writes[0][0] == loop and all(thread != loop for thread, _ in noted.writes[1:])  # the first alone
