@@ -149,6 +149,10 @@ class CachedKeyStore:
         self._pool_size = pool_size
         self._monotonic = monotonic
         self._by_id: Recent[str, tuple[DataKey, float]] = Recent(capacity)
+        # the message keys handed out lately, apart: one per message, they would fill ``_by_id`` with
+        # objects the cyclic collector walks on every pass (~4 µs of CPU per chat message at 100,000)
+        # while a message's frames are opened moments after it is sealed; older ones are read again
+        self._issued: Recent[str, tuple[DataKey, float]] = Recent(2 * pool_size)
         self._by_subject: OrderedDict[str, tuple[DataKey, float]] = OrderedDict()
         self._missing: OrderedDict[str, float] = OrderedDict()  # key id: until when it is taken as destroyed
         self._writer = KeyWriter(store)
@@ -211,6 +215,10 @@ class CachedKeyStore:
                 del self._unwritten[key_id]
                 if write.exception() is not None:
                     self._unhold(key_id)
+
+    def _entry(self, key_id: str) -> tuple[DataKey, float] | None:
+        held = self._by_id.get(key_id)
+        return held if held is not None else self._issued.get(key_id)
 
     def _unhold(self, key_id: str) -> None:
         held = self._by_id.get(key_id)
@@ -309,7 +317,7 @@ class CachedKeyStore:
             # messages to be written, however slow the disk's flushes are meanwhile
             self._refill = self._pool_maker.submit(self._store.create, MESSAGE_SUBJECT, self._pool_size)
         key = self._pool.pop()
-        self._keep(key, self._monotonic())
+        self._issued.put(key.key_id, (key, self._monotonic() + self._ttl))
         return key
 
     def message_keys_ready(self) -> Awaitable[object] | None:
@@ -346,7 +354,7 @@ class CachedKeyStore:
         found: dict[str, DataKey] = {}
         wanted: list[str] = []
         for key_id in key_ids:
-            held = self._by_id.get(key_id)
+            held = self._entry(key_id)
             if held is not None and held[1] > now:
                 found[key_id] = held[0]
             elif not self._is_missing(key_id, now):
@@ -369,7 +377,7 @@ class CachedKeyStore:
         now = self._monotonic()
         wanted = []
         for key_id in key_ids:
-            held = self._by_id.get(key_id)
+            held = self._entry(key_id)
             if (held is None or held[1] <= now) and not self._is_missing(key_id, now):
                 wanted.append(key_id)
         return wanted
@@ -399,6 +407,8 @@ class CachedKeyStore:
     def held(self, key_id: str) -> DataKey | None:
         """The key if held and fresh, None if known destroyed; ``LookupError`` otherwise (see ``find``)."""
         held = self._by_id.get(key_id)
+        if held is None:
+            held = self._issued.get(key_id)
         now = self._monotonic()
         if held is not None and held[1] > now:
             return held[0]
@@ -413,6 +423,7 @@ class CachedKeyStore:
     def _forget(self, key_id: str, until: float = float("inf")) -> None:
         """Take ``key_id`` as destroyed: for good (destroyed here), or ``until`` (found missing)."""
         self._by_id.pop(key_id)
+        self._issued.pop(key_id)
         self._missing[key_id] = until
         self._missing.move_to_end(key_id)
         if len(self._missing) > self._capacity:

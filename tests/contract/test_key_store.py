@@ -498,3 +498,17 @@ async def test_a_dry_message_key_pool_is_waited_for_off_the_loop(tmp_path: Path)
     cache.close()
     loop = threading.get_ident()
     assert noted.writes[0][0] == loop and all(thread != loop for thread, _ in noted.writes[1:])  # the first alone
+
+
+def test_message_keys_handed_out_are_held_a_while_and_then_read_again(tmp_path: Path) -> None:
+    """One key per chat message: the cache holds the last few thousand (their frames are opened
+    moments after), not 100,000 objects for the cyclic collector to walk; older ones are read."""
+    cache = CachedKeyStore(SqliteKeyStore(str(tmp_path / "k.db")), pool_size=8)
+    made = [cache.message_key() for _ in range(64)]
+    assert cache.held(made[-1].key_id) == made[-1]  # just handed out: no read
+    with pytest.raises(LookupError):
+        cache.held(made[0].key_id)  # long ago: only the store can tell
+    lookups = cache.lookups
+    assert cache.find([made[0].key_id]) == {made[0].key_id: made[0]}
+    assert cache.lookups == lookups + 1
+    cache.close()
