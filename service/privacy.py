@@ -155,14 +155,14 @@ class RecordSealer:
         and durable; else what to await before it is built (their read or write off the event
         loop: ``CachedKeyStore.ready``), so that sealing it reads and writes no key on the loop."""
         keys = self._keys
-        waits: list[Awaitable[object] | None] = []
-        if user_id is not None:  # a message of theirs takes a key of the pool
-            waits += (keys.ready(person_subject(user_id)), keys.message_keys_ready())
+        person = keys.ready(person_subject(user_id)) if user_id is not None else None
+        pool = keys.message_keys_ready() if user_id is not None else None  # a message of theirs takes one
+        network = None
         if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
-            waits.append(keys.ready(NETWORK_PREFIX + now()[:10]))
-        pending = [wait for wait in waits if wait is not None]
-        if not pending:
+            network = keys.ready(NETWORK_PREFIX + now()[:10])
+        if person is None and pool is None and network is None:  # the common case: all held
             return None
+        pending = [wait for wait in (person, pool, network) if wait is not None]
         return pending[0] if len(pending) == 1 else asyncio.gather(*pending)
 
     def seal_fields(self, fields: dict[str, Any]) -> None:
