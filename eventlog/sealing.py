@@ -188,7 +188,7 @@ def seal(value: JSON, keys: Sequence[DataKey]) -> str:
     encrypted = _ciphers.get(ids, keys).encrypt(nonce, plain, None)
     sealed = f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + encrypted).decode('ascii')}"
     if kind == _TEXT and len(plain) <= _RECENT_MAX_CHARS:
-        _recent.keep(sealed, [k.key_id for k in keys], value)
+        _recent.keep(sealed, tuple([k.key_id for k in keys]), value)  # a tuple of strings: the collector drops it
     return sealed
 
 
