@@ -11,13 +11,15 @@ The calls are synchronous: the SQLite adapter reads a local file, the MongoDB
 adapter makes one round trip, and ``eventlog/key_cache.py`` sits in front of
 both, so the hot paths meet the store only for a key they have not seen, and
 the event loop reads those ahead in a thread (``CachedKeyStore.fetch``, bounded
-by the store timeout) before opening what needs them.  A KMS can take an
-adapter's place behind the same calls.
+by the store timeout) before opening what needs them.  The cache makes a new
+person's key itself and hands it to ``add`` in a writer thread of its own, many
+at once (one commit), so that no key is written on the event loop.  A KMS can
+take an adapter's place behind the same calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,8 +39,17 @@ class KeyStore(Protocol):
         """The subject's newest key, made (durably) if it has none."""
         ...
 
+    def newest(self, subject: str) -> DataKey | None:
+        """The subject's newest key, None when it has none (nothing is made)."""
+        ...
+
     def create(self, subject: str, count: int) -> list[DataKey]:
         """``count`` new keys of the subject, durable when this returns."""
+        ...
+
+    def add(self, keys: Sequence[DataKey]) -> None:
+        """Keep ``keys``, made by the caller (of any subjects), all durable when this returns:
+        one write for them all.  A key already kept is left as it is."""
         ...
 
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:

@@ -4,7 +4,7 @@ Nothing is durable: never for a deployment."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from eventlog.key_port import DataKey
 from eventlog.sqlite_keys import new_keys, now_iso
@@ -15,13 +15,21 @@ class MemoryKeyStore:
         self._keys: dict[str, DataKey] = {}
 
     def key_for(self, subject: str) -> DataKey:
+        found = self.newest(subject)
+        return found if found is not None else self.create(subject, 1)[0]
+
+    def newest(self, subject: str) -> DataKey | None:
         held = [k for k in self._keys.values() if k.subject == subject]
-        return max(held, key=lambda k: k.created_at) if held else self.create(subject, 1)[0]
+        return max(held, key=lambda k: k.created_at) if held else None
 
     def create(self, subject: str, count: int) -> list[DataKey]:
         made = new_keys(subject, count, now_iso())
-        self._keys.update((k.key_id, k) for k in made)
+        self.add(made)
         return made
+
+    def add(self, keys: Sequence[DataKey]) -> None:
+        for key in keys:
+            self._keys.setdefault(key.key_id, key)
 
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
         return {key_id: self._keys[key_id] for key_id in key_ids if key_id in self._keys}

@@ -9,13 +9,13 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import pymongo
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from eventlog.key_port import DataKey
 from eventlog.mongo_store import DEFAULT_DATABASE, url_sets
@@ -38,6 +38,7 @@ STORE_TIMEOUT = 1.0  # seconds
 FIRST_PROBE_WAIT = 0.25  # seconds
 DOWN_PROBE_INTERVAL = 5.0  # seconds
 Document = dict[str, Any]
+_DUPLICATE_KEY = 11000
 
 
 class Outage:
@@ -142,19 +143,35 @@ class MongoKeyStore:
         return self._keys
 
     def key_for(self, subject: str) -> DataKey:
+        found = self.newest(subject)
+        return found if found is not None else self.create(subject, 1)[0]
+
+    def newest(self, subject: str) -> DataKey | None:
         with self._answering(writes=False):
             found = self._collection().find_one({"subject": subject}, sort=[("createdAt", DESCENDING)])
-        return _key(found) if found is not None else self.create(subject, 1)[0]
+        return _key(found) if found is not None else None
 
     def create(self, subject: str, count: int) -> list[DataKey]:
         keys = new_keys(subject, count, now_iso())
+        self.add(keys)
+        return keys
+
+    def add(self, keys: Sequence[DataKey]) -> None:
+        if not keys:
+            return
         documents = [
             {"_id": k.key_id, "subject": k.subject, "material": Binary(k.material), "createdAt": k.created_at}
             for k in keys
         ]
         with self._answering():
-            self._collection().insert_many(documents, ordered=True)
-        return keys
+            try:  # unordered: a key already kept (a write retried) leaves the others to be written
+                self._collection().insert_many(documents, ordered=False)
+            except BulkWriteError as error:
+                details = error.details
+                if details.get("writeConcernErrors") or any(
+                    e.get("code") != _DUPLICATE_KEY for e in details.get("writeErrors", ())
+                ):
+                    raise
 
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
         if not key_ids:

@@ -113,16 +113,16 @@ class _Ciphers:
         self._held: Recent[str, AESGCM] = Recent(_CIPHERS_CACHED)
 
     def get(self, ids: str, keys: Sequence[DataKey]) -> AESGCM:
+        if len(keys) > 1 and keys[-1].subject == MESSAGE_SUBJECT:
+            # one message's: used about once, and thousands of them kept alive cost more (their
+            # memory churned) than making each anew (~0.5 µs); not looked for either
+            return AESGCM(hashlib.sha256(b"".join([k.material for k in keys])).digest())
         cipher = self._held.get(ids)
         if cipher is None:
             if len(keys) == 1:
                 cipher = AESGCM(keys[0].material)
             else:
                 cipher = AESGCM(hashlib.sha256(b"".join([k.material for k in keys])).digest())
-                if keys[-1].subject == MESSAGE_SUBJECT:
-                    # one message's: used about once, and thousands of them kept alive cost more
-                    # (their memory churned) than making each anew (~0.5 µs)
-                    return cipher
             self._held.put(ids, cipher)
         return cipher
 
@@ -151,7 +151,11 @@ _nonces = _Nonces()
 
 
 def _joined(keys: Sequence[DataKey]) -> str:
-    return keys[0].key_id if len(keys) == 1 else "|".join([k.key_id for k in keys])
+    if len(keys) == 1:
+        return keys[0].key_id
+    if len(keys) == 2:
+        return f"{keys[0].key_id}|{keys[1].key_id}"
+    return "|".join([k.key_id for k in keys])
 
 
 class _Recent:
@@ -160,12 +164,13 @@ class _Recent:
     checked first: a destroyed key masks it all the same)."""
 
     def __init__(self) -> None:
-        self._held: Recent[str, JSON] = Recent(_RECENT_KEPT)
+        self._held: Recent[str, tuple[Sequence[str], JSON]] = Recent(_RECENT_KEPT)
 
-    def keep(self, sealed: str, value: JSON) -> None:
-        self._held.put(sealed, value)
+    def keep(self, sealed: str, ids: Sequence[str], value: JSON) -> None:
+        self._held.put(sealed, (ids, value))
 
-    def get(self, sealed: str) -> JSON:
+    def get(self, sealed: str) -> tuple[Sequence[str], JSON] | None:
+        """The ids of its keys and its value, for a value sealed here lately."""
         return self._held.get(sealed)
 
 
@@ -183,11 +188,17 @@ def seal(value: JSON, keys: Sequence[DataKey]) -> str:
     encrypted = _ciphers.get(ids, keys).encrypt(nonce, plain, None)
     sealed = f"{SEALED}{kind}{ids}|{base64.b64encode(nonce + encrypted).decode('ascii')}"
     if kind == _TEXT and len(plain) <= _RECENT_MAX_CHARS:
-        _recent.keep(sealed, value)
+        _recent.keep(sealed, tuple([k.key_id for k in keys]), value)  # a tuple of strings: the collector drops it
     return sealed
 
 
 def _open_one(sealed: str, found: Found) -> JSON:
+    recent = _recent.get(sealed)
+    if recent is not None:  # sealed here lately: no parse and no decryption, its keys checked all the same
+        for key_id in recent[0]:
+            if found.get(key_id) is None:
+                return MASK
+        return recent[1]
     ids, _, blob64 = sealed[2:].rpartition("|")
     keys = []
     for key_id in ids.split("|"):
@@ -195,10 +206,6 @@ def _open_one(sealed: str, found: Found) -> JSON:
         if key is None:  # destroyed (or never made): masked
             return MASK
         keys.append(key)
-    if sealed[1] == _TEXT:
-        recent = _recent.get(sealed)
-        if recent is not None:
-            return recent
     try:
         blob = base64.b64decode(blob64)
         plain = _ciphers.get(ids, keys).decrypt(blob[:_NONCE], blob[_NONCE:], None)
@@ -248,6 +255,7 @@ class Opener:
 
     def __init__(self, keys: KeyFinder) -> None:
         self._keys = keys
+        self._held_keys = _HeldKeys(keys)
 
     def open(self, value: JSON) -> JSON:
         """``value`` with its sealed values opened or masked."""
@@ -256,7 +264,7 @@ class Opener:
         if not isinstance(value, dict | list | tuple):
             return value
         try:  # most often every key is held: one pass
-            return _opened(value, _HeldKeys(self._keys))
+            return _opened(value, self._held_keys)
         except LookupError:
             pass
         wanted: set[str] = set()

@@ -17,7 +17,7 @@ import base64
 import secrets
 import sqlite3
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,32 +116,39 @@ class SqliteKeyStore:
         self._db.executescript(_SCHEMA)
 
     def key_for(self, subject: str) -> DataKey:
+        found = self.newest(subject)
+        return found if found is not None else self.create(subject, 1)[0]
+
+    def newest(self, subject: str) -> DataKey | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT key_id, subject, material, created_at FROM data_keys WHERE subject = ?"
                 " ORDER BY created_at DESC LIMIT 1",
                 (subject,),
             ).fetchone()
-            if row is not None:
-                return DataKey(row[0], row[1], bytes(row[2]), row[3])
-        return self.create(subject, 1)[0]
+        return DataKey(row[0], row[1], bytes(row[2]), row[3]) if row is not None else None
 
     def create(self, subject: str, count: int) -> list[DataKey]:
         if count > 1:
             return self._create_batch(subject, count)
         keys = new_keys(subject, count, now_iso())
+        self.add(keys)
+        return keys
+
+    def add(self, keys: Sequence[DataKey]) -> None:
+        if not keys:
+            return
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT INTO data_keys (key_id, subject, material, created_at) VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO data_keys (key_id, subject, material, created_at) VALUES (?, ?, ?, ?)",
                     [(k.key_id, k.subject, k.material, k.created_at) for k in keys],
                 )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        return keys
 
     def _create_batch(self, subject: str, count: int) -> list[DataKey]:
         batch_id, created_at = secrets.token_urlsafe(12), now_iso()

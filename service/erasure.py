@@ -115,6 +115,11 @@ class MessageShredder:
             await self._sink.erase_message(message_id)
         return destroyed
 
+    @staticmethod
+    def deletes_messages(record: LogRecord) -> bool:
+        """Whether ``record`` deletes a chat message (``shred_deleted_messages`` has work)."""
+        return record.stream is not None and any(event.get("type") == CHAT_MESSAGE_DELETED for event in record.events)
+
     async def shred_deleted_messages(self, record: LogRecord) -> None:
         """The reaction to a committed record: a deleted chat message's keys are destroyed."""
         for event in record.events:

@@ -319,6 +319,7 @@ class Pipeline:
     async def record(self, request: Request, events: Sequence[dict[str, Any]] = ()) -> LogRecord:
         """An accepted command outside any stream: appended, folded, reacted to."""
         # not bounded here: an append given up on might still be written (the stores fail fast themselves)
+        await self._keys_ready(request)
         probe = self._breaker.admit()  # refused at once while the store does not answer
         record = await self._enqueue(self.build(request, ACCEPTED, events=tuple(events)), probe)
         self._read_side.apply(record)
@@ -333,6 +334,7 @@ class Pipeline:
             payload = None
         payload = bounded_payload(payload)  # a large one: its size and digest
         try:
+            await self._keys_ready(request)
             probe = self._breaker.admit()
             record = self._record_of(self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload))
             written = self._enqueue(record, probe)
@@ -345,6 +347,14 @@ class Pipeline:
         except Exception:
             log.warning("could not record a refused %r", request.command, exc_info=True)
             return None
+
+    async def _keys_ready(self, request: Request) -> None:
+        """The keys the request's record is sealed with read or written ahead, off the event loop
+        (a person or a day this node has not held yet): building it then meets no key store."""
+        if self._sealer is not None:
+            wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
+            if wait is not None:
+                await self._bounded(wait)
 
     def _enqueue(self, record: LogRecord, probe: bool) -> asyncio.Future[LogRecord]:
         """Queue an append once the breaker admitted it (``probe``: what ``admit`` said)."""
@@ -406,6 +416,10 @@ class Pipeline:
             # turn the state is in memory
             if not self._read_side.holds(trip_id):
                 await self._bounded(self._read_side.trip(trip_id, fresh=False))
+            if self._sealer is not None:  # (not ``_keys_ready``: no coroutine per command when held)
+                wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
+                if wait is not None:
+                    await self._bounded(wait)
             await lane.turn(ticket)
             placed: _Placed | None = None
             try:

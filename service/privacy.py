@@ -26,7 +26,8 @@ as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from eventlog.key_cache import CachedKeyStore
@@ -149,11 +150,30 @@ class RecordSealer:
             payload=fields["payload"], events=fields["events"], error=fields["error"], meta=fields["meta"]
         )
 
+    def ready(self, user_id: str | None, meta: object, now: Callable[[], str]) -> Awaitable[object] | None:
+        """None when the keys a record of ``user_id`` with ``meta`` made ``now`` is sealed with are held
+        and durable; else what to await before it is built (their read or write off the event
+        loop: ``CachedKeyStore.ready``), so that sealing it reads and writes no key on the loop."""
+        keys = self._keys
+        person = keys.ready(person_subject(user_id)) if user_id is not None else None
+        pool = keys.message_keys_ready() if user_id is not None else None  # a message of theirs takes one
+        network = None
+        if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
+            network = keys.ready(NETWORK_PREFIX + now()[:10])
+        if person is None and pool is None and network is None:  # the common case: all held
+            return None
+        pending = [wait for wait in (person, pool, network) if wait is not None]
+        return pending[0] if len(pending) == 1 else asyncio.gather(*pending)
+
     def seal_fields(self, fields: dict[str, Any]) -> None:
         """Seal, in place, the personal data of a record's fields (``new_record``'s keywords) before it is
-        built: ``payload``, ``events``, ``error`` and ``meta``, as the record's ``user_id`` and ``at`` say."""
+        built: ``payload``, ``events``, ``error`` and ``meta``, as the record's ``user_id`` and ``at`` say.
+        Every key it seals with is durable when this returns (``CachedKeyStore.written``: a record is
+        never durable before its keys)."""
         user_id = fields.get("user_id")
         person = self._keys.key_for(person_subject(user_id)) if user_id is not None else None
+        if person is not None:
+            self._keys.written(person)
         meta = fields.get("meta")
         if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
             fields["meta"] = self._sealed_meta(meta, person, fields["at"])
@@ -225,6 +245,7 @@ class RecordSealer:
 
     def _sealed_meta(self, meta: dict[str, Any], person: DataKey | None, at: str) -> dict[str, Any]:
         network = self._keys.key_for(NETWORK_PREFIX + at[:10])
+        self._keys.written(network)
         keys = [person, network] if person is not None else [network]
         sealed: dict[str, Any] = {}
         for name, value in meta.items():

@@ -40,7 +40,7 @@ class RecordReactions:
             removed = removed_user(*frame) if frame is not None else None
             if removed is not None and record.stream is not None:
                 await self._broadcaster.revoke(record.stream, removed)
-            if self._shredder is not None:
+            if self._shredder is not None and self._shredder.deletes_messages(record):  # (no coroutine per record)
                 await self._shredder.shred_deleted_messages(record)
         for event in record.events:
             if event["type"] == NOTIFICATION_CREATED:

@@ -10,7 +10,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,11 +18,11 @@ from pymongo import MongoClient
 
 from eventlog.factory import open_key_store
 from eventlog.key_cache import CachedKeyStore, Recent
-from eventlog.key_port import KeyStore
+from eventlog.key_port import DataKey, KeyStore
 from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
 from eventlog.ports import StoreUnavailable
-from eventlog.sqlite_keys import SqliteKeyStore, keys_path
+from eventlog.sqlite_keys import SqliteKeyStore, keys_path, new_keys, now_iso
 from tests.mongo_server import Nx27017, free_port, unique_database
 
 KeyStoreFactory = Callable[[], KeyStore]
@@ -54,7 +54,9 @@ def make_keys(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeySto
 
 
 def test_a_subject_keeps_one_key_across_reopening(make_keys: KeyStoreFactory) -> None:
-    first = make_keys().key_for("user:ada")
+    keys = make_keys()
+    first = keys.key_for("user:ada")
+    keys.close()  # the cache's key made for a new subject is written once closed, if not before
     assert make_keys().key_for("user:ada") == first
     assert len(first.material) == 32
     assert make_keys().key_for("user:grace").key_id != first.key_id
@@ -339,3 +341,174 @@ def test_mongo_keys_opened_while_the_server_is_down_answer_once_it_is_up(tmp_pat
     finally:
         keys.close()
         server.stop()
+
+
+def test_keys_made_by_the_caller_are_added_at_once_and_durably(make_keys: KeyStoreFactory) -> None:
+    keys = make_keys()
+    assert keys.newest("user:nobody") is None  # nothing is made by asking
+    made = new_keys("user:ada", 2, now_iso()) + new_keys("net:2026-12-07", 1, now_iso())
+    keys.add(made)
+    keys.add(made[:1])  # a key added again (a write retried) is left as it was
+    keys.close()
+    again = make_keys()
+    assert again.find([k.key_id for k in made]) == {k.key_id: k for k in made}
+    assert again.newest("net:2026-12-07") == made[2]
+    assert again.newest("user:ada") in made[:2]
+    assert again.newest("user:nobody") is None
+
+
+class WritesNoted:
+    """The real SQLite key store, noting the thread of every call that writes, and letting a test
+    hold the writes back (``gate``)."""
+
+    def __init__(self, store: SqliteKeyStore) -> None:
+        self._store = store
+        self.writes: list[tuple[int, int]] = []  # (thread, keys written)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def key_for(self, subject: str) -> DataKey:
+        return self._store.key_for(subject)
+
+    def newest(self, subject: str) -> DataKey | None:
+        return self._store.newest(subject)
+
+    def create(self, subject: str, count: int) -> list[DataKey]:
+        self.writes.append((threading.get_ident(), count))
+        return self._store.create(subject, count)
+
+    def add(self, keys: Sequence[DataKey]) -> None:
+        self.gate.wait(10)
+        self.writes.append((threading.get_ident(), len(keys)))
+        self._store.add(keys)
+
+    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
+        return self._store.find(key_ids)
+
+    def destroy(self, subject: str) -> list[str]:
+        return self._store.destroy(subject)
+
+    def destroy_key(self, key_id: str) -> bool:
+        return self._store.destroy_key(key_id)
+
+    def destroy_older_than(self, subject_prefix: str, before: str) -> list[str]:
+        return self._store.destroy_older_than(subject_prefix, before)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+async def test_new_subjects_keys_are_written_off_the_loop_many_at_once(tmp_path: Path) -> None:
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted)
+    noted.gate.clear()  # the first write waits: the keys made meanwhile go in the next one
+    made = [cache.key_for(f"user:{n}") for n in range(50)]
+    waits = [cache.ready(f"user:{n}") for n in range(50)]
+    assert all(wait is not None for wait in waits)  # made, not written yet: a record sealed with one waits
+    noted.gate.set()
+    assert await asyncio.gather(*[wait for wait in waits if wait is not None]) == made
+    assert all(cache.ready(f"user:{n}") is None for n in range(50))
+    assert threading.get_ident() not in {thread for thread, _ in noted.writes}
+    assert sum(count for _, count in noted.writes) == 50 and len(noted.writes) <= 2
+    cache.close()
+    reopened = SqliteKeyStore(str(tmp_path / "k.db"))
+    assert reopened.find([k.key_id for k in made]) == {k.key_id: k for k in made}
+    assert reopened.newest("user:7") == made[7]
+    reopened.close()
+
+
+def test_a_key_being_written_is_waited_for_before_it_seals_a_record(tmp_path: Path) -> None:
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted)
+    noted.gate.clear()
+    key = cache.key_for("user:ada")
+    threading.Timer(0.05, noted.gate.set).start()
+    cache.written(key)  # the last check on the sealing thread: returns once the key is durable
+    assert noted.writes and cache.ready("user:ada") is None
+    reopened = SqliteKeyStore(str(tmp_path / "k.db"))
+    assert reopened.find([key.key_id]) == {key.key_id: key}
+    reopened.close()
+    cache.close()
+
+
+async def test_a_key_that_could_not_be_written_is_refused_and_not_used_again(tmp_path: Path) -> None:
+    class Down(WritesNoted):
+        def add(self, keys: Sequence[DataKey]) -> None:
+            raise StoreUnavailable("the key store is down")
+
+    cache = CachedKeyStore(Down(SqliteKeyStore(str(tmp_path / "k.db"))))
+    lost = cache.key_for("user:ada")
+    wait = cache.ready("user:ada")
+    assert wait is not None
+    with pytest.raises(StoreUnavailable):
+        await wait
+    assert cache.key_for("user:ada") != lost  # another key is made for the next record
+    cache.close()
+
+
+async def test_a_subject_held_past_the_ttl_is_read_again_off_the_loop(tmp_path: Path) -> None:
+    now = [0.0]
+    bare = SqliteKeyStore(str(tmp_path / "k.db"))
+    ada = bare.key_for("user:ada")
+    reads: list[int] = []
+
+    class Reads(WritesNoted):
+        def newest(self, subject: str) -> DataKey | None:
+            reads.append(threading.get_ident())
+            return super().newest(subject)
+
+    cache = CachedKeyStore(Reads(bare), ttl=10, monotonic=lambda: now[0])
+    assert await cache.fetch_key_for("user:ada") == ada
+    bare.destroy("user:ada")  # another process erased them
+    now[0] = 11
+    assert cache.key_for("user:ada") == ada  # still used while read again in a thread
+    for _ in range(500):
+        key = cache.key_for("user:ada")
+        if key != ada:
+            break
+        await asyncio.sleep(0.01)
+    assert key != ada  # found destroyed: a new key, made here and written off the loop
+    assert await cache.fetch_key_for("user:ada") == key
+    assert threading.get_ident() not in reads
+    cache.close()
+    reopened = SqliteKeyStore(str(tmp_path / "k.db"))
+    assert reopened.newest("user:ada") == key
+    reopened.close()
+
+
+async def test_a_dry_message_key_pool_is_waited_for_off_the_loop(tmp_path: Path) -> None:
+    class SlowBatches(WritesNoted):
+        def create(self, subject: str, count: int) -> list[DataKey]:
+            if self.writes:  # the refills wait for the gate (a disk slow to flush)
+                self.gate.wait(10)
+            return super().create(subject, count)
+
+    noted = SlowBatches(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted, pool_size=4)
+    assert cache.message_keys_ready() is None
+    noted.gate.clear()
+    made = [cache.message_key() for _ in range(4)]  # the first batch; its refill is under way
+    wait = cache.message_keys_ready()
+    assert wait is not None  # dry: a command waits for the refill before its turn
+    noted.gate.set()
+    await wait
+    assert cache.message_keys_ready() is None
+    made.append(cache.message_key())
+    assert len({k.key_id for k in made}) == 5
+    cache.close()
+    loop = threading.get_ident()
+    assert noted.writes[0][0] == loop and all(thread != loop for thread, _ in noted.writes[1:])  # the first alone
+
+
+def test_message_keys_handed_out_are_held_a_while_and_then_read_again(tmp_path: Path) -> None:
+    """One key per chat message: the cache holds the last few thousand (their frames are opened
+    moments after), not 100,000 objects for the cyclic collector to walk; older ones are read."""
+    cache = CachedKeyStore(SqliteKeyStore(str(tmp_path / "k.db")), pool_size=8)
+    made = [cache.message_key() for _ in range(64)]
+    assert cache.held(made[-1].key_id) == made[-1]  # just handed out: no read
+    with pytest.raises(LookupError):
+        cache.held(made[0].key_id)  # long ago: only the store can tell
+    lookups = cache.lookups
+    assert cache.find([made[0].key_id]) == {made[0].key_id: made[0]}
+    assert cache.lookups == lookups + 1
+    cache.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import threading
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 
 import pytest
@@ -129,14 +129,23 @@ class ThreadsOfReads:
     def __init__(self, store: SqliteKeyStore) -> None:
         self._store = store
         self.threads: list[int] = []
+        self.writes: list[int] = []  # the keys made by the cache, written many at once
 
     def key_for(self, subject: str) -> DataKey:
         self.threads.append(threading.get_ident())
         return self._store.key_for(subject)
 
+    def newest(self, subject: str) -> DataKey | None:
+        self.threads.append(threading.get_ident())
+        return self._store.newest(subject)
+
     def create(self, subject: str, count: int) -> list[DataKey]:
         self.threads.append(threading.get_ident())
         return self._store.create(subject, count)
+
+    def add(self, keys: Sequence[DataKey]) -> None:
+        self.writes.append(threading.get_ident())
+        self._store.add(keys)
 
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
         self.threads.append(threading.get_ident())
@@ -177,6 +186,7 @@ async def test_signing_in_and_listing_read_no_key_on_the_event_loop_and_list_in_
 
     loop = threading.get_ident()
     assert len(meeting.threads) == 300 and loop not in meeting.threads
+    assert 1 <= len(meeting.writes) <= 300 and loop not in meeting.writes
     assert len(listing.threads) == 1 and loop not in listing.threads
 
 

@@ -3,10 +3,12 @@ a message's key or the old network keys does; on the SQLite log and key store.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,14 +46,19 @@ from domain.trip_events import (
     TripRestored,
     event_to_json,
 )
+from eventlog.factory import open_store
 from eventlog.key_cache import CachedKeyStore
-from eventlog.records import ACCEPTED, REFUSED, new_record
+from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from eventlog.sealing import MASK, Opener
 from eventlog.sqlite_keys import SqliteKeyStore
+from projections.read_side import ReadSide
+from service.clock import SystemClock
 from service.container import Services
 from service.erasure import destroy_network_keys_before
-from service.pipeline import Origin
+from service.ids import ObjectIdFactory
+from service.pipeline import Origin, Pipeline, Request
 from service.privacy import RecordSealer
+from tests.contract.test_key_store import WritesNoted
 from tests.contract.test_mongo_read_models import FRIEND, OWNER, session, who
 from tests.server import ROOT
 
@@ -281,3 +288,31 @@ def test_aggregated_security_events_keep_no_address_in_the_clear(keys: CachedKey
     sealed = RecordSealer(keys).seal(record)
     assert b"203.0.113.9" not in orjson.dumps(sealed.meta) and b"198.51.100.4" not in orjson.dumps(sealed.meta)
     assert Opener(keys).open(sealed.meta) == record.meta
+
+
+class _Quiet:
+    async def committed(self, record: LogRecord) -> None:
+        return None
+
+
+async def test_a_new_person_s_record_is_appended_only_once_their_key_is_durable(tmp_path: Path) -> None:
+    """Their key is made on the event loop and written by the key writer (no store write on the
+    loop); the record sealed with it waits for that write, then is appended."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    keys = CachedKeyStore(noted)
+    store = open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    await store.open()
+    pipeline = Pipeline(store, ReadSide(store), _Quiet(), SystemClock(), ObjectIdFactory(), sealer=RecordSealer(keys))
+    noted.gate.clear()  # the key store's writes wait
+    request = Request(Origin("ws", OWNER), "connect", meta={"ip": "203.0.113.5", "userAgent": SECRET})
+    recording = asyncio.ensure_future(pipeline.record(request, ({"type": "connected", "data": {}},)))
+    await asyncio.sleep(0.2)
+    assert not recording.done() and await store.read_all(0, 10) == []  # not appended before its keys
+    noted.gate.set()
+    record = await recording
+    assert [r.record_id for r in await store.read_all(0, 10)] == [record.record_id]
+    assert threading.get_ident() not in {thread for thread, _ in noted.writes}
+    keys.close()
+    await store.close()
+    reopened = SqliteKeyStore(str(tmp_path / "events.keys.db"))
+    assert Opener(CachedKeyStore(reopened)).open(record.meta) == {"ip": "203.0.113.5", "userAgent": SECRET}
