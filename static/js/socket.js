@@ -17,7 +17,7 @@
 // No DOM here; the WebSocket constructor is injected, so Node can test it.
 
 import { backoffDelay } from './util.js';
-import { CloseCode } from './protocol.js';
+import { CloseCode, ServerEvent } from './protocol.js';
 
 export class Outbox {
   constructor() {
@@ -167,7 +167,7 @@ export class Outbox {
 /**
  * A WebSocket that reconnects with capped exponential back-off and jitter.
  *
- * An attempt (the address, the upgrade, then the server's first frame) has its own
+ * An attempt (the address, the upgrade, then the server's `connected`) has its own
  * deadline, `attemptMs`: one whose handshake went through a network that died
  * meanwhile may stay open and never hear the server (no frame, no error, no close),
  * and is abandoned then, not waited on for ever.
@@ -190,7 +190,7 @@ export class ReconnectingSocket {
     this.capMs = capMs;
     this.attemptMs = attemptMs;
     this.ws = null;
-    this.answered = false; // the current connection has had a frame from the server
+    this.answered = false; // the current connection has had its `connected` from the server
     this.deadline = null; // the current attempt's, until the server answers it
     this.connId = 0;
     this.attempt = 0;
@@ -337,18 +337,21 @@ export class ReconnectingSocket {
       this._setState('open', { connId });
     };
     ws.onmessage = (ev) => {
-      if (!this.answered) {
-        this.answered = true;
-        this._clearDeadline();
-        this.attempt = 0; // the server spoke: back-off starts over next time
-      }
       let frame;
       try {
         frame = JSON.parse(ev.data);
       } catch {
         return;
       }
-      if (frame && typeof frame === 'object') this.onFrame(frame, connId);
+      if (!frame || typeof frame !== 'object') return;
+      // `connected` is always the server's first frame: it, not any frame, completes the
+      // attempt (one whose `connected` was lost on the way is no connection the page can use)
+      if (!this.answered && frame.event === ServerEvent.CONNECTED) {
+        this.answered = true;
+        this._clearDeadline();
+        this.attempt = 0; // the server spoke: back-off starts over next time
+      }
+      this.onFrame(frame, connId);
     };
     ws.onerror = () => {
       /* onclose follows and decides */
