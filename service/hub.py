@@ -223,6 +223,11 @@ class Hub:
         """Whether a connection of the session is open on this node."""
         return session_id in self._connections
 
+    def seated(self, session_id: str, trip_id: str) -> bool:
+        """Whether this node's connection of the session sits in the trip's room."""
+        conn = self._connections.get(session_id)
+        return conn is not None and trip_id in conn.seats
+
     def connections(self) -> Iterator[Connection]:
         return iter(list(self._connections.values()))
 
@@ -248,8 +253,12 @@ class Hub:
 
     # rooms -------------------------------------------------------------------
 
-    def enter(self, conn: Connection, trip_id: str) -> Seat:
-        """Take a seat that holds frames until ``open_seat``."""
+    def enter(self, conn: Connection, trip_id: str) -> Seat | None:
+        """Take a seat that holds frames until ``open_seat``; None for a connection retired
+        meanwhile (a resume took its session over): the room's seat for the session is the
+        new connection's, and the retired one's close would vacate it."""
+        if conn.handed_over is not None:
+            return None
         seat = conn.seats.get(trip_id)
         if seat is None:
             seat = conn.seats[trip_id] = Seat()

@@ -122,7 +122,8 @@ class RoomService:
         await self._may_see(identity, trip_id)
         if not rejoining and len(conn.seats) >= self._limits.max_rooms:
             raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
-        self._hub.enter(conn, trip_id)
+        if self._hub.enter(conn, trip_id) is None:
+            return  # retired while its access was checked: closed (4010), its session is another's
         try:
             member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)
@@ -156,7 +157,8 @@ class RoomService:
         if grace is not None:  # dropped from this node: still a member, seen again now
             grace.cancel()
             await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
-        self._hub.enter(conn, trip_id)
+        if self._hub.enter(conn, trip_id) is None:
+            return  # a later resume took the session over meanwhile: the room is its to take
         try:
             member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)
@@ -331,6 +333,11 @@ class RoomService:
 
     def _grace_over(self, key: tuple[str, str], user_id: str) -> None:
         if self._graces.pop(key, None) is None:
+            return
+        if self._hub.seated(*key):
+            # the session resumed on this node and sits in the room: the place is its new
+            # connection's (a place kept after the resume had reseated it, keeping it took
+            # a round trip to the shared roster); ending it would tell the room it left
             return
         task = asyncio.ensure_future(self._expire(*key, user_id))
         self._expiring.add(task)

@@ -1220,7 +1220,7 @@ function goOffline() {
 function comeBack() {
   S.offline = false;
   connectivity.heard();
-  if (socket.state === 'reconnecting') socket.reconnectNow();
+  socket.reconnectNow(); // an attempt made while the network was gone may have lost its handshake with it
   setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
 }
 

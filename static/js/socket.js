@@ -17,7 +17,7 @@
 // No DOM here; the WebSocket constructor is injected, so Node can test it.
 
 import { backoffDelay } from './util.js';
-import { CloseCode } from './protocol.js';
+import { CloseCode, ServerEvent } from './protocol.js';
 
 export class Outbox {
   constructor() {
@@ -167,6 +167,11 @@ export class Outbox {
 /**
  * A WebSocket that reconnects with capped exponential back-off and jitter.
  *
+ * An attempt (the address, the upgrade, then the server's `connected`) has its own
+ * deadline, `attemptMs`: one whose handshake went through a network that died
+ * meanwhile may stay open and never hear the server (no frame, no error, no close),
+ * and is abandoned then, not waited on for ever.
+ *
  * Callbacks:
  *   onFrame(obj)                     - a parsed server frame
  *   onState(state, detail)           - 'connecting' | 'open' | 'reconnecting' |
@@ -174,7 +179,7 @@ export class Outbox {
  *   beforeReconnect(): Promise<bool> - false stops reconnecting (e.g. token gone)
  */
 export class ReconnectingSocket {
-  constructor({ url, onFrame, onState, beforeReconnect, WebSocketImpl, random = Math.random, timers = globalThis, capMs = 10_000 } = {}) {
+  constructor({ url, onFrame, onState, beforeReconnect, WebSocketImpl, random = Math.random, timers = globalThis, capMs = 10_000, attemptMs = 10_000 } = {}) {
     this.url = url;
     this.onFrame = onFrame || (() => {});
     this.onState = onState || (() => {});
@@ -183,7 +188,10 @@ export class ReconnectingSocket {
     this.random = random;
     this.timers = timers;
     this.capMs = capMs;
+    this.attemptMs = attemptMs;
     this.ws = null;
+    this.answered = false; // the current connection has had its `connected` from the server
+    this.deadline = null; // the current attempt's, until the server answers it
     this.connId = 0;
     this.attempt = 0;
     this.state = 'idle';
@@ -207,17 +215,7 @@ export class ReconnectingSocket {
   stop(code = CloseCode.NORMAL, reason = 'client closing') {
     this.stopped = true;
     this._clearTimer();
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) {
-      ws.onclose = null;
-      ws.onmessage = null;
-      try {
-        ws.close(code, reason);
-      } catch {
-        /* already closed */
-      }
-    }
+    this._abandon(code, reason);
     this._setState('stopped', {});
   }
 
@@ -229,38 +227,24 @@ export class ReconnectingSocket {
     this._open({ fresh: true });
   }
 
-  /** Skip the back-off wait. An attempt still in flight is abandoned, not left open beside the new one. */
+  /**
+   * The server can be reached (the network is back, the heartbeat is answered, the user asks):
+   * connect now. The back-off wait is skipped, and an attempt the server has not answered yet
+   * is replaced, not left open beside the new one: it may have been made while the network
+   * was gone, and its handshake lost with it. A connection the server has answered is kept,
+   * and so is the first connect while it is under way (its own deadline ends it).
+   */
   reconnectNow() {
-    if (this.stopped || this.state !== 'reconnecting') return;
+    if (this.stopped || this.state === 'connecting' || (this.ws && this.answered)) return;
     this._clearTimer();
-    const pending = this.ws;
-    this.ws = null;
-    if (pending) {
-      pending.onopen = null;
-      pending.onmessage = null;
-      pending.onclose = null;
-      try {
-        pending.close();
-      } catch {
-        /* already closed */
-      }
-    }
+    this._abandon();
     this._open();
   }
 
   /** The connection is dead though the browser has not noticed (offline, no heartbeat): let it go and retry. */
   drop() {
     if (this.stopped || !this.ws) return;
-    const ws = this.ws;
-    this.ws = null;
-    ws.onopen = null;
-    ws.onmessage = null;
-    ws.onclose = null;
-    try {
-      ws.close();
-    } catch {
-      /* already closed */
-    }
+    this._abandon();
     this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: 'connection lost' });
   }
 
@@ -280,9 +264,44 @@ export class ReconnectingSocket {
     this.timer = null;
   }
 
+  _clearDeadline() {
+    if (this.deadline) this.timers.clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
+  /** Let the current connection or attempt go: nothing it does later reaches us. */
+  _abandon(code, reason) {
+    this._clearDeadline();
+    const ws = this.ws;
+    this.ws = null;
+    if (!ws) return;
+    ws.onopen = null;
+    ws.onmessage = null;
+    ws.onclose = null;
+    try {
+      ws.close(code, reason);
+    } catch {
+      /* already closed */
+    }
+  }
+
+  /** An attempt the server has not answered within `attemptMs` is given up, and another scheduled. */
+  _armDeadline(connId) {
+    this._clearDeadline();
+    this.deadline = this.timers.setTimeout(() => {
+      this.deadline = null;
+      if (this.stopped || this.connId !== connId) return;
+      this.connId += 1; // its address, if a request for it is still under way, is moot now
+      this._abandon();
+      this._scheduleReconnect({ code: CloseCode.ABNORMAL, reason: 'the server did not answer' });
+    }, this.attemptMs);
+  }
+
   _open({ fresh = false } = {}) {
     const connId = ++this.connId;
     const retrying = !fresh && (this.everOpened || this.attempt > 0);
+    this.answered = false;
+    this._armDeadline(connId);
     this._setState(retrying ? 'reconnecting' : 'connecting', { attempt: this.attempt, delay: 0 });
     let target;
     try {
@@ -313,23 +332,26 @@ export class ReconnectingSocket {
       return;
     }
     this.ws = ws;
-    let healthy = false;
     ws.onopen = () => {
       this.everOpened = true;
       this._setState('open', { connId });
     };
     ws.onmessage = (ev) => {
-      if (!healthy) {
-        healthy = true;
-        this.attempt = 0; // the server spoke: back-off starts over next time
-      }
       let frame;
       try {
         frame = JSON.parse(ev.data);
       } catch {
         return;
       }
-      if (frame && typeof frame === 'object') this.onFrame(frame, connId);
+      if (!frame || typeof frame !== 'object') return;
+      // `connected` is always the server's first frame: it, not any frame, completes the
+      // attempt (one whose `connected` was lost on the way is no connection the page can use)
+      if (!this.answered && frame.event === ServerEvent.CONNECTED) {
+        this.answered = true;
+        this._clearDeadline();
+        this.attempt = 0; // the server spoke: back-off starts over next time
+      }
+      this.onFrame(frame, connId);
     };
     ws.onerror = () => {
       /* onclose follows and decides */
@@ -337,6 +359,7 @@ export class ReconnectingSocket {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this._clearDeadline();
       this._handleClose(ev);
     };
   }
@@ -364,6 +387,7 @@ export class ReconnectingSocket {
   }
 
   _scheduleReconnect({ code, reason }) {
+    this._clearDeadline();
     this.attempt += 1;
     let delay = backoffDelay(this.attempt, { cap: this.capMs, random: this.random });
     if (code === CloseCode.POLICY) delay = Math.max(delay, this.capMs / 2); // we were too chatty

@@ -285,3 +285,50 @@ test('drop lets a silent connection go and schedules a reconnect', async () => {
   await timers.runNext();
   assert.equal(FakeWS.all.length, 2);
 });
+
+test('an attempt whose `connected` never came (lost with the network) is replaced by reconnectNow', async () => {
+  const { sock, states, frames, timers } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].receive({ event: 'connected', data: {} });
+  sock.reconnectNow();
+  assert.equal(FakeWS.all.length, 1, 'a connection the server answered is kept');
+  FakeWS.all[0].drop(1006);
+  await timers.runNext();
+  FakeWS.all[1].open(); // the upgrade went through; the server's `connected` never arrives
+  assert.equal(states.at(-1)[0], 'open');
+  FakeWS.all[1].receive({ event: 'trip_room_joined', data: {} }); // what followed it came through
+  sock.reconnectNow(); // the heartbeat is answered: the server can be reached
+  assert.equal(FakeWS.all.length, 3);
+  assert.equal(FakeWS.all[1].readyState, 3, 'the silent attempt is closed, not left open beside the new one');
+  FakeWS.all[2].open();
+  FakeWS.all[2].receive({ event: 'connected', data: {} });
+  assert.deepEqual(frames.map(([, connId]) => connId), [1, 2, sock.connId]);
+});
+
+test('an attempt the server does not answer within its deadline is given up and another scheduled', async () => {
+  const { sock, states, timers } = makeSocket({ attemptMs: 7000 });
+  sock.start();
+  FakeWS.all[0].open(); // and nothing more: no frame, no error, no close
+  assert.equal(await timers.runNext(), 7000, 'the only timer is the attempt deadline');
+  assert.equal(FakeWS.all[0].readyState, 3);
+  assert.equal(states.at(-1)[0], 'reconnecting');
+  assert.equal(timers.timers.filter((t) => t.fn).length, 1, 'one back-off timer, and no other deadline');
+  await timers.runNext();
+  assert.equal(FakeWS.all.length, 2);
+  FakeWS.all[1].open();
+  FakeWS.all[1].receive({ event: 'connected', data: {} });
+  assert.equal(timers.timers.filter((t) => t.fn).length, 0, 'an answered attempt has no deadline');
+});
+
+test('an address still being fetched at the deadline opens nothing when it comes', async () => {
+  let give;
+  const { sock, timers } = makeSocket({ url: () => new Promise((resolve) => (give = resolve)) });
+  sock.start();
+  await timers.runNext(); // the deadline: the ticket request hangs
+  give('ws://x/ws?ticket=late');
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(FakeWS.all.length, 0, 'the back-off timer opens the next attempt, not the late address');
+  assert.equal(sock.state, 'reconnecting');
+});

@@ -89,3 +89,21 @@ def test_of_two_resumes_the_lower_claim_is_closed_whichever_comes_first() -> Non
     h.deliver({"kind": "takeover", "sessionId": "s1", "generation": 2})  # the loser's news changes nothing
     assert (winner_socket.closed, loser_socket.closed, loser.handed_over) == (None, 4010, ())
     assert h.holds("s1") and h.of_user("u1") == [winner]
+
+
+def test_a_connection_retired_before_it_took_its_seat_takes_none_and_its_close_leaves_the_room_alone() -> None:
+    h = hub()
+    old, old_socket = connection(1)
+    h.add(old)  # a resume, still giving its rooms back (reading the trip) when a later one wins
+    new, new_socket = connection(2)
+    h.add(new)
+    seat(h, new)
+
+    assert h.enter(old, TRIP) is None  # the reseat under way goes on to take its seat: refused
+    for trip_id in list(old.seats):  # its close (``ClientSession.stop``) vacates what it sits in
+        h.exit(old, trip_id)
+    h.remove(old)
+    h.deliver(room_message())
+
+    assert (old_socket.closed, old.seats, h.room_count()) == (4010, {}, 1)
+    assert [f["event"] for f in new_socket.frames] == ["user_typing"] and old_socket.frames == []
