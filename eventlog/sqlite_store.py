@@ -301,6 +301,10 @@ class SqliteEventStore:
     """
 
     fold_page = 200  # a query costs tens of microseconds; 200 slim records stay in a core's cache
+    # one reader thread: a page asked for during a fold of ~3,300 records waited ~10 ms behind its reads
+    # of 200 (decoding with the GIL held), ~1.5 ms behind reads of 50; the fold costs the same CPU
+    # (bench/RESULTS.md, S16)
+    stream_page = 50
 
     def __init__(
         self,

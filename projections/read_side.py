@@ -101,6 +101,7 @@ class ReadSide:
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         # records per read (default: what suits the store)
         self._page = page or store.fold_page
+        self._stream_page = page or store.stream_page  # a trip's stream, when it is folded
         # a compact side only reads: the items' recent changes (for conflicts) are not kept
         self.trips = TripStates(remember_changes=not compact, weigh=cache is not None and cache.budget is not None)
         self.chat = ChatHistories(compact=compact, tail=cache.chat_tail if cache is not None else None)
@@ -201,7 +202,7 @@ class ReadSide:
         after = min(self.trips.version(trip_id), self.chat.version(trip_id))
         change = ReadModelChange() if self._writer is not None else None
         while True:
-            records = await self._read_stream(trip_id, after, self._page)
+            records = await self._read_stream(trip_id, after, self._stream_page)
             for start in range(0, len(records), FOLD_SLICE):
                 if start:
                     await asyncio.sleep(0)  # let other requests run (see FOLD_SLICE); the trip is pinned meanwhile
@@ -212,7 +213,7 @@ class ReadSide:
                     if applied and change is not None:
                         change.trip = TripView(trip_id, 0, None)  # filled in below, once
             self._seen(records)
-            if len(records) < self._page:
+            if len(records) < self._stream_page:
                 break
             after = records[-1].version or after
         self._loaded.add(trip_id)
