@@ -10,7 +10,10 @@ admin, as a client opening a trip does:
 
 1. every trip once, in random order: ``GET /api/trips/{id}`` (first open) and
    ``GET /api/trips/{id}/messages`` (newest history page), then the page before
-   it (``?before=``, older history, read from the store);
+   it (``?before=``, older history, read from the store); meanwhile a second
+   client (its own process) reads the newest page of a trip already opened every
+   ~5 ms (``history page, another client meanwhile``: what a page waits for while
+   the node folds long streams and writes snapshots; ``--no-pages-alongside``: not);
 2. ``--random`` trips drawn uniformly, the same three requests;
 3. the big trip on ``--fresh-opens`` fresh nodes, one after the other: its
    first open from the snapshot the first node wrote; then once more with its
@@ -27,6 +30,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import sqlite3
@@ -116,10 +120,13 @@ class Timings:
         }
 
 
-def open_each(rest: Rest, trip_ids: list[str], label: str) -> Timings:
-    """Open each trip as a client does (the trip, its newest chat page, the page before it), timed."""
+def open_each(rest: Rest, trip_ids: list[str], label: str, opened: Any = None) -> Timings:
+    """Open each trip as a client does (the trip, its newest chat page, the page before it), timed
+    (``opened``: a shared counter of the trips opened so far, for ``pages_alongside``)."""
     timings = Timings()
     for trip_id in trip_ids:
+        if opened is not None:
+            opened.value += 1
         took, _ = rest.get(f"/api/trips/{trip_id}")
         timings.add(label, took)
         took, page = rest.get(f"/api/trips/{trip_id}/messages?limit=50")
@@ -130,6 +137,24 @@ def open_each(rest: Rest, trip_ids: list[str], label: str) -> Timings:
             took, _ = rest.get(f"/api/trips/{trip_id}/messages?limit=50&before={before}")
             timings.add("history page (older 50)", took)
     return timings
+
+
+PAGES_ALONGSIDE = "history page, another client meanwhile"
+
+
+def pages_alongside(port: int, token: str, order: list[str], opened: Any, stop: Any, out: Any) -> None:
+    """A second client (its own process and connection): every ~5 ms, the newest history page of
+    a trip the first client has opened already, while it opens others.  What a page waits for
+    while the node folds long streams and writes snapshots for someone else."""
+    rest, rng, samples = Rest(port, token), random.Random(2), []
+    while not stop.is_set():
+        count = opened.value
+        if count:
+            took, _ = rest.get(f"/api/trips/{order[rng.randrange(count)]}/messages?limit=50")
+            samples.append(took)
+        time.sleep(0.005)
+    rest.close()
+    out.put(samples)
 
 
 def trip_ids(path: Path) -> tuple[list[str], str]:
@@ -196,16 +221,32 @@ def open_every_trip(
             (f"every trip opened once ({len(trips):,})", order, "first open"),
             (f"{opts.random:,} random trips opened", [rng.choice(trips) for _ in range(opts.random)], "open"),
         ):
+            # during the first sweep (folds of whole streams when the log has no snapshots), a second
+            # client reads pages of the trips opened so far; its requests are not in the CPU figure
+            alongside = label == "first open" and opts.pages_alongside
+            if alongside:
+                out: multiprocessing.Queue[list[float]] = multiprocessing.Queue()
+                opened, stop = multiprocessing.Value("i", 0, lock=False), multiprocessing.Event()
+                args = (node.port, token, chosen, opened, stop, out)
+                other = multiprocessing.Process(target=pages_alongside, args=args)
+                other.start()
             cpu, started = cpu_seconds(node.pid), time.monotonic()
-            timings = open_each(rest, chosen, label)
+            timings = open_each(rest, chosen, label, opened if alongside else None)
             cpu, wall = cpu_seconds(node.pid) - cpu, time.monotonic() - started
+            if alongside:
+                stop.set()
+                for took in out.get(timeout=60):
+                    timings.add(PAGES_ALONGSIDE, took)
+                other.join()
             rows.append(
                 {
                     **base,
                     "step": step,
                     "rss_mib": rss_mib(node.pid),
                     # the server's own CPU per request (what a request costs, without waiting for a core)
-                    "server_cpu_ms_per_request": round(cpu * 1000 / timings.count(), 2),
+                    "server_cpu_ms_per_request": round(
+                        cpu * 1000 / (timings.count() - len(timings.samples.get(PAGES_ALONGSIDE, ()))), 2
+                    ),
                     "wall_s": round(wall, 1),
                     "load_average": load_average(),
                     **timings.summary(),
@@ -274,7 +315,7 @@ def run(opts: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    kinds = ("first open", "open", "history page (newest 50)", "history page (older 50)")  # the JSON has more
+    kinds = ("first open", "open", "history page (newest 50)", "history page (older 50)", PAGES_ALONGSIDE)
     lines = [
         "| records | budget | step | start-up | RSS | "
         + " | ".join(f"{k} p50/p99" for k in kinds)
@@ -307,6 +348,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--random", type=int, default=10_000, help="random trips opened after every trip once")
     parser.add_argument("--fresh-opens", type=int, default=5, help="fresh nodes opening the big trip from its snapshot")
     parser.add_argument("--only-big", action="store_true", help="only step 3 (snapshots of an earlier run)")
+    parser.add_argument(
+        "--no-pages-alongside",
+        dest="pages_alongside",
+        action="store_false",
+        help="no second client reading pages during the first sweep",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="where generated logs are kept")
     opts = parser.parse_args(argv)

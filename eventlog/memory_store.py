@@ -68,6 +68,7 @@ def _matches(document: dict[str, JSON], where: RecordFilter | None) -> bool:
 
 class MemoryEventStore:
     fold_page = 200
+    stream_page = 200
 
     def __init__(self, log: MemoryLog | None = None) -> None:
         self.log = log if log is not None else MemoryLog()

@@ -205,6 +205,7 @@ class MongoEventStore:
     """
 
     fold_page = 1000  # each read is a round trip
+    stream_page = 1000
 
     def __init__(self, url: str, *, database: str | None = None, migrate: bool = False, **client_options: Any) -> None:
         self._url = url

@@ -76,6 +76,11 @@ class EventStore(Protocol):
     what one page decodes is folded while it is still in the CPU's cache; more where each read is a
     round trip."""
 
+    stream_page: int
+    """How many records of one trip's stream a trip's fold reads at a time.  The store's reads wait
+    for each other: where a read is cheap, few, so that a history page asked for while a long
+    stream is folded for someone else waits for a short read, not a long one."""
+
     async def open(self) -> None: ...
 
     def enqueue(self, record: LogRecord) -> asyncio.Future[LogRecord]:

@@ -281,6 +281,12 @@ FOLLOW_MAX = 0.005  # how long a commit follows a loop that keeps queueing appen
 BUSY_ITERATION = 0.0005  # a loop iteration at least this long: the loop is busy deciding commands
 
 
+# Pages each connection keeps (SQLite's default: 2,000 KiB).  A node's memory outside its trip cache:
+# the reader and the writer each filled theirs (bench/RESULTS.md, S12); the system's file cache
+# holds the log's pages anyway, and a page from there costs microseconds.
+PAGE_CACHE_KIB = 512
+
+
 class SqliteEventStore:
     """Group commit, with company gathered under steady load.
 
@@ -295,6 +301,10 @@ class SqliteEventStore:
     """
 
     fold_page = 200  # a query costs tens of microseconds; 200 slim records stay in a core's cache
+    # one reader thread: a page asked for during a fold of ~3,300 records waited ~10 ms behind its reads
+    # of 200 (decoding with the GIL held), ~1.5 ms behind reads of 50; the fold costs the same CPU
+    # (bench/RESULTS.md, S16)
+    stream_page = 50
 
     def __init__(
         self,
@@ -334,6 +344,7 @@ class SqliteEventStore:
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             self._into_wal(conn)
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             self._local.conn = conn
         return conn
 
@@ -345,6 +356,7 @@ class SqliteEventStore:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, timeout=self._busy_timeout_ms / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         return conn
 
     def _into_wal(self, conn: sqlite3.Connection) -> None:

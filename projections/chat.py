@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from domain.chat_notes import ChatNote, noted_view, reactions_json
@@ -96,6 +97,19 @@ NOT_HELD = NotHeld()
 MESSAGE_OVERHEAD = 900  # about what one message view takes besides its text, in bytes
 
 
+# Strings every message of a trip repeats: a view read from the log has its own copy of each
+# (~250 bytes a message; a node holds tens of thousands), so a view held shares them.
+SHARED_FIELDS = ("tripId", "userId", "name", "type")
+
+
+def _sharing(message: dict[str, Any]) -> dict[str, Any]:
+    for key in SHARED_FIELDS:
+        value = message.get(key)
+        if isinstance(value, str):
+            message[key] = intern(value)
+    return message
+
+
 def _message_weight(message: dict[str, Any]) -> int:
     return MESSAGE_OVERHEAD + len(message.get("message", ""))
 
@@ -131,7 +145,7 @@ class ChatHistories:
 
     def _add(self, chat: _TripChat, message: dict[str, Any]) -> None:
         chat.index[message["messageId"]] = chat.base + len(chat.messages)
-        chat.messages.append(message)
+        chat.messages.append(_sharing(message))
         if self._tail is not None:
             chat.weight += _message_weight(message)
             if len(chat.messages) > 2 * self._tail:

@@ -66,6 +66,11 @@ Progress = Callable[[int], None]  # told how many records were just folded
 CHAT_TAIL = 50  # newest messages a serving node holds per trip (a default history page; it holds up to twice as many)
 TRIP_OVERHEAD = 800  # about what holding a trip takes besides its state and chat, in bytes
 WHOLE_HISTORY = 1 << 62  # a chat page that holds every message
+# Records folded between two turns of the event loop: a trip's first open with no snapshot folds
+# thousands (~30 µs each), and every other request on the node waits while it runs (a history
+# page's p99 went from 5 to 14 ms during such a sweep, bench/RESULTS.md S9).  50 keeps each
+# stretch near a millisecond and costs a few microseconds per slice.
+FOLD_SLICE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class ReadSide:
         self._writer = writer  # mirrors what this side folds into external read models (None: nowhere)
         # records per read (default: what suits the store)
         self._page = page or store.fold_page
+        self._stream_page = page or store.stream_page  # a trip's stream, when it is folded
         # a compact side only reads: the items' recent changes (for conflicts) are not kept
         self.trips = TripStates(remember_changes=not compact, weigh=cache is not None and cache.budget is not None)
         self.chat = ChatHistories(compact=compact, tail=cache.chat_tail if cache is not None else None)
@@ -196,15 +202,18 @@ class ReadSide:
         after = min(self.trips.version(trip_id), self.chat.version(trip_id))
         change = ReadModelChange() if self._writer is not None else None
         while True:
-            records = await self._read_stream(trip_id, after, self._page)
-            for record in records:
-                applied = self.trips.apply(record)
-                if self.chat.apply(record) and change is not None:
-                    _message_changes(record, change)
-                if applied and change is not None:
-                    change.trip = TripView(trip_id, 0, None)  # filled in below, once
+            records = await self._read_stream(trip_id, after, self._stream_page)
+            for start in range(0, len(records), FOLD_SLICE):
+                if start:
+                    await asyncio.sleep(0)  # let other requests run (see FOLD_SLICE); the trip is pinned meanwhile
+                for record in records[start : start + FOLD_SLICE]:
+                    applied = self.trips.apply(record)
+                    if self.chat.apply(record) and change is not None:
+                        _message_changes(record, change)
+                    if applied and change is not None:
+                        change.trip = TripView(trip_id, 0, None)  # filled in below, once
             self._seen(records)
-            if len(records) < self._page:
+            if len(records) < self._stream_page:
                 break
             after = records[-1].version or after
         self._loaded.add(trip_id)
@@ -303,20 +312,19 @@ class ReadSide:
         state = self.trips.get(trip_id)
         if state is None or trip_id in self._saving:
             return
-        snapshot = TripSnapshot(trip_id, state.version, cache.schema, trip_to_snapshot(state))
         self._snapshotted[trip_id] = state.version  # not again before ``snapshot_every`` more, whatever comes of it
-        task = asyncio.get_running_loop().create_task(self._save(snapshot))
+        task = asyncio.get_running_loop().create_task(self._save(trip_id, state, cache.schema))
         self._saving[trip_id] = task
 
-    async def _save(self, snapshot: TripSnapshot) -> None:
+    async def _save(self, trip_id: str, state: Trip, schema: str) -> None:
+        """Encode the (frozen) state once the request that asked for it has been answered, then write it."""
         try:
-            await self._store.save_snapshot(snapshot)
+            await asyncio.sleep(0)
+            await self._store.save_snapshot(TripSnapshot(trip_id, state.version, schema, trip_to_snapshot(state)))
         except Exception:
-            log.warning(
-                "could not save the snapshot of trip %s at %d", snapshot.stream, snapshot.version, exc_info=True
-            )
+            log.warning("could not save the snapshot of trip %s at %d", trip_id, state.version, exc_info=True)
         finally:
-            self._saving.pop(snapshot.stream, None)
+            self._saving.pop(trip_id, None)
 
     @property
     def held_trips(self) -> int:

@@ -385,6 +385,7 @@ class MeteredStore:
         self._metrics = metrics
         self._group = 0
         self.fold_page = inner.fold_page
+        self.stream_page = inner.stream_page
         self.last_append: AppendState = AppendState()
 
     def enqueue(self, record: LogRecord) -> asyncio.Future[LogRecord]:

@@ -100,6 +100,7 @@ class _NoStore:
     """Applying what this node appended never reads the log."""
 
     fold_page = 1000
+    stream_page = 1000
 
 
 class _Kept:

@@ -15,8 +15,9 @@ from bench.replay_bench import LogGenerator
 from domain.trip_codec import trip_to_snapshot
 from domain.trip_model import Trip
 from eventlog.ports import TripSnapshot
+from eventlog.records import SlimRecord
 from eventlog.sqlite_store import SqliteEventStore
-from projections.read_side import ReadSide, TripCache
+from projections.read_side import FOLD_SLICE, ReadSide, TripCache
 
 RECORDS = 3000
 TRIPS = 12
@@ -132,3 +133,56 @@ async def test_records_applied_after_a_load_keep_held_trips_and_chat_current(tmp
         await side.drain()
     finally:
         await store.close()
+
+
+async def test_a_long_fold_lets_other_requests_run_between_slices_of_its_records(tmp_path: Path) -> None:
+    store = SqliteEventStore(str(tmp_path / "one-trip.db"), synchronous="OFF")
+    await store.open()
+    await asyncio.gather(*(store.append(record) for record in LogGenerator(7, 1, 6).records(1000)))
+    (trip_id,) = await trip_ids(store)
+    size = len(await store.read_stream(trip_id))
+    side = ReadSide(store, cache=TripCache(None, snapshot_every=None), page=10_000)  # the whole stream in one read
+    turns = 0
+    folding = True
+
+    async def other_request() -> None:
+        nonlocal turns
+        while folding:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_request())
+    await asyncio.sleep(0)
+    turns = 0
+    await side.catch_up_trip(trip_id)
+    folding = False
+    await other
+    # without slices, only the store's reads (a few) let it run
+    assert size > 10 * FOLD_SLICE and turns >= size // FOLD_SLICE
+    reference = (await whole(store, trip_id)).trips.get(trip_id)
+    assert full_state(side.trips.get(trip_id)) == full_state(reference)
+    await store.close()
+
+
+async def test_a_trip_is_folded_in_reads_of_the_stores_stream_page_not_its_fold_page(tmp_path: Path) -> None:
+    """The store's one reader serves every request: a history page asked for while a long stream is
+    folded waits for one of the fold's reads, so those stay short where reads are cheap."""
+    store = SqliteEventStore(str(tmp_path / "one-trip.db"), synchronous="OFF")
+    await store.open()
+    await asyncio.gather(*(store.append(record) for record in LogGenerator(7, 1, 6).records(600)))
+    (trip_id,) = await trip_ids(store)
+    size = len(await store.read_stream(trip_id))
+    assert store.stream_page < store.fold_page < size
+    reads: list[int] = []
+    read_stream_slim = store.read_stream_slim
+
+    async def counted(stream: str, after_version: int = 0, limit: int | None = None) -> list[SlimRecord]:
+        found = await read_stream_slim(stream, after_version, limit)
+        reads.append(len(found))
+        return found
+
+    store.read_stream_slim = counted  # type: ignore[method-assign]
+    side = ReadSide(store, cache=TripCache(None, snapshot_every=None))
+    await side.catch_up_trip(trip_id)
+    assert sum(reads) == size and max(reads) == store.stream_page
+    await store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -121,3 +122,24 @@ def test_a_tail_of_a_trip_it_holds_from_its_start_knows_every_message() -> None:
     assert tail.held_page("another trip", 5, None) is NOT_HELD
     assert not tail.apply(chat(7, "x7", "another trip"))  # neither a trip it holds nor its start: left alone
     assert tail.held_page("another trip", 5, None) is NOT_HELD
+
+
+def test_the_messages_a_trip_holds_share_the_strings_they_repeat() -> None:
+    """Each record read from the log holds its own copy of the trip's id, the author's id and name
+    and the message type; the messages held share one of each (what a node's cache holds per trip)."""
+
+    def decoded(version: int) -> LogRecord:
+        record = chat(version, f"m{version}")
+        event = dict(record.events[0], data={**record.events[0]["data"], "name": "Ana"})
+        copy: dict[str, Any] = orjson.loads(orjson.dumps({"stream": record.stream, "event": event}))
+        return dataclasses.replace(record, stream=copy["stream"], trip_id=copy["stream"], events=(copy["event"],))
+
+    first, second = decoded(1), decoded(2)
+    assert first.stream is not second.stream  # copies, as read
+    tail = ChatHistories(tail=5)
+    tail.apply(first)
+    tail.apply(second)
+    held = tail.held_page(TRIP, 5, None)
+    assert isinstance(held, list) and len(held) == 2
+    for key in ("tripId", "userId", "name", "type"):
+        assert held[0][key] is held[1][key], key
