@@ -1220,7 +1220,7 @@ function goOffline() {
 function comeBack() {
   S.offline = false;
   connectivity.heard();
-  socket.reconnectNow(); // an attempt made while the network was gone may have lost its handshake with it
+  socket.reconnectNow(connectivity.backAt); // an attempt made while the network was gone may have lost its handshake with it
   setStatus(socketReady() ? 'connected' : 'reconnecting', socketReady() ? 'connected' : 'reconnecting');
 }
 
@@ -1329,7 +1329,7 @@ function wire() {
     notify({ kind: 'info', title: S.hidden ? 'Presence hidden' : 'Presence visible', body: S.hidden ? 'Others will not see you join, type or change status.' : 'Others can see you again.' });
   });
 
-  $('reconnect-now').addEventListener('click', () => socket.reconnectNow());
+  $('reconnect-now').addEventListener('click', () => socket.reconnectNow(performance.now())); // the user gives up on the attempt under way
   $('conflict-reapply').addEventListener('click', () => conflictPanel.resolve(true));
   $('conflict-discard').addEventListener('click', () => conflictPanel.resolve(false));
 
@@ -1397,7 +1397,7 @@ function boot() {
     connected: socketReady,
     onOffline: goOffline,
     onOnline: comeBack,
-    onReachable: () => socket && socket.reconnectNow(),
+    onReachable: () => socket && socket.reconnectNow(connectivity.backAt), // leaves an attempt made since alone
     everyMs: HEARTBEAT_MS,
   });
   connectivity.start();

@@ -69,3 +69,26 @@ test('a heartbeat answered while the socket is down asks to reconnect now', asyn
   await watch.beat();
   assert.deepEqual(said, ['reachable'], 'nothing to ask once the socket is back');
 });
+
+test('the network is seen back at the first answered beat after unanswered ones, and the online event, not at every beat', async () => {
+  const { watch, world, said, fire } = page({ connected: false });
+  let t = 0;
+  watch.now = () => t;
+  await watch.beat();
+  assert.equal(watch.backAt, -Infinity, 'never seen down');
+  world.healthy = false;
+  t = 5;
+  await watch.beat();
+  world.healthy = true;
+  t = 10;
+  await watch.beat();
+  assert.equal(watch.backAt, 10);
+  t = 15;
+  await watch.beat();
+  assert.equal(watch.backAt, 10, 'a later answered beat changes nothing');
+  assert.deepEqual(said, ['reachable', 'reachable', 'reachable']);
+  fire('offline');
+  t = 20;
+  fire('online');
+  assert.equal(watch.backAt, 20);
+});

@@ -179,7 +179,7 @@ export class Outbox {
  *   beforeReconnect(): Promise<bool> - false stops reconnecting (e.g. token gone)
  */
 export class ReconnectingSocket {
-  constructor({ url, onFrame, onState, beforeReconnect, WebSocketImpl, random = Math.random, timers = globalThis, capMs = 10_000, attemptMs = 10_000 } = {}) {
+  constructor({ url, onFrame, onState, beforeReconnect, WebSocketImpl, random = Math.random, timers = globalThis, now = () => performance.now(), capMs = 10_000, attemptMs = 10_000 } = {}) {
     this.url = url;
     this.onFrame = onFrame || (() => {});
     this.onState = onState || (() => {});
@@ -189,9 +189,11 @@ export class ReconnectingSocket {
     this.timers = timers;
     this.capMs = capMs;
     this.attemptMs = attemptMs;
+    this.now = now; // the clock of reconnectNow's networkBackAt (the page's Connectivity)
     this.ws = null;
     this.answered = false; // the current connection has had its `connected` from the server
     this.deadline = null; // the current attempt's, until the server answers it
+    this.attemptStartedAt = 0; // by this.now(): when the current attempt was made
     this.connId = 0;
     this.attempt = 0;
     this.state = 'idle';
@@ -228,14 +230,21 @@ export class ReconnectingSocket {
   }
 
   /**
-   * The server can be reached (the network is back, the heartbeat is answered, the user asks):
-   * connect now. The back-off wait is skipped, and an attempt the server has not answered yet
-   * is replaced, not left open beside the new one: it may have been made while the network
-   * was gone, and its handshake lost with it. A connection the server has answered is kept,
-   * and so is the first connect while it is under way (its own deadline ends it).
+   * The server can be reached (the heartbeat is answered, the network is back, the user asks):
+   * connect now, skipping what is left of the back-off wait. An attempt the server has not
+   * answered yet is replaced only if it started before `networkBackAt` (the last time the
+   * network was seen coming back): its handshake may have been lost while the network was gone.
+   * One started since is left to its own deadline, however long the server takes to answer:
+   * replacing it would cost a ticket and a resume each time and never let the back-off grow,
+   * keeping a reconnect storm going. A connection the server has answered is always kept.
    */
-  reconnectNow() {
-    if (this.stopped || this.state === 'connecting' || (this.ws && this.answered)) return;
+  reconnectNow(networkBackAt = -Infinity) {
+    if (this.stopped || (this.ws && this.answered)) return;
+    if (this.deadline !== null) {
+      if (!(this.attemptStartedAt < networkBackAt)) return; // under way since the network was seen up
+    } else if (this.timer === null) {
+      return; // nothing waits: no back-off to skip
+    }
     this._clearTimer();
     this._abandon();
     this._open();
@@ -301,6 +310,7 @@ export class ReconnectingSocket {
     const connId = ++this.connId;
     const retrying = !fresh && (this.everOpened || this.attempt > 0);
     this.answered = false;
+    this.attemptStartedAt = this.now();
     this._armDeadline(connId);
     this._setState(retrying ? 'reconnecting' : 'connecting', { attempt: this.attempt, delay: 0 });
     let target;

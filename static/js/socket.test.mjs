@@ -4,6 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Outbox, ReconnectingSocket } from './socket.js';
+import { Connectivity } from './connectivity.js';
 
 const T1 = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 const T2 = 'bbbbbbbbbbbbbbbbbbbbbbbb';
@@ -156,6 +157,7 @@ function makeSocket(extra = {}) {
   const states = [];
   const frames = [];
   const timers = fakeTimers();
+  const clock = { t: 1000 }; // attempts are stamped with it, as the page's heartbeat is
   let n = 0;
   const sock = new ReconnectingSocket({
     url: () => `ws://x/ws?token=t&n=${++n}`,
@@ -164,9 +166,10 @@ function makeSocket(extra = {}) {
     WebSocketImpl: FakeWS,
     random: () => 1,
     timers,
+    now: () => clock.t,
     ...extra,
   });
-  return { sock, states, frames, timers };
+  return { sock, states, frames, timers, clock };
 }
 
 test('reconnects with growing, capped delays and resets after the server speaks', async () => {
@@ -235,14 +238,15 @@ test('restart (hide presence) opens a new connection with the new URL at once', 
   assert.equal(states.at(-1)[0], 'connecting');
 });
 
-test('reconnectNow during an attempt in flight abandons it: one connection, not two', async () => {
-  const { sock, states, frames, timers } = makeSocket();
+test('reconnectNow abandons an attempt in flight made before the network came back: one connection, not two', async () => {
+  const { sock, states, frames, timers, clock } = makeSocket();
   sock.start();
   FakeWS.all[0].open();
   FakeWS.all[0].drop(1006);
   await timers.runNext(); // attempt 2 is connecting
   assert.equal(FakeWS.all.length, 2);
-  sock.reconnectNow(); // say the browser's `online` event, or "Retry now"
+  clock.t += 3000;
+  sock.reconnectNow(clock.t); // say the browser's `online` event, or "Retry now"
   assert.equal(FakeWS.all.length, 3);
   assert.equal(FakeWS.all[1].readyState, 3, 'the attempt in flight is closed');
   FakeWS.all[1].open(); // a late open of the abandoned socket changes nothing
@@ -286,19 +290,21 @@ test('drop lets a silent connection go and schedules a reconnect', async () => {
   assert.equal(FakeWS.all.length, 2);
 });
 
-test('an attempt whose `connected` never came (lost with the network) is replaced by reconnectNow', async () => {
-  const { sock, states, frames, timers } = makeSocket();
+test('an attempt whose `connected` never came (lost with the network) is replaced by reconnectNow once the network is back', async () => {
+  const { sock, states, frames, timers, clock } = makeSocket();
   sock.start();
   FakeWS.all[0].open();
   FakeWS.all[0].receive({ event: 'connected', data: {} });
-  sock.reconnectNow();
+  clock.t += 1000;
+  sock.reconnectNow(clock.t);
   assert.equal(FakeWS.all.length, 1, 'a connection the server answered is kept');
   FakeWS.all[0].drop(1006);
   await timers.runNext();
   FakeWS.all[1].open(); // the upgrade went through; the server's `connected` never arrives
   assert.equal(states.at(-1)[0], 'open');
   FakeWS.all[1].receive({ event: 'trip_room_joined', data: {} }); // what followed it came through
-  sock.reconnectNow(); // the heartbeat is answered: the server can be reached
+  clock.t += 5000;
+  sock.reconnectNow(clock.t); // the heartbeat is answered again: the network is back
   assert.equal(FakeWS.all.length, 3);
   assert.equal(FakeWS.all[1].readyState, 3, 'the silent attempt is closed, not left open beside the new one');
   FakeWS.all[2].open();
@@ -331,4 +337,146 @@ test('an address still being fetched at the deadline opens nothing when it comes
   await Promise.resolve();
   assert.equal(FakeWS.all.length, 0, 'the back-off timer opens the next attempt, not the late address');
   assert.equal(sock.state, 'reconnecting');
+});
+
+test('reconnectNow leaves alone an attempt made since the network came back, however long its `connected` takes', async () => {
+  const { sock, states, timers, clock } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].receive({ event: 'connected', data: {} });
+  FakeWS.all[0].drop(1006);
+  const backAt = clock.t; // the network was last seen coming back before this attempt
+  clock.t += 500;
+  await timers.runNext(); // attempt 2
+  FakeWS.all[1].open(); // upgraded; the server is slow to send `connected`
+  for (let beat = 0; beat < 3; beat++) {
+    clock.t += 5000;
+    sock.reconnectNow(backAt);
+    sock.reconnectNow(); // nothing known of the network: the same
+  }
+  assert.equal(FakeWS.all.length, 2, 'no new attempt beside it');
+  assert.equal(FakeWS.all[1].readyState, 1, 'it stays open');
+  assert.equal(states.at(-1)[0], 'open');
+  assert.equal(sock.attempt, 1);
+  FakeWS.all[1].receive({ event: 'connected', data: {} });
+  assert.equal(sock.attempt, 0, 'it completes');
+});
+
+test('an attempt the server never answers is ended by its deadline, not by reconnectNow, and the back-off grows', async () => {
+  const { sock, timers } = makeSocket({ attemptMs: 7000 });
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].drop(1006);
+  await timers.runNext(); // the back-off: attempt 2
+  FakeWS.all[1].open();
+  sock.reconnectNow();
+  assert.equal(FakeWS.all.length, 2);
+  assert.equal(await timers.runNext(), 7000, "attempt 2's deadline");
+  assert.equal(FakeWS.all[1].readyState, 3);
+  assert.equal(sock.attempt, 2);
+  assert.equal(timers.timers.filter((t) => t.fn).at(-1).ms, 1000, 'the next wait is longer');
+});
+
+test('reconnectNow skips the back-off wait', () => {
+  const { sock, states, timers } = makeSocket();
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].receive({ event: 'connected', data: {} });
+  FakeWS.all[0].drop(1006);
+  assert.equal(FakeWS.all.length, 1, 'waiting out the back-off');
+  sock.reconnectNow();
+  assert.equal(FakeWS.all.length, 2, 'the next attempt is made at once');
+  assert.equal(states.at(-1)[0], 'reconnecting');
+  assert.deepEqual(timers.timers.filter((t) => t.fn).map((t) => t.ms), [10_000], 'no back-off timer left: only the attempt deadline');
+});
+
+// --------------------------------------------- the heartbeat and the socket, as the page wires them
+
+function pageWithHeartbeat() {
+  const made = makeSocket();
+  const { sock, clock } = made;
+  const world = { healthy: true };
+  const watch = new Connectivity({
+    healthy: async () => world.healthy,
+    active: () => true,
+    connected: () => sock.isOpen && sock.answered,
+    onOffline: () => sock.drop(),
+    onOnline: () => sock.reconnectNow(watch.backAt),
+    onReachable: () => sock.reconnectNow(watch.backAt),
+    now: () => clock.t,
+    win: { navigator: { onLine: true } },
+  });
+  sock.start();
+  FakeWS.all[0].open();
+  FakeWS.all[0].receive({ event: 'connected', data: {} });
+  return { ...made, world, watch };
+}
+
+test('a heartbeat while an attempt made with the network up awaits `connected` leaves it alone', async () => {
+  const { sock, watch, timers, clock } = pageWithHeartbeat();
+  FakeWS.all[0].drop(1006); // the server restarted, say: the network is fine
+  await timers.runNext();
+  FakeWS.all[1].open(); // a reconnect storm: `connected` takes a while
+  for (let beat = 0; beat < 4; beat++) {
+    clock.t += 5000;
+    await watch.beat();
+  }
+  assert.equal(FakeWS.all.length, 2, 'not replaced at every beat');
+  assert.equal(FakeWS.all[1].readyState, 1);
+  FakeWS.all[1].receive({ event: 'connected', data: {} });
+  assert.equal(sock.attempt, 0);
+});
+
+test('an attempt made while the network was down is replaced when the heartbeat sees it back, once', async () => {
+  const { sock, watch, world, timers, clock } = pageWithHeartbeat();
+  world.healthy = false;
+  clock.t += 5000;
+  await watch.beat(); // unanswered while the socket looks open: offline, the socket dropped
+  assert.equal(watch.offline, true);
+  clock.t += 500;
+  await timers.runNext(); // a retry through the dead network
+  FakeWS.all[1].open(); // upgraded, its `connected` lost
+  clock.t += 5000;
+  await watch.beat();
+  assert.equal(FakeWS.all.length, 2, 'nothing to do while the network is still down');
+  world.healthy = true;
+  clock.t += 5000;
+  await watch.beat(); // the network is back
+  assert.equal(FakeWS.all.length, 3, 'the attempt made through the dead network is replaced');
+  assert.equal(FakeWS.all[1].readyState, 3);
+  FakeWS.all[2].open(); // and this one is slow to hear `connected`
+  clock.t += 5000;
+  await watch.beat();
+  assert.equal(FakeWS.all.length, 3, 'the one made since the network came back is left alone');
+  FakeWS.all[2].receive({ event: 'connected', data: {} });
+  assert.equal(sock.isOpen && sock.answered, true);
+});
+
+test('an attempt made while the heartbeat went unanswered with the socket down is replaced at the first answer', async () => {
+  const { watch, world, timers, clock } = pageWithHeartbeat();
+  FakeWS.all[0].drop(1006); // the socket noticed first
+  world.healthy = false;
+  clock.t += 500;
+  await timers.runNext();
+  FakeWS.all[1].open();
+  clock.t += 5000;
+  await watch.beat();
+  assert.equal(watch.offline, false, 'the reconnecting socket says so itself');
+  world.healthy = true;
+  clock.t += 5000;
+  await watch.beat();
+  assert.equal(FakeWS.all.length, 3);
+  clock.t += 5000;
+  await watch.beat();
+  assert.equal(FakeWS.all.length, 3);
+});
+
+test("a heartbeat answered while the socket waits out its back-off skips the wait", async () => {
+  const { watch, timers, clock } = pageWithHeartbeat();
+  FakeWS.all[0].drop(1006);
+  assert.equal(FakeWS.all.length, 1);
+  clock.t += 5000;
+  await watch.beat();
+  assert.equal(FakeWS.all.length, 2, 'attempt made at once');
+  assert.equal(timers.timers.filter((t) => t.fn && t.ms === 500).length, 0, 'the back-off timer is gone');
 });
