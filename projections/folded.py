@@ -3,12 +3,13 @@ once (one at or before the last position folded is skipped), each of its events 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from eventlog.records import RecordView
 
 
-class FoldedInOrder:
+class FoldedInOrder(ABC):
     def __init__(self) -> None:
         self.position = 0  # the newest record folded
 
@@ -22,6 +23,6 @@ class FoldedInOrder:
             changed = self.fold(event, record) or changed
         return changed
 
+    @abstractmethod
     def fold(self, event: Any, record: RecordView) -> bool:
         """Fold one event of ``record``; whether the model changed."""
-        raise NotImplementedError

@@ -8,10 +8,10 @@ code), a ``resume`` on any node, and ``sessions_lost`` (its node was found dead:
 written by the node that found it).  Any other record of the session moves its
 ``lastActivity``.
 
-``SessionFolder`` applies the records this node appends, in order, one write at a
+``SessionFolder`` applies the records this node appends, in order, a batch at a
 time in a background task (a command never waits for it), holding this node's
 connected sessions in memory; ``lastActivity`` alone is written every
-``flush_seconds`` rather than per frame.
+``flush_seconds`` rather than per frame.  A failed write is tried again.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eventlog.ports import EventStore
@@ -34,6 +34,8 @@ CONNECT, DISCONNECT, RESUME, SESSIONS_LOST = "connect", "disconnect", "resume", 
 PRESENCE_VISIBILITY = "presence_visibility"  # a user's saved presence choice (kept per user, not per session)
 SESSION_SHAPING = frozenset({CONNECT, DISCONNECT, RESUME, SESSIONS_LOST, PRESENCE_VISIBILITY, *JOINED, *LEFT})
 SAVE_BATCH = 500  # session records saved in one call to the store
+SAVE_TRIES = 3  # a failed batch is tried this many times in all before its records are saved one by one
+RETRY_PAUSE = 0.1  # seconds before a batch is tried again (doubled each time)
 CLOSE_ABNORMAL = 1006  # what a session whose node died is recorded as closed with
 CLOSE_TAKEN_OVER = 4010  # a resume took the session over from this connection (``service.takeover``)
 
@@ -153,17 +155,42 @@ async def rebuild_sessions(store: EventStore, records: SessionRecords, *, page: 
     return len(sessions)
 
 
-class SessionFolder:
-    """Folds the records this node appends into the session records (see the module's doc)."""
+@dataclass(slots=True)
+class _BatchChanges:
+    """What a batch does to the sessions, applied once it is saved."""
 
-    def __init__(self, records: SessionRecords, *, flush_seconds: float = 10.0) -> None:
+    folded: dict[str, SessionRecord] = field(default_factory=dict)  # the sessions to save, as folded
+    live: dict[str, SessionRecord | None] = field(default_factory=dict)  # this node's connected (None: no more)
+    activity: dict[str, str] = field(default_factory=dict)  # lastActivity taken from what was not written yet
+
+
+class SessionFolder:
+    """Folds the records this node appends into the session records (see the module's doc).
+
+    What it holds of a session (``_live``, ``_active``) changes only once the batch that
+    changed it is saved.  A batch that fails is tried again (``save_tries`` times, a pause
+    between), then its records are saved one at a time, so that a brief store hiccup loses
+    nothing and a record that cannot be written costs only itself: those are counted in
+    ``lost`` and logged (``python app.py rebuild-sessions`` writes them from the log)."""
+
+    def __init__(
+        self,
+        records: SessionRecords,
+        *,
+        flush_seconds: float = 10.0,
+        save_tries: int = SAVE_TRIES,
+        retry_pause: float = RETRY_PAUSE,
+    ) -> None:
         self._records = records
         self._flush_seconds = flush_seconds
-        self._live: dict[str, SessionRecord] = {}  # this node's connected sessions, as last folded
+        self._save_tries = max(save_tries, 1)
+        self._retry_pause = retry_pause
+        self._live: dict[str, SessionRecord] = {}  # this node's connected sessions, as last saved
         self._active: dict[str, str] = {}  # session -> lastActivity not written yet
         self._queue: asyncio.Queue[LogRecord | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self.failures = 0
+        self.failures = 0  # failed writes (each tried again)
+        self.lost = 0  # records not written after every try (the log still has them)
         self._failing = False
 
     def apply(self, record: LogRecord) -> None:
@@ -181,39 +208,93 @@ class SessionFolder:
             try:
                 first = await asyncio.wait_for(self._queue.get(), self._flush_seconds)
             except TimeoutError:
-                await self._flush_activity()
+                try:
+                    await self._flush_activity()
+                    self._written()
+                except Exception:
+                    self._failed()
                 continue
             # what queued meanwhile goes with it: a storm's connects and joins are saved a batch at a time
             batch = [first]
             while len(batch) < SAVE_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                await self._fold_batch(batch)
-                if self._failing:
-                    self._failing = False
-                    log.warning("session records are written again (%d writes failed)", self.failures)
-            except Exception:
-                self.failures += 1
-                if not self._failing:  # one line per outage, not one per record
-                    self._failing = True
-                    log.exception("a session record could not be written (the log stays the source of truth)")
+                await self._write(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _fold_batch(self, batch: list[LogRecord | None]) -> None:
-        """Fold the records in order, then save the sessions they changed in one call (a
-        ``None``: activity is flushed too, once they are saved)."""
-        folded: dict[str, SessionRecord] = {}
-        for record in batch:
-            if record is not None:
-                await self._fold(record, folded)
-        await self._records.save_many(list(folded.values()))
-        if None in batch:
-            await self._flush_activity()
+    async def _write(self, batch: list[LogRecord | None]) -> None:
+        """Save the batch, tried again after a failure, then one record at a time (a ``None``
+        in it: activity is flushed too, afterwards)."""
+        records = [record for record in batch if record is not None]
+        if records:
+            await self._save(records)
+        if len(records) < len(batch):
+            try:
+                await self._flush_activity()
+                self._written()
+            except Exception:
+                self._failed()
 
-    async def _fold(self, record: LogRecord, folded: dict[str, SessionRecord]) -> None:
-        """Fold ``record`` into ``folded`` (the batch's sessions as they will be saved)."""
+    async def _save(self, records: list[LogRecord]) -> None:
+        for attempt in range(self._save_tries):
+            if attempt:
+                await asyncio.sleep(self._retry_pause * 2 ** (attempt - 1))
+            try:
+                await self._fold_batch(records)
+            except Exception:
+                self._failed()
+            else:
+                self._written()
+                return
+        unwritten = records if len(records) == 1 else []
+        for record in records if len(records) > 1 else ():
+            try:
+                await self._fold_batch([record])
+            except Exception:
+                self._failed()
+                unwritten.append(record)
+            else:
+                self._written()
+        if unwritten:
+            self.lost += len(unwritten)
+            log.error(
+                "%d session records could not be written (positions %s...; rebuild-sessions writes them from the log)",
+                len(unwritten),
+                [record.position for record in unwritten[:5]],
+            )
+
+    def _failed(self) -> None:
+        self.failures += 1
+        if not self._failing:  # one line per outage, not one per record
+            self._failing = True
+            log.exception("a session record could not be written (tried again; the log stays the source of truth)")
+
+    def _written(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.warning("session records are written again (%d writes failed)", self.failures)
+
+    async def _fold_batch(self, batch: list[LogRecord]) -> None:
+        """Fold the records in order, then save the sessions they changed in one call; what
+        this node holds of the sessions changes only once they are saved, so a failed batch
+        can be tried again."""
+        changes = _BatchChanges()
+        for record in batch:
+            await self._fold(record, changes)
+        await self._records.save_many(list(changes.folded.values()))
+        for session_id, after in changes.live.items():
+            if after is None:
+                self._live.pop(session_id, None)
+            else:
+                self._live[session_id] = after
+        for session_id, at in changes.activity.items():
+            if self._active.get(session_id) == at:  # none newer noted while saving
+                del self._active[session_id]
+
+    async def _fold(self, record: LogRecord, changes: _BatchChanges) -> None:
+        """Fold ``record`` into ``changes`` (the batch's sessions as they will be saved)."""
         if record.command == PRESENCE_VISIBILITY:
             hidden = _event_data(record).get("hidden")
             if record.user_id is not None and isinstance(hidden, bool):
@@ -224,20 +305,24 @@ class SessionFolder:
         for session_id in targets:
             if session_id is None:
                 continue
-            current = folded.get(session_id) or self._live.get(session_id)
+            current = changes.folded.get(session_id) or self._live.get(session_id)
             if current is None and record.command != CONNECT:
                 current = await self._records.get(session_id)
             after = fold_session(current, record, session_id)
             if after is None:
                 continue
-            activity = self._active.pop(session_id, None)
-            if activity is not None and activity > after.last_activity:
-                after = replace(after, last_activity=activity)
-            folded[session_id] = after
+            if session_id not in changes.activity:
+                activity = self._active.get(session_id)
+                if activity is not None:
+                    changes.activity[session_id] = activity
+                    if activity > after.last_activity:
+                        after = replace(after, last_activity=activity)
+            changes.folded[session_id] = after
+            live = changes.live[session_id] is not None if session_id in changes.live else session_id in self._live
             if after.status != CONNECTED:
-                self._live.pop(session_id, None)
-            elif record.command in (CONNECT, RESUME) or session_id in self._live:
-                self._live[session_id] = after
+                changes.live[session_id] = None
+            elif record.command in (CONNECT, RESUME) or live:
+                changes.live[session_id] = after
 
     def _touch(self, record: LogRecord) -> None:
         if record.session_id is not None and record.session_id in self._live:
@@ -245,11 +330,18 @@ class SessionFolder:
 
     async def _flush_activity(self) -> None:
         active, self._active = self._active, {}
-        for session_id, at in active.items():
+        pending = list(active.items())
+        for done, (session_id, at) in enumerate(pending):
             current = self._live.get(session_id)
-            if current is not None and at > current.last_activity:
-                self._live[session_id] = replace(current, last_activity=at)
+            if current is None or at <= current.last_activity:
+                continue
+            try:
                 await self._records.touch(session_id, at)
+            except BaseException:
+                for unwritten, when in pending[done:]:  # kept for the next flush (unless newer came)
+                    self._active.setdefault(unwritten, when)
+                raise
+            self._live[session_id] = replace(current, last_activity=at)
 
     async def drain(self) -> None:
         """Wait until every record applied so far is written (and pending activity too)."""

@@ -445,7 +445,11 @@ class Hub:
         members = self._rooms.get(trip_id)
         if changes is None or not members:
             return
-        payload = encode("presence_summary", changes.summary(trip_id, self._summary_listed))
+        data, rest = changes.summary(trip_id, self._summary_listed)
+        if rest is not None:  # what the lists leave out starts the next summary: every change is sent
+            self._summaries[trip_id] = rest
+            asyncio.get_running_loop().call_later(self._summary_seconds, self._send_summary, trip_id)
+        payload = encode("presence_summary", data)
         connections = self._connections
         for session_id in list(members):
             conn = connections.get(session_id)

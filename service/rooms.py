@@ -144,7 +144,8 @@ class RoomService:
         except BaseException:
             if not rejoining:
                 self._hub.exit(conn, trip_id)
-                await self._rosters.leave(trip_id, conn.session_id)
+                if conn.handed_over is None:  # else the entry is the session's new connection's
+                    await self._rosters.leave(trip_id, conn.session_id)
             raise
         if newly_visible:
             await self._announce_joined(conn, trip_id)
@@ -153,13 +154,13 @@ class RoomService:
         """A resumed session's room, given back without a join (its ``resume`` record is
         logged): access checked again, then what it missed since ``last_seq`` (a snapshot
         when it sent none, or too much was missed), then live frames."""
-        grace = self._graces.pop((conn.session_id, trip_id), None)
-        if grace is not None:  # dropped from this node: still a member, seen again now
-            grace.cancel()
-            await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
         if self._hub.enter(conn, trip_id) is None:
-            return  # a later resume took the session over meanwhile: the room is its to take
+            return  # a later resume took the session over meanwhile: the room, and its held place, are its to take
         try:
+            grace = self._graces.pop((conn.session_id, trip_id), None)
+            if grace is not None:  # dropped from this node: still a member, seen again now
+                grace.cancel()
+                await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
             member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)
             trip = await self._caught_up(identity, trip_id)
@@ -178,7 +179,8 @@ class RoomService:
             self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
         except BaseException:
             self._hub.exit(conn, trip_id)
-            await self._rosters.leave(trip_id, conn.session_id)
+            if conn.handed_over is None:  # else the entry is the session's new connection's
+                await self._rosters.leave(trip_id, conn.session_id)
             raise
         if newly_visible:
             await self._announce_joined(conn, trip_id)

@@ -436,7 +436,8 @@ export function reduceRoom(room, frame, ctx = {}) {
       };
 
     case 'presence_summary': {
-      // a large room's joins and leaves of the last interval, each user's net change (docs/asyncapi.yaml);
+      // a large room's joins and leaves not told yet, each user's net change (docs/asyncapi.yaml): what a
+      // capped list leaves out comes in the next summary, so the lists alone keep the members right;
       // it goes to every member, so it may name this user: a member list never drops its own user
       let next = room;
       for (const entry of Array.isArray(data.left) ? data.left : []) {

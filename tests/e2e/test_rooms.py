@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -264,3 +265,17 @@ async def test_a_large_room_is_told_who_joined_and_left_in_summaries_and_a_small
     told = [(f["event"], f["data"]["userId"]) for f in ada.frames if f["event"] in ("user_joined", "user_left")]
     assert told == [("user_joined", people.id("bob"))]  # before the room was large
     await close_all(ada, bob, dan)
+
+
+async def test_a_large_rooms_summaries_list_every_change_even_beyond_the_list_cap(
+    start: Callable[..., ServerProcess], people: People
+) -> None:
+    server = start("--presence-summary-from", "2", "--presence-summary-interval", "0.5", "--member-list-max", "1")
+    trip = make_trip(server, people, "ada", "bob", "cat", "dan")
+    ada, *others = await in_room(server, people, trip, "ada", "bob", "cat", "dan")
+    await asyncio.gather(*(client.close() for client in others))  # they leave at once: one interval's changes
+
+    gone = {people.id(name) for name in ("bob", "cat", "dan")}
+    summaries = await summed_up(ada, set(), gone)  # the lists alone name them all, one frame after another
+    assert all(len(s["left"]) <= 1 and len(s["joined"]) <= 1 for s in summaries)
+    await ada.close()

@@ -62,3 +62,11 @@ def test_each_record_is_applied_once_in_position_order(model: Any, first: Any, s
     assert not folded.apply(record(3, UNRELATED))  # nothing of this model's: no change, yet folded
     assert folded.position == 3
     assert folded.apply(record(4, second)) and seen(folded) != before
+
+
+def test_a_model_that_does_not_say_how_it_folds_an_event_cannot_be_made() -> None:
+    class Unfinished(FoldedInOrder):
+        pass
+
+    with pytest.raises(TypeError, match="fold"):
+        Unfinished()  # type: ignore[abstract]
