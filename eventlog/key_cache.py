@@ -14,7 +14,9 @@ is as erased).  A subject without any key gets one made here and written by the
 key writer, a thread of its own that writes every key made meanwhile in one
 commit (``KeyStore.add``); what a record is sealed with is written before the
 record is appended: ``ready`` awaits it (``service/pipeline.py``), and ``written``
-is the last check, on the thread that seals.  A subject not held is read on the
+is the last check, on the thread that seals.  Destroying a subject runs in the
+key writer's thread, after any write of its keys under way (``KeyWriter.destroy``),
+and a read under way meanwhile does not bring a key destroyed here back.  A subject not held is read on the
 calling thread (once; ``fetch_key_for`` reads it in a thread).
 Chat message keys come from a pool made ``pool_size`` at a time, refilled in a
 thread of its own a whole batch ahead, so posting a message writes no key
@@ -83,6 +85,21 @@ class KeyWriter:
             for _, done in batch:
                 done.set_result(None)
 
+    def destroy(self, subject: str) -> list[str]:
+        """Destroy ``subject``'s keys in the store, in the writer's thread: after every write
+        under way (a key written after its subject was destroyed would exist again).  A key of
+        ``subject`` still queued is not written: its write fails (what it sealed is refused);
+        its id is among those returned."""
+        return self._thread.submit(self._destroy, subject).result()
+
+    def _destroy(self, subject: str) -> list[str]:
+        with self._lock:
+            dropped = [(key, done) for key, done in self._queued if key.subject == subject]
+            self._queued = [(key, done) for key, done in self._queued if key.subject != subject]
+        for _, done in dropped:
+            done.set_exception(StoreUnavailable(f"the keys of {subject} were destroyed before this one was written"))
+        return [*self._store.destroy(subject), *(key.key_id for key, _ in dropped)]
+
     def close(self) -> None:
         self._thread.shutdown(wait=True)  # what is queued is written before the store closes
 
@@ -123,8 +140,13 @@ class CachedKeyStore:
         self._refill: Future[list[DataKey]] | None = None
         self.lookups = 0  # round trips to the store (for tests and metrics)
 
-    def _keep(self, key: DataKey, now: float) -> None:
+    def _keep(self, key: DataKey, now: float) -> bool:
+        """Hold ``key``; False (not held) when it was destroyed meanwhile (a read under way
+        while it was destroyed must not bring it back)."""
+        if self._destroyed_here(key.key_id):
+            return False
         self._by_id.put(key.key_id, (key, now + self._ttl))
+        return True
 
     def key_for(self, subject: str) -> DataKey:
         now = self._monotonic()
@@ -246,6 +268,8 @@ class CachedKeyStore:
             key = await asyncio.wait_for(read, self._fetch_timeout)
         except TimeoutError:
             raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
+        if key is not None and self._destroyed_here(key.key_id):
+            key = None  # destroyed while it was read: the subject has none now
         held = self._by_subject.get(subject)
         if key is None:  # none: the key made meanwhile (another command of theirs), else one made now
             key = held[0] if held is not None and held[1] > now else self._made(subject)
@@ -253,12 +277,13 @@ class CachedKeyStore:
         return await self._written_ahead(key) if key.key_id in self._unwritten else key
 
     def _hold_subject(self, subject: str, key: DataKey, now: float) -> None:
+        if not self._keep(key, now):  # destroyed while it was read: not held again
+            return
         self._by_subject[subject] = (key, now + self._ttl)
         self._by_subject.move_to_end(subject)
         if len(self._by_subject) > self._capacity:
             evicted, _ = self._by_subject.popitem(last=False)
             self._rereads.pop(evicted, None)
-        self._keep(key, now)
 
     def message_key(self) -> DataKey:
         """A fresh key for one chat message (from the pool)."""
@@ -325,9 +350,8 @@ class CachedKeyStore:
                 key = fetched.get(key_id)
                 if key is None:
                     self._forget(key_id, now + self._ttl)
-                else:
+                elif self._keep(key, now):
                     found[key_id] = key
-                    self._keep(key, now)
         return found
 
     def unheld(self, key_ids: Iterable[str]) -> list[str]:
@@ -379,6 +403,9 @@ class CachedKeyStore:
         until = self._missing.get(key_id)
         return until is not None and until > now
 
+    def _destroyed_here(self, key_id: str) -> bool:
+        return self._missing.get(key_id) == float("inf")
+
     def _forget(self, key_id: str, until: float = float("inf")) -> None:
         """Take ``key_id`` as destroyed: for good (destroyed here), or ``until`` (found missing)."""
         self._by_id.pop(key_id)
@@ -389,10 +416,12 @@ class CachedKeyStore:
             self._missing.popitem(last=False)
 
     def destroy(self, subject: str) -> list[str]:
-        ids = self._store.destroy(subject)
-        self._by_subject.pop(subject, None)
+        # in the writer's thread: a key of the subject made here and being written is written
+        # first, then destroyed with the others (and one still queued is never written)
+        ids = self._writer.destroy(subject)
+        held = self._by_subject.pop(subject, None)
         self._rereads.pop(subject, None)
-        for key_id in ids:
+        for key_id in [*ids, held[0].key_id] if held is not None else ids:
             self._forget(key_id)
         return ids
 

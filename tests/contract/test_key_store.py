@@ -512,3 +512,43 @@ def test_message_keys_handed_out_are_held_a_while_and_then_read_again(tmp_path: 
     assert cache.find([made[0].key_id]) == {made[0].key_id: made[0]}
     assert cache.lookups == lookups + 1
     cache.close()
+
+
+def test_destroy_while_a_write_is_pending_leaves_the_key_destroyed(tmp_path: Path) -> None:
+    """A key made here and still being written when its subject is destroyed: the destroy comes
+    after the write (never the write after the destroy), and this node no longer opens with it."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted)
+    noted.gate.clear()  # the write of the key made below is under way, held back
+    key = cache.key_for("user:ada")
+    threading.Timer(0.05, noted.gate.set).start()
+    assert key.key_id in cache.destroy("user:ada")
+    assert cache.held(key.key_id) is None  # known destroyed: nothing opens with it here
+    assert cache.key_for("user:ada") != key  # the person's next record gets a new key
+    cache.close()
+    reopened = SqliteKeyStore(str(tmp_path / "k.db"))
+    assert reopened.find([key.key_id]) == {}  # not written again after the destroy
+    reopened.close()
+
+
+async def test_a_key_read_while_its_subject_is_destroyed_is_not_held_again(tmp_path: Path) -> None:
+    bare = SqliteKeyStore(str(tmp_path / "k.db"))
+    ada = bare.key_for("user:ada")
+    read, release = threading.Event(), threading.Event()
+
+    class SlowReads(WritesNoted):
+        def newest(self, subject: str) -> DataKey | None:
+            found = super().newest(subject)  # found before the destroy, answered after it
+            read.set()
+            release.wait(10)
+            return found
+
+    cache = CachedKeyStore(SlowReads(bare))
+    fetch = asyncio.ensure_future(cache.fetch_key_for("user:ada"))
+    await asyncio.get_running_loop().run_in_executor(None, read.wait, 10)
+    assert cache.destroy("user:ada") == [ada.key_id]
+    release.set()
+    assert await fetch != ada  # the subject has none now: a new key
+    assert cache.held(ada.key_id) is None
+    assert cache.find([ada.key_id]) == {}
+    cache.close()
