@@ -23,7 +23,10 @@ refuses with ``UNAVAILABLE``; a stream's state is read before its turn is taken,
 no turn waits on a store that does not answer.  Once a store call has failed so, the
 breaker (``service/breaker.py``) refuses the next ones at once, one append at a time
 trying the store, until one is written: every command is answered within the timeout
-while the store is down, however many a connection sends.
+while the store is down, however many a connection sends.  The key store (what a record's
+personal data is sealed with) is waited for apart, before a command's turn, within the same
+timeout: when it does not answer, that command alone is refused (``KeyStoreUnavailable``), and
+the breaker stays as it was.
 """
 
 from __future__ import annotations
@@ -65,6 +68,16 @@ CONFLICT_BACKOFF = 0.002  # seconds, times the attempt, at most CONFLICT_BACKOFF
 CONFLICT_BACKOFF_MAX = 0.02
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 STORE_TIMEOUT = 1.0
+
+
+class KeyStoreUnavailable(CommandRefused):
+    """The key store did not answer for the keys a command's record is sealed with: that
+    command is refused ``UNAVAILABLE``; the event log's breaker is not told (the log may
+    answer well), and the refusal is not recorded (its record would wait on the same keys)."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, "the key store is unavailable, retry")
+
 
 # refusals whose payload is never logged: oversized, unreadable, or a credential
 _PAYLOAD_NOT_LOGGED = frozenset({ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.BAD_REQUEST})
@@ -294,7 +307,10 @@ class Pipeline:
 
     def _record_of(self, fields: dict[str, Any]) -> LogRecord:
         if self._sealer is not None:
-            self._sealer.seal_fields(fields)
+            try:
+                self._sealer.seal_fields(fields)
+            except StoreUnavailable:  # a key could not be written (``ready`` waited for it first)
+                raise KeyStoreUnavailable from None
         return new_record(**fields)
 
     def _fields(self, request: Request, outcome: str, **fields: Any) -> dict[str, Any]:
@@ -328,7 +344,10 @@ class Pipeline:
 
     async def refuse(self, request: Request, refusal: CommandRefused) -> LogRecord | None:
         """Record a refused command (the only place one is); never raises: the refusal is
-        answered whether or not its record could be written."""
+        answered whether or not its record could be written (one the key store did not
+        answer for is not: its record would wait on the same keys)."""
+        if isinstance(refusal, KeyStoreUnavailable):
+            return None
         payload = request.payload
         if refusal.code in _PAYLOAD_NOT_LOGGED or request.command in _CREDENTIAL_COMMANDS:
             payload = None
@@ -344,6 +363,8 @@ class Pipeline:
         except StoreUnavailable:
             self._breaker.unrecorded += 1  # counted, and told once per outage (``StoreBreaker``)
             return None
+        except KeyStoreUnavailable:  # its personal data cannot be sealed now: not recorded
+            return None
         except Exception:
             log.warning("could not record a refused %r", request.command, exc_info=True)
             return None
@@ -354,7 +375,7 @@ class Pipeline:
         if self._sealer is not None:
             wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
             if wait is not None:
-                await self._bounded(wait)
+                await self._keys_bounded(wait)
 
     def _enqueue(self, record: LogRecord, probe: bool) -> asyncio.Future[LogRecord]:
         """Queue an append once the breaker admitted it (``probe``: what ``admit`` said)."""
@@ -419,7 +440,7 @@ class Pipeline:
             if self._sealer is not None:  # (not ``_keys_ready``: no coroutine per command when held)
                 wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
                 if wait is not None:
-                    await self._bounded(wait)
+                    await self._keys_bounded(wait)
             await lane.turn(ticket)
             placed: _Placed | None = None
             try:
@@ -561,6 +582,15 @@ class Pipeline:
             return None
         age = (self._clock.now() - parse_iso(found.at)).total_seconds()
         return found if age <= IDEMPOTENCY_WINDOW_SECONDS else None
+
+    async def _keys_bounded(self, wait: Awaitable[object]) -> None:
+        """A wait on the key store (``RecordSealer.ready``), bounded by the store timeout: when
+        the key store does not answer, this command alone is refused; the event log's breaker
+        is not told (the log may answer well: the next command goes to it)."""
+        try:
+            await asyncio.wait_for(wait, self._store_timeout)
+        except (TimeoutError, StoreUnavailable):
+            raise KeyStoreUnavailable from None
 
     async def _bounded(self, work: Awaitable[T]) -> T:
         """A store call that may wait (a server being selected, a lock): refused after the

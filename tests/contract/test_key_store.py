@@ -366,6 +366,7 @@ class WritesNoted:
         self.writes: list[tuple[int, int]] = []  # (thread, keys written)
         self.gate = threading.Event()
         self.gate.set()
+        self.fail: Exception | None = None  # what every write raises, when set (the store down)
 
     def key_for(self, subject: str) -> DataKey:
         return self._store.key_for(subject)
@@ -379,6 +380,8 @@ class WritesNoted:
 
     def add(self, keys: Sequence[DataKey]) -> None:
         self.gate.wait(10)
+        if self.fail is not None:
+            raise self.fail
         self.writes.append((threading.get_ident(), len(keys)))
         self._store.add(keys)
 

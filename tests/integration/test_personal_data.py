@@ -20,6 +20,7 @@ import domain.trip_events as trip_events
 from analysts.verify import verify
 from app import build
 from config import Settings
+from domain.errors import CommandRefused, ErrorCode
 from domain.trip_events import (
     ActivityAdded,
     ActivityMoved,
@@ -48,16 +49,18 @@ from domain.trip_events import (
 )
 from eventlog.factory import open_store
 from eventlog.key_cache import CachedKeyStore
+from eventlog.ports import StoreUnavailable
 from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from eventlog.sealing import MASK, Opener
 from eventlog.sqlite_keys import SqliteKeyStore
 from projections.read_side import ReadSide
+from service.breaker import StoreBreaker
 from service.clock import SystemClock
 from service.container import Services
 from service.erasure import destroy_network_keys_before
 from service.ids import ObjectIdFactory
 from service.pipeline import Origin, Pipeline, Request
-from service.privacy import RecordSealer
+from service.privacy import RecordSealer, person_subject
 from tests.contract.test_key_store import WritesNoted
 from tests.contract.test_mongo_read_models import FRIEND, OWNER, session, who
 from tests.server import ROOT
@@ -316,3 +319,38 @@ async def test_a_new_person_s_record_is_appended_only_once_their_key_is_durable(
     await store.close()
     reopened = SqliteKeyStore(str(tmp_path / "events.keys.db"))
     assert Opener(CachedKeyStore(reopened)).open(record.meta) == {"ip": "203.0.113.5", "userAgent": SECRET}
+
+
+@pytest.mark.parametrize("outage", ["refuses", "hangs"])
+async def test_a_key_store_that_does_not_answer_refuses_that_command_only_not_the_event_log(
+    tmp_path: Path, outage: str
+) -> None:
+    """A new person's key cannot be written (the key store refuses, or outlasts the timeout): their
+    command is refused UNAVAILABLE, and not recorded; the event log's breaker stays closed, so the
+    next command of someone whose key is held is appended as usual."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    keys = CachedKeyStore(noted)
+    held = keys.key_for(person_subject(FRIEND))
+    keys.written(held)
+    store = open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    await store.open()
+    breaker = StoreBreaker()
+    pipeline = Pipeline(
+        store, ReadSide(store), _Quiet(), SystemClock(), ObjectIdFactory(),
+        store_timeout=0.2, sealer=RecordSealer(keys), breaker=breaker,
+    )  # fmt: skip
+    if outage == "refuses":
+        noted.fail = StoreUnavailable("the key store is down")
+    else:
+        noted.gate.clear()
+    request = Request(Origin("ws", OWNER), "connect")
+    with pytest.raises(CommandRefused) as refused:
+        await pipeline.record(request, ({"type": "connected", "data": {}},))
+    assert refused.value.code == ErrorCode.UNAVAILABLE and "key store" in refused.value.message
+    assert await pipeline.refuse(request, refused.value) is None  # not recorded: it would wait on the same keys
+    assert not breaker.open
+    record = await pipeline.record(Request(Origin("ws", FRIEND), "connect"), ({"type": "connected", "data": {}},))
+    assert [r.record_id for r in await store.read_all(0, 10)] == [record.record_id]
+    noted.gate.set()
+    keys.close()
+    await store.close()
