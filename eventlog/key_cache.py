@@ -38,9 +38,8 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from domain.recent import Recent as Recent  # re-exported: eventlog/sealing.py imports it from here
-from eventlog.key_port import DataKey, KeyStore
+from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 from eventlog.ports import StoreUnavailable
-from eventlog.sqlite_keys import new_keys, now_iso
 
 MESSAGE_SUBJECT = "msg"
 CAPACITY = 100_000

@@ -18,11 +18,11 @@ from pymongo import MongoClient
 
 from eventlog.factory import open_key_store
 from eventlog.key_cache import CachedKeyStore, Recent
-from eventlog.key_port import DataKey, KeyStore
+from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
 from eventlog.ports import StoreUnavailable
-from eventlog.sqlite_keys import SqliteKeyStore, keys_path, new_keys, now_iso
+from eventlog.sqlite_keys import SqliteKeyStore, keys_path
 from tests.mongo_server import Nx27017, free_port, unique_database
 
 KeyStoreFactory = Callable[[], KeyStore]
