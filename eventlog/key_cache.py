@@ -131,7 +131,8 @@ class CachedKeyStore:
         self._by_subject: OrderedDict[str, tuple[DataKey, float]] = OrderedDict()
         self._missing: OrderedDict[str, float] = OrderedDict()  # key id: until when it is taken as destroyed
         self._writer = KeyWriter(store)
-        self._unwritten: dict[str, Future[None]] = {}  # keys made here: their writes, until seen done
+        # keys made here, and their writes, until seen done
+        self._unwritten: dict[str, tuple[DataKey, Future[None]]] = {}
         self._rereads: dict[str, Future[DataKey | None]] = {}  # subjects held past the ttl, read again
         self._pool: list[DataKey] = []
         # one thread, started once (starting a thread per refill made the loop wait for it to run)
@@ -176,7 +177,7 @@ class CachedKeyStore:
             return key
         if found is None:
             unwritten = self._unwritten.get(key.key_id)
-            found = key if unwritten is not None and not unwritten.done() else self._made(subject)
+            found = key if unwritten is not None and not unwritten[1].done() else self._made(subject)
         self._hold_subject(subject, found, self._monotonic())
         return found
 
@@ -185,29 +186,28 @@ class CachedKeyStore:
         if len(self._unwritten) > _SWEEP_PAST:
             self._sweep()
         key = new_keys(subject, 1, now_iso())[0]
-        self._unwritten[key.key_id] = self._writer.write(key)
+        self._unwritten[key.key_id] = (key, self._writer.write(key))
         return key
 
     def _sweep(self) -> None:
         """Forget the writes done; a key whose write failed is no longer held (the next use makes another)."""
-        for key_id, write in list(self._unwritten.items()):
+        for key_id, (key, write) in list(self._unwritten.items()):
             if write.done():
                 del self._unwritten[key_id]
                 if write.exception() is not None:
-                    self._unhold(key_id)
+                    self._unhold(key)
 
     def _entry(self, key_id: str) -> tuple[DataKey, float] | None:
         held = self._by_id.get(key_id)
         return held if held is not None else self._issued.get(key_id)
 
-    def _unhold(self, key_id: str) -> None:
-        held = self._by_id.get(key_id)
-        if held is not None:
-            self._by_id.pop(key_id)
-            subject = held[0].subject
-            by_subject = self._by_subject.get(subject)
-            if by_subject is not None and by_subject[0].key_id == key_id:
-                del self._by_subject[subject]
+    def _unhold(self, key: DataKey) -> None:
+        """A key made here that could not be written: neither held by id nor as its subject's
+        (whether or not ``_by_id`` still holds it: the subject's must go in any case)."""
+        self._by_id.pop(key.key_id)
+        by_subject = self._by_subject.get(key.subject)
+        if by_subject is not None and by_subject[0].key_id == key.key_id:
+            del self._by_subject[key.subject]
 
     def ready(self, subject: str) -> Awaitable[DataKey] | None:
         """None when ``key_for(subject)`` now returns a durable key without a read of the store;
@@ -221,36 +221,38 @@ class CachedKeyStore:
         return self._written_ahead(held[0])
 
     async def _written_ahead(self, key: DataKey) -> DataKey:
-        write = self._unwritten.get(key.key_id)
-        if write is not None:
+        unwritten = self._unwritten.get(key.key_id)
+        if unwritten is not None:
+            write = unwritten[1]
             if not write.done():
                 try:  # shielded: the writer sets the result, whatever this wait does
                     await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(write)), self._fetch_timeout)
                 except TimeoutError:
                     raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
-            self._check_written(key.key_id, write)
+            self._check_written(key, write)
         return key
 
     def written(self, key: DataKey) -> None:
         """Returns once ``key`` is durable: at once for every key but one made here whose write
         is under way, which this waits for on the calling thread (``ready`` awaited first makes
         that rare).  ``StoreUnavailable`` when it could not be written."""
-        write = self._unwritten.get(key.key_id)
-        if write is None:
+        unwritten = self._unwritten.get(key.key_id)
+        if unwritten is None:
             return
+        write = unwritten[1]
         try:
             write.result(self._fetch_timeout)
         except TimeoutError:
             raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
         except Exception:
             pass  # told by ``_check_written``
-        self._check_written(key.key_id, write)
+        self._check_written(key, write)
 
-    def _check_written(self, key_id: str, write: Future[None]) -> None:
-        self._unwritten.pop(key_id, None)
+    def _check_written(self, key: DataKey, write: Future[None]) -> None:
+        self._unwritten.pop(key.key_id, None)
         error = write.exception()
         if error is not None:
-            self._unhold(key_id)
+            self._unhold(key)
             raise StoreUnavailable(f"a new key could not be written: {error}")
 
     async def fetch_key_for(self, subject: str) -> DataKey:

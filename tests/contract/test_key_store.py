@@ -555,3 +555,23 @@ async def test_a_key_read_while_its_subject_is_destroyed_is_not_held_again(tmp_p
     assert cache.held(ada.key_id) is None
     assert cache.find([ada.key_id]) == {}
     cache.close()
+
+
+async def test_a_key_that_could_not_be_written_is_let_go_of_even_once_dropped_from_the_ids_held(
+    tmp_path: Path,
+) -> None:
+    """The subject's key is let go of by the subject, not found through the keys held by id
+    (bounded: they may have dropped it meanwhile), so no record is sealed with it afterwards."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "k.db")))
+    others = [key.key_id for key in noted.create("other", 8)]
+    cache = CachedKeyStore(noted, capacity=4)
+    noted.fail = StoreUnavailable("the key store is down")
+    lost = cache.key_for("user:ada")
+    wait = cache.ready("user:ada")
+    assert wait is not None
+    assert len(cache.find(others)) == 8  # held by id meanwhile: ada's key is dropped from them
+    with pytest.raises(StoreUnavailable):
+        await wait
+    noted.fail = None
+    assert cache.key_for("user:ada") != lost
+    cache.close()
