@@ -20,8 +20,9 @@ and a read under way meanwhile does not bring a key destroyed here back.  A subj
 calling thread (once; ``fetch_key_for`` reads it in a thread).
 Chat message keys come from a pool made ``pool_size`` at a time, refilled in a
 thread of its own a whole batch ahead, so posting a message writes no key
-and waits for no write (unless the pool ran dry: then the command waits for the
-refill before its turn, off the loop: ``message_keys_ready``).  ``fetch`` reads keys ahead in
+and waits for no write (unless the pool is empty: the first batch, or the pool ran
+dry; then the command waits for the refill before its turn, off the loop:
+``message_keys_ready``, which starts it when none is under way).  ``fetch`` reads keys ahead in
 a thread of its own, within ``fetch_timeout``, so that the event loop opens a
 message from another node (its own key never seen here) without a read of the
 store on the loop (``service/hub.py``, ``Hub.deliver_from_bus``).
@@ -30,7 +31,6 @@ store on the loop (``service/hub.py``, ``Hub.deliver_from_bus``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -216,9 +216,12 @@ class CachedKeyStore:
         held = self._by_subject.get(subject)
         if held is None:
             return self.fetch_key_for(subject)
-        if held[0].key_id not in self._unwritten:
+        # held past the ttl: read again (in a thread), and once read, the key to use from now on
+        # (one made here when the read found none): its write is awaited here, not in ``written``
+        key = held[0] if held[1] > self._monotonic() else self._stale(subject, held[0])
+        if key.key_id not in self._unwritten:
             return None
-        return self._written_ahead(held[0])
+        return self._written_ahead(key)
 
     async def _written_ahead(self, key: DataKey) -> DataKey:
         unwritten = self._unwritten.get(key.key_id)
@@ -289,12 +292,18 @@ class CachedKeyStore:
     def message_key(self) -> DataKey:
         """A fresh key for one chat message (from the pool)."""
         refill = self._refill
+        failed: BaseException | None = None
         if refill is not None and (refill.done() or not self._pool):
-            # made, or the pool ran dry while a refill is under way (it is nearly done)
+            # made, or the pool ran dry while a refill is under way (``message_keys_ready`` not awaited)
             self._refill = None
-            with contextlib.suppress(Exception):  # failed: made below when the pool is dry
+            try:
                 self._pool = refill.result() + self._pool
-        if not self._pool:  # the first message, or a refill failed: made here
+            except Exception as error:
+                failed = error
+        if not self._pool:
+            if failed is not None:  # not tried again here, on the loop: the next ``message_keys_ready`` does
+                raise StoreUnavailable(f"message keys could not be made: {failed}")
+            # ``message_keys_ready`` not awaited first (it starts the first batch off the loop): made here
             self.lookups += 1
             self._pool = self._store.create(MESSAGE_SUBJECT, self._pool_size)
         if self._refill is None and len(self._pool) <= self._pool_size:
@@ -306,11 +315,19 @@ class CachedKeyStore:
         return key
 
     def message_keys_ready(self) -> Awaitable[object] | None:
-        """None when ``message_key`` has a key at hand; else the refill under way, to await
-        before (so that the pool running dry waits off the event loop, not on it)."""
-        refill = self._refill
-        if self._pool or refill is None or refill.done():
+        """None when ``message_key`` has a key at hand; else the refill under way (started here
+        when none is: the first batch, or the one after a refill failed), to await before, so
+        that the pool running dry waits off the event loop, not on it."""
+        if self._pool:
             return None
+        refill = self._refill
+        if refill is not None and refill.done():
+            if refill.exception() is None:
+                return None  # made: ``message_key`` takes them
+            refill = None  # failed: tried again
+        if refill is None:
+            self.lookups += 1
+            refill = self._refill = self._pool_maker.submit(self._store.create, MESSAGE_SUBJECT, self._pool_size)
         return asyncio.shield(asyncio.wrap_future(refill))
 
     def newest(self, subject: str) -> DataKey | None:

@@ -488,6 +488,9 @@ async def test_a_dry_message_key_pool_is_waited_for_off_the_loop(tmp_path: Path)
 
     noted = SlowBatches(SqliteKeyStore(str(tmp_path / "k.db")))
     cache = CachedKeyStore(noted, pool_size=4)
+    first = cache.message_keys_ready()
+    assert first is not None  # the first batch too is made off the loop, awaited before the first message
+    await first
     assert cache.message_keys_ready() is None
     noted.gate.clear()
     made = [cache.message_key() for _ in range(4)]  # the first batch; its refill is under way
@@ -499,8 +502,32 @@ async def test_a_dry_message_key_pool_is_waited_for_off_the_loop(tmp_path: Path)
     made.append(cache.message_key())
     assert len({k.key_id for k in made}) == 5
     cache.close()
-    loop = threading.get_ident()
-    assert noted.writes[0][0] == loop and all(thread != loop for thread, _ in noted.writes[1:])  # the first alone
+    assert threading.get_ident() not in {thread for thread, _ in noted.writes}
+
+
+async def test_a_failed_message_key_refill_is_tried_again_off_the_loop_not_on_it(tmp_path: Path) -> None:
+    class Down(WritesNoted):
+        def create(self, subject: str, count: int) -> list[DataKey]:
+            if self.fail is not None:
+                raise self.fail
+            return super().create(subject, count)
+
+    noted = Down(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted, pool_size=4)
+    noted.fail = StoreUnavailable("the key store is down")
+    wait = cache.message_keys_ready()
+    assert wait is not None
+    with pytest.raises(StoreUnavailable):
+        await wait
+    with pytest.raises(StoreUnavailable):
+        cache.message_key()  # not made on the loop instead
+    noted.fail = None
+    again = cache.message_keys_ready()
+    assert again is not None  # tried again, off the loop
+    await again
+    assert cache.message_key().subject == "msg"
+    cache.close()
+    assert threading.get_ident() not in {thread for thread, _ in noted.writes}
 
 
 def test_message_keys_handed_out_are_held_a_while_and_then_read_again(tmp_path: Path) -> None:
@@ -574,4 +601,29 @@ async def test_a_key_that_could_not_be_written_is_let_go_of_even_once_dropped_fr
         await wait
     noted.fail = None
     assert cache.key_for("user:ada") != lost
+    cache.close()
+
+
+async def test_a_stale_subject_found_without_keys_gets_its_new_key_written_before_the_record(tmp_path: Path) -> None:
+    """Read again past the ttl and found without keys (destroyed elsewhere): the new key made here
+    is what ``ready`` awaits, so that sealing the record then waits for no write on the loop."""
+    now = [0.0]
+    bare = SqliteKeyStore(str(tmp_path / "k.db"))
+    ada = bare.key_for("user:ada")
+    noted = WritesNoted(bare)
+    cache = CachedKeyStore(noted, ttl=10, monotonic=lambda: now[0])
+    assert await cache.fetch_key_for("user:ada") == ada
+    bare.destroy("user:ada")  # another process erased them
+    now[0] = 11
+    noted.gate.clear()  # the new key's write waits
+    assert cache.ready("user:ada") is None  # read again in a thread; the key held is used meanwhile
+    for _ in range(500):
+        wait = cache.ready("user:ada")
+        if wait is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert wait is not None  # found none: a new key, its write awaited before the record's turn
+    noted.gate.set()
+    key = await wait
+    assert key != ada and cache.key_for("user:ada") == key and cache.ready("user:ada") is None
     cache.close()
