@@ -57,7 +57,7 @@ from projections.read_side import ReadSide
 from service.breaker import StoreBreaker
 from service.clock import Clock, iso, parse_iso
 from service.ids import ObjectIdFactory
-from service.privacy import RecordSealer
+from service.privacy import RecordSealer, seals_network
 from service.refusal_payload import bounded_payload
 
 log = logging.getLogger("travelsense.pipeline")
@@ -335,9 +335,9 @@ class Pipeline:
     async def record(self, request: Request, events: Sequence[dict[str, Any]] = ()) -> LogRecord:
         """An accepted command outside any stream: appended, folded, reacted to."""
         # not bounded here: an append given up on might still be written (the stores fail fast themselves)
-        await self._keys_ready(request)
+        at = await self._keys_ready(request)
         probe = self._breaker.admit()  # refused at once while the store does not answer
-        record = await self._enqueue(self.build(request, ACCEPTED, events=tuple(events)), probe)
+        record = await self._enqueue(self.build(request, ACCEPTED, events=tuple(events), at=at), probe)
         self._read_side.apply(record)
         await self._reactions.committed(record)
         return record
@@ -353,9 +353,10 @@ class Pipeline:
             payload = None
         payload = bounded_payload(payload)  # a large one: its size and digest
         try:
-            await self._keys_ready(request)
+            at = await self._keys_ready(request)
             probe = self._breaker.admit()
-            record = self._record_of(self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload))
+            fields = self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload, at=at)
+            record = self._record_of(fields)
             written = self._enqueue(record, probe)
             if probe:  # the store does not answer: the refusal is answered now, and recorded if it does
                 return None
@@ -369,13 +370,16 @@ class Pipeline:
             log.warning("could not record a refused %r", request.command, exc_info=True)
             return None
 
-    async def _keys_ready(self, request: Request) -> None:
-        """The keys the request's record is sealed with read or written ahead, off the event loop
-        (a person or a day this node has not held yet): building it then meets no key store."""
+    async def _keys_ready(self, request: Request) -> str:
+        """The time the request's record is made at, once the keys it is sealed with are read or
+        written ahead, off the event loop (a person or a day this node has not held yet): building
+        it then meets no key store.  Taken again after a wait (the day, and its key, may have turned)."""
+        at = self.now()
         if self._sealer is not None:
-            wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
-            if wait is not None:
+            while (wait := self._sealer.ready(request.origin.user_id, request.meta, at)) is not None:
                 await self._keys_bounded(wait)
+                at = self.now()
+        return at
 
     def _enqueue(self, record: LogRecord, probe: bool) -> asyncio.Future[LogRecord]:
         """Queue an append once the breaker admitted it (``probe``: what ``admit`` said)."""
@@ -437,8 +441,11 @@ class Pipeline:
             # turn the state is in memory
             if not self._read_side.holds(trip_id):
                 await self._bounded(self._read_side.trip(trip_id, fresh=False))
+            # the record's day, for its network key (the clock is read only when it has one)
+            dated = self._sealer is not None and seals_network(request.meta)
+            ready_at = self.now() if dated else ""
             if self._sealer is not None:  # (not ``_keys_ready``: no coroutine per command when held)
-                wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
+                wait = self._sealer.ready(request.origin.user_id, request.meta, ready_at)
                 if wait is not None:
                     await self._keys_bounded(wait)
             await lane.turn(ticket)
@@ -465,8 +472,15 @@ class Pipeline:
                     break
                 stream_event = events[0]
                 assert not isinstance(stream_event, NotificationCreated | ChangeNotified)  # the stream event first
+                at = self.now()
+                if dated and self._sealer is not None and at[:10] != ready_at[:10]:
+                    # the day turned in the wait for the turn: that day's network key, read or made now
+                    wait = self._sealer.ready(request.origin.user_id, request.meta, at)
+                    if wait is not None:
+                        await self._keys_bounded(wait)
+                        at = self.now()
                 probe = self._breaker.admit()  # refused at once while the store does not answer
-                record = self._stream_record(request, state, events)
+                record = self._stream_record(request, state, events, at)
                 if self._sealer is not None and not isinstance(stream_event, ChatMessagePosted):
                     # sealed: the state keeps what the log keeps (a chat message changes only its version)
                     stream_event = event_from_json(record.events[0])
@@ -555,10 +569,13 @@ class Pipeline:
             return await self._bounded(self._read_side.catch_up_trip(trip_id))
         return await self._bounded(self._read_side.trip(trip_id, fresh=False))
 
-    def _stream_record(self, request: Request, state: Trip | None, events: tuple[DecidedEvent, ...]) -> LogRecord:
+    def _stream_record(
+        self, request: Request, state: Trip | None, events: tuple[DecidedEvent, ...], at: str
+    ) -> LogRecord:
         return self.build(
             request,
             ACCEPTED,
+            at=at,
             events=tuple(event_to_json(event) for event in events),
             stream=request.trip_id,
             version=(state.version if state else 0) + 1,

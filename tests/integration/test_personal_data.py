@@ -21,6 +21,7 @@ from analysts.verify import verify
 from app import build
 from config import Settings
 from domain.errors import CommandRefused, ErrorCode
+from domain.trip_decider import CreateTrip
 from domain.trip_events import (
     ActivityAdded,
     ActivityMoved,
@@ -49,6 +50,7 @@ from domain.trip_events import (
 )
 from eventlog.factory import open_store
 from eventlog.key_cache import CachedKeyStore
+from eventlog.key_port import DataKey
 from eventlog.ports import StoreUnavailable
 from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
 from eventlog.sealing import MASK, Opener
@@ -352,5 +354,51 @@ async def test_a_key_store_that_does_not_answer_refuses_that_command_only_not_th
     record = await pipeline.record(Request(Origin("ws", FRIEND), "connect"), ({"type": "connected", "data": {}},))
     assert [r.record_id for r in await store.read_all(0, 10)] == [record.record_id]
     noted.gate.set()
+    keys.close()
+    await store.close()
+
+
+class _Midnight:
+    """A clock read first just before midnight, then just after: the day turns between a
+    command's keys made ready and its record built."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def now(self) -> datetime:
+        self.reads += 1
+        before = datetime(2026, 12, 7, 23, 59, 59, 999000, tzinfo=UTC)
+        return before if self.reads == 1 else before + timedelta(milliseconds=2)
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize("path", ["record", "stream"])
+async def test_the_network_key_made_ready_is_the_day_the_record_is_sealed_on(tmp_path: Path, path: str) -> None:
+    """The day turns between the keys made ready and the record built: the new day's network
+    key is read and written off the event loop too, and the record is sealed with it."""
+    reads: list[tuple[int, str]] = []
+
+    class Reads(WritesNoted):
+        def newest(self, subject: str) -> DataKey | None:
+            reads.append((threading.get_ident(), subject))
+            return super().newest(subject)
+
+    keys = CachedKeyStore(Reads(SqliteKeyStore(str(tmp_path / "events.keys.db"))))
+    store = open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    await store.open()
+    clock = _Midnight()
+    pipeline = Pipeline(store, ReadSide(store), _Quiet(), clock, ObjectIdFactory(), sealer=RecordSealer(keys))
+    origin, meta = Origin("ws", OWNER), {"ip": "203.0.113.5"}
+    if path == "record":
+        record = await pipeline.record(Request(origin, "connect", meta=meta), ({"type": "connected", "data": {}},))
+    else:
+        trip = CreateTrip(ID, "Lisbon", OWNER, (), (), ())
+        record = (await pipeline.run(Request(origin, "create_trip", {}, trip_id=ID, meta=meta), trip)).record
+    assert record.at.startswith("2026-12-08")
+    assert threading.get_ident() not in {thread for thread, _ in reads}  # no key read on the loop
+    assert "net:2026-12-08" in {subject for _, subject in reads}
+    assert Opener(keys).open(record.meta) == meta
     keys.close()
     await store.close()
