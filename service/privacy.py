@@ -133,16 +133,25 @@ class RecordSealer:
             return name
         return seal(name, [await self._keys.fetch_key_for(person_subject(user_id))])
 
-    def seal_live(self, message: dict[str, JSON]) -> dict[str, JSON]:
+    async def seal_live(self, message: dict[str, JSON]) -> dict[str, JSON]:
         """A bus message with the personal fields of its data (live names in room signals)
-        sealed under the key of the person it names, so Redis holds no plaintext of theirs."""
+        sealed under the key of the person it names, so Redis holds no plaintext of theirs.
+        Their key is durable first (read or written off the event loop: ``CachedKeyStore.ready``),
+        so that the other nodes find it (one not yet written would be taken as destroyed there,
+        and the name masked, for a while).  ``StoreUnavailable``: nothing to publish it with."""
         data = message.get("data")
         if not isinstance(data, dict):
             return message
         user_id = data.get("userId")
         if not isinstance(user_id, str) or not any(name in data for name in PERSONAL_FIELDS):
             return message
-        return {**message, "data": _seal_fields(data, [self._keys.key_for(person_subject(user_id))])}
+        subject = person_subject(user_id)
+        wait = self._keys.ready(subject)
+        if wait is not None:
+            await wait
+        key = self._keys.key_for(subject)
+        self._keys.written(key)  # at once, but for a key made since ``ready`` (another read's result)
+        return {**message, "data": _seal_fields(data, [key])}
 
     def seal(self, record: LogRecord) -> LogRecord:
         """The record with its personal data sealed."""

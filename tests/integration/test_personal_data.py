@@ -53,7 +53,7 @@ from eventlog.key_cache import CachedKeyStore
 from eventlog.key_port import DataKey
 from eventlog.ports import StoreUnavailable
 from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
-from eventlog.sealing import MASK, Opener
+from eventlog.sealing import MASK, Opener, key_ids
 from eventlog.sqlite_keys import SqliteKeyStore
 from projections.read_side import ReadSide
 from service.breaker import StoreBreaker
@@ -402,3 +402,19 @@ async def test_the_network_key_made_ready_is_the_day_the_record_is_sealed_on(tmp
     assert Opener(keys).open(record.meta) == meta
     keys.close()
     await store.close()
+
+
+async def test_a_live_name_goes_on_the_bus_only_sealed_with_a_durable_key(tmp_path: Path) -> None:
+    """A room signal naming someone whose key is being written waits for that write (off the
+    loop): another node reading the key then finds it, and does not mask the name."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    keys = CachedKeyStore(noted)
+    sealer = RecordSealer(keys)
+    noted.gate.clear()  # the new person's key is made, its write held back a moment
+    threading.Timer(0.05, noted.gate.set).start()
+    sealed = await sealer.seal_live({"kind": "room", "event": "typing", "data": {"userId": FRIEND, "name": SECRET}})
+    name = sealed["data"]["name"]
+    other_node = SqliteKeyStore(str(tmp_path / "events.keys.db"))
+    assert name != SECRET and set(other_node.find(key_ids(name))) == set(key_ids(name))
+    assert Opener(CachedKeyStore(other_node)).open(name) == SECRET
+    keys.close()
