@@ -14,12 +14,15 @@ is as erased).  A subject without any key gets one made here and written by the
 key writer, a thread of its own that writes every key made meanwhile in one
 commit (``KeyStore.add``); what a record is sealed with is written before the
 record is appended: ``ready`` awaits it (``service/pipeline.py``), and ``written``
-is the last check, on the thread that seals.  A subject not held is read on the
+is the last check, on the thread that seals.  Destroying a subject runs in the
+key writer's thread, after any write of its keys under way (``KeyWriter.destroy``),
+and a read under way meanwhile does not bring a key destroyed here back.  A subject not held is read on the
 calling thread (once; ``fetch_key_for`` reads it in a thread).
 Chat message keys come from a pool made ``pool_size`` at a time, refilled in a
 thread of its own a whole batch ahead, so posting a message writes no key
-and waits for no write (unless the pool ran dry: then the command waits for the
-refill before its turn, off the loop: ``message_keys_ready``).  ``fetch`` reads keys ahead in
+and waits for no write (unless the pool is empty: the first batch, or the pool ran
+dry; then the command waits for the refill before its turn, off the loop:
+``message_keys_ready``, which starts it when none is under way).  ``fetch`` reads keys ahead in
 a thread of its own, within ``fetch_timeout``, so that the event loop opens a
 message from another node (its own key never seen here) without a read of the
 store on the loop (``service/hub.py``, ``Hub.deliver_from_bus``).
@@ -28,7 +31,6 @@ store on the loop (``service/hub.py``, ``Hub.deliver_from_bus``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -36,9 +38,8 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from domain.recent import Recent as Recent  # re-exported: eventlog/sealing.py imports it from here
-from eventlog.key_port import DataKey, KeyStore
+from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 from eventlog.ports import StoreUnavailable
-from eventlog.sqlite_keys import new_keys, now_iso
 
 MESSAGE_SUBJECT = "msg"
 CAPACITY = 100_000
@@ -83,6 +84,21 @@ class KeyWriter:
             for _, done in batch:
                 done.set_result(None)
 
+    def destroy(self, subject: str) -> list[str]:
+        """Destroy ``subject``'s keys in the store, in the writer's thread: after every write
+        under way (a key written after its subject was destroyed would exist again).  A key of
+        ``subject`` still queued is not written: its write fails (what it sealed is refused);
+        its id is among those returned."""
+        return self._thread.submit(self._destroy, subject).result()
+
+    def _destroy(self, subject: str) -> list[str]:
+        with self._lock:
+            dropped = [(key, done) for key, done in self._queued if key.subject == subject]
+            self._queued = [(key, done) for key, done in self._queued if key.subject != subject]
+        for _, done in dropped:
+            done.set_exception(StoreUnavailable(f"the keys of {subject} were destroyed before this one was written"))
+        return [*self._store.destroy(subject), *(key.key_id for key, _ in dropped)]
+
     def close(self) -> None:
         self._thread.shutdown(wait=True)  # what is queued is written before the store closes
 
@@ -115,7 +131,8 @@ class CachedKeyStore:
         self._by_subject: OrderedDict[str, tuple[DataKey, float]] = OrderedDict()
         self._missing: OrderedDict[str, float] = OrderedDict()  # key id: until when it is taken as destroyed
         self._writer = KeyWriter(store)
-        self._unwritten: dict[str, Future[None]] = {}  # keys made here: their writes, until seen done
+        # keys made here, and their writes, until seen done
+        self._unwritten: dict[str, tuple[DataKey, Future[None]]] = {}
         self._rereads: dict[str, Future[DataKey | None]] = {}  # subjects held past the ttl, read again
         self._pool: list[DataKey] = []
         # one thread, started once (starting a thread per refill made the loop wait for it to run)
@@ -123,8 +140,13 @@ class CachedKeyStore:
         self._refill: Future[list[DataKey]] | None = None
         self.lookups = 0  # round trips to the store (for tests and metrics)
 
-    def _keep(self, key: DataKey, now: float) -> None:
+    def _keep(self, key: DataKey, now: float) -> bool:
+        """Hold ``key``; False (not held) when it was destroyed meanwhile (a read under way
+        while it was destroyed must not bring it back)."""
+        if self._destroyed_here(key.key_id):
+            return False
         self._by_id.put(key.key_id, (key, now + self._ttl))
+        return True
 
     def key_for(self, subject: str) -> DataKey:
         now = self._monotonic()
@@ -155,7 +177,7 @@ class CachedKeyStore:
             return key
         if found is None:
             unwritten = self._unwritten.get(key.key_id)
-            found = key if unwritten is not None and not unwritten.done() else self._made(subject)
+            found = key if unwritten is not None and not unwritten[1].done() else self._made(subject)
         self._hold_subject(subject, found, self._monotonic())
         return found
 
@@ -164,29 +186,28 @@ class CachedKeyStore:
         if len(self._unwritten) > _SWEEP_PAST:
             self._sweep()
         key = new_keys(subject, 1, now_iso())[0]
-        self._unwritten[key.key_id] = self._writer.write(key)
+        self._unwritten[key.key_id] = (key, self._writer.write(key))
         return key
 
     def _sweep(self) -> None:
         """Forget the writes done; a key whose write failed is no longer held (the next use makes another)."""
-        for key_id, write in list(self._unwritten.items()):
+        for key_id, (key, write) in list(self._unwritten.items()):
             if write.done():
                 del self._unwritten[key_id]
                 if write.exception() is not None:
-                    self._unhold(key_id)
+                    self._unhold(key)
 
     def _entry(self, key_id: str) -> tuple[DataKey, float] | None:
         held = self._by_id.get(key_id)
         return held if held is not None else self._issued.get(key_id)
 
-    def _unhold(self, key_id: str) -> None:
-        held = self._by_id.get(key_id)
-        if held is not None:
-            self._by_id.pop(key_id)
-            subject = held[0].subject
-            by_subject = self._by_subject.get(subject)
-            if by_subject is not None and by_subject[0].key_id == key_id:
-                del self._by_subject[subject]
+    def _unhold(self, key: DataKey) -> None:
+        """A key made here that could not be written: neither held by id nor as its subject's
+        (whether or not ``_by_id`` still holds it: the subject's must go in any case)."""
+        self._by_id.pop(key.key_id)
+        by_subject = self._by_subject.get(key.subject)
+        if by_subject is not None and by_subject[0].key_id == key.key_id:
+            del self._by_subject[key.subject]
 
     def ready(self, subject: str) -> Awaitable[DataKey] | None:
         """None when ``key_for(subject)`` now returns a durable key without a read of the store;
@@ -195,41 +216,46 @@ class CachedKeyStore:
         held = self._by_subject.get(subject)
         if held is None:
             return self.fetch_key_for(subject)
-        if held[0].key_id not in self._unwritten:
+        # held past the ttl: read again (in a thread), and once read, the key to use from now on
+        # (one made here when the read found none): its write is awaited here, not in ``written``
+        key = held[0] if held[1] > self._monotonic() else self._stale(subject, held[0])
+        if key.key_id not in self._unwritten:
             return None
-        return self._written_ahead(held[0])
+        return self._written_ahead(key)
 
     async def _written_ahead(self, key: DataKey) -> DataKey:
-        write = self._unwritten.get(key.key_id)
-        if write is not None:
+        unwritten = self._unwritten.get(key.key_id)
+        if unwritten is not None:
+            write = unwritten[1]
             if not write.done():
                 try:  # shielded: the writer sets the result, whatever this wait does
                     await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(write)), self._fetch_timeout)
                 except TimeoutError:
                     raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
-            self._check_written(key.key_id, write)
+            self._check_written(key, write)
         return key
 
     def written(self, key: DataKey) -> None:
         """Returns once ``key`` is durable: at once for every key but one made here whose write
         is under way, which this waits for on the calling thread (``ready`` awaited first makes
         that rare).  ``StoreUnavailable`` when it could not be written."""
-        write = self._unwritten.get(key.key_id)
-        if write is None:
+        unwritten = self._unwritten.get(key.key_id)
+        if unwritten is None:
             return
+        write = unwritten[1]
         try:
             write.result(self._fetch_timeout)
         except TimeoutError:
             raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
         except Exception:
             pass  # told by ``_check_written``
-        self._check_written(key.key_id, write)
+        self._check_written(key, write)
 
-    def _check_written(self, key_id: str, write: Future[None]) -> None:
-        self._unwritten.pop(key_id, None)
+    def _check_written(self, key: DataKey, write: Future[None]) -> None:
+        self._unwritten.pop(key.key_id, None)
         error = write.exception()
         if error is not None:
-            self._unhold(key_id)
+            self._unhold(key)
             raise StoreUnavailable(f"a new key could not be written: {error}")
 
     async def fetch_key_for(self, subject: str) -> DataKey:
@@ -246,6 +272,8 @@ class CachedKeyStore:
             key = await asyncio.wait_for(read, self._fetch_timeout)
         except TimeoutError:
             raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
+        if key is not None and self._destroyed_here(key.key_id):
+            key = None  # destroyed while it was read: the subject has none now
         held = self._by_subject.get(subject)
         if key is None:  # none: the key made meanwhile (another command of theirs), else one made now
             key = held[0] if held is not None and held[1] > now else self._made(subject)
@@ -253,22 +281,29 @@ class CachedKeyStore:
         return await self._written_ahead(key) if key.key_id in self._unwritten else key
 
     def _hold_subject(self, subject: str, key: DataKey, now: float) -> None:
+        if not self._keep(key, now):  # destroyed while it was read: not held again
+            return
         self._by_subject[subject] = (key, now + self._ttl)
         self._by_subject.move_to_end(subject)
         if len(self._by_subject) > self._capacity:
             evicted, _ = self._by_subject.popitem(last=False)
             self._rereads.pop(evicted, None)
-        self._keep(key, now)
 
     def message_key(self) -> DataKey:
         """A fresh key for one chat message (from the pool)."""
         refill = self._refill
+        failed: BaseException | None = None
         if refill is not None and (refill.done() or not self._pool):
-            # made, or the pool ran dry while a refill is under way (it is nearly done)
+            # made, or the pool ran dry while a refill is under way (``message_keys_ready`` not awaited)
             self._refill = None
-            with contextlib.suppress(Exception):  # failed: made below when the pool is dry
+            try:
                 self._pool = refill.result() + self._pool
-        if not self._pool:  # the first message, or a refill failed: made here
+            except Exception as error:
+                failed = error
+        if not self._pool:
+            if failed is not None:  # not tried again here, on the loop: the next ``message_keys_ready`` does
+                raise StoreUnavailable(f"message keys could not be made: {failed}")
+            # ``message_keys_ready`` not awaited first (it starts the first batch off the loop): made here
             self.lookups += 1
             self._pool = self._store.create(MESSAGE_SUBJECT, self._pool_size)
         if self._refill is None and len(self._pool) <= self._pool_size:
@@ -280,11 +315,19 @@ class CachedKeyStore:
         return key
 
     def message_keys_ready(self) -> Awaitable[object] | None:
-        """None when ``message_key`` has a key at hand; else the refill under way, to await
-        before (so that the pool running dry waits off the event loop, not on it)."""
-        refill = self._refill
-        if self._pool or refill is None or refill.done():
+        """None when ``message_key`` has a key at hand; else the refill under way (started here
+        when none is: the first batch, or the one after a refill failed), to await before, so
+        that the pool running dry waits off the event loop, not on it."""
+        if self._pool:
             return None
+        refill = self._refill
+        if refill is not None and refill.done():
+            if refill.exception() is None:
+                return None  # made: ``message_key`` takes them
+            refill = None  # failed: tried again
+        if refill is None:
+            self.lookups += 1
+            refill = self._refill = self._pool_maker.submit(self._store.create, MESSAGE_SUBJECT, self._pool_size)
         return asyncio.shield(asyncio.wrap_future(refill))
 
     def newest(self, subject: str) -> DataKey | None:
@@ -325,9 +368,8 @@ class CachedKeyStore:
                 key = fetched.get(key_id)
                 if key is None:
                     self._forget(key_id, now + self._ttl)
-                else:
+                elif self._keep(key, now):
                     found[key_id] = key
-                    self._keep(key, now)
         return found
 
     def unheld(self, key_ids: Iterable[str]) -> list[str]:
@@ -379,6 +421,9 @@ class CachedKeyStore:
         until = self._missing.get(key_id)
         return until is not None and until > now
 
+    def _destroyed_here(self, key_id: str) -> bool:
+        return self._missing.get(key_id) == float("inf")
+
     def _forget(self, key_id: str, until: float = float("inf")) -> None:
         """Take ``key_id`` as destroyed: for good (destroyed here), or ``until`` (found missing)."""
         self._by_id.pop(key_id)
@@ -389,10 +434,12 @@ class CachedKeyStore:
             self._missing.popitem(last=False)
 
     def destroy(self, subject: str) -> list[str]:
-        ids = self._store.destroy(subject)
-        self._by_subject.pop(subject, None)
+        # in the writer's thread: a key of the subject made here and being written is written
+        # first, then destroyed with the others (and one still queued is never written)
+        ids = self._writer.destroy(subject)
+        held = self._by_subject.pop(subject, None)
         self._rereads.pop(subject, None)
-        for key_id in ids:
+        for key_id in [*ids, held[0].key_id] if held is not None else ids:
             self._forget(key_id)
         return ids
 

@@ -14,13 +14,17 @@ the event loop reads those ahead in a thread (``CachedKeyStore.fetch``, bounded
 by the store timeout) before opening what needs them.  The cache makes a new
 person's key itself and hands it to ``add`` in a writer thread of its own, many
 at once (one commit), so that no key is written on the event loop.  A KMS can
-take an adapter's place behind the same calls.
+take an adapter's place behind the same calls.  Keys are made here (``new_keys``),
+by every adapter and by the cache alike.
 """
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 KEY_BYTES = 32  # AES-256
@@ -32,6 +36,29 @@ class DataKey:
     subject: str
     material: bytes
     created_at: str  # ISO 8601 UTC
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_key(subject: str, created_at: str) -> DataKey:
+    return DataKey(secrets.token_urlsafe(12), subject, secrets.token_bytes(KEY_BYTES), created_at)
+
+
+def new_keys(subject: str, count: int, created_at: str) -> list[DataKey]:
+    """``count`` new keys, their ids and material from one draw of the system's random source."""
+    size = 12 + KEY_BYTES
+    drawn = secrets.token_bytes(size * count)
+    return [
+        DataKey(
+            base64.urlsafe_b64encode(drawn[start : start + 12]).decode("ascii"),
+            subject,
+            drawn[start + 12 : start + size],
+            created_at,
+        )
+        for start in range(0, size * count, size)
+    ]
 
 
 class KeyStore(Protocol):

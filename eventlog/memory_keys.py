@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from eventlog.key_port import DataKey
-from eventlog.sqlite_keys import new_keys, now_iso
+from eventlog.key_port import DataKey, new_keys, now_iso
 
 
 class MemoryKeyStore:

@@ -17,10 +17,9 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from eventlog.key_port import DataKey
+from eventlog.key_port import DataKey, new_keys, now_iso
 from eventlog.mongo_store import DEFAULT_DATABASE, url_sets
 from eventlog.ports import StoreUnavailable
-from eventlog.sqlite_keys import new_keys, now_iso
 
 DATA_KEYS = "data_keys"
 # These calls are made on the event loop (behind the cache), so each whole call (finding the

@@ -13,15 +13,13 @@ when all of them are.
 
 from __future__ import annotations
 
-import base64
 import secrets
 import sqlite3
 import threading
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from eventlog.key_port import KEY_BYTES, DataKey
+from eventlog.key_port import KEY_BYTES, DataKey, new_keys, now_iso
 from eventlog.sqlite_wal import into_wal
 
 _SCHEMA = """
@@ -42,29 +40,6 @@ CREATE INDEX IF NOT EXISTS key_batches_subject ON key_batches (subject, created_
 """
 _BATCHED = "."  # a key made in a batch: ``<batch id>.<its place in the batch>`` (other ids have no dot)
 _DESTROYED = bytes(KEY_BYTES)  # a batch's destroyed key: its bytes zeroed
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def new_key(subject: str, created_at: str) -> DataKey:
-    return DataKey(secrets.token_urlsafe(12), subject, secrets.token_bytes(KEY_BYTES), created_at)
-
-
-def new_keys(subject: str, count: int, created_at: str) -> list[DataKey]:
-    """``count`` new keys, their ids and material from one draw of the system's random source."""
-    size = 12 + KEY_BYTES
-    drawn = secrets.token_bytes(size * count)
-    return [
-        DataKey(
-            base64.urlsafe_b64encode(drawn[start : start + 12]).decode("ascii"),
-            subject,
-            drawn[start + 12 : start + size],
-            created_at,
-        )
-        for start in range(0, size * count, size)
-    ]
 
 
 def _batch_keys(batch_id: str, subject: str, material: bytes, created_at: str) -> list[DataKey]:

@@ -5,7 +5,7 @@ theirs (see ``hub``).  Local delivery never waits for Redis."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from eventlog.ports import BusMessage, Deliver, EventBus
@@ -27,7 +27,7 @@ class Broadcaster:
         bus: EventBus,
         deliver_here: Deliver,
         origin: str,
-        seal_live: Callable[[BusMessage], BusMessage] | None = None,
+        seal_live: Callable[[BusMessage], Awaitable[BusMessage]] | None = None,
     ) -> None:
         """``origin``: this process's own name on the bus (its messages come back to it too);
         ``seal_live``: seals live personal data (names) before it goes through the bus."""
@@ -84,7 +84,7 @@ class Broadcaster:
             "excludeUser": exclude_user,
         }
         # a room signal's data is live, not from the log: its names are sealed here (the rest is)
-        await self._send(self._seal_live(message) if self._seal_live is not None else message)
+        await self._send(await self._seal_live(message) if self._seal_live is not None else message)
 
     async def to_user(
         self, user_id: str, event: str, data: dict[str, Any], *, ref: str | None = None, sender: str | None = None

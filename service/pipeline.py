@@ -23,7 +23,10 @@ refuses with ``UNAVAILABLE``; a stream's state is read before its turn is taken,
 no turn waits on a store that does not answer.  Once a store call has failed so, the
 breaker (``service/breaker.py``) refuses the next ones at once, one append at a time
 trying the store, until one is written: every command is answered within the timeout
-while the store is down, however many a connection sends.
+while the store is down, however many a connection sends.  The key store (what a record's
+personal data is sealed with) is waited for apart, before a command's turn, within the same
+timeout: when it does not answer, that command alone is refused (``KeyStoreUnavailable``), and
+the breaker stays as it was.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from projections.read_side import ReadSide
 from service.breaker import StoreBreaker
 from service.clock import Clock, iso, parse_iso
 from service.ids import ObjectIdFactory
-from service.privacy import RecordSealer
+from service.privacy import RecordSealer, seals_network
 from service.refusal_payload import bounded_payload
 
 log = logging.getLogger("travelsense.pipeline")
@@ -65,6 +68,16 @@ CONFLICT_BACKOFF = 0.002  # seconds, times the attempt, at most CONFLICT_BACKOFF
 CONFLICT_BACKOFF_MAX = 0.02
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 STORE_TIMEOUT = 1.0
+
+
+class KeyStoreUnavailable(CommandRefused):
+    """The key store did not answer for the keys a command's record is sealed with: that
+    command is refused ``UNAVAILABLE``; the event log's breaker is not told (the log may
+    answer well), and the refusal is not recorded (its record would wait on the same keys)."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, "the key store is unavailable, retry")
+
 
 # refusals whose payload is never logged: oversized, unreadable, or a credential
 _PAYLOAD_NOT_LOGGED = frozenset({ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.BAD_REQUEST})
@@ -294,7 +307,10 @@ class Pipeline:
 
     def _record_of(self, fields: dict[str, Any]) -> LogRecord:
         if self._sealer is not None:
-            self._sealer.seal_fields(fields)
+            try:
+                self._sealer.seal_fields(fields)
+            except StoreUnavailable:  # a key could not be written (``ready`` waited for it first)
+                raise KeyStoreUnavailable from None
         return new_record(**fields)
 
     def _fields(self, request: Request, outcome: str, **fields: Any) -> dict[str, Any]:
@@ -319,24 +335,28 @@ class Pipeline:
     async def record(self, request: Request, events: Sequence[dict[str, Any]] = ()) -> LogRecord:
         """An accepted command outside any stream: appended, folded, reacted to."""
         # not bounded here: an append given up on might still be written (the stores fail fast themselves)
-        await self._keys_ready(request)
+        at = await self._keys_ready(request)
         probe = self._breaker.admit()  # refused at once while the store does not answer
-        record = await self._enqueue(self.build(request, ACCEPTED, events=tuple(events)), probe)
+        record = await self._enqueue(self.build(request, ACCEPTED, events=tuple(events), at=at), probe)
         self._read_side.apply(record)
         await self._reactions.committed(record)
         return record
 
     async def refuse(self, request: Request, refusal: CommandRefused) -> LogRecord | None:
         """Record a refused command (the only place one is); never raises: the refusal is
-        answered whether or not its record could be written."""
+        answered whether or not its record could be written (one the key store did not
+        answer for is not: its record would wait on the same keys)."""
+        if isinstance(refusal, KeyStoreUnavailable):
+            return None
         payload = request.payload
         if refusal.code in _PAYLOAD_NOT_LOGGED or request.command in _CREDENTIAL_COMMANDS:
             payload = None
         payload = bounded_payload(payload)  # a large one: its size and digest
         try:
-            await self._keys_ready(request)
+            at = await self._keys_ready(request)
             probe = self._breaker.admit()
-            record = self._record_of(self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload))
+            fields = self._fields(request, REFUSED, error=refusal_json(refusal), payload=payload, at=at)
+            record = self._record_of(fields)
             written = self._enqueue(record, probe)
             if probe:  # the store does not answer: the refusal is answered now, and recorded if it does
                 return None
@@ -344,17 +364,22 @@ class Pipeline:
         except StoreUnavailable:
             self._breaker.unrecorded += 1  # counted, and told once per outage (``StoreBreaker``)
             return None
+        except KeyStoreUnavailable:  # its personal data cannot be sealed now: not recorded
+            return None
         except Exception:
             log.warning("could not record a refused %r", request.command, exc_info=True)
             return None
 
-    async def _keys_ready(self, request: Request) -> None:
-        """The keys the request's record is sealed with read or written ahead, off the event loop
-        (a person or a day this node has not held yet): building it then meets no key store."""
+    async def _keys_ready(self, request: Request) -> str:
+        """The time the request's record is made at, once the keys it is sealed with are read or
+        written ahead, off the event loop (a person or a day this node has not held yet): building
+        it then meets no key store.  Taken again after a wait (the day, and its key, may have turned)."""
+        at = self.now()
         if self._sealer is not None:
-            wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
-            if wait is not None:
-                await self._bounded(wait)
+            while (wait := self._sealer.ready(request.origin.user_id, request.meta, at)) is not None:
+                await self._keys_bounded(wait)
+                at = self.now()
+        return at
 
     def _enqueue(self, record: LogRecord, probe: bool) -> asyncio.Future[LogRecord]:
         """Queue an append once the breaker admitted it (``probe``: what ``admit`` said)."""
@@ -416,10 +441,13 @@ class Pipeline:
             # turn the state is in memory
             if not self._read_side.holds(trip_id):
                 await self._bounded(self._read_side.trip(trip_id, fresh=False))
+            # the record's day, for its network key (the clock is read only when it has one)
+            dated = self._sealer is not None and seals_network(request.meta)
+            ready_at = self.now() if dated else ""
             if self._sealer is not None:  # (not ``_keys_ready``: no coroutine per command when held)
-                wait = self._sealer.ready(request.origin.user_id, request.meta, self.now)
+                wait = self._sealer.ready(request.origin.user_id, request.meta, ready_at)
                 if wait is not None:
-                    await self._bounded(wait)
+                    await self._keys_bounded(wait)
             await lane.turn(ticket)
             placed: _Placed | None = None
             try:
@@ -444,8 +472,15 @@ class Pipeline:
                     break
                 stream_event = events[0]
                 assert not isinstance(stream_event, NotificationCreated | ChangeNotified)  # the stream event first
+                at = self.now()
+                if dated and self._sealer is not None and at[:10] != ready_at[:10]:
+                    # the day turned in the wait for the turn: that day's network key, read or made now
+                    wait = self._sealer.ready(request.origin.user_id, request.meta, at)
+                    if wait is not None:
+                        await self._keys_bounded(wait)
+                        at = self.now()
                 probe = self._breaker.admit()  # refused at once while the store does not answer
-                record = self._stream_record(request, state, events)
+                record = self._stream_record(request, state, events, at)
                 if self._sealer is not None and not isinstance(stream_event, ChatMessagePosted):
                     # sealed: the state keeps what the log keeps (a chat message changes only its version)
                     stream_event = event_from_json(record.events[0])
@@ -534,10 +569,13 @@ class Pipeline:
             return await self._bounded(self._read_side.catch_up_trip(trip_id))
         return await self._bounded(self._read_side.trip(trip_id, fresh=False))
 
-    def _stream_record(self, request: Request, state: Trip | None, events: tuple[DecidedEvent, ...]) -> LogRecord:
+    def _stream_record(
+        self, request: Request, state: Trip | None, events: tuple[DecidedEvent, ...], at: str
+    ) -> LogRecord:
         return self.build(
             request,
             ACCEPTED,
+            at=at,
             events=tuple(event_to_json(event) for event in events),
             stream=request.trip_id,
             version=(state.version if state else 0) + 1,
@@ -561,6 +599,15 @@ class Pipeline:
             return None
         age = (self._clock.now() - parse_iso(found.at)).total_seconds()
         return found if age <= IDEMPOTENCY_WINDOW_SECONDS else None
+
+    async def _keys_bounded(self, wait: Awaitable[object]) -> None:
+        """A wait on the key store (``RecordSealer.ready``), bounded by the store timeout: when
+        the key store does not answer, this command alone is refused; the event log's breaker
+        is not told (the log may answer well: the next command goes to it)."""
+        try:
+            await asyncio.wait_for(wait, self._store_timeout)
+        except (TimeoutError, StoreUnavailable):
+            raise KeyStoreUnavailable from None
 
     async def _bounded(self, work: Awaitable[T]) -> T:
         """A store call that may wait (a server being selected, a lock): refused after the

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from eventlog.key_cache import CachedKeyStore
 from eventlog.key_port import DataKey
@@ -70,6 +70,11 @@ CHAT_PAYLOAD_FIELDS = frozenset({"tripId", "message", "type", "mentions"})
 
 def person_subject(user_id: str) -> str:
     return f"user:{user_id}"
+
+
+def seals_network(meta: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a record with ``meta`` is sealed with its day's network key too."""
+    return isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta)
 
 
 def _seal_fields(
@@ -128,16 +133,25 @@ class RecordSealer:
             return name
         return seal(name, [await self._keys.fetch_key_for(person_subject(user_id))])
 
-    def seal_live(self, message: dict[str, JSON]) -> dict[str, JSON]:
+    async def seal_live(self, message: dict[str, JSON]) -> dict[str, JSON]:
         """A bus message with the personal fields of its data (live names in room signals)
-        sealed under the key of the person it names, so Redis holds no plaintext of theirs."""
+        sealed under the key of the person it names, so Redis holds no plaintext of theirs.
+        Their key is durable first (read or written off the event loop: ``CachedKeyStore.ready``),
+        so that the other nodes find it (one not yet written would be taken as destroyed there,
+        and the name masked, for a while).  ``StoreUnavailable``: nothing to publish it with."""
         data = message.get("data")
         if not isinstance(data, dict):
             return message
         user_id = data.get("userId")
         if not isinstance(user_id, str) or not any(name in data for name in PERSONAL_FIELDS):
             return message
-        return {**message, "data": _seal_fields(data, [self._keys.key_for(person_subject(user_id))])}
+        subject = person_subject(user_id)
+        wait = self._keys.ready(subject)
+        if wait is not None:
+            await wait
+        key = self._keys.key_for(subject)
+        self._keys.written(key)  # at once, but for a key made since ``ready`` (another read's result)
+        return {**message, "data": _seal_fields(data, [key])}
 
     def seal(self, record: LogRecord) -> LogRecord:
         """The record with its personal data sealed."""
@@ -150,16 +164,16 @@ class RecordSealer:
             payload=fields["payload"], events=fields["events"], error=fields["error"], meta=fields["meta"]
         )
 
-    def ready(self, user_id: str | None, meta: object, now: Callable[[], str]) -> Awaitable[object] | None:
-        """None when the keys a record of ``user_id`` with ``meta`` made ``now`` is sealed with are held
-        and durable; else what to await before it is built (their read or write off the event
-        loop: ``CachedKeyStore.ready``), so that sealing it reads and writes no key on the loop."""
+    def ready(self, user_id: str | None, meta: object, at: str) -> Awaitable[object] | None:
+        """None when the keys a record of ``user_id`` with ``meta`` made ``at`` is sealed with are held
+        and durable (the network key is ``at``'s day's, as ``seal_fields`` takes it; ``at`` is read
+        only when ``seals_network(meta)``); else what to
+        await before it is built (their read or write off the event loop: ``CachedKeyStore.ready``),
+        so that sealing it reads and writes no key on the loop."""
         keys = self._keys
         person = keys.ready(person_subject(user_id)) if user_id is not None else None
         pool = keys.message_keys_ready() if user_id is not None else None  # a message of theirs takes one
-        network = None
-        if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
-            network = keys.ready(NETWORK_PREFIX + now()[:10])
+        network = keys.ready(NETWORK_PREFIX + at[:10]) if seals_network(meta) else None
         if person is None and pool is None and network is None:  # the common case: all held
             return None
         pending = [wait for wait in (person, pool, network) if wait is not None]
@@ -175,7 +189,7 @@ class RecordSealer:
         if person is not None:
             self._keys.written(person)
         meta = fields.get("meta")
-        if isinstance(meta, dict) and ("ip" in meta or "userAgent" in meta or "source" in meta):
+        if seals_network(meta):
             fields["meta"] = self._sealed_meta(meta, person, fields["at"])
         if person is None:
             return

@@ -18,11 +18,11 @@ from pymongo import MongoClient
 
 from eventlog.factory import open_key_store
 from eventlog.key_cache import CachedKeyStore, Recent
-from eventlog.key_port import DataKey, KeyStore
+from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
 from eventlog.ports import StoreUnavailable
-from eventlog.sqlite_keys import SqliteKeyStore, keys_path, new_keys, now_iso
+from eventlog.sqlite_keys import SqliteKeyStore, keys_path
 from tests.mongo_server import Nx27017, free_port, unique_database
 
 KeyStoreFactory = Callable[[], KeyStore]
@@ -366,6 +366,7 @@ class WritesNoted:
         self.writes: list[tuple[int, int]] = []  # (thread, keys written)
         self.gate = threading.Event()
         self.gate.set()
+        self.fail: Exception | None = None  # what every write raises, when set (the store down)
 
     def key_for(self, subject: str) -> DataKey:
         return self._store.key_for(subject)
@@ -379,6 +380,8 @@ class WritesNoted:
 
     def add(self, keys: Sequence[DataKey]) -> None:
         self.gate.wait(10)
+        if self.fail is not None:
+            raise self.fail
         self.writes.append((threading.get_ident(), len(keys)))
         self._store.add(keys)
 
@@ -485,6 +488,9 @@ async def test_a_dry_message_key_pool_is_waited_for_off_the_loop(tmp_path: Path)
 
     noted = SlowBatches(SqliteKeyStore(str(tmp_path / "k.db")))
     cache = CachedKeyStore(noted, pool_size=4)
+    first = cache.message_keys_ready()
+    assert first is not None  # the first batch too is made off the loop, awaited before the first message
+    await first
     assert cache.message_keys_ready() is None
     noted.gate.clear()
     made = [cache.message_key() for _ in range(4)]  # the first batch; its refill is under way
@@ -496,8 +502,32 @@ async def test_a_dry_message_key_pool_is_waited_for_off_the_loop(tmp_path: Path)
     made.append(cache.message_key())
     assert len({k.key_id for k in made}) == 5
     cache.close()
-    loop = threading.get_ident()
-    assert noted.writes[0][0] == loop and all(thread != loop for thread, _ in noted.writes[1:])  # the first alone
+    assert threading.get_ident() not in {thread for thread, _ in noted.writes}
+
+
+async def test_a_failed_message_key_refill_is_tried_again_off_the_loop_not_on_it(tmp_path: Path) -> None:
+    class Down(WritesNoted):
+        def create(self, subject: str, count: int) -> list[DataKey]:
+            if self.fail is not None:
+                raise self.fail
+            return super().create(subject, count)
+
+    noted = Down(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted, pool_size=4)
+    noted.fail = StoreUnavailable("the key store is down")
+    wait = cache.message_keys_ready()
+    assert wait is not None
+    with pytest.raises(StoreUnavailable):
+        await wait
+    with pytest.raises(StoreUnavailable):
+        cache.message_key()  # not made on the loop instead
+    noted.fail = None
+    again = cache.message_keys_ready()
+    assert again is not None  # tried again, off the loop
+    await again
+    assert cache.message_key().subject == "msg"
+    cache.close()
+    assert threading.get_ident() not in {thread for thread, _ in noted.writes}
 
 
 def test_message_keys_handed_out_are_held_a_while_and_then_read_again(tmp_path: Path) -> None:
@@ -511,4 +541,89 @@ def test_message_keys_handed_out_are_held_a_while_and_then_read_again(tmp_path: 
     lookups = cache.lookups
     assert cache.find([made[0].key_id]) == {made[0].key_id: made[0]}
     assert cache.lookups == lookups + 1
+    cache.close()
+
+
+def test_destroy_while_a_write_is_pending_leaves_the_key_destroyed(tmp_path: Path) -> None:
+    """A key made here and still being written when its subject is destroyed: the destroy comes
+    after the write (never the write after the destroy), and this node no longer opens with it."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "k.db")))
+    cache = CachedKeyStore(noted)
+    noted.gate.clear()  # the write of the key made below is under way, held back
+    key = cache.key_for("user:ada")
+    threading.Timer(0.05, noted.gate.set).start()
+    assert key.key_id in cache.destroy("user:ada")
+    assert cache.held(key.key_id) is None  # known destroyed: nothing opens with it here
+    assert cache.key_for("user:ada") != key  # the person's next record gets a new key
+    cache.close()
+    reopened = SqliteKeyStore(str(tmp_path / "k.db"))
+    assert reopened.find([key.key_id]) == {}  # not written again after the destroy
+    reopened.close()
+
+
+async def test_a_key_read_while_its_subject_is_destroyed_is_not_held_again(tmp_path: Path) -> None:
+    bare = SqliteKeyStore(str(tmp_path / "k.db"))
+    ada = bare.key_for("user:ada")
+    read, release = threading.Event(), threading.Event()
+
+    class SlowReads(WritesNoted):
+        def newest(self, subject: str) -> DataKey | None:
+            found = super().newest(subject)  # found before the destroy, answered after it
+            read.set()
+            release.wait(10)
+            return found
+
+    cache = CachedKeyStore(SlowReads(bare))
+    fetch = asyncio.ensure_future(cache.fetch_key_for("user:ada"))
+    await asyncio.get_running_loop().run_in_executor(None, read.wait, 10)
+    assert cache.destroy("user:ada") == [ada.key_id]
+    release.set()
+    assert await fetch != ada  # the subject has none now: a new key
+    assert cache.held(ada.key_id) is None
+    assert cache.find([ada.key_id]) == {}
+    cache.close()
+
+
+async def test_a_key_that_could_not_be_written_is_let_go_of_even_once_dropped_from_the_ids_held(
+    tmp_path: Path,
+) -> None:
+    """The subject's key is let go of by the subject, not found through the keys held by id
+    (bounded: they may have dropped it meanwhile), so no record is sealed with it afterwards."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "k.db")))
+    others = [key.key_id for key in noted.create("other", 8)]
+    cache = CachedKeyStore(noted, capacity=4)
+    noted.fail = StoreUnavailable("the key store is down")
+    lost = cache.key_for("user:ada")
+    wait = cache.ready("user:ada")
+    assert wait is not None
+    assert len(cache.find(others)) == 8  # held by id meanwhile: ada's key is dropped from them
+    with pytest.raises(StoreUnavailable):
+        await wait
+    noted.fail = None
+    assert cache.key_for("user:ada") != lost
+    cache.close()
+
+
+async def test_a_stale_subject_found_without_keys_gets_its_new_key_written_before_the_record(tmp_path: Path) -> None:
+    """Read again past the ttl and found without keys (destroyed elsewhere): the new key made here
+    is what ``ready`` awaits, so that sealing the record then waits for no write on the loop."""
+    now = [0.0]
+    bare = SqliteKeyStore(str(tmp_path / "k.db"))
+    ada = bare.key_for("user:ada")
+    noted = WritesNoted(bare)
+    cache = CachedKeyStore(noted, ttl=10, monotonic=lambda: now[0])
+    assert await cache.fetch_key_for("user:ada") == ada
+    bare.destroy("user:ada")  # another process erased them
+    now[0] = 11
+    noted.gate.clear()  # the new key's write waits
+    assert cache.ready("user:ada") is None  # read again in a thread; the key held is used meanwhile
+    for _ in range(500):
+        wait = cache.ready("user:ada")
+        if wait is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert wait is not None  # found none: a new key, its write awaited before the record's turn
+    noted.gate.set()
+    key = await wait
+    assert key != ada and cache.key_for("user:ada") == key and cache.ready("user:ada") is None
     cache.close()

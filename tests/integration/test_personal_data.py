@@ -20,6 +20,8 @@ import domain.trip_events as trip_events
 from analysts.verify import verify
 from app import build
 from config import Settings
+from domain.errors import CommandRefused, ErrorCode
+from domain.trip_decider import CreateTrip
 from domain.trip_events import (
     ActivityAdded,
     ActivityMoved,
@@ -48,16 +50,19 @@ from domain.trip_events import (
 )
 from eventlog.factory import open_store
 from eventlog.key_cache import CachedKeyStore
+from eventlog.key_port import DataKey
+from eventlog.ports import StoreUnavailable
 from eventlog.records import ACCEPTED, REFUSED, LogRecord, new_record
-from eventlog.sealing import MASK, Opener
+from eventlog.sealing import MASK, Opener, key_ids
 from eventlog.sqlite_keys import SqliteKeyStore
 from projections.read_side import ReadSide
+from service.breaker import StoreBreaker
 from service.clock import SystemClock
 from service.container import Services
 from service.erasure import destroy_network_keys_before
 from service.ids import ObjectIdFactory
 from service.pipeline import Origin, Pipeline, Request
-from service.privacy import RecordSealer
+from service.privacy import RecordSealer, person_subject
 from tests.contract.test_key_store import WritesNoted
 from tests.contract.test_mongo_read_models import FRIEND, OWNER, session, who
 from tests.server import ROOT
@@ -316,3 +321,100 @@ async def test_a_new_person_s_record_is_appended_only_once_their_key_is_durable(
     await store.close()
     reopened = SqliteKeyStore(str(tmp_path / "events.keys.db"))
     assert Opener(CachedKeyStore(reopened)).open(record.meta) == {"ip": "203.0.113.5", "userAgent": SECRET}
+
+
+@pytest.mark.parametrize("outage", ["refuses", "hangs"])
+async def test_a_key_store_that_does_not_answer_refuses_that_command_only_not_the_event_log(
+    tmp_path: Path, outage: str
+) -> None:
+    """A new person's key cannot be written (the key store refuses, or outlasts the timeout): their
+    command is refused UNAVAILABLE, and not recorded; the event log's breaker stays closed, so the
+    next command of someone whose key is held is appended as usual."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    keys = CachedKeyStore(noted)
+    held = keys.key_for(person_subject(FRIEND))
+    keys.written(held)
+    store = open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    await store.open()
+    breaker = StoreBreaker()
+    pipeline = Pipeline(
+        store, ReadSide(store), _Quiet(), SystemClock(), ObjectIdFactory(),
+        store_timeout=0.2, sealer=RecordSealer(keys), breaker=breaker,
+    )  # fmt: skip
+    if outage == "refuses":
+        noted.fail = StoreUnavailable("the key store is down")
+    else:
+        noted.gate.clear()
+    request = Request(Origin("ws", OWNER), "connect")
+    with pytest.raises(CommandRefused) as refused:
+        await pipeline.record(request, ({"type": "connected", "data": {}},))
+    assert refused.value.code == ErrorCode.UNAVAILABLE and "key store" in refused.value.message
+    assert await pipeline.refuse(request, refused.value) is None  # not recorded: it would wait on the same keys
+    assert not breaker.open
+    record = await pipeline.record(Request(Origin("ws", FRIEND), "connect"), ({"type": "connected", "data": {}},))
+    assert [r.record_id for r in await store.read_all(0, 10)] == [record.record_id]
+    noted.gate.set()
+    keys.close()
+    await store.close()
+
+
+class _Midnight:
+    """A clock read first just before midnight, then just after: the day turns between a
+    command's keys made ready and its record built."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def now(self) -> datetime:
+        self.reads += 1
+        before = datetime(2026, 12, 7, 23, 59, 59, 999000, tzinfo=UTC)
+        return before if self.reads == 1 else before + timedelta(milliseconds=2)
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize("path", ["record", "stream"])
+async def test_the_network_key_made_ready_is_the_day_the_record_is_sealed_on(tmp_path: Path, path: str) -> None:
+    """The day turns between the keys made ready and the record built: the new day's network
+    key is read and written off the event loop too, and the record is sealed with it."""
+    reads: list[tuple[int, str]] = []
+
+    class Reads(WritesNoted):
+        def newest(self, subject: str) -> DataKey | None:
+            reads.append((threading.get_ident(), subject))
+            return super().newest(subject)
+
+    keys = CachedKeyStore(Reads(SqliteKeyStore(str(tmp_path / "events.keys.db"))))
+    store = open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    await store.open()
+    clock = _Midnight()
+    pipeline = Pipeline(store, ReadSide(store), _Quiet(), clock, ObjectIdFactory(), sealer=RecordSealer(keys))
+    origin, meta = Origin("ws", OWNER), {"ip": "203.0.113.5"}
+    if path == "record":
+        record = await pipeline.record(Request(origin, "connect", meta=meta), ({"type": "connected", "data": {}},))
+    else:
+        trip = CreateTrip(ID, "Lisbon", OWNER, (), (), ())
+        record = (await pipeline.run(Request(origin, "create_trip", {}, trip_id=ID, meta=meta), trip)).record
+    assert record.at.startswith("2026-12-08")
+    assert threading.get_ident() not in {thread for thread, _ in reads}  # no key read on the loop
+    assert "net:2026-12-08" in {subject for _, subject in reads}
+    assert Opener(keys).open(record.meta) == meta
+    keys.close()
+    await store.close()
+
+
+async def test_a_live_name_goes_on_the_bus_only_sealed_with_a_durable_key(tmp_path: Path) -> None:
+    """A room signal naming someone whose key is being written waits for that write (off the
+    loop): another node reading the key then finds it, and does not mask the name."""
+    noted = WritesNoted(SqliteKeyStore(str(tmp_path / "events.keys.db")))
+    keys = CachedKeyStore(noted)
+    sealer = RecordSealer(keys)
+    noted.gate.clear()  # the new person's key is made, its write held back a moment
+    threading.Timer(0.05, noted.gate.set).start()
+    sealed = await sealer.seal_live({"kind": "room", "event": "typing", "data": {"userId": FRIEND, "name": SECRET}})
+    name = sealed["data"]["name"]
+    other_node = SqliteKeyStore(str(tmp_path / "events.keys.db"))
+    assert name != SECRET and set(other_node.find(key_ids(name))) == set(key_ids(name))
+    assert Opener(CachedKeyStore(other_node)).open(name) == SECRET
+    keys.close()

@@ -109,3 +109,28 @@ def test_no_private_name_is_imported_across_modules() -> None:
                             if a.name.startswith("_")
                         ]
     assert private == []
+
+
+def test_the_log_s_public_modules_reach_no_adapter_but_through_the_factory() -> None:
+    """What the layers above may import (the ports, the key cache, sealing...) imports no adapter
+    (a SQLite, MongoDB, Redis or memory module), else a service would bring one in unchosen."""
+    reached = []
+    for name in sorted(EVENTLOG_PUBLIC - {"factory"}):
+        path = ROOT / "eventlog" / f"{name}.py"
+        for imported in imports_of(path):
+            parts = imported.split(".")
+            if parts[0] == "eventlog" and len(parts) > 1 and parts[1] not in EVENTLOG_PUBLIC:
+                reached.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert reached == []
+
+
+def test_the_key_adapters_import_no_other_adapter() -> None:
+    """Keys are made in the port (``eventlog/key_port.py``), for every adapter and the cache."""
+    adapters = {"sqlite_keys", "mongo_keys", "memory_keys"}
+    reached = [
+        f"eventlog/{name}.py imports {imported}"
+        for name in sorted(adapters)
+        for imported in imports_of(ROOT / "eventlog" / f"{name}.py")
+        if imported.startswith("eventlog.") and imported.split(".")[1] in adapters - {name}
+    ]
+    assert reached == []

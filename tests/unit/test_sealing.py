@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from eventlog.key_port import DataKey
+from eventlog.key_port import DataKey, new_key
 from eventlog.sealing import MASK, Closed, Opener, is_sealed, key_ids, seal
-from eventlog.sqlite_keys import new_key
 
 
 class Keys:
