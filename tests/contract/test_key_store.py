@@ -10,7 +10,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
 from eventlog.ports import StoreUnavailable
 from eventlog.sqlite_keys import SqliteKeyStore, keys_path
+from tests.key_stores import PassingKeyStore
 from tests.mongo_server import Nx27017, free_port, unique_database
 
 KeyStoreFactory = Callable[[], KeyStore]
@@ -357,22 +358,16 @@ def test_keys_made_by_the_caller_are_added_at_once_and_durably(make_keys: KeySto
     assert again.newest("user:nobody") is None
 
 
-class WritesNoted:
+class WritesNoted(PassingKeyStore):
     """The real SQLite key store, noting the thread of every call that writes, and letting a test
     hold the writes back (``gate``)."""
 
     def __init__(self, store: SqliteKeyStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.writes: list[tuple[int, int]] = []  # (thread, keys written)
         self.gate = threading.Event()
         self.gate.set()
         self.fail: Exception | None = None  # what every write raises, when set (the store down)
-
-    def key_for(self, subject: str) -> DataKey:
-        return self._store.key_for(subject)
-
-    def newest(self, subject: str) -> DataKey | None:
-        return self._store.newest(subject)
 
     def create(self, subject: str, count: int) -> list[DataKey]:
         self.writes.append((threading.get_ident(), count))
@@ -384,21 +379,6 @@ class WritesNoted:
             raise self.fail
         self.writes.append((threading.get_ident(), len(keys)))
         self._store.add(keys)
-
-    def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
-        return self._store.find(key_ids)
-
-    def destroy(self, subject: str) -> list[str]:
-        return self._store.destroy(subject)
-
-    def destroy_key(self, key_id: str) -> bool:
-        return self._store.destroy_key(key_id)
-
-    def destroy_older_than(self, subject_prefix: str, before: str) -> list[str]:
-        return self._store.destroy_older_than(subject_prefix, before)
-
-    def close(self) -> None:
-        self._store.close()
 
 
 async def test_new_subjects_keys_are_written_off_the_loop_many_at_once(tmp_path: Path) -> None:

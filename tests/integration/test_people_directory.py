@@ -29,6 +29,7 @@ from service.container import Services
 from service.pipeline import Origin
 from service.privacy import RecordSealer, person_subject
 from service.signin import PeopleDirectory, RealtimeTickets
+from tests.key_stores import PassingKeyStore
 
 ADA, GRACE, LINUS, ADMIN = (f"{n:024x}" for n in (0xADA, 0x6ACE, 0x1105, 0xAD))
 
@@ -123,11 +124,11 @@ async def test_a_ticket_carries_its_buyer_s_name_sealed_and_an_erased_buyer_s_no
     keys.close()
 
 
-class ThreadsOfReads:
+class ThreadsOfReads(PassingKeyStore):
     """The real SQLite key store, noting the thread of each call that reads or makes a key."""
 
     def __init__(self, store: SqliteKeyStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.threads: list[int] = []
         self.writes: list[int] = []  # the keys made by the cache, written many at once
 
@@ -150,18 +151,6 @@ class ThreadsOfReads:
     def find(self, key_ids: Collection[str]) -> dict[str, DataKey]:
         self.threads.append(threading.get_ident())
         return self._store.find(key_ids)
-
-    def destroy(self, subject: str) -> list[str]:
-        return self._store.destroy(subject)
-
-    def destroy_key(self, key_id: str) -> bool:
-        return self._store.destroy_key(key_id)
-
-    def destroy_older_than(self, subject_prefix: str, before: str) -> list[str]:
-        return self._store.destroy_older_than(subject_prefix, before)
-
-    def close(self) -> None:
-        self._store.close()
 
 
 async def test_signing_in_and_listing_read_no_key_on_the_event_loop_and_list_in_one_read(tmp_path: Path) -> None:

@@ -19,10 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app import build
-from config import Limits, Settings
-from eventlog.factory import memory_key_store
-from eventlog.memory_store import MemoryEventStore
+from config import Limits
 from service.auth import Identity
 from service.container import Services
 from service.hub import Connection
@@ -31,6 +28,7 @@ from service.presence import LocalRosters
 from service.resume import ResumeAsk
 from service.rooms import RoomService
 from service.session import ClientSession, SessionServices
+from tests.integration.conftest import built_node
 
 pytestmark = pytest.mark.integration
 
@@ -80,30 +78,8 @@ def connect(services: SessionServices, user_id: str, session_id: str) -> tuple[C
     return ClientSession(services, conn, identity), socket
 
 
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings(
-        jwt_secret="s" * 32,
-        store_url=f"sqlite:///{tmp_path}/events.db",
-        limits=Limits(presence_grace_seconds=GRACE),
-    )
-    services = await build(settings, MemoryEventStore(), memory_key_store())
-    try:
-        yield services
-    finally:
-        for follower in services.followers:
-            follower.cancel()
-        await services.bus.close()
-        await services.store.close()
-        for closeable in services.closing:
-            await closeable.close()
-
-
-async def test_a_place_held_for_a_session_taken_over_elsewhere_ends_nothing_once_it_resumes_here(
-    node: Services,
-) -> None:
-    rosters = SlowSeenRosters()
-    rooms = RoomService(
+def room_service(node: Services, rosters: LocalRosters) -> RoomService:
+    return RoomService(
         trips=node.trips,
         hub=node.hub,
         rosters=rosters,
@@ -113,6 +89,19 @@ async def test_a_place_held_for_a_session_taken_over_elsewhere_ends_nothing_once
         clock=node.clock,
         limits=node.settings.limits,
     )
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Services]:
+    async with built_node(tmp_path, Limits(presence_grace_seconds=GRACE)) as services:
+        yield services
+
+
+async def test_a_place_held_for_a_session_taken_over_elsewhere_ends_nothing_once_it_resumes_here(
+    node: Services,
+) -> None:
+    rosters = SlowSeenRosters()
+    rooms = room_service(node, rosters)
     services = dataclasses.replace(node.session, rooms=rooms)
     owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
     trip = await node.trips.create(Origin("rest", OWNER, "user"), owner, {"title": "Lisbon", "collaborators": [FRIEND]})

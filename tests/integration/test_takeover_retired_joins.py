@@ -17,17 +17,14 @@ from typing import Any
 
 import pytest
 
-from app import build
-from config import Limits, Settings
-from eventlog.factory import memory_key_store
-from eventlog.memory_store import MemoryEventStore
+from config import Limits
 from service.auth import Identity
 from service.container import Services
 from service.hub import Connection
 from service.pipeline import Origin
 from service.presence import LocalRosters
-from service.rooms import RoomService
-from tests.integration.test_takeover_graces import Socket
+from tests.integration.conftest import built_node
+from tests.integration.test_takeover_graces import Socket, room_service
 
 pytestmark = pytest.mark.integration
 
@@ -63,34 +60,8 @@ def connection(generation: int) -> Connection:
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings(
-        jwt_secret="s" * 32,
-        store_url=f"sqlite:///{tmp_path}/events.db",
-        limits=Limits(presence_grace_seconds=GRACE),
-    )
-    services = await build(settings, MemoryEventStore(), memory_key_store())
-    try:
+    async with built_node(tmp_path, Limits(presence_grace_seconds=GRACE)) as services:
         yield services
-    finally:
-        for follower in services.followers:
-            follower.cancel()
-        await services.bus.close()
-        await services.store.close()
-        for closeable in services.closing:
-            await closeable.close()
-
-
-def room_service(node: Services, rosters: LocalRosters) -> RoomService:
-    return RoomService(
-        trips=node.trips,
-        hub=node.hub,
-        rosters=rosters,
-        broadcaster=node.broadcaster,
-        pipeline=node.pipeline,
-        store=node.store,
-        clock=node.clock,
-        limits=node.settings.limits,
-    )
 
 
 async def a_trip(node: Services, owner: Identity) -> str:
