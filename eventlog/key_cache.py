@@ -36,10 +36,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from domain.recent import Recent as Recent  # re-exported: eventlog/sealing.py imports it from here
 from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 from eventlog.ports import StoreUnavailable
+
+_Asked = TypeVar("_Asked")
+_Read = TypeVar("_Read")
 
 MESSAGE_SUBJECT = "msg"
 CAPACITY = 100_000
@@ -223,6 +227,18 @@ class CachedKeyStore:
             return None
         return self._written_ahead(key)
 
+    async def _off_loop(self, read: Callable[[_Asked], _Read], asked: _Asked) -> _Read:
+        """``read(asked)`` in a fetcher thread, within ``fetch_timeout``: ``StoreUnavailable`` past it
+        (the thread's read may still finish; what it read is then not kept)."""
+        pending = asyncio.get_running_loop().run_in_executor(self._fetcher, read, asked)
+        try:
+            return await asyncio.wait_for(pending, self._fetch_timeout)
+        except TimeoutError:
+            raise self._no_answer() from None
+
+    def _no_answer(self) -> StoreUnavailable:
+        return StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s")
+
     async def _written_ahead(self, key: DataKey) -> DataKey:
         unwritten = self._unwritten.get(key.key_id)
         if unwritten is not None:
@@ -231,7 +247,7 @@ class CachedKeyStore:
                 try:  # shielded: the writer sets the result, whatever this wait does
                     await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(write)), self._fetch_timeout)
                 except TimeoutError:
-                    raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
+                    raise self._no_answer() from None
             self._check_written(key, write)
         return key
 
@@ -246,7 +262,7 @@ class CachedKeyStore:
         try:
             write.result(self._fetch_timeout)
         except TimeoutError:
-            raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
+            raise self._no_answer() from None
         except Exception:
             pass  # told by ``_check_written``
         self._check_written(key, write)
@@ -267,11 +283,7 @@ class CachedKeyStore:
         if held is not None and held[1] > now:
             return await self._written_ahead(held[0]) if held[0].key_id in self._unwritten else held[0]
         self.lookups += 1
-        read = asyncio.get_running_loop().run_in_executor(self._fetcher, self._store.newest, subject)
-        try:
-            key = await asyncio.wait_for(read, self._fetch_timeout)
-        except TimeoutError:
-            raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
+        key = await self._off_loop(self._store.newest, subject)
         if key is not None and self._destroyed_here(key.key_id):
             key = None  # destroyed while it was read: the subject has none now
         held = self._by_subject.get(subject)
@@ -392,11 +404,7 @@ class CachedKeyStore:
         if not wanted:
             return
         self.lookups += 1
-        read = asyncio.get_running_loop().run_in_executor(self._fetcher, self._store.find, wanted)
-        try:
-            fetched = await asyncio.wait_for(read, self._fetch_timeout)
-        except TimeoutError:
-            raise StoreUnavailable(f"the key store did not answer within {self._fetch_timeout:g}s") from None
+        fetched = await self._off_loop(self._store.find, wanted)
         now = self._monotonic()
         for key_id in wanted:
             key = fetched.get(key_id)

@@ -15,6 +15,7 @@ Names as Prometheus users expect them: the application's own under the
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import platform
 import time
@@ -154,149 +155,113 @@ class Metrics:
         prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # every series of this node: in its registry, under the product's prefix
+        gauge = functools.partial(Gauge, namespace=NAMESPACE, registry=r)
+        counter = functools.partial(Counter, namespace=NAMESPACE, registry=r)
+        histogram = functools.partial(Histogram, namespace=NAMESPACE, registry=r)
         ProcessCollector(registry=r)
         GCCollector(registry=r)
         PlatformCollector(registry=r)
         Info("build", "The release, commit and Python of this node.", namespace=NAMESPACE, registry=r).info(
             dict(build) if build is not None else build_labels()
         )
-        self.loop_lag = Gauge(
+        self.loop_lag = gauge(
             "event_loop_lag_seconds",
             "How late the event loop ran a timer, at the last sample (every second).",
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.projection_lag = Gauge(
+        self.projection_lag = gauge(
             "projection_lag_records",
             "Records between the log's head and what this node's read side has folded, at the last sample.",
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.outbound_bytes = Gauge(
+        self.outbound_bytes = gauge(
             "ws_outbound_queued_bytes",
             "Bytes queued for this node's sockets and not yet taken by the kernel.",
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.rooms = Gauge("rooms", "Trip rooms with a member on this node.", namespace=NAMESPACE, registry=r)
-        self.connections = Gauge(
-            "ws_connections", "Open WebSocket connections on this node.", namespace=NAMESPACE, registry=r
-        )
-        self.connects = Counter("ws_connects", "WebSocket connections opened.", namespace=NAMESPACE, registry=r)
-        self.disconnects = Counter(
+        self.rooms = gauge("rooms", "Trip rooms with a member on this node.")
+        self.connections = gauge("ws_connections", "Open WebSocket connections on this node.")
+
+        self.connects = counter("ws_connects", "WebSocket connections opened.")
+        self.disconnects = counter(
             "ws_disconnects",
             "WebSocket connections closed, by close reason.",
             ["reason"],
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.handshake_refusals = Counter(
+        self.handshake_refusals = counter(
             "ws_handshake_refusals",
             "WebSocket upgrades refused, by HTTP status.",
             ["status"],
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.session_duration = Histogram(
+        self.session_duration = histogram(
             "ws_session_duration_seconds",
             "How long WebSocket sessions lasted.",
             buckets=SESSION_BUCKETS,
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.messages_in = Counter(
+        self.messages_in = counter(
             "ws_messages_in",
             "Client frames received, by event (unknown names: other; unreadable: invalid).",
             ["event"],
-            namespace=NAMESPACE,
-            registry=r,
         )
         self._in_children: dict[str | None, Any] = {}
-        self.messages_out = Counter(
-            "ws_messages_out", "Frames written to sockets, by event.", ["event"], namespace=NAMESPACE, registry=r
-        )
-        self.errors = Counter(
+        self.messages_out = counter("ws_messages_out", "Frames written to sockets, by event.", ["event"])
+
+        self.errors = counter(
             "realtime_errors",
             "Errors answered, by transport (ws, rest) and error code.",
             ["transport", "code"],
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.rate_limit_hits = Counter(
+        self.rate_limit_hits = counter(
             "rate_limit_hits",
             "Refusals for going over a rate or connection limit.",
             ["scope"],
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.delivery_latency = Histogram(
+        self.delivery_latency = histogram(
             "delivery_latency_seconds",
             "From a command's acceptance to its frames written on this node.",
             buckets=LATENCY_BUCKETS,
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.bus_lag = Histogram(
+        self.bus_lag = histogram(
             "bus_lag_seconds",
             "From publication on the bus to arrival at this node.",
             buckets=LATENCY_BUCKETS,
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.append_latency = Histogram(
+        self.append_latency = histogram(
             "eventlog_append_seconds",
             "Time for one record to be durably appended.",
             buckets=LATENCY_BUCKETS,
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.append_batch = Histogram(
+        self.append_batch = histogram(
             "eventlog_append_batch_size",
             "Appends acknowledged together (a group commit, as callers see it).",
             buckets=BATCH_BUCKETS,
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.admin_actions = Counter(
+        self.admin_actions = counter(
             "admin_actions",
             "Admin API calls, by action and outcome.",
             ["action", "outcome"],
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.store_unavailable_total = Counter(
+        self.store_unavailable_total = counter(
             "store_unavailable",
             "Appends refused because the event log could not be reached.",
-            namespace=NAMESPACE,
-            registry=r,
         )
         self._unavailable_logged_at = -UNAVAILABLE_LOG_INTERVAL
-        self.store_breaker_open = Gauge(
+        self.store_breaker_open = gauge(
             "store_breaker_open",
             "1 while the event log does not answer and commands are refused at once (service/breaker.py).",
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.store_breaker_refusals = Counter(
+        self.store_breaker_refusals = counter(
             "store_breaker_refusals",
             "Store calls refused at once, without trying the event log, while it did not answer.",
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.bus_unopened = Counter(
+        self.bus_unopened = counter(
             "bus_messages_unopened",
             "Messages from other nodes whose keys could not be read in time: dropped (a room's"
             " record, recovered from the log) or delivered with those values masked (nothing"
             " recovers them).",
             ["outcome"],
-            namespace=NAMESPACE,
-            registry=r,
         )
-        self.security_events_aggregated = Counter(
+        self.security_events_aggregated = counter(
             "security_events_aggregated",
             "Security events written as part of their source's aggregate record, not one by one.",
-            namespace=NAMESPACE,
-            registry=r,
         )
 
     # exposition ---------------------------------------------------------------
