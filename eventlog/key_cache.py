@@ -38,8 +38,8 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from domain.recent import Recent as Recent  # re-exported: eventlog/sealing.py imports it from here
-from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
+from domain.recent import Recent
+from eventlog.key_port import DataKey, KeyStore, new_key, now_iso
 from eventlog.ports import StoreUnavailable
 
 _Asked = TypeVar("_Asked")
@@ -189,7 +189,7 @@ class CachedKeyStore:
         """A new key of ``subject``, made here and handed to the key writer."""
         if len(self._unwritten) > _SWEEP_PAST:
             self._sweep()
-        key = new_keys(subject, 1, now_iso())[0]
+        key = new_key(subject, now_iso())
         self._unwritten[key.key_id] = (key, self._writer.write(key))
         return key
 
@@ -375,14 +375,19 @@ class CachedKeyStore:
                 wanted.append(key_id)
         if wanted:
             self.lookups += 1
-            fetched = self._store.find(wanted)
-            for key_id in wanted:
-                key = fetched.get(key_id)
-                if key is None:
-                    self._forget(key_id, now + self._ttl)
-                elif self._keep(key, now):
-                    found[key_id] = key
+            found.update(self._take(wanted, self._store.find(wanted), now))
         return found
+
+    def _take(self, wanted: list[str], fetched: dict[str, DataKey], now: float) -> dict[str, DataKey]:
+        """Hold what a read of ``wanted`` found and note the rest missing: the keys kept."""
+        kept: dict[str, DataKey] = {}
+        for key_id in wanted:
+            key = fetched.get(key_id)
+            if key is None:
+                self._forget(key_id, now + self._ttl)
+            elif self._keep(key, now):
+                kept[key_id] = key
+        return kept
 
     def unheld(self, key_ids: Iterable[str]) -> list[str]:
         """Those of ``key_ids`` that only a read of the store can tell about (neither held nor
@@ -404,20 +409,11 @@ class CachedKeyStore:
         if not wanted:
             return
         self.lookups += 1
-        fetched = await self._off_loop(self._store.find, wanted)
-        now = self._monotonic()
-        for key_id in wanted:
-            key = fetched.get(key_id)
-            if key is None:
-                self._forget(key_id, now + self._ttl)
-            else:
-                self._keep(key, now)
+        self._take(wanted, await self._off_loop(self._store.find, wanted), self._monotonic())
 
     def held(self, key_id: str) -> DataKey | None:
         """The key if held and fresh, None if known destroyed; ``LookupError`` otherwise (see ``find``)."""
-        held = self._by_id.get(key_id)
-        if held is None:
-            held = self._issued.get(key_id)
+        held = self._entry(key_id)
         now = self._monotonic()
         if held is not None and held[1] > now:
             return held[0]

@@ -47,10 +47,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import orjson
-from redis.exceptions import RedisError
 
 from eventlog.ports import RESYNC_KIND, BusMessage, Deliver
-from eventlog.redis_cluster import ShardClients, is_cluster, shard_of, shard_tags
+from eventlog.redis_cluster import REDIS_FAILURES, ShardClients, is_cluster, shard_of, shard_tags
 
 log = logging.getLogger("travelsense.bus")
 
@@ -65,8 +64,6 @@ BACKOFF_CAP = 2.0
 CLOSE_FLUSH_SECONDS = 3.0
 MAX_ORIGINS = 1024  # origin counters kept; the least recently seen go first
 CLUSTER_SHARDS = 6  # bus streams on a Redis Cluster (two per master of a three-master cluster)
-
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
 @dataclass(slots=True)
@@ -182,7 +179,7 @@ class RedisStreamsBus:
         """Begin reading at the stream's end; returns once the reader has its position
         (or at once when Redis does not answer: the reader keeps trying)."""
         self._deliver = deliver
-        with contextlib.suppress(*_FAILURES):  # where a cluster keeps the streams, once for every reader
+        with contextlib.suppress(*REDIS_FAILURES):  # where a cluster keeps the streams, once for every reader
             await asyncio.wait_for(self._readers.client(self.key), 3.0)
         self._tasks = [
             *(
@@ -275,7 +272,7 @@ class RedisStreamsBus:
                                 approximate=True,
                             )
                         await pipe.execute()
-            except _FAILURES as exc:
+            except REDIS_FAILURES as exc:
                 self.stats.publish_failures += 1
                 await self._writers.forget()  # on a cluster: where the streams are may have changed
                 if down_since is None:
@@ -333,7 +330,7 @@ class RedisStreamsBus:
                     list[Any] | None,
                     await client.xread({key: last_id}, count=READ_COUNT, block=self._block_ms),
                 )
-            except _FAILURES as exc:
+            except REDIS_FAILURES as exc:
                 self.stats.read_failures += 1
                 await self._readers.forget()
                 if last_id is None:

@@ -7,14 +7,8 @@ hash tag keeps them in one slot of a Redis Cluster."""
 
 from __future__ import annotations
 
-import asyncio
-
-from redis.exceptions import RedisError
-
 from eventlog.ports import StoreUnavailable
-from eventlog.redis_cluster import RedisClient
-
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+from eventlog.redis_cluster import REDIS_FAILURES, RedisClient
 
 # KEYS: the counter, the session's latest; ARGV: ttl ms
 _CLAIM = """
@@ -38,13 +32,13 @@ class RedisClaims:
         try:
             # EVAL, not EVALSHA: a claim is rare (one per resume), and a cluster loads no scripts for us
             number = await self._client.eval(_CLAIM, 2, self._key("counter"), self._key(session_id), self._ttl_ms)  # type: ignore[misc]
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"session claims (Redis) are unavailable: {exc}") from exc
         return int(number)
 
     async def latest(self, session_id: str) -> int:
         try:
             value = await self._client.get(self._key(session_id))
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"session claims (Redis) are unavailable: {exc}") from exc
         return int(value) if value is not None else 0

@@ -10,6 +10,7 @@ in order.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from typing import Any
 
@@ -18,11 +19,14 @@ from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 RedisClient = aioredis.Redis | RedisCluster
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+# what a call to Redis raises when Redis cannot answer it (down, unreachable, too slow)
+REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
 def is_cluster(url: str) -> bool:

@@ -6,16 +6,11 @@ both keys in one slot of a Redis Cluster."""
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
-from redis.exceptions import RedisError
 
 from eventlog.people_port import SeenPerson
 from eventlog.ports import StoreUnavailable
-from eventlog.redis_cluster import RedisClient
-
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+from eventlog.redis_cluster import REDIS_FAILURES, RedisClient
 
 # KEYS: seen, names; ARGV: user id, when, [name, role] as JSON, capacity
 _SAW = """
@@ -45,14 +40,14 @@ class RedisPeopleSeen:
         try:
             # EVAL, not EVALSHA: a cluster loads no scripts for us, and a sighting is one per sign-in
             await self._client.eval(_SAW, 2, self._seen, self._names, person.user_id, at, held, self._capacity)  # type: ignore[misc]
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"the people seen (Redis) are unavailable: {exc}") from exc
 
     async def recent(self) -> list[SeenPerson]:
         try:
             ids: list[bytes] = list(await self._client.zrevrange(self._seen, 0, self._capacity - 1))  # type: ignore[arg-type]
             held = await self._client.hmget(self._names, ids) if ids else []  # type: ignore[misc]
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"the people seen (Redis) are unavailable: {exc}") from exc
         people = []
         for user_id, value in zip(ids, held, strict=True):
@@ -67,5 +62,5 @@ class RedisPeopleSeen:
                 pipe.zrem(self._seen, user_id)
                 pipe.hdel(self._names, user_id)
                 await pipe.execute()
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"the people seen (Redis) are unavailable: {exc}") from exc

@@ -53,12 +53,11 @@ from typing import Any
 
 import orjson
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from domain.room import MemberBack, MemberGone, RoomMember, RosterNews, capped, visible_members
 from eventlog.ports import StoreUnavailable
 from eventlog.redis_bus import stop_task
-from eventlog.redis_cluster import RedisClient, is_cluster, open_client, shard_of, shard_tags
+from eventlog.redis_cluster import REDIS_FAILURES, RedisClient, is_cluster, open_client, shard_of, shard_tags
 
 log = logging.getLogger("travelsense.presence")
 
@@ -68,7 +67,6 @@ TTL_SECONDS = 6.0
 SEEN_SECONDS = 24 * 3600  # how long an instance's last heartbeat time is kept (session resume asks it)
 CLUSTER_SHARDS = 6  # room hash tags on a Redis Cluster (two per master of a three-master cluster)
 
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 LocalSnapshot = Callable[[], list[dict[str, Any]]]
 
@@ -333,7 +331,7 @@ class RedisPresence:
         """First heartbeat (so this instance counts as alive before anyone joins), then one every interval."""
         try:
             await asyncio.wait_for(self.beat(), 5.0)
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             log.warning("presence: Redis does not answer at start (%s); retrying every %.1fs", exc, self.interval)
         self._task = asyncio.create_task(self._loop(), name=f"presence-{self.instance}")
         if self._directory is not None:
@@ -356,7 +354,7 @@ class RedisPresence:
                     pipe.delete(key)  # one key a command: a cluster keeps them in different slots
                 pipe.srem(self.instances_key, self.instance)
                 await pipe.execute()
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             log.warning(
                 "presence: could not remove this node from Redis (%s); its entries expire in %.0fs", exc, self.ttl
             )
@@ -373,7 +371,7 @@ class RedisPresence:
             attempted = time.monotonic()
             try:
                 await asyncio.wait_for(self.beat(), max(self.interval, 1.0) * 2)
-            except _FAILURES as exc:
+            except REDIS_FAILURES as exc:
                 self.beat_failures += 1
                 if not self._failing:
                     self._failing = True
@@ -398,7 +396,7 @@ class RedisPresence:
                 for name in names:
                     pipe.exists(self.node_prefix + name)  # one key a command: a cluster spreads them
                 replies = await pipe.execute()
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"presence (Redis) is unavailable: {exc}") from exc
         return {name for name, found in zip(names, replies, strict=True) if found}
 
@@ -409,7 +407,7 @@ class RedisPresence:
         """When ``instance`` last beat (epoch seconds), for a day after it died (None: unknown)."""
         try:
             raw = await self.client.get(self.seen_key(instance))
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"presence (Redis) is unavailable: {exc}") from exc
         return None if raw is None else float(_text(raw))
 
@@ -548,7 +546,7 @@ class RedisRosters:
                     self._p.ttl_ms,
                 ],
             )
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             self._failed(trip_id, "a join", exc)
             return not member.hidden and not visible_here
         await self._announce_gone(trip_id, gone)
@@ -580,7 +578,7 @@ class RedisRosters:
                 keys=[self._key(trip_id)],
                 args=[self._p.room_node_prefix(trip_id), member.session_id, self._encode(member)],
             )
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             self._failed(trip_id, what, exc)
 
     async def _remove(self, trip_id: str, session_id: str, instance: str, what: str) -> tuple[RoomMember | None, bool]:
@@ -595,7 +593,7 @@ class RedisRosters:
             raw, left, gone = await self._leave(
                 keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id), session_id, instance]
             )
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             self._failed(trip_id, what, exc)
             if mine is None:
                 return None, False
@@ -608,7 +606,7 @@ class RedisRosters:
         """The room's members on live nodes (on Redis failure: the last list read, with ours as they are)."""
         try:
             flat, gone = await self._members(keys=[self._key(trip_id)], args=[self._p.room_node_prefix(trip_id)])
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             self.failures += 1
             if not self.warned:  # one warning per outage, not one per chat message
                 self.warned = True
@@ -656,7 +654,7 @@ class RedisRosters:
                     args = [self._p.room_node_prefix(trip_id), self._p.instance, self._p.ttl_ms]
                     await self._queue(self._replace, pipe, trip_id, args)
                 results = await pipe.execute()
-        except _FAILURES:
+        except REDIS_FAILURES:
             self._dirty |= pending
             raise
         # a pipeline queues pexpire + members for a plain room and one replace for a
@@ -725,7 +723,7 @@ class RedisDirectory:
             self._wake.clear()
             try:
                 await self.sync()
-            except _FAILURES as exc:
+            except REDIS_FAILURES as exc:
                 log.warning("presence: could not write this node's connections (%s); the heartbeat retries", exc)
 
     async def sync(self, *, full: bool = False) -> None:
@@ -758,7 +756,7 @@ class RedisDirectory:
                     pipe.exists(p.node_prefix + instance)
                     pipe.hvals(f"{p.prefix}:conns:{instance}")
                 replies = await pipe.execute()
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"the connection directory (Redis) is unavailable: {exc}") from exc
         entries = list(self._local())
         dead = []
@@ -770,7 +768,7 @@ class RedisDirectory:
                 continue
             entries.extend(orjson.loads(value) for value in values)
         if dead:
-            with contextlib.suppress(*_FAILURES):
+            with contextlib.suppress(*REDIS_FAILURES):
                 await p.client.srem(p.instances_key, *dead)  # type: ignore[misc]
         return sorted(entries, key=lambda e: (e.get("connectionTime", ""), e.get("sessionId", "")))
 

@@ -4,14 +4,8 @@ spending one ticket, exactly one sets it), expiring once the ticket would have."
 
 from __future__ import annotations
 
-import asyncio
-
-from redis.exceptions import RedisError
-
 from eventlog.ports import StoreUnavailable
-from eventlog.redis_cluster import RedisClient
-
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+from eventlog.redis_cluster import REDIS_FAILURES, RedisClient
 
 
 class RedisSpentTickets:
@@ -23,6 +17,6 @@ class RedisSpentTickets:
         keep_ms = max(1, int(keep_seconds * 1000) + 1)
         try:
             first = await self._client.set(f"{self._prefix}:ticket:{ticket_id}", b"1", nx=True, px=keep_ms)
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             raise StoreUnavailable(f"spent tickets (Redis) are unavailable: {exc}") from exc
         return bool(first)

@@ -30,7 +30,8 @@ from typing import Any, Protocol
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from eventlog.key_cache import MESSAGE_SUBJECT, Recent
+from domain.recent import Recent
+from eventlog.key_cache import MESSAGE_SUBJECT
 from eventlog.key_port import DataKey
 
 SEALED = "\x1e"
@@ -116,15 +117,19 @@ class _Ciphers:
         if len(keys) > 1 and keys[-1].subject == MESSAGE_SUBJECT:
             # one message's: used about once, and thousands of them kept alive cost more (their
             # memory churned) than making each anew (~0.5 µs); not looked for either
-            return AESGCM(hashlib.sha256(b"".join([k.material for k in keys])).digest())
+            return _cipher_of(keys)
         cipher = self._held.get(ids)
         if cipher is None:
-            if len(keys) == 1:
-                cipher = AESGCM(keys[0].material)
-            else:
-                cipher = AESGCM(hashlib.sha256(b"".join([k.material for k in keys])).digest())
+            cipher = _cipher_of(keys)
             self._held.put(ids, cipher)
         return cipher
+
+
+def _cipher_of(keys: Sequence[DataKey]) -> AESGCM:
+    """One key's material as it is; several keys' hashed together into one."""
+    if len(keys) == 1:
+        return AESGCM(keys[0].material)
+    return AESGCM(hashlib.sha256(b"".join([k.material for k in keys])).digest())
 
 
 _ciphers = _Ciphers()

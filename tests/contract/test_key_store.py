@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
+from domain.recent import Recent
 from eventlog.factory import open_key_store
-from eventlog.key_cache import CachedKeyStore, Recent
+from eventlog.key_cache import CachedKeyStore
 from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 from eventlog.memory_keys import MemoryKeyStore
 from eventlog.mongo_keys import DATA_KEYS, MongoKeyStore
