@@ -59,12 +59,7 @@ class PresenceChanges:
 
 
 def _first(entries: dict[str, dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    listed: list[dict[str, Any]] = []
-    for entry in entries.values():
-        if len(listed) >= n:
-            break
-        listed.append(entry)
-    return listed
+    return list(islice(entries.values(), n))
 
 
 def _after(entries: dict[str, dict[str, Any]], n: int) -> dict[str, dict[str, Any]]:

@@ -100,8 +100,7 @@ class MongoSessionRecords:
             await sessions.create_index([("status", ASCENDING), ("node", ASCENDING)], name="status_node")
 
     async def save(self, session: SessionRecord) -> None:
-        with translated(), contextlib.suppress(DuplicateKeyError):
-            await self._database()[SESSIONS].update_one(*_upsert(session), upsert=True)
+        await self.save_many((session,))
 
     async def save_many(self, sessions: Sequence[SessionRecord]) -> None:
         if not sessions:

@@ -302,6 +302,10 @@ class Opener:
         """Read ahead, off the event loop, the keys that ``unheld`` named."""
         await self._keys.fetch(key_ids)
 
+    async def read_ahead(self, values: Iterable[JSON]) -> None:
+        """Read ahead, off the event loop and in one read, every key ``values`` need that is not held."""
+        await self.fetch({key_id for value in values for key_id in self.unheld(value)})
+
     def dumps(self, value: JSON) -> bytes:
         """``orjson.dumps(self.open(value))``; encodes once when nothing in it is sealed."""
         encoded = orjson.dumps(value)

@@ -317,9 +317,8 @@ class Hub:
         failures = 0  # reads in a row that failed
         while waiting:
             batch = list(waiting)
-            wanted = {key_id for m in batch if self._reaches(m) for key_id in opener.unheld(m.get("data"))}
             try:
-                await opener.fetch(wanted)
+                await opener.read_ahead(m.get("data") for m in batch if self._reaches(m))
                 failures = 0
             except Exception as error:
                 failures += 1
@@ -508,7 +507,7 @@ class Hub:
             done = len(records) < GAP_PAGE  # the last page
             if self._opener is not None:  # the page's keys read ahead, off the event loop
                 try:
-                    await self._opener.fetch({i for r in records for i in self._opener.unheld(r.events)})
+                    await self._opener.read_ahead(r.events for r in records)
                 except Exception:
                     log.exception("could not read the keys of trip %s's records", trip_id)
                     break

@@ -143,12 +143,16 @@ class RoomService:
             self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
         except BaseException:
             if not rejoining:
-                self._hub.exit(conn, trip_id)
-                if conn.handed_over is None:  # else the entry is the session's new connection's
-                    await self._rosters.leave(trip_id, conn.session_id)
+                await self._unseat(conn, trip_id)
             raise
         if newly_visible:
             await self._announce_joined(conn, trip_id)
+
+    async def _unseat(self, conn: Connection, trip_id: str) -> None:
+        """A join or reseat that failed: out of the room here, and out of its roster."""
+        self._hub.exit(conn, trip_id)
+        if conn.handed_over is None:  # else the entry is the session's new connection's
+            await self._rosters.leave(trip_id, conn.session_id)
 
     async def reseat(self, conn: Connection, identity: Identity, trip_id: str, last_seq: int | None) -> None:
         """A resumed session's room, given back without a join (its ``resume`` record is
@@ -178,9 +182,7 @@ class RoomService:
             conn.send(self._hub.encode("trip_room_joined", joined))
             self._hub.open_seat(conn, trip_id, self._send_missed(conn, trip, missed))
         except BaseException:
-            self._hub.exit(conn, trip_id)
-            if conn.handed_over is None:  # else the entry is the session's new connection's
-                await self._rosters.leave(trip_id, conn.session_id)
+            await self._unseat(conn, trip_id)
             raise
         if newly_visible:
             await self._announce_joined(conn, trip_id)

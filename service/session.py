@@ -96,6 +96,12 @@ _REACTIONS = frozenset({"add_reaction", "remove_reaction"})
 FRAME_ENVELOPE = 3  # a frame's own members (event, data, ref), beside the values of its data
 
 
+def _release(passed: asyncio.Future[None] | None) -> None:
+    """Let the command behind this one go (once)."""
+    if passed is not None and not passed.done():
+        passed.set_result(None)
+
+
 async def _after(before: asyncio.Future[None] | None, timeout: float | None = None) -> None:
     """Wait until the connection's previous frame is handled (its outcome does not matter),
     or ``timeout`` seconds at most."""
@@ -353,8 +359,7 @@ class ClientSession:
                 if event in _PIPELINED:
                     handle = await handler(payload, ref)
                     assert handle is not None
-                    if passed is not None and not passed.done():
-                        passed.set_result(None)
+                    _release(passed)
                     # durable, and its room (the sender included) got it from the pipeline's reactions
                     outcome = await handle.outcome
                     record = outcome.record
@@ -378,8 +383,7 @@ class ClientSession:
             # nothing was accepted: the next frame may start now, and this one is answered within the
             # store timeout even when a frame before it waits longer for its outcome (an append the
             # store may or may not have written), so that frames do not queue behind each other's waits
-            if passed is not None and not passed.done():
-                passed.set_result(None)
+            _release(passed)
             await _after(before, s.limits.store_timeout_seconds)
             unavailable = CommandRefused(
                 ErrorCode.UNAVAILABLE, "the event log is unavailable: nothing was accepted, retry"
@@ -390,8 +394,7 @@ class ClientSession:
             await _after(before)
             await self._refuse(CommandRefused(ErrorCode.INTERNAL, "internal error"), event, ref, payload)
         finally:
-            if passed is not None and not passed.done():
-                passed.set_result(None)
+            _release(passed)
         s.metrics.message_in(event)
 
     def _parse(self, raw: str | bytes) -> tuple[str, dict[str, Any] | CommandRefused, str | None]:

@@ -87,12 +87,10 @@ class PeopleDirectory:
         if opener is not None:
             # every key not held, in one read off the event loop (``service/hub.py`` does the same
             # for bus messages); a name whose key could not be read is left out this time
-            wanted = {key_id for seen in recent for key_id in opener.unheld(seen.name)}
-            if wanted:
-                try:
-                    await opener.fetch(wanted)
-                except StoreUnavailable as error:
-                    log.warning("could not read the keys of %d names in the people directory: %s", len(wanted), error)
+            try:
+                await opener.read_ahead(seen.name for seen in recent)
+            except StoreUnavailable as error:
+                log.warning("could not read the keys of the names in the people directory: %s", error)
         for seen in recent:
             if opener is not None and opener.unheld(seen.name):
                 continue  # (its key was not read: opening it would read the store on the loop)
