@@ -143,6 +143,15 @@ class _NothingSent(StoreUnavailable):
     """The server was lost before a batch's insert was sent: nothing of it was written."""
 
 
+@contextlib.contextmanager
+def _nothing_sent() -> Iterator[None]:
+    """A store failure before the insert was sent: nothing of the batch reached the server."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        raise _NothingSent(str(exc)) from exc.__cause__
+
+
 class SchemaNotMigrated(StoreError):
     """The database lacks migrations this code needs; run ``python app.py migrate``."""
 
@@ -428,10 +437,8 @@ class MongoEventStore:
         try:
             for index, record in enumerate(records):
                 needed = chain.predecessor(record)
-                try:
+                with _nothing_sent():
                     hashes = {needed: await self._stream_hash(needed)} if needed else None
-                except StoreUnavailable as exc:
-                    raise _NothingSent(str(exc)) from exc.__cause__
                 linked, body = chain.link(record, hashes)
                 document = _to_stored_document(record.record_id, body)
                 try:
@@ -446,11 +453,8 @@ class MongoEventStore:
             if not documents:
                 return outcomes
 
-            try:
-                with translated():
-                    first = await self._reserve_positions(len(documents))
-            except StoreUnavailable as exc:  # at most a block of positions is lost: a gap
-                raise _NothingSent(str(exc)) from exc.__cause__
+            with _nothing_sent(), translated():  # at most a block of positions is lost: a gap
+                first = await self._reserve_positions(len(documents))
             with translated():
                 for n, document in enumerate(documents):
                     document["position"] = first + n

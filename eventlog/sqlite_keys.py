@@ -13,10 +13,11 @@ when all of them are.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from eventlog.key_port import KEY_BYTES, DataKey, new_keys, now_iso
@@ -113,17 +114,22 @@ class SqliteKeyStore:
     def add(self, keys: Sequence[DataKey]) -> None:
         if not keys:
             return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO data_keys (key_id, subject, material, created_at) VALUES (?, ?, ?, ?)",
-                    [(k.key_id, k.subject, k.material, k.created_at) for k in keys],
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO data_keys (key_id, subject, material, created_at) VALUES (?, ?, ?, ?)",
+                [(k.key_id, k.subject, k.material, k.created_at) for k in keys],
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, its lock taken at once; rolled back on any error (under ``_lock``)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _create_batch(self, subject: str, count: int) -> list[DataKey]:
         batch_id, created_at = secrets.token_urlsafe(12), now_iso()
@@ -173,8 +179,7 @@ class SqliteKeyStore:
 
     def _delete(self, where: str, args: tuple[str, ...], *, batches: bool = True) -> list[str]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 ids = [row[0] for row in self._db.execute(f"SELECT key_id FROM data_keys WHERE {where}", args)]
                 self._db.execute(f"DELETE FROM data_keys WHERE {where}", args)
                 if batches:  # (``where`` names only the columns both tables have)
@@ -183,10 +188,6 @@ class SqliteKeyStore:
                     ).fetchall():
                         ids += _held_ids(batch_id, material)
                     self._db.execute(f"DELETE FROM key_batches WHERE {where}", args)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
             if ids:  # leave the destroyed keys' bytes in no WAL frame
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return ids
@@ -202,8 +203,7 @@ class SqliteKeyStore:
             return False
         start = int(place) * KEY_BYTES
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 row = self._db.execute("SELECT material FROM key_batches WHERE batch_id = ?", (batch_id,)).fetchone()
                 material = bytes(row[0]) if row is not None else b""
                 destroyed = start + KEY_BYTES <= len(material) and material[start : start + KEY_BYTES] != _DESTROYED
@@ -213,10 +213,6 @@ class SqliteKeyStore:
                         self._db.execute("UPDATE key_batches SET material = ? WHERE batch_id = ?", (rest, batch_id))
                     else:
                         self._db.execute("DELETE FROM key_batches WHERE batch_id = ?", (batch_id,))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
             if destroyed:  # leave the destroyed key's bytes in no WAL frame
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return destroyed

@@ -208,11 +208,7 @@ class SessionFolder:
             try:
                 first = await asyncio.wait_for(self._queue.get(), self._flush_seconds)
             except TimeoutError:
-                try:
-                    await self._flush_activity()
-                    self._written()
-                except Exception:
-                    self._failed()
+                await self._write([None])  # nothing queued for a while: the activity flushed
                 continue
             # what queued meanwhile goes with it: a storm's connects and joins are saved a batch at a time
             batch = [first]
@@ -248,15 +244,18 @@ class SessionFolder:
             else:
                 self._written()
                 return
-        unwritten = records if len(records) == 1 else []
-        for record in records if len(records) > 1 else ():
-            try:
-                await self._fold_batch([record])
-            except Exception:
-                self._failed()
-                unwritten.append(record)
-            else:
-                self._written()
+        if len(records) == 1:
+            unwritten = records
+        else:  # the batch failed whole: one record at a time, so that one bad record costs only itself
+            unwritten = []
+            for record in records:
+                try:
+                    await self._fold_batch([record])
+                except Exception:
+                    self._failed()
+                    unwritten.append(record)
+                else:
+                    self._written()
         if unwritten:
             self.lost += len(unwritten)
             log.error(

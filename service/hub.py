@@ -435,9 +435,13 @@ class Hub:
             return True
         if not 0 < self._summary_from <= members:
             return False
-        self._summaries[trip_id] = PresenceChanges()
-        asyncio.get_running_loop().call_later(self._summary_seconds, self._send_summary, trip_id)
+        self._gather(trip_id, PresenceChanges())
         return True
+
+    def _gather(self, trip_id: str, changes: PresenceChanges) -> None:
+        """The room's changes from now, told in one summary an interval later."""
+        self._summaries[trip_id] = changes
+        asyncio.get_running_loop().call_later(self._summary_seconds, self._send_summary, trip_id)
 
     def _send_summary(self, trip_id: str) -> None:
         changes = self._summaries.pop(trip_id, None)
@@ -446,8 +450,7 @@ class Hub:
             return
         data, rest = changes.summary(trip_id, self._summary_listed)
         if rest is not None:  # what the lists leave out starts the next summary: every change is sent
-            self._summaries[trip_id] = rest
-            asyncio.get_running_loop().call_later(self._summary_seconds, self._send_summary, trip_id)
+            self._gather(trip_id, rest)
         payload = encode("presence_summary", data)
         connections = self._connections
         for session_id in list(members):
