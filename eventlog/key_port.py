@@ -63,8 +63,10 @@ def new_keys(subject: str, count: int, created_at: str) -> list[DataKey]:
 
 class KeyStore(Protocol):
     def key_for(self, subject: str) -> DataKey:
-        """The subject's newest key, made (durably) if it has none."""
-        ...
+        """The subject's newest key, made (durably) if it has none (the adapters subclass
+        this port for this one shared body)."""
+        found = self.newest(subject)
+        return found if found is not None else self.create(subject, 1)[0]
 
     def newest(self, subject: str) -> DataKey | None:
         """The subject's newest key, None when it has none (nothing is made)."""

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from eventlog.key_port import DataKey, new_keys, now_iso
+from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 
 
-class MemoryKeyStore:
+class MemoryKeyStore(KeyStore):
     def __init__(self) -> None:
         self._keys: dict[str, DataKey] = {}
-
-    def key_for(self, subject: str) -> DataKey:
-        found = self.newest(subject)
-        return found if found is not None else self.create(subject, 1)[0]
 
     def newest(self, subject: str) -> DataKey | None:
         held = [k for k in self._keys.values() if k.subject == subject]

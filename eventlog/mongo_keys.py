@@ -17,7 +17,7 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from eventlog.key_port import DataKey, new_keys, now_iso
+from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
 from eventlog.mongo_store import DEFAULT_DATABASE, url_sets
 from eventlog.ports import StoreUnavailable
 
@@ -86,7 +86,7 @@ def _key(document: Document) -> DataKey:
     return DataKey(document["_id"], document["subject"], bytes(document["material"]), document["createdAt"])
 
 
-class MongoKeyStore:
+class MongoKeyStore(KeyStore):
     def __init__(
         self,
         url: str,
@@ -140,10 +140,6 @@ class MongoKeyStore:
             self._keys.create_index([("subject", ASCENDING), ("createdAt", ASCENDING)])
             self._indexed = True
         return self._keys
-
-    def key_for(self, subject: str) -> DataKey:
-        found = self.newest(subject)
-        return found if found is not None else self.create(subject, 1)[0]
 
     def newest(self, subject: str) -> DataKey | None:
         with self._answering(writes=False):

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
-from eventlog.key_port import KEY_BYTES, DataKey, new_keys, now_iso
+from eventlog.key_port import KEY_BYTES, DataKey, KeyStore, new_keys, now_iso
 from eventlog.sqlite_wal import into_wal
 
 _SCHEMA = """
@@ -75,7 +75,7 @@ def keys_path(log_path: str) -> str:
     return str(path.with_name(path.stem + ".keys.db"))
 
 
-class SqliteKeyStore:
+class SqliteKeyStore(KeyStore):
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         self._lock = threading.Lock()
         if read_only:  # the analyst commands: ``mode=ro``, the file neither created nor switched nor written
@@ -90,10 +90,6 @@ class SqliteKeyStore:
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
-
-    def key_for(self, subject: str) -> DataKey:
-        found = self.newest(subject)
-        return found if found is not None else self.create(subject, 1)[0]
 
     def newest(self, subject: str) -> DataKey | None:
         with self._lock:

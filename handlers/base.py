@@ -213,20 +213,21 @@ class ApiHandler(BoundedRequestHandler):
         try:
             return await work()
         except CommandRefused as refusal:
-            if refusal.code == ErrorCode.UNAUTHORIZED:  # a security event, for queries too
-                await self._record_security_event(command or "rest_unauthorized", refusal)
-            elif command is not None:
-                await self.edge.pipeline.refuse(self._request(command), refusal)
-            self.send_refusal(refusal)
-        except StoreUnavailable:
-            unavailable = CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable, retry")
-            if command is not None:  # recorded if the log takes it (and so tries it: service/breaker.py)
-                await self.edge.pipeline.refuse(self._request(command), unavailable)
-            self.send_refusal(unavailable)
+            await self._refused(refusal, command)
+        except StoreUnavailable:  # recorded if the log takes it (and so tries it: service/breaker.py)
+            await self._refused(CommandRefused(ErrorCode.UNAVAILABLE, "the event log is unavailable, retry"), command)
         except StoreError:
             log.exception("store error on %s %s", self.request.method, self.request.path)
             self.send_refusal(CommandRefused(ErrorCode.INTERNAL, "internal error"))
         return None
+
+    async def _refused(self, refusal: CommandRefused, command: str | None) -> None:
+        """Record the refusal (a command's, or any unauthorized request's) and answer it."""
+        if refusal.code == ErrorCode.UNAUTHORIZED:  # a security event, for queries too
+            await self._record_security_event(command or "rest_unauthorized", refusal)
+        elif command is not None:
+            await self.edge.pipeline.refuse(self._request(command), refusal)
+        self.send_refusal(refusal)
 
     def _request(self, command: str) -> Request:
         """The command as the log keeps it; the trip it names is the route's first id."""

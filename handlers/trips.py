@@ -122,13 +122,17 @@ class TripEventsHandler(TripApiHandler):
         await self.answer(read)
 
 
-class TripInvitesHandler(ApiHandler):
-    """``POST /api/trips/{tripId}/invites``: an invite link to the trip; ``DELETE``: every
-    invite link made so far revoked (``service.invites``)."""
+class _InvitesHandler(ApiHandler):
+    """What both invite routes are given."""
 
     def initialize(self, edge: RestEdge, invites: TripInvites) -> None:
         self.edge = edge
         self.invites = invites
+
+
+class TripInvitesHandler(_InvitesHandler):
+    """``POST /api/trips/{tripId}/invites``: an invite link to the trip; ``DELETE``: every
+    invite link made so far revoked (``service.invites``)."""
 
     async def post(self, trip_id: str) -> None:
         async def create() -> None:
@@ -147,12 +151,8 @@ class TripInvitesHandler(ApiHandler):
         await self.answer(revoke, command="revoke_invites")
 
 
-class InviteAcceptHandler(ApiHandler):
+class InviteAcceptHandler(_InvitesHandler):
     """``POST /api/invites/accept`` ``{invite}``: the caller joins the invite's trip as a collaborator."""
-
-    def initialize(self, edge: RestEdge, invites: TripInvites) -> None:
-        self.edge = edge
-        self.invites = invites
 
     async def post(self) -> None:
         async def accept() -> None:
