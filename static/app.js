@@ -49,6 +49,7 @@ import {
   canRebase,
   findActivity,
   sortDays,
+  leftUsers,
 } from './js/state.js';
 import { Outbox, ReconnectingSocket } from './js/socket.js';
 import { mustJoin, remember, resumeQuery } from './js/resume.js';
@@ -518,8 +519,7 @@ function onFrame(frame, connId) {
     case ServerEvent.PRESENCE_SUMMARY:
     case ServerEvent.PRESENCE_UPDATED: {
       reduce(frame);
-      const gone = event === ServerEvent.USER_LEFT ? [data] : event === ServerEvent.PRESENCE_SUMMARY ? data.left || [] : [];
-      const seen = gone.map((entry) => entry?.userId).filter((userId) => userId && S.viewing[userId]);
+      const seen = leftUsers(frame).filter((userId) => S.viewing[userId]);
       if (seen.length) {
         for (const userId of seen) S.viewing = without(S.viewing, userId);
         renderBoard();

@@ -474,6 +474,13 @@ export function reduceRoom(room, frame, ctx = {}) {
 }
 
 /** Ids of users typing right now (server clears after 5 s; we also expire). */
+/** The users a presence frame says have left the room: user_left's one, a summary's `left` list. */
+export function leftUsers({ event, data }) {
+  if (event === 'user_left') return data?.userId ? [data.userId] : [];
+  if (event !== 'presence_summary' || !Array.isArray(data?.left)) return [];
+  return data.left.map((entry) => entry?.userId).filter(Boolean);
+}
+
 export function typingUsers(room, now, selfId = null) {
   return Object.entries(room?.typing || {})
     .filter(([userId, at]) => userId !== selfId && now - at < TYPING_TTL_MS)

@@ -17,6 +17,7 @@ import {
   sortDays,
   sortActivities,
   findActivity,
+  leftUsers,
 } from './state.js';
 import { decodeJwt, describeToken, backoffDelay, newRef, newObjectId, parseConstraintValue, findBadKey, initials, colorFor } from './util.js';
 import { UPDATE_TYPES, SERVER_UPDATE_TYPES } from './protocol.js';
@@ -471,4 +472,15 @@ test("a server's refusal reads in plain words", async () => {
   assert.equal(plainText('activity.endTime: must be after startTime (09:00)'), 'end time: must be after start time (09:00)');
   assert.equal(plainText('two days may not share the date 2026-05-01. Pick another.'), 'two days may not share the date 2026-05-01. Pick another.');
   assert.equal(detailsWords({ 'changes.endTime': ['must be after startTime (09:00)'], title: 'too long' }), 'end time: must be after start time (09:00); title: too long');
+});
+
+test('leftUsers names who a presence frame says has left: one for user_left, the left list of a summary, nobody otherwise', () => {
+  assert.deepEqual(leftUsers({ event: 'user_left', data: { userId: 'u1' } }), ['u1']);
+  assert.deepEqual(leftUsers({ event: 'user_left', data: {} }), []);
+  assert.deepEqual(
+    leftUsers({ event: 'presence_summary', data: { left: [{ userId: 'u2' }, null, { userId: 'u3' }], joined: [{ userId: 'u4' }] } }),
+    ['u2', 'u3'],
+  );
+  assert.deepEqual(leftUsers({ event: 'presence_summary', data: { joined: [{ userId: 'u4' }] } }), []);
+  assert.deepEqual(leftUsers({ event: 'user_joined', data: { userId: 'u5' } }), []);
 });
