@@ -17,55 +17,65 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+_PREFIX = "_frozen_"  # the generated functions' own names: no field may start with it
+
+
 def _fields(cls: type[Any]) -> tuple[dataclasses.Field[Any], ...]:
-    return dataclasses.fields(cls)
+    fields = dataclasses.fields(cls)
+    if any(field.name.startswith(_PREFIX) for field in fields):
+        raise TypeError(f"{cls.__name__} has a field named {_PREFIX}...: the fast copies cannot be made")
+    return fields
 
 
-def _names(cls: type[Any]) -> tuple[str, ...]:
-    return tuple(field.name for field in _fields(cls))
+def _refuse_unknown(cls: type[Any], unknown: dict[str, Any]) -> None:
+    raise TypeError(f"{cls.__name__} has no field {sorted(unknown)[0]!r}")
 
 
-def _slots(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
-    return tuple((name, getattr(cls, name).__get__, getattr(cls, name).__set__) for name in _names(cls))
-
-
-def _refuse_unknown(cls: type[Any], names: Any, known: frozenset[str]) -> None:
-    if not names <= known:
-        raise TypeError(f"{cls.__name__} has no field {sorted(names - known)[0]!r}")
+def _made(name: str, params: list[str], body: list[str], namespace: dict[str, Any]) -> Callable[..., Any]:
+    """A function made from its source, as ``dataclasses`` makes ``__init__``: the arguments are
+    matched to the fields by Python itself (a missing one raises ``TypeError``, an unknown one
+    is refused by name), and each slot is set by one call, with no loop and no lookup."""
+    p = _PREFIX
+    namespace[f"{p}refuse"] = _refuse_unknown
+    body = [f"if {p}unknown:", f"    {p}refuse({p}cls, {p}unknown)", *body]
+    params = [*params, f"**{p}unknown"]
+    source = f"def {name}({', '.join(params)}):\n" + "\n".join(f"    {line}" for line in body) + "\n"
+    exec(source, namespace)  # the source is made here, of the class's field names only
+    made: Callable[..., Any] = namespace[name]
+    return made
 
 
 def replacer(cls: type[T]) -> Callable[..., T]:
     """``dataclasses.replace`` for ``cls``: ``replace(obj, **changes)``."""
-    slots, known, new = _slots(cls), frozenset(_names(cls)), object.__new__
-
-    def replace(obj: T, /, **changes: Any) -> T:
-        _refuse_unknown(cls, changes.keys(), known)
-        copy: T = new(cls)
-        for name, get, set_ in slots:
-            set_(copy, changes[name] if name in changes else get(obj))
-        return copy
-
-    return replace
+    p = _PREFIX
+    namespace: dict[str, Any] = {f"{p}new": object.__new__, f"{p}cls": cls, f"{p}same": object()}
+    params, body = [f"{p}obj", "/", "*"], [f"{p}copy = {p}new({p}cls)"]
+    for i, field in enumerate(_fields(cls)):
+        slot, name = getattr(cls, field.name), field.name
+        namespace[f"{p}get{i}"], namespace[f"{p}set{i}"] = slot.__get__, slot.__set__
+        params.append(f"{name}={p}same")
+        body.append(f"{p}set{i}({p}copy, {p}get{i}({p}obj) if {name} is {p}same else {name})")
+    body.append(f"return {p}copy")
+    return _made("replace", params, body, namespace)
 
 
 def builder(cls: type[T]) -> Callable[..., T]:
     """``cls(**values)`` by keyword, defaults and default factories included."""
-    missing = dataclasses.MISSING
-    fields = [(f.name, getattr(cls, f.name).__set__, f.default, f.default_factory) for f in _fields(cls)]
-    known, new = frozenset(_names(cls)), object.__new__
-
-    def build(**values: Any) -> T:
-        _refuse_unknown(cls, values.keys(), known)
-        obj: T = new(cls)
-        for name, set_, default, factory in fields:
-            if name in values:
-                set_(obj, values[name])
-            elif factory is not missing:
-                set_(obj, factory())
-            elif default is not missing:
-                set_(obj, default)
-            else:
-                raise TypeError(f"{cls.__name__} needs {name!r}")
-        return obj
-
-    return build
+    p, missing = _PREFIX, dataclasses.MISSING
+    namespace: dict[str, Any] = {f"{p}new": object.__new__, f"{p}cls": cls, f"{p}missing": missing}
+    params, body = ["*"], [f"{p}obj = {p}new({p}cls)"]
+    for i, field in enumerate(_fields(cls)):
+        name, value = field.name, field.name
+        namespace[f"{p}set{i}"] = getattr(cls, name).__set__
+        if field.default_factory is not missing:
+            namespace[f"{p}factory{i}"] = field.default_factory
+            params.append(f"{name}={p}missing")
+            value = f"{p}factory{i}() if {name} is {p}missing else {name}"
+        elif field.default is not missing:
+            namespace[f"{p}default{i}"] = field.default
+            params.append(f"{name}={p}default{i}")
+        else:
+            params.append(name)
+        body.append(f"{p}set{i}({p}obj, {value})")
+    body.append(f"return {p}obj")
+    return _made("build", params, body, namespace)

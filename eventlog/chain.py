@@ -146,6 +146,14 @@ class ChainBatch:
 
         ``found`` holds the hashes ``predecessor`` asked for (None: no such record).
         """
+        extra, document = self.links(record, found)
+        return record.but(extra=extra, stored_events=None), document
+
+    def links(
+        self, record: LogRecord, found: Mapping[StreamKey, str | None] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What ``link`` gives without copying the record: the linked record's ``extra``, and its
+        document.  A store that makes the stored record anyway (with its position) copies it once."""
         links: dict[str, Any]
         if record.stream is not None and record.version is not None:
             previous: str | None = None
@@ -162,7 +170,7 @@ class ChainBatch:
             document.pop(name, None)
         document.update(links)
         links["hash"] = document["hash"] = digest(document)
-        return record.but(extra={**kept, **links}, stored_events=None), document
+        return {**kept, **links}, document
 
     def advance(self, linked: LogRecord) -> None:
         hash_ = linked.extra["hash"]

@@ -55,9 +55,7 @@ def _record(doc: Document) -> SessionRecord:
 def _upsert(s: SessionRecord) -> tuple[Document, Document]:
     """The filter and update that keep ``s`` unless a later record is stored (``position``)."""
     fields = {
-        "userId": s.user_id,
         "node": s.node,
-        "connectionTime": s.connection_time,
         "lastActivity": s.last_activity,
         "rooms": list(s.rooms),
         "status": s.status,
@@ -67,7 +65,16 @@ def _upsert(s: SessionRecord) -> tuple[Document, Document]:
     }
     return (
         {"_id": s.session_id, "position": {"$lt": s.position}},
-        {"$set": fields, "$setOnInsert": {"ip": s.ip, "userAgent": s.user_agent, "blanked": False}},
+        {
+            "$set": fields,
+            "$setOnInsert": {
+                "userId": s.user_id,
+                "connectionTime": s.connection_time,
+                "ip": s.ip,
+                "userAgent": s.user_agent,
+                "blanked": False,
+            },
+        },
     )
 
 

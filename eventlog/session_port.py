@@ -63,7 +63,9 @@ class SessionRecords(Protocol):
     async def save(self, session: SessionRecord) -> None:
         """Keep ``session`` unless the stored one has folded a later record (``position``).
         ``ip`` and ``user_agent`` are written only when the session is new: a blanked
-        record stays blank."""
+        record stays blank.  So are ``user_id`` and ``connection_time``: its ``connect``
+        gave them, and no later record changes them (``fold_session``); written again,
+        they would cost the store their indexes' entries on every save."""
         ...
 
     async def save_many(self, sessions: Sequence[SessionRecord]) -> None:

@@ -523,6 +523,7 @@ class SqliteEventStore:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         chain = self._chains.batch()
+        cursor = conn.cursor()  # one for the batch's statements, not one per statement
         outcomes: list[LogRecord | Exception] = []
         broken: set[str] = set()  # streams with a failed record earlier in this batch
         try:
@@ -530,7 +531,7 @@ class SqliteEventStore:
                 if record.stream in broken and in_stream(record):
                     outcomes.append(VersionConflict(record.stream or "", record.version or 0))
                     continue
-                outcome = self._insert_one(conn, chain, record)
+                outcome = self._insert_one(cursor, chain, record)
                 if isinstance(outcome, Exception) and in_stream(record):
                     broken.add(record.stream or "")
                 outcomes.append(outcome)
@@ -542,15 +543,16 @@ class SqliteEventStore:
         return outcomes
 
     @staticmethod
-    def _stream_hash(conn: sqlite3.Connection, key: StreamKey) -> str | None:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM log WHERE stream = ? AND version = ?", key).fetchone()
+    def _stream_hash(cursor: sqlite3.Cursor, key: StreamKey) -> str | None:
+        row = cursor.execute(f"SELECT {_COLUMNS} FROM log WHERE stream = ? AND version = ?", key).fetchone()
         return link_hash(_record(*row)) if row else None
 
-    def _insert_one(self, conn: sqlite3.Connection, chain: ChainBatch, record: LogRecord) -> LogRecord | Exception:
+    def _insert_one(self, cursor: sqlite3.Cursor, chain: ChainBatch, record: LogRecord) -> LogRecord | Exception:
         needed = chain.predecessor(record)
-        record, body = chain.link(record, {needed: self._stream_hash(conn, needed)} if needed else None)
+        extra, body = chain.links(record, {needed: self._stream_hash(cursor, needed)} if needed else None)
         try:
-            cursor = conn.execute(INSERT_ROW, log_row(record, body))
+            # the row's columns are the record's as queued (its links are in ``body``)
+            cursor.execute(INSERT_ROW, log_row(record, body))
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if "log.stream" in text or "log.version" in text:
@@ -561,9 +563,10 @@ class SqliteEventStore:
         position = cursor.lastrowid
         assert position is not None
         for user in recipients(record.events):
-            conn.execute("INSERT INTO notices (user_id, position) VALUES (?, ?)", (user, position))
-        chain.advance(record)
-        return record.stored_at(position)
+            cursor.execute("INSERT INTO notices (user_id, position) VALUES (?, ?)", (user, position))
+        stored = record.but(extra=extra, stored_events=None, position=position)  # one copy per append
+        chain.advance(stored)
+        return stored
 
     # reads -----------------------------------------------------------------
 

@@ -319,7 +319,8 @@ class Pipeline:
             meta = {"role": request.origin.role, **(meta or {})}
         return {
             "record_id": self._new_id(),
-            "at": self.now(),
+            # the callers give the time the record's keys were made ready at: the clock is read once
+            "at": fields["at"] if "at" in fields else self.now(),
             "source": request.origin.source,
             "command": request.command,
             "outcome": outcome,

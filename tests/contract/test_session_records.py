@@ -107,6 +107,21 @@ async def test_a_batch_saves_each_session_as_save_would_and_moves_none_back(sess
     await sessions.save_many([])
 
 
+async def test_a_known_session_keeps_the_user_and_connection_time_of_its_first_save(
+    sessions: SessionRecords,
+) -> None:
+    await sessions.save(session(1, position=2))
+    later = session(1, user="u2", connection_time="2026-01-01T11:00:00.000Z", rooms=("t1",), position=4)
+    await sessions.save(later)
+    await sessions.save_many([replace(later, position=6, status=DISCONNECTED)])
+    found = await sessions.get("s01")
+    first = session(1)
+    assert found == replace(
+        later, user_id=first.user_id, connection_time=first.connection_time, position=6, status=DISCONNECTED
+    )
+    assert [s.session_id for s in await sessions.find(SessionQuery(user_id="u1"))] == ["s01"]
+
+
 async def test_activity_only_moves_forward(sessions: SessionRecords) -> None:
     await sessions.save(session(1))
     await sessions.touch("s01", "2026-01-01T11:00:00.000Z")

@@ -21,6 +21,18 @@ def test_iso_matches_plain_formatting_across_second_boundaries_and_zones() -> No
         assert iso(moment.astimezone(paris)) == plain(moment)  # the cache holds UTC seconds only
 
 
+def test_iso_is_right_for_a_moment_before_the_cached_second_and_far_from_it() -> None:
+    late = dt.datetime(2026, 12, 7, 10, 0, 5, 500_000, tzinfo=dt.UTC)
+    for moment in (
+        late,
+        late - dt.timedelta(microseconds=600_000),  # the second before: behind the cached one
+        late,
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 7, 10, 0, 5, tzinfo=dt.UTC),
+    ):
+        assert iso(moment) == plain(moment)
+
+
 def test_iso_round_trips_through_parse_iso_to_the_millisecond() -> None:
     moment = dt.datetime(2026, 11, 25, 21, 5, 7, 123_456, tzinfo=dt.UTC)
     assert parse_iso(iso(moment)) == moment.replace(microsecond=123_000)

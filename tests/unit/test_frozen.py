@@ -37,7 +37,15 @@ def test_builder_equals_the_constructor_with_defaults_and_factories() -> None:
     assert built.stored_events is None and built.schema_version == constructed.schema_version
 
 
-@pytest.mark.parametrize("make", [lambda: replacer(Trip)(TRIP, versoin=1), lambda: builder(Trip)(trip_id="t")])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: replacer(Trip)(TRIP, versoin=1),
+        lambda: builder(Trip)(trip_id="t"),
+        lambda: builder(LogRecord)(record_id="r", at="a", source="ws", command="c", outcome="o", versoin=1),
+        lambda: replacer(Trip)(TRIP, TRIP),
+    ],
+)
 def test_unknown_or_missing_fields_are_refused(make: object) -> None:
     with pytest.raises(TypeError):
         make()  # type: ignore[operator]

@@ -46,6 +46,13 @@ def test_plaintext_from_older_logs_passes_unchanged() -> None:
     assert Opener(Closed()).dumps(value) == b'{"title":"Lisbon","days":[{"title":"Day 1"}]}'
 
 
+def test_dumps_opens_a_sealed_value_behind_other_escapes_and_leaves_escapes_alone() -> None:
+    ada = new_key("user:ada", "x")
+    opener = Opener(Keys(ada))
+    assert opener.dumps({"a": 'say "hi"\n', "m": seal("x", [ada])}) == b'{"a":"say \\"hi\\"\\n","m":"x"}'
+    assert opener.dumps({"a": "back\\slash", "b": "caf\u00e9"}) == '{"a":"back\\\\slash","b":"caf\u00e9"}'.encode()
+
+
 def test_a_tampered_value_is_masked_not_shown() -> None:
     ada = new_key("user:ada", "x")
     sealed = seal("secret", [ada])
