@@ -442,11 +442,10 @@ class SocketOutbox:
         queue = self._queue
         if not queue or self._inflight_frames:
             return  # nothing to do, or the write in flight flushes again when done
-        conn = self._handler.ws_connection
         self._queue = []
-        frames, size = len(queue), self._queued_bytes
-        self._queued_bytes = 0
-        if conn is None or conn.is_closing():
+        size, self._queued_bytes = self._queued_bytes, 0
+        conn = self._handler.ws_connection
+        if conn is None or conn.is_closing():  # a closing connection's stream is still there
             return
         lane = self._lane
         if lane is None:
@@ -459,14 +458,12 @@ class SocketOutbox:
         if not stream.writing():
             try:
                 sent = stream.socket.send(data)
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # would block, interrupted, or broken: Tornado's write below copes
                 sent = 0
-            except OSError:
-                sent = 0  # Tornado's write below meets the same error and closes the stream
             if sent == len(data):
                 return
             data = memoryview(data)[sent:]
-        self._inflight_frames, self._inflight_bytes = frames, size
+        self._inflight_frames, self._inflight_bytes = len(queue), size
         try:
             written = stream.write(data)
         except tornado.iostream.StreamClosedError:
