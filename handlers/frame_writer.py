@@ -373,7 +373,9 @@ class SocketOutbox:
 
     ``send`` queues; the writer flushes at the end of the loop iteration.  Frames in
     the queue plus those handed to Tornado and not yet written count against
-    ``max_frames`` / ``max_bytes``; going over calls ``too_slow()``.
+    ``max_frames`` / ``max_bytes``; going over calls ``too_slow()``.  What is left of
+    each bound is kept (``_room_frames``, ``_room_bytes``), so that ``send``, once per
+    member of every broadcast, checks both with one subtraction and one comparison.
     """
 
     __slots__ = (
@@ -385,7 +387,8 @@ class SocketOutbox:
         "_max_frames",
         "_queue",
         "_queued",
-        "_queued_bytes",
+        "_room_bytes",
+        "_room_frames",
         "_writer",
     )
 
@@ -398,9 +401,10 @@ class SocketOutbox:
         self._max_bytes = max_bytes
         self._queue: list[bytes] = []
         self._queued = False
-        self._queued_bytes = 0
-        self._inflight_frames = 0
+        self._inflight_frames = 0  # handed to Tornado, not written yet
         self._inflight_bytes = 0
+        self._room_frames = max_frames  # max_frames - in flight: what the queue may hold
+        self._room_bytes = max_bytes  # max_bytes - queued - in flight
         self._lane = writer.lane_for(handler)  # once open, what was negotiated stays
 
     # owner's hooks -----------------------------------------------------------------
@@ -416,21 +420,18 @@ class SocketOutbox:
 
     @property
     def pending_bytes(self) -> int:
-        return self._queued_bytes + self._inflight_bytes
+        return self._max_bytes - self._room_bytes
 
     def send(self, payload: bytes) -> None:
         # The hot path of every broadcast: a closing socket is not checked here but
         # at the flush, which drops what was queued for it.
         queue = self._queue
-        size = len(payload)
-        if (
-            len(queue) + self._inflight_frames >= self._max_frames
-            or self._queued_bytes + self._inflight_bytes + size > self._max_bytes
-        ):
+        room = self._room_bytes - len(payload)
+        if room < 0 or len(queue) >= self._room_frames:
             self.too_slow()
             return
+        self._room_bytes = room
         queue.append(payload)
-        self._queued_bytes += size
         if not self._queued:
             self._queued = True
             self._writer.schedule(self)
@@ -443,9 +444,9 @@ class SocketOutbox:
         if not queue or self._inflight_frames:
             return  # nothing to do, or the write in flight flushes again when done
         self._queue = []
-        size, self._queued_bytes = self._queued_bytes, 0
         conn = self._handler.ws_connection
-        if conn is None or conn.is_closing():  # a closing connection's stream is still there
+        if conn is None or conn.is_closing():  # what was queued is dropped
+            self._room_bytes = self._max_bytes
             return
         lane = self._lane
         if lane is None:
@@ -454,6 +455,7 @@ class SocketOutbox:
         data: bytes | memoryview = lane.frames(queue)
         stream = conn.stream
         if stream is None:
+            self._room_bytes = self._max_bytes
             return
         if not stream.writing():
             try:
@@ -461,18 +463,27 @@ class SocketOutbox:
             except OSError:  # would block, interrupted, or broken: Tornado's write below copes
                 sent = 0
             if sent == len(data):
+                self._room_bytes = self._max_bytes
                 return
             data = memoryview(data)[sent:]
-        self._inflight_frames, self._inflight_bytes = len(queue), size
+        self._inflight_frames, self._inflight_bytes = len(queue), self._max_bytes - self._room_bytes
+        self._room_frames = self._max_frames - len(queue)
         try:
             written = stream.write(data)
         except tornado.iostream.StreamClosedError:
-            self._inflight_frames = self._inflight_bytes = 0
+            self._written_all()
             return
         written.add_done_callback(self._written)
 
-    def _written(self, future: asyncio.Future[None]) -> None:
+    def _written_all(self) -> None:
         self._inflight_frames = self._inflight_bytes = 0
+        self._room_frames, self._room_bytes = self._max_frames, self._max_bytes - self._queued_bytes()
+
+    def _queued_bytes(self) -> int:
+        return sum(map(len, self._queue))
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        self._written_all()
         if not future.cancelled():
             future.exception()  # a socket that closed meanwhile: nothing to do
         if self._queue and not self._queued:
@@ -480,20 +491,24 @@ class SocketOutbox:
             self._writer.schedule(self)
 
     def _write_compressed(self, conn: Any, queue: list[bytes]) -> None:
-        for payload in queue:
+        for i, payload in enumerate(queue):
             size = len(payload)
             try:
                 written = conn.write_message(payload)
             except tornado.websocket.WebSocketClosedError:
+                self._room_bytes += sum(map(len, queue[i:]))  # dropped
                 return
             self._writer.count(payload)
             self._inflight_frames += 1
             self._inflight_bytes += size
+            self._room_frames -= 1
             written.add_done_callback(lambda f, size=size: self._compressed_written(f, size))
 
     def _compressed_written(self, future: asyncio.Future[None], size: int) -> None:
         self._inflight_frames -= 1
         self._inflight_bytes -= size
+        self._room_frames += 1
+        self._room_bytes += size
         if not future.cancelled():
             future.exception()
         if not self._inflight_frames and self._queue and not self._queued:
