@@ -216,16 +216,16 @@ class Lane:
     """Sockets that take the very same bytes for a payload: plain frames, or frames
     deflated once for every no-context-takeover socket.  Within one flush each
     payload is framed once, and a socket with the same queue as the previous one
-    reuses its bytes."""
+    reuses its bytes (``last_*``: read by ``SocketOutbox.flush`` too, once per socket)."""
 
-    __slots__ = ("_encode", "_framed", "_last_data", "_last_queue", "_last_sockets")
+    __slots__ = ("_encode", "_framed", "last_data", "last_queue", "last_sockets")
 
     def __init__(self, encode: Callable[[bytes], bytes]) -> None:
         self._encode = encode
         self._framed: dict[int, list[Any]] = {}  # id(payload) -> [payload, framed, sockets]
-        self._last_queue: list[bytes] = []  # the previous socket's queue and its bytes
-        self._last_data = b""
-        self._last_sockets = 0  # how many more sockets took them since
+        self.last_queue: list[bytes] = []  # the previous socket's queue and its bytes
+        self.last_data = b""
+        self.last_sockets = 0  # how many more sockets took them since
 
     def frame(self, payload: bytes) -> bytes:
         """The framed bytes of ``payload``, shared by every socket in this flush
@@ -241,26 +241,26 @@ class Lane:
     def frames(self, queue: list[bytes]) -> bytes:
         """The bytes on the wire for ``queue``: in a room, socket after socket has the
         same payloads queued, so the previous socket's bytes are reused when they are."""
-        if queue == self._last_queue:  # compares identities first: cheap when it holds
-            self._last_sockets += 1
-            return self._last_data
+        if queue == self.last_queue:  # compares identities first: cheap when it holds
+            self.last_sockets += 1
+            return self.last_data
         self._settle_last()
         data = self.frame(queue[0]) if len(queue) == 1 else b"".join([self.frame(p) for p in queue])
-        self._last_queue, self._last_data = queue, data
+        self.last_queue, self.last_data = queue, data
         return data
 
     def _settle_last(self) -> None:
         """Count the sockets that reused the previous queue's bytes."""
-        if self._last_sockets:
+        if self.last_sockets:
             framed = self._framed
-            for payload in self._last_queue:
-                framed[id(payload)][2] += self._last_sockets
-            self._last_sockets = 0
+            for payload in self.last_queue:
+                framed[id(payload)][2] += self.last_sockets
+            self.last_sockets = 0
 
     def take_counts(self) -> list[tuple[bytes, int]]:
         """(payload, sockets) written since the last call; starts afresh."""
         self._settle_last()
-        self._last_queue, self._last_data = [], b""
+        self.last_queue, self.last_data = [], b""
         framed, self._framed = self._framed, {}
         return [(payload, sockets) for payload, _, sockets in framed.values()]
 
@@ -379,6 +379,7 @@ class SocketOutbox:
     """
 
     __slots__ = (
+        "_conn",
         "_handler",
         "_inflight_bytes",
         "_inflight_frames",
@@ -406,6 +407,8 @@ class SocketOutbox:
         self._room_frames = max_frames  # max_frames - in flight: what the queue may hold
         self._room_bytes = max_bytes  # max_bytes - queued - in flight
         self._lane = writer.lane_for(handler)  # once open, what was negotiated stays
+        # the open connection, for good: Tornado forgets it once closed, when it is closing anyway
+        self._conn = handler.ws_connection
 
     # owner's hooks -----------------------------------------------------------------
 
@@ -444,7 +447,7 @@ class SocketOutbox:
         if not queue or self._inflight_frames:
             return  # nothing to do, or the write in flight flushes again when done
         self._queue = []
-        conn = self._handler.ws_connection
+        conn = self._conn
         if conn is None or conn.is_closing():  # what was queued is dropped
             self._room_bytes = self._max_bytes
             return
@@ -452,7 +455,12 @@ class SocketOutbox:
         if lane is None:
             self._write_compressed(conn, queue)
             return
-        data: bytes | memoryview = lane.frames(queue)
+        data: bytes | memoryview
+        if queue == lane.last_queue:  # as the previous socket's (``Lane.frames``), without the call
+            lane.last_sockets += 1
+            data = lane.last_data
+        else:
+            data = lane.frames(queue)
         stream = conn.stream
         if stream is None:
             self._room_bytes = self._max_bytes
