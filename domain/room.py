@@ -88,13 +88,14 @@ def capped(entries: list[dict[str, Any]], limit: int, joiner: str) -> list[dict[
 class RoomRoster:
     """One room's connections (mutable, owned by one ``LocalRosters``)."""
 
-    __slots__ = ("_listed", "_sessions", "_visible")
+    __slots__ = ("_listed", "_sessions", "_users", "_visible")
 
     def __init__(self) -> None:
         self._sessions: dict[str, RoomMember] = {}
         # user -> their visible sessions; in arrival order of the users, which the list keeps
         self._visible: dict[str, dict[str, RoomMember]] = {}
         self._listed: tuple[int, list[dict[str, Any]]] | None = None  # (limit, entries) until a visible change
+        self._users: frozenset[str] | None = None  # every member's user, hidden or not, until one comes or goes
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -106,11 +107,19 @@ class RoomRoster:
     def members(self) -> list[RoomMember]:
         return list(self._sessions.values())
 
+    def users(self) -> frozenset[str]:
+        """The users with a connection here (hidden ones too): asked once per chat message,
+        built once per join or leave, not once per message."""
+        if self._users is None:
+            self._users = frozenset([m.user_id for m in self._sessions.values()])
+        return self._users
+
     def join(self, member: RoomMember) -> bool:
         """Add a connection; True when it makes its user newly visible to others."""
         if member.session_id in self._sessions:
             return False
         self._sessions[member.session_id] = member
+        self._users = None
         if member.hidden:
             return False
         self._listed = None
@@ -124,6 +133,8 @@ class RoomRoster:
     def leave(self, session_id: str) -> tuple[RoomMember | None, bool]:
         """Remove a connection; the flag is True when its user is no longer visible."""
         member = self._sessions.pop(session_id, None)
+        if member is not None:
+            self._users = None
         if member is None or member.hidden:
             return member, False
         self._listed = None

@@ -9,6 +9,7 @@ queue of a connection: a trip at its limits is always joinable.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -63,22 +64,26 @@ def _refuse(field: str, message: str) -> CommandRefused:
     return CommandRefused(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", {field: [message]})
 
 
+@functools.cache
+def _growing() -> tuple[type[Any], type[Any], tuple[type[Any], ...]]:
+    """The commands that grow a trip: creating it, updating it, adding a collaborator.
+    Imported on the first check, not at every one (an import statement costs about a
+    microsecond even when the module is loaded): the decider imports this module."""
+    from domain.trip_decider import AcceptInvite, AddCollaborator, CreateTrip, UpdateTrip
+
+    return CreateTrip, UpdateTrip, (AddCollaborator, AcceptInvite)
+
+
 def check_limits(state: Trip | None, command: TripCommand, limits: TripLimits) -> None:
     """Refuse ``command`` (VALIDATION_ERROR) when the trip it leaves would be over ``limits``."""
-    from domain.trip_decider import (  # here: the decider imports this module
-        AcceptInvite,
-        AddCollaborator,
-        CreateTrip,
-        UpdateTrip,
-    )
-
-    if isinstance(command, CreateTrip):
+    created, updated, joined = _growing()
+    if isinstance(command, created):
         _check_created(command, limits)
     elif state is None:
         return  # the decider says the trip is not found
-    elif isinstance(command, UpdateTrip):
+    elif isinstance(command, updated):
         check_update_limits(state, command.update_type, command.data, limits)
-    elif isinstance(command, AddCollaborator | AcceptInvite):
+    elif isinstance(command, joined):
         _check_bytes(state, COLLABORATOR_BYTES, limits)
 
 

@@ -620,6 +620,9 @@ class RedisRosters:
             self._last_read[trip_id] = members
         return members
 
+    async def users(self, trip_id: str) -> frozenset[str]:
+        return frozenset([m.user_id for m in await self.members(trip_id)])
+
     async def listed(self, trip_id: str, limit: int, joiner: str) -> tuple[list[dict[str, Any]], int]:
         """The member list a joiner is sent (one read of the room: its cost grows with the room)."""
         entries = visible_members(await self.members(trip_id))

@@ -216,16 +216,16 @@ class Lane:
     """Sockets that take the very same bytes for a payload: plain frames, or frames
     deflated once for every no-context-takeover socket.  Within one flush each
     payload is framed once, and a socket with the same queue as the previous one
-    reuses its bytes."""
+    reuses its bytes (``last_*``: read by ``SocketOutbox.flush`` too, once per socket)."""
 
-    __slots__ = ("_encode", "_framed", "_last_data", "_last_queue", "_last_sockets")
+    __slots__ = ("_encode", "_framed", "last_data", "last_queue", "last_sockets")
 
     def __init__(self, encode: Callable[[bytes], bytes]) -> None:
         self._encode = encode
         self._framed: dict[int, list[Any]] = {}  # id(payload) -> [payload, framed, sockets]
-        self._last_queue: list[bytes] = []  # the previous socket's queue and its bytes
-        self._last_data = b""
-        self._last_sockets = 0  # how many more sockets took them since
+        self.last_queue: list[bytes] = []  # the previous socket's queue and its bytes
+        self.last_data = b""
+        self.last_sockets = 0  # how many more sockets took them since
 
     def frame(self, payload: bytes) -> bytes:
         """The framed bytes of ``payload``, shared by every socket in this flush
@@ -241,26 +241,26 @@ class Lane:
     def frames(self, queue: list[bytes]) -> bytes:
         """The bytes on the wire for ``queue``: in a room, socket after socket has the
         same payloads queued, so the previous socket's bytes are reused when they are."""
-        if queue == self._last_queue:  # compares identities first: cheap when it holds
-            self._last_sockets += 1
-            return self._last_data
+        if queue == self.last_queue:  # compares identities first: cheap when it holds
+            self.last_sockets += 1
+            return self.last_data
         self._settle_last()
         data = self.frame(queue[0]) if len(queue) == 1 else b"".join([self.frame(p) for p in queue])
-        self._last_queue, self._last_data = queue, data
+        self.last_queue, self.last_data = queue, data
         return data
 
     def _settle_last(self) -> None:
         """Count the sockets that reused the previous queue's bytes."""
-        if self._last_sockets:
+        if self.last_sockets:
             framed = self._framed
-            for payload in self._last_queue:
-                framed[id(payload)][2] += self._last_sockets
-            self._last_sockets = 0
+            for payload in self.last_queue:
+                framed[id(payload)][2] += self.last_sockets
+            self.last_sockets = 0
 
     def take_counts(self) -> list[tuple[bytes, int]]:
         """(payload, sockets) written since the last call; starts afresh."""
         self._settle_last()
-        self._last_queue, self._last_data = [], b""
+        self.last_queue, self.last_data = [], b""
         framed, self._framed = self._framed, {}
         return [(payload, sockets) for payload, _, sockets in framed.values()]
 
@@ -373,10 +373,13 @@ class SocketOutbox:
 
     ``send`` queues; the writer flushes at the end of the loop iteration.  Frames in
     the queue plus those handed to Tornado and not yet written count against
-    ``max_frames`` / ``max_bytes``; going over calls ``too_slow()``.
+    ``max_frames`` / ``max_bytes``; going over calls ``too_slow()``.  What is left of
+    each bound is kept (``_room_frames``, ``_room_bytes``), so that ``send``, once per
+    member of every broadcast, checks both with one subtraction and one comparison.
     """
 
     __slots__ = (
+        "_conn",
         "_handler",
         "_inflight_bytes",
         "_inflight_frames",
@@ -385,7 +388,8 @@ class SocketOutbox:
         "_max_frames",
         "_queue",
         "_queued",
-        "_queued_bytes",
+        "_room_bytes",
+        "_room_frames",
         "_writer",
     )
 
@@ -398,10 +402,13 @@ class SocketOutbox:
         self._max_bytes = max_bytes
         self._queue: list[bytes] = []
         self._queued = False
-        self._queued_bytes = 0
-        self._inflight_frames = 0
+        self._inflight_frames = 0  # handed to Tornado, not written yet
         self._inflight_bytes = 0
+        self._room_frames = max_frames  # max_frames - in flight: what the queue may hold
+        self._room_bytes = max_bytes  # max_bytes - queued - in flight
         self._lane = writer.lane_for(handler)  # once open, what was negotiated stays
+        # the open connection, for good: Tornado forgets it once closed, when it is closing anyway
+        self._conn = handler.ws_connection
 
     # owner's hooks -----------------------------------------------------------------
 
@@ -416,21 +423,18 @@ class SocketOutbox:
 
     @property
     def pending_bytes(self) -> int:
-        return self._queued_bytes + self._inflight_bytes
+        return self._max_bytes - self._room_bytes
 
     def send(self, payload: bytes) -> None:
         # The hot path of every broadcast: a closing socket is not checked here but
         # at the flush, which drops what was queued for it.
         queue = self._queue
-        size = len(payload)
-        if (
-            len(queue) + self._inflight_frames >= self._max_frames
-            or self._queued_bytes + self._inflight_bytes + size > self._max_bytes
-        ):
+        room = self._room_bytes - len(payload)
+        if room < 0 or len(queue) >= self._room_frames:
             self.too_slow()
             return
+        self._room_bytes = room
         queue.append(payload)
-        self._queued_bytes += size
         if not self._queued:
             self._queued = True
             self._writer.schedule(self)
@@ -442,40 +446,52 @@ class SocketOutbox:
         queue = self._queue
         if not queue or self._inflight_frames:
             return  # nothing to do, or the write in flight flushes again when done
-        conn = self._handler.ws_connection
         self._queue = []
-        frames, size = len(queue), self._queued_bytes
-        self._queued_bytes = 0
-        if conn is None or conn.is_closing():
+        conn = self._conn
+        if conn is None or conn.is_closing():  # what was queued is dropped
+            self._room_bytes = self._max_bytes
             return
         lane = self._lane
         if lane is None:
             self._write_compressed(conn, queue)
             return
-        data: bytes | memoryview = lane.frames(queue)
+        data: bytes | memoryview
+        if queue == lane.last_queue:  # as the previous socket's (``Lane.frames``), without the call
+            lane.last_sockets += 1
+            data = lane.last_data
+        else:
+            data = lane.frames(queue)
         stream = conn.stream
         if stream is None:
+            self._room_bytes = self._max_bytes
             return
         if not stream.writing():
             try:
                 sent = stream.socket.send(data)
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # would block, interrupted, or broken: Tornado's write below copes
                 sent = 0
-            except OSError:
-                sent = 0  # Tornado's write below meets the same error and closes the stream
             if sent == len(data):
+                self._room_bytes = self._max_bytes
                 return
             data = memoryview(data)[sent:]
-        self._inflight_frames, self._inflight_bytes = frames, size
+        self._inflight_frames, self._inflight_bytes = len(queue), self._max_bytes - self._room_bytes
+        self._room_frames = self._max_frames - len(queue)
         try:
             written = stream.write(data)
         except tornado.iostream.StreamClosedError:
-            self._inflight_frames = self._inflight_bytes = 0
+            self._written_all()
             return
         written.add_done_callback(self._written)
 
-    def _written(self, future: asyncio.Future[None]) -> None:
+    def _written_all(self) -> None:
         self._inflight_frames = self._inflight_bytes = 0
+        self._room_frames, self._room_bytes = self._max_frames, self._max_bytes - self._queued_bytes()
+
+    def _queued_bytes(self) -> int:
+        return sum(map(len, self._queue))
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        self._written_all()
         if not future.cancelled():
             future.exception()  # a socket that closed meanwhile: nothing to do
         if self._queue and not self._queued:
@@ -483,20 +499,24 @@ class SocketOutbox:
             self._writer.schedule(self)
 
     def _write_compressed(self, conn: Any, queue: list[bytes]) -> None:
-        for payload in queue:
+        for i, payload in enumerate(queue):
             size = len(payload)
             try:
                 written = conn.write_message(payload)
             except tornado.websocket.WebSocketClosedError:
+                self._room_bytes += sum(map(len, queue[i:]))  # dropped
                 return
             self._writer.count(payload)
             self._inflight_frames += 1
             self._inflight_bytes += size
+            self._room_frames -= 1
             written.add_done_callback(lambda f, size=size: self._compressed_written(f, size))
 
     def _compressed_written(self, future: asyncio.Future[None], size: int) -> None:
         self._inflight_frames -= 1
         self._inflight_bytes -= size
+        self._room_frames += 1
+        self._room_bytes += size
         if not future.cancelled():
             future.exception()
         if not self._inflight_frames and self._queue and not self._queued:

@@ -162,7 +162,9 @@ class Hub:
         self._connections: dict[str, Connection] = {}
         self._by_user: dict[str, set[str]] = {}
         self._by_ip: dict[str, int] = {}  # open connections per address (checked at every handshake)
-        self._rooms: dict[str, set[str]] = {}
+        # trip -> its members here: session -> (its connection, its seat), what a broadcast
+        # needs of each member without looking it up
+        self._rooms: dict[str, dict[str, tuple[Connection, Seat]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _changed(self) -> None:
@@ -256,13 +258,14 @@ class Hub:
     def enter(self, conn: Connection, trip_id: str) -> Seat | None:
         """Take a seat that holds frames until ``open_seat``; None for a connection retired
         meanwhile (a resume took its session over): the room's seat for the session is the
-        new connection's, and the retired one's close would vacate it."""
-        if conn.handed_over is not None:
-            return None
+        new connection's, and the retired one's close would vacate it; None too for one no
+        longer registered (closed meanwhile: nothing would vacate its seat)."""
+        if conn.handed_over is not None or self._connections.get(conn.session_id) is not conn:
+            return None  # retired, or gone (closed while its join was under way): no seat to leak
         seat = conn.seats.get(trip_id)
         if seat is None:
             seat = conn.seats[trip_id] = Seat()
-            self._rooms.setdefault(trip_id, set()).add(conn.session_id)
+            self._rooms.setdefault(trip_id, {})[conn.session_id] = (conn, seat)
             self._changed()
         seat.holding = True
         seat.revoked_at = None  # joining again means access was checked again
@@ -281,7 +284,7 @@ class Hub:
             return False
         members = self._rooms.get(trip_id)
         if members is not None:
-            members.discard(conn.session_id)
+            members.pop(conn.session_id, None)
             if not members:
                 del self._rooms[trip_id]
         self._changed()
@@ -411,20 +414,40 @@ class Hub:
         plain = encode(message["event"], data)
         own = encode(message["event"], data, ref) if ref is not None and sender is not None else plain
         removed = removed_user(message["event"], message["data"])
-        connections = self._connections
-        for session_id in list(members):
-            conn = connections.get(session_id)
-            if conn is None or (exclude is not None and conn.user_id == exclude):
-                continue
-            payload = own if session_id == sender else plain
-            seat = conn.seats[trip_id]
-            # the common case inline (a seat in step with the room): this loop runs
-            # once per member for every broadcast
-            if seq is not None and seq == seat.last_seq + 1 and not seat.holding and seat.revoked_at is None:
+        if seq is None or exclude is not None or removed is not None:
+            self._deliver_each(trip_id, members, seq, sender, exclude, removed, own, plain)
+            return
+        # the common case (a record, to every member): this loop runs once per member for
+        # every broadcast, so the sender's copy is taken out of it and a seat in step with
+        # the room is served inline
+        others = members.copy()  # a send may close a socket (too slow), which leaves the room
+        mine = others.pop(sender, None) if sender is not None and own is not plain else None
+        after = seq - 1
+        for conn, seat in others.values():
+            if seat.last_seq == after and not seat.holding and seat.revoked_at is None:
                 seat.last_seq = seq
-                conn.outlet.send(payload)
+                conn.outlet.send(plain)
             else:
-                self._offer(conn, trip_id, seat, seq, payload)
+                self._offer(conn, trip_id, seat, seq, plain)
+        if mine is not None:
+            self._offer(mine[0], trip_id, mine[1], seq, own)
+
+    def _deliver_each(
+        self,
+        trip_id: str,
+        members: dict[str, tuple[Connection, Seat]],
+        seq: int | None,
+        sender: str | None,
+        exclude: str | None,
+        removed: str | None,
+        own: bytes,
+        plain: bytes,
+    ) -> None:
+        """A room signal (no ``seq``), one that leaves a user out, or a removal: member by member."""
+        for session_id, (conn, seat) in list(members.items()):
+            if exclude is not None and conn.user_id == exclude:
+                continue
+            self._offer(conn, trip_id, seat, seq, own if session_id == sender else plain)
             if removed is not None and removed == conn.user_id and seq is not None and seat.revoked_at is None:
                 seat.revoked_at = seq  # the removal itself is the last thing this seat gets
 
@@ -452,11 +475,8 @@ class Hub:
         if rest is not None:  # what the lists leave out starts the next summary: every change is sent
             self._gather(trip_id, rest)
         payload = encode("presence_summary", data)
-        connections = self._connections
-        for session_id in list(members):
-            conn = connections.get(session_id)
-            if conn is not None:
-                self._offer(conn, trip_id, conn.seats[trip_id], None, payload)
+        for conn, seat in list(members.values()):
+            self._offer(conn, trip_id, seat, None, payload)
 
     def _offer(self, conn: Connection, trip_id: str, seat: Seat, seq: int | None, payload: bytes) -> None:
         if seat.cut_off(seq):

@@ -30,6 +30,10 @@ class RoomRosters(Protocol):
 
     async def members(self, trip_id: str) -> list[RoomMember]: ...
 
+    async def users(self, trip_id: str) -> frozenset[str]:
+        """The users with a connection in the room, hidden ones too."""
+        ...
+
     async def listed(self, trip_id: str, limit: int, joiner: str) -> tuple[list[dict[str, Any]], int]:
         """The member list a joiner (user ``joiner``) is sent, at most ``limit`` users
         besides the joiner (``domain.room.capped``), and how many visible users the room has."""
@@ -71,6 +75,10 @@ class LocalRosters:
     async def members(self, trip_id: str) -> list[RoomMember]:
         roster = self._rosters.get(trip_id)
         return roster.members() if roster is not None else []
+
+    async def users(self, trip_id: str) -> frozenset[str]:
+        roster = self._rosters.get(trip_id)
+        return roster.users() if roster is not None else frozenset()
 
     async def listed(self, trip_id: str, limit: int, joiner: str) -> tuple[list[dict[str, Any]], int]:
         roster = self._rosters.get(trip_id)

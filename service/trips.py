@@ -251,4 +251,4 @@ class TripService:
         known = self._read_side.trips.membership(trip_id)
         if known is not None and not ({known.owner_id, *known.collaborators} - {sender}):
             return None
-        return frozenset(m.user_id for m in await self._rosters.members(trip_id))
+        return await self._rosters.users(trip_id)

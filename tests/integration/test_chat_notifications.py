@@ -19,13 +19,13 @@ OWNER, FRIEND = "650000000000000000000001", "650000000000000000000002"
 def counting_roster_reads(services: Services) -> list[str]:
     """The trips whose rosters were read (the real rosters, only watched)."""
     asked: list[str] = []
-    read = services.rosters.members
+    read = services.rosters.users
 
     async def watched(trip_id: str) -> Any:
         asked.append(trip_id)
         return await read(trip_id)
 
-    services.rosters.members = watched  # type: ignore[method-assign]
+    services.rosters.users = watched  # type: ignore[method-assign]
     return asked
 
 

@@ -173,6 +173,16 @@ async def test_members_and_visibility_span_every_node(redis_url: str, prefix: st
         assert [m.session_id for m in await a.rosters.members(TRIP)] == ["s3"]
 
 
+async def test_the_users_in_a_room_span_every_node_hidden_ones_too(redis_url: str, prefix: str) -> None:
+    async with nodes(redis_url, prefix, "a", "b") as [a, b]:
+        assert await a.rosters.users(TRIP) == frozenset()
+        await a.rosters.join(TRIP, member("s1", "u1"))
+        await b.rosters.join(TRIP, member("s2", "u2", hidden=True))
+        assert await a.rosters.users(TRIP) == await b.rosters.users(TRIP) == {"u1", "u2"}
+        await a.rosters.leave(TRIP, "s1")
+        assert await b.rosters.users(TRIP) == {"u2"}
+
+
 async def test_a_dead_nodes_users_are_announced_gone_once_and_dropped_from_member_lists(
     redis_url: str, prefix: str
 ) -> None:

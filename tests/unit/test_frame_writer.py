@@ -156,6 +156,41 @@ async def test_over_the_frame_limit_the_socket_is_closed_as_too_slow() -> None:
         assert messages == []  # closing drops what was queued after the bound was hit
 
 
+@pytest.mark.parametrize("compress", [False, True])
+async def test_the_byte_bound_counts_frames_queued_or_unwritten_and_written_ones_free_it(compress: bool) -> None:
+    box: dict[str, Any] = {"max_bytes": 100}
+    async with opened(box, compress) as (client, _handler, outbox):
+        frame = b'"' + b"x" * 58 + b'"'  # 60 bytes: one fits, two in one iteration do not
+        for _ in range(5):  # 300 bytes in all, each written before the next
+            outbox.send(frame)
+            assert await asyncio.wait_for(client.read_message(), 10) == frame.decode()
+        assert not outbox.slow
+        assert outbox.pending_bytes == 0 and outbox.pending_frames == 0
+        outbox.send(frame)
+        assert outbox.pending_bytes == 60
+        outbox.send(frame)  # 120 > 100
+        assert outbox.slow
+        assert await asyncio.wait_for(client.read_message(), 10) is None  # closing drops what was queued
+        assert client.close_code == 4009
+
+
+async def test_a_remainder_tornado_holds_counts_until_written() -> None:
+    big = b'"' + b"y" * (8 << 20) + b'"'
+    box: dict[str, Any] = {"max_bytes": len(big) + 100}
+    async with opened(box) as (client, handler, outbox):
+        outbox.send(big)
+        await asyncio.sleep(0)  # flushed: what the kernel did not take is Tornado's to write
+        if handler.ws_connection.stream.writing():
+            assert outbox.pending_bytes == len(big) and outbox.pending_frames == 1
+        assert await asyncio.wait_for(client.read_message(), 10) == big.decode()
+        await asyncio.sleep(0.05)
+        assert outbox.pending_bytes == 0 and outbox.pending_frames == 0
+        outbox.send(big)  # the whole budget is back
+        assert not outbox.slow
+        assert await asyncio.wait_for(client.read_message(), 10) == big.decode()
+        client.close()
+
+
 async def test_queued_frames_go_out_before_the_close_frame() -> None:
     box: dict[str, Any] = {}
     async with opened(box) as (client, handler, outbox):

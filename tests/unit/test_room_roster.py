@@ -88,3 +88,19 @@ async def test_local_rosters_list_and_count_and_forget_an_empty_room() -> None:
         await rosters.leave("t", session)
     assert await rosters.members("t") == []
     assert await rosters.leave("t", "s0") == (None, False)
+
+
+async def test_the_users_in_a_room_follow_joins_and_leaves_hidden_ones_too() -> None:
+    rosters = LocalRosters()
+    assert await rosters.users("t") == frozenset()
+    await rosters.join("t", member("s1", "u1"))
+    await rosters.join("t", member("h1", "u2", hidden=True))
+    assert await rosters.users("t") == {"u1", "u2"}
+    await rosters.join("t", member("s2", "u1"))  # a second tab
+    await rosters.join("t", member("s3", "u3"))
+    assert await rosters.users("t") == {"u1", "u2", "u3"}
+    await rosters.leave("t", "s1")
+    assert await rosters.users("t") == {"u1", "u2", "u3"}  # still there in the other tab
+    await rosters.leave("t", "s2")
+    await rosters.leave("t", "h1")
+    assert await rosters.users("t") == {"u3"}
