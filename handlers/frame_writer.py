@@ -69,6 +69,7 @@ from typing import Any
 import tornado
 import tornado.httputil
 import tornado.iostream
+import tornado.log
 import tornado.websocket
 
 _TEXT_FIN = 0x81
@@ -158,7 +159,34 @@ def suits_shared(headers: tornado.httputil.HTTPHeaders, window_bits: int) -> boo
     return False
 
 
-class _NoContextTakeover(tornado.websocket.WebSocketProtocol13):
+class _OwnReader(tornado.websocket.WebSocketProtocol13):
+    """Tornado's protocol, reading frames in a task of their own once open.  Tornado awaits
+    its frame loop at the bottom of the handshake's coroutines (``_execute``, ``get``,
+    ``accept_connection``...), which then live as long as the socket with all they hold
+    (the request's headers, transforms, callbacks: ~20 objects more per connection for the
+    cyclic collector to scan), and every frame that waits resumes the whole chain.  Here the
+    handshake ends once ``open`` has; what Tornado's ``accept_connection`` does on a
+    cancellation or a malformed frame (abort the connection) is done here."""
+
+    _reader: asyncio.Task[None] | None = None
+
+    async def _receive_frame_loop(self) -> None:
+        # a task holds a strong reference to it: asyncio keeps only weak ones
+        self._reader = asyncio.get_running_loop().create_task(self._read_frames())
+
+    async def _read_frames(self) -> None:
+        try:
+            await super()._receive_frame_loop()
+        except asyncio.CancelledError:
+            self._abort()
+        except ValueError:
+            tornado.log.gen_log.debug("Malformed WebSocket request received", exc_info=True)
+            self._abort()
+        finally:
+            self._reader = None
+
+
+class _NoContextTakeover(_OwnReader):
     """Tornado's protocol, answering permessage-deflate with no context takeover on
     both sides (RFC 7692 lets a server add both to any offer): Tornado then keeps no
     zlib context for the connection, and our frames may be shared."""
@@ -211,8 +239,9 @@ class DeflatingSocket(tornado.websocket.WebSocketHandler):
 
     def get_websocket_protocol(self) -> tornado.websocket.WebSocketProtocol | None:
         protocol = super().get_websocket_protocol()
-        if self.writer.deflate.mode == "shared" and isinstance(protocol, tornado.websocket.WebSocketProtocol13):
-            return _NoContextTakeover(self, False, protocol.params)
+        if isinstance(protocol, tornado.websocket.WebSocketProtocol13):
+            own = _NoContextTakeover if self.writer.deflate.mode == "shared" else _OwnReader
+            return own(self, False, protocol.params)
         return protocol
 
     def shed_http(self) -> None:

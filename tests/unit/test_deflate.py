@@ -283,6 +283,9 @@ async def test_an_open_socket_sheds_the_http_exchange_and_still_reads_writes_and
         [handler] = box["handlers"]
         gc.collect()
         assert box["http"][0]() is None  # the HTTP/1 connection, its headers and futures are gone
+        # the handshake's coroutines ended once open had: frames are read by a task of their own
+        running = {task.get_coro().__qualname__ for task in asyncio.all_tasks()}  # type: ignore[union-attr]
+        assert "RequestHandler._execute" not in running and "_OwnReader._read_frames" in running
         request = handler.request
         assert request.connection is None and request.server_connection is None
         assert not list(request.headers.get_all()) and request.query_arguments == {} and handler.ui is None
