@@ -309,9 +309,11 @@ class Opener:
     def dumps(self, value: JSON) -> bytes:
         """``orjson.dumps(self.open(value))``; encodes once when nothing in it is sealed."""
         encoded = orjson.dumps(value)
-        # a sealed value shows as ``\\u001e``: a frame with no escape at all has none, and one
-        # byte is looked for ~50 times faster than six (10 µs saved on a 10 KiB join answer)
-        if b"\\" not in encoded or b"\\u001e" not in encoded:
+        # A sealed value starts with U+001E, which JSON writes escaped: no backslash, none sealed.
+        # A one-byte search runs at memchr's speed; the six-byte one ~100x slower (20 us for the
+        # 12 KB member list every trip_room_joined carries), so it starts at the first backslash.
+        escaped = encoded.find(b"\\")
+        if escaped < 0 or encoded.find(b"\\u001e", escaped) < 0:
             return encoded
         return orjson.dumps(self.open(value))
 

@@ -192,7 +192,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         else:
             self._settle_admission()  # the hub counts it now
             log.info("session opened", extra={"user_id": conn.user_id, "hidden": conn.hidden})
-            self._shed_request()
+            self.shed_http()  # handlers.frame_writer: the upgrade request is not read again
             if self.pinger is not None:
                 self.pinger.add(self)
 
@@ -230,16 +230,6 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
 
     def ping_timed_out(self) -> None:
         self.close(None, "ping timed out")  # what Tornado's own pinging does
-
-    def _shed_request(self) -> None:
-        """Once open, nothing reads the upgrade request's headers or query (the token
-        among them) again: dropping them saves ~2 KB for the connection's whole life."""
-        request = self.request
-        request.headers = tornado.httputil.HTTPHeaders()
-        request.arguments = {}
-        request.query_arguments = {}
-        request.query = ""
-        request.uri = request.path
 
     def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
         session = self.session

@@ -398,10 +398,15 @@ class ReadSide:
         """Read the announcements appended since the last catch-up.  Every new connection asks (a
         join storm asks at once): callers while one read is running share it instead of each
         reading in turn; the read is shielded, so a caller that stops waiting does not stop it."""
+        await asyncio.shield(self.announcements_read())
+
+    def announcements_read(self) -> asyncio.Future[None]:
+        """The read ``catch_up_announcements`` awaits: the one under way, or a new one.  A caller
+        awaiting it directly shields it (it is shared)."""
         running = self._announcements_read
         if running is None or running.done():
             running = self._announcements_read = asyncio.ensure_future(self._read_announcements())
-        await asyncio.shield(running)
+        return running
 
     async def _read_announcements(self) -> None:
         where = RecordFilter(commands=ANNOUNCING_COMMANDS)

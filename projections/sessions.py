@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from domain.frozen import replacer
 from eventlog.ports import EventStore
 from eventlog.records import ACCEPTED, LogRecord
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionRecord, SessionRecords
@@ -38,6 +39,7 @@ SAVE_TRIES = 3  # a failed batch is tried this many times in all before its reco
 RETRY_PAUSE = 0.1  # seconds before a batch is tried again (doubled each time)
 CLOSE_ABNORMAL = 1006  # what a session whose node died is recorded as closed with
 CLOSE_TAKEN_OVER = 4010  # a resume took the session over from this connection (``service.takeover``)
+replace = replacer(SessionRecord)  # ``dataclasses.replace`` for the records a storm folds, without its introspection
 
 
 def _meta(record: LogRecord) -> dict[str, Any]:

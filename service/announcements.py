@@ -43,7 +43,8 @@ class AnnouncementService:
         """The unexpired announcements the user has not read, as ``broadcast`` frames' data (for a new
         connection); none when the log cannot be read now (the connection is not held up by it)."""
         try:
-            await asyncio.wait_for(self._read_side.catch_up_announcements(), self._store_timeout)
+            # the shared read, shielded, awaited as a future: no task per connection to wrap a coroutine in
+            await asyncio.wait_for(asyncio.shield(self._read_side.announcements_read()), self._store_timeout)
         except Exception:
             log.warning("could not read the announcements for a new connection of %s", user_id)
             return []

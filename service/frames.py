@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,21 @@ class FrameEncoder:
 
     def __init__(self, opener: Opener | None) -> None:
         self._opener = opener
+        self._lists: dict[int, tuple[list[Any], orjson.Fragment]] = {}  # id -> (list, its JSON), this iteration
+
+    def shared_list(self, entries: list[Any]) -> orjson.Fragment:
+        """``entries`` opened and encoded, to put in a frame's data as they are: once per loop
+        iteration for every frame that carries that very list (a room's member list, which a
+        storm of joiners all get: opened and encoded once instead of once per joiner).  Held
+        for this iteration only, so a key destroyed meanwhile masks what the next ones send."""
+        found = self._lists.get(id(entries))
+        if found is not None and found[0] is entries:
+            return found[1]
+        encoded = orjson.Fragment(orjson.dumps(entries) if self._opener is None else self._opener.dumps(entries))
+        if not self._lists:
+            asyncio.get_running_loop().call_soon(self._lists.clear)
+        self._lists[id(entries)] = (entries, encoded)  # holding the list keeps its id its own
+        return encoded
 
     def encode(self, event: str, data: dict[str, Any], ref: str | None = None) -> bytes:
         if self._opener is None:

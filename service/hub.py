@@ -149,7 +149,9 @@ class Hub:
         self._summary_seconds = summary_seconds
         self._summary_listed = summary_listed
         self._summaries: dict[str, PresenceChanges] = {}  # trip -> its changes awaiting their summary
-        self.encode = FrameEncoder(opener).encode  # opens sealed personal data (None: nothing sealed)
+        encoder = FrameEncoder(opener)
+        self.encode = encoder.encode  # opens sealed personal data (None: nothing sealed)
+        self.shared_list = encoder.shared_list  # a list many frames carry, opened and encoded once
         self._open: Callable[[Any], Any] = opener.open if opener is not None else _as_is
         self._opener = opener
         self._behind_keys: deque[BusMessage] = deque()  # bus messages waiting for keys, in order

@@ -136,7 +136,12 @@ class RoomService:
                 Request(origin, "join_trip_room", payload, ref, trip_id),
                 ({"type": "user_joined", "data": {"tripId": trip_id, "hidden": conn.hidden}},),
             )
-            joined = {"tripId": trip_id, "members": members, "seq": head, "recovered": missed is not None}
+            joined = {
+                "tripId": trip_id,
+                "members": self._hub.shared_list(members),
+                "seq": head,
+                "recovered": missed is not None,
+            }
             if shown > len(members):
                 joined["memberCount"] = shown  # a capped list: how many visible users there are
             conn.send(self._hub.encode("trip_room_joined", joined, ref))
@@ -172,7 +177,7 @@ class RoomService:
             missed = await self._missed(trip_id, trip.version, last_seq, trip.chat_notes)
             joined = {
                 "tripId": trip_id,
-                "members": members,
+                "members": self._hub.shared_list(members),
                 "seq": trip.version,
                 "recovered": missed is not None,
                 "resumed": True,

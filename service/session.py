@@ -66,6 +66,14 @@ class SessionServices:
     resumer: SessionResumer | None = None  # None: sessions are never resumed (no token is issued)
     session_records: SessionRecords | None = None  # where users' saved presence choices are read (None: nowhere)
     takeover: SessionTakeover | None = None  # how a resume takes its session over (None: it is not)
+    # the connections' rate rules, made once here rather than by each connection
+    rule: BucketRule = field(init=False)
+    typing_rule: BucketRule = field(init=False)
+
+    def __post_init__(self) -> None:
+        limits = self.limits
+        object.__setattr__(self, "rule", BucketRule(limits.rate_burst, limits.rate_per_second))
+        object.__setattr__(self, "typing_rule", BucketRule(limits.typing_burst, limits.typing_per_second))
 
 
 # client event -> the ClientSession method that handles it (one table, not a dict per session)
@@ -145,18 +153,17 @@ class ClientSession:
         self._s = services
         self.conn = conn
         self.identity = identity
-        limits = services.limits
         now = services.clock.monotonic()
-        self._rule = BucketRule(limits.rate_burst, limits.rate_per_second)
-        self._typing_rule = BucketRule(limits.typing_burst, limits.typing_per_second)
+        self._rule = services.rule
+        self._typing_rule = services.typing_rule
         self._bucket = Bucket.full(self._rule, now)
         self._typing_bucket = Bucket.full(self._typing_rule, now)
         self._limited_at: deque[float] | None = None  # made on the first refusal: most sessions never have one
         self._limited_logged = False
         self._last_frame = now
-        self._timers: list[asyncio.TimerHandle] = []
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._tail: asyncio.Task[None] | None = None  # the newest frame's handling (see ``submit``)
-        self._token_timers: list[asyncio.TimerHandle] = []
+        self._token_timer: asyncio.TimerHandle | None = None  # one at a time: the warning arms the expiry
 
     @property
     def origin(self) -> Origin:
@@ -251,8 +258,9 @@ class ClientSession:
 
     async def stop(self, code: int | None, reason: str | None) -> None:
         logs.bind(session_id=self.conn.session_id)
-        for timer in (*self._timers, *self._token_timers):
-            timer.cancel()
+        for timer in (self._idle_timer, self._token_timer):
+            if timer is not None:
+                timer.cancel()
         s = self._s
         try:
             handed_over = self.conn.handed_over
@@ -277,7 +285,7 @@ class ClientSession:
                 log.warning("could not record the disconnect of session %s", self.conn.session_id)
 
     def _arm_idle_timer(self, delay: float) -> None:
-        self._timers = [asyncio.get_running_loop().call_later(delay, self._check_idle)]
+        self._idle_timer = asyncio.get_running_loop().call_later(delay, self._check_idle)
 
     def _check_idle(self) -> None:
         idle_for = self._s.clock.monotonic() - self._last_frame
@@ -288,18 +296,18 @@ class ClientSession:
             self._arm_idle_timer(timeout - idle_for)
 
     def _arm_token_timers(self) -> None:
-        for timer in self._token_timers:
-            timer.cancel()
+        if self._token_timer is not None:
+            self._token_timer.cancel()
         loop = asyncio.get_running_loop()
         left = self.identity.expires_at - self._s.clock.now().timestamp()
         warn_in = max(0.0, left - self._s.limits.token_warning_seconds)
         # one timer at a time (the warning arms the expiry): a connection holds less for its whole life
-        self._token_timers = [loop.call_later(warn_in, self._token_expiring)]
+        self._token_timer = loop.call_later(warn_in, self._token_expiring)
 
     def _token_expiring(self) -> None:
         self.conn.send(encode("token_expiring", {"expiresAt": iso_from_epoch(self.identity.expires_at)}))
         left = self.identity.expires_at - self._s.clock.now().timestamp()
-        self._token_timers = [asyncio.get_running_loop().call_later(max(0.0, left), self._token_expired)]
+        self._token_timer = asyncio.get_running_loop().call_later(max(0.0, left), self._token_expired)
 
     def _token_expired(self) -> None:
         self.conn.outlet.close(CLOSE_TOKEN_EXPIRED, "token expired")

@@ -12,13 +12,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import email.utils
+import gc
 import os
 import struct
+import time
+import weakref
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import tornado
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
@@ -52,14 +57,20 @@ class Socket(DeflatingSocket):
     def open(self) -> None:
         self.box.setdefault("outboxes", []).append(Outbox(self, self.writer, 1000, 1 << 30))
         self.box.setdefault("handlers", []).append(self)
+        if self.box.get("shed"):
+            self.box.setdefault("http", []).append(weakref.ref(self.request.connection))
+            self.shed_http()
 
     def on_message(self, message: str | bytes) -> None:
         self.box.setdefault("received", []).append(message)
 
+    def on_close(self) -> None:
+        self.box["closed"] = self.box.get("closed", 0) + 1
+
 
 @contextlib.asynccontextmanager
-async def serving(deflate: Deflate) -> AsyncIterator[tuple[int, dict[str, Any]]]:
-    box: dict[str, Any] = {}
+async def serving(deflate: Deflate, **options: Any) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    box: dict[str, Any] = dict(options)
     writer = FrameWriter(deflate=deflate)
     app = tornado.web.Application([(r"/ws", Socket, {"box": box, "writer": writer})])
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
@@ -261,3 +272,65 @@ def test_deflate_settings_come_from_flags_and_a_bad_mode_is_refused() -> None:
     assert load_settings([], env={}).limits.deflate == "shared"
     with pytest.raises(ValueError, match="deflate mode"):
         Deflate("always")
+
+
+@pytest.mark.parametrize("mode", ["shared", "off"])
+async def test_an_open_socket_sheds_the_http_exchange_and_still_reads_writes_and_closes(mode: str) -> None:
+    # Reads Tornado internals on purpose (``shed_http`` drops them): a Tornado upgrade that renames them fails here.
+    async with serving(Deflate(mode, min_bytes=0), shed=True) as (port, box):
+        client = await RawClient.connect(port)
+        [outbox] = await wait_for_sockets(box, 1)
+        [handler] = box["handlers"]
+        gc.collect()
+        assert box["http"][0]() is None  # the HTTP/1 connection, its headers and futures are gone
+        # the handshake's coroutines ended once open had: frames are read by a task of their own
+        running = {task.get_coro().__qualname__ for task in asyncio.all_tasks()}  # type: ignore[union-attr]
+        assert "RequestHandler._execute" not in running and "_OwnReader._read_frames" in running
+        request = handler.request
+        assert request.connection is None and request.server_connection is None
+        assert not list(request.headers.get_all()) and request.query_arguments == {} and handler.ui is None
+        assert handler._transforms == [] and not list(handler._headers.get_all())
+        outbox.send(LARGE)
+        first, body = await client.frame()
+        assert (inflate_alone(body) if first == 0xC1 else body) == LARGE
+        mask = os.urandom(4)
+        payload = b'{"event":"hello"}'
+        client.writer.write(
+            bytes((0x81, 0x80 | len(payload))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        )
+        for _ in range(500):
+            if box.get("received"):
+                break
+            await asyncio.sleep(0.01)
+        assert box["received"] == [payload.decode()]
+        client.close()
+        for _ in range(500):
+            if box.get("closed"):
+                break
+            await asyncio.sleep(0.01)
+        assert box["closed"] == 1
+
+
+async def test_the_101_carries_tornados_headers_and_clear_sets_what_tornados_clear_sets() -> None:
+    async with serving(Deflate()) as (port, box):
+        client = await RawClient.connect(port)
+        [handler] = box["handlers"]
+        DeflatingSocket.clear(handler)
+        ours = dict(handler._headers.get_all())
+        tornado.web.RequestHandler.clear(handler)
+        theirs = dict(handler._headers.get_all())
+        client.close()
+    assert set(client.answer) == {
+        "server",
+        "date",
+        "upgrade",
+        "connection",
+        "sec-websocket-accept",
+        "sec-websocket-extensions",
+    }
+    assert client.answer["server"] == f"TornadoServer/{tornado.version}"
+    assert abs(email.utils.parsedate_to_datetime(client.answer["date"]).timestamp() - time.time()) < 5
+    assert list(ours) == list(theirs) == ["Server", "Content-Type", "Date"]
+    assert {k: v for k, v in ours.items() if k != "Date"} == {k: v for k, v in theirs.items() if k != "Date"}
+    assert abs(email.utils.parsedate_to_datetime(ours["Date"]).timestamp() - time.time()) < 5
+    assert (handler.get_status(), handler._write_buffer) == (200, [])

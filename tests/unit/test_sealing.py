@@ -60,6 +60,16 @@ def test_a_tampered_value_is_masked_not_shown() -> None:
     assert Opener(Keys(ada)).dumps({"m": seal("x", [ada])}) == b'{"m":"x"}'
 
 
+def test_dumps_opens_a_sealed_value_wherever_it_is_and_leaves_escaped_text_as_it_is() -> None:
+    ada = new_key("user:ada", "x")
+    opener = Opener(Keys(ada))
+    # a backslash (an escaped quote) before the sealed value, none at all, and escapes alone
+    assert opener.dumps({"q": 'say "hi"', "m": seal("x", [ada])}) == b'{"q":"say \\"hi\\"","m":"x"}'
+    assert opener.dumps({"m": seal("x", [ada]), "q": "a\nb"}) == b'{"m":"x","q":"a\\nb"}'
+    assert opener.dumps({"q": 'say "hi"', "n": "\u001f"}) == b'{"q":"say \\"hi\\"","n":"\\u001f"}'
+    assert opener.dumps(["plain"] * 300) == b'["plain"' + b',"plain"' * 299 + b"]"
+
+
 def test_a_chat_message_sealed_without_the_walk_is_sealed_as_the_walk_seals_it() -> None:
     from eventlog.key_cache import CachedKeyStore
     from eventlog.memory_keys import MemoryKeyStore
