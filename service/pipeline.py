@@ -376,11 +376,19 @@ class Pipeline:
         written ahead, off the event loop (a person or a day this node has not held yet): building
         it then meets no key store.  Taken again after a wait (the day, and its key, may have turned)."""
         at = self.now()
-        if self._sealer is not None:
-            while (wait := self._sealer.ready(request.origin.user_id, request.meta, at)) is not None:
-                await self._keys_bounded(wait)
-                at = self.now()
+        while (wait := self._keys_wait(request, at)) is not None:
+            await wait
+            at = self.now()
         return at
+
+    def _keys_wait(self, request: Request, at: str) -> Awaitable[None] | None:
+        """What to await before the request's record is made at ``at``: the read or write of the
+        keys it is sealed with, bounded by the store timeout; None when they are held (then no
+        coroutine is made: the hot path)."""
+        if self._sealer is None:
+            return None
+        wait = self._sealer.ready(request.origin.user_id, request.meta, at)
+        return None if wait is None else self._keys_bounded(wait)
 
     def _enqueue(self, record: LogRecord, probe: bool) -> asyncio.Future[LogRecord]:
         """Queue an append once the breaker admitted it (``probe``: what ``admit`` said)."""
@@ -445,10 +453,8 @@ class Pipeline:
             # the record's day, for its network key (the clock is read only when it has one)
             dated = self._sealer is not None and seals_network(request.meta)
             ready_at = self.now() if dated else ""
-            if self._sealer is not None:  # (not ``_keys_ready``: no coroutine per command when held)
-                wait = self._sealer.ready(request.origin.user_id, request.meta, ready_at)
-                if wait is not None:
-                    await self._keys_bounded(wait)
+            if (wait := self._keys_wait(request, ready_at)) is not None:  # (no coroutine when held)
+                await wait
             await lane.turn(ticket)
             placed: _Placed | None = None
             try:
@@ -474,12 +480,10 @@ class Pipeline:
                 stream_event = events[0]
                 assert not isinstance(stream_event, NotificationCreated | ChangeNotified)  # the stream event first
                 at = self.now()
-                if dated and self._sealer is not None and at[:10] != ready_at[:10]:
-                    # the day turned in the wait for the turn: that day's network key, read or made now
-                    wait = self._sealer.ready(request.origin.user_id, request.meta, at)
-                    if wait is not None:
-                        await self._keys_bounded(wait)
-                        at = self.now()
+                # the day turned in the wait for the turn: that day's network key, read or made now
+                if dated and at[:10] != ready_at[:10] and (wait := self._keys_wait(request, at)) is not None:
+                    await wait
+                    at = self.now()
                 probe = self._breaker.admit()  # refused at once while the store does not answer
                 record = self._stream_record(request, state, events, at)
                 if self._sealer is not None and not isinstance(stream_event, ChatMessagePosted):
