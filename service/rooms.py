@@ -333,10 +333,6 @@ class RoomService:
     async def _hold_place(self, conn: Connection, trip_id: str) -> None:
         """Keep the connection's place in the room for the grace period, awaiting a resume."""
         await self._rosters.seen(trip_id, conn.session_id, self._pipeline.now())
-        if self._hub.seated(conn.session_id, trip_id):
-            # the session resumed on this node during that round trip and sits in the room again:
-            # the place is its new connection's (a join or reseat cancels only a grace already set)
-            return
         key = (conn.session_id, trip_id)
         grace = max(self._limits.presence_grace_seconds, 0.0)
         earlier = self._graces.pop(key, None)
@@ -346,6 +342,11 @@ class RoomService:
 
     def _grace_over(self, key: tuple[str, str], user_id: str) -> None:
         if self._graces.pop(key, None) is None:
+            return
+        if self._hub.seated(*key):
+            # the session resumed on this node and sits in the room: the place is its new
+            # connection's (a place kept after the resume had reseated it, keeping it took
+            # a round trip to the shared roster); ending it would tell the room it left
             return
         task = asyncio.ensure_future(self._expire(*key, user_id))
         self._expiring.add(task)
