@@ -145,3 +145,34 @@ async def test_a_place_held_for_a_session_taken_over_elsewhere_ends_nothing_once
     left = [f for f in friend_socket.events("user_left") if f["data"]["userId"] == OWNER]
     assert left == [], "the room was told that a user who is in it left"
     assert OWNER in {m.user_id for m in await rosters.members(trip.trip_id)}
+
+
+async def test_a_dropped_session_that_comes_back_here_and_joins_the_room_itself_is_not_ended_by_its_grace(
+    node: Services,
+) -> None:
+    """The session resumes on this node without the room given back (its record's rooms lag
+    behind, or its access was revoked then granted again) and its client joins the room: the
+    grace set at the drop must not end the new seat (a join, unlike a reseat, leaves it set)."""
+    rosters = LocalRosters()
+    rooms = room_service(node, rosters)
+    services = dataclasses.replace(node.session, rooms=rooms)
+    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
+    trip = await node.trips.create(Origin("rest", OWNER, "user"), owner, {"title": "Lisbon", "collaborators": [FRIEND]})
+    friend, friend_socket = connect(services, FRIEND, "friend-session")
+    await friend.start()
+    dropped, _ = connect(services, OWNER, "owner-session")
+    await dropped.start()
+    for session in (friend, dropped):
+        task, _ = session.submit(orjson.dumps({"event": "join_trip_room", "data": {"tripId": trip.trip_id}}))
+        await task
+    await dropped.stop(None, None)  # the network went: the place is held for the grace
+
+    back, _ = connect(services, OWNER, "owner-session")
+    node.hub.add(back.conn)
+    await rooms.join(back.conn, back.origin, owner, {"tripId": trip.trip_id}, None)
+    assert node.hub.seated("owner-session", trip.trip_id)
+    await asyncio.sleep(GRACE * 6)  # the grace set at the drop is over
+
+    left = [f for f in friend_socket.events("user_left") if f["data"]["userId"] == OWNER]
+    assert left == [], "the room was told that a user who is in it left"
+    assert "owner-session" in {m.session_id for m in await rosters.members(trip.trip_id)}
