@@ -21,7 +21,7 @@
 // }
 
 import { chatExtras } from './chat-changes.js';
-import { ACTIVITY_FIELDS } from './protocol.js';
+import { ACTIVITY_FIELDS, ServerEvent } from './protocol.js';
 import { dayWords, fieldList, constraintPhrase } from './words.js';
 import { applyCollabUpdate, describeCollabUpdate } from './collab.js';
 
@@ -473,14 +473,14 @@ export function reduceRoom(room, frame, ctx = {}) {
   }
 }
 
-/** Ids of users typing right now (server clears after 5 s; we also expire). */
 /** The users a presence frame says have left the room: user_left's one, a summary's `left` list. */
 export function leftUsers({ event, data }) {
-  if (event === 'user_left') return data?.userId ? [data.userId] : [];
-  if (event !== 'presence_summary' || !Array.isArray(data?.left)) return [];
+  if (event === ServerEvent.USER_LEFT) return data?.userId ? [data.userId] : [];
+  if (event !== ServerEvent.PRESENCE_SUMMARY || !Array.isArray(data?.left)) return [];
   return data.left.map((entry) => entry?.userId).filter(Boolean);
 }
 
+/** Ids of users typing right now (server clears after 5 s; we also expire). */
 export function typingUsers(room, now, selfId = null) {
   return Object.entries(room?.typing || {})
     .filter(([userId, at]) => userId !== selfId && now - at < TYPING_TTL_MS)
