@@ -123,7 +123,9 @@ class RoomService:
         if not rejoining and len(conn.seats) >= self._limits.max_rooms:
             raise CommandRefused(ErrorCode.FORBIDDEN, f"a connection may be in at most {self._limits.max_rooms} rooms")
         if self._hub.enter(conn, trip_id) is None:
-            return  # retired while its access was checked: closed (4010), its session is another's
+            # retired while its access was checked (closed 4010: its session is another's), or
+            # closed: refused, so that the join still leaves its one record
+            raise CommandRefused(ErrorCode.UNAVAILABLE, "the connection closed while it joined: nothing was joined")
         try:
             member = self._member(conn)
             newly_visible = await self._rosters.join(trip_id, member)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from config import Limits
+from domain.errors import CommandRefused, ErrorCode
 from service.auth import Identity
 from service.container import Services
 from service.hub import Connection
@@ -115,3 +116,18 @@ async def test_a_reseat_refused_for_a_retired_connection_leaves_the_held_place_i
     await asyncio.sleep(GRACE * 6)  # the held place's grace is over: no resume sat in it here
 
     assert SESSION not in {m.session_id for m in await rosters.members(trip_id)}, "the place was held for ever"
+
+
+async def test_a_join_of_a_connection_closed_while_its_access_was_checked_is_refused_so_it_is_recorded(
+    node: Services,
+) -> None:
+    rooms = room_service(node, LocalRosters())
+    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
+    trip_id = await a_trip(node, owner)
+    gone = connection(0)
+    node.hub.add(gone)
+    node.hub.remove(gone)  # it closed while its join was checking access
+    with pytest.raises(CommandRefused) as refused:
+        await rooms.join(gone, Origin("ws", OWNER, "user", SESSION), owner, {"tripId": trip_id}, "j1")
+    assert refused.value.code == ErrorCode.UNAVAILABLE  # the session records a refusal: the join's one record
+    assert trip_id not in gone.seats and not node.hub.seated(SESSION, trip_id)
