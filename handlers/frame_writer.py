@@ -182,6 +182,9 @@ class _OwnReader(tornado.websocket.WebSocketProtocol13):
         except ValueError:
             tornado.log.gen_log.debug("Malformed WebSocket request received", exc_info=True)
             self._abort()
+        except Exception:  # e.g. a frame that does not inflate: logged as Tornado logs what escapes a handler
+            tornado.log.app_log.error("Uncaught exception reading WebSocket frames", exc_info=True)
+            self._abort()
         finally:
             self._reader = None
 

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import email.utils
 import gc
+import logging
 import os
 import struct
 import time
@@ -334,3 +335,26 @@ async def test_the_101_carries_tornados_headers_and_clear_sets_what_tornados_cle
     assert {k: v for k, v in ours.items() if k != "Date"} == {k: v for k, v in theirs.items() if k != "Date"}
     assert abs(email.utils.parsedate_to_datetime(ours["Date"]).timestamp() - time.time()) < 5
     assert (handler.get_status(), handler._write_buffer) == (200, [])
+
+
+async def test_a_frame_that_does_not_inflate_closes_its_connection_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # zlib.error is neither Tornado's ValueError nor a cancellation: the reader task must end the
+    # connection and log it, not leave "Task exception was never retrieved" to the collector
+    async with serving(Deflate("shared", min_bytes=0)) as (port, box):
+        client = await RawClient.connect(port)
+        await wait_for_sockets(box, 1)
+        garbage, mask = b"\xff" * 16, os.urandom(4)
+        client.writer.write(
+            bytes((0xC1, 0x80 | len(garbage))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(garbage))
+        )
+        with caplog.at_level(logging.ERROR, logger="tornado.application"):
+            assert await asyncio.wait_for(client.reader.read(), 10) == b""  # the server closed it
+            for _ in range(100):
+                if caplog.records:
+                    break
+                await asyncio.sleep(0.01)
+        client.close()
+    assert [r.getMessage() for r in caplog.records] == ["Uncaught exception reading WebSocket frames"]
+    assert caplog.records[0].exc_info is not None and caplog.records[0].exc_info[0] is zlib.error
