@@ -75,6 +75,8 @@ def server_for(
 ) -> Iterator[servers.Server]:
     if kind == "ours":
         server = servers.ours(work, extra=[*opts.server_arg, *(extra or [])], **kw)
+    elif kind == "bare":
+        server = servers.bare(work)
     else:
         server = servers.peer(work, opts.peer_mode)
     with servers.running(server):
@@ -105,7 +107,7 @@ def talk_to(server: Any, kind: str = "ours", deflate: bool = False) -> dict[str,
     """What every load generator scenario is told about the server under test
     (``deflate``: its clients offer permessage-deflate as Chromium does)."""
     return {
-        "proto": "ours" if kind == "ours" else "sio",
+        "proto": "sio" if kind == "peer" else "ours",  # the bare server speaks our handshake
         "port": server.port,
         "secret": servers.SECRET,
         "server_pid": server.pid,
@@ -265,9 +267,9 @@ def suite() -> dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, .
         "fanout_b_deflate": (fanout_case("fanout_b_deflate", 100, 0, 10, 32, deflate=True), both),
         "fanout_b8": (fanout_case("fanout_b8", 100, 0, 10, 8), both),
         "fanout_b8_deflate": (fanout_case("fanout_b8_deflate", 100, 0, 10, 8, deflate=True), both),
-        "idle_5k": (idle_case("idle_5k", 5000), both),
+        "idle_5k": (idle_case("idle_5k", 5000), ("ours", "peer", "bare")),
         "idle_5k_deflate": (idle_case("idle_5k_deflate", 5000, deflate=True), both),
-        "idle_10k": (idle_case("idle_10k", 10000), both),
+        "idle_10k": (idle_case("idle_10k", 10000), ("ours", "peer", "bare")),
         "idle_10k_deflate": (idle_case("idle_10k_deflate", 10000, deflate=True), both),
         "persist_sqlite": (persist_case("persist_sqlite", "sqlite"), ("ours",)),
         "persist_mongo": (persist_case("persist_mongo", "mongo"), ("ours",)),
@@ -319,7 +321,7 @@ def main(argv: list[str]) -> int:
             run, kinds = table[case]
             for round_no in range(1, opts.rounds + 1):
                 for kind in kinds:
-                    if kind == "peer" and opts.no_peer:
+                    if kind != "ours" and opts.no_peer:
                         continue
                     started = time.monotonic()
                     try:

@@ -1,7 +1,8 @@
 """Servers under test, started pinned to core 0 and stopped by pid.
 
 ``ours`` is ``app.py`` on a fresh SQLite store (or a MongoDB URL) in a temp dir;
-``peer`` is the python-socketio server in ``bench/peers``.  Every process is
+``peer`` is the python-socketio server in ``bench/peers``; ``bare`` a bare Tornado
+WebSocket server there, the floor of the connection cases.  Every process is
 started with ``taskset -c CORE`` when ``taskset`` exists.
 """
 
@@ -143,6 +144,13 @@ def peer(workdir: Path, mode: str = "aiohttp", core: str = SERVER_CORE) -> Serve
         [sys.executable, str(ROOT / "bench" / "peers" / "socketio_server.py"), "--port", str(port), "--mode", mode],
     )
     return Server("python-socketio", argv, port, workdir, {"JWT_SECRET": SECRET})
+
+
+def bare(workdir: Path, core: str = SERVER_CORE) -> Server:
+    """A bare Tornado WebSocket server (``bench/peers/bare_tornado.py``): the connection cases' floor."""
+    port = free_port()
+    argv = pinned(core, [sys.executable, str(ROOT / "bench" / "peers" / "bare_tornado.py"), "--port", str(port)])
+    return Server("bare-tornado", argv, port, workdir, {})
 
 
 @contextlib.contextmanager
