@@ -12,7 +12,6 @@ import dataclasses
 import gc
 import hashlib
 import hmac
-import importlib
 import logging
 import os
 import secrets
@@ -27,6 +26,7 @@ import orjson
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+import uvloop
 
 from config import Limits, Settings, SettingsError, load_settings, refusals, warnings
 from domain.rate_limit import BucketRule
@@ -692,14 +692,10 @@ def main(argv: Sequence[str]) -> int:
             print(f"error: cannot keep the --dev secret at {where}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     try:
-        if settings.event_loop == "uvloop":  # optional: needs uvloop installed (bench/requirements.txt)
-            uvloop = importlib.import_module("uvloop")
+        if settings.event_loop == "uvloop":
             result: int = uvloop.run(serve(settings))
             return result
         return asyncio.run(serve(settings))
-    except ImportError as exc:
-        print(f"error: --event-loop uvloop: {exc}", file=sys.stderr)
-        return 2
     except (ValueError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
