@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from config import Limits
+from domain.trip_model import Trip
 from service.auth import Identity
 from service.container import Services
 from service.hub import Connection
@@ -91,6 +92,34 @@ def room_service(node: Services, rosters: LocalRosters) -> RoomService:
     )
 
 
+@dataclasses.dataclass
+class Room:
+    rooms: RoomService
+    services: SessionServices
+    owner: Identity
+    trip: Trip
+
+
+async def owner_and_friend_in_a_room(
+    node: Services, rosters: LocalRosters
+) -> tuple[Room, Socket, ClientSession, Socket]:
+    """A trip of OWNER's with FRIEND a collaborator, both connected and in its room (the
+    owner's connection's session is "owner-session"): the room, the friend's socket, the
+    owner's session and socket."""
+    rooms = room_service(node, rosters)
+    services = dataclasses.replace(node.session, rooms=rooms)
+    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
+    trip = await node.trips.create(Origin("rest", OWNER, "user"), owner, {"title": "Lisbon", "collaborators": [FRIEND]})
+    friend, friend_socket = connect(services, FRIEND, "friend-session")
+    await friend.start()
+    mine, my_socket = connect(services, OWNER, "owner-session")
+    await mine.start()
+    for session in (friend, mine):
+        task, _ = session.submit(orjson.dumps({"event": "join_trip_room", "data": {"tripId": trip.trip_id}}))
+        await task
+    return Room(rooms, services, owner, trip), friend_socket, mine, my_socket
+
+
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Services]:
     async with built_node(tmp_path, Limits(presence_grace_seconds=GRACE)) as services:
@@ -101,17 +130,8 @@ async def test_a_place_held_for_a_session_taken_over_elsewhere_ends_nothing_once
     node: Services,
 ) -> None:
     rosters = SlowSeenRosters()
-    rooms = room_service(node, rosters)
-    services = dataclasses.replace(node.session, rooms=rooms)
-    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
-    trip = await node.trips.create(Origin("rest", OWNER, "user"), owner, {"title": "Lisbon", "collaborators": [FRIEND]})
-    friend, friend_socket = connect(services, FRIEND, "friend-session")
-    await friend.start()
-    old, old_socket = connect(services, OWNER, "owner-session")
-    await old.start()
-    for session in (friend, old):
-        task, _ = session.submit(orjson.dumps({"event": "join_trip_room", "data": {"tripId": trip.trip_id}}))
-        await task
+    room, friend_socket, old, old_socket = await owner_and_friend_in_a_room(node, rosters)
+    services, trip = room.services, room.trip
     token = old_socket.events("connected")[0]["data"]["resumeToken"]
     records = services.session_records
     assert records is not None
@@ -154,17 +174,8 @@ async def test_a_dropped_session_that_comes_back_here_and_joins_the_room_itself_
     behind, or its access was revoked then granted again) and its client joins the room: the
     grace set at the drop must not end the new seat (a join, unlike a reseat, leaves it set)."""
     rosters = LocalRosters()
-    rooms = room_service(node, rosters)
-    services = dataclasses.replace(node.session, rooms=rooms)
-    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
-    trip = await node.trips.create(Origin("rest", OWNER, "user"), owner, {"title": "Lisbon", "collaborators": [FRIEND]})
-    friend, friend_socket = connect(services, FRIEND, "friend-session")
-    await friend.start()
-    dropped, _ = connect(services, OWNER, "owner-session")
-    await dropped.start()
-    for session in (friend, dropped):
-        task, _ = session.submit(orjson.dumps({"event": "join_trip_room", "data": {"tripId": trip.trip_id}}))
-        await task
+    room, friend_socket, dropped, _ = await owner_and_friend_in_a_room(node, rosters)
+    rooms, services, owner, trip = room.rooms, room.services, room.owner, room.trip
     await dropped.stop(None, None)  # the network went: the place is held for the grace
 
     back, _ = connect(services, OWNER, "owner-session")

@@ -5,28 +5,18 @@ before its join took its seat is not in the room."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from service.hub import Connection, Hub
 from service.metrics import Metrics
+from tests.unit.test_hub_resync import Socket as RecordingSocket
 
 TRIP = "650000000000000000000100"
 
 
-class Socket:
-    def __init__(self) -> None:
-        self.frames: list[dict[str, Any]] = []
-
-    def send(self, payload: bytes) -> None:
-        self.frames.append(json.loads(payload))
-
+class Socket(RecordingSocket):
     def close(self, code: int, reason: str) -> None:
         raise AssertionError("closed")
-
-    @property
-    def pending_bytes(self) -> int:
-        return 0
 
 
 def hub() -> Hub:
