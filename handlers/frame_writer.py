@@ -262,7 +262,7 @@ class DeflatingSocket(tornado.websocket.WebSocketHandler):
         request.uri = request.path
         request.connection = None  # the detached HTTP/1 connection: its headers, futures, context
         request.server_connection = None  # and its server side (its done serving task included)
-        self._headers = headers  # the 101's, written: the same empty headers now
+        self._headers = tornado.httputil.HTTPHeaders()  # the 101's, written: its own, not the request's
         self._transforms.clear()
         self.ui = None  # type: ignore[assignment]  # as Tornado's _break_cycles does at close
 

@@ -311,6 +311,17 @@ async def test_an_open_socket_sheds_the_http_exchange_and_still_reads_writes_and
         assert box["closed"] == 1
 
 
+async def test_a_header_set_after_shedding_is_the_handlers_own_not_the_requests() -> None:
+    async with serving(Deflate(), shed=True) as (port, box):
+        client = await RawClient.connect(port)
+        await wait_for_sockets(box, 1)
+        [handler] = box["handlers"]
+        handler.add_header("X-After", "shed")  # Tornado disables set_header once open, not add_header
+        assert not list(handler.request.headers.get_all())
+        assert list(handler._headers.get_all()) == [("X-After", "shed")]
+        client.close()
+
+
 async def test_the_101_carries_tornados_headers_and_clear_sets_what_tornados_clear_sets() -> None:
     async with serving(Deflate()) as (port, box):
         client = await RawClient.connect(port)
