@@ -70,6 +70,7 @@ import tornado
 import tornado.httputil
 import tornado.iostream
 import tornado.log
+import tornado.web
 import tornado.websocket
 
 _TEXT_FIN = 0x81
@@ -202,16 +203,6 @@ class _NoContextTakeover(_OwnReader):
 
 
 _SERVER = f"TornadoServer/{tornado.version}"
-_dated: tuple[int, str] = (0, "")  # the last second formatted for a Date header, and its text
-
-
-def http_date(now: float) -> str:
-    """``tornado.httputil.format_timestamp(now)``, formatted once per second."""
-    global _dated
-    second = int(now)
-    if _dated[0] != second:
-        _dated = (second, tornado.httputil.format_timestamp(second))
-    return _dated[1]
 
 
 class DeflatingSocket(tornado.websocket.WebSocketHandler):
@@ -220,6 +211,14 @@ class DeflatingSocket(tornado.websocket.WebSocketHandler):
 
     writer: FrameWriter
 
+    def __init__(
+        self, application: tornado.web.Application, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
+    ) -> None:
+        # Tornado's __init__ runs clear() (the 101's Date, from the writer) before initialize:
+        # the writer is taken from the route's arguments first, and initialize gets them all still
+        self.writer = kwargs["writer"]
+        super().__init__(application, request, **kwargs)
+
     def clear(self) -> None:
         """Tornado's ``RequestHandler.clear`` (run for every handshake): the same headers,
         its Date formatted once per second and its headers set one by one (building them
@@ -227,7 +226,7 @@ class DeflatingSocket(tornado.websocket.WebSocketHandler):
         headers = tornado.httputil.HTTPHeaders()
         headers["Server"] = _SERVER
         headers["Content-Type"] = "text/html; charset=UTF-8"
-        headers["Date"] = http_date(time.time())
+        headers["Date"] = self.writer.http_date(time.time())
         self._headers = headers
         self.set_default_headers()
         self._write_buffer = []
@@ -364,6 +363,7 @@ class FrameWriter:
     """
 
     __slots__ = (
+        "_dated",
         "_deflate",
         "_deflated",
         "_dirty",
@@ -393,10 +393,19 @@ class FrameWriter:
         self._deflate = deflate or Deflate()
         self._plain = Lane(text_frame)
         self._deflated = Lane(_SharedDeflater(self._deflate))
+        self._dated: tuple[int, str] = (0, "")  # the last second formatted for a Date header, and its text
 
     @property
     def deflate(self) -> Deflate:
         return self._deflate
+
+    def http_date(self, now: float) -> str:
+        """``tornado.httputil.format_timestamp(now)``, formatted once per second (a Date
+        header for every handshake of a reconnect storm)."""
+        second = int(now)
+        if self._dated[0] != second:
+            self._dated = (second, tornado.httputil.format_timestamp(second))
+        return self._dated[1]
 
     def lane_for(self, handler: tornado.websocket.WebSocketHandler) -> Lane | None:
         """The lane of an open socket; None: it compresses with its own context
