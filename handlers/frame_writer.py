@@ -296,16 +296,16 @@ class Lane:
     """Sockets that take the very same bytes for a payload: plain frames, or frames
     deflated once for every no-context-takeover socket.  Within one flush each
     payload is framed once, and a socket with the same queue as the previous one
-    reuses its bytes (``last_*``: read by ``SocketOutbox.flush`` too, once per socket)."""
+    reuses its bytes."""
 
-    __slots__ = ("_encode", "_framed", "last_data", "last_queue", "last_sockets")
+    __slots__ = ("_encode", "_framed", "_last_data", "_last_queue", "_last_sockets")
 
     def __init__(self, encode: Callable[[bytes], bytes]) -> None:
         self._encode = encode
         self._framed: dict[int, list[Any]] = {}  # id(payload) -> [payload, framed, sockets]
-        self.last_queue: list[bytes] = []  # the previous socket's queue and its bytes
-        self.last_data = b""
-        self.last_sockets = 0  # how many more sockets took them since
+        self._last_queue: list[bytes] = []  # the previous socket's queue and its bytes
+        self._last_data = b""
+        self._last_sockets = 0  # how many more sockets took them since
 
     def frame(self, payload: bytes) -> bytes:
         """The framed bytes of ``payload``, shared by every socket in this flush
@@ -321,26 +321,26 @@ class Lane:
     def frames(self, queue: list[bytes]) -> bytes:
         """The bytes on the wire for ``queue``: in a room, socket after socket has the
         same payloads queued, so the previous socket's bytes are reused when they are."""
-        if queue == self.last_queue:  # compares identities first: cheap when it holds
-            self.last_sockets += 1
-            return self.last_data
+        if queue == self._last_queue:  # compares identities first: cheap when it holds
+            self._last_sockets += 1
+            return self._last_data
         self._settle_last()
         data = self.frame(queue[0]) if len(queue) == 1 else b"".join([self.frame(p) for p in queue])
-        self.last_queue, self.last_data = queue, data
+        self._last_queue, self._last_data = queue, data
         return data
 
     def _settle_last(self) -> None:
         """Count the sockets that reused the previous queue's bytes."""
-        if self.last_sockets:
+        if self._last_sockets:
             framed = self._framed
-            for payload in self.last_queue:
-                framed[id(payload)][2] += self.last_sockets
-            self.last_sockets = 0
+            for payload in self._last_queue:
+                framed[id(payload)][2] += self._last_sockets
+            self._last_sockets = 0
 
     def take_counts(self) -> list[tuple[bytes, int]]:
         """(payload, sockets) written since the last call; starts afresh."""
         self._settle_last()
-        self.last_queue, self.last_data = [], b""
+        self._last_queue, self._last_data = [], b""
         framed, self._framed = self._framed, {}
         return [(payload, sockets) for payload, _, sockets in framed.values()]
 
@@ -545,12 +545,7 @@ class SocketOutbox:
         if lane is None:
             self._write_compressed(conn, queue)
             return
-        data: bytes | memoryview
-        if queue == lane.last_queue:  # as the previous socket's (``Lane.frames``), without the call
-            lane.last_sockets += 1
-            data = lane.last_data
-        else:
-            data = lane.frames(queue)
+        data: bytes | memoryview = lane.frames(queue)
         stream = conn.stream
         if stream is None:
             self._room_bytes = self._max_bytes
