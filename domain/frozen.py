@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,6 +26,15 @@ def _fields(cls: type[Any]) -> tuple[dataclasses.Field[Any], ...]:
     if any(field.name.startswith(_PREFIX) for field in fields):
         raise TypeError(f"{cls.__name__} has a field named {_PREFIX}...: the fast copies cannot be made")
     return fields
+
+
+def _slot(cls: type[Any], name: str) -> MemberDescriptorType:
+    """The slot of field ``name``: without ``slots=True`` there is none to fill, and the
+    class attribute found instead (a default, or nothing) would fail far from its cause."""
+    slot = cls.__dict__.get(name)
+    if not isinstance(slot, MemberDescriptorType):
+        raise TypeError(f"{cls.__name__} is not a slotted dataclass (field {name!r} has no slot)")
+    return slot
 
 
 def _refuse_unknown(cls: type[Any], unknown: dict[str, Any]) -> None:
@@ -49,9 +59,10 @@ def replacer(cls: type[T]) -> Callable[..., T]:
     """``dataclasses.replace`` for ``cls``: ``replace(obj, **changes)``."""
     p = _PREFIX
     namespace: dict[str, Any] = {f"{p}new": object.__new__, f"{p}cls": cls, f"{p}same": object()}
-    params, body = [f"{p}obj", "/", "*"], [f"{p}copy = {p}new({p}cls)"]
-    for i, field in enumerate(_fields(cls)):
-        slot, name = getattr(cls, field.name), field.name
+    fields = _fields(cls)  # a bare ``*`` needs a named field after it: none for a class without fields
+    params, body = [f"{p}obj", "/", *(["*"] if fields else [])], [f"{p}copy = {p}new({p}cls)"]
+    for i, field in enumerate(fields):
+        slot, name = _slot(cls, field.name), field.name
         namespace[f"{p}get{i}"], namespace[f"{p}set{i}"] = slot.__get__, slot.__set__
         params.append(f"{name}={p}same")
         body.append(f"{p}set{i}({p}copy, {p}get{i}({p}obj) if {name} is {p}same else {name})")
@@ -63,10 +74,11 @@ def builder(cls: type[T]) -> Callable[..., T]:
     """``cls(**values)`` by keyword, defaults and default factories included."""
     p, missing = _PREFIX, dataclasses.MISSING
     namespace: dict[str, Any] = {f"{p}new": object.__new__, f"{p}cls": cls, f"{p}missing": missing}
-    params, body = ["*"], [f"{p}obj = {p}new({p}cls)"]
-    for i, field in enumerate(_fields(cls)):
+    fields = _fields(cls)  # a bare ``*`` needs a named field after it, as in ``replacer``
+    params, body = ["*"] if fields else [], [f"{p}obj = {p}new({p}cls)"]
+    for i, field in enumerate(fields):
         name, value = field.name, field.name
-        namespace[f"{p}set{i}"] = getattr(cls, name).__set__
+        namespace[f"{p}set{i}"] = _slot(cls, name).__set__
         if field.default_factory is not missing:
             namespace[f"{p}factory{i}"] = field.default_factory
             params.append(f"{name}={p}missing")

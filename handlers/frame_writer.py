@@ -70,6 +70,7 @@ import tornado
 import tornado.httputil
 import tornado.iostream
 import tornado.log
+import tornado.web
 import tornado.websocket
 
 _TEXT_FIN = 0x81
@@ -205,16 +206,6 @@ class _NoContextTakeover(_OwnReader):
 
 
 _SERVER = f"TornadoServer/{tornado.version}"
-_dated: tuple[int, str] = (0, "")  # the last second formatted for a Date header, and its text
-
-
-def http_date(now: float) -> str:
-    """``tornado.httputil.format_timestamp(now)``, formatted once per second."""
-    global _dated
-    second = int(now)
-    if _dated[0] != second:
-        _dated = (second, tornado.httputil.format_timestamp(second))
-    return _dated[1]
 
 
 class DeflatingSocket(tornado.websocket.WebSocketHandler):
@@ -223,6 +214,14 @@ class DeflatingSocket(tornado.websocket.WebSocketHandler):
 
     writer: FrameWriter
 
+    def __init__(
+        self, application: tornado.web.Application, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
+    ) -> None:
+        # Tornado's __init__ runs clear() (the 101's Date, from the writer) before initialize:
+        # the writer is taken from the route's arguments first, and initialize gets them all still
+        self.writer = kwargs["writer"]
+        super().__init__(application, request, **kwargs)
+
     def clear(self) -> None:
         """Tornado's ``RequestHandler.clear`` (run for every handshake): the same headers,
         its Date formatted once per second and its headers set one by one (building them
@@ -230,7 +229,7 @@ class DeflatingSocket(tornado.websocket.WebSocketHandler):
         headers = tornado.httputil.HTTPHeaders()
         headers["Server"] = _SERVER
         headers["Content-Type"] = "text/html; charset=UTF-8"
-        headers["Date"] = http_date(time.time())
+        headers["Date"] = self.writer.http_date(time.time())
         self._headers = headers
         self.set_default_headers()
         self._write_buffer = []
@@ -265,7 +264,7 @@ class DeflatingSocket(tornado.websocket.WebSocketHandler):
         request.uri = request.path
         request.connection = None  # the detached HTTP/1 connection: its headers, futures, context
         request.server_connection = None  # and its server side (its done serving task included)
-        self._headers = headers  # the 101's, written: the same empty headers now
+        self._headers = tornado.httputil.HTTPHeaders()  # the 101's, written: its own, not the request's
         self._transforms.clear()
         self.ui = None  # type: ignore[assignment]  # as Tornado's _break_cycles does at close
 
@@ -300,16 +299,16 @@ class Lane:
     """Sockets that take the very same bytes for a payload: plain frames, or frames
     deflated once for every no-context-takeover socket.  Within one flush each
     payload is framed once, and a socket with the same queue as the previous one
-    reuses its bytes (``last_*``: read by ``SocketOutbox.flush`` too, once per socket)."""
+    reuses its bytes."""
 
-    __slots__ = ("_encode", "_framed", "last_data", "last_queue", "last_sockets")
+    __slots__ = ("_encode", "_framed", "_last_data", "_last_queue", "_last_sockets")
 
     def __init__(self, encode: Callable[[bytes], bytes]) -> None:
         self._encode = encode
         self._framed: dict[int, list[Any]] = {}  # id(payload) -> [payload, framed, sockets]
-        self.last_queue: list[bytes] = []  # the previous socket's queue and its bytes
-        self.last_data = b""
-        self.last_sockets = 0  # how many more sockets took them since
+        self._last_queue: list[bytes] = []  # the previous socket's queue and its bytes
+        self._last_data = b""
+        self._last_sockets = 0  # how many more sockets took them since
 
     def frame(self, payload: bytes) -> bytes:
         """The framed bytes of ``payload``, shared by every socket in this flush
@@ -325,26 +324,26 @@ class Lane:
     def frames(self, queue: list[bytes]) -> bytes:
         """The bytes on the wire for ``queue``: in a room, socket after socket has the
         same payloads queued, so the previous socket's bytes are reused when they are."""
-        if queue == self.last_queue:  # compares identities first: cheap when it holds
-            self.last_sockets += 1
-            return self.last_data
+        if queue == self._last_queue:  # compares identities first: cheap when it holds
+            self._last_sockets += 1
+            return self._last_data
         self._settle_last()
         data = self.frame(queue[0]) if len(queue) == 1 else b"".join([self.frame(p) for p in queue])
-        self.last_queue, self.last_data = queue, data
+        self._last_queue, self._last_data = queue, data
         return data
 
     def _settle_last(self) -> None:
         """Count the sockets that reused the previous queue's bytes."""
-        if self.last_sockets:
+        if self._last_sockets:
             framed = self._framed
-            for payload in self.last_queue:
-                framed[id(payload)][2] += self.last_sockets
-            self.last_sockets = 0
+            for payload in self._last_queue:
+                framed[id(payload)][2] += self._last_sockets
+            self._last_sockets = 0
 
     def take_counts(self) -> list[tuple[bytes, int]]:
         """(payload, sockets) written since the last call; starts afresh."""
         self._settle_last()
-        self.last_queue, self.last_data = [], b""
+        self._last_queue, self._last_data = [], b""
         framed, self._framed = self._framed, {}
         return [(payload, sockets) for payload, _, sockets in framed.values()]
 
@@ -367,6 +366,7 @@ class FrameWriter:
     """
 
     __slots__ = (
+        "_dated",
         "_deflate",
         "_deflated",
         "_dirty",
@@ -396,10 +396,19 @@ class FrameWriter:
         self._deflate = deflate or Deflate()
         self._plain = Lane(text_frame)
         self._deflated = Lane(_SharedDeflater(self._deflate))
+        self._dated: tuple[int, str] = (0, "")  # the last second formatted for a Date header, and its text
 
     @property
     def deflate(self) -> Deflate:
         return self._deflate
+
+    def http_date(self, now: float) -> str:
+        """``tornado.httputil.format_timestamp(now)``, formatted once per second (a Date
+        header for every handshake of a reconnect storm)."""
+        second = int(now)
+        if self._dated[0] != second:
+            self._dated = (second, tornado.httputil.format_timestamp(second))
+        return self._dated[1]
 
     def lane_for(self, handler: tornado.websocket.WebSocketHandler) -> Lane | None:
         """The lane of an open socket; None: it compresses with its own context
@@ -539,12 +548,7 @@ class SocketOutbox:
         if lane is None:
             self._write_compressed(conn, queue)
             return
-        data: bytes | memoryview
-        if queue == lane.last_queue:  # as the previous socket's (``Lane.frames``), without the call
-            lane.last_sockets += 1
-            data = lane.last_data
-        else:
-            data = lane.frames(queue)
+        data: bytes | memoryview = lane.frames(queue)
         stream = conn.stream
         if stream is None:
             self._room_bytes = self._max_bytes

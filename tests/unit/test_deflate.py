@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import tornado
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 import websockets
@@ -310,6 +311,26 @@ async def test_an_open_socket_sheds_the_http_exchange_and_still_reads_writes_and
                 break
             await asyncio.sleep(0.01)
         assert box["closed"] == 1
+
+
+async def test_a_header_set_after_shedding_is_the_handlers_own_not_the_requests() -> None:
+    async with serving(Deflate(), shed=True) as (port, box):
+        client = await RawClient.connect(port)
+        await wait_for_sockets(box, 1)
+        [handler] = box["handlers"]
+        handler.add_header("X-After", "shed")  # Tornado disables set_header once open, not add_header
+        assert not list(handler.request.headers.get_all())
+        assert list(handler._headers.get_all()) == [("X-After", "shed")]
+        client.close()
+
+
+def test_the_date_header_is_formatted_once_per_second_by_each_writer() -> None:
+    writer = FrameWriter()
+    first = writer.http_date(1_800_000_000.2)
+    assert first == tornado.httputil.format_timestamp(1_800_000_000)
+    assert writer.http_date(1_800_000_000.9) is first  # the same second: not formatted again
+    assert writer.http_date(1_800_000_001.0) == tornado.httputil.format_timestamp(1_800_000_001)
+    assert FrameWriter().http_date(1_800_000_000.5) == first  # no state shared between writers
 
 
 async def test_the_101_carries_tornados_headers_and_clear_sets_what_tornados_clear_sets() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
@@ -178,10 +179,14 @@ async def test_a_remainder_tornado_holds_counts_until_written() -> None:
     big = b'"' + b"y" * (8 << 20) + b'"'
     box: dict[str, Any] = {"max_bytes": len(big) + 100}
     async with opened(box) as (client, handler, outbox):
+        # small kernel buffers on both ends: the kernel takes far less than the 8 MB at once,
+        # whatever the machine's defaults, so a remainder is certain to be left to Tornado
+        handler.ws_connection.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+        client.protocol.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         outbox.send(big)
         await asyncio.sleep(0)  # flushed: what the kernel did not take is Tornado's to write
-        if handler.ws_connection.stream.writing():
-            assert outbox.pending_bytes == len(big) and outbox.pending_frames == 1
+        assert handler.ws_connection.stream.writing()
+        assert outbox.pending_bytes == len(big) and outbox.pending_frames == 1
         assert await asyncio.wait_for(client.read_message(), 10) == big.decode()
         await asyncio.sleep(0.05)
         assert outbox.pending_bytes == 0 and outbox.pending_frames == 0

@@ -49,3 +49,38 @@ def test_builder_equals_the_constructor_with_defaults_and_factories() -> None:
 def test_unknown_or_missing_fields_are_refused(make: object) -> None:
     with pytest.raises(TypeError):
         make()  # type: ignore[operator]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Empty:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unslotted:
+    count: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Clashing:
+    _frozen_obj: int
+
+
+def test_a_class_without_fields_is_copied_and_built() -> None:
+    empty = _Empty()
+    assert replacer(_Empty)(empty) == empty and replacer(_Empty)(empty) is not empty
+    assert builder(_Empty)() == _Empty()
+    with pytest.raises(TypeError, match="no field 'x'"):
+        builder(_Empty)(x=1)
+
+
+@pytest.mark.parametrize("make", [replacer, builder])
+def test_a_class_without_slots_is_refused_by_name(make: Any) -> None:
+    with pytest.raises(TypeError, match="_Unslotted is not a slotted dataclass"):
+        make(_Unslotted)
+
+
+@pytest.mark.parametrize("make", [replacer, builder])
+def test_a_field_named_like_the_generated_names_is_refused(make: Any) -> None:
+    with pytest.raises(TypeError, match="_Clashing has a field named _frozen_"):
+        make(_Clashing)
