@@ -209,8 +209,8 @@ _SERVER = f"TornadoServer/{tornado.version}"
 
 
 class DeflatingSocket(tornado.websocket.WebSocketHandler):
-    """A WebSocket handler whose permessage-deflate is its ``writer``'s (``Deflate``);
-    a subclass sets ``self.writer`` in ``initialize``."""
+    """A WebSocket handler whose permessage-deflate is its ``writer``'s (``Deflate``):
+    its route's arguments name the ``writer``, which every subclass's ``initialize`` takes too."""
 
     writer: FrameWriter
 
