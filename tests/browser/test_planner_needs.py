@@ -240,27 +240,38 @@ class DyingWire:
         server.on_message(to_page)
 
 
-def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbeat(
-    server: ServerProcess, open_planner: Any
-) -> None:
+def silently_cut_off(server: ServerProcess, open_planner: Any) -> tuple[Planner, DyingWire, Person]:
+    """Ana's planner, whose network then dies without telling the browser (no offline event,
+    the socket still open, /healthz unreachable: only the heartbeat can tell), once it is offline."""
     ana = Person("Ana")
     trip = lisbon(server, ana)
     wire = DyingWire()
     a = open_planner(server, ana, trip["tripId"], route=wire.route)
-
-    wire.alive = False  # no offline event, the socket still open: only the heartbeat can tell
+    wire.alive = False
     a.page.route("**/healthz", lambda route: route.abort())
     expect(a.by("connection-status")).to_have_text("offline", timeout=HEARTBEAT_BOUND_MS)
+    return a, wire, ana
+
+
+def reconnected(a: Planner, wire: DyingWire) -> None:
+    """The network comes back: the page is connected again, its banner gone."""
+    wire.alive = True
+    a.page.unroute("**/healthz")
+    expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
+    expect(a.by("offline-banner")).to_be_hidden()
+
+
+def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbeat(
+    server: ServerProcess, open_planner: Any
+) -> None:
+    a, wire, ana = silently_cut_off(server, open_planner)
     expect(a.by("offline-banner")).to_be_visible()
     expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-offline\b"))
     assert a.page.evaluate("navigator.onLine") is True
     here = a.by(f"member-{ana.user_id}").locator(".member-status")
     expect(here).to_have_text("last seen online")  # what was last known, said so: not "online"
 
-    wire.alive = True
-    a.page.unroute("**/healthz")
-    expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
-    expect(a.by("offline-banner")).to_be_hidden()
+    reconnected(a, wire)
     expect(a.by("user-chip").locator(".status-dot")).to_have_class(re.compile(r"\bstatus-online\b"))
     expect(here).to_have_text("online")
     no_page_errors(a)
@@ -269,14 +280,7 @@ def test_a_network_that_dies_without_telling_the_browser_is_seen_by_the_heartbea
 def test_a_reconnect_made_through_the_dead_network_does_not_keep_the_page_reconnecting_once_it_is_back(
     server: ServerProcess, open_planner: Any
 ) -> None:
-    ana = Person("Ana")
-    trip = lisbon(server, ana)
-    wire = DyingWire()
-    a = open_planner(server, ana, trip["tripId"], route=wire.route)
-
-    wire.alive = False
-    a.page.route("**/healthz", lambda route: route.abort())
-    expect(a.by("connection-status")).to_have_text("offline", timeout=HEARTBEAT_BOUND_MS)
+    a, wire, _ = silently_cut_off(server, open_planner)
     # the page tries again while the network is still dead: the upgrade goes through, and the
     # server's `connected` is lost on the way (no frame, no error, no close reach the page)
     waited_until = time.monotonic() + HEARTBEAT_BOUND_MS / 1000
@@ -284,10 +288,7 @@ def test_a_reconnect_made_through_the_dead_network_does_not_keep_the_page_reconn
         assert time.monotonic() < waited_until, "the page did not try to connect again"
         a.page.wait_for_timeout(100)  # Playwright's events are handled while it waits
 
-    wire.alive = True
-    a.page.unroute("**/healthz")
-    expect(a.by("connection-status")).to_have_text("connected", timeout=HEARTBEAT_BOUND_MS)
-    expect(a.by("offline-banner")).to_be_hidden()
+    reconnected(a, wire)
     no_page_errors(a)
 
 

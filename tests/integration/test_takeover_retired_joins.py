@@ -24,6 +24,7 @@ from service.container import Services
 from service.hub import Connection
 from service.pipeline import Origin
 from service.presence import LocalRosters
+from service.rooms import RoomService
 from tests.integration.conftest import built_node
 from tests.integration.test_takeover_graces import Socket, room_service
 
@@ -65,18 +66,18 @@ async def node(tmp_path: Path) -> AsyncIterator[Services]:
         yield services
 
 
-async def a_trip(node: Services, owner: Identity) -> str:
+async def owners_trip(node: Services, rosters: LocalRosters) -> tuple[RoomService, Identity, str]:
+    """The room service on ``rosters``, OWNER's identity, and a trip of OWNER's."""
+    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
     trip = await node.trips.create(Origin("rest", OWNER, "user"), owner, {"title": "Lisbon"})
-    return trip.trip_id
+    return room_service(node, rosters), owner, trip.trip_id
 
 
 async def test_a_join_that_fails_after_a_resume_retired_its_connection_keeps_the_new_connections_entry(
     node: Services,
 ) -> None:
     rosters = FailingListedRosters()
-    rooms = room_service(node, rosters)
-    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
-    trip_id = await a_trip(node, owner)
+    rooms, owner, trip_id = await owners_trip(node, rosters)
     old = connection(0)
     node.hub.add(old)
     joining = asyncio.ensure_future(
@@ -99,9 +100,7 @@ async def test_a_join_that_fails_after_a_resume_retired_its_connection_keeps_the
 
 async def test_a_reseat_refused_for_a_retired_connection_leaves_the_held_place_its_grace(node: Services) -> None:
     rosters = LocalRosters()
-    rooms = room_service(node, rosters)
-    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
-    trip_id = await a_trip(node, owner)
+    rooms, owner, trip_id = await owners_trip(node, rosters)
     dropped = connection(0)
     node.hub.add(dropped)
     await rooms.join(dropped, Origin("ws", OWNER, "user", SESSION), owner, {"tripId": trip_id}, "j1")
@@ -121,9 +120,7 @@ async def test_a_reseat_refused_for_a_retired_connection_leaves_the_held_place_i
 async def test_a_join_of_a_connection_closed_while_its_access_was_checked_is_refused_so_it_is_recorded(
     node: Services,
 ) -> None:
-    rooms = room_service(node, LocalRosters())
-    owner = Identity(OWNER, "user", "owner", int(time.time()) + 3600)
-    trip_id = await a_trip(node, owner)
+    rooms, owner, trip_id = await owners_trip(node, LocalRosters())
     gone = connection(0)
     node.hub.add(gone)
     node.hub.remove(gone)  # it closed while its join was checking access
