@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from eventlog.records import LogRecord
+from typing import Any
+
+from eventlog.records import ACCEPTED, LogRecord
 
 
 def chat_record(
@@ -33,4 +35,29 @@ def chat_record(
                 "data": {"messageId": f"m{record_id}", "userId": user, "message": f"hi {version}", "type": "text"},
             },
         ),
+    )
+
+
+def session_record(
+    command: str,
+    position: int,
+    *,
+    session_id: str = "s1",
+    user_id: str = "u1",
+    events: tuple[Any, ...] = (),
+    **fields: Any,
+) -> LogRecord:
+    """An accepted record of a connection's session at ``position`` of the log, one a second
+    from 2026-01-01T10:00:00Z (what the session folds read)."""
+    return LogRecord(
+        record_id=f"r{position}",
+        at=f"2026-01-01T10:00:{position:02d}.000Z",
+        source="ws",
+        command=command,
+        outcome=ACCEPTED,
+        user_id=user_id,
+        session_id=session_id,
+        events=events,
+        position=position,
+        **fields,
     )

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from eventlog.records import ACCEPTED, LogRecord
+from eventlog.records import LogRecord
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionRecord
 from eventlog.sqlite_sessions import SqliteSessionRecords
 from projections.sessions import SessionFolder
+from tests.log_records import session_record
 
 pytestmark = pytest.mark.integration
 
@@ -53,17 +54,13 @@ async def records(tmp_path: Path) -> Hiccups:
 
 
 def logged(position: int, command: str, session_id: str, data: dict[str, object] | None = None) -> LogRecord:
-    return LogRecord(
-        record_id=f"r{position}",
-        at=f"2026-12-07T09:00:{position:02d}.000Z",
-        source="ws",
-        command=command,
-        outcome=ACCEPTED,
-        user_id=USER,
+    return session_record(
+        command,
+        position,
         session_id=session_id,
+        user_id=USER,
         events=({"type": command, "data": data or {}},),
         meta={"node": "node-a", "ip": "127.0.0.1", "userAgent": "test"},
-        position=position,
     )
 
 

@@ -5,30 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any
 
-from eventlog.records import ACCEPTED, LogRecord
+from eventlog.records import LogRecord
 from eventlog.session_port import CONNECTED, DISCONNECTED, SessionRecord
 from projections.audit import AuditViews
 from projections.sessions import CLOSE_ABNORMAL, CLOSE_TAKEN_OVER, fold_session
 from service.resume import SessionResumer
+from tests.log_records import session_record as record
 
 TRIP = "6650c3e2a41f5b7d9e0c1a2b"
-
-
-def record(command: str, position: int, *, events: tuple[Any, ...] = (), **fields: Any) -> LogRecord:
-    return LogRecord(
-        record_id=f"r{position}",
-        at=f"2026-01-01T10:00:{position:02d}.000Z",
-        source="ws",
-        command=command,
-        outcome=ACCEPTED,
-        user_id="u1",
-        session_id="s1",
-        events=events,
-        position=position,
-        **fields,
-    )
 
 
 def folded(*records: LogRecord) -> SessionRecord | None:
