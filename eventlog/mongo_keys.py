@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from eventlog.key_port import DataKey, KeyStore, new_keys, now_iso
-from eventlog.mongo_store import DEFAULT_DATABASE, url_sets
+from eventlog.mongo_store import DEFAULT_DATABASE, duplicated_key, url_sets
 from eventlog.ports import StoreUnavailable
 
 DATA_KEYS = "data_keys"
@@ -37,7 +37,6 @@ STORE_TIMEOUT = 1.0  # seconds
 FIRST_PROBE_WAIT = 0.25  # seconds
 DOWN_PROBE_INTERVAL = 5.0  # seconds
 Document = dict[str, Any]
-_DUPLICATE_KEY = 11000
 
 
 class Outage:
@@ -164,7 +163,7 @@ class MongoKeyStore(KeyStore):
             except BulkWriteError as error:
                 details = error.details
                 if details.get("writeConcernErrors") or any(
-                    e.get("code") != _DUPLICATE_KEY for e in details.get("writeErrors", ())
+                    duplicated_key(e) is None for e in details.get("writeErrors", ())
                 ):
                     raise
 

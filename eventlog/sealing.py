@@ -14,7 +14,7 @@ taken for a sealed one: older logs load as they are.
 ``Opener.open`` gives a JSON value back with every sealed value opened, or
 replaced by ``MASK`` when one of its keys is gone.  A key not held is read from the
 store on the calling thread; the event loop's callers read ahead first
-(``Opener.unheld`` and ``Opener.fetch``: the hub, for messages from other nodes).  Sealing happens once, when a
+(``Opener.read_ahead``: the hub, for messages from other nodes).  Sealing happens once, when a
 record is built; opening where data leaves the process (frames, REST answers,
 exports, mirrored read models).
 """
@@ -298,13 +298,9 @@ class Opener:
             return []
         return self._keys.unheld(wanted)
 
-    async def fetch(self, key_ids: Iterable[str]) -> None:
-        """Read ahead, off the event loop, the keys that ``unheld`` named."""
-        await self._keys.fetch(key_ids)
-
     async def read_ahead(self, values: Iterable[JSON]) -> None:
         """Read ahead, off the event loop and in one read, every key ``values`` need that is not held."""
-        await self.fetch({key_id for value in values for key_id in self.unheld(value)})
+        await self._keys.fetch({key_id for value in values for key_id in self.unheld(value)})
 
     def dumps(self, value: JSON) -> bytes:
         """``orjson.dumps(self.open(value))``; encodes once when nothing in it is sealed."""

@@ -474,7 +474,6 @@ class SocketOutbox:
     __slots__ = (
         "_conn",
         "_handler",
-        "_inflight_bytes",
         "_inflight_frames",
         "_lane",
         "_max_bytes",
@@ -496,7 +495,6 @@ class SocketOutbox:
         self._queue: list[bytes] = []
         self._queued = False
         self._inflight_frames = 0  # handed to Tornado, not written yet
-        self._inflight_bytes = 0
         self._room_frames = max_frames  # max_frames - in flight: what the queue may hold
         self._room_bytes = max_bytes  # max_bytes - queued - in flight
         self._lane = writer.lane_for(handler)  # once open, what was negotiated stays
@@ -562,7 +560,7 @@ class SocketOutbox:
                 self._room_bytes = self._max_bytes
                 return
             data = memoryview(data)[sent:]
-        self._inflight_frames, self._inflight_bytes = len(queue), self._max_bytes - self._room_bytes
+        self._inflight_frames = len(queue)
         self._room_frames = self._max_frames - len(queue)
         try:
             written = stream.write(data)
@@ -572,7 +570,7 @@ class SocketOutbox:
         written.add_done_callback(self._written)
 
     def _written_all(self) -> None:
-        self._inflight_frames = self._inflight_bytes = 0
+        self._inflight_frames = 0
         self._room_frames, self._room_bytes = self._max_frames, self._max_bytes - self._queued_bytes()
 
     def _queued_bytes(self) -> int:
@@ -596,13 +594,11 @@ class SocketOutbox:
                 return
             self._writer.count(payload)
             self._inflight_frames += 1
-            self._inflight_bytes += size
             self._room_frames -= 1
             written.add_done_callback(lambda f, size=size: self._compressed_written(f, size))
 
     def _compressed_written(self, future: asyncio.Future[None], size: int) -> None:
         self._inflight_frames -= 1
-        self._inflight_bytes -= size
         self._room_frames += 1
         self._room_bytes += size
         if not future.cancelled():

@@ -301,9 +301,10 @@ class Pipeline:
     def now(self) -> str:
         return iso(self._clock.now())
 
-    def build(self, request: Request, outcome: str, **fields: Any) -> LogRecord:
-        """The record of a command, its personal data sealed (``service/privacy.py``)."""
-        return self._record_of(self._fields(request, outcome, **fields))
+    def build(self, request: Request, outcome: str, *, at: str, **fields: Any) -> LogRecord:
+        """The record of a command made at ``at`` (the time its keys were made ready at: the
+        clock is read once), its personal data sealed (``service/privacy.py``)."""
+        return self._record_of(self._fields(request, outcome, at=at, **fields))
 
     def _record_of(self, fields: dict[str, Any]) -> LogRecord:
         if self._sealer is not None:
@@ -313,14 +314,13 @@ class Pipeline:
                 raise KeyStoreUnavailable from None
         return new_record(**fields)
 
-    def _fields(self, request: Request, outcome: str, **fields: Any) -> dict[str, Any]:
+    def _fields(self, request: Request, outcome: str, *, at: str, **fields: Any) -> dict[str, Any]:
         meta = request.meta
         if request.origin.role is not None:
             meta = {"role": request.origin.role, **(meta or {})}
         return {
             "record_id": self._new_id(),
-            # the callers give the time the record's keys were made ready at: the clock is read once
-            "at": fields["at"] if "at" in fields else self.now(),
+            "at": at,
             "source": request.origin.source,
             "command": request.command,
             "outcome": outcome,
