@@ -34,7 +34,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.trip_events import CHANGE_REPLACED
-from eventlog.mongo_store import DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT_MS, translated, url_sets
+from eventlog.mongo_store import (
+    DEFAULT_DATABASE,
+    DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+    duplicated_key,
+    translated,
+    url_sets,
+)
 from eventlog.ports import StoreUnavailable
 from eventlog.read_model_port import ReadModelChange, TripView
 from eventlog.sealing import MASK, Opener
@@ -44,7 +50,6 @@ Document = dict[str, Any]
 TRIPS = "trips"
 CHAT_MESSAGES = "chat_messages"
 NOTIFICATIONS = "notifications"
-_DUPLICATE_KEY_CODES = {11000, 11001, 12582}
 
 
 class MongoReadModels:
@@ -206,9 +211,7 @@ class MongoReadModels:
                 return
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
-                if exc.details.get("writeConcernErrors") or any(
-                    e.get("code") not in _DUPLICATE_KEY_CODES for e in errors
-                ):
+                if exc.details.get("writeConcernErrors") or any(duplicated_key(e) is None for e in errors):
                     raise
                 if attempt:
                     return
@@ -240,7 +243,7 @@ class MongoReadModels:
                 return
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
-                if attempt or not errors or any(e.get("code") not in _DUPLICATE_KEY_CODES for e in errors):
+                if attempt or not errors or any(duplicated_key(e) is None for e in errors):
                     raise
                 operations = operations[int(errors[0]["index"]) :]
 
