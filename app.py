@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import gc
 import hashlib
 import hmac
@@ -72,8 +73,9 @@ from handlers.trips import (
     TripInvitesHandler,
     TripsHandler,
 )
+from handlers.upgrade import UpgradingServer
 from handlers.viewing import ViewingHandler
-from handlers.websocket import RealtimeSocket
+from handlers.websocket import RealtimeSocket, SocketEdge, WebSocketFirstHandler
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide, TripCache
 from projections.sessions import SessionFolder
@@ -415,29 +417,7 @@ def make_app(services: Services) -> tornado.web.Application:
         "inbox": Inbox(services.announcements, "announcements", "announcementId", "mark_announcement_read"),
     }
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
-        (
-            r"/ws",
-            RealtimeSocket,
-            {
-                "sessions": services.session,
-                "admission": services.admission,
-                "verifier": services.verifier,
-                "security": services.security,
-                "metrics": services.metrics,
-                "clock": services.clock,
-                "limits": limits,
-                "lifecycle": services.lifecycle,
-                "background": services.background,
-                "tickets": tickets,
-                "writer": FrameWriter(
-                    services.metrics.frame_written,
-                    limits.write_coalesce_seconds,
-                    limits.write_pace,
-                    Deflate(limits.deflate, limits.deflate_min_bytes, limits.deflate_level),
-                ),
-                "pinger": Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
-            },
-        ),
+        (r"/ws", WebSocketFirstHandler, {}),  # an upgrade that was not its connection's first request
         (r"/healthz", HealthHandler, store_and_bus),
         (r"/livez", LiveHandler, {"edge": edge}),
         (r"/readyz", ReadyHandler, store_and_bus),
@@ -488,14 +468,33 @@ def make_app(services: Services) -> tornado.web.Application:
         routes,
         static_path=str(ROOT / "static"),
         static_url_prefix="/static/",
-        websocket_ping_interval=0,  # one Pinger for every socket instead of a task per connection
-        websocket_ping_timeout=limits.ping_timeout_seconds,
-        # Frames between max_frame_bytes and this hard cap get PAYLOAD_TOO_LARGE and
-        # the connection lives on; beyond it Tornado closes with 1009 unread.
-        websocket_max_message_size=limits.max_frame_bytes * 4,
         compress_response=True,
         log_function=log_request,
         rest_limiter=rest_limiter(limits),  # handlers.bounded.LIMITER_SETTING
+    )
+
+
+def socket_edge(services: Services) -> SocketEdge:
+    """What every WebSocket of this node uses (``handlers.websocket``)."""
+    limits = services.settings.limits
+    return SocketEdge(
+        sessions=services.session,
+        admission=services.admission,
+        verifier=services.verifier,
+        security=services.security,
+        metrics=services.metrics,
+        clock=services.clock,
+        limits=limits,
+        lifecycle=services.lifecycle,
+        background=services.background,
+        writer=FrameWriter(
+            services.metrics.frame_written,
+            limits.write_coalesce_seconds,
+            limits.write_pace,
+            Deflate(limits.deflate, limits.deflate_min_bytes, limits.deflate_level),
+        ),
+        pinger=Pinger(limits.ping_interval_seconds, limits.ping_timeout_seconds),
+        tickets=services.tickets,
     )
 
 
@@ -617,8 +616,10 @@ async def serve(settings: Settings) -> int:
     app = make_app(services)
     tune_collector(settings.limits.gc_young_threshold)
     limits = settings.limits
-    server = tornado.httpserver.HTTPServer(
+    edge = socket_edge(services)
+    server = UpgradingServer(
         app,
+        endpoint=functools.partial(RealtimeSocket, edge),  # GET /ws, upgraded by handlers.upgrade
         ssl_options=ssl_options,
         xheaders=settings.trust_proxy,
         # REST handlers stream and answer 413 past max_body_bytes themselves (handlers.bounded);

@@ -784,8 +784,9 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     while writer.received < missed and time.monotonic() < hard_deadline:
         await asyncio.sleep(0.01)
     stats = Stats(missed + 10, n)
-    cpu1, wait1, t2 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter()
+    cpu1, wait1, t2, mine1 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter(), self_cpu()
     back, refailures = await connect_all(stats)
+    reconnect_connect_s = time.perf_counter() - t2
     stats.n = len(back)
     rejoin_failures = await join_every(back, head)
     print(f"joinstorm: {len(back)} back and rejoined in {time.perf_counter() - t2:.1f} s", file=sys.stderr)
@@ -795,6 +796,7 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     reconnect_s = time.perf_counter() - t2
     reconnect_cpu = proc_cpu_seconds(pid) - cpu1
     reconnect_wait = runq_wait_seconds(pid) - wait1
+    reconnect_mine = self_cpu() - mine1
     result = {
         "n": n,
         "visible": visible,
@@ -812,8 +814,11 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
         "back": len(back),
         "complete_back": sum(1 for c in back if c.received >= missed),
         "reconnect_s": round(reconnect_s, 2),
+        "reconnect_connect_s": round(reconnect_connect_s, 2),
         "server_us_per_reconnect": round(1e6 * reconnect_cpu / max(1, len(back)), 1),
         "reconnect_runq_wait_pct": round(100 * reconnect_wait / max(1e-9, reconnect_s), 1),
+        "reconnect_server_cpu_pct": round(100 * reconnect_cpu / max(1e-9, reconnect_s), 1),
+        "reconnect_loadgen_cpu_pct": round(100 * reconnect_mine / max(1e-9, reconnect_s), 1),
         "errors": sum(c.errors for c in conns + back),
         "last_error": next((c.last_error for c in conns + back if c.last_error), ""),
         "server_rss_kb": proc_rss_kb(pid),

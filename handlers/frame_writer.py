@@ -21,7 +21,8 @@ member.  This module does instead:
 * bounded: frames queued or still in Tornado's buffer count against the
   per-socket limits; over them, the outbox's owner closes the socket (4009).
 
-Compression (permessage-deflate, RFC 7692; every browser offers it, see ``Deflate``):
+Compression (permessage-deflate, RFC 7692; every browser offers it, see ``Deflate``;
+negotiated by ``handlers.upgrade``):
 
 * ``"shared"`` (the default): the server answers every offer with
   ``server_no_context_takeover; client_no_context_takeover`` (RFC 7692 lets a
@@ -37,15 +38,9 @@ Tornado API this relies on (6.x; ``requirements.txt`` pins it), public except
 where marked; ``tests/unit/test_frame_writer.py`` and ``tests/unit/test_deflate.py``
 fail loudly if it changes:
 
-* ``WebSocketHandler.ws_connection`` and ``WebSocketProtocol.is_closing()``;
-* ``WebSocketProtocol13.stream`` (the connection's ``IOStream``), and on it
-  ``writing()`` (is anything buffered?), ``socket`` and ``write()``;
-* ``WebSocketHandler.get_websocket_protocol()`` and ``WebSocketProtocol13.params``
-  (``DeflatingSocket``); Tornado answers the first ``permessage-deflate`` offer;
-* ``WebSocketProtocol13._create_compressors(side, agreed_parameters, options)``
-  (private, overridden by ``_NoContextTakeover``): Tornado writes its answer from
-  ``agreed_parameters`` after the call, and creates no zlib context for a side
-  with no context takeover;
+* ``WebSocketProtocol13.is_closing()``, ``write_message()`` and ``stream`` (the
+  connection's ``IOStream``), and on it ``writing()`` (is anything buffered?),
+  ``socket`` and ``write()``;
 * ``WebSocketProtocol13._compressor`` (private, read only): set when
   permessage-deflate was negotiated (``FrameWriter.lane_for``).
 
@@ -58,19 +53,13 @@ frame.  Covered by ``tests/unit/test_frame_writer.py``.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import struct
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import tornado
-import tornado.httputil
 import tornado.iostream
-import tornado.log
-import tornado.web
 import tornado.websocket
 
 _TEXT_FIN = 0x81
@@ -96,9 +85,6 @@ def text_frame(payload: bytes) -> bytes:
 
 
 DEFLATE_MODES = ("shared", "per-connection", "off")
-_DEFLATE_PARAMETERS = frozenset(
-    ("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,152 +107,6 @@ class Deflate:
             raise ValueError(f"deflate mode must be one of {', '.join(DEFLATE_MODES)}, not {self.mode!r}")
         if not 9 <= self.window_bits <= 15:  # zlib's raw deflate does not do 8
             raise ValueError("deflate window bits must be 9..15")
-
-    def compression_options(self, headers: tornado.httputil.HTTPHeaders) -> dict[str, Any] | None:
-        """What ``WebSocketHandler.get_compression_options`` returns for an upgrade
-        request with ``headers``: None declines permessage-deflate."""
-        if self.mode == "off":
-            return None
-        if self.mode == "per-connection":
-            return {}
-        return {} if suits_shared(headers, self.window_bits) else None
-
-
-def _offer(text: str) -> tuple[str, dict[str, str | None]]:
-    """``permessage-deflate; client_max_window_bits`` -> (name, {parameter: value})."""
-    name, *parts = (part.strip() for part in text.split(";"))
-    params: dict[str, str | None] = {}
-    for part in parts:
-        key, sep, value = part.partition("=")
-        params[key.strip().lower()] = value.strip().strip('"') if sep else None
-    return name.lower(), params
-
-
-def _window_bits_ok(value: str | None, at_least: int) -> bool:
-    return value is None or (value.isdigit() and at_least <= int(value) <= 15)
-
-
-def suits_shared(headers: tornado.httputil.HTTPHeaders, window_bits: int) -> bool:
-    """Whether the first ``permessage-deflate`` offer (the one Tornado answers) can
-    take the shared frames: only known parameters, and no server window under ours."""
-    for text in headers.get("Sec-WebSocket-Extensions", "").split(","):
-        name, params = _offer(text) if text.strip() else ("", {})
-        if name == "permessage-deflate":
-            return (
-                set(params) <= _DEFLATE_PARAMETERS
-                and _window_bits_ok(params.get("server_max_window_bits"), window_bits)
-                and _window_bits_ok(params.get("client_max_window_bits"), 9)
-            )
-    return False
-
-
-class _OwnReader(tornado.websocket.WebSocketProtocol13):
-    """Tornado's protocol, reading frames in a task of their own once open.  Tornado awaits
-    its frame loop at the bottom of the handshake's coroutines (``_execute``, ``get``,
-    ``accept_connection``...), which then live as long as the socket with all they hold
-    (the request's headers, transforms, callbacks: ~20 objects more per connection for the
-    cyclic collector to scan), and every frame that waits resumes the whole chain.  Here the
-    handshake ends once ``open`` has; what Tornado's ``accept_connection`` does on a
-    cancellation or a malformed frame (abort the connection) is done here."""
-
-    _reader: asyncio.Task[None] | None = None
-
-    async def _receive_frame_loop(self) -> None:
-        # a task holds a strong reference to it: asyncio keeps only weak ones
-        self._reader = asyncio.get_running_loop().create_task(self._read_frames())
-
-    async def _read_frames(self) -> None:
-        try:
-            await super()._receive_frame_loop()
-        except asyncio.CancelledError:
-            self._abort()
-        except ValueError:
-            tornado.log.gen_log.debug("Malformed WebSocket request received", exc_info=True)
-            self._abort()
-        except Exception:  # e.g. a frame that does not inflate: logged as Tornado logs what escapes a handler
-            tornado.log.app_log.error("Uncaught exception reading WebSocket frames", exc_info=True)
-            self._abort()
-        finally:
-            self._reader = None
-
-
-class _NoContextTakeover(_OwnReader):
-    """Tornado's protocol, answering permessage-deflate with no context takeover on
-    both sides (RFC 7692 lets a server add both to any offer): Tornado then keeps no
-    zlib context for the connection, and our frames may be shared."""
-
-    def _create_compressors(
-        self, side: str, agreed_parameters: dict[str, Any], compression_options: dict[str, Any] | None = None
-    ) -> None:
-        if side == "server":
-            # Tornado writes its answer from this very dict once this returns.
-            agreed_parameters["server_no_context_takeover"] = None
-            agreed_parameters["client_no_context_takeover"] = None
-        super()._create_compressors(side, agreed_parameters, compression_options)
-
-
-_SERVER = f"TornadoServer/{tornado.version}"
-
-
-class DeflatingSocket(tornado.websocket.WebSocketHandler):
-    """A WebSocket handler whose permessage-deflate is its ``writer``'s (``Deflate``):
-    its route's arguments name the ``writer``, which every subclass's ``initialize`` takes too."""
-
-    writer: FrameWriter
-
-    def __init__(
-        self, application: tornado.web.Application, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
-    ) -> None:
-        # Tornado's __init__ runs clear() (the 101's Date, from the writer) before initialize:
-        # the writer is taken from the route's arguments first, and initialize gets them all still
-        self.writer = kwargs["writer"]
-        super().__init__(application, request, **kwargs)
-
-    def clear(self) -> None:
-        """Tornado's ``RequestHandler.clear`` (run for every handshake): the same headers,
-        its Date formatted once per second and its headers set one by one (building them
-        from a dict goes through ``MutableMapping.update``, ~3x slower)."""
-        headers = tornado.httputil.HTTPHeaders()
-        headers["Server"] = _SERVER
-        headers["Content-Type"] = "text/html; charset=UTF-8"
-        headers["Date"] = self.writer.http_date(time.time())
-        self._headers = headers
-        self.set_default_headers()
-        self._write_buffer = []
-        self._status_code = 200
-        self._reason = http.client.responses[200]
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        return self.writer.deflate.compression_options(self.request.headers)
-
-    def get_websocket_protocol(self) -> tornado.websocket.WebSocketProtocol | None:
-        protocol = super().get_websocket_protocol()
-        if isinstance(protocol, tornado.websocket.WebSocketProtocol13):
-            own = _NoContextTakeover if self.writer.deflate.mode == "shared" else _OwnReader
-            return own(self, False, protocol.params)
-        return protocol
-
-    def shed_http(self) -> None:
-        """Once open, nothing reads the upgrade request or writes an HTTP answer again, yet
-        Tornado keeps the whole exchange for the socket's life: the request's headers (the
-        suspended ``WebSocketHandler.get`` holds them too: emptied in place, not replaced),
-        its query, the 101's headers, the HTTP connection objects and their finished tasks,
-        the output transforms (``_execute`` holds that list) and the template namespace (a
-        cycle Tornado breaks only at close).  Dropped here: ~35 objects less per connection
-        for the cyclic collector to scan again and again, and ~3 KB."""
-        request = self.request
-        headers = request.headers
-        headers._as_list.clear()  # Tornado internals (6.x), pinned by tests/unit/test_deflate.py
-        headers._combined_cache.clear()
-        request.arguments = {}
-        request.query_arguments = {}
-        request.query = ""
-        request.uri = request.path
-        request.connection = None  # the detached HTTP/1 connection: its headers, futures, context
-        request.server_connection = None  # and its server side (its done serving task included)
-        self._headers = tornado.httputil.HTTPHeaders()  # the 101's, written: its own, not the request's
-        self._transforms.clear()
-        self.ui = None  # type: ignore[assignment]  # as Tornado's _break_cycles does at close
 
 
 class _SharedDeflater:
@@ -410,11 +250,10 @@ class FrameWriter:
             self._dated = (second, tornado.httputil.format_timestamp(second))
         return self._dated[1]
 
-    def lane_for(self, handler: tornado.websocket.WebSocketHandler) -> Lane | None:
+    def lane_for(self, conn: tornado.websocket.WebSocketProtocol13) -> Lane | None:
         """The lane of an open socket; None: it compresses with its own context
         (``"per-connection"`` mode), through Tornado's ``write_message``."""
-        conn = handler.ws_connection
-        if not isinstance(conn, tornado.websocket.WebSocketProtocol13) or conn._compressor is None:
+        if conn._compressor is None:
             return self._plain
         return self._deflated if self._deflate.mode == "shared" else None
 
@@ -473,7 +312,6 @@ class SocketOutbox:
 
     __slots__ = (
         "_conn",
-        "_handler",
         "_inflight_frames",
         "_lane",
         "_max_bytes",
@@ -486,9 +324,8 @@ class SocketOutbox:
     )
 
     def __init__(
-        self, handler: tornado.websocket.WebSocketHandler, writer: FrameWriter, max_frames: int, max_bytes: int
+        self, conn: tornado.websocket.WebSocketProtocol13, writer: FrameWriter, max_frames: int, max_bytes: int
     ) -> None:
-        self._handler = handler
         self._writer = writer
         self._max_frames = max_frames
         self._max_bytes = max_bytes
@@ -497,9 +334,8 @@ class SocketOutbox:
         self._inflight_frames = 0  # handed to Tornado, not written yet
         self._room_frames = max_frames  # max_frames - in flight: what the queue may hold
         self._room_bytes = max_bytes  # max_bytes - queued - in flight
-        self._lane = writer.lane_for(handler)  # once open, what was negotiated stays
-        # the open connection, for good: Tornado forgets it once closed, when it is closing anyway
-        self._conn = handler.ws_connection
+        self._lane = writer.lane_for(conn)  # once open, what was negotiated stays
+        self._conn = conn
 
     # owner's hooks -----------------------------------------------------------------
 
@@ -539,7 +375,7 @@ class SocketOutbox:
             return  # nothing to do, or the write in flight flushes again when done
         self._queue = []
         conn = self._conn
-        if conn is None or conn.is_closing():  # what was queued is dropped
+        if conn.is_closing():  # what was queued is dropped
             self._room_bytes = self._max_bytes
             return
         lane = self._lane

@@ -1,7 +1,8 @@
 """``GET /ws``: the handshake checks (docs/asyncapi.yaml) and the byte pipe.
 
-Everything a frame means lives in ``service.session``; this handler refuses bad
+Everything a frame means lives in ``service.session``; this socket refuses bad
 handshakes before the upgrade, then moves bytes with a bounded outbound queue.
+The upgrade itself is ``handlers.upgrade``'s (``UpgradingServer``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import contextlib
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import tornado.httputil
+import tornado.iostream
 import tornado.web
 import tornado.websocket
 
@@ -22,8 +24,9 @@ from config import Limits
 from domain.errors import CommandRefused, ErrorCode
 from domain.ids import is_object_id
 from handlers.base import error_body
-from handlers.frame_writer import DeflatingSocket, FrameWriter, SocketOutbox
+from handlers.frame_writer import FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
+from handlers.upgrade import Refusal, Upgrade, WireSocket
 from service import logs
 from service.admin import SecurityEvents
 from service.admission import Admission
@@ -45,48 +48,48 @@ class SocketOutlet(SocketOutbox):
     """Writes frames to one socket (see ``handlers.frame_writer``); a reader too slow
     to keep up is closed (4009) instead of growing this process's memory."""
 
-    __slots__ = ()
+    __slots__ = ("_socket",)
+
+    def __init__(self, socket: RealtimeSocket, max_frames: int, max_bytes: int) -> None:
+        assert socket.ws is not None
+        super().__init__(socket.ws, socket.writer, max_frames, max_bytes)
+        self._socket = socket
 
     def too_slow(self) -> None:
         self.close(CLOSE_TOO_SLOW, "too slow to keep up")
 
     def close(self, code: int, reason: str) -> None:
-        handler = self._handler
-        if handler.ws_connection is not None and not handler.ws_connection.is_closing():
+        socket = self._socket
+        if not socket.closing:
             self.flush_now()  # what was sent before the close goes out before it
-            assert isinstance(handler, RealtimeSocket)
-            handler.server_close_code = code
-            handler.close(code, reason)
+            socket.server_close_code = code
+            socket.close(code, reason)
 
 
-class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame_writer.Deflate
-    def initialize(
-        self,
-        sessions: SessionServices,
-        admission: Admission,
-        verifier: TokenVerifier,
-        security: SecurityEvents,
-        metrics: Metrics,
-        clock: Clock,
-        limits: Limits,
-        lifecycle: Lifecycle,
-        background: set[asyncio.Task[None]],
-        writer: FrameWriter,
-        pinger: Pinger | None = None,
-        tickets: RealtimeTickets | None = None,
-    ) -> None:
-        self.sessions = sessions  # what each connection's ClientSession uses
-        self.admission = admission
-        self.verifier = verifier
-        self.security = security
-        self.metrics = metrics
-        self.clock = clock
-        self.limits = limits
-        self.lifecycle = lifecycle
-        self.background = background  # tasks a graceful shutdown waits for
-        self.tickets = tickets
-        self.writer = writer
-        self.pinger = pinger
+@dataclass(frozen=True, slots=True)
+class SocketEdge:
+    """What every ``RealtimeSocket`` of this node uses."""
+
+    sessions: SessionServices  # what each connection's ClientSession uses
+    admission: Admission
+    verifier: TokenVerifier
+    security: SecurityEvents
+    metrics: Metrics
+    clock: Clock
+    limits: Limits
+    lifecycle: Lifecycle
+    background: set[asyncio.Task[None]]  # tasks a graceful shutdown waits for
+    writer: FrameWriter
+    pinger: Pinger | None = None
+    tickets: RealtimeTickets | None = None
+
+
+class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: handlers.upgrade
+    def __init__(self, edge: SocketEdge, upgrade: Upgrade, stream: tornado.iostream.IOStream) -> None:
+        # Tornado closes a connection whose message is over this, unread (1009); between
+        # max_frame_bytes and it, the session answers PAYLOAD_TOO_LARGE and lives on
+        super().__init__(upgrade, stream, edge.writer, edge.limits.max_frame_bytes * 4)
+        self.edge = edge
         self.awaiting_pong = False
         self.ping_sent_at = 0.0
         self.identity: Identity | None = None
@@ -98,91 +101,101 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
 
     # handshake -------------------------------------------------------------------
 
-    def _refuse(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def _refuse(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> Refusal:
         self._audit_refusal(status, code, message)
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(orjson.dumps(error_body(code, message, details)))
+        headers = (("Retry-After", str(retry_after)),) if retry_after is not None else ()
+        return Refusal(status, code, message, details, headers)
 
     def _audit_refusal(self, status: int, code: str, message: str) -> None:
         """A refused handshake is a security event: counted, and recorded in the log."""
-        self.metrics.handshake_refused(status)
+        edge = self.edge
+        edge.metrics.handshake_refused(status)
         if status == 429:
-            self.metrics.rate_limited("connections")
-        if self.lifecycle.draining:
+            edge.metrics.rate_limited("connections")
+        if edge.lifecycle.draining:
             return
         identity = self.identity
         origin = Origin("ws", identity.user_id if identity else None, identity.role if identity else None)
+        request = self.request
         meta = {
-            "ip": self.request.remote_ip or "",
-            "userAgent": self.request.headers.get("User-Agent", "")[:256],
-            "origin": self.request.headers.get("Origin", "")[:256],
+            "ip": request.remote_ip,
+            "userAgent": request.headers.get("User-Agent", "")[:256],
+            "origin": request.headers.get("Origin", "")[:256],
             "status": status,
         }
         task = asyncio.ensure_future(
-            self.security.record(origin, "ws_handshake", CommandRefused(ErrorCode(code), message), meta)
+            edge.security.record(origin, "ws_handshake", CommandRefused(ErrorCode(code), message), meta)
         )
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        edge.background.add(task)
+        task.add_done_callback(edge.background.discard)
 
-    async def get(self, *args: Any, **kwargs: Any) -> None:
-        if self.lifecycle.draining:
+    async def admit(self) -> Refusal | None:
+        edge = self.edge
+        if edge.lifecycle.draining:
             return self._refuse(503, "UNAVAILABLE", "the server is shutting down")
-        admission = self.admission
+        admission = edge.admission
         request = self.request
         if not admission.origin_allowed(request.headers.get("Origin"), request.protocol, request.host):
             return self._refuse(403, "FORBIDDEN", "origin not allowed")
         try:
-            ticket = self.get_query_argument("ticket", None)
-            if ticket is not None and self.tickets is not None:
-                self.identity = await self.tickets.redeem(ticket)  # any node's, once (service.signin)
+            ticket = request.argument("ticket")
+            if ticket is not None and edge.tickets is not None:
+                self.identity = await edge.tickets.redeem(ticket)  # any node's, once (service.signin)
             else:
-                self.identity = self.verifier.verify(self.get_query_argument("token", None))
+                self.identity = edge.verifier.verify(request.argument("token"))
         except InvalidToken as exc:
             return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
         except CommandRefused as exc:  # whether the ticket was used cannot be known now
             return self._refuse(503, exc.code.value, exc.message)
-        user, ip = self.identity.user_id, self.request.remote_ip or ""
+        user, ip = self.identity.user_id, request.remote_ip
         refusal = admission.admit(user, ip)
         if refusal is not None:
-            if refusal.retry_after_seconds is not None:
-                self.set_header("Retry-After", str(refusal.retry_after_seconds))
-            return self._refuse(refusal.status, refusal.code, refusal.message, refusal.details)
+            return self._refuse(
+                refusal.status, refusal.code, refusal.message, refusal.details, refusal.retry_after_seconds
+            )
         self._admitted = (user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
+        return None
+
+    async def serve(self) -> None:
         try:
-            await super().get(*args, **kwargs)
+            await super().serve()
         finally:
             self._settle_admission()
 
     def _settle_admission(self) -> None:
         if self._admitted is not None:
-            self.admission.settled(*self._admitted)
+            self.edge.admission.settled(*self._admitted)
             self._admitted = None
-
-    def check_origin(self, origin: str) -> bool:
-        return True  # checked in get(), where the refusal can carry a JSON body
 
     # connection ---------------------------------------------------------------------
 
-    async def open(self, *args: str, **kwargs: str) -> None:
+    async def open(self) -> None:
         identity = self.identity
         assert identity is not None
-        limits = self.limits
+        edge = self.edge
+        limits = edge.limits
+        request = self.request
         conn = Connection(
             session_id=secrets.token_hex(12),
             user_id=identity.user_id,
             name=identity.name,
             role=identity.role,
-            hidden=self.get_query_argument("presence", "") == "hidden",
-            ip=self.request.remote_ip or "",
-            user_agent=self.request.headers.get("User-Agent", "")[:256],
-            connected_at=iso(self.clock.now()),
-            outlet=SocketOutlet(self, self.writer, limits.outbound_max_frames, limits.outbound_max_bytes),
+            hidden=request.argument("presence", "") == "hidden",
+            ip=request.remote_ip,
+            user_agent=request.headers.get("User-Agent", "")[:256],
+            connected_at=iso(edge.clock.now()),
+            outlet=SocketOutlet(self, limits.outbound_max_frames, limits.outbound_max_bytes),
         )
         self._opened_at = time.monotonic()
-        self.metrics.connected()
-        self.set_nodelay(True)
-        self.session = ClientSession(self.sessions, conn, identity)
+        edge.metrics.connected()
+        self.session = ClientSession(edge.sessions, conn, identity)
         try:
             await self.session.start(self._resume_ask(limits.max_rooms))
         except Exception:
@@ -192,18 +205,14 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         else:
             self._settle_admission()  # the hub counts it now
             log.info("session opened", extra={"user_id": conn.user_id, "hidden": conn.hidden})
-            self.shed_http()  # handlers.frame_writer: the upgrade request is not read again
-            if self.pinger is not None:
-                self.pinger.add(self)
+            if edge.pinger is not None:
+                edge.pinger.add(self)
 
     def _resume_ask(self, max_rooms: int) -> ResumeAsk | None:
         """``?resume=<token>&lastSeq=<tripId>:<seq>,...`` (docs/asyncapi.yaml): what a reconnecting
         client asks for.  Resuming is best effort: entries that do not parse are ignored."""
-        try:
-            token = self.get_query_argument("resume", None)
-            wanted = self.get_query_argument("lastSeq", "")
-        except tornado.web.HTTPError:  # not UTF-8: no resume
-            return None
+        token = self.request.argument("resume")
+        wanted = self.request.argument("lastSeq", "") or ""
         if not token:
             return None
         last_seqs: dict[str, int] = {}
@@ -219,7 +228,7 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         self.awaiting_pong = False
 
     def ping_open(self) -> bool:
-        return self.ws_connection is not None and not self.ws_connection.is_closing()
+        return not self.closing
 
     def send_ping(self) -> None:
         with contextlib.suppress(tornado.websocket.WebSocketClosedError):
@@ -233,16 +242,17 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
 
     def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
         session = self.session
-        if session is None or self.ws_connection is None or self.ws_connection.is_closing():
+        if session is None or self.closing:
             # After our close frame (1001, 4000, 4008, 4009...) nothing more is handled:
             # the client sees those frames were not acknowledged, and resends (same ref).
             return None
-        if self.lifecycle.draining:  # nothing new is taken on; the client is told, and resends
+        edge = self.edge
+        if edge.lifecycle.draining:  # nothing new is taken on; the client is told, and resends
             task, passed = session.submit(message, refusal=SHUTTING_DOWN)
         else:
             # Tracked so that a graceful shutdown waits for the append it may be making.
             task, passed = session.submit(message)
-        background = self.background
+        background = edge.background
         background.add(task)
         task.add_done_callback(background.discard)
         # Tornado reads the next frame once the future returned here is done: once this
@@ -257,9 +267,21 @@ class RealtimeSocket(DeflatingSocket):  # permessage-deflate: see handlers.frame
         if session is not None:
             code = self.server_close_code or self.close_code
             duration = time.monotonic() - self._opened_at
-            self.metrics.disconnected(code, duration)
+            edge = self.edge
+            edge.metrics.disconnected(code, duration)
             logs.bind(session_id=session.conn.session_id)
             log.info("session closed", extra={"close_code": code, "duration_s": round(duration, 3)})
             task = asyncio.ensure_future(session.stop(code, self.close_reason))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+            edge.background.add(task)
+            task.add_done_callback(edge.background.discard)
+
+
+class WebSocketFirstHandler(tornado.web.RequestHandler):
+    """``GET /ws`` that reached the application: not its connection's first request
+    (``handlers.upgrade`` answers those), or not over HTTP/1.1."""
+
+    def get(self) -> None:
+        self.set_status(400)
+        self.set_header("Content-Type", "application/json")
+        message = "open the WebSocket as the first request of a new HTTP/1.1 connection"
+        self.finish(orjson.dumps(error_body("VALIDATION_ERROR", message)))

@@ -1,10 +1,11 @@
 """permessage-deflate as ``handlers.frame_writer`` negotiates and writes it.
 
-Clients offer it exactly as Chromium does (``permessage-deflate;
-client_max_window_bits``): through a raw socket that sees the frames' bytes, and
-through the ``websockets`` client, which decodes them as a browser would.  These
-tests also pin the Tornado behaviour and internals ``frame_writer`` relies on: an
-upgrade of Tornado that changes them fails here.
+Negotiated by ``handlers.upgrade`` (``deflate_answer``, the 101), written by
+``handlers.frame_writer``.  Clients offer it exactly as Chromium does
+(``permessage-deflate; client_max_window_bits``): through a raw socket that sees the
+frames' bytes, and through the ``websockets`` client, which decodes them as a browser
+would.  These tests also pin the Tornado behaviour and internals ``frame_writer`` and
+``upgrade`` rely on: an upgrade of Tornado that changes them fails here.
 """
 
 from __future__ import annotations
@@ -14,26 +15,30 @@ import base64
 import contextlib
 import email.utils
 import gc
+import hashlib
 import logging
 import os
 import struct
 import time
-import weakref
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import tornado
+import tornado.http1connection
 import tornado.httpserver
 import tornado.httputil
+import tornado.iostream
 import tornado.netutil
 import tornado.web
+import tornado.websocket
 import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, PerMessageDeflate
 
 from config import load_settings
-from handlers.frame_writer import Deflate, DeflatingSocket, FrameWriter, Lane, SocketOutbox, text_frame
+from handlers.frame_writer import Deflate, FrameWriter, Lane, SocketOutbox, text_frame
+from handlers.upgrade import Upgrade, UpgradingServer, WireSocket
 
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
 SMALL = b'{"event":"chat_message","data":{"message":"hi"}}'
@@ -45,23 +50,27 @@ LARGE = (
 
 
 class Outbox(SocketOutbox):
-    __slots__ = ()
+    __slots__ = ("wire",)
+
+    def __init__(self, wire: Socket, max_frames: int, max_bytes: int) -> None:
+        assert wire.ws is not None
+        super().__init__(wire.ws, wire.writer, max_frames, max_bytes)  # the protocol, from the 101 on
+        self.wire = wire
 
     def too_slow(self) -> None:
-        self._handler.close(4009, "too slow")
+        self.wire.close(4009, "too slow")
 
 
-class Socket(DeflatingSocket):
-    def initialize(self, box: dict[str, Any], writer: FrameWriter) -> None:
+class Socket(WireSocket):
+    def __init__(
+        self, upgrade: Upgrade, stream: tornado.iostream.IOStream, writer: FrameWriter, box: dict[str, Any]
+    ) -> None:
+        super().__init__(upgrade, stream, writer, 10 << 20)  # Tornado's default max_message_size
         self.box = box
-        self.writer = writer
 
     def open(self) -> None:
-        self.box.setdefault("outboxes", []).append(Outbox(self, self.writer, 1000, 1 << 30))
-        self.box.setdefault("handlers", []).append(self)
-        if self.box.get("shed"):
-            self.box.setdefault("http", []).append(weakref.ref(self.request.connection))
-            self.shed_http()
+        self.box.setdefault("outboxes", []).append(Outbox(self, 1000, 1 << 30))
+        self.box.setdefault("sockets", []).append(self)
 
     def on_message(self, message: str | bytes) -> None:
         self.box.setdefault("received", []).append(message)
@@ -71,12 +80,13 @@ class Socket(DeflatingSocket):
 
 
 @contextlib.asynccontextmanager
-async def serving(deflate: Deflate, **options: Any) -> AsyncIterator[tuple[int, dict[str, Any]]]:
-    box: dict[str, Any] = dict(options)
+async def serving(deflate: Deflate) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    box: dict[str, Any] = {}
     writer = FrameWriter(deflate=deflate)
-    app = tornado.web.Application([(r"/ws", Socket, {"box": box, "writer": writer})])
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
+    server = UpgradingServer(
+        tornado.web.Application([]), endpoint=lambda upgrade, stream: Socket(upgrade, stream, writer, box)
+    )
     server.add_sockets([sock])
     try:
         yield sock.getsockname()[1], box
@@ -86,15 +96,19 @@ async def serving(deflate: Deflate, **options: Any) -> AsyncIterator[tuple[int, 
 
 class RawClient:
     """A WebSocket client on a bare socket: sends the offer it is given, keeps the
-    server's answer, and reads frames as bytes (first byte, payload)."""
+    server's answer (its status line, and its headers by lower-cased name), and reads
+    frames as bytes (first byte, payload)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: dict[str, str]) -> None:
-        self.reader, self.writer, self.answer = reader, writer, answer
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: str, fields: list[tuple[str, str]]
+    ) -> None:
+        self.reader, self.writer, self.status, self.fields = reader, writer, status, fields
+        self.answer = dict(fields)
 
     @classmethod
-    async def connect(cls, port: int, offer: str | None = CHROMIUM_OFFER) -> RawClient:
+    async def connect(cls, port: int, offer: str | None = CHROMIUM_OFFER, key: str | None = None) -> RawClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        key = base64.b64encode(os.urandom(16)).decode()
+        key = key or base64.b64encode(os.urandom(16)).decode()
         lines = [
             "GET /ws HTTP/1.1",
             f"Host: 127.0.0.1:{port}",
@@ -107,10 +121,10 @@ class RawClient:
             lines.append(f"Sec-WebSocket-Extensions: {offer}")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        status, *fields = head.decode().split("\r\n")
+        status, *lines = head.decode().split("\r\n")
         assert " 101 " in status, status
-        answer = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields if f)}
-        return cls(reader, writer, answer)
+        fields = [(k.strip().lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines if line)]
+        return cls(reader, writer, status, fields)
 
     async def frame(self) -> tuple[int, bytes]:
         first, second = await asyncio.wait_for(self.reader.readexactly(2), 10)
@@ -154,7 +168,7 @@ async def test_a_shared_deflate_connection_keeps_no_zlib_context(mode: str, zlib
     async with serving(Deflate(mode)) as (port, box):
         client = await RawClient.connect(port)
         await wait_for_sockets(box, 1)
-        conn = box["handlers"][0].ws_connection
+        conn = box["sockets"][0].ws
         compressor, decompressor = conn._compressor, conn._decompressor
         assert compressor is not None and decompressor is not None
         assert (compressor._compressor is not None) is zlib_state_kept
@@ -225,6 +239,8 @@ async def test_a_websockets_client_negotiating_as_chromium_reads_every_broadcast
     [
         "permessage-deflate; server_max_window_bits=10",  # our shared frames use a 15-bit window
         "permessage-deflate; client_max_window_bits; x-unknown=1",
+        "permessage-deflate; client_max_window_bits=8",  # zlib's raw deflate has no 8-bit window
+        "permessage-deflate; x-unknown=1, permessage-deflate",  # the first offer is the one answered
         "x-webkit-deflate-frame",
     ],
 )
@@ -232,6 +248,26 @@ async def test_an_offer_the_shared_frames_do_not_suit_is_declined_and_frames_go_
     async with serving(Deflate(min_bytes=0)) as (port, box):
         client = await RawClient.connect(port, offer)
         [outbox] = await wait_for_sockets(box, 1)
+        outbox.send(LARGE)
+        first, body = await client.frame()
+        client.close()
+    assert "sec-websocket-extensions" not in client.answer
+    assert (first, body) == (0x81, LARGE)
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "permessage-deflate; client_max_window_bits; x-unknown=1",  # Tornado's own path dropped the connection
+        "permessage-deflate; server_max_window_bits=8",  # zlib's raw deflate has no 8-bit window
+        "permessage-deflate; client_max_window_bits=16",
+    ],
+)
+async def test_in_per_connection_mode_an_offer_zlib_cannot_take_is_declined_and_frames_go_plain(offer: str) -> None:
+    async with serving(Deflate("per-connection", min_bytes=0)) as (port, box):
+        client = await RawClient.connect(port, offer)
+        [outbox] = await wait_for_sockets(box, 1)
+        assert outbox.wire.ws is not None and outbox.wire.ws._compressor is None
         outbox.send(LARGE)
         first, body = await client.frame()
         client.close()
@@ -276,24 +312,40 @@ def test_deflate_settings_come_from_flags_and_a_bad_mode_is_refused() -> None:
         Deflate("always")
 
 
+HTTP1_KINDS = (
+    tornado.http1connection.HTTP1Connection,
+    tornado.http1connection.HTTP1ServerConnection,
+    tornado.httputil.HTTPServerRequest,
+    tornado.httputil.HTTPHeaders,
+    tornado.web.RequestHandler,
+)
+
+
+def http1_objects() -> list[object]:
+    """Tornado's HTTP/1 exchange objects alive in this process (unreachable ones collected first)."""
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, HTTP1_KINDS)]
+
+
 @pytest.mark.parametrize("mode", ["shared", "off"])
-async def test_an_open_socket_sheds_the_http_exchange_and_still_reads_writes_and_closes(mode: str) -> None:
-    # Reads Tornado internals on purpose (``shed_http`` drops them): a Tornado upgrade that renames them fails here.
-    async with serving(Deflate(mode, min_bytes=0), shed=True) as (port, box):
+async def test_an_open_socket_holds_no_http1_exchange_and_still_reads_writes_and_closes(mode: str) -> None:
+    # Tornado's accept path kept the HTTP/1 connection, the request, its headers and the handler's
+    # for the socket's life; the upgrade path makes none of them (held here: no id is reused)
+    before = http1_objects()
+    known = {id(o) for o in before}
+    async with serving(Deflate(mode, min_bytes=0)) as (port, box):
         client = await RawClient.connect(port)
         [outbox] = await wait_for_sockets(box, 1)
-        [handler] = box["handlers"]
-        gc.collect()
-        assert box["http"][0]() is None  # the HTTP/1 connection, its headers and futures are gone
+        [wire] = box["sockets"]
+        assert [o for o in http1_objects() if id(o) not in known] == []
         # the handshake's coroutines ended once open had: frames are read by a task of their own
         running = {task.get_coro().__qualname__ for task in asyncio.all_tasks()}  # type: ignore[union-attr]
-        assert "RequestHandler._execute" not in running and "_OwnReader._read_frames" in running
-        request = handler.request
-        assert request.connection is None and request.server_connection is None
-        assert not list(request.headers.get_all()) and request.query_arguments == {} and handler.ui is None
-        assert handler._transforms == [] and not list(handler._headers.get_all())
+        assert "_FrameReader._read_frames" in running
+        assert not running & {"UpgradingServer._first_request", "WireSocket.serve"}
+        assert isinstance(wire.ws, tornado.websocket.WebSocketProtocol13) and wire.ws.stream is wire.stream
         outbox.send(LARGE)
         first, body = await client.frame()
+        assert (first == 0xC1) is (mode == "shared")
         assert (inflate_alone(body) if first == 0xC1 else body) == LARGE
         mask = os.urandom(4)
         payload = b'{"event":"hello"}'
@@ -311,17 +363,7 @@ async def test_an_open_socket_sheds_the_http_exchange_and_still_reads_writes_and
                 break
             await asyncio.sleep(0.01)
         assert box["closed"] == 1
-
-
-async def test_a_header_set_after_shedding_is_the_handlers_own_not_the_requests() -> None:
-    async with serving(Deflate(), shed=True) as (port, box):
-        client = await RawClient.connect(port)
-        await wait_for_sockets(box, 1)
-        [handler] = box["handlers"]
-        handler.add_header("X-After", "shed")  # Tornado disables set_header once open, not add_header
-        assert not list(handler.request.headers.get_all())
-        assert list(handler._headers.get_all()) == [("X-After", "shed")]
-        client.close()
+    del before
 
 
 def test_the_date_header_is_formatted_once_per_second_by_each_writer() -> None:
@@ -333,29 +375,82 @@ def test_the_date_header_is_formatted_once_per_second_by_each_writer() -> None:
     assert FrameWriter().http_date(1_800_000_000.5) == first  # no state shared between writers
 
 
-async def test_the_101_carries_tornados_headers_and_clear_sets_what_tornados_clear_sets() -> None:
-    async with serving(Deflate()) as (port, box):
-        client = await RawClient.connect(port)
-        [handler] = box["handlers"]
-        DeflatingSocket.clear(handler)
-        ours = dict(handler._headers.get_all())
-        tornado.web.RequestHandler.clear(handler)
-        theirs = dict(handler._headers.get_all())
-        client.close()
-    assert set(client.answer) == {
-        "server",
-        "date",
-        "upgrade",
-        "connection",
-        "sec-websocket-accept",
-        "sec-websocket-extensions",
-    }
-    assert client.answer["server"] == f"TornadoServer/{tornado.version}"
-    assert abs(email.utils.parsedate_to_datetime(client.answer["date"]).timestamp() - time.time()) < 5
-    assert list(ours) == list(theirs) == ["Server", "Content-Type", "Date"]
-    assert {k: v for k, v in ours.items() if k != "Date"} == {k: v for k, v in theirs.items() if k != "Date"}
-    assert abs(email.utils.parsedate_to_datetime(ours["Date"]).timestamp() - time.time()) < 5
-    assert (handler.get_status(), handler._write_buffer) == (200, [])
+class TornadosOwn(tornado.websocket.WebSocketHandler):
+    """Tornado's own accept path (``WebSocketHandler``): what the 101 answered before ``handlers.upgrade``."""
+
+    def initialize(self, compress: bool) -> None:
+        self.compress = compress
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return {} if self.compress else None
+
+
+@contextlib.asynccontextmanager
+async def tornados_own(compress: bool) -> AsyncIterator[int]:
+    app = tornado.web.Application([(r"/ws", TornadosOwn, {"compress": compress})])
+    [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app)
+    server.add_sockets([sock])
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.stop()
+
+
+NO_TAKEOVER = "client_no_context_takeover; server_no_context_takeover"
+WINDOWS_OFFER = "permessage-deflate; server_max_window_bits=15; client_max_window_bits=12"
+
+
+@pytest.mark.parametrize(
+    ("mode", "offer", "extension"),
+    [
+        ("shared", CHROMIUM_OFFER, f"permessage-deflate; {NO_TAKEOVER}"),
+        ("per-connection", CHROMIUM_OFFER, "permessage-deflate"),
+        ("off", CHROMIUM_OFFER, None),
+        (
+            "shared",
+            WINDOWS_OFFER,
+            "permessage-deflate; client_max_window_bits=12; client_no_context_takeover; "
+            "server_max_window_bits=15; server_no_context_takeover",
+        ),
+        ("per-connection", WINDOWS_OFFER, "permessage-deflate; client_max_window_bits=12; server_max_window_bits=15"),
+    ],
+)
+async def test_the_101_is_tornados_own_with_the_extension_each_mode_agrees_to(
+    mode: str, offer: str, extension: str | None
+) -> None:
+    key = base64.b64encode(os.urandom(16)).decode()
+    async with serving(Deflate(mode)) as (port, box):
+        ours = await RawClient.connect(port, offer, key)
+        [outbox] = await wait_for_sockets(box, 1)
+        conn = outbox.wire.ws
+        assert conn is not None and (conn._compressor is not None) is (extension is not None)
+        ours.close()
+    async with tornados_own(compress=mode != "off") as port:
+        theirs = await RawClient.connect(port, offer, key)
+        theirs.close()
+    assert ours.status == theirs.status == "HTTP/1.1 101 Switching Protocols"
+    names = sorted(name for name, _ in ours.fields)
+    assert names == sorted(name for name, _ in theirs.fields)
+    assert names == sorted(
+        ["server", "date", "upgrade", "connection", "sec-websocket-accept"]
+        + (["sec-websocket-extensions"] if extension is not None else [])
+    )  # each once
+    assert ours.answer.get("sec-websocket-extensions") == extension
+    if mode != "shared":  # Tornado's own answer; shared mode adds no context takeover on both sides to it
+        assert theirs.answer.get("sec-websocket-extensions") == extension
+    else:
+        assert extension is not None
+        assert theirs.answer["sec-websocket-extensions"] == extension.replace(
+            "; client_no_context_takeover", ""
+        ).replace("; server_no_context_takeover", "")
+    alike = ("server", "upgrade", "connection", "sec-websocket-accept")
+    assert {k: ours.answer[k] for k in alike} == {k: theirs.answer[k] for k in alike}
+    assert ours.answer["server"] == f"TornadoServer/{tornado.version}"
+    accept = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    assert ours.answer["sec-websocket-accept"] == accept.decode()  # RFC 6455 section 4.2.2
+    for client in (ours, theirs):
+        assert abs(email.utils.parsedate_to_datetime(client.answer["date"]).timestamp() - time.time()) < 5
 
 
 async def test_a_frame_that_does_not_inflate_closes_its_connection_and_is_logged(

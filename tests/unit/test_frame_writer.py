@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import tornado.httpserver
+import tornado.iostream
 import tornado.netutil
 import tornado.web
 import tornado.websocket
 
 from handlers.frame_writer import Deflate, FrameWriter, SocketOutbox, text_frame
+from handlers.upgrade import Upgrade, UpgradingServer, WireSocket
 
 
 def parse_frame(data: bytes) -> tuple[int, bytes, bytes]:
@@ -55,39 +56,39 @@ async def test_frame_is_encoded_once_per_payload_and_counted_per_flush() -> None
 
 
 class Outbox(SocketOutbox):
-    __slots__ = ("slow",)
+    __slots__ = ("slow", "wire")
+
+    def __init__(self, wire: Socket, max_frames: int, max_bytes: int) -> None:
+        assert wire.ws is not None
+        super().__init__(wire.ws, wire.writer, max_frames, max_bytes)  # the protocol, from the 101 on
+        self.wire = wire
+        self.slow = False
 
     def too_slow(self) -> None:
         self.slow = True
-        self._handler.close(4009, "too slow")
+        self.wire.close(4009, "too slow")
 
 
-class Socket(tornado.websocket.WebSocketHandler):
-    def initialize(self, box: dict[str, Any], writer: FrameWriter, compress: bool) -> None:
+class Socket(WireSocket):
+    def __init__(
+        self, upgrade: Upgrade, stream: tornado.iostream.IOStream, writer: FrameWriter, box: dict[str, Any]
+    ) -> None:
+        super().__init__(upgrade, stream, writer, 10 << 20)  # Tornado's default max_message_size
         self.box = box
-        self.writer = writer
-        self.compress = compress
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        return {} if self.compress else None
 
     def open(self) -> None:
-        outbox = Outbox(self, self.writer, self.box.get("max_frames", 1000), self.box.get("max_bytes", 1 << 30))
-        outbox.slow = False
-        self.box["outbox"] = outbox
+        self.box["outbox"] = Outbox(self, self.box.get("max_frames", 1000), self.box.get("max_bytes", 1 << 30))
         self.box["opened"].set_result(self)
 
-    def on_message(self, message: str | bytes) -> None:
-        pass
 
-
-async def serve(box: dict[str, Any], compress: bool = False) -> tuple[tornado.httpserver.HTTPServer, int]:
+async def serve(box: dict[str, Any], compress: bool = False) -> tuple[UpgradingServer, int]:
     box["opened"] = asyncio.get_running_loop().create_future()
     # compress: Tornado's own per-connection compression (the shared kind: tests/unit/test_deflate.py)
     writer = FrameWriter(deflate=Deflate("per-connection" if compress else "off"))
-    app = tornado.web.Application([(r"/ws", Socket, {"box": box, "writer": writer, "compress": compress})])
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
+    server = UpgradingServer(
+        tornado.web.Application([]), endpoint=lambda upgrade, stream: Socket(upgrade, stream, writer, box)
+    )
     server.add_sockets([sock])
     return server, sock.getsockname()[1]
 
@@ -99,14 +100,18 @@ async def connect(port: int, compress: bool = False) -> tornado.websocket.WebSoc
 
 
 @contextlib.asynccontextmanager
-async def opened(box: dict[str, Any], compress: bool = False) -> AsyncIterator[tuple[Any, Any, Any]]:
-    """A server with one socket open to it: (the client, the server's handler, its outbox)."""
+async def opened(box: dict[str, Any], compress: bool = False) -> AsyncIterator[tuple[Any, Socket, Outbox]]:
+    """A server with one socket open to it: (the client, the server's socket, its outbox)."""
     server, port = await serve(box, compress)
+    client = None
     try:
         client = await connect(port, compress)
-        handler = await box["opened"]
-        yield client, handler, box["outbox"]
+        wire = await box["opened"]
+        assert wire.ws is not None and (wire.ws._compressor is not None) is compress  # negotiated as asked
+        yield client, wire, box["outbox"]
     finally:
+        if client is not None:
+            client.close()  # again, if the test did: no harm
         server.stop()
 
 
@@ -117,7 +122,7 @@ async def read_all(client: tornado.websocket.WebSocketClientConnection, n: int) 
 @pytest.mark.parametrize("compress", [False, True])
 async def test_frames_arrive_in_send_order_across_iterations(compress: bool) -> None:
     box: dict[str, Any] = {}
-    async with opened(box, compress) as (client, _handler, outbox):
+    async with opened(box, compress) as (client, _wire, outbox):
         sent = [f'{{"n":{i}}}'.encode() for i in range(50)]
         for payload in sent[:25]:
             outbox.send(payload)  # one iteration: coalesced into one write
@@ -131,13 +136,13 @@ async def test_frames_arrive_in_send_order_across_iterations(compress: bool) -> 
 
 async def test_a_write_larger_than_the_socket_buffer_goes_through_tornado_and_keeps_order() -> None:
     box: dict[str, Any] = {}
-    async with opened(box) as (client, handler, outbox):
+    async with opened(box) as (client, wire, outbox):
         big = b'"' + b"y" * (8 << 20) + b'"'
         outbox.send(big)
         await asyncio.sleep(0)
-        assert handler.ws_connection.stream.writing() or outbox.pending_frames == 0
+        assert wire.ws.stream.writing() or outbox.pending_frames == 0
         outbox.send(b'"after"')  # queued behind the remainder Tornado holds
-        handler.ws_connection.write_ping(b"p")  # Tornado's own frames interleave at frame boundaries
+        wire.ws.write_ping(b"p")  # Tornado's own frames interleave at frame boundaries
         got = await read_all(client, 2)
         assert got[0] == big.decode()
         assert got[1] == '"after"'
@@ -146,7 +151,7 @@ async def test_a_write_larger_than_the_socket_buffer_goes_through_tornado_and_ke
 
 async def test_over_the_frame_limit_the_socket_is_closed_as_too_slow() -> None:
     box: dict[str, Any] = {"max_frames": 3}
-    async with opened(box) as (client, _handler, outbox):
+    async with opened(box) as (client, _wire, outbox):
         for i in range(4):  # the 4th in one iteration is over the bound
             outbox.send(f'"{i}"'.encode())
         assert outbox.slow
@@ -160,7 +165,7 @@ async def test_over_the_frame_limit_the_socket_is_closed_as_too_slow() -> None:
 @pytest.mark.parametrize("compress", [False, True])
 async def test_the_byte_bound_counts_frames_queued_or_unwritten_and_written_ones_free_it(compress: bool) -> None:
     box: dict[str, Any] = {"max_bytes": 100}
-    async with opened(box, compress) as (client, _handler, outbox):
+    async with opened(box, compress) as (client, _wire, outbox):
         frame = b'"' + b"x" * 58 + b'"'  # 60 bytes: one fits, two in one iteration do not
         for _ in range(5):  # 300 bytes in all, each written before the next
             outbox.send(frame)
@@ -178,14 +183,14 @@ async def test_the_byte_bound_counts_frames_queued_or_unwritten_and_written_ones
 async def test_a_remainder_tornado_holds_counts_until_written() -> None:
     big = b'"' + b"y" * (8 << 20) + b'"'
     box: dict[str, Any] = {"max_bytes": len(big) + 100}
-    async with opened(box) as (client, handler, outbox):
+    async with opened(box) as (client, wire, outbox):
         # small kernel buffers on both ends: the kernel takes far less than the 8 MB at once,
         # whatever the machine's defaults, so a remainder is certain to be left to Tornado
-        handler.ws_connection.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+        wire.ws.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
         client.protocol.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         outbox.send(big)
         await asyncio.sleep(0)  # flushed: what the kernel did not take is Tornado's to write
-        assert handler.ws_connection.stream.writing()
+        assert wire.ws.stream.writing()
         assert outbox.pending_bytes == len(big) and outbox.pending_frames == 1
         assert await asyncio.wait_for(client.read_message(), 10) == big.decode()
         await asyncio.sleep(0.05)
@@ -198,10 +203,10 @@ async def test_a_remainder_tornado_holds_counts_until_written() -> None:
 
 async def test_queued_frames_go_out_before_the_close_frame() -> None:
     box: dict[str, Any] = {}
-    async with opened(box) as (client, handler, outbox):
+    async with opened(box) as (client, wire, outbox):
         outbox.send(b'"last words"')
         outbox.flush_now()
-        handler.close(4003, "bye")
+        wire.close(4003, "bye")
         assert await asyncio.wait_for(client.read_message(), 10) == '"last words"'
         assert await asyncio.wait_for(client.read_message(), 10) is None
         assert client.close_code == 4003
