@@ -73,9 +73,9 @@ from handlers.trips import (
     TripInvitesHandler,
     TripsHandler,
 )
-from handlers.upgrade import UpgradingServer
+from handlers.upgrade import Endpoint, LaterUpgradeHandler, UpgradingServer
 from handlers.viewing import ViewingHandler
-from handlers.websocket import RealtimeSocket, SocketEdge, WebSocketFirstHandler
+from handlers.websocket import RealtimeSocket, SocketEdge
 from projections.read_models import ReadModelWriter
 from projections.read_side import ReadSide, TripCache
 from projections.sessions import SessionFolder
@@ -388,8 +388,9 @@ def rest_limiter(limits: Limits) -> RestLimiter:
     )
 
 
-def make_app(services: Services) -> tornado.web.Application:
-    """The routes; each handler gets, by name, only what it uses."""
+def make_app(services: Services, endpoint: Endpoint) -> tornado.web.Application:
+    """The routes; each handler gets, by name, only what it uses.  ``endpoint`` makes the
+    WebSocket of an upgrade that reaches the application (``handlers.upgrade``)."""
     settings = services.settings
     limits = settings.limits
     edge = RestEdge(
@@ -417,7 +418,7 @@ def make_app(services: Services) -> tornado.web.Application:
         "inbox": Inbox(services.announcements, "announcements", "announcementId", "mark_announcement_read"),
     }
     routes: list[tuple[str, type[tornado.web.RequestHandler], dict[str, object]]] = [
-        (r"/ws", WebSocketFirstHandler, {}),  # an upgrade that was not its connection's first request
+        (r"/ws", LaterUpgradeHandler, {"endpoint": endpoint}),  # not its connection's first request
         (r"/healthz", HealthHandler, store_and_bus),
         (r"/livez", LiveHandler, {"edge": edge}),
         (r"/readyz", ReadyHandler, store_and_bus),
@@ -613,13 +614,13 @@ async def serve(settings: Settings) -> int:
             sock.close()
         where = settings.store_url.split("@")[-1]
         raise StartupError(f"cannot open the store {where}: {exc}") from None
-    app = make_app(services)
+    endpoint = functools.partial(RealtimeSocket, socket_edge(services))  # GET /ws: handlers.upgrade
+    app = make_app(services, endpoint)
     tune_collector(settings.limits.gc_young_threshold)
     limits = settings.limits
-    edge = socket_edge(services)
     server = UpgradingServer(
         app,
-        endpoint=functools.partial(RealtimeSocket, edge),  # GET /ws, upgraded by handlers.upgrade
+        endpoint=endpoint,
         ssl_options=ssl_options,
         xheaders=settings.trust_proxy,
         # REST handlers stream and answer 413 past max_body_bytes themselves (handlers.bounded);

@@ -13,11 +13,10 @@ whose own frame this node is still handling (``reading_paused``: a join waiting
 behind ten thousand others) is not timed out; it is checked again ``timeout``
 later, and timed out only once its frames are read again and still no pong came.
 
-The application turns Tornado's pinging off (``websocket_ping_interval=0``) and
+Tornado's own pinging is off (``handlers.upgrade`` opens sockets with no ping interval) and
 each socket calls ``add`` when it opens and ``pong`` from ``on_pong``.  Entries
 hold weak references, so a closed socket is not kept alive until its next due
-time.  Public Tornado API only: ``WebSocketHandler.ping``, ``close``,
-``ws_connection.is_closing()``.
+time.  The targets are ``handlers.websocket.RealtimeSocket`` (``PingTarget``).
 """
 
 from __future__ import annotations

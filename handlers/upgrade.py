@@ -56,10 +56,12 @@ import tornado.httputil
 import tornado.iostream
 import tornado.log
 import tornado.netutil
+import tornado.web
 import tornado.websocket
 
 from handlers.base import error_body
 from handlers.frame_writer import Deflate, FrameWriter
+from service.admission import Refusal
 
 log = logging.getLogger("travelsense.access")
 
@@ -148,17 +150,6 @@ class Upgrade:
         return _CONTROL_CHARS.sub(" ", text).strip()
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """An upgrade answered with an HTTP error (``docs/asyncapi.yaml``: the handshake's refusals)."""
-
-    status: int
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-
-
 def header_problem(headers: RequestHeaders) -> Refusal | None:
     """What is wrong with an upgrade's WebSocket headers (RFC 6455 §4.2.1), as Tornado's
     ``WebSocketHandler.get`` and ``accept_connection`` check them."""
@@ -167,7 +158,7 @@ def header_problem(headers: RequestHeaders) -> Refusal | None:
     if "upgrade" not in (part.strip().lower() for part in (headers.get("Connection") or "").split(",")):
         return Refusal(400, "VALIDATION_ERROR", '"Connection" must be "Upgrade"')
     if headers.get("Sec-WebSocket-Version") not in ("13", None):
-        return Refusal(426, "VALIDATION_ERROR", "WebSocket version 13 only", None, (("Sec-WebSocket-Version", "13"),))
+        return Refusal(426, "VALIDATION_ERROR", "WebSocket version 13 only")  # answered with the version we speak
     if not (headers.get("Host") and headers.get("Sec-WebSocket-Key") and headers.get("Sec-WebSocket-Version")):
         return Refusal(400, "VALIDATION_ERROR", "missing or invalid WebSocket headers")
     return None
@@ -287,7 +278,7 @@ class WireSocket:
     """One connection to the WebSocket endpoint.  ``serve`` runs the handshake: ``admit``
     (a subclass's checks), the WebSocket headers, the 101 (permessage-deflate as the
     ``writer``'s ``Deflate`` says), ``open``, then frames until the connection ends and
-    ``on_close`` runs, once.  Frames out go through the ``writer``
+    ``on_close`` runs, once.  A subclass writes frames through an outbox on ``ws``
     (``handlers.frame_writer.SocketOutbox``); ``close`` and ``ping`` are Tornado's."""
 
     def __init__(
@@ -390,9 +381,12 @@ class WireSocket:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
             ("Connection", "close"),
-            *refusal.headers,
         ]
-        level = logging.INFO if refusal.status < 500 else logging.ERROR
+        if refusal.retry_after_seconds is not None:
+            headers.append(("Retry-After", str(refusal.retry_after_seconds)))
+        if refusal.status == 426:
+            headers.append(("Sec-WebSocket-Version", "13"))
+        level = logging.WARNING if refusal.status < 500 else logging.ERROR  # as app.log_request
         took = 1000 * (time.monotonic() - self.request.started)
         log.log(level, "%d GET %s %.1fms", refusal.status, self.request.path, took)
         with contextlib.suppress(tornado.iostream.StreamClosedError):
@@ -425,12 +419,38 @@ class WireSocket:
         if not self._closed:
             self._closed = True
             self.on_close()
+        self.ws = None  # the protocol points back here: no cycle left for the collector
 
     def log_exception(self, *exc_info: Any) -> None:
         tornado.log.app_log.error("Uncaught exception on a WebSocket (%s)", self.request.path, exc_info=True)
 
 
 Endpoint = Callable[[Upgrade, tornado.iostream.IOStream], WireSocket]
+
+
+class LaterUpgradeHandler(tornado.web.RequestHandler):
+    """``GET /ws`` that reached the application: an upgrade that is not its connection's first
+    request (a proxy that pools its connections to the node, as nginx with ``keepalive`` does,
+    sends upgrades on connections that served REST requests), or not over HTTP/1.1.  The
+    connection is taken from Tornado and upgraded by the ``endpoint`` all the same."""
+
+    def initialize(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def get(self) -> None:
+        request = self.request
+        if request.version != "HTTP/1.1":
+            self.set_status(400)
+            self.set_header("Content-Type", "application/json")
+            self.finish(orjson.dumps(error_body("VALIDATION_ERROR", "a WebSocket upgrade needs HTTP/1.1")))
+            return
+        headers = RequestHeaders({name.lower(): value for name, value in request.headers.items()})
+        query = {name: [bytes(v).decode("latin-1") for v in values] for name, values in request.query_arguments.items()}
+        upgrade = Upgrade(request.path, query, headers, request.remote_ip or "", request.protocol)
+        self._auto_finish = False  # the connection is the socket's now: nothing more is written here
+        assert request.connection is not None
+        stream = request.connection.detach()  # type: ignore[attr-defined]  # HTTP1Connection's
+        await self.endpoint(upgrade, stream).serve()
 
 
 class UpgradingServer(tornado.httpserver.HTTPServer):

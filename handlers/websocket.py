@@ -13,9 +13,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 import tornado.iostream
 import tornado.web
 import tornado.websocket
@@ -23,13 +21,12 @@ import tornado.websocket
 from config import Limits
 from domain.errors import CommandRefused, ErrorCode
 from domain.ids import is_object_id
-from handlers.base import error_body
 from handlers.frame_writer import FrameWriter, SocketOutbox
 from handlers.pinger import Pinger
-from handlers.upgrade import Refusal, Upgrade, WireSocket
+from handlers.upgrade import Upgrade, WireSocket
 from service import logs
 from service.admin import SecurityEvents
-from service.admission import Admission
+from service.admission import Admission, Refusal
 from service.auth import Identity, InvalidToken, TokenVerifier
 from service.clock import Clock, iso
 from service.container import Lifecycle
@@ -101,17 +98,9 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
 
     # handshake -------------------------------------------------------------------
 
-    def _refuse(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: dict[str, Any] | None = None,
-        retry_after: int | None = None,
-    ) -> Refusal:
-        self._audit_refusal(status, code, message)
-        headers = (("Retry-After", str(retry_after)),) if retry_after is not None else ()
-        return Refusal(status, code, message, details, headers)
+    def _refuse(self, refusal: Refusal) -> Refusal:
+        self._audit_refusal(refusal.status, refusal.code, refusal.message)
+        return refusal
 
     def _audit_refusal(self, status: int, code: str, message: str) -> None:
         """A refused handshake is a security event: counted, and recorded in the log."""
@@ -139,11 +128,11 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
     async def admit(self) -> Refusal | None:
         edge = self.edge
         if edge.lifecycle.draining:
-            return self._refuse(503, "UNAVAILABLE", "the server is shutting down")
+            return self._refuse(Refusal(503, "UNAVAILABLE", "the server is shutting down"))
         admission = edge.admission
         request = self.request
         if not admission.origin_allowed(request.headers.get("Origin"), request.protocol, request.host):
-            return self._refuse(403, "FORBIDDEN", "origin not allowed")
+            return self._refuse(Refusal(403, "FORBIDDEN", "origin not allowed"))
         try:
             ticket = request.argument("ticket")
             if ticket is not None and edge.tickets is not None:
@@ -151,15 +140,13 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
             else:
                 self.identity = edge.verifier.verify(request.argument("token"))
         except InvalidToken as exc:
-            return self._refuse(401, "UNAUTHORIZED", f"token refused: {exc}")
+            return self._refuse(Refusal(401, "UNAUTHORIZED", f"token refused: {exc}"))
         except CommandRefused as exc:  # whether the ticket was used cannot be known now
-            return self._refuse(503, exc.code.value, exc.message)
+            return self._refuse(Refusal(503, exc.code.value, exc.message))
         user, ip = self.identity.user_id, request.remote_ip
         refusal = admission.admit(user, ip)
         if refusal is not None:
-            return self._refuse(
-                refusal.status, refusal.code, refusal.message, refusal.details, refusal.retry_after_seconds
-            )
+            return self._refuse(refusal)
         self._admitted = (user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
         return None
 
@@ -274,14 +261,3 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
             task = asyncio.ensure_future(session.stop(code, self.close_reason))
             edge.background.add(task)
             task.add_done_callback(edge.background.discard)
-
-
-class WebSocketFirstHandler(tornado.web.RequestHandler):
-    """``GET /ws`` that reached the application: not its connection's first request
-    (``handlers.upgrade`` answers those), or not over HTTP/1.1."""
-
-    def get(self) -> None:
-        self.set_status(400)
-        self.set_header("Content-Type", "application/json")
-        message = "open the WebSocket as the first request of a new HTTP/1.1 connection"
-        self.finish(orjson.dumps(error_body("VALIDATION_ERROR", message)))

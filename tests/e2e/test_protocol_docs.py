@@ -5,6 +5,7 @@ server's own rules (``domain.sanitize``, ``domain.schemas``)."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import subprocess
@@ -18,12 +19,13 @@ import pytest
 import tornado.web
 import yaml
 
-from app import make_app
+from app import make_app, socket_edge
 from config import Settings
 from domain import schemas
 from domain.errors import ErrorCode
 from domain.sanitize import sanitize
 from handlers.base import allowed_methods
+from handlers.websocket import RealtimeSocket
 from service.clock import SystemClock
 from service.metrics import SERVER_EVENTS
 from service.session import ClientSession
@@ -90,7 +92,7 @@ def messages(asyncapi: dict[str, Any], action: str) -> dict[str, dict[str, Any]]
 def route_table() -> dict[str, type[tornado.web.RequestHandler]]:
     services = MagicMock()
     services.settings = Settings()
-    application = make_app(services)
+    application = make_app(services, functools.partial(RealtimeSocket, socket_edge(services)))
     table = {}
     for rule in application.wildcard_router.rules:
         pattern = rule.matcher.regex.pattern  # type: ignore[attr-defined]

@@ -4,13 +4,15 @@ the parameters of its ``initialize``, and no handler takes the ``Services`` cont
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 from pathlib import Path
 
 import pytest
 
-from app import build, make_app
+from app import build, make_app, socket_edge
 from config import Settings
+from handlers.websocket import RealtimeSocket
 
 pytestmark = pytest.mark.integration
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
@@ -19,7 +21,7 @@ HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 async def test_every_route_passes_exactly_the_arguments_its_handler_takes(tmp_path: Path) -> None:
     services = await build(Settings(store_url=f"sqlite:///{tmp_path}/events.db", jwt_secret="s" * 32))
     try:
-        application = make_app(services)
+        application = make_app(services, functools.partial(RealtimeSocket, socket_edge(services)))
         rules = application.wildcard_router.rules
         assert len(rules) > 20
         for rule in rules:

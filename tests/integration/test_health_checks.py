@@ -4,6 +4,7 @@ the probe; ``/livez`` answers all the same."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,9 +15,10 @@ import tornado.httpclient
 import tornado.httpserver
 import tornado.netutil
 
-from app import build, make_app
+from app import build, make_app, socket_edge
 from config import Settings
 from eventlog.sqlite_store import SqliteEventStore
+from handlers.websocket import RealtimeSocket
 from service.container import Services
 
 pytestmark = pytest.mark.integration
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.integration
 async def node(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
     services = await build(Settings(store_url=f"sqlite:///{tmp_path}/events.db", jwt_secret="s" * 32))
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(make_app(services))
+    server = tornado.httpserver.HTTPServer(make_app(services, functools.partial(RealtimeSocket, socket_edge(services))))
     server.add_sockets([sock])
     try:
         yield services, f"http://127.0.0.1:{sock.getsockname()[1]}"

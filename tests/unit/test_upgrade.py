@@ -37,8 +37,8 @@ from websockets.asyncio.client import connect
 
 from handlers.base import error_body
 from handlers.frame_writer import Deflate, FrameWriter
-from handlers.upgrade import Refusal, Upgrade, UpgradingServer, WireSocket, accept_value, deflate_answer
-from handlers.websocket import WebSocketFirstHandler
+from handlers.upgrade import LaterUpgradeHandler, Upgrade, UpgradingServer, WireSocket, accept_value, deflate_answer
+from service.admission import Refusal
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's example
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
@@ -112,9 +112,10 @@ class Served:
 async def serving(deflate: Deflate | None = None, **options: Any) -> AsyncIterator[Served]:
     box = Box()
     writer = FrameWriter(deflate=deflate or Deflate())
-    app = tornado.web.Application([(r"/rest", Rest), (r"/ws", WebSocketFirstHandler, {})])
+    endpoint = functools.partial(EchoSocket, box, writer)
+    app = tornado.web.Application([(r"/rest", Rest), (r"/ws", LaterUpgradeHandler, {"endpoint": endpoint})])
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = UpgradingServer(app, endpoint=functools.partial(EchoSocket, box, writer), **options)
+    server = UpgradingServer(app, endpoint=endpoint, **options)
     server.add_sockets([sock])
     try:
         yield Served(sock.getsockname()[1], box, server)
@@ -281,20 +282,23 @@ async def test_rest_first_requests_are_served_by_the_application_with_their_bodi
 # 2. an upgrade that is not a connection's first request -----------------------------------
 
 
-async def test_a_ws_upgrade_that_is_not_its_connections_first_request_is_answered_by_the_application() -> None:
+async def test_a_ws_upgrade_that_is_not_its_connections_first_request_is_upgraded_all_the_same() -> None:
+    """A proxy that pools its connections to the node (nginx with ``keepalive``) sends an
+    upgrade on a connection that served a REST request: the application hands it over."""
     async with serving() as served:
         raw = await Raw.open(served.port, rest_request("GET", "/rest"))
         assert (await raw.response()).status == 200
         raw.send(ws_request())
         answer = await raw.response()
+        assert answer.status == 101
+        assert answer.header("Sec-WebSocket-Accept") == accept_value(KEY)
+        assert len(served.box.upgrades) == 1
         raw.close()
-        assert answer.status == 400
-        assert answer.json()["error"]["message"].startswith("open the WebSocket as the first request")
-        # and an upgrade over HTTP/1.0, first request or not, is the application's too
+        # an upgrade over HTTP/1.0, first request or not, is refused by the application
         answer = await served_by_tornado(served.port, ws_request(version="HTTP/1.0"))
         assert answer.status == 400
         assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
-        assert served.box.upgrades == []
+        assert len(served.box.upgrades) == 1
 
 
 # 3. the header timeout ---------------------------------------------------------------------
