@@ -27,9 +27,7 @@ from typing import Any
 import pytest
 import tornado
 import tornado.http1connection
-import tornado.httpserver
 import tornado.httputil
-import tornado.iostream
 import tornado.netutil
 import tornado.web
 import tornado.websocket
@@ -38,7 +36,8 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 
 from config import load_settings
 from handlers.frame_writer import Deflate, FrameWriter, Lane, SocketOutbox, text_frame
-from handlers.upgrade import Upgrade, UpgradingServer, WireSocket
+from handlers.upgrade import UpgradingServer
+from tests.wire_sockets import BoxSocket, tornados_own
 
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
 SMALL = b'{"event":"chat_message","data":{"message":"hi"}}'
@@ -61,13 +60,7 @@ class Outbox(SocketOutbox):
         self.wire.close(4009, "too slow")
 
 
-class Socket(WireSocket):
-    def __init__(
-        self, upgrade: Upgrade, stream: tornado.iostream.IOStream, writer: FrameWriter, box: dict[str, Any]
-    ) -> None:
-        super().__init__(upgrade, stream, writer, 10 << 20)  # Tornado's default max_message_size
-        self.box = box
-
+class Socket(BoxSocket):
     def open(self) -> None:
         self.box.setdefault("outboxes", []).append(Outbox(self, 1000, 1 << 30))
         self.box.setdefault("sockets", []).append(self)
@@ -373,28 +366,6 @@ def test_the_date_header_is_formatted_once_per_second_by_each_writer() -> None:
     assert writer.http_date(1_800_000_000.9) is first  # the same second: not formatted again
     assert writer.http_date(1_800_000_001.0) == tornado.httputil.format_timestamp(1_800_000_001)
     assert FrameWriter().http_date(1_800_000_000.5) == first  # no state shared between writers
-
-
-class TornadosOwn(tornado.websocket.WebSocketHandler):
-    """Tornado's own accept path (``WebSocketHandler``): what the 101 answered before ``handlers.upgrade``."""
-
-    def initialize(self, compress: bool) -> None:
-        self.compress = compress
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        return {} if self.compress else None
-
-
-@contextlib.asynccontextmanager
-async def tornados_own(compress: bool) -> AsyncIterator[int]:
-    app = tornado.web.Application([(r"/ws", TornadosOwn, {"compress": compress})])
-    [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets([sock])
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.stop()
 
 
 NO_TAKEOVER = "client_no_context_takeover; server_no_context_takeover"

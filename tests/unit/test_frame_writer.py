@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import tornado.iostream
 import tornado.netutil
 import tornado.web
 import tornado.websocket
 
 from handlers.frame_writer import Deflate, FrameWriter, SocketOutbox, text_frame
-from handlers.upgrade import Upgrade, UpgradingServer, WireSocket
+from handlers.upgrade import UpgradingServer
+from tests.wire_sockets import BoxSocket
 
 
 def parse_frame(data: bytes) -> tuple[int, bytes, bytes]:
@@ -69,13 +69,7 @@ class Outbox(SocketOutbox):
         self.wire.close(4009, "too slow")
 
 
-class Socket(WireSocket):
-    def __init__(
-        self, upgrade: Upgrade, stream: tornado.iostream.IOStream, writer: FrameWriter, box: dict[str, Any]
-    ) -> None:
-        super().__init__(upgrade, stream, writer, 10 << 20)  # Tornado's default max_message_size
-        self.box = box
-
+class Socket(BoxSocket):
     def open(self) -> None:
         self.box["outbox"] = Outbox(self, self.box.get("max_frames", 1000), self.box.get("max_bytes", 1 << 30))
         self.box["opened"].set_result(self)

@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 import pytest
 import tornado
-import tornado.httpserver
 import tornado.iostream
 import tornado.netutil
 import tornado.web
@@ -39,6 +38,7 @@ from handlers.base import error_body
 from handlers.frame_writer import Deflate, FrameWriter
 from handlers.upgrade import LaterUpgradeHandler, Upgrade, UpgradingServer, WireSocket, accept_value, deflate_answer
 from service.admission import Refusal
+from tests.wire_sockets import tornados_own
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's example
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
@@ -129,26 +129,6 @@ async def serving(deflate: Deflate | None = None, **options: Any) -> AsyncIterat
             await asyncio.sleep(0.01)
         for task in list(server._handshakes):
             task.cancel()
-
-
-class PlainSocket(tornado.websocket.WebSocketHandler):
-    """Tornado's own WebSocket handler, deflate on: the 101 ``handlers.upgrade`` must match."""
-
-    def get_compression_options(self) -> dict[str, Any]:
-        return {}
-
-
-@contextlib.asynccontextmanager
-async def serving_plain_tornado() -> AsyncIterator[int]:
-    app = tornado.web.Application([(r"/ws", PlainSocket)])
-    [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets([sock])
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.stop()
-        await server.close_all_connections()
 
 
 # raw clients -----------------------------------------------------------------------------
@@ -401,7 +381,7 @@ async def test_a_head_over_max_header_size_is_closed_without_being_served() -> N
     ],
 )
 async def test_malformed_head_lines_on_a_ws_get_are_answered_by_tornado_not_the_endpoint(request_bytes: bytes) -> None:
-    async with serving_plain_tornado() as plain_port:  # Tornado's own WebSocket path refuses it
+    async with tornados_own() as plain_port:  # Tornado's own WebSocket path refuses it
         assert (await served_by_tornado(plain_port, request_bytes)).status == 400
     async with serving() as served:
         answer = await served_by_tornado(served.port, request_bytes)
@@ -598,7 +578,7 @@ def _as_tornado_compares(
 async def test_the_101_has_the_headers_tornados_websockethandler_answers(offer: str | None) -> None:
     extra = () if offer is None else (f"Sec-WebSocket-Extensions: {offer}",)
     request = ws_request(*extra)
-    async with serving_plain_tornado() as plain_port:
+    async with tornados_own() as plain_port:
         tornado_101 = await served_by_tornado(plain_port, request)
     async with serving(Deflate("per-connection")) as served:
         ours = await served_by_tornado(served.port, request)
@@ -626,7 +606,7 @@ async def test_header_values_are_stripped_of_spaces_and_tabs_only_as_tornado_str
     line: str, replaces: str
 ) -> None:
     request = ws_request(line, omit=(replaces,))
-    async with serving_plain_tornado() as plain_port:
+    async with tornados_own() as plain_port:
         tornado_says = await served_by_tornado(plain_port, request)
     async with serving() as served:
         ours = await served_by_tornado(served.port, request)
