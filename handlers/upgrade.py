@@ -152,16 +152,26 @@ class Upgrade:
 
 def header_problem(headers: RequestHeaders) -> Refusal | None:
     """What is wrong with an upgrade's WebSocket headers (RFC 6455 §4.2.1), as Tornado's
-    ``WebSocketHandler.get`` and ``accept_connection`` check them."""
+    ``WebSocketHandler.get`` and ``accept_connection`` check them, except that a missing
+    ``Sec-WebSocket-Version`` is answered 426 as an unsupported one is (RFC 6455 §4.4:
+    Tornado answered 400), and a request with a body is refused."""
     if (headers.get("Upgrade") or "").lower() != "websocket":
         return Refusal(400, "VALIDATION_ERROR", 'can "Upgrade" only to "websocket"')
     if "upgrade" not in (part.strip().lower() for part in (headers.get("Connection") or "").split(",")):
         return Refusal(400, "VALIDATION_ERROR", '"Connection" must be "Upgrade"')
-    if headers.get("Sec-WebSocket-Version") not in ("13", None):
+    if headers.get("Transfer-Encoding") is not None or not _no_length(headers.get("Content-Length")):
+        # its body would be read as WebSocket frames
+        return Refusal(400, "VALIDATION_ERROR", "a WebSocket upgrade has no body")
+    if headers.get("Sec-WebSocket-Version") != "13":  # missing too: RFC 6455 §4.4
         return Refusal(426, "VALIDATION_ERROR", "WebSocket version 13 only")  # answered with the version we speak
-    if not (headers.get("Host") and headers.get("Sec-WebSocket-Key") and headers.get("Sec-WebSocket-Version")):
+    if not (headers.get("Host") and headers.get("Sec-WebSocket-Key")):
         return Refusal(400, "VALIDATION_ERROR", "missing or invalid WebSocket headers")
     return None
+
+
+def _no_length(value: str | None) -> bool:
+    """A ``Content-Length`` that announces no body: absent, or zero."""
+    return value is None or (value.isascii() and value.isdigit() and int(value) == 0)
 
 
 def accept_value(key: str) -> str:
@@ -314,6 +324,10 @@ class WireSocket:
     def on_close(self) -> None:
         pass
 
+    def refused(self, refusal: Refusal) -> None:
+        """Called once for each refusal ``serve`` answers (``admit``'s, the WebSocket
+        headers', or a 503 when the handshake failed), before it is written."""
+
     # the handshake --------------------------------------------------------------------
 
     async def serve(self) -> None:
@@ -323,6 +337,7 @@ class WireSocket:
             self.log_exception()
             refusal = Refusal(503, "UNAVAILABLE", "the handshake could not be completed, retry")
         if refusal is not None:
+            self.refused(refusal)
             await self._answer(refusal)
             return
         try:
@@ -513,6 +528,9 @@ class UpgradingServer(tornado.httpserver.HTTPServer):
 
     def _upgrade(self, head: bytes, stream: tornado.iostream.IOStream, address: tuple[Any, ...]) -> Upgrade | None:
         """The upgrade request in ``head``; None: not a ``GET`` of the endpoint's path over HTTP/1.1."""
+        # blank lines before the request line are ignored (RFC 9112 §2.2), as Tornado's
+        # HTTP1Connection._parse_headers ignores them (a head of blank lines alone is Tornado's)
+        head = head.lstrip(b"\r\n")
         line_end = head.find(b"\n")
         start = _REQUEST_LINE.fullmatch(head[:line_end].removesuffix(b"\r"))
         if start is None:

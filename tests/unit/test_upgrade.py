@@ -59,11 +59,13 @@ class Box:
     closed: int = 0
     fail_open: bool = False
     fail_admit: bool = False
+    refuse_admit: Refusal | None = None  # what ``admit`` answers
+    refused: list[Refusal] = dataclasses.field(default_factory=list)  # each ``refused`` call's
     closes: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 class EchoSocket(WireSocket):
-    """Echoes every message; counts ``open`` and ``on_close``."""
+    """Echoes every message; counts ``open`` and ``on_close``, keeps ``refused``'s refusals."""
 
     def __init__(self, box: Box, writer: FrameWriter, upgrade: Upgrade, stream: tornado.iostream.IOStream) -> None:
         super().__init__(upgrade, stream, writer, 1 << 20)
@@ -74,7 +76,10 @@ class EchoSocket(WireSocket):
     async def admit(self) -> Refusal | None:
         if self.box.fail_admit:
             raise RuntimeError("the admission store is down")
-        return None
+        return self.box.refuse_admit
+
+    def refused(self, refusal: Refusal) -> None:
+        self.box.refused.append(refusal)
 
     def open(self) -> None:
         self.box.opened += 1
@@ -109,11 +114,16 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(deflate: Deflate | None = None, **options: Any) -> AsyncIterator[Served]:
+async def serving(deflate: Deflate | None = None, *, later: bool = True, **options: Any) -> AsyncIterator[Served]:
+    """``later``: the application upgrades a ``GET /ws`` that reaches it (``LaterUpgradeHandler``);
+    without it, the application answers those 404: only the fast path upgrades."""
     box = Box()
     writer = FrameWriter(deflate=deflate or Deflate())
     endpoint = functools.partial(EchoSocket, box, writer)
-    app = tornado.web.Application([(r"/rest", Rest), (r"/ws", LaterUpgradeHandler, {"endpoint": endpoint})])
+    routes: list[Any] = [(r"/rest", Rest)]
+    if later:
+        routes.append((r"/ws", LaterUpgradeHandler, {"endpoint": endpoint}))
+    app = tornado.web.Application(routes)
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
     server = UpgradingServer(app, endpoint=endpoint, **options)
     server.add_sockets([sock])
@@ -390,6 +400,35 @@ async def test_malformed_head_lines_on_a_ws_get_are_answered_by_tornado_not_the_
         assert served.box.upgrades == []
 
 
+@pytest.mark.parametrize(
+    ("blank", "status"),
+    [
+        pytest.param(b"\r\n", 101, id="crlf"),
+        pytest.param(b"\n", 101, id="lf"),
+        pytest.param(b"\r\r\n", 101, id="cr-crlf"),
+        pytest.param(b"\r\n\r\n", 400, id="a-head-of-blank-lines"),  # the blank lines are the head
+    ],
+)
+async def test_blank_lines_before_the_request_line_are_skipped_by_the_fast_path_as_tornado_skips_them(
+    blank: bytes, status: int
+) -> None:
+    """RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+    Tornado's ``HTTP1Connection`` does; the upgrade is the endpoint's, not handed to the
+    application (which answers a ``GET /ws`` 404 here)."""
+    request = blank + ws_request()
+    async with tornados_own() as plain_port:
+        assert (await served_by_tornado(plain_port, request)).status == status
+    async with serving(later=False) as served:
+        answer = await served_by_tornado(served.port, request)
+        assert answer.status == status
+        if status == 101:
+            assert answer.header("Sec-WebSocket-Accept") == accept_value(KEY)
+            assert len(served.box.upgrades) == 1
+        else:
+            assert answer.header("Content-Type") is None  # Tornado's bare 400
+            assert served.box.upgrades == []
+
+
 # 6. Upgrade.argument ---------------------------------------------------------------------------
 
 
@@ -496,10 +535,27 @@ async def check_client_as_tornado_sees_it(served: Served, lines: tuple[str, ...]
         ),
         pytest.param(
             ws_request(omit=("Sec-WebSocket-Version",)),
-            400,
-            "missing or invalid WebSocket headers",
-            None,
+            426,  # RFC 6455 §4.4 (Tornado answered 400)
+            "WebSocket version 13 only",
+            ("Sec-WebSocket-Version", "13"),
             id="no-version",
+        ),
+        pytest.param(
+            ws_request("Content-Length: 5") + b"hello", 400, "a WebSocket upgrade has no body", None, id="body"
+        ),
+        pytest.param(
+            ws_request("Transfer-Encoding: chunked") + b"5\r\nhello\r\n0\r\n\r\n",
+            400,
+            "a WebSocket upgrade has no body",
+            None,
+            id="chunked-body",
+        ),
+        pytest.param(
+            ws_request("Transfer-Encoding: identity"),
+            400,
+            "a WebSocket upgrade has no body",
+            None,
+            id="any-transfer-encoding",
         ),
     ],
 )
@@ -521,6 +577,46 @@ async def test_header_problems_are_refused_with_json_and_the_connection_closed(
     if extra is not None:
         assert answer.header(extra[0]) == extra[1]
     assert len(served.box.upgrades) == 1  # the endpoint's refusal, not Tornado's
+    assert served.box.refused == [Refusal(status, "VALIDATION_ERROR", message)]  # told once
+
+
+async def test_an_upgrade_with_a_body_is_refused_on_a_kept_alive_connection_too_and_a_zero_length_is_not() -> None:
+    """Its body would be read as WebSocket frames: here a masked text frame, that the echoing
+    endpoint would answer."""
+    body = client_frame(b"a frame in the body")
+    with_body = ws_request(f"Content-Length: {len(body)}") + body
+    async with serving() as served:
+        raw = await Raw.open(served.port, rest_request("GET", "/rest"))
+        assert (await raw.response()).status == 200
+        raw.send(with_body)  # not the connection's first request: through LaterUpgradeHandler
+        answer = await raw.response()
+        assert (answer.status, answer.json()) == (
+            400,
+            error_body("VALIDATION_ERROR", "a WebSocket upgrade has no body"),
+        )
+        assert await raw.rest() == b""
+        raw.close()
+
+        raw = await Raw.open(served.port, ws_request("Content-Length: 0"))
+        assert (await raw.response()).status == 101
+        raw.send(client_frame(b"still a socket"))
+        assert await raw.frame() == (0x81, b"still a socket")
+        raw.close()
+        assert served.box.opened == 1
+
+
+async def test_refused_is_told_once_of_admits_refusal_and_not_at_all_of_an_upgrade() -> None:
+    limited = Refusal(429, "RATE_LIMITED", "too many", retry_after_seconds=2)
+    async with serving() as served:
+        served.box.refuse_admit = limited
+        answer = await served_by_tornado(served.port, ws_request(omit=("Sec-WebSocket-Version",)))
+        assert (answer.status, answer.header("Retry-After")) == (429, "2")  # admission's, before the headers'
+        assert served.box.refused == [limited]
+        served.box.refuse_admit = None
+        raw = await Raw.open(served.port, ws_request())
+        assert (await raw.response()).status == 101
+        raw.close()
+        assert served.box.refused == [limited]
 
 
 async def test_an_admit_that_raises_is_answered_503_json_and_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -535,6 +631,7 @@ async def test_an_admit_that_raises_is_answered_503_json_and_logged(caplog: pyte
     assert answer.json() == error_body("UNAVAILABLE", "the handshake could not be completed, retry")
     assert any("Uncaught exception on a WebSocket" in r.getMessage() for r in caplog.records)
     assert served.box.opened == 0
+    assert served.box.refused == [Refusal(503, "UNAVAILABLE", "the handshake could not be completed, retry")]
 
 
 # 9. the accept value, and a real client ------------------------------------------------------------
