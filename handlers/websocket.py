@@ -103,9 +103,9 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
         return refusal
 
     def _audit_refusal(self, status: int, code: str, message: str) -> None:
-        """A refused handshake is a security event: counted, and recorded in the log."""
+        """A handshake refused by admission is a security event: recorded in the log
+        (counted by ``refused``, as every refusal is)."""
         edge = self.edge
-        edge.metrics.handshake_refused(status)
         if status == 429:
             edge.metrics.rate_limited("connections")
         if edge.lifecycle.draining:
@@ -149,6 +149,11 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
             return self._refuse(refusal)
         self._admitted = (user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
         return None
+
+    def refused(self, refusal: Refusal) -> None:
+        """Every refusal answered, admission's and the WebSocket headers' alike, counted once;
+        the headers' are not security events (admission's are logged by ``_audit_refusal``)."""
+        self.edge.metrics.handshake_refused(refusal.status)
 
     async def serve(self) -> None:
         try:

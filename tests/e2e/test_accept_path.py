@@ -1,0 +1,131 @@
+"""The WebSocket accept path (``handlers.upgrade``) on a real node: every refused handshake
+counted once in ``/metrics``, the header refusals kept out of the security log, a refusal
+after admission giving its seat back, and an upgrade on a connection that served REST first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.wire import ADMIN, RawSocket, audit, handshake, json_frames
+from tests.server import ServerProcess, object_id, token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+
+OWNER = object_id(1)
+REFUSALS = "travelsense_ws_handshake_refusals_total"
+
+
+def refusals(server: ServerProcess) -> dict[str, float]:
+    """``travelsense_ws_handshake_refusals_total`` by status."""
+    status, text = server.request("GET", "/metrics", bearer=token(ADMIN, role="admin"))
+    assert status == 200, text
+    return {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == REFUSALS
+    }
+
+
+def exchange(server: ServerProcess, request: bytes) -> tuple[int, bytes]:
+    """Send raw request bytes; the answer's status and everything the server sent until it
+    closed the connection (refusals close it)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1]), answer
+
+
+def upgrade_request(server: ServerProcess, *lines: str, version: str | None = "13") -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    head = [
+        f"GET /ws?token={token(OWNER)} HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        *([f"Sec-WebSocket-Version: {version}"] if version is not None else []),
+        *lines,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
+async def test_every_refused_handshake_is_counted_once_and_only_admissions_refusals_are_security_events(
+    start: Any,
+) -> None:
+    server = start()
+    before = refusals(server)
+    # admitted (a valid token), then refused for their WebSocket headers
+    assert handshake(server, {"token": token(OWNER)}, {"Upgrade": "h2c"}).status == 400
+    assert exchange(server, upgrade_request(server, "Content-Length: 5") + b"hello")[0] == 400
+    assert handshake(server, {"token": token(OWNER)}, {"Sec-WebSocket-Version": "8"}).status == 426
+    status, answer = exchange(server, upgrade_request(server, version=None))
+    assert status == 426 and b"\r\nSec-WebSocket-Version: 13\r\n" in answer
+    # refused by admission (recorded in the security log too)
+    assert handshake(server, {"token": "garbage"}).status == 401
+    after = refusals(server)
+    moved = {status: after.get(status, 0.0) - before.get(status, 0.0) for status in after}
+    assert {status: n for status, n in moved.items() if n} == {"400": 2, "426": 2, "401": 1}
+
+    deadline = time.monotonic() + 5
+    while not (records := audit(server, type="ws_handshake")):
+        assert time.monotonic() < deadline, "the 401 was not recorded"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # a header refusal's record, were there one, would be in by now
+    records = audit(server, type="ws_handshake")
+    assert [r["error"]["code"] for r in records] == ["UNAUTHORIZED"]
+
+
+def test_a_handshake_refused_after_admission_gives_its_seat_back(start: Any) -> None:
+    server = start("--max-connections-per-user", "1")
+    for _ in range(3):  # admitted (its seat counted), then refused for its version
+        assert handshake(server, {"token": token(OWNER)}, {"Sec-WebSocket-Version": "8"}).status == 426
+    assert handshake(server, {"token": token(OWNER)}).status == 101
+
+
+def test_an_upgrade_on_a_connection_that_served_a_rest_request_first_is_upgraded(start: Any) -> None:
+    """A proxy that pools its connections to the node (nginx with ``keepalive``) sends an
+    upgrade on a connection that served REST requests."""
+    server = start()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    raw = RawSocket(sock)
+    try:
+        sock.sendall(f"GET /livez HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+        head = raw._read_until(b"\r\n\r\n").decode()
+        assert head.startswith("HTTP/1.1 200 "), head
+        length = next(
+            int(line.split(":")[1]) for line in head.split("\r\n") if line.lower().startswith("content-length:")
+        )
+        while len(raw._buffer) < length:
+            raw._buffer += sock.recv(65536)
+        raw._buffer = raw._buffer[length:]  # the body, read
+
+        sock.sendall(upgrade_request(server))
+        head = raw._read_until(b"\r\n\r\n").decode()
+        assert head.startswith("HTTP/1.1 101 "), head
+        assert read_until(raw, lambda frame: frame["event"] == "connected")[0]["event"] == "connected"
+        raw.send_json("join_trip_room", {"tripId": "0" * 24}, "j")  # read and answered
+        assert read_until(raw, lambda frame: frame.get("ref") == "j")
+    finally:
+        raw.close()
+
+
+def read_until(raw: RawSocket, wanted: Callable[[dict[str, Any]], bool], timeout: float = 5) -> list[dict[str, Any]]:
+    """The JSON frames read until one is ``wanted``."""
+    deadline, seen = time.monotonic() + timeout, []
+    while not any(wanted(frame) for frame in seen):
+        assert time.monotonic() < deadline, seen
+        seen += json_frames(raw.frames(0.1)[0])
+    return seen
