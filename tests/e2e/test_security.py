@@ -89,7 +89,9 @@ def _wait_tls(server: ServerProcess, context: ssl.SSLContext, timeout: float = 2
             time.sleep(0.05)
 
 
-async def test_wss_with_a_certificate_served_directly(tmp_path: Path) -> None:
+def tls_files(tmp_path: Path) -> tuple[Path, Path, Path, ssl.SSLContext]:
+    """A certificate for 127.0.0.1 from a CA of the test's own: (its chain, its key, both in
+    one file, a client context that trusts the CA)."""
     ca = trustme.CA()
     leaf = ca.issue_cert("127.0.0.1", "localhost")
     cert, key, both = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "both.pem"
@@ -99,7 +101,11 @@ async def test_wss_with_a_certificate_served_directly(tmp_path: Path) -> None:
     leaf.private_key_and_cert_chain_pem.write_to_path(str(both))
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
+    return cert, key, both, client_context
 
+
+async def test_wss_with_a_certificate_served_directly(tmp_path: Path) -> None:
+    cert, key, both, client_context = tls_files(tmp_path)
     for flags in (["--certfile", str(cert), "--keyfile", str(key)], ["--certfile", str(both)]):
         server = ServerProcess(f"sqlite:///{tmp_path}/events.db", args=flags)
         try:
@@ -120,6 +126,29 @@ async def test_wss_with_a_certificate_served_directly(tmp_path: Path) -> None:
                     pass
         finally:
             server.stop()
+
+
+async def test_a_browsers_same_host_https_origin_is_allowed_with_tls_served_directly(tmp_path: Path) -> None:
+    """The node works out that its client speaks https from the TLS connection itself (no
+    proxy to say so): a page served from https://<host> may open a socket, one of http://<host>
+    (another origin) may not."""
+    cert, key, _, client_context = tls_files(tmp_path)
+    server = ServerProcess(f"sqlite:///{tmp_path}/events.db", args=["--certfile", str(cert), "--keyfile", str(key)])
+    try:
+        server.start(tmp_path, wait=False)
+        _wait_tls(server, client_context)
+        url = f"wss://127.0.0.1:{server.port}/ws?token={token(OWNER)}"
+        same_host = websockets.Origin(f"https://127.0.0.1:{server.port}")
+        async with websockets.connect(url, ssl=client_context, origin=same_host) as ws:
+            assert json.loads(await ws.recv())["event"] == "connected"
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(
+                url, ssl=client_context, origin=websockets.Origin(f"http://127.0.0.1:{server.port}")
+            ):
+                pass
+        assert refused.value.response.status_code == 403
+    finally:
+        server.stop()
 
 
 def create_trip_tls(server: ServerProcess, context: ssl.SSLContext) -> str:
