@@ -15,8 +15,9 @@ How a connection is told apart: ``UpgradingServer.handle_stream`` reads the firs
 request's head (the same size bound and timeout as Tornado's).  ``GET <path>`` over
 HTTP/1.1 is the WebSocket endpoint's; anything else is given back to Tornado's
 HTTP/1 connection with the head unread, and served as before.  A WebSocket upgrade
-that is not a connection's first request is Tornado's too (the app answers it 400):
-browsers and WebSocket clients open a connection of its own for every socket.
+that is not a connection's first request is Tornado's too, and its application hands
+it to the endpoint (``LaterUpgradeHandler``): a proxy that pools its connections sends
+those; browsers and WebSocket clients open a connection of its own for every socket.
 
 Tornado API this relies on (6.x; ``requirements.txt`` pins it), public except where
 marked; ``tests/unit/test_upgrade.py`` fails loudly if it changes:
