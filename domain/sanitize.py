@@ -3,7 +3,9 @@
 Keys may not start with ``$`` or contain ``.`` (they would be operators or paths
 in the MongoDB read side), containers nest at most ``MAX_DEPTH`` levels, strings
 are NFC-normalised and may hold no control character but newline and tab, and
-numbers stay finite and exactly representable in every JSON reader.
+numbers stay finite and exactly representable in every JSON reader.  An error names a
+refused key with its control characters escaped (``\\x1e``): no client text starts an
+error's message or path as it was sent.
 
 Width is bounded as well as depth (``Bounds``: keys per object, items
 per list, values per document), and a document over a bound is refused at the
@@ -26,6 +28,11 @@ MAX_SAFE_INTEGER = 2**53 - 1
 # Unicode's categories Cc (C0 and C1 controls) and Cs (surrogates), newline and tab
 # excepted: one regex scan in C instead of a category lookup per character
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# What a frame's ``event`` and ``ref`` may not hold (``service/session.py`` refuses them, unechoed):
+# any character of Cc, newline and tab included, or of Cs.  Nothing else looks at those two strings
+# before they reach an answer and the log, where one that starts with U+001E would be taken for a
+# sealed value (``eventlog/sealing.py``) and masked.
+NAME_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class Bounds(Protocol):
@@ -72,10 +79,17 @@ def _has_control(text: str) -> bool:
     return _FORBIDDEN.search(text) is not None
 
 
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _shown(key: str) -> str:
-    """A key as an error path may show it: a lone surrogate (only a JSON escape can
-    make one) becomes its escape, so that the error itself can be encoded."""
-    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+    """A key as an error path may show it: its control characters and lone surrogates (only
+    a JSON escape can make one) become their escapes (``\\x1e``, ``\\udc80``), so that the
+    error itself can be encoded, and its message, which starts with the path, is never taken
+    for a sealed value (one starts with U+001E: ``eventlog/sealing.py``)."""
+    return _FORBIDDEN.sub(_escape, key)
 
 
 def _nfc(text: str) -> str:

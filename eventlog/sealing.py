@@ -7,9 +7,17 @@ keys' material in order: the value opens only while *every* key exists, so a
 chat message sealed under its author's key and its own opens neither after the
 author is erased nor after the message's key is destroyed.
 
-The control character ``\\x1e`` cannot come from a client (``domain/sanitize.py``
-refuses control characters), so a plaintext value from an older log is never
-taken for a sealed one: older logs load as they are.
+Any string that starts with ``\\x1e`` is taken for a sealed value (and masked when it
+does not open), so no client text may start with it where it reaches a record, a frame
+or an answer unsealed, and none does: ``domain/sanitize.py`` refuses control characters
+in a frame's ``data`` and in a REST body, and names a refused key with them escaped;
+``service/session.py`` refuses a frame whose ``event`` or ``ref`` has one (and echoes
+neither); query arguments have ``\\x1e`` (with most C0 controls) turned into a space
+(Tornado's ``get_argument``, and ``handlers/upgrade.py`` alike); header values hold
+none (Tornado's parser and ``handlers/upgrade.py`` refuse them); path arguments are ids
+or an emoji, checked before use, and no refusal quotes them.  So a plaintext value is
+never taken for a sealed one, and older logs load as they are (but for a refused frame
+an older version recorded with such an ``event`` or ``ref``: it reads ``MASK``).
 
 ``Opener.open`` gives a JSON value back with every sealed value opened, or
 replaced by ``MASK`` when one of its keys is gone.  A key not held is read from the

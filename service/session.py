@@ -20,7 +20,7 @@ from domain import schemas
 from domain.errors import CommandRefused, ErrorCode
 from domain.rate_limit import Bucket, BucketRule, take
 from domain.raw_document import envelope_of, over_bound
-from domain.sanitize import sanitize
+from domain.sanitize import NAME_FORBIDDEN, sanitize
 from domain.trip_model import can_view
 from eventlog.ports import StoreError, StoreUnavailable
 from eventlog.records import LogRecord
@@ -136,14 +136,13 @@ def _loads(raw: str | bytes) -> Any:
         return json.loads(raw, parse_constant=no_constants)
 
 
-def _is_text(value: str) -> bool:
-    """Whether ``value`` is Unicode text: a JSON escape can smuggle in a lone surrogate,
-    which no reply and no log record could carry."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+# A frame's ``event`` or ``ref`` with a control character or a lone surrogate (only a JSON escape
+# can make one: no reply and no log record could carry it) is unusable: the frame is refused, and
+# that event or ref neither echoed nor recorded.  Nothing else checks these two strings (``sanitize``
+# sees ``data`` only), and one that starts with U+001E would be taken for a sealed value by the
+# encoder of every answer and every read of the log (``eventlog/sealing.py``): ``[erased]``.
+# One precompiled regex search each: the hot path's cost for two short strings.
+_unusable = NAME_FORBIDDEN.search
 
 
 class ClientSession:
@@ -424,7 +423,9 @@ class ClientSession:
         over = over_bound(text, self._s.limits, FRAME_ENVELOPE)  # before parsing builds every value
         if over is not None:
             envelope = envelope_of(text)
-            if envelope is not None:  # refused as sanitize would, after the same checks (``receive``)
+            # refused as sanitize would, after the same checks (``receive``); an unusable event or ref
+            # (raw control bytes: no JSON) is left to the parser, which stops at it
+            if envelope is not None and _unusable(envelope[0]) is None and _unusable(envelope[1] or "") is None:
                 return envelope[0], over, envelope[1]
         try:
             frame = _loads(raw)
@@ -433,14 +434,14 @@ class ClientSession:
         if not isinstance(frame, dict):
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "frame is not a JSON object"), None, None)
         event = frame.get("event")
-        event = event if isinstance(event, str) and _is_text(event) else None
+        event = event if isinstance(event, str) and _unusable(event) is None else None
         ref = frame.get("ref")
-        if "ref" in frame and not (isinstance(ref, str) and 1 <= len(ref) <= 64 and _is_text(ref)):
-            raise _Refused(
-                CommandRefused(ErrorCode.BAD_REQUEST, "ref must be a string of 1 to 64 characters"), event, None
-            )
+        if "ref" in frame and not (isinstance(ref, str) and 1 <= len(ref) <= 64 and _unusable(ref) is None):
+            message = "ref must be a string of 1 to 64 characters without control characters"
+            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, message), event, None)
         if event is None:
-            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "event must be a string"), None, ref)
+            message = "event must be a string without control characters"
+            raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, message), None, ref)
         data = frame.get("data")
         if not isinstance(data, dict):
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "data must be an object"), event, ref)

@@ -5,9 +5,12 @@ Each generated frame goes over one long-lived connection that sits in a real
 trip's room, followed by a probe frame whose error marks the end of its
 answers.  For every frame: each answer is a well-formed error (with a known
 code, never INTERNAL) or a valid result, a refused frame produced no stream
-event, and a bystander in the same room stays connected.  At the end the trip's
-stream holds exactly the events whose acknowledgement the fuzzer saw, and the
-log calls every refused ref refused.
+event, and a bystander in the same room stays connected.  An error echoes the
+frame's ``event`` and ``ref`` as sent, unless one has a control character
+(Unicode's Cc or Cs): that frame is ``BAD_REQUEST`` and the unusable one is not
+echoed (nor ever shown as ``[erased]``, as client text taken for a sealed value
+would be).  At the end the trip's stream holds exactly the events whose
+acknowledgement the fuzzer saw, and the log calls every refused ref refused.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import itertools
 import json
 import math
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +77,7 @@ ERROR_CODES = {
     "INVALID_TOKEN",
 }
 FRAME_LIMIT = 64 * 1024
+MASK = "[erased]"  # what a sealed value whose key is gone reads as: no one is erased here
 WS_EXAMPLES = 2000
 REST_EXAMPLES = 300
 
@@ -87,7 +92,10 @@ keys = st.one_of(
     st.text(max_size=12),
     odd_text,
     st.sampled_from(
-        ["$where", "$gt", "a.b", ".", "$", "", "__proto__", "\u0000", "tripId", "data", "ref", "é", "e\u0301"]
+        [
+            *("$where", "$gt", "a.b", ".", "$", "", "__proto__", "\u0000", "tripId", "data", "ref", "é", "e\u0301"),
+            "\x1eabc",  # as a sealed value starts
+        ]
     ),
 )
 huge_numbers = st.one_of(
@@ -271,7 +279,7 @@ def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
         st.just("<unique>"),
         st.just("<unique>"),
         st.just("<none>"),
-        st.sampled_from(["", "r" * 65, 7, None, ["r"], {"r": 1}]),
+        st.sampled_from(["", "r" * 65, 7, None, ["r"], {"r": 1}, "\x1eabc", "r\x00", "a\nb", "\ud800"]),
     )
 
     def frame_object(parts: tuple[Any, Any, Any]) -> dict[str, Any]:
@@ -284,7 +292,8 @@ def frames(world: World) -> st.SearchStrategy[tuple[str | bytes, Any]]:
         return frame
 
     known = [st.tuples(st.just(event), event_data(world, event), refs) for event in CLIENT_EVENTS]
-    unknown = st.tuples(st.one_of(st.text(max_size=20), json_values), json_values, refs)
+    with_controls = st.sampled_from(["\x1e", "\x1echat_message", "chat_message\n", "typing\x7f", "\udc80"])
+    unknown = st.tuples(st.one_of(st.text(max_size=20), json_values, with_controls), json_values, refs)
     structured = st.one_of(*known, unknown).map(frame_object)
     as_json = structured.map(lambda f: (json.dumps(f), f))
     return st.one_of(
@@ -438,12 +447,17 @@ def _strict_json(raw: str | bytes) -> bool:
     return True
 
 
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a character of Unicode's Cc (newline and tab too) or Cs."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+
+
 def _check(world: World, raw: str | bytes, sent: Any, answers: list[dict[str, Any]]) -> None:
     size = len(raw.encode() if isinstance(raw, str) else raw)
     is_command = isinstance(sent, dict) and _strict_json(raw)
     event = sent.get("event") if is_command else None
     ref = sent.get("ref") if is_command else None
-    good_ref = isinstance(ref, str) and 1 <= len(ref) <= 64
+    good_ref = isinstance(ref, str) and 1 <= len(ref) <= 64 and not _has_control(ref)
     ref_key = str(ref)
     errors = []
     stream_seqs = []
@@ -455,13 +469,19 @@ def _check(world: World, raw: str | bytes, sent: Any, answers: list[dict[str, An
             data = answer["data"]
             assert data["code"] in ERROR_CODES, f"{data} for {raw!r:.300}"
             assert isinstance(data["message"], str) and data["message"]
+            assert MASK not in (data["message"], data["event"], answer.get("ref")), f"{answer} for {raw!r:.300}"
             assert "details" not in data or isinstance(data["details"], dict)
             if size <= FRAME_LIMIT and is_command and isinstance(event, str):
-                assert data["event"] == event, (data, event)
+                if _has_control(event):  # unusable: refused before anything else, and not echoed
+                    assert data["code"] == "BAD_REQUEST" and data["event"] is None, (data, event)
+                else:
+                    assert data["event"] == event, (data, event)
             elif size > FRAME_LIMIT:
                 assert data["code"] == "PAYLOAD_TOO_LARGE" and data["event"] is None
             if good_ref and data["code"] != "PAYLOAD_TOO_LARGE":
                 assert answer.get("ref") == ref, (answer, ref)
+            elif not good_ref:  # none, or unusable: not echoed
+                assert "ref" not in answer, (answer, ref)
             errors.append(answer)
         elif answer["event"] in ("chat_message", "trip_updated") and "seq" in answer["data"]:
             assert answer["data"]["tripId"] == world.trip, answer
