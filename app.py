@@ -603,7 +603,8 @@ async def serve(settings: Settings) -> int:
     # bound before the store is opened: a port in use ends the start before anything is written;
     # with --port 0 the port the system chose is the one printed (and in the --dev links)
     try:
-        sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
+        # a storm of reconnects queues in the kernel, not in SYN retries (Tornado's default is 128)
+        sockets = tornado.netutil.bind_sockets(settings.port, settings.host, backlog=settings.limits.listen_backlog)
     except OSError as exc:  # the port is taken, the address is not this machine's, ...
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     settings = dataclasses.replace(settings, port=sockets[0].getsockname()[1])

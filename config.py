@@ -24,6 +24,7 @@ class Limits:
     max_connections: int = 10_000
     max_connections_per_user: int = 20
     max_connections_per_ip: int = 1_000
+    listen_backlog: int = 4096  # connections the kernel holds before they are accepted (it caps this at somaxconn)
     connect_burst: int = 30  # connection attempts per user
     connect_per_second: float = 5.0
     max_rooms: int = 50
@@ -122,6 +123,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, str, type]] = {
     "--max-connections": ("max_connections", "MAX_CONNECTIONS", int),
     "--max-connections-per-user": ("max_connections_per_user", "MAX_CONNECTIONS_PER_USER", int),
     "--max-connections-per-ip": ("max_connections_per_ip", "MAX_CONNECTIONS_PER_IP", int),
+    "--listen-backlog": ("listen_backlog", "LISTEN_BACKLOG", int),
     "--connect-burst": ("connect_burst", "CONNECT_BURST", int),
     "--connect-per-second": ("connect_per_second", "CONNECT_PER_SECOND", float),
     "--max-rooms": ("max_rooms", "MAX_ROOMS", int),
@@ -473,6 +475,7 @@ _LIMIT_HELP = {
     "max_connections": "connections on this node",
     "max_connections_per_user": "connections per user",
     "max_connections_per_ip": "connections per client address",
+    "listen_backlog": "connections the kernel queues before the node accepts them (capped at net.core.somaxconn)",
     "connect_burst": "connection attempts per user: burst",
     "connect_per_second": "connection attempts per user: per second",
     "max_rooms": "rooms per connection",

@@ -43,7 +43,7 @@ class Health(tornado.web.RequestHandler):
 async def serve(port: int) -> None:
     app = tornado.web.Application([(r"/ws", Socket), (r"/healthz", Health)])
     server = HTTPServer(app)
-    server.add_sockets(tornado.netutil.bind_sockets(port, "127.0.0.1"))  # the same listen backlog as app.py's
+    server.add_sockets(tornado.netutil.bind_sockets(port, "127.0.0.1", backlog=4096))  # app.py's default backlog
     await asyncio.Event().wait()
 
 

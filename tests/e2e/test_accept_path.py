@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,3 +131,23 @@ def read_until(raw: RawSocket, wanted: Callable[[dict[str, Any]], bool], timeout
         assert time.monotonic() < deadline, seen
         seen += json_frames(raw.frames(0.1)[0])
     return seen
+
+
+def listen_backlog(port: int) -> int:
+    """The backlog of the socket listening on ``port``, as the kernel reports it (``ss``: Send-Q)."""
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    [line] = out.strip().splitlines()
+    return int(line.split()[2])
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs iproute2's ss to read a socket's backlog")
+def test_the_node_listens_with_the_configured_backlog_not_tornados_128(start: Any) -> None:
+    """A reconnect storm queues in the kernel: with Tornado's 128 the accept queue overflowed
+    and clients waited for SYN retries (``bench/RESULTS.md``, "The accept path")."""
+    assert listen_backlog(start().port) == min(4096, somaxconn())
+    assert listen_backlog(start("--listen-backlog", "77").port) == 77
+
+
+def somaxconn() -> int:
+    with open("/proc/sys/net/core/somaxconn") as limit:
+        return int(limit.read())
