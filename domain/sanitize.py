@@ -28,11 +28,11 @@ MAX_SAFE_INTEGER = 2**53 - 1
 # Unicode's categories Cc (C0 and C1 controls) and Cs (surrogates), newline and tab
 # excepted: one regex scan in C instead of a category lookup per character
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-# What a frame's ``event`` and ``ref`` may not hold (``service/session.py`` refuses them, unechoed):
-# any character of Cc, newline and tab included, or of Cs.  Nothing else looks at those two strings
-# before they reach an answer and the log, where one that starts with U+001E would be taken for a
-# sealed value (``eventlog/sealing.py``) and masked.
-NAME_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# What a frame's ``event`` and ``ref`` may not hold either (``service/session.py`` refuses them,
+# unechoed): what no value may.  Nothing else looks at those two strings before they reach an
+# answer and the log, where one that starts with U+001E would be taken for a sealed value
+# (``eventlog/sealing.py``) and masked.
+NAME_FORBIDDEN = _FORBIDDEN
 
 
 class Bounds(Protocol):

@@ -424,7 +424,7 @@ class ClientSession:
         if over is not None:
             envelope = envelope_of(text)
             # refused as sanitize would, after the same checks (``receive``); an unusable event or ref
-            # (raw control bytes: no JSON) is left to the parser, which stops at it
+            # is left to the parser (raw C0 bytes are not JSON; C1 ones are, and are refused below)
             if envelope is not None and _unusable(envelope[0]) is None and _unusable(envelope[1] or "") is None:
                 return envelope[0], over, envelope[1]
         try:
@@ -434,13 +434,14 @@ class ClientSession:
         if not isinstance(frame, dict):
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "frame is not a JSON object"), None, None)
         event = frame.get("event")
-        event = event if isinstance(event, str) and _unusable(event) is None else None
+        # a known event needs no scan: only an unknown one's name is checked before it is echoed
+        event = event if isinstance(event, str) and (event in _HANDLERS or _unusable(event) is None) else None
         ref = frame.get("ref")
         if "ref" in frame and not (isinstance(ref, str) and 1 <= len(ref) <= 64 and _unusable(ref) is None):
-            message = "ref must be a string of 1 to 64 characters without control characters"
+            message = "ref must be a string of 1 to 64 characters without control characters (but tab and newline)"
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, message), event, None)
         if event is None:
-            message = "event must be a string without control characters"
+            message = "event must be a string without control characters (but tab and newline)"
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, message), None, ref)
         data = frame.get("data")
         if not isinstance(data, dict):

@@ -43,7 +43,8 @@ class Health(tornado.web.RequestHandler):
 async def serve(port: int) -> None:
     app = tornado.web.Application([(r"/ws", Socket), (r"/healthz", Health)])
     server = HTTPServer(app)
-    server.add_sockets(tornado.netutil.bind_sockets(port, "127.0.0.1", backlog=4096))  # app.py's default backlog
+    # app.py's default --listen-backlog (config.Limits; this script runs alone, without the project on its path)
+    server.add_sockets(tornado.netutil.bind_sockets(port, "127.0.0.1", backlog=4096))
     await asyncio.Event().wait()
 
 

@@ -143,7 +143,7 @@ def listen_backlog(port: int) -> int:
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs iproute2's ss to read a socket's backlog")
 def test_the_node_listens_with_the_configured_backlog_not_tornados_128(start: Any) -> None:
     """A reconnect storm queues in the kernel: with Tornado's 128 the accept queue overflowed
-    and clients waited for SYN retries (``bench/RESULTS.md``, "The accept path")."""
+    and clients waited for SYN retries (``bench/RESULTS.md``, "The listen backlog")."""
     assert listen_backlog(start().port) == min(4096, somaxconn())
     assert listen_backlog(start("--listen-backlog", "77").port) == 77
 

@@ -50,7 +50,7 @@ async def test_an_event_with_a_control_character_is_refused_and_not_echoed(
     error = await answer_to(ada, json.dumps({"event": "\x1e", "data": 1}))
     assert error["data"]["code"] == "BAD_REQUEST" and error["data"]["event"] is None, error
     assert "ref" not in error
-    for event in ("\x1e", "\x1echat_message", "chat_message\n", "typing\x00"):
+    for event in ("\x1e", "\x1echat_message", "chat_message\x7f", "typing\x00"):
         error = await answer_to(ada, json.dumps({"event": event, "data": {}, "ref": "r-event"}))
         assert error["data"]["code"] == "BAD_REQUEST" and error["data"]["event"] is None, (event, error)
         assert error["ref"] == "r-event", error  # its ref is usable: echoed
@@ -76,7 +76,7 @@ async def test_a_ref_with_a_control_character_is_refused_and_not_echoed(
     error = await answer_to(ada, json.dumps({"event": "chat_message", "ref": "\x1eabc", "data": {}}))
     assert error["data"]["code"] == "BAD_REQUEST" and error["data"]["event"] == "chat_message", error
     assert "ref" not in error
-    for ref in ("\x1eabc", "ab\x00", "a\tb"):  # a valid message all the same: refused, never posted
+    for ref in ("\x1eabc", "ab\x00", "a\x85b"):  # a valid message all the same: refused, never posted
         raw = json.dumps({"event": "chat_message", "ref": ref, "data": {"tripId": trip["tripId"], "message": "no"}})
         error = await answer_to(ada, raw)
         assert error["data"]["code"] == "BAD_REQUEST" and error["data"]["event"] == "chat_message", (ref, error)
@@ -84,6 +84,10 @@ async def test_a_ref_with_a_control_character_is_refused_and_not_echoed(
     sent = await ada.request("chat_message", {"tripId": trip["tripId"], "message": "yes"}, "ok", "chat_message")
     assert sent["event"] == "chat_message" and sent["data"]["message"] == "yes"
     assert (await bob.expect("chat_message"))["data"]["message"] == "yes"  # the first bob hears
+    # tab and newline are no control characters here, as in any value: a ref may hold them
+    tabbed = await ada.request("chat_message", {"tripId": trip["tripId"], "message": "tab"}, "a\tb\n", "chat_message")
+    assert tabbed["ref"] == "a\tb\n" and tabbed["data"]["message"] == "tab"
+    assert (await bob.expect("chat_message"))["data"]["message"] == "tab"
     refused = [r for r in audit(shared_server, userId=people.id("ada")) if r["outcome"] == "refused"]
     assert len(refused) == 4 and masked(refused) == [], refused
     assert {(r["command"], r["ref"], r["error"]["code"]) for r in refused} == {("chat_message", None, "BAD_REQUEST")}

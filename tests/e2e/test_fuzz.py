@@ -448,8 +448,8 @@ def _strict_json(raw: str | bytes) -> bool:
 
 
 def _has_control(text: str) -> bool:
-    """Whether ``text`` holds a character of Unicode's Cc (newline and tab too) or Cs."""
-    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+    """Whether ``text`` holds a character of Unicode's Cc (but newline and tab) or Cs."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t" for ch in text)
 
 
 def _check(world: World, raw: str | bytes, sent: Any, answers: list[dict[str, Any]]) -> None:
