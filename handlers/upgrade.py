@@ -27,10 +27,12 @@ marked; ``tests/unit/test_upgrade.py`` fails loudly if it changes:
 * ``TCPServer.handle_stream`` gets the ``IOStream`` (an ``SSLIOStream`` with TLS) and the
   peer's address; ``client_of`` works out the client as Tornado's ``_HTTPRequestContext`` does;
 * ``IOStream._read_buffer`` and ``_read_buffer_size`` (private): the head given back;
-* ``WebSocketProtocol13(handler, mask_outgoing, params)``, its ``stream``,
-  ``_create_compressors`` (private), ``_receive_frame_loop`` (private) and the calls it
-  makes on its handler: ``on_message``, ``on_ping``, ``on_pong``,
-  ``on_ws_connection_close``, ``log_exception``.
+* ``WebSocketProtocol13(handler, mask_outgoing, params)`` with ``_WebSocketParams``
+  (private), its ``stream``, ``_create_compressors`` (private), ``_receive_frame_loop``
+  (private) and the calls it makes on its handler: ``on_message``, ``on_ping``,
+  ``on_pong``, ``on_ws_connection_close``, ``log_exception``;
+* for ``LaterUpgradeHandler``: ``HTTP1Connection.detach()`` and ``RequestHandler._auto_finish``
+  (private: nothing is written once the connection is the socket's).
 """
 
 from __future__ import annotations
