@@ -144,6 +144,8 @@ def listen_backlog(port: int) -> int:
 def test_the_node_listens_with_the_configured_backlog_not_tornados_128(start: Any) -> None:
     """A reconnect storm queues in the kernel: with Tornado's 128 the accept queue overflowed
     and clients waited for SYN retries (``bench/RESULTS.md``, "The listen backlog")."""
+    if somaxconn() <= 128:
+        pytest.skip("net.core.somaxconn caps every backlog at Tornado's 128 or less: 4,096 cannot be told apart")
     assert listen_backlog(start().port) == min(4096, somaxconn())
     assert listen_backlog(start("--listen-backlog", "77").port) == 77
 

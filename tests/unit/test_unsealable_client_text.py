@@ -45,3 +45,12 @@ def test_a_value_refused_for_a_control_character_is_named_by_its_key() -> None:
     with pytest.raises(CommandRefused) as refused:
         sanitize({"message": f"{SEALED}abc"})
     assert refused.value.message == "message: control characters other than newline and tab are not allowed"
+
+
+def test_an_unknown_events_name_is_judged_as_the_pattern_judges_it_ascii_by_its_fast_path_too() -> None:
+    from service.session import _usable  # the check an unknown event's name gets before it is echoed
+
+    for code in range(0x110000):
+        ch = chr(code)
+        name = f"a{ch}b"
+        assert _usable(name) is (NAME_FORBIDDEN.search(name) is None), hex(code)
