@@ -38,9 +38,7 @@ marked; ``tests/unit/test_upgrade.py`` fails loudly if it changes:
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import http.client
 import logging
 import re
@@ -69,7 +67,6 @@ from service.admission import Refusal
 log = logging.getLogger("travelsense.access")
 
 _HEAD_END = rb"\r?\n\r?\n"  # the end of a request head, as Tornado reads it
-_ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _SERVER = f"TornadoServer/{tornado.version}"
 # RFC 9110's field-name and field-value as Tornado checks them (``httputil._ABNF``), and its host
 _FIELD = re.compile(
@@ -178,8 +175,8 @@ def _no_length(value: str | None) -> bool:
 
 
 def accept_value(key: str) -> str:
-    """``Sec-WebSocket-Accept`` for ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2)."""
-    return base64.b64encode(hashlib.sha1(key.encode() + _ACCEPT_GUID).digest()).decode()
+    """``Sec-WebSocket-Accept`` for ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2), as Tornado computes it."""
+    return tornado.websocket.WebSocketProtocol13.compute_accept_value(key)
 
 
 def _window_bits_ok(value: str | None, at_least: int, at_most: int) -> bool:
