@@ -356,16 +356,17 @@ class ClientSession:
         payload: Any = None
         try:
             try:
-                event, data, ref = self._parse(raw)
+                try:
+                    event, data, ref = self._parse(raw)
+                except _Refused as unreadable:
+                    # a frame that cannot be read counts against the rate as any other: a flood of them
+                    # meets the same limit, the same one record per burst and the same 4008
+                    event, ref = unreadable.event, unreadable.ref
+                    self._within_rate(event, now)
+                    raise
                 if refusal is not None:
                     raise refusal
-                if event == "typing":
-                    self._typing_bucket, wait_ms = take(self._typing_bucket, self._typing_rule, now)
-                else:
-                    self._bucket, wait_ms = take(self._bucket, self._rule, now)
-                if wait_ms is not None:
-                    self._rate_limited(event, wait_ms, now)
-                self._limited_logged = False
+                self._within_rate(event, now)
                 name = self._handlers.get(event)
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
@@ -458,7 +459,17 @@ class ClientSession:
             raise _Refused(CommandRefused(ErrorCode.BAD_REQUEST, "data must be an object"), event, ref)
         return event, data, ref
 
-    def _rate_limited(self, event: str, wait_ms: int, now: float) -> None:
+    def _within_rate(self, event: str | None, now: float) -> None:
+        """Take the frame's token (typing has a bucket of its own), or refuse it."""
+        if event == "typing":
+            self._typing_bucket, wait_ms = take(self._typing_bucket, self._typing_rule, now)
+        else:
+            self._bucket, wait_ms = take(self._bucket, self._rule, now)
+        if wait_ms is not None:
+            self._rate_limited(event, wait_ms, now)
+        self._limited_logged = False
+
+    def _rate_limited(self, event: str | None, wait_ms: int, now: float) -> None:
         """Refuse a frame over the connection's rate; a connection refused too often is closed."""
         limits = self._s.limits
         limited = self._limited_at

@@ -258,6 +258,33 @@ async def test_rate_limits_answer_retry_after_and_abuse_closes_with_4008(start: 
     assert all(r["error"]["code"] == "RATE_LIMITED" and r["version"] is None for r in refused)
 
 
+async def test_unreadable_frames_count_against_the_rate_and_a_flood_of_them_closes_with_4008(start: Any) -> None:
+    """Frames that are not JSON, or carry a bad ref, pay a token as any frame does: past the
+    burst they are RATE_LIMITED, a burst is recorded once, and past the abuse bound the
+    connection is closed, so garbage cannot write a log record per frame at wire speed."""
+    server = start("--rate-burst", "5", "--rate-per-second", "1", "--abuse-refusals", "20")
+    client = await Client.connect(server, token(OWNER))
+    for n in range(4):
+        await client.send_raw(f"not json {n}")
+    await client.send_raw(json.dumps({"event": "chat_message", "data": {}, "ref": "a\x85b"}))
+    answers = [await client.expect("error") for _ in range(5)]
+    assert [a["data"]["code"] for a in answers] == ["BAD_REQUEST"] * 5, answers
+    await client.send_raw("not json, over the rate")
+    limited = await client.expect("error")
+    assert limited["data"]["code"] == "RATE_LIMITED", limited
+    assert 0 < limited["data"]["details"]["retryAfterMs"] <= 1000
+    for n in range(40):
+        try:
+            await client.send_raw(f"garbage {n}")
+        except websockets.ConnectionClosed:
+            break
+    assert await closed_with(client, 5) == 4008
+    refused = [r for r in audit(server, userId=OWNER) if r["outcome"] == "refused"]
+    codes = [r["error"]["code"] for r in refused]
+    assert codes.count("BAD_REQUEST") == 5, codes  # the five within the burst, each recorded
+    assert 1 <= codes.count("RATE_LIMITED") <= 3, codes  # the flood after them: once per burst
+
+
 def _flood(server: ServerProcess, trip: str, joined_flag: threading.Event, stop: threading.Event) -> int:
     """One client sending chat frames as fast as its socket takes them, from a thread
     of its own (so the test's event loop stays free for the others), reading its
