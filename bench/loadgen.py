@@ -357,7 +357,7 @@ def rest(port: int, method: str, path: str, bearer: str, body: Any = None) -> An
 
 
 def create_trip(args: dict[str, Any], owner_token: str) -> str:
-    if args["proto"] == "sio":
+    if args["proto"] != "ours":
         return object_id(0xBEEF)
     trip = rest(args["port"], "POST", "/api/trips", owner_token, {"title": "bench trip"})
     return str(trip["tripId"])

@@ -147,7 +147,8 @@ def peer(workdir: Path, mode: str = "aiohttp", core: str = SERVER_CORE) -> Serve
 
 
 def bare(workdir: Path, core: str = SERVER_CORE) -> Server:
-    """A bare Tornado WebSocket server (``bench/peers/bare_tornado.py``): the connection cases' floor."""
+    """A bare Tornado WebSocket server (``bench/peers/bare_tornado.py``): the connection cases'
+    floor, and the fan-out cases' baseline (it does not coalesce frames)."""
     port = free_port()
     argv = pinned(core, [sys.executable, str(ROOT / "bench" / "peers" / "bare_tornado.py"), "--port", str(port)])
     return Server("bare-tornado", argv, port, workdir, {})

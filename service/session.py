@@ -356,17 +356,13 @@ class ClientSession:
         payload: Any = None
         try:
             try:
-                try:
-                    event, data, ref = self._parse(raw)
-                except _Refused as unreadable:
-                    # a frame that cannot be read counts against the rate as any other: a flood of them
-                    # meets the same limit, the same one record per burst and the same 4008
-                    event, ref = unreadable.event, unreadable.ref
-                    self._within_rate(event, now)
-                    raise
+                event, data, ref = self._parse(raw)
+                # every frame pays its token first, whatever its answer: a flood of frames refused
+                # anyway (unreadable, or while draining) meets the same limit, the same one record
+                # per burst and the same 4008 as any other
+                self._within_rate(event, now)
                 if refusal is not None:
                     raise refusal
-                self._within_rate(event, now)
                 name = self._handlers.get(event)
                 if name is None:
                     raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
@@ -391,8 +387,9 @@ class ClientSession:
                 else:
                     await _after(before)
                     await handler(payload, ref)
-            except _Refused as early:
+            except _Refused as early:  # unreadable: its event and ref as far as they could be read
                 event, ref = early.event, early.ref
+                self._within_rate(event, now)
                 raise early.refusal from None
         except CommandRefused as refused:
             await _after(before)  # a refusal leaves after the answers to the frames before it

@@ -1,5 +1,6 @@
-"""The floor for the connection and fan-out cases: a bare Tornado WebSocket server on
-the same Tornado as TravelSense, doing nothing a connection or a fan-out does not need.
+"""The floor for the connection cases and a baseline for the fan-out cases: a bare
+Tornado WebSocket server on the same Tornado as TravelSense, doing nothing a connection
+or a fan-out does not need.
 
 ``GET /ws``: the upgrade, then one ``connected`` frame (what the load generator
 waits for).  ``POST /api/trips`` answers a trip id.  A ``join_trip_room`` frame puts
@@ -8,11 +9,13 @@ the connection in that trip's room and is answered ``trip_room_joined``; a
 and the same bytes are sent to every connection in its room (the sender included),
 straight to the socket as TravelSense's frame writer sends them (Tornado's
 ``write_message`` per member, which frames each copy anew, cost ~26 µs per delivery,
-and ``IOStream.write`` per member ~13).  Any other frame is ignored.
-No token check, no validation, no log, no durability, no acknowledgement: what is
-left is Tornado's handshake and frame writes and the kernel's work, which
-TravelSense pays too.  Its rows beside ours in ``idle_*`` and ``fanout_*`` say how
-much of our cost per connection and per delivery is ours.
+and ``IOStream.write`` per member ~13).  Any other frame, or one that is not a JSON
+object with an object ``data``, is ignored.  No token check, no validation, no log,
+no durability, no acknowledgement: what is left is Tornado's handshake and frame
+writes and the kernel's work, which TravelSense pays too.  Its rows beside ours in
+``idle_*`` say how much of our cost per connection is ours; in ``fanout_*`` it sends
+each delivery on its own (no coalescing), so where several frames for one member can
+share a ``send`` (``fanout_a``) it is no floor.
 
 Run: ``python bench/peers/bare_tornado.py --port 9000``.  Bench-only: product
 code never imports it.
@@ -26,7 +29,6 @@ import itertools
 import json
 import struct
 from collections import defaultdict
-from typing import Any
 
 import tornado.netutil
 import tornado.web
@@ -78,8 +80,13 @@ class Socket(tornado.websocket.WebSocketHandler):
         self.write_message(CONNECTED)
 
     def on_message(self, message: str | bytes) -> None:
-        frame: dict[str, Any] = json.loads(message)
-        data = frame.get("data") or {}
+        try:
+            frame = json.loads(message)
+        except ValueError:
+            return
+        data = frame.get("data") if isinstance(frame, dict) else None
+        if not isinstance(data, dict):
+            return
         trip_id = str(data.get("tripId"))
         if frame.get("event") == "join_trip_room":
             ROOMS[trip_id].add(self)

@@ -262,17 +262,19 @@ async def test_unreadable_frames_count_against_the_rate_and_a_flood_of_them_clos
     """Frames that are not JSON, or carry a bad ref, pay a token as any frame does: past the
     burst they are RATE_LIMITED, a burst is recorded once, and past the abuse bound the
     connection is closed, so garbage cannot write a log record per frame at wire speed."""
-    server = start("--rate-burst", "5", "--rate-per-second", "1", "--abuse-refusals", "20")
+    # a refill so slow that no token comes back while the test runs
+    server = start("--rate-burst", "5", "--rate-per-second", "0.01", "--abuse-refusals", "20")
     client = await Client.connect(server, token(OWNER))
     for n in range(4):
         await client.send_raw(f"not json {n}")
     await client.send_raw(json.dumps({"event": "chat_message", "data": {}, "ref": "a\x85b"}))
     answers = [await client.expect("error") for _ in range(5)]
     assert [a["data"]["code"] for a in answers] == ["BAD_REQUEST"] * 5, answers
+    assert answers[4]["data"]["event"] == "chat_message" and "ref" not in answers[4], answers[4]  # the bad ref unechoed
     await client.send_raw("not json, over the rate")
     limited = await client.expect("error")
     assert limited["data"]["code"] == "RATE_LIMITED", limited
-    assert 0 < limited["data"]["details"]["retryAfterMs"] <= 1000
+    assert limited["data"]["details"]["retryAfterMs"] > 0
     for n in range(40):
         try:
             await client.send_raw(f"garbage {n}")
@@ -282,7 +284,7 @@ async def test_unreadable_frames_count_against_the_rate_and_a_flood_of_them_clos
     refused = [r for r in audit(server, userId=OWNER) if r["outcome"] == "refused"]
     codes = [r["error"]["code"] for r in refused]
     assert codes.count("BAD_REQUEST") == 5, codes  # the five within the burst, each recorded
-    assert 1 <= codes.count("RATE_LIMITED") <= 3, codes  # the flood after them: once per burst
+    assert codes.count("RATE_LIMITED") == 1, codes  # the flood after them: once for the burst
 
 
 def _flood(server: ServerProcess, trip: str, joined_flag: threading.Event, stop: threading.Event) -> int:
