@@ -63,6 +63,8 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("all missed back", "complete_back"),
         ("reconnect+rejoin s", "reconnect_s"),
         ("µs CPU/reconnect", "server_us_per_reconnect"),
+        ("server busy % (reconnect)", "reconnect_server_cpu_pct"),
+        ("loadgen busy % (reconnect)", "reconnect_loadgen_cpu_pct"),
         ("errors", "errors"),
         ("runq wait % (join)", "join_runq_wait_pct"),
     ],
