@@ -148,7 +148,11 @@ def test_on_a_dev_server_a_session_ending_or_expired_is_renewed_without_pasting_
     page.get_by_test_id("toast-refresh-token").click()
     expect(page.get_by_test_id("toast-refresh-token")).to_have_count(0)
     expect(page.get_by_test_id("token-dialog")).to_be_hidden()
-    assert any('"token_refreshed"' in frame for frame in frames), frames[-5:]
+    # the toast goes at the click; the server's answer comes a round trip later
+    answered_by = time.monotonic() + 10
+    while not any('"token_refreshed"' in frame for frame in frames):
+        assert time.monotonic() < answered_by, frames[-5:]
+        page.wait_for_timeout(50)  # Playwright's events are handled while it waits
     expect(page.get_by_test_id("connection-status")).to_have_text("connected")
 
 
