@@ -287,6 +287,31 @@ async def test_unreadable_frames_count_against_the_rate_and_a_flood_of_them_clos
     assert codes.count("RATE_LIMITED") == 1, codes  # the flood after them: once for the burst
 
 
+async def test_an_unreadable_typing_frame_pays_typings_bucket_and_an_oversized_frame_the_messages_one(
+    start: Any,
+) -> None:
+    """An unreadable frame takes its token from the bucket its event names: a typing frame with a
+    bad ref from typing's own (the messages' keeps its tokens), a frame over the size limit from the
+    messages' one (the next message is then over the rate)."""
+    server = start(
+        *("--rate-burst", "2", "--rate-per-second", "0.01"),
+        *("--typing-burst", "1", "--typing-per-second", "0.01"),
+    )
+    trip = create_trip(server, OWNER)
+    client = await Client.connect(server, token(OWNER), compression=None)
+    await joined(client, trip)  # the messages' first token
+    bad_typing = json.dumps({"event": "typing", "data": {"tripId": trip, "isTyping": True}, "ref": "a\x85b"})
+    await client.send_raw(bad_typing)
+    await client.send_raw(bad_typing)
+    answers = [(await client.expect("error"))["data"] for _ in range(2)]
+    assert [(a["code"], a["event"]) for a in answers] == [("BAD_REQUEST", "typing"), ("RATE_LIMITED", "typing")]
+    big = json.dumps({"event": "chat_message", "data": {"tripId": trip, "message": "x" * (64 * 1024)}, "ref": "big"})
+    await client.send_raw(big)
+    assert (await client.expect("error"))["data"]["code"] == "PAYLOAD_TOO_LARGE"  # the messages' second token
+    over = await client.request("chat_message", {"tripId": trip, "message": "one more"}, "over", "chat_message")
+    assert over["event"] == "error" and over["data"]["code"] == "RATE_LIMITED", over
+
+
 def _flood(server: ServerProcess, trip: str, joined_flag: threading.Event, stop: threading.Event) -> int:
     """One client sending chat frames as fast as its socket takes them, from a thread
     of its own (so the test's event loop stays free for the others), reading its
