@@ -48,7 +48,7 @@ def test_a_value_refused_for_a_control_character_is_named_by_its_key() -> None:
 
 
 def test_an_unknown_events_name_is_judged_as_the_pattern_judges_it_ascii_by_its_fast_path_too() -> None:
-    from service.session import _usable  # the check an unknown event's name gets before it is echoed
+    from domain.sanitize import usable_name as _usable  # the check a frame's event and ref get before they are echoed
 
     for code in range(0x110000):
         ch = chr(code)
