@@ -12,13 +12,12 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.wire import ADMIN, RawSocket, audit, handshake, json_frames
+from tests.e2e.wire import ADMIN, RawSocket, audit, handshake, json_until
 from tests.server import ServerProcess, object_id, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
@@ -117,20 +116,11 @@ def test_an_upgrade_on_a_connection_that_served_a_rest_request_first_is_upgraded
         sock.sendall(upgrade_request(server))
         head = raw._read_until(b"\r\n\r\n").decode()
         assert head.startswith("HTTP/1.1 101 "), head
-        assert read_until(raw, lambda frame: frame["event"] == "connected")[0]["event"] == "connected"
+        assert json_until(raw, lambda frame: frame["event"] == "connected", 5)[0]["event"] == "connected"
         raw.send_json("join_trip_room", {"tripId": "0" * 24}, "j")  # read and answered
-        assert read_until(raw, lambda frame: frame.get("ref") == "j")
+        assert json_until(raw, lambda frame: frame.get("ref") == "j", 5)
     finally:
         raw.close()
-
-
-def read_until(raw: RawSocket, wanted: Callable[[dict[str, Any]], bool], timeout: float = 5) -> list[dict[str, Any]]:
-    """The JSON frames read until one is ``wanted``."""
-    deadline, seen = time.monotonic() + timeout, []
-    while not any(wanted(frame) for frame in seen):
-        assert time.monotonic() < deadline, seen
-        seen += json_frames(raw.frames(0.1)[0])
-    return seen
 
 
 def listen_backlog(port: int) -> int:

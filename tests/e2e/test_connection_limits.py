@@ -20,7 +20,7 @@ import pytest
 import websockets
 import websockets.sync.client
 
-from tests.e2e.wire import RawSocket, audit, create_trip, handshake, json_frames, rss_kib, stream
+from tests.e2e.wire import RawSocket, audit, create_trip, handshake, json_frames, json_until, rss_kib, stream
 from tests.server import Client, ServerProcess, object_id, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
@@ -76,16 +76,6 @@ async def test_a_client_that_stops_answering_pings_is_closed_and_cleaned_up(star
         dead.close()
 
 
-def read_until_event(raw: RawSocket, event: str, timeout: float) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    seen: list[dict[str, Any]] = []
-    while not any(frame.get("event") == event for frame in seen):
-        assert time.monotonic() < deadline, f"no {event} within {timeout}s: {seen}"
-        frames, _ = raw.frames(0.1)
-        seen += json_frames(frames)
-    return seen
-
-
 async def test_a_connection_whose_join_waits_is_not_timed_out_until_its_frames_are_read_again(start: Any) -> None:
     """Tornado reads a connection's pong only once its frame before is let go: a client whose
     join waits on this node (here: the log locked by another writer; in a join storm: ten
@@ -96,7 +86,7 @@ async def test_a_connection_whose_join_waits_is_not_timed_out_until_its_frames_a
     waiting = RawSocket.connect(server, token(OWNER))  # never answers a ping
     lock = sqlite3.connect(server.store_url.removeprefix("sqlite:///"), isolation_level=None, timeout=10)
     try:
-        read_until_event(waiting, "connected", 5)
+        json_until(waiting, lambda frame: frame.get("event") == "connected", 5)
         lock.execute("BEGIN IMMEDIATE")  # the log takes no write: the join's record waits
         waiting.send_json("join_trip_room", {"tripId": trip}, "join")
         while_waiting, ended = waiting.frames(interval + 6 * timeout)  # six timeouts

@@ -16,6 +16,7 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -186,6 +187,16 @@ class RawSocket:
 
 def json_frames(frames: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
     return [json.loads(payload) for opcode, payload in frames if opcode == 0x1]
+
+
+def json_until(raw: RawSocket, wanted: Callable[[dict[str, Any]], bool], timeout: float) -> list[dict[str, Any]]:
+    """The JSON frames ``raw`` reads until one is ``wanted`` (failing after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    seen: list[dict[str, Any]] = []
+    while not any(wanted(frame) for frame in seen):
+        assert time.monotonic() < deadline, f"nothing wanted within {timeout}s: {seen}"
+        seen += json_frames(raw.frames(0.1)[0])
+    return seen
 
 
 def create_trip(server: ServerProcess, owner: str, collaborators: list[str] | None = None, title: str = "t") -> str:
