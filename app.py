@@ -577,19 +577,25 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+MIDDLE_THRESHOLD = 100  # young collections between two of the middle generation (Python's: 10)
+
+
 def tune_collector(young_threshold: int) -> None:
     """Everything made while starting lives as long as the process: frozen out of the
     cyclic collector's scans.  A young generation ``young_threshold`` allocations
     deep instead of 700: a chat command allocates a few hundred objects, almost none
-    in cycles, and collecting every few commands cost ~13 % of the server's CPU
-    (bench/RESULTS.md).  The older generations keep Python's ratios, so garbage in
-    cycles is still reclaimed.  0 leaves Python's defaults."""
+    in cycles, and collecting every few commands cost ~13 % of the server's CPU.
+    The middle generation is collected every ``MIDDLE_THRESHOLD`` young collections
+    instead of 10: in a reconnect storm each of its collections scanned every
+    connection's objects (~250 ms) and found no garbage (bench/RESULTS.md).  The old
+    generation keeps Python's ratio, and garbage in cycles is still reclaimed, most
+    of it young.  0 leaves Python's defaults."""
     if young_threshold <= 0:
         return
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(young_threshold, middle, old)
+    old = gc.get_threshold()[2]
+    gc.set_threshold(young_threshold, MIDDLE_THRESHOLD, old)
 
 
 async def serve(settings: Settings) -> int:
