@@ -337,8 +337,7 @@ class WireSocket:
             self.log_exception()
             refusal = Refusal(503, "UNAVAILABLE", "the handshake could not be completed, retry")
         if refusal is not None:
-            self.refused(refusal)
-            await self._answer(refusal)
+            await self.refuse(refusal)
             return
         try:
             self._accept()
@@ -387,6 +386,12 @@ class WireSocket:
         if reply:
             stream.write(reply)
         self.ws = ws
+
+    async def refuse(self, refusal: Refusal) -> None:
+        """Answer ``refusal`` instead of upgrading (``serve``'s refusals, and an upgrade the
+        application refuses before any check: one not over HTTP/1.1), counted by ``refused``."""
+        self.refused(refusal)
+        await self._answer(refusal)
 
     async def _answer(self, refusal: Refusal) -> None:
         body = orjson.dumps(error_body(refusal.code, refusal.message, refusal.details))
@@ -447,25 +452,25 @@ class LaterUpgradeHandler(tornado.web.RequestHandler):
     """``GET /ws`` that reached the application: an upgrade that is not its connection's first
     request (a proxy that pools its connections to the node, as nginx with ``keepalive`` does,
     sends upgrades on connections that served REST requests), or not over HTTP/1.1.  The
-    connection is taken from Tornado and upgraded by the ``endpoint`` all the same."""
+    connection is taken from Tornado and upgraded by the ``endpoint`` all the same, or
+    refused by it when not over HTTP/1.1 (counted with the endpoint's other refusals)."""
 
     def initialize(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
 
     async def get(self) -> None:
         request = self.request
-        if request.version != "HTTP/1.1":
-            self.set_status(400)
-            self.set_header("Content-Type", "application/json")
-            self.finish(orjson.dumps(error_body("VALIDATION_ERROR", "a WebSocket upgrade needs HTTP/1.1")))
-            return
         headers = RequestHeaders({name.lower(): value for name, value in request.headers.items()})
         query = {name: [bytes(v).decode("latin-1") for v in values] for name, values in request.query_arguments.items()}
         upgrade = Upgrade(request.path, query, headers, request.remote_ip or "", request.protocol)
         self._auto_finish = False  # the connection is the socket's now: nothing more is written here
         assert request.connection is not None
         stream = request.connection.detach()  # type: ignore[attr-defined]  # HTTP1Connection's
-        await self.endpoint(upgrade, stream).serve()
+        socket = self.endpoint(upgrade, stream)
+        if request.version != "HTTP/1.1":  # refused before admission: no ticket or seat is used
+            await socket.refuse(Refusal(400, "VALIDATION_ERROR", "a WebSocket upgrade needs HTTP/1.1"))
+            return
+        await socket.serve()
 
 
 class UpgradingServer(tornado.httpserver.HTTPServer):

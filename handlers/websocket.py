@@ -98,7 +98,7 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
 
     # handshake -------------------------------------------------------------------
 
-    def _refuse(self, refusal: Refusal) -> Refusal:
+    def _audited(self, refusal: Refusal) -> Refusal:
         self._audit_refusal(refusal.status, refusal.code, refusal.message)
         return refusal
 
@@ -128,11 +128,11 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
     async def admit(self) -> Refusal | None:
         edge = self.edge
         if edge.lifecycle.draining:
-            return self._refuse(Refusal(503, "UNAVAILABLE", "the server is shutting down"))
+            return self._audited(Refusal(503, "UNAVAILABLE", "the server is shutting down"))
         admission = edge.admission
         request = self.request
         if not admission.origin_allowed(request.headers.get("Origin"), request.protocol, request.host):
-            return self._refuse(Refusal(403, "FORBIDDEN", "origin not allowed"))
+            return self._audited(Refusal(403, "FORBIDDEN", "origin not allowed"))
         try:
             ticket = request.argument("ticket")
             if ticket is not None and edge.tickets is not None:
@@ -140,13 +140,13 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
             else:
                 self.identity = edge.verifier.verify(request.argument("token"))
         except InvalidToken as exc:
-            return self._refuse(Refusal(401, "UNAUTHORIZED", f"token refused: {exc}"))
+            return self._audited(Refusal(401, "UNAUTHORIZED", f"token refused: {exc}"))
         except CommandRefused as exc:  # whether the ticket was used cannot be known now
-            return self._refuse(Refusal(503, exc.code.value, exc.message))
+            return self._audited(Refusal(503, exc.code.value, exc.message))
         user, ip = self.identity.user_id, request.remote_ip
         refusal = admission.admit(user, ip)
         if refusal is not None:
-            return self._refuse(refusal)
+            return self._audited(refusal)
         self._admitted = (user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
         return None
 

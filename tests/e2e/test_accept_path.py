@@ -74,11 +74,14 @@ async def test_every_refused_handshake_is_counted_once_and_only_admissions_refus
     assert handshake(server, {"token": token(OWNER)}, {"Sec-WebSocket-Version": "8"}).status == 426
     status, answer = exchange(server, upgrade_request(server, version=None))
     assert status == 426 and b"\r\nSec-WebSocket-Version: 13\r\n" in answer
+    # not over HTTP/1.1: refused by the application, before admission
+    status, answer = exchange(server, upgrade_request(server).replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1))
+    assert status == 400 and b'"VALIDATION_ERROR"' in answer
     # refused by admission (recorded in the security log too)
     assert handshake(server, {"token": "garbage"}).status == 401
     after = refusals(server)
     moved = {status: after.get(status, 0.0) - before.get(status, 0.0) for status in after}
-    assert {status: n for status, n in moved.items() if n} == {"400": 2, "426": 2, "401": 1}
+    assert {status: n for status, n in moved.items() if n} == {"400": 3, "426": 2, "401": 1}
 
     deadline = time.monotonic() + 5
     while not (records := audit(server, type="ws_handshake")):

@@ -284,11 +284,13 @@ async def test_a_ws_upgrade_that_is_not_its_connections_first_request_is_upgrade
         assert answer.header("Sec-WebSocket-Accept") == accept_value(KEY)
         assert len(served.box.upgrades) == 1
         raw.close()
-        # an upgrade over HTTP/1.0, first request or not, is refused by the application
+        # an upgrade over HTTP/1.0, first request or not, is refused by the application, counted
+        # as every refusal is, before admission and without opening
         answer = await served_by_tornado(served.port, ws_request(version="HTTP/1.0"))
         assert answer.status == 400
         assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
-        assert len(served.box.upgrades) == 1
+        assert [refusal.message for refusal in served.box.refused] == ["a WebSocket upgrade needs HTTP/1.1"]
+        assert served.box.opened == 1
 
 
 # 3. the header timeout ---------------------------------------------------------------------
