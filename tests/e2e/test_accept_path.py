@@ -107,17 +107,11 @@ def test_an_upgrade_on_a_connection_that_served_a_rest_request_first_is_upgraded
     raw = RawSocket(sock)
     try:
         sock.sendall(f"GET /livez HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
-        head = raw._read_until(b"\r\n\r\n").decode()
-        assert head.startswith("HTTP/1.1 200 "), head
-        length = next(
-            int(line.split(":")[1]) for line in head.split("\r\n") if line.lower().startswith("content-length:")
-        )
-        while len(raw._buffer) < length:
-            raw._buffer += sock.recv(65536)
-        raw._buffer = raw._buffer[length:]  # the body, read
+        head, body = raw.read_response()
+        assert head.startswith("HTTP/1.1 200 ") and body, head
 
         sock.sendall(upgrade_request(server))
-        head = raw._read_until(b"\r\n\r\n").decode()
+        head, _ = raw.read_response()
         assert head.startswith("HTTP/1.1 101 "), head
         assert json_until(raw, lambda frame: frame["event"] == "connected", 5)[0]["event"] == "connected"
         raw.send_json("join_trip_room", {"tripId": "0" * 24}, "j")  # read and answered

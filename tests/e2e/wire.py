@@ -97,6 +97,22 @@ class RawSocket:
             raise ConnectionError(head.decode(errors="replace"))
         return raw
 
+    def read_response(self) -> tuple[str, bytes]:
+        """The next HTTP response on the socket: its head (status line and headers) and its
+        body (``Content-Length`` bytes, none without it)."""
+        head = self._read_until(b"\r\n\r\n").decode("latin-1")
+        lengths = [
+            line.split(":", 1)[1] for line in head.split("\r\n")[1:] if line.lower().startswith("content-length:")
+        ]
+        length = int(lengths[0]) if lengths else 0
+        while len(self._buffer) < length:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before the end of the body")
+            self._buffer += chunk
+        body, self._buffer = self._buffer[:length], self._buffer[length:]
+        return head, body
+
     def _read_until(self, marker: bytes) -> bytes:
         while marker not in self._buffer:
             chunk = self.sock.recv(65536)

@@ -7,11 +7,14 @@ to the other members' outboxes and the log.  Everything is the shipped code wire
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from config import Limits
+from domain.errors import CommandRefused, ErrorCode
 from domain.trip_events import NOTIFICATION_CREATED
 from eventlog.records import ACCEPTED, REFUSED, LogRecord
 from service.auth import Identity
@@ -19,6 +22,7 @@ from service.container import Services
 from service.hub import Connection
 from service.pipeline import Origin
 from service.session import ClientSession
+from tests.integration.conftest import built_node
 
 pytestmark = pytest.mark.integration
 
@@ -197,3 +201,26 @@ async def test_a_room_event_without_a_seat_is_not_in_room_and_a_malformed_trip_i
     codes = [(frame["ref"], frame["data"]["code"]) for frame in outsider.socket.events("error")]
     assert codes == [("c1", "NOT_IN_ROOM"), ("c2", "VALIDATION_ERROR"), ("c3", "NOT_IN_ROOM")]
     assert clients[OWNER].socket.events("chat_message") == []
+
+
+async def test_frames_refused_while_the_node_drains_pay_their_rate_token_and_a_flood_of_them_is_rate_limited(
+    tmp_path: Path,
+) -> None:
+    """A draining node refuses every frame (``UNAVAILABLE``, retry): those refusals take a
+    token as any frame does, so a client resending as fast as it can meets the same limit
+    and the same one ``RATE_LIMITED`` record per burst."""
+    draining = CommandRefused(ErrorCode.UNAVAILABLE, "the server is shutting down: nothing was accepted, retry")
+    async with built_node(tmp_path, Limits(rate_burst=3, rate_per_second=0.01)) as node:
+        client = Client(node, FRIEND)
+        await client.session.start()
+        for n in range(5):
+            frame = {"event": "chat_message", "data": chat("6500000000000000000000aa", "hi"), "ref": f"r{n}"}
+            task, passed = client.session.submit(orjson.dumps(frame), refusal=draining)
+            await passed
+            await task
+        records = await log_of(node, "chat_message")
+    recorded = [(record.ref, record.error and record.error["code"]) for record in records]
+    codes = [(frame["ref"], frame["data"]["code"]) for frame in client.socket.events("error")]
+    refused = ["UNAVAILABLE"] * 3 + ["RATE_LIMITED"] * 2  # a burst of 3, then no token left
+    assert codes == [(f"r{n}", code) for n, code in enumerate(refused)]
+    assert recorded == [(f"r{n}", code) for n, code in enumerate(refused[:4])]  # one RATE_LIMITED record a burst
