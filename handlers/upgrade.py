@@ -324,9 +324,9 @@ class WireSocket:
     def on_close(self) -> None:
         pass
 
-    def refused(self, refusal: Refusal) -> None:
-        """Called once for each refusal ``serve`` answers (``admit``'s, the WebSocket
-        headers', or a 503 when the handshake failed), before it is written."""
+    def on_refused(self, refusal: Refusal) -> None:
+        """Called once for each refusal ``refuse`` answers (``admit``'s, the WebSocket
+        headers', the HTTP version's, or a 503 when the handshake failed), before it is written."""
 
     # the handshake --------------------------------------------------------------------
 
@@ -388,9 +388,10 @@ class WireSocket:
         self.ws = ws
 
     async def refuse(self, refusal: Refusal) -> None:
-        """Answer ``refusal`` instead of upgrading (``serve``'s refusals, and an upgrade the
-        application refuses before any check: one not over HTTP/1.1), counted by ``refused``."""
-        self.refused(refusal)
+        """Answer ``refusal`` instead of upgrading, as ``serve`` does when a check fails.
+        Public because the application refuses an upgrade that is not over HTTP/1.1 before
+        any check, and every refusal goes through ``on_refused`` (which a node counts)."""
+        self.on_refused(refusal)
         await self._answer(refusal)
 
     async def _answer(self, refusal: Refusal) -> None:
@@ -466,11 +467,11 @@ class LaterUpgradeHandler(tornado.web.RequestHandler):
         self._auto_finish = False  # the connection is the socket's now: nothing more is written here
         assert request.connection is not None
         stream = request.connection.detach()  # type: ignore[attr-defined]  # HTTP1Connection's
-        socket = self.endpoint(upgrade, stream)
+        wire = self.endpoint(upgrade, stream)
         if request.version != "HTTP/1.1":  # refused before admission: no ticket or seat is used
-            await socket.refuse(Refusal(400, "VALIDATION_ERROR", "a WebSocket upgrade needs HTTP/1.1"))
+            await wire.refuse(Refusal(400, "VALIDATION_ERROR", "a WebSocket upgrade needs HTTP/1.1"))
             return
-        await socket.serve()
+        await wire.serve()
 
 
 class UpgradingServer(tornado.httpserver.HTTPServer):

@@ -150,9 +150,9 @@ class RealtimeSocket(WireSocket):  # the accept path and permessage-deflate: han
         self._admitted = (user, ip)  # counted from here on, until the hub counts it (``open``) or it fails
         return None
 
-    def refused(self, refusal: Refusal) -> None:
-        """Every refusal answered, admission's and the WebSocket headers' alike, counted once;
-        the headers' are not security events (admission's are logged by ``_audit_refusal``)."""
+    def on_refused(self, refusal: Refusal) -> None:
+        """Every refusal answered, admission's, the WebSocket headers' and the HTTP version's
+        alike, counted once; only admission's are security events (``_audit_refusal``)."""
         self.edge.metrics.handshake_refused(refusal.status)
 
     async def serve(self) -> None:

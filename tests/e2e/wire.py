@@ -101,6 +101,8 @@ class RawSocket:
         """The next HTTP response on the socket: its head (status line and headers) and its
         body (``Content-Length`` bytes, none without it)."""
         head = self._read_until(b"\r\n\r\n").decode("latin-1")
+        if "\r\ntransfer-encoding:" in head.lower():
+            raise ConnectionError("a chunked body is not read here")
         lengths = [
             line.split(":", 1)[1] for line in head.split("\r\n")[1:] if line.lower().startswith("content-length:")
         ]

@@ -14,9 +14,9 @@ import orjson
 import pytest
 
 from config import Limits
-from domain.errors import CommandRefused, ErrorCode
 from domain.trip_events import NOTIFICATION_CREATED
 from eventlog.records import ACCEPTED, REFUSED, LogRecord
+from handlers.websocket import SHUTTING_DOWN
 from service.auth import Identity
 from service.container import Services
 from service.hub import Connection
@@ -203,19 +203,19 @@ async def test_a_room_event_without_a_seat_is_not_in_room_and_a_malformed_trip_i
     assert clients[OWNER].socket.events("chat_message") == []
 
 
-async def test_frames_refused_while_the_node_drains_pay_their_rate_token_and_a_flood_of_them_is_rate_limited(
+async def test_frames_refused_as_a_draining_node_refuses_them_pay_their_rate_token_and_a_flood_is_rate_limited(
     tmp_path: Path,
 ) -> None:
-    """A draining node refuses every frame (``UNAVAILABLE``, retry): those refusals take a
-    token as any frame does, so a client resending as fast as it can meets the same limit
-    and the same one ``RATE_LIMITED`` record per burst."""
-    draining = CommandRefused(ErrorCode.UNAVAILABLE, "the server is shutting down: nothing was accepted, retry")
+    """A draining node submits every frame with ``SHUTTING_DOWN`` (``UNAVAILABLE``, retry;
+    ``RealtimeSocket.on_message``): those refusals take a token as any frame does, so a
+    client resending as fast as it can meets the same limit and the same one
+    ``RATE_LIMITED`` record per burst."""
     async with built_node(tmp_path, Limits(rate_burst=3, rate_per_second=0.01)) as node:
         client = Client(node, FRIEND)
         await client.session.start()
         for n in range(5):
             frame = {"event": "chat_message", "data": chat("6500000000000000000000aa", "hi"), "ref": f"r{n}"}
-            task, passed = client.session.submit(orjson.dumps(frame), refusal=draining)
+            task, passed = client.session.submit(orjson.dumps(frame), refusal=SHUTTING_DOWN)
             await passed
             await task
         records = await log_of(node, "chat_message")

@@ -22,10 +22,11 @@ def collector() -> Iterator[None]:
 
 @pytest.mark.usefixtures("collector")
 def test_tuning_freezes_what_exists_and_collects_the_young_and_middle_generations_less_often() -> None:
-    old = gc.get_threshold()[2]
+    _, middle, old = gc.get_threshold()
     kept = [object() for _ in range(10)]
     tune_collector(50_000)
     assert gc.get_threshold() == (50_000, MIDDLE_THRESHOLD, old)
+    assert middle < gc.get_threshold()[1]  # Python's own is 10
     assert gc.get_freeze_count() > len(kept)
 
 

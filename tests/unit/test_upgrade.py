@@ -65,7 +65,7 @@ class Box:
 
 
 class EchoSocket(WireSocket):
-    """Echoes every message; counts ``open`` and ``on_close``, keeps ``refused``'s refusals."""
+    """Echoes every message; counts ``open`` and ``on_close``, keeps ``on_refused``'s refusals."""
 
     def __init__(self, box: Box, writer: FrameWriter, upgrade: Upgrade, stream: tornado.iostream.IOStream) -> None:
         super().__init__(upgrade, stream, writer, 1 << 20)
@@ -78,7 +78,7 @@ class EchoSocket(WireSocket):
             raise RuntimeError("the admission store is down")
         return self.box.refuse_admit
 
-    def refused(self, refusal: Refusal) -> None:
+    def on_refused(self, refusal: Refusal) -> None:
         self.box.refused.append(refusal)
 
     def open(self) -> None:
@@ -284,12 +284,18 @@ async def test_a_ws_upgrade_that_is_not_its_connections_first_request_is_upgrade
         assert answer.header("Sec-WebSocket-Accept") == accept_value(KEY)
         assert len(served.box.upgrades) == 1
         raw.close()
-        # an upgrade over HTTP/1.0, first request or not, is refused by the application, counted
-        # as every refusal is, before admission and without opening
+        # an upgrade over HTTP/1.0, first request or not, is refused by the application, counted as
+        # every refusal is, before admission (which would refuse these with a 401) and never opened
+        served.box.refuse_admit = Refusal(401, "UNAUTHORIZED", "admission ran")
         answer = await served_by_tornado(served.port, ws_request(version="HTTP/1.0"))
-        assert answer.status == 400
-        assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
-        assert [refusal.message for refusal in served.box.refused] == ["a WebSocket upgrade needs HTTP/1.1"]
+        assert (answer.status, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR")
+        raw = await Raw.open(served.port, rest_request("GET", "/rest"))
+        assert (await raw.response()).status == 200
+        raw.send(ws_request(version="HTTP/1.0"))  # on a connection that served a REST request
+        answer = await raw.response()
+        assert (answer.status, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR")
+        raw.close()
+        assert [refusal.message for refusal in served.box.refused] == ["a WebSocket upgrade needs HTTP/1.1"] * 2
         assert served.box.opened == 1
 
 
