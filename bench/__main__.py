@@ -260,16 +260,17 @@ def joinstorm_case(name: str, n: int, deflate: bool = False) -> Callable[..., li
 
 def suite() -> dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]]:
     both = ("ours", "peer")
+    with_bare = ("ours", "peer", "bare")
     return {
-        "fanout_a": (fanout_case("fanout_a", 1000, 200, 10, 0), ("ours", "peer", "bare")),
+        "fanout_a": (fanout_case("fanout_a", 1000, 200, 10, 0), with_bare),
         "fanout_a_deflate": (fanout_case("fanout_a_deflate", 1000, 200, 10, 0, deflate=True), both),
-        "fanout_b": (fanout_case("fanout_b", 100, 0, 10, 32), ("ours", "peer", "bare")),
+        "fanout_b": (fanout_case("fanout_b", 100, 0, 10, 32), with_bare),
         "fanout_b_deflate": (fanout_case("fanout_b_deflate", 100, 0, 10, 32, deflate=True), both),
-        "fanout_b8": (fanout_case("fanout_b8", 100, 0, 10, 8), ("ours", "peer", "bare")),
+        "fanout_b8": (fanout_case("fanout_b8", 100, 0, 10, 8), with_bare),
         "fanout_b8_deflate": (fanout_case("fanout_b8_deflate", 100, 0, 10, 8, deflate=True), both),
-        "idle_5k": (idle_case("idle_5k", 5000), ("ours", "peer", "bare")),
+        "idle_5k": (idle_case("idle_5k", 5000), with_bare),
         "idle_5k_deflate": (idle_case("idle_5k_deflate", 5000, deflate=True), both),
-        "idle_10k": (idle_case("idle_10k", 10000), ("ours", "peer", "bare")),
+        "idle_10k": (idle_case("idle_10k", 10000), with_bare),
         "idle_10k_deflate": (idle_case("idle_10k_deflate", 10000, deflate=True), both),
         "persist_sqlite": (persist_case("persist_sqlite", "sqlite"), ("ours",)),
         "persist_mongo": (persist_case("persist_mongo", "mongo"), ("ours",)),

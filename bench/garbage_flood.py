@@ -32,10 +32,15 @@ if str(ROOT) not in sys.path:
 
 from bench import servers  # noqa: E402
 from bench.hostile import cpu_seconds, token  # noqa: E402
+from config import Limits  # noqa: E402
 
 ATTACKER = f"{0xBAD:024x}"
-# the shipped defaults, written out: servers.ours starts with the bench's generous limits
-DEFAULT_LIMITS = ["--rate-burst", "30", "--rate-per-second", "10", "--abuse-refusals", "200", "--abuse-window", "10"]
+# the shipped defaults again: servers.ours starts with the bench's generous limits
+_SHIPPED = Limits()
+DEFAULT_LIMITS = [
+    *("--rate-burst", str(_SHIPPED.rate_burst), "--rate-per-second", str(_SHIPPED.rate_per_second)),
+    *("--abuse-refusals", str(_SHIPPED.abuse_refusals), "--abuse-window", str(_SHIPPED.abuse_window_seconds)),
+]
 
 
 async def flood(port: int, frames: int) -> tuple[int, int | None, float]:

@@ -336,42 +336,42 @@ class ClientSession:
         ref: str | None = None
         payload: Any = None
         try:
+            # every frame pays its token first, whatever its answer: a flood of frames refused
+            # anyway (unreadable, or while draining) meets the same limit, the same one record
+            # per burst and the same 4008 as any other
             try:
                 event, data, ref = self._parse(raw)
-                # every frame pays its token first, whatever its answer: a flood of frames refused
-                # anyway (unreadable, or while draining) meets the same limit, the same one record
-                # per burst and the same 4008 as any other
+            except _Refused as unreadable:  # its event and ref as far as they could be read
+                event, ref = unreadable.event, unreadable.ref
                 self._within_rate(event, now)
-                if refusal is not None:
-                    raise refusal
-                name = self._handlers.get(event)
-                if name is None:
-                    raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
-                handler: Callable[[dict[str, Any], str | None], Awaitable[Handle | None]] = getattr(self, name)
-                if isinstance(data, CommandRefused):  # over the value bound, seen before parsing
-                    raise data
-                payload = sanitize(data, s.limits)
-                if event in _PIPELINED:
-                    handle = await handler(payload, ref)
-                    assert handle is not None
-                    _release(passed)
-                    # durable, and its room (the sender included) got it from the pipeline's reactions
-                    outcome = await handle.outcome
-                    record = outcome.record
-                    if outcome.duplicate:  # a repeat: the original, to the sender alone
-                        self._replay_to_sender(record, ref)
-                    elif record.command == "chat_message" and record.stream is not None:
-                        await s.rooms.chat_sent(self.conn, record.stream)  # clears the sender's typing
-                    elif record.stream is None and record.command in _REACTIONS and outcome.trip is not None:
-                        # a reaction that changed nothing (already there, or already gone): the sender alone hears so
-                        self.conn.send(s.hub.encode("chat_reactions", unchanged_reactions(outcome.trip, record), ref))
-                else:
-                    await _after(before)
-                    await handler(payload, ref)
-            except _Refused as early:  # unreadable: its event and ref as far as they could be read
-                event, ref = early.event, early.ref
-                self._within_rate(event, now)
-                raise early.refusal from None
+                raise unreadable.refusal from None
+            self._within_rate(event, now)
+            if refusal is not None:
+                raise refusal
+            name = self._handlers.get(event)
+            if name is None:
+                raise CommandRefused(ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
+            handler: Callable[[dict[str, Any], str | None], Awaitable[Handle | None]] = getattr(self, name)
+            if isinstance(data, CommandRefused):  # over the value bound, seen before parsing
+                raise data
+            payload = sanitize(data, s.limits)
+            if event in _PIPELINED:
+                handle = await handler(payload, ref)
+                assert handle is not None
+                _release(passed)
+                # durable, and its room (the sender included) got it from the pipeline's reactions
+                outcome = await handle.outcome
+                record = outcome.record
+                if outcome.duplicate:  # a repeat: the original, to the sender alone
+                    self._replay_to_sender(record, ref)
+                elif record.command == "chat_message" and record.stream is not None:
+                    await s.rooms.chat_sent(self.conn, record.stream)  # clears the sender's typing
+                elif record.stream is None and record.command in _REACTIONS and outcome.trip is not None:
+                    # a reaction that changed nothing (already there, or already gone): the sender alone hears so
+                    self.conn.send(s.hub.encode("chat_reactions", unchanged_reactions(outcome.trip, record), ref))
+            else:
+                await _after(before)
+                await handler(payload, ref)
         except CommandRefused as refused:
             await _after(before)  # a refusal leaves after the answers to the frames before it
             await self._refuse(refused, event, ref, payload)

@@ -91,10 +91,10 @@ class RawSocket:
             ).encode()
         )
         raw = cls(sock)
-        head = raw._read_until(b"\r\n\r\n")
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        head, _ = raw.read_response()
+        if " 101 " not in head.split("\r\n", 1)[0]:
             sock.close()
-            raise ConnectionError(head.decode(errors="replace"))
+            raise ConnectionError(head)
         return raw
 
     def read_response(self) -> tuple[str, bytes]:

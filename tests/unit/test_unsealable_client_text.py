@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from domain.errors import CommandRefused
-from domain.sanitize import NAME_FORBIDDEN, sanitize
+from domain.sanitize import NAME_FORBIDDEN, sanitize, usable_name
 from eventlog.sealing import SEALED
 
 # what a key may not hold: Unicode's Cc and Cs, but newline and tab
@@ -48,9 +48,7 @@ def test_a_value_refused_for_a_control_character_is_named_by_its_key() -> None:
 
 
 def test_an_unknown_events_name_is_judged_as_the_pattern_judges_it_ascii_by_its_fast_path_too() -> None:
-    from domain.sanitize import usable_name as _usable  # the check a frame's event and ref get before they are echoed
-
     for code in range(0x110000):
         ch = chr(code)
         name = f"a{ch}b"
-        assert _usable(name) is (NAME_FORBIDDEN.search(name) is None), hex(code)
+        assert usable_name(name) is (NAME_FORBIDDEN.search(name) is None), hex(code)
