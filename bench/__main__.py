@@ -248,11 +248,13 @@ def crossnode_run(
         redis.stop()
 
 
-def joinstorm_case(name: str, n: int, deflate: bool = False) -> Callable[..., list[dict[str, Any]]]:
+def storm_case(
+    name: str, n: int, deflate: bool = False, scenario: str = "joinstorm", **scenario_args: Any
+) -> Callable[..., list[dict[str, Any]]]:
     def run(work: Path, opts: argparse.Namespace, kind: str) -> list[dict[str, Any]]:
         with server_for(kind, work, opts) as server:
-            args = {**talk_to(server, kind, deflate), "n": n, "visible": 100, "missed": 10, "timeout": 120 + n / 25}
-            result, command = run_loadgen("joinstorm", args)
+            args = {**talk_to(server, kind, deflate), "n": n, "visible": 100, "timeout": 120 + n / 25, **scenario_args}
+            result, command = run_loadgen(scenario, args)
             return [row(name, server, result, command)]
 
     return run
@@ -278,10 +280,11 @@ def suite() -> dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, .
         "crossnode_collab": (crossnode_case("crossnode_collab", True), ("ours",)),
         "crossnode_cluster": (crossnode_case("crossnode_cluster", False, cluster=True), ("ours",)),
         "recovery": (recovery_case, ("ours",)),
-        "joinstorm_100": (joinstorm_case("joinstorm_100", 100), ("ours",)),
-        "joinstorm_1k": (joinstorm_case("joinstorm_1k", 1000), ("ours",)),
-        "joinstorm_10k": (joinstorm_case("joinstorm_10k", 10000), ("ours",)),
-        "joinstorm_10k_deflate": (joinstorm_case("joinstorm_10k_deflate", 10000, deflate=True), ("ours",)),
+        "joinstorm_100": (storm_case("joinstorm_100", 100, missed=10), ("ours",)),
+        "joinstorm_1k": (storm_case("joinstorm_1k", 1000, missed=10), ("ours",)),
+        "joinstorm_10k": (storm_case("joinstorm_10k", 10000, missed=10), ("ours",)),
+        "joinstorm_10k_deflate": (storm_case("joinstorm_10k_deflate", 10000, deflate=True, missed=10), ("ours",)),
+        "churn_5k": (storm_case("churn_5k", 5000, scenario="churn", rounds=24), ("ours",)),
     }
 
 

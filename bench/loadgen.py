@@ -30,6 +30,7 @@ import time
 import urllib.request
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -727,47 +728,91 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class StormRoom:
+    """One trip of ``n`` users for the storms: the first ``visible`` its collaborators,
+    the rest admins who connect with ``presence=hidden``; ``owner`` created it."""
+
+    proto: Ours
+    trip_id: str
+    owner: str
+    tokens: list[str]
+    visible: int
+    concurrency: int
+    deadline: float
+
+    @classmethod
+    async def create(cls, args: dict[str, Any], deadline: float) -> StormRoom:
+        proto = Ours(args["port"], args["secret"], bool(args.get("deflate")))
+        n, visible, secret = args["n"], args["visible"], args["secret"]
+        users = [object_id(0x500000 + i) for i in range(n)]
+        owner = make_token(secret, object_id(0x4FFFFF), "admin")
+        body = {"title": "storm trip", "collaborators": users[: min(visible, 100)]}
+        trip = await asyncio.to_thread(rest, args["port"], "POST", "/api/trips", owner, body)
+        tokens = [make_token(secret, u, "user" if i < visible else "admin") for i, u in enumerate(users)]
+        return cls(proto, str(trip["tripId"]), owner, tokens, visible, args.get("concurrency", 500), deadline)
+
+    async def connect_all(self, stats: Stats | None) -> tuple[list[Conn], int]:
+        visible_conns, f1 = await open_many(
+            self.proto,
+            self.tokens[: self.visible],
+            stats,
+            hidden=False,
+            concurrency=self.concurrency,
+            deadline=self.deadline,
+        )
+        hidden_conns, f2 = await open_many(
+            self.proto,
+            self.tokens[self.visible :],
+            stats,
+            hidden=True,
+            concurrency=self.concurrency,
+            deadline=self.deadline,
+        )
+        return visible_conns + hidden_conns, f1 + f2
+
+    async def join_every(self, conns: list[Conn], last_seq: int | None) -> int:
+        """Every connection sends its join at once; how many were not answered."""
+        for conn in conns:
+            conn.send_text(self.proto.join(self.trip_id, last_seq))
+        waits = (c.wait_state("joined", max(1.0, self.deadline - time.monotonic())) for c in conns)
+        outcomes = await asyncio.gather(*waits, return_exceptions=True)
+        return sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
+
+    async def writer(self) -> Conn:
+        """The owner, joined, hidden: sends the messages the others miss while away."""
+        [writer], _ = await open_many(
+            self.proto, [self.owner], None, hidden=True, concurrency=1, deadline=self.deadline
+        )
+        writer.send_text(self.proto.join(self.trip_id))
+        await writer.wait_state("joined", 30)
+        return writer
+
+    async def send_missed(self, writer: Conn, count: int, first: int = 0) -> None:
+        """``count`` marked chat messages, indexed from ``first``; back when the writer has its own copies."""
+        for i in range(first, first + count):
+            writer.send_text(self.proto.chat(self.trip_id, f"~T{time.perf_counter_ns()}~{i - first}~", f"m{i}"))
+        while writer.received < first + count and time.monotonic() < self.deadline:
+            await asyncio.sleep(0.01)
+
+
 async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     """A room of ``n`` connections (the first ``visible`` trip collaborators, the rest
     admins with ``presence=hidden``): all connected, then (1) every one joins at once;
     (2) every one is dropped, ``missed`` chat messages are sent meanwhile, and every
     one reconnects and rejoins with ``lastSeq`` at once: done when each has its
     ``missed`` messages back."""
-    proto = Ours(args["port"], args["secret"], bool(args.get("deflate")))
-    n, visible, missed, pid, secret = args["n"], args["visible"], args["missed"], args["server_pid"], args["secret"]
+    n, missed, pid = args["n"], args["missed"], args["server_pid"]
     hard_deadline = time.monotonic() + args["timeout"] - 30  # room to report what was reached
-    concurrency = args.get("concurrency", 500)
-    users = [object_id(0x500000 + i) for i in range(n)]
-    owner = make_token(secret, object_id(0x4FFFFF), "admin")
-    body = {"title": "storm trip", "collaborators": users[: min(visible, 100)]}
-    trip = await asyncio.to_thread(rest, args["port"], "POST", "/api/trips", owner, body)
-    trip_id = str(trip["tripId"])
-    tokens = [make_token(secret, u, "user" if i < visible else "admin") for i, u in enumerate(users)]
-
-    async def connect_all(stats: Stats | None) -> tuple[list[Conn], int]:
-        visible_conns, f1 = await open_many(
-            proto, tokens[:visible], stats, hidden=False, concurrency=concurrency, deadline=hard_deadline
-        )
-        hidden_conns, f2 = await open_many(
-            proto, tokens[visible:], stats, hidden=True, concurrency=concurrency, deadline=hard_deadline
-        )
-        return visible_conns + hidden_conns, f1 + f2
-
-    async def join_every(conns: list[Conn], last_seq: int | None) -> int:
-        """Every connection sends its join at once; how many were not answered."""
-        for conn in conns:
-            conn.send_text(proto.join(trip_id, last_seq))
-        waits = (c.wait_state("joined", max(1.0, hard_deadline - time.monotonic())) for c in conns)
-        outcomes = await asyncio.gather(*waits, return_exceptions=True)
-        return sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
+    room = await StormRoom.create(args, hard_deadline)
 
     # (1) everyone connected, then everyone joins at once
     cpu_start, t0 = proc_cpu_seconds(pid), time.perf_counter()
-    conns, failures = await connect_all(None)
+    conns, failures = await room.connect_all(None)
     connect_s = time.perf_counter() - t0
     connect_cpu = proc_cpu_seconds(pid) - cpu_start
     cpu0, wait0, t1 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter()
-    join_failures = await join_every(conns, None)
+    join_failures = await room.join_every(conns, None)
     join_s = time.perf_counter() - t1
     print(f"joinstorm: {len(conns)} connected in {connect_s:.1f} s, joined in {join_s:.1f} s", file=sys.stderr)
     join_cpu = proc_cpu_seconds(pid) - cpu0
@@ -777,19 +822,14 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     await asyncio.sleep(min(5.0, 0.5 + n / 4000))
 
     # (2) messages go on while everyone is away; everyone comes back at once
-    [writer], _ = await open_many(proto, [owner], None, hidden=True, concurrency=1, deadline=hard_deadline)
-    writer.send_text(proto.join(trip_id))
-    await writer.wait_state("joined", 30)
-    for i in range(missed):
-        writer.send_text(proto.chat(trip_id, f"~T{time.perf_counter_ns()}~{i}~", f"m{i}"))
-    while writer.received < missed and time.monotonic() < hard_deadline:
-        await asyncio.sleep(0.01)
+    writer = await room.writer()
+    await room.send_missed(writer, missed)
     stats = Stats(missed + 10, n)
     cpu1, wait1, t2, mine1 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter(), self_cpu()
-    back, refailures = await connect_all(stats)
+    back, refailures = await room.connect_all(stats)
     reconnect_connect_s = time.perf_counter() - t2
     stats.n = len(back)
-    rejoin_failures = await join_every(back, head)
+    rejoin_failures = await room.join_every(back, head)
     print(f"joinstorm: {len(back)} back and rejoined in {time.perf_counter() - t2:.1f} s", file=sys.stderr)
     give_up = min(hard_deadline + 15, time.monotonic() + args.get("catch_up_timeout", 60))
     while stats.complete < missed and time.monotonic() < give_up:
@@ -800,7 +840,7 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     reconnect_mine = self_cpu() - mine1
     result = {
         "n": n,
-        "visible": visible,
+        "visible": room.visible,
         "connected": len(conns),
         "failures": failures + refailures,
         "join_failures": join_failures,
@@ -831,6 +871,62 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+async def churn(args: dict[str, Any]) -> dict[str, Any]:
+    """The storm's second half ``rounds`` times over: ``n`` connections in one trip, all
+    dropped, one chat message sent while they are away, all back with ``lastSeq`` and the
+    message; the server's RSS after each round. What connections leave behind (cyclic
+    garbage the collector has not reached yet, caches that keep the departed) shows as
+    RSS that goes on growing from round to round instead of levelling off."""
+    n, rounds, pid = args["n"], args["rounds"], args["server_pid"]
+    hard_deadline = time.monotonic() + args["timeout"] - 30
+    room = await StormRoom.create(args, hard_deadline)
+    conns, failures = await room.connect_all(None)
+    join_failures = await room.join_every(conns, None)
+    writer = await room.writer()
+    rss_kb = [proc_rss_kb(pid)]
+    cpu0, t0 = proc_cpu_seconds(pid), time.perf_counter()
+    incomplete = 0
+    for round_no in range(rounds):
+        if time.monotonic() >= hard_deadline:
+            break
+        head = max((c.head for c in conns), default=0)
+        close_all(conns)
+        await asyncio.sleep(min(5.0, 0.5 + n / 4000))
+        await room.send_missed(writer, 1, first=round_no)
+        stats = Stats(1, n)
+        conns, refailures = await room.connect_all(stats)
+        failures += refailures
+        stats.n = len(conns)
+        join_failures += await room.join_every(conns, head)
+        give_up = min(hard_deadline, time.monotonic() + 30)
+        while stats.complete < 1 and time.monotonic() < give_up:
+            await asyncio.sleep(0.005)
+        incomplete += stats.complete < 1
+        rss_kb.append(proc_rss_kb(pid))
+    done = len(rss_kb) - 1
+    half = rss_kb[(done + 1) // 2]  # after the middle round: the first rounds fill caches and pools
+    result = {
+        "n": n,
+        "rounds": done,
+        "failures": failures,
+        "join_failures": join_failures,
+        "rounds_not_all_back": incomplete + rounds - done,
+        "errors": sum(c.errors for c in conns),
+        "last_error": next((c.last_error for c in conns if c.last_error), ""),
+        "server_us_per_reconnect": round(1e6 * (proc_cpu_seconds(pid) - cpu0) / max(1, n * done), 1),
+        "seconds_per_round": round((time.perf_counter() - t0) / max(1, done), 2),
+        "server_rss_mb_by_round": [round(kb / 1024, 1) for kb in rss_kb],
+        "rss_mb_joined": round(rss_kb[0] / 1024, 1),
+        "rss_mb_half": round(half / 1024, 1),
+        "rss_mb_last": round(rss_kb[-1] / 1024, 1),
+        "rss_mb_second_half": round((rss_kb[-1] - half) / 1024, 1),
+        **deflate_figures(conns),
+    }
+    close_all([*conns, writer])
+    await asyncio.sleep(min(5.0, 0.5 + n / 4000))
+    return result
+
+
 SCENARIOS = {
     "fanout": fanout,
     "idle": idle,
@@ -838,6 +934,7 @@ SCENARIOS = {
     "recovery": recovery,
     "crossnode": crossnode,
     "joinstorm": joinstorm,
+    "churn": churn,
 }
 
 

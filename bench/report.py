@@ -68,6 +68,17 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("errors", "errors"),
         ("runq wait % (join)", "join_runq_wait_pct"),
     ],
+    "churn": [
+        ("rounds", "rounds"),
+        ("rounds not all back", "rounds_not_all_back"),
+        ("s/round", "seconds_per_round"),
+        ("µs CPU/reconnect", "server_us_per_reconnect"),
+        ("RSS MB joined", "rss_mb_joined"),
+        ("RSS MB halfway", "rss_mb_half"),
+        ("RSS MB last", "rss_mb_last"),
+        ("MB grown in the second half", "rss_mb_second_half"),
+        ("errors", "errors"),
+    ],
     "recovery": [
         ("behind", "behind"),
         ("rounds", "ok_rounds"),
