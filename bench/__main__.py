@@ -51,6 +51,7 @@ CASES = (
     "joinstorm_1k",
     "joinstorm_10k",
     "joinstorm_10k_deflate",
+    "churn_5k",
 )
 
 

@@ -731,7 +731,9 @@ async def crossnode(args: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class StormRoom:
     """One trip of ``n`` users for the storms: the first ``visible`` its collaborators,
-    the rest admins who connect with ``presence=hidden``; ``owner`` created it."""
+    the rest admins who connect with ``presence=hidden`` (a huge room in which only
+    ``visible`` members are announced, as a large trip's followers would be); ``owner``
+    created it."""
 
     proto: Ours
     trip_id: str
@@ -779,7 +781,7 @@ class StormRoom:
         outcomes = await asyncio.gather(*waits, return_exceptions=True)
         return sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
 
-    async def writer(self) -> Conn:
+    async def open_writer(self) -> Conn:
         """The owner, joined, hidden: sends the messages the others miss while away."""
         [writer], _ = await open_many(
             self.proto, [self.owner], None, hidden=True, concurrency=1, deadline=self.deadline
@@ -789,11 +791,19 @@ class StormRoom:
         return writer
 
     async def send_missed(self, writer: Conn, count: int, first: int = 0) -> None:
-        """``count`` marked chat messages, indexed from ``first``; back when the writer has its own copies."""
+        """``count`` marked chat messages, indexed from ``first`` (a ``Stats`` slot each, and a
+        ref each: a chat ref is its idempotency key, so a reused one would not be a new message);
+        back when the writer has its own copies."""
+        target = writer.received + count
         for i in range(first, first + count):
-            writer.send_text(self.proto.chat(self.trip_id, f"~T{time.perf_counter_ns()}~{i - first}~", f"m{i}"))
-        while writer.received < first + count and time.monotonic() < self.deadline:
+            writer.send_text(self.proto.chat(self.trip_id, f"~T{time.perf_counter_ns()}~{i}~", f"m{i}"))
+        while writer.received < target and time.monotonic() < self.deadline:
             await asyncio.sleep(0.01)
+
+    async def settle(self) -> None:
+        """After dropping everyone: time for the server to take the closes in, so that the
+        next phase measures coming back, not leaving."""
+        await asyncio.sleep(min(5.0, 0.5 + len(self.tokens) / 4000))
 
 
 async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
@@ -819,10 +829,10 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
     join_wait = runq_wait_seconds(pid) - wait0
     head = max((c.head for c in conns), default=0)
     close_all(conns)
-    await asyncio.sleep(min(5.0, 0.5 + n / 4000))
+    await room.settle()
 
     # (2) messages go on while everyone is away; everyone comes back at once
-    writer = await room.writer()
+    writer = await room.open_writer()
     await room.send_missed(writer, missed)
     stats = Stats(missed + 10, n)
     cpu1, wait1, t2, mine1 = proc_cpu_seconds(pid), runq_wait_seconds(pid), time.perf_counter(), self_cpu()
@@ -867,7 +877,7 @@ async def joinstorm(args: dict[str, Any]) -> dict[str, Any]:
         **deflate_figures(back),
     }
     close_all([*back, writer])
-    await asyncio.sleep(min(5.0, 0.5 + n / 4000))
+    await room.settle()
     return result
 
 
@@ -876,43 +886,49 @@ async def churn(args: dict[str, Any]) -> dict[str, Any]:
     dropped, one chat message sent while they are away, all back with ``lastSeq`` and the
     message; the server's RSS after each round. What connections leave behind (cyclic
     garbage the collector has not reached yet, caches that keep the departed) shows as
-    RSS that goes on growing from round to round instead of levelling off."""
+    RSS that goes on growing from round to round instead of levelling off.
+
+    Not the storm's figures: a round's seconds include the pause while the server takes
+    the closes in, and its CPU the closes, the visible members' presence and the message."""
     n, rounds, pid = args["n"], args["rounds"], args["server_pid"]
     hard_deadline = time.monotonic() + args["timeout"] - 30
     room = await StormRoom.create(args, hard_deadline)
     conns, failures = await room.connect_all(None)
     join_failures = await room.join_every(conns, None)
-    writer = await room.writer()
+    writer = await room.open_writer()
     rss_kb = [proc_rss_kb(pid)]
     cpu0, t0 = proc_cpu_seconds(pid), time.perf_counter()
-    incomplete = 0
+    incomplete = errors = 0
+    last_error = ""
     for round_no in range(rounds):
         if time.monotonic() >= hard_deadline:
             break
         head = max((c.head for c in conns), default=0)
+        errors += sum(c.errors for c in conns)
+        last_error = next((c.last_error for c in conns if c.last_error), last_error)
         close_all(conns)
-        await asyncio.sleep(min(5.0, 0.5 + n / 4000))
-        await room.send_missed(writer, 1, first=round_no)
-        stats = Stats(1, n)
+        await room.settle()
+        await room.send_missed(writer, 1, first=round_no)  # this round's message is slot round_no
+        stats = Stats(round_no + 1, n)
         conns, refailures = await room.connect_all(stats)
         failures += refailures
-        stats.n = len(conns)
         join_failures += await room.join_every(conns, head)
         give_up = min(hard_deadline, time.monotonic() + 30)
-        while stats.complete < 1 and time.monotonic() < give_up:
+        while stats.per_message[round_no] < n and time.monotonic() < give_up:
             await asyncio.sleep(0.005)
-        incomplete += stats.complete < 1
+        incomplete += stats.per_message[round_no] < n  # a client that did not come back counts too
         rss_kb.append(proc_rss_kb(pid))
     done = len(rss_kb) - 1
     half = rss_kb[(done + 1) // 2]  # after the middle round: the first rounds fill caches and pools
+    errors += sum(c.errors for c in [*conns, writer])
     result = {
         "n": n,
         "rounds": done,
         "failures": failures,
         "join_failures": join_failures,
         "rounds_not_all_back": incomplete + rounds - done,
-        "errors": sum(c.errors for c in conns),
-        "last_error": next((c.last_error for c in conns if c.last_error), ""),
+        "errors": errors,
+        "last_error": next((c.last_error for c in [*conns, writer] if c.last_error), last_error),
         "server_us_per_reconnect": round(1e6 * (proc_cpu_seconds(pid) - cpu0) / max(1, n * done), 1),
         "seconds_per_round": round((time.perf_counter() - t0) / max(1, done), 2),
         "server_rss_mb_by_round": [round(kb / 1024, 1) for kb in rss_kb],
@@ -923,7 +939,7 @@ async def churn(args: dict[str, Any]) -> dict[str, Any]:
         **deflate_figures(conns),
     }
     close_all([*conns, writer])
-    await asyncio.sleep(min(5.0, 0.5 + n / 4000))
+    await room.settle()
     return result
 
 

@@ -71,6 +71,8 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "churn": [
         ("rounds", "rounds"),
         ("rounds not all back", "rounds_not_all_back"),
+        ("connect failures", "failures"),
+        ("join failures", "join_failures"),
         ("s/round", "seconds_per_round"),
         ("µs CPU/reconnect", "server_us_per_reconnect"),
         ("RSS MB joined", "rss_mb_joined"),
