@@ -109,27 +109,46 @@ class Deflate:
             raise ValueError("deflate window bits must be 9..15")
 
 
-class _SharedDeflater:
+REUSED_FRAMES = 32  # the last distinct payloads whose deflated frames are kept for equal ones
+REUSED_MAX_BYTES = 64 * 1024  # larger payloads are not kept (so at most ~4 MiB held in all)
+
+
+class SharedDeflater:
     """Deflates one payload at a time with no reference to any earlier one (a full
     flush resets the window), so the bytes suit every no-context-takeover socket,
-    and one zlib context serves the whole process."""
+    and one zlib context serves the whole process.
 
-    __slots__ = ("_min_bytes", "_zlib")
+    A payload equal to one of the last few deflated reuses its frame: in a reconnect
+    storm every joiner of a big room gets the same join answer, byte for byte, each
+    its own object (so ``Lane``'s per-flush sharing by identity misses it), and
+    hashing a 7 KB answer costs a few µs where deflating it costs tens."""
+
+    __slots__ = ("_min_bytes", "_recent", "_zlib")
 
     def __init__(self, deflate: Deflate) -> None:
         self._min_bytes = deflate.min_bytes
         self._zlib = zlib.compressobj(deflate.level, zlib.DEFLATED, -deflate.window_bits, deflate.mem_level)
+        self._recent: dict[bytes, bytes] = {}  # payload -> its frame, oldest first
 
     def __call__(self, payload: bytes) -> bytes:
         """The frame for ``payload``: compressed (RSV1) when that is worth it."""
         if len(payload) < self._min_bytes:
             return text_frame(payload)
+        recent = self._recent
+        framed = recent.get(payload)
+        if framed is not None:
+            return framed
         z = self._zlib
         body = z.compress(payload) + z.flush(zlib.Z_FULL_FLUSH)
         size = len(body) - len(_SYNC_TAIL)
         if size >= len(payload):
             return text_frame(payload)  # incompressible: a plain frame is shorter
-        return _header(_TEXT_FIN_RSV1, size) + body[:size]
+        framed = _header(_TEXT_FIN_RSV1, size) + body[:size]
+        if len(payload) <= REUSED_MAX_BYTES:
+            if len(recent) >= REUSED_FRAMES:
+                del recent[next(iter(recent))]
+            recent[payload] = framed
+        return framed
 
 
 Counted = Callable[[bytes, int], None]
@@ -235,7 +254,7 @@ class FrameWriter:
         self._on_written = on_written
         self._deflate = deflate or Deflate()
         self._plain = Lane(text_frame)
-        self._deflated = Lane(_SharedDeflater(self._deflate))
+        self._deflated = Lane(SharedDeflater(self._deflate))
         self._dated: tuple[int, str] = (0, "")  # the last second formatted for a Date header, and its text
 
     @property

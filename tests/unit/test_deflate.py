@@ -35,7 +35,16 @@ import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, PerMessageDeflate
 
 from config import load_settings
-from handlers.frame_writer import Deflate, FrameWriter, Lane, SocketOutbox, text_frame
+from handlers.frame_writer import (
+    REUSED_FRAMES,
+    REUSED_MAX_BYTES,
+    Deflate,
+    FrameWriter,
+    Lane,
+    SharedDeflater,
+    SocketOutbox,
+    text_frame,
+)
 from handlers.upgrade import UpgradingServer
 from tests.wire_sockets import BoxSocket, tornados_own
 
@@ -295,6 +304,33 @@ def test_a_lane_encodes_each_payload_once_per_flush_for_all_its_sockets() -> Non
     assert sorted(lane.take_counts()) == [(a, 4), (b, 3)]
     lane.frames([a])
     assert encoded == [a, b, a]  # a new flush frames afresh
+
+
+def _inflated(frame: bytes) -> bytes:
+    """The payload of one compressed text frame as a browser inflates it."""
+    assert frame[0] == 0xC1  # FIN, RSV1, text
+    length = frame[1] & 0x7F
+    start = 2 + {126: 2, 127: 8}.get(length, 0)
+    return zlib.decompressobj(-15).decompress(frame[start:] + b"\x00\x00\xff\xff")
+
+
+def test_an_equal_large_payload_reuses_the_frame_deflated_for_the_last_one() -> None:
+    deflater = SharedDeflater(Deflate())
+    answer = b'{"event":"trip_room_joined","data":{"members":[' + b'"m",' * 600 + b'"m"]}}'
+    first = deflater(answer)
+    again = deflater(bytes(bytearray(answer)))  # equal, another object: as each joiner's own answer is
+    assert again is first and _inflated(first) == answer
+    for n in range(REUSED_FRAMES):  # as many other payloads: the first is the oldest kept, then gone
+        deflater(answer.replace(b'"m"', f'"{n}"'.encode(), 1))
+    assert deflater(answer) is not first and _inflated(deflater(answer)) == answer
+
+
+def test_a_payload_over_the_reuse_bound_is_deflated_afresh_each_time() -> None:
+    deflater = SharedDeflater(Deflate())
+    big = b"[" + b'"x",' * (REUSED_MAX_BYTES // 4) + b'"x"]'
+    assert len(big) > REUSED_MAX_BYTES
+    first = deflater(big)
+    assert deflater(big) is not first and _inflated(first) == big
 
 
 def test_deflate_settings_come_from_flags_and_a_bad_mode_is_refused() -> None:
