@@ -314,21 +314,24 @@ def _inflated(frame: bytes) -> bytes:
     return zlib.decompressobj(-15).decompress(frame[start:] + b"\x00\x00\xff\xff")
 
 
-def test_an_equal_large_payload_reuses_the_frame_deflated_for_the_last_one() -> None:
+def test_an_equal_large_payload_reuses_its_frame_until_newer_ones_push_it_out() -> None:
     deflater = SharedDeflater(Deflate())
     answer = b'{"event":"trip_room_joined","data":{"members":[' + b'"m",' * 600 + b'"m"]}}'
     first = deflater(answer)
     again = deflater(bytes(bytearray(answer)))  # equal, another object: as each joiner's own answer is
     assert again is first and _inflated(first) == answer
-    for n in range(REUSED_FRAMES):  # as many other payloads: the first is the oldest kept, then gone
+    for n in range(REUSED_FRAMES - 1):  # the others it keeps beside the first
         deflater(answer.replace(b'"m"', f'"{n}"'.encode(), 1))
+    assert deflater(answer) is first
+    deflater(answer.replace(b'"m"', b'"one more"', 1))  # the first is the oldest kept: it goes
     assert deflater(answer) is not first and _inflated(deflater(answer)) == answer
 
 
 def test_a_payload_over_the_reuse_bound_is_deflated_afresh_each_time() -> None:
     deflater = SharedDeflater(Deflate())
-    big = b"[" + b'"x",' * (REUSED_MAX_BYTES // 4) + b'"x"]'
-    assert len(big) > REUSED_MAX_BYTES
+    at_bound = b'"' + b"x" * (REUSED_MAX_BYTES - 2) + b'"'
+    assert deflater(at_bound) is deflater(at_bound)  # kept up to the bound itself
+    big = at_bound + b" "
     first = deflater(big)
     assert deflater(big) is not first and _inflated(first) == big
 
