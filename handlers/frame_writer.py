@@ -137,8 +137,8 @@ class SharedDeflater:
         """The frame for ``payload``: compressed (RSV1) when that is worth it."""
         if len(payload) < self._min_bytes:
             return text_frame(payload)
-        kept = len(payload) <= REUSED_MAX_BYTES
-        if kept:
+        keepable = len(payload) <= REUSED_MAX_BYTES
+        if keepable:
             framed = self._recent.get(payload)
             if framed is not None:
                 return framed
@@ -148,7 +148,7 @@ class SharedDeflater:
         if size >= len(payload):
             return text_frame(payload)  # incompressible: a plain frame is shorter
         framed = _header(_TEXT_FIN_RSV1, size) + body[:size]
-        if kept:
+        if keepable:
             recent = self._recent
             if len(recent) >= REUSED_FRAMES:
                 del recent[next(iter(recent))]
